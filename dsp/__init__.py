@@ -1,0 +1,1 @@
+"""Downlink DSP: CCSDS transmitter simulator and receiver (arrays in, arrays out)."""

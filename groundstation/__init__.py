@@ -1,0 +1,1 @@
+"""Satellite ground-station service: domain, persistence, booking, planning, lifecycle, CLI."""

@@ -1,0 +1,1 @@
+"""Subcommands of the ``groundstation`` CLI, one module per area."""

@@ -1,0 +1,1 @@
+"""Delivery: Kafka topics, object storage, HDF5/SigMF datasets, dataset catalogue."""

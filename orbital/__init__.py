@@ -1,0 +1,1 @@
+"""Orbital mechanics: TLE/OMM parsing, SGP4 propagation, pass prediction, tracks, Doppler."""

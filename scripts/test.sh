@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Test driver behind `make test`: lint, type-check, start the services the
+# integration tests need (each script under scripts/services/ installs and
+# starts one; they are stopped on exit), then run pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+
+echo "== ruff"
+$BIN/ruff check .
+$BIN/ruff format --check orbital groundstation dsp ingest api tests bench
+echo "== mypy"
+$BIN/mypy
+
+STARTED=()
+cleanup() {
+  for svc in "${STARTED[@]:-}"; do
+    [ -n "$svc" ] && bash "scripts/services/$svc.sh" stop || true
+  done
+}
+trap cleanup EXIT
+
+if [ -d scripts/services ]; then
+  for f in scripts/services/*.sh; do
+    [ -e "$f" ] || continue
+    svc=$(basename "$f" .sh)
+    echo "== starting $svc"
+    # Each service script prints `export VAR=...` lines for the tests.
+    eval "$(bash "$f" start)"
+    STARTED+=("$svc")
+  done
+fi
+
+echo "== pytest"
+$BIN/pytest "$@"
