@@ -1,0 +1,667 @@
+"""Booking: availability, reservation, cancellation and re-prediction.
+
+Keyword-only service functions taking a ``Session``; the API and CLI call
+them. Each commits its own unit of work and publishes events after commit.
+No double booking is enforced by the database (see ``groundstation.db``);
+the checks here give the refusal a message naming the values involved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from groundstation.clock import require_utc
+from groundstation.errors import (
+    AntennaOfflineError,
+    BandMismatchError,
+    BookingConflictError,
+    CancelRefusedError,
+    ContactTooShortError,
+    EphemerisError,
+    MaintenanceConflictError,
+    NoSuchPassError,
+    NotFoundError,
+    ValidationError,
+)
+from groundstation.events import ContactEvent, EventSink, NullEventSink
+from groundstation.inventory import ephemeris_in_force, get_satellite
+from groundstation.models import (
+    Antenna,
+    Contact,
+    Ephemeris,
+    GroundStation,
+    MaintenanceWindow,
+    MissionProfile,
+    Satellite,
+)
+from groundstation.states import ACTIVE_STATES, ContactState
+from groundstation.transitions import apply_transition
+
+if TYPE_CHECKING:
+    from orbital.elements import ElementSet
+    from orbital.passes import Pass
+    from orbital.stations import Station
+
+ACTIVE = [s.value for s in ACTIVE_STATES]
+
+
+@dataclass(frozen=True)
+class BookingPolicy:
+    """Rules with configurable limits (from ``Settings``)."""
+
+    max_ephemeris_age_s: float = 7 * 86400.0
+    window_tolerance_s: float = 60.0
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def orbital_station(station: GroundStation, *, min_elevation_deg: float) -> Station:
+    """The orbital ``Station`` for a DB station, its minimum raised to
+    ``min_elevation_deg`` (the horizon mask still applies)."""
+    from orbital.stations import Station
+
+    return Station(
+        id=station.id,
+        name=station.name,
+        lat_deg=station.lat_deg,
+        lon_deg=station.lon_deg,
+        alt_m=station.alt_m,
+        min_elevation_deg=max(station.min_elevation_deg, min_elevation_deg),
+        horizon_mask=tuple((float(az), float(el)) for az, el in station.horizon_mask),
+    )
+
+
+def predict(element: ElementSet, station: Station, start: datetime, end: datetime) -> list[Pass]:
+    """Passes of one element set over one station (its own limits apply)."""
+    from orbital.passes import predict_passes
+
+    return list(predict_passes([element], [station], start, end).passes)
+
+
+def element_set(ephemeris: Ephemeris) -> ElementSet:
+    return element_set_from_text(ephemeris.text)
+
+
+def required_elevation_deg(antenna: Antenna, profile: MissionProfile) -> float:
+    return max(antenna.min_elevation_deg, profile.min_elevation_deg)
+
+
+def band_fits(antenna: Antenna, satellite: Satellite) -> bool:
+    low = satellite.downlink_freq_hz - satellite.downlink_bandwidth_hz / 2
+    high = satellite.downlink_freq_hz + satellite.downlink_bandwidth_hz / 2
+    return any(lo <= low and high <= hi for lo, hi in antenna.bands)
+
+
+@dataclass(frozen=True)
+class Windows:
+    booked_start: datetime
+    booked_end: datetime
+    blocked_start: datetime
+    blocked_end: datetime
+
+
+def windows_for(aos: datetime, los: datetime, antenna: Antenna, profile: MissionProfile) -> Windows:
+    booked_start = aos - timedelta(seconds=profile.prepass_s)
+    booked_end = los + timedelta(seconds=profile.postpass_s)
+    return Windows(
+        booked_start,
+        booked_end,
+        booked_start - timedelta(seconds=antenna.setup_s),
+        booked_end + timedelta(seconds=antenna.teardown_s),
+    )
+
+
+def conflicting_contacts(
+    session: Session,
+    *,
+    antenna_id: str,
+    start: datetime,
+    end: datetime,
+    exclude_id: str | None = None,
+) -> list[Contact]:
+    query = select(Contact).where(
+        Contact.antenna_id == antenna_id,
+        Contact.state.in_(ACTIVE),
+        Contact.blocked_start < end,
+        Contact.blocked_end > start,
+    )
+    if exclude_id is not None:
+        query = query.where(Contact.id != exclude_id)
+    return list(session.scalars(query.order_by(Contact.blocked_start)))
+
+
+def conflicting_maintenance(
+    session: Session, *, antenna_id: str, start: datetime, end: datetime
+) -> list[MaintenanceWindow]:
+    return list(
+        session.scalars(
+            select(MaintenanceWindow).where(
+                MaintenanceWindow.antenna_id == antenna_id,
+                MaintenanceWindow.start < end,
+                MaintenanceWindow.end > start,
+            )
+        )
+    )
+
+
+def _iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _usable_ephemeris(
+    session: Session, satellite: Satellite, now: datetime, policy: BookingPolicy
+) -> Ephemeris:
+    ephemeris = ephemeris_in_force(session, satellite_id=satellite.id, now=now)
+    if ephemeris is None:
+        raise EphemerisError(
+            f"satellite NORAD {satellite.norad_id} has no enabled, unexpired ephemeris; "
+            "upload one with `groundstation ephemeris upload`"
+        )
+    age_s = (now - ephemeris.epoch).total_seconds()
+    if age_s > policy.max_ephemeris_age_s:
+        raise EphemerisError(
+            f"ephemeris of NORAD {satellite.norad_id} has epoch {_iso(ephemeris.epoch)}, "
+            f"{age_s / 86400:.2f} days old at {_iso(now)}; the limit is "
+            f"{policy.max_ephemeris_age_s / 86400:.2f} days: upload a newer one"
+        )
+    return ephemeris
+
+
+# ---------------------------------------------------------------- availability
+
+
+@dataclass(frozen=True)
+class AvailableWindow:
+    """A predicted window on one antenna; ``state`` is AVAILABLE when free,
+    else BUSY with ``blocked_by`` naming the contact, maintenance or status."""
+
+    norad_id: int
+    station_id: str
+    antenna_id: str
+    aos: datetime
+    tca: datetime
+    los: datetime
+    max_elevation_deg: float
+    duration_s: float
+    state: str
+    blocked_by: str
+
+    @property
+    def free(self) -> bool:
+        return self.state == ContactState.AVAILABLE.value
+
+
+def availability(
+    session: Session,
+    *,
+    norad_id: int,
+    profile_id: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    station_ids: Sequence[str] | None = None,
+    policy: BookingPolicy | None = None,
+) -> list[AvailableWindow]:
+    """Predicted windows of a satellite over the stations' antennas that can
+    receive its downlink, lasting at least the profile's minimum viable
+    duration, each flagged free or busy; sorted by AOS then antenna."""
+    start, end, now = require_utc(start, "start"), require_utc(end, "end"), require_utc(now, "now")
+    if not start < end:
+        raise ValidationError(f"start {_iso(start)} is not before end {_iso(end)}")
+    policy = policy or BookingPolicy()
+    satellite = get_satellite(session, norad_id=norad_id)
+    profile = session.get(MissionProfile, profile_id)
+    if profile is None:
+        raise NotFoundError("mission profile", profile_id)
+    ephemeris = _usable_ephemeris(session, satellite, now, policy)
+    element = element_set(ephemeris)
+    query = select(Antenna).join(GroundStation).order_by(Antenna.station_id, Antenna.id)
+    if station_ids is not None:
+        missing = set(station_ids) - set(
+            session.scalars(select(GroundStation.id).where(GroundStation.id.in_(station_ids)))
+        )
+        if missing:
+            raise NotFoundError("station", sorted(missing)[0])
+        query = query.where(Antenna.station_id.in_(station_ids))
+    windows: list[AvailableWindow] = []
+    cache: dict[tuple[str, float], list[Pass]] = {}
+    for antenna in session.scalars(query):
+        if not band_fits(antenna, satellite):
+            continue
+        key = (antenna.station_id, required_elevation_deg(antenna, profile))
+        if key not in cache:
+            station = orbital_station(antenna.station, min_elevation_deg=key[1])
+            cache[key] = predict(element, station, start, end)
+        for p in cache[key]:
+            if p.duration_s < profile.min_viable_duration_s:
+                continue
+            w = windows_for(p.aos, p.los, antenna, profile)
+            blocked_by = ""
+            if antenna.status != "online":
+                blocked_by = f"antenna status {antenna.status}"
+            else:
+                clash = conflicting_contacts(
+                    session, antenna_id=antenna.id, start=w.blocked_start, end=w.blocked_end
+                )
+                if clash:
+                    blocked_by = f"contact {clash[0].id}"
+                else:
+                    maint = conflicting_maintenance(
+                        session, antenna_id=antenna.id, start=w.blocked_start, end=w.blocked_end
+                    )
+                    if maint:
+                        blocked_by = f"maintenance {_iso(maint[0].start)}..{_iso(maint[0].end)}"
+            windows.append(
+                AvailableWindow(
+                    norad_id=norad_id,
+                    station_id=antenna.station_id,
+                    antenna_id=antenna.id,
+                    aos=p.aos,
+                    tca=p.tca,
+                    los=p.los,
+                    max_elevation_deg=p.max_elevation_deg,
+                    duration_s=p.duration_s,
+                    state="BUSY" if blocked_by else ContactState.AVAILABLE.value,
+                    blocked_by=blocked_by,
+                )
+            )
+    session.rollback()
+    windows.sort(key=lambda w: (w.aos, w.antenna_id))
+    return windows
+
+
+# ---------------------------------------------------------------- reserve
+
+
+def _find_idempotent(session: Session, tenant: str, key: str | None) -> Contact | None:
+    if key is None:
+        return None
+    return session.scalar(
+        select(Contact).where(Contact.tenant == tenant, Contact.idempotency_key == key)
+    )
+
+
+def _match_pass(passes: Sequence[Pass], start: datetime, end: datetime) -> Pass | None:
+    """The predicted pass overlapping [start, end] the most."""
+    best: Pass | None = None
+    best_overlap = 0.0
+    for p in passes:
+        overlap = (min(end, p.los) - max(start, p.aos)).total_seconds()
+        if overlap > best_overlap:
+            best, best_overlap = p, overlap
+    return best
+
+
+def reserve(
+    session: Session,
+    *,
+    norad_id: int,
+    antenna_id: str,
+    profile_id: str,
+    start: datetime,
+    end: datetime,
+    tenant: str,
+    now: datetime,
+    idempotency_key: str | None = None,
+    policy: BookingPolicy | None = None,
+    events: EventSink | None = None,
+) -> Contact:
+    """Book the predicted pass of ``norad_id`` over ``antenna_id`` covering
+    [start, end] (the visibility window, e.g. AOS..LOS from ``availability``).
+
+    The contact's visibility is the requested window clipped to the predicted
+    pass; its booked window adds the profile's pre- and post-pass. Every
+    refusal raises a ``BookingRefusedError`` subclass naming the rule and values.
+    The same ``idempotency_key`` (per tenant) returns the same contact.
+    """
+    start, end, now = require_utc(start, "start"), require_utc(end, "end"), require_utc(now, "now")
+    if not start < end:
+        raise ValidationError(f"start {_iso(start)} is not before end {_iso(end)}")
+    policy = policy or BookingPolicy()
+    sink = events if events is not None else NullEventSink()
+
+    # Phase 1: read what the rules need (short transaction), then predict
+    # outside any write lock.
+    existing = _find_idempotent(session, tenant, idempotency_key)
+    if existing is not None:
+        session.rollback()
+        return existing
+    satellite = get_satellite(session, norad_id=norad_id)
+    antenna = session.get(Antenna, antenna_id)
+    if antenna is None:
+        raise NotFoundError("antenna", antenna_id)
+    profile = session.get(MissionProfile, profile_id)
+    if profile is None:
+        raise NotFoundError("mission profile", profile_id)
+    if antenna.status != "online":
+        raise AntennaOfflineError(f"antenna {antenna_id} is {antenna.status}, not online")
+    if not band_fits(antenna, satellite):
+        bands = ", ".join(f"{lo / 1e6:.3f}-{hi / 1e6:.3f} MHz" for lo, hi in antenna.bands)
+        raise BandMismatchError(
+            f"downlink of NORAD {norad_id} at {satellite.downlink_freq_hz / 1e6:.3f} MHz "
+            f"(bandwidth {satellite.downlink_bandwidth_hz / 1e3:.1f} kHz) is outside the bands "
+            f"of antenna {antenna_id}: {bands or 'none'}"
+        )
+    ephemeris = _usable_ephemeris(session, satellite, now, policy)
+    min_el = required_elevation_deg(antenna, profile)
+    station = orbital_station(antenna.station, min_elevation_deg=min_el)
+    station_id = antenna.station_id
+    ephemeris_snapshot = (ephemeris.id, ephemeris.epoch, ephemeris.text)
+    session.rollback()
+
+    margin = timedelta(hours=2)
+    passes = predict(
+        element_set_from_text(ephemeris_snapshot[2]), station, start - margin, end + margin
+    )
+    tolerance = timedelta(seconds=policy.window_tolerance_s)
+    match = _match_pass(passes, start - tolerance, end + tolerance)
+    if match is None:
+        raise NoSuchPassError(
+            f"no pass of NORAD {norad_id} over station {station_id} above {min_el:.1f} deg "
+            f"overlaps {_iso(start)}..{_iso(end)}; use availability to find windows"
+        )
+    if start < match.aos - tolerance or end > match.los + tolerance:
+        raise NoSuchPassError(
+            f"window {_iso(start)}..{_iso(end)} extends beyond the predicted pass of NORAD "
+            f"{norad_id} over {station_id} (AOS {_iso(match.aos)}, LOS {_iso(match.los)}) by more "
+            f"than {policy.window_tolerance_s:.0f} s"
+        )
+    aos, los = max(start, match.aos), min(end, match.los)
+    duration_s = (los - aos).total_seconds()
+    if duration_s < profile.min_viable_duration_s:
+        raise ContactTooShortError(
+            f"contact {_iso(aos)}..{_iso(los)} lasts {duration_s:.0f} s, less than the minimum "
+            f"viable {profile.min_viable_duration_s:.0f} s of profile {profile_id}"
+        )
+    tca = min(max(match.tca, aos), los)
+
+    # Phase 2: one write transaction holding the check and the insert.
+    try:
+        existing = _find_idempotent(session, tenant, idempotency_key)
+        if existing is not None:
+            session.rollback()
+            return existing
+        antenna = session.get(Antenna, antenna_id)
+        profile = session.get(MissionProfile, profile_id)
+        assert antenna is not None and profile is not None
+        w = windows_for(aos, los, antenna, profile)
+        if w.booked_start <= now:
+            raise NoSuchPassError(
+                f"pre-pass of that window would start at {_iso(w.booked_start)}, not after "
+                f"now ({_iso(now)})"
+            )
+        maint = conflicting_maintenance(
+            session, antenna_id=antenna_id, start=w.blocked_start, end=w.blocked_end
+        )
+        if maint:
+            m = maint[0]
+            raise MaintenanceConflictError(
+                f"antenna {antenna_id} is in maintenance {_iso(m.start)}..{_iso(m.end)} "
+                f"({m.reason or 'no reason given'}), overlapping the window "
+                f"{_iso(w.blocked_start)}..{_iso(w.blocked_end)} incl. setup/teardown"
+            )
+        clash = conflicting_contacts(
+            session, antenna_id=antenna_id, start=w.blocked_start, end=w.blocked_end
+        )
+        if clash:
+            raise _conflict_error(antenna_id, w, clash[0])
+        contact = Contact(
+            satellite_id=satellite.id,
+            antenna_id=antenna_id,
+            profile_id=profile_id,
+            tenant=tenant,
+            booked_start=w.booked_start,
+            booked_end=w.booked_end,
+            blocked_start=w.blocked_start,
+            blocked_end=w.blocked_end,
+            aos=aos,
+            tca=tca,
+            los=los,
+            max_elevation_deg=match.max_elevation_deg,
+            ephemeris_id=ephemeris_snapshot[0],
+            ephemeris_epoch=ephemeris_snapshot[1],
+            ephemeris_text=ephemeris_snapshot[2],
+            state=ContactState.AVAILABLE.value,
+            idempotency_key=idempotency_key,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(contact)
+        event = apply_transition(
+            session, contact, ContactState.SCHEDULED, at=now, reason=f"reserved by {tenant}"
+        )
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        existing = _find_idempotent(session, tenant, idempotency_key)
+        session.rollback()
+        if existing is not None:
+            return existing
+        raise BookingConflictError(
+            f"antenna {antenna_id}: the window {_iso(aos)}..{_iso(los)} was booked concurrently "
+            f"by another request (database refused the overlap: {type(exc.orig).__name__})"
+        ) from exc
+    except BaseException:
+        session.rollback()
+        raise
+    sink.publish(event)
+    return contact
+
+
+def element_set_from_text(text: str) -> ElementSet:
+    from orbital.elements import ElementSet
+
+    return ElementSet.from_text(text)
+
+
+def _conflict_error(antenna_id: str, w: Windows, other: Contact) -> BookingConflictError:
+    return BookingConflictError(
+        f"antenna {antenna_id} is booked by contact {other.id} "
+        f"{_iso(other.blocked_start)}..{_iso(other.blocked_end)} (incl. setup/teardown), "
+        f"overlapping the requested {_iso(w.blocked_start)}..{_iso(w.blocked_end)}"
+    )
+
+
+# ---------------------------------------------------------------- cancel / list
+
+
+def cancel(
+    session: Session,
+    *,
+    contact_id: str,
+    now: datetime,
+    reason: str = "cancelled by user",
+    events: EventSink | None = None,
+) -> Contact:
+    """Cancel a SCHEDULED contact whose pre-pass has not started."""
+    now = require_utc(now, "now")
+    contact = session.get(Contact, contact_id, with_for_update=True)
+    if contact is None:
+        session.rollback()
+        raise NotFoundError("contact", contact_id)
+    if contact.state != ContactState.SCHEDULED.value or now >= contact.booked_start:
+        state, start = contact.state, contact.booked_start
+        session.rollback()
+        raise CancelRefusedError(
+            f"contact {contact_id} is {state} and its pre-pass starts at {_iso(start)}; "
+            f"cancelling is allowed only while SCHEDULED before the pre-pass (now {_iso(now)})"
+        )
+    event = apply_transition(session, contact, ContactState.CANCELLED, at=now, reason=reason)
+    session.commit()
+    (events if events is not None else NullEventSink()).publish(event)
+    return contact
+
+
+def get_contact(session: Session, *, contact_id: str) -> Contact:
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        raise NotFoundError("contact", contact_id)
+    return contact
+
+
+def list_contacts(
+    session: Session,
+    *,
+    tenant: str | None = None,
+    states: Sequence[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+) -> tuple[list[Contact], int]:
+    """Contacts ordered by booked start, and the total count matching."""
+    from sqlalchemy import func
+
+    query = select(Contact)
+    if tenant is not None:
+        query = query.where(Contact.tenant == tenant)
+    if states is not None:
+        bad = [s for s in states if s not in ContactState.__members__]
+        if bad:
+            raise ValidationError(f"unknown contact state {bad[0]!r}")
+        query = query.where(Contact.state.in_(list(states)))
+    if start is not None:
+        query = query.where(Contact.booked_end > require_utc(start, "start"))
+    if end is not None:
+        query = query.where(Contact.booked_start < require_utc(end, "end"))
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = list(
+        session.scalars(
+            query.order_by(Contact.booked_start, Contact.id).limit(limit).offset(offset)
+        )
+    )
+    return rows, int(count)
+
+
+# ---------------------------------------------------------------- re-prediction
+
+
+def repredict_contacts(
+    session: Session,
+    *,
+    satellite_id: int,
+    now: datetime,
+    events: EventSink | None = None,
+    window_tolerance_s: float = 60.0,
+    match_within_s: float = 900.0,
+) -> list[ContactEvent]:
+    """Re-predict the satellite's SCHEDULED contacts whose pre-pass has not
+    started, with the ephemeris now in force. A window that moved is updated
+    (antenna re-checked); one that vanished or now conflicts becomes
+    FAILED_TO_SCHEDULE with the reason. Returns (and publishes) the events."""
+    now = require_utc(now, "now")
+    sink = events if events is not None else NullEventSink()
+    ephemeris = ephemeris_in_force(session, satellite_id=satellite_id, now=now)
+    if ephemeris is None:
+        return []
+    element = element_set(ephemeris)
+    contacts = list(
+        session.scalars(
+            select(Contact)
+            .where(
+                Contact.satellite_id == satellite_id,
+                Contact.state == ContactState.SCHEDULED.value,
+                Contact.booked_start > now,
+            )
+            .order_by(Contact.booked_start)
+            .with_for_update()
+        )
+    )
+    out: list[ContactEvent] = []
+    epoch = _iso(ephemeris.epoch)
+    for contact in contacts:
+        antenna, profile = contact.antenna, contact.profile
+        min_el = required_elevation_deg(antenna, profile)
+        station = orbital_station(antenna.station, min_elevation_deg=min_el)
+        margin = timedelta(seconds=match_within_s + 3600)
+        passes = predict(element, station, contact.aos - margin, contact.los + margin)
+        near = [
+            p
+            for p in passes
+            if abs((p.tca - contact.tca).total_seconds()) <= match_within_s
+            or (min(p.los, contact.los) > max(p.aos, contact.aos))
+        ]
+        new_pass = min(near, key=lambda p: abs((p.tca - contact.tca).total_seconds()), default=None)
+        failure = ""
+        if new_pass is None:
+            failure = (
+                f"no pass over {antenna.station_id} above {min_el:.1f} deg is predicted within "
+                f"{match_within_s:.0f} s of the booked TCA {_iso(contact.tca)} with the "
+                f"ephemeris of epoch {epoch}"
+            )
+        else:
+            moved = (
+                abs((new_pass.aos - contact.aos).total_seconds()) > 1.0
+                or abs((new_pass.los - contact.los).total_seconds()) > 1.0
+            )
+            w = windows_for(new_pass.aos, new_pass.los, antenna, profile)
+            if moved and new_pass.duration_s < profile.min_viable_duration_s:
+                failure = (
+                    f"re-predicted pass {_iso(new_pass.aos)}..{_iso(new_pass.los)} lasts "
+                    f"{new_pass.duration_s:.0f} s, less than the minimum viable "
+                    f"{profile.min_viable_duration_s:.0f} s (ephemeris epoch {epoch})"
+                )
+            elif moved:
+                clash = conflicting_contacts(
+                    session,
+                    antenna_id=antenna.id,
+                    start=w.blocked_start,
+                    end=w.blocked_end,
+                    exclude_id=contact.id,
+                )
+                maint = conflicting_maintenance(
+                    session, antenna_id=antenna.id, start=w.blocked_start, end=w.blocked_end
+                )
+                if clash:
+                    failure = (
+                        f"re-predicted window {_iso(w.blocked_start)}..{_iso(w.blocked_end)} "
+                        f"now overlaps contact {clash[0].id} on antenna {antenna.id} "
+                        f"(ephemeris epoch {epoch})"
+                    )
+                elif maint:
+                    failure = (
+                        f"re-predicted window {_iso(w.blocked_start)}..{_iso(w.blocked_end)} "
+                        f"now overlaps maintenance {_iso(maint[0].start)}..{_iso(maint[0].end)} "
+                        f"on antenna {antenna.id} (ephemeris epoch {epoch})"
+                    )
+                elif w.booked_start <= now:
+                    failure = (
+                        f"re-predicted pre-pass would start at {_iso(w.booked_start)}, "
+                        f"already past at {_iso(now)}"
+                    )
+        contact.ephemeris_id = ephemeris.id
+        contact.ephemeris_epoch = ephemeris.epoch
+        contact.ephemeris_text = ephemeris.text
+        if failure:
+            out.append(
+                apply_transition(
+                    session, contact, ContactState.FAILED_TO_SCHEDULE, at=now, reason=failure
+                )
+            )
+            continue
+        assert new_pass is not None
+        if moved:
+            reason = (
+                f"window moved with ephemeris epoch {epoch}: AOS {_iso(contact.aos)} -> "
+                f"{_iso(new_pass.aos)}, LOS {_iso(contact.los)} -> {_iso(new_pass.los)}"
+            )
+            contact.aos, contact.tca, contact.los = new_pass.aos, new_pass.tca, new_pass.los
+            contact.max_elevation_deg = new_pass.max_elevation_deg
+            contact.booked_start, contact.booked_end = w.booked_start, w.booked_end
+            contact.blocked_start, contact.blocked_end = w.blocked_start, w.blocked_end
+            contact.state_reason = reason
+            contact.updated_at = now
+            out.append(ContactEvent(contact.id, contact.state, contact.state, now, reason))
+        session.flush()
+    session.commit()
+    for event in out:
+        sink.publish(event)
+    return out

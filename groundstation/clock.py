@@ -1,0 +1,87 @@
+"""Service clocks.
+
+The lifecycle schedules every transition through ``Clock.to_real`` and reads
+the time through ``Clock.now``, so a real clock and a compressed simulated
+clock run the same code: the simulated one maps service time to wall time as
+``real = real_epoch + (service - service_epoch) / speedup``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from groundstation.errors import ValidationError
+
+
+def require_utc(value: datetime, name: str) -> datetime:
+    """Return ``value`` in UTC; naive datetimes are refused."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError(f"{name} must be timezone-aware UTC, got naive {value.isoformat()}")
+    return value.astimezone(UTC)
+
+
+class Clock(Protocol):
+    """Service time (aware UTC) and its mapping to wall-clock time."""
+
+    def now(self) -> datetime: ...
+
+    def to_real(self, service_time: datetime) -> datetime:
+        """Wall-clock instant at which the service clock reads ``service_time``."""
+        ...
+
+    def sleep(self, service_seconds: float) -> None:
+        """Block until ``service_seconds`` of service time have passed."""
+        ...
+
+
+class RealClock:
+    """The wall clock."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def to_real(self, service_time: datetime) -> datetime:
+        return require_utc(service_time, "service_time")
+
+    def sleep(self, service_seconds: float) -> None:
+        time.sleep(max(0.0, service_seconds))
+
+
+class SimulatedClock:
+    """Service time starting at ``start`` and running ``speedup`` times faster
+    than the wall clock (speedup 3600: one hour of service time per second)."""
+
+    def __init__(self, start: datetime, *, speedup: float = 1.0) -> None:
+        if not speedup > 0:
+            raise ValidationError(f"speedup must be > 0, got {speedup}")
+        self.service_epoch = require_utc(start, "start")
+        self.real_epoch = datetime.now(UTC)
+        self.speedup = float(speedup)
+
+    def now(self) -> datetime:
+        elapsed_real_s = (datetime.now(UTC) - self.real_epoch).total_seconds()
+        return self.service_epoch + timedelta(seconds=elapsed_real_s * self.speedup)
+
+    def to_real(self, service_time: datetime) -> datetime:
+        offset = require_utc(service_time, "service_time") - self.service_epoch
+        # Exact integer microseconds, rounded up so that at the returned wall
+        # instant the service clock reads at least ``service_time``.
+        offset_us = offset // timedelta(microseconds=1)
+        return self.real_epoch + timedelta(microseconds=math.ceil(offset_us / self.speedup))
+
+    def sleep(self, service_seconds: float) -> None:
+        time.sleep(max(0.0, service_seconds) / self.speedup)
+
+
+def clock_from_settings(kind: str, *, start: datetime | None = None, speedup: float = 1.0) -> Clock:
+    """Build the clock named by ``Settings.clock``."""
+    if kind == "real":
+        return RealClock()
+    if kind == "simulated":
+        if start is None:
+            raise ValidationError("simulated clock needs a start time (GS_CLOCK_START)")
+        return SimulatedClock(start, speedup=speedup)
+    raise ValidationError(f"unknown clock {kind!r}; expected 'real' or 'simulated'")

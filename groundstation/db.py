@@ -1,0 +1,96 @@
+"""Engine and session set-up, and schema migration.
+
+SQLite (the embedded default) runs every transaction as ``BEGIN IMMEDIATE``:
+write transactions are serialized, so the overlap check and the insert of a
+booking happen under one database write lock; a trigger rejects overlapping
+active contacts as a second line of defence. PostgreSQL enforces the same
+rule with an exclusion constraint over (antenna, blocked window) using
+``btree_gist`` (see the initial migration).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+ACTIVE_STATES_SQL = "('SCHEDULED', 'PREPASS', 'PASS', 'POSTPASS')"
+
+# Exclusion constraint (PostgreSQL) and triggers (SQLite) enforcing no double
+# booking; used by the initial migration.
+PG_NO_OVERLAP = (
+    "ALTER TABLE contacts ADD CONSTRAINT ex_contacts_antenna_no_overlap "
+    "EXCLUDE USING gist (antenna_id WITH =, "
+    "tstzrange(blocked_start, blocked_end, '[)') WITH &&) "
+    f"WHERE (state IN {ACTIVE_STATES_SQL})"
+)
+
+_SQLITE_OVERLAP_CHECK = f"""
+  SELECT RAISE(ABORT, 'contact overlaps an active booking on the same antenna')
+  WHERE NEW.state IN {ACTIVE_STATES_SQL} AND EXISTS (
+    SELECT 1 FROM contacts c
+    WHERE c.antenna_id = NEW.antenna_id AND c.id != NEW.id
+      AND c.state IN {ACTIVE_STATES_SQL}
+      AND c.blocked_start < NEW.blocked_end AND NEW.blocked_start < c.blocked_end);
+"""
+SQLITE_NO_OVERLAP = (
+    f"CREATE TRIGGER tr_contacts_no_overlap_insert BEFORE INSERT ON contacts "
+    f"BEGIN {_SQLITE_OVERLAP_CHECK} END",
+    f"CREATE TRIGGER tr_contacts_no_overlap_update BEFORE UPDATE OF "
+    f"antenna_id, blocked_start, blocked_end, state ON contacts "
+    f"BEGIN {_SQLITE_OVERLAP_CHECK} END",
+)
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine; for SQLite, make the file's directory, enable WAL,
+    foreign keys and serialized (``BEGIN IMMEDIATE``) transactions."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(url, **kwargs)
+
+    database = parsed.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    connect_args.setdefault("timeout", 60.0)
+    connect_args.setdefault("check_same_thread", False)
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        if database and database != ":memory:":
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` with the Alembic environment shipped in
+    ``groundstation/migrations``."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", "groundstation:migrations")
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)

@@ -1,0 +1,85 @@
+"""Domain errors. Each message names the offending values and, where useful,
+what to do; the API maps these classes to problem+json responses."""
+
+from __future__ import annotations
+
+
+class GroundStationError(Exception):
+    """Base class of every domain error."""
+
+
+class NotFoundError(GroundStationError):
+    """A referenced entity does not exist."""
+
+    def __init__(self, kind: str, key: object) -> None:
+        super().__init__(f"{kind} {key!r} does not exist")
+        self.kind = kind
+        self.key = key
+
+
+class AlreadyExistsError(GroundStationError):
+    """An entity with that key exists already."""
+
+    def __init__(self, kind: str, key: object) -> None:
+        super().__init__(f"{kind} {key!r} already exists")
+        self.kind = kind
+        self.key = key
+
+
+class ValidationError(GroundStationError):
+    """Input that fails a domain rule (bad coordinates, naive datetime, ...)."""
+
+
+class IllegalTransitionError(GroundStationError):
+    """A contact state change that the lifecycle does not allow."""
+
+    def __init__(self, contact_id: str, old_state: str, new_state: str) -> None:
+        super().__init__(
+            f"contact {contact_id}: illegal transition from {old_state} to {new_state}"
+        )
+        self.contact_id = contact_id
+        self.old_state = old_state
+        self.new_state = new_state
+
+
+class BookingRefusedError(GroundStationError):
+    """A reservation broke a booking rule; ``rule`` names which one."""
+
+    rule = "booking"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+class NoSuchPassError(BookingRefusedError):
+    rule = "predicted-pass"
+
+
+class ContactTooShortError(BookingRefusedError):
+    rule = "min-duration"
+
+
+class BandMismatchError(BookingRefusedError):
+    rule = "frequency-band"
+
+
+class BookingConflictError(BookingRefusedError):
+    rule = "no-overlap"
+
+
+class MaintenanceConflictError(BookingRefusedError):
+    rule = "maintenance"
+
+
+class AntennaOfflineError(BookingRefusedError):
+    rule = "antenna-status"
+
+
+class EphemerisError(BookingRefusedError):
+    """No usable ephemeris, or the one in force is older than allowed."""
+
+    rule = "ephemeris-age"
+
+
+class CancelRefusedError(GroundStationError):
+    """Cancelling is allowed only until the pre-pass starts."""

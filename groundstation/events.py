@@ -1,0 +1,51 @@
+"""Contact events: one small interface through which every state change and
+window update is announced (a later issue publishes them to Kafka)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ContactEvent:
+    """``old_state == new_state`` for a window update that kept the state."""
+
+    contact_id: str
+    old_state: str
+    new_state: str
+    at: datetime
+    reason: str
+
+
+class EventSink(Protocol):
+    def publish(self, event: ContactEvent) -> None: ...
+
+
+class InMemoryEventSink:
+    """Keeps every event in order; thread-safe (scheduler jobs run in a pool)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: list[ContactEvent] = []
+
+    def publish(self, event: ContactEvent) -> None:
+        with self._lock:
+            self._events.append(event)
+
+    @property
+    def events(self) -> list[ContactEvent]:
+        with self._lock:
+            return list(self._events)
+
+    def for_contact(self, contact_id: str) -> list[ContactEvent]:
+        return [e for e in self.events if e.contact_id == contact_id]
+
+
+class NullEventSink:
+    """Drops events (for callers that do not listen)."""
+
+    def publish(self, event: ContactEvent) -> None:
+        return None

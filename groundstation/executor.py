@@ -1,0 +1,61 @@
+"""The pluggable contact executor, called once when a contact enters PASS.
+
+A later issue plugs in the downlink pipeline; the lifecycle only needs this
+Protocol. An executor returns normally on success and raises
+``ContactExecutionError`` (or any exception) on failure, which moves the
+contact to FAILED with the message as reason.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ContactRun:
+    """What an executor needs to work a pass (plain values, no ORM objects)."""
+
+    contact_id: str
+    norad_id: int
+    satellite_name: str
+    antenna_id: str
+    station_id: str
+    profile_id: str
+    aos: datetime
+    tca: datetime
+    los: datetime
+    downlink_freq_hz: float
+    ephemeris_text: str
+
+
+class ContactExecutionError(Exception):
+    """The executor could not work the pass."""
+
+
+class ContactExecutor(Protocol):
+    def execute(self, run: ContactRun) -> None: ...
+
+
+class NoOpExecutor:
+    """Does nothing and succeeds: the default until a downlink executor is plugged in."""
+
+    def execute(self, run: ContactRun) -> None:
+        return None
+
+
+class RecordingExecutor:
+    """Records each run (for tests and the demo); can be told to fail."""
+
+    def __init__(self, *, fail_with: str | None = None) -> None:
+        self._lock = threading.Lock()
+        self.runs: list[ContactRun] = []
+        self.fail_with = fail_with
+
+    def execute(self, run: ContactRun) -> None:
+        with self._lock:
+            self.runs.append(run)
+        if self.fail_with is not None:
+            raise ContactExecutionError(self.fail_with)

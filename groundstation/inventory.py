@@ -1,0 +1,314 @@
+"""Registry of stations, antennas, satellites, mission profiles and ephemerides.
+
+Keyword-only service functions taking a ``Session``; each commits its own
+unit of work. Ephemeris uploads re-predict the satellite's future contacts
+(see ``booking.repredict_contacts``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from groundstation.clock import require_utc
+from groundstation.errors import AlreadyExistsError, NotFoundError, ValidationError
+from groundstation.events import ContactEvent, EventSink, NullEventSink
+from groundstation.models import (
+    Antenna,
+    Ephemeris,
+    GroundStation,
+    MaintenanceWindow,
+    MissionProfile,
+    Satellite,
+)
+
+ANTENNA_STATUSES = ("online", "offline")
+
+
+def add_station(
+    session: Session,
+    *,
+    station_id: str,
+    name: str,
+    lat_deg: float,
+    lon_deg: float,
+    alt_m: float = 0.0,
+    min_elevation_deg: float = 0.0,
+    horizon_mask: Sequence[tuple[float, float]] = (),
+) -> GroundStation:
+    if not -90.0 <= lat_deg <= 90.0:
+        raise ValidationError(f"station {station_id!r}: lat_deg {lat_deg} is outside -90..90")
+    if not -180.0 <= lon_deg <= 360.0:
+        raise ValidationError(f"station {station_id!r}: lon_deg {lon_deg} is outside -180..360")
+    if session.get(GroundStation, station_id) is not None:
+        raise AlreadyExistsError("station", station_id)
+    station = GroundStation(
+        id=station_id,
+        name=name,
+        lat_deg=float(lat_deg),
+        lon_deg=float(lon_deg),
+        alt_m=float(alt_m),
+        min_elevation_deg=float(min_elevation_deg),
+        horizon_mask=[[float(az), float(el)] for az, el in horizon_mask],
+    )
+    session.add(station)
+    session.commit()
+    return station
+
+
+def add_antenna(
+    session: Session,
+    *,
+    antenna_id: str,
+    station_id: str,
+    bands_hz: Sequence[tuple[float, float]],
+    min_elevation_deg: float = 0.0,
+    max_az_slew_deg_s: float = 10.0,
+    max_el_slew_deg_s: float = 10.0,
+    setup_s: float = 0.0,
+    teardown_s: float = 0.0,
+    status: str = "online",
+) -> Antenna:
+    if session.get(GroundStation, station_id) is None:
+        raise NotFoundError("station", station_id)
+    if session.get(Antenna, antenna_id) is not None:
+        raise AlreadyExistsError("antenna", antenna_id)
+    for low_hz, high_hz in bands_hz:
+        if not 0 < low_hz < high_hz:
+            raise ValidationError(
+                f"antenna {antenna_id!r}: band {low_hz}..{high_hz} Hz must have 0 < low < high"
+            )
+    if setup_s < 0 or teardown_s < 0:
+        raise ValidationError(
+            f"antenna {antenna_id!r}: setup_s {setup_s} and teardown_s {teardown_s} must be >= 0"
+        )
+    _check_status(antenna_id, status)
+    antenna = Antenna(
+        id=antenna_id,
+        station_id=station_id,
+        bands=[[float(lo), float(hi)] for lo, hi in bands_hz],
+        min_elevation_deg=float(min_elevation_deg),
+        max_az_slew_deg_s=float(max_az_slew_deg_s),
+        max_el_slew_deg_s=float(max_el_slew_deg_s),
+        setup_s=float(setup_s),
+        teardown_s=float(teardown_s),
+        status=status,
+    )
+    session.add(antenna)
+    session.commit()
+    return antenna
+
+
+def _check_status(antenna_id: str, status: str) -> None:
+    if status not in ANTENNA_STATUSES:
+        raise ValidationError(
+            f"antenna {antenna_id!r}: status {status!r} is not one of {ANTENNA_STATUSES}"
+        )
+
+
+def set_antenna_status(session: Session, *, antenna_id: str, status: str) -> Antenna:
+    antenna = session.get(Antenna, antenna_id)
+    if antenna is None:
+        raise NotFoundError("antenna", antenna_id)
+    _check_status(antenna_id, status)
+    antenna.status = status
+    session.commit()
+    return antenna
+
+
+def add_maintenance(
+    session: Session, *, antenna_id: str, start: datetime, end: datetime, reason: str = ""
+) -> MaintenanceWindow:
+    start, end = require_utc(start, "start"), require_utc(end, "end")
+    if not start < end:
+        raise ValidationError(f"maintenance start {start.isoformat()} is not before end {end}")
+    if session.get(Antenna, antenna_id) is None:
+        raise NotFoundError("antenna", antenna_id)
+    window = MaintenanceWindow(antenna_id=antenna_id, start=start, end=end, reason=reason)
+    session.add(window)
+    session.commit()
+    return window
+
+
+def add_satellite(
+    session: Session,
+    *,
+    norad_id: int,
+    name: str,
+    tenant: str,
+    downlink_freq_hz: float,
+    downlink_bandwidth_hz: float = 0.0,
+    modulation: str = "bpsk",
+    symbol_rate_baud: float = 0.0,
+    framing_profile: str = "",
+) -> Satellite:
+    if not 0 < norad_id < 1_000_000_000:
+        raise ValidationError(f"norad_id {norad_id} must be a positive catalogue number")
+    if not downlink_freq_hz > 0:
+        raise ValidationError(f"satellite {norad_id}: downlink_freq_hz {downlink_freq_hz} <= 0")
+    if session.scalar(select(Satellite).where(Satellite.norad_id == norad_id)) is not None:
+        raise AlreadyExistsError("satellite", norad_id)
+    satellite = Satellite(
+        norad_id=norad_id,
+        name=name,
+        tenant=tenant,
+        downlink_freq_hz=float(downlink_freq_hz),
+        downlink_bandwidth_hz=float(downlink_bandwidth_hz),
+        modulation=modulation,
+        symbol_rate_baud=float(symbol_rate_baud),
+        framing_profile=framing_profile,
+    )
+    session.add(satellite)
+    session.commit()
+    return satellite
+
+
+def get_satellite(session: Session, *, norad_id: int) -> Satellite:
+    satellite = session.scalar(select(Satellite).where(Satellite.norad_id == norad_id))
+    if satellite is None:
+        raise NotFoundError("satellite with NORAD id", norad_id)
+    return satellite
+
+
+def add_profile(
+    session: Session,
+    *,
+    profile_id: str,
+    min_viable_duration_s: float = 60.0,
+    prepass_s: float = 120.0,
+    postpass_s: float = 60.0,
+    min_elevation_deg: float = 10.0,
+    demod: dict[str, Any] | None = None,
+    decode: dict[str, Any] | None = None,
+    kafka_topic: str = "",
+    dataset_options: dict[str, Any] | None = None,
+) -> MissionProfile:
+    for name, value in (
+        ("min_viable_duration_s", min_viable_duration_s),
+        ("prepass_s", prepass_s),
+        ("postpass_s", postpass_s),
+    ):
+        if value < 0:
+            raise ValidationError(f"profile {profile_id!r}: {name} {value} must be >= 0")
+    if session.get(MissionProfile, profile_id) is not None:
+        raise AlreadyExistsError("mission profile", profile_id)
+    profile = MissionProfile(
+        id=profile_id,
+        min_viable_duration_s=float(min_viable_duration_s),
+        prepass_s=float(prepass_s),
+        postpass_s=float(postpass_s),
+        min_elevation_deg=float(min_elevation_deg),
+        demod=dict(demod or {}),
+        decode=dict(decode or {}),
+        kafka_topic=kafka_topic,
+        dataset_options=dict(dataset_options or {}),
+    )
+    session.add(profile)
+    session.commit()
+    return profile
+
+
+def ephemeris_in_force(session: Session, *, satellite_id: int, now: datetime) -> Ephemeris | None:
+    """The highest-priority enabled unexpired element set; newest epoch on ties."""
+    now = require_utc(now, "now")
+    return session.scalar(
+        select(Ephemeris)
+        .where(
+            Ephemeris.satellite_id == satellite_id,
+            Ephemeris.enabled.is_(True),
+            or_(Ephemeris.expires_at.is_(None), Ephemeris.expires_at > now),
+        )
+        .order_by(Ephemeris.priority.desc(), Ephemeris.epoch.desc(), Ephemeris.id.desc())
+        .limit(1)
+    )
+
+
+@dataclass
+class UploadResult:
+    stored: list[Ephemeris] = field(default_factory=list)
+    # (line number or record, message) for records not stored.
+    rejected: list[str] = field(default_factory=list)
+    events: list[ContactEvent] = field(default_factory=list)
+
+
+def upload_ephemerides(
+    session: Session,
+    *,
+    text: str,
+    now: datetime,
+    source: str = "upload",
+    priority: int = 0,
+    enabled: bool = True,
+    expires_at: datetime | None = None,
+    norad_ids: Sequence[int] | None = None,
+    events: EventSink | None = None,
+    window_tolerance_s: float = 60.0,
+) -> UploadResult:
+    """Parse TLE/3LE/OMM text and store each element set of a registered
+    satellite (optionally only ``norad_ids``); then re-predict the future
+    contacts of every satellite whose ephemeris in force changed."""
+    from orbital.omm import parse_elements
+
+    from groundstation.booking import repredict_contacts
+
+    now = require_utc(now, "now")
+    if expires_at is not None:
+        expires_at = require_utc(expires_at, "expires_at")
+    parsed = parse_elements(text)
+    result = UploadResult(
+        rejected=[f"line {r.line_no}: {r.field}={r.value!r}: {r.message}" for r in parsed.rejected]
+    )
+    wanted = set(norad_ids) if norad_ids is not None else None
+    by_norad = {
+        s.norad_id: s
+        for s in session.scalars(
+            select(Satellite).where(Satellite.norad_id.in_({e.norad_id for e in parsed.elements}))
+        )
+    }
+    touched: dict[int, int | None] = {}
+    for element in parsed.elements:
+        if wanted is not None and element.norad_id not in wanted:
+            continue
+        satellite = by_norad.get(element.norad_id)
+        if satellite is None:
+            result.rejected.append(
+                f"NORAD {element.norad_id} ({element.name}): satellite is not registered; "
+                "add it with `groundstation satellites add` first"
+            )
+            continue
+        if satellite.id not in touched:
+            before = ephemeris_in_force(session, satellite_id=satellite.id, now=now)
+            touched[satellite.id] = before.id if before is not None else None
+        record = Ephemeris(
+            satellite_id=satellite.id,
+            epoch=element.epoch,
+            source=source,
+            source_format=element.source_format,
+            text=element.text(),
+            uploaded_at=now,
+            priority=priority,
+            enabled=enabled,
+            expires_at=expires_at,
+        )
+        session.add(record)
+        result.stored.append(record)
+    session.commit()
+    sink = events if events is not None else NullEventSink()
+    for satellite_id, before_id in touched.items():
+        after = ephemeris_in_force(session, satellite_id=satellite_id, now=now)
+        if after is not None and after.id != before_id:
+            result.events.extend(
+                repredict_contacts(
+                    session,
+                    satellite_id=satellite_id,
+                    now=now,
+                    events=sink,
+                    window_tolerance_s=window_tolerance_s,
+                )
+            )
+    return result

@@ -1,0 +1,414 @@
+"""Contact lifecycle: APScheduler 3.x drives SCHEDULED -> PREPASS -> PASS ->
+POSTPASS -> COMPLETED at pre-pass start, AOS, LOS and post-pass end.
+
+The database is the source of truth. Jobs are derived from it: one job per
+active contact, job id = contact id, a trigger firing at the contact's four
+transition instants (mapped to wall time through the ``Clock``), rebuilt from
+the database at start-up and re-synced periodically. Every firing runs
+``step``: claim the contact row (``SELECT ... FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, the serialized ``BEGIN IMMEDIATE`` transaction on SQLite), re-read
+its state and apply whatever transition is due, so several instances on one
+database never run the same transition or contact twice. A transition whose
+time passed while the service was down is reconciled with a stated reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from groundstation.clock import Clock
+from groundstation.events import ContactEvent, EventSink
+from groundstation.executor import ContactExecutor, ContactRun
+from groundstation.models import Contact, ContactTransition, SchedulerInstance
+from groundstation.states import ACTIVE_STATES, ContactState
+from groundstation.transitions import apply_transition
+
+log = logging.getLogger(__name__)
+
+S = ContactState
+ACTIVE = [s.value for s in ACTIVE_STATES]
+
+
+class ContactTrigger(BaseTrigger):
+    """Fires once at each of ``run_times`` (aware wall-clock datetimes)."""
+
+    def __init__(self, run_times: Sequence[datetime]) -> None:
+        self.run_times = sorted(run_times)
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        for t in self.run_times:
+            if previous_fire_time is None or t > previous_fire_time:
+                return t
+        return None
+
+    def __str__(self) -> str:
+        return "contact[" + ", ".join(t.isoformat() for t in self.run_times) + "]"
+
+
+def _iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class ReconcileReport:
+    events: list[ContactEvent] = field(default_factory=list)
+    jobs: int = 0
+
+
+class LifecycleService:
+    """One scheduler instance. Several may run against the same database.
+
+    ``grace_s`` (service seconds) is how late a transition may run and still
+    count as on time; later than that, a missed AOS fails the contact with
+    the downtime named in the reason.
+    """
+
+    def __init__(
+        self,
+        *,
+        session_factory: sessionmaker[Session],
+        clock: Clock,
+        events: EventSink,
+        executor: ContactExecutor,
+        instance_id: str = "",
+        grace_s: float = 60.0,
+        sync_interval_s: float = 5.0,
+        heartbeat_interval_s: float = 10.0,
+        lock_retry_s: float = 2.0,
+    ) -> None:
+        self.session_factory = session_factory
+        self.clock = clock
+        self.events = events
+        self.executor = executor
+        self.instance_id = instance_id or f"scheduler-{uuid.uuid4().hex[:12]}"
+        self.grace = timedelta(seconds=grace_s)
+        self.sync_interval_s = sync_interval_s
+        self.heartbeat_interval_s = heartbeat_interval_s
+        self.lock_retry_s = lock_retry_s
+        self._scheduler: BackgroundScheduler | None = None
+        self._job_times: dict[str, tuple[datetime, ...]] = {}
+        self._lock = threading.Lock()
+        self._previous_seen: datetime | None = None
+
+    # ------------------------------------------------------------ start/stop
+
+    def start(self) -> ReconcileReport:
+        """Register, reconcile what was missed while down, build jobs, start."""
+        self._previous_seen = self._register()
+        report = ReconcileReport(events=self.reconcile())
+        scheduler = BackgroundScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 4},
+            executors={"default": {"type": "threadpool", "max_workers": 8}},
+        )
+        self._scheduler = scheduler
+        scheduler.start()
+        report.jobs = self.sync()
+        scheduler.add_job(
+            self.sync, "interval", seconds=self.sync_interval_s, id="__sync__", max_instances=1
+        )
+        scheduler.add_job(
+            self.heartbeat,
+            "interval",
+            seconds=self.heartbeat_interval_s,
+            id="__heartbeat__",
+            max_instances=1,
+        )
+        return report
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=wait)
+        self._scheduler = None
+        self._job_times.clear()
+
+    @property
+    def scheduler(self) -> BackgroundScheduler | None:
+        return self._scheduler
+
+    # ------------------------------------------------------------ heartbeats
+
+    def _register(self) -> datetime | None:
+        """Record this instance; return the latest heartbeat of any instance
+        seen before (when the service was last known up)."""
+        now = self.clock.now()
+        with self.session_factory() as session:
+            last = session.scalar(select(func.max(SchedulerInstance.last_seen_at)))
+            row = session.get(SchedulerInstance, self.instance_id)
+            if row is None:
+                session.add(
+                    SchedulerInstance(id=self.instance_id, started_at=now, last_seen_at=now)
+                )
+            else:
+                row.started_at = row.last_seen_at = now
+            session.commit()
+        return last
+
+    def heartbeat(self) -> None:
+        with self.session_factory() as session:
+            row = session.get(SchedulerInstance, self.instance_id)
+            if row is not None:
+                row.last_seen_at = self.clock.now()
+                session.commit()
+
+    def _down_since(self, missed_at: datetime) -> datetime:
+        last = self._previous_seen
+        if last is not None and last < missed_at:
+            return last
+        return missed_at
+
+    # ------------------------------------------------------------ jobs
+
+    def _transition_times(self, contact: Contact) -> tuple[datetime, ...]:
+        return (contact.booked_start, contact.aos, contact.los, contact.booked_end)
+
+    def sync(self) -> int:
+        """(Re)build jobs from the active contacts in the database; returns
+        the number of contact jobs. Safe to call at any time."""
+        scheduler = self._scheduler
+        if scheduler is None:
+            return 0
+        with self.session_factory() as session:
+            contacts = list(session.scalars(select(Contact).where(Contact.state.in_(ACTIVE))))
+            session.rollback()
+        wanted: dict[str, tuple[datetime, ...]] = {
+            c.id: self._transition_times(c) for c in contacts
+        }
+        with self._lock:
+            for contact_id, times in wanted.items():
+                if self._job_times.get(contact_id) == times and scheduler.get_job(contact_id):
+                    continue
+                real_times = [self.clock.to_real(t) for t in times]
+                scheduler.add_job(
+                    self._fire,
+                    trigger=ContactTrigger(real_times),
+                    args=[contact_id],
+                    id=contact_id,
+                    replace_existing=True,
+                )
+                self._job_times[contact_id] = times
+            for contact_id in list(self._job_times):
+                if contact_id not in wanted:
+                    del self._job_times[contact_id]
+                    if scheduler.get_job(contact_id) is not None:
+                        scheduler.remove_job(contact_id)
+        return len(wanted)
+
+    def _fire(self, contact_id: str) -> None:
+        try:
+            self.step(contact_id)
+        except Exception:
+            log.exception("lifecycle step of contact %s failed", contact_id)
+
+    # ------------------------------------------------------------ transitions
+
+    def _claim(self, session: Session, contact_id: str) -> Contact | None:
+        """Lock the contact row or return None if another session holds it
+        (``FOR UPDATE SKIP LOCKED``; plain serialized transaction on SQLite)."""
+        return session.scalar(
+            select(Contact)
+            .where(Contact.id == contact_id)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+
+    def _due(self, contact: Contact, now: datetime) -> tuple[ContactState, str] | None:
+        """The transition due for ``contact`` at ``now`` and its reason, if any."""
+        eps = timedelta(milliseconds=5)
+        state = contact.state
+        if state == S.SCHEDULED and now + eps >= contact.booked_start:
+            if now < contact.aos:
+                late = now - contact.booked_start
+                note = f" (late by {late.total_seconds():.0f} s)" if late > self.grace else ""
+                return S.PREPASS, f"pre-pass started at {_iso(contact.booked_start)}{note}"
+            return S.FAILED, (
+                f"PASS missed (AOS {_iso(contact.aos)}): service was down from "
+                f"{_iso(self._down_since(contact.booked_start))} to {_iso(now)}"
+            )
+        if state == S.PREPASS and now + eps >= contact.aos:
+            if now <= contact.aos + self.grace:
+                return S.PASS, f"AOS at {_iso(contact.aos)}"
+            return S.FAILED, (
+                f"PASS missed (AOS {_iso(contact.aos)}): service was down from "
+                f"{_iso(self._down_since(contact.aos))} to {_iso(now)}"
+            )
+        if state == S.PASS and now + eps >= contact.los:
+            if now <= contact.los + self.grace:
+                return S.POSTPASS, f"LOS at {_iso(contact.los)}"
+            return S.FAILED, (
+                f"pass not followed to LOS {_iso(contact.los)}: service was down from "
+                f"{_iso(self._down_since(contact.los))} to {_iso(now)}"
+            )
+        if state == S.POSTPASS and now + eps >= contact.booked_end:
+            late = now - contact.booked_end
+            note = f" (late by {late.total_seconds():.0f} s)" if late > self.grace else ""
+            return S.COMPLETED, f"post-pass ended at {_iso(contact.booked_end)}{note}"
+        return None
+
+    def step(self, contact_id: str) -> list[ContactEvent]:
+        """Apply every transition of ``contact_id`` that is due now, once,
+        across all instances; run the executor if this call entered PASS."""
+        deadline = time.monotonic() + self.lock_retry_s
+        while True:
+            with self.session_factory() as session:
+                contact = self._claim(session, contact_id)
+                if contact is None:
+                    session.rollback()
+                    exists = session.get(Contact, contact_id) is not None
+                    session.rollback()
+                    if not exists or time.monotonic() > deadline:
+                        return []
+                    time.sleep(0.02)
+                    continue
+                events, run = self._advance(session, contact)
+                session.commit()
+            break
+        for event in events:
+            self.events.publish(event)
+        if run is not None:
+            self._execute(run)
+        return events
+
+    def _advance(
+        self, session: Session, contact: Contact
+    ) -> tuple[list[ContactEvent], ContactRun | None]:
+        events: list[ContactEvent] = []
+        entered_pass = False
+        now = self.clock.now()
+        while (due := self._due(contact, now)) is not None:
+            new_state, reason = due
+            events.append(
+                apply_transition(
+                    session, contact, new_state, at=now, reason=reason, instance_id=self.instance_id
+                )
+            )
+            entered_pass = entered_pass or new_state == S.PASS
+        run = None
+        if entered_pass and contact.state == S.PASS:
+            run = ContactRun(
+                contact_id=contact.id,
+                norad_id=contact.satellite.norad_id,
+                satellite_name=contact.satellite.name,
+                antenna_id=contact.antenna_id,
+                station_id=contact.antenna.station_id,
+                profile_id=contact.profile_id,
+                aos=contact.aos,
+                tca=contact.tca,
+                los=contact.los,
+                downlink_freq_hz=contact.satellite.downlink_freq_hz,
+                ephemeris_text=contact.ephemeris_text,
+            )
+        return events, run
+
+    def _execute(self, run: ContactRun) -> None:
+        try:
+            self.executor.execute(run)
+        except Exception as exc:
+            self.fail(run.contact_id, reason=f"contact executor failed: {exc}")
+
+    def fail(self, contact_id: str, *, reason: str) -> ContactEvent | None:
+        """Move an active contact to FAILED (waits for the row lock)."""
+        with self.session_factory() as session:
+            contact = session.scalar(
+                select(Contact)
+                .where(Contact.id == contact_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+            if contact is None or contact.state not in ACTIVE or contact.state == S.SCHEDULED:
+                session.rollback()
+                return None
+            event = apply_transition(
+                session,
+                contact,
+                S.FAILED,
+                at=self.clock.now(),
+                reason=reason,
+                instance_id=self.instance_id,
+            )
+            session.commit()
+        self.events.publish(event)
+        return event
+
+    # ------------------------------------------------------------ reconciliation
+
+    def reconcile(self) -> list[ContactEvent]:
+        """At start-up: apply, with reasons, every transition whose time passed
+        while the service was down; fail contacts left in PASS by an instance
+        that is no longer alive (their executor died with it)."""
+        now = self.clock.now()
+        with self.session_factory() as session:
+            rows = list(
+                session.execute(
+                    select(Contact.id, Contact.state, Contact.los).where(
+                        Contact.state.in_(ACTIVE), Contact.booked_start <= now
+                    )
+                )
+            )
+            session.rollback()
+        out: list[ContactEvent] = []
+        for contact_id, state, los in rows:
+            if state == S.PASS and now < los and not self._pass_owner_alive(contact_id, now):
+                event = self.fail(
+                    contact_id,
+                    reason=(
+                        f"pass interrupted: service was down from "
+                        f"{_iso(self._previous_seen or now)} to {_iso(now)}"
+                    ),
+                )
+                if event is not None:
+                    out.append(event)
+                continue
+            out.extend(self.step(contact_id))
+        return out
+
+    def _pass_owner_alive(self, contact_id: str, now: datetime) -> bool:
+        with self.session_factory() as session:
+            owner = session.scalar(
+                select(ContactTransition.instance_id)
+                .where(
+                    ContactTransition.contact_id == contact_id,
+                    ContactTransition.new_state == S.PASS.value,
+                )
+                .order_by(ContactTransition.id.desc())
+                .limit(1)
+            )
+            row = session.get(SchedulerInstance, owner) if owner else None
+            session.rollback()
+        if row is None or owner == self.instance_id:
+            return False
+        stale_after = self._service_span(3 * self.heartbeat_interval_s)
+        return now - row.last_seen_at <= stale_after
+
+    def _service_span(self, real_seconds: float) -> timedelta:
+        """Service time elapsing during ``real_seconds`` of wall time."""
+        now = self.clock.now()
+        probe = now + timedelta(hours=1)
+        real_per_hour_s = (self.clock.to_real(probe) - self.clock.to_real(now)).total_seconds()
+        return timedelta(seconds=real_seconds * 3600.0 / max(real_per_hour_s, 1e-9))
+
+
+def job_summary(service: LifecycleService) -> list[dict[str, Any]]:
+    """The scheduler's contact jobs (id, next run), for diagnostics."""
+    scheduler = service.scheduler
+    if scheduler is None:
+        return []
+    return [
+        {"id": job.id, "next_run_time": job.next_run_time}
+        for job in scheduler.get_jobs()
+        if not job.id.startswith("__")
+    ]

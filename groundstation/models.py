@@ -1,0 +1,244 @@
+"""SQLAlchemy 2.x models: the database is the source of truth for bookings and contact state.
+
+Times are stored as UTC; ``UTCDateTime`` refuses naive datetimes on the way in
+and returns aware UTC datetimes on the way out (SQLite keeps no zone).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from groundstation.states import ContactState
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetime on every engine."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given; use aware UTC")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            # Stored as text; keep one format so string comparison is time order.
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Satellite(Base):
+    __tablename__ = "satellites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    norad_id: Mapped[int] = mapped_column(Integer, unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    tenant: Mapped[str] = mapped_column(String(120), index=True)
+    # Downlink spec.
+    downlink_freq_hz: Mapped[float] = mapped_column(Float)
+    downlink_bandwidth_hz: Mapped[float] = mapped_column(Float, default=0.0)
+    modulation: Mapped[str] = mapped_column(String(40), default="bpsk")
+    symbol_rate_baud: Mapped[float] = mapped_column(Float, default=0.0)
+    framing_profile: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    ephemerides: Mapped[list[Ephemeris]] = relationship(
+        back_populates="satellite", cascade="all, delete-orphan"
+    )
+
+
+class Ephemeris(Base):
+    """One uploaded element set (TLE/3LE or OMM) in a satellite's history."""
+
+    __tablename__ = "ephemerides"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    satellite_id: Mapped[int] = mapped_column(ForeignKey("satellites.id", ondelete="CASCADE"))
+    epoch: Mapped[datetime] = mapped_column()
+    source: Mapped[str] = mapped_column(String(120), default="upload")
+    source_format: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    satellite: Mapped[Satellite] = relationship(back_populates="ephemerides")
+
+    __table_args__ = (Index("ix_ephemerides_satellite_epoch", "satellite_id", "epoch"),)
+
+
+class GroundStation(Base):
+    __tablename__ = "ground_stations"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    lat_deg: Mapped[float] = mapped_column(Float)
+    lon_deg: Mapped[float] = mapped_column(Float)
+    alt_m: Mapped[float] = mapped_column(Float, default=0.0)
+    min_elevation_deg: Mapped[float] = mapped_column(Float, default=0.0)
+    # [[az_deg, el_deg], ...]
+    horizon_mask: Mapped[list[Any]] = mapped_column(default=list)
+
+    antennas: Mapped[list[Antenna]] = relationship(back_populates="station")
+
+    __table_args__ = (
+        CheckConstraint("lat_deg >= -90 AND lat_deg <= 90", name="ck_station_lat"),
+        CheckConstraint("lon_deg >= -180 AND lon_deg <= 360", name="ck_station_lon"),
+    )
+
+
+class Antenna(Base):
+    __tablename__ = "antennas"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    station_id: Mapped[str] = mapped_column(ForeignKey("ground_stations.id"))
+    # [[min_hz, max_hz], ...]
+    bands: Mapped[list[Any]] = mapped_column(default=list)
+    min_elevation_deg: Mapped[float] = mapped_column(Float, default=0.0)
+    max_az_slew_deg_s: Mapped[float] = mapped_column(Float, default=10.0)
+    max_el_slew_deg_s: Mapped[float] = mapped_column(Float, default=10.0)
+    setup_s: Mapped[float] = mapped_column(Float, default=0.0)
+    teardown_s: Mapped[float] = mapped_column(Float, default=0.0)
+    status: Mapped[str] = mapped_column(String(20), default="online")
+
+    station: Mapped[GroundStation] = relationship(back_populates="antennas")
+
+
+class MaintenanceWindow(Base):
+    __tablename__ = "maintenance_windows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    antenna_id: Mapped[str] = mapped_column(ForeignKey("antennas.id"), index=True)
+    start: Mapped[datetime] = mapped_column()
+    end: Mapped[datetime] = mapped_column()
+    reason: Mapped[str] = mapped_column(String(200), default="")
+
+
+class MissionProfile(Base):
+    __tablename__ = "mission_profiles"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    min_viable_duration_s: Mapped[float] = mapped_column(Float, default=60.0)
+    prepass_s: Mapped[float] = mapped_column(Float, default=120.0)
+    postpass_s: Mapped[float] = mapped_column(Float, default=60.0)
+    min_elevation_deg: Mapped[float] = mapped_column(Float, default=10.0)
+    # Downlink demodulation/decoding settings (names from the dsp registry).
+    demod: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    decode: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Delivery: Kafka topic and dataset options (e.g. keep_raw_iq).
+    kafka_topic: Mapped[str] = mapped_column(String(200), default="")
+    dataset_options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Contact(Base):
+    """A booked contact. ``booked_*`` spans pre-pass start .. post-pass end;
+    ``blocked_*`` adds the antenna's setup and teardown and is what may not
+    overlap another active contact on the same antenna."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    satellite_id: Mapped[int] = mapped_column(ForeignKey("satellites.id"), index=True)
+    antenna_id: Mapped[str] = mapped_column(ForeignKey("antennas.id"))
+    profile_id: Mapped[str] = mapped_column(ForeignKey("mission_profiles.id"))
+    tenant: Mapped[str] = mapped_column(String(120))
+    booked_start: Mapped[datetime] = mapped_column()
+    booked_end: Mapped[datetime] = mapped_column()
+    blocked_start: Mapped[datetime] = mapped_column()
+    blocked_end: Mapped[datetime] = mapped_column()
+    aos: Mapped[datetime] = mapped_column()
+    tca: Mapped[datetime] = mapped_column()
+    los: Mapped[datetime] = mapped_column()
+    max_elevation_deg: Mapped[float] = mapped_column(Float)
+    # Snapshot of the ephemeris the window was predicted from.
+    ephemeris_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ephemerides.id", ondelete="SET NULL"), nullable=True
+    )
+    ephemeris_epoch: Mapped[datetime] = mapped_column()
+    ephemeris_text: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(24), default=ContactState.SCHEDULED.value)
+    state_reason: Mapped[str] = mapped_column(Text, default="")
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    satellite: Mapped[Satellite] = relationship()
+    antenna: Mapped[Antenna] = relationship()
+    profile: Mapped[MissionProfile] = relationship()
+    transitions: Mapped[list[ContactTransition]] = relationship(
+        back_populates="contact", order_by="ContactTransition.id"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("tenant", "idempotency_key", name="uq_contacts_tenant_idempotency"),
+        CheckConstraint("blocked_start < blocked_end", name="ck_contacts_window"),
+        Index("ix_contacts_antenna_window", "antenna_id", "blocked_start", "blocked_end"),
+        Index("ix_contacts_state_booked_start", "state", "booked_start"),
+    )
+
+
+class ContactTransition(Base):
+    """History of a contact's state changes with reasons."""
+
+    __tablename__ = "contact_transitions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id"), index=True)
+    old_state: Mapped[str] = mapped_column(String(24))
+    new_state: Mapped[str] = mapped_column(String(24))
+    at: Mapped[datetime] = mapped_column()
+    reason: Mapped[str] = mapped_column(Text, default="")
+    instance_id: Mapped[str] = mapped_column(String(80), default="")
+
+    contact: Mapped[Contact] = relationship(back_populates="transitions")
+
+
+class SchedulerInstance(Base):
+    """Heartbeats of lifecycle scheduler instances (for downtime reasons)."""
+
+    __tablename__ = "scheduler_instances"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column()
+    last_seen_at: Mapped[datetime] = mapped_column()

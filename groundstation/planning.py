@@ -1,0 +1,293 @@
+"""Planning many contact requests at once.
+
+Given requests (satellite, time range, priority weight, wanted number of
+passes or minutes), candidate windows on the antennas, and the existing
+bookings, choose non-conflicting contacts maximizing priority-weighted
+contact minutes.
+
+``solve_milp`` states it as a 0/1 MILP solved by ``scipy.optimize.milp``
+(HiGHS) with a time limit, and reports the objective and the proven gap.
+``solve_greedy`` is the baseline: requests in priority order, each taking
+its windows first-fit in time order (as SatNOGS' auto-scheduler does).
+
+Constraints, for every candidate window ``c`` with ``x_c`` in {0, 1}:
+- antenna: windows on one antenna whose blocked intervals (incl. setup and
+  teardown) overlap are not both chosen: one row per maximal clique of the
+  interval graph (sum <= 1), which is also the tightest LP formulation;
+- satellite: one satellite is not downlinked by two antennas at once
+  (maximal cliques of its visibility intervals);
+- request: at most ``wanted_passes`` windows, or at most ``wanted_minutes``
+  minutes of contact.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from groundstation.errors import ValidationError
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    request_id: str
+    norad_id: int
+    start: datetime
+    end: datetime
+    priority: float
+    wanted_passes: int | None = None
+    wanted_minutes: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.wanted_passes is None) == (self.wanted_minutes is None):
+            raise ValidationError(
+                f"request {self.request_id}: give exactly one of wanted_passes "
+                f"({self.wanted_passes}) and wanted_minutes ({self.wanted_minutes})"
+            )
+        if not self.priority > 0:
+            raise ValidationError(f"request {self.request_id}: priority {self.priority} <= 0")
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Candidate windows as arrays, all of shape (n,).
+
+    Times are seconds from any common epoch. ``blocked_*`` is the antenna
+    occupancy (pre/post-pass plus setup/teardown), ``vis_*`` the AOS..LOS.
+    """
+
+    request: np.ndarray  # int, index into the request list
+    antenna: np.ndarray  # int, antenna index
+    satellite: np.ndarray  # int, satellite index
+    blocked_start_s: np.ndarray
+    blocked_end_s: np.ndarray
+    vis_start_s: np.ndarray
+    vis_end_s: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.request.shape[0])
+
+    @property
+    def duration_min(self) -> np.ndarray:
+        return (self.vis_end_s - self.vis_start_s) / 60.0
+
+
+@dataclass(frozen=True)
+class PlanProblem:
+    """``priority``, ``wanted_passes`` and ``wanted_minutes`` are (n_requests,)
+    arrays; a request's unused limit is NaN."""
+
+    candidates: Candidates
+    priority: np.ndarray
+    wanted_passes: np.ndarray
+    wanted_minutes: np.ndarray
+
+    @classmethod
+    def from_requests(cls, requests: Sequence[PlanRequest], candidates: Candidates) -> PlanProblem:
+        return cls(
+            candidates=candidates,
+            priority=np.array([r.priority for r in requests], dtype=float),
+            wanted_passes=np.array(
+                [np.nan if r.wanted_passes is None else r.wanted_passes for r in requests],
+                dtype=float,
+            ),
+            wanted_minutes=np.array(
+                [np.nan if r.wanted_minutes is None else r.wanted_minutes for r in requests],
+                dtype=float,
+            ),
+        )
+
+    def weights(self) -> np.ndarray:
+        """Objective coefficient per candidate: priority x contact minutes."""
+        c = self.candidates
+        return self.priority[c.request] * c.duration_min
+
+    def objective(self, chosen: np.ndarray) -> float:
+        return float(self.weights()[chosen].sum())
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    chosen: np.ndarray  # int indices into the candidates
+    objective: float
+    gap_pct: float  # proven relative gap, 0 when optimal
+    status: str
+    seconds: float
+
+
+def _interval_cliques(
+    group: np.ndarray, start_s: np.ndarray, end_s: np.ndarray
+) -> list[np.ndarray]:
+    """Maximal cliques of the interval graphs of each group (half-open
+    intervals [start, end)); cliques of one element are dropped."""
+    cliques: list[np.ndarray] = []
+    order = np.lexsort((start_s, group))
+    boundaries = np.flatnonzero(np.diff(group[order])) + 1
+    for idx in np.split(order, boundaries):
+        if idx.size < 2:
+            continue
+        # Sweep: events sorted by time, ends before starts at equal times.
+        times = np.concatenate([start_s[idx], end_s[idx]])
+        kinds = np.concatenate([np.ones(idx.size), np.zeros(idx.size)])  # 1 start, 0 end
+        members = np.concatenate([idx, idx])
+        ev = np.lexsort((kinds, times))
+        active: set[int] = set()
+        last_was_start = False
+        for e in ev:
+            if kinds[e] == 1:
+                active.add(int(members[e]))
+                last_was_start = True
+            else:
+                if last_was_start and len(active) > 1:
+                    cliques.append(np.fromiter(active, dtype=np.int64))
+                active.discard(int(members[e]))
+                last_was_start = False
+    return cliques
+
+
+def constraint_matrix(problem: PlanProblem) -> tuple[sparse.csr_array, np.ndarray]:
+    """Rows ``A x <= ub`` of the plan (see the module docstring)."""
+    c = problem.candidates
+    n = c.size
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    ub: list[float] = []
+    r = 0
+    for group, s, e in (
+        (c.antenna, c.blocked_start_s, c.blocked_end_s),
+        (c.satellite, c.vis_start_s, c.vis_end_s),
+    ):
+        for clique in _interval_cliques(group, s, e):
+            rows.append(np.full(clique.size, r))
+            cols.append(clique)
+            vals.append(np.ones(clique.size))
+            ub.append(1.0)
+            r += 1
+    dur = c.duration_min
+    order = np.argsort(c.request, kind="stable")
+    boundaries = np.flatnonzero(np.diff(c.request[order])) + 1
+    for idx in np.split(order, boundaries):
+        if idx.size == 0:
+            continue
+        q = int(c.request[idx[0]])
+        passes, minutes = problem.wanted_passes[q], problem.wanted_minutes[q]
+        if not np.isnan(passes):
+            if idx.size <= passes:
+                continue
+            coef, bound = np.ones(idx.size), float(passes)
+        else:
+            if dur[idx].sum() <= minutes:
+                continue
+            coef, bound = dur[idx], float(minutes)
+        rows.append(np.full(idx.size, r))
+        cols.append(idx)
+        vals.append(coef)
+        ub.append(bound)
+        r += 1
+    if r == 0:
+        return sparse.csr_array((0, n)), np.zeros(0)
+    matrix = sparse.csr_array(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r, n)
+    )
+    return matrix, np.asarray(ub)
+
+
+def solve_milp(
+    problem: PlanProblem, *, time_limit_s: float = 10.0, rel_gap: float = 1e-4
+) -> PlanResult:
+    """Optimal plan (or the best found within ``time_limit_s``, with its gap)."""
+    t0 = time.perf_counter()
+    n = problem.candidates.size
+    if n == 0:
+        return PlanResult(np.zeros(0, dtype=np.int64), 0.0, 0.0, "optimal", 0.0)
+    weights = problem.weights()
+    matrix, ub = constraint_matrix(problem)
+    constraints = [LinearConstraint(matrix, -np.inf, ub)] if matrix.shape[0] else []
+    res = milp(
+        c=-weights,
+        constraints=constraints,
+        integrality=np.ones(n),
+        bounds=Bounds(0, 1),
+        options={"time_limit": float(time_limit_s), "mip_rel_gap": float(rel_gap)},
+    )
+    seconds = time.perf_counter() - t0
+    if res.x is None:
+        return PlanResult(np.zeros(0, dtype=np.int64), 0.0, float("inf"), str(res.message), seconds)
+    chosen = np.flatnonzero(res.x > 0.5)
+    gap = getattr(res, "mip_gap", None)
+    gap_pct = 100.0 * float(gap) if gap is not None else float("nan")
+    status = "optimal" if res.status == 0 else str(res.message)
+    return PlanResult(chosen, problem.objective(chosen), gap_pct, status, seconds)
+
+
+def solve_greedy(problem: PlanProblem) -> PlanResult:
+    """Baseline: requests by descending priority; each takes its windows in
+    time order (first fit) while they fit the antenna, the satellite and the
+    request's wanted passes/minutes."""
+    t0 = time.perf_counter()
+    c = problem.candidates
+    dur = c.duration_min
+    busy_antenna: dict[int, list[tuple[float, float]]] = {}
+    busy_satellite: dict[int, list[tuple[float, float]]] = {}
+
+    def free(busy: list[tuple[float, float]], s: float, e: float) -> bool:
+        return all(e <= bs or s >= be for bs, be in busy)
+
+    chosen: list[int] = []
+    by_request: dict[int, list[int]] = {}
+    for i in np.argsort(c.vis_start_s, kind="stable"):
+        by_request.setdefault(int(c.request[i]), []).append(int(i))
+    for q in sorted(by_request, key=lambda q: (-problem.priority[q], q)):
+        taken_passes, taken_min = 0, 0.0
+        passes_cap, minutes_cap = problem.wanted_passes[q], problem.wanted_minutes[q]
+        for i in by_request[q]:
+            if not np.isnan(passes_cap) and taken_passes >= passes_cap:
+                break
+            if not np.isnan(minutes_cap) and taken_min + dur[i] > minutes_cap:
+                continue
+            a, sat = int(c.antenna[i]), int(c.satellite[i])
+            bs, be = float(c.blocked_start_s[i]), float(c.blocked_end_s[i])
+            vs, ve = float(c.vis_start_s[i]), float(c.vis_end_s[i])
+            ant_busy = busy_antenna.setdefault(a, [])
+            sat_busy = busy_satellite.setdefault(sat, [])
+            if free(ant_busy, bs, be) and free(sat_busy, vs, ve):
+                ant_busy.append((bs, be))
+                sat_busy.append((vs, ve))
+                chosen.append(i)
+                taken_passes += 1
+                taken_min += float(dur[i])
+    idx = np.array(sorted(chosen), dtype=np.int64)
+    return PlanResult(idx, problem.objective(idx), float("nan"), "greedy", time.perf_counter() - t0)
+
+
+def is_feasible(problem: PlanProblem, chosen: np.ndarray) -> bool:
+    """Whether ``chosen`` satisfies every constraint (checked pairwise, not
+    through the clique rows, so it also checks ``constraint_matrix``)."""
+    c = problem.candidates
+    chosen = np.asarray(chosen, dtype=np.int64)
+    for group, s, e in (
+        (c.antenna, c.blocked_start_s, c.blocked_end_s),
+        (c.satellite, c.vis_start_s, c.vis_end_s),
+    ):
+        for g in np.unique(group[chosen]):
+            idx = chosen[group[chosen] == g]
+            order = idx[np.argsort(s[idx])]
+            if np.any(s[order][1:] < e[order][:-1]):
+                return False
+    for q in np.unique(c.request[chosen]):
+        idx = chosen[c.request[chosen] == q]
+        if not np.isnan(problem.wanted_passes[q]) and idx.size > problem.wanted_passes[q]:
+            return False
+        if not np.isnan(problem.wanted_minutes[q]) and (
+            c.duration_min[idx].sum() > problem.wanted_minutes[q] + 1e-9
+        ):
+            return False
+    return True

@@ -1,0 +1,47 @@
+"""Contact states and the legal transitions between them (after AWS Ground Station)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from groundstation.errors import IllegalTransitionError
+
+
+class ContactState(StrEnum):
+    AVAILABLE = "AVAILABLE"
+    SCHEDULED = "SCHEDULED"
+    PREPASS = "PREPASS"
+    PASS = "PASS"
+    POSTPASS = "POSTPASS"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    FAILED_TO_SCHEDULE = "FAILED_TO_SCHEDULE"
+
+
+S = ContactState
+
+LEGAL_TRANSITIONS: dict[ContactState, frozenset[ContactState]] = {
+    S.AVAILABLE: frozenset({S.SCHEDULED, S.FAILED_TO_SCHEDULE}),
+    S.SCHEDULED: frozenset({S.PREPASS, S.CANCELLED, S.FAILED_TO_SCHEDULE, S.FAILED}),
+    S.PREPASS: frozenset({S.PASS, S.FAILED}),
+    S.PASS: frozenset({S.POSTPASS, S.FAILED}),
+    S.POSTPASS: frozenset({S.COMPLETED, S.FAILED}),
+    S.COMPLETED: frozenset(),
+    S.FAILED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.FAILED_TO_SCHEDULE: frozenset(),
+}
+
+# States whose booked window holds the antenna.
+ACTIVE_STATES: tuple[ContactState, ...] = (S.SCHEDULED, S.PREPASS, S.PASS, S.POSTPASS)
+TERMINAL_STATES: tuple[ContactState, ...] = tuple(
+    s for s, nxt in LEGAL_TRANSITIONS.items() if not nxt
+)
+
+
+def check_transition(contact_id: str, old: ContactState | str, new: ContactState | str) -> None:
+    """Raise ``IllegalTransitionError`` naming both states unless old -> new is legal."""
+    old_s, new_s = ContactState(old), ContactState(new)
+    if new_s not in LEGAL_TRANSITIONS[old_s]:
+        raise IllegalTransitionError(contact_id, old_s.value, new_s.value)

@@ -1,0 +1,40 @@
+"""Applying a contact state change: check legality, record history, build the event."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from groundstation.events import ContactEvent
+from groundstation.models import Contact, ContactTransition
+from groundstation.states import ContactState, check_transition
+
+
+def apply_transition(
+    session: Session,
+    contact: Contact,
+    new_state: ContactState,
+    *,
+    at: datetime,
+    reason: str,
+    instance_id: str = "",
+) -> ContactEvent:
+    """Move ``contact`` to ``new_state`` inside the caller's transaction and
+    return the event to publish once the transaction has committed."""
+    old_state = contact.state
+    check_transition(contact.id, old_state, new_state)
+    contact.state = new_state.value
+    contact.state_reason = reason
+    contact.updated_at = at
+    session.add(
+        ContactTransition(
+            contact_id=contact.id,
+            old_state=old_state,
+            new_state=new_state.value,
+            at=at,
+            reason=reason,
+            instance_id=instance_id,
+        )
+    )
+    return ContactEvent(contact.id, old_state, new_state.value, at, reason)

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from groundstation.clock import RealClock, SimulatedClock, clock_from_settings
+from groundstation.errors import IllegalTransitionError, ValidationError
+from groundstation.settings import Settings
+from groundstation.states import LEGAL_TRANSITIONS, TERMINAL_STATES, ContactState, check_transition
+
+S = ContactState
+
+
+def test_nominal_lifecycle_path_is_legal() -> None:
+    path = [S.AVAILABLE, S.SCHEDULED, S.PREPASS, S.PASS, S.POSTPASS, S.COMPLETED]
+    for old, new in zip(path, path[1:], strict=False):
+        check_transition("c1", old, new)
+
+
+def test_illegal_transition_error_names_both_states() -> None:
+    with pytest.raises(IllegalTransitionError) as info:
+        check_transition("c42", S.COMPLETED, S.PASS)
+    assert "COMPLETED" in str(info.value) and "PASS" in str(info.value)
+    assert "c42" in str(info.value)
+
+
+def test_terminal_states_have_no_way_out() -> None:
+    assert set(TERMINAL_STATES) == {S.COMPLETED, S.FAILED, S.CANCELLED, S.FAILED_TO_SCHEDULE}
+    for terminal in TERMINAL_STATES:
+        for target in ContactState:
+            with pytest.raises(IllegalTransitionError):
+                check_transition("c", terminal, target)
+
+
+def test_cancel_is_legal_only_from_scheduled() -> None:
+    allowed = {s for s, nxt in LEGAL_TRANSITIONS.items() if S.CANCELLED in nxt}
+    assert allowed == {S.SCHEDULED}
+
+
+def test_simulated_clock_runs_speedup_times_faster_than_the_wall() -> None:
+    start = datetime(2023, 7, 4, tzinfo=UTC)
+    clock = SimulatedClock(start, speedup=3600.0)
+    time.sleep(0.05)
+    elapsed_s = (clock.now() - start).total_seconds()
+    assert 0.05 * 3600 <= elapsed_s < 5 * 3600
+
+
+def test_simulated_clock_maps_service_time_to_the_wall_instant_it_is_reached() -> None:
+    start = datetime(2023, 7, 4, tzinfo=UTC)
+    clock = SimulatedClock(start, speedup=1000.0)
+    target = start + timedelta(seconds=120)
+    wall = clock.to_real(target)
+    assert wall - clock.real_epoch == timedelta(milliseconds=120)
+    while datetime.now(UTC) < wall:
+        time.sleep(0.005)
+    assert clock.now() >= target
+
+
+def test_clocks_refuse_naive_datetimes() -> None:
+    with pytest.raises(ValidationError, match="naive"):
+        SimulatedClock(datetime(2023, 7, 4), speedup=2.0)
+    with pytest.raises(ValidationError, match="naive"):
+        RealClock().to_real(datetime(2023, 7, 4))
+
+
+def test_real_clock_reads_aware_utc_now() -> None:
+    now = RealClock().now()
+    assert now.tzinfo is not None
+    assert abs((now - datetime.now(UTC)).total_seconds()) < 1.0
+
+
+def test_settings_read_gs_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GS_CLOCK", "simulated")
+    monkeypatch.setenv("GS_CLOCK_START", "2023-07-04T00:00:00Z")
+    monkeypatch.setenv("GS_CLOCK_SPEEDUP", "60")
+    monkeypatch.setenv("GS_DATA_DIR", "/tmp/gs-x")
+    settings = Settings()
+    assert settings.clock == "simulated"
+    assert settings.clock_start == datetime(2023, 7, 4, tzinfo=UTC)
+    assert settings.effective_database_url() == "sqlite:////tmp/gs-x/groundstation.db"
+    clock = clock_from_settings(
+        settings.clock, start=settings.clock_start, speedup=settings.clock_speedup
+    )
+    assert abs((clock.now() - datetime(2023, 7, 4, tzinfo=UTC)).total_seconds()) < 60
+
+
+def test_settings_refuse_a_non_positive_speedup(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GS_CLOCK_SPEEDUP", "0")
+    with pytest.raises(Exception, match="clock_speedup"):
+        Settings()
+
+
+def test_explicit_database_url_wins_over_the_embedded_default() -> None:
+    settings = Settings(database_url="postgresql+psycopg://u:p@h/db")
+    assert settings.effective_database_url() == "postgresql+psycopg://u:p@h/db"
