@@ -183,11 +183,11 @@ class LifecycleService:
         if scheduler is None:
             return 0
         with self.session_factory() as session:
-            contacts = list(session.scalars(select(Contact).where(Contact.state.in_(ACTIVE))))
+            contacts = session.scalars(select(Contact).where(Contact.state.in_(ACTIVE)))
+            wanted: dict[str, tuple[datetime, ...]] = {
+                c.id: self._transition_times(c) for c in contacts
+            }
             session.rollback()
-        wanted: dict[str, tuple[datetime, ...]] = {
-            c.id: self._transition_times(c) for c in contacts
-        }
         with self._lock:
             for contact_id, times in wanted.items():
                 if self._job_times.get(contact_id) == times and scheduler.get_job(contact_id):
@@ -388,11 +388,12 @@ class LifecycleService:
                 .limit(1)
             )
             row = session.get(SchedulerInstance, owner) if owner else None
+            last_seen = row.last_seen_at if row is not None else None
             session.rollback()
-        if row is None or owner == self.instance_id:
+        if last_seen is None or owner == self.instance_id:
             return False
         stale_after = self._service_span(3 * self.heartbeat_interval_s)
-        return now - row.last_seen_at <= stale_after
+        return now - last_seen <= stale_after
 
     def _service_span(self, real_seconds: float) -> timedelta:
         """Service time elapsing during ``real_seconds`` of wall time."""
