@@ -26,12 +26,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from groundstation.errors import ValidationError
+
+if TYPE_CHECKING:
+    from orbital.passes import Pass
 
 
 @dataclass(frozen=True)
@@ -291,3 +295,82 @@ def is_feasible(problem: PlanProblem, chosen: np.ndarray) -> bool:
         ):
             return False
     return True
+
+
+# ---------------------------------------------------------------- from passes
+
+
+@dataclass(frozen=True)
+class AntennaSlot:
+    """What planning needs of an antenna."""
+
+    antenna_id: str
+    station_id: str
+    setup_s: float
+    teardown_s: float
+
+
+@dataclass(frozen=True)
+class CandidateWindow:
+    request_index: int
+    antenna_id: str
+    norad_id: int
+    aos: datetime
+    tca: datetime
+    los: datetime
+    max_elevation_deg: float
+
+
+def candidates_from_passes(
+    requests: Sequence[PlanRequest],
+    antennas: Sequence[AntennaSlot],
+    passes_per_antenna: Sequence[Sequence[Pass]],
+    *,
+    prepass_s: float,
+    postpass_s: float,
+    min_duration_s: float,
+    epoch: datetime,
+    busy_per_antenna: Sequence[Sequence[tuple[datetime, datetime]]] | None = None,
+) -> tuple[Candidates, list[CandidateWindow]]:
+    """Candidate windows: every pass of a requested satellite over an antenna,
+    inside the request's time range, at least ``min_duration_s`` long, whose
+    blocked window does not overlap that antenna's ``busy`` intervals
+    (existing bookings, maintenance). Times become seconds from ``epoch``."""
+    by_norad: dict[int, list[int]] = {}
+    for q, r in enumerate(requests):
+        by_norad.setdefault(r.norad_id, []).append(q)
+    satellite_index = {norad: k for k, norad in enumerate(by_norad)}
+    cols: list[tuple[int, int, int, float, float, float, float]] = []
+    windows: list[CandidateWindow] = []
+    for a, (antenna, passes) in enumerate(zip(antennas, passes_per_antenna, strict=True)):
+        busy = sorted(busy_per_antenna[a]) if busy_per_antenna is not None else []
+        busy_s = [((s - epoch).total_seconds(), (e - epoch).total_seconds()) for s, e in busy]
+        for p in passes:
+            if p.duration_s < min_duration_s or p.norad_id not in by_norad:
+                continue
+            vs, ve = (p.aos - epoch).total_seconds(), (p.los - epoch).total_seconds()
+            bs = vs - prepass_s - antenna.setup_s
+            be = ve + postpass_s + antenna.teardown_s
+            if any(s < be and bs < e for s, e in busy_s):
+                continue
+            for q in by_norad[p.norad_id]:
+                r = requests[q]
+                if p.aos < r.start or p.los > r.end:
+                    continue
+                cols.append((q, a, satellite_index[p.norad_id], bs, be, vs, ve))
+                windows.append(
+                    CandidateWindow(
+                        q, antenna.antenna_id, p.norad_id, p.aos, p.tca, p.los, p.max_elevation_deg
+                    )
+                )
+    arr = np.array(cols, dtype=float).reshape(-1, 7)
+    candidates = Candidates(
+        request=arr[:, 0].astype(np.int64),
+        antenna=arr[:, 1].astype(np.int64),
+        satellite=arr[:, 2].astype(np.int64),
+        blocked_start_s=arr[:, 3],
+        blocked_end_s=arr[:, 4],
+        vis_start_s=arr[:, 5],
+        vis_end_s=arr[:, 6],
+    )
+    return candidates, windows

@@ -1,0 +1,136 @@
+"""`availability`, `reserve`, `cancel` and `contacts` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from groundstation import booking
+from groundstation.commands._context import Context, iso, parse_time, run
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("availability", help="predicted windows with free/busy per antenna")
+    p.add_argument("--norad-id", type=int, required=True)
+    p.add_argument("--profile", required=True)
+    p.add_argument("--start", type=parse_time, default=None, help="default: now")
+    p.add_argument("--end", type=parse_time, default=None, help="default: start + 24 h")
+    p.add_argument("--station", action="append", default=None)
+    p.set_defaults(func=run(_availability))
+
+    p = subparsers.add_parser("reserve", help="book a predicted pass on an antenna")
+    p.add_argument("--norad-id", type=int, required=True)
+    p.add_argument("--antenna", required=True)
+    p.add_argument("--profile", required=True)
+    p.add_argument("--start", type=parse_time, required=True, help="AOS (from availability)")
+    p.add_argument("--end", type=parse_time, required=True, help="LOS (from availability)")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--idempotency-key", default=None)
+    p.set_defaults(func=run(_reserve))
+
+    p = subparsers.add_parser("cancel", help="cancel a contact before its pre-pass")
+    p.add_argument("contact_id")
+    p.add_argument("--reason", default="cancelled by user")
+    p.set_defaults(func=run(_cancel))
+
+    contacts = subparsers.add_parser("contacts", help="booked contacts")
+    co = contacts.add_subparsers(dest="action", required=True)
+    p = co.add_parser("list")
+    p.add_argument("--tenant", default=None)
+    p.add_argument("--state", action="append", default=None)
+    p.add_argument("--start", type=parse_time, default=None)
+    p.add_argument("--end", type=parse_time, default=None)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run(_contacts_list))
+
+
+def _availability(args: argparse.Namespace, ctx: Context) -> int:
+    from datetime import timedelta
+
+    now = ctx.clock.now()
+    start = args.start or now
+    end = args.end or start + timedelta(hours=24)
+    with ctx.session() as s:
+        windows = booking.availability(
+            s,
+            norad_id=args.norad_id,
+            profile_id=args.profile,
+            start=start,
+            end=end,
+            now=now,
+            station_ids=args.station,
+            policy=ctx.policy,
+        )
+    for w in windows:
+        print(
+            f"{w.antenna_id}\tAOS {iso(w.aos)}\tTCA {iso(w.tca)}\tLOS {iso(w.los)}\t"
+            f"max el {w.max_elevation_deg:5.1f}\t{w.duration_s:5.0f} s\t{w.state}"
+            + (f" ({w.blocked_by})" if w.blocked_by else "")
+        )
+    print(f"{len(windows)} windows, {sum(w.free for w in windows)} available")
+    return 0
+
+
+def _reserve(args: argparse.Namespace, ctx: Context) -> int:
+    with ctx.session() as s:
+        c = booking.reserve(
+            s,
+            norad_id=args.norad_id,
+            antenna_id=args.antenna,
+            profile_id=args.profile,
+            start=args.start,
+            end=args.end,
+            tenant=args.tenant,
+            now=ctx.clock.now(),
+            idempotency_key=args.idempotency_key,
+            policy=ctx.policy,
+        )
+        print(
+            f"contact {c.id} {c.state} on {c.antenna_id}: AOS {iso(c.aos)} LOS {iso(c.los)} "
+            f"booked {iso(c.booked_start)}..{iso(c.booked_end)}"
+        )
+    return 0
+
+
+def _cancel(args: argparse.Namespace, ctx: Context) -> int:
+    with ctx.session() as s:
+        c = booking.cancel(s, contact_id=args.contact_id, now=ctx.clock.now(), reason=args.reason)
+        print(f"contact {c.id} {c.state}")
+    return 0
+
+
+def contact_dict(c: Any) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "norad_id": c.satellite.norad_id,
+        "antenna_id": c.antenna_id,
+        "profile_id": c.profile_id,
+        "tenant": c.tenant,
+        "state": c.state,
+        "state_reason": c.state_reason,
+        "aos": c.aos.isoformat(),
+        "tca": c.tca.isoformat(),
+        "los": c.los.isoformat(),
+        "booked_start": c.booked_start.isoformat(),
+        "booked_end": c.booked_end.isoformat(),
+        "max_elevation_deg": c.max_elevation_deg,
+        "ephemeris_epoch": c.ephemeris_epoch.isoformat(),
+    }
+
+
+def _contacts_list(args: argparse.Namespace, ctx: Context) -> int:
+    with ctx.session() as s:
+        rows, count = booking.list_contacts(
+            s, tenant=args.tenant, states=args.state, start=args.start, end=args.end
+        )
+        if args.json:
+            print(json.dumps({"data": [contact_dict(c) for c in rows], "count": count}, indent=1))
+            return 0
+        for c in rows:
+            print(
+                f"{c.id}\t{c.satellite.norad_id}\t{c.antenna_id}\tAOS {iso(c.aos)}\t"
+                f"LOS {iso(c.los)}\t{c.state}\t{c.state_reason}"
+            )
+        print(f"{count} contacts")
+    return 0

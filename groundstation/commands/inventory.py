@@ -1,0 +1,257 @@
+"""`stations`, `antennas`, `satellites`, `profiles` and `ephemeris` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from groundstation import inventory
+from groundstation.commands._context import Context, iso, parse_band, parse_time, run
+from groundstation.models import Antenna, GroundStation, MissionProfile, Satellite
+
+
+def register(subparsers: Any) -> None:
+    stations = subparsers.add_parser("stations", help="ground stations")
+    st = stations.add_subparsers(dest="action", required=True)
+    p = st.add_parser("add", help="add one station")
+    p.add_argument("--id", required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--lat-deg", type=float, required=True)
+    p.add_argument("--lon-deg", type=float, required=True)
+    p.add_argument("--alt-m", type=float, default=0.0)
+    p.add_argument("--min-elevation-deg", type=float, default=0.0)
+    p.set_defaults(func=run(_station_add))
+    p = st.add_parser("import", help="add the stations of a stations.yaml")
+    p.add_argument("file", type=Path)
+    p.add_argument(
+        "--antennas-per-station", type=int, default=0, help="also add N antennas per station"
+    )
+    p.add_argument("--band", type=parse_band, action="append", default=None)
+    p.add_argument("--setup-s", type=float, default=60.0)
+    p.add_argument("--teardown-s", type=float, default=60.0)
+    p.set_defaults(func=run(_station_import))
+    p = st.add_parser("list")
+    p.set_defaults(func=run(_station_list))
+
+    antennas = subparsers.add_parser("antennas", help="antennas")
+    an = antennas.add_subparsers(dest="action", required=True)
+    p = an.add_parser("add", help="add one antenna")
+    p.add_argument("--id", required=True)
+    p.add_argument("--station", required=True)
+    p.add_argument("--band", type=parse_band, action="append", required=True, help="MIN:MAX Hz")
+    p.add_argument("--min-elevation-deg", type=float, default=0.0)
+    p.add_argument("--max-az-slew-deg-s", type=float, default=10.0)
+    p.add_argument("--max-el-slew-deg-s", type=float, default=10.0)
+    p.add_argument("--setup-s", type=float, default=60.0)
+    p.add_argument("--teardown-s", type=float, default=60.0)
+    p.set_defaults(func=run(_antenna_add))
+    p = an.add_parser("maintenance", help="add a maintenance window")
+    p.add_argument("--id", required=True)
+    p.add_argument("--start", type=parse_time, required=True)
+    p.add_argument("--end", type=parse_time, required=True)
+    p.add_argument("--reason", default="")
+    p.set_defaults(func=run(_antenna_maintenance))
+    p = an.add_parser("list")
+    p.set_defaults(func=run(_antenna_list))
+
+    satellites = subparsers.add_parser("satellites", help="satellites")
+    sa = satellites.add_subparsers(dest="action", required=True)
+    p = sa.add_parser("add", help="register a satellite and its downlink")
+    p.add_argument("--norad-id", type=int, required=True)
+    p.add_argument("--name", required=True)
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--downlink-freq-hz", type=float, required=True)
+    p.add_argument("--bandwidth-hz", type=float, default=0.0)
+    p.add_argument("--modulation", default="bpsk")
+    p.add_argument("--symbol-rate-baud", type=float, default=0.0)
+    p.add_argument("--framing-profile", default="")
+    p.set_defaults(func=run(_satellite_add))
+    p = sa.add_parser("list")
+    p.set_defaults(func=run(_satellite_list))
+
+    profiles = subparsers.add_parser("profiles", help="mission profiles")
+    pr = profiles.add_subparsers(dest="action", required=True)
+    p = pr.add_parser("add")
+    p.add_argument("--id", required=True)
+    p.add_argument("--min-viable-duration-s", type=float, default=60.0)
+    p.add_argument("--prepass-s", type=float, default=120.0)
+    p.add_argument("--postpass-s", type=float, default=60.0)
+    p.add_argument("--min-elevation-deg", type=float, default=10.0)
+    p.add_argument("--kafka-topic", default="")
+    p.add_argument("--keep-raw-iq", action="store_true")
+    p.set_defaults(func=run(_profile_add))
+
+    ephemeris = subparsers.add_parser("ephemeris", help="element sets (TLE/3LE/OMM)")
+    ep = ephemeris.add_subparsers(dest="action", required=True)
+    p = ep.add_parser("upload", help="store element sets of registered satellites")
+    p.add_argument("file", type=Path)
+    p.add_argument("--source", default="upload")
+    p.add_argument("--priority", type=int, default=0)
+    p.add_argument("--disabled", action="store_true")
+    p.add_argument("--expires", type=parse_time, default=None)
+    p.add_argument("--norad-id", type=int, action="append", default=None)
+    p.set_defaults(func=run(_ephemeris_upload))
+
+
+def _station_add(args: argparse.Namespace, ctx: Context) -> int:
+    with ctx.session() as s:
+        st = inventory.add_station(
+            s,
+            station_id=args.id,
+            name=args.name,
+            lat_deg=args.lat_deg,
+            lon_deg=args.lon_deg,
+            alt_m=args.alt_m,
+            min_elevation_deg=args.min_elevation_deg,
+        )
+        print(f"station {st.id} added")
+    return 0
+
+
+def _station_import(args: argparse.Namespace, ctx: Context) -> int:
+    from orbital.stations import parse_stations
+
+    stations = parse_stations(args.file.read_text())
+    bands = args.band or [(100e6, 3e9)]
+    with ctx.session() as s:
+        for st in stations:
+            inventory.add_station(
+                s,
+                station_id=st.id,
+                name=st.name,
+                lat_deg=st.lat_deg,
+                lon_deg=st.lon_deg,
+                alt_m=st.alt_m,
+                min_elevation_deg=st.min_elevation_deg,
+                horizon_mask=st.horizon_mask,
+            )
+            for k in range(args.antennas_per_station):
+                inventory.add_antenna(
+                    s,
+                    antenna_id=f"{st.id}-{k + 1}",
+                    station_id=st.id,
+                    bands_hz=bands,
+                    setup_s=args.setup_s,
+                    teardown_s=args.teardown_s,
+                )
+            print(f"station {st.id} added with {args.antennas_per_station} antennas")
+    return 0
+
+
+def _station_list(args: argparse.Namespace, ctx: Context) -> int:
+    with ctx.session() as s:
+        for st in s.scalars(select(GroundStation).order_by(GroundStation.id)):
+            print(
+                f"{st.id}\t{st.name}\tlat {st.lat_deg:.4f}\tlon {st.lon_deg:.4f}\t"
+                f"alt {st.alt_m:.0f} m\tmin el {st.min_elevation_deg:.1f} deg"
+            )
+    return 0
+
+
+def _antenna_add(args: argparse.Namespace, ctx: Context) -> int:
+    with ctx.session() as s:
+        a = inventory.add_antenna(
+            s,
+            antenna_id=args.id,
+            station_id=args.station,
+            bands_hz=args.band,
+            min_elevation_deg=args.min_elevation_deg,
+            max_az_slew_deg_s=args.max_az_slew_deg_s,
+            max_el_slew_deg_s=args.max_el_slew_deg_s,
+            setup_s=args.setup_s,
+            teardown_s=args.teardown_s,
+        )
+        print(f"antenna {a.id} added at {a.station_id}")
+    return 0
+
+
+def _antenna_maintenance(args: argparse.Namespace, ctx: Context) -> int:
+    with ctx.session() as s:
+        m = inventory.add_maintenance(
+            s, antenna_id=args.id, start=args.start, end=args.end, reason=args.reason
+        )
+        print(f"maintenance {m.id} on {m.antenna_id} {iso(m.start)}..{iso(m.end)}")
+    return 0
+
+
+def _antenna_list(args: argparse.Namespace, ctx: Context) -> int:
+    with ctx.session() as s:
+        for a in s.scalars(select(Antenna).order_by(Antenna.id)):
+            bands = ",".join(f"{lo / 1e6:g}-{hi / 1e6:g}MHz" for lo, hi in a.bands)
+            print(
+                f"{a.id}\t{a.station_id}\t{bands}\tmin el {a.min_elevation_deg:.1f}\t"
+                f"setup {a.setup_s:.0f} s\tteardown {a.teardown_s:.0f} s\t{a.status}"
+            )
+    return 0
+
+
+def _satellite_add(args: argparse.Namespace, ctx: Context) -> int:
+    with ctx.session() as s:
+        sat = inventory.add_satellite(
+            s,
+            norad_id=args.norad_id,
+            name=args.name,
+            tenant=args.tenant,
+            downlink_freq_hz=args.downlink_freq_hz,
+            downlink_bandwidth_hz=args.bandwidth_hz,
+            modulation=args.modulation,
+            symbol_rate_baud=args.symbol_rate_baud,
+            framing_profile=args.framing_profile,
+        )
+        print(f"satellite {sat.norad_id} ({sat.name}) added for {sat.tenant}")
+    return 0
+
+
+def _satellite_list(args: argparse.Namespace, ctx: Context) -> int:
+    now = ctx.clock.now()
+    with ctx.session() as s:
+        for sat in s.scalars(select(Satellite).order_by(Satellite.norad_id)):
+            eph = inventory.ephemeris_in_force(s, satellite_id=sat.id, now=now)
+            epoch = iso(eph.epoch) if eph is not None else "no ephemeris"
+            print(
+                f"{sat.norad_id}\t{sat.name}\t{sat.tenant}\t"
+                f"{sat.downlink_freq_hz / 1e6:.3f} MHz\tepoch {epoch}"
+            )
+    return 0
+
+
+def _profile_add(args: argparse.Namespace, ctx: Context) -> int:
+    with ctx.session() as s:
+        prof: MissionProfile = inventory.add_profile(
+            s,
+            profile_id=args.id,
+            min_viable_duration_s=args.min_viable_duration_s,
+            prepass_s=args.prepass_s,
+            postpass_s=args.postpass_s,
+            min_elevation_deg=args.min_elevation_deg,
+            kafka_topic=args.kafka_topic,
+            dataset_options={"keep_raw_iq": bool(args.keep_raw_iq)},
+        )
+        print(f"profile {prof.id} added")
+    return 0
+
+
+def _ephemeris_upload(args: argparse.Namespace, ctx: Context) -> int:
+    with ctx.session() as s:
+        result = inventory.upload_ephemerides(
+            s,
+            text=args.file.read_text(),
+            now=ctx.clock.now(),
+            source=args.source,
+            priority=args.priority,
+            enabled=not args.disabled,
+            expires_at=args.expires,
+            norad_ids=args.norad_id,
+            window_tolerance_s=ctx.settings.window_tolerance_s,
+        )
+    print(f"stored {len(result.stored)} element sets, {len(result.rejected)} not stored")
+    for line in result.rejected[:20]:
+        print(f"  not stored: {line}")
+    for event in result.events:
+        print(
+            f"  contact {event.contact_id}: {event.old_state} -> {event.new_state}: {event.reason}"
+        )
+    return 0

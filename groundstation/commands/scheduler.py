@@ -1,0 +1,74 @@
+"""`serve-scheduler` (the contact lifecycle) and `db upgrade` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+import time
+from typing import Any
+
+from groundstation.commands._context import Context, iso, open_context, run
+from groundstation.events import ContactEvent
+from groundstation.executor import NoOpExecutor
+from groundstation.lifecycle import LifecycleService
+
+
+class PrintingEventSink:
+    def publish(self, event: ContactEvent) -> None:
+        print(
+            f"{iso(event.at)} contact {event.contact_id}: {event.old_state} -> "
+            f"{event.new_state}: {event.reason}",
+            flush=True,
+        )
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "serve-scheduler", help="run the contact lifecycle scheduler until interrupted"
+    )
+    p.add_argument(
+        "--run-for-s", type=float, default=None, help="stop after this many wall seconds"
+    )
+    p.set_defaults(func=run(_serve))
+
+    db = subparsers.add_parser("db", help="database schema")
+    d = db.add_subparsers(dest="action", required=True)
+    p = d.add_parser("upgrade", help="migrate the schema to the latest revision")
+    p.set_defaults(func=_upgrade)
+
+
+def _serve(args: argparse.Namespace, ctx: Context) -> int:
+    service = LifecycleService(
+        session_factory=ctx.session_factory,
+        clock=ctx.clock,
+        events=PrintingEventSink(),
+        executor=NoOpExecutor(),
+        instance_id=ctx.settings.scheduler_instance_id,
+        heartbeat_interval_s=ctx.settings.scheduler_heartbeat_s,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    report = service.start()
+    print(
+        f"scheduler {service.instance_id} started at {iso(ctx.clock.now())}: {report.jobs} "
+        f"contact jobs, {len(report.events)} reconciled",
+        flush=True,
+    )
+    deadline = time.monotonic() + args.run_for_s if args.run_for_s is not None else None
+    try:
+        while not stop.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            stop.wait(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        service.shutdown()
+    return 0
+
+
+def _upgrade(args: argparse.Namespace) -> int:
+    ctx = open_context()  # migrates
+    print(f"database at {ctx.settings.effective_database_url()} is at the latest revision")
+    return 0
