@@ -27,15 +27,22 @@ from groundstation.events import EventSink
 from groundstation.inventory import get_satellite
 from groundstation.models import Antenna, Contact, MaintenanceWindow, MissionProfile
 from groundstation.planning import (
-    AntennaSlot,
+    AntennaPool,
     CandidateWindow,
     PlanProblem,
     PlanRequest,
     PlanResult,
+    assign_antennas,
     candidates_from_passes,
     solve_greedy,
     solve_milp,
 )
+
+
+@dataclass(frozen=True)
+class PlannedContact:
+    window: CandidateWindow
+    antenna_id: str
 
 
 @dataclass
@@ -43,7 +50,7 @@ class PlanOutcome:
     result: PlanResult
     greedy: PlanResult
     candidate_count: int
-    chosen: list[CandidateWindow]
+    chosen: list[PlannedContact]
     booked: list[Contact] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
 
@@ -84,19 +91,11 @@ def plan_contacts(
         norad: element_set(_usable_ephemeris(session, sat, now, policy))
         for norad, sat in satellites.items()
     }
-    predicted: dict[tuple[str, float], list[Pass]] = {}
-    passes_per_antenna: list[list[Pass]] = []
-    busy: list[list[tuple[datetime, datetime]]] = []
+    # Pools of identical antennas: same station, setup/teardown, elevation
+    # limit and bands; an antenna with bookings or maintenance in the range
+    # gets a pool of its own (its busy intervals exclude candidates).
+    busy_by_antenna: dict[str, list[tuple[datetime, datetime]]] = {}
     for antenna in antennas:
-        key = (antenna.station_id, required_elevation_deg(antenna, profile))
-        if key not in predicted:
-            station = orbital_station(antenna.station, min_elevation_deg=key[1])
-            predicted[key] = list(
-                predict_passes(list(elements.values()), [station], start, end).passes
-            )
-        passes_per_antenna.append(
-            [p for p in predicted[key] if band_fits(antenna, satellites[p.norad_id])]
-        )
         intervals = [
             (c.blocked_start, c.blocked_end)
             for c in session.scalars(
@@ -118,41 +117,82 @@ def plan_contacts(
                 )
             )
         ]
-        busy.append(intervals)
-    slots = [AntennaSlot(a.id, a.station_id, a.setup_s, a.teardown_s) for a in antennas]
+        busy_by_antenna[antenna.id] = intervals
+    groups: dict[tuple[object, ...], list[Antenna]] = {}
+    for antenna in antennas:
+        key: tuple[object, ...] = (
+            antenna.station_id,
+            antenna.setup_s,
+            antenna.teardown_s,
+            required_elevation_deg(antenna, profile),
+            tuple(tuple(b) for b in antenna.bands),
+        )
+        if busy_by_antenna[antenna.id]:
+            key = (*key, antenna.id)
+        groups.setdefault(key, []).append(antenna)
+    predicted: dict[tuple[str, float], list[Pass]] = {}
+    pools: list[AntennaPool] = []
+    passes_per_pool: list[list[Pass]] = []
+    busy: list[list[tuple[datetime, datetime]]] = []
+    for members in groups.values():
+        first = members[0]
+        key2 = (first.station_id, required_elevation_deg(first, profile))
+        if key2 not in predicted:
+            station = orbital_station(first.station, min_elevation_deg=key2[1])
+            predicted[key2] = list(
+                predict_passes(list(elements.values()), [station], start, end).passes
+            )
+        pools.append(
+            AntennaPool(
+                tuple(a.id for a in members), first.station_id, first.setup_s, first.teardown_s
+            )
+        )
+        passes_per_pool.append(
+            [p for p in predicted[key2] if band_fits(first, satellites[p.norad_id])]
+        )
+        busy.append(busy_by_antenna[first.id] if len(members) == 1 else [])
     prepass_s, postpass_s = profile.prepass_s, profile.postpass_s
     min_duration_s = profile.min_viable_duration_s
     session.rollback()
     candidates, windows = candidates_from_passes(
         requests,
-        slots,
-        passes_per_antenna,
+        pools,
+        passes_per_pool,
         prepass_s=prepass_s,
         postpass_s=postpass_s,
         min_duration_s=min_duration_s,
         epoch=start,
-        busy_per_antenna=busy,
+        busy_per_pool=busy,
     )
-    problem = PlanProblem.from_requests(requests, candidates)
+    problem = PlanProblem.from_requests(
+        requests, candidates, [len(pool.antenna_ids) for pool in pools]
+    )
     result = solve_milp(problem, time_limit_s=time_limit_s)
     greedy = solve_greedy(problem)
-    chosen = [windows[i] for i in result.chosen]
+    slots = assign_antennas(problem, result.chosen)
+    chosen = [
+        PlannedContact(windows[i], pools[windows[i].pool_index].antenna_ids[k])
+        for i, k in zip(result.chosen, slots, strict=True)
+    ]
     outcome = PlanOutcome(result, greedy, candidates.size, chosen)
     if book:
-        for w in sorted(chosen, key=lambda w: w.aos):
+        for planned in sorted(chosen, key=lambda pc: pc.window.aos):
+            w = planned.window
             request = requests[w.request_index]
             try:
                 outcome.booked.append(
                     reserve(
                         session,
                         norad_id=w.norad_id,
-                        antenna_id=w.antenna_id,
+                        antenna_id=planned.antenna_id,
                         profile_id=profile_id,
                         start=w.aos,
                         end=w.los,
                         tenant=tenant or satellites[w.norad_id].tenant,
                         now=now,
-                        idempotency_key=f"plan:{request.request_id}:{w.antenna_id}:{w.aos.isoformat()}",
+                        idempotency_key=(
+                            f"plan:{request.request_id}:{planned.antenna_id}:{w.aos.isoformat()}"
+                        ),
                         policy=policy,
                         events=events,
                     )

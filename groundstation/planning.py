@@ -8,14 +8,22 @@ contact minutes.
 ``solve_milp`` states it as a 0/1 MILP solved by ``scipy.optimize.milp``
 (HiGHS) with a time limit, and reports the objective and the proven gap.
 ``solve_greedy`` is the baseline: requests in priority order, each taking
-its windows first-fit in time order (as SatNOGS' auto-scheduler does).
+its windows first-fit in time order on the first free antenna (as SatNOGS'
+auto-scheduler does).
 
-Constraints, for every candidate window ``c`` with ``x_c`` in {0, 1}:
-- antenna: windows on one antenna whose blocked intervals (incl. setup and
-  teardown) overlap are not both chosen: one row per maximal clique of the
-  interval graph (sum <= 1), which is also the tightest LP formulation;
-- satellite: one satellite is not downlinked by two antennas at once
-  (maximal cliques of its visibility intervals);
+Identical antennas (same station, setup/teardown, passes, no prior
+bookings) form a *pool* of capacity k. For interval graphs a set of windows
+fits on k identical antennas exactly when no instant is covered by more
+than k of them (interval graphs are perfect), so the MILP has one variable
+per (request, pool, pass) rather than per antenna, with no symmetric
+copies; ``assign_antennas`` then colours the chosen windows onto concrete
+antennas. Constraints, for every candidate ``c`` with ``x_c`` in {0, 1}:
+
+- pool: at every instant at most k chosen windows whose blocked intervals
+  (pre/post-pass plus setup/teardown) cover it: one row per maximal clique
+  of the interval graph (sum <= k), the tightest LP formulation;
+- satellite: one satellite is not downlinked twice at once (maximal cliques
+  of its AOS..LOS intervals, sum <= 1);
 - request: at most ``wanted_passes`` windows, or at most ``wanted_minutes``
   minutes of contact.
 """
@@ -56,6 +64,11 @@ class PlanRequest:
             )
         if not self.priority > 0:
             raise ValidationError(f"request {self.request_id}: priority {self.priority} <= 0")
+        if not self.start < self.end:
+            raise ValidationError(
+                f"request {self.request_id}: start {self.start.isoformat()} is not before "
+                f"end {self.end.isoformat()}"
+            )
 
 
 @dataclass(frozen=True)
@@ -66,8 +79,8 @@ class Candidates:
     occupancy (pre/post-pass plus setup/teardown), ``vis_*`` the AOS..LOS.
     """
 
-    request: np.ndarray  # int, index into the request list
-    antenna: np.ndarray  # int, antenna index
+    request: np.ndarray  # int, index into the requests
+    pool: np.ndarray  # int, index into the antenna pools
     satellite: np.ndarray  # int, satellite index
     blocked_start_s: np.ndarray
     blocked_end_s: np.ndarray
@@ -85,16 +98,29 @@ class Candidates:
 
 @dataclass(frozen=True)
 class PlanProblem:
-    """``priority``, ``wanted_passes`` and ``wanted_minutes`` are (n_requests,)
-    arrays; a request's unused limit is NaN."""
+    """``priority``, ``wanted_passes`` and ``wanted_minutes`` are
+    (n_requests,) arrays, a request's unused limit NaN; ``pool_capacity`` is
+    (n_pools,), the number of identical antennas in each pool."""
 
     candidates: Candidates
     priority: np.ndarray
     wanted_passes: np.ndarray
     wanted_minutes: np.ndarray
+    pool_capacity: np.ndarray
 
     @classmethod
-    def from_requests(cls, requests: Sequence[PlanRequest], candidates: Candidates) -> PlanProblem:
+    def from_requests(
+        cls,
+        requests: Sequence[PlanRequest],
+        candidates: Candidates,
+        pool_capacity: Sequence[int] | np.ndarray | None = None,
+    ) -> PlanProblem:
+        n_pools = int(candidates.pool.max()) + 1 if candidates.size else 0
+        capacity = (
+            np.ones(n_pools, dtype=np.int64)
+            if pool_capacity is None
+            else np.asarray(pool_capacity, dtype=np.int64)
+        )
         return cls(
             candidates=candidates,
             priority=np.array([r.priority for r in requests], dtype=float),
@@ -106,6 +132,7 @@ class PlanProblem:
                 [np.nan if r.wanted_minutes is None else r.wanted_minutes for r in requests],
                 dtype=float,
             ),
+            pool_capacity=capacity,
         )
 
     def weights(self) -> np.ndarray:
@@ -121,7 +148,7 @@ class PlanProblem:
 class PlanResult:
     chosen: np.ndarray  # int indices into the candidates
     objective: float
-    gap_pct: float  # proven relative gap, 0 when optimal
+    gap_pct: float  # proven relative gap, 0 when optimal; NaN for greedy
     status: str
     seconds: float
 
@@ -129,9 +156,11 @@ class PlanResult:
 def _interval_cliques(
     group: np.ndarray, start_s: np.ndarray, end_s: np.ndarray
 ) -> list[np.ndarray]:
-    """Maximal cliques of the interval graphs of each group (half-open
+    """Maximal cliques of the interval graph of each group (half-open
     intervals [start, end)); cliques of one element are dropped."""
     cliques: list[np.ndarray] = []
+    if group.size == 0:
+        return cliques
     order = np.lexsort((start_s, group))
     boundaries = np.flatnonzero(np.diff(group[order])) + 1
     for idx in np.split(order, boundaries):
@@ -141,10 +170,9 @@ def _interval_cliques(
         times = np.concatenate([start_s[idx], end_s[idx]])
         kinds = np.concatenate([np.ones(idx.size), np.zeros(idx.size)])  # 1 start, 0 end
         members = np.concatenate([idx, idx])
-        ev = np.lexsort((kinds, times))
         active: set[int] = set()
         last_was_start = False
-        for e in ev:
+        for e in np.lexsort((kinds, times)):
             if kinds[e] == 1:
                 active.add(int(members[e]))
                 last_was_start = True
@@ -165,22 +193,25 @@ def constraint_matrix(problem: PlanProblem) -> tuple[sparse.csr_array, np.ndarra
     vals: list[np.ndarray] = []
     ub: list[float] = []
     r = 0
-    for group, s, e in (
-        (c.antenna, c.blocked_start_s, c.blocked_end_s),
-        (c.satellite, c.vis_start_s, c.vis_end_s),
-    ):
-        for clique in _interval_cliques(group, s, e):
-            rows.append(np.full(clique.size, r))
-            cols.append(clique)
-            vals.append(np.ones(clique.size))
-            ub.append(1.0)
-            r += 1
+    for clique in _interval_cliques(c.pool, c.blocked_start_s, c.blocked_end_s):
+        capacity = float(problem.pool_capacity[c.pool[clique[0]]])
+        if clique.size <= capacity:
+            continue
+        rows.append(np.full(clique.size, r))
+        cols.append(clique)
+        vals.append(np.ones(clique.size))
+        ub.append(capacity)
+        r += 1
+    for clique in _interval_cliques(c.satellite, c.vis_start_s, c.vis_end_s):
+        rows.append(np.full(clique.size, r))
+        cols.append(clique)
+        vals.append(np.ones(clique.size))
+        ub.append(1.0)
+        r += 1
     dur = c.duration_min
     order = np.argsort(c.request, kind="stable")
     boundaries = np.flatnonzero(np.diff(c.request[order])) + 1
-    for idx in np.split(order, boundaries):
-        if idx.size == 0:
-            continue
+    for idx in np.split(order, boundaries) if n else []:
         q = int(c.request[idx[0]])
         passes, minutes = problem.wanted_passes[q], problem.wanted_minutes[q]
         if not np.isnan(passes):
@@ -207,7 +238,8 @@ def constraint_matrix(problem: PlanProblem) -> tuple[sparse.csr_array, np.ndarra
 def solve_milp(
     problem: PlanProblem, *, time_limit_s: float = 10.0, rel_gap: float = 1e-4
 ) -> PlanResult:
-    """Optimal plan (or the best found within ``time_limit_s``, with its gap)."""
+    """Optimal plan (or the best found within ``time_limit_s``, with its
+    proven gap). ``seconds`` includes building the constraint matrix."""
     t0 = time.perf_counter()
     n = problem.candidates.size
     if n == 0:
@@ -215,12 +247,13 @@ def solve_milp(
     weights = problem.weights()
     matrix, ub = constraint_matrix(problem)
     constraints = [LinearConstraint(matrix, -np.inf, ub)] if matrix.shape[0] else []
+    remaining_s = max(0.1, time_limit_s - (time.perf_counter() - t0))
     res = milp(
         c=-weights,
         constraints=constraints,
         integrality=np.ones(n),
         bounds=Bounds(0, 1),
-        options={"time_limit": float(time_limit_s), "mip_rel_gap": float(rel_gap)},
+        options={"time_limit": remaining_s, "mip_rel_gap": float(rel_gap)},
     )
     seconds = time.perf_counter() - t0
     if res.x is None:
@@ -234,12 +267,13 @@ def solve_milp(
 
 def solve_greedy(problem: PlanProblem) -> PlanResult:
     """Baseline: requests by descending priority; each takes its windows in
-    time order (first fit) while they fit the antenna, the satellite and the
-    request's wanted passes/minutes."""
+    time order (first fit) on the first antenna of the pool that is free,
+    while the satellite is free and the request wants more."""
     t0 = time.perf_counter()
     c = problem.candidates
     dur = c.duration_min
-    busy_antenna: dict[int, list[tuple[float, float]]] = {}
+    # Busy intervals per concrete antenna (pool, k) and per satellite.
+    busy_antenna: dict[tuple[int, int], list[tuple[float, float]]] = {}
     busy_satellite: dict[int, list[tuple[float, float]]] = {}
 
     def free(busy: list[tuple[float, float]], s: float, e: float) -> bool:
@@ -257,35 +291,65 @@ def solve_greedy(problem: PlanProblem) -> PlanResult:
                 break
             if not np.isnan(minutes_cap) and taken_min + dur[i] > minutes_cap:
                 continue
-            a, sat = int(c.antenna[i]), int(c.satellite[i])
+            pool, sat = int(c.pool[i]), int(c.satellite[i])
             bs, be = float(c.blocked_start_s[i]), float(c.blocked_end_s[i])
             vs, ve = float(c.vis_start_s[i]), float(c.vis_end_s[i])
-            ant_busy = busy_antenna.setdefault(a, [])
             sat_busy = busy_satellite.setdefault(sat, [])
-            if free(ant_busy, bs, be) and free(sat_busy, vs, ve):
-                ant_busy.append((bs, be))
-                sat_busy.append((vs, ve))
-                chosen.append(i)
-                taken_passes += 1
-                taken_min += float(dur[i])
+            if not free(sat_busy, vs, ve):
+                continue
+            for k in range(int(problem.pool_capacity[pool])):
+                ant_busy = busy_antenna.setdefault((pool, k), [])
+                if free(ant_busy, bs, be):
+                    ant_busy.append((bs, be))
+                    sat_busy.append((vs, ve))
+                    chosen.append(i)
+                    taken_passes += 1
+                    taken_min += float(dur[i])
+                    break
     idx = np.array(sorted(chosen), dtype=np.int64)
     return PlanResult(idx, problem.objective(idx), float("nan"), "greedy", time.perf_counter() - t0)
 
 
-def is_feasible(problem: PlanProblem, chosen: np.ndarray) -> bool:
-    """Whether ``chosen`` satisfies every constraint (checked pairwise, not
-    through the clique rows, so it also checks ``constraint_matrix``)."""
+def assign_antennas(problem: PlanProblem, chosen: np.ndarray) -> np.ndarray:
+    """Antenna slot (0..capacity-1 within its pool) for each chosen window:
+    windows by start time onto the first free antenna, which never needs more
+    than the pool's capacity when no instant is over-covered. Raises
+    ``ValidationError`` if the windows do not fit."""
     c = problem.candidates
     chosen = np.asarray(chosen, dtype=np.int64)
-    for group, s, e in (
-        (c.antenna, c.blocked_start_s, c.blocked_end_s),
-        (c.satellite, c.vis_start_s, c.vis_end_s),
-    ):
-        for g in np.unique(group[chosen]):
-            idx = chosen[group[chosen] == g]
-            order = idx[np.argsort(s[idx])]
-            if np.any(s[order][1:] < e[order][:-1]):
-                return False
+    slots = np.full(chosen.size, -1, dtype=np.int64)
+    free_at: dict[int, list[float]] = {}
+    for j in np.argsort(c.blocked_start_s[chosen], kind="stable"):
+        i = chosen[j]
+        pool = int(c.pool[i])
+        ends = free_at.setdefault(pool, [-np.inf] * int(problem.pool_capacity[pool]))
+        for k, end in enumerate(ends):
+            if end <= c.blocked_start_s[i]:
+                ends[k] = float(c.blocked_end_s[i])
+                slots[j] = k
+                break
+        else:
+            raise ValidationError(
+                f"window {i} does not fit on the {len(ends)} antennas of pool {pool}"
+            )
+    return slots
+
+
+def is_feasible(problem: PlanProblem, chosen: np.ndarray) -> bool:
+    """Whether ``chosen`` satisfies every constraint, checked directly
+    (antenna assignment, pairwise satellite overlaps, request limits), not
+    through the clique rows, so it also checks ``constraint_matrix``."""
+    c = problem.candidates
+    chosen = np.asarray(chosen, dtype=np.int64)
+    try:
+        assign_antennas(problem, chosen)
+    except ValidationError:
+        return False
+    for g in np.unique(c.satellite[chosen]):
+        idx = chosen[c.satellite[chosen] == g]
+        order = idx[np.argsort(c.vis_start_s[idx])]
+        if np.any(c.vis_start_s[order][1:] < c.vis_end_s[order][:-1]):
+            return False
     for q in np.unique(c.request[chosen]):
         idx = chosen[c.request[chosen] == q]
         if not np.isnan(problem.wanted_passes[q]) and idx.size > problem.wanted_passes[q]:
@@ -301,10 +365,11 @@ def is_feasible(problem: PlanProblem, chosen: np.ndarray) -> bool:
 
 
 @dataclass(frozen=True)
-class AntennaSlot:
-    """What planning needs of an antenna."""
+class AntennaPool:
+    """Identical antennas at one station: same setup/teardown and the same
+    passes (band, minimum elevation), none with bookings in the plan range."""
 
-    antenna_id: str
+    antenna_ids: tuple[str, ...]
     station_id: str
     setup_s: float
     teardown_s: float
@@ -313,7 +378,7 @@ class AntennaSlot:
 @dataclass(frozen=True)
 class CandidateWindow:
     request_index: int
-    antenna_id: str
+    pool_index: int
     norad_id: int
     aos: datetime
     tca: datetime
@@ -323,34 +388,35 @@ class CandidateWindow:
 
 def candidates_from_passes(
     requests: Sequence[PlanRequest],
-    antennas: Sequence[AntennaSlot],
-    passes_per_antenna: Sequence[Sequence[Pass]],
+    pools: Sequence[AntennaPool],
+    passes_per_pool: Sequence[Sequence[Pass]],
     *,
     prepass_s: float,
     postpass_s: float,
     min_duration_s: float,
     epoch: datetime,
-    busy_per_antenna: Sequence[Sequence[tuple[datetime, datetime]]] | None = None,
+    busy_per_pool: Sequence[Sequence[tuple[datetime, datetime]]] | None = None,
 ) -> tuple[Candidates, list[CandidateWindow]]:
-    """Candidate windows: every pass of a requested satellite over an antenna,
+    """Candidate windows: every pass of a requested satellite over a pool,
     inside the request's time range, at least ``min_duration_s`` long, whose
-    blocked window does not overlap that antenna's ``busy`` intervals
-    (existing bookings, maintenance). Times become seconds from ``epoch``."""
+    blocked window does not overlap the pool's ``busy`` intervals (existing
+    bookings, maintenance; give those antennas a pool of their own). Times
+    become seconds from ``epoch``."""
     by_norad: dict[int, list[int]] = {}
     for q, r in enumerate(requests):
         by_norad.setdefault(r.norad_id, []).append(q)
     satellite_index = {norad: k for k, norad in enumerate(by_norad)}
     cols: list[tuple[int, int, int, float, float, float, float]] = []
     windows: list[CandidateWindow] = []
-    for a, (antenna, passes) in enumerate(zip(antennas, passes_per_antenna, strict=True)):
-        busy = sorted(busy_per_antenna[a]) if busy_per_antenna is not None else []
+    for a, (pool, passes) in enumerate(zip(pools, passes_per_pool, strict=True)):
+        busy = sorted(busy_per_pool[a]) if busy_per_pool is not None else []
         busy_s = [((s - epoch).total_seconds(), (e - epoch).total_seconds()) for s, e in busy]
         for p in passes:
             if p.duration_s < min_duration_s or p.norad_id not in by_norad:
                 continue
             vs, ve = (p.aos - epoch).total_seconds(), (p.los - epoch).total_seconds()
-            bs = vs - prepass_s - antenna.setup_s
-            be = ve + postpass_s + antenna.teardown_s
+            bs = vs - prepass_s - pool.setup_s
+            be = ve + postpass_s + pool.teardown_s
             if any(s < be and bs < e for s, e in busy_s):
                 continue
             for q in by_norad[p.norad_id]:
@@ -359,14 +425,12 @@ def candidates_from_passes(
                     continue
                 cols.append((q, a, satellite_index[p.norad_id], bs, be, vs, ve))
                 windows.append(
-                    CandidateWindow(
-                        q, antenna.antenna_id, p.norad_id, p.aos, p.tca, p.los, p.max_elevation_deg
-                    )
+                    CandidateWindow(q, a, p.norad_id, p.aos, p.tca, p.los, p.max_elevation_deg)
                 )
     arr = np.array(cols, dtype=float).reshape(-1, 7)
     candidates = Candidates(
         request=arr[:, 0].astype(np.int64),
-        antenna=arr[:, 1].astype(np.int64),
+        pool=arr[:, 1].astype(np.int64),
         satellite=arr[:, 2].astype(np.int64),
         blocked_start_s=arr[:, 3],
         blocked_end_s=arr[:, 4],

@@ -71,9 +71,10 @@ def _plan(args: argparse.Namespace, ctx: Context) -> int:
             policy=ctx.policy,
         )
     r, g = outcome.result, outcome.greedy
-    for w in sorted(outcome.chosen, key=lambda w: w.aos):
+    for planned in sorted(outcome.chosen, key=lambda pc: pc.window.aos):
+        w = planned.window
         print(
-            f"{requests[w.request_index].request_id}\t{w.norad_id}\t{w.antenna_id}\t"
+            f"{requests[w.request_index].request_id}\t{w.norad_id}\t{planned.antenna_id}\t"
             f"AOS {iso(w.aos)}\tLOS {iso(w.los)}\tmax el {w.max_elevation_deg:.1f}"
         )
     print(

@@ -11,6 +11,7 @@ from groundstation.planning import (
     Candidates,
     PlanProblem,
     PlanRequest,
+    assign_antennas,
     constraint_matrix,
     is_feasible,
     solve_greedy,
@@ -24,12 +25,13 @@ def _problem(
     wanted_passes: list[float],
     wanted_minutes: list[float] | None = None,
     pad_s: float = 60.0,
+    capacity: list[int] | None = None,
 ) -> PlanProblem:
-    """rows: (request, antenna, satellite, aos_s, los_s)."""
+    """rows: (request, pool, satellite, aos_s, los_s)."""
     a = np.array(rows, dtype=float)
     cands = Candidates(
         request=a[:, 0].astype(np.int64),
-        antenna=a[:, 1].astype(np.int64),
+        pool=a[:, 1].astype(np.int64),
         satellite=a[:, 2].astype(np.int64),
         blocked_start_s=a[:, 3] - pad_s,
         blocked_end_s=a[:, 4] + pad_s,
@@ -42,6 +44,7 @@ def _problem(
         np.array(priority, dtype=float),
         np.array(wanted_passes, dtype=float),
         np.array(wanted_minutes if wanted_minutes is not None else [np.nan] * n, dtype=float),
+        np.array(capacity if capacity is not None else [1] * (int(a[:, 1].max()) + 1)),
     )
 
 
@@ -145,3 +148,31 @@ def test_a_request_needs_exactly_one_kind_of_want() -> None:
     t = datetime(2023, 7, 4, tzinfo=UTC)
     with pytest.raises(ValidationError, match="exactly one"):
         PlanRequest("r1", 25544, t, t, 1.0, wanted_passes=2, wanted_minutes=10.0)
+
+
+def test_a_pool_of_two_antennas_takes_two_overlapping_windows_but_not_three() -> None:
+    rows = [(0, 0, 0, 0.0, 600.0), (1, 0, 1, 100.0, 700.0), (2, 0, 2, 200.0, 800.0)]
+    problem = _problem(rows, [3.0, 2.0, 1.0], [1, 1, 1], capacity=[2])
+    result = solve_milp(problem)
+    assert sorted(result.chosen.tolist()) == [0, 1]
+    assert sorted(assign_antennas(problem, result.chosen).tolist()) == [0, 1]
+    assert not is_feasible(problem, np.array([0, 1, 2]))
+
+
+def test_greedy_first_fit_uses_the_second_antenna_of_a_pool() -> None:
+    rows = [(0, 0, 0, 0.0, 600.0), (1, 0, 1, 100.0, 700.0)]
+    problem = _problem(rows, [2.0, 1.0], [1, 1], capacity=[2])
+    assert sorted(solve_greedy(problem).chosen.tolist()) == [0, 1]
+
+
+def test_pooled_milp_equals_brute_force_with_capacity_two() -> None:
+    rng = np.random.default_rng(5)
+    rows = []
+    for q in range(6):
+        for _ in range(2):
+            aos = float(rng.uniform(0, 3000))
+            rows.append((q, 0, q, aos, aos + rng.uniform(300, 900)))
+    problem = _problem(rows, list(rng.uniform(1, 10, 6)), [1] * 6, capacity=[2])
+    result = solve_milp(problem)
+    assert is_feasible(problem, result.chosen)
+    assert result.objective == pytest.approx(_brute_force_best(problem), rel=1e-6)
