@@ -40,6 +40,7 @@ from groundstation.models import (
     MaintenanceWindow,
     MissionProfile,
     Satellite,
+    new_id,
 )
 from groundstation.states import ACTIVE_STATES, ContactState
 from groundstation.transitions import apply_transition
@@ -414,6 +415,7 @@ def reserve(
         if clash:
             raise _conflict_error(antenna_id, w, clash[0])
         contact = Contact(
+            id=new_id(),
             satellite_id=satellite.id,
             antenna_id=antenna_id,
             profile_id=profile_id,
@@ -445,6 +447,8 @@ def reserve(
         session.rollback()
         if existing is not None:
             return existing
+        if not is_overlap_violation(exc):
+            raise
         raise BookingConflictError(
             f"antenna {antenna_id}: the window {_iso(aos)}..{_iso(los)} was booked concurrently "
             f"by another request (database refused the overlap: {type(exc.orig).__name__})"
@@ -454,6 +458,13 @@ def reserve(
         raise
     sink.publish(event)
     return contact
+
+
+def is_overlap_violation(exc: IntegrityError) -> bool:
+    """Whether the database refused a row for overlapping another booking
+    (PostgreSQL exclusion constraint, SQLite trigger)."""
+    text = str(exc.orig)
+    return "ex_contacts_antenna_no_overlap" in text or "overlaps an active booking" in text
 
 
 def element_set_from_text(text: str) -> ElementSet:

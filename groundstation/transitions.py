@@ -29,7 +29,7 @@ def apply_transition(
     contact.updated_at = at
     session.add(
         ContactTransition(
-            contact_id=contact.id,
+            contact=contact,
             old_state=old_state,
             new_state=new_state.value,
             at=at,

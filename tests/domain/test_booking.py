@@ -1,0 +1,372 @@
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from groundstation import booking, inventory
+from groundstation.booking import BookingPolicy
+from groundstation.errors import (
+    AntennaOfflineError,
+    BandMismatchError,
+    BookingConflictError,
+    BookingRefusedError,
+    CancelRefusedError,
+    ContactTooShortError,
+    EphemerisError,
+    MaintenanceConflictError,
+    NoSuchPassError,
+)
+from groundstation.events import InMemoryEventSink
+from groundstation.models import Contact, ContactTransition
+from groundstation.plan_service import plan_contacts
+from groundstation.planning import PlanRequest
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "domain"
+NOW = datetime(2023, 7, 4, 18, 0, tzinfo=UTC)  # NOAA 19 elements: epoch 2023-07-04T16:11Z
+NOAA19 = 33591
+
+
+def tle_text(name: str) -> str:
+    lines = (DATA / "sample.tle").read_text().splitlines()
+    k = next(i for i, line in enumerate(lines) if line.strip() == name)
+    return "\n".join(lines[k : k + 3]) + "\n"
+
+
+def _checksum(line: str) -> str:
+    total = sum(int(ch) if ch.isdigit() else (1 if ch == "-" else 0) for ch in line[:68])
+    return line[:68] + str(total % 10)
+
+
+def shifted_tle(name: str, mean_anomaly_shift_deg: float) -> str:
+    """The element set with the mean anomaly moved (the satellite ahead on its orbit)."""
+    title, line1, line2 = tle_text(name).splitlines()
+    mean_anomaly = (float(line2[43:51]) + mean_anomaly_shift_deg) % 360.0
+    line2 = _checksum(f"{line2[:43]}{mean_anomaly:8.4f}{line2[51:]}")
+    return f"{title}\n{line1}\n{line2}\n"
+
+
+def setup_world(session: Session, *, min_viable_duration_s: float = 120.0) -> None:
+    inventory.add_station(
+        session,
+        station_id="svalbard",
+        name="SvalSat",
+        lat_deg=78.2298,
+        lon_deg=15.4078,
+        alt_m=501.0,
+        min_elevation_deg=5.0,
+    )
+    inventory.add_antenna(
+        session,
+        antenna_id="sv-uhf",
+        station_id="svalbard",
+        bands_hz=[(400e6, 450e6)],
+        setup_s=60,
+        teardown_s=60,
+    )
+    inventory.add_antenna(
+        session,
+        antenna_id="sv-uhf-2",
+        station_id="svalbard",
+        bands_hz=[(400e6, 450e6)],
+        setup_s=60,
+        teardown_s=60,
+    )
+    inventory.add_antenna(
+        session,
+        antenna_id="sv-s",
+        station_id="svalbard",
+        bands_hz=[(2.2e9, 2.3e9)],
+        setup_s=60,
+        teardown_s=60,
+    )
+    for norad, name in ((NOAA19, "NOAA 19"), (28654, "NOAA 18"), (39444, "FUNCUBE-1")):
+        inventory.add_satellite(
+            session,
+            norad_id=norad,
+            name=name,
+            tenant="acme",
+            downlink_freq_hz=437.5e6,
+            downlink_bandwidth_hz=25e3,
+        )
+    inventory.add_profile(
+        session,
+        profile_id="leo",
+        prepass_s=120,
+        postpass_s=60,
+        min_viable_duration_s=min_viable_duration_s,
+        min_elevation_deg=10.0,
+    )
+    result = inventory.upload_ephemerides(
+        session, text=(DATA / "sample.tle").read_text(), now=NOW, source="celestrak"
+    )
+    assert len(result.stored) == 3 and result.rejected == []
+
+
+def first_window(session: Session, antenna_id: str = "sv-uhf") -> booking.AvailableWindow:
+    windows = booking.availability(
+        session,
+        norad_id=NOAA19,
+        profile_id="leo",
+        start=NOW,
+        end=NOW + timedelta(hours=12),
+        now=NOW,
+    )
+    return next(w for w in windows if w.antenna_id == antenna_id)
+
+
+def reserve_window(session: Session, w: booking.AvailableWindow, **kw: object) -> Contact:
+    args: dict[str, object] = {
+        "norad_id": NOAA19,
+        "antenna_id": w.antenna_id,
+        "profile_id": "leo",
+        "start": w.aos,
+        "end": w.los,
+        "tenant": "acme",
+        "now": NOW,
+    }
+    args.update(kw)
+    return booking.reserve(session, **args)  # type: ignore[arg-type]
+
+
+def test_availability_lists_real_passes_on_antennas_that_fit_the_band(session: Session) -> None:
+    setup_world(session)
+    windows = booking.availability(
+        session, norad_id=NOAA19, profile_id="leo", start=NOW, end=NOW + timedelta(days=1), now=NOW
+    )
+    assert len(windows) >= 8  # NOAA 19 is polar: many Svalbard passes a day
+    assert {w.antenna_id for w in windows} == {"sv-uhf", "sv-uhf-2"}  # not the S-band dish
+    assert all(w.state == "AVAILABLE" and w.blocked_by == "" for w in windows)
+    assert all(w.max_elevation_deg >= 10.0 and w.duration_s >= 120.0 for w in windows)
+    assert [w.aos for w in windows] == sorted(w.aos for w in windows)
+
+
+def test_reserve_books_the_pass_with_pre_post_pass_and_setup_teardown(session: Session) -> None:
+    setup_world(session)
+    events = InMemoryEventSink()
+    w = first_window(session)
+    contact = reserve_window(session, w, events=events)
+    assert contact.state == "SCHEDULED"
+    assert contact.aos == w.aos and contact.los == w.los
+    assert contact.booked_start == w.aos - timedelta(seconds=120)
+    assert contact.booked_end == w.los + timedelta(seconds=60)
+    assert contact.blocked_start == contact.booked_start - timedelta(seconds=60)
+    assert contact.blocked_end == contact.booked_end + timedelta(seconds=60)
+    assert "33591" in contact.ephemeris_text and contact.ephemeris_epoch < NOW
+    assert [(e.old_state, e.new_state) for e in events.events] == [("AVAILABLE", "SCHEDULED")]
+    history = session.scalars(
+        select(ContactTransition).where(ContactTransition.contact_id == contact.id)
+    ).all()
+    assert [(h.old_state, h.new_state) for h in history] == [("AVAILABLE", "SCHEDULED")]
+    after = booking.availability(
+        session,
+        norad_id=NOAA19,
+        profile_id="leo",
+        start=NOW,
+        end=NOW + timedelta(hours=12),
+        now=NOW,
+    )
+    busy = [x for x in after if x.antenna_id == "sv-uhf" and x.aos == w.aos]
+    assert busy[0].state == "BUSY" and contact.id in busy[0].blocked_by
+
+
+def test_same_idempotency_key_returns_the_same_contact(session: Session) -> None:
+    setup_world(session)
+    w = first_window(session)
+    first = reserve_window(session, w, idempotency_key="k-1")
+    again = reserve_window(session, w, idempotency_key="k-1")
+    assert again.id == first.id
+    assert session.scalar(select(func.count()).select_from(Contact)) == 1
+
+
+def test_overlapping_reservation_on_same_antenna_is_refused(session: Session) -> None:
+    setup_world(session)
+    w = first_window(session)
+    first = reserve_window(session, w)
+    with pytest.raises(BookingConflictError, match=first.id) as info:
+        reserve_window(session, w, tenant="other")
+    assert info.value.rule == "no-overlap"
+    # The second antenna of the station is still free for the same pass.
+    assert reserve_window(session, first_window(session, "sv-uhf-2")).state == "SCHEDULED"
+
+
+def test_window_that_is_not_a_predicted_pass_is_refused(session: Session) -> None:
+    setup_world(session)
+    w = first_window(session)
+    gap_start = w.los + timedelta(minutes=20)
+    with pytest.raises(NoSuchPassError, match="NORAD 33591 over station svalbard"):
+        reserve_window(session, w, start=gap_start, end=gap_start + timedelta(minutes=5))
+
+
+def test_window_stretching_past_the_predicted_los_is_refused(session: Session) -> None:
+    setup_world(session)
+    w = first_window(session)
+    with pytest.raises(NoSuchPassError, match="extends beyond the predicted pass"):
+        reserve_window(session, w, end=w.los + timedelta(minutes=5))
+
+
+def test_contact_shorter_than_the_minimum_viable_duration_is_refused(session: Session) -> None:
+    setup_world(session)
+    w = first_window(session)
+    with pytest.raises(ContactTooShortError, match="less than the minimum viable 120 s"):
+        reserve_window(session, w, end=w.aos + timedelta(seconds=90))
+
+
+def test_downlink_outside_the_antenna_band_is_refused(session: Session) -> None:
+    setup_world(session)
+    w = first_window(session)
+    with pytest.raises(BandMismatchError, match=r"437\.500 MHz.*sv-s"):
+        reserve_window(session, w, antenna_id="sv-s")
+
+
+def test_maintenance_window_blocks_reservations(session: Session) -> None:
+    setup_world(session)
+    w = first_window(session)
+    inventory.add_maintenance(
+        session,
+        antenna_id="sv-uhf",
+        start=w.los + timedelta(seconds=100),  # only the post-pass + teardown overlap
+        end=w.los + timedelta(hours=1),
+        reason="feed swap",
+    )
+    with pytest.raises(MaintenanceConflictError, match="feed swap"):
+        reserve_window(session, w)
+
+
+def test_offline_antenna_is_refused(session: Session) -> None:
+    setup_world(session)
+    w = first_window(session)
+    inventory.set_antenna_status(session, antenna_id="sv-uhf", status="offline")
+    with pytest.raises(AntennaOfflineError, match="sv-uhf is offline"):
+        reserve_window(session, w)
+
+
+def test_ephemeris_older_than_the_limit_is_refused(session: Session) -> None:
+    setup_world(session)
+    w = first_window(session)
+    with pytest.raises(
+        EphemerisError, match=r"0\.08 days old at 2023-07-04T18:00:00Z; the limit is 0\.04 days"
+    ):
+        reserve_window(session, w, policy=BookingPolicy(max_ephemeris_age_s=3600.0))
+
+
+def test_cancel_is_allowed_before_prepass_and_refused_after(session: Session) -> None:
+    setup_world(session)
+    windows = booking.availability(
+        session,
+        norad_id=NOAA19,
+        profile_id="leo",
+        start=NOW,
+        end=NOW + timedelta(hours=12),
+        now=NOW,
+    )
+    uhf = [w for w in windows if w.antenna_id == "sv-uhf"]
+    early, late = reserve_window(session, uhf[0]), reserve_window(session, uhf[1])
+    cancelled = booking.cancel(session, contact_id=early.id, now=NOW)
+    assert cancelled.state == "CANCELLED"
+    with pytest.raises(CancelRefusedError, match="pre-pass starts at"):
+        booking.cancel(session, contact_id=late.id, now=late.booked_start + timedelta(seconds=1))
+    # The cancelled window is free again.
+    again = reserve_window(session, uhf[0], tenant="other")
+    assert again.state == "SCHEDULED"
+
+
+def test_fifty_concurrent_reservations_of_one_window_book_exactly_one(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_factory() as s:
+        setup_world(s)
+        w = first_window(s)
+    barrier = threading.Barrier(50)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def attempt(k: int) -> None:
+        with session_factory() as s:
+            barrier.wait()
+            try:
+                reserve_window(s, w, tenant=f"tenant-{k}", idempotency_key=f"key-{k}")
+                outcome = "booked"
+            except BookingRefusedError as exc:
+                outcome = type(exc).__name__
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=attempt, args=(k,)) for k in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("booked") == 1
+    assert outcomes.count("BookingConflictError") == 49
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Contact)) == 1
+
+
+def test_new_ephemeris_moves_a_booked_window_and_emits_an_event(session: Session) -> None:
+    setup_world(session)
+    contact = reserve_window(session, first_window(session))
+    old_aos = contact.aos
+    events = InMemoryEventSink()
+    result = inventory.upload_ephemerides(
+        session, text=shifted_tle("NOAA 19", 2.0), now=NOW, priority=1, events=events
+    )
+    assert len(result.stored) == 1
+    session.refresh(contact)
+    assert contact.state == "SCHEDULED"
+    # 2 deg of mean anomaly ahead: the pass comes about 34 s earlier.
+    moved_s = (old_aos - contact.aos).total_seconds()
+    assert 15.0 < moved_s < 60.0
+    assert contact.booked_start == contact.aos - timedelta(seconds=120)
+    assert [(e.contact_id, e.old_state, e.new_state) for e in events.events] == [
+        (contact.id, "SCHEDULED", "SCHEDULED")
+    ]
+    assert "window moved" in events.events[0].reason
+
+
+def test_new_ephemeris_without_the_pass_fails_the_contact_to_schedule(session: Session) -> None:
+    setup_world(session)
+    contact = reserve_window(session, first_window(session))
+    events = InMemoryEventSink()
+    inventory.upload_ephemerides(
+        session, text=shifted_tle("NOAA 19", 180.0), now=NOW, priority=1, events=events
+    )
+    session.refresh(contact)
+    assert contact.state == "FAILED_TO_SCHEDULE"
+    assert "no pass over svalbard" in contact.state_reason
+    assert [e.new_state for e in events.events] == ["FAILED_TO_SCHEDULE"]
+
+
+def test_plan_books_non_conflicting_contacts_around_existing_bookings(session: Session) -> None:
+    setup_world(session)
+    existing = reserve_window(session, first_window(session))
+    end = NOW + timedelta(hours=12)
+    requests = [
+        PlanRequest("a", NOAA19, NOW, end, priority=5.0, wanted_passes=3),
+        PlanRequest("b", 28654, NOW, end, priority=3.0, wanted_passes=3),
+        PlanRequest("c", 39444, NOW, end, priority=1.0, wanted_minutes=30.0),
+    ]
+    outcome = plan_contacts(
+        session, requests=requests, profile_id="leo", now=NOW, time_limit_s=5.0, book=True
+    )
+    assert outcome.result.status == "optimal"
+    assert outcome.result.objective >= outcome.greedy.objective - 1e-6
+    assert outcome.refused == []
+    assert len(outcome.booked) == len(outcome.chosen) > 3
+    for planned in outcome.chosen:
+        if planned.antenna_id == existing.antenna_id:
+            assert planned.window.los < existing.blocked_start or planned.window.aos > (
+                existing.blocked_end
+            )
+    rows = session.scalars(select(Contact).where(Contact.state == "SCHEDULED")).all()
+    by_antenna: dict[str, list[Contact]] = {}
+    for c in rows:
+        by_antenna.setdefault(c.antenna_id, []).append(c)
+    for contacts in by_antenna.values():
+        contacts.sort(key=lambda c: c.blocked_start)
+        for a, b in zip(contacts, contacts[1:], strict=False):
+            assert a.blocked_end <= b.blocked_start
