@@ -264,8 +264,10 @@ def test_two_scheduler_instances_run_each_transition_and_contact_once(
     all_events = events_a.events + events_b.events
     assert len(all_events) == 4 * len(ids)
     assert len({(e.contact_id, e.new_state) for e in all_events}) == 4 * len(ids)
+    workers: set[str] = set()
     for contact_id in ids:
         history = _history(session_factory, contact_id)
+        workers |= {h.instance_id for h in history[1:]}
         assert [h.new_state for h in history] == [
             "SCHEDULED",
             "PREPASS",
@@ -273,4 +275,5 @@ def test_two_scheduler_instances_run_each_transition_and_contact_once(
             "POSTPASS",
             "COMPLETED",
         ]
-        assert {h.instance_id for h in history[1:]} <= {"A", "B"}
+    # Both instances raced for the same transitions (and shared the work).
+    assert workers == {"A", "B"}
