@@ -46,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=float, default=7.0)
     parser.add_argument("--time-limit-s", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=20230704)
+    parser.add_argument(
+        "--unpooled",
+        action="store_true",
+        help="one variable per antenna instead of per pool of identical antennas (slower)",
+    )
     parser.add_argument("--tle", type=Path, default=ROOT / "sample_tles" / "active.tle")
     parser.add_argument("--stations", type=Path, default=ROOT / "sample_tles" / "stations.yaml")
     args = parser.parse_args(argv)
@@ -91,7 +96,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         for s in stations
     ]
-    passes_per_pool = [passes_by_station[s.id] for s in stations]
+    if args.unpooled:
+        pools = [
+            AntennaPool((antenna_id,), p.station_id, p.setup_s, p.teardown_s)
+            for p in pools
+            for antenna_id in p.antenna_ids
+        ]
+    passes_per_pool = [passes_by_station[p.station_id] for p in pools]
     n_antennas = sum(len(p.antenna_ids) for p in pools)
 
     requests = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -26,6 +26,9 @@ from groundstation.models import (
     MissionProfile,
     Satellite,
 )
+
+if TYPE_CHECKING:
+    from orbital.stations import Station
 
 ANTENNA_STATUSES = ("online", "offline")
 
@@ -102,6 +105,43 @@ def add_antenna(
     session.add(antenna)
     session.commit()
     return antenna
+
+
+def import_stations(
+    session: Session,
+    *,
+    stations: Sequence[Station],
+    antennas_per_station: int = 0,
+    bands_hz: Sequence[tuple[float, float]] = ((100e6, 3e9),),
+    setup_s: float = 60.0,
+    teardown_s: float = 60.0,
+) -> list[GroundStation]:
+    """Add parsed stations (``orbital.stations.parse_stations``), each with
+    ``antennas_per_station`` identical antennas named ``<station>-<k>``."""
+    added = []
+    for st in stations:
+        added.append(
+            add_station(
+                session,
+                station_id=st.id,
+                name=st.name,
+                lat_deg=st.lat_deg,
+                lon_deg=st.lon_deg,
+                alt_m=st.alt_m,
+                min_elevation_deg=st.min_elevation_deg,
+                horizon_mask=st.horizon_mask,
+            )
+        )
+        for k in range(antennas_per_station):
+            add_antenna(
+                session,
+                antenna_id=f"{st.id}-{k + 1}",
+                station_id=st.id,
+                bands_hz=bands_hz,
+                setup_s=setup_s,
+                teardown_s=teardown_s,
+            )
+    return added
 
 
 def _check_status(antenna_id: str, status: str) -> None:

@@ -117,27 +117,16 @@ def _station_import(args: argparse.Namespace, ctx: Context) -> int:
     stations = parse_stations(args.file.read_text())
     bands = args.band or [(100e6, 3e9)]
     with ctx.session() as s:
-        for st in stations:
-            inventory.add_station(
-                s,
-                station_id=st.id,
-                name=st.name,
-                lat_deg=st.lat_deg,
-                lon_deg=st.lon_deg,
-                alt_m=st.alt_m,
-                min_elevation_deg=st.min_elevation_deg,
-                horizon_mask=st.horizon_mask,
-            )
-            for k in range(args.antennas_per_station):
-                inventory.add_antenna(
-                    s,
-                    antenna_id=f"{st.id}-{k + 1}",
-                    station_id=st.id,
-                    bands_hz=bands,
-                    setup_s=args.setup_s,
-                    teardown_s=args.teardown_s,
-                )
-            print(f"station {st.id} added with {args.antennas_per_station} antennas")
+        inventory.import_stations(
+            s,
+            stations=stations,
+            antennas_per_station=args.antennas_per_station,
+            bands_hz=bands,
+            setup_s=args.setup_s,
+            teardown_s=args.teardown_s,
+        )
+    for st in stations:
+        print(f"station {st.id} added with {args.antennas_per_station} antennas")
     return 0
 
 

@@ -100,3 +100,18 @@ def test_cli_books_lists_and_cancels_a_contact(
 
     code, out, _ = run(["serve-scheduler", "--run-for-s", "0.3"], capsys)
     assert code == 0 and "2 contact jobs" in out
+
+
+def test_cli_imports_the_sample_stations_with_antennas(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stations_yaml = Path(__file__).resolve().parents[2] / "sample_tles" / "stations.yaml"
+    code, out, _ = run(
+        ["stations", "import", str(stations_yaml), "--antennas-per-station", "2"], capsys
+    )
+    assert code == 0
+    code, out, _ = run(["antennas", "list"], capsys)
+    ids = [line.split("\t")[0] for line in out.splitlines()]
+    assert len(ids) == 12 and "svalbard-1" in ids and "seoul-2" in ids
+    code, out, _ = run(["stations", "list"], capsys)
+    assert "svalbard" in out and "lat 78.2298" in out
