@@ -157,7 +157,7 @@ def _iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _usable_ephemeris(
+def usable_ephemeris(
     session: Session, satellite: Satellite, now: datetime, policy: BookingPolicy
 ) -> Ephemeris:
     ephemeris = ephemeris_in_force(session, satellite_id=satellite.id, now=now)
@@ -222,7 +222,7 @@ def availability(
     profile = session.get(MissionProfile, profile_id)
     if profile is None:
         raise NotFoundError("mission profile", profile_id)
-    ephemeris = _usable_ephemeris(session, satellite, now, policy)
+    ephemeris = usable_ephemeris(session, satellite, now, policy)
     element = element_set(ephemeris)
     query = select(Antenna).join(GroundStation).order_by(Antenna.station_id, Antenna.id)
     if station_ids is not None:
@@ -351,7 +351,7 @@ def reserve(
             f"(bandwidth {satellite.downlink_bandwidth_hz / 1e3:.1f} kHz) is outside the bands "
             f"of antenna {antenna_id}: {bands or 'none'}"
         )
-    ephemeris = _usable_ephemeris(session, satellite, now, policy)
+    ephemeris = usable_ephemeris(session, satellite, now, policy)
     min_el = required_elevation_deg(antenna, profile)
     station = orbital_station(antenna.station, min_elevation_deg=min_el)
     station_id = antenna.station_id

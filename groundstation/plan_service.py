@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session
 from groundstation.booking import (
     ACTIVE,
     BookingPolicy,
-    _usable_ephemeris,
     band_fits,
     element_set,
     orbital_station,
     required_elevation_deg,
     reserve,
+    usable_ephemeris,
 )
 from groundstation.clock import require_utc
 from groundstation.errors import BookingRefusedError, NotFoundError, ValidationError
@@ -88,7 +88,7 @@ def plan_contacts(
     antennas = list(session.scalars(query))
     satellites = {r.norad_id: get_satellite(session, norad_id=r.norad_id) for r in requests}
     elements = {
-        norad: element_set(_usable_ephemeris(session, sat, now, policy))
+        norad: element_set(usable_ephemeris(session, sat, now, policy))
         for norad, sat in satellites.items()
     }
     # Pools of identical antennas: same station, setup/teardown, elevation

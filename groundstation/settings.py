@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # Lifecycle scheduler.
     scheduler_instance_id: str = ""
     scheduler_heartbeat_s: float = 10.0
+    # How late (service seconds) a transition may run and still count as on
+    # time; a later AOS means the pass was missed.
+    scheduler_grace_s: float = 60.0
 
     @field_validator("clock_start")
     @classmethod

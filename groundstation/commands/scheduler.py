@@ -46,6 +46,7 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
         executor=NoOpExecutor(),
         instance_id=ctx.settings.scheduler_instance_id,
         heartbeat_interval_s=ctx.settings.scheduler_heartbeat_s,
+        grace_s=ctx.settings.scheduler_grace_s,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
