@@ -151,9 +151,12 @@ def test_reserve_books_the_pass_with_pre_post_pass_and_setup_teardown(session: S
     w = first_window(session)
     contact = reserve_window(session, w, events=events)
     assert contact.state == "SCHEDULED"
-    assert contact.aos == w.aos and contact.los == w.los
-    assert contact.booked_start == w.aos - timedelta(seconds=120)
-    assert contact.booked_end == w.los + timedelta(seconds=60)
+    # Re-predicted on another time grid: the same pass to well under a second.
+    assert abs((contact.aos - w.aos).total_seconds()) < 0.5
+    assert abs((contact.los - w.los).total_seconds()) < 0.5
+    assert w.aos <= contact.aos and contact.los <= w.los  # clipped to the request
+    assert contact.booked_start == contact.aos - timedelta(seconds=120)
+    assert contact.booked_end == contact.los + timedelta(seconds=60)
     assert contact.blocked_start == contact.booked_start - timedelta(seconds=60)
     assert contact.blocked_end == contact.booked_end + timedelta(seconds=60)
     assert "33591" in contact.ephemeris_text and contact.ephemeris_epoch < NOW
