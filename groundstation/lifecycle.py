@@ -103,6 +103,8 @@ class LifecycleService:
         self._job_times: dict[str, tuple[datetime, ...]] = {}
         self._lock = threading.Lock()
         self._previous_seen: datetime | None = None
+        self._stop = threading.Event()
+        self._sync_thread: threading.Thread | None = None
 
     # ------------------------------------------------------------ start/stop
 
@@ -118,9 +120,14 @@ class LifecycleService:
         self._scheduler = scheduler
         scheduler.start()
         report.jobs = self.sync()
-        scheduler.add_job(
-            self.sync, "interval", seconds=self.sync_interval_s, id="__sync__", max_instances=1
+        # The periodic re-sync runs in its own thread, not as a scheduler job:
+        # APScheduler 3 holds its job-store lock while shutdown() waits for
+        # running jobs, so a job touching the scheduler could deadlock it.
+        self._stop.clear()
+        self._sync_thread = threading.Thread(
+            target=self._sync_loop, name=f"{self.instance_id}-sync", daemon=True
         )
+        self._sync_thread.start()
         scheduler.add_job(
             self.heartbeat,
             "interval",
@@ -130,7 +137,18 @@ class LifecycleService:
         )
         return report
 
+    def _sync_loop(self) -> None:
+        while not self._stop.wait(self.sync_interval_s):
+            try:
+                self.sync()
+            except Exception:
+                log.exception("lifecycle sync failed")
+
     def shutdown(self, *, wait: bool = True) -> None:
+        self._stop.set()
+        if self._sync_thread is not None:
+            self._sync_thread.join()
+            self._sync_thread = None
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=wait)
         self._scheduler = None
@@ -180,7 +198,7 @@ class LifecycleService:
         """(Re)build jobs from the active contacts in the database; returns
         the number of contact jobs. Safe to call at any time."""
         scheduler = self._scheduler
-        if scheduler is None:
+        if scheduler is None or self._stop.is_set():
             return 0
         with self.session_factory() as session:
             contacts = session.scalars(select(Contact).where(Contact.state.in_(ACTIVE)))

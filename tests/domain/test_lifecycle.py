@@ -26,6 +26,7 @@ def _service(
     *,
     executor: RecordingExecutor | None = None,
     instance_id: str = "",
+    grace_s: float = 450.0,
 ) -> tuple[LifecycleService, InMemoryEventSink, RecordingExecutor]:
     events = InMemoryEventSink()
     executor = executor or RecordingExecutor()
@@ -35,7 +36,7 @@ def _service(
         events=events,
         executor=executor,
         instance_id=instance_id,
-        grace_s=150.0,
+        grace_s=grace_s,
         sync_interval_s=0.2,
         heartbeat_interval_s=0.5,
     )
@@ -54,7 +55,7 @@ def _wait_terminal(
             return states
         if time.monotonic() > deadline:
             return states
-        time.sleep(0.05)
+        time.sleep(0.1)
 
 
 _ACTIVE = {S.SCHEDULED, S.PREPASS, S.PASS, S.POSTPASS}
@@ -102,7 +103,7 @@ def test_contact_runs_every_state_at_its_time_in_compressed_time(
     ]
     due = [contact.booked_start, contact.aos, contact.los, contact.booked_end]
     for event, due_at in zip(events.for_contact(contact.id), due, strict=True):
-        assert due_at <= event.at <= due_at + timedelta(seconds=150)
+        assert due_at <= event.at <= due_at + timedelta(seconds=450)
     assert [r.contact_id for r in executor.runs] == [contact.id]
     # 9 service minutes ran in about 1.8 wall seconds, not 9 minutes.
     assert wall_s < 15.0
@@ -162,7 +163,7 @@ def test_pass_missed_while_down_is_failed_at_start_with_the_downtime(
         )
         s.commit()
     clock = SimulatedClock(T0, speedup=1.0)
-    service, events, executor = _service(session_factory, clock)
+    service, events, executor = _service(session_factory, clock, grace_s=150.0)
     report = service.start()
     service.shutdown()
     by_id = {e.contact_id: e for e in report.events}
@@ -242,8 +243,10 @@ def test_two_scheduler_instances_run_each_transition_and_contact_once(
                         s, satellite_id=sat, aos=aos, duration_s=240, antenna_id=antenna
                     ).id
                 )
-    a, events_a, exec_a = _service(session_factory, clock, instance_id="A")
-    b, events_b, exec_b = _service(session_factory, clock, instance_id="B")
+    # A generous grace (3 wall seconds) so a loaded CI machine cannot turn a
+    # slow wake-up into a "missed" pass; lateness is not what this test checks.
+    a, events_a, exec_a = _service(session_factory, clock, instance_id="A", grace_s=900.0)
+    b, events_b, exec_b = _service(session_factory, clock, instance_id="B", grace_s=900.0)
     a.start()
     b.start()
     try:
@@ -258,10 +261,10 @@ def test_two_scheduler_instances_run_each_transition_and_contact_once(
     finally:
         a.shutdown()
         b.shutdown()
-    assert set(states.values()) == {"COMPLETED"}
+    all_events = events_a.events + events_b.events
+    assert set(states.values()) == {"COMPLETED"}, [e for e in all_events if e.new_state == "FAILED"]
     runs = [r.contact_id for r in exec_a.runs + exec_b.runs]
     assert Counter(runs) == Counter(ids)
-    all_events = events_a.events + events_b.events
     assert len(all_events) == 4 * len(ids)
     assert len({(e.contact_id, e.new_state) for e in all_events}) == 4 * len(ids)
     workers: set[str] = set()
