@@ -46,6 +46,7 @@ from groundstation.states import ACTIVE_STATES, ContactState
 from groundstation.transitions import apply_transition
 
 if TYPE_CHECKING:
+    from groundstation.settings import Settings
     from orbital.elements import ElementSet
     from orbital.passes import Pass
     from orbital.stations import Station
@@ -59,6 +60,13 @@ class BookingPolicy:
 
     max_ephemeris_age_s: float = 7 * 86400.0
     window_tolerance_s: float = 60.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BookingPolicy:
+        return cls(
+            max_ephemeris_age_s=settings.max_ephemeris_age_days * 86400.0,
+            window_tolerance_s=settings.window_tolerance_s,
+        )
 
 
 # ---------------------------------------------------------------- helpers

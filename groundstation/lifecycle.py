@@ -32,6 +32,7 @@ from groundstation.clock import Clock
 from groundstation.events import ContactEvent, EventSink
 from groundstation.executor import ContactExecutor, ContactRun
 from groundstation.models import Contact, ContactTransition, SchedulerInstance
+from groundstation.settings import Settings
 from groundstation.states import ACTIVE_STATES, ContactState
 from groundstation.transitions import apply_transition
 
@@ -419,6 +420,26 @@ class LifecycleService:
         probe = now + timedelta(hours=1)
         real_per_hour_s = (self.clock.to_real(probe) - self.clock.to_real(now)).total_seconds()
         return timedelta(seconds=real_seconds * 3600.0 / max(real_per_hour_s, 1e-9))
+
+
+def lifecycle_from_settings(
+    settings: Settings,
+    *,
+    session_factory: sessionmaker[Session],
+    clock: Clock,
+    events: EventSink,
+    executor: ContactExecutor,
+) -> LifecycleService:
+    """The lifecycle service as configured (``serve-scheduler``, API lifespan)."""
+    return LifecycleService(
+        session_factory=session_factory,
+        clock=clock,
+        events=events,
+        executor=executor,
+        instance_id=settings.scheduler_instance_id,
+        grace_s=settings.scheduler_grace_s,
+        heartbeat_interval_s=settings.scheduler_heartbeat_s,
+    )
 
 
 def job_summary(service: LifecycleService) -> list[dict[str, Any]]:

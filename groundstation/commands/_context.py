@@ -27,10 +27,7 @@ class Context:
 
     @property
     def policy(self) -> BookingPolicy:
-        return BookingPolicy(
-            max_ephemeris_age_s=self.settings.max_ephemeris_age_days * 86400.0,
-            window_tolerance_s=self.settings.window_tolerance_s,
-        )
+        return BookingPolicy.from_settings(self.settings)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -11,7 +11,7 @@ from typing import Any
 from groundstation.commands._context import Context, iso, open_context, run
 from groundstation.events import ContactEvent
 from groundstation.executor import NoOpExecutor
-from groundstation.lifecycle import LifecycleService
+from groundstation.lifecycle import lifecycle_from_settings
 
 
 class PrintingEventSink:
@@ -39,14 +39,12 @@ def register(subparsers: Any) -> None:
 
 
 def _serve(args: argparse.Namespace, ctx: Context) -> int:
-    service = LifecycleService(
+    service = lifecycle_from_settings(
+        ctx.settings,
         session_factory=ctx.session_factory,
         clock=ctx.clock,
         events=PrintingEventSink(),
         executor=NoOpExecutor(),
-        instance_id=ctx.settings.scheduler_instance_id,
-        heartbeat_interval_s=ctx.settings.scheduler_heartbeat_s,
-        grace_s=ctx.settings.scheduler_grace_s,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -373,3 +373,41 @@ def test_plan_books_non_conflicting_contacts_around_existing_bookings(session: S
         contacts.sort(key=lambda c: c.blocked_start)
         for a, b in zip(contacts, contacts[1:], strict=False):
             assert a.blocked_end <= b.blocked_start
+
+
+def test_new_ephemeris_moving_a_window_onto_another_booking_fails_it_to_schedule(
+    session: Session,
+) -> None:
+    setup_world(session)
+    contact = reserve_window(session, first_window(session))
+    # Another booking on the same antenna ending exactly where this one's
+    # blocked window starts: adjacent now, overlapping once the pass moves earlier.
+    other = Contact(
+        satellite_id=session.scalar(select(Contact.satellite_id)),
+        antenna_id=contact.antenna_id,
+        profile_id="leo",
+        tenant="other",
+        booked_start=contact.blocked_start - timedelta(minutes=12),
+        booked_end=contact.blocked_start - timedelta(minutes=1),
+        blocked_start=contact.blocked_start - timedelta(minutes=13),
+        blocked_end=contact.blocked_start,
+        aos=contact.blocked_start - timedelta(minutes=10),
+        tca=contact.blocked_start - timedelta(minutes=6),
+        los=contact.blocked_start - timedelta(minutes=2),
+        max_elevation_deg=30.0,
+        ephemeris_epoch=contact.ephemeris_epoch,
+        ephemeris_text="(other)",
+        state="SCHEDULED",
+    )
+    session.add(other)
+    session.commit()
+    events = InMemoryEventSink()
+    inventory.upload_ephemerides(
+        session, text=shifted_tle("NOAA 19", 2.0), now=NOW, priority=1, events=events
+    )
+    session.refresh(contact)
+    assert contact.state == "FAILED_TO_SCHEDULE"
+    assert f"now overlaps contact {other.id}" in contact.state_reason
+    assert [(e.contact_id, e.new_state) for e in events.events] == [
+        (contact.id, "FAILED_TO_SCHEDULE")
+    ]
