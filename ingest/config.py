@@ -43,6 +43,11 @@ class KafkaConfig:
             raise ValueError(f"partitions={self.partitions} must be >= 1")
         if self.replication_factor < 1:
             raise ValueError(f"replication_factor={self.replication_factor} must be >= 1")
+        if self.delivery_timeout_ms <= self.linger_ms + self.request_timeout_ms:
+            raise ValueError(
+                f"delivery_timeout_ms={self.delivery_timeout_ms} must exceed linger_ms + "
+                f"request_timeout_ms = {self.linger_ms + self.request_timeout_ms}"
+            )
         if self.compression_type not in (None, "gzip", "snappy", "lz4", "zstd"):
             raise ValueError(
                 f"compression_type={self.compression_type!r}: use None, gzip, snappy, lz4 or zstd"

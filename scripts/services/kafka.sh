@@ -188,7 +188,6 @@ case "${1:-}" in
       >>"$LOG" 2>&1 || { tail -n 40 "$LOG" >&2; exit 1; }
     launch
     echo "export GS_TEST_KAFKA_BOOTSTRAP=127.0.0.1:$port"
-    echo "export GS_TEST_KAFKA_SCRIPT=$ROOT/scripts/services/kafka.sh"
     ;;
   stop)
     halt
