@@ -22,6 +22,7 @@ when the spool is opened again.
 
 from __future__ import annotations
 
+import collections
 import fcntl
 import json
 import os
@@ -144,6 +145,13 @@ class Spool:
         self._read_fd: int | None = None
         self._read_segment = 0
         self._closed = True
+        # Recently appended records, decoded, so the drainer of this process
+        # need not read them back from the file: (position before, record,
+        # position after). Bounded; the file stays the source of truth.
+        self._recent: collections.deque[tuple[SpoolPosition, SpoolRecord, SpoolPosition]] = (
+            collections.deque()
+        )
+        self.recent_limit = 100_000
 
     # -- life cycle -----------------------------------------------------------
     def open(self) -> Spool:
@@ -198,10 +206,11 @@ class Spool:
 
     # -- writing --------------------------------------------------------------
     def append(self, record: SpoolRecord) -> None:
-        self.append_encoded(encode_record(record))
+        self.append_encoded(encode_record(record), record)
 
-    def append_encoded(self, data: bytes) -> None:
+    def append_encoded(self, data: bytes, record: SpoolRecord | None = None) -> None:
         with self._lock:
+            before = self._write_pos
             if self._closed or self._write_fd is None:
                 raise SpoolError(f"spool {self.directory} is closed")
             if self.max_bytes is not None and self._pending_bytes_locked() + len(data) > (
@@ -223,6 +232,10 @@ class Spool:
             self._write_pos = SpoolPosition(
                 self._write_pos.segment, self._write_pos.offset + len(data)
             )
+            if record is not None:
+                if len(self._recent) >= self.recent_limit:
+                    self._recent.clear()  # the drainer is far behind: it reads the file
+                self._recent.append((before, record, self._write_pos))
             self._appended.notify_all()
 
     def _rotate_locked(self) -> None:
@@ -261,6 +274,17 @@ class Spool:
         """Whole records from ``start`` (up to about ``max_bytes``), each with its end position."""
         with self._lock:
             write_pos = self._write_pos
+            recent = self._recent
+            while recent and recent[0][2] <= start:
+                recent.popleft()  # already read
+            if recent and recent[0][0] == start:
+                fast: list[tuple[SpoolRecord, SpoolPosition]] = []
+                size = 0
+                while recent and size < max_bytes:
+                    _, rec, end = recent.popleft()
+                    fast.append((rec, end))
+                    size += len(rec.value) + 64
+                return fast
         seg, off = start.segment, start.offset
         if seg < write_pos.segment and off >= self._segment_size(seg):
             seg, off = self._next_segment(seg), 0

@@ -64,7 +64,9 @@ def utc_iso(t: datetime) -> str:
     """``2026-11-27T01:02:03.456789Z``; refuses naive datetimes."""
     if t.tzinfo is None or t.utcoffset() is None:
         raise ContractError(f"time {t!r} is naive; pass a timezone-aware UTC datetime")
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if t.utcoffset():
+        t = t.astimezone(UTC)
+    return t.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_utc_iso(text: str) -> datetime:

@@ -84,3 +84,15 @@ def test_a_full_spool_refuses_records_instead_of_blocking(tmp_path: Path) -> Non
             for i in range(100):
                 s.append(rec(i))
         assert 0 < s.pending_bytes() <= 1000
+
+
+def test_reading_again_from_the_cursor_after_a_failed_delivery_gives_the_same_records(
+    tmp_path: Path,
+) -> None:
+    with Spool(tmp_path) as s:
+        for i in range(50):
+            s.append(rec(i))
+        first = s.read(s.committed)  # handed to the producer, then delivery failed
+        s.commit(first[9][1])
+        again = [r for r, _ in s.read(s.committed)]
+        assert again == [rec(i) for i in range(10, 50)]
