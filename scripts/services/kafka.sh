@@ -16,7 +16,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 KAFKA_VERSION="${GS_KAFKA_VERSION:-4.1.1}"
 CACHE="$ROOT/.cache/kafka"
-LIB="$CACHE/lib-$KAFKA_VERSION"
+# Bump DEPS_REV when the dependency list below changes (invalidates the cache).
+DEPS_REV=2
+LIB="$CACHE/lib-$KAFKA_VERSION-r$DEPS_REV"
 RUN="$CACHE/run"
 PIDFILE="$RUN/broker.pid"
 PORTFILE="$RUN/port"
@@ -40,6 +42,11 @@ fetch_jars() {
       <groupId>org.apache.kafka</groupId>
       <artifactId>kafka_2.13</artifactId>
       <version>$KAFKA_VERSION</version>
+    </dependency>
+    <dependency>
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-api</artifactId>
+      <version>2.0.16</version>
     </dependency>
     <dependency>
       <groupId>org.apache.logging.log4j</groupId>
