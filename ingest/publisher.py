@@ -20,6 +20,8 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -129,6 +131,55 @@ class LocalLogPublisher:
                 os.close(fd)
             self._fds = {}
             self._closed = True
+
+
+class ContactEventLike(Protocol):
+    """What ``groundstation.events.ContactEvent`` provides (ingest may not import it)."""
+
+    @property
+    def contact_id(self) -> str: ...
+    @property
+    def old_state(self) -> str: ...
+    @property
+    def new_state(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def reason(self) -> str: ...
+
+
+class PublisherEventSink:
+    """An event sink (``publish(event)``) that puts contact events on the events topic.
+
+    ``details(contact_id)`` may return (norad_id, station, antenna) to enrich
+    the message; without it those fields are null.
+    """
+
+    def __init__(
+        self,
+        publisher: Publisher,
+        *,
+        details: Callable[[str], tuple[int | None, str | None, str | None]] | None = None,
+    ) -> None:
+        self.publisher = publisher
+        self.details = details
+
+    def publish(self, event: ContactEventLike) -> None:
+        norad_id, station, antenna = (
+            self.details(event.contact_id) if self.details else (None, None, None)
+        )
+        self.publisher.publish_contact_event(
+            ContactEventMessage(
+                contact_id=event.contact_id,
+                old_state=event.old_state,
+                new_state=event.new_state,
+                at=event.at,
+                reason=event.reason,
+                norad_id=norad_id,
+                station=station,
+                antenna=antenna,
+            )
+        )
 
 
 def _count_lines(fd: int) -> int:

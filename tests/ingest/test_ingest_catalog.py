@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from ingest.errors import DatasetError
 T0 = datetime(2026, 11, 27, 0, 0, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def catalog(
     request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str | None
 ) -> Iterator[CatalogService]:
@@ -24,7 +25,10 @@ def catalog(
         engine = create_engine(f"sqlite:///{tmp_path / 'c.db'}")
     else:
         if postgres_url is None:
-            pytest.skip("GS_TEST_POSTGRES_URL not set (PostgreSQL variant runs with it)")
+            msg = "GS_TEST_POSTGRES_URL is not set: start scripts/services/postgres.sh"
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(msg + " (CI=true: integration tests must not skip)")
+            pytest.skip(msg)
         schema = f"t_{uuid.uuid4().hex[:10]}"
         admin = create_engine(postgres_url)
         with admin.begin() as conn:

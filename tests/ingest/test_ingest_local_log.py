@@ -149,3 +149,26 @@ def test_consume_cli_reads_the_local_log_and_rebuilds_the_image(tmp_path: Path) 
     )
     assert out.read_bytes() == png
     assert f"rebuilt {len(png)} bytes" in msg
+
+
+def test_contact_lifecycle_events_reach_the_events_topic_through_the_sink(tmp_path: Path) -> None:
+    from dataclasses import dataclass
+
+    from ingest.publisher import PublisherEventSink
+
+    @dataclass(frozen=True)
+    class Event:  # the shape of groundstation.events.ContactEvent
+        contact_id: str
+        old_state: str
+        new_state: str
+        at: datetime
+        reason: str
+
+    pub = LocalLogPublisher(tmp_path, TopicNames("gs"))
+    sink = PublisherEventSink(pub, details=lambda cid: (25544, "lisbon", "dish-1"))
+    sink.publish(Event("c-9", "scheduled", "tracking", T0, "AOS"))
+    pub.close()
+    [rec] = LocalLogSource(tmp_path, "gs.contact-events").records(idle_timeout_s=0.1)
+    msg = ContactEventMessage.decode(rec.value)
+    assert (msg.new_state, msg.reason, msg.norad_id, msg.at) == ("tracking", "AOS", 25544, T0)
+    assert rec.key == b"c-9"

@@ -25,7 +25,7 @@ T0 = datetime(2026, 11, 27, 1, 0, 0, tzinfo=UTC)
 FRAME_LEN = 223
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
     if request.param == "local":
         return LocalObjectStore(tmp_path / "objects")
