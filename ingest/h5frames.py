@@ -75,7 +75,7 @@ class FramesH5Writer:
         self.path = Path(path)
         self.frame_length = frame_length
         self.chunk_frames = chunk_frames
-        self._f = h5py.File(self.path, "w", libver="latest")
+        self._f = h5py.File(self.path, "w")
         self.n_frames = 0
         f = self._f
         comp: dict[str, Any] = {"compression": "gzip", "compression_opts": 4, "shuffle": True}

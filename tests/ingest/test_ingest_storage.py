@@ -305,3 +305,56 @@ def test_a_crash_while_writing_files_is_cleaned_at_start_up(
     assert store.list_keys(ds.key_prefix + "/") == []
     assert catalog.get(ds.dataset_id, include_unready=True).state == "failed"
     assert not (staging / ds.dataset_id).exists()
+
+
+def test_a_dataset_ready_notice_is_published_after_the_dataset_became_visible(
+    store: ObjectStore, catalog: CatalogService, tmp_path: Path
+) -> None:
+    import jsonschema
+
+    from ingest.consumer import LocalLogSource
+    from ingest.publisher import LocalLogPublisher
+    from ingest.topics import DatasetReadyMessage, TopicNames, load_schema
+
+    pub = LocalLogPublisher(tmp_path / "log", TopicNames("gs"))
+    ds = info()
+    writer = DatasetWriter(ds, store, catalog, tmp_path / "staging", publisher=pub).begin()
+    write_dataset(writer, n_frames=100)
+    entry = writer.commit()
+    pub.close()
+    [rec] = LocalLogSource(tmp_path / "log", "gs.datasets").records(idle_timeout_s=0.1)
+    jsonschema.validate(json.loads(rec.value), load_schema("dataset-ready"))
+    notice = DatasetReadyMessage.decode(rec.value)
+    assert notice.dataset_id == ds.dataset_id
+    assert notice.manifest_uri == store.uri(f"{entry.key_prefix}/manifest.json")
+    assert {(f.name, f.sha256, f.size_bytes) for f in notice.files} == {
+        (f.name, f.sha256, f.size_bytes) for f in entry.files
+    }
+    assert notice.total_size_bytes == entry.total_size_bytes
+
+
+def test_the_sigmf_writer_streams_samples_to_disk_as_they_arrive(tmp_path: Path) -> None:
+    from ingest.sigmf import SigMFWriter
+
+    w = SigMFWriter(tmp_path / "iq", sample_rate_hz=2e6, center_freq_hz=145.8e6, capture_start=T0)
+    chunk = (np.arange(100_000) % 7 - 3j).astype(np.complex64)
+    for i in range(1, 4):
+        w.write(chunk)
+        assert w.data_path.stat().st_size == i * chunk.nbytes  # on disk, not held in memory
+    w.annotate(123, 456, "frame 0", "vc 1")
+    assert not w.meta_path.exists()  # the metadata is written when the pass ends
+    w.close()
+    meta = json.loads(w.meta_path.read_text())
+    data = w.data_path.read_bytes()
+    assert meta["global"]["core:sha512"] == hashlib.sha512(data).hexdigest()
+    assert meta["global"]["core:datatype"] == "cf32_le"
+    assert meta["captures"][0]["core:datetime"] == "2026-11-27T01:00:00.000000Z"
+    assert meta["annotations"] == [
+        {
+            "core:sample_start": 123,
+            "core:sample_count": 456,
+            "core:label": "frame 0",
+            "core:comment": "vc 1",
+        }
+    ]
+    assert np.array_equal(np.frombuffer(data, "<c8")[100_000:200_000], chunk)
