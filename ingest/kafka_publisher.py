@@ -15,6 +15,7 @@ cursor with a fresh producer; consumers drop the rare duplicate by
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import threading
 import time
@@ -22,7 +23,7 @@ from typing import Any
 
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import TopicAlreadyExistsError
 
 from ingest.config import KafkaConfig
 from ingest.errors import IngestError
@@ -151,7 +152,11 @@ class KafkaPublisher:
 
     def _drain(self) -> None:
         backoff_s = self.config.retry_backoff_ms / 1000
-        inflight: collections.deque[tuple[SpoolPosition, Any]] = collections.deque()
+        inflight: collections.deque[tuple[SpoolPosition, Any, int]] = collections.deque()
+        inflight_bytes = 0
+        # Keep what is handed to the producer well below its buffer (32 MiB by
+        # default), so send() never blocks on a full buffer and times out.
+        max_inflight_bytes = 16 * 1024 * 1024
         read_pos = self.spool.committed
         last_commit = time.monotonic()
         pending_commit: SpoolPosition | None = None
@@ -179,6 +184,7 @@ class KafkaPublisher:
                     backoff_s = self.config.retry_backoff_ms / 1000
                     read_pos = self.spool.committed
                     inflight.clear()
+                    inflight_bytes = 0
                 batch = self.spool.read(read_pos, max_bytes=1 << 20)
                 for record, end in batch:
                     future = self._producer.send(
@@ -187,15 +193,18 @@ class KafkaPublisher:
                         key=record.key,
                         headers=list(record.headers),
                     )
-                    inflight.append((end, future))
+                    size = len(record.value) + 256  # + key, headers and record overhead
+                    inflight.append((end, future, size))
+                    inflight_bytes += size
                 if batch:
                     read_pos = batch[-1][1]
                 # Move the cursor past every acknowledged record at the head.
                 while inflight and inflight[0][1].is_done:
-                    end, future = inflight[0]
+                    end, future, size = inflight[0]
                     if future.failed():
                         raise future.exception
                     inflight.popleft()
+                    inflight_bytes -= size
                     pending_commit = end
                     self.delivered_records += 1
                 now = time.monotonic()
@@ -205,16 +214,13 @@ class KafkaPublisher:
                     last_commit = now
                 if not batch:
                     if inflight:
-                        # wait for the oldest in-flight record, briefly
-                        try:
+                        # wait briefly for the oldest in-flight record; a failure
+                        # is raised by the acknowledgement loop above next time
+                        with contextlib.suppress(Exception):
                             inflight[0][1].get(timeout=0.05)
-                        except KafkaError:
-                            pass  # handled at the top of the next loop
-                        except Exception:  # e.g. timeout while waiting
-                            pass
                     else:
                         self.spool.wait_for_data(read_pos, 0.05)
-                elif len(inflight) > 50_000:
+                elif inflight_bytes > max_inflight_bytes:
                     self._producer.flush(timeout=self.config.delivery_timeout_ms / 1000)
             except Exception as exc:  # any failure: spool keeps the records
                 self.failed_attempts += 1
@@ -230,6 +236,7 @@ class KafkaPublisher:
                     pending_commit = None
                 self._drop_producer()
                 inflight.clear()
+                inflight_bytes = 0
                 read_pos = self.spool.committed
                 self._stop.wait(backoff_s)
                 backoff_s = min(backoff_s * 2, self.config.retry_backoff_max_ms / 1000)
