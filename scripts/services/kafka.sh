@@ -69,14 +69,24 @@ POM
   touch "$LIB/.complete"
 }
 
-ensure_kcat() {
-  if command -v kcat >/dev/null 2>&1; then return 0; fi
-  log "installing kcat (Debian package)"
-  if [ "$(id -u)" = 0 ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q kcat >&2 ||
-      { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q kcat >&2; }
-  else
-    log "not root: cannot install kcat; the kcat test will fail under CI"
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then
+    log "not root: cannot apt-get install $*"
+    return 1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2 ||
+    { apt-get update -q >&2 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2; }
+}
+
+ensure_tools() {
+  local missing=()
+  command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+  command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+  command -v mvn >/dev/null 2>&1 || missing+=(maven)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]} (Debian packages)"
+    apt_install "${missing[@]}" || { log "could not install ${missing[*]}"; exit 1; }
   fi
 }
 
@@ -177,7 +187,7 @@ halt() {
 
 case "${1:-}" in
   start)
-    ensure_kcat
+    ensure_tools
     fetch_jars
     if alive; then
       echo "export GS_TEST_KAFKA_BOOTSTRAP=127.0.0.1:$(cat "$PORTFILE")"
