@@ -19,7 +19,8 @@ reads the root and ``group="track"`` reads the track)::
 Root attributes: satellite, norad_id, station, antenna, contact_id, aos, los
 (ISO-8601 UTC), tle, profile (JSON), software_version, and the quality summary
 (n_frames, n_crc_ok, n_crc_bad, n_uncorrectable, rs_corrections_total).
-Everything is chunked and gzip-compressed; frames are appended as they arrive.
+Everything is chunked and gzip-compressed; frames are appended as they arrive
+(buffered to whole chunks, at most ``chunk_frames`` frames in memory).
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ class FramesH5Writer:
         self.n_frames = 0
         f = self._f
         comp: dict[str, Any] = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+        # Frame bytes are often near-random (scrambled, compressed payloads):
+        # a light gzip level keeps the writer fast; idle fill still shrinks.
+        frames_comp: dict[str, Any] = {"compression": "gzip", "compression_opts": 1}
         byte = f.create_dataset("byte", data=np.arange(frame_length, dtype=np.int32))
         byte.make_scale("byte")
         frame = f.create_dataset(
@@ -91,7 +95,7 @@ class FramesH5Writer:
             maxshape=(None, frame_length),
             dtype=np.uint8,
             chunks=(chunk_frames, frame_length),
-            **comp,
+            **frames_comp,
         )
         frames.dims[0].attach_scale(frame)
         frames.dims[1].attach_scale(byte)
@@ -129,6 +133,9 @@ class FramesH5Writer:
         a["tle"] = attrs.tle
         a["profile"] = json.dumps(attrs.profile, sort_keys=True)
         a["software_version"] = attrs.software_version
+        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._n_pending = 0
+        self._written = 0
         self._crc_ok = 0
         self._crc_bad = 0
         self._uncorrectable = 0
@@ -164,27 +171,50 @@ class FramesH5Writer:
                 raise DatasetError(f"column {name} has shape {np.shape(col)}, expected ({n},)")
         if np.shape(sequence) != (n,):
             raise DatasetError(f"sequence has shape {np.shape(sequence)}, expected ({n},)")
-        start, stop = self.n_frames, self.n_frames + n
-        f = self._f
-        f["frames"].resize((stop, self.frame_length))
-        f["frames"][start:stop] = frames
-        f["frame"].resize((stop,))
-        f["frame"][start:stop] = sequence
         table = np.empty(n, dtype=TABLE_DTYPE)
         for name, col in cols.items():
-            arr = np.asarray(col, dtype=TABLE_DTYPE[name])
-            table[name] = arr
-            self._cols[name].resize((stop,))
-            self._cols[name][start:stop] = arr
-        self._table.resize((stop,))
-        self._table[start:stop] = table
+            table[name] = np.asarray(col, dtype=TABLE_DTYPE[name])
+        self._pending.append((frames, np.asarray(sequence, dtype=np.int64), table))
+        self._n_pending += n
         crc = table["crc_ok"]
         self._crc_ok += int(np.count_nonzero(crc == 1))
         self._crc_bad += int(np.count_nonzero(crc == 0))
         rs = table["rs_corrections"]
         self._uncorrectable += int(np.count_nonzero(rs < 0))
         self._rs_total += int(rs[rs > 0].sum())
-        self.n_frames = stop
+        self.n_frames += n
+        if self._n_pending >= self.chunk_frames:
+            self._flush(whole_chunks_only=True)
+
+    def _flush(self, *, whole_chunks_only: bool) -> None:
+        """Write buffered frames; whole chunks only while the pass runs, so no
+        chunk is compressed twice."""
+        if not self._pending:
+            return
+        frames = np.concatenate([p[0] for p in self._pending])
+        seq = np.concatenate([p[1] for p in self._pending])
+        table = np.concatenate([p[2] for p in self._pending])
+        n = frames.shape[0]
+        k = (n // self.chunk_frames) * self.chunk_frames if whole_chunks_only else n
+        if k < n:
+            self._pending = [(frames[k:], seq[k:], table[k:])]
+        else:
+            self._pending = []
+        self._n_pending = n - k
+        if k == 0:
+            return
+        start, stop = self._written, self._written + k
+        f = self._f
+        f["frames"].resize((stop, self.frame_length))
+        f["frames"][start:stop] = frames[:k]
+        f["frame"].resize((stop,))
+        f["frame"][start:stop] = seq[:k]
+        for name in _COLUMNS:
+            self._cols[name].resize((stop,))
+            self._cols[name][start:stop] = table[name][:k]
+        self._table.resize((stop,))
+        self._table[start:stop] = table[:k]
+        self._written = stop
 
     def write_track(
         self,
@@ -223,6 +253,7 @@ class FramesH5Writer:
 
     def close(self) -> None:
         if self._f.id.valid:
+            self._flush(whole_chunks_only=False)
             for k, v in self.quality().items():
                 self._f.attrs[k] = v
             self._f.close()

@@ -358,3 +358,31 @@ def test_the_sigmf_writer_streams_samples_to_disk_as_they_arrive(tmp_path: Path)
         }
     ]
     assert np.array_equal(np.frombuffer(data, "<c8")[100_000:200_000], chunk)
+
+
+def test_frames_appended_in_uneven_batches_are_stored_in_order(tmp_path: Path) -> None:
+    from ingest.h5frames import FramesH5Writer
+
+    attrs = ContactAttrs("S", 1, "st", "an", "c", T0, T0 + timedelta(minutes=1))
+    w = FramesH5Writer(tmp_path / "f.h5", frame_length=16, attrs=attrs, chunk_frames=100)
+    frames = (np.arange(2500 * 16) % 251).astype(np.uint8).reshape(2500, 16)
+    start = 0
+    for n in (1, 7, 150, 333, 99, 1, 1500, 409):
+        seq = np.arange(start, start + n)
+        w.append(
+            frames[seq],
+            sequence=seq,
+            time_unix_s=seq * 0.5,
+            virtual_channel=seq % 2,
+            frame_counter=seq % 256,
+            rs_corrections=np.zeros(n),
+            crc_ok=np.ones(n),
+        )
+        start += n
+    assert w.n_frames == 2500
+    w.close()
+    with h5py.File(tmp_path / "f.h5") as h:
+        assert np.array_equal(h["frames"][:], frames)
+        assert np.array_equal(h["frame"][:], np.arange(2500))
+        assert np.array_equal(h["table/frames"]["time_unix_s"], np.arange(2500) * 0.5)
+        assert h.attrs["n_frames"] == 2500
