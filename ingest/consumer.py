@@ -66,6 +66,7 @@ class KafkaSource:
         group_id: str | None = None,
         from_beginning: bool = True,
         client_id: str = "groundstation-consumer",
+        connect_timeout_s: float = 30.0,
     ) -> None:
         from kafka import KafkaConsumer
 
@@ -78,6 +79,7 @@ class KafkaSource:
             auto_offset_reset="earliest" if from_beginning else "latest",
             enable_auto_commit=group_id is not None,
             fetch_max_wait_ms=20,
+            bootstrap_timeout_ms=int(connect_timeout_s * 1000),
         )
 
     def records(self, *, idle_timeout_s: float | None = None) -> Iterator[RawRecord]:

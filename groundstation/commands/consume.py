@@ -32,6 +32,9 @@ def register(subparsers: Any) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--bootstrap", help="Kafka bootstrap servers, host:port")
     src.add_argument("--log-dir", type=Path, help="local topic log directory (no broker)")
+    p.add_argument(
+        "--connect-timeout", type=float, default=30.0, help="seconds to reach the broker"
+    )
     p.add_argument("--prefix", default="groundstation", help="topic prefix (default %(default)s)")
     p.add_argument("--group", default=None, help="consumer group id (default: none, no commits)")
     p.add_argument("--latest", action="store_true", help="only frames published from now on")
@@ -77,9 +80,22 @@ def run_frames(args: argparse.Namespace) -> int:
     topic = TopicNames(args.prefix).frames
     source: RecordSource
     if args.bootstrap:
-        source = KafkaSource(
-            args.bootstrap, topic, group_id=args.group, from_beginning=not args.latest
-        )
+        from kafka.errors import KafkaError
+
+        try:
+            source = KafkaSource(
+                args.bootstrap,
+                topic,
+                group_id=args.group,
+                from_beginning=not args.latest,
+                connect_timeout_s=args.connect_timeout,
+            )
+        except KafkaError as exc:
+            print(
+                f"groundstation consume: cannot reach Kafka at {args.bootstrap!r}: {exc}",
+                file=sys.stderr,
+            )
+            return 2
     else:
         source = LocalLogSource(args.log_dir, topic, from_beginning=not args.latest)
     kept: list[ReceivedFrame] = []

@@ -172,3 +172,19 @@ def test_contact_lifecycle_events_reach_the_events_topic_through_the_sink(tmp_pa
     msg = ContactEventMessage.decode(rec.value)
     assert (msg.new_state, msg.reason, msg.norad_id, msg.at) == ("tracking", "AOS", 25544, T0)
     assert rec.key == b"c-9"
+
+
+def test_consume_cli_reports_an_unreachable_broker_by_address(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    dead = f"127.0.0.1:{s.getsockname()[1]}"
+    s.close()
+    parser = argparse.ArgumentParser()
+    consume.register(parser.add_subparsers())
+    args = parser.parse_args(["consume", "frames", "--bootstrap", dead, "--connect-timeout", "2"])
+    assert args.func(args) == 2
+    assert f"cannot reach Kafka at '{dead}'" in capsys.readouterr().err
