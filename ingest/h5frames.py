@@ -26,6 +26,7 @@ Everything is chunked and gzip-compressed; frames are appended as they arrive
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -35,7 +36,7 @@ import h5py
 import numpy as np
 
 from ingest.errors import DatasetError
-from ingest.topics import utc_iso
+from ingest.topics import FrameMeta, utc_iso
 
 TABLE_DTYPE = np.dtype(
     [
@@ -185,6 +186,28 @@ class FramesH5Writer:
         self.n_frames += n
         if self._n_pending >= self.chunk_frames:
             self._flush(whole_chunks_only=True)
+
+    def append_frames(self, frames: Sequence[bytes], metas: Sequence[FrameMeta]) -> None:
+        """Append decoded frames with the metadata they were published with."""
+        if len(frames) != len(metas):
+            raise DatasetError(f"{len(frames)} frames but {len(metas)} metadata records")
+        if not frames:
+            return
+        bad = [i for i, fr in enumerate(frames) if len(fr) != self.frame_length]
+        if bad:
+            raise DatasetError(
+                f"frame {bad[0]} is {len(frames[bad[0]])} bytes, expected {self.frame_length}"
+            )
+        arr = np.frombuffer(b"".join(frames), dtype=np.uint8).reshape(len(frames), -1)
+        self.append(
+            arr,
+            sequence=np.array([m.sequence for m in metas], dtype=np.int64),
+            time_unix_s=np.array([m.frame_time.timestamp() for m in metas]),
+            virtual_channel=np.array([m.virtual_channel for m in metas]),
+            frame_counter=np.array([m.frame_counter for m in metas]),
+            rs_corrections=np.array([m.rs_corrections for m in metas]),
+            crc_ok=np.array([-1 if m.crc_ok is None else int(m.crc_ok) for m in metas]),
+        )
 
     def _flush(self, *, whole_chunks_only: bool) -> None:
         """Write buffered frames; whole chunks only while the pass runs, so no

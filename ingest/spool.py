@@ -18,6 +18,10 @@ length, value, u16 header count, then per header u16 name length, name,
 u32 value length, value (all big-endian). A torn record at the tail (the
 process died inside a write) fails its length or CRC check and is cut off
 when the spool is opened again.
+
+Records appended by this process are also handed to the drainer in memory
+(a bounded queue), so it does not read back what it just wrote; after a
+restart, a rewind or an overflow of that queue it reads the files.
 """
 
 from __future__ import annotations

@@ -386,3 +386,25 @@ def test_frames_appended_in_uneven_batches_are_stored_in_order(tmp_path: Path) -
         assert np.array_equal(h["frame"][:], np.arange(2500))
         assert np.array_equal(h["table/frames"]["time_unix_s"], np.arange(2500) * 0.5)
         assert h.attrs["n_frames"] == 2500
+
+
+def test_frames_can_be_appended_with_their_published_metadata(tmp_path: Path) -> None:
+    from ingest.h5frames import FramesH5Writer
+    from ingest.topics import FrameMeta
+
+    attrs = ContactAttrs("S", 1, "st", "an", "c", T0, T0 + timedelta(minutes=1))
+    w = FramesH5Writer(tmp_path / "f.h5", frame_length=4, attrs=attrs)
+    metas = [
+        FrameMeta("c", 1, "st", "an", T0 + timedelta(seconds=i), 2, 10 + i, i - 1, ok, i)
+        for i, ok in enumerate([True, False, None])
+    ]
+    w.append_frames([b"abcd", b"efgh", b"ijkl"], metas)
+    with pytest.raises(DatasetError, match="frame 0 is 3 bytes, expected 4"):
+        w.append_frames([b"xyz"], metas[:1])
+    w.close()
+    with h5py.File(tmp_path / "f.h5") as h:
+        assert h["frames"][1].tobytes() == b"efgh"
+        assert list(h["crc_ok"][:]) == [1, 0, -1]
+        assert list(h["rs_corrections"][:]) == [-1, 0, 1]
+        assert h["time_unix_s"][2] == T0.timestamp() + 2
+        assert h.attrs["n_uncorrectable"] == 1
