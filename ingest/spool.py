@@ -59,17 +59,29 @@ class SpoolPosition:
     offset: int
 
 
+_PREFIX_CACHE: dict[str, bytes] = {}
+
+
+def _prefix(text: str) -> bytes:
+    """u16 length + UTF-8 of a topic or header name (few distinct values: cached)."""
+    out = _PREFIX_CACHE.get(text)
+    if out is None:
+        raw = text.encode()
+        out = _U16.pack(len(raw)) + raw
+        if len(_PREFIX_CACHE) < 4096:
+            _PREFIX_CACHE[text] = out
+    return out
+
+
 def encode_record(rec: SpoolRecord) -> bytes:
-    topic = rec.topic.encode()
-    parts = [_U16.pack(len(topic)), topic]
+    parts = [_prefix(rec.topic)]
     if rec.key is None:
         parts.append(_I32.pack(-1))
     else:
         parts += [_I32.pack(len(rec.key)), rec.key]
     parts += [_U32.pack(len(rec.value)), rec.value, _U16.pack(len(rec.headers))]
     for name, value in rec.headers:
-        n = name.encode()
-        parts += [_U16.pack(len(n)), n, _U32.pack(len(value)), value]
+        parts += [_prefix(name), _U32.pack(len(value)), value]
     body = b"".join(parts)
     return _REC.pack(len(body), zlib.crc32(body)) + body
 
