@@ -26,6 +26,7 @@ from ingest.errors import ContractError
 FRAMES_SCHEMA_ID = "groundstation.frame/1"
 CONTACT_EVENT_SCHEMA_ID = "groundstation.contact-event/1"
 DATASET_READY_SCHEMA_ID = "groundstation.dataset-ready/1"
+_FRAMES_SCHEMA_B = FRAMES_SCHEMA_ID.encode()
 
 Headers = list[tuple[str, bytes]]
 
@@ -107,19 +108,19 @@ class FrameMeta:
         return str(self.norad_id).encode()
 
     def headers(self) -> Headers:
-        crc = "none" if self.crc_ok is None else ("ok" if self.crc_ok else "bad")
+        crc = b"none" if self.crc_ok is None else (b"ok" if self.crc_ok else b"bad")
         return [
-            ("gs-schema", FRAMES_SCHEMA_ID.encode()),
+            ("gs-schema", _FRAMES_SCHEMA_B),
             ("contact-id", self.contact_id.encode()),
-            ("norad-id", str(self.norad_id).encode()),
+            ("norad-id", b"%d" % self.norad_id),
             ("station", self.station.encode()),
             ("antenna", self.antenna.encode()),
             ("frame-time", utc_iso(self.frame_time).encode()),
-            ("vc", str(self.virtual_channel).encode()),
-            ("frame-counter", str(self.frame_counter).encode()),
-            ("rs-corrections", str(self.rs_corrections).encode()),
-            ("crc", crc.encode()),
-            ("seq", str(self.sequence).encode()),
+            ("vc", b"%d" % self.virtual_channel),
+            ("frame-counter", b"%d" % self.frame_counter),
+            ("rs-corrections", b"%d" % self.rs_corrections),
+            ("crc", crc),
+            ("seq", b"%d" % self.sequence),
         ]
 
     @classmethod
