@@ -61,9 +61,26 @@ def ensure_topics(
                 created.append(name)
             except TopicAlreadyExistsError:
                 pass  # another process created it meanwhile
+        if missing:
+            _wait_until_described(admin, missing, timeout_s)
         return created
     finally:
         admin.close()
+
+
+def _wait_until_described(admin: Any, names: list[str], timeout_s: float) -> None:
+    """A new topic reaches the broker's metadata a moment after creation: wait for it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        described = admin.describe_topics(names)
+        if all(t.get("error_code") == 0 and t.get("partitions") for t in described):
+            return
+        if time.monotonic() >= deadline:
+            raise IngestError(
+                f"topics {names} were created but not visible in the broker's metadata "
+                f"after {timeout_s:.0f} s: {described}"
+            )
+        time.sleep(0.1)
 
 
 class KafkaPublisher:
