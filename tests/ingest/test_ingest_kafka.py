@@ -54,7 +54,7 @@ def meta(contact: str, norad: int, seq: int) -> FrameMeta:
 
 
 def config(bootstrap: str, prefix: str, spool: Path, **kw: object) -> KafkaConfig:
-    return KafkaConfig(bootstrap, topic_prefix=prefix, partitions=3, spool_dir=spool, **kw)  # type: ignore[arg-type]
+    return KafkaConfig(bootstrap, topic_prefix=prefix, partitions=3, spool_dir=spool, **kw)
 
 
 def consume_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 60.0) -> list:
