@@ -19,6 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 import reedsolo
+from numba import njit
 from numpy.typing import NDArray
 
 N_PARITY = 32
@@ -90,8 +91,209 @@ def _check_layout(n_data: int, interleave: int) -> int:
     return n_data // interleave
 
 
+@lru_cache(maxsize=1)
+def _gf_tables() -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """(exp, log, generator) with exp/log on base beta = alpha^11; exp has 510
+    entries so products need no modulo; generator: 33 coefficients, highest first."""
+    alpha_pow = np.zeros(255, dtype=np.int64)
+    x = 1
+    for i in range(255):
+        alpha_pow[i] = x
+        x <<= 1
+        if x & 0x100:
+            x ^= 0x187
+    exp = np.array([alpha_pow[(11 * i) % 255] for i in range(510)], dtype=np.int64)
+    log = np.zeros(256, dtype=np.int64)
+    log[exp[:255]] = np.arange(255)
+    gen = np.array([1], dtype=np.int64)
+    for i in range(N_PARITY):
+        root = exp[(FCR + i) % 255]
+        nxt = np.zeros(gen.size + 1, dtype=np.int64)
+        nxt[:-1] = gen
+        for j in range(gen.size):  # nxt += root * gen shifted
+            if gen[j]:
+                nxt[j + 1] ^= exp[log[gen[j]] + log[root]]
+        gen = nxt
+    for arr in (exp, log, gen):
+        arr.setflags(write=False)
+    return exp, log, gen
+
+
+FCR = 112
+
+
+@njit(cache=True)
+def _gf_mul(a: int, b: int, exp: NDArray[np.int64], log: NDArray[np.int64]) -> int:
+    if a == 0 or b == 0:
+        return 0
+    return int(exp[log[a] + log[b]])
+
+
+@njit(cache=True)
+def _encode_columns(data: NDArray[np.uint8], exp, log, gen) -> NDArray[np.uint8]:  # type: ignore[no-untyped-def]
+    """data (k, I) -> parity (32, I): remainder of d(x) x^32 / g(x) per column."""
+    k, n_cols = data.shape
+    parity = np.zeros((N_PARITY, n_cols), dtype=np.uint8)
+    reg = np.zeros(N_PARITY, dtype=np.int64)
+    for c in range(n_cols):
+        reg[:] = 0
+        for i in range(k):
+            fb = data[i, c] ^ reg[0]
+            for j in range(N_PARITY - 1):
+                reg[j] = reg[j + 1] ^ _gf_mul(fb, gen[j + 1], exp, log)
+            reg[N_PARITY - 1] = _gf_mul(fb, gen[N_PARITY], exp, log)
+        for j in range(N_PARITY):
+            parity[j, c] = reg[j]
+    return parity
+
+
+@njit(cache=True)
+def _syndromes(cw: NDArray[np.int64], exp, log) -> NDArray[np.int64]:  # type: ignore[no-untyped-def]
+    n = cw.size
+    synd = np.zeros(N_PARITY, dtype=np.int64)
+    for i in range(N_PARITY):
+        root_log = (FCR + i) % 255
+        s = 0
+        for j in range(n):
+            s = (exp[log[s] + root_log] if s else 0) ^ cw[j]
+        synd[i] = s
+    return synd
+
+
+@njit(cache=True)
+def _decode_column(cw: NDArray[np.int64], exp, log) -> int:  # type: ignore[no-untyped-def]
+    """Correct ``cw`` (n <= 255 symbols, first = highest power) in place;
+    returns symbols corrected or -1 if uncorrectable (cw then untouched)."""
+    n = cw.size
+    synd = _syndromes(cw, exp, log)
+    if np.all(synd == 0):
+        return 0
+    # Berlekamp-Massey
+    two_t = N_PARITY
+    lam = np.zeros(two_t + 1, dtype=np.int64)
+    prev = np.zeros(two_t + 1, dtype=np.int64)
+    tmp = np.zeros(two_t + 1, dtype=np.int64)
+    lam[0] = 1
+    prev[0] = 1
+    n_err = 0
+    shift = 1
+    b = 1
+    for r in range(two_t):
+        d = synd[r]
+        for i in range(1, n_err + 1):
+            d ^= _gf_mul(lam[i], synd[r - i], exp, log)
+        if d == 0:
+            shift += 1
+            continue
+        coef = exp[(log[d] - log[b]) % 255]
+        tmp[:] = lam
+        for i in range(two_t + 1 - shift):
+            if prev[i]:
+                lam[i + shift] ^= _gf_mul(coef, prev[i], exp, log)
+        if 2 * n_err <= r:
+            n_err = r + 1 - n_err
+            prev[:] = tmp
+            b = d
+            shift = 1
+        else:
+            shift += 1
+    if n_err > two_t // 2:
+        return -1
+    # Chien search over the n valid positions (power p = n - 1 - index)
+    positions = np.empty(n_err, dtype=np.int64)
+    found = 0
+    for p in range(n):
+        inv_log = (255 - p) % 255  # log of X^-1 = beta^-p
+        val = 0
+        for i in range(n_err + 1):
+            if lam[i]:
+                val ^= exp[(log[lam[i]] + inv_log * i) % 255]
+        if val == 0:
+            if found == n_err:
+                return -1
+            positions[found] = p
+            found += 1
+    if found != n_err:
+        return -1
+    # Omega = S * Lambda mod x^2t
+    omega = np.zeros(two_t, dtype=np.int64)
+    for i in range(two_t):
+        acc = 0
+        for j in range(min(i, n_err) + 1):
+            acc ^= _gf_mul(synd[i - j], lam[j], exp, log)
+        omega[i] = acc
+    fixed = cw.copy()
+    for k in range(n_err):
+        p = positions[k]
+        inv_log = (255 - p) % 255
+        num = 0
+        for i in range(two_t):
+            if omega[i]:
+                num ^= exp[(log[omega[i]] + inv_log * i) % 255]
+        den = 0
+        for i in range(1, n_err + 1, 2):  # formal derivative: odd terms
+            if lam[i]:
+                den ^= exp[(log[lam[i]] + inv_log * (i - 1)) % 255]
+        if den == 0:
+            return -1
+        # e = X^(1 - fcr) * Omega(X^-1) / Lambda'(X^-1)
+        if num == 0:
+            return -1
+        e_log = (p * (1 - FCR) + log[num] - log[den]) % 255
+        fixed[n - 1 - p] ^= exp[e_log]
+    if not np.all(_syndromes(fixed, exp, log) == 0):
+        return -1
+    cw[:] = fixed
+    return n_err
+
+
+@njit(cache=True)
+def _decode_columns(block: NDArray[np.uint8], exp, log):  # type: ignore[no-untyped-def]
+    """block (n, I), corrected in place per column; returns corrections (I,)."""
+    n, n_cols = block.shape
+    out = np.zeros(n_cols, dtype=np.int64)
+    cw = np.empty(n, dtype=np.int64)
+    for c in range(n_cols):
+        for i in range(n):
+            cw[i] = block[i, c]
+        out[c] = _decode_column(cw, exp, log)
+        if out[c] > 0:
+            for i in range(n):
+                block[i, c] = cw[i]
+    return out
+
+
 def rs_encode(data: bytes, interleave: int = 1, basis: str = "dual") -> bytes:
     """Append the 32*I parity bytes to ``data`` (length a multiple of I, <= 223*I)."""
+    _check_basis(basis)
+    k = _check_layout(len(data), interleave)
+    arr = np.frombuffer(data, dtype=np.uint8).reshape(k, interleave)
+    if basis == "dual":
+        arr = dual_to_conventional(arr)
+    exp, log, gen = _gf_tables()
+    parity = _encode_columns(np.ascontiguousarray(arr), exp, log, gen)
+    if basis == "dual":
+        parity = conventional_to_dual(parity)
+    return bytes(data) + parity.tobytes()
+
+
+def rs_decode(block: bytes, interleave: int = 1, basis: str = "dual") -> RsDecodeResult:
+    """Correct one code block (data + 32*I parity); never raises on bad data."""
+    _check_basis(basis)
+    n_data = len(block) - N_PARITY * interleave
+    k = _check_layout(n_data, interleave)
+    arr = np.frombuffer(block, dtype=np.uint8).reshape(k + N_PARITY, interleave)
+    arr = dual_to_conventional(arr) if basis == "dual" else arr.copy()
+    exp, log, _ = _gf_tables()
+    corrections = _decode_columns(arr, exp, log)
+    out = arr[:k]
+    if basis == "dual":
+        out = conventional_to_dual(out)
+    return RsDecodeResult(data=out.tobytes(), corrections=tuple(int(c) for c in corrections))
+
+
+def rs_encode_reference(data: bytes, interleave: int = 1, basis: str = "dual") -> bytes:
+    """``rs_encode`` computed with reedsolo (slow; for tests)."""
     _check_basis(basis)
     k = _check_layout(len(data), interleave)
     arr = np.frombuffer(data, dtype=np.uint8).reshape(k, interleave)
@@ -107,8 +309,8 @@ def rs_encode(data: bytes, interleave: int = 1, basis: str = "dual") -> bytes:
     return bytes(data) + parity.tobytes()
 
 
-def rs_decode(block: bytes, interleave: int = 1, basis: str = "dual") -> RsDecodeResult:
-    """Correct one code block (data + 32*I parity); never raises on bad data."""
+def rs_decode_reference(block: bytes, interleave: int = 1, basis: str = "dual") -> RsDecodeResult:
+    """``rs_decode`` computed with reedsolo (slow; for tests)."""
     _check_basis(basis)
     n_data = len(block) - N_PARITY * interleave
     k = _check_layout(n_data, interleave)

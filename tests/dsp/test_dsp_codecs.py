@@ -2,13 +2,15 @@ import numpy as np
 import pytest
 
 from dsp.convolutional import conv_encode
-from dsp.crc import crc16_ccitt
+from dsp.crc import crc16_ccitt, crc16_ccitt_reference
 from dsp.randomizer import randomize, randomizer_sequence
 from dsp.reed_solomon import (
     conventional_to_dual,
     dual_to_conventional,
     rs_decode,
+    rs_decode_reference,
     rs_encode,
+    rs_encode_reference,
 )
 from dsp.viterbi import viterbi_decode, viterbi_decode_reference
 
@@ -29,12 +31,43 @@ def test_randomizer_repeats_every_255_bytes_and_undoes_itself():
 
 def test_crc16_ccitt_of_check_string_is_29b1():
     assert crc16_ccitt(b"123456789") == 0x29B1
+    assert crc16_ccitt_reference(b"123456789") == 0x29B1
+
+
+def test_table_crc_agrees_with_bitwise_crc_on_random_data():
+    rng = np.random.default_rng(0)
+    for size in (0, 1, 7, 223, 1115):
+        data = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+        assert crc16_ccitt(data) == crc16_ccitt_reference(data)
 
 
 def test_rs_conventional_shortened_16_bytes_gives_the_known_parity():
     data = bytes.fromhex("eec1d49d7082582c93ada7b746ce5a97")
     parity = bytes.fromhex("e6de0634fb399bdb61ab215b64672ffc0e68e7ea60cb6ade775cb2507cb7613f")
     assert rs_encode(data, interleave=1, basis="conventional")[16:] == parity
+    assert rs_encode_reference(data, interleave=1, basis="conventional")[16:] == parity
+
+
+def test_numba_rs_codec_agrees_with_reedsolo_on_random_blocks_and_errors():
+    rng = np.random.default_rng(21)
+    outcomes = set()
+    for trial in range(60):
+        interleave = int(rng.integers(1, 6))
+        k = int(rng.integers(1, 224))
+        basis = ("dual", "conventional")[trial % 2]
+        data = rng.integers(0, 256, k * interleave, dtype=np.uint8).tobytes()
+        block = bytearray(rs_encode(data, interleave, basis))
+        assert bytes(block) == rs_encode_reference(data, interleave, basis)
+        n_errors = min(int(rng.integers(0, 20)) * interleave, len(block))
+        for pos in rng.choice(len(block), n_errors, replace=False):
+            block[pos] ^= int(rng.integers(1, 256))
+        fast = rs_decode(bytes(block), interleave, basis)
+        slow = rs_decode_reference(bytes(block), interleave, basis)
+        assert fast.corrections == slow.corrections
+        if fast.ok:
+            assert fast.data == slow.data == data
+        outcomes.add(fast.ok)
+    assert outcomes == {True, False}
 
 
 def test_dual_basis_table_matches_the_ccsds_annex_and_is_a_bijection():
