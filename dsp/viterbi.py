@@ -59,13 +59,21 @@ def _viterbi_core(
     outputs: NDArray[np.uint8],
 ) -> NDArray[np.uint8]:
     n_bits = known.size
+    neg = _NEG
     metric = np.zeros(64, dtype=np.float64)
     if start_state >= 0:
-        metric[:] = _NEG
+        metric[:] = neg
         metric[start_state] = 0.0
     new = np.empty(64, dtype=np.float64)
     decisions = np.empty((n_bits, 64), dtype=np.uint8)
     bm = np.empty(4, dtype=np.float64)
+    # branch-metric index of each next state's two predecessors
+    idx0 = np.empty(64, dtype=np.int64)
+    idx1 = np.empty(64, dtype=np.int64)
+    for ns in range(64):
+        p0 = (ns << 1) & 63
+        idx0[ns] = outputs[p0, ns >> 5]
+        idx1[ns] = outputs[p0 | 1, ns >> 5]
     for t in range(n_bits):
         s1 = soft[2 * t]
         s2 = soft[2 * t + 1]
@@ -73,27 +81,27 @@ def _viterbi_core(
         bm[1] = s1 - s2
         bm[2] = -s1 + s2
         bm[3] = -s1 - s2
-        k = known[t]
-        best = _NEG
         for ns in range(64):
-            bit = ns >> 5
             p0 = (ns << 1) & 63
-            p1 = p0 | 1
-            m0 = metric[p0] + bm[outputs[p0, bit]]
-            m1 = metric[p1] + bm[outputs[p1, bit]]
-            if k >= 0 and k != bit:
-                m0 = _NEG
-                m1 = _NEG
+            m0 = metric[p0] + bm[idx0[ns]]
+            m1 = metric[p0 | 1] + bm[idx1[ns]]
             if m1 > m0:
                 new[ns] = m1
                 decisions[t, ns] = 1
             else:
                 new[ns] = m0
                 decisions[t, ns] = 0
-            if new[ns] > best:
-                best = new[ns]
+        k = known[t]
+        if k >= 0:
+            lo = 0 if k == 1 else 32  # states whose newest bit contradicts k
+            for ns in range(lo, lo + 32):
+                new[ns] = neg
+        norm = new[0]
+        for s in range(1, 64):
+            if new[s] > norm:
+                norm = new[s]
         for s in range(64):
-            metric[s] = new[s] - best if new[s] > _NEG / 2 else _NEG
+            metric[s] = new[s] - norm if new[s] > neg / 2 else neg
     state = 0
     best = metric[0]
     for s in range(1, 64):
