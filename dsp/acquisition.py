@@ -47,13 +47,13 @@ def acquire_frequency(
     fs = fs_hz / decimate
     y = (x / (np.abs(x) + 1e-12)) ** power  # unit-magnitude: robust to amplitude
     n = y.size
-    nfft = 1 << int(np.ceil(np.log2(2 * n)))
+    nfft = 1 << int(np.ceil(np.log2(n)))
     t = np.arange(n) / fs
     duration_s = n / fs
     bin_hz = fs / nfft
     if max_rate_hz_s > 0:
-        # rate step so the de-chirp residual sweeps under one bin of the M-th power tone
-        step = bin_hz / (power * duration_s)
+        # rate step so the de-chirp residual sweeps at most two bins of the M-th power tone
+        step = 2 * bin_hz / (power * duration_s)
         n_rates = int(np.ceil(max_rate_hz_s / step))
         rates = np.arange(-n_rates, n_rates + 1) * step
     else:
@@ -63,19 +63,24 @@ def acquire_frequency(
     allowed = np.abs(freqs) <= limit
     best = (-1.0, 0.0, 0.0, 0)
     mean_level = 1.0
-    for rate in rates:
-        chirp = np.exp(-1j * np.pi * power * rate * t**2).astype(np.complex64)
-        spectrum = np.abs(np.fft.fft(y * chirp, nfft)) ** 2
+    # de-chirp incrementally: chirp(rate_k) = chirp(rates[0]) * step_chirp**k
+    step_rate = rates[1] - rates[0] if rates.size > 1 else 0.0
+    step_chirp = np.exp(-1j * np.pi * power * step_rate * t**2).astype(np.complex64)
+    z = (y * np.exp(-1j * np.pi * power * rates[0] * t**2)).astype(np.complex64)
+    for index, rate in enumerate(rates):
+        if index:
+            z *= step_chirp
+        f = np.fft.fft(z, nfft)
+        spectrum = f.real**2 + f.imag**2
         spectrum[~allowed] = 0
         k = int(np.argmax(spectrum))
         if spectrum[k] > best[0]:
-            best = (float(spectrum[k]), float(rate), 0.0, k)
             mean_level = float(np.mean(spectrum[allowed]))
             lo, hi = spectrum[(k - 1) % nfft], spectrum[(k + 1) % nfft]
             a, b, c = np.log(lo + 1e-30), np.log(spectrum[k] + 1e-30), np.log(hi + 1e-30)
             denom = a - 2 * b + c
             delta = 0.5 * (a - c) / denom if denom < 0 else 0.0
-            best = (best[0], best[1], float(delta), k)
+            best = (float(spectrum[k]), float(rate), float(delta), k)
     peak, rate, delta, k = best
     tone_hz = (freqs[k] + delta * bin_hz) / power
     return Acquisition(offset_hz=float(tone_hz), rate_hz_s=rate, peak_to_mean=peak / mean_level)
