@@ -31,7 +31,9 @@ class DownlinkProfile:
     """One validated downlink profile.
 
     frame_length is the bytes of data per frame (the transfer frame; 223*I for
-    full-length RS, less for shortened codewords).
+    full-length RS, less for shortened codewords). differential: BPSK with
+    differential precoding (channel bit = data bit XOR previous channel bit),
+    as some amateur satellites send; it also removes the phase ambiguity.
     """
 
     name: str
@@ -45,6 +47,7 @@ class DownlinkProfile:
     randomizer: bool = True
     frame_format: str = "tm"
     fecf: bool = True
+    differential: bool = False
     spacecraft_id: int = 0
     description: str = ""
 
@@ -101,6 +104,7 @@ _CHECKS: dict[str, _Check] = {
     "randomizer": (lambda v: isinstance(v, bool), "true or false"),
     "frame_format": (lambda v: v in FRAME_FORMATS, "one of " + ", ".join(FRAME_FORMATS)),
     "fecf": (lambda v: isinstance(v, bool), "true or false"),
+    "differential": (lambda v: isinstance(v, bool), "true or false"),
     "spacecraft_id": (lambda v: _is_int(v) and 0 <= v < 1024, "an integer in 0..1023"),
     "description": (lambda v: isinstance(v, str), "a string"),
 }
@@ -132,6 +136,11 @@ def profile_from_mapping(data: Mapping[str, Any], source: str = "profile") -> Do
                 f"{source}: field 'frame_length' is {profile.frame_length}, expected a multiple "
                 f"of rs_interleave={profile.rs_interleave} no larger than {top} (223*I)"
             )
+    if profile.differential and profile.modulation != "bpsk":
+        raise ProfileError(
+            f"{source}: field 'differential' is true with modulation {profile.modulation!r}; "
+            "differential precoding is supported for bpsk only"
+        )
     if profile.frame_format == "tm" and profile.frame_length < 6 + (2 if profile.fecf else 0) + 1:
         raise ProfileError(
             f"{source}: field 'frame_length' is {profile.frame_length}, too short for a TM frame"

@@ -193,6 +193,7 @@ class Receiver:
         self._track_t: list[float] = []
         self._track_f: list[float] = []
         self._next_track_sym = 0
+        self._last_symbol = complex(1.0, 0.0)
 
     # ----- frequency plan -----
     def _known_freq_hz(self, start: int, n: int) -> NDArray[np.float64]:
@@ -268,13 +269,23 @@ class Receiver:
         out = self._demod.process(iq, freq)
         self._record_track(out.sample_pos, out.freq_hz)
         self._positions = np.concatenate([self._positions, out.sample_pos])
-        candidates = self.sync.push(out.symbols, final=final)
+        symbols = self._differential(out.symbols) if self.profile.differential else out.symbols
+        candidates = self.sync.push(symbols, final=final)
         results = [self._decode(c) for c in candidates]
         keep_from = self.sync._sym_base  # symbols the synchronizer may still need
         drop = max(keep_from - self._pos_base - 1, 0)
         self._positions = self._positions[drop:]
         self._pos_base += drop
         return results
+
+    def _differential(self, symbols: NDArray[np.complex64]) -> NDArray[np.complex64]:
+        """z[k] * conj(z[k-1]) / |z[k-1]|: differential decoding that keeps soft values
+        (real part = soft data bit) and cancels the carrier phase ambiguity."""
+        previous = np.concatenate([[self._last_symbol], symbols[:-1]]).astype(np.complex64)
+        if symbols.size:
+            self._last_symbol = complex(symbols[-1])
+        scale = np.maximum(np.abs(previous), np.float32(1e-6))
+        return (symbols * np.conj(previous) / scale).astype(np.complex64)
 
     def _record_track(self, pos: NDArray[np.float64], freq: NDArray[np.float32]) -> None:
         assert self._demod is not None

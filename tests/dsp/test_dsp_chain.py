@@ -148,3 +148,22 @@ def test_noise_alone_yields_no_frames():
     )
     assert [r for r in results if r.ok] == []
     assert summary.frames_ok == 0
+
+
+def test_differentially_precoded_bpsk_decodes_in_either_phase():
+    from dsp.profile import load_profile
+
+    profile = load_profile(
+        "name: diff\nmodulation: bpsk\nsymbol_rate: 9600\ncoding: conv+rs\nrs_basis: conventional\n"
+        "frame_length: 114\nframe_format: raw\nfecf: false\ndifferential: true\n"
+    )
+    frames = random_frames(profile, 6, seed=15)
+    for phase_rad in (0.4, 0.4 + np.pi):
+        iq = simulate(
+            profile,
+            frames,
+            LinkConfig(sps=5, ebn0_db=7.0, phase_rad=phase_rad, freq_offset_hz=400.0, seed=16),
+        )
+        results, _ = _receive(profile, iq, ReceiverConfig(fs_hz=48_000.0), 40_000)
+        assert _good(results, frames) == len(frames)
+        assert {r.rotation for r in results} == {0}

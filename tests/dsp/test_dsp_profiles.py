@@ -61,3 +61,8 @@ def test_unknown_and_missing_fields_are_named():
 def test_unknown_built_in_profile_lists_the_known_ones():
     with pytest.raises(ProfileError, match="ccsds-bpsk-conv-rs"):
         builtin_profile("nope")
+
+
+def test_differential_precoding_with_qpsk_is_refused():
+    with pytest.raises(ProfileError, match="'differential' is true with modulation 'qpsk'"):
+        load_profile(GOOD + "differential: true\n")
