@@ -19,8 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from dsp.acquisition import acquire_frequency
-from dsp.coding import ASM_BYTES, ChannelCode, DecodedBlock
-from dsp.convolutional import conv_encode
+from dsp.coding import ChannelCode, DecodedBlock
 from dsp.demodulator import DemodConfig, SymbolDemodulator
 from dsp.framesync import FrameCandidate, FrameSynchronizer
 from dsp.modulation import MODULATION_REGISTRY
@@ -193,7 +192,6 @@ class Receiver:
         self._track_t: list[float] = []
         self._track_f: list[float] = []
         self._next_track_sym = 0
-        self._last_symbol = complex(1.0, 0.0)
 
     # ----- frequency plan -----
     def _known_freq_hz(self, start: int, n: int) -> NDArray[np.float64]:
@@ -269,23 +267,14 @@ class Receiver:
         out = self._demod.process(iq, freq)
         self._record_track(out.sample_pos, out.freq_hz)
         self._positions = np.concatenate([self._positions, out.sample_pos])
-        symbols = self._differential(out.symbols) if self.profile.differential else out.symbols
-        candidates = self.sync.push(symbols, final=final)
-        results = [self._decode(c) for c in candidates]
+        candidates = self.sync.push(out.symbols, final=final)
+        decoded = (self._decode(c) for c in candidates)
+        results = [r for r in decoded if r is not None]
         keep_from = self.sync._sym_base  # symbols the synchronizer may still need
         drop = max(keep_from - self._pos_base - 1, 0)
         self._positions = self._positions[drop:]
         self._pos_base += drop
         return results
-
-    def _differential(self, symbols: NDArray[np.complex64]) -> NDArray[np.complex64]:
-        """z[k] * conj(z[k-1]) / |z[k-1]|: differential decoding that keeps soft values
-        (real part = soft data bit) and cancels the carrier phase ambiguity."""
-        previous = np.concatenate([[self._last_symbol], symbols[:-1]]).astype(np.complex64)
-        if symbols.size:
-            self._last_symbol = complex(symbols[-1])
-        scale = np.maximum(np.abs(previous), np.float32(1e-6))
-        return (symbols * np.conj(previous) / scale).astype(np.complex64)
 
     def _record_track(self, pos: NDArray[np.float64], freq: NDArray[np.float32]) -> None:
         assert self._demod is not None
@@ -302,11 +291,15 @@ class Receiver:
         i = min(max(sym - self._pos_base, 0), max(self._positions.size - 1, 0))
         return float(self._positions[i]) if self._positions.size else 0.0
 
-    def _decode(self, cand: FrameCandidate) -> FrameResult:
+    def _decode(self, cand: FrameCandidate) -> FrameResult | None:
+        """Decode one candidate; None for a flywheel placement (ASM not seen)
+        that does not decode either: no evidence of a frame there."""
         block = self.code.decode_block(cand.soft)
         rs_ok = block.rs_ok
         parsed = FRAME_PARSERS[self.profile.frame_format](block.frame, self.profile)
         ok = rs_ok and parsed.crc_ok is not False
+        if not ok and cand.asm_errors < 0:
+            return None
         if ok:
             self._ok += 1
             self._count_channel_errors(cand, block)
@@ -335,11 +328,8 @@ class Receiver:
 
     def _count_channel_errors(self, cand: FrameCandidate, block: DecodedBlock) -> None:
         """Re-encode a good frame and compare with the hard decisions."""
-        codeblock = self.code.encode_codeblock(block.frame)
-        bits = np.unpackbits(np.frombuffer(ASM_BYTES + codeblock, dtype=np.uint8))
+        bits = self.code.channel_bits_of(block.frame)
         skip = self.code.sync_pattern[1]
-        if self.code.scheme.conv:
-            bits, _ = conv_encode(bits, 0)
         n = min(bits.size, self.code.channel_bits_per_frame)
         hard = (cand.soft[skip:n] < 0).astype(np.uint8)
         self._bit_errors += int(np.count_nonzero(hard != bits[skip:n]))

@@ -100,7 +100,6 @@ class Transmitter:
         self.modulation = MODULATION_REGISTRY[profile.modulation]
         self.shaper = PulseShaper(sps, profile.rrc_alpha, clock_ppm)
         self._leftover_bits = np.zeros(0, dtype=np.uint8)
-        self._last_channel_bit = 0
 
     @property
     def fs_hz(self) -> float:
@@ -109,11 +108,6 @@ class Transmitter:
     def channel_symbols(self, frames: list[bytes]) -> NDArray[np.complex64]:
         """Coded, mapped symbols for ``frames`` (no shaping)."""
         bits = np.concatenate([self._leftover_bits, self.code.encode_frames(frames)])
-        if self.profile.differential and bits.size:
-            # c[k] = d[k] XOR c[k-1]: a running XOR
-            bits = (np.cumsum(bits, dtype=np.int64) + self._last_channel_bit) % 2
-            bits = bits.astype(np.uint8)
-            self._last_channel_bit = int(bits[-1])
         k = self.modulation.bits_per_symbol
         usable = bits.size - bits.size % k
         self._leftover_bits = bits[usable:]
