@@ -17,11 +17,19 @@ from numpy.typing import NDArray
 
 @dataclass(frozen=True)
 class Acquisition:
-    """offset_hz at the block's first sample; rate_hz_s; peak_to_mean: detection margin."""
+    """offset_hz at the block's first sample; rate_hz_s; peak_to_mean: strongest
+    cell over the mean; n_cells: cells searched (bins x rates)."""
 
     offset_hz: float
     rate_hz_s: float
     peak_to_mean: float
+    n_cells: int = 1
+
+    @property
+    def significance(self) -> float:
+        """peak_to_mean over ln(n_cells), the typical peak of noise alone: ~1 for
+        noise, far above for a signal."""
+        return self.peak_to_mean / max(float(np.log(max(self.n_cells, 2))), 1e-9)
 
 
 def acquire_frequency(
@@ -83,4 +91,9 @@ def acquire_frequency(
             best = (float(spectrum[k]), float(rate), float(delta), k)
     peak, rate, delta, k = best
     tone_hz = (freqs[k] + delta * bin_hz) / power
-    return Acquisition(offset_hz=float(tone_hz), rate_hz_s=rate, peak_to_mean=peak / mean_level)
+    return Acquisition(
+        offset_hz=float(tone_hz),
+        rate_hz_s=rate,
+        peak_to_mean=peak / mean_level,
+        n_cells=int(np.count_nonzero(allowed)) * rates.size,
+    )

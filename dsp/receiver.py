@@ -13,7 +13,7 @@ registries keyed by the profile's names.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -81,7 +81,8 @@ class FrameResult:
 
 @dataclass(frozen=True)
 class PassSummary:
-    """esn0_db: M2M4 estimate over all symbols; freq_time_s/freq_hz: carrier
+    """esn0_db: M2M4 estimate over the symbols of the stretches where frames
+    were found (all symbols if none were); freq_time_s/freq_hz: carrier
     frequency track (total removed frequency, decimated); pre_fec_ber: channel
     bit errors / bits over frames that decoded OK (None if none did)."""
 
@@ -119,7 +120,11 @@ class ReceiverConfig:
     the recording's centre; doppler_time_s/doppler_freq_hz: predicted Doppler
     (from an orbital track's range rate) to pre-compensate, time from the
     first sample; max_offset_hz/max_rate_hz_s: acquisition search range for
-    what remains; track_interval_s: spacing of the frequency track."""
+    what remains; track_interval_s: spacing of the frequency track;
+    reacquire_frames: when no ASM is seen for this many frame durations the
+    receiver acquires again and restarts its loops (signal after noise, loss
+    of lock); detection_factor: acquisition blocks whose strongest cell is
+    below this many times the typical noise peak are skipped as noise."""
 
     fs_hz: float
     center_offset_hz: float = 0.0
@@ -132,7 +137,8 @@ class ReceiverConfig:
     timing_bn_t: float = 0.004
     carrier_bn_t: float = 0.006
     track_interval_s: float = 0.5
-    extra: dict[str, float] = field(default_factory=dict)
+    reacquire_frames: float = 8.0
+    detection_factor: float = 2.0
 
 
 def m2m4_esn0_db(m2_sum: float, m4_sum: float, count: int) -> float:
@@ -165,33 +171,46 @@ class Receiver:
                 f"sample rate {config.fs_hz} Hz gives {self.sps:.2f} samples per symbol at "
                 f"{profile.symbol_rate} baud, expected at least 2"
             )
-        pattern, offset = self.code.sync_pattern
-        self.sync = FrameSynchronizer(
-            self.modulation,
-            pattern,
-            offset,
-            self.code.channel_bits_per_frame,
-            self.code.block_bits,
-        )
         self._n_acq = 1 << int(np.ceil(np.log2(config.acquisition_symbols * self.sps)))
-        self._acq_buffer: list[NDArray[np.complex64]] = []
-        self._acq_len = 0
+        frame_samples = (
+            self.code.channel_bits_per_frame / self.modulation.bits_per_symbol * self.sps
+        )
+        self._reacquire_samples = int(max(config.reacquire_frames * frame_samples, 2 * self._n_acq))
+        self._pending = np.zeros(0, dtype=np.complex64)  # raw samples not yet demodulated
+        self._pending_start = 0  # absolute index of _pending[0]
+        self._segment_start = 0  # absolute sample index where the current demodulator began
+        self._next_check = 0
         self._demod: SymbolDemodulator | None = None
+        self.sync = self._new_sync()
         self._offset_hz = 0.0
         self._rate_hz_s = 0.0
-        self._n_in = 0  # samples handed to the demodulator
+        self._n_acquisitions = 0
         self._positions = np.zeros(0, dtype=np.float64)  # sample position per buffered symbol
-        self._pos_base = 0  # absolute symbol index of _positions[0]
+        self._pos_base = 0  # segment symbol index of _positions[0]
         self._n_frames = 0
+        self._asm_frames = 0  # frames whose ASM was seen
+        self._asm_frames_at_check = 0
+        self._segment_asm_frames = 0
         self._ok = 0
         self._failed = 0
         self._missing = 0
         self._last_count: int | None = None
         self._bit_errors = 0
         self._bits_checked = 0
+        self._moments = [0.0, 0.0, 0]  # M2M4 sums of finished segments
         self._track_t: list[float] = []
         self._track_f: list[float] = []
         self._next_track_sym = 0
+
+    def _new_sync(self) -> FrameSynchronizer:
+        pattern, offset = self.code.sync_pattern
+        return FrameSynchronizer(
+            self.modulation,
+            pattern,
+            offset,
+            self.code.channel_bits_per_frame,
+            self.code.block_bits,
+        )
 
     # ----- frequency plan -----
     def _known_freq_hz(self, start: int, n: int) -> NDArray[np.float64]:
@@ -202,13 +221,15 @@ class Receiver:
             f += np.interp(t, c.doppler_time_s, c.doppler_freq_hz)
         return f
 
-    def _start(self, first_block: NDArray[np.complex64]) -> None:
+    def _start(self, block: NDArray[np.complex64]) -> bool:
+        """Acquire on ``block`` (the first samples from ``_segment_start``) and
+        start a fresh demodulator and frame synchronizer there; False (nothing
+        started) when no carrier stands out of the noise."""
         c = self.config
         if c.acquire:
-            n = first_block.size
-            known = self._known_freq_hz(0, n)
+            known = self._known_freq_hz(self._segment_start, block.size)
             phase = 2 * np.pi * np.cumsum(known) / c.fs_hz
-            pre = (first_block * np.exp(-1j * phase)).astype(np.complex64)
+            pre = (block * np.exp(-1j * phase)).astype(np.complex64)
             max_offset = c.max_offset_hz or 0.45 * float(self.profile.symbol_rate)
             decimate = max(int(self.sps // 2), 1)
             acq = acquire_frequency(
@@ -219,8 +240,11 @@ class Receiver:
                 max_rate_hz_s=c.max_rate_hz_s,
                 decimate=decimate,
             )
+            self._n_acquisitions += 1
+            if acq.significance < c.detection_factor:
+                return False
             self._offset_hz, self._rate_hz_s = acq.offset_hz, acq.rate_hz_s
-        power = float(np.mean(np.abs(first_block) ** 2)) if first_block.size else 1.0
+        power = float(np.mean(np.abs(block) ** 2)) if block.size else 1.0
         gain = 1.0 / np.sqrt(max(power * self.sps, 1e-20))
         cfg = DemodConfig(
             sps=self.sps,
@@ -230,43 +254,74 @@ class Receiver:
             carrier_bn_t=c.carrier_bn_t,
         )
         self._demod = SymbolDemodulator(cfg, c.fs_hz, initial_gain=gain)
+        self.sync = self._new_sync()
+        self._positions = np.zeros(0, dtype=np.float64)
+        self._pos_base = 0
+        self._next_track_sym = 0
+        self._next_check = self._segment_start + self._reacquire_samples
+        self._asm_frames_at_check = self._asm_frames
+        return True
 
     # ----- streaming -----
     def process(self, iq: NDArray[np.complex64]) -> list[FrameResult]:
         """Feed one chunk; returns the frames completed by it."""
-        iq = np.asarray(iq, dtype=np.complex64)
-        if self._demod is None:
-            self._acq_buffer.append(iq)
-            self._acq_len += iq.size
-            if self._acq_len < self._n_acq:
-                return []
-            iq = np.concatenate(self._acq_buffer)
-            self._acq_buffer = []
-            self._start(iq[: self._n_acq])
-        return self._run(iq, final=False)
+        self._pending = np.concatenate([self._pending, np.asarray(iq, dtype=np.complex64)])
+        return self._advance(final=False)
 
     def flush(self) -> list[FrameResult]:
         """End of stream: decode what remains."""
-        if self._demod is None:
-            iq = (
-                np.concatenate(self._acq_buffer)
-                if self._acq_buffer
-                else np.zeros(0, dtype=np.complex64)
-            )
-            self._acq_buffer = []
-            if iq.size < 256:
-                return []
-            self._start(iq)
-            return self._run(iq, final=True)
-        return self._run(np.zeros(0, dtype=np.complex64), final=True)
+        return self._advance(final=True)
+
+    def _advance(self, final: bool) -> list[FrameResult]:
+        """Demodulate pending samples, cutting at the re-acquisition checkpoints
+        (absolute sample indices) so that chunking changes no decision: when no
+        ASM was seen since the previous checkpoint, restart there."""
+        results: list[FrameResult] = []
+        while True:
+            if self._demod is None:
+                if self._pending.size < self._n_acq and not (final and self._pending.size >= 256):
+                    return results
+                if not self._start(self._pending[: self._n_acq]):
+                    # no signal in this block: skip it and try the next one
+                    skip = min(self._n_acq, self._pending.size)
+                    self._pending = self._pending[skip:]
+                    self._pending_start += skip
+                    self._segment_start = self._pending_start
+                    continue
+            end = self._pending_start + self._pending.size
+            stop = min(end, self._next_check)
+            n = stop - self._pending_start
+            at_end = final and stop == end
+            results += self._run(self._pending[:n], final=at_end)
+            self._pending = self._pending[n:]
+            self._pending_start = stop
+            if stop < self._next_check:
+                return results
+            if self._asm_frames == self._asm_frames_at_check:
+                self._close_segment()
+                self._segment_start = stop
+                self._demod = None  # nothing seen for a while: acquire again here
+            else:
+                self._asm_frames_at_check = self._asm_frames
+                self._next_check += self._reacquire_samples
+            if at_end:
+                return results
+
+    def _close_segment(self) -> None:
+        """Keep the Es/N0 moments of a segment only if it held frames."""
+        if self._demod is not None and self._asm_frames > self._segment_asm_frames:
+            m2, m4, count = self._demod.moments()
+            self._moments = [self._moments[0] + m2, self._moments[1] + m4, self._moments[2] + count]
+        self._segment_asm_frames = self._asm_frames
 
     def _run(self, iq: NDArray[np.complex64], final: bool) -> list[FrameResult]:
         assert self._demod is not None
-        freq = self._known_freq_hz(self._n_in, iq.size) + self._offset_hz
-        self._n_in += iq.size
+        start = self._pending_start
+        freq = self._known_freq_hz(start, iq.size) + self._offset_hz
         out = self._demod.process(iq, freq)
-        self._record_track(out.sample_pos, out.freq_hz)
-        self._positions = np.concatenate([self._positions, out.sample_pos])
+        positions = out.sample_pos + self._segment_start
+        self._record_track(positions, out.freq_hz)
+        self._positions = np.concatenate([self._positions, positions])
         candidates = self.sync.push(out.symbols, final=final)
         decoded = (self._decode(c) for c in candidates)
         results = [r for r in decoded if r is not None]
@@ -300,6 +355,8 @@ class Receiver:
         ok = rs_ok and parsed.crc_ok is not False
         if not ok and cand.asm_errors < 0:
             return None
+        if cand.asm_errors >= 0:
+            self._asm_frames += 1
         if ok:
             self._ok += 1
             self._count_channel_errors(cand, block)
@@ -336,7 +393,13 @@ class Receiver:
         self._bits_checked += n - skip
 
     def summary(self) -> PassSummary:
-        m2, m4, count = self._demod.moments() if self._demod else (0.0, 0.0, 0)
+        current = self._demod is not None and self._asm_frames > self._segment_asm_frames
+        m2, m4, count = self._demod.moments() if current and self._demod else (0.0, 0.0, 0)
+        if not current and self._moments[2] == 0 and self._demod is not None:
+            m2, m4, count = self._demod.moments()  # no frames anywhere: report what was seen
+        m2 += self._moments[0]
+        m4 += self._moments[1]
+        count += int(self._moments[2])
         return PassSummary(
             frames_ok=self._ok,
             frames_failed=self._failed,
