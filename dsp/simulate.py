@@ -33,6 +33,8 @@ class LinkConfig:
     clock_ppm: float = 0.0
     seed: int = 0
     lead_symbols: int = 512  # idle symbols before the first frame (receiver settling)
+    ebn0_time_s: NDArray[np.float64] | None = None  # varying Eb/N0 (link budget over a track)
+    ebn0_profile_db: NDArray[np.float64] | None = None
 
 
 def esn0_db_for(profile: DownlinkProfile, ebn0_db: float) -> float:
@@ -53,6 +55,10 @@ def simulate_chunks(
             doppler_time_s=link.doppler_time_s,
             doppler_freq_hz=link.doppler_freq_hz,
             esn0_db=None if link.ebn0_db is None else esn0_db_for(profile, link.ebn0_db),
+            esn0_time_s=link.ebn0_time_s,
+            esn0_profile_db=None
+            if link.ebn0_profile_db is None
+            else esn0_db_for(profile, 0.0) + np.asarray(link.ebn0_profile_db, dtype=np.float64),
             seed=link.seed,
         )
     )

@@ -202,3 +202,26 @@ def test_chunking_changes_no_output_across_reacquisition():
     for chunk in (4096, 33_333):
         pieces, _ = _receive(profile, iq, config, chunk)
         assert [r.to_dict() for r in pieces] == [r.to_dict() for r in whole]
+
+
+def test_link_budget_over_a_track_sets_the_noise_and_frames_decode_where_it_closes():
+    from dsp.channel import ebn0_from_link_budget
+
+    profile = builtin_profile("ccsds-bpsk-conv-rs")
+    frames = random_frames(profile, 10, seed=21)
+    t_s = np.array([0.0, 2.0, 4.5, 10.0])
+    range_km = np.array([2500.0, 2500.0, 8000.0, 8000.0])  # the link closes early, fails late
+    ebn0_db = ebn0_from_link_budget(
+        eirp_dbw=-9.0,
+        range_km=range_km,
+        freq_hz=437e6,
+        g_over_t_db_k=-22.0,
+        data_rate_bps=9600 * 0.43,
+    )
+    assert ebn0_db[0] > 6 and ebn0_db[-1] < 1
+    link = LinkConfig(sps=4, ebn0_time_s=t_s, ebn0_profile_db=ebn0_db, seed=22)
+    iq = simulate(profile, frames, link)
+    results, _ = _receive(profile, iq, ReceiverConfig(fs_hz=profile.symbol_rate * 4), 50_000)
+    ok_times = [r.asm_time_s for r in results if r.ok and r.frame in set(frames)]
+    assert len(ok_times) >= 4
+    assert max(ok_times) < 4.5

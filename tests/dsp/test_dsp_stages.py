@@ -100,3 +100,33 @@ def test_m2m4_estimator_matches_known_esn0():
         )
         p2 = np.abs(z) ** 2
         assert abs(m2m4_esn0_db(float(p2.sum()), float((p2**2).sum()), p2.size) - esn0_db) < 0.2
+
+
+def test_free_space_loss_and_link_budget_match_hand_calculation():
+    from dsp.channel import ebn0_from_link_budget, free_space_loss_db
+
+    # 1000 km at 437 MHz: 20*log10(4*pi*1e6*437e6/c) = 145.25 dB
+    assert abs(float(free_space_loss_db(np.array([1000.0]), 437e6)[0]) - 145.25) < 0.01
+    ebn0 = ebn0_from_link_budget(
+        eirp_dbw=0.0,
+        range_km=np.array([1000.0, 2000.0]),
+        freq_hz=437e6,
+        g_over_t_db_k=-15.0,
+        data_rate_bps=9600.0,
+    )
+    # 0 - 145.25 - 15 + 228.6 - 39.82 = 28.53 dB; twice the range costs 6.02 dB
+    assert abs(ebn0[0] - 28.53) < 0.02
+    assert abs((ebn0[0] - ebn0[1]) - 6.02) < 0.01
+
+
+def test_channel_noise_follows_a_time_varying_esn0_profile():
+    from dsp.channel import Channel, ChannelConfig
+
+    fs = 1000.0
+    config = ChannelConfig(
+        fs_hz=fs, esn0_time_s=np.array([0.0, 10.0]), esn0_profile_db=np.array([0.0, 20.0]), seed=1
+    )
+    noise = Channel(config).process(np.zeros(10_000, dtype=np.complex64))
+    early = np.mean(np.abs(noise[:500]) ** 2)  # around t=0.25 s: Es/N0 ~ 0.5 dB
+    late = np.mean(np.abs(noise[-500:]) ** 2)  # around t=9.75 s: Es/N0 ~ 19.5 dB
+    assert abs(10 * np.log10(early / late) - 19.0) < 0.5
