@@ -44,14 +44,18 @@ def loop_gains(bn_t: float, zeta: float, kd: float) -> tuple[float, float]:
 @dataclass(frozen=True)
 class DemodConfig:
     """sps: nominal samples per symbol (may be fractional);
-    timing_bn_t / carrier_bn_t: loop noise bandwidths times the symbol period;
-    agc_rate: AGC update step per symbol."""
+    timing_bn_t / carrier_bn_t: loop noise bandwidths times the symbol period
+    once settled; *_settle_bn_t: the wider ones used for the first
+    ``settle_symbols`` symbols (pull-in); agc_rate: AGC update step per symbol."""
 
     sps: float
     rrc_alpha: float
     detector: int  # 0 BPSK, 1 QPSK
-    timing_bn_t: float = 0.004
-    carrier_bn_t: float = 0.006
+    timing_bn_t: float = 0.001
+    carrier_bn_t: float = 0.007
+    timing_settle_bn_t: float = 0.005
+    carrier_settle_bn_t: float = 0.02
+    settle_symbols: int = 1500
     agc_rate: float = 2e-3
     zeta: float = 0.707
 
@@ -95,7 +99,9 @@ def _demod_core(  # type: ignore[no-untyped-def]
     symbols = np.empty(max_sym, dtype=np.complex64)
     positions = np.empty(max_sym, dtype=np.float64)
     freqs = np.empty(max_sym, dtype=np.float32)
-    kp_t, ki_t, kp_c, ki_c, agc = gains[0], gains[1], gains[2], gains[3], gains[4]
+    agc = gains[4]
+    n_before = int(state[_N_SYM])
+    settle = int(gains[9])
     p_next = state[_P_NEXT]
     t_int = state[_T_INT]
     theta = state[_THETA]
@@ -109,6 +115,10 @@ def _demod_core(  # type: ignore[no-untyped-def]
     n_out = 0
     loop_step = c_int / sps
     while n_out < max_sym:
+        if n_before + n_out < settle:  # wide loops while pulling in, then narrow
+            kp_t, ki_t, kp_c, ki_c = gains[5], gains[6], gains[7], gains[8]
+        else:
+            kp_t, ki_t, kp_c, ki_c = gains[0], gains[1], gains[2], gains[3]
         p_on = p_next
         need = int(np.floor(p_on)) + half + 2  # absolute index one past the last sample used
         if need > raw_start + n_raw:
@@ -181,7 +191,23 @@ class SymbolDemodulator:
         kd_c = 1.0 if config.detector == 0 else np.sqrt(2.0)
         kp_c, ki_c = loop_gains(config.carrier_bn_t, config.zeta, kd_c)
         kp_t, ki_t = loop_gains(config.timing_bn_t, config.zeta, 2.0 / config.sps)
-        self._gains = np.array([kp_t, ki_t, kp_c, ki_c, config.agc_rate], dtype=np.float64)
+        kp_c0, ki_c0 = loop_gains(config.carrier_settle_bn_t, config.zeta, kd_c)
+        kp_t0, ki_t0 = loop_gains(config.timing_settle_bn_t, config.zeta, 2.0 / config.sps)
+        self._gains = np.array(
+            [
+                kp_t,
+                ki_t,
+                kp_c,
+                ki_c,
+                config.agc_rate,
+                kp_t0,
+                ki_t0,
+                kp_c0,
+                ki_c0,
+                config.settle_symbols,
+            ],
+            dtype=np.float64,
+        )
         self._state = np.zeros(_STATE_LEN + 1, dtype=np.float64)
         self._state[_P_NEXT] = 2 * self._half + 2 * config.sps
         self._state[_GAIN] = initial_gain

@@ -134,8 +134,8 @@ class ReceiverConfig:
     max_offset_hz: float | None = None
     max_rate_hz_s: float = 0.0
     acquisition_symbols: int = 4096
-    timing_bn_t: float = 0.004
-    carrier_bn_t: float = 0.006
+    timing_bn_t: float = 0.001
+    carrier_bn_t: float = 0.007
     track_interval_s: float = 0.5
     reacquire_frames: float = 8.0
     detection_factor: float = 2.0
@@ -252,6 +252,9 @@ class Receiver:
             detector=self.modulation.detector,
             timing_bn_t=c.timing_bn_t,
             carrier_bn_t=c.carrier_bn_t,
+            # the signal may begin anywhere in the acquisition block: pull in with
+            # wide loops until well past it
+            settle_symbols=int(self._n_acq / self.sps) + 1500,
         )
         self._demod = SymbolDemodulator(cfg, c.fs_hz, initial_gain=gain)
         self.sync = self._new_sync()
