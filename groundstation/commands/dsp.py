@@ -19,8 +19,10 @@ from numpy.typing import NDArray
 
 from dsp.channel import doppler_from_range_rate
 from dsp.profile import DownlinkProfile, ProfileError, builtin_profile, load_profile
-from dsp.receiver import Receiver, ReceiverConfig
+from dsp.receiver import FrameResult, Receiver, ReceiverConfig
 from dsp.simulate import LinkConfig, simulate_chunks
+from dsp.space_packets import PacketExtractor
+from dsp.tm_frame import parse_tm_frame
 from dsp.transmitter import random_frames
 
 CHUNK_SAMPLES = 1 << 20
@@ -70,6 +72,28 @@ def _doppler(
     return read_doppler_csv(Path(args.range_rate_csv), args.carrier_hz)
 
 
+class _Packets:
+    """Space Packets out of good TM frames, one extractor per virtual channel
+    (reset on a virtual channel frame counter gap)."""
+
+    def __init__(self, profile: DownlinkProfile) -> None:
+        self.profile = profile
+        self.extractors: dict[int, PacketExtractor] = {}
+        self.last_count: dict[int, int] = {}
+
+    def push(self, frame: FrameResult) -> list[bytes]:
+        if not frame.ok or frame.header is None:
+            return []
+        vc = frame.header.virtual_channel_id
+        count = frame.header.virtual_channel_frame_count
+        extractor = self.extractors.setdefault(vc, PacketExtractor())
+        if vc in self.last_count and (count - self.last_count[vc]) % 256 != 1:
+            extractor.reset()
+        self.last_count[vc] = count
+        tm = parse_tm_frame(frame.frame, fecf=self.profile.fecf)
+        return extractor.push(tm.data_field, tm.header.first_header_pointer)
+
+
 def run_decode(args: argparse.Namespace) -> int:
     try:
         profile = resolve_profile(args.profile)
@@ -104,16 +128,26 @@ def run_decode(args: argparse.Namespace) -> int:
         print(f"groundstation decode: {exc}", file=sys.stderr)
         return 2
     samples = np.memmap(iq_path, dtype=np.complex64, mode="r")
-    results = []
-    for start in range(0, samples.size, CHUNK_SAMPLES):
-        for frame in receiver.process(np.array(samples[start : start + CHUNK_SAMPLES])):
+    packets = _Packets(profile)
+    results: list[FrameResult] = []
+    packet_list: list[bytes] = []
+
+    def emit(frames: list[FrameResult]) -> None:
+        for frame in frames:
             results.append(frame)
-            if not args.json and (frame.ok or args.all):
+            new_packets = packets.push(frame)
+            packet_list.extend(new_packets)
+            if args.json:
+                continue
+            if args.packets:
+                for packet in new_packets:
+                    print(packet.hex())
+            elif frame.ok or args.all:
                 print(frame.frame.hex() if frame.ok else f"# failed {frame.frame.hex()}")
-    for frame in receiver.flush():
-        results.append(frame)
-        if not args.json and (frame.ok or args.all):
-            print(frame.frame.hex() if frame.ok else f"# failed {frame.frame.hex()}")
+
+    for start in range(0, samples.size, CHUNK_SAMPLES):
+        emit(receiver.process(np.array(samples[start : start + CHUNK_SAMPLES])))
+    emit(receiver.flush())
     summary = receiver.summary()
     if args.json:
         print(
@@ -121,6 +155,7 @@ def run_decode(args: argparse.Namespace) -> int:
                 {
                     "profile": profile.name,
                     "frames": [r.to_dict() for r in results],
+                    "packets": [p.hex() for p in packet_list],
                     "summary": summary.to_dict(),
                 }
             )
@@ -205,6 +240,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--json", action="store_true", help="JSON with per-frame metadata and pass summary"
     )
     decode.add_argument("--all", action="store_true", help="also print frames that failed RS/CRC")
+    decode.add_argument(
+        "--packets", action="store_true", help="print Space Packets (hex) instead of frames"
+    )
     decode.set_defaults(func=run_decode)
 
     simulate = subparsers.add_parser("simulate", help="simulate a downlink to a cf32 IQ file")

@@ -77,6 +77,7 @@ def test_decode_json_reports_frames_and_pass_summary(tmp_path, capsys):
     assert [f["master_channel_frame_count"] for f in report["frames"]] == [0, 1, 2, 3]
     assert all(f["crc_ok"] for f in report["frames"])
     assert report["summary"]["esn0_db"] > 5
+    assert len(report["packets"]) >= 3
 
 
 def test_decode_with_range_rate_csv_precompensates_doppler(tmp_path, capsys):
@@ -138,3 +139,46 @@ def test_decode_refuses_a_file_that_is_not_whole_cf32_samples(tmp_path, capsys):
         == 2
     )
     assert "12 bytes" in capsys.readouterr().err
+
+
+def test_decode_packets_prints_the_space_packets_carried_by_the_frames(tmp_path, capsys):
+    from spacepackets.ccsds.spacepacket import SpacePacketHeader
+
+    iq = tmp_path / "pass.cf32"
+    _run(
+        [
+            "simulate",
+            "--profile",
+            "ccsds-bpsk-conv-rs",
+            "--frames",
+            "8",
+            "--ebn0",
+            "8",
+            "--out",
+            str(iq),
+        ]
+    )
+    capsys.readouterr()
+    assert (
+        _run(
+            [
+                "decode",
+                "--profile",
+                "ccsds-bpsk-conv-rs",
+                "--iq",
+                str(iq),
+                "--sample-rate",
+                "38400",
+                "--packets",
+            ]
+        )
+        == 0
+    )
+    packets = [bytes.fromhex(line) for line in capsys.readouterr().out.split()]
+    assert len(packets) >= 6
+    headers = [SpacePacketHeader.unpack(p[:6]) for p in packets]
+    assert {h.apid for h in headers} == {0x100}
+    assert [h.seq_count for h in headers] == list(
+        range(headers[0].seq_count, headers[0].seq_count + len(headers))
+    )
+    assert all(len(p) == h.packet_len for p, h in zip(packets, headers, strict=True))
