@@ -33,11 +33,19 @@ class ParsedFrame:
     crc_ok: bool | None
 
 
+def _parse_tm(frame: bytes, profile: DownlinkProfile) -> ParsedFrame:
+    tm = parse_tm_frame(frame, fecf=profile.fecf)
+    return ParsedFrame(tm.header, tm.crc_ok)
+
+
+def _parse_raw(frame: bytes, profile: DownlinkProfile) -> ParsedFrame:
+    return ParsedFrame(None, None)
+
+
+# Keyed by the profile's frame_format.
 FRAME_PARSERS: dict[str, Callable[[bytes, DownlinkProfile], ParsedFrame]] = {
-    "tm": lambda frame, p: (lambda f: ParsedFrame(f.header, f.crc_ok))(
-        parse_tm_frame(frame, fecf=p.fecf)
-    ),
-    "raw": lambda frame, p: ParsedFrame(None, None),
+    "tm": _parse_tm,
+    "raw": _parse_raw,
 }
 
 
