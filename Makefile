@@ -39,6 +39,7 @@ test: install-test
 bench: install-test
 	$(BIN)/python bench/passes.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/dsp.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 # Modules under groundstation.commands that add subcommands, in help order.
-COMMAND_MODULES: tuple[str, ...] = ("passes", "demo", "consume")
+COMMAND_MODULES: tuple[str, ...] = ("passes", "demo", "dsp", "consume")
 
 
 def build_parser() -> argparse.ArgumentParser:
