@@ -36,8 +36,10 @@ typecheck: install-test
 test: install-test
 	bash scripts/test.sh
 
-bench: install
+bench: install-test
 	$(BIN)/python bench/passes.py
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/dsp.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

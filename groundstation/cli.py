@@ -13,7 +13,16 @@ import sys
 from collections.abc import Sequence
 
 # Modules under groundstation.commands that add subcommands, in help order.
-COMMAND_MODULES: tuple[str, ...] = ("passes", "demo", "inventory", "contacts", "plan", "scheduler")
+COMMAND_MODULES: tuple[str, ...] = (
+    "passes",
+    "demo",
+    "dsp",
+    "consume",
+    "inventory",
+    "contacts",
+    "plan",
+    "scheduler",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

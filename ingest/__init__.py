@@ -1,1 +1,14 @@
-"""Delivery: Kafka topics, object storage, HDF5/SigMF datasets, dataset catalogue."""
+"""Delivery: Kafka topics, object storage, HDF5/SigMF datasets, dataset catalogue.
+
+- `ingest.topics`: topic names and contracts (frame headers, JSON messages);
+  JSON Schemas in ``ingest/schemas/``; docs/topics.md for people.
+- `ingest.publisher`: the `Publisher` interface, the embedded local topic log,
+  `open_publisher(KafkaConfig)`, `PublisherEventSink` for contact events.
+- `ingest.kafka_publisher`: Kafka through the durable `ingest.spool`.
+- `ingest.consumer`: follow a topic (Kafka or local log), `follow_frames`.
+- `ingest.rebuild`: example consumer rebuilding a payload from frames.
+- `ingest.objectstore`: local folder and S3 object stores, verified reads.
+- `ingest.h5frames`, `ingest.sigmf`: ``frames.h5`` and SigMF writers.
+- `ingest.dataset`: dataset writer (atomic visibility), reader, start-up recovery.
+- `ingest.catalog`: SQLAlchemy catalogue models and `CatalogService`.
+"""

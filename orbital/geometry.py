@@ -119,3 +119,42 @@ def station_arrays(stations: list[Station]) -> tuple[FloatArray, FloatArray]:
     pos = np.stack([s.itrs_km() for s in stations])
     enu = np.stack([s.enu_basis() for s in stations])
     return pos, enu
+
+
+MU_KM3_S2 = 398600.4418
+
+
+def elevation_acceleration_deg_s2(
+    r_itrs_km: FloatArray,
+    v_itrs_km_s: FloatArray,
+    omega_rad_s: FloatArray,
+    station_itrs_km: FloatArray,
+    station_up: FloatArray,
+) -> FloatArray:
+    """Second time derivative of the elevation (deg/s^2), for Newton steps.
+
+    The satellite's acceleration in the Earth-fixed frame is taken as
+    two-body gravity plus the centrifugal and Coriolis terms of the Earth's
+    rotation ``omega_rad_s``; the neglected J2 and drag terms are ~1e-3 of
+    it, which only slows Newton's convergence a little. Shapes as in
+    :func:`look_angles` (``omega_rad_s`` broadcasts against the leading axes).
+    """
+    r, v = r_itrs_km, v_itrs_km_s
+    w = np.asarray(omega_rad_s)[..., None]
+    rn = np.sqrt(np.einsum("...j,...j->...", r, r))[..., None]
+    a = -MU_KM3_S2 * r / rn**3
+    a[..., 0:1] += w * w * r[..., 0:1] + 2.0 * w * v[..., 1:2]
+    a[..., 1:2] += w * w * r[..., 1:2] - 2.0 * w * v[..., 0:1]
+    rho = r - station_itrs_km
+    u = np.einsum("...j,...j->...", station_up, rho)
+    ud = np.einsum("...j,...j->...", station_up, v)
+    udd = np.einsum("...j,...j->...", station_up, a)
+    rng = np.sqrt(np.einsum("...j,...j->...", rho, rho))
+    rd = np.einsum("...j,...j->...", rho, v) / rng
+    rdd = (np.einsum("...j,...j->...", v, v) + np.einsum("...j,...j->...", rho, a) - rd * rd) / rng
+    s = u / rng
+    sd = (ud - s * rd) / rng
+    sdd = (udd - 2.0 * sd * rd - s * rdd) / rng
+    c = np.sqrt(np.maximum(1.0 - s * s, 1e-30))
+    eld = sd / c
+    return np.degrees((sdd + s * eld * eld) / c)

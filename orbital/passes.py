@@ -36,7 +36,13 @@ from sgp4.api import SGP4_ERRORS, Satrec, SatrecArray
 
 from orbital.elements import ElementSet
 from orbital.errors import OrbitalError
-from orbital.geometry import LookAngles, look_angles, station_arrays, teme_to_itrs
+from orbital.geometry import (
+    LookAngles,
+    elevation_acceleration_deg_s2,
+    look_angles,
+    station_arrays,
+    teme_to_itrs,
+)
 from orbital.stations import Station
 from orbital.timescale import Epoch, require_aware_utc
 
@@ -51,16 +57,23 @@ EARTH_ROTATION_RAD_S = 7.2921150e-5
 SAMPLES_PER_REVOLUTION = 20
 #: Culminations whose interpolated peak is within this of the limit get refined.
 NEAR_MISS_MARGIN_DEG = 3.0
+#: Culminations with no grid sample beside them within this of the limit are
+#: skipped before the (finer) Hermite test; far larger than any interpolation error.
+PREFILTER_MARGIN_DEG = 30.0
+#: Samples of f over three grid steps around a culmination hidden by a mask.
+DENSE_SAMPLES = 82
 #: Element sets further than this from their epoch produce a warning.
 EPOCH_WARNING_DAYS = 14.0
 MIN_STEP_S = 10.0
 MAX_STEP_S = 3600.0
 #: Refinement stops when the next step would move a crossing (culmination) by less.
-CROSSING_TOLERANCE_S = 0.01
+CROSSING_TOLERANCE_S = 0.05
 CULMINATION_TOLERANCE_S = 0.05
 MAX_ITERATIONS = 40
 #: Largest Newton correction applied without evaluating at its end point.
 MAX_CORRECTION_S = 5.0
+#: Largest first-order elevation correction applied at a culmination.
+PEAK_ELEVATION_TOLERANCE_DEG = 0.002
 
 
 @dataclass(frozen=True)
@@ -312,9 +325,10 @@ class _Evaluator:
         return lim, slope
 
     def evaluate(
-        self, sat: IntArray, st: IntArray, t_s: FloatArray
-    ) -> tuple[LookAngles, FloatArray, FloatArray]:
-        """Look angles, ``f = elevation - limit`` and its rate at each triple.
+        self, sat: IntArray, st: IntArray, t_s: FloatArray, accel: BoolArray | None = None
+    ) -> tuple[LookAngles, FloatArray, FloatArray, FloatArray]:
+        """Look angles, ``f = elevation - limit``, its rate, and the elevation's
+        second derivative (where ``accel`` is set, else NaN) at each triple.
 
         ``sat`` must be sorted (grouped by satellite). Failed propagations give NaN.
         """
@@ -340,7 +354,13 @@ class _Evaluator:
         lim, slope = self.limit(st, la.azimuth_deg)
         f = la.elevation_deg - lim
         f_rate = la.elevation_rate_deg_s - slope * la.azimuth_rate_deg_s
-        return la, f, f_rate
+        eldd = np.full(m, np.nan)
+        if accel is not None and accel.any():
+            eldd[accel] = elevation_acceleration_deg_s2(
+                r[accel], v[accel], theta_dot[accel], self.st_pos[st[accel]],
+                self.st_enu[st[accel], 2],
+            )  # fmt: skip
+        return la, f, f_rate, eldd
 
 
 @dataclass
@@ -368,8 +388,8 @@ def _refine(ev: _Evaluator, w: _Work) -> tuple[FloatArray, FloatArray, FloatArra
     """Refine every bracket; returns ``(t_s, elevation_deg, azimuth_deg, f_deg)``.
 
     Each round evaluates SGP4 at the current guesses and takes a Newton
-    step (secant for culminations once two points are known), kept inside
-    the bracket. Newton's error after a step of size ``dt`` is about
+    step (for culminations on the elevation rate, with its analytic
+    derivative), kept inside the bracket. Newton's error after a step of size ``dt`` is about
     ``|g''| / (2 |g'|) dt^2``; when that is below the tolerance and ``dt``
     is small, the step is applied to the outputs to first order (time,
     azimuth, elevation) instead of being evaluated again.
@@ -383,27 +403,22 @@ def _refine(ev: _Evaluator, w: _Work) -> tuple[FloatArray, FloatArray, FloatArra
     out_el = np.full(m, np.nan)
     out_az = np.full(m, np.nan)
     out_f = np.full(m, np.nan)
-    prev_t = np.full(m, np.nan)
-    prev_g = np.full(m, np.nan)
     tol_all = np.where(kind == 1, CULMINATION_TOLERANCE_S, CROSSING_TOLERANCE_S)
     active = np.arange(m)
     for _ in range(MAX_ITERATIONS):
         if active.size == 0:
             break
         ta = t[active]
-        la, f, f_rate = ev.evaluate(sat[active], st[active], ta)
         is_peak = kind[active] == 1
+        la, f, f_rate, eldd = ev.evaluate(sat[active], st[active], ta, is_peak)
         eld = la.elevation_rate_deg_s
         g = np.where(is_peak, eld, f)
         on_lo_side = np.where(is_peak, g > 0, (g < 0) == rising[active])
         a = np.where(on_lo_side, ta, lo[active])
         b = np.where(on_lo_side, hi[active], ta)
         lo[active], hi[active] = a, b
-        pt, pg = prev_t[active], prev_g[active]
         with np.errstate(divide="ignore", invalid="ignore"):
-            secant_d = (g - pg) / (ta - pt)
-            have_secant = np.isfinite(secant_d) & (secant_d < 0)
-            peak_d = np.where(have_secant, secant_d, d1_est[active])
+            peak_d = np.where(eldd < 0, eldd, d1_est[active])
             deriv = np.where(is_peak, peak_d, f_rate)
             step = -g / deriv
             # Newton's error estimate, with a safety factor of 4 for the estimated g''.
@@ -412,11 +427,14 @@ def _refine(ev: _Evaluator, w: _Work) -> tuple[FloatArray, FloatArray, FloatArra
         inside = np.isfinite(nxt) & (nxt > a) & (nxt < b)
         tol = tol_all[active]
         # A culmination's derivative is only trusted once it is a secant.
-        # Culminations (where the elevation can have a sharp peak) finish
-        # only on a secant step below the tolerance.
-        crossing_done = ~is_peak & (np.abs(step) < MAX_CORRECTION_S) & (predicted_error < tol)
-        peak_done = is_peak & have_secant & (np.abs(step) < tol)
-        finished = (inside & (crossing_done | peak_done)) | ~np.isfinite(g)
+        # Culminations (where the elevation can have a sharp peak) finish only
+        # when the elevation correction is tiny, so the quadratic model is safe.
+        small = np.where(
+            is_peak,
+            np.abs(0.5 * eld * step) < PEAK_ELEVATION_TOLERANCE_DEG,
+            np.abs(step) < MAX_CORRECTION_S,
+        )
+        finished = (inside & small & (predicted_error < tol)) | ~np.isfinite(g)
         # First-order correction of the outputs to the Newton point.
         dt = np.where(inside & np.isfinite(step), step, 0.0)
         out_t[active] = ta + dt
@@ -424,7 +442,6 @@ def _refine(ev: _Evaluator, w: _Work) -> tuple[FloatArray, FloatArray, FloatArra
         out_el[active] = la.elevation_deg + np.where(is_peak, 0.5, 1.0) * eld * dt
         out_f[active] = f + f_rate * dt
         nxt = np.where(inside, nxt, 0.5 * (a + b))
-        prev_t[active], prev_g[active] = ta, g
         t[active] = nxt
         finished |= b - a < tol
         active = active[~finished]
@@ -491,74 +508,104 @@ def _search_chunk(
         basis = np.stack((up, pos), axis=1)  # (3, 2)
         r_up_pos = r @ basis  # (n, T, 2)
         v_up_pos = v @ basis
-        u = r_up_pos[..., 0] - float(up @ pos)  # up component of the line of sight
-        ud = v_up_pos[..., 0]
-        rng2 = rr - 2.0 * r_up_pos[..., 1] + float(pos @ pos)
-        rng = np.sqrt(rng2)
-        rho_dot_rho = rv - v_up_pos[..., 1]
-        del r_up_pos, v_up_pos
-        sin_el = u / rng
+        u = r_up_pos[..., 0]
+        u -= float(up @ pos)  # up component of the line of sight
+        rng2 = rr - 2.0 * r_up_pos[..., 1]
+        rng2 += float(pos @ pos)
         # d(sin el)/dt has the sign of ud |rho|^2 - u (rho . rho_dot).
-        eld_pos = ud * rng2 - u * rho_dot_rho > 0
+        rho_dot_rho = rv - v_up_pos[..., 1]
+        rho_dot_rho *= u
+        eld_pos = v_up_pos[..., 0] * rng2 > rho_dot_rho
+        del r_up_pos, v_up_pos, rho_dot_rho
         lo_lim, _ = station.limit_range_deg()
+        # Above the lowest limit: sin(el) > sin(lim), i.e. u > sin(lim) |rho|.
+        sin_lo = math.sin(math.radians(lo_lim))
+        if sin_lo >= 0.0:
+            above = (u > 0.0) & (u * u > (sin_lo * sin_lo) * rng2)
+        else:
+            above = u > sin_lo * np.sqrt(rng2)
         if station.has_mask:
-            above = sin_el > math.sin(math.radians(lo_lim))
             ci = np.nonzero(above)
             if ci[0].size:
                 la_c = look_angles(r[ci], v[ci], ev.st_pos[j], ev.st_enu[j])
                 above[ci] = la_c.elevation_deg > station.elevation_limit_deg(la_c.azimuth_deg)
-        else:
-            above = sin_el > math.sin(math.radians(lo_lim))
-        del u, ud, rng2, rng, rho_dot_rho
-
-        def at(rows: IntArray, k: IntArray, j: int = j) -> tuple[FloatArray, ...]:
-            """el, el rate, az, f, f rate at grid samples (rows, k)."""
-            la = look_angles(r[rows, k], v[rows, k], ev.st_pos[j], ev.st_enu[j])
-            lim, slope = ev.limit(np.full(rows.shape, j), la.azimuth_deg)
-            f = la.elevation_deg - lim
-            fd = la.elevation_rate_deg_s - slope * la.azimuth_rate_deg_s
-            return la.elevation_deg, la.elevation_rate_deg_s, la.azimuth_deg, f, fd
-
         padded = np.zeros((above.shape[0], n_t + 2), dtype=np.int8)
         padded[:, 1:-1] = above
         d = np.diff(padded, axis=1)
         r_rows, r_k = np.nonzero(d == 1)  # first sample above
         s_rows, s_k = np.nonzero(d == -1)  # one past the last sample above
+        del padded, d
         npj = r_rows.shape[0]
         pid = np.arange(n_pass, n_pass + npj)
-        p_parts.append((r_rows, np.full(npj, j), r_k, s_k))
-        last = np.minimum(s_k, n_t - 1)
-        el_first, _, az_first, _, _ = at(r_rows, r_k)
-        el_last, _, az_last, _, _ = at(r_rows, last)
-        g_parts.append((el_first, az_first, el_last, az_last))
-        for ks, is_rise in ((r_k, True), (s_k, False)):
-            sel = ks > 0 if is_rise else ks < n_t
-            rows, kk = r_rows[sel], ks[sel]
-            _, _, _, f_a, fd_a = at(rows, kk - 1)
-            _, _, _, f_b, fd_b = at(rows, kk)
-            x_parts.append((rows, np.full(rows.shape, j), kk - 1, pid[sel]))
-            x_vals.append((np.full(rows.shape, 1.0 if is_rise else 0.0), f_a, f_b, fd_a, fd_b))
-        # Culminations: the elevation rate changes from + to - between i and i+1.
+        # Culminations: the elevation rate changes from + to - between i and i+1;
+        # kept when inside a pass, or when a grid sample beside it is within
+        # PREFILTER_MARGIN_DEG of the limit (the Hermite test below is finer).
         k_rows, k_i = np.nonzero(eld_pos[:, :-1] & ~eld_pos[:, 1:])
-        hk = h[k_i]
-        el_a, eld_a, _, f_a, fd_a = at(k_rows, k_i)
-        el_b, eld_b, _, f_b, fd_b = at(k_rows, k_i + 1)
-        s_pk, el_pk, curv, third = _hermite_peak(hk, el_a, el_b, eld_a, eld_b)
         flat = k_rows * n_t + k_i
         s0 = r_rows * n_t + r_k - 1
         s1 = s_rows * n_t + s_k - 1
         owner = np.searchsorted(s0, flat, side="right") - 1
         inside = owner >= 0
         inside[inside] = flat[inside] <= s1[owner[inside]]
+        sin_pre = math.sin(math.radians(lo_lim - PREFILTER_MARGIN_DEG))
+        near = np.zeros(k_rows.shape, dtype=bool)
+        for kk in (k_i, k_i + 1):
+            near |= u[k_rows, kk] > sin_pre * np.sqrt(rng2[k_rows, kk])
+        pre = inside | near
+        k_rows, k_i, inside = k_rows[pre], k_i[pre], inside[pre]
+        owner = owner[pre]
+
+        # Look angles at every grid sample the brackets need, computed once.
+        last = np.minimum(s_k, n_t - 1)
+        rise_sel, set_sel = r_k > 0, s_k < n_t
+        need_rows = np.concatenate(
+            (r_rows, r_rows, r_rows[rise_sel], r_rows[rise_sel], r_rows[set_sel],
+             r_rows[set_sel], k_rows, k_rows)
+        )  # fmt: skip
+        need_k = np.concatenate(
+            (r_k, last, r_k[rise_sel] - 1, r_k[rise_sel], s_k[set_sel] - 1, s_k[set_sel],
+             k_i, k_i + 1)
+        )  # fmt: skip
+        key = need_rows * n_t + need_k
+        uniq, inv = np.unique(key, return_inverse=True)
+        u_rows, u_k = np.divmod(uniq, n_t)
+        la = look_angles(r[u_rows, u_k], v[u_rows, u_k], ev.st_pos[j], ev.st_enu[j])
+        lim, slope = ev.limit(np.full(uniq.shape, j), la.azimuth_deg)
+        el_u, eld_u, az_u = la.elevation_deg, la.elevation_rate_deg_s, la.azimuth_deg
+        f_u = el_u - lim
+        fd_u = eld_u - slope * la.azimuth_rate_deg_s
+        del la, lim, slope
+        bounds = np.cumsum(
+            [0, npj, npj, int(rise_sel.sum()), int(rise_sel.sum()), int(set_sel.sum()),
+             int(set_sel.sum()), k_rows.shape[0], k_rows.shape[0]]
+        )  # fmt: skip
+        part = [inv[bounds[i] : bounds[i + 1]] for i in range(8)]
+
+        p_parts.append((r_rows, np.full(npj, j), r_k, s_k))
+        g_parts.append((el_u[part[0]], az_u[part[0]], el_u[part[1]], az_u[part[1]]))
+        for (ia, ib), sel, is_rise in (
+            ((part[2], part[3]), rise_sel, True),
+            ((part[4], part[5]), set_sel, False),
+        ):
+            rows = r_rows[sel]
+            kk = r_k[sel] if is_rise else s_k[sel]
+            x_parts.append((rows, np.full(rows.shape, j), kk - 1, pid[sel]))
+            x_vals.append(
+                (np.full(rows.shape, 1.0 if is_rise else 0.0), f_u[ia], f_u[ib], fd_u[ia],
+                 fd_u[ib])
+            )  # fmt: skip
+        ia, ib = part[6], part[7]
+        s_pk, el_pk, curv, third = _hermite_peak(h[k_i], el_u[ia], el_u[ib], eld_u[ia], eld_u[ib])
         keep = inside | (el_pk > lo_lim - NEAR_MISS_MARGIN_DEG)
         owners = np.where(inside, pid[np.clip(owner, 0, None)] if npj else -1, -1)
+        ia, ib = ia[keep], ib[keep]
         c_parts.append((k_rows[keep], np.full(int(keep.sum()), j), k_i[keep], owners[keep]))
         c_vals.append(
-            (grid_s[k_i[keep]] + s_pk[keep], curv[keep], f_a[keep], f_b[keep], fd_a[keep],
-             fd_b[keep], third[keep])
+            (grid_s[k_i[keep]] + s_pk[keep], curv[keep], f_u[ia], f_u[ib], fd_u[ia], fd_u[ib],
+             third[keep])
         )  # fmt: skip
         n_pass += npj
-        del sin_el, eld_pos, above, padded, d
+        del u, rng2, eld_pos, above
 
     def icat(parts: list[tuple[IntArray, ...]], i: int) -> IntArray:
         return np.concatenate([p[i] for p in parts]).astype(np.int64)
@@ -609,41 +656,76 @@ def _search_chunk(
 
     # Near misses that clear the limit at their culmination are passes too.
     new = np.flatnonzero((c_pass < 0) & (c_f > 0))
-    n_new = new.shape[0]
-    new_pid = np.arange(n_pass, n_pass + n_new)
     c_pass = c_pass.copy()
-    c_pass[new] = new_pid
+    c_pass[new] = np.arange(n_pass, n_pass + new.shape[0])
+    fa, fb = fcat(c_vals, 2)[new], fcat(c_vals, 3)[new]
+    tp, fp = c_t[new], c_f[new]
+    n_sat = [c_sat[new]]
+    n_st = [c_st[new]]
+    n_rise = [(c_lo[new], tp, fa, fp)]
+    n_set = [(tp, c_hi[new], fp, fb)]
+    n_curv = [np.abs(c_curv[new])]
+    # At a masked station the elevation peak can sit behind a high stretch of
+    # the mask while the satellite clears a lower stretch beside it: sample
+    # f densely around such culminations to find those passes too.
+    masked_st = np.array([s.has_mask for s in ev.stations])
+    lo_lims = np.array([s.limit_range_deg()[0] for s in ev.stations])
+    dense = np.flatnonzero(
+        (c_pass < 0) & masked_st[c_st] & (c_el > lo_lims[c_st]) & np.isfinite(c_f)
+    )
+    if dense.size:
+        k0 = c_k0[dense]
+        w_lo = grid_s[np.maximum(k0 - 1, 0)]
+        w_hi = grid_s[np.minimum(k0 + 2, n_t - 1)]
+        offs = np.linspace(0.0, 1.0, DENSE_SAMPLES)
+        tt = w_lo[:, None] + (w_hi - w_lo)[:, None] * offs[None, :]
+        ds = np.repeat(c_sat[dense], DENSE_SAMPLES)
+        dst = np.repeat(c_st[dense], DENSE_SAMPLES)
+        order = np.argsort(ds, kind="stable")
+        _, f_d, _, _ = ev.evaluate(ds[order], dst[order], tt.ravel()[order])
+        fd_all = np.empty_like(f_d)
+        fd_all[order] = f_d
+        fgrid = fd_all.reshape(tt.shape)
+        up = np.nan_to_num(fgrid, nan=-1.0) > 0
+        up[:, 0] = up[:, -1] = False  # the window ends are grid samples below the limit
+        dd = np.diff(up.astype(np.int8), axis=1)
+        rr_, ri = np.nonzero(dd == 1)
+        sr_, si = np.nonzero(dd == -1)
+        if rr_.size:
+            n_sat.append(c_sat[dense][rr_])
+            n_st.append(c_st[dense][rr_])
+            n_rise.append((tt[rr_, ri], tt[rr_, ri + 1], fgrid[rr_, ri], fgrid[rr_, ri + 1]))
+            n_set.append((tt[sr_, si], tt[sr_, si + 1], fgrid[sr_, si], fgrid[sr_, si + 1]))
+            n_curv.append(np.abs(c_curv[dense][rr_]))
+    new_sat = np.concatenate(n_sat)
+    new_st = np.concatenate(n_st)
+    n_new = new_sat.shape[0]
     if n_new:
-        fa, fb = fcat(c_vals, 2)[new], fcat(c_vals, 3)[new]
-        fda, fdb = fcat(c_vals, 4)[new], fcat(c_vals, 5)[new]
-        tp = c_t[new]
-        lo2 = np.concatenate((c_lo[new], tp))
-        hi2 = np.concatenate((tp, c_hi[new]))
-        # Linear guesses towards the peak (f > 0 there, < 0 at the grid ends).
-        fp = c_f[new]
-        g_rise = c_lo[new] + (tp - c_lo[new]) * (-fa) / (fp - fa)
-        g_set = tp + (c_hi[new] - tp) * fp / (fp - fb)
+        r_lo, r_hi, r_flo, r_fhi = (np.concatenate([x[i] for x in n_rise]) for i in range(4))
+        s_lo, s_hi, s_flo, s_fhi = (np.concatenate([x[i] for x in n_set]) for i in range(4))
+        # Linear first guesses inside each bracket.
+        g_rise = r_lo + (r_hi - r_lo) * (-r_flo) / (r_fhi - r_flo)
+        g_set = s_lo + (s_hi - s_lo) * s_flo / (s_flo - s_fhi)
         t2, _, az2, _ = _refine(
             ev,
             _Work(
-                sat=np.concatenate((c_sat[new], c_sat[new])),
-                st=np.concatenate((c_st[new], c_st[new])),
+                sat=np.concatenate((new_sat, new_sat)),
+                st=np.concatenate((new_st, new_st)),
                 kind=np.zeros(2 * n_new, np.int8),
-                lo=lo2,
-                hi=hi2,
+                lo=np.concatenate((r_lo, s_lo)),
+                hi=np.concatenate((r_hi, s_hi)),
                 t0=np.concatenate((g_rise, g_set)),
                 rising=np.concatenate((np.ones(n_new, bool), np.zeros(n_new, bool))),
                 d1=np.zeros(2 * n_new),
-                d2=np.full(2 * n_new, np.inf),
+                d2=np.tile(np.concatenate(n_curv), 2),
             ),
         )
-        del fda, fdb
     else:
         t2 = az2 = np.zeros(0)
 
     n_total = n_pass + n_new
-    sat_all = np.concatenate((p_sat, c_sat[new]))
-    st_all = np.concatenate((p_st, c_st[new]))
+    sat_all = np.concatenate((p_sat, new_sat))
+    st_all = np.concatenate((p_st, new_st))
     aos = np.concatenate((np.zeros(n_pass), t2[:n_new]))
     los = np.concatenate((np.full(n_pass, grid_s[-1]), t2[n_new:]))
     az_aos = np.concatenate((grid_az_a, az2[:n_new]))

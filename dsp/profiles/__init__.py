@@ -1,0 +1,1 @@
+"""Built-in downlink profiles (YAML package data, loaded by dsp.profile)."""

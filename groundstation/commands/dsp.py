@@ -1,0 +1,265 @@
+"""``groundstation decode`` and ``groundstation simulate``: the downlink DSP on files.
+
+decode: a cf32 IQ recording -> one line per frame (hex) or JSON with per-frame
+metadata and the pass summary. simulate: a profile + frame count + link ->
+cf32 IQ. Optional Doppler: a CSV of ``time_s,range_rate_km_s`` (an orbital
+track) with ``--carrier-hz``. SigMF input/output arrives with the ingest
+issue; only raw cf32 (interleaved float32 I/Q) is read and written here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dsp.channel import doppler_from_range_rate
+from dsp.profile import DownlinkProfile, ProfileError, builtin_profile, load_profile
+from dsp.receiver import FrameResult, Receiver, ReceiverConfig
+from dsp.simulate import LinkConfig, simulate_chunks
+from dsp.space_packets import PacketExtractor
+from dsp.tm_frame import parse_tm_frame
+from dsp.transmitter import random_frames
+
+CHUNK_SAMPLES = 1 << 20
+
+
+def resolve_profile(name_or_path: str) -> DownlinkProfile:
+    """A profile from a YAML file path, else a built-in profile name."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise ProfileError(f"profile file {name_or_path!r} does not exist")
+        return load_profile(path.read_text(encoding="utf-8"), source=str(path))
+    return builtin_profile(name_or_path)
+
+
+def read_doppler_csv(
+    path: Path, carrier_hz: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(time_s, doppler_hz) from a ``time_s,range_rate_km_s`` CSV (header optional)."""
+    try:
+        table = np.loadtxt(path, delimiter=",", comments="#", ndmin=2, skiprows=_header_rows(path))
+    except ValueError as exc:
+        raise ValueError(f"range-rate CSV {path}: {exc}") from exc
+    if table.shape[1] < 2 or table.shape[0] < 2:
+        raise ValueError(
+            f"range-rate CSV {path} has shape {table.shape}, expected >= 2 rows of time_s,range_rate_km_s"
+        )
+    time_s = table[:, 0]
+    if np.any(np.diff(time_s) <= 0):
+        raise ValueError(f"range-rate CSV {path}: time_s must increase")
+    return time_s, doppler_from_range_rate(table[:, 1], carrier_hz)
+
+
+def _header_rows(path: Path) -> int:
+    with path.open(encoding="utf-8") as handle:
+        first = handle.readline()
+    return 0 if first[:1].isdigit() or first[:1] in "-+." else 1
+
+
+def _doppler(
+    args: argparse.Namespace,
+) -> tuple[NDArray[np.float64] | None, NDArray[np.float64] | None]:
+    if args.range_rate_csv is None:
+        return None, None
+    if args.carrier_hz is None:
+        raise ValueError("--range-rate-csv needs --carrier-hz (the downlink carrier frequency)")
+    return read_doppler_csv(Path(args.range_rate_csv), args.carrier_hz)
+
+
+class _Packets:
+    """Space Packets out of good TM frames, one extractor per virtual channel
+    (reset on a virtual channel frame counter gap)."""
+
+    def __init__(self, profile: DownlinkProfile) -> None:
+        self.profile = profile
+        self.extractors: dict[int, PacketExtractor] = {}
+        self.last_count: dict[int, int] = {}
+
+    def push(self, frame: FrameResult) -> list[bytes]:
+        if not frame.ok or frame.header is None:
+            return []
+        vc = frame.header.virtual_channel_id
+        count = frame.header.virtual_channel_frame_count
+        extractor = self.extractors.setdefault(vc, PacketExtractor())
+        if vc in self.last_count and (count - self.last_count[vc]) % 256 != 1:
+            extractor.reset()
+        self.last_count[vc] = count
+        tm = parse_tm_frame(frame.frame, fecf=self.profile.fecf)
+        return extractor.push(tm.data_field, tm.header.first_header_pointer)
+
+
+def run_decode(args: argparse.Namespace) -> int:
+    try:
+        profile = resolve_profile(args.profile)
+        doppler_time_s, doppler_hz = _doppler(args)
+    except (ProfileError, ValueError, OSError) as exc:
+        print(f"groundstation decode: {exc}", file=sys.stderr)
+        return 2
+    iq_path = Path(args.iq)
+    if not iq_path.is_file():
+        print(f"groundstation decode: IQ file {args.iq!r} does not exist", file=sys.stderr)
+        return 2
+    if iq_path.stat().st_size % 8:
+        print(
+            f"groundstation decode: {args.iq} is {iq_path.stat().st_size} bytes, not a whole number of "
+            "cf32 samples (8 bytes each)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        receiver = Receiver(
+            profile,
+            ReceiverConfig(
+                fs_hz=args.sample_rate,
+                center_offset_hz=args.center_offset_hz,
+                doppler_time_s=doppler_time_s,
+                doppler_freq_hz=doppler_hz,
+                max_offset_hz=args.max_offset_hz,
+                max_rate_hz_s=args.max_rate_hz_s,
+            ),
+        )
+    except ValueError as exc:
+        print(f"groundstation decode: {exc}", file=sys.stderr)
+        return 2
+    samples = np.memmap(iq_path, dtype=np.complex64, mode="r")
+    packets = _Packets(profile)
+    results: list[FrameResult] = []
+    packet_list: list[bytes] = []
+
+    def emit(frames: list[FrameResult]) -> None:
+        for frame in frames:
+            results.append(frame)
+            new_packets = packets.push(frame)
+            packet_list.extend(new_packets)
+            if args.json:
+                continue
+            if args.packets:
+                for packet in new_packets:
+                    print(packet.hex())
+            elif frame.ok or args.all:
+                print(frame.frame.hex() if frame.ok else f"# failed {frame.frame.hex()}")
+
+    for start in range(0, samples.size, CHUNK_SAMPLES):
+        emit(receiver.process(np.array(samples[start : start + CHUNK_SAMPLES])))
+    emit(receiver.flush())
+    summary = receiver.summary()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "profile": profile.name,
+                    "frames": [r.to_dict() for r in results],
+                    "packets": [p.hex() for p in packet_list],
+                    "summary": summary.to_dict(),
+                }
+            )
+        )
+    else:
+        print(
+            f"# {summary.frames_ok} frames ok, {summary.frames_failed} failed, {summary.frames_missing} missing; "
+            f"Es/N0 {summary.esn0_db:.1f} dB; offset {summary.acquired_offset_hz:.1f} Hz",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    try:
+        profile = resolve_profile(args.profile)
+        doppler_time_s, doppler_hz = _doppler(args)
+    except (ProfileError, ValueError, OSError) as exc:
+        print(f"groundstation simulate: {exc}", file=sys.stderr)
+        return 2
+    if args.frames < 1:
+        print(f"groundstation simulate: --frames is {args.frames}, expected >= 1", file=sys.stderr)
+        return 2
+    if args.sps < 2:
+        print(
+            f"groundstation simulate: --sps is {args.sps}, expected an integer >= 2",
+            file=sys.stderr,
+        )
+        return 2
+    frames = random_frames(profile, args.frames, seed=args.seed)
+    link = LinkConfig(
+        sps=args.sps,
+        ebn0_db=args.ebn0,
+        phase_rad=args.phase_rad,
+        freq_offset_hz=args.freq_offset_hz,
+        doppler_time_s=doppler_time_s,
+        doppler_freq_hz=doppler_hz,
+        clock_ppm=args.clock_ppm,
+        seed=args.seed,
+    )
+    n_samples = 0
+    with open(args.out, "wb") as handle:
+        for chunk in simulate_chunks(profile, frames, link):
+            chunk.astype(np.complex64).tofile(handle)
+            n_samples += chunk.size
+    fs_hz = float(profile.symbol_rate) * args.sps
+    print(
+        f"wrote {n_samples} cf32 samples at {fs_hz:g} Hz ({args.frames} frames, profile {profile.name}) to {args.out}"
+    )
+    if args.frames_out:
+        Path(args.frames_out).write_text("".join(f.hex() + "\n" for f in frames), encoding="utf-8")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    decode = subparsers.add_parser(
+        "decode", help="decode a cf32 IQ recording with a downlink profile"
+    )
+    decode.add_argument("--profile", required=True, help="built-in profile name or YAML file")
+    decode.add_argument("--iq", required=True, help="IQ file (interleaved float32 I/Q)")
+    decode.add_argument("--sample-rate", type=float, required=True, help="sample rate in Hz")
+    decode.add_argument(
+        "--format", choices=["cf32"], default="cf32", help="IQ format (SigMF: ingest issue)"
+    )
+    decode.add_argument(
+        "--center-offset-hz", type=float, default=0.0, help="carrier offset from the centre"
+    )
+    decode.add_argument(
+        "--range-rate-csv", help="time_s,range_rate_km_s track to pre-compensate Doppler"
+    )
+    decode.add_argument("--carrier-hz", type=float, help="carrier frequency for --range-rate-csv")
+    decode.add_argument(
+        "--max-offset-hz",
+        type=float,
+        default=None,
+        help="acquisition range (default 0.45*symbol rate)",
+    )
+    decode.add_argument(
+        "--max-rate-hz-s", type=float, default=0.0, help="Doppler rate searched at acquisition"
+    )
+    decode.add_argument(
+        "--json", action="store_true", help="JSON with per-frame metadata and pass summary"
+    )
+    decode.add_argument("--all", action="store_true", help="also print frames that failed RS/CRC")
+    decode.add_argument(
+        "--packets", action="store_true", help="print Space Packets (hex) instead of frames"
+    )
+    decode.set_defaults(func=run_decode)
+
+    simulate = subparsers.add_parser("simulate", help="simulate a downlink to a cf32 IQ file")
+    simulate.add_argument("--profile", required=True, help="built-in profile name or YAML file")
+    simulate.add_argument("--frames", type=int, required=True, help="number of frames")
+    simulate.add_argument(
+        "--ebn0", type=float, default=None, help="Eb/N0 in dB per frame bit (omit: no noise)"
+    )
+    simulate.add_argument("--out", required=True, help="output cf32 file")
+    simulate.add_argument("--sps", type=int, default=4, help="samples per symbol")
+    simulate.add_argument("--freq-offset-hz", type=float, default=0.0)
+    simulate.add_argument("--phase-rad", type=float, default=0.0)
+    simulate.add_argument("--clock-ppm", type=float, default=0.0)
+    simulate.add_argument(
+        "--range-rate-csv", help="time_s,range_rate_km_s track giving the Doppler"
+    )
+    simulate.add_argument("--carrier-hz", type=float, help="carrier frequency for --range-rate-csv")
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--frames-out", help="also write the sent frames as hex lines")
+    simulate.set_defaults(func=run_simulate)

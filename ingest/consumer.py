@@ -1,0 +1,205 @@
+"""Following a topic: a small API for pipeline users.
+
+    from ingest.consumer import KafkaSource, follow_frames
+    for frame in follow_frames(KafkaSource("127.0.0.1:9092", topic)):
+        print(frame.meta.sequence, len(frame.data))
+
+Two sources give the same `RawRecord` stream: `KafkaSource` (a broker) and
+`LocalLogSource` (the embedded local topic log written by
+`ingest.publisher.LocalLogPublisher`). `follow_frames` decodes the frame
+contract and can drop duplicates by (contact id, sequence).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from ingest.errors import ContractError
+from ingest.topics import FrameMeta
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedFrame:
+    """A decoded frame as consumed: the bytes, their metadata and where they came from."""
+
+    data: bytes
+    meta: FrameMeta
+    key: bytes | None
+    topic: str
+    partition: int
+    offset: int
+
+
+class RecordSource(Protocol):
+    def records(self, *, idle_timeout_s: float | None) -> Iterator[RawRecord]:
+        """Records in order; stops after ``idle_timeout_s`` without a new one (None: never)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class KafkaSource:
+    """Follows one topic on a broker (all partitions; per-partition order)."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        *,
+        group_id: str | None = None,
+        from_beginning: bool = True,
+        client_id: str = "groundstation-consumer",
+        connect_timeout_s: float = 30.0,
+    ) -> None:
+        from kafka import KafkaConsumer
+
+        self.topic = topic
+        self._consumer: Any = KafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id,
+            client_id=client_id,
+            auto_offset_reset="earliest" if from_beginning else "latest",
+            enable_auto_commit=group_id is not None,
+            fetch_max_wait_ms=20,
+            bootstrap_timeout_ms=int(connect_timeout_s * 1000),
+        )
+
+    def records(self, *, idle_timeout_s: float | None = None) -> Iterator[RawRecord]:
+        last = time.monotonic()
+        while True:
+            polled = self._consumer.poll(timeout_ms=100, max_records=5000)
+            got = False
+            for batch in polled.values():
+                for m in batch:
+                    got = True
+                    yield RawRecord(
+                        topic=m.topic,
+                        partition=m.partition,
+                        offset=m.offset,
+                        key=m.key,
+                        value=m.value,
+                        headers=tuple(m.headers or ()),
+                        timestamp_ms=m.timestamp,
+                    )
+            now = time.monotonic()
+            if got:
+                last = now
+            elif idle_timeout_s is not None and now - last >= idle_timeout_s:
+                return
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+class LocalLogSource:
+    """Follows one topic of the local topic log (``<directory>/<topic>.jsonl``)."""
+
+    def __init__(self, directory: Path, topic: str, *, from_beginning: bool = True) -> None:
+        self.path = Path(directory) / f"{topic}.jsonl"
+        self.topic = topic
+        self._pos = 0
+        if not from_beginning and self.path.exists():
+            self._pos = self.path.stat().st_size
+
+    def records(self, *, idle_timeout_s: float | None = None) -> Iterator[RawRecord]:
+        last = time.monotonic()
+        buffer = b""
+        while True:
+            chunk = b""
+            if self.path.exists():
+                with open(self.path, "rb") as f:
+                    f.seek(self._pos)
+                    chunk = f.read(1 << 20)
+            if chunk:
+                self._pos += len(chunk)
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line_no, line in enumerate(lines):
+                    if line:
+                        yield self._decode(line, line_no)
+                last = time.monotonic()
+                continue
+            if idle_timeout_s is not None and time.monotonic() - last >= idle_timeout_s:
+                return
+            time.sleep(0.05)
+
+    def _decode(self, line: bytes, line_no: int) -> RawRecord:
+        try:
+            d = json.loads(line)
+            key = None if d["key_b64"] is None else base64.b64decode(d["key_b64"])
+            return RawRecord(
+                topic=self.topic,
+                partition=0,
+                offset=int(d["offset"]),
+                key=key,
+                value=base64.b64decode(d["value_b64"]),
+                headers=tuple((str(n), str(v).encode()) for n, v in d["headers"]),
+                timestamp_ms=int(d["timestamp_ms"]),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ContractError(f"{self.path}: unreadable line near {self._pos}: {exc}") from exc
+
+    def close(self) -> None:
+        return None
+
+
+class Deduplicator:
+    """Drops a frame already seen, by (contact id, sequence number)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, set[int]] = {}
+        self.duplicates = 0
+
+    def first_time(self, meta: FrameMeta) -> bool:
+        seen = self._seen.setdefault(meta.contact_id, set())
+        if meta.sequence in seen:
+            self.duplicates += 1
+            return False
+        seen.add(meta.sequence)
+        return True
+
+
+def follow_frames(
+    source: RecordSource,
+    *,
+    norad_id: int | None = None,
+    contact_id: str | None = None,
+    deduplicate: bool = True,
+    idle_timeout_s: float | None = None,
+    max_frames: int | None = None,
+) -> Iterator[ReceivedFrame]:
+    """Decoded frames from ``source`` with their metadata, optionally filtered."""
+    dedup = Deduplicator() if deduplicate else None
+    count = 0
+    if max_frames is not None and max_frames <= 0:
+        return
+    for rec in source.records(idle_timeout_s=idle_timeout_s):
+        meta = FrameMeta.from_headers(rec.headers)
+        if norad_id is not None and meta.norad_id != norad_id:
+            continue
+        if contact_id is not None and meta.contact_id != contact_id:
+            continue
+        if dedup is not None and not dedup.first_time(meta):
+            continue
+        yield ReceivedFrame(rec.value, meta, rec.key, rec.topic, rec.partition, rec.offset)
+        count += 1
+        if max_frames is not None and count >= max_frames:
+            return

@@ -1,0 +1,411 @@
+"""One dataset per contact: staged locally, checksummed, uploaded, then made visible.
+
+Key layout in the object store: ``<norad_id>/<yyyy>/<mm>/<dd>/<contact_id>/``
+(the store adds its own prefix) holding ``frames.h5``, ``iq.sigmf-data`` and
+``iq.sigmf-meta`` (when the profile records IQ), ``products/...`` and
+``manifest.json`` (every other file with its size and SHA-256).
+
+Visibility rule: a `DatasetWriter` registers the dataset as ``writing`` in the
+catalogue, writes every file into a local staging directory, checksums them
+into ``manifest.json``, uploads the files, uploads the manifest *last*, checks
+the stored sizes, and only then marks the catalogue row ``ready`` (and
+publishes a dataset-ready notice). Readers find datasets through the
+catalogue's ready rows and read through the manifest, so a writer that dies
+anywhere on the way leaves nothing visible. `recover` runs at start-up: a
+staged dataset whose manifest was written is uploaded again and completed
+(resumed); anything else is deleted from the store and its row marked
+``failed`` (cleaned).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ingest.catalog import CatalogService, DatasetEntry, FileEntry
+from ingest.errors import DatasetError, IngestError, ObjectNotFoundError
+from ingest.h5frames import ContactAttrs, FramesH5Writer, write_image_h5
+from ingest.objectstore import ObjectStore, get_file_verified, get_verified, sha256_file
+from ingest.publisher import Publisher
+from ingest.sigmf import SigMFWriter
+from ingest.topics import DatasetFileInfo, DatasetReadyMessage, utc_iso
+
+MANIFEST = "manifest.json"
+MANIFEST_SCHEMA_ID = "groundstation.dataset-manifest/1"
+_STAGING_INFO = ".staging.json"
+
+
+def dataset_key_prefix(norad_id: int, start: datetime, contact_id: str) -> str:
+    """``25544/2026/11/27/<contact_id>``: where one contact's dataset lives."""
+    if start.tzinfo is None:
+        raise DatasetError(f"start {start!r} is naive; pass a UTC datetime")
+    t = start.astimezone(UTC)
+    if not contact_id or "/" in contact_id or contact_id in (".", ".."):
+        raise DatasetError(f"contact id {contact_id!r} cannot be used in an object key")
+    return f"{norad_id}/{t:%Y}/{t:%m}/{t:%d}/{contact_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetInfo:
+    dataset_id: str
+    contact_id: str
+    norad_id: int
+    satellite: str
+    station: str
+    antenna: str
+    start: datetime
+    end: datetime
+
+    @property
+    def key_prefix(self) -> str:
+        return dataset_key_prefix(self.norad_id, self.start, self.contact_id)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dataset_id": self.dataset_id,
+            "contact_id": self.contact_id,
+            "norad_id": self.norad_id,
+            "satellite": self.satellite,
+            "station": self.station,
+            "antenna": self.antenna,
+            "start": utc_iso(self.start),
+            "end": utc_iso(self.end),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestFile:
+    name: str
+    size_bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    info: dict[str, Any]
+    files: tuple[ManifestFile, ...]
+    created: str = ""
+
+    def encode(self) -> bytes:
+        return json.dumps(
+            {
+                "schema": MANIFEST_SCHEMA_ID,
+                **self.info,
+                "created": self.created,
+                "files": [
+                    {"name": f.name, "size_bytes": f.size_bytes, "sha256": f.sha256}
+                    for f in self.files
+                ],
+            },
+            indent=2,
+            sort_keys=True,
+        ).encode()
+
+    @classmethod
+    def decode(cls, data: bytes, *, where: str) -> Manifest:
+        try:
+            d = json.loads(data)
+            if d.get("schema") != MANIFEST_SCHEMA_ID:
+                raise DatasetError(
+                    f"{where}: schema {d.get('schema')!r}, expected {MANIFEST_SCHEMA_ID!r}"
+                )
+            files = tuple(
+                ManifestFile(str(f["name"]), int(f["size_bytes"]), str(f["sha256"]))
+                for f in d["files"]
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DatasetError(f"{where} is not a valid manifest: {exc}") from exc
+        info = {k: v for k, v in d.items() if k not in ("schema", "files", "created")}
+        return cls(info=info, files=files, created=str(d.get("created", "")))
+
+    def file(self, name: str) -> ManifestFile:
+        for f in self.files:
+            if f.name == name:
+                return f
+        raise DatasetError(
+            f"{name!r} is not in the manifest (files: {[f.name for f in self.files]})"
+        )
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class DatasetWriter:
+    """Builds one dataset; see the module docstring for the visibility rule."""
+
+    info: DatasetInfo
+    store: ObjectStore
+    catalog: CatalogService
+    staging_root: Path
+    publisher: Publisher | None = None
+    clock: Callable[[], datetime] = _utcnow
+    _h5: FramesH5Writer | None = field(default=None, init=False)
+    _sigmf: SigMFWriter | None = field(default=None, init=False)
+    _begun: bool = field(default=False, init=False)
+
+    @property
+    def staging(self) -> Path:
+        return Path(self.staging_root) / self.info.dataset_id
+
+    def begin(self) -> DatasetWriter:
+        self.catalog.begin(
+            dataset_id=self.info.dataset_id,
+            contact_id=self.info.contact_id,
+            norad_id=self.info.norad_id,
+            satellite=self.info.satellite,
+            station=self.info.station,
+            antenna=self.info.antenna,
+            start_time=self.info.start,
+            end_time=self.info.end,
+            store_uri=self.store.uri(self.info.key_prefix),
+            key_prefix=self.info.key_prefix,
+            now=self.clock(),
+        )
+        if self.staging.exists():
+            shutil.rmtree(self.staging)
+        self.staging.mkdir(parents=True)
+        (self.staging / _STAGING_INFO).write_text(json.dumps(self.info.to_json()))
+        self._begun = True
+        return self
+
+    def frames_h5(self, *, frame_length: int, attrs: ContactAttrs) -> FramesH5Writer:
+        self._need_begun()
+        self._h5 = FramesH5Writer(
+            self.staging / "frames.h5", frame_length=frame_length, attrs=attrs
+        )
+        return self._h5
+
+    def sigmf(self, **kwargs: Any) -> SigMFWriter:
+        """A `SigMFWriter` for ``iq.sigmf-data``/``iq.sigmf-meta`` (kwargs as SigMFWriter)."""
+        self._need_begun()
+        self._sigmf = SigMFWriter(self.staging / "iq", **kwargs)
+        return self._sigmf
+
+    def add_product_bytes(self, name: str, data: bytes) -> None:
+        path = self._product_path(name)
+        path.write_bytes(data)
+
+    def add_image_products(self, image: np.ndarray, *, name: str = "image") -> None:
+        """A reconstructed image as ``products/<name>.png`` and ``products/<name>.h5``."""
+        from PIL import Image
+
+        arr = np.asarray(image, dtype=np.uint8)
+        Image.fromarray(arr).save(self._product_path(f"{name}.png"), format="PNG")
+        write_image_h5(self._product_path(f"{name}.h5"), arr)
+
+    def _product_path(self, name: str) -> Path:
+        self._need_begun()
+        if not name or "/" in name or name.startswith("."):
+            raise DatasetError(f"product name {name!r} must be a plain file name")
+        d = self.staging / "products"
+        d.mkdir(exist_ok=True)
+        return d / name
+
+    def _need_begun(self) -> None:
+        if not self._begun:
+            raise DatasetError(f"dataset {self.info.dataset_id!r}: call begin() first")
+
+    def commit(self) -> DatasetEntry:
+        """Checksum, upload (manifest last), verify, then make the dataset visible."""
+        self._need_begun()
+        if self._h5 is not None:
+            self._h5.close()
+        if self._sigmf is not None:
+            self._sigmf.close()
+        write_manifest(self.staging, self.info, created=utc_iso(self.clock()))
+        entry = _upload_and_publish(
+            self.staging, self.info, self.store, self.catalog, self.publisher, self.clock
+        )
+        shutil.rmtree(self.staging, ignore_errors=True)
+        return entry
+
+    def abort(self, reason: str) -> None:
+        """Give up: delete what was uploaded and mark the row failed."""
+        for w in (self._h5, self._sigmf):
+            if w is not None:
+                w.close()
+        self.store.delete_prefix(self.info.key_prefix + "/")
+        self.catalog.mark_failed(self.info.dataset_id, reason=reason)
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def _staged_files(staging: Path) -> list[str]:
+    names = []
+    for dirpath, _dirs, files in os.walk(staging):
+        for n in files:
+            rel = Path(dirpath, n).relative_to(staging).as_posix()
+            if rel in (MANIFEST, _STAGING_INFO) or n.endswith(".part"):
+                continue
+            names.append(rel)
+    return sorted(names)
+
+
+def write_manifest(staging: Path, info: DatasetInfo, *, created: str) -> Manifest:
+    """Checksum every staged file into ``manifest.json`` (written atomically)."""
+    files = tuple(
+        ManifestFile(name, (staging / name).stat().st_size, sha256_file(staging / name))
+        for name in _staged_files(staging)
+    )
+    if not files:
+        raise DatasetError(f"dataset {info.dataset_id!r} has no files to publish")
+    manifest = Manifest(info=info.to_json(), files=files, created=created)
+    tmp = staging / (MANIFEST + ".part")
+    tmp.write_bytes(manifest.encode())
+    os.replace(tmp, staging / MANIFEST)
+    return manifest
+
+
+def _upload_and_publish(
+    staging: Path,
+    info: DatasetInfo,
+    store: ObjectStore,
+    catalog: CatalogService,
+    publisher: Publisher | None,
+    clock: Callable[[], datetime],
+) -> DatasetEntry:
+    manifest_bytes = (staging / MANIFEST).read_bytes()
+    manifest = Manifest.decode(manifest_bytes, where=str(staging / MANIFEST))
+    prefix = info.key_prefix
+    for f in manifest.files:
+        local = staging / f.name
+        if sha256_file(local) != f.sha256:
+            raise DatasetError(
+                f"staged file {local} changed after it was checksummed; not publishing"
+            )
+        store.put_file(f"{prefix}/{f.name}", local)
+    store.put_bytes(f"{prefix}/{MANIFEST}", manifest_bytes)
+    for f in manifest.files:
+        stored = store.size(f"{prefix}/{f.name}")
+        if stored != f.size_bytes:
+            raise DatasetError(
+                f"{store.uri(prefix + '/' + f.name)} holds {stored} bytes, expected {f.size_bytes}"
+            )
+    entries = [
+        FileEntry(f.name, store.uri(f"{prefix}/{f.name}"), f.size_bytes, f.sha256)
+        for f in manifest.files
+    ]
+    entry = catalog.mark_ready(
+        info.dataset_id,
+        files=entries,
+        manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
+        now=clock(),
+    )
+    if publisher is not None:
+        publisher.publish_dataset_ready(
+            DatasetReadyMessage(
+                dataset_id=info.dataset_id,
+                contact_id=info.contact_id,
+                norad_id=info.norad_id,
+                station=info.station,
+                start=info.start,
+                end=info.end,
+                manifest_uri=store.uri(f"{prefix}/{MANIFEST}"),
+                files=tuple(
+                    DatasetFileInfo(e.name, e.uri, e.size_bytes, e.sha256) for e in entries
+                ),
+            )
+        )
+    return entry
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryReport:
+    resumed: tuple[str, ...]
+    cleaned: tuple[str, ...]
+
+
+def recover(
+    *,
+    store: ObjectStore,
+    catalog: CatalogService,
+    staging_root: Path,
+    publisher: Publisher | None = None,
+    clock: Callable[[], datetime] = _utcnow,
+) -> RecoveryReport:
+    """Start-up clean-up of datasets a crashed writer left in state ``writing``.
+
+    Run it before any writer starts. A dataset whose staging directory holds a
+    manifest is uploaded again and made visible (resumed); any other one has
+    its objects deleted and its row marked ``failed`` (cleaned).
+    """
+    resumed: list[str] = []
+    cleaned: list[str] = []
+    writing = catalog.in_state("writing")
+    for entry in writing:
+        staging = Path(staging_root) / entry.id
+        info = DatasetInfo(
+            dataset_id=entry.id,
+            contact_id=entry.contact_id,
+            norad_id=entry.norad_id,
+            satellite=entry.satellite,
+            station=entry.station,
+            antenna=entry.antenna,
+            start=entry.start_time,
+            end=entry.end_time,
+        )
+        if (staging / MANIFEST).is_file():
+            try:
+                _upload_and_publish(staging, info, store, catalog, publisher, clock)
+                shutil.rmtree(staging, ignore_errors=True)
+                resumed.append(entry.id)
+                continue
+            except IngestError:
+                pass  # a staged file no longer matches its manifest: clean instead
+        store.delete_prefix(entry.key_prefix + "/")
+        catalog.mark_failed(
+            entry.id,
+            reason="the writer stopped before the dataset was complete; "
+            "partial objects were deleted at start-up",
+        )
+        shutil.rmtree(staging, ignore_errors=True)
+        cleaned.append(entry.id)
+    known = {e.id for e in writing}
+    if Path(staging_root).is_dir():
+        for d in Path(staging_root).iterdir():
+            if d.is_dir() and d.name not in known:
+                shutil.rmtree(d, ignore_errors=True)  # staging without a catalogue row
+    return RecoveryReport(tuple(resumed), tuple(cleaned))
+
+
+class DatasetReader:
+    """Reads a visible dataset through its manifest, verifying every byte."""
+
+    def __init__(self, store: ObjectStore, key_prefix: str) -> None:
+        self.store = store
+        self.key_prefix = key_prefix.rstrip("/")
+        try:
+            data = store.get_bytes(f"{self.key_prefix}/{MANIFEST}")
+        except ObjectNotFoundError:
+            raise DatasetError(
+                f"no complete dataset at {store.uri(self.key_prefix)}: manifest.json is missing "
+                "(the dataset is still being written, or its writer failed)"
+            ) from None
+        self.manifest = Manifest.decode(data, where=store.uri(f"{self.key_prefix}/{MANIFEST}"))
+
+    @classmethod
+    def for_entry(cls, store: ObjectStore, entry: DatasetEntry) -> DatasetReader:
+        if entry.state != "ready":
+            raise DatasetError(f"dataset {entry.id!r} is {entry.state!r}, not ready")
+        return cls(store, entry.key_prefix)
+
+    def read_bytes(self, name: str) -> bytes:
+        """A file's bytes; `ingest.errors.CorruptObjectError` if they fail the manifest's SHA-256."""
+        f = self.manifest.file(name)
+        return get_verified(self.store, f"{self.key_prefix}/{name}", f.sha256)
+
+    def download(self, name: str, dest: Path) -> Path:
+        """Download a file to ``dest`` after verifying its SHA-256."""
+        f = self.manifest.file(name)
+        get_file_verified(self.store, f"{self.key_prefix}/{name}", dest, f.sha256)
+        return dest

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import jsonschema
+import pytest
+
+from ingest.errors import ContractError
+from ingest.topics import (
+    ContactEventMessage,
+    DatasetFileInfo,
+    DatasetReadyMessage,
+    FrameMeta,
+    TopicNames,
+    load_schema,
+)
+
+T0 = datetime(2026, 11, 27, 1, 2, 3, 456789, tzinfo=UTC)
+
+
+def meta(seq: int = 7, crc: bool | None = True) -> FrameMeta:
+    return FrameMeta("c-1", 25544, "lisbon", "dish-1", T0, 3, 200, 4, crc, seq)
+
+
+@pytest.mark.parametrize("crc", [True, False, None])
+def test_frame_metadata_survives_a_round_trip_through_headers(crc: bool | None) -> None:
+    m = meta(crc=crc)
+    assert FrameMeta.from_headers(m.headers()) == m
+
+
+def test_frame_key_is_the_norad_id_so_a_satellite_keeps_one_partition() -> None:
+    assert meta().key == b"25544"
+
+
+def test_frame_headers_follow_the_published_schema() -> None:
+    headers = {n: v.decode() for n, v in meta().headers()}
+    jsonschema.validate(headers, load_schema("frame-headers"))
+    assert headers["seq"] == "7"
+    assert headers["frame-time"] == "2026-11-27T01:02:03.456789Z"
+
+
+def test_frame_time_in_another_zone_is_stored_as_utc() -> None:
+    local = T0.astimezone(timezone(timedelta(hours=2)))
+    m = FrameMeta("c", 1, "s", "a", local, 0, 0, 0, None, 0)
+    assert dict(m.headers())["frame-time"] == b"2026-11-27T01:02:03.456789Z"
+
+
+def test_a_naive_frame_time_is_refused() -> None:
+    m = FrameMeta("c", 1, "s", "a", datetime(2026, 1, 1), 0, 0, 0, None, 0)
+    with pytest.raises(ContractError, match="naive"):
+        m.headers()
+
+
+def test_a_missing_header_is_named_in_the_error() -> None:
+    headers = [h for h in meta().headers() if h[0] != "seq"]
+    with pytest.raises(ContractError, match="'seq' is missing"):
+        FrameMeta.from_headers(headers)
+
+
+def test_a_non_numeric_header_is_named_with_its_value() -> None:
+    headers = [(n, b"x7" if n == "vc" else v) for n, v in meta().headers()]
+    with pytest.raises(ContractError, match="'vc' is 'x7'"):
+        FrameMeta.from_headers(headers)
+
+
+def test_contact_event_json_follows_its_schema_and_round_trips() -> None:
+    ev = ContactEventMessage("c-1", "scheduled", "tracking", T0, "AOS", 25544, "lisbon", "dish-1")
+    import json
+
+    jsonschema.validate(json.loads(ev.encode()), load_schema("contact-event"))
+    assert ContactEventMessage.decode(ev.encode()) == ev
+
+
+def test_dataset_ready_json_follows_its_schema_and_round_trips() -> None:
+    files = (DatasetFileInfo("frames.h5", "s3://b/k/frames.h5", 10, "a" * 64),)
+    n = DatasetReadyMessage("d-1", "c-1", 25544, "lisbon", T0, T0, "s3://b/k/manifest.json", files)
+    import json
+
+    doc = json.loads(n.encode())
+    jsonschema.validate(doc, load_schema("dataset-ready"))
+    assert doc["total_size_bytes"] == 10
+    assert DatasetReadyMessage.decode(n.encode()) == n
+
+
+def test_a_message_of_another_schema_is_refused() -> None:
+    with pytest.raises(ContractError, match="schema"):
+        ContactEventMessage.decode(b'{"schema": "something/9"}')
+
+
+def test_topic_names_share_the_configured_prefix() -> None:
+    assert TopicNames("gs").all() == ("gs.frames", "gs.contact-events", "gs.datasets")
+
+
+def test_a_prefix_kafka_cannot_use_is_refused_with_its_value() -> None:
+    with pytest.raises(ContractError, match="'a b'"):
+        TopicNames("a b")
