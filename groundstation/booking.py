@@ -240,48 +240,70 @@ def availability(
         if missing:
             raise NotFoundError("station", sorted(missing)[0])
         query = query.where(Antenna.station_id.in_(station_ids))
-    windows: list[AvailableWindow] = []
+    # Read what is needed, end the transaction (on SQLite it holds the write
+    # lock), predict, then read the bookings in a second short transaction.
+    candidates = [
+        (
+            antenna.id,
+            antenna.station_id,
+            antenna.status,
+            antenna.setup_s,
+            antenna.teardown_s,
+            orbital_station(
+                antenna.station, min_elevation_deg=required_elevation_deg(antenna, profile)
+            ),
+        )
+        for antenna in session.scalars(query)
+        if band_fits(antenna, satellite)
+    ]
+    prepass = timedelta(seconds=profile.prepass_s)
+    postpass = timedelta(seconds=profile.postpass_s)
+    min_duration_s = profile.min_viable_duration_s
+    session.rollback()
+
     cache: dict[tuple[str, float], list[Pass]] = {}
-    for antenna in session.scalars(query):
-        if not band_fits(antenna, satellite):
-            continue
-        key = (antenna.station_id, required_elevation_deg(antenna, profile))
+    predicted: list[tuple[str, str, str, Pass, datetime, datetime]] = []
+    for antenna_id, station_id, status, setup_s, teardown_s, station in candidates:
+        key = (station_id, station.min_elevation_deg)
         if key not in cache:
-            station = orbital_station(antenna.station, min_elevation_deg=key[1])
             cache[key] = predict(element, station, start, end)
         for p in cache[key]:
-            if p.duration_s < profile.min_viable_duration_s:
-                continue
-            w = windows_for(p.aos, p.los, antenna, profile)
-            blocked_by = ""
-            if antenna.status != "online":
-                blocked_by = f"antenna status {antenna.status}"
-            else:
-                clash = conflicting_contacts(
-                    session, antenna_id=antenna.id, start=w.blocked_start, end=w.blocked_end
-                )
-                if clash:
-                    blocked_by = f"contact {clash[0].id}"
-                else:
-                    maint = conflicting_maintenance(
-                        session, antenna_id=antenna.id, start=w.blocked_start, end=w.blocked_end
-                    )
-                    if maint:
-                        blocked_by = f"maintenance {_iso(maint[0].start)}..{_iso(maint[0].end)}"
-            windows.append(
-                AvailableWindow(
-                    norad_id=norad_id,
-                    station_id=antenna.station_id,
-                    antenna_id=antenna.id,
-                    aos=p.aos,
-                    tca=p.tca,
-                    los=p.los,
-                    max_elevation_deg=p.max_elevation_deg,
-                    duration_s=p.duration_s,
-                    state="BUSY" if blocked_by else ContactState.AVAILABLE.value,
-                    blocked_by=blocked_by,
-                )
+            if p.duration_s >= min_duration_s:
+                blocked_start = p.aos - prepass - timedelta(seconds=setup_s)
+                blocked_end = p.los + postpass + timedelta(seconds=teardown_s)
+                predicted.append((antenna_id, station_id, status, p, blocked_start, blocked_end))
+
+    windows: list[AvailableWindow] = []
+    for antenna_id, station_id, status, p, blocked_start, blocked_end in predicted:
+        blocked_by = ""
+        if status != "online":
+            blocked_by = f"antenna status {status}"
+        else:
+            clash = conflicting_contacts(
+                session, antenna_id=antenna_id, start=blocked_start, end=blocked_end
             )
+            if clash:
+                blocked_by = f"contact {clash[0].id}"
+            else:
+                maint = conflicting_maintenance(
+                    session, antenna_id=antenna_id, start=blocked_start, end=blocked_end
+                )
+                if maint:
+                    blocked_by = f"maintenance {_iso(maint[0].start)}..{_iso(maint[0].end)}"
+        windows.append(
+            AvailableWindow(
+                norad_id=norad_id,
+                station_id=station_id,
+                antenna_id=antenna_id,
+                aos=p.aos,
+                tca=p.tca,
+                los=p.los,
+                max_elevation_deg=p.max_elevation_deg,
+                duration_s=p.duration_s,
+                state="BUSY" if blocked_by else ContactState.AVAILABLE.value,
+                blocked_by=blocked_by,
+            )
+        )
     session.rollback()
     windows.sort(key=lambda w: (w.aos, w.antenna_id))
     return windows
