@@ -363,7 +363,7 @@ def reserve(
     # outside any write lock.
     existing = _find_idempotent(session, tenant, idempotency_key)
     if existing is not None:
-        session.rollback()
+        session.commit()  # read-only; keeps the loaded attributes (no rollback expiry)
         return existing
     satellite = get_satellite(session, norad_id=norad_id)
     antenna = session.get(Antenna, antenna_id)
@@ -418,7 +418,7 @@ def reserve(
     try:
         existing = _find_idempotent(session, tenant, idempotency_key)
         if existing is not None:
-            session.rollback()
+            session.commit()  # read-only; keeps the loaded attributes (no rollback expiry)
             return existing
         antenna = session.get(Antenna, antenna_id)
         profile = session.get(MissionProfile, profile_id)
@@ -443,6 +443,12 @@ def reserve(
             session, antenna_id=antenna_id, start=w.blocked_start, end=w.blocked_end
         )
         if clash:
+            # A concurrent retry with the same key may have committed since
+            # the first look-up (READ COMMITTED): that is the same contact.
+            existing = _find_idempotent(session, tenant, idempotency_key)
+            if existing is not None:
+                session.commit()
+                return existing
             raise _conflict_error(antenna_id, w, clash[0])
         contact = Contact(
             id=new_id(),
@@ -474,7 +480,7 @@ def reserve(
     except IntegrityError as exc:
         session.rollback()
         existing = _find_idempotent(session, tenant, idempotency_key)
-        session.rollback()
+        session.commit()
         if existing is not None:
             return existing
         if not is_overlap_violation(exc):

@@ -411,3 +411,30 @@ def test_new_ephemeris_moving_a_window_onto_another_booking_fails_it_to_schedule
     assert [(e.contact_id, e.new_state) for e in events.events] == [
         (contact.id, "FAILED_TO_SCHEDULE")
     ]
+
+
+def test_concurrent_retries_with_one_idempotency_key_get_one_contact(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with session_factory() as s:
+        setup_world(s)
+        w = first_window(s)
+    barrier = threading.Barrier(20)
+    ids: list[str] = []
+    lock = threading.Lock()
+
+    def attempt() -> None:
+        with session_factory() as s:
+            barrier.wait()
+            contact = reserve_window(s, w, idempotency_key="retry-1")
+        with lock:
+            ids.append(contact.id)
+
+    threads = [threading.Thread(target=attempt) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(ids) == 20 and len(set(ids)) == 1
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Contact)) == 1
