@@ -9,9 +9,9 @@ contact to FAILED with the message as reason.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,16 @@ class ContactRun:
     los: datetime
     downlink_freq_hz: float
     ephemeris_text: str
+    # Downlink spec of the satellite and the mission profile's settings, so an
+    # executor needs no database access.
+    downlink_bandwidth_hz: float = 0.0
+    modulation: str = ""
+    symbol_rate_baud: float = 0.0
+    framing_profile: str = ""
+    demod: dict[str, Any] = field(default_factory=dict)
+    decode: dict[str, Any] = field(default_factory=dict)
+    kafka_topic: str = ""
+    dataset_options: dict[str, Any] = field(default_factory=dict)
 
 
 class ContactExecutionError(Exception):

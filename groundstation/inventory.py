@@ -292,9 +292,8 @@ def upload_ephemerides(
     """Parse TLE/3LE/OMM text and store each element set of a registered
     satellite (optionally only ``norad_ids``); then re-predict the future
     contacts of every satellite whose ephemeris in force changed."""
-    from orbital.omm import parse_elements
-
     from groundstation.booking import repredict_contacts
+    from orbital.omm import parse_elements
 
     now = require_utc(now, "now")
     if expires_at is not None:
@@ -352,3 +351,48 @@ def upload_ephemerides(
                 )
             )
     return result
+
+
+def list_ephemerides(session: Session, *, satellite_id: int) -> list[Ephemeris]:
+    """A satellite's ephemeris history, newest epoch first."""
+    return list(
+        session.scalars(
+            select(Ephemeris)
+            .where(Ephemeris.satellite_id == satellite_id)
+            .order_by(Ephemeris.epoch.desc(), Ephemeris.id.desc())
+        )
+    )
+
+
+def set_ephemeris_enabled(
+    session: Session,
+    *,
+    ephemeris_id: int,
+    enabled: bool,
+    now: datetime,
+    events: EventSink | None = None,
+    window_tolerance_s: float = 60.0,
+) -> list[ContactEvent]:
+    """Enable or disable one stored element set; if that changes the one in
+    force, re-predict the satellite's future contacts (returns their events)."""
+    from groundstation.booking import repredict_contacts
+
+    now = require_utc(now, "now")
+    ephemeris = session.get(Ephemeris, ephemeris_id)
+    if ephemeris is None:
+        raise NotFoundError("ephemeris", ephemeris_id)
+    satellite_id = ephemeris.satellite_id
+    before = ephemeris_in_force(session, satellite_id=satellite_id, now=now)
+    before_id = before.id if before is not None else None
+    ephemeris.enabled = enabled
+    session.commit()
+    after = ephemeris_in_force(session, satellite_id=satellite_id, now=now)
+    if after is None or after.id == before_id:
+        return []
+    return repredict_contacts(
+        session,
+        satellite_id=satellite_id,
+        now=now,
+        events=events if events is not None else NullEventSink(),
+        window_tolerance_s=window_tolerance_s,
+    )

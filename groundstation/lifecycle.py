@@ -330,6 +330,14 @@ class LifecycleService:
                 los=contact.los,
                 downlink_freq_hz=contact.satellite.downlink_freq_hz,
                 ephemeris_text=contact.ephemeris_text,
+                downlink_bandwidth_hz=contact.satellite.downlink_bandwidth_hz,
+                modulation=contact.satellite.modulation,
+                symbol_rate_baud=contact.satellite.symbol_rate_baud,
+                framing_profile=contact.satellite.framing_profile,
+                demod=dict(contact.profile.demod),
+                decode=dict(contact.profile.decode),
+                kafka_topic=contact.profile.kafka_topic,
+                dataset_options=dict(contact.profile.dataset_options),
             )
         return events, run
 

@@ -438,3 +438,25 @@ def test_concurrent_retries_with_one_idempotency_key_get_one_contact(
     assert len(ids) == 20 and len(set(ids)) == 1
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Contact)) == 1
+
+
+def test_disabling_the_ephemeris_in_force_re_predicts_with_the_previous_one(
+    session: Session,
+) -> None:
+    setup_world(session)
+    contact = reserve_window(session, first_window(session))
+    original_aos = contact.aos
+    result = inventory.upload_ephemerides(
+        session, text=shifted_tle("NOAA 19", 2.0), now=NOW, priority=1
+    )
+    session.refresh(contact)
+    assert contact.aos < original_aos - timedelta(seconds=15)
+    events = InMemoryEventSink()
+    changed = inventory.set_ephemeris_enabled(
+        session, ephemeris_id=result.stored[0].id, enabled=False, now=NOW, events=events
+    )
+    session.refresh(contact)
+    assert abs((contact.aos - original_aos).total_seconds()) < 1.0
+    assert [e.new_state for e in changed] == ["SCHEDULED"] == [e.new_state for e in events.events]
+    history = inventory.list_ephemerides(session, satellite_id=contact.satellite_id)
+    assert [e.enabled for e in history].count(False) == 1

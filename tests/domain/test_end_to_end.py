@@ -60,6 +60,8 @@ def test_a_reserved_real_pass_runs_its_lifecycle_in_compressed_time(
     assert run.norad_id == NOAA19 and run.station_id == "svalbard"
     assert run.aos == contact.aos and run.los == contact.los
     assert "33591" in run.ephemeris_text
+    assert run.downlink_freq_hz == 437.5e6 and run.downlink_bandwidth_hz == 25e3
+    assert run.profile_id == "leo" and run.dataset_options == {}
 
 
 def _s(seconds: float) -> timedelta:
