@@ -94,6 +94,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--expires", type=parse_time, default=None)
     p.add_argument("--norad-id", type=int, action="append", default=None)
     p.set_defaults(func=run(_ephemeris_upload))
+    p = ep.add_parser("list", help="a satellite's element-set history, newest first")
+    p.add_argument("--norad-id", type=int, required=True)
+    p.set_defaults(func=run(_ephemeris_list))
+    for action, enabled in (("enable", True), ("disable", False)):
+        p = ep.add_parser(action, help=f"{action} one stored element set (re-predicts contacts)")
+        p.add_argument("ephemeris_id", type=int)
+        p.set_defaults(func=run(_ephemeris_enable), enabled=enabled)
 
 
 def _station_add(args: argparse.Namespace, ctx: Context) -> int:
@@ -240,6 +247,38 @@ def _ephemeris_upload(args: argparse.Namespace, ctx: Context) -> int:
     for line in result.rejected[:20]:
         print(f"  not stored: {line}")
     for event in result.events:
+        print(
+            f"  contact {event.contact_id}: {event.old_state} -> {event.new_state}: {event.reason}"
+        )
+    return 0
+
+
+def _ephemeris_list(args: argparse.Namespace, ctx: Context) -> int:
+    with ctx.session() as s:
+        satellite = inventory.get_satellite(s, norad_id=args.norad_id)
+        in_force = inventory.ephemeris_in_force(s, satellite_id=satellite.id, now=ctx.clock.now())
+        for e in inventory.list_ephemerides(s, satellite_id=satellite.id):
+            flags = "in force" if in_force is not None and e.id == in_force.id else ""
+            flags = flags or ("enabled" if e.enabled else "disabled")
+            expires = iso(e.expires_at) if e.expires_at is not None else "-"
+            print(
+                f"{e.id}\tepoch {iso(e.epoch)}\t{e.source_format}\tsource {e.source}\t"
+                f"priority {e.priority}\texpires {expires}\t{flags}"
+            )
+    return 0
+
+
+def _ephemeris_enable(args: argparse.Namespace, ctx: Context) -> int:
+    with ctx.session() as s:
+        events = inventory.set_ephemeris_enabled(
+            s,
+            ephemeris_id=args.ephemeris_id,
+            enabled=args.enabled,
+            now=ctx.clock.now(),
+            window_tolerance_s=ctx.settings.window_tolerance_s,
+        )
+    print(f"ephemeris {args.ephemeris_id} {'enabled' if args.enabled else 'disabled'}")
+    for event in events:
         print(
             f"  contact {event.contact_id}: {event.old_state} -> {event.new_state}: {event.reason}"
         )

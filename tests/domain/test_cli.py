@@ -60,6 +60,10 @@ def test_cli_books_lists_and_cancels_a_contact(
     assert "stored 1 element sets, 2 not stored" in out
     assert "NORAD 28654 (NOAA 18): satellite is not registered" in out
 
+    code, out, _ = run(["ephemeris", "list", "--norad-id", "33591"], capsys)
+    assert code == 0
+    assert re.search(r"^1\tepoch 2023-07-04T16:11:18Z\ttle\tsource upload\t.*in force$", out, re.M)
+
     code, out, _ = run(["availability", "--norad-id", "33591", "--profile", "leo"], capsys)
     assert code == 0
     first = re.search(r"sv-uhf\tAOS (\S+)\tTCA \S+\tLOS (\S+)", out)
