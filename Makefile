@@ -40,6 +40,7 @@ bench: install-test
 	$(BIN)/python bench/passes.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/dsp.py
+	$(BIN)/python bench/planning.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
