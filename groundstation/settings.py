@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ingest.config import KafkaConfig, S3Config
+
 
 class Settings(BaseSettings):
     """Configuration of the ground-station service.
@@ -46,6 +48,24 @@ class Settings(BaseSettings):
     # time; a later AOS means the pass was missed.
     scheduler_grace_s: float = 60.0
 
+    # Delivery. Kafka: an empty bootstrap selects the embedded local topic log
+    # under data_dir/topics (what the demo uses); frames are spooled on disk
+    # under data_dir/spool before they are sent.
+    kafka_bootstrap: str = ""
+    kafka_topic_prefix: str = "groundstation"
+    kafka_partitions: int = 3
+    # Datasets: "local" keeps them in a folder (object_store_dir, default
+    # data_dir/datasets); "s3" uses the bucket below (any S3-compatible
+    # endpoint when s3_endpoint_url is set).
+    object_store: Literal["local", "s3"] = "local"
+    object_store_dir: Path | None = None
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+
     @field_validator("clock_start")
     @classmethod
     def _clock_start_is_utc(cls, value: datetime | None) -> datetime | None:
@@ -61,6 +81,36 @@ class Settings(BaseSettings):
         if not value > 0:
             raise ValueError(f"clock_speedup must be > 0, got {value}")
         return value
+
+    def kafka_config(self) -> KafkaConfig:
+        """Publisher settings for ingest (broker, or the local topic log)."""
+        return KafkaConfig(
+            bootstrap_servers=self.kafka_bootstrap or None,
+            topic_prefix=self.kafka_topic_prefix,
+            partitions=self.kafka_partitions,
+            spool_dir=self.data_dir / "spool",
+            local_log_dir=self.data_dir / "topics",
+        )
+
+    def s3_config(self) -> S3Config:
+        """The S3 bucket for datasets; refuses an incomplete configuration."""
+        if not self.s3_bucket:
+            raise ValueError("GS_OBJECT_STORE is 's3' but GS_S3_BUCKET is empty; set the bucket")
+        return S3Config(
+            bucket=self.s3_bucket,
+            prefix=self.s3_prefix,
+            endpoint_url=self.s3_endpoint_url or None,
+            region=self.s3_region or None,
+            access_key_id=self.s3_access_key_id or None,
+            secret_access_key=self.s3_secret_access_key or None,
+        )
+
+    def effective_object_store_dir(self) -> Path:
+        return self.object_store_dir or self.data_dir / "datasets"
+
+    def dataset_staging_dir(self) -> Path:
+        """Where datasets are written before they are uploaded and catalogued."""
+        return self.data_dir / "staging"
 
     def effective_database_url(self) -> str:
         """The configured URL, or ``sqlite:///<data_dir>/groundstation.db``."""

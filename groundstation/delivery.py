@@ -1,0 +1,24 @@
+"""Delivery wiring: the publisher and the object store the settings select.
+
+Kept in one place so the API, the contact executor and the CLI open the same
+things the same way; nothing is opened at import time.
+"""
+
+from __future__ import annotations
+
+from groundstation.settings import Settings
+from ingest.objectstore import LocalObjectStore, ObjectStore, S3ObjectStore
+from ingest.publisher import Publisher, open_publisher
+
+
+def open_frame_publisher(settings: Settings) -> Publisher:
+    """Kafka (with its durable spool) when ``GS_KAFKA_BOOTSTRAP`` is set, else the
+    local append-only topic log under ``data_dir/topics``."""
+    return open_publisher(settings.kafka_config())
+
+
+def open_object_store(settings: Settings) -> ObjectStore:
+    """The dataset store: a local folder (default) or an S3 bucket."""
+    if settings.object_store == "s3":
+        return S3ObjectStore(settings.s3_config())
+    return LocalObjectStore(settings.effective_object_store_dir())
