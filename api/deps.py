@@ -3,7 +3,7 @@ database session, the service clock's now, and the authenticated key."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated
 
@@ -71,7 +71,7 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def _role_dep(*roles: str):  # type: ignore[no-untyped-def]
+def _role_dep(*roles: str) -> Callable[[Principal], Principal]:
     def dep(principal: PrincipalDep) -> Principal:
         principal.require(*roles)
         return principal

@@ -182,3 +182,27 @@ def world(settings: Settings) -> Iterator[World]:
     with TestClient(app) as client:
         yield World(app, client, engine, keys)
     engine.dispose()
+
+
+@pytest.fixture
+def live_url(world: World) -> Iterator[str]:
+    """The same app served by uvicorn on a loopback port (real HTTP, real threads)."""
+    import threading
+    import time
+
+    import uvicorn
+
+    config = uvicorn.Config(
+        world.app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -4,26 +4,7 @@ from datetime import timedelta
 from typing import Any
 
 from .conftest import NOAA19, NOW, World
-
-
-def first_free_pass(world: World, antenna_id: str = "sv-uhf") -> dict[str, Any]:
-    r = world.client.get(
-        "/passes",
-        params={
-            "satellite": NOAA19,
-            "start": NOW.isoformat(),
-            "end": (NOW + timedelta(hours=12)).isoformat(),
-            "min_elevation": 10,
-        },
-        headers=world.as_("acme"),
-    )
-    assert r.status_code == 200, r.text
-    for p in r.json()["data"]:
-        if p["duration_s"] >= 300 and any(
-            a["antenna_id"] == antenna_id and a["free"] for a in p["antennas"]
-        ):
-            return dict(p)
-    raise AssertionError("no free pass found")
+from .helpers import first_free_pass
 
 
 def reserve(world: World, p: dict[str, Any], who: str = "acme", **extra: Any) -> Any:
