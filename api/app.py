@@ -15,11 +15,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.context import AppContext
+from api.deps import reject_unknown_query
 from api.events import ContactEventHub
 from api.metrics import Metrics
 from groundstation.booking import BookingPolicy
@@ -32,8 +33,10 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         "content": {errors.PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
     for code, desc in (
+        (400, "malformed request (e.g. a body that is not JSON)"),
         (401, "missing, unknown or revoked API key"),
         (403, "the key's role may not do this"),
+        (413, "request body larger than the limit"),
         (422, "invalid input; the detail names the field and value"),
     )
 }
@@ -135,6 +138,7 @@ def create_app(
             "contacts, plans and datasets. Authenticate with `Authorization: Bearer <API key>`."
         ),
         responses=PROBLEM_RESPONSES,
+        dependencies=[Depends(reject_unknown_query)],
     )
     app.state.ctx = ctx
     errors.install(app)

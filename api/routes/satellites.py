@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
@@ -17,6 +17,7 @@ from api.routes._responses import problems
 from groundstation import inventory, queries
 
 router = APIRouter(tags=["satellites"])
+NoradPath = Annotated[int, Path(gt=0, lt=1_000_000_000, description="NORAD id")]
 
 _404 = problems(_404="no such satellite (or another tenant's)")
 
@@ -73,7 +74,7 @@ def create_satellite(
 
 @router.get("/satellites/{norad_id}", response_model=schemas.SatellitePublic, responses=_404)
 def get_satellite(
-    norad_id: int, session: SessionDep, principal: ReaderDep
+    norad_id: NoradPath, session: SessionDep, principal: ReaderDep
 ) -> schemas.SatellitePublic:
     satellite = queries.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
     out = schemas.SatellitePublic.model_validate(satellite)
@@ -85,7 +86,7 @@ def get_satellite(
     "/satellites/{norad_id}/ephemerides", response_model=schemas.EphemeridesPublic, responses=_404
 )
 def list_ephemerides(
-    norad_id: int, session: SessionDep, principal: OperatorDep, now: NowDep
+    norad_id: NoradPath, session: SessionDep, principal: OperatorDep, now: NowDep
 ) -> schemas.EphemeridesPublic:
     """The history, newest epoch first, and the id of the one in force now."""
     satellite = queries.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
@@ -106,7 +107,7 @@ def list_ephemerides(
     responses=problems(_404="no such satellite, or it has no usable ephemeris"),
 )
 def ephemeris_in_force(
-    norad_id: int, session: SessionDep, principal: OperatorDep, now: NowDep
+    norad_id: NoradPath, session: SessionDep, principal: OperatorDep, now: NowDep
 ) -> schemas.EphemerisPublic:
     satellite = queries.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
     in_force = inventory.ephemeris_in_force(session, satellite_id=satellite.id, now=now)
@@ -135,7 +136,7 @@ def ephemeris_in_force(
     },
 )
 async def upload_ephemerides(
-    norad_id: int,
+    norad_id: NoradPath,
     request: Request,
     session: SessionDep,
     ctx: CtxDep,
@@ -167,7 +168,7 @@ def _upload(
     ctx: AppContext,
     now: datetime,
     principal: Principal,
-    norad_id: int,
+    norad_id: NoradPath,
     text: str,
     priority: int,
     source: str,
