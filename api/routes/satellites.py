@@ -7,12 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from api import schemas
 from api.auth import Principal
 from api.context import AppContext
 from api.deps import CtxDep, NowDep, OperatorDep, ReaderDep, SessionDep
+from api.errors import problem
 from api.routes._responses import problems
 from groundstation import inventory, queries
 
@@ -124,7 +126,7 @@ def ephemeris_in_force(
     "/satellites/{norad_id}/ephemerides",
     status_code=status.HTTP_201_CREATED,
     response_model=schemas.EphemerisUploadReport,
-    responses=_404,
+    responses={**_404, **problems(_422="no record stored; `rejected` gives each reason")},
     openapi_extra={
         "requestBody": {
             "content": {
@@ -144,7 +146,7 @@ async def upload_ephemerides(
     principal: OperatorDep,
     priority: Annotated[int, Query(ge=-1000, le=1000)] = 0,
     source: Annotated[str, Query(max_length=120)] = "api",
-) -> schemas.EphemerisUploadReport:
+) -> schemas.EphemerisUploadReport | JSONResponse:
     """TLE/3LE text or OMM JSON (`text/plain` or `application/json` body) for this
     satellite; each record is reported as accepted or rejected with the reason.
     Records of other satellites are rejected."""
@@ -172,7 +174,7 @@ def _upload(
     text: str,
     priority: int,
     source: str,
-) -> schemas.EphemerisUploadReport:
+) -> schemas.EphemerisUploadReport | JSONResponse:
     from orbital.omm import parse_elements
 
     queries.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
@@ -192,6 +194,14 @@ def _upload(
         f"NORAD {n}: record is for another satellite than {norad_id}; upload it there"
         for n in others
     ]
+    if not result.stored:
+        return problem(
+            422,
+            f"no element set of NORAD {norad_id} was stored: "
+            + (rejected[0] if rejected else "the upload holds no TLE/3LE or OMM record"),
+            kind="ephemeris-rejected",
+            rejected=rejected,
+        )
     return schemas.EphemerisUploadReport(
         accepted=[schemas.EphemerisPublic.model_validate(e) for e in result.stored],
         rejected=rejected,
