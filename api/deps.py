@@ -3,7 +3,7 @@ database session, the service clock's now, and the authenticated key."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -16,7 +16,7 @@ from api.context import AppContext
 from groundstation.apikeys import authenticate
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -32,7 +32,7 @@ def get_session(ctx: CtxDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_now(ctx: CtxDep) -> datetime:
+async def get_now(ctx: CtxDep) -> datetime:
     return ctx.clock.now()
 
 
@@ -71,8 +71,8 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def _role_dep(*roles: str) -> Callable[[Principal], Principal]:
-    def dep(principal: PrincipalDep) -> Principal:
+def _role_dep(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
+    async def dep(principal: PrincipalDep) -> Principal:
         principal.require(*roles)
         return principal
 
@@ -91,7 +91,7 @@ def _query_names(dependant: Any) -> set[str]:
     return names
 
 
-def reject_unknown_query(request: Request) -> None:
+async def reject_unknown_query(request: Request) -> None:
     """422 for a query parameter the operation does not take (a typo such as
     ``?satelite=`` would otherwise be ignored silently)."""
     if not request.query_params:

@@ -82,7 +82,9 @@ def reserve_contact(
         return _conflict(session, exc, body, principal.tenants())
     if contact.created_at != now:
         response.status_code = status.HTTP_200_OK
-    return contact_public(queries.get_contact_for(session, contact_id=contact.id))
+    out = contact_public(queries.get_contact_for(session, contact_id=contact.id))
+    session.rollback()  # hand the connection back before the response is sent
+    return out
 
 
 def _conflict(
