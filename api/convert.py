@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from fastapi import Response
+from pydantic import BaseModel
+
 from api import schemas
 from groundstation.models import Contact
 from ingest.catalog import DatasetEntry
@@ -55,3 +58,9 @@ def dataset_public(d: DatasetEntry) -> schemas.DatasetPublic:
             for f in d.files
         ],
     )
+
+
+def json_response(model: BaseModel, status_code: int = 200) -> Response:
+    """The model as JSON, skipping FastAPI's second validation of the return
+    value (the route's ``response_model`` still documents it)."""
+    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")

@@ -432,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     reserve_start = max(NOW + timedelta(hours=1), world["last_booked"] + timedelta(minutes=10))
     windows = free_windows(world["elements"], world["stations"], reserve_start, args.reserve_hours)
     rng = random.Random(SEED)
+    load_before = os.getloadavg()[0]
     proc, base = start_server(url, tmp, args.workers)
     print(
         f"uvicorn api.app:app_from_env, {args.workers} workers, {args.concurrency} concurrent clients"
@@ -516,6 +517,11 @@ def main(argv: list[str] | None = None) -> int:
     refused = sum(1 for r in results if r.status_code == 409)
     other = {r.status_code: r.text[:200] for r in results if r.status_code not in (201, 409)}
     double = count_double_bookings(url)
+    print(
+        f"machine: {os.cpu_count()} cores, 1-min load average {load_before:.2f} before the "
+        f"load and {os.getloadavg()[0]:.2f} after (other work shares these cores); the "
+        "load generator runs on the same cores"
+    )
     for s in stats:
         print(s.line())
     print(f"passes per /passes answer: {n_passes:.1f}")

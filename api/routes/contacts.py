@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from api import schemas
-from api.convert import contact_detail, contact_public
+from api.convert import contact_detail, contact_public, json_response
 from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
 from api.errors import problem
 from api.routes._responses import problems
@@ -133,7 +133,7 @@ def list_contacts(
     end: Timestamp | None = None,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> schemas.ContactsPublic:
+) -> Response:
     rows, count, next_cursor = queries.contacts_page(
         session,
         tenants=principal.tenants(),
@@ -147,7 +147,7 @@ def list_contacts(
     )
     data = [contact_public(c) for c in rows]
     session.rollback()
-    return schemas.ContactsPublic(data=data, count=count, next_cursor=next_cursor)
+    return json_response(schemas.ContactsPublic(data=data, count=count, next_cursor=next_cursor))
 
 
 @router.get(

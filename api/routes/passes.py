@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from api import schemas
+from api.convert import json_response
 from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
 from api.routes._responses import problems
 from api.schemas import Timestamp
@@ -33,7 +34,7 @@ def list_passes(
     start: Timestamp | None = None,
     end: Timestamp | None = None,
     min_elevation: Annotated[float | None, Query(ge=-5, le=90)] = None,
-) -> schemas.PassesPublic:
+) -> Response:
     """Windows with AOS/TCA/LOS, max elevation and azimuths, over each station
     (its own elevation mask, raised to `min_elevation`), each with every
     antenna's availability. Default range: now .. now + 24 h."""
@@ -71,4 +72,4 @@ def list_passes(
         )
         for p in found
     ]
-    return schemas.PassesPublic(data=data, count=len(data))
+    return json_response(schemas.PassesPublic(data=data, count=len(data)))
