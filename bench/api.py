@@ -498,6 +498,14 @@ def main(argv: list[str] | None = None) -> int:
         assert all(r.status_code == 200 for r in results), "GET /passes failed"
         n_passes = sum(r.json()["count"] for r in results) / len(results)
         stats.append(passes_stats)
+        # Service time without queueing: one client at a time.
+        serial_contacts, _ = asyncio.run(
+            run_load(base, "GET /contacts, 1 client", contact_reqs[:200], headers, 1)
+        )
+        serial_passes, _ = asyncio.run(
+            run_load(base, "GET /passes, 1 client", pass_reqs[:10], headers, 1)
+        )
+        stats += [serial_contacts, serial_passes]
         # Reservations: every free window once, 20 % of them twice (racing).
         reserve_reqs: list[tuple[str, str, dict[str, Any] | None, dict[str, Any] | None]] = [
             ("POST", "/contacts", None, w) for w in windows

@@ -23,8 +23,8 @@ from api.errors import problem
 from api.routes._responses import problems
 from api.schemas import Timestamp
 from groundstation import booking, queries
-from groundstation.errors import BookingConflictError, NotFoundError
-from groundstation.models import Antenna, MissionProfile
+from groundstation.errors import BookingConflictError, ValidationError
+from groundstation.models import Antenna, Contact, MissionProfile
 
 router = APIRouter(tags=["contacts"])
 
@@ -96,7 +96,7 @@ def _conflict(
     match = _UUID.search(str(exc))
     other = None
     if match:
-        other = session.get(queries.Contact, match.group(1))
+        other = session.get(Contact, match.group(1))
     if other is None:
         antenna = session.get(Antenna, body.antenna_id)
         profile = session.get(MissionProfile, body.profile_id)
@@ -286,8 +286,11 @@ def contact_track(
     freq_hz = contact.satellite.downlink_freq_hz
     start, end = contact.booked_start, contact.booked_end
     session.rollback()
-    if (end - start).total_seconds() / step_s > 200_000:
-        raise NotFoundError("track with that many samples; raise step_s", step_s)
+    samples = (end - start).total_seconds() / step_s
+    if samples > 200_000:
+        raise ValidationError(
+            f"step_s {step_s} gives {samples:.0f} samples for this contact; at most 200000"
+        )
     track = compute_track(element, station, start=start, end=end, step_s=step_s)
     doppler = track.doppler_hz(freq_hz)
 

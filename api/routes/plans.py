@@ -22,13 +22,19 @@ from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
 from api.errors import problem
 from api.routes._responses import problems
 from groundstation import booking, queries
-from groundstation.errors import BookingRefusedError, CancelRefusedError, NotFoundError
+from groundstation.errors import (
+    BookingRefusedError,
+    CancelRefusedError,
+    NotFoundError,
+    ValidationError,
+)
 from groundstation.models import Contact
 from groundstation.plan_service import PlannedContact, plan_contacts
 from groundstation.planning import PlanRequest
 
 router = APIRouter(tags=["plans"])
 PLAN_TTL = timedelta(hours=1)
+MAX_REQUEST_SPAN = timedelta(days=14)
 
 
 @dataclass
@@ -66,6 +72,12 @@ def create_plan(
     """Choose windows for the requests on the free antennas (priority-weighted
     contact minutes, MILP); nothing is booked until the plan is committed."""
     tenants = principal.tenants()
+    for i, r in enumerate(body.requests):
+        if not timedelta(0) < r.end - r.start <= MAX_REQUEST_SPAN:
+            raise ValidationError(
+                f"requests[{i}]: start {r.start.isoformat()} .. end {r.end.isoformat()} must be "
+                f"a positive span of at most {MAX_REQUEST_SPAN.days} days"
+            )
     for r in body.requests:
         queries.get_satellite_for(session, norad_id=r.norad_id, tenants=tenants)
     session.rollback()

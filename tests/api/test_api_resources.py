@@ -333,3 +333,18 @@ def test_oversized_upload_is_413_and_unknown_query_parameter_is_422(world: World
     assert r.status_code == 413 and "limit" in r.json()["detail"]
     r = world.client.get("/contacts", params={"satelite": NOAA19}, headers=world.as_("acme"))
     assert r.status_code == 422 and "satelite" in r.json()["detail"]
+
+
+def test_plan_request_spanning_more_than_two_weeks_is_422(world: World) -> None:
+    body = {
+        "profile_id": "leo",
+        "requests": [
+            {
+                "norad_id": NOAA19,
+                "start": NOW.isoformat(),
+                "end": (NOW + timedelta(days=30)).isoformat(),
+            }
+        ],
+    }
+    r = world.client.post("/plans", json=body, headers=world.as_("acme"))
+    assert r.status_code == 422 and "requests[0]" in r.json()["detail"]
