@@ -31,6 +31,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("key_hash"),
     )
+    # A database whose catalogue tables were made by CatalogService.create_schema()
+    # (same names, columns and indexes) keeps them.
+    if sa.inspect(op.get_bind()).has_table("ingest_datasets"):
+        return
     op.create_table(
         "ingest_datasets",
         sa.Column("id", sa.String(length=64), nullable=False),
