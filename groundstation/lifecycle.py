@@ -106,6 +106,9 @@ class LifecycleService:
         self._previous_seen: datetime | None = None
         self._stop = threading.Event()
         self._sync_thread: threading.Thread | None = None
+        # Contacts whose executor runs in this process: they complete only
+        # once it has returned (the dataset is finished by then).
+        self._running: set[str] = set()
 
     # ------------------------------------------------------------ start/stop
 
@@ -272,7 +275,11 @@ class LifecycleService:
                 f"pass not followed to LOS {_iso(contact.los)}: service was down from "
                 f"{_iso(self._down_since(contact.los))} to {_iso(now)}"
             )
-        if state == S.POSTPASS and now + eps >= contact.booked_end:
+        if (
+            state == S.POSTPASS
+            and now + eps >= contact.booked_end
+            and contact.id not in self._running
+        ):
             late = now - contact.booked_end
             note = f" (late by {late.total_seconds():.0f} s)" if late > self.grace else ""
             return S.COMPLETED, f"post-pass ended at {_iso(contact.booked_end)}{note}"
@@ -342,10 +349,22 @@ class LifecycleService:
         return events, run
 
     def _execute(self, run: ContactRun) -> None:
+        with self._lock:
+            self._running.add(run.contact_id)
         try:
             self.executor.execute(run)
         except Exception as exc:
             self.fail(run.contact_id, reason=f"contact executor failed: {exc}")
+        finally:
+            with self._lock:
+                self._running.discard(run.contact_id)
+        # Apply what came due while the executor ran (LOS, post-pass end).
+        self.step(run.contact_id)
+
+    def running(self) -> set[str]:
+        """Contacts whose executor is running in this process."""
+        with self._lock:
+            return set(self._running)
 
     def fail(self, contact_id: str, *, reason: str) -> ContactEvent | None:
         """Move an active contact to FAILED (waits for the row lock)."""
