@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "contacts",
     "plan",
     "scheduler",
+    "apikeys",
 )
 
 

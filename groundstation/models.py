@@ -242,3 +242,24 @@ class SchedulerInstance(Base):
     id: Mapped[str] = mapped_column(String(80), primary_key=True)
     started_at: Mapped[datetime] = mapped_column()
     last_seen_at: Mapped[datetime] = mapped_column()
+
+
+class ApiKey(Base):
+    """An API key: only its SHA-256 is stored (keys are 256-bit random tokens,
+    so a fast hash is enough). ``granted_tenants`` lists the tenants whose
+    datasets a scientist key may read."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(120))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[str] = mapped_column(String(120), default="")
+    granted_tenants: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'operator', 'scientist')", name="ck_api_keys_role"),
+    )

@@ -11,8 +11,10 @@ from alembic import context
 from sqlalchemy import Connection
 
 from groundstation.models import Base
+from ingest.catalog import Base as CatalogBase
 
-target_metadata = Base.metadata
+# The service schema and the dataset catalogue (ingest/catalog.py) share one database.
+target_metadata = [Base.metadata, CatalogBase.metadata]
 
 
 def _run(connection: Connection) -> None:

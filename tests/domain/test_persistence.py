@@ -13,13 +13,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from groundstation.inventory import ephemeris_in_force
 from groundstation.models import Base, Contact, Ephemeris
 from groundstation.states import ContactState
+from ingest.catalog import Base as CatalogBase
 
 from .helpers import T0, insert_contact, seed_basic
 
 
 def test_migrations_produce_exactly_the_model_schema(engine: Engine) -> None:
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        # The migrations also create the dataset catalogue (ingest.catalog).
+        diff = compare_metadata(
+            MigrationContext.configure(conn),
+            [Base.metadata, CatalogBase.metadata],  # type: ignore[arg-type]
+        )
     assert diff == []
 
 

@@ -1,0 +1,204 @@
+"""The FastAPI application: ``create_app(settings)`` builds everything from
+the settings (database, clock, event hub, metrics); nothing happens at import.
+
+Serve it with uvicorn's factory mode::
+
+    GS_DATABASE_URL=... uvicorn --factory api.app:app_from_env
+
+or ``groundstation serve``. A contact lifecycle running in the same process
+should publish into ``app.state.ctx.events`` (an ``EventSink``) so SSE
+clients see its transitions, and may update ``app.state.ctx.metrics``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import errors
+from api.context import AppContext
+from api.events import ContactEventHub
+from api.metrics import Metrics
+from groundstation.booking import BookingPolicy
+from groundstation.clock import Clock, clock_from_settings
+from groundstation.settings import Settings
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {
+        "description": desc,
+        "content": {errors.PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for code, desc in (
+        (401, "missing, unknown or revoked API key"),
+        (403, "the key's role may not do this"),
+        (422, "invalid input; the detail names the field and value"),
+    )
+}
+
+
+class _BodyLimit:
+    """Refuse request bodies larger than ``limit`` bytes with 413."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.limit
+                except ValueError:
+                    too_big = False
+                if too_big:
+                    await self._refuse(send, int(value))
+                    return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge(seen)
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge as exc:
+            await self._refuse(send, exc.size)
+
+    async def _refuse(self, send: Send, size: int) -> None:
+        response = errors.problem(
+            413,
+            f"request body of {size} bytes exceeds the limit of {self.limit} bytes",
+            kind="too-large",
+        )
+        await response({"type": "http"}, _no_receive, send)
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    migrate: bool = True,
+    max_upload_bytes: int = 1 << 20,
+) -> FastAPI:
+    """The API over the database ``settings`` name (migrated to head unless
+    ``migrate=False``), with the service clock ``settings`` select."""
+    from groundstation.db import make_engine, make_session_factory
+    from groundstation.db import migrate as migrate_db
+
+    url = settings.effective_database_url()
+    engine = (
+        make_engine(url)
+        if url.startswith("sqlite")
+        else make_engine(url, pool_size=20, max_overflow=20)
+    )
+    if migrate:
+        migrate_db(engine)
+    ctx = AppContext(
+        settings=settings,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        clock=clock
+        or clock_from_settings(
+            settings.clock, start=settings.clock_start, speedup=settings.clock_speedup
+        ),
+        events=ContactEventHub(),
+        metrics=Metrics(),
+        policy=BookingPolicy.from_settings(settings),
+        max_upload_bytes=max_upload_bytes,
+    )
+
+    app = FastAPI(
+        title="groundstation",
+        version="0.1.0",
+        description=(
+            "Self-hostable satellite ground station: stations, satellites, passes, "
+            "contacts, plans and datasets. Authenticate with `Authorization: Bearer <API key>`."
+        ),
+        responses=PROBLEM_RESPONSES,
+    )
+    app.state.ctx = ctx
+    errors.install(app)
+
+    from api.routes import (
+        contacts,
+        datasets,
+        health,
+        passes,
+        plans,
+        profiles,
+        satellites,
+        stations,
+        usage,
+    )
+
+    for module in (
+        health,
+        stations,
+        satellites,
+        profiles,
+        passes,
+        contacts,
+        plans,
+        datasets,
+        usage,
+    ):
+        app.include_router(module.router)
+
+    _add_problem_schema(app)
+
+    @app.middleware("http")
+    async def _timing(request: Any, call_next: Any) -> Any:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        ctx.metrics.observe_request(
+            request.method, path, response.status_code, time.perf_counter() - started
+        )
+        return response
+
+    app.add_middleware(_BodyLimit, limit=max_upload_bytes)
+    return app
+
+
+def _add_problem_schema(app: FastAPI) -> None:
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = original()
+        from api.schemas import Problem
+
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
+            Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        )
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory api.app:app_from_env``: settings from ``GS_*``."""
+    return create_app(Settings())

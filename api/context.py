@@ -1,0 +1,42 @@
+"""What the routes share, built once by ``create_app`` and kept on ``app.state.ctx``."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.events import ContactEventHub
+from api.metrics import Metrics
+from groundstation.booking import BookingPolicy
+from groundstation.clock import Clock
+from groundstation.settings import Settings
+from ingest.objectstore import ObjectStore
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    clock: Clock
+    events: ContactEventHub
+    metrics: Metrics
+    policy: BookingPolicy
+    max_upload_bytes: int = 1 << 20
+    # Proposed plans awaiting commit (process memory; see routes/plans.py).
+    plans: dict[str, Any] = field(default_factory=dict)
+    _store: ObjectStore | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def object_store(self) -> ObjectStore:
+        """The dataset store the settings select, opened on first use."""
+        with self._lock:
+            if self._store is None:
+                from groundstation.delivery import open_object_store
+
+                self._store = open_object_store(self.settings)
+            return self._store

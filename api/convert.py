@@ -1,0 +1,57 @@
+"""ORM rows and service results -> response schemas."""
+
+from __future__ import annotations
+
+from api import schemas
+from groundstation.models import Contact
+from ingest.catalog import DatasetEntry
+
+
+def contact_public(c: Contact) -> schemas.ContactPublic:
+    return schemas.ContactPublic(
+        id=c.id,
+        norad_id=c.satellite.norad_id,
+        station_id=c.antenna.station_id,
+        antenna_id=c.antenna_id,
+        profile_id=c.profile_id,
+        tenant=c.tenant,
+        state=c.state,
+        state_reason=c.state_reason,
+        aos=c.aos,
+        tca=c.tca,
+        los=c.los,
+        booked_start=c.booked_start,
+        booked_end=c.booked_end,
+        blocked_start=c.blocked_start,
+        blocked_end=c.blocked_end,
+        max_elevation_deg=c.max_elevation_deg,
+        ephemeris_epoch=c.ephemeris_epoch,
+        created_at=c.created_at,
+    )
+
+
+def contact_detail(c: Contact) -> schemas.ContactDetail:
+    return schemas.ContactDetail(
+        **contact_public(c).model_dump(),
+        history=[schemas.TransitionPublic.model_validate(t) for t in c.transitions],
+    )
+
+
+def dataset_public(d: DatasetEntry) -> schemas.DatasetPublic:
+    return schemas.DatasetPublic(
+        id=d.id,
+        contact_id=d.contact_id,
+        norad_id=d.norad_id,
+        satellite=d.satellite,
+        station=d.station,
+        antenna=d.antenna,
+        start_time=d.start_time,
+        end_time=d.end_time,
+        total_size_bytes=d.total_size_bytes,
+        manifest_sha256=d.manifest_sha256,
+        ready_at=d.ready_at,
+        files=[
+            schemas.DatasetFilePublic(name=f.name, size_bytes=f.size_bytes, sha256=f.sha256)
+            for f in d.files
+        ],
+    )

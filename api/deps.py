@@ -1,0 +1,84 @@
+"""Request dependencies as ``Annotated`` aliases: the shared context, a
+database session, the service clock's now, and the authenticated key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from api.auth import ADMIN, OPERATOR, SCIENTIST, Principal
+from api.context import AppContext
+from groundstation.apikeys import authenticate
+
+
+def get_ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+CtxDep = Annotated[AppContext, Depends(get_ctx)]
+
+
+def get_session(ctx: CtxDep) -> Iterator[Session]:
+    with ctx.session_factory() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_now(ctx: CtxDep) -> datetime:
+    return ctx.clock.now()
+
+
+NowDep = Annotated[datetime, Depends(get_now)]
+
+_bearer = HTTPBearer(auto_error=False, description="API key from `groundstation keys create`")
+
+
+def get_principal(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing API key: send it as 'Authorization: Bearer <key>' "
+            "(create one with `groundstation keys create`)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    row = authenticate(session, key=credentials.credentials)
+    principal = (
+        Principal(row.id, row.name, row.role, row.tenant, tuple(row.granted_tenants))
+        if row is not None
+        else None
+    )
+    session.commit()  # end the read transaction (SQLite takes its write lock at BEGIN)
+    if principal is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "API key is unknown or revoked",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def _role_dep(*roles: str) -> Callable[[Principal], Principal]:
+    def dep(principal: PrincipalDep) -> Principal:
+        principal.require(*roles)
+        return principal
+
+    return dep
+
+
+AdminDep = Annotated[Principal, Depends(_role_dep(ADMIN))]
+OperatorDep = Annotated[Principal, Depends(_role_dep(ADMIN, OPERATOR))]
+ReaderDep = Annotated[Principal, Depends(_role_dep(ADMIN, OPERATOR, SCIENTIST))]

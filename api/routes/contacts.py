@@ -1,0 +1,326 @@
+"""Contacts: reserve (idempotent), list (filters, cursor pages), one with its
+history, cancel, its track, and the live event stream (SSE)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import AwareDatetime
+
+from api import schemas
+from api.convert import contact_detail, contact_public
+from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
+from api.errors import problem
+from api.routes._responses import problems
+from groundstation import booking, queries
+from groundstation.errors import BookingConflictError, NotFoundError
+from groundstation.models import Antenna, MissionProfile
+
+router = APIRouter(tags=["contacts"])
+
+_CONFLICT = problems(
+    _409="the window overlaps another booking; `conflicting_contact` names it",
+    _404="satellite, antenna or profile not found",
+)
+_NOT_FOUND = problems(_404="no such contact (or another tenant's)")
+_UUID = re.compile(r"contact ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
+
+
+@router.post(
+    "/contacts",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.ContactPublic,
+    responses={
+        200: {
+            "description": "idempotent replay: the contact booked before",
+            "model": schemas.ContactPublic,
+        },
+        **_CONFLICT,
+    },
+)
+def reserve_contact(
+    body: schemas.ContactCreate,
+    session: SessionDep,
+    ctx: CtxDep,
+    now: NowDep,
+    principal: OperatorDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Any:
+    """Book a predicted pass on an antenna. Send `Idempotency-Key` to retry safely:
+    the same key (per tenant) returns the same contact (200)."""
+    satellite = queries.get_satellite_for(
+        session, norad_id=body.norad_id, tenants=principal.tenants()
+    )
+    tenant = satellite.tenant if principal.is_admin else principal.tenant
+    session.commit()
+    try:
+        contact = booking.reserve(
+            session,
+            norad_id=body.norad_id,
+            antenna_id=body.antenna_id,
+            profile_id=body.profile_id,
+            start=body.start,
+            end=body.end,
+            tenant=tenant,
+            now=now,
+            idempotency_key=idempotency_key,
+            policy=ctx.policy,
+            events=ctx.events,
+        )
+    except BookingConflictError as exc:
+        return _conflict(session, exc, body, principal.tenants())
+    if contact.created_at != now:
+        response.status_code = status.HTTP_200_OK
+    return contact_public(queries.get_contact_for(session, contact_id=contact.id))
+
+
+def _conflict(
+    session: Any, exc: BookingConflictError, body: schemas.ContactCreate, tenants: Any
+) -> JSONResponse:
+    """409 naming the contact that holds the window (visible to this key or not,
+    only its id and window are shown)."""
+    session.rollback()
+    match = _UUID.search(str(exc))
+    other = None
+    if match:
+        other = session.get(queries.Contact, match.group(1))
+    if other is None:
+        antenna = session.get(Antenna, body.antenna_id)
+        profile = session.get(MissionProfile, body.profile_id)
+        if antenna is not None and profile is not None:
+            w = booking.windows_for(body.start, body.end, antenna, profile)
+            clash = booking.conflicting_contacts(
+                session,
+                antenna_id=antenna.id,
+                start=w.blocked_start - timedelta(minutes=5),
+                end=w.blocked_end + timedelta(minutes=5),
+            )
+            other = clash[0] if clash else None
+    conflicting = None
+    if other is not None:
+        conflicting = {
+            "id": other.id,
+            "antenna_id": other.antenna_id,
+            "state": other.state,
+            "blocked_start": other.blocked_start.isoformat(),
+            "blocked_end": other.blocked_end.isoformat(),
+        }
+    session.rollback()
+    return problem(409, str(exc), kind="no-overlap", conflicting_contact=conflicting)
+
+
+@router.get("/contacts", response_model=schemas.ContactsPublic)
+def list_contacts(
+    session: SessionDep,
+    principal: OperatorDep,
+    state: Annotated[list[str] | None, Query(description="repeat for several states")] = None,
+    satellite: Annotated[int | None, Query(gt=0, lt=1_000_000_000, description="NORAD id")] = None,
+    station: Annotated[str | None, Query(max_length=80)] = None,
+    start: AwareDatetime | None = None,
+    end: AwareDatetime | None = None,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> schemas.ContactsPublic:
+    rows, count, next_cursor = queries.contacts_page(
+        session,
+        tenants=principal.tenants(),
+        states=state,
+        norad_id=satellite,
+        station_id=station,
+        start=start,
+        end=end,
+        cursor=cursor,
+        limit=limit,
+    )
+    data = [contact_public(c) for c in rows]
+    session.rollback()
+    return schemas.ContactsPublic(data=data, count=count, next_cursor=next_cursor)
+
+
+@router.get(
+    "/contacts/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "Server-Sent Events: `event: contact`, JSON data",
+        }
+    },
+)
+async def contact_events(
+    request: Request,
+    ctx: CtxDep,
+    principal: OperatorDep,
+    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+) -> StreamingResponse:
+    """Live contact state changes as Server-Sent Events (`event: contact`,
+    `id:` for resuming with `Last-Event-ID`). An operator sees its tenant's."""
+    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+    tenants = principal.tenants()
+    hub = ctx.events
+    sub, backlog = hub.subscribe(after)
+    tenant_of: dict[str, str | None] = {}
+
+    def lookup(contact_id: str) -> str | None:
+        with ctx.session_factory() as s:
+            return queries.contact_tenant(s, contact_id=contact_id)
+
+    async def visible(contact_id: str) -> bool:
+        if tenants is None:
+            return True
+        if contact_id not in tenant_of:
+            tenant_of[contact_id] = await run_in_threadpool(lookup, contact_id)
+        return tenant_of[contact_id] in tenants
+
+    async def stream() -> AsyncIterator[str]:
+        try:
+            yield ": connected\n\n"
+            pending = list(backlog)
+            while True:
+                if not pending:
+                    try:
+                        pending.append(await asyncio.wait_for(sub.queue.get(), timeout=15.0))
+                    except TimeoutError:
+                        if await request.is_disconnected():
+                            return
+                        yield ": keep-alive\n\n"
+                        continue
+                item = pending.pop(0)
+                e = item.event
+                if not await visible(e.contact_id):
+                    continue
+                data = json.dumps(
+                    {
+                        "contact_id": e.contact_id,
+                        "old_state": e.old_state,
+                        "new_state": e.new_state,
+                        "at": e.at.isoformat(),
+                        "reason": e.reason,
+                    }
+                )
+                yield f"id: {item.seq}\nevent: contact\ndata: {data}\n\n"
+        finally:
+            hub.unsubscribe(sub)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/contacts/{contact_id}", response_model=schemas.ContactDetail, responses=_NOT_FOUND)
+def get_contact(
+    contact_id: str, session: SessionDep, principal: OperatorDep
+) -> schemas.ContactDetail:
+    contact = queries.get_contact_for(session, contact_id=contact_id, tenants=principal.tenants())
+    out = contact_detail(contact)
+    session.rollback()
+    return out
+
+
+@router.post(
+    "/contacts/{contact_id}/cancel",
+    response_model=schemas.ContactPublic,
+    responses=problems(
+        _404="no such contact (or another tenant's)", _409="not cancellable any more"
+    ),
+)
+def cancel_contact(
+    contact_id: str,
+    session: SessionDep,
+    ctx: CtxDep,
+    now: NowDep,
+    principal: OperatorDep,
+    body: schemas.ContactCancel | None = None,
+) -> schemas.ContactPublic:
+    queries.get_contact_for(session, contact_id=contact_id, tenants=principal.tenants())
+    session.rollback()
+    reason = body.reason if body is not None else "cancelled by user"
+    booking.cancel(
+        session,
+        contact_id=contact_id,
+        now=now,
+        reason=f"{reason} (key {principal.name})",
+        events=ctx.events,
+    )
+    out = contact_public(queries.get_contact_for(session, contact_id=contact_id))
+    session.rollback()
+    return out
+
+
+@router.get(
+    "/contacts/{contact_id}/track",
+    response_model=schemas.TrackPublic,
+    responses={
+        **_NOT_FOUND,
+        200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"},
+    },
+)
+def contact_track(
+    contact_id: str,
+    session: SessionDep,
+    principal: OperatorDep,
+    step_s: Annotated[float, Query(ge=0.1, le=600)] = 1.0,
+    format: Literal["json", "csv"] = "json",
+) -> Any:
+    """Az/el/range/range-rate/Doppler from pre-pass start to post-pass end, every `step_s`."""
+    from orbital.track import compute_track
+
+    contact = queries.get_contact_for(session, contact_id=contact_id, tenants=principal.tenants())
+    station = booking.orbital_station(contact.antenna.station, min_elevation_deg=0.0)
+    element = booking.element_set_from_text(contact.ephemeris_text)
+    freq_hz = contact.satellite.downlink_freq_hz
+    start, end = contact.booked_start, contact.booked_end
+    session.rollback()
+    if (end - start).total_seconds() / step_s > 200_000:
+        raise NotFoundError("track with that many samples; raise step_s", step_s)
+    track = compute_track(element, station, start=start, end=end, step_s=step_s)
+    doppler = track.doppler_hz(freq_hz)
+
+    def num(x: float) -> float | None:
+        return None if x != x else round(float(x), 6)
+
+    rows = [
+        schemas.TrackPoint(
+            time=t,
+            azimuth_deg=num(track.azimuth_deg[i]),
+            elevation_deg=num(track.elevation_deg[i]),
+            range_km=num(track.range_km[i]),
+            range_rate_km_s=num(track.range_rate_km_s[i]),
+            doppler_hz=num(doppler[i]),
+        )
+        for i, t in enumerate(track.times_utc)
+    ]
+    if format == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(
+            ["time", "azimuth_deg", "elevation_deg", "range_km", "range_rate_km_s", "doppler_hz"]
+        )
+        for r in rows:
+            w.writerow(
+                [
+                    r.time.isoformat(),
+                    r.azimuth_deg,
+                    r.elevation_deg,
+                    r.range_km,
+                    r.range_rate_km_s,
+                    r.doppler_hz,
+                ]
+            )
+        return Response(buf.getvalue(), media_type="text/csv")
+    return schemas.TrackPublic(
+        contact_id=contact_id, step_s=step_s, downlink_freq_hz=freq_hz, data=rows, count=len(rows)
+    )

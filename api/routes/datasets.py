@@ -1,0 +1,121 @@
+"""Datasets of completed contacts: catalogue search, one with its files, and
+file download with HTTP Range support and the SHA-256 in headers."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime
+
+from api import schemas
+from api.convert import dataset_public
+from api.deps import CtxDep, ReaderDep, SessionDep
+from api.download import RangeNotSatisfiable, parse_range, stream_object
+from api.errors import problem
+from api.routes._responses import problems
+from groundstation import queries
+from groundstation.errors import NotFoundError
+
+router = APIRouter(tags=["datasets"])
+_404 = problems(_404="no such dataset (or one of a tenant this key may not read)")
+
+
+@router.get("/datasets", response_model=schemas.DatasetsPublic)
+def list_datasets(
+    session: SessionDep,
+    principal: ReaderDep,
+    satellite: Annotated[int | None, Query(gt=0, lt=1_000_000_000, description="NORAD id")] = None,
+    station: Annotated[str | None, Query(max_length=128)] = None,
+    contact: Annotated[str | None, Query(max_length=64)] = None,
+    start: AwareDatetime | None = None,
+    end: AwareDatetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> schemas.DatasetsPublic:
+    """Ready datasets overlapping start..end, oldest first."""
+    rows, count = queries.list_datasets(
+        session,
+        tenants=principal.tenants(),
+        norad_id=satellite,
+        station=station,
+        contact_id=contact,
+        start=start,
+        end=end,
+        limit=limit,
+        offset=offset,
+    )
+    session.rollback()
+    return schemas.DatasetsPublic(data=[dataset_public(d) for d in rows], count=count)
+
+
+@router.get("/datasets/{dataset_id}", response_model=schemas.DatasetPublic, responses=_404)
+def get_dataset(
+    dataset_id: str, session: SessionDep, principal: ReaderDep
+) -> schemas.DatasetPublic:
+    entry = queries.get_dataset_for(session, dataset_id=dataset_id, tenants=principal.tenants())
+    session.rollback()
+    return dataset_public(entry)
+
+
+@router.get(
+    "/datasets/{dataset_id}/files/{name:path}",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "the whole file"},
+        206: {"content": {"application/octet-stream": {}}, "description": "the requested range"},
+        416: problems(_416="range outside the file")[416],
+        **_404,
+    },
+)
+def download_file(
+    dataset_id: str,
+    name: str,
+    session: SessionDep,
+    ctx: CtxDep,
+    principal: ReaderDep,
+    range: Annotated[str | None, Header(max_length=200)] = None,
+) -> Any:
+    """The file's bytes (or one `Range: bytes=a-b`); `X-Checksum-SHA256` and
+    `Repr-Digest` carry the whole file's SHA-256 from the manifest."""
+    entry = queries.get_dataset_for(session, dataset_id=dataset_id, tenants=principal.tenants())
+    session.rollback()
+    file = next((f for f in entry.files if f.name == name), None)
+    if file is None:
+        raise NotFoundError(f"file in dataset {dataset_id!r}", name)
+    digest_b64 = base64.b64encode(bytes.fromhex(file.sha256)).decode()
+    headers = {
+        "Accept-Ranges": "bytes",
+        "ETag": f'"{file.sha256}"',
+        "X-Checksum-SHA256": file.sha256,
+        "Repr-Digest": f"sha-256=:{digest_b64}:",
+        "Content-Disposition": f'attachment; filename="{name.rsplit("/", 1)[-1]}"',
+    }
+    try:
+        byte_range = parse_range(range, file.size_bytes)
+    except RangeNotSatisfiable as exc:
+        return problem(
+            416,
+            str(exc),
+            kind="range",
+            headers={"Content-Range": f"bytes */{file.size_bytes}"},
+        )
+    store = ctx.object_store()
+    key = f"{entry.key_prefix.rstrip('/')}/{name}"
+    if not store.exists(key):
+        raise NotFoundError(f"stored object of dataset {dataset_id!r}", name)
+    if byte_range is None:
+        headers["Content-Length"] = str(file.size_bytes)
+        status = 200
+    else:
+        headers["Content-Length"] = str(byte_range.length)
+        headers["Content-Range"] = f"bytes {byte_range.first}-{byte_range.last}/{file.size_bytes}"
+        status = 206
+    return StreamingResponse(
+        stream_object(store, key, byte_range, sha256=file.sha256),
+        status_code=status,
+        media_type="application/octet-stream",
+        headers=headers,
+    )

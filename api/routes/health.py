@@ -1,0 +1,81 @@
+"""Liveness, readiness (database, broker, object store) and Prometheus metrics."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, PlainTextResponse
+from sqlalchemy import func, select, text
+
+from api import schemas
+from api.deps import CtxDep
+from groundstation.models import Contact
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=schemas.Health)
+def healthz() -> schemas.Health:
+    """The process answers."""
+    return schemas.Health(status="ok")
+
+
+def _check_broker(bootstrap: str) -> str:
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=2.0):
+                return "ok"
+        except (OSError, ValueError) as exc:
+            last = f"{server}: {exc}"
+    return f"unreachable ({last})"
+
+
+@router.get(
+    "/readyz",
+    response_model=schemas.Readiness,
+    responses={503: {"model": schemas.Readiness, "description": "a dependency is unreachable"}},
+)
+def readyz(ctx: CtxDep) -> Any:
+    """Database, Kafka broker (when configured) and object store reachable."""
+    checks: dict[str, str] = {}
+    try:
+        with ctx.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"unreachable ({type(exc).__name__}: {exc})"[:300]
+    if ctx.settings.kafka_bootstrap:
+        checks["broker"] = _check_broker(ctx.settings.kafka_bootstrap)
+    else:
+        checks["broker"] = "ok (local topic log)"
+    try:
+        store = ctx.object_store()
+        store.exists("readyz-probe")
+        checks["object_store"] = "ok"
+    except Exception as exc:
+        checks["object_store"] = f"unreachable ({type(exc).__name__}: {exc})"[:300]
+    ready = all(v.startswith("ok") for v in checks.values())
+    body = schemas.Readiness(status="ready" if ready else "not ready", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format 0.0.4"}},
+)
+def metrics(ctx: CtxDep) -> PlainTextResponse:
+    with ctx.session_factory() as session:
+        by_state = {
+            state: int(n)
+            for state, n in session.execute(
+                select(Contact.state, func.count()).group_by(Contact.state)
+            )
+        }
+        session.rollback()
+    return PlainTextResponse(
+        ctx.metrics.render(by_state), media_type="text/plain; version=0.0.4; charset=utf-8"
+    )

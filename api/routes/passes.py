@@ -1,0 +1,74 @@
+"""Predicted passes with per-antenna availability."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
+
+from api import schemas
+from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
+from api.routes._responses import problems
+from groundstation import queries
+
+router = APIRouter(tags=["passes"])
+
+
+@router.get(
+    "/passes",
+    response_model=schemas.PassesPublic,
+    responses=problems(
+        _404="no such satellite or station", _422="bad range or no usable ephemeris"
+    ),
+)
+def list_passes(
+    session: SessionDep,
+    ctx: CtxDep,
+    now: NowDep,
+    principal: OperatorDep,
+    satellite: Annotated[int, Query(gt=0, lt=1_000_000_000, description="NORAD id")],
+    station: Annotated[list[str] | None, Query(max_length=100, description="repeatable")] = None,
+    start: AwareDatetime | None = None,
+    end: AwareDatetime | None = None,
+    min_elevation: Annotated[float | None, Query(ge=-5, le=90)] = None,
+) -> schemas.PassesPublic:
+    """Windows with AOS/TCA/LOS, max elevation and azimuths, over each station
+    (its own elevation mask, raised to `min_elevation`), each with every
+    antenna's availability. Default range: now .. now + 24 h."""
+    start = start or now
+    end = end or start + timedelta(hours=24)
+    found = queries.predicted_passes(
+        session,
+        norad_id=satellite,
+        start=start,
+        end=end,
+        now=now,
+        station_ids=station,
+        min_elevation_deg=min_elevation,
+        tenants=principal.tenants(),
+        policy=ctx.policy,
+    )
+    data = [
+        schemas.PassPublic(
+            norad_id=p.norad_id,
+            station_id=p.station_id,
+            aos=p.aos,
+            tca=p.tca,
+            los=p.los,
+            duration_s=p.duration_s,
+            max_elevation_deg=p.max_elevation_deg,
+            aos_azimuth_deg=p.aos_azimuth_deg,
+            tca_azimuth_deg=p.tca_azimuth_deg,
+            los_azimuth_deg=p.los_azimuth_deg,
+            antennas=[
+                schemas.AntennaAvailability(
+                    antenna_id=a.antenna_id, free=a.free, blocked_by=a.blocked_by
+                )
+                for a in p.antennas
+            ],
+        )
+        for p in found
+    ]
+    return schemas.PassesPublic(data=data, count=len(data))

@@ -1,0 +1,198 @@
+"""Satellites of a tenant and their ephemerides (TLE/3LE text or OMM JSON)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
+
+from api import schemas
+from api.auth import Principal
+from api.context import AppContext
+from api.deps import CtxDep, NowDep, OperatorDep, ReaderDep, SessionDep
+from api.routes._responses import problems
+from groundstation import inventory, queries
+
+router = APIRouter(tags=["satellites"])
+
+_404 = problems(_404="no such satellite (or another tenant's)")
+
+
+@router.get("/satellites", response_model=schemas.SatellitesPublic)
+def list_satellites(
+    session: SessionDep,
+    principal: ReaderDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> schemas.SatellitesPublic:
+    rows, count = queries.list_satellites(
+        session, tenants=principal.tenants(), limit=limit, offset=offset
+    )
+    data = [schemas.SatellitePublic.model_validate(s) for s in rows]
+    session.rollback()
+    return schemas.SatellitesPublic(data=data, count=count)
+
+
+@router.post(
+    "/satellites",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.SatellitePublic,
+    responses=problems(_409="a satellite with that NORAD id exists"),
+)
+def create_satellite(
+    body: schemas.SatelliteCreate, session: SessionDep, principal: OperatorDep
+) -> schemas.SatellitePublic:
+    if principal.is_admin:
+        if not body.tenant:
+            raise HTTPException(422, "tenant: an admin must name the satellite's tenant")
+        tenant = body.tenant
+    else:
+        if body.tenant and body.tenant != principal.tenant:
+            raise HTTPException(
+                403,
+                f"tenant {body.tenant!r}: an operator key of tenant {principal.tenant!r} "
+                "registers satellites for its own tenant only",
+            )
+        tenant = principal.tenant
+    satellite = inventory.add_satellite(
+        session,
+        norad_id=body.norad_id,
+        name=body.name,
+        tenant=tenant,
+        downlink_freq_hz=body.downlink_freq_hz,
+        downlink_bandwidth_hz=body.downlink_bandwidth_hz,
+        modulation=body.modulation,
+        symbol_rate_baud=body.symbol_rate_baud,
+        framing_profile=body.framing_profile,
+    )
+    return schemas.SatellitePublic.model_validate(satellite)
+
+
+@router.get("/satellites/{norad_id}", response_model=schemas.SatellitePublic, responses=_404)
+def get_satellite(
+    norad_id: int, session: SessionDep, principal: ReaderDep
+) -> schemas.SatellitePublic:
+    satellite = queries.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
+    out = schemas.SatellitePublic.model_validate(satellite)
+    session.rollback()
+    return out
+
+
+@router.get(
+    "/satellites/{norad_id}/ephemerides", response_model=schemas.EphemeridesPublic, responses=_404
+)
+def list_ephemerides(
+    norad_id: int, session: SessionDep, principal: OperatorDep, now: NowDep
+) -> schemas.EphemeridesPublic:
+    """The history, newest epoch first, and the id of the one in force now."""
+    satellite = queries.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
+    rows = inventory.list_ephemerides(session, satellite_id=satellite.id)
+    in_force = inventory.ephemeris_in_force(session, satellite_id=satellite.id, now=now)
+    out = schemas.EphemeridesPublic(
+        data=[schemas.EphemerisPublic.model_validate(e) for e in rows],
+        count=len(rows),
+        in_force_id=in_force.id if in_force is not None else None,
+    )
+    session.rollback()
+    return out
+
+
+@router.get(
+    "/satellites/{norad_id}/ephemerides/in-force",
+    response_model=schemas.EphemerisPublic,
+    responses=problems(_404="no such satellite, or it has no usable ephemeris"),
+)
+def ephemeris_in_force(
+    norad_id: int, session: SessionDep, principal: OperatorDep, now: NowDep
+) -> schemas.EphemerisPublic:
+    satellite = queries.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
+    in_force = inventory.ephemeris_in_force(session, satellite_id=satellite.id, now=now)
+    if in_force is None:
+        raise HTTPException(
+            404, f"satellite NORAD {norad_id} has no enabled, unexpired ephemeris; upload one"
+        )
+    out = schemas.EphemerisPublic.model_validate(in_force)
+    session.rollback()
+    return out
+
+
+@router.post(
+    "/satellites/{norad_id}/ephemerides",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.EphemerisUploadReport,
+    responses=_404,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "text/plain": {"schema": {"type": "string"}},
+                "application/json": {"schema": {}},
+            },
+            "required": True,
+        }
+    },
+)
+async def upload_ephemerides(
+    norad_id: int,
+    request: Request,
+    session: SessionDep,
+    ctx: CtxDep,
+    now: NowDep,
+    principal: OperatorDep,
+    priority: Annotated[int, Query(ge=-1000, le=1000)] = 0,
+    source: Annotated[str, Query(max_length=120)] = "api",
+) -> schemas.EphemerisUploadReport:
+    """TLE/3LE text or OMM JSON (`text/plain` or `application/json` body) for this
+    satellite; each record is reported as accepted or rejected with the reason.
+    Records of other satellites are rejected."""
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HTTPException(
+            422,
+            f"body: ephemeris upload is not UTF-8 text (byte {exc.start} is {raw[exc.start]:#04x})",
+        ) from None
+    if not text.strip():
+        raise HTTPException(422, "body: empty ephemeris upload; send TLE/3LE text or OMM JSON")
+    return await run_in_threadpool(
+        _upload, session, ctx, now, principal, norad_id, text, priority, source
+    )
+
+
+def _upload(
+    session: Session,
+    ctx: AppContext,
+    now: datetime,
+    principal: Principal,
+    norad_id: int,
+    text: str,
+    priority: int,
+    source: str,
+) -> schemas.EphemerisUploadReport:
+    from orbital.omm import parse_elements
+
+    queries.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
+    session.rollback()
+    result = inventory.upload_ephemerides(
+        session,
+        text=text,
+        now=now,
+        source=source,
+        priority=priority,
+        norad_ids=[norad_id],
+        events=ctx.events,
+        window_tolerance_s=ctx.policy.window_tolerance_s,
+    )
+    others = sorted({e.norad_id for e in parse_elements(text).elements} - {norad_id})
+    rejected = list(result.rejected) + [
+        f"NORAD {n}: record is for another satellite than {norad_id}; upload it there"
+        for n in others
+    ]
+    return schemas.EphemerisUploadReport(
+        accepted=[schemas.EphemerisPublic.model_validate(e) for e in result.stored],
+        rejected=rejected,
+        contacts_updated=len(result.events),
+    )

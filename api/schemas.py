@@ -1,0 +1,400 @@
+"""Request and response schemas, one family per entity:
+``XCreate`` (body), ``XPublic`` (one), ``XsPublic(data, count)`` (a page).
+
+Timestamps are ``AwareDatetime``: a naive one is refused with 422 naming the field.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+Float = float
+
+
+class _Public(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# ---------------------------------------------------------------- stations
+
+
+class AntennaCreate(BaseModel):
+    id: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._-]+$")
+    bands_hz: list[tuple[float, float]] = Field(min_length=1, max_length=32)
+    min_elevation_deg: float = Field(0.0, ge=-5, le=90)
+    max_az_slew_deg_s: float = Field(10.0, gt=0, le=100)
+    max_el_slew_deg_s: float = Field(10.0, gt=0, le=100)
+    setup_s: float = Field(0.0, ge=0, le=86400)
+    teardown_s: float = Field(0.0, ge=0, le=86400)
+    status: Literal["online", "offline"] = "online"
+
+
+class AntennaPublic(_Public):
+    id: str
+    station_id: str
+    bands: list[list[float]]
+    min_elevation_deg: float
+    max_az_slew_deg_s: float
+    max_el_slew_deg_s: float
+    setup_s: float
+    teardown_s: float
+    status: str
+
+
+class AntennasPublic(BaseModel):
+    data: list[AntennaPublic]
+    count: int
+
+
+class StationCreate(BaseModel):
+    id: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._-]+$")
+    name: str = Field(min_length=1, max_length=120)
+    lat_deg: float = Field(ge=-90, le=90)
+    lon_deg: float = Field(ge=-180, le=360)
+    alt_m: float = Field(0.0, ge=-500, le=10000)
+    min_elevation_deg: float = Field(0.0, ge=-5, le=90)
+    horizon_mask: list[tuple[float, float]] = Field(default_factory=list, max_length=3600)
+
+
+class StationPublic(_Public):
+    id: str
+    name: str
+    lat_deg: float
+    lon_deg: float
+    alt_m: float
+    min_elevation_deg: float
+    horizon_mask: list[list[float]]
+    antennas: list[AntennaPublic]
+
+
+class StationsPublic(BaseModel):
+    data: list[StationPublic]
+    count: int
+
+
+class MaintenanceCreate(BaseModel):
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str = Field("", max_length=200)
+
+
+class MaintenancePublic(_Public):
+    id: int
+    antenna_id: str
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str
+
+
+class MaintenancesPublic(BaseModel):
+    data: list[MaintenancePublic]
+    count: int
+
+
+# ---------------------------------------------------------------- satellites
+
+
+class SatelliteCreate(BaseModel):
+    norad_id: int = Field(gt=0, lt=1_000_000_000)
+    name: str = Field(min_length=1, max_length=120)
+    tenant: str | None = Field(
+        None, max_length=120, description="admin only; an operator's own tenant is used"
+    )
+    downlink_freq_hz: float = Field(gt=0, le=1e12)
+    downlink_bandwidth_hz: float = Field(0.0, ge=0, le=1e10)
+    modulation: str = Field("bpsk", max_length=40)
+    symbol_rate_baud: float = Field(0.0, ge=0, le=1e10)
+    framing_profile: str = Field("", max_length=80)
+
+
+class SatellitePublic(_Public):
+    norad_id: int
+    name: str
+    tenant: str
+    downlink_freq_hz: float
+    downlink_bandwidth_hz: float
+    modulation: str
+    symbol_rate_baud: float
+    framing_profile: str
+    created_at: AwareDatetime
+
+
+class SatellitesPublic(BaseModel):
+    data: list[SatellitePublic]
+    count: int
+
+
+class EphemerisPublic(_Public):
+    id: int
+    epoch: AwareDatetime
+    source: str
+    source_format: str
+    text: str
+    uploaded_at: AwareDatetime
+    priority: int
+    enabled: bool
+    expires_at: AwareDatetime | None
+
+
+class EphemeridesPublic(BaseModel):
+    data: list[EphemerisPublic]
+    count: int
+    in_force_id: int | None
+
+
+class EphemerisUploadReport(BaseModel):
+    accepted: list[EphemerisPublic]
+    rejected: list[str] = Field(description="one line per record not stored, with the reason")
+    contacts_updated: int
+
+
+# ---------------------------------------------------------------- profiles
+
+
+class ProfileCreate(BaseModel):
+    id: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._-]+$")
+    min_viable_duration_s: float = Field(60.0, ge=0, le=86400)
+    prepass_s: float = Field(120.0, ge=0, le=86400)
+    postpass_s: float = Field(60.0, ge=0, le=86400)
+    min_elevation_deg: float = Field(10.0, ge=-5, le=90)
+    demod: dict[str, Any] = Field(default_factory=dict)
+    decode: dict[str, Any] = Field(default_factory=dict)
+    kafka_topic: str = Field("", max_length=200)
+    dataset_options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProfileUpdate(BaseModel):
+    min_viable_duration_s: float = Field(60.0, ge=0, le=86400)
+    prepass_s: float = Field(120.0, ge=0, le=86400)
+    postpass_s: float = Field(60.0, ge=0, le=86400)
+    min_elevation_deg: float = Field(10.0, ge=-5, le=90)
+    demod: dict[str, Any] = Field(default_factory=dict)
+    decode: dict[str, Any] = Field(default_factory=dict)
+    kafka_topic: str = Field("", max_length=200)
+    dataset_options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProfilePublic(_Public):
+    id: str
+    min_viable_duration_s: float
+    prepass_s: float
+    postpass_s: float
+    min_elevation_deg: float
+    demod: dict[str, Any]
+    decode: dict[str, Any]
+    kafka_topic: str
+    dataset_options: dict[str, Any]
+
+
+class ProfilesPublic(BaseModel):
+    data: list[ProfilePublic]
+    count: int
+
+
+# ---------------------------------------------------------------- passes
+
+
+class AntennaAvailability(BaseModel):
+    antenna_id: str
+    free: bool
+    blocked_by: str = Field(description="contact, maintenance or status blocking it; '' if free")
+
+
+class PassPublic(BaseModel):
+    norad_id: int
+    station_id: str
+    aos: AwareDatetime
+    tca: AwareDatetime
+    los: AwareDatetime
+    duration_s: float
+    max_elevation_deg: float
+    aos_azimuth_deg: float
+    tca_azimuth_deg: float
+    los_azimuth_deg: float
+    antennas: list[AntennaAvailability]
+
+
+class PassesPublic(BaseModel):
+    data: list[PassPublic]
+    count: int
+
+
+class TrackPoint(BaseModel):
+    time: AwareDatetime
+    azimuth_deg: float | None
+    elevation_deg: float | None
+    range_km: float | None
+    range_rate_km_s: float | None
+    doppler_hz: float | None
+
+
+class TrackPublic(BaseModel):
+    contact_id: str
+    step_s: float
+    downlink_freq_hz: float
+    data: list[TrackPoint]
+    count: int
+
+
+# ---------------------------------------------------------------- contacts
+
+
+class ContactCreate(BaseModel):
+    norad_id: int = Field(gt=0, lt=1_000_000_000)
+    antenna_id: str = Field(min_length=1, max_length=80)
+    profile_id: str = Field(min_length=1, max_length=80)
+    start: AwareDatetime = Field(description="AOS of the wanted window (from GET /passes)")
+    end: AwareDatetime = Field(description="LOS of the wanted window")
+
+
+class TransitionPublic(_Public):
+    old_state: str
+    new_state: str
+    at: AwareDatetime
+    reason: str
+
+
+class ContactPublic(BaseModel):
+    id: str
+    norad_id: int
+    station_id: str
+    antenna_id: str
+    profile_id: str
+    tenant: str
+    state: str
+    state_reason: str
+    aos: AwareDatetime
+    tca: AwareDatetime
+    los: AwareDatetime
+    booked_start: AwareDatetime
+    booked_end: AwareDatetime
+    blocked_start: AwareDatetime
+    blocked_end: AwareDatetime
+    max_elevation_deg: float
+    ephemeris_epoch: AwareDatetime
+    created_at: AwareDatetime
+
+
+class ContactDetail(ContactPublic):
+    history: list[TransitionPublic]
+
+
+class ContactsPublic(BaseModel):
+    data: list[ContactPublic]
+    count: int
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null at end")
+
+
+class ContactCancel(BaseModel):
+    reason: str = Field("cancelled by user", max_length=500)
+
+
+# ---------------------------------------------------------------- plans
+
+
+class PlanRequestIn(BaseModel):
+    norad_id: int = Field(gt=0, lt=1_000_000_000)
+    start: AwareDatetime
+    end: AwareDatetime
+    priority: float = Field(1.0, gt=0, le=1000)
+    max_passes: int | None = Field(None, ge=1, le=10000)
+    max_minutes: float | None = Field(None, gt=0, le=1e6)
+
+
+class PlanCreate(BaseModel):
+    profile_id: str = Field(min_length=1, max_length=80)
+    requests: list[PlanRequestIn] = Field(min_length=1, max_length=500)
+    antenna_ids: list[str] | None = Field(None, max_length=1000)
+    time_limit_s: float = Field(5.0, gt=0, le=60)
+
+
+class PlannedContactPublic(BaseModel):
+    norad_id: int
+    antenna_id: str
+    aos: AwareDatetime
+    los: AwareDatetime
+
+
+class PlanPublic(BaseModel):
+    id: str
+    profile_id: str
+    status: str
+    objective: float
+    gap: float | None
+    greedy_objective: float
+    proposed: list[PlannedContactPublic]
+    created_at: AwareDatetime
+
+
+class PlanCommitPublic(BaseModel):
+    plan_id: str
+    booked: list[ContactPublic]
+
+
+# ---------------------------------------------------------------- datasets
+
+
+class DatasetFilePublic(BaseModel):
+    name: str
+    size_bytes: int
+    sha256: str
+
+
+class DatasetPublic(BaseModel):
+    id: str
+    contact_id: str
+    norad_id: int
+    satellite: str
+    station: str
+    antenna: str
+    start_time: AwareDatetime
+    end_time: AwareDatetime
+    total_size_bytes: int
+    manifest_sha256: str | None
+    ready_at: AwareDatetime | None
+    files: list[DatasetFilePublic]
+
+
+class DatasetsPublic(BaseModel):
+    data: list[DatasetPublic]
+    count: int
+
+
+# ---------------------------------------------------------------- usage, health
+
+
+class TenantUsage(BaseModel):
+    tenant: str
+    booked_minutes: float
+    used_minutes: float
+    contacts_booked: int
+    contacts_completed: int
+
+
+class UsagePublic(BaseModel):
+    month: str
+    start: AwareDatetime
+    end: AwareDatetime
+    data: list[TenantUsage]
+    count: int
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: dict[str, str]
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    title: str
+    status: int
+    detail: str

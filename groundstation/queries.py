@@ -1,0 +1,518 @@
+"""Read-side queries for the API (listing, filtering, pagination, usage) and
+the few writes the inventory lacks (updating a mission profile).
+
+Keyword-only functions taking a ``Session``, like the other service modules.
+``tenants=None`` means every tenant; a tuple restricts rows to those tenants
+(an entity outside them is reported as not existing).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from groundstation.booking import (
+    ACTIVE,
+    BookingPolicy,
+    element_set,
+    orbital_station,
+    usable_ephemeris,
+)
+from groundstation.clock import require_utc
+from groundstation.errors import NotFoundError, ValidationError
+from groundstation.inventory import get_satellite
+from groundstation.models import (
+    Antenna,
+    Contact,
+    GroundStation,
+    MaintenanceWindow,
+    MissionProfile,
+    Satellite,
+)
+from groundstation.states import ContactState
+from ingest.catalog import DatasetEntry, DatasetRow
+
+# ---------------------------------------------------------------- inventory
+
+
+def list_stations(session: Session) -> list[GroundStation]:
+    return list(
+        session.scalars(
+            select(GroundStation)
+            .options(selectinload(GroundStation.antennas))
+            .order_by(GroundStation.id)
+        )
+    )
+
+
+def get_station(session: Session, *, station_id: str) -> GroundStation:
+    station = session.scalar(
+        select(GroundStation)
+        .where(GroundStation.id == station_id)
+        .options(selectinload(GroundStation.antennas))
+    )
+    if station is None:
+        raise NotFoundError("station", station_id)
+    return station
+
+
+def get_antenna(session: Session, *, station_id: str, antenna_id: str) -> Antenna:
+    antenna = session.get(Antenna, antenna_id)
+    if antenna is None or antenna.station_id != station_id:
+        raise NotFoundError(f"antenna of station {station_id!r}", antenna_id)
+    return antenna
+
+
+def list_maintenance(session: Session, *, antenna_id: str) -> list[MaintenanceWindow]:
+    return list(
+        session.scalars(
+            select(MaintenanceWindow)
+            .where(MaintenanceWindow.antenna_id == antenna_id)
+            .order_by(MaintenanceWindow.start, MaintenanceWindow.id)
+        )
+    )
+
+
+def list_satellites(
+    session: Session, *, tenants: Sequence[str] | None = None, limit: int = 1000, offset: int = 0
+) -> tuple[list[Satellite], int]:
+    query = select(Satellite)
+    if tenants is not None:
+        query = query.where(Satellite.tenant.in_(list(tenants)))
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = list(session.scalars(query.order_by(Satellite.norad_id).limit(limit).offset(offset)))
+    return rows, int(count)
+
+
+def get_satellite_for(
+    session: Session, *, norad_id: int, tenants: Sequence[str] | None = None
+) -> Satellite:
+    """The satellite, or NotFoundError if it is outside ``tenants``."""
+    satellite = get_satellite(session, norad_id=norad_id)
+    if tenants is not None and satellite.tenant not in tenants:
+        raise NotFoundError("satellite with NORAD id", norad_id)
+    return satellite
+
+
+def list_profiles(session: Session) -> list[MissionProfile]:
+    return list(session.scalars(select(MissionProfile).order_by(MissionProfile.id)))
+
+
+def get_profile(session: Session, *, profile_id: str) -> MissionProfile:
+    profile = session.get(MissionProfile, profile_id)
+    if profile is None:
+        raise NotFoundError("mission profile", profile_id)
+    return profile
+
+
+def update_profile(
+    session: Session,
+    *,
+    profile_id: str,
+    min_viable_duration_s: float,
+    prepass_s: float,
+    postpass_s: float,
+    min_elevation_deg: float,
+    demod: dict[str, Any],
+    decode: dict[str, Any],
+    kafka_topic: str,
+    dataset_options: dict[str, Any],
+) -> MissionProfile:
+    """Replace a profile's settings. Contacts already booked keep their windows."""
+    for name, value in (
+        ("min_viable_duration_s", min_viable_duration_s),
+        ("prepass_s", prepass_s),
+        ("postpass_s", postpass_s),
+    ):
+        if value < 0:
+            raise ValidationError(f"profile {profile_id!r}: {name} {value} must be >= 0")
+    profile = get_profile(session, profile_id=profile_id)
+    profile.min_viable_duration_s = float(min_viable_duration_s)
+    profile.prepass_s = float(prepass_s)
+    profile.postpass_s = float(postpass_s)
+    profile.min_elevation_deg = float(min_elevation_deg)
+    profile.demod = dict(demod)
+    profile.decode = dict(decode)
+    profile.kafka_topic = kafka_topic
+    profile.dataset_options = dict(dataset_options)
+    session.commit()
+    return profile
+
+
+# ---------------------------------------------------------------- passes
+
+
+@dataclass(frozen=True)
+class AntennaSlot:
+    antenna_id: str
+    free: bool
+    blocked_by: str
+
+
+@dataclass(frozen=True)
+class PredictedPass:
+    norad_id: int
+    station_id: str
+    aos: datetime
+    tca: datetime
+    los: datetime
+    duration_s: float
+    max_elevation_deg: float
+    aos_azimuth_deg: float
+    tca_azimuth_deg: float
+    los_azimuth_deg: float
+    antennas: tuple[AntennaSlot, ...]
+
+
+def _overlaps(busy: list[tuple[datetime, datetime, str]], start: datetime, end: datetime) -> str:
+    for b_start, b_end, label in busy:
+        if b_start < end and start < b_end:
+            return label
+    return ""
+
+
+def predicted_passes(
+    session: Session,
+    *,
+    norad_id: int,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    station_ids: Sequence[str] | None = None,
+    min_elevation_deg: float | None = None,
+    tenants: Sequence[str] | None = None,
+    policy: BookingPolicy | None = None,
+    max_span_days: float = 31.0,
+) -> list[PredictedPass]:
+    """Passes of one satellite over the stations (all of them in one vectorized
+    prediction), each with every antenna's availability over the pass
+    (AOS..LOS plus the antenna's setup/teardown): free, or what blocks it."""
+    from orbital.passes import predict_passes
+
+    start, end, now = require_utc(start, "start"), require_utc(end, "end"), require_utc(now, "now")
+    if not start < end:
+        raise ValidationError(f"start {start.isoformat()} is not before end {end.isoformat()}")
+    if end - start > timedelta(days=max_span_days):
+        raise ValidationError(
+            f"start..end spans {(end - start).total_seconds() / 86400:.1f} days; "
+            f"at most {max_span_days:.0f} days per request"
+        )
+    satellite = get_satellite_for(session, norad_id=norad_id, tenants=tenants)
+    element = element_set(usable_ephemeris(session, satellite, now, policy or BookingPolicy()))
+    query = select(GroundStation).options(selectinload(GroundStation.antennas))
+    if station_ids is not None:
+        query = query.where(GroundStation.id.in_(list(station_ids)))
+    stations = list(session.scalars(query.order_by(GroundStation.id)))
+    if station_ids is not None:
+        missing = set(station_ids) - {s.id for s in stations}
+        if missing:
+            raise NotFoundError("station", sorted(missing)[0])
+    floor = 0.0 if min_elevation_deg is None else float(min_elevation_deg)
+    orbital = [orbital_station(s, min_elevation_deg=floor) for s in stations]
+    antennas = {
+        s.id: [(a.id, a.status, a.setup_s, a.teardown_s) for a in s.antennas] for s in stations
+    }
+    antenna_ids = [a[0] for rows in antennas.values() for a in rows]
+    margin = timedelta(days=1)
+    busy: dict[str, list[tuple[datetime, datetime, str]]] = {a: [] for a in antenna_ids}
+    if antenna_ids:
+        for c_id, a_id, b_start, b_end in session.execute(
+            select(
+                Contact.id, Contact.antenna_id, Contact.blocked_start, Contact.blocked_end
+            ).where(
+                Contact.antenna_id.in_(antenna_ids),
+                Contact.state.in_(ACTIVE),
+                Contact.blocked_end > start - margin,
+                Contact.blocked_start < end + margin,
+            )
+        ):
+            busy[a_id].append((b_start, b_end, f"contact {c_id}"))
+        for a_id, m_start, m_end in session.execute(
+            select(
+                MaintenanceWindow.antenna_id, MaintenanceWindow.start, MaintenanceWindow.end
+            ).where(
+                MaintenanceWindow.antenna_id.in_(antenna_ids),
+                MaintenanceWindow.end > start - margin,
+                MaintenanceWindow.start < end + margin,
+            )
+        ):
+            busy[a_id].append(
+                (m_start, m_end, f"maintenance {m_start.isoformat()}..{m_end.isoformat()}")
+            )
+    session.rollback()  # end the read transaction before predicting (SQLite write lock)
+    if not orbital:
+        return []
+    out: list[PredictedPass] = []
+    for p in predict_passes([element], orbital, start, end).passes:
+        slots = []
+        for a_id, status, setup_s, teardown_s in antennas[p.station_id]:
+            if status != "online":
+                slots.append(AntennaSlot(a_id, False, f"antenna status {status}"))
+                continue
+            blocked = _overlaps(
+                busy[a_id],
+                p.aos - timedelta(seconds=setup_s),
+                p.los + timedelta(seconds=teardown_s),
+            )
+            slots.append(AntennaSlot(a_id, not blocked, blocked))
+        out.append(
+            PredictedPass(
+                norad_id=p.norad_id,
+                station_id=p.station_id,
+                aos=p.aos,
+                tca=p.tca,
+                los=p.los,
+                duration_s=p.duration_s,
+                max_elevation_deg=p.max_elevation_deg,
+                aos_azimuth_deg=p.aos_azimuth_deg,
+                tca_azimuth_deg=p.tca_azimuth_deg,
+                los_azimuth_deg=p.los_azimuth_deg,
+                antennas=tuple(slots),
+            )
+        )
+    out.sort(key=lambda p: (p.aos, p.station_id))
+    return out
+
+
+# ---------------------------------------------------------------- contacts
+
+
+def encode_cursor(contact: Contact) -> str:
+    raw = f"{contact.booked_start.isoformat()}|{contact.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, contact_id = raw.split("|", 1)
+        at = datetime.fromisoformat(when)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ValidationError(
+            f"cursor {cursor!r} is not one returned by this API (use next_cursor as is)"
+        ) from None
+    if at.tzinfo is None:
+        raise ValidationError(f"cursor {cursor!r} is not one returned by this API")
+    return at.astimezone(UTC), contact_id
+
+
+def _contact_query(
+    *,
+    tenants: Sequence[str] | None,
+    states: Sequence[str] | None,
+    norad_id: int | None,
+    station_id: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> Any:
+    query = select(Contact)
+    if tenants is not None:
+        query = query.where(Contact.tenant.in_(list(tenants)))
+    if states:
+        bad = [s for s in states if s not in ContactState.__members__]
+        if bad:
+            raise ValidationError(
+                f"state {bad[0]!r} is not a contact state; one of {', '.join(ContactState)}"
+            )
+        query = query.where(Contact.state.in_(list(states)))
+    if norad_id is not None:
+        query = query.where(
+            Contact.satellite_id.in_(select(Satellite.id).where(Satellite.norad_id == norad_id))
+        )
+    if station_id is not None:
+        query = query.where(
+            Contact.antenna_id.in_(select(Antenna.id).where(Antenna.station_id == station_id))
+        )
+    if start is not None:
+        query = query.where(Contact.booked_end > require_utc(start, "start"))
+    if end is not None:
+        query = query.where(Contact.booked_start < require_utc(end, "end"))
+    return query
+
+
+def contacts_page(
+    session: Session,
+    *,
+    tenants: Sequence[str] | None = None,
+    states: Sequence[str] | None = None,
+    norad_id: int | None = None,
+    station_id: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> tuple[list[Contact], int, str | None]:
+    """One page of contacts ordered by (booked start, id), the total count
+    matching the filters, and the cursor of the next page (None at the end)."""
+    query = _contact_query(
+        tenants=tenants,
+        states=states,
+        norad_id=norad_id,
+        station_id=station_id,
+        start=start,
+        end=end,
+    )
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if cursor:
+        at, last_id = decode_cursor(cursor)
+        query = query.where(
+            or_(Contact.booked_start > at, and_(Contact.booked_start == at, Contact.id > last_id))
+        )
+    rows = list(
+        session.scalars(
+            query.options(joinedload(Contact.satellite), joinedload(Contact.antenna))
+            .order_by(Contact.booked_start, Contact.id)
+            .limit(limit + 1)
+        )
+    )
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], int(count), next_cursor
+
+
+def get_contact_for(
+    session: Session, *, contact_id: str, tenants: Sequence[str] | None = None
+) -> Contact:
+    contact = session.scalar(
+        select(Contact)
+        .where(Contact.id == contact_id)
+        .options(
+            joinedload(Contact.satellite),
+            joinedload(Contact.antenna),
+            selectinload(Contact.transitions),
+        )
+    )
+    if contact is None or (tenants is not None and contact.tenant not in tenants):
+        raise NotFoundError("contact", contact_id)
+    return contact
+
+
+def contact_tenant(session: Session, *, contact_id: str) -> str | None:
+    return session.scalar(select(Contact.tenant).where(Contact.id == contact_id))
+
+
+# ---------------------------------------------------------------- usage
+
+
+@dataclass(frozen=True)
+class TenantUsage:
+    tenant: str
+    booked_minutes: float
+    used_minutes: float
+    contacts_booked: int
+    contacts_completed: int
+
+
+def month_range(month: str) -> tuple[datetime, datetime]:
+    """``YYYY-MM`` -> [first instant, first instant of the next month) in UTC."""
+    try:
+        year_s, month_s = month.split("-")
+        year, mon = int(year_s), int(month_s)
+        first = datetime(year, mon, 1, tzinfo=UTC)
+    except ValueError:
+        raise ValidationError(f"month {month!r} is not YYYY-MM (e.g. 2023-07)") from None
+    nxt = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=UTC)
+    return first, nxt
+
+
+def usage(
+    session: Session, *, month: str, tenants: Sequence[str] | None = None
+) -> list[TenantUsage]:
+    """Contact minutes per tenant for contacts whose AOS falls in ``month``:
+    booked = AOS..LOS of every contact that was booked and not cancelled or
+    refused; used = AOS..LOS of the completed ones (as AWS GetMinuteUsage)."""
+    first, nxt = month_range(month)
+    query = select(Contact.tenant, Contact.state, Contact.aos, Contact.los).where(
+        Contact.aos >= first, Contact.aos < nxt
+    )
+    if tenants is not None:
+        query = query.where(Contact.tenant.in_(list(tenants)))
+    not_booked = {
+        ContactState.CANCELLED.value,
+        ContactState.FAILED_TO_SCHEDULE.value,
+        ContactState.AVAILABLE.value,
+    }
+    acc: dict[str, list[float]] = {}
+    for tenant, state, aos, los in session.execute(query):
+        minutes = (los - aos).total_seconds() / 60.0
+        row = acc.setdefault(tenant, [0.0, 0.0, 0, 0])
+        if state not in not_booked:
+            row[0] += minutes
+            row[2] += 1
+        if state == ContactState.COMPLETED.value:
+            row[1] += minutes
+            row[3] += 1
+    if tenants is not None:
+        for tenant in tenants:
+            acc.setdefault(tenant, [0.0, 0.0, 0, 0])
+    return [
+        TenantUsage(t, round(v[0], 3), round(v[1], 3), int(v[2]), int(v[3]))
+        for t, v in sorted(acc.items())
+    ]
+
+
+# ---------------------------------------------------------------- datasets
+
+
+def _dataset_query(tenants: Sequence[str] | None) -> Any:
+    query = select(DatasetRow).where(DatasetRow.state == "ready")
+    if tenants is not None:
+        query = query.where(
+            DatasetRow.norad_id.in_(
+                select(Satellite.norad_id).where(Satellite.tenant.in_(list(tenants)))
+            )
+        )
+    return query
+
+
+def list_datasets(
+    session: Session,
+    *,
+    tenants: Sequence[str] | None = None,
+    norad_id: int | None = None,
+    station: str | None = None,
+    contact_id: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[DatasetEntry], int]:
+    """Ready datasets of the tenants' satellites overlapping start..end."""
+    query = _dataset_query(tenants)
+    if norad_id is not None:
+        query = query.where(DatasetRow.norad_id == norad_id)
+    if station is not None:
+        query = query.where(DatasetRow.station == station)
+    if contact_id is not None:
+        query = query.where(DatasetRow.contact_id == contact_id)
+    if start is not None:
+        query = query.where(DatasetRow.end_time >= require_utc(start, "start"))
+    if end is not None:
+        query = query.where(DatasetRow.start_time <= require_utc(end, "end"))
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.options(selectinload(DatasetRow.files))
+        .order_by(DatasetRow.start_time, DatasetRow.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [DatasetEntry.from_row(r) for r in rows], int(count)
+
+
+def get_dataset_for(
+    session: Session, *, dataset_id: str, tenants: Sequence[str] | None = None
+) -> DatasetEntry:
+    row = session.scalar(
+        _dataset_query(tenants)
+        .where(DatasetRow.id == dataset_id)
+        .options(selectinload(DatasetRow.files))
+    )
+    if row is None:
+        raise NotFoundError("dataset", dataset_id)
+    return DatasetEntry.from_row(row)

@@ -1,0 +1,81 @@
+"""Helpers shared by the API tests."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from ingest.catalog import CatalogService, FileEntry
+from ingest.objectstore import ObjectStore
+
+from .conftest import NOAA19, NOW, World
+
+
+def first_free_pass(world: World, antenna_id: str = "sv-uhf", skip: int = 0) -> dict[str, Any]:
+    r = world.client.get(
+        "/passes",
+        params={
+            "satellite": NOAA19,
+            "start": NOW.isoformat(),
+            "end": (NOW + timedelta(hours=24)).isoformat(),
+            "min_elevation": 10,
+        },
+        headers=world.as_("acme"),
+    )
+    assert r.status_code == 200, r.text
+    found = [
+        p
+        for p in r.json()["data"]
+        if p["duration_s"] >= 300
+        and any(a["antenna_id"] == antenna_id and a["free"] for a in p["antennas"])
+    ]
+    return dict(found[skip])
+
+
+def contact_body(p: dict[str, Any], antenna_id: str = "sv-uhf") -> dict[str, Any]:
+    return {
+        "norad_id": NOAA19,
+        "antenna_id": antenna_id,
+        "profile_id": "leo",
+        "start": p["aos"],
+        "end": p["los"],
+    }
+
+
+def add_dataset(
+    engine: Engine,
+    store: ObjectStore,
+    *,
+    dataset_id: str,
+    norad_id: int,
+    files: dict[str, bytes],
+    contact_id: str = "c-1",
+) -> None:
+    """A ready dataset: objects in the store, rows in the catalogue."""
+    prefix = f"{norad_id}/2023/07/04/{contact_id}"
+    catalog = CatalogService(engine)
+    catalog.begin(
+        dataset_id=dataset_id,
+        contact_id=contact_id,
+        norad_id=norad_id,
+        satellite=f"SAT {norad_id}",
+        station="svalbard",
+        antenna="sv-uhf",
+        start_time=NOW + timedelta(hours=1),
+        end_time=NOW + timedelta(hours=1, minutes=10),
+        store_uri=store.uri(prefix),
+        key_prefix=prefix,
+        now=NOW,
+    )
+    entries = []
+    for name, data in files.items():
+        store.put_bytes(f"{prefix}/{name}", data)
+        entries.append(
+            FileEntry(
+                name, store.uri(f"{prefix}/{name}"), len(data), hashlib.sha256(data).hexdigest()
+            )
+        )
+    catalog.mark_ready(dataset_id, files=entries, manifest_sha256="0" * 64, now=NOW)
