@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from groundstation.clock import Clock, clock_from_settings
 from groundstation.delivery import open_frame_publisher, open_object_store
 from groundstation.downlink import DownlinkExecutor, LinkModel
+from groundstation.events import ContactEvent, EventSink
 from groundstation.lifecycle import LifecycleService, ReconcileReport, lifecycle_from_settings
 from groundstation.models import Contact
 from groundstation.settings import Settings
@@ -31,6 +32,24 @@ from ingest.objectstore import ObjectStore, S3ObjectStore
 from ingest.publisher import Publisher, PublisherEventSink
 
 log = logging.getLogger(__name__)
+
+
+class FanOutSink:
+    """Publishes each contact event to every sink added (events topic, API hub);
+    a failing sink is logged and never stops the others."""
+
+    def __init__(self, *sinks: EventSink) -> None:
+        self._sinks: list[EventSink] = list(sinks)
+
+    def add(self, sink: EventSink) -> None:
+        self._sinks.append(sink)
+
+    def publish(self, event: ContactEvent) -> None:
+        for sink in list(self._sinks):
+            try:
+                sink.publish(event)
+            except Exception:
+                log.exception("event sink %r failed on %s", sink, event)
 
 
 @dataclass
@@ -45,6 +64,7 @@ class Runtime:
     executor: DownlinkExecutor
     lifecycle: LifecycleService
     recovery: RecoveryReport
+    events: FanOutSink
     reconcile: ReconcileReport | None = field(default=None)
 
     def start(self) -> ReconcileReport:
@@ -139,7 +159,7 @@ def open_runtime(
             software_version=software_version(),
         )
         details = contact_details(session_factory)
-        events = PublisherEventSink(publisher, details=details)  # type: ignore[arg-type]
+        events = FanOutSink(PublisherEventSink(publisher, details=details))  # type: ignore[arg-type]
         lifecycle = lifecycle_from_settings(
             settings,
             session_factory=session_factory,
@@ -161,4 +181,5 @@ def open_runtime(
         executor=executor,
         lifecycle=lifecycle,
         recovery=recovery,
+        events=events,
     )
