@@ -135,19 +135,16 @@ def load_inventory(session: Session, samples: Path, *, now: datetime) -> dict[in
     return names
 
 
-def choose_contacts(
+def free_windows(
     session: Session,
     names: dict[int, str],
     *,
     now: datetime,
     hours: float,
-    count: int,
-    span_s: float,
     min_elevation_deg: float,
 ) -> list[Choice]:
-    """The earliest group of up to ``count`` free windows starting within
-    ``span_s`` of each other, on distinct free antennas, each above
-    ``min_elevation_deg`` at its highest."""
+    """Free windows of whole LEO passes in the next ``hours`` whose highest
+    elevation reaches ``min_elevation_deg``, by AOS (``booking.availability``)."""
     from groundstation.booking import availability
     from groundstation.errors import GroundStationError
 
@@ -175,6 +172,25 @@ def choose_contacts(
             and w.duration_s <= MAX_PASS_S
         ]
     windows.sort(key=lambda c: (c.aos, c.antenna_id))
+    return windows
+
+
+def choose_contacts(
+    session: Session,
+    names: dict[int, str],
+    *,
+    now: datetime,
+    hours: float,
+    count: int,
+    span_s: float,
+    min_elevation_deg: float,
+) -> list[Choice]:
+    """The earliest group of up to ``count`` free windows starting within
+    ``span_s`` of each other, on distinct antennas, each above
+    ``min_elevation_deg`` at its highest."""
+    windows = free_windows(
+        session, names, now=now, hours=hours, min_elevation_deg=min_elevation_deg
+    )
     best: list[Choice] = []
     for i, first in enumerate(windows):
         group: list[Choice] = []
@@ -183,8 +199,7 @@ def choose_contacts(
                 break
             clash = any(
                 g.antenna_id == w.antenna_id
-                or g.norad_id == w.norad_id
-                and g.station_id == w.station_id
+                or (g.norad_id == w.norad_id and g.station_id == w.station_id)
                 for g in group
             )
             if not clash:

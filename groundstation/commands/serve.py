@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger("groundstation.serve")
 
 STOP_REASON = "service stopped (SIGTERM) during the pass"
 
@@ -37,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         app = create_app(settings, clock=runtime.clock)
         runtime.events.add(app.state.ctx.events)
         report = runtime.start()
-        logging.getLogger("groundstation.serve").info(
+        log.info(
             "scheduler %s: %d contact jobs, %d transitions reconciled; "
             "datasets resumed %d, cleaned %d",
             runtime.lifecycle.instance_id,
@@ -53,7 +56,14 @@ def run(args: argparse.Namespace) -> int:
             log_level=args.log_level.lower(),
             timeout_graceful_shutdown=5,
         )
+        # uvicorn re-raises the signal that stopped it once it has shut down,
+        # after restoring the handler found at start: install one that only
+        # records it, so the scheduler below is stopped properly.
+        received: list[int] = []
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda signum, _frame: received.append(signum))
         uvicorn.Server(config).run()  # returns on SIGTERM / SIGINT
+        log.info("stopping (signal %s)", received or "none")
     finally:
         runtime.close(reason=STOP_REASON)
     return 0
