@@ -328,7 +328,17 @@ def run(args: argparse.Namespace) -> int:
     failed = [cid for cid in booked if states.get(cid, ("", ""))[0] != "COMPLETED"]
     print(
         f"\n{len(booked) - len(failed)} of {len(booked)} contacts completed in "
-        f"{time.monotonic() - t_wall:.0f} s; frames: {settings.kafka_bootstrap or settings.data_dir / 'topics'}"
+        f"{time.monotonic() - t_wall:.0f} s."
+    )
+    source = (
+        f"--bootstrap {settings.kafka_bootstrap} --prefix {settings.kafka_topic_prefix}"
+        if settings.kafka_bootstrap
+        else f"--log-dir {settings.data_dir / 'topics'}"
+    )
+    print(
+        "Rebuild a contact's image from the frame topic (the example consumer):\n"
+        f"  groundstation consume frames {source} --contact {booked[0]} "
+        "--idle-timeout 2 --image image.png"
     )
     return 1 if failed else 0
 
