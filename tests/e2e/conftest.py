@@ -179,7 +179,7 @@ def check_image(frames: list[ReceivedFrame], result: DownlinkResult) -> np.ndarr
     for band in range(3):
         rows = rebuilt.received[:, band]
         assert np.array_equal(rebuilt.image[rows, :, band], result.scene[rows, :, band])
-    assert rebuilt.fraction_received > 0.9
+    assert rebuilt.fraction_received > 0.75
     return rebuilt.received
 
 
