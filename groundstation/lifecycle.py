@@ -109,6 +109,10 @@ class LifecycleService:
         # Contacts whose executor runs in this process: they complete only
         # once it has returned (the dataset is finished by then).
         self._running: set[str] = set()
+        # Passes entered while reconciling at start-up run in their own
+        # threads, so start() (and the API of ``serve``) is not held up.
+        self._in_reconcile = False
+        self._threads: list[threading.Thread] = []
 
     # ------------------------------------------------------------ start/stop
 
@@ -155,6 +159,10 @@ class LifecycleService:
             self._sync_thread = None
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=wait)
+        if wait:
+            for thread in self._threads:
+                thread.join()
+        self._threads = [t for t in self._threads if t.is_alive()]
         self._scheduler = None
         self._job_times.clear()
 
@@ -349,6 +357,19 @@ class LifecycleService:
         return events, run
 
     def _execute(self, run: ContactRun) -> None:
+        if self._in_reconcile:
+            thread = threading.Thread(
+                target=self._execute_now,
+                args=(run,),
+                name=f"{self.instance_id}-pass-{run.contact_id[:8]}",
+                daemon=True,
+            )
+            self._threads.append(thread)
+            thread.start()
+            return
+        self._execute_now(run)
+
+    def _execute_now(self, run: ContactRun) -> None:
         with self._lock:
             self._running.add(run.contact_id)
         try:
@@ -396,6 +417,13 @@ class LifecycleService:
         """At start-up: apply, with reasons, every transition whose time passed
         while the service was down; fail contacts left in PASS by an instance
         that is no longer alive (their executor died with it)."""
+        self._in_reconcile = True
+        try:
+            return self._reconcile()
+        finally:
+            self._in_reconcile = False
+
+    def _reconcile(self) -> list[ContactEvent]:
         now = self.clock.now()
         with self.session_factory() as session:
             rows = list(
