@@ -231,9 +231,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     settings = Settings()
     if "GS_DATA_DIR" not in os.environ:
+        # The demo's own directory, wiped so reruns start clean; a configured
+        # GS_DATA_DIR (or a shared database) is never wiped.
         settings = settings.model_copy(update={"data_dir": Path(args.data_dir)})
-    if args.fresh and not settings.database_url:
-        shutil.rmtree(settings.data_dir, ignore_errors=True)
+        if args.fresh and not settings.database_url:
+            shutil.rmtree(settings.data_dir, ignore_errors=True)
     t_wall = time.monotonic()
     engine = make_engine(settings.effective_database_url())
     migrate(engine)
@@ -392,7 +394,11 @@ def register(subparsers: Any) -> None:
         "demo", help="book and run the next contacts in compressed time (embedded defaults)"
     )
     p.add_argument("--samples", default=None, help="sample_tles directory")
-    p.add_argument("--data-dir", default="var/demo", help="data directory (wiped at start)")
+    p.add_argument(
+        "--data-dir",
+        default="var/demo",
+        help="data directory, wiped at start (ignored when GS_DATA_DIR is set)",
+    )
     p.add_argument("--no-fresh", dest="fresh", action="store_false", help="keep the data directory")
     p.add_argument("--contacts", type=int, default=4, help="contacts to book")
     p.add_argument("--hours", type=float, default=6.0, help="look-ahead for passes (hours)")
