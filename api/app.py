@@ -15,11 +15,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.context import AppContext
+from api.deps import reject_unknown_query
 from api.events import ContactEventHub
 from api.metrics import Metrics
 from groundstation.booking import BookingPolicy
@@ -32,8 +33,10 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         "content": {errors.PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
     for code, desc in (
+        (400, "malformed request (e.g. a body that is not JSON)"),
         (401, "missing, unknown or revoked API key"),
         (403, "the key's role may not do this"),
+        (413, "request body larger than the limit"),
         (422, "invalid input; the detail names the field and value"),
     )
 }
@@ -84,6 +87,38 @@ class _BodyLimit:
         await response({"type": "http"}, _no_receive, send)
 
 
+class _Timing:
+    """Request latency per route template into the metrics (pure ASGI)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = scope.get("route")
+            self.metrics.observe_request(
+                scope["method"],
+                getattr(route, "path", "unmatched"),
+                status,
+                time.perf_counter() - started,
+            )
+
+
 class _TooLarge(Exception):
     def __init__(self, size: int) -> None:
         self.size = size
@@ -109,7 +144,9 @@ def create_app(
     engine = (
         make_engine(url)
         if url.startswith("sqlite")
-        else make_engine(url, pool_size=20, max_overflow=20)
+        # More connections than the 40 threads that run sync routes, so a
+        # thread never waits for a connection held by a finished request.
+        else make_engine(url, pool_size=40, max_overflow=20, pool_timeout=10)
     )
     if migrate:
         migrate_db(engine)
@@ -135,6 +172,7 @@ def create_app(
             "contacts, plans and datasets. Authenticate with `Authorization: Bearer <API key>`."
         ),
         responses=PROBLEM_RESPONSES,
+        dependencies=[Depends(reject_unknown_query)],
     )
     app.state.ctx = ctx
     errors.install(app)
@@ -166,17 +204,7 @@ def create_app(
 
     _add_problem_schema(app)
 
-    @app.middleware("http")
-    async def _timing(request: Any, call_next: Any) -> Any:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        ctx.metrics.observe_request(
-            request.method, path, response.status_code, time.perf_counter() - started
-        )
-        return response
-
+    app.add_middleware(_Timing, metrics=ctx.metrics)
     app.add_middleware(_BodyLimit, limit=max_upload_bytes)
     return app
 

@@ -3,9 +3,9 @@ database session, the service clock's now, and the authenticated key."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -16,7 +16,7 @@ from api.context import AppContext
 from groundstation.apikeys import authenticate
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -32,7 +32,7 @@ def get_session(ctx: CtxDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_now(ctx: CtxDep) -> datetime:
+async def get_now(ctx: CtxDep) -> datetime:
     return ctx.clock.now()
 
 
@@ -71,8 +71,8 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def _role_dep(*roles: str) -> Callable[[Principal], Principal]:
-    def dep(principal: PrincipalDep) -> Principal:
+def _role_dep(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
+    async def dep(principal: PrincipalDep) -> Principal:
         principal.require(*roles)
         return principal
 
@@ -82,3 +82,29 @@ def _role_dep(*roles: str) -> Callable[[Principal], Principal]:
 AdminDep = Annotated[Principal, Depends(_role_dep(ADMIN))]
 OperatorDep = Annotated[Principal, Depends(_role_dep(ADMIN, OPERATOR))]
 ReaderDep = Annotated[Principal, Depends(_role_dep(ADMIN, OPERATOR, SCIENTIST))]
+
+
+def _query_names(dependant: Any) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+async def reject_unknown_query(request: Request) -> None:
+    """422 for a query parameter the operation does not take (a typo such as
+    ``?satelite=`` would otherwise be ignored silently)."""
+    if not request.query_params:
+        return
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    allowed = _query_names(dependant)
+    unknown = sorted(set(request.query_params.keys()) - allowed)
+    if unknown:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"query.{unknown[0]}: unknown query parameter {unknown[0]!r}; this operation "
+            f"takes {', '.join(sorted(allowed)) or 'none'}",
+        )

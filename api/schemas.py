@@ -6,11 +6,31 @@ Timestamps are ``AwareDatetime``: a naive one is refused with 422 naming the fie
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
-Float = float
+PositiveHz = Annotated[float, Strict(), Field(gt=0, le=1e12)]
+# Request numbers are JSON numbers only (no booleans, no numeric strings).
+Num = Annotated[float, Strict()]
+Int = Annotated[int, Strict()]
+
+
+def _iso_only(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or _NUMERIC.match(value.strip()):
+        raise ValueError(
+            f"expected an ISO 8601 timestamp with a zone like 2023-07-04T18:00:00Z, got {value!r}"
+        )
+    return value
+
+
+_NUMERIC = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+# An ISO 8601 timestamp with its zone (naive ones and unix numbers are refused).
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
 
 
 class _Public(BaseModel):
@@ -22,12 +42,12 @@ class _Public(BaseModel):
 
 class AntennaCreate(BaseModel):
     id: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._-]+$")
-    bands_hz: list[tuple[float, float]] = Field(min_length=1, max_length=32)
-    min_elevation_deg: float = Field(0.0, ge=-5, le=90)
-    max_az_slew_deg_s: float = Field(10.0, gt=0, le=100)
-    max_el_slew_deg_s: float = Field(10.0, gt=0, le=100)
-    setup_s: float = Field(0.0, ge=0, le=86400)
-    teardown_s: float = Field(0.0, ge=0, le=86400)
+    bands_hz: list[tuple[PositiveHz, PositiveHz]] = Field(min_length=1, max_length=32)
+    min_elevation_deg: Num = Field(0.0, ge=-5, le=90)
+    max_az_slew_deg_s: Num = Field(10.0, gt=0, le=100)
+    max_el_slew_deg_s: Num = Field(10.0, gt=0, le=100)
+    setup_s: Num = Field(0.0, ge=0, le=86400)
+    teardown_s: Num = Field(0.0, ge=0, le=86400)
     status: Literal["online", "offline"] = "online"
 
 
@@ -51,11 +71,11 @@ class AntennasPublic(BaseModel):
 class StationCreate(BaseModel):
     id: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._-]+$")
     name: str = Field(min_length=1, max_length=120)
-    lat_deg: float = Field(ge=-90, le=90)
-    lon_deg: float = Field(ge=-180, le=360)
-    alt_m: float = Field(0.0, ge=-500, le=10000)
-    min_elevation_deg: float = Field(0.0, ge=-5, le=90)
-    horizon_mask: list[tuple[float, float]] = Field(default_factory=list, max_length=3600)
+    lat_deg: Num = Field(ge=-90, le=90)
+    lon_deg: Num = Field(ge=-180, le=360)
+    alt_m: Num = Field(0.0, ge=-500, le=10000)
+    min_elevation_deg: Num = Field(0.0, ge=-5, le=90)
+    horizon_mask: list[tuple[Num, Num]] = Field(default_factory=list, max_length=3600)
 
 
 class StationPublic(_Public):
@@ -75,8 +95,8 @@ class StationsPublic(BaseModel):
 
 
 class MaintenanceCreate(BaseModel):
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Timestamp
+    end: Timestamp
     reason: str = Field("", max_length=200)
 
 
@@ -97,15 +117,15 @@ class MaintenancesPublic(BaseModel):
 
 
 class SatelliteCreate(BaseModel):
-    norad_id: int = Field(gt=0, lt=1_000_000_000)
+    norad_id: Int = Field(gt=0, lt=1_000_000_000)
     name: str = Field(min_length=1, max_length=120)
     tenant: str | None = Field(
         None, max_length=120, description="admin only; an operator's own tenant is used"
     )
-    downlink_freq_hz: float = Field(gt=0, le=1e12)
-    downlink_bandwidth_hz: float = Field(0.0, ge=0, le=1e10)
+    downlink_freq_hz: Num = Field(gt=0, le=1e12)
+    downlink_bandwidth_hz: Num = Field(0.0, ge=0, le=1e10)
     modulation: str = Field("bpsk", max_length=40)
-    symbol_rate_baud: float = Field(0.0, ge=0, le=1e10)
+    symbol_rate_baud: Num = Field(0.0, ge=0, le=1e10)
     framing_profile: str = Field("", max_length=80)
 
 
@@ -155,10 +175,10 @@ class EphemerisUploadReport(BaseModel):
 
 class ProfileCreate(BaseModel):
     id: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._-]+$")
-    min_viable_duration_s: float = Field(60.0, ge=0, le=86400)
-    prepass_s: float = Field(120.0, ge=0, le=86400)
-    postpass_s: float = Field(60.0, ge=0, le=86400)
-    min_elevation_deg: float = Field(10.0, ge=-5, le=90)
+    min_viable_duration_s: Num = Field(60.0, ge=0, le=86400)
+    prepass_s: Num = Field(120.0, ge=0, le=86400)
+    postpass_s: Num = Field(60.0, ge=0, le=86400)
+    min_elevation_deg: Num = Field(10.0, ge=-5, le=90)
     demod: dict[str, Any] = Field(default_factory=dict)
     decode: dict[str, Any] = Field(default_factory=dict)
     kafka_topic: str = Field("", max_length=200)
@@ -166,10 +186,10 @@ class ProfileCreate(BaseModel):
 
 
 class ProfileUpdate(BaseModel):
-    min_viable_duration_s: float = Field(60.0, ge=0, le=86400)
-    prepass_s: float = Field(120.0, ge=0, le=86400)
-    postpass_s: float = Field(60.0, ge=0, le=86400)
-    min_elevation_deg: float = Field(10.0, ge=-5, le=90)
+    min_viable_duration_s: Num = Field(60.0, ge=0, le=86400)
+    prepass_s: Num = Field(120.0, ge=0, le=86400)
+    postpass_s: Num = Field(60.0, ge=0, le=86400)
+    min_elevation_deg: Num = Field(10.0, ge=-5, le=90)
     demod: dict[str, Any] = Field(default_factory=dict)
     decode: dict[str, Any] = Field(default_factory=dict)
     kafka_topic: str = Field("", max_length=200)
@@ -242,11 +262,11 @@ class TrackPublic(BaseModel):
 
 
 class ContactCreate(BaseModel):
-    norad_id: int = Field(gt=0, lt=1_000_000_000)
+    norad_id: Int = Field(gt=0, lt=1_000_000_000)
     antenna_id: str = Field(min_length=1, max_length=80)
     profile_id: str = Field(min_length=1, max_length=80)
-    start: AwareDatetime = Field(description="AOS of the wanted window (from GET /passes)")
-    end: AwareDatetime = Field(description="LOS of the wanted window")
+    start: Timestamp = Field(description="AOS of the wanted window (from GET /passes)")
+    end: Timestamp = Field(description="LOS of the wanted window")
 
 
 class TransitionPublic(_Public):
@@ -295,19 +315,19 @@ class ContactCancel(BaseModel):
 
 
 class PlanRequestIn(BaseModel):
-    norad_id: int = Field(gt=0, lt=1_000_000_000)
-    start: AwareDatetime
-    end: AwareDatetime
-    priority: float = Field(1.0, gt=0, le=1000)
-    max_passes: int | None = Field(None, ge=1, le=10000)
-    max_minutes: float | None = Field(None, gt=0, le=1e6)
+    norad_id: Int = Field(gt=0, lt=1_000_000_000)
+    start: Timestamp
+    end: Timestamp
+    priority: Num = Field(1.0, gt=0, le=1000)
+    max_passes: Int | None = Field(None, ge=1, le=10000)
+    max_minutes: Num | None = Field(None, gt=0, le=1e6)
 
 
 class PlanCreate(BaseModel):
     profile_id: str = Field(min_length=1, max_length=80)
     requests: list[PlanRequestIn] = Field(min_length=1, max_length=500)
     antenna_ids: list[str] | None = Field(None, max_length=1000)
-    time_limit_s: float = Field(5.0, gt=0, le=60)
+    time_limit_s: Num = Field(5.0, gt=0, le=60)
 
 
 class PlannedContactPublic(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -171,11 +172,29 @@ class PredictedPass:
     antennas: tuple[AntennaSlot, ...]
 
 
-def _overlaps(busy: list[tuple[datetime, datetime, str]], start: datetime, end: datetime) -> str:
-    for b_start, b_end, label in busy:
-        if b_start < end and start < b_end:
-            return label
-    return ""
+class _Busy:
+    """Busy intervals of one antenna, sorted by start, for overlap look-ups in
+    O(log n): ``first_overlap`` bisects the starts and uses the running
+    maximum of the ends (intervals may overlap one another)."""
+
+    def __init__(self, intervals: list[tuple[datetime, datetime, str]]) -> None:
+        intervals = sorted(intervals)
+        self.starts = [i[0] for i in intervals]
+        self.ends = [i[1] for i in intervals]
+        self.labels = [i[2] for i in intervals]
+        self.max_end: list[datetime] = []
+        for end in self.ends:
+            self.max_end.append(max(end, self.max_end[-1]) if self.max_end else end)
+
+    def first_overlap(self, start: datetime, end: datetime) -> str:
+        """Label of an interval overlapping [start, end), or ''."""
+        j = bisect.bisect_left(self.starts, end)
+        if j == 0 or self.max_end[j - 1] <= start:
+            return ""
+        for i in range(j - 1, -1, -1):
+            if self.ends[i] > start:
+                return self.labels[i]
+        return ""  # unreachable: max_end says one exists
 
 
 def predicted_passes(
@@ -247,6 +266,7 @@ def predicted_passes(
                 (m_start, m_end, f"maintenance {m_start.isoformat()}..{m_end.isoformat()}")
             )
     session.rollback()  # end the read transaction before predicting (SQLite write lock)
+    busy_index = {a: _Busy(rows) for a, rows in busy.items()}
     if not orbital:
         return []
     out: list[PredictedPass] = []
@@ -256,8 +276,7 @@ def predicted_passes(
             if status != "online":
                 slots.append(AntennaSlot(a_id, False, f"antenna status {status}"))
                 continue
-            blocked = _overlaps(
-                busy[a_id],
+            blocked = busy_index[a_id].first_overlap(
                 p.aos - timedelta(seconds=setup_s),
                 p.los + timedelta(seconds=teardown_s),
             )

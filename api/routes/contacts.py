@@ -15,13 +15,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import AwareDatetime
 
 from api import schemas
 from api.convert import contact_detail, contact_public
 from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
 from api.errors import problem
 from api.routes._responses import problems
+from api.schemas import Timestamp
 from groundstation import booking, queries
 from groundstation.errors import BookingConflictError, NotFoundError
 from groundstation.models import Antenna, MissionProfile
@@ -82,7 +82,9 @@ def reserve_contact(
         return _conflict(session, exc, body, principal.tenants())
     if contact.created_at != now:
         response.status_code = status.HTTP_200_OK
-    return contact_public(queries.get_contact_for(session, contact_id=contact.id))
+    out = contact_public(queries.get_contact_for(session, contact_id=contact.id))
+    session.rollback()  # hand the connection back before the response is sent
+    return out
 
 
 def _conflict(
@@ -127,8 +129,8 @@ def list_contacts(
     state: Annotated[list[str] | None, Query(description="repeat for several states")] = None,
     satellite: Annotated[int | None, Query(gt=0, lt=1_000_000_000, description="NORAD id")] = None,
     station: Annotated[str | None, Query(max_length=80)] = None,
-    start: AwareDatetime | None = None,
-    end: AwareDatetime | None = None,
+    start: Timestamp | None = None,
+    end: Timestamp | None = None,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> schemas.ContactsPublic:

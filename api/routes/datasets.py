@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime
 
 from api import schemas
 from api.convert import dataset_public
@@ -16,6 +15,7 @@ from api.deps import CtxDep, ReaderDep, SessionDep
 from api.download import RangeNotSatisfiable, parse_range, stream_object
 from api.errors import problem
 from api.routes._responses import problems
+from api.schemas import Timestamp
 from groundstation import queries
 from groundstation.errors import NotFoundError
 
@@ -30,8 +30,8 @@ def list_datasets(
     satellite: Annotated[int | None, Query(gt=0, lt=1_000_000_000, description="NORAD id")] = None,
     station: Annotated[str | None, Query(max_length=128)] = None,
     contact: Annotated[str | None, Query(max_length=64)] = None,
-    start: AwareDatetime | None = None,
-    end: AwareDatetime | None = None,
+    start: Timestamp | None = None,
+    end: Timestamp | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> schemas.DatasetsPublic:

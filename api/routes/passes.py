@@ -6,11 +6,11 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from api import schemas
 from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
 from api.routes._responses import problems
+from api.schemas import Timestamp
 from groundstation import queries
 
 router = APIRouter(tags=["passes"])
@@ -30,8 +30,8 @@ def list_passes(
     principal: OperatorDep,
     satellite: Annotated[int, Query(gt=0, lt=1_000_000_000, description="NORAD id")],
     station: Annotated[list[str] | None, Query(max_length=100, description="repeatable")] = None,
-    start: AwareDatetime | None = None,
-    end: AwareDatetime | None = None,
+    start: Timestamp | None = None,
+    end: Timestamp | None = None,
     min_elevation: Annotated[float | None, Query(ge=-5, le=90)] = None,
 ) -> schemas.PassesPublic:
     """Windows with AOS/TCA/LOS, max elevation and azimuths, over each station

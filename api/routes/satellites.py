@@ -5,18 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from api import schemas
 from api.auth import Principal
 from api.context import AppContext
 from api.deps import CtxDep, NowDep, OperatorDep, ReaderDep, SessionDep
+from api.errors import problem
 from api.routes._responses import problems
 from groundstation import inventory, queries
 
 router = APIRouter(tags=["satellites"])
+NoradPath = Annotated[int, Path(gt=0, lt=1_000_000_000, description="NORAD id")]
 
 _404 = problems(_404="no such satellite (or another tenant's)")
 
@@ -73,7 +76,7 @@ def create_satellite(
 
 @router.get("/satellites/{norad_id}", response_model=schemas.SatellitePublic, responses=_404)
 def get_satellite(
-    norad_id: int, session: SessionDep, principal: ReaderDep
+    norad_id: NoradPath, session: SessionDep, principal: ReaderDep
 ) -> schemas.SatellitePublic:
     satellite = queries.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
     out = schemas.SatellitePublic.model_validate(satellite)
@@ -85,7 +88,7 @@ def get_satellite(
     "/satellites/{norad_id}/ephemerides", response_model=schemas.EphemeridesPublic, responses=_404
 )
 def list_ephemerides(
-    norad_id: int, session: SessionDep, principal: OperatorDep, now: NowDep
+    norad_id: NoradPath, session: SessionDep, principal: OperatorDep, now: NowDep
 ) -> schemas.EphemeridesPublic:
     """The history, newest epoch first, and the id of the one in force now."""
     satellite = queries.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
@@ -106,7 +109,7 @@ def list_ephemerides(
     responses=problems(_404="no such satellite, or it has no usable ephemeris"),
 )
 def ephemeris_in_force(
-    norad_id: int, session: SessionDep, principal: OperatorDep, now: NowDep
+    norad_id: NoradPath, session: SessionDep, principal: OperatorDep, now: NowDep
 ) -> schemas.EphemerisPublic:
     satellite = queries.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
     in_force = inventory.ephemeris_in_force(session, satellite_id=satellite.id, now=now)
@@ -123,7 +126,7 @@ def ephemeris_in_force(
     "/satellites/{norad_id}/ephemerides",
     status_code=status.HTTP_201_CREATED,
     response_model=schemas.EphemerisUploadReport,
-    responses=_404,
+    responses={**_404, **problems(_422="no record stored; `rejected` gives each reason")},
     openapi_extra={
         "requestBody": {
             "content": {
@@ -135,7 +138,7 @@ def ephemeris_in_force(
     },
 )
 async def upload_ephemerides(
-    norad_id: int,
+    norad_id: NoradPath,
     request: Request,
     session: SessionDep,
     ctx: CtxDep,
@@ -143,7 +146,7 @@ async def upload_ephemerides(
     principal: OperatorDep,
     priority: Annotated[int, Query(ge=-1000, le=1000)] = 0,
     source: Annotated[str, Query(max_length=120)] = "api",
-) -> schemas.EphemerisUploadReport:
+) -> schemas.EphemerisUploadReport | JSONResponse:
     """TLE/3LE text or OMM JSON (`text/plain` or `application/json` body) for this
     satellite; each record is reported as accepted or rejected with the reason.
     Records of other satellites are rejected."""
@@ -167,11 +170,11 @@ def _upload(
     ctx: AppContext,
     now: datetime,
     principal: Principal,
-    norad_id: int,
+    norad_id: NoradPath,
     text: str,
     priority: int,
     source: str,
-) -> schemas.EphemerisUploadReport:
+) -> schemas.EphemerisUploadReport | JSONResponse:
     from orbital.omm import parse_elements
 
     queries.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
@@ -191,6 +194,14 @@ def _upload(
         f"NORAD {n}: record is for another satellite than {norad_id}; upload it there"
         for n in others
     ]
+    if not result.stored:
+        return problem(
+            422,
+            f"no element set of NORAD {norad_id} was stored: "
+            + (rejected[0] if rejected else "the upload holds no TLE/3LE or OMM record"),
+            kind="ephemeris-rejected",
+            rejected=rejected,
+        )
     return schemas.EphemerisUploadReport(
         accepted=[schemas.EphemerisPublic.model_validate(e) for e in result.stored],
         rejected=rejected,
