@@ -41,6 +41,7 @@ bench: install-test
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/dsp.py
 	$(BIN)/python bench/planning.py
+	$(BIN)/python bench/downlink.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

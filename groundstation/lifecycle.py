@@ -106,6 +106,13 @@ class LifecycleService:
         self._previous_seen: datetime | None = None
         self._stop = threading.Event()
         self._sync_thread: threading.Thread | None = None
+        # Contacts whose executor runs in this process: they complete only
+        # once it has returned (the dataset is finished by then).
+        self._running: set[str] = set()
+        # Passes entered while reconciling at start-up run in their own
+        # threads, so start() (and the API of ``serve``) is not held up.
+        self._in_reconcile = False
+        self._threads: list[threading.Thread] = []
 
     # ------------------------------------------------------------ start/stop
 
@@ -152,6 +159,10 @@ class LifecycleService:
             self._sync_thread = None
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=wait)
+        if wait:
+            for thread in self._threads:
+                thread.join()
+        self._threads = [t for t in self._threads if t.is_alive()]
         self._scheduler = None
         self._job_times.clear()
 
@@ -272,7 +283,11 @@ class LifecycleService:
                 f"pass not followed to LOS {_iso(contact.los)}: service was down from "
                 f"{_iso(self._down_since(contact.los))} to {_iso(now)}"
             )
-        if state == S.POSTPASS and now + eps >= contact.booked_end:
+        if (
+            state == S.POSTPASS
+            and now + eps >= contact.booked_end
+            and contact.id not in self._running
+        ):
             late = now - contact.booked_end
             note = f" (late by {late.total_seconds():.0f} s)" if late > self.grace else ""
             return S.COMPLETED, f"post-pass ended at {_iso(contact.booked_end)}{note}"
@@ -342,10 +357,35 @@ class LifecycleService:
         return events, run
 
     def _execute(self, run: ContactRun) -> None:
+        if self._in_reconcile:
+            thread = threading.Thread(
+                target=self._execute_now,
+                args=(run,),
+                name=f"{self.instance_id}-pass-{run.contact_id[:8]}",
+                daemon=True,
+            )
+            self._threads.append(thread)
+            thread.start()
+            return
+        self._execute_now(run)
+
+    def _execute_now(self, run: ContactRun) -> None:
+        with self._lock:
+            self._running.add(run.contact_id)
         try:
             self.executor.execute(run)
         except Exception as exc:
             self.fail(run.contact_id, reason=f"contact executor failed: {exc}")
+        finally:
+            with self._lock:
+                self._running.discard(run.contact_id)
+        # Apply what came due while the executor ran (LOS, post-pass end).
+        self.step(run.contact_id)
+
+    def running(self) -> set[str]:
+        """Contacts whose executor is running in this process."""
+        with self._lock:
+            return set(self._running)
 
     def fail(self, contact_id: str, *, reason: str) -> ContactEvent | None:
         """Move an active contact to FAILED (waits for the row lock)."""
@@ -377,6 +417,13 @@ class LifecycleService:
         """At start-up: apply, with reasons, every transition whose time passed
         while the service was down; fail contacts left in PASS by an instance
         that is no longer alive (their executor died with it)."""
+        self._in_reconcile = True
+        try:
+            return self._reconcile()
+        finally:
+            self._in_reconcile = False
+
+    def _reconcile(self) -> list[ContactEvent]:
         now = self.clock.now()
         with self.session_factory() as session:
             rows = list(

@@ -6,7 +6,9 @@
   `open_publisher(KafkaConfig)`, `PublisherEventSink` for contact events.
 - `ingest.kafka_publisher`: Kafka through the durable `ingest.spool`.
 - `ingest.consumer`: follow a topic (Kafka or local log), `follow_frames`.
-- `ingest.rebuild`: example consumer rebuilding a payload from frames.
+- `ingest.rebuild`: example consumer rebuilding a payload (or the imaging
+  payload's picture) from frames.
+- `ingest.imagery`: the imaging payload's packet format and image rebuild.
 - `ingest.objectstore`: local folder and S3 object stores, verified reads.
 - `ingest.h5frames`, `ingest.sigmf`: ``frames.h5`` and SigMF writers.
 - `ingest.dataset`: dataset writer (atomic visibility), reader, start-up recovery.

@@ -8,6 +8,12 @@ a PNG is cut after its ``IEND`` chunk.
 
     groundstation consume frames --bootstrap 127.0.0.1:9092 --contact c-1 \
         --rebuild image.png --header-bytes 6 --trailer-bytes 2
+
+``rebuild_contact_image`` does the same for the demo's imaging payload (one
+image row and band per frame, see ``ingest.imagery``):
+
+    groundstation consume frames --log-dir var/demo/topics --contact <id> \
+        --idle-timeout 2 --image image.png
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from collections.abc import Iterable
 
 from ingest.consumer import ReceivedFrame
 from ingest.errors import IngestError
+from ingest.imagery import RebuiltImage, rebuild_image
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -60,3 +67,26 @@ def trim_fill(payload: bytes) -> bytes:
         if i >= 0:
             return payload[: i + 8]  # chunk type + CRC
     return payload
+
+
+def rebuild_contact_image(
+    frames: Iterable[ReceivedFrame], *, contact_id: str | None = None, fecf: bool = True
+) -> RebuiltImage | None:
+    """The imaging payload's picture from one contact's frames (the weather
+    satellite of ``groundstation demo``): frames that failed their CRC or
+    Reed-Solomon are skipped, repeats are harmless, lost rows stay gaps
+    (``ingest.imagery``)."""
+    contacts: set[str] = set()
+    good: list[bytes] = []
+    for fr in frames:
+        if contact_id is not None and fr.meta.contact_id != contact_id:
+            continue
+        contacts.add(fr.meta.contact_id)
+        if fr.meta.crc_ok is False or fr.meta.rs_corrections < 0:
+            continue
+        good.append(fr.data)
+    if len(contacts) > 1:
+        raise IngestError(
+            f"frames of several contacts {sorted(contacts)}; pass contact_id to choose one"
+        )
+    return rebuild_image(good, fecf=fecf)

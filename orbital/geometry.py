@@ -158,3 +158,79 @@ def elevation_acceleration_deg_s2(
     c = np.sqrt(np.maximum(1.0 - s * s, 1e-30))
     eld = sd / c
     return np.degrees((sdd + s * eld * eld) / c)
+
+
+# WGS72 constants, as SGP4 (Satrec default) uses them.
+WGS72_MU_KM3_S2 = 398600.8
+WGS72_RADIUS_KM = 6378.135
+WGS72_J2 = 0.001082616
+
+
+def gravity_teme_km_s2(r_teme_km: FloatArray) -> FloatArray:
+    """Two-body plus J2 acceleration (km/s^2) at TEME positions ``(..., 3)``.
+
+    Used with SGP4's positions and velocities to interpolate near-Earth
+    orbits between grid samples (quintic Hermite); SGP4's other terms change
+    the implied acceleration by far less than J2 does.
+    """
+    x, y, z = r_teme_km[..., 0], r_teme_km[..., 1], r_teme_km[..., 2]
+    r2 = x * x + y * y + z * z
+    k = -WGS72_MU_KM3_S2 / (r2 * np.sqrt(r2))
+    f = 1.5 * WGS72_J2 * WGS72_RADIUS_KM**2 / r2
+    zz = 5.0 * z * z / r2
+    out = np.empty_like(r_teme_km)
+    out[..., 0] = k * x * (1.0 + f * (1.0 - zz))
+    out[..., 1] = k * y * (1.0 + f * (1.0 - zz))
+    out[..., 2] = k * z * (1.0 + f * (3.0 - zz))
+    return out
+
+
+def hermite5_state(
+    r_km: FloatArray,
+    v_km_s: FloatArray,
+    step_s: float,
+    rows: NDArray[np.int64],
+    t_s: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Quintic Hermite interpolation of TEME states sampled every ``step_s`` from t = 0.
+
+    ``r_km``, ``v_km_s``: (n_rows, n_times, 3) samples; the accelerations at the
+    samples come from :func:`gravity_teme_km_s2`. ``rows``, ``t_s``: (m,) which
+    row at which time. Returns ``(r_km, v_km_s)`` of shape (m, 3). For
+    near-Earth orbits sampled 20 times a revolution the position error is
+    metres (checked against SGP4 by the tests).
+    """
+    n_times = r_km.shape[1]
+    u = t_s / step_s
+    k = np.clip(np.floor(u).astype(np.int64), 0, n_times - 2)
+    s = u - k
+    s2 = s * s
+    s3 = s2 * s
+    s4 = s3 * s
+    s5 = s4 * s
+    w_r = np.empty((s.shape[0], 2, 3))
+    w_v = np.empty((s.shape[0], 2, 3))
+    # Value weights of (r, v, a) at the left and right samples.
+    w_r[:, 0, 0] = 1.0 - 10.0 * s3 + 15.0 * s4 - 6.0 * s5
+    w_r[:, 0, 1] = s - 6.0 * s3 + 8.0 * s4 - 3.0 * s5
+    w_r[:, 0, 2] = 0.5 * (s2 - 3.0 * s3 + 3.0 * s4 - s5)
+    w_r[:, 1, 0] = 10.0 * s3 - 15.0 * s4 + 6.0 * s5
+    w_r[:, 1, 1] = -4.0 * s3 + 7.0 * s4 - 3.0 * s5
+    w_r[:, 1, 2] = 0.5 * (s3 - 2.0 * s4 + s5)
+    # Their derivatives (per unit of s).
+    w_v[:, 0, 0] = -30.0 * s2 + 60.0 * s3 - 30.0 * s4
+    w_v[:, 0, 1] = 1.0 - 18.0 * s2 + 32.0 * s3 - 15.0 * s4
+    w_v[:, 0, 2] = 0.5 * (2.0 * s - 9.0 * s2 + 12.0 * s3 - 5.0 * s4)
+    w_v[:, 1, 0] = -w_v[:, 0, 0]
+    w_v[:, 1, 1] = -12.0 * s2 + 28.0 * s3 - 15.0 * s4
+    w_v[:, 1, 2] = 0.5 * (3.0 * s2 - 8.0 * s3 + 5.0 * s4)
+    flat = rows * n_times + k
+    both = np.empty((s.shape[0], 2, 3, 3))
+    for side, idx in ((0, flat), (1, flat + 1)):
+        r_s = r_km.reshape(-1, 3).take(idx, axis=0)
+        both[:, side, 0] = r_s
+        both[:, side, 1] = v_km_s.reshape(-1, 3).take(idx, axis=0) * step_s
+        both[:, side, 2] = gravity_teme_km_s2(r_s) * (step_s * step_s)
+    r = np.einsum("msj,msjk->mk", w_r, both)
+    v = np.einsum("msj,msjk->mk", w_v, both) / step_s
+    return r, v

@@ -39,6 +39,7 @@ from orbital.errors import OrbitalError
 from orbital.geometry import (
     LookAngles,
     elevation_acceleration_deg_s2,
+    hermite5_state,
     look_angles,
     station_arrays,
     teme_to_itrs,
@@ -312,6 +313,53 @@ class _Evaluator:
         self.min_el = np.array([s.min_elevation_deg for s in stations], dtype=np.float64)
         #: Per satellite, the first time SGP4 failed (later states are not trusted).
         self.valid_until_s = np.full(len(satrecs), np.inf)
+        #: Near-Earth (SGP4, not SDP4) satellites, whose states between grid
+        #: samples are interpolated instead of propagated again.
+        self.near_earth = np.array([s.method == "n" for s in satrecs], dtype=bool)
+        self._chunk_row = np.full(len(satrecs), -1, dtype=np.int64)
+        self._grid: tuple[FloatArray, FloatArray, float] | None = None
+
+    def set_grid(
+        self, sat_rows: IntArray, r_teme: FloatArray, v_teme: FloatArray, step_s: float
+    ) -> None:
+        """Keep a chunk's grid states (uniform step) for :meth:`evaluate` to interpolate."""
+        self._chunk_row[:] = -1
+        self._chunk_row[sat_rows] = np.arange(sat_rows.shape[0])
+        self._grid = (r_teme, v_teme, step_s)
+
+    def clear_grid(self) -> None:
+        self._chunk_row[:] = -1
+        self._grid = None
+
+    def _states(self, sat: IntArray, t_s: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """TEME position and velocity at each (satellite, time); NaN where SGP4 failed."""
+        m = t_s.shape[0]
+        r = np.empty((m, 3))
+        v = np.empty((m, 3))
+        interp = np.zeros(m, dtype=bool)
+        if self._grid is not None and m:
+            rows = self._chunk_row[sat]
+            interp = (rows >= 0) & self.near_earth[sat]
+            if interp.any():
+                r_g, v_g, step = self._grid
+                ri, vi = hermite5_state(r_g, v_g, step, rows[interp], t_s[interp])
+                r[interp], v[interp] = ri, vi
+        rest = np.flatnonzero(~interp)
+        if rest.size:
+            jd = self.epoch.julian(t_s[rest])
+            sat_rest = sat[rest]
+            starts = np.flatnonzero(np.r_[True, sat_rest[1:] != sat_rest[:-1]])
+            ends = np.r_[starts[1:], rest.size]
+            for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+                err, rr, vv = self.satrecs[int(sat_rest[a])].sgp4_array(
+                    jd.whole[a:b], jd.utc_fraction[a:b]
+                )
+                if err.any():
+                    rr[err != 0] = np.nan
+                r[rest[a:b]] = rr
+                v[rest[a:b]] = vv
+        r[t_s >= self.valid_until_s[sat]] = np.nan
+        return r, v
 
     def limit(self, st: IntArray, az_deg: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Elevation limit and d(limit)/d(azimuth) for stations ``st`` at ``az_deg``."""
@@ -333,21 +381,8 @@ class _Evaluator:
         ``sat`` must be sorted (grouped by satellite). Failed propagations give NaN.
         """
         m = t_s.shape[0]
-        r = np.empty((m, 3))
-        v = np.empty((m, 3))
+        r, v = self._states(sat, t_s)
         jd = self.epoch.julian(t_s)
-        if m:
-            starts = np.flatnonzero(np.r_[True, sat[1:] != sat[:-1]])
-            ends = np.r_[starts[1:], m]
-            for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-                err, rr, vv = self.satrecs[int(sat[a])].sgp4_array(
-                    jd.whole[a:b], jd.utc_fraction[a:b]
-                )
-                if err.any():
-                    rr[err != 0] = np.nan
-                r[a:b] = rr
-                v[a:b] = vv
-        r[t_s >= self.valid_until_s[sat]] = np.nan
         theta, theta_dot = jd.gmst_rad()
         r, v = teme_to_itrs(r, v, theta, theta_dot)
         la = look_angles(r, v, self.st_pos[st], self.st_enu[st])
@@ -488,6 +523,7 @@ def _search_chunk(
         # A satellite that failed (decayed, bad elements) is gone from then on.
         r[row, k:] = np.nan
         ev.valid_until_s[sat_rows[row]] = grid_s[k]
+    ev.set_grid(sat_rows, r, v, float(grid_s[1] - grid_s[0]))
     r, v = teme_to_itrs(r, v, theta, theta_dot)
     n_t = grid_s.shape[0]
     h = grid_s[1:] - grid_s[:-1]
@@ -869,6 +905,7 @@ def predict_passes(
             chunk, failures = _search_chunk(
                 ev, rows, grid, jd.whole, jd.utc_fraction, theta, theta_dot
             )
+            ev.clear_grid()
             chunks.append(chunk)
             for sat_index, code, k in failures:
                 e = elements[sat_index]

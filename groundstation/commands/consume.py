@@ -50,6 +50,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--keep-duplicates", action="store_true", help="do not drop repeats")
     p.add_argument("--summary", action="store_true", help="print only counts at the end")
     p.add_argument("--rebuild", type=Path, default=None, help="write the rebuilt payload here")
+    p.add_argument(
+        "--image",
+        type=Path,
+        default=None,
+        help="rebuild the imaging payload's picture (PNG) from one contact's frames",
+    )
     p.add_argument("--header-bytes", type=int, default=6, help="frame header length to strip")
     p.add_argument("--trailer-bytes", type=int, default=0, help="frame trailer length to strip")
     p.set_defaults(func=run_frames)
@@ -110,14 +116,28 @@ def run_frames(args: argparse.Namespace) -> int:
             max_frames=args.max,
         ):
             count += 1
-            if args.rebuild is not None:
+            if args.rebuild is not None or args.image is not None:
                 kept.append(fr)
             elif not args.summary:
                 sys.stdout.write(json.dumps(frame_json(fr)) + "\n")
                 sys.stdout.flush()
     finally:
         source.close()
-    if args.rebuild is not None:
+    if args.image is not None:
+        from PIL import Image
+
+        from ingest.rebuild import rebuild_contact_image
+
+        rebuilt = rebuild_contact_image(kept, contact_id=args.contact)
+        if rebuilt is None:
+            print(f"no image rows in {count} frames", file=sys.stderr)
+            return 1
+        Image.fromarray(rebuilt.rgb()).save(args.image, format="PNG")
+        print(
+            f"rebuilt a {rebuilt.image.shape[0]} x {rebuilt.image.shape[1]} image "
+            f"({rebuilt.fraction_received:.1%} of rows) from {count} frames into {args.image}"
+        )
+    elif args.rebuild is not None:
         payload = rebuild_payload(
             kept,
             contact_id=args.contact,

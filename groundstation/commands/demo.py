@@ -1,24 +1,40 @@
-"""``groundstation demo``: what the service does, on embedded defaults.
+"""``groundstation demo``: the whole service on one machine, in compressed time.
 
-For now: the next passes of the sample weather satellites over the sample
-stations, on a service clock set near the sample elements' epoch.
+Loads the sample stations (two antennas each) and the weather satellites of
+``sample_tles/``, books the next contacts through the same service layer the
+API uses (``booking.availability`` and ``booking.reserve``), then runs the
+lifecycle with the downlink executor on a simulated clock (``--speedup``
+times real time): each pass is simulated, received, published frame by frame
+and stored as a dataset with its rebuilt image. Prints progress, then a
+summary per contact; exit code 1 if any contact failed.
+
+Embedded defaults (SQLite, local object store, local topic log) under a
+fresh ``var/demo``; with ``GS_DATA_DIR``/``GS_DATABASE_URL``/``GS_KAFKA_BOOTSTRAP``/
+``GS_OBJECT_STORE=s3`` set it runs against those services instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from groundstation.commands.passes import format_table
-from orbital.omm import parse_elements
-from orbital.passes import predict_passes
-from orbital.stations import parse_stations
+from sqlalchemy.orm import Session
 
-#: The sample elements date from 2023-07-04; the demo clock starts there.
-DEMO_CLOCK_START = datetime(2023, 7, 4, 12, 0, tzinfo=UTC)
+#: The sample elements date from 2023-07-04; the demo's service clock starts there.
+DEMO_CLOCK_START = datetime(2023, 7, 4, 18, 0, tzinfo=UTC)
+DEMO_TENANT = "demo"
+DEMO_PROFILE = "weather-imagery"
+DEMO_FREQ_HZ = 137.9e6
+DEMO_FRAMING = "ccsds-bpsk-conv-rs"
+MAX_PASS_S = 25 * 60.0
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED", "FAILED_TO_SCHEDULE")
 
 
 def find_samples(explicit: str | None) -> Path:
@@ -33,32 +49,366 @@ def find_samples(explicit: str | None) -> Path:
     )
 
 
+@dataclass(frozen=True)
+class Choice:
+    norad_id: int
+    name: str
+    antenna_id: str
+    station_id: str
+    aos: datetime
+    los: datetime
+    max_elevation_deg: float
+
+
+def load_inventory(session: Session, samples: Path, *, now: datetime) -> dict[int, str]:
+    """Stations (2 antennas each), the weather satellites, their elements and
+    the demo mission profile; returns NORAD id -> name. Existing rows are kept
+    (a shared database)."""
+    from groundstation.errors import AlreadyExistsError
+    from groundstation.inventory import (
+        add_antenna,
+        add_profile,
+        add_satellite,
+        add_station,
+        upload_ephemerides,
+    )
+    from orbital.omm import parse_elements
+    from orbital.stations import parse_stations
+
+    for st in parse_stations((samples / "stations.yaml").read_text()):
+        try:
+            add_station(
+                session,
+                station_id=st.id,
+                name=st.name,
+                lat_deg=st.lat_deg,
+                lon_deg=st.lon_deg,
+                alt_m=st.alt_m,
+                min_elevation_deg=st.min_elevation_deg,
+                horizon_mask=st.horizon_mask,
+            )
+        except AlreadyExistsError:
+            session.rollback()
+        for k in (1, 2):
+            try:
+                add_antenna(
+                    session,
+                    antenna_id=f"{st.id}-{k}",
+                    station_id=st.id,
+                    bands_hz=[(130e6, 150e6)],
+                    setup_s=30.0,
+                    teardown_s=30.0,
+                )
+            except AlreadyExistsError:
+                session.rollback()
+    try:
+        add_profile(
+            session,
+            profile_id=DEMO_PROFILE,
+            min_viable_duration_s=300.0,
+            prepass_s=60.0,
+            postpass_s=30.0,
+            min_elevation_deg=10.0,
+            dataset_options={"record_iq": True, "record_iq_max_s": 20.0},
+        )
+    except AlreadyExistsError:
+        session.rollback()
+    text = (samples / "weather.tle").read_text()
+    names: dict[int, str] = {}
+    for element in parse_elements(text).elements:
+        names[element.norad_id] = element.name or str(element.norad_id)
+        try:
+            add_satellite(
+                session,
+                norad_id=element.norad_id,
+                name=names[element.norad_id],
+                tenant=DEMO_TENANT,
+                downlink_freq_hz=DEMO_FREQ_HZ,
+                downlink_bandwidth_hz=30e3,
+                modulation="bpsk",
+                symbol_rate_baud=9600.0,
+                framing_profile=DEMO_FRAMING,
+            )
+        except AlreadyExistsError:
+            session.rollback()
+    upload_ephemerides(session, text=text, now=now, source="sample_tles/weather.tle")
+    return names
+
+
+def free_windows(
+    session: Session,
+    names: dict[int, str],
+    *,
+    now: datetime,
+    hours: float,
+    min_elevation_deg: float,
+) -> list[Choice]:
+    """Free windows of whole LEO passes in the next ``hours`` whose highest
+    elevation reaches ``min_elevation_deg``, by AOS (``booking.availability``)."""
+    from groundstation.booking import availability
+    from groundstation.errors import GroundStationError
+
+    windows: list[Choice] = []
+    for norad_id, name in names.items():
+        try:
+            found = availability(
+                session,
+                norad_id=norad_id,
+                profile_id=DEMO_PROFILE,
+                start=now,
+                end=now + timedelta(hours=hours),
+                now=now,
+            )
+        except GroundStationError:
+            continue
+        windows += [
+            Choice(norad_id, name, w.antenna_id, w.station_id, w.aos, w.los, w.max_elevation_deg)
+            for w in found
+            # whole LEO passes only: not one in progress at ``now``, not a
+            # geostationary satellite's endless window
+            if w.free
+            and w.max_elevation_deg >= min_elevation_deg
+            and w.aos >= now + timedelta(minutes=5)
+            and w.duration_s <= MAX_PASS_S
+        ]
+    windows.sort(key=lambda c: (c.aos, c.antenna_id))
+    return windows
+
+
+def choose_contacts(
+    session: Session,
+    names: dict[int, str],
+    *,
+    now: datetime,
+    hours: float,
+    count: int,
+    span_s: float,
+    min_elevation_deg: float,
+) -> list[Choice]:
+    """The earliest group of up to ``count`` free windows starting within
+    ``span_s`` of each other, on distinct antennas, each above
+    ``min_elevation_deg`` at its highest."""
+    windows = free_windows(
+        session, names, now=now, hours=hours, min_elevation_deg=min_elevation_deg
+    )
+    best: list[Choice] = []
+    for i, first in enumerate(windows):
+        group: list[Choice] = []
+        for w in windows[i:]:
+            if (w.aos - first.aos).total_seconds() > span_s or len(group) == count:
+                break
+            clash = any(
+                g.antenna_id == w.antenna_id
+                or (g.norad_id == w.norad_id and g.station_id == w.station_id)
+                for g in group
+            )
+            if not clash:
+                group.append(w)
+        if len(group) > len(best):
+            best = group
+        if len(best) == count:
+            break
+    return best
+
+
+def _iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def run(args: argparse.Namespace) -> int:
+    from groundstation.booking import BookingPolicy, reserve
+    from groundstation.clock import SimulatedClock
+    from groundstation.db import make_engine, make_session_factory, migrate
+    from groundstation.errors import GroundStationError
+    from groundstation.models import Contact
+    from groundstation.runtime import open_runtime
+    from groundstation.settings import Settings
+
     try:
         samples = find_samples(args.samples)
     except FileNotFoundError as exc:
         print(f"groundstation demo: error: {exc}", file=sys.stderr)
         return 2
-    elements = parse_elements((samples / "weather.tle").read_text()).elements
-    stations = parse_stations((samples / "stations.yaml").read_text())
-    start = DEMO_CLOCK_START
-    end = start + timedelta(hours=args.hours)
-    result = predict_passes(elements, stations, start, end)
-    passes = [p for p in result.passes if not p.truncated][: args.limit]
+    settings = Settings()
+    if "GS_DATA_DIR" not in os.environ:
+        # The demo's own directory, wiped so reruns start clean; a configured
+        # GS_DATA_DIR (or a shared database) is never wiped.
+        settings = settings.model_copy(update={"data_dir": Path(args.data_dir)})
+        if args.fresh and not settings.database_url:
+            shutil.rmtree(settings.data_dir, ignore_errors=True)
+    t_wall = time.monotonic()
+    engine = make_engine(settings.effective_database_url())
+    migrate(engine)
+    session_factory = make_session_factory(engine)
+    search_from = DEMO_CLOCK_START
+    with session_factory() as session:
+        names = load_inventory(session, samples, now=search_from)
+        print(
+            f"Loaded {len(names)} weather satellites and the sample stations "
+            f"(2 antennas each) into {settings.effective_database_url()}",
+            flush=True,
+        )
+        choices = choose_contacts(
+            session,
+            names,
+            now=search_from,
+            hours=args.hours,
+            count=args.contacts,
+            span_s=args.span_minutes * 60.0,
+            min_elevation_deg=args.min_elevation,
+        )
+    if not choices:
+        print("groundstation demo: error: no free pass found to book", file=sys.stderr)
+        return 1
+    # Book from a service time just before the first pre-pass.
+    clock_start = min(c.aos for c in choices) - timedelta(seconds=60 + 30 + 20)
+    policy = BookingPolicy.from_settings(settings)
+    booked: list[str] = []
+    with session_factory() as session:
+        for c in choices:
+            try:
+                contact = reserve(
+                    session,
+                    norad_id=c.norad_id,
+                    antenna_id=c.antenna_id,
+                    profile_id=DEMO_PROFILE,
+                    start=c.aos,
+                    end=c.los,
+                    tenant=DEMO_TENANT,
+                    now=clock_start,
+                    policy=policy,
+                )
+            except GroundStationError as exc:
+                print(f"  could not book {c.name} on {c.antenna_id}: {exc}", file=sys.stderr)
+                continue
+            booked.append(contact.id)
+            print(
+                f"  booked {contact.id[:8]}  {c.name:<22} {c.antenna_id:<16} "
+                f"AOS {_iso(c.aos)}  LOS {_iso(c.los)}  max el {c.max_elevation_deg:5.1f} deg",
+                flush=True,
+            )
+    engine.dispose()
+    if not booked:
+        print("groundstation demo: error: no contact could be booked", file=sys.stderr)
+        return 1
+
+    clock = SimulatedClock(clock_start, speedup=args.speedup)
+    runtime = open_runtime(settings, clock=clock)
+    span = max(c.los for c in choices) + timedelta(seconds=60) - clock_start
     print(
-        f"Service clock: {start.isoformat()} (near the sample elements' epoch)\n"
-        f"{len(elements)} weather satellites x {len(stations)} stations, next {args.hours:g} h: "
-        f"{len(result.passes)} passes; the first {len(passes)}:\n"
+        f"Service clock starts at {_iso(clock_start)}, x{args.speedup:g}: "
+        f"{span.total_seconds() / 60:.0f} min of passes in about "
+        f"{span.total_seconds() / args.speedup:.0f} s",
+        flush=True,
     )
-    print(format_table(passes))
-    for w in result.warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    return 0
+    states: dict[str, tuple[str, str]] = {}
+    deadline = time.monotonic() + span.total_seconds() / args.speedup + args.grace_s
+    try:
+        runtime.start()
+        last_print = 0.0
+        while time.monotonic() < deadline:
+            with runtime.session_factory() as session:
+                for cid in booked:
+                    row = session.get(Contact, cid)
+                    if row is not None:
+                        states[cid] = (row.state, row.state_reason)
+                session.rollback()
+            if all(states.get(cid, ("", ""))[0] in TERMINAL for cid in booked):
+                break
+            if time.monotonic() - last_print >= args.progress_s:
+                last_print = time.monotonic()
+                print(_progress_line(runtime, booked, states), flush=True)
+            time.sleep(0.2)
+    finally:
+        runtime.close(reason="the demo ended before the pass finished")
+    with runtime.session_factory() as session:
+        for cid in booked:
+            row = session.get(Contact, cid)
+            if row is not None:
+                states[cid] = (row.state, row.state_reason)
+    print(_summary(runtime, booked, states, choices, names))
+    failed = [cid for cid in booked if states.get(cid, ("", ""))[0] != "COMPLETED"]
+    print(
+        f"\n{len(booked) - len(failed)} of {len(booked)} contacts completed in "
+        f"{time.monotonic() - t_wall:.0f} s."
+    )
+    source = (
+        f"--bootstrap {settings.kafka_bootstrap} --prefix {settings.kafka_topic_prefix}"
+        if settings.kafka_bootstrap
+        else f"--log-dir {settings.data_dir / 'topics'}"
+    )
+    print(
+        "Rebuild a contact's image from the frame topic (the example consumer):\n"
+        f"  groundstation consume frames {source} --contact {booked[0]} "
+        "--idle-timeout 2 --image image.png"
+    )
+    return 1 if failed else 0
+
+
+def _progress_line(runtime: Any, booked: list[str], states: dict[str, tuple[str, str]]) -> str:
+    parts = [f"[{_iso(runtime.clock.now())}]"]
+    for cid in booked:
+        state = states.get(cid, ("?", ""))[0]
+        p = runtime.executor.progress.get(cid)
+        if p is not None and state in ("PASS", "POSTPASS") and not p.done:
+            parts.append(
+                f"{cid[:8]} {state} {p.elapsed_s / max(p.duration_s, 1):4.0%} "
+                f"{p.frames_ok}/{p.frames_sent} frames Eb/N0 {p.ebn0_db:4.1f} dB"
+            )
+        else:
+            parts.append(f"{cid[:8]} {state}")
+    return "  ".join(parts)
+
+
+def _summary(
+    runtime: Any,
+    booked: list[str],
+    states: dict[str, tuple[str, str]],
+    choices: list[Choice],
+    names: dict[int, str],
+) -> str:
+    lines = ["", "Contacts:"]
+    for cid in booked:
+        state, reason = states.get(cid, ("?", ""))
+        r = runtime.executor.results.get(cid)
+        lines.append(f"- {cid}  {state}")
+        if r is not None:
+            lines += [
+                f"    {names.get(r.norad_id, r.norad_id)} (NORAD {r.norad_id}) at "
+                f"{r.station_id}/{r.antenna_id}",
+                f"    AOS {_iso(r.aos)}  LOS {_iso(r.los)}  max elevation "
+                f"{r.max_elevation_deg:.1f} deg",
+                f"    frames decoded {r.frames_ok} / expected {r.frames_expected} "
+                f"({r.frames_failed} failed), estimated Es/N0 {r.esn0_db:.1f} dB",
+                f"    image rows received {r.image_rows_received:.1%}",
+                f"    dataset {r.dataset_uri}",
+                f"    image   {r.image_uri}",
+            ]
+        if state != "COMPLETED":
+            lines.append(f"    reason: {reason}")
+    return "\n".join(lines)
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("demo", help="run the demo on embedded defaults")
+    p = subparsers.add_parser(
+        "demo", help="book and run the next contacts in compressed time (embedded defaults)"
+    )
     p.add_argument("--samples", default=None, help="sample_tles directory")
-    p.add_argument("--hours", type=float, default=6.0, help="look-ahead (hours)")
-    p.add_argument("--limit", type=int, default=25, help="passes to print")
+    p.add_argument(
+        "--data-dir",
+        default="var/demo",
+        help="data directory, wiped at start (ignored when GS_DATA_DIR is set)",
+    )
+    p.add_argument("--no-fresh", dest="fresh", action="store_false", help="keep the data directory")
+    p.add_argument("--contacts", type=int, default=4, help="contacts to book")
+    p.add_argument("--hours", type=float, default=6.0, help="look-ahead for passes (hours)")
+    p.add_argument(
+        "--span-minutes", type=float, default=25.0, help="booked AOS within this many minutes"
+    )
+    p.add_argument("--min-elevation", type=float, default=30.0, help="minimum max elevation (deg)")
+    p.add_argument("--speedup", type=float, default=60.0, help="service clock speed-up")
+    p.add_argument("--progress-s", type=float, default=3.0, help="progress line every (s)")
+    p.add_argument(
+        "--grace-s", type=float, default=90.0, help="extra wall seconds before giving up"
+    )
     p.set_defaults(func=run)

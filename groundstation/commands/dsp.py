@@ -1,10 +1,9 @@
 """``groundstation decode`` and ``groundstation simulate``: the downlink DSP on files.
 
-decode: a cf32 IQ recording -> one line per frame (hex) or JSON with per-frame
-metadata and the pass summary. simulate: a profile + frame count + link ->
-cf32 IQ. Optional Doppler: a CSV of ``time_s,range_rate_km_s`` (an orbital
-track) with ``--carrier-hz``. SigMF input/output arrives with the ingest
-issue; only raw cf32 (interleaved float32 I/Q) is read and written here.
+decode: an IQ recording (raw cf32, or SigMF cf32_le) -> one line per frame
+(hex) or JSON with per-frame metadata and the pass summary. simulate: a
+profile + frame count + link -> IQ (cf32 or SigMF). Optional Doppler: a CSV
+of ``time_s,range_rate_km_s`` (an orbital track) with ``--carrier-hz``.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ from dsp.simulate import LinkConfig, simulate_chunks
 from dsp.space_packets import PacketExtractor
 from dsp.tm_frame import parse_tm_frame
 from dsp.transmitter import random_frames
+from ingest.sigmf import SigMFWriter
 
 CHUNK_SAMPLES = 1 << 20
 
@@ -94,14 +95,53 @@ class _Packets:
         return extractor.push(tm.data_field, tm.header.first_header_pointer)
 
 
+def sigmf_paths(path: str) -> tuple[Path, Path]:
+    """(data, meta) paths of a SigMF recording named by its base, data or meta file."""
+    p = Path(path)
+    for suffix in (".sigmf-data", ".sigmf-meta", ".sigmf"):
+        if p.name.endswith(suffix):
+            p = p.with_name(p.name[: -len(suffix)])
+            break
+    return p.with_name(p.name + ".sigmf-data"), p.with_name(p.name + ".sigmf-meta")
+
+
+def read_sigmf_meta(meta_path: Path) -> float:
+    """The sample rate of a cf32_le SigMF recording; other datatypes are refused."""
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"cannot read SigMF metadata {meta_path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"SigMF metadata {meta_path} is not JSON: {exc}") from None
+    glob = meta.get("global", {}) if isinstance(meta, dict) else {}
+    datatype = glob.get("core:datatype")
+    if datatype != "cf32_le":
+        raise ValueError(f"SigMF core:datatype is {datatype!r}; decode reads 'cf32_le'")
+    rate = glob.get("core:sample_rate")
+    if not isinstance(rate, int | float) or rate <= 0:
+        raise ValueError(f"SigMF core:sample_rate is {rate!r}; expected a positive number")
+    return float(rate)
+
+
 def run_decode(args: argparse.Namespace) -> int:
     try:
         profile = resolve_profile(args.profile)
         doppler_time_s, doppler_hz = _doppler(args)
+        iq_path = Path(args.iq)
+        if args.format == "sigmf":
+            iq_path, meta_path = sigmf_paths(args.iq)
+            meta_rate = read_sigmf_meta(meta_path)
+            if args.sample_rate is not None and abs(args.sample_rate - meta_rate) > 1e-6:
+                raise ValueError(
+                    f"--sample-rate {args.sample_rate:g} disagrees with the SigMF "
+                    f"core:sample_rate {meta_rate:g}"
+                )
+            args.sample_rate = meta_rate
+        elif args.sample_rate is None:
+            raise ValueError("--sample-rate is required for raw cf32 input")
     except (ProfileError, ValueError, OSError) as exc:
         print(f"groundstation decode: {exc}", file=sys.stderr)
         return 2
-    iq_path = Path(args.iq)
     if not iq_path.is_file():
         print(f"groundstation decode: IQ file {args.iq!r} does not exist", file=sys.stderr)
         return 2
@@ -197,13 +237,32 @@ def run_simulate(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     n_samples = 0
-    with open(args.out, "wb") as handle:
-        for chunk in simulate_chunks(profile, frames, link):
-            chunk.astype(np.complex64).tofile(handle)
-            n_samples += chunk.size
     fs_hz = float(profile.symbol_rate) * args.sps
+    out = args.out
+    if args.format == "sigmf":
+        data_path, _ = sigmf_paths(args.out)
+        writer = SigMFWriter(
+            data_path.with_name(data_path.name[: -len(".sigmf-data")]),
+            sample_rate_hz=fs_hz,
+            center_freq_hz=args.carrier_hz or 0.0,
+            capture_start=datetime.now(UTC),
+            description=f"groundstation simulate: {args.frames} frames, profile {profile.name}",
+        )
+        try:
+            for chunk in simulate_chunks(profile, frames, link):
+                writer.write(chunk)
+                n_samples += chunk.size
+        finally:
+            writer.close()
+        out = str(data_path)
+    else:
+        with open(args.out, "wb") as handle:
+            for chunk in simulate_chunks(profile, frames, link):
+                chunk.astype(np.complex64).tofile(handle)
+                n_samples += chunk.size
     print(
-        f"wrote {n_samples} cf32 samples at {fs_hz:g} Hz ({args.frames} frames, profile {profile.name}) to {args.out}"
+        f"wrote {n_samples} cf32 samples at {fs_hz:g} Hz ({args.frames} frames, "
+        f"profile {profile.name}) to {out}"
     )
     if args.frames_out:
         Path(args.frames_out).write_text("".join(f.hex() + "\n" for f in frames), encoding="utf-8")
@@ -215,10 +274,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "decode", help="decode a cf32 IQ recording with a downlink profile"
     )
     decode.add_argument("--profile", required=True, help="built-in profile name or YAML file")
-    decode.add_argument("--iq", required=True, help="IQ file (interleaved float32 I/Q)")
-    decode.add_argument("--sample-rate", type=float, required=True, help="sample rate in Hz")
     decode.add_argument(
-        "--format", choices=["cf32"], default="cf32", help="IQ format (SigMF: ingest issue)"
+        "--iq", required=True, help="IQ file: raw interleaved float32 I/Q, or a SigMF recording"
+    )
+    decode.add_argument(
+        "--sample-rate",
+        type=float,
+        default=None,
+        help="sample rate in Hz (required for cf32; SigMF gives it)",
+    )
+    decode.add_argument(
+        "--format", choices=["cf32", "sigmf"], default="cf32", help="IQ format (default cf32)"
     )
     decode.add_argument(
         "--center-offset-hz", type=float, default=0.0, help="carrier offset from the centre"
@@ -251,7 +317,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     simulate.add_argument(
         "--ebn0", type=float, default=None, help="Eb/N0 in dB per frame bit (omit: no noise)"
     )
-    simulate.add_argument("--out", required=True, help="output cf32 file")
+    simulate.add_argument("--out", required=True, help="output file (cf32) or SigMF base name")
+    simulate.add_argument(
+        "--format", choices=["cf32", "sigmf"], default="cf32", help="output format (default cf32)"
+    )
     simulate.add_argument("--sps", type=int, default=4, help="samples per symbol")
     simulate.add_argument("--freq-offset-hz", type=float, default=0.0)
     simulate.add_argument("--phase-rad", type=float, default=0.0)

@@ -188,3 +188,42 @@ def test_low_passes_clearing_the_limit_by_half_a_degree_are_never_missed(
                         a,
                     )
     assert low >= 100
+
+
+def test_quintic_hermite_states_match_sgp4_between_grid_samples(
+    catalogue: list[ElementSet],
+) -> None:
+    """The refinement interpolates near-Earth orbits between grid samples; its
+    positions must stay within metres of SGP4 (what the pass accuracy rests on)."""
+    from sgp4.api import SatrecArray
+
+    from orbital.geometry import hermite5_state
+    from orbital.passes import _quantize_step
+    from orbital.timescale import Epoch
+
+    rng = np.random.default_rng(5)
+    near = [e for e in random.Random(5).sample(catalogue, 600) if e.satrec().method == "n"]
+    epoch = Epoch(START, 3 * 86400.0)
+    worst_km = 0.0
+    by_step: dict[float, list[ElementSet]] = {}
+    for e in near:
+        sat = e.satrec()
+        by_step.setdefault(_quantize_step(coarse_step_s(sat.no_kozai, sat.ecco)), []).append(e)
+    for step, group in by_step.items():
+        n_t = int(2 * 86400 / step)
+        grid = np.arange(n_t) * step
+        jd = epoch.julian(grid)
+        sats = [e.satrec() for e in group]
+        err, r, v = SatrecArray(sats).sgp4(jd.whole, jd.utc_fraction)
+        assert not err.any()
+        rows = np.repeat(np.arange(len(group)), 50)
+        t = rng.uniform(0, grid[-1], rows.shape[0])
+        r_i, v_i = hermite5_state(r, v, step, rows, t)
+        jd_t = epoch.julian(t)
+        for i, sat in enumerate(sats):
+            sel = rows == i
+            _, r_s, v_s = sat.sgp4_array(jd_t.whole[sel], jd_t.utc_fraction[sel])
+            worst_km = max(worst_km, float(np.max(np.linalg.norm(r_i[sel] - r_s, axis=1))))
+            assert np.max(np.linalg.norm(v_i[sel] - v_s, axis=1)) < 1e-3  # 1 m/s
+    assert len(near) > 400
+    assert worst_km < 0.05  # 50 m worst case; metres typically

@@ -1,0 +1,541 @@
+"""The downlink contact executor: works one pass from AOS to LOS.
+
+A simulated RF front end stands in for the antenna and radio: the satellite's
+imaging payload (``groundstation.payload``) is coded and modulated by the DSP
+simulator for the satellite's framing profile, through a channel driven by
+the contact's predicted track (Doppler from range rate, Eb/N0 from the link
+budget over the changing range and elevation, so SNR rises toward TCA), and
+handed out in chunks paced by the service clock. The DSP receiver consumes
+each chunk as it comes; every decoded frame is published at once (per-contact
+sequence numbers, headers per docs/topics.md) and recorded for the dataset
+(``frames.h5`` with the track and quality summary; raw IQ as SigMF when the
+mission profile's ``dataset_options.record_iq`` is true). After LOS the
+product step rebuilds the image from the decoded packets (gaps where frames
+were lost), the dataset is finalized, checksummed, catalogued and announced.
+
+No frame decoded, a receiver error or a stop request (service shutdown)
+raises ``ContactExecutionError``: the partial dataset is deleted and the
+lifecycle marks the contact FAILED with the message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import threading
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy.orm import Session, sessionmaker
+
+from dsp.channel import Channel, ChannelConfig, ebn0_from_link_budget
+from dsp.profile import DownlinkProfile, builtin_profile
+from dsp.receiver import FrameResult, Receiver, ReceiverConfig
+from dsp.simulate import esn0_db_for
+from dsp.transmitter import Transmitter
+from groundstation.booking import element_set_from_text, orbital_station
+from groundstation.clock import Clock
+from groundstation.executor import ContactExecutionError, ContactRun
+from groundstation.models import GroundStation
+from groundstation.payload import ImageFrameSource, cloud_scene, rows_for_frames
+from ingest.catalog import CatalogService
+from ingest.dataset import DatasetInfo, DatasetWriter
+from ingest.h5frames import ContactAttrs
+from ingest.imagery import image_width_for, rebuild_image
+from ingest.objectstore import ObjectStore
+from ingest.publisher import Publisher
+from ingest.topics import FrameMeta
+from orbital.track import Track, compute_track
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FRAMING = "ccsds-bpsk-conv-rs"
+
+
+@dataclass(frozen=True)
+class LinkModel:
+    """Link budget of the simulated downlink (VHF weather satellite, small
+    station): Eb/N0 = EIRP - FSPL(range) - losses - atmosphere/sin(el) + G/T
+    - k - 10 log10(data rate). With the defaults a polar LEO pass at 137 MHz
+    gives about 0.5 dB at 10 deg elevation (frames lost near AOS and LOS) and 12 dB overhead."""
+
+    eirp_dbw: float = -8.5
+    g_over_t_db_k: float = -34.0
+    losses_db: float = 3.5
+    atmosphere_zenith_db: float = 0.5
+    oscillator_offset_hz: float = 350.0
+
+    def ebn0_db(self, track: Track, freq_hz: float, data_rate_bps: float) -> NDArray[np.float64]:
+        """Eb/N0 per transfer-frame bit along ``track`` (dB, shape (n_times,))."""
+        sin_el = np.sin(np.radians(np.clip(track.elevation_deg, 2.0, 90.0)))
+        return (
+            ebn0_from_link_budget(
+                eirp_dbw=self.eirp_dbw,
+                range_km=track.range_km,
+                freq_hz=freq_hz,
+                g_over_t_db_k=self.g_over_t_db_k,
+                data_rate_bps=data_rate_bps,
+                losses_db=self.losses_db,
+            )
+            - self.atmosphere_zenith_db / sin_el
+        )
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> LinkModel:
+        """Overrides from a mission profile's ``demod`` settings (same names)."""
+        known = {k: float(v) for k, v in options.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class SentFrame:
+    """What the simulated satellite sent: frame bytes, time from AOS, Eb/N0."""
+
+    frame: bytes
+    time_s: float
+    ebn0_db: float
+
+
+@dataclass
+class DownlinkProgress:
+    """Live figures of a pass (read by the demo's progress line)."""
+
+    contact_id: str
+    elapsed_s: float = 0.0
+    duration_s: float = 0.0
+    frames_sent: int = 0
+    frames_ok: int = 0
+    ebn0_db: float = float("nan")
+    done: bool = False
+
+
+@dataclass
+class DownlinkResult:
+    contact_id: str
+    norad_id: int
+    station_id: str
+    antenna_id: str
+    aos: datetime
+    los: datetime
+    max_elevation_deg: float
+    frames_expected: int
+    frames_ok: int
+    frames_failed: int
+    frames_published: int
+    esn0_db: float
+    dataset_id: str
+    dataset_uri: str
+    image_uri: str
+    image_rows_received: float
+    sent: list[SentFrame] = field(default_factory=list, repr=False)
+    scene: NDArray[np.uint8] | None = field(default=None, repr=False)
+
+
+class DownlinkExecutor:
+    """``ContactExecutor`` running the simulated downlink of each contact.
+
+    Thread-safe: the lifecycle calls ``execute`` from its worker threads, one
+    per contact in PASS, so contacts on different antennas run at once.
+    ``keep_sent`` keeps what the simulator sent in the result (tests).
+    """
+
+    def __init__(
+        self,
+        *,
+        session_factory: sessionmaker[Session],
+        clock: Clock,
+        publisher: Publisher,
+        store: ObjectStore,
+        catalog: CatalogService,
+        staging_root: Path,
+        link: LinkModel | None = None,
+        samples_per_symbol: int = 4,
+        chunk_s: float = 1.0,
+        keep_sent: bool = False,
+        software_version: str = "",
+    ) -> None:
+        if samples_per_symbol < 2:
+            raise ValueError(f"samples_per_symbol is {samples_per_symbol}, expected >= 2")
+        if not chunk_s > 0:
+            raise ValueError(f"chunk_s is {chunk_s}, expected > 0")
+        self.session_factory = session_factory
+        self.clock = clock
+        self.publisher = publisher
+        self.store = store
+        self.catalog = catalog
+        self.staging_root = Path(staging_root)
+        self.link = link or LinkModel()
+        self.sps = samples_per_symbol
+        self.chunk_s = chunk_s
+        self.keep_sent = keep_sent
+        self.software_version = software_version
+        self._stop = threading.Event()
+        self._stop_reason = ""
+        self._lock = threading.Lock()
+        self.results: dict[str, DownlinkResult] = {}
+        self.progress: dict[str, DownlinkProgress] = {}
+
+    def stop(self, reason: str) -> None:
+        """Make every running (and later) pass end with ``reason`` (shutdown)."""
+        self._stop_reason = reason
+        self._stop.set()
+
+    # ------------------------------------------------------------ executor
+
+    def execute(self, run: ContactRun) -> None:
+        result = self.run_pass(run)
+        with self._lock:
+            self.results[run.contact_id] = result
+
+    def _station(self, station_id: str, min_elevation_deg: float) -> Any:
+        with self.session_factory() as session:
+            station = session.get(GroundStation, station_id)
+            if station is None:
+                raise ContactExecutionError(f"station {station_id!r} is not in the database")
+            out = orbital_station(station, min_elevation_deg=min_elevation_deg)
+            session.rollback()
+        return out
+
+    def _wait_until(self, service_time: datetime) -> None:
+        wall_s = (self.clock.to_real(service_time) - datetime.now(UTC)).total_seconds()
+        if wall_s > 0:
+            self._stop.wait(wall_s)
+        if self._stop.is_set():
+            raise ContactExecutionError(self._stop_reason or "the executor was stopped")
+
+    def run_pass(self, run: ContactRun) -> DownlinkResult:
+        """Work the pass of ``run`` from AOS to LOS; see the module docstring."""
+        if self._stop.is_set():
+            raise ContactExecutionError(self._stop_reason or "the executor was stopped")
+        try:
+            profile = builtin_profile(run.framing_profile or DEFAULT_FRAMING)
+        except Exception as exc:
+            raise ContactExecutionError(
+                f"framing profile {run.framing_profile!r} of NORAD {run.norad_id}: {exc}"
+            ) from exc
+        station = self._station(run.station_id, 0.0)
+        element = element_set_from_text(run.ephemeris_text)
+        duration_s = (run.los - run.aos).total_seconds()
+        if duration_s <= 0:
+            raise ContactExecutionError(f"contact window {run.aos}..{run.los} is empty")
+        track = compute_track(element, station, start=run.aos, end=run.los, step_s=1.0)
+        if np.any(track.error_code != 0):
+            raise ContactExecutionError(
+                f"SGP4 failed on {int(np.count_nonzero(track.error_code))} track samples"
+            )
+        link = LinkModel.from_options({**run.demod}) if run.demod else self.link
+        carrier_hz = run.downlink_freq_hz
+        doppler_hz = track.doppler_hz(carrier_hz)
+        data_rate_bps = (
+            float(profile.symbol_rate) * profile.bits_per_symbol * profile.info_bits_per_channel_bit
+        )
+        ebn0_db = link.ebn0_db(track, carrier_hz, data_rate_bps)
+        esn0_db = esn0_db_for(profile, 0.0) + ebn0_db
+
+        tx = Transmitter(profile, self.sps)
+        fs_hz = tx.fs_hz
+        frame_samples = profile.channel_bits_per_frame // profile.bits_per_symbol * self.sps
+        frame_s = frame_samples / fs_hz
+        n_frames = int(duration_s // frame_s)
+        width = image_width_for(profile.frame_length, fecf=profile.fecf)
+        seed = zlib.crc32(run.contact_id.encode())
+        scene = cloud_scene(rows_for_frames(n_frames), width, seed=seed)
+        source = ImageFrameSource(profile, scene)
+        rng = np.random.default_rng(seed)
+        channel = Channel(
+            ChannelConfig(
+                fs_hz=fs_hz,
+                phase_rad=float(rng.uniform(0, 2 * np.pi)),
+                freq_offset_hz=link.oscillator_offset_hz,
+                doppler_time_s=track.t_s,
+                doppler_freq_hz=doppler_hz,
+                esn0_time_s=track.t_s,
+                esn0_profile_db=esn0_db,
+                seed=seed,
+            )
+        )
+        receiver = Receiver(
+            profile,
+            ReceiverConfig(
+                fs_hz=fs_hz,
+                doppler_time_s=track.t_s,
+                doppler_freq_hz=doppler_hz,
+                max_rate_hz_s=5.0,
+            ),
+        )
+
+        info = DatasetInfo(
+            dataset_id=f"ds-{run.contact_id}",
+            contact_id=run.contact_id,
+            norad_id=run.norad_id,
+            satellite=run.satellite_name,
+            station=run.station_id,
+            antenna=run.antenna_id,
+            start=run.aos,
+            end=run.los,
+        )
+        writer = DatasetWriter(
+            info=info,
+            store=self.store,
+            catalog=self.catalog,
+            staging_root=self.staging_root,
+            publisher=self.publisher,
+            clock=self.clock.now,
+        )
+        writer.begin()
+        progress = DownlinkProgress(run.contact_id, duration_s=duration_s)
+        with self._lock:
+            self.progress[run.contact_id] = progress
+        try:
+            return self._stream(
+                run,
+                profile=profile,
+                writer=writer,
+                tx=tx,
+                channel=channel,
+                receiver=receiver,
+                source=source,
+                scene=scene,
+                track=track,
+                ebn0_db=ebn0_db,
+                n_frames=n_frames,
+                frame_samples=frame_samples,
+                progress=progress,
+                link=link,
+            )
+        except BaseException as exc:
+            reason = str(exc) or type(exc).__name__
+            try:
+                writer.abort(reason)
+            except Exception:
+                log.exception("abort of dataset %s failed", info.dataset_id)
+            if isinstance(exc, ContactExecutionError):
+                raise
+            raise ContactExecutionError(f"receiver error: {reason}") from exc
+        finally:
+            progress.done = True
+
+    def _stream(
+        self,
+        run: ContactRun,
+        *,
+        profile: DownlinkProfile,
+        writer: DatasetWriter,
+        tx: Transmitter,
+        channel: Channel,
+        receiver: Receiver,
+        source: ImageFrameSource,
+        scene: NDArray[np.uint8],
+        track: Track,
+        ebn0_db: NDArray[np.float64],
+        n_frames: int,
+        frame_samples: int,
+        progress: DownlinkProgress,
+        link: LinkModel,
+    ) -> DownlinkResult:
+        fs_hz = tx.fs_hz
+        record_iq = bool(run.dataset_options.get("record_iq", False))
+        h5 = writer.frames_h5(
+            frame_length=profile.frame_length,
+            attrs=ContactAttrs(
+                satellite=run.satellite_name,
+                norad_id=run.norad_id,
+                station=run.station_id,
+                antenna=run.antenna_id,
+                contact_id=run.contact_id,
+                aos=run.aos,
+                los=run.los,
+                tle=run.ephemeris_text,
+                profile={
+                    "framing": profile.name,
+                    "mission_profile": run.profile_id,
+                    "downlink_freq_hz": run.downlink_freq_hz,
+                    "samples_per_symbol": self.sps,
+                    "link": link.__dict__,
+                },
+                software_version=self.software_version,
+            ),
+        )
+        t0 = run.aos.timestamp()
+        h5.write_track(
+            time_unix_s=t0 + track.t_s,
+            azimuth_deg=track.azimuth_deg,
+            elevation_deg=track.elevation_deg,
+            range_km=track.range_km,
+            range_rate_km_s=track.range_rate_km_s,
+        )
+        total_samples = n_frames * frame_samples
+        # IQ recording: the whole pass, or ``record_iq_max_s`` seconds centred on TCA.
+        iq_from, iq_to = 0, total_samples
+        max_iq_s = run.dataset_options.get("record_iq_max_s")
+        if max_iq_s is not None:
+            tca_sample = int((run.tca - run.aos).total_seconds() * fs_hz)
+            half = int(float(max_iq_s) * fs_hz / 2)
+            iq_from = min(max(tca_sample - half, 0), total_samples)
+            iq_to = min(iq_from + 2 * half, total_samples)
+        sigmf = (
+            writer.sigmf(
+                sample_rate_hz=fs_hz,
+                center_freq_hz=run.downlink_freq_hz,
+                capture_start=run.aos + timedelta(seconds=iq_from / fs_hz),
+                description=f"{run.satellite_name} over {run.station_id}/{run.antenna_id}",
+                extra_global={
+                    "groundstation:contact_id": run.contact_id,
+                    "groundstation:framing_profile": profile.name,
+                },
+            )
+            if record_iq
+            else None
+        )
+        chunk_samples = max(int(round(self.chunk_s * fs_hz)), 1)
+        sent: list[SentFrame] = []
+        buffer: list[NDArray[np.complex64]] = []
+        buffered = 0
+        frames_pushed = 0
+        flushed = False
+        position = 0
+        seq = 0
+        ok_frames: list[bytes] = []
+        failed = 0
+
+        def publish(results: list[FrameResult]) -> None:
+            nonlocal seq, failed
+            frames: list[bytes] = []
+            metas: list[FrameMeta] = []
+            for r in results:
+                h = r.header
+                meta = FrameMeta(
+                    contact_id=run.contact_id,
+                    norad_id=run.norad_id,
+                    station=run.station_id,
+                    antenna=run.antenna_id,
+                    frame_time=run.aos + timedelta(seconds=r.asm_time_s),
+                    virtual_channel=h.virtual_channel_id if h else 0,
+                    frame_counter=h.virtual_channel_frame_count if h else 0,
+                    rs_corrections=-1
+                    if any(c < 0 for c in r.rs_corrections)
+                    else sum(r.rs_corrections),
+                    crc_ok=r.crc_ok,
+                    sequence=seq,
+                )
+                seq += 1
+                self.publisher.publish_frame(r.frame, meta)
+                frames.append(r.frame)
+                metas.append(meta)
+                if r.ok:
+                    ok_frames.append(r.frame)
+                else:
+                    failed += 1
+                if sigmf is not None and iq_from <= r.asm_sample < iq_to:
+                    sigmf.annotate(
+                        int(r.asm_sample) - iq_from,
+                        min(frame_samples, iq_to - int(r.asm_sample)),
+                        "frame",
+                        f"seq={meta.sequence} ok={r.ok}",
+                    )
+            h5.append_frames(frames, metas)
+
+        while position < total_samples or not flushed:
+            # Produce the next chunk of IQ from the simulated front end.
+            while buffered < chunk_samples and not flushed:
+                if frames_pushed < n_frames:
+                    frame = source.next_frame()
+                    t_s = (frames_pushed + 0.5) * frame_samples / fs_hz
+                    if self.keep_sent:
+                        level = float(np.interp(t_s, track.t_s, ebn0_db))
+                        sent.append(SentFrame(frame, t_s, level))
+                    iq = channel.process(tx.process([frame], final=frames_pushed + 1 == n_frames))
+                    frames_pushed += 1
+                    flushed = frames_pushed == n_frames
+                else:
+                    iq, flushed = np.zeros(0, dtype=np.complex64), True
+                buffer.append(iq)
+                buffered += iq.size
+            joined = np.concatenate(buffer) if buffer else np.zeros(0, dtype=np.complex64)
+            chunk, rest = joined[:chunk_samples], joined[chunk_samples:]
+            buffer, buffered = [rest], rest.size
+            if chunk.size == 0:
+                break
+            end_s = (position + chunk.size) / fs_hz
+            self._wait_until(run.aos + timedelta(seconds=end_s))  # paced by the service clock
+            if sigmf is not None:
+                a = max(iq_from - position, 0)
+                b = min(iq_to - position, chunk.size)
+                if b > a:
+                    sigmf.write(chunk[a:b])
+            position += chunk.size
+            publish(receiver.process(chunk))
+            progress.elapsed_s = end_s
+            progress.frames_sent = min(frames_pushed, int(end_s / (frame_samples / fs_hz)))
+            progress.frames_ok = len(ok_frames)
+            progress.ebn0_db = float(np.interp(end_s, track.t_s, ebn0_db))
+            if buffered == 0 and flushed:
+                break
+        publish(receiver.flush())
+        progress.frames_ok = len(ok_frames)
+        summary = receiver.summary()
+        if not ok_frames:
+            raise ContactExecutionError(
+                f"no frame decoded: {n_frames} frames sent, {failed} failed to decode, "
+                f"estimated Es/N0 {summary.esn0_db:.1f} dB "
+                f"(link budget Eb/N0 {float(np.min(ebn0_db)):.1f}..{float(np.max(ebn0_db)):.1f} dB)"
+            )
+        rebuilt = rebuild_image(ok_frames, fecf=profile.fecf)
+        image_rows = 0.0
+        if rebuilt is not None:
+            writer.add_image_products(rebuilt.rgb(), name="image")
+            writer.add_product_bytes("bands.h5", _bands_h5(rebuilt.image, rebuilt.received))
+            image_rows = rebuilt.fraction_received
+        writer.add_product_bytes(
+            "receiver.json",
+            json.dumps(
+                {
+                    "frames_expected": n_frames,
+                    "frames_published": seq,
+                    **{k: v for k, v in summary.to_dict().items() if k != "frequency_track"},
+                },
+                indent=2,
+            ).encode(),
+        )
+        entry = writer.commit()
+        prefix = writer.info.key_prefix
+        return DownlinkResult(
+            contact_id=run.contact_id,
+            norad_id=run.norad_id,
+            station_id=run.station_id,
+            antenna_id=run.antenna_id,
+            aos=run.aos,
+            los=run.los,
+            max_elevation_deg=float(np.nanmax(track.elevation_deg)),
+            frames_expected=n_frames,
+            frames_ok=len(ok_frames),
+            frames_failed=failed,
+            frames_published=seq,
+            esn0_db=summary.esn0_db,
+            dataset_id=entry.id,
+            dataset_uri=self.store.uri(prefix),
+            image_uri=self.store.uri(f"{prefix}/products/image.png") if rebuilt else "",
+            image_rows_received=image_rows,
+            sent=sent,
+            scene=scene if self.keep_sent else None,
+        )
+
+
+def _bands_h5(image: NDArray[np.uint8], received: NDArray[np.bool_]) -> bytes:
+    """The rebuilt bands and the received-rows mask as an HDF5 file's bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bands.h5"
+        with h5py.File(path, "w") as f:
+            d = f.create_dataset("bands", data=image, compression="gzip", shuffle=True)
+            d.attrs["band_names"] = json.dumps(["visible", "near-infrared", "thermal-infrared"])
+            d.attrs["dims"] = "row, column, band"
+            f.create_dataset("received", data=received.astype(np.uint8))
+            f["received"].attrs["meaning"] = "1 where the (row, band) packet was decoded"
+        return path.read_bytes()

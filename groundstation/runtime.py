@@ -1,0 +1,185 @@
+"""The running service, wired from settings: database, clock, delivery,
+downlink executor and contact lifecycle (used by ``serve``, ``demo`` and tests).
+
+``open_runtime`` opens and migrates the database, creates the dataset
+catalogue tables, opens the publisher and the object store, cleans up
+datasets a crashed writer left behind (``ingest.dataset.recover``), and
+builds the lifecycle with contact events going to the events topic
+(``PublisherEventSink``) and the downlink executor at PASS. ``start`` starts
+the scheduler; ``close`` stops it (a pass in progress ends FAILED with the
+reason given) and closes the publisher.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from groundstation.clock import Clock, clock_from_settings
+from groundstation.delivery import open_frame_publisher, open_object_store
+from groundstation.downlink import DownlinkExecutor, LinkModel
+from groundstation.events import ContactEvent, EventSink
+from groundstation.lifecycle import LifecycleService, ReconcileReport, lifecycle_from_settings
+from groundstation.models import Contact
+from groundstation.settings import Settings
+from ingest.catalog import CatalogService
+from ingest.dataset import RecoveryReport, recover
+from ingest.objectstore import ObjectStore, S3ObjectStore
+from ingest.publisher import Publisher, PublisherEventSink
+
+log = logging.getLogger(__name__)
+
+
+class FanOutSink:
+    """Publishes each contact event to every sink added (events topic, API hub);
+    a failing sink is logged and never stops the others."""
+
+    def __init__(self, *sinks: EventSink) -> None:
+        self._sinks: list[EventSink] = list(sinks)
+
+    def add(self, sink: EventSink) -> None:
+        self._sinks.append(sink)
+
+    def publish(self, event: ContactEvent) -> None:
+        for sink in list(self._sinks):
+            try:
+                sink.publish(event)
+            except Exception:
+                log.exception("event sink %r failed on %s", sink, event)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    clock: Clock
+    publisher: Publisher
+    store: ObjectStore
+    catalog: CatalogService
+    executor: DownlinkExecutor
+    lifecycle: LifecycleService
+    recovery: RecoveryReport
+    events: FanOutSink
+    reconcile: ReconcileReport | None = field(default=None)
+
+    def start(self) -> ReconcileReport:
+        self.reconcile = self.lifecycle.start()
+        return self.reconcile
+
+    def close(self, *, reason: str = "service stopped during the pass") -> None:
+        """Stop: running passes end FAILED with ``reason``; wait for them; flush."""
+        self.executor.stop(reason)
+        self.lifecycle.shutdown(wait=True)
+        try:
+            self.publisher.flush(timeout_s=30.0)
+        finally:
+            self.publisher.close()
+            self.engine.dispose()
+
+
+def software_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"groundstation {version('groundstation')}"
+    except PackageNotFoundError:
+        return "groundstation (not installed)"
+
+
+def contact_details(
+    session_factory: sessionmaker[Session],
+) -> object:
+    """(norad_id, station, antenna) of a contact, for the contact-event messages."""
+
+    def details(contact_id: str) -> tuple[int | None, str | None, str | None]:
+        with session_factory() as session:
+            contact = session.get(Contact, contact_id)
+            if contact is None:
+                return None, None, None
+            out = (contact.satellite.norad_id, contact.antenna.station_id, contact.antenna_id)
+            session.rollback()
+            return out
+
+    return details
+
+
+def open_runtime(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    clock_start: datetime | None = None,
+    link: LinkModel | None = None,
+    keep_sent: bool = False,
+) -> Runtime:
+    """Everything ``serve`` runs, from ``settings`` (see the module docstring)."""
+    from groundstation.db import make_engine, make_session_factory, migrate
+
+    engine = make_engine(settings.effective_database_url())
+    migrate(engine)
+    session_factory = make_session_factory(engine)
+    catalog = CatalogService(engine)
+    catalog.create_schema()
+    if clock is None:
+        clock = clock_from_settings(
+            settings.clock,
+            start=clock_start or settings.clock_start,
+            speedup=settings.clock_speedup,
+        )
+    publisher = open_frame_publisher(settings)
+    try:
+        store = open_object_store(settings)
+        if isinstance(store, S3ObjectStore):
+            store.ensure_bucket()
+        staging = settings.dataset_staging_dir()
+        recovery = recover(
+            store=store,
+            catalog=catalog,
+            staging_root=staging,
+            publisher=publisher,
+            clock=clock.now,
+        )
+        if recovery.resumed or recovery.cleaned:
+            log.warning(
+                "dataset recovery: resumed %s, cleaned %s", recovery.resumed, recovery.cleaned
+            )
+        executor = DownlinkExecutor(
+            session_factory=session_factory,
+            clock=clock,
+            publisher=publisher,
+            store=store,
+            catalog=catalog,
+            staging_root=staging,
+            link=link,
+            keep_sent=keep_sent,
+            software_version=software_version(),
+        )
+        details = contact_details(session_factory)
+        events = FanOutSink(PublisherEventSink(publisher, details=details))  # type: ignore[arg-type]
+        lifecycle = lifecycle_from_settings(
+            settings,
+            session_factory=session_factory,
+            clock=clock,
+            events=events,
+            executor=executor,
+        )
+    except BaseException:
+        publisher.close()
+        raise
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        session_factory=session_factory,
+        clock=clock,
+        publisher=publisher,
+        store=store,
+        catalog=catalog,
+        executor=executor,
+        lifecycle=lifecycle,
+        recovery=recovery,
+        events=events,
+    )

@@ -1,0 +1,142 @@
+"""Two contacts at once on different antennas, embedded defaults (SQLite,
+local topic log, local object store), booked through the service layer and
+run by the lifecycle in compressed time: one completes with its dataset, the
+other's link cannot close, so it fails with the reason and leaves nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from groundstation.booking import BookingPolicy, reserve
+from groundstation.clock import SimulatedClock
+from groundstation.db import make_engine, make_session_factory, migrate
+from groundstation.models import Contact
+from groundstation.runtime import open_runtime
+from groundstation.settings import Settings
+from ingest.consumer import LocalLogSource, follow_frames
+from ingest.dataset import DatasetReader
+from ingest.topics import ContactEventMessage, DatasetReadyMessage, TopicNames
+
+from .conftest import (
+    DEAD_PROFILE,
+    DEMO_PROFILE,
+    check_frames_h5,
+    check_image,
+    check_topic_frames,
+    clock_start_for,
+    next_contacts,
+    seed,
+    wait_for,
+)
+
+
+def test_concurrent_contacts_complete_or_fail_independently_with_datasets_and_topics(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path / "var")
+    engine = make_engine(settings.effective_database_url())
+    migrate(engine)
+    sessions = make_session_factory(engine)
+    with sessions() as session:
+        names = seed(session)
+        good, dead = next_contacts(session, names, 2)
+    assert good.antenna_id != dead.antenna_id
+    start = clock_start_for([good, dead])
+    ids = {}
+    with sessions() as session:
+        for choice, profile in ((good, DEMO_PROFILE), (dead, DEAD_PROFILE)):
+            contact = reserve(
+                session,
+                norad_id=choice.norad_id,
+                antenna_id=choice.antenna_id,
+                profile_id=profile,
+                start=choice.aos,
+                end=choice.los,
+                tenant="demo",
+                now=start,
+                policy=BookingPolicy.from_settings(settings),
+            )
+            ids[profile] = contact.id
+    engine.dispose()
+
+    runtime = open_runtime(settings, clock=SimulatedClock(start, speedup=60.0), keep_sent=True)
+    try:
+        runtime.start()
+
+        def states() -> dict[str, str]:
+            with runtime.session_factory() as session:
+                return {k: session.get(Contact, v).state for k, v in ids.items()}  # type: ignore[union-attr]
+
+        wait_for(
+            lambda: all(s in ("COMPLETED", "FAILED") for s in states().values()),
+            timeout_s=120,
+            what="both contacts to end",
+        )
+        with runtime.session_factory() as session:
+            ok_contact = session.get(Contact, ids[DEMO_PROFILE])
+            dead_contact = session.get(Contact, ids[DEAD_PROFILE])
+            assert ok_contact is not None and dead_contact is not None
+            assert ok_contact.state == "COMPLETED", ok_contact.state_reason
+            assert dead_contact.state == "FAILED"
+            assert "no frame decoded" in dead_contact.state_reason
+    finally:
+        runtime.close()
+
+    cid = ids[DEMO_PROFILE]
+    result = runtime.executor.results[cid]
+    topics = TopicNames(settings.kafka_topic_prefix)
+    log_dir = settings.data_dir / "topics"
+    frames = list(
+        follow_frames(LocalLogSource(log_dir, topics.frames), contact_id=cid, idle_timeout_s=0.5)
+    )
+    report = check_topic_frames(frames, result)
+    # frames near AOS and LOS are below the threshold and may be lost (by design)
+    assert report.received > 0.75 * result.frames_expected
+
+    # The dataset: catalogued, every file matching the manifest, frames.h5 == topic.
+    (entry,) = runtime.catalog.find(contact_id=cid)
+    reader = DatasetReader.for_entry(runtime.store, entry)
+    names = {f.name for f in reader.manifest.files}
+    assert {"frames.h5", "iq.sigmf-data", "iq.sigmf-meta", "products/image.png"} <= names
+    check_frames_h5(reader.download("frames.h5", tmp_path / "frames.h5"), frames)
+    received = check_image(frames, result)
+    png = np.asarray(Image.open(reader.download("products/image.png", tmp_path / "image.png")))
+    assert png.shape == result.scene.shape  # type: ignore[union-attr]
+    assert not png[~received[:, 0], :, 1].any()  # green = visible band; lost rows are gaps
+    meta = json.loads(reader.read_bytes("iq.sigmf-meta"))
+    assert meta["global"]["core:sample_rate"] == 38400.0
+    assert len(meta["annotations"]) > 10
+
+    # The failed contact left no dataset and no staging files.
+    assert runtime.catalog.find(contact_id=ids[DEAD_PROFILE]) == []
+    assert [e.error for e in runtime.catalog.find(state="failed")] != []
+    assert not any(k for k in runtime.store.list_keys("") if ids[DEAD_PROFILE] in k)
+    assert not any(settings.dataset_staging_dir().iterdir())
+
+    # Notices: the dataset-ready one, and every transition of both contacts.
+    notices = [
+        DatasetReadyMessage.decode(_value(line))
+        for line in (log_dir / f"{topics.datasets}.jsonl").read_text().splitlines()
+    ]
+    assert [n.contact_id for n in notices] == [cid]
+    events = [
+        ContactEventMessage.decode(_value(line))
+        for line in (log_dir / f"{topics.contact_events}.jsonl").read_text().splitlines()
+    ]
+    assert [e.new_state for e in events if e.contact_id == cid] == [
+        "PREPASS",
+        "PASS",
+        "POSTPASS",
+        "COMPLETED",
+    ]
+    assert events[0].station is not None
+
+
+def _value(line: str) -> bytes:
+    import base64
+
+    return base64.b64decode(json.loads(line)["value_b64"])

@@ -1,0 +1,190 @@
+"""``groundstation serve`` as a real process, killed during a pass.
+
+SIGKILL during contact A's pass, then a restart (service clock continuing):
+A ends FAILED with the reason, its half-written dataset is gone (not in the
+catalogue, no objects, nothing staged, not listed by GET /datasets), and the
+other bookings are intact. Then SIGTERM during contact B's pass: the process
+exits cleanly and B is FAILED with the reason, never left in PASS.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy.orm import Session, sessionmaker
+
+from groundstation import apikeys
+from groundstation.booking import reserve
+from groundstation.commands.demo import DEMO_CLOCK_START, free_windows
+from groundstation.db import make_engine, make_session_factory, migrate
+from groundstation.models import Contact
+from ingest.catalog import CatalogService
+from ingest.objectstore import LocalObjectStore
+
+from .conftest import DEMO_PROFILE, seed, wait_for
+
+SPEEDUP = 40.0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _serve(data_dir: Path, clock_start: datetime, port: int, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("GS_") or k.startswith("GS_TEST")
+    }
+    env.update(
+        GS_DATA_DIR=str(data_dir),
+        GS_CLOCK="simulated",
+        GS_CLOCK_START=clock_start.isoformat(),
+        GS_CLOCK_SPEEDUP=str(SPEEDUP),
+        GS_SCHEDULER_HEARTBEAT_S="1",
+    )
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "groundstation.cli", "serve", "--port", str(port)],
+            cwd=data_dir.parent,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _contact(sessions: sessionmaker[Session], contact_id: str) -> Contact:
+    with sessions() as session:
+        row = session.get(Contact, contact_id)
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
+def test_killed_service_fails_the_interrupted_contact_cleanly_and_keeps_other_bookings(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "var"
+    log = tmp_path / "serve.log"
+    engine = make_engine(f"sqlite:///{data_dir / 'groundstation.db'}")
+    migrate(engine)
+    sessions = make_session_factory(engine)
+    with sessions() as session:
+        names = seed(session)
+        windows = free_windows(
+            session, names, now=DEMO_CLOCK_START, hours=8.0, min_elevation_deg=30.0
+        )
+        a = windows[0]
+        b = next(
+            w
+            for w in windows
+            if w.antenna_id != a.antenna_id and w.aos >= a.aos + timedelta(minutes=8)
+        )
+        c = next(w for w in windows if w.aos >= a.aos + timedelta(hours=2))
+        start = a.aos - timedelta(minutes=4)
+        ids = {}
+        for name, w in (("a", a), ("b", b), ("c", c)):
+            ids[name] = reserve(
+                session,
+                norad_id=w.norad_id,
+                antenna_id=w.antenna_id,
+                profile_id=DEMO_PROFILE,
+                start=w.aos,
+                end=w.los,
+                tenant="demo",
+                now=start,
+            ).id
+        _, key = apikeys.create_key(session, name="sci", role="operator", tenant="demo", now=start)
+    c_before = _contact(sessions, ids["c"])
+
+    # Run 1: SIGKILL a little into A's pass.
+    proc = _serve(data_dir, start, _free_port(), log)
+    try:
+        wait_for(
+            lambda: _contact(sessions, ids["a"]).state == "PASS",
+            timeout_s=60,
+            what=f"contact A in PASS ({log})",
+        )
+        seen_pass = time.monotonic()
+        time.sleep(3.0)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        killed = time.monotonic()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert _contact(sessions, ids["a"]).state == "PASS"
+    catalog = CatalogService(engine)
+    assert [e.state for e in catalog.in_state("writing")] == ["writing"]  # a half dataset
+
+    # Run 2: restart with the service clock where it would be now.
+    time.sleep(4.0)
+    resumed_at = a.aos + timedelta(seconds=(time.monotonic() - seen_pass) * SPEEDUP)
+    port = _free_port()
+    proc = _serve(data_dir, resumed_at, port, log)
+    try:
+        wait_for(
+            lambda: _contact(sessions, ids["a"]).state == "FAILED",
+            timeout_s=60,
+            what=f"contact A to fail after the restart ({log})",
+        )
+        contact_a = _contact(sessions, ids["a"])
+        assert "interrupted" in contact_a.state_reason or "not followed" in contact_a.state_reason
+        assert "service was down" in contact_a.state_reason
+        # No half dataset anywhere.
+        assert catalog.find(contact_id=ids["a"]) == []
+        assert catalog.in_state("writing") == []
+        store = LocalObjectStore(data_dir / "datasets")
+        assert [k for k in store.list_keys("") if ids["a"] in k] == []
+        assert not (data_dir / "staging").exists() or not any((data_dir / "staging").iterdir())
+        http = httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}
+        )
+        wait_for(lambda: _up(http), timeout_s=30, what="the API after the restart")
+        listed = http.get("/datasets", params={"contact": ids["a"]})
+        assert listed.status_code == 200 and listed.json()["count"] == 0
+        # The other bookings are intact.
+        contact_c = _contact(sessions, ids["c"])
+        assert contact_c.state == "SCHEDULED"
+        assert (contact_c.aos, contact_c.los, contact_c.antenna_id) == (
+            c_before.aos,
+            c_before.los,
+            c_before.antenna_id,
+        )
+        assert _contact(sessions, ids["b"]).state in ("SCHEDULED", "PREPASS", "PASS")
+
+        # SIGTERM during B's pass: a clean exit, B FAILED with the reason.
+        wait_for(
+            lambda: _contact(sessions, ids["b"]).state == "PASS",
+            timeout_s=60,
+            what=f"contact B in PASS ({log})",
+        )
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    contact_b = _contact(sessions, ids["b"])
+    assert contact_b.state == "FAILED"
+    assert "SIGTERM" in contact_b.state_reason
+    assert catalog.find(contact_id=ids["b"]) == []
+    assert _contact(sessions, ids["c"]).state == "SCHEDULED"
+    assert killed > seen_pass
+    engine.dispose()
+
+
+def _up(http: httpx.Client) -> bool:
+    try:
+        return http.get("/health").status_code < 500
+    except httpx.HTTPError:
+        return False
