@@ -42,6 +42,7 @@ bench: install-test
 	$(BIN)/python bench/dsp.py
 	$(BIN)/python bench/planning.py
 	$(BIN)/python bench/downlink.py
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
