@@ -113,6 +113,9 @@ class LocalObjectStore:
                 writer(f)
                 f.flush()
                 os.fsync(f.fileno())
+            # mkstemp creates 0600; published objects are world-readable (0644)
+            # so local readers other than the service can open them.
+            os.chmod(tmp, 0o644)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

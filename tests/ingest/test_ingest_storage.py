@@ -408,3 +408,14 @@ def test_frames_can_be_appended_with_their_published_metadata(tmp_path: Path) ->
         assert list(h["rs_corrections"][:]) == [-1, 0, 1]
         assert h["time_unix_s"][2] == T0.timestamp() + 2
         assert h.attrs["n_uncorrectable"] == 1
+
+
+def test_local_objects_are_readable_by_other_local_users(tmp_path: Path) -> None:
+    import stat
+
+    from ingest.objectstore import LocalObjectStore
+
+    store = LocalObjectStore(tmp_path / "store")
+    store.put_bytes("a/b/c.bin", b"payload")
+    mode = stat.S_IMODE((tmp_path / "store" / "a" / "b" / "c.bin").stat().st_mode)
+    assert mode == 0o644
