@@ -5,15 +5,15 @@ Serve it with uvicorn's factory mode::
 
     GS_DATABASE_URL=... uvicorn --factory api.app:app_from_env
 
-or ``groundstation serve``. A contact lifecycle running in the same process
-should publish into ``app.state.ctx.events`` (an ``EventSink``) so SSE
-clients see its transitions, and may update ``app.state.ctx.metrics``.
+or ``groundstation serve``, which runs the contact lifecycle in the same
+process and connects it with ``attach_runtime``: its events reach the SSE hub
+(``app.state.ctx.events``) and its frame counts and spool depth the metrics.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,6 +26,9 @@ from api.metrics import Metrics
 from groundstation.booking import BookingPolicy
 from groundstation.clock import Clock, clock_from_settings
 from groundstation.settings import Settings
+
+if TYPE_CHECKING:
+    from groundstation.runtime import Runtime
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {
@@ -207,6 +210,16 @@ def create_app(
     app.add_middleware(_Timing, metrics=ctx.metrics)
     app.add_middleware(_BodyLimit, limit=max_upload_bytes)
     return app
+
+
+def attach_runtime(app: FastAPI, runtime: Runtime) -> None:
+    """Connect the app made by ``create_app`` to the pipeline ``serve`` runs in
+    the same process: contact events reach the SSE hub, and ``GET /metrics``
+    reports the executor's decoded and published frames and the spool depth."""
+    ctx: AppContext = app.state.ctx
+    runtime.events.add(ctx.events)
+    runtime.executor.add_frame_counter(ctx.metrics)
+    ctx.metrics.gauge_source("groundstation_spool_depth_bytes", runtime.spool_depth_bytes)
 
 
 def _add_problem_schema(app: FastAPI) -> None:

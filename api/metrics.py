@@ -1,12 +1,17 @@
 """Prometheus text exposition (format 0.0.4), hand-written: request latency
 histograms per route, counters and gauges that other parts of the process
-(the contact executor, the frame publisher) update through ``app.state.metrics``."""
+(the contact executor, the frame publisher) update through ``app.state.ctx.metrics``:
+``count_frames`` (a ``groundstation.downlink.FrameCounter``), ``inc``,
+``set_gauge``, or ``gauge_source`` for a gauge read at each scrape."""
 
 from __future__ import annotations
 
 import bisect
+import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+
+log = logging.getLogger(__name__)
 
 BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -34,6 +39,7 @@ class Metrics:
                 0.0,
             ),
         }
+        self._gauge_sources: dict[str, Callable[[], float]] = {}
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, str(status))
@@ -55,11 +61,41 @@ class Metrics:
             old_help, _ = self._gauges.get(name, (help_text, 0.0))
             self._gauges[name] = (old_help or help_text, float(value))
 
+    def count_frames(self, *, decoded: int, published: int) -> None:
+        """The downlink executor's counts of one receiver batch."""
+        with self._lock:
+            for name, amount in (
+                ("groundstation_frames_decoded_total", decoded),
+                ("groundstation_frames_published_total", published),
+            ):
+                help_text, value = self._counters[name]
+                self._counters[name] = (help_text, value + amount)
+
+    def gauge_source(self, name: str, read: Callable[[], float], help_text: str = "") -> None:
+        """Read gauge ``name`` from ``read()`` at every render (a failing read
+        keeps the last value and is logged)."""
+        with self._lock:
+            old_help, value = self._gauges.get(name, (help_text, 0.0))
+            self._gauges[name] = (old_help or help_text, value)
+            self._gauge_sources[name] = read
+
+    def _read_gauge_sources(self) -> None:
+        with self._lock:
+            sources = dict(self._gauge_sources)
+        for name, read in sources.items():
+            try:
+                value = float(read())
+            except Exception:
+                log.exception("metrics gauge %s could not be read", name)
+                continue
+            self.set_gauge(name, value)
+
     def render(self, contacts_by_state: dict[str, int]) -> str:
         lines = [
             "# HELP groundstation_http_request_duration_seconds HTTP request latency by route.",
             "# TYPE groundstation_http_request_duration_seconds histogram",
         ]
+        self._read_gauge_sources()
         with self._lock:
             latency = {k: list(v) for k, v in self._latency.items()}
             counters = dict(self._counters)

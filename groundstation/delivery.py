@@ -22,3 +22,13 @@ def open_object_store(settings: Settings) -> ObjectStore:
     if settings.object_store == "s3":
         return S3ObjectStore(settings.s3_config())
     return LocalObjectStore(settings.effective_object_store_dir())
+
+
+def spool_depth_bytes(publisher: Publisher) -> int:
+    """Bytes the Kafka publisher's durable spool holds that the broker has not
+    acknowledged yet; 0 for the local topic log (every append is already in it)."""
+    from ingest.kafka_publisher import KafkaPublisher
+
+    if isinstance(publisher, KafkaPublisher):
+        return publisher.spool.pending_bytes()
+    return 0

@@ -28,7 +28,7 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import h5py
 import numpy as np
@@ -94,6 +94,13 @@ class LinkModel:
         return cls(**known)
 
 
+class FrameCounter(Protocol):
+    """Told the executor's frame counts as each receiver batch is published
+    (``serve`` passes the API's metrics; groundstation never imports api)."""
+
+    def count_frames(self, *, decoded: int, published: int) -> None: ...
+
+
 @dataclass(frozen=True)
 class SentFrame:
     """What the simulated satellite sent: frame bytes, time from AOS, Eb/N0."""
@@ -144,6 +151,9 @@ class DownlinkExecutor:
     Thread-safe: the lifecycle calls ``execute`` from its worker threads, one
     per contact in PASS, so contacts on different antennas run at once.
     ``keep_sent`` keeps what the simulator sent in the result (tests).
+    ``frame_counters`` (and ``add_frame_counter``) are told, after every
+    receiver batch, how many frames were decoded (CRC/RS good) and how many
+    were handed to the publisher; a failing counter is logged, never fails a pass.
     """
 
     def __init__(
@@ -160,6 +170,7 @@ class DownlinkExecutor:
         chunk_s: float = 1.0,
         keep_sent: bool = False,
         software_version: str = "",
+        frame_counters: tuple[FrameCounter, ...] = (),
     ) -> None:
         if samples_per_symbol < 2:
             raise ValueError(f"samples_per_symbol is {samples_per_symbol}, expected >= 2")
@@ -181,6 +192,21 @@ class DownlinkExecutor:
         self._lock = threading.Lock()
         self.results: dict[str, DownlinkResult] = {}
         self.progress: dict[str, DownlinkProgress] = {}
+        self._frame_counters: list[FrameCounter] = list(frame_counters)
+
+    def add_frame_counter(self, counter: FrameCounter) -> None:
+        """Also tell ``counter`` the frame counts of every later batch."""
+        with self._lock:
+            self._frame_counters.append(counter)
+
+    def _count_frames(self, *, decoded: int, published: int) -> None:
+        with self._lock:
+            counters = list(self._frame_counters)
+        for counter in counters:
+            try:
+                counter.count_frames(decoded=decoded, published=published)
+            except Exception:
+                log.exception("frame counter %r failed", counter)
 
     def stop(self, reason: str) -> None:
         """Make every running (and later) pass end with ``reason`` (shutdown)."""
@@ -409,37 +435,43 @@ class DownlinkExecutor:
             nonlocal seq, failed
             frames: list[bytes] = []
             metas: list[FrameMeta] = []
-            for r in results:
-                h = r.header
-                meta = FrameMeta(
-                    contact_id=run.contact_id,
-                    norad_id=run.norad_id,
-                    station=run.station_id,
-                    antenna=run.antenna_id,
-                    frame_time=run.aos + timedelta(seconds=r.asm_time_s),
-                    virtual_channel=h.virtual_channel_id if h else 0,
-                    frame_counter=h.virtual_channel_frame_count if h else 0,
-                    rs_corrections=-1
-                    if any(c < 0 for c in r.rs_corrections)
-                    else sum(r.rs_corrections),
-                    crc_ok=r.crc_ok,
-                    sequence=seq,
-                )
-                seq += 1
-                self.publisher.publish_frame(r.frame, meta)
-                frames.append(r.frame)
-                metas.append(meta)
-                if r.ok:
-                    ok_frames.append(r.frame)
-                else:
-                    failed += 1
-                if sigmf is not None and iq_from <= r.asm_sample < iq_to:
-                    sigmf.annotate(
-                        int(r.asm_sample) - iq_from,
-                        min(frame_samples, iq_to - int(r.asm_sample)),
-                        "frame",
-                        f"seq={meta.sequence} ok={r.ok}",
+            decoded = 0
+            try:
+                for r in results:
+                    h = r.header
+                    meta = FrameMeta(
+                        contact_id=run.contact_id,
+                        norad_id=run.norad_id,
+                        station=run.station_id,
+                        antenna=run.antenna_id,
+                        frame_time=run.aos + timedelta(seconds=r.asm_time_s),
+                        virtual_channel=h.virtual_channel_id if h else 0,
+                        frame_counter=h.virtual_channel_frame_count if h else 0,
+                        rs_corrections=-1
+                        if any(c < 0 for c in r.rs_corrections)
+                        else sum(r.rs_corrections),
+                        crc_ok=r.crc_ok,
+                        sequence=seq,
                     )
+                    seq += 1
+                    self.publisher.publish_frame(r.frame, meta)
+                    frames.append(r.frame)
+                    metas.append(meta)
+                    if r.ok:
+                        ok_frames.append(r.frame)
+                        decoded += 1
+                    else:
+                        failed += 1
+                    if sigmf is not None and iq_from <= r.asm_sample < iq_to:
+                        sigmf.annotate(
+                            int(r.asm_sample) - iq_from,
+                            min(frame_samples, iq_to - int(r.asm_sample)),
+                            "frame",
+                            f"seq={meta.sequence} ok={r.ok}",
+                        )
+            finally:  # what reached the publisher counts, even if a later frame failed
+                if frames:
+                    self._count_frames(decoded=decoded, published=len(frames))
             h5.append_frames(frames, metas)
 
         while position < total_samples or not flushed:

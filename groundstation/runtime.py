@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation.clock import Clock, clock_from_settings
-from groundstation.delivery import open_frame_publisher, open_object_store
+from groundstation.delivery import open_frame_publisher, open_object_store, spool_depth_bytes
 from groundstation.downlink import DownlinkExecutor, LinkModel
 from groundstation.events import ContactEvent, EventSink
 from groundstation.lifecycle import LifecycleService, ReconcileReport, lifecycle_from_settings
@@ -66,6 +66,10 @@ class Runtime:
     recovery: RecoveryReport
     events: FanOutSink
     reconcile: ReconcileReport | None = field(default=None)
+
+    def spool_depth_bytes(self) -> int:
+        """Frame spool bytes not yet acknowledged by the broker (0 without Kafka)."""
+        return spool_depth_bytes(self.publisher)
 
     def start(self) -> ReconcileReport:
         self.reconcile = self.lifecycle.start()

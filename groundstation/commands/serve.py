@@ -25,7 +25,7 @@ STOP_REASON = "service stopped (SIGTERM) during the pass"
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from api.app import create_app
+    from api.app import attach_runtime, create_app
     from groundstation.runtime import open_runtime
     from groundstation.settings import Settings
 
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     runtime = open_runtime(settings)
     try:
         app = create_app(settings, clock=runtime.clock)
-        runtime.events.add(app.state.ctx.events)
+        attach_runtime(app, runtime)
         report = runtime.start()
         log.info(
             "scheduler %s: %d contact jobs, %d transitions reconciled; "
