@@ -13,6 +13,7 @@ from api.events import ContactEventHub
 from api.metrics import Metrics
 from groundstation.booking import BookingPolicy
 from groundstation.clock import Clock
+from groundstation.queries import PassCache
 from groundstation.settings import Settings
 from ingest.objectstore import ObjectStore
 
@@ -29,6 +30,8 @@ class AppContext:
     max_upload_bytes: int = 1 << 20
     # Proposed plans awaiting commit (process memory; see routes/plans.py).
     plans: dict[str, Any] = field(default_factory=dict)
+    # Pass predictions reused across GET /passes requests (pure in their key).
+    pass_cache: PassCache = field(default_factory=PassCache)
     _store: ObjectStore | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

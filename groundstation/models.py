@@ -215,6 +215,7 @@ class Contact(Base):
         CheckConstraint("blocked_start < blocked_end", name="ck_contacts_window"),
         Index("ix_contacts_antenna_window", "antenna_id", "blocked_start", "blocked_end"),
         Index("ix_contacts_state_booked_start", "state", "booked_start"),
+        Index("ix_contacts_antenna_booked_start", "antenna_id", "booked_start"),
     )
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -39,6 +41,9 @@ from groundstation.models import (
 )
 from groundstation.states import ContactState
 from ingest.catalog import DatasetEntry, DatasetRow
+
+if TYPE_CHECKING:
+    from orbital.passes import Pass
 
 # ---------------------------------------------------------------- inventory
 
@@ -197,6 +202,43 @@ class _Busy:
         return ""  # unreachable: max_end says one exists
 
 
+class PassCache:
+    """Predicted passes keyed by (element-set text, orbital stations, start,
+    end): the prediction is a pure function of that key, so an entry is never
+    stale (a new ephemeris or an edited station is a new key). Keeps the
+    ``max_entries`` most recently used (one 7-day, 50-station answer is about
+    1,800 passes, ~1 MB). Bookings are not part of it: availability is
+    computed per request. Thread-safe; two concurrent misses both compute."""
+
+    def __init__(self, max_entries: int = 32) -> None:
+        if max_entries < 1:
+            raise ValueError(f"max_entries is {max_entries}, expected >= 1")
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[Any, ...], tuple[Pass, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[Any, ...], compute: Callable[[], Sequence[Pass]]) -> tuple[Pass, ...]:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return found
+            self.misses += 1
+        value = tuple(compute())
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 def predicted_passes(
     session: Session,
     *,
@@ -209,10 +251,12 @@ def predicted_passes(
     tenants: Sequence[str] | None = None,
     policy: BookingPolicy | None = None,
     max_span_days: float = 31.0,
+    cache: PassCache | None = None,
 ) -> list[PredictedPass]:
     """Passes of one satellite over the stations (all of them in one vectorized
-    prediction), each with every antenna's availability over the pass
-    (AOS..LOS plus the antenna's setup/teardown): free, or what blocks it."""
+    prediction, reused from ``cache`` when given), each with every antenna's
+    availability over the pass (AOS..LOS plus the antenna's setup/teardown):
+    free, or what blocks it."""
     from orbital.passes import predict_passes
 
     start, end, now = require_utc(start, "start"), require_utc(end, "end"), require_utc(now, "now")
@@ -224,7 +268,9 @@ def predicted_passes(
             f"at most {max_span_days:.0f} days per request"
         )
     satellite = get_satellite_for(session, norad_id=norad_id, tenants=tenants)
-    element = element_set(usable_ephemeris(session, satellite, now, policy or BookingPolicy()))
+    ephemeris = usable_ephemeris(session, satellite, now, policy or BookingPolicy())
+    element_text = ephemeris.text
+    element = element_set(ephemeris)
     query = select(GroundStation).options(selectinload(GroundStation.antennas))
     if station_ids is not None:
         query = query.where(GroundStation.id.in_(list(station_ids)))
@@ -269,8 +315,16 @@ def predicted_passes(
     busy_index = {a: _Busy(rows) for a, rows in busy.items()}
     if not orbital:
         return []
+
+    def compute() -> list[Pass]:
+        return predict_passes([element], orbital, start, end).passes
+
+    if cache is None:
+        passes: Sequence[Pass] = compute()
+    else:
+        passes = cache.get((element_text, tuple(orbital), start, end), compute)
     out: list[PredictedPass] = []
-    for p in predict_passes([element], orbital, start, end).passes:
+    for p in passes:
         slots = []
         for a_id, status, setup_s, teardown_s in antennas[p.station_id]:
             if status != "online":

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
+import pydantic_core
 from fastapi import APIRouter, Query, Response
 
 from api import schemas
-from api.convert import json_response
 from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
 from api.routes._responses import problems
 from api.schemas import Timestamp
@@ -50,26 +50,34 @@ def list_passes(
         min_elevation_deg=min_elevation,
         tenants=principal.tenants(),
         policy=ctx.policy,
+        cache=ctx.pass_cache,
     )
+    return passes_response(found)
+
+
+def passes_response(found: list[queries.PredictedPass]) -> Response:
+    """``PassesPublic`` as JSON, written by pydantic's serializer straight from
+    plain dicts in the schema's field order: the values come typed from the
+    service layer (aware datetimes, floats, str), and validating ~1,500 passes
+    x 2 antennas again (50 stations, 7 days) was a third of the request."""
     data = [
-        schemas.PassPublic(
-            norad_id=p.norad_id,
-            station_id=p.station_id,
-            aos=p.aos,
-            tca=p.tca,
-            los=p.los,
-            duration_s=p.duration_s,
-            max_elevation_deg=p.max_elevation_deg,
-            aos_azimuth_deg=p.aos_azimuth_deg,
-            tca_azimuth_deg=p.tca_azimuth_deg,
-            los_azimuth_deg=p.los_azimuth_deg,
-            antennas=[
-                schemas.AntennaAvailability(
-                    antenna_id=a.antenna_id, free=a.free, blocked_by=a.blocked_by
-                )
+        {
+            "norad_id": p.norad_id,
+            "station_id": p.station_id,
+            "aos": p.aos,
+            "tca": p.tca,
+            "los": p.los,
+            "duration_s": p.duration_s,
+            "max_elevation_deg": p.max_elevation_deg,
+            "aos_azimuth_deg": p.aos_azimuth_deg,
+            "tca_azimuth_deg": p.tca_azimuth_deg,
+            "los_azimuth_deg": p.los_azimuth_deg,
+            "antennas": [
+                {"antenna_id": a.antenna_id, "free": a.free, "blocked_by": a.blocked_by}
                 for a in p.antennas
             ],
-        )
+        }
         for p in found
     ]
-    return json_response(schemas.PassesPublic(data=data, count=len(data)))
+    body = pydantic_core.to_json({"data": data, "count": len(data)})
+    return Response(body, media_type="application/json")
