@@ -8,7 +8,6 @@ tests use their own database, ``<name>_api``, created fresh per session.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from service_env import need_env
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -33,16 +33,6 @@ REPO = Path(__file__).resolve().parents[2]
 TLE = REPO / "tests" / "data" / "domain" / "sample.tle"
 NOW = datetime(2023, 7, 4, 18, 0, tzinfo=UTC)  # NOAA 19 elements: epoch 2023-07-04T16:11Z
 NOAA19, NOAA18, FUNCUBE = 33591, 28654, 39444
-
-
-def need_env(var: str, service: str) -> str:
-    value = os.environ.get(var, "")
-    if not value:
-        msg = f"{var} is not set: start {service} with scripts/services/{service}.sh start"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg + " (CI=true: integration tests must not skip)")
-        pytest.skip(msg)
-    return value
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 
-import pytest
+from service_env import need_env
 from sqlalchemy.orm import Session
 
 from groundstation.models import (
@@ -20,12 +19,7 @@ from groundstation.states import ContactState
 
 
 def postgres_url_or_skip() -> str:
-    url = os.environ.get("GS_TEST_POSTGRES_URL", "")
-    if not url:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("GS_TEST_POSTGRES_URL is not set under CI=true: PostgreSQL must run")
-        pytest.skip("GS_TEST_POSTGRES_URL not set (run scripts/services/postgres.sh start)")
-    return url
+    return need_env("GS_TEST_POSTGRES_URL", "postgres")
 
 
 T0 = datetime(2023, 7, 4, 12, 0, tzinfo=UTC)

@@ -8,17 +8,14 @@ Kafka and S3 come from GS_TEST_KAFKA_BOOTSTRAP / GS_TEST_S3_ENDPOINT
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import h5py
 import numpy as np
-import pytest
 from sqlalchemy.orm import Session
 
 from groundstation.commands.demo import (
@@ -40,46 +37,6 @@ KAFKA_SCRIPT = REPO / "scripts" / "services" / "kafka.sh"
 #: dsp/README.md's measurement; 1 dB of margin for the receiver's start-up).
 DECODE_THRESHOLD_EBN0_DB = 4.0
 DEAD_PROFILE = "dead-link"
-
-
-def need_env(var: str, service: str) -> str:
-    value = os.environ.get(var, "")
-    if not value:
-        msg = f"{var} is not set: start {service} with scripts/services/{service}.sh start"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg + " (CI=true: integration tests must not skip)")
-        pytest.skip(msg)
-    return value
-
-
-@pytest.fixture(scope="session")
-def kafka_bootstrap() -> str:
-    return need_env("GS_TEST_KAFKA_BOOTSTRAP", "kafka")
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> str:
-    return need_env("GS_TEST_S3_ENDPOINT", "s3")
-
-
-class BrokerControl:
-    """Stops and starts the test broker, keeping its data and port."""
-
-    def _run(self, verb: str) -> None:
-        subprocess.run(["bash", str(KAFKA_SCRIPT), verb], check=True, timeout=180)
-
-    def stop(self) -> None:
-        self._run("broker-stop")
-
-    def start(self) -> None:
-        self._run("broker-start")
-
-
-@pytest.fixture
-def broker(kafka_bootstrap: str) -> Iterator[BrokerControl]:
-    control = BrokerControl()
-    yield control
-    control.start()  # whatever happened, leave the broker running
 
 
 def seed(session: Session) -> dict[int, str]:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from service_env import BrokerControl
 
 from api.app import create_app
 from groundstation import apikeys
@@ -32,7 +33,6 @@ from ingest.topics import TopicNames
 
 from .conftest import (
     DEMO_PROFILE,
-    BrokerControl,
     check_frames_h5,
     check_image,
     check_topic_frames,

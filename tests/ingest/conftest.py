@@ -7,9 +7,7 @@ A service variable missing means: skip when run locally, fail under CI=true
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,53 +16,10 @@ REPO = Path(__file__).resolve().parents[2]
 KAFKA_SCRIPT = REPO / "scripts" / "services" / "kafka.sh"
 
 
-def _need(var: str, service: str) -> str:
-    value = os.environ.get(var)
-    if not value:
-        msg = f"{var} is not set: start {service} with scripts/services/{service}.sh start"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg + " (CI=true: integration tests must not skip)")
-        pytest.skip(msg)
-    return value
-
-
-@pytest.fixture(scope="session")
-def kafka_bootstrap() -> str:
-    return _need("GS_TEST_KAFKA_BOOTSTRAP", "kafka")
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> str:
-    return _need("GS_TEST_S3_ENDPOINT", "s3")
-
-
 @pytest.fixture
 def topic_prefix() -> str:
     """A fresh topic prefix per test, so tests never see each other's records."""
     return f"t{uuid.uuid4().hex[:12]}"
-
-
-class BrokerControl:
-    """Stops and starts the test broker, keeping its data and port."""
-
-    def __init__(self, bootstrap: str) -> None:
-        self.bootstrap = bootstrap
-
-    def _run(self, verb: str) -> None:
-        subprocess.run(["bash", str(KAFKA_SCRIPT), verb], check=True, timeout=120)
-
-    def stop(self) -> None:
-        self._run("broker-stop")
-
-    def start(self) -> None:
-        self._run("broker-start")
-
-
-@pytest.fixture
-def broker(kafka_bootstrap: str) -> Iterator[BrokerControl]:
-    control = BrokerControl(kafka_bootstrap)
-    yield control
-    control.start()  # whatever happened in the test, leave the broker running
 
 
 @pytest.fixture
