@@ -13,8 +13,11 @@ process and connects it with ``attach_runtime``: its events reach the SSE hub
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -147,9 +150,9 @@ def create_app(
     engine = (
         make_engine(url)
         if url.startswith("sqlite")
-        # More connections than the 40 threads that run sync routes, so a
-        # thread never waits for a connection held by a finished request.
-        else make_engine(url, pool_size=40, max_overflow=20, pool_timeout=10)
+        # More connections than the threads that run sync routes (and SSE
+        # lookups), so a thread never waits for a connection.
+        else make_engine(url, pool_size=settings.api_threads + 4, max_overflow=20, pool_timeout=10)
     )
     if migrate:
         migrate_db(engine)
@@ -167,7 +170,14 @@ def create_app(
         max_upload_bytes=max_upload_bytes,
     )
 
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Sync routes and dependencies run on this many threads (see Settings).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="groundstation",
         version="0.1.0",
         description=(

@@ -386,7 +386,9 @@ def reserve(
     station = orbital_station(antenna.station, min_elevation_deg=min_el)
     station_id = antenna.station_id
     ephemeris_snapshot = (ephemeris.id, ephemeris.epoch, ephemeris.text)
-    session.rollback()
+    # Read-only so far: commit (not rollback) keeps the loaded rows, so phase 2
+    # finds the antenna and profile in the session instead of reading them again.
+    session.commit()
 
     margin = timedelta(hours=2)
     passes = predict(

@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from api import schemas
-from api.convert import contact_detail, contact_public, json_response
+from api.convert import contact_detail, contact_public, json_plain_response, json_response
 from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
 from api.errors import problem
 from api.routes._responses import problems
@@ -63,7 +63,6 @@ def reserve_contact(
         session, norad_id=body.norad_id, tenants=principal.tenants()
     )
     tenant = satellite.tenant if principal.is_admin else principal.tenant
-    session.commit()
     try:
         contact = booking.reserve(
             session,
@@ -82,9 +81,11 @@ def reserve_contact(
         return _conflict(session, exc, body, principal.tenants())
     if contact.created_at != now:
         response.status_code = status.HTTP_200_OK
-    out = contact_public(queries.get_contact_for(session, contact_id=contact.id))
+    # The booked contact's rows are still loaded (no expiry on commit): its
+    # satellite and antenna come from the session, not from another query.
+    out = contact_public(contact)
     session.rollback()  # hand the connection back before the response is sent
-    return out
+    return json_response(out, status_code=response.status_code or status.HTTP_201_CREATED)
 
 
 def _conflict(
@@ -145,9 +146,8 @@ def list_contacts(
         cursor=cursor,
         limit=limit,
     )
-    data = [contact_public(c) for c in rows]
     session.rollback()
-    return json_response(schemas.ContactsPublic(data=data, count=count, next_cursor=next_cursor))
+    return json_plain_response({"data": rows, "count": count, "next_cursor": next_cursor})
 
 
 @router.get(
