@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from groundstation.clock import require_utc
 from groundstation.errors import (
@@ -366,7 +366,7 @@ def reserve(
         session.commit()  # read-only; keeps the loaded attributes (no rollback expiry)
         return existing
     satellite = get_satellite(session, norad_id=norad_id)
-    antenna = session.get(Antenna, antenna_id)
+    antenna = session.get(Antenna, antenna_id, options=[joinedload(Antenna.station)])
     if antenna is None:
         raise NotFoundError("antenna", antenna_id)
     profile = session.get(MissionProfile, profile_id)
@@ -456,6 +456,10 @@ def reserve(
             id=new_id(),
             satellite_id=satellite.id,
             antenna_id=antenna_id,
+            # Held by the contact (the session's identity map is weak), so
+            # callers read its station and NORAD id without another query.
+            satellite=satellite,
+            antenna=antenna,
             profile_id=profile_id,
             tenant=tenant,
             booked_start=w.booked_start,
