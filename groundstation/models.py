@@ -235,6 +235,34 @@ class ContactTransition(Base):
     contact: Mapped[Contact] = relationship(back_populates="transitions")
 
 
+class PlanProposal(Base):
+    """A proposed plan (``POST /plans``) awaiting commit: the chosen windows,
+    who may commit it and whether it was. ``state`` goes proposed ->
+    committing (one commit claimed it) -> committed, or back to proposed when
+    the commit was refused. ``created_at`` is wall-clock time (plans expire
+    after ``plan_proposals.PLAN_TTL``), not the service clock."""
+
+    __tablename__ = "plan_proposals"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    profile_id: Mapped[str] = mapped_column(String(80))
+    owner_tenant: Mapped[str] = mapped_column(String(120))
+    # Tenants of the proposing key (null: an admin key, every tenant).
+    tenants: Mapped[list[Any] | None] = mapped_column(nullable=True)
+    # [{"norad_id", "antenna_id", "aos", "los"}] with ISO-8601 UTC times.
+    contacts: Mapped[list[Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    state: Mapped[str] = mapped_column(String(12), default="proposed")
+    committed_contact_ids: Mapped[list[Any] | None] = mapped_column(nullable=True)
+    committed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('proposed', 'committing', 'committed')", name="ck_plan_proposals_state"
+        ),
+    )
+
+
 class SchedulerInstance(Base):
     """Heartbeats of lifecycle scheduler instances (for downtime reasons)."""
 
