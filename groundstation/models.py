@@ -12,10 +12,12 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
+    FetchedValue,
     Float,
     ForeignKey,
     Index,
@@ -220,7 +222,8 @@ class Contact(Base):
 
 
 class ContactTransition(Base):
-    """History of a contact's state changes with reasons."""
+    """History of a contact's state changes with reasons; a window update that
+    kept the state (re-prediction) is a row with ``old_state == new_state``."""
 
     __tablename__ = "contact_transitions"
 
@@ -231,8 +234,15 @@ class ContactTransition(Base):
     at: Mapped[datetime] = mapped_column()
     reason: Mapped[str] = mapped_column(Text, default="")
     instance_id: Mapped[str] = mapped_column(String(80), default="")
+    # PostgreSQL: the writing transaction's id, set by the database (migration
+    # 0005); null on SQLite. Orders the event stream (groundstation.event_log).
+    tx_id: Mapped[int | None] = mapped_column(
+        BigInteger, nullable=True, server_default=FetchedValue()
+    )
 
     contact: Mapped[Contact] = relationship(back_populates="transitions")
+
+    __table_args__ = (Index("ix_contact_transitions_tx_id_id", "tx_id", "id"),)
 
 
 class PlanProposal(Base):
