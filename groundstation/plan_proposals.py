@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from groundstation import booking
@@ -144,6 +144,12 @@ def commit_proposal(
     )
     session.commit()
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        state = session.scalar(select(PlanProposal.state).where(PlanProposal.id == plan_id))
+        session.rollback()
+        if state == "committing":
+            raise PlanCommittedError(
+                f"plan {plan_id} is being committed by another request; nothing more was booked"
+            )
         raise PlanCommittedError(f"plan {plan_id} was committed already")
     booked: list[Contact] = []
     try:
