@@ -425,3 +425,55 @@ def test_event_poller_runs_only_while_someone_listens_and_stops_at_shutdown(
     app.state.ctx.engine.dispose()
     assert not hub.polling
     assert not [t for t in threading.enumerate() if t.name == "contact-events-poller"]
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_event_log_on_postgres_waits_for_an_older_open_transaction_and_skips_nothing(
+    world: World,
+) -> None:
+    """A transaction that took its row id first but commits last: reading by
+    id alone would pass its row for good; the log holds younger rows until
+    it ends, then yields both in commit-safe order."""
+    from groundstation import event_log
+
+    contact_id = world.client.post(
+        "/contacts", json=contact_body(first_free_pass(world)), headers=world.as_("acme")
+    ).json()["id"]
+    with world.session() as s:
+        start = event_log.head(s)
+
+    def row(reason: str) -> ContactTransition:
+        return ContactTransition(
+            contact_id=contact_id,
+            old_state="SCHEDULED",
+            new_state="SCHEDULED",
+            at=NOW,
+            reason=reason,
+        )
+
+    older, younger, reader = world.session(), world.session(), world.session()
+    try:
+        first = row("older transaction")
+        older.add(first)
+        older.flush()  # takes its id and transaction id, not committed yet
+        second = row("younger transaction")
+        younger.add(second)
+        younger.commit()
+        assert second.id > first.id
+        assert event_log.events_after(reader, start) == []
+        older.commit()
+        # (Write transactions of other databases on the server hold it too.)
+        deadline = time.monotonic() + 20
+        while not (got := event_log.events_after(reader, start)):
+            assert time.monotonic() < deadline, "rows of committed transactions never came"
+            time.sleep(0.1)
+        assert [(e.id, e.event.reason, e.tenant) for e in got] == [
+            (first.id, "older transaction", "acme"),
+            (second.id, "younger transaction", "acme"),
+        ]
+        assert event_log.position_of(reader, event_id=second.id) == got[1].position
+        assert event_log.events_after(reader, got[0].position) == got[1:]
+        assert event_log.head(reader) == got[1].position
+    finally:
+        for s in (older, younger, reader):
+            s.close()
