@@ -477,3 +477,89 @@ def test_event_log_on_postgres_waits_for_an_older_open_transaction_and_skips_not
     finally:
         for s in (older, younger, reader):
             s.close()
+
+
+@pytest.fixture
+def workers_url(world: World, settings: Settings) -> Iterator[str]:
+    """The API as deployed: ``uvicorn --factory api.app:app_from_env --workers 2``."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "GS_DATABASE_URL": settings.database_url,
+        "GS_DATA_DIR": str(settings.data_dir),
+        "GS_CLOCK": "simulated",
+        "GS_CLOCK_START": NOW.isoformat(),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "api.app:app_from_env"]
+        + ["--workers", "2", "--host", "127.0.0.1", "--port", str(port)]
+        + ["--log-level", "warning", "--timeout-graceful-shutdown", "2"],
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, "uvicorn exited"
+            assert time.monotonic() < deadline, "uvicorn workers did not start"
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_two_uvicorn_workers_share_plans_and_contact_events(world: World, workers_url: str) -> None:
+    """Each request on a new connection lands on either worker."""
+    stream = Stream(workers_url, world.as_("acme"), want=8)
+    booked = []
+    for skip in range(4):
+        p = first_free_pass(world, skip=skip)
+        r = httpx.post(
+            f"{workers_url}/contacts", json=contact_body(p), headers=world.as_("acme"), timeout=30
+        )
+        assert r.status_code == 201, r.text
+        booked.append(r.json()["id"])
+    for contact_id in booked:
+        r = httpx.post(
+            f"{workers_url}/contacts/{contact_id}/cancel", headers=world.as_("acme"), timeout=30
+        )
+        assert r.status_code == 200, r.text
+    got = [(e["contact_id"], e["new_state"]) for _, e in stream.join()]
+    assert sorted(got) == sorted(
+        [(c, "SCHEDULED") for c in booked] + [(c, "CANCELLED") for c in booked]
+    )
+    for _ in range(3):
+        r = httpx.post(
+            f"{workers_url}/plans",
+            json=_plan_body(["sv-uhf-2"]),
+            headers=world.as_("acme"),
+            timeout=60,
+        )
+        assert r.status_code == 201, r.text
+        plan = r.json()
+        r = httpx.post(
+            f"{workers_url}/plans/{plan['id']}/commit", headers=world.as_("acme"), timeout=60
+        )
+        assert r.status_code == 200, r.text
+        r = httpx.post(
+            f"{workers_url}/plans/{plan['id']}/commit", headers=world.as_("acme"), timeout=60
+        )
+        assert r.status_code == 409, r.text
