@@ -34,6 +34,9 @@ Position = tuple[int, int]
 START: Position = (-1, 0)
 """Before every row."""
 
+MAX_ID = 2**31 - 1
+"""Larger ids (from a client) are read as this one (the column is a 32-bit integer)."""
+
 _PG_XMIN: ColumnElement[int] = literal_column(
     "(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint"
 )
@@ -92,6 +95,7 @@ def head(session: Session) -> Position:
 def position_of(session: Session, *, event_id: int) -> Position:
     """The position of event ``event_id`` (e.g. a client's ``Last-Event-ID``),
     or of the last event with a smaller id if that one does not exist."""
+    event_id = min(event_id, MAX_ID)  # a client's header may hold any digits
     row = session.execute(
         select(ContactTransition.id, ContactTransition.tx_id)
         .where(ContactTransition.id <= event_id)

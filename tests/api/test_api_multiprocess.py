@@ -316,13 +316,16 @@ def test_last_event_id_on_another_app_resumes_after_that_event_only(
         (later[0], second, "SCHEDULED"),
         (later[1], second, "CANCELLED"),
     ]
-    # Resuming after the last event there is gives nothing old; a new event still comes.
+    # Resuming after the last event there is (or any larger id) gives nothing
+    # old; a new event still comes.
     latest = Stream(other_url, {**world.as_("acme"), "Last-Event-ID": str(later[1])}, want=1)
+    beyond = Stream(other_url, {**world.as_("acme"), "Last-Event-ID": "9" * 20}, want=1)
     third = world.client.post(
         "/contacts", json=contact_body(first_free_pass(world)), headers=world.as_("acme")
     ).json()["id"]
-    [(event_id, event)] = latest.join()
-    assert event["contact_id"] == third and event_id == _history_ids(world, third)[0]
+    for stream in (latest, beyond):
+        [(event_id, event)] = stream.join()
+        assert event["contact_id"] == third and event_id == _history_ids(world, third)[0]
 
 
 def test_a_change_committed_without_any_app_reaches_the_stream(
