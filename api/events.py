@@ -9,9 +9,10 @@ early, but subscribers get their events from the database only, once, with
 the transition row id as the event id (``groundstation.event_log``).
 
 One poller thread per hub (per process) reads the log after its cursor every
-``poll_interval_s`` and hands each event to every subscriber's asyncio queue;
-it starts with the first subscriber, ends when the last one has gone, and
-``close()`` (the app's shutdown) stops it. A client reconnecting with
+``poll_interval_s`` (sooner when woken, but at most every ``min_gap_s``) and
+hands each event to every subscriber's asyncio queue; it starts with the
+first subscriber, ends when the last one has gone, and ``close()`` (the app's
+shutdown) stops it. A client reconnecting with
 ``Last-Event-ID`` gets the events after that id from the database, up to the
 poller's cursor, then the live ones: none twice, none missed.
 """
@@ -70,12 +71,14 @@ class ContactEventHub:
         session_factory: sessionmaker[Session],
         *,
         poll_interval_s: float = 0.5,
+        min_gap_s: float = 0.05,
         batch: int = 1000,
         backlog: int = 1000,
         queue_size: int = 1000,
     ) -> None:
         self._session_factory = session_factory
         self._poll_interval_s = poll_interval_s
+        self._min_gap_s = min(min_gap_s, poll_interval_s)
         self._batch = batch
         self._backlog = backlog
         self._queue_size = queue_size
@@ -182,7 +185,10 @@ class ContactEventHub:
             if found:
                 self._dispatch(poller, found)
             if len(found) < self._batch:
-                self._wake.wait(self._poll_interval_s)
+                # Woken by publish() at most every min_gap_s: a burst of
+                # bookings costs a few reads, not one each.
+                poller.stop.wait(self._min_gap_s)
+                self._wake.wait(max(0.0, self._poll_interval_s - self._min_gap_s))
                 self._wake.clear()
 
     def _dispatch(self, poller: _Poller, found: Sequence[event_log.LoggedEvent]) -> None:
