@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, literal_column, or_, select
+from sqlalchemy import BigInteger, ColumnElement, Integer, literal, literal_column, select, tuple_
 from sqlalchemy.orm import Session
 
 from groundstation.events import ContactEvent
@@ -70,7 +70,10 @@ def _readable(session: Session) -> list[ColumnElement[bool]]:
 def _after(session: Session, position: Position) -> ColumnElement[bool]:
     tx_id, row_id = position
     if _is_postgres(session):
-        return or_(_tx() > tx_id, and_(_tx() == tx_id, ContactTransition.id > row_id))
+        # A row comparison: one range scan of ix_contact_transitions_tx_id_id.
+        return tuple_(_tx(), ContactTransition.id) > tuple_(
+            literal(tx_id, BigInteger), literal(row_id, Integer)
+        )
     return ContactTransition.id > row_id
 
 
