@@ -6,19 +6,22 @@ Serve it with uvicorn's factory mode::
     GS_DATABASE_URL=... uvicorn --factory api.app:app_from_env
 
 or ``groundstation serve``, which runs the contact lifecycle in the same
-process and connects it with ``attach_runtime``: its events reach the SSE hub
-(``app.state.ctx.events``) and its frame counts and spool depth the metrics.
+process and connects it with ``attach_runtime``: its frame counts and spool
+depth reach the metrics. Contact events reach the SSE stream through the
+database (``api.events``), whichever process made them, so several workers
+(``--workers N``) may serve the API.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI
+from fastapi.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
@@ -156,28 +159,22 @@ def create_app(
     )
     if migrate:
         migrate_db(engine)
+    session_factory = make_session_factory(engine)
     ctx = AppContext(
         settings=settings,
         engine=engine,
-        session_factory=make_session_factory(engine),
+        session_factory=session_factory,
         clock=clock
         or clock_from_settings(
             settings.clock, start=settings.clock_start, speedup=settings.clock_speedup
         ),
-        events=ContactEventHub(),
+        events=ContactEventHub(session_factory),
         metrics=Metrics(),
         policy=BookingPolicy.from_settings(settings),
         max_upload_bytes=max_upload_bytes,
     )
 
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # Sync routes and dependencies run on this many threads (see Settings).
-        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
-        yield
-
     app = FastAPI(
-        lifespan=lifespan,
         title="groundstation",
         version="0.1.0",
         description=(
@@ -186,6 +183,7 @@ def create_app(
         ),
         responses=PROBLEM_RESPONSES,
         dependencies=[Depends(reject_unknown_query)],
+        lifespan=_lifespan,
     )
     app.state.ctx = ctx
     errors.install(app)
@@ -222,10 +220,24 @@ def create_app(
     return app
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Size the thread pool that runs sync routes (``Settings.api_threads``);
+    at shutdown, stop the contact-event poller (started by the first SSE client)."""
+    ctx_: AppContext = app.state.ctx
+    anyio.to_thread.current_default_thread_limiter().total_tokens = ctx_.settings.api_threads
+    try:
+        yield
+    finally:
+        ctx: AppContext = app.state.ctx
+        await run_in_threadpool(ctx.events.close)
+
+
 def attach_runtime(app: FastAPI, runtime: Runtime) -> None:
     """Connect the app made by ``create_app`` to the pipeline ``serve`` runs in
-    the same process: contact events reach the SSE hub, and ``GET /metrics``
-    reports the executor's decoded and published frames and the spool depth."""
+    the same process: its contact events wake the SSE poller at once (they
+    reach the stream from the database anyway), and ``GET /metrics`` reports
+    the executor's decoded and published frames and the spool depth."""
     ctx: AppContext = app.state.ctx
     runtime.events.add(ctx.events)
     runtime.executor.add_frame_counter(ctx.metrics)

@@ -43,7 +43,7 @@ from groundstation.models import (
     new_id,
 )
 from groundstation.states import ACTIVE_STATES, ContactState
-from groundstation.transitions import apply_transition
+from groundstation.transitions import apply_transition, record_window_update
 
 if TYPE_CHECKING:
     from groundstation.settings import Settings
@@ -710,9 +710,7 @@ def repredict_contacts(
             contact.max_elevation_deg = new_pass.max_elevation_deg
             contact.booked_start, contact.booked_end = w.booked_start, w.booked_end
             contact.blocked_start, contact.blocked_end = w.blocked_start, w.blocked_end
-            contact.state_reason = reason
-            contact.updated_at = now
-            out.append(ContactEvent(contact.id, contact.state, contact.state, now, reason))
+            out.append(record_window_update(session, contact, at=now, reason=reason))
         session.flush()
     session.commit()
     for event in out:

@@ -166,24 +166,14 @@ async def contact_events(
     principal: OperatorDep,
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
 ) -> StreamingResponse:
-    """Live contact state changes as Server-Sent Events (`event: contact`,
-    `id:` for resuming with `Last-Event-ID`). An operator sees its tenant's."""
+    """Live contact state changes made by any process sharing the database, as
+    Server-Sent Events (`event: contact`; `id:` is the change's id in the
+    contact history, for resuming with `Last-Event-ID`). An operator sees its
+    tenant's."""
     after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
     tenants = principal.tenants()
     hub = ctx.events
-    sub, backlog = hub.subscribe(after)
-    tenant_of: dict[str, str | None] = {}
-
-    def lookup(contact_id: str) -> str | None:
-        with ctx.session_factory() as s:
-            return queries.contact_tenant(s, contact_id=contact_id)
-
-    async def visible(contact_id: str) -> bool:
-        if tenants is None:
-            return True
-        if contact_id not in tenant_of:
-            tenant_of[contact_id] = await run_in_threadpool(lookup, contact_id)
-        return tenant_of[contact_id] in tenants
+    sub, backlog = await run_in_threadpool(hub.subscribe, asyncio.get_running_loop(), after)
 
     async def stream() -> AsyncIterator[str]:
         try:
@@ -199,9 +189,9 @@ async def contact_events(
                         yield ": keep-alive\n\n"
                         continue
                 item = pending.pop(0)
-                e = item.event
-                if not await visible(e.contact_id):
+                if tenants is not None and item.tenant not in tenants:
                     continue
+                e = item.event
                 data = json.dumps(
                     {
                         "contact_id": e.contact_id,
