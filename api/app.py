@@ -9,7 +9,8 @@ or ``groundstation serve``, which runs the contact lifecycle in the same
 process and connects it with ``attach_runtime``: its frame counts and spool
 depth reach the metrics. Contact events reach the SSE stream through the
 database (``api.events``), whichever process made them, so several workers
-(``--workers N``) may serve the API.
+(``--workers N``) may serve the API; ``GET /metrics`` sums the counters of
+all workers of the run (``api.metrics``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
@@ -97,7 +99,11 @@ class _BodyLimit:
 
 
 class _Timing:
-    """Request latency per route template into the metrics (pure ASGI)."""
+    """Request latency per route template into the metrics (pure ASGI),
+    observed as the last body chunk is handed on: a client that has the whole
+    response finds its request counted by the next scrape, whichever process
+    answers it (a request that sends no complete response is observed when
+    the app returns)."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -109,23 +115,35 @@ class _Timing:
             return
         started = time.perf_counter()
         status = 500
+        observed = False
+
+        def observe() -> None:
+            nonlocal observed
+            observed = True
+            self.metrics.observe_request(
+                scope["method"],
+                getattr(scope.get("route"), "path", "unmatched"),
+                status,
+                time.perf_counter() - started,
+            )
 
         async def send_status(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif (
+                message["type"] == "http.response.body"
+                and not message.get("more_body", False)
+                and not observed
+            ):
+                observe()
             await send(message)
 
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = scope.get("route")
-            self.metrics.observe_request(
-                scope["method"],
-                getattr(route, "path", "unmatched"),
-                status,
-                time.perf_counter() - started,
-            )
+            if not observed:
+                observe()
 
 
 class _TooLarge(Exception):
@@ -143,9 +161,15 @@ def create_app(
     clock: Clock | None = None,
     migrate: bool = True,
     max_upload_bytes: int = 1 << 20,
+    metrics_dir: Path | None = None,
 ) -> FastAPI:
     """The API over the database ``settings`` name (migrated to head unless
-    ``migrate=False``), with the service clock ``settings`` select."""
+    ``migrate=False``), with the service clock ``settings`` select.
+
+    ``metrics_dir``: where the processes of one server run share their
+    metrics, so ``GET /metrics`` reports them all (``app_from_env`` passes
+    ``<data_dir>/metrics``; see ``api.metrics``). Without it the page is this
+    process's alone and nothing is written."""
     from groundstation.db import make_engine, make_session_factory
     from groundstation.db import migrate as migrate_db
 
@@ -169,7 +193,7 @@ def create_app(
             settings.clock, start=settings.clock_start, speedup=settings.clock_speedup
         ),
         events=ContactEventHub(session_factory),
-        metrics=Metrics(),
+        metrics=Metrics(shared_dir=metrics_dir),
         policy=BookingPolicy.from_settings(settings),
         max_upload_bytes=max_upload_bytes,
     )
@@ -222,15 +246,18 @@ def create_app(
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Size the thread pool that runs sync routes (``Settings.api_threads``);
-    at shutdown, stop the contact-event poller (started by the first SSE client)."""
-    ctx_: AppContext = app.state.ctx
-    anyio.to_thread.current_default_thread_limiter().total_tokens = ctx_.settings.api_threads
+    """Size the thread pool that runs sync routes (``Settings.api_threads``)
+    and start sharing metrics with the server's other processes; at shutdown,
+    stop the contact-event poller (started by the first SSE client) and write
+    this process's final metrics snapshot."""
+    ctx: AppContext = app.state.ctx
+    anyio.to_thread.current_default_thread_limiter().total_tokens = ctx.settings.api_threads
+    await run_in_threadpool(ctx.metrics.open)
     try:
         yield
     finally:
-        ctx: AppContext = app.state.ctx
         await run_in_threadpool(ctx.events.close)
+        await run_in_threadpool(ctx.metrics.close)
 
 
 def attach_runtime(app: FastAPI, runtime: Runtime) -> None:
@@ -263,5 +290,8 @@ def _add_problem_schema(app: FastAPI) -> None:
 
 
 def app_from_env() -> FastAPI:
-    """Factory for ``uvicorn --factory api.app:app_from_env``: settings from ``GS_*``."""
-    return create_app(Settings())
+    """Factory for ``uvicorn --factory api.app:app_from_env``: settings from
+    ``GS_*``; the workers of one run share their metrics under
+    ``<data_dir>/metrics``."""
+    settings = Settings()
+    return create_app(settings, metrics_dir=settings.data_dir / "metrics")
