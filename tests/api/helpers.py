@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy import Engine
 
+from groundstation.settings import Settings
 from ingest.catalog import CatalogService, FileEntry
 from ingest.objectstore import ObjectStore
 
@@ -79,3 +90,51 @@ def add_dataset(
             )
         )
     catalog.mark_ready(dataset_id, files=entries, manifest_sha256="0" * 64, now=NOW)
+
+
+@dataclass
+class UvicornRun:
+    url: str
+    process: subprocess.Popen[bytes]  # the uvicorn master
+
+
+@contextlib.contextmanager
+def uvicorn_workers(settings: Settings, workers: int = 2) -> Iterator[UvicornRun]:
+    """The API as deployed: ``uvicorn --factory api.app:app_from_env --workers N``
+    on the database and data directory of ``settings``, stopped by SIGTERM."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "GS_DATABASE_URL": settings.database_url,
+        "GS_DATA_DIR": str(settings.data_dir),
+        "GS_CLOCK": "simulated",
+        "GS_CLOCK_START": NOW.isoformat(),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "api.app:app_from_env"]
+        + ["--workers", str(workers), "--host", "127.0.0.1", "--port", str(port)]
+        + ["--log-level", "warning", "--timeout-graceful-shutdown", "2"],
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, "uvicorn exited"
+            assert time.monotonic() < deadline, "uvicorn workers did not start"
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        yield UvicornRun(url, proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

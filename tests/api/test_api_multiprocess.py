@@ -24,7 +24,7 @@ from groundstation.models import Contact, ContactTransition, PlanProposal
 from groundstation.settings import Settings
 
 from .conftest import NOAA18, NOAA19, NOW, TLE, World
-from .helpers import contact_body, first_free_pass
+from .helpers import contact_body, first_free_pass, uvicorn_workers
 
 
 @pytest.fixture
@@ -487,48 +487,8 @@ def test_event_log_on_postgres_waits_for_an_older_open_transaction_and_skips_not
 @pytest.fixture
 def workers_url(world: World, settings: Settings) -> Iterator[str]:
     """The API as deployed: ``uvicorn --factory api.app:app_from_env --workers 2``."""
-    import os
-    import signal
-    import socket
-    import subprocess
-    import sys
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {
-        **os.environ,
-        "GS_DATABASE_URL": settings.database_url,
-        "GS_DATA_DIR": str(settings.data_dir),
-        "GS_CLOCK": "simulated",
-        "GS_CLOCK_START": NOW.isoformat(),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "api.app:app_from_env"]
-        + ["--workers", "2", "--host", "127.0.0.1", "--port", str(port)]
-        + ["--log-level", "warning", "--timeout-graceful-shutdown", "2"],
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, "uvicorn exited"
-            assert time.monotonic() < deadline, "uvicorn workers did not start"
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with uvicorn_workers(settings) as run:
+        yield run.url
 
 
 def test_two_uvicorn_workers_share_plans_and_contact_events(world: World, workers_url: str) -> None:
