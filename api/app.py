@@ -115,35 +115,26 @@ class _Timing:
             return
         started = time.perf_counter()
         status = 500
-        observed = False
-
-        def observe() -> None:
-            nonlocal observed
-            observed = True
-            self.metrics.observe_request(
-                scope["method"],
-                getattr(scope.get("route"), "path", "unmatched"),
-                status,
-                time.perf_counter() - started,
-            )
+        pending = True
+        observe = self.metrics.observe_request
 
         async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
+            nonlocal status, pending
+            kind = message["type"]
+            if kind == "http.response.start":
                 status = message["status"]
-            elif (
-                message["type"] == "http.response.body"
-                and not message.get("more_body", False)
-                and not observed
-            ):
-                observe()
+            elif pending and kind == "http.response.body" and not message.get("more_body"):
+                pending = False
+                route = getattr(scope.get("route"), "path", "unmatched")
+                observe(scope["method"], route, status, time.perf_counter() - started)
             await send(message)
 
         try:
             await self.app(scope, receive, send_status)
         finally:
-            if not observed:
-                observe()
+            if pending:
+                route = getattr(scope.get("route"), "path", "unmatched")
+                observe(scope["method"], route, status, time.perf_counter() - started)
 
 
 class _TooLarge(Exception):
