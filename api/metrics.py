@@ -18,10 +18,11 @@ with the semantics of prometheus_client's multiprocess mode:
 - gauges are summed over live processes only;
 - contacts by state come from the database once per scrape (the route).
 
-The run id is the uvicorn master's pid and start time (this process's own
-when it has no multiprocessing parent: a single-process uvicorn, ``serve``);
-run directories of servers no longer running are removed when a process
-opens its share. The request path does no file I/O: a snapshot is written
+The run id is the uvicorn master's pid, start time and host name (this
+process's own when it has no multiprocessing parent: a single-process
+uvicorn, ``serve``); run directories of servers of this host no longer
+running (and of other hosts silent for a week) are removed when a process
+opens its share, so a stale run never counts in a new one. The request path does no file I/O: a snapshot is written
 at most every ``FLUSH_INTERVAL_S`` when something changed, when another
 process scrapes (it asks each live peer through the peer's FIFO,
 ``<process id>.fifo``, and waits for a snapshot taken after its request, so
@@ -42,6 +43,7 @@ import os
 import secrets
 import select
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -54,6 +56,7 @@ BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 
 FLUSH_INTERVAL_S = 1.0
 PEER_TIMEOUT_S = 2.0
 SNAPSHOT_VERSION = 1
+FOREIGN_RUN_MAX_AGE_S = 7 * 24 * 3600.0
 
 # (method, route, status) -> [bucket counts..., count, sum]
 Latency = dict[tuple[str, str, str], list[float]]
@@ -305,15 +308,29 @@ def _process_name(pid: int) -> str:
 
 def run_id() -> str:
     """The server run this process belongs to: its multiprocessing parent
-    (the uvicorn master of ``--workers N``) or itself, as ``<pid>-<start ticks>``."""
+    (the uvicorn master of ``--workers N``) or itself, as
+    ``<pid>-<start ticks>@<host>`` (a data dir on shared storage may hold
+    runs of other hosts, whose pids mean nothing here)."""
     parent = multiprocessing.parent_process()
     pid = parent.pid if parent is not None and parent.pid is not None else os.getpid()
-    return _process_name(pid)
+    return f"{_process_name(pid)}@{socket.gethostname()}"
 
 
-def _name_alive(name: str) -> bool:
-    pid, _, start = name.partition("-")
-    return pid.isdigit() and _alive(int(pid), start)
+def _run_is_stale(run_dir: Path) -> bool:
+    """A run of this host whose master is gone, or one of another host that
+    has written nothing for ``FOREIGN_RUN_MAX_AGE_S`` (a live server writes
+    at every scrape it answers)."""
+    name, _, host = run_dir.name.rpartition("@")
+    if host == socket.gethostname():
+        pid, _, start = name.partition("-")
+        return pid.isdigit() and not _alive(int(pid), start)
+    if not name:
+        return False  # not one of ours
+    try:
+        newest = max((p.stat().st_mtime for p in run_dir.iterdir()), default=0.0)
+    except OSError:
+        return False
+    return time.time() - newest > FOREIGN_RUN_MAX_AGE_S
 
 
 class _Share:
@@ -357,7 +374,7 @@ class _Share:
 
     def _remove_stale_runs(self) -> None:
         for entry in self.root.iterdir():
-            if entry.is_dir() and entry != self.run_dir and not _name_alive(entry.name):
+            if entry.is_dir() and entry != self.run_dir and _run_is_stale(entry):
                 shutil.rmtree(entry, ignore_errors=True)
 
     def stop(self, *, final: bool) -> None:

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from api.metrics import FLUSH_INTERVAL_S, Metrics, _process_name, run_id
+from api.metrics import FLUSH_INTERVAL_S, FOREIGN_RUN_MAX_AGE_S, Metrics, _process_name, run_id
 from groundstation.settings import Settings
 
 from .conftest import World
@@ -155,12 +156,21 @@ def test_counters_of_workers_that_exited_still_count_and_never_go_backwards(
 def test_two_shared_metrics_sum_counters_and_only_live_gauges(tmp_path: Path) -> None:
     """Two Metrics of one run (as two workers): the exited one's counters stay,
     its gauge goes; a run directory of a server no longer running is removed
-    and not counted; one of a running server is neither."""
+    and not counted; one of a running server, or of another host, is neither."""
     root = tmp_path / "metrics"
-    stale = root / "999999999-1"  # no such process
+    host = socket.gethostname()
+    stale = root / f"999999999-1@{host}"  # no such process
     stale.mkdir(parents=True)
     (stale / "1-2-3.json").write_text('{"version":1,"counters":{"x_total":["x",5]}}')
-    other_run = root / _process_name(os.getppid())  # a server that is running
+    other_run = root / f"{_process_name(os.getppid())}@{host}"  # a server that is running
+    other_host = root / "999999999-1@elsewhere"  # pids of another host mean nothing here
+    other_host.mkdir()
+    (other_host / "1-2-3.json").write_text("{}")
+    gone_host = root / "5-1@gone"  # another host's, silent for longer than a week
+    gone_host.mkdir()
+    (gone_host / "5-1-2.json").write_text("{}")
+    week_ago = time.time() - FOREIGN_RUN_MAX_AGE_S - 60
+    os.utime(gone_host / "5-1-2.json", (week_ago, week_ago))
     other_run.mkdir()
 
     a, b = Metrics(shared_dir=root), Metrics(shared_dir=root)
@@ -186,7 +196,8 @@ def test_two_shared_metrics_sum_counters_and_only_live_gauges(tmp_path: Path) ->
             'status="200",le="0.0025"} 1' in page
         )
         assert not stale.exists()
-        assert other_run.exists()
+        assert other_run.exists() and other_host.exists()
+        assert not gone_host.exists()
 
         a.count_frames(decoded=1, published=1)
         a.set_gauge(SPOOL, 50)
