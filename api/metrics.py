@@ -358,7 +358,7 @@ class _Share:
         self._remove_stale_runs()
         try:
             os.mkfifo(self.fifo, 0o600)
-            # Read and write ends in one descriptor: never EOF, select() works.
+            # Read and write ends in one descriptor: never EOF, poll() works.
             self._fd = os.open(self.fifo, os.O_RDWR | os.O_NONBLOCK)
         except OSError as exc:  # e.g. a file system without FIFOs
             log.warning(
@@ -381,7 +381,7 @@ class _Share:
         self._stop.set()
         if self._fd >= 0:
             with contextlib.suppress(OSError):
-                os.write(self._fd, b"q")  # wakes the flusher's select()
+                os.write(self._fd, b"q")  # wakes the flusher's poll()
         if self._thread is not None:
             self._thread.join(timeout=5)
         if final:
@@ -396,12 +396,14 @@ class _Share:
             self.fifo.unlink()
 
     def _run(self) -> None:
+        poller = select.poll()
+        if self._fd >= 0:
+            poller.register(self._fd, select.POLLIN)
         while not self._stop.is_set():
             try:
                 asked = False
                 if self._fd >= 0:
-                    ready, _, _ = select.select([self._fd], [], [], FLUSH_INTERVAL_S)
-                    if ready:
+                    if poller.poll(FLUSH_INTERVAL_S * 1000):
                         with contextlib.suppress(BlockingIOError):
                             while os.read(self._fd, 4096):
                                 pass
