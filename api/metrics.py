@@ -75,12 +75,16 @@ def _labels(pairs: Iterable[tuple[str, str]]) -> str:
 def _num(value: float) -> str:
     """A sample value: integral ones in full (``:g`` would print 1234567 as
     ``1.23457e+06`` and a large counter would seem to stall), others by repr."""
+    value = float(value)
     if value.is_integer() and abs(value) < 2**63:
         return str(int(value))
     return repr(value)
 
 
 class Metrics:
+    """This process's metrics; with ``shared_dir``, once ``open``, the page
+    ``render`` makes is the whole server run's (see the module docstring)."""
+
     def __init__(self, shared_dir: Path | None = None) -> None:
         self._lock = threading.Lock()
         self._latency: Latency = {}
