@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,40 @@ def test_request_counts_are_the_whole_servers_whichever_of_two_workers_answers(
             for s in snapshots(settings)
         ]
         assert min(served) >= 1, f"/healthz answered per worker: {served}"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_scrapes_during_load_never_go_backwards_and_end_on_the_exact_count(
+    settings: Settings,
+) -> None:
+    per_thread = 60
+    with uvicorn_workers(settings) as run:
+        base = sum(counts(scrape(run.url)).values()) + 1  # and that scrape
+
+        statuses: list[int] = []
+
+        def hammer() -> None:  # one connection: stays with the worker that took it
+            with httpx.Client(base_url=run.url, timeout=30) as client:
+                statuses.extend(client.get("/healthz").status_code for _ in range(per_thread))
+
+        threads = [threading.Thread(target=hammer) for _ in range(4)]
+        for t in threads:
+            t.start()
+        previous: dict[str, float] = {}
+        scraped = 0
+        while any(t.is_alive() for t in threads):
+            page = counts(scrape(run.url))
+            scraped += 1
+            assert_never_decreases(previous, page)
+            assert sum(page.values()) <= base + 4 * per_thread + scraped - 1
+            previous = page
+        for t in threads:
+            t.join()
+        assert statuses == [200] * 4 * per_thread
+        page = counts(scrape(run.url))
+        assert_never_decreases(previous, page)
+        assert sum(page.values()) == base + 4 * per_thread + scraped
+    assert scraped >= 2
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
