@@ -280,9 +280,29 @@ def _add_problem_schema(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def tune_gc_for_serving() -> None:
+    """Garbage-collector settings for a serving process (called by the uvicorn
+    factory and ``groundstation serve``, not by ``create_app``: tests build
+    many apps in one process).
+
+    Python 3.11 runs a collection every 700 net allocations, and every tenth
+    of those scans the older generation: a ``GET /passes`` answer (thousands of
+    passes) triggered scans of the whole heap, modules included, which cost
+    about 40 % of its CPU (measured: 40.6 -> 22.6 ms per cached answer).
+    Freezing what start-up allocated takes it out of every scan, and a larger
+    young generation makes scans rarer; cycles are still collected."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory api.app:app_from_env``: settings from
     ``GS_*``; the workers of one run share their metrics under
     ``<data_dir>/metrics``."""
     settings = Settings()
-    return create_app(settings, metrics_dir=settings.data_dir / "metrics")
+    app = create_app(settings, metrics_dir=settings.data_dir / "metrics")
+    tune_gc_for_serving()
+    return app

@@ -53,7 +53,7 @@ _bearer = HTTPBearer(auto_error=False, description="API key from `groundstation 
 
 
 def get_principal(
-    session: SessionDep,
+    ctx: CtxDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
@@ -63,9 +63,13 @@ def get_principal(
             "(create one with `groundstation keys create`)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    row = authenticate(session, key=credentials.credentials)
+    # One statement outside any transaction: no BEGIN/COMMIT round trips, and
+    # on SQLite no write lock (its transactions begin IMMEDIATE).
+    with ctx.engine.connect() as conn:
+        row = authenticate(
+            conn.execution_options(isolation_level="AUTOCOMMIT"), key=credentials.credentials
+        )
     principal = Principal(*row) if row is not None else None
-    session.commit()  # end the read transaction (SQLite takes its write lock at BEGIN)
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

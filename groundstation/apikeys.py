@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from groundstation.clock import require_utc
@@ -79,7 +79,7 @@ def revoke_key(session: Session, *, key_id: str, now: datetime) -> ApiKey:
 
 
 def authenticate(
-    session: Session, *, key: str
+    session: Session | Connection, *, key: str
 ) -> tuple[str, str, str, str, tuple[str, ...]] | None:
     """(id, name, role, tenant, granted tenants) of the unrevoked key matching
     ``key``, or None. Plain columns, not an ORM row: this runs on every request."""

@@ -344,6 +344,7 @@ def reserve(
     idempotency_key: str | None = None,
     policy: BookingPolicy | None = None,
     events: EventSink | None = None,
+    satellite: Satellite | None = None,
 ) -> Contact:
     """Book the predicted pass of ``norad_id`` over ``antenna_id`` covering
     [start, end] (the visibility window, e.g. AOS..LOS from ``availability``).
@@ -352,6 +353,7 @@ def reserve(
     pass; its booked window adds the profile's pre- and post-pass. Every
     refusal raises a ``BookingRefusedError`` subclass naming the rule and values.
     The same ``idempotency_key`` (per tenant) returns the same contact.
+    ``satellite``: its row, when the caller has read it in this session.
     """
     start, end, now = require_utc(start, "start"), require_utc(end, "end"), require_utc(now, "now")
     if not start < end:
@@ -365,7 +367,8 @@ def reserve(
     if existing is not None:
         session.commit()  # read-only; keeps the loaded attributes (no rollback expiry)
         return existing
-    satellite = get_satellite(session, norad_id=norad_id)
+    if satellite is None or satellite.norad_id != norad_id:
+        satellite = get_satellite(session, norad_id=norad_id)
     antenna = session.get(Antenna, antenna_id, options=[joinedload(Antenna.station)])
     if antenna is None:
         raise NotFoundError("antenna", antenna_id)

@@ -76,6 +76,7 @@ def reserve_contact(
             idempotency_key=idempotency_key,
             policy=ctx.policy,
             events=ctx.events,
+            satellite=satellite,
         )
     except BookingConflictError as exc:
         return _conflict(session, exc, body, principal.tenants())
