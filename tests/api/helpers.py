@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import uuid
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 
+from groundstation.settings import Settings
 from ingest.catalog import CatalogService, FileEntry
 from ingest.objectstore import ObjectStore
 
@@ -79,3 +82,23 @@ def add_dataset(
             )
         )
     catalog.mark_ready(dataset_id, files=entries, manifest_sha256="0" * 64, now=NOW)
+
+
+def s3_settings(settings: Settings, endpoint: str, **extra: Any) -> Settings:
+    """``settings`` with datasets in a fresh bucket of the S3 server at ``endpoint``."""
+    import boto3
+
+    bucket = f"gs-api-{uuid.uuid4().hex[:10]}"
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
+    return settings.model_copy(
+        update={
+            "object_store": "s3",
+            "s3_bucket": bucket,
+            "s3_prefix": "datasets",
+            "s3_endpoint_url": endpoint,
+            "s3_region": "us-east-1",
+            "s3_access_key_id": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+            "s3_secret_access_key": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
+            **extra,
+        }
+    )
