@@ -1,14 +1,22 @@
-"""Checks every request's text before any route sees it.
+"""Checks every request for values no database column can hold, before any
+route sees it.
 
-NUL characters (U+0000) are refused in query and path parameters, headers
-and request bodies (JSON strings and keys, raw text uploads): PostgreSQL
-cannot store them in text columns, SQLite would store them silently, and no
-field of this API has a use for them. The answer is the same 422 as any
-other validation error, naming the field and the value, on every database.
+- NUL characters (U+0000) in query and path parameters, headers and request
+  bodies (JSON strings and keys, raw text uploads): PostgreSQL cannot store
+  them in text columns, SQLite would store them silently, and no field of
+  this API has a use for them.
+- Non-finite numbers in a JSON body: Python's JSON reader accepts the
+  non-JSON tokens ``NaN`` and ``Infinity`` (and reads ``1e400`` as infinity);
+  PostgreSQL's ``json`` refuses them, and free-form objects (a profile's
+  ``demod``) would carry them into the database.
+
+The answer is the same 422 as any other validation error, naming the field
+and the value, on every database.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,58 +25,77 @@ from fastapi.exceptions import RequestValidationError
 
 NUL = "\x00"
 _MESSAGE = "text may not contain NUL characters (U+0000)"
+_NOT_FINITE = "numbers must be finite (NaN, Infinity and overflowing literals are not JSON)"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _MAX_REPORTED = 20
 
 
-def _error(loc: tuple[str | int, ...], value: Any) -> dict[str, Any]:
+def _nul(loc: tuple[str | int, ...], value: Any) -> dict[str, Any]:
     return {"type": "string_nul", "loc": loc, "msg": _MESSAGE, "input": value}
 
 
-def _json_nuls(value: Any, loc: tuple[str | int, ...]) -> Iterator[dict[str, Any]]:
-    if isinstance(value, str):
-        if NUL in value:
-            yield _error(loc, value)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if NUL in key:
-                yield _error((*loc, key), key)
-            yield from _json_nuls(item, (*loc, key))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _json_nuls(item, (*loc, i))
+def _not_finite(loc: tuple[str | int, ...], value: float) -> dict[str, Any]:
+    return {"type": "finite_number", "loc": loc, "msg": _NOT_FINITE, "input": value}
 
 
-async def _body_nuls(request: Request) -> list[dict[str, Any]]:
+def _json_errors(document: Any) -> Iterator[dict[str, Any]]:
+    """NULs and non-finite numbers in a parsed JSON body, depth first (no
+    recursion: the document may nest as deep as the JSON reader allows)."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [(("body",), document)]
+    while stack:
+        loc, value = stack.pop()
+        if isinstance(value, str):
+            if NUL in value:
+                yield _nul(loc, value)
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                yield _not_finite(loc, value)
+        elif isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                if NUL in key:
+                    yield _nul((*loc, key), key)
+                stack.append(((*loc, key), item))
+        elif isinstance(value, list):
+            stack.extend(((*loc, i), item) for i, item in reversed(list(enumerate(value))))
+
+
+def _is_json(request: Request) -> bool:
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";", 1)[0].strip().lower()
+    return not media or media == "application/json" or media.endswith("+json")
+
+
+async def _body_errors(request: Request) -> list[dict[str, Any]]:
     body = await request.body()  # cached: the route reads the same bytes
     if b"\x00" in body:
         at = body.index(b"\x00")
-        return [_error(("body",), f"...{body[max(0, at - 20) : at + 20]!r}... (byte {at})")]
-    if b"\\u0000" not in body:
+        return [_nul(("body",), f"...{body[max(0, at - 20) : at + 20]!r}... (byte {at})")]
+    if not body or not _is_json(request):
         return []
     try:
-        document = await request.json()
+        document = await request.json()  # cached too when FastAPI parsed it already
     except ValueError:
-        return []  # not JSON: a text upload quoting the escape, checked by its parser
-    return list(_json_nuls(document, ("body",)))
+        return []  # not JSON: the route's own parsing reports it
+    return list(_json_errors(document))
 
 
-async def reject_nul_characters(request: Request) -> None:
-    """422 (as a validation error) for a NUL character anywhere in the request."""
+async def reject_unstorable_input(request: Request) -> None:
+    """422 (as a validation error) for a NUL character anywhere in the request,
+    or a non-finite number in a JSON body."""
     errors: list[dict[str, Any]] = [
-        _error(("query", key), value)
+        _nul(("query", key), value)
         for key, value in request.query_params.multi_items()
         if NUL in key or NUL in value
     ]
     errors += [
-        _error(("path", key), value)
+        _nul(("path", key), value)
         for key, value in request.path_params.items()
         if isinstance(value, str) and NUL in value
     ]
     errors += [
-        _error(("header", key), value) for key, value in request.headers.items() if NUL in value
+        _nul(("header", key), value) for key, value in request.headers.items() if NUL in value
     ]
     if request.method in _BODY_METHODS:
-        errors += await _body_nuls(request)
+        errors += await _body_errors(request)
     if errors:
         raise RequestValidationError(errors[:_MAX_REPORTED])

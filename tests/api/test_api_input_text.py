@@ -1,6 +1,7 @@
 """Input PostgreSQL refuses but SQLite would store: NUL characters anywhere in
-a request, and timestamps that leave years 1..9999 in UTC. Both answer 422
-naming the field and the value, on both databases, and nothing is stored."""
+a request, non-finite numbers (NaN, Infinity) in a JSON body, and timestamps
+that leave years 1..9999 in UTC. All answer 422 naming the field and the
+value, on both databases, and nothing is stored."""
 
 from __future__ import annotations
 
@@ -86,6 +87,53 @@ def test_an_escaped_backslash_before_u0000_is_ordinary_text(world: World) -> Non
     r = world.client.post("/ground-stations", json={**STATION, "name": name}, headers=h)
     assert r.status_code == 201, r.text
     assert world.client.get("/ground-stations/kir", headers=h).json()["name"] == name
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "body", "field", "got"),
+    [
+        (
+            "/ground-stations",
+            "POST",
+            '{"id": "kir", "name": "K", "lat_deg": 1, "lon_deg": 2, "horizon_mask": [[0, NaN]]}',
+            "body.horizon_mask.0.1",
+            "nan",
+        ),
+        (
+            "/ground-stations",
+            "POST",
+            '{"id": "kir", "name": "K", "lat_deg": 1, "lon_deg": 2, "horizon_mask": [[0, 1e400]]}',
+            "body.horizon_mask.0.1",
+            "inf",
+        ),
+        (
+            "/mission-profiles/leo",
+            "PUT",
+            '{"demod": {"eirp_dbw": -Infinity}}',
+            "body.demod.eirp_dbw",
+            "-inf",
+        ),
+        (
+            f"/satellites/{NOAA19}/ephemerides",
+            "POST",
+            '{"NORAD_CAT_ID": 33591, "MEAN_MOTION": NaN}',
+            "body.MEAN_MOTION",
+            "nan",
+        ),
+    ],
+    ids=["station-mask-nan", "station-mask-overflow", "profile-demod-inf", "omm-upload-nan"],
+)
+def test_non_finite_number_in_a_json_body_is_422_and_nothing_is_stored(
+    world: World, path: str, method: str, body: str, field: str, got: str
+) -> None:
+    h = {**world.as_("admin"), "Content-Type": "application/json"}
+    before = world.client.get("/mission-profiles/leo", headers=h).json()
+    r = world.client.request(method, path, content=body.encode(), headers=h)
+    assert r.status_code == 422, r.text
+    assert _fields(r) == [field]
+    assert f"(got {got})" in r.json()["detail"]
+    assert world.client.get("/ground-stations/kir", headers=h).status_code == 404
+    assert world.client.get("/mission-profiles/leo", headers=h).json() == before
 
 
 @pytest.mark.parametrize(
