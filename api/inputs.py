@@ -5,6 +5,8 @@ route sees it.
   bodies (JSON strings and keys, raw text uploads): PostgreSQL cannot store
   them in text columns, SQLite would store them silently, and no field of
   this API has a use for them.
+- Lone surrogates (``"\\ud800"``) in a JSON body's free-form objects (typed
+  fields refuse them already): no UTF-8 encoder, hence no database, takes them.
 - Non-finite numbers in a JSON body: Python's JSON reader accepts the
   non-JSON tokens ``NaN`` and ``Infinity`` (and reads ``1e400`` as infinity);
   PostgreSQL's ``json`` refuses them, and free-form objects (a profile's
@@ -26,6 +28,7 @@ from fastapi.exceptions import RequestValidationError
 NUL = "\x00"
 _MESSAGE = "text may not contain NUL characters (U+0000)"
 _NOT_FINITE = "numbers must be finite (NaN, Infinity and overflowing literals are not JSON)"
+_NOT_UNICODE = "text must be valid Unicode (a lone surrogate escape like \\ud800 is not)"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _MAX_REPORTED = 20
 
@@ -38,6 +41,16 @@ def _not_finite(loc: tuple[str | int, ...], value: float) -> dict[str, Any]:
     return {"type": "finite_number", "loc": loc, "msg": _NOT_FINITE, "input": value}
 
 
+def _text_errors(loc: tuple[str | int, ...], text: str) -> Iterator[dict[str, Any]]:
+    if NUL in text:
+        yield _nul(loc, text)
+    elif not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate from a "\\udxxx" escape
+            yield {"type": "string_unicode", "loc": loc, "msg": _NOT_UNICODE, "input": text}
+
+
 def _json_errors(document: Any) -> Iterator[dict[str, Any]]:
     """NULs and non-finite numbers in a parsed JSON body, depth first (no
     recursion: the document may nest as deep as the JSON reader allows)."""
@@ -45,15 +58,13 @@ def _json_errors(document: Any) -> Iterator[dict[str, Any]]:
     while stack:
         loc, value = stack.pop()
         if isinstance(value, str):
-            if NUL in value:
-                yield _nul(loc, value)
+            yield from _text_errors(loc, value)
         elif isinstance(value, float):
             if not math.isfinite(value):
                 yield _not_finite(loc, value)
         elif isinstance(value, dict):
             for key, item in reversed(value.items()):
-                if NUL in key:
-                    yield _nul((*loc, key), key)
+                yield from _text_errors((*loc, key), key)
                 stack.append(((*loc, key), item))
         elif isinstance(value, list):
             stack.extend(((*loc, i), item) for i, item in reversed(list(enumerate(value))))
@@ -81,7 +92,7 @@ async def _body_errors(request: Request) -> list[dict[str, Any]]:
 
 async def reject_unstorable_input(request: Request) -> None:
     """422 (as a validation error) for a NUL character anywhere in the request,
-    or a non-finite number in a JSON body."""
+    or a lone surrogate or non-finite number in a JSON body."""
     errors: list[dict[str, Any]] = [
         _nul(("query", key), value)
         for key, value in request.query_params.multi_items()
@@ -98,4 +109,14 @@ async def reject_unstorable_input(request: Request) -> None:
     if request.method in _BODY_METHODS:
         errors += await _body_errors(request)
     if errors:
-        raise RequestValidationError(errors[:_MAX_REPORTED])
+        raise RequestValidationError([_printable_loc(e) for e in errors[:_MAX_REPORTED]])
+
+
+def _printable_loc(error: dict[str, Any]) -> dict[str, Any]:
+    """The error with a lone surrogate in a key of its location escaped, so the
+    problem+json answer naming it can be encoded."""
+    loc = tuple(
+        p.encode("utf-8", "backslashreplace").decode() if isinstance(p, str) else p
+        for p in error["loc"]
+    )
+    return {**error, "loc": loc}

@@ -89,6 +89,20 @@ def test_an_escaped_backslash_before_u0000_is_ordinary_text(world: World) -> Non
     assert world.client.get("/ground-stations/kir", headers=h).json()["name"] == name
 
 
+def test_lone_surrogate_in_a_free_form_object_is_422_naming_it(world: World) -> None:
+    h = {**world.as_("admin"), "Content-Type": "application/json"}
+    before = world.client.get("/mission-profiles/leo", headers=h).json()
+    r = world.client.put(
+        "/mission-profiles/leo",
+        content=b'{"demod": {"\\udfff": 1, "mode": "bpsk\\ud800"}}',
+        headers=h,
+    )
+    assert r.status_code == 422, r.text
+    assert sorted(_fields(r)) == ["body.demod.\\udfff", "body.demod.mode"]
+    assert "'bpsk\\ud800'" in r.json()["detail"]
+    assert world.client.get("/mission-profiles/leo", headers=h).json() == before
+
+
 @pytest.mark.parametrize(
     ("path", "method", "body", "field", "got"),
     [
