@@ -190,3 +190,17 @@ def test_presigned_settings_come_from_the_environment(monkeypatch: pytest.Monkey
     assert loaded.s3_presigned_downloads is True
     assert loaded.s3_presigned_expiry_s == 900
     assert Settings.model_fields["s3_presigned_downloads"].default is False
+
+
+def test_the_redirect_is_a_documented_response_of_the_openapi_schema(
+    presigned_world: World,
+) -> None:
+    import schemathesis
+
+    w = presigned_world
+    schema = schemathesis.openapi.from_asgi("/openapi.json", w.app)
+    operation = schema["/datasets/{dataset_id}/files/{name}"]["GET"]
+    case = operation.Case(path_parameters={"dataset_id": "ds-1", "name": "frames.h5"})
+    # schemathesis drives the app through a requests-style session.
+    response = case.call_and_validate(headers=w.as_("scientist"), allow_redirects=False)
+    assert response.status_code == 307
