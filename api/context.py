@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,8 +27,6 @@ class AppContext:
     metrics: Metrics
     policy: BookingPolicy
     max_upload_bytes: int = 1 << 20
-    # Proposed plans awaiting commit (process memory; see routes/plans.py).
-    plans: dict[str, Any] = field(default_factory=dict)
     # Pass predictions reused across GET /passes requests (pure in their key).
     pass_cache: PassCache = field(default_factory=PassCache)
     _store: ObjectStore | None = None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 from fastapi import Response
 from pydantic import BaseModel
 
@@ -64,3 +67,14 @@ def json_response(model: BaseModel, status_code: int = 200) -> Response:
     """The model as JSON, skipping FastAPI's second validation of the return
     value (the route's ``response_model`` still documents it)."""
     return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
+
+
+def json_plain_response(content: Any, status_code: int = 200) -> Response:
+    """Plain data (dicts, lists, aware datetimes, numbers) as JSON, written as
+    pydantic writes the same values (UTC as ``Z``); for hot read routes whose
+    rows come from the database already in the documented shape."""
+    return Response(
+        orjson.dumps(content, option=orjson.OPT_UTC_Z),
+        status_code=status_code,
+        media_type="application/json",
+    )

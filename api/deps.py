@@ -3,11 +3,12 @@ database session, the service clock's now, and the authenticated key."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -24,9 +25,19 @@ async def get_ctx(request: Request) -> AppContext:
 CtxDep = Annotated[AppContext, Depends(get_ctx)]
 
 
-def get_session(ctx: CtxDep) -> Iterator[Session]:
-    with ctx.session_factory() as session:
+async def get_session(ctx: CtxDep) -> AsyncIterator[Session]:
+    """A session for the request. Creating one does no I/O, so it happens on
+    the event loop (a sync generator dependency costs two thread hops per
+    request); closing it does I/O only if the route left a transaction open,
+    and then it runs in the thread pool."""
+    session = ctx.session_factory()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -42,7 +53,7 @@ _bearer = HTTPBearer(auto_error=False, description="API key from `groundstation 
 
 
 def get_principal(
-    session: SessionDep,
+    ctx: CtxDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
@@ -52,13 +63,13 @@ def get_principal(
             "(create one with `groundstation keys create`)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    row = authenticate(session, key=credentials.credentials)
-    principal = (
-        Principal(row.id, row.name, row.role, row.tenant, tuple(row.granted_tenants))
-        if row is not None
-        else None
-    )
-    session.commit()  # end the read transaction (SQLite takes its write lock at BEGIN)
+    # One statement outside any transaction: no BEGIN/COMMIT round trips, and
+    # on SQLite no write lock (its transactions begin IMMEDIATE).
+    with ctx.engine.connect() as conn:
+        row = authenticate(
+            conn.execution_options(isolation_level="AUTOCOMMIT"), key=credentials.credentials
+        )
+    principal = Principal(*row) if row is not None else None
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -1,27 +1,46 @@
-"""Contact events fanned out to Server-Sent-Event subscribers.
+"""Contact events fanned out to Server-Sent-Event subscribers, read from the
+database so that every API process sees the changes made by any process
+sharing it (other uvicorn workers, the lifecycle of ``groundstation serve``).
 
-``ContactEventHub`` is an ``EventSink``: booking routes (and a lifecycle
-running in the same process, see ``create_app``) publish into it from any
-thread; each SSE client holds an asyncio queue fed through its event loop.
-Recent events are kept in a ring so a client reconnecting with
-``Last-Event-ID`` gets what it missed.
+``ContactEventHub`` is still an ``EventSink``: booking routes (and a lifecycle
+running in the same process, see ``attach_runtime``) publish into it; that
+forwards the event to the sinks added with ``add_sink`` and wakes the poller
+early, but subscribers get their events from the database only, once, with
+the transition row id as the event id (``groundstation.event_log``).
+
+One poller thread per hub (per process) reads the log after its cursor every
+``poll_interval_s`` (sooner when woken, but at most every ``min_gap_s``) and
+hands each event to every subscriber's asyncio queue; it starts with the
+first subscriber, ends when the last one has gone, and ``close()`` (the app's
+shutdown) stops it. A client reconnecting with
+``Last-Event-ID`` gets the events after that id from the database, up to the
+poller's cursor, then the live ones: none twice, none missed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session, sessionmaker
+
+from groundstation import event_log
+from groundstation.event_log import Position
 from groundstation.events import ContactEvent, EventSink
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class NumberedEvent:
+    """An event with its database id (``seq``) and the contact's tenant."""
+
     seq: int
     event: ContactEvent
+    tenant: str
 
 
 class _Subscriber:
@@ -30,55 +49,162 @@ class _Subscriber:
         self.queue: asyncio.Queue[NumberedEvent] = asyncio.Queue(maxsize=maxsize)
 
     def offer(self, item: NumberedEvent) -> None:
-        if self.queue.full():  # a slow client loses the oldest, never blocks publishers
+        if self.queue.full():  # a slow client loses the oldest, never blocks the poller
             self.queue.get_nowait()
         self.queue.put_nowait(item)
 
 
+class _Poller:
+    def __init__(self, cursor: Position) -> None:
+        self.cursor = cursor
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+
+
+def _numbered(e: event_log.LoggedEvent) -> NumberedEvent:
+    return NumberedEvent(e.id, e.event, e.tenant)
+
+
 class ContactEventHub:
-    def __init__(self, *, history: int = 1000, queue_size: int = 1000) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        *,
+        poll_interval_s: float = 0.5,
+        min_gap_s: float = 0.05,
+        batch: int = 1000,
+        backlog: int = 1000,
+        queue_size: int = 1000,
+    ) -> None:
+        self._session_factory = session_factory
+        self._poll_interval_s = poll_interval_s
+        self._min_gap_s = min(min_gap_s, poll_interval_s)
+        self._batch = batch
+        self._backlog = backlog
+        self._queue_size = queue_size
         self._lock = threading.Lock()
-        self._seq = 0
-        self._recent: deque[NumberedEvent] = deque(maxlen=history)
+        self._wake = threading.Event()
         self._subscribers: set[_Subscriber] = set()
         self._sinks: list[EventSink] = []
-        self._queue_size = queue_size
+        self._poller: _Poller | None = None
 
     def add_sink(self, sink: EventSink) -> None:
-        """Forward every event to ``sink`` too (e.g. a Kafka publisher)."""
+        """Forward every event published here to ``sink`` too (e.g. a Kafka publisher)."""
         with self._lock:
             self._sinks.append(sink)
 
     def publish(self, event: ContactEvent) -> None:
+        """An event committed by this process: forwarded to the sinks; the
+        subscribers get it from the database at the next poll, started now."""
         with self._lock:
-            self._seq += 1
-            item = NumberedEvent(self._seq, event)
-            self._recent.append(item)
-            subscribers = list(self._subscribers)
             sinks = list(self._sinks)
-        for sub in subscribers:
-            try:
-                sub.loop.call_soon_threadsafe(sub.offer, item)
-            except RuntimeError:  # loop closed: the client is gone
-                self.unsubscribe(sub)
+        self._wake.set()
         for sink in sinks:
             sink.publish(event)
 
     def subscribe(
-        self, after_seq: int | None = None
+        self, loop: asyncio.AbstractEventLoop, after_id: int | None = None
     ) -> tuple[_Subscriber, Sequence[NumberedEvent]]:
-        """A new subscriber and the retained events after ``after_seq``."""
-        sub = _Subscriber(asyncio.get_running_loop(), self._queue_size)
+        """A new subscriber fed on ``loop``, and the events after ``after_id``
+        (the last ``backlog`` of them) that it will not receive live. Blocks on
+        the database: call it from a worker thread."""
+        sub = _Subscriber(loop, self._queue_size)
         with self._lock:
+            if self._poller is None:
+                with self._session_factory() as session:
+                    self._poller = _Poller(event_log.head(session))
+                thread = threading.Thread(
+                    target=self._run,
+                    args=(self._poller,),
+                    name="contact-events-poller",
+                    daemon=True,
+                )
+                self._poller.thread = thread
+                thread.start()
             self._subscribers.add(sub)
-            backlog = [e for e in self._recent if after_seq is not None and e.seq > after_seq]
-        return sub, backlog
+            until = self._poller.cursor
+        if after_id is None:
+            return sub, []
+        try:
+            with self._session_factory() as session:
+                start = event_log.position_of(session, event_id=after_id)
+                backlog = event_log.events_after(
+                    session, start, until=until, limit=self._backlog, latest=True
+                )
+        except BaseException:
+            self.unsubscribe(sub)
+            raise
+        return sub, [_numbered(e) for e in backlog]
 
     def unsubscribe(self, sub: _Subscriber) -> None:
         with self._lock:
             self._subscribers.discard(sub)
+        self._wake.set()
 
     @property
     def subscriber_count(self) -> int:
         with self._lock:
             return len(self._subscribers)
+
+    @property
+    def polling(self) -> bool:
+        """Whether a poller thread is running."""
+        with self._lock:
+            return self._poller is not None
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Stop the poller (if running) and wait for its thread."""
+        with self._lock:
+            poller, self._poller = self._poller, None
+        if poller is None:
+            return
+        poller.stop.set()
+        self._wake.set()
+        if poller.thread is not None and poller.thread is not threading.current_thread():
+            poller.thread.join(timeout_s)
+
+    def _run(self, poller: _Poller) -> None:
+        failures = 0
+        while not poller.stop.is_set():
+            with self._lock:
+                if self._poller is not poller:
+                    return
+                if not self._subscribers:
+                    self._poller = None
+                    return
+                cursor = poller.cursor
+            try:
+                with self._session_factory() as session:
+                    found = event_log.events_after(session, cursor, limit=self._batch)
+                failures = 0
+            except Exception:
+                failures += 1
+                log.exception("reading contact events after %s failed", cursor)
+                poller.stop.wait(min(30.0, self._poll_interval_s * 2**failures))
+                continue
+            if found:
+                self._dispatch(poller, found)
+            if len(found) < self._batch:
+                # Woken by publish() at most every min_gap_s: a burst of
+                # bookings costs a few reads, not one each.
+                poller.stop.wait(self._min_gap_s)
+                self._wake.wait(max(0.0, self._poll_interval_s - self._min_gap_s))
+                self._wake.clear()
+
+    def _dispatch(self, poller: _Poller, found: Sequence[event_log.LoggedEvent]) -> None:
+        items = [_numbered(e) for e in found]
+        with self._lock:
+            if self._poller is not poller:
+                return
+            poller.cursor = found[-1].position
+            subscribers = list(self._subscribers)
+        gone = []
+        for sub in subscribers:
+            for item in items:
+                try:
+                    sub.loop.call_soon_threadsafe(sub.offer, item)
+                except RuntimeError:  # loop closed: the client is gone
+                    gone.append(sub)
+                    break
+        for sub in gone:
+            self.unsubscribe(sub)

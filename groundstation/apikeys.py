@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from groundstation.clock import require_utc
@@ -78,8 +78,16 @@ def revoke_key(session: Session, *, key_id: str, now: datetime) -> ApiKey:
     return row
 
 
-def authenticate(session: Session, *, key: str) -> ApiKey | None:
-    """The unrevoked key row matching ``key``, or None."""
-    return session.scalar(
-        select(ApiKey).where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
-    )
+def authenticate(
+    session: Session | Connection, *, key: str
+) -> tuple[str, str, str, str, tuple[str, ...]] | None:
+    """(id, name, role, tenant, granted tenants) of the unrevoked key matching
+    ``key``, or None. Plain columns, not an ORM row: this runs on every request."""
+    row = session.execute(
+        select(ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.tenant, ApiKey.granted_tenants).where(
+            ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)
+        )
+    ).first()
+    if row is None:
+        return None
+    return (row[0], row[1], row[2], row[3], tuple(row[4] or ()))

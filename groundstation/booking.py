@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from groundstation.clock import require_utc
 from groundstation.errors import (
@@ -43,7 +43,7 @@ from groundstation.models import (
     new_id,
 )
 from groundstation.states import ACTIVE_STATES, ContactState
-from groundstation.transitions import apply_transition
+from groundstation.transitions import apply_transition, record_window_update
 
 if TYPE_CHECKING:
     from groundstation.settings import Settings
@@ -366,7 +366,7 @@ def reserve(
         session.commit()  # read-only; keeps the loaded attributes (no rollback expiry)
         return existing
     satellite = get_satellite(session, norad_id=norad_id)
-    antenna = session.get(Antenna, antenna_id)
+    antenna = session.get(Antenna, antenna_id, options=[joinedload(Antenna.station)])
     if antenna is None:
         raise NotFoundError("antenna", antenna_id)
     profile = session.get(MissionProfile, profile_id)
@@ -386,7 +386,9 @@ def reserve(
     station = orbital_station(antenna.station, min_elevation_deg=min_el)
     station_id = antenna.station_id
     ephemeris_snapshot = (ephemeris.id, ephemeris.epoch, ephemeris.text)
-    session.rollback()
+    # Read-only so far: commit (not rollback) keeps the loaded rows, so phase 2
+    # finds the antenna and profile in the session instead of reading them again.
+    session.commit()
 
     margin = timedelta(hours=2)
     passes = predict(
@@ -454,6 +456,10 @@ def reserve(
             id=new_id(),
             satellite_id=satellite.id,
             antenna_id=antenna_id,
+            # Held by the contact (the session's identity map is weak), so
+            # callers read its station and NORAD id without another query.
+            satellite=satellite,
+            antenna=antenna,
             profile_id=profile_id,
             tenant=tenant,
             booked_start=w.booked_start,
@@ -704,9 +710,7 @@ def repredict_contacts(
             contact.max_elevation_deg = new_pass.max_elevation_deg
             contact.booked_start, contact.booked_end = w.booked_start, w.booked_end
             contact.blocked_start, contact.blocked_end = w.blocked_start, w.blocked_end
-            contact.state_reason = reason
-            contact.updated_at = now
-            out.append(ContactEvent(contact.id, contact.state, contact.state, now, reason))
+            out.append(record_window_update(session, contact, at=now, reason=reason))
         session.flush()
     session.commit()
     for event in out:

@@ -94,3 +94,17 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+    if engine.dialect.name == "sqlite":
+        refresh_sqlite_statistics(engine)
+
+
+def refresh_sqlite_statistics(engine: Engine) -> None:
+    """Give SQLite's planner table statistics (a full ``ANALYZE``: it reads
+    each index once, about a second per million rows). Without them it ranks
+    indexes by their shape alone: filtered contact lists chose the (state,
+    booked start) index, read most of the table, and took 15 ms instead of
+    0.9 ms (12,000 contacts); sampled statistics (``analysis_limit``) misjudged
+    the same index. PostgreSQL keeps its own statistics (autovacuum)."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()

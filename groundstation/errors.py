@@ -83,3 +83,16 @@ class EphemerisError(BookingRefusedError):
 
 class CancelRefusedError(GroundStationError):
     """Cancelling is allowed only until the pre-pass starts."""
+
+
+class PlanCommittedError(GroundStationError):
+    """A plan was committed already (or another request is committing it)."""
+
+
+class PlanCommitRefusedError(GroundStationError):
+    """A proposed window was refused at commit: nothing of the plan was booked;
+    ``rule`` is the refused booking rule."""
+
+    def __init__(self, message: str, *, rule: str) -> None:
+        super().__init__(message)
+        self.rule = rule

@@ -12,10 +12,12 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
+    FetchedValue,
     Float,
     ForeignKey,
     Index,
@@ -220,7 +222,8 @@ class Contact(Base):
 
 
 class ContactTransition(Base):
-    """History of a contact's state changes with reasons."""
+    """History of a contact's state changes with reasons; a window update that
+    kept the state (re-prediction) is a row with ``old_state == new_state``."""
 
     __tablename__ = "contact_transitions"
 
@@ -231,8 +234,43 @@ class ContactTransition(Base):
     at: Mapped[datetime] = mapped_column()
     reason: Mapped[str] = mapped_column(Text, default="")
     instance_id: Mapped[str] = mapped_column(String(80), default="")
+    # PostgreSQL: the writing transaction's id, set by the database (migration
+    # 0005); null on SQLite. Orders the event stream (groundstation.event_log).
+    tx_id: Mapped[int | None] = mapped_column(
+        BigInteger, nullable=True, server_default=FetchedValue()
+    )
 
     contact: Mapped[Contact] = relationship(back_populates="transitions")
+
+    __table_args__ = (Index("ix_contact_transitions_tx_id_id", "tx_id", "id"),)
+
+
+class PlanProposal(Base):
+    """A proposed plan (``POST /plans``) awaiting commit: the chosen windows,
+    who may commit it and whether it was. ``state`` goes proposed ->
+    committing (one commit claimed it) -> committed, or back to proposed when
+    the commit was refused. ``created_at`` is wall-clock time (plans expire
+    after ``plan_proposals.PLAN_TTL``), not the service clock."""
+
+    __tablename__ = "plan_proposals"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    profile_id: Mapped[str] = mapped_column(String(80))
+    owner_tenant: Mapped[str] = mapped_column(String(120))
+    # Tenants of the proposing key (null: an admin key, every tenant).
+    tenants: Mapped[list[Any] | None] = mapped_column(nullable=True)
+    # [{"norad_id", "antenna_id", "aos", "los"}] with ISO-8601 UTC times.
+    contacts: Mapped[list[Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    state: Mapped[str] = mapped_column(String(12), default="proposed")
+    committed_contact_ids: Mapped[list[Any] | None] = mapped_column(nullable=True)
+    committed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('proposed', 'committing', 'committed')", name="ck_plan_proposals_state"
+        ),
+    )
 
 
 class SchedulerInstance(Base):

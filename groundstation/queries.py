@@ -357,8 +357,8 @@ def predicted_passes(
 # ---------------------------------------------------------------- contacts
 
 
-def encode_cursor(contact: Contact) -> str:
-    raw = f"{contact.booked_start.isoformat()}|{contact.id}".encode()
+def _cursor_of(booked_start: datetime, contact_id: str) -> str:
+    raw = f"{booked_start.isoformat()}|{contact_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -376,7 +376,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     return at.astimezone(UTC), contact_id
 
 
-def _contact_query(
+def _contact_filters(
     *,
     tenants: Sequence[str] | None,
     states: Sequence[str] | None,
@@ -384,30 +384,53 @@ def _contact_query(
     station_id: str | None,
     start: datetime | None,
     end: datetime | None,
-) -> Any:
-    query = select(Contact)
+) -> list[Any]:
+    clauses: list[Any] = []
     if tenants is not None:
-        query = query.where(Contact.tenant.in_(list(tenants)))
+        clauses.append(Contact.tenant.in_(list(tenants)))
     if states:
         bad = [s for s in states if s not in ContactState.__members__]
         if bad:
             raise ValidationError(
                 f"state {bad[0]!r} is not a contact state; one of {', '.join(ContactState)}"
             )
-        query = query.where(Contact.state.in_(list(states)))
+        clauses.append(Contact.state.in_(list(states)))
     if norad_id is not None:
-        query = query.where(
+        clauses.append(
             Contact.satellite_id.in_(select(Satellite.id).where(Satellite.norad_id == norad_id))
         )
     if station_id is not None:
-        query = query.where(
+        clauses.append(
             Contact.antenna_id.in_(select(Antenna.id).where(Antenna.station_id == station_id))
         )
     if start is not None:
-        query = query.where(Contact.booked_end > require_utc(start, "start"))
+        clauses.append(Contact.booked_end > require_utc(start, "start"))
     if end is not None:
-        query = query.where(Contact.booked_start < require_utc(end, "end"))
-    return query
+        clauses.append(Contact.booked_start < require_utc(end, "end"))
+    return clauses
+
+
+# The public fields of a contact (api ContactPublic), as plain columns.
+CONTACT_SUMMARY_COLUMNS = (
+    Contact.id,
+    Satellite.norad_id,
+    Antenna.station_id,
+    Contact.antenna_id,
+    Contact.profile_id,
+    Contact.tenant,
+    Contact.state,
+    Contact.state_reason,
+    Contact.aos,
+    Contact.tca,
+    Contact.los,
+    Contact.booked_start,
+    Contact.booked_end,
+    Contact.blocked_start,
+    Contact.blocked_end,
+    Contact.max_elevation_deg,
+    Contact.ephemeris_epoch,
+    Contact.created_at,
+)
 
 
 def contacts_page(
@@ -421,10 +444,12 @@ def contacts_page(
     end: datetime | None = None,
     cursor: str | None = None,
     limit: int = 100,
-) -> tuple[list[Contact], int, str | None]:
-    """One page of contacts ordered by (booked start, id), the total count
-    matching the filters, and the cursor of the next page (None at the end)."""
-    query = _contact_query(
+) -> tuple[list[dict[str, Any]], int, str | None]:
+    """One page of contacts ordered by (booked start, id), as dicts of
+    ``CONTACT_SUMMARY_COLUMNS`` (plain rows: this is the API's busiest read),
+    the total count matching the filters, and the cursor of the next page
+    (None at the end)."""
+    clauses = _contact_filters(
         tenants=tenants,
         states=states,
         norad_id=norad_id,
@@ -432,20 +457,25 @@ def contacts_page(
         start=start,
         end=end,
     )
-    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    count = session.scalar(select(func.count()).select_from(Contact).where(*clauses)) or 0
     if cursor:
         at, last_id = decode_cursor(cursor)
-        query = query.where(
+        clauses.append(
             or_(Contact.booked_start > at, and_(Contact.booked_start == at, Contact.id > last_id))
         )
-    rows = list(
-        session.scalars(
-            query.options(joinedload(Contact.satellite), joinedload(Contact.antenna))
-            .order_by(Contact.booked_start, Contact.id)
-            .limit(limit + 1)
-        )
+    result = session.execute(
+        select(*CONTACT_SUMMARY_COLUMNS)
+        .join(Satellite, Satellite.id == Contact.satellite_id)
+        .join(Antenna, Antenna.id == Contact.antenna_id)
+        .where(*clauses)
+        .order_by(Contact.booked_start, Contact.id)
+        .limit(limit + 1)
     )
-    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    rows = [row._asdict() for row in result]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = _cursor_of(last["booked_start"], last["id"])
     return rows[:limit], int(count), next_cursor
 
 

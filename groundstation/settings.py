@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     # How far a requested window may lie outside the predicted AOS/LOS.
     window_tolerance_s: float = 60.0
 
+    # REST API: threads per process that run the blocking (database) part of
+    # requests. Few threads hold the GIL less contended than many: on 2 cores
+    # 2-4 answer more requests per second than Starlette's default 40.
+    api_threads: int = 4
+
     # Lifecycle scheduler.
     scheduler_instance_id: str = ""
     scheduler_heartbeat_s: float = 10.0
@@ -95,6 +100,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"s3_presigned_expiry_s must be 1..604800 s (S3's limit is 7 days), got {value}"
             )
+        return value
+
+    @field_validator("api_threads")
+    @classmethod
+    def _threads_positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"api_threads must be >= 1, got {value}")
         return value
 
     def kafka_config(self) -> KafkaConfig:

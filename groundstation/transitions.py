@@ -38,3 +38,24 @@ def apply_transition(
         )
     )
     return ContactEvent(contact.id, old_state, new_state.value, at, reason)
+
+
+def record_window_update(
+    session: Session, contact: Contact, *, at: datetime, reason: str, instance_id: str = ""
+) -> ContactEvent:
+    """Record in ``contact``'s history that its window changed and its state
+    did not (a row with ``old_state == new_state``), inside the caller's
+    transaction; return the event to publish once it has committed."""
+    contact.state_reason = reason
+    contact.updated_at = at
+    session.add(
+        ContactTransition(
+            contact=contact,
+            old_state=contact.state,
+            new_state=contact.state,
+            at=at,
+            reason=reason,
+            instance_id=instance_id,
+        )
+    )
+    return ContactEvent(contact.id, contact.state, contact.state, at, reason)

@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from api import schemas
-from api.convert import contact_detail, contact_public, json_response
+from api.convert import contact_detail, contact_public, json_plain_response, json_response
 from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
 from api.errors import problem
 from api.routes._responses import problems
@@ -63,7 +63,6 @@ def reserve_contact(
         session, norad_id=body.norad_id, tenants=principal.tenants()
     )
     tenant = satellite.tenant if principal.is_admin else principal.tenant
-    session.commit()
     try:
         contact = booking.reserve(
             session,
@@ -82,9 +81,11 @@ def reserve_contact(
         return _conflict(session, exc, body, principal.tenants())
     if contact.created_at != now:
         response.status_code = status.HTTP_200_OK
-    out = contact_public(queries.get_contact_for(session, contact_id=contact.id))
+    # The booked contact's rows are still loaded (no expiry on commit): its
+    # satellite and antenna come from the session, not from another query.
+    out = contact_public(contact)
     session.rollback()  # hand the connection back before the response is sent
-    return out
+    return json_response(out, status_code=response.status_code or status.HTTP_201_CREATED)
 
 
 def _conflict(
@@ -145,9 +146,8 @@ def list_contacts(
         cursor=cursor,
         limit=limit,
     )
-    data = [contact_public(c) for c in rows]
     session.rollback()
-    return json_response(schemas.ContactsPublic(data=data, count=count, next_cursor=next_cursor))
+    return json_plain_response({"data": rows, "count": count, "next_cursor": next_cursor})
 
 
 @router.get(
@@ -166,24 +166,14 @@ async def contact_events(
     principal: OperatorDep,
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
 ) -> StreamingResponse:
-    """Live contact state changes as Server-Sent Events (`event: contact`,
-    `id:` for resuming with `Last-Event-ID`). An operator sees its tenant's."""
+    """Live contact state changes made by any process sharing the database, as
+    Server-Sent Events (`event: contact`; `id:` is the change's id in the
+    contact history, for resuming with `Last-Event-ID`). An operator sees its
+    tenant's."""
     after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
     tenants = principal.tenants()
     hub = ctx.events
-    sub, backlog = hub.subscribe(after)
-    tenant_of: dict[str, str | None] = {}
-
-    def lookup(contact_id: str) -> str | None:
-        with ctx.session_factory() as s:
-            return queries.contact_tenant(s, contact_id=contact_id)
-
-    async def visible(contact_id: str) -> bool:
-        if tenants is None:
-            return True
-        if contact_id not in tenant_of:
-            tenant_of[contact_id] = await run_in_threadpool(lookup, contact_id)
-        return tenant_of[contact_id] in tenants
+    sub, backlog = await run_in_threadpool(hub.subscribe, asyncio.get_running_loop(), after)
 
     async def stream() -> AsyncIterator[str]:
         try:
@@ -199,9 +189,9 @@ async def contact_events(
                         yield ": keep-alive\n\n"
                         continue
                 item = pending.pop(0)
-                e = item.event
-                if not await visible(e.contact_id):
+                if tenants is not None and item.tenant not in tenants:
                     continue
+                e = item.event
                 data = json.dumps(
                     {
                         "contact_id": e.contact_id,

@@ -1,17 +1,16 @@
 """Batch planning: propose contacts for many requests (MILP, nothing booked),
 then commit the proposal: all of it is booked, or none if any window is taken.
 
-Proposals are kept in the API process's memory for ``PLAN_TTL`` (they are a
-computation result, not state of record); committing re-checks every rule.
+Proposals are kept in the database for ``PLAN_TTL`` (see
+``groundstation.plan_proposals``), so any API process may commit a plan
+another one proposed; committing re-checks every rule.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
@@ -21,39 +20,13 @@ from api.convert import contact_public
 from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
 from api.errors import problem
 from api.routes._responses import problems
-from groundstation import booking, queries
-from groundstation.errors import (
-    BookingRefusedError,
-    CancelRefusedError,
-    NotFoundError,
-    ValidationError,
-)
-from groundstation.models import Contact
-from groundstation.plan_service import PlannedContact, plan_contacts
+from groundstation import plan_proposals, queries
+from groundstation.errors import PlanCommitRefusedError, PlanCommittedError, ValidationError
+from groundstation.plan_service import plan_contacts
 from groundstation.planning import PlanRequest
 
 router = APIRouter(tags=["plans"])
-PLAN_TTL = timedelta(hours=1)
 MAX_REQUEST_SPAN = timedelta(days=14)
-
-
-@dataclass
-class StoredPlan:
-    public: schemas.PlanPublic
-    chosen: list[PlannedContact]
-    tenants: tuple[str, ...] | None
-    owner_tenant: str
-    created_real: datetime
-    committed: bool = False
-
-
-def _expire(plans: dict[str, object], now_real: datetime) -> None:
-    for key in [
-        k
-        for k, p in plans.items()
-        if isinstance(p, StoredPlan) and now_real - p.created_real > PLAN_TTL
-    ]:
-        plans.pop(key, None)
 
 
 @router.post(
@@ -122,9 +95,20 @@ def create_plan(
         ],
         created_at=now,
     )
-    real_now = datetime.now().astimezone()
-    _expire(ctx.plans, real_now)
-    ctx.plans[plan_id] = StoredPlan(public, outcome.chosen, tenants, principal.tenant, real_now)
+    plan_proposals.save_proposal(
+        session,
+        plan_id=plan_id,
+        profile_id=body.profile_id,
+        contacts=[
+            plan_proposals.ProposedContact(
+                p.window.norad_id, p.antenna_id, p.window.aos, p.window.los
+            )
+            for p in outcome.chosen
+        ],
+        tenants=tenants,
+        owner_tenant=principal.tenant,
+        now_real=datetime.now(UTC),
+    )
     return public
 
 
@@ -144,50 +128,24 @@ def commit_plan(
     principal: OperatorDep,
 ) -> schemas.PlanCommitPublic | JSONResponse:
     """Book every proposed contact, or none: if one is refused, the ones
-    already booked by this commit are cancelled again and 409 names the cause."""
-    stored = ctx.plans.get(plan_id)
-    if not isinstance(stored, StoredPlan) or stored.tenants != principal.tenants():
-        raise NotFoundError("plan", plan_id)
-    if stored.committed:
-        return problem(409, f"plan {plan_id} was committed already", kind="committed")
-    booked: list[Contact] = []
-    for p in sorted(stored.chosen, key=lambda pc: pc.window.aos):
-        sat = queries.get_satellite_for(session, norad_id=p.window.norad_id)
-        tenant = sat.tenant if principal.is_admin else principal.tenant
-        session.rollback()
-        try:
-            booked.append(
-                booking.reserve(
-                    session,
-                    norad_id=p.window.norad_id,
-                    antenna_id=p.antenna_id,
-                    profile_id=stored.public.profile_id,
-                    start=p.window.aos,
-                    end=p.window.los,
-                    tenant=tenant,
-                    now=now,
-                    idempotency_key=f"plan:{plan_id}:{p.antenna_id}:{p.window.aos.isoformat()}",
-                    policy=ctx.policy,
-                    events=ctx.events,
-                )
-            )
-        except BookingRefusedError as exc:
-            for contact in booked:
-                with contextlib.suppress(CancelRefusedError):
-                    booking.cancel(
-                        session,
-                        contact_id=contact.id,
-                        now=now,
-                        reason=f"plan {plan_id} commit rolled back: {exc}",
-                        events=ctx.events,
-                    )
-            return problem(
-                409,
-                f"plan {plan_id}: NORAD {p.window.norad_id} on {p.antenna_id} at "
-                f"{p.window.aos.isoformat()} is not available any more ({exc}); nothing was booked",
-                kind=exc.rule,
-            )
-    stored.committed = True
+    already booked by this commit are cancelled again and 409 names the cause.
+    Any API process sharing the database may commit it; of concurrent commits
+    exactly one books, the others get 409."""
+    try:
+        booked = plan_proposals.commit_proposal(
+            session,
+            plan_id=plan_id,
+            tenants=principal.tenants(),
+            booking_tenant=None if principal.is_admin else principal.tenant,
+            now=now,
+            now_real=datetime.now(UTC),
+            policy=ctx.policy,
+            events=ctx.events,
+        )
+    except PlanCommittedError as exc:
+        return problem(409, str(exc), kind="committed")
+    except PlanCommitRefusedError as exc:
+        return problem(409, str(exc), kind=exc.rule)
     out = [contact_public(queries.get_contact_for(session, contact_id=c.id)) for c in booked]
     session.rollback()
     return schemas.PlanCommitPublic(plan_id=plan_id, booked=out)

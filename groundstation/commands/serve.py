@@ -25,7 +25,7 @@ STOP_REASON = "service stopped (SIGTERM) during the pass"
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from api.app import attach_runtime, create_app
+    from api.app import attach_runtime, create_app, tune_gc_for_serving
     from groundstation.runtime import open_runtime
     from groundstation.settings import Settings
 
@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
             len(runtime.recovery.resumed),
             len(runtime.recovery.cleaned),
         )
+        tune_gc_for_serving()
         config = uvicorn.Config(
             app,
             host=args.host,

@@ -120,7 +120,7 @@ def test_every_protected_operation_needs_a_key_and_refuses_unknown_or_revoked_on
     with world.session() as s:
         row = apikeys.authenticate(s, key=world.keys["acme"])
         assert row is not None
-        apikeys.revoke_key(s, key_id=row.id, now=NOW)
+        apikeys.revoke_key(s, key_id=row[0], now=NOW)
     for method, path, body in EVERY_PROTECTED:
         assert _call(world, None, method, path, body, booked).status_code == 401, path
         world.keys["bogus"] = "gs_not-a-key"
