@@ -30,6 +30,7 @@ from api import errors
 from api.context import AppContext
 from api.deps import reject_unknown_query
 from api.events import ContactEventHub
+from api.inputs import reject_unstorable_input
 from api.metrics import Metrics
 from groundstation.booking import BookingPolicy
 from groundstation.clock import Clock, clock_from_settings
@@ -197,7 +198,7 @@ def create_app(
             "contacts, plans and datasets. Authenticate with `Authorization: Bearer <API key>`."
         ),
         responses=PROBLEM_RESPONSES,
-        dependencies=[Depends(reject_unknown_query)],
+        dependencies=[Depends(reject_unknown_query), Depends(reject_unstorable_input)],
         lifespan=_lifespan,
     )
     app.state.ctx = ctx

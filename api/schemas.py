@@ -1,16 +1,26 @@
 """Request and response schemas, one family per entity:
 ``XCreate`` (body), ``XPublic`` (one), ``XsPublic(data, count)`` (a page).
 
-Timestamps are ``AwareDatetime``: a naive one is refused with 422 naming the field.
+Timestamps are ``AwareDatetime``: a naive one is refused with 422 naming the
+field, and one that cannot be expressed in UTC (``0001-01-01T00:00+01:00``)
+too; valid ones are converted to UTC.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, Strict
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+)
 
 PositiveHz = Annotated[float, Strict(), Field(gt=0, le=1e12)]
 # Request numbers are JSON numbers only (no booleans, no numeric strings).
@@ -28,9 +38,19 @@ def _iso_only(value: Any) -> Any:
     return value
 
 
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"timestamp {value.isoformat()} lies outside years 1..9999 once converted to UTC"
+        ) from None
+
+
 _NUMERIC = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-# An ISO 8601 timestamp with its zone (naive ones and unix numbers are refused).
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
+# An ISO 8601 timestamp with its zone (naive ones and unix numbers are refused),
+# converted to UTC.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_only), AfterValidator(_in_utc)]
 
 
 class _Public(BaseModel):

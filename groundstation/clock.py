@@ -17,10 +17,16 @@ from groundstation.errors import ValidationError
 
 
 def require_utc(value: datetime, name: str) -> datetime:
-    """Return ``value`` in UTC; naive datetimes are refused."""
+    """Return ``value`` in UTC; naive datetimes, and ones outside years
+    1..9999 once in UTC, are refused."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValidationError(f"{name} must be timezone-aware UTC, got naive {value.isoformat()}")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError(
+            f"{name} {value.isoformat()} lies outside years 1..9999 once converted to UTC"
+        ) from None
 
 
 class Clock(Protocol):

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     s3_region: str = ""
     s3_access_key_id: str = ""
     s3_secret_access_key: str = ""
+    # Dataset file downloads from S3: by default the API streams the bytes;
+    # with s3_presigned_downloads it answers 307 to a pre-signed GET URL valid
+    # for s3_presigned_expiry_s seconds (clients then need to reach the S3
+    # endpoint themselves). The local store always streams.
+    s3_presigned_downloads: bool = False
+    s3_presigned_expiry_s: int = 300
 
     @field_validator("clock_start")
     @classmethod
@@ -85,6 +91,15 @@ class Settings(BaseSettings):
     def _speedup_positive(cls, value: float) -> float:
         if not value > 0:
             raise ValueError(f"clock_speedup must be > 0, got {value}")
+        return value
+
+    @field_validator("s3_presigned_expiry_s")
+    @classmethod
+    def _presigned_expiry_in_s3_range(cls, value: int) -> int:
+        if not 1 <= value <= 604_800:
+            raise ValueError(
+                f"s3_presigned_expiry_s must be 1..604800 s (S3's limit is 7 days), got {value}"
+            )
         return value
 
     @field_validator("api_threads")

@@ -1,5 +1,6 @@
 """Datasets of completed contacts: catalogue search, one with its files, and
-file download with HTTP Range support and the SHA-256 in headers."""
+file download with HTTP Range support and the SHA-256 in headers (streamed,
+or for S3 optionally a 307 to a pre-signed URL)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import base64
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import RedirectResponse, StreamingResponse
 
 from api import schemas
 from api.convert import dataset_public
@@ -18,6 +19,7 @@ from api.routes._responses import problems
 from api.schemas import Timestamp
 from groundstation import queries
 from groundstation.errors import NotFoundError
+from ingest.objectstore import S3ObjectStore
 
 router = APIRouter(tags=["datasets"])
 _404 = problems(_404="no such dataset (or one of a tenant this key may not read)")
@@ -60,12 +62,46 @@ def get_dataset(
     return dataset_public(entry)
 
 
+_CHECKSUM_HEADERS: dict[str, Any] = {
+    "X-Checksum-SHA256": {
+        "description": "the whole file's SHA-256 (hex) from the dataset manifest",
+        "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    },
+    "Repr-Digest": {
+        "description": "the same SHA-256 as an RFC 9530 digest: `sha-256=:<base64>:`",
+        "schema": {"type": "string"},
+    },
+}
+
+
 @router.get(
     "/datasets/{dataset_id}/files/{name:path}",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"application/octet-stream": {}}, "description": "the whole file"},
-        206: {"content": {"application/octet-stream": {}}, "description": "the requested range"},
+        200: {
+            "content": {"application/octet-stream": {}},
+            "description": "the whole file",
+            "headers": _CHECKSUM_HEADERS,
+        },
+        206: {
+            "content": {"application/octet-stream": {}},
+            "description": "the requested range",
+            "headers": _CHECKSUM_HEADERS,
+        },
+        307: {
+            "description": (
+                "only with GS_S3_PRESIGNED_DOWNLOADS on an S3 store: the file is at the "
+                "pre-signed URL in `Location` (no credentials needed; `Range` works there "
+                "too) until it expires after GS_S3_PRESIGNED_EXPIRY_S seconds"
+            ),
+            "headers": {
+                "Location": {
+                    "description": "pre-signed S3 GET URL of the file",
+                    "schema": {"type": "string", "format": "uri"},
+                },
+                **_CHECKSUM_HEADERS,
+            },
+        },
         416: problems(_416="range outside the file")[416],
         **_404,
     },
@@ -79,19 +115,22 @@ def download_file(
     range: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
     """The file's bytes (or one `Range: bytes=a-b`); `X-Checksum-SHA256` and
-    `Repr-Digest` carry the whole file's SHA-256 from the manifest."""
+    `Repr-Digest` carry the whole file's SHA-256 from the manifest. With
+    pre-signed downloads configured on an S3 store: 307 to the file's
+    pre-signed URL, with the same checksum headers."""
     entry = queries.get_dataset_for(session, dataset_id=dataset_id, tenants=principal.tenants())
     session.rollback()
     file = next((f for f in entry.files if f.name == name), None)
     if file is None:
         raise NotFoundError(f"file in dataset {dataset_id!r}", name)
+    filename = name.rsplit("/", 1)[-1]
     digest_b64 = base64.b64encode(bytes.fromhex(file.sha256)).decode()
     headers = {
         "Accept-Ranges": "bytes",
         "ETag": f'"{file.sha256}"',
         "X-Checksum-SHA256": file.sha256,
         "Repr-Digest": f"sha-256=:{digest_b64}:",
-        "Content-Disposition": f'attachment; filename="{name.rsplit("/", 1)[-1]}"',
+        "Content-Disposition": f'attachment; filename="{filename}"',
     }
     try:
         byte_range = parse_range(range, file.size_bytes)
@@ -106,6 +145,20 @@ def download_file(
     key = f"{entry.key_prefix.rstrip('/')}/{name}"
     if not store.exists(key):
         raise NotFoundError(f"stored object of dataset {dataset_id!r}", name)
+    if ctx.settings.s3_presigned_downloads and isinstance(store, S3ObjectStore):
+        url = store.presigned_get_url(
+            key, expires_s=ctx.settings.s3_presigned_expiry_s, filename=filename
+        )
+        return RedirectResponse(
+            url,
+            status_code=307,
+            headers={
+                "X-Checksum-SHA256": headers["X-Checksum-SHA256"],
+                "Repr-Digest": headers["Repr-Digest"],
+                # The URL expires: neither the answer nor the URL may be reused later.
+                "Cache-Control": "no-store",
+            },
+        )
     if byte_range is None:
         headers["Content-Length"] = str(file.size_bytes)
         status = 200

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -174,16 +175,17 @@ def world(settings: Settings) -> Iterator[World]:
     engine.dispose()
 
 
-@pytest.fixture
-def live_url(world: World) -> Iterator[str]:
-    """The same app served by uvicorn on a loopback port (real HTTP, real threads)."""
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """``app`` served by uvicorn on a loopback port (real HTTP, real threads);
+    yields its base URL."""
     import threading
     import time
 
     import uvicorn
 
     config = uvicorn.Config(
-        world.app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=1
+        app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=1
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -193,6 +195,15 @@ def live_url(world: World) -> Iterator[str]:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_url(world: World) -> Iterator[str]:
+    """The same app served by uvicorn on a loopback port (real HTTP, real threads)."""
+    with serve(world.app) as url:
+        yield url

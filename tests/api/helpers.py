@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -138,3 +139,23 @@ def uvicorn_workers(settings: Settings, workers: int = 2) -> Iterator[UvicornRun
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def s3_settings(settings: Settings, endpoint: str, **extra: Any) -> Settings:
+    """``settings`` with datasets in a fresh bucket of the S3 server at ``endpoint``."""
+    import boto3
+
+    bucket = f"gs-api-{uuid.uuid4().hex[:10]}"
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
+    return settings.model_copy(
+        update={
+            "object_store": "s3",
+            "s3_bucket": bucket,
+            "s3_prefix": "datasets",
+            "s3_endpoint_url": endpoint,
+            "s3_region": "us-east-1",
+            "s3_access_key_id": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+            "s3_secret_access_key": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
+            **extra,
+        }
+    )

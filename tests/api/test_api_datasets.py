@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -18,7 +16,7 @@ from groundstation.db import make_session_factory
 from groundstation.settings import Settings
 
 from .conftest import NOAA19, NOW, World, need_env, seed
-from .helpers import add_dataset
+from .helpers import add_dataset, s3_settings
 
 DATA = bytes(range(256)) * 1000 + b"tail"  # 256,004 bytes
 
@@ -26,24 +24,7 @@ DATA = bytes(range(256)) * 1000 + b"tail"  # 256,004 bytes
 @pytest.fixture(params=["local", "s3"])
 def store_world(request: pytest.FixtureRequest, settings: Settings) -> Iterator[World]:
     if request.param == "s3":
-        import boto3
-
-        endpoint = need_env("GS_TEST_S3_ENDPOINT", "s3")
-        bucket = f"gs-api-{uuid.uuid4().hex[:10]}"
-        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
-            Bucket=bucket
-        )
-        settings = settings.model_copy(
-            update={
-                "object_store": "s3",
-                "s3_bucket": bucket,
-                "s3_prefix": "datasets",
-                "s3_endpoint_url": endpoint,
-                "s3_region": "us-east-1",
-                "s3_access_key_id": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
-                "s3_secret_access_key": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
-            }
-        )
+        settings = s3_settings(settings, need_env("GS_TEST_S3_ENDPOINT", "s3"))
     app = create_app(settings)
     engine = app.state.ctx.engine
     with make_session_factory(engine)() as session:
