@@ -42,9 +42,10 @@ class Settings(BaseSettings):
     window_tolerance_s: float = 60.0
 
     # REST API: threads per process that run the blocking (database) part of
-    # requests. Few threads hold the GIL less contended than many: on 2 cores
-    # 2-4 answer more requests per second than Starlette's default 40.
-    api_threads: int = 4
+    # requests. Few threads contend less for the GIL than many: with one
+    # worker per core, 2 answered ~10 % more reservations per second than 4,
+    # and both far more than Starlette's default 40 (bench/api.py).
+    api_threads: int = 2
 
     # Lifecycle scheduler.
     scheduler_instance_id: str = ""
