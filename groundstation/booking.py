@@ -8,6 +8,7 @@ the checks here give the refusal a message naming the values involved.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -444,17 +445,9 @@ def reserve(
                 f"({m.reason or 'no reason given'}), overlapping the window "
                 f"{_iso(w.blocked_start)}..{_iso(w.blocked_end)} incl. setup/teardown"
             )
-        clash = conflicting_contacts(
-            session, antenna_id=antenna_id, start=w.blocked_start, end=w.blocked_end
-        )
-        if clash:
-            # A concurrent retry with the same key may have committed since
-            # the first look-up (READ COMMITTED): that is the same contact.
-            existing = _find_idempotent(session, tenant, idempotency_key)
-            if existing is not None:
-                session.commit()
-                return existing
-            raise _conflict_error(antenna_id, w, clash[0])
+        # No look-up of overlapping bookings first: the database refuses the
+        # insert (PostgreSQL exclusion constraint, SQLite trigger), and the
+        # refusal below names the booking that holds the window.
         contact = Contact(
             id=new_id(),
             satellite_id=satellite.id,
@@ -488,12 +481,21 @@ def reserve(
         session.commit()
     except IntegrityError as exc:
         session.rollback()
+        # A retry with the same key may have committed first (READ
+        # COMMITTED): that is the same contact.
         existing = _find_idempotent(session, tenant, idempotency_key)
-        session.commit()
         if existing is not None:
+            session.commit()
             return existing
         if not is_overlap_violation(exc):
+            session.commit()
             raise
+        clash = conflicting_contacts(
+            session, antenna_id=antenna_id, start=w.blocked_start, end=w.blocked_end
+        )
+        session.commit()
+        if clash:
+            raise _conflict_error(antenna_id, w, clash[0]) from exc
         raise BookingConflictError(
             f"antenna {antenna_id}: the window {_iso(aos)}..{_iso(los)} was booked concurrently "
             f"by another request (database refused the overlap: {type(exc.orig).__name__})"
@@ -512,7 +514,10 @@ def is_overlap_violation(exc: IntegrityError) -> bool:
     return "ex_contacts_antenna_no_overlap" in text or "overlaps an active booking" in text
 
 
+@functools.lru_cache(maxsize=4096)
 def element_set_from_text(text: str) -> ElementSet:
+    """The element set stored as ``text`` (parsed once per text: element sets
+    are immutable, and every reservation of a satellite reads the same one)."""
     from orbital.elements import ElementSet
 
     return ElementSet.from_text(text)
