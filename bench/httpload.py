@@ -58,11 +58,34 @@ class LoadResult:
     errors: list[str] = field(default_factory=list)
     wall_s: float = 0.0
 
+    async def exchange(
+        self, conn: Connection, i: int, raw: bytes, since: float, keep_body: bool
+    ) -> Connection:
+        """Send request ``i`` on ``conn`` and record its answer and latency
+        (from ``since``); a transport error counts as status 0 and the
+        connection is replaced. Returns the connection to use next."""
+        try:
+            reply = await conn.send(raw)
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            self.latencies_s.append(time.perf_counter() - since)
+            self.statuses[0] = self.statuses.get(0, 0) + 1
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+            conn.close()
+            return await Connection.open(conn.host, conn.port)
+        self.latencies_s.append(time.perf_counter() - since)
+        self.statuses[reply.status] = self.statuses.get(reply.status, 0) + 1
+        self.replies[i] = reply if keep_body else Reply(reply.status, reply.headers, b"")
+        return conn
+
 
 class Connection:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, port: int
+    ) -> None:
         self.reader = reader
         self.writer = writer
+        self.host = host
+        self.port = port
 
     @classmethod
     async def open(cls, host: str, port: int) -> Connection:
@@ -70,7 +93,7 @@ class Connection:
         sock = writer.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return cls(reader, writer)
+        return cls(reader, writer, host, port)
 
     async def send(self, raw: bytes) -> Reply:
         self.writer.write(raw)
@@ -126,19 +149,7 @@ async def run_load(
         while next_index < len(raw):
             i = next_index
             next_index += 1
-            t0 = time.perf_counter()
-            try:
-                reply = await conn.send(raw[i])
-            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-                out.latencies_s.append(time.perf_counter() - t0)
-                out.statuses[0] = out.statuses.get(0, 0) + 1
-                out.errors.append(f"{type(exc).__name__}: {exc}")
-                conn.close()
-                conn = await Connection.open(host, port)
-                continue
-            out.latencies_s.append(time.perf_counter() - t0)
-            out.statuses[reply.status] = out.statuses.get(reply.status, 0) + 1
-            out.replies[i] = reply if keep_bodies else Reply(reply.status, reply.headers, b"")
+            conn = await out.exchange(conn, i, raw[i], time.perf_counter(), keep_bodies)
 
     t0 = time.perf_counter()
     await asyncio.gather(*(client(c) for c in conns))
@@ -187,18 +198,7 @@ async def run_open_loop(
     async def client(conn: Connection) -> None:
         while (item := await queue.get()) is not None:
             i, due = item
-            try:
-                reply = await conn.send(raw[i])
-            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-                out.latencies_s.append(time.perf_counter() - due)
-                out.statuses[0] = out.statuses.get(0, 0) + 1
-                out.errors.append(f"{type(exc).__name__}: {exc}")
-                conn.close()
-                conn = await Connection.open(host, port)
-                continue
-            out.latencies_s.append(time.perf_counter() - due)
-            out.statuses[reply.status] = out.statuses.get(reply.status, 0) + 1
-            out.replies[i] = reply if keep_bodies else Reply(reply.status, reply.headers, b"")
+            conn = await out.exchange(conn, i, raw[i], due, keep_bodies)
 
     t0 = time.perf_counter()
     await asyncio.gather(producer(), *(client(c) for c in conns))

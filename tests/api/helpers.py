@@ -23,7 +23,7 @@ from groundstation.settings import Settings
 from ingest.catalog import CatalogService, FileEntry
 from ingest.objectstore import ObjectStore
 
-from .conftest import NOAA19, NOW, World
+from .conftest import NOAA19, NOW, World, seed
 
 
 def first_free_pass(world: World, antenna_id: str = "sv-uhf", skip: int = 0) -> dict[str, Any]:
@@ -159,3 +159,32 @@ def s3_settings(settings: Settings, endpoint: str, **extra: Any) -> Settings:
             **extra,
         }
     )
+
+
+DATASET_BYTES = bytes(range(256)) * 1000 + b"tail"  # 256,004 bytes
+
+
+@contextlib.contextmanager
+def dataset_world(settings: Settings) -> Iterator[World]:
+    """The seeded app (``conftest.seed``) with dataset ``ds-1`` of NOAA 19 in
+    the object store ``settings`` select: ``frames.h5`` (``DATASET_BYTES``)
+    and a small ``products/image.png``."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from groundstation.db import make_session_factory
+
+    app = create_app(settings)
+    engine = app.state.ctx.engine
+    with make_session_factory(engine)() as session:
+        keys = seed(session)
+    add_dataset(
+        engine,
+        app.state.ctx.object_store(),
+        dataset_id="ds-1",
+        norad_id=NOAA19,
+        files={"frames.h5": DATASET_BYTES, "products/image.png": b"\x89PNG-not-really"},
+    )
+    with TestClient(app) as client:
+        yield World(app, client, engine, keys)
+    engine.dispose()

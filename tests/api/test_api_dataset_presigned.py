@@ -7,49 +7,27 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from api.app import create_app
-from groundstation.db import make_session_factory
 from groundstation.settings import Settings
 
-from .conftest import NOAA19, World, need_env, seed, serve
-from .helpers import add_dataset, s3_settings
+from .conftest import NOAA19, World, need_env, serve
+from .helpers import DATASET_BYTES, dataset_world, s3_settings
 
-DATA = bytes(range(256)) * 1000 + b"tail"  # 256,004 bytes
+DATA = DATASET_BYTES
 FILE = "/datasets/ds-1/files/frames.h5"
 EXPIRY_S = 120
-
-
-@contextmanager
-def _world(settings: Settings) -> Iterator[World]:
-    app = create_app(settings)
-    engine = app.state.ctx.engine
-    with make_session_factory(engine)() as session:
-        keys = seed(session)
-    add_dataset(
-        engine,
-        app.state.ctx.object_store(),
-        dataset_id="ds-1",
-        norad_id=NOAA19,
-        files={"frames.h5": DATA, "products/image.png": b"\x89PNG-not-really"},
-    )
-    with TestClient(app) as client:
-        yield World(app, client, engine, keys)
-    engine.dispose()
 
 
 @pytest.fixture
 def presigned_world(settings: Settings) -> Iterator[World]:
     endpoint = need_env("GS_TEST_S3_ENDPOINT", "s3")
-    with _world(
+    with dataset_world(
         s3_settings(settings, endpoint, s3_presigned_downloads=True, s3_presigned_expiry_s=EXPIRY_S)
     ) as world:
         yield world
@@ -162,7 +140,7 @@ def test_unknown_or_missing_file_is_404_without_a_redirect(presigned_world: Worl
 
 def test_local_store_ignores_the_presigned_setting_and_streams(settings: Settings) -> None:
     local = settings.model_copy(update={"s3_presigned_downloads": True})
-    with _world(local) as w:
+    with dataset_world(local) as w:
         r = w.client.get(FILE, headers=w.as_("scientist"), follow_redirects=False)
     assert r.status_code == 200
     assert r.content == DATA
@@ -171,7 +149,7 @@ def test_local_store_ignores_the_presigned_setting_and_streams(settings: Setting
 
 def test_s3_store_streams_by_default(settings: Settings) -> None:
     endpoint = need_env("GS_TEST_S3_ENDPOINT", "s3")
-    with _world(s3_settings(settings, endpoint)) as w:
+    with dataset_world(s3_settings(settings, endpoint)) as w:
         r = w.client.get(FILE, headers=w.as_("scientist"), follow_redirects=False)
     assert r.status_code == 200
     assert r.content == DATA

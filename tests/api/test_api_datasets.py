@@ -9,36 +9,21 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 
-from api.app import create_app
-from groundstation.db import make_session_factory
 from groundstation.settings import Settings
 
-from .conftest import NOAA19, NOW, World, need_env, seed
-from .helpers import add_dataset, s3_settings
+from .conftest import NOAA19, NOW, World, need_env
+from .helpers import DATASET_BYTES, dataset_world, s3_settings
 
-DATA = bytes(range(256)) * 1000 + b"tail"  # 256,004 bytes
+DATA = DATASET_BYTES
 
 
 @pytest.fixture(params=["local", "s3"])
 def store_world(request: pytest.FixtureRequest, settings: Settings) -> Iterator[World]:
     if request.param == "s3":
         settings = s3_settings(settings, need_env("GS_TEST_S3_ENDPOINT", "s3"))
-    app = create_app(settings)
-    engine = app.state.ctx.engine
-    with make_session_factory(engine)() as session:
-        keys = seed(session)
-    add_dataset(
-        engine,
-        app.state.ctx.object_store(),
-        dataset_id="ds-1",
-        norad_id=NOAA19,
-        files={"frames.h5": DATA, "products/image.png": b"\x89PNG-not-really"},
-    )
-    with TestClient(app) as client:
-        yield World(app, client, engine, keys)
-    engine.dispose()
+    with dataset_world(settings) as world:
+        yield world
 
 
 def test_dataset_lists_its_files_with_sizes_and_checksums(store_world: World) -> None:

@@ -23,7 +23,7 @@ from api.app import create_app
 from groundstation.models import Contact, ContactTransition, PlanProposal
 from groundstation.settings import Settings
 
-from .conftest import NOAA18, NOAA19, NOW, TLE, World
+from .conftest import NOAA18, NOAA19, NOW, TLE, World, serve
 from .helpers import contact_body, first_free_pass, uvicorn_workers
 
 
@@ -44,20 +44,8 @@ def other(other_app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def other_url(other_app: FastAPI) -> Iterator[str]:
     """The second app served by uvicorn on a loopback port."""
-    server = uvicorn.Server(
-        uvicorn.Config(
-            other_app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=1
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(other_app) as url:
+        yield url
 
 
 def _plan_body(antenna_ids: list[str] | None = None) -> dict[str, Any]:
