@@ -125,6 +125,20 @@ class Connection:
         self.writer.close()
 
 
+async def _prepare(
+    base_url: str, requests: list[Request], headers: dict[str, str], concurrency: int
+) -> tuple[list[bytes], LoadResult, list[Connection]]:
+    """The requests as bytes, an empty result, and the clients' connections.
+    Long-lived clients (dashboards, schedulers): connections are opened
+    first, not timed."""
+    url = urlsplit(base_url)
+    host, port = url.hostname or "127.0.0.1", url.port or 80
+    raw = [r.encode(f"{host}:{port}", headers) for r in requests]
+    out = LoadResult(replies=[None] * len(requests))
+    conns = [await Connection.open(host, port) for _ in range(concurrency)]
+    return raw, out, conns
+
+
 async def run_load(
     base_url: str,
     requests: list[Request],
@@ -135,13 +149,7 @@ async def run_load(
 ) -> LoadResult:
     """Send ``requests`` with ``concurrency`` closed-loop clients (each sends
     its next request when the previous answer has arrived)."""
-    url = urlsplit(base_url)
-    host, port = url.hostname or "127.0.0.1", url.port or 80
-    hostport = f"{host}:{port}"
-    raw = [r.encode(hostport, headers) for r in requests]
-    out = LoadResult(replies=[None] * len(requests))
-    # Long-lived clients (dashboards, schedulers): connections opened first, not timed.
-    conns = [await Connection.open(host, port) for _ in range(concurrency)]
+    raw, out, conns = await _prepare(base_url, requests, headers, concurrency)
     next_index = 0
 
     async def client(conn: Connection) -> None:
@@ -175,12 +183,7 @@ async def run_open_loop(
     not hidden by the load backing off (no coordinated omission)."""
     import random
 
-    url = urlsplit(base_url)
-    host, port = url.hostname or "127.0.0.1", url.port or 80
-    hostport = f"{host}:{port}"
-    raw = [r.encode(hostport, headers) for r in requests]
-    out = LoadResult(replies=[None] * len(requests))
-    conns = [await Connection.open(host, port) for _ in range(concurrency)]
+    raw, out, conns = await _prepare(base_url, requests, headers, concurrency)
     queue: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
     rng = random.Random(seed)
 
