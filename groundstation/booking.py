@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, joinedload
 
 from groundstation.clock import require_utc
@@ -421,90 +421,112 @@ def reserve(
     tca = min(max(match.tca, aos), los)
 
     # Phase 2: one write transaction holding the check and the insert.
-    try:
-        existing = _find_idempotent(session, tenant, idempotency_key)
-        if existing is not None:
-            session.commit()  # read-only; keeps the loaded attributes (no rollback expiry)
-            return existing
-        antenna = session.get(Antenna, antenna_id)
-        profile = session.get(MissionProfile, profile_id)
-        assert antenna is not None and profile is not None
-        w = windows_for(aos, los, antenna, profile)
-        if w.booked_start <= now:
-            raise NoSuchPassError(
-                f"pre-pass of that window would start at {_iso(w.booked_start)}, not after "
-                f"now ({_iso(now)})"
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            existing = _find_idempotent(session, tenant, idempotency_key)
+            if existing is not None:
+                session.commit()  # read-only; keeps the loaded attributes (no rollback expiry)
+                return existing
+            antenna = session.get(Antenna, antenna_id)
+            profile = session.get(MissionProfile, profile_id)
+            assert antenna is not None and profile is not None
+            w = windows_for(aos, los, antenna, profile)
+            if w.booked_start <= now:
+                raise NoSuchPassError(
+                    f"pre-pass of that window would start at {_iso(w.booked_start)}, not after "
+                    f"now ({_iso(now)})"
+                )
+            maint = conflicting_maintenance(
+                session, antenna_id=antenna_id, start=w.blocked_start, end=w.blocked_end
             )
-        maint = conflicting_maintenance(
-            session, antenna_id=antenna_id, start=w.blocked_start, end=w.blocked_end
-        )
-        if maint:
-            m = maint[0]
-            raise MaintenanceConflictError(
-                f"antenna {antenna_id} is in maintenance {_iso(m.start)}..{_iso(m.end)} "
-                f"({m.reason or 'no reason given'}), overlapping the window "
-                f"{_iso(w.blocked_start)}..{_iso(w.blocked_end)} incl. setup/teardown"
+            if maint:
+                m = maint[0]
+                raise MaintenanceConflictError(
+                    f"antenna {antenna_id} is in maintenance {_iso(m.start)}..{_iso(m.end)} "
+                    f"({m.reason or 'no reason given'}), overlapping the window "
+                    f"{_iso(w.blocked_start)}..{_iso(w.blocked_end)} incl. setup/teardown"
+                )
+            # No look-up of overlapping bookings first: the database refuses the
+            # insert (PostgreSQL exclusion constraint, SQLite trigger), and the
+            # refusal below names the booking that holds the window.
+            contact = Contact(
+                id=new_id(),
+                satellite_id=satellite.id,
+                antenna_id=antenna_id,
+                # Held by the contact (the session's identity map is weak), so
+                # callers read its station and NORAD id without another query.
+                satellite=satellite,
+                antenna=antenna,
+                profile_id=profile_id,
+                tenant=tenant,
+                booked_start=w.booked_start,
+                booked_end=w.booked_end,
+                blocked_start=w.blocked_start,
+                blocked_end=w.blocked_end,
+                aos=aos,
+                tca=tca,
+                los=los,
+                max_elevation_deg=match.max_elevation_deg,
+                ephemeris_id=ephemeris_snapshot[0],
+                ephemeris_epoch=ephemeris_snapshot[1],
+                ephemeris_text=ephemeris_snapshot[2],
+                state=ContactState.AVAILABLE.value,
+                idempotency_key=idempotency_key,
+                created_at=now,
+                updated_at=now,
             )
-        # No look-up of overlapping bookings first: the database refuses the
-        # insert (PostgreSQL exclusion constraint, SQLite trigger), and the
-        # refusal below names the booking that holds the window.
-        contact = Contact(
-            id=new_id(),
-            satellite_id=satellite.id,
-            antenna_id=antenna_id,
-            # Held by the contact (the session's identity map is weak), so
-            # callers read its station and NORAD id without another query.
-            satellite=satellite,
-            antenna=antenna,
-            profile_id=profile_id,
-            tenant=tenant,
-            booked_start=w.booked_start,
-            booked_end=w.booked_end,
-            blocked_start=w.blocked_start,
-            blocked_end=w.blocked_end,
-            aos=aos,
-            tca=tca,
-            los=los,
-            max_elevation_deg=match.max_elevation_deg,
-            ephemeris_id=ephemeris_snapshot[0],
-            ephemeris_epoch=ephemeris_snapshot[1],
-            ephemeris_text=ephemeris_snapshot[2],
-            state=ContactState.AVAILABLE.value,
-            idempotency_key=idempotency_key,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(contact)
-        event = apply_transition(
-            session, contact, ContactState.SCHEDULED, at=now, reason=f"reserved by {tenant}"
-        )
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        # A retry with the same key may have committed first (READ
-        # COMMITTED): that is the same contact.
-        existing = _find_idempotent(session, tenant, idempotency_key)
-        if existing is not None:
+            session.add(contact)
+            event = apply_transition(
+                session, contact, ContactState.SCHEDULED, at=now, reason=f"reserved by {tenant}"
+            )
             session.commit()
-            return existing
-        if not is_overlap_violation(exc):
+        except IntegrityError as exc:
+            session.rollback()
+            # A retry with the same key may have committed first (READ
+            # COMMITTED): that is the same contact.
+            existing = _find_idempotent(session, tenant, idempotency_key)
+            if existing is not None:
+                session.commit()
+                return existing
+            if not is_overlap_violation(exc):
+                session.commit()
+                raise
+            clash = conflicting_contacts(
+                session, antenna_id=antenna_id, start=w.blocked_start, end=w.blocked_end
+            )
             session.commit()
+            if clash:
+                raise _conflict_error(antenna_id, w, clash[0]) from exc
+            raise BookingConflictError(
+                f"antenna {antenna_id}: the window {_iso(aos)}..{_iso(los)} was booked concurrently "
+                f"by another request (database refused the overlap: {type(exc.orig).__name__})"
+            ) from exc
+        except OperationalError as exc:
+            session.rollback()
+            # PostgreSQL may resolve two inserts waiting on each other's
+            # overlap check as a deadlock (or a serialization failure): the
+            # victim runs again and then sees the other booking.
+            if attempt < _TRANSIENT_ATTEMPTS and is_transient(exc):
+                continue
             raise
-        clash = conflicting_contacts(
-            session, antenna_id=antenna_id, start=w.blocked_start, end=w.blocked_end
-        )
-        session.commit()
-        if clash:
-            raise _conflict_error(antenna_id, w, clash[0]) from exc
-        raise BookingConflictError(
-            f"antenna {antenna_id}: the window {_iso(aos)}..{_iso(los)} was booked concurrently "
-            f"by another request (database refused the overlap: {type(exc.orig).__name__})"
-        ) from exc
-    except BaseException:
-        session.rollback()
-        raise
+        except BaseException:
+            session.rollback()
+            raise
+        break
     sink.publish(event)
     return contact
+
+
+_TRANSIENT_ATTEMPTS = 3
+
+
+def is_transient(exc: DBAPIError) -> bool:
+    """A deadlock or serialization failure (SQLSTATE 40P01, 40001): running
+    the transaction again is the documented remedy."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in ("40P01", "40001")
 
 
 def is_overlap_violation(exc: IntegrityError) -> bool:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation import booking, inventory
@@ -308,6 +309,46 @@ def test_fifty_concurrent_reservations_of_one_window_book_exactly_one(
     assert outcomes.count("BookingConflictError") == 49
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Contact)) == 1
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"
+
+
+def _fail_first_booking_commit(session: Session, orig: Exception) -> list[int]:
+    """Make the first commit that carries a new contact raise like a
+    PostgreSQL deadlock victim; returns the list counting those failures."""
+    real_commit = session.commit
+    failed: list[int] = []
+
+    def commit() -> None:
+        if not failed and any(isinstance(o, Contact) for o in session.new):
+            failed.append(1)
+            raise OperationalError("INSERT INTO contacts ...", {}, orig)
+        real_commit()
+
+    session.commit = commit  # type: ignore[method-assign]
+    return failed
+
+
+def test_a_deadlock_victim_is_booked_when_its_transaction_runs_again(session: Session) -> None:
+    setup_world(session)
+    w = first_window(session)
+    failed = _fail_first_booking_commit(session, _Deadlock("deadlock detected"))
+    contact = reserve_window(session, w)
+    assert failed == [1]
+    assert contact.state == "SCHEDULED"
+    assert session.scalar(select(func.count()).select_from(Contact)) == 1
+
+
+def test_an_error_that_is_not_transient_is_not_retried(session: Session) -> None:
+    setup_world(session)
+    w = first_window(session)
+    failed = _fail_first_booking_commit(session, RuntimeError("disk full"))
+    with pytest.raises(OperationalError, match="disk full"):
+        reserve_window(session, w)
+    assert failed == [1]
+    assert session.scalar(select(func.count()).select_from(Contact)) == 0
 
 
 def test_new_ephemeris_moves_a_booked_window_and_emits_an_event(session: Session) -> None:
