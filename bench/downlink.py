@@ -17,6 +17,7 @@ Last line: RESULT downlink pass_s=.. wall_s=.. realtime_factor=.. receiver_only_
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 import time
@@ -42,6 +43,7 @@ from groundstation.commands.demo import (  # noqa: E402
 )
 from groundstation.db import make_engine, make_session_factory, migrate  # noqa: E402
 from groundstation.executor import ContactRun  # noqa: E402
+from groundstation.lifecycle import contact_run  # noqa: E402
 from groundstation.models import Contact  # noqa: E402
 from groundstation.runtime import open_runtime  # noqa: E402
 from groundstation.settings import Settings  # noqa: E402
@@ -50,22 +52,9 @@ from ingest.dataset import DatasetReader  # noqa: E402
 GOAL_REALTIME_FACTOR = 20.0
 
 
-def contact_run(contact: Contact) -> ContactRun:
-    return ContactRun(
-        contact_id=contact.id,
-        norad_id=contact.satellite.norad_id,
-        satellite_name=contact.satellite.name,
-        antenna_id=contact.antenna_id,
-        station_id=contact.antenna.station_id,
-        profile_id=contact.profile_id,
-        aos=contact.aos,
-        tca=contact.tca,
-        los=contact.los,
-        downlink_freq_hz=contact.satellite.downlink_freq_hz,
-        ephemeris_text=contact.ephemeris_text,
-        framing_profile=contact.satellite.framing_profile,
-        dataset_options={"record_iq": True},
-    )
+def bench_run(contact: Contact) -> ContactRun:
+    """The run the service would make, recording the whole pass's IQ."""
+    return dataclasses.replace(contact_run(contact), dataset_options={"record_iq": True})
 
 
 def main() -> None:
@@ -96,7 +85,7 @@ def main() -> None:
                 tenant="demo",
                 now=DEMO_CLOCK_START,
             )
-            run = contact_run(contact)
+            run = bench_run(contact)
         # A clock so fast that every chunk is already due: nothing waits.
         clock = SimulatedClock(run.aos, speedup=1e9)
         runtime = open_runtime(settings, clock=clock)

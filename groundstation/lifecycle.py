@@ -333,27 +333,7 @@ class LifecycleService:
             entered_pass = entered_pass or new_state == S.PASS
         run = None
         if entered_pass and contact.state == S.PASS:
-            run = ContactRun(
-                contact_id=contact.id,
-                norad_id=contact.satellite.norad_id,
-                satellite_name=contact.satellite.name,
-                antenna_id=contact.antenna_id,
-                station_id=contact.antenna.station_id,
-                profile_id=contact.profile_id,
-                aos=contact.aos,
-                tca=contact.tca,
-                los=contact.los,
-                downlink_freq_hz=contact.satellite.downlink_freq_hz,
-                ephemeris_text=contact.ephemeris_text,
-                downlink_bandwidth_hz=contact.satellite.downlink_bandwidth_hz,
-                modulation=contact.satellite.modulation,
-                symbol_rate_baud=contact.satellite.symbol_rate_baud,
-                framing_profile=contact.satellite.framing_profile,
-                demod=dict(contact.profile.demod),
-                decode=dict(contact.profile.decode),
-                kafka_topic=contact.profile.kafka_topic,
-                dataset_options=dict(contact.profile.dataset_options),
-            )
+            run = contact_run(contact)
         return events, run
 
     def _execute(self, run: ContactRun) -> None:
@@ -507,3 +487,29 @@ def job_summary(service: LifecycleService) -> list[dict[str, Any]]:
         for job in scheduler.get_jobs()
         if not job.id.startswith("__")
     ]
+
+
+def contact_run(contact: Contact) -> ContactRun:
+    """What the executor needs to work ``contact``'s pass: its window, the
+    satellite's downlink and the mission profile's settings, as plain values."""
+    return ContactRun(
+        contact_id=contact.id,
+        norad_id=contact.satellite.norad_id,
+        satellite_name=contact.satellite.name,
+        antenna_id=contact.antenna_id,
+        station_id=contact.antenna.station_id,
+        profile_id=contact.profile_id,
+        aos=contact.aos,
+        tca=contact.tca,
+        los=contact.los,
+        downlink_freq_hz=contact.satellite.downlink_freq_hz,
+        ephemeris_text=contact.ephemeris_text,
+        downlink_bandwidth_hz=contact.satellite.downlink_bandwidth_hz,
+        modulation=contact.satellite.modulation,
+        symbol_rate_baud=contact.satellite.symbol_rate_baud,
+        framing_profile=contact.satellite.framing_profile,
+        demod=dict(contact.profile.demod),
+        decode=dict(contact.profile.decode),
+        kafka_topic=contact.profile.kafka_topic,
+        dataset_options=dict(contact.profile.dataset_options),
+    )
