@@ -193,18 +193,6 @@ class EphemerisUploadReport(BaseModel):
 # ---------------------------------------------------------------- profiles
 
 
-class ProfileCreate(BaseModel):
-    id: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._-]+$")
-    min_viable_duration_s: Num = Field(60.0, ge=0, le=86400)
-    prepass_s: Num = Field(120.0, ge=0, le=86400)
-    postpass_s: Num = Field(60.0, ge=0, le=86400)
-    min_elevation_deg: Num = Field(10.0, ge=-5, le=90)
-    demod: dict[str, Any] = Field(default_factory=dict)
-    decode: dict[str, Any] = Field(default_factory=dict)
-    kafka_topic: str = Field("", max_length=200)
-    dataset_options: dict[str, Any] = Field(default_factory=dict)
-
-
 class ProfileUpdate(BaseModel):
     min_viable_duration_s: Num = Field(60.0, ge=0, le=86400)
     prepass_s: Num = Field(120.0, ge=0, le=86400)
@@ -214,6 +202,10 @@ class ProfileUpdate(BaseModel):
     decode: dict[str, Any] = Field(default_factory=dict)
     kafka_topic: str = Field("", max_length=200)
     dataset_options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProfileCreate(ProfileUpdate):
+    id: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._-]+$")
 
 
 class ProfilePublic(_Public):
