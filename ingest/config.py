@@ -6,8 +6,11 @@ The service's pydantic ``Settings`` (groundstation/) fills these at the edge;
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from ingest.topiclog import TopicRetention
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,13 @@ class KafkaConfig:
     request_timeout_ms: int = 10_000
     spool_fsync: bool = False
     spool_max_bytes: int | None = 8 * 1024**3
+    # Rolling and retention of every topic (Kafka: the configs of topics this
+    # service creates; local log: its segments), overridden per topic name.
+    retention: TopicRetention = field(default_factory=TopicRetention)
+    topic_retention: Mapping[str, TopicRetention] = field(default_factory=dict)
+
+    def retention_for(self, topic: str) -> TopicRetention:
+        return self.topic_retention.get(topic, self.retention)
 
     def __post_init__(self) -> None:
         if self.partitions < 1:

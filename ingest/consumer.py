@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from ingest import topiclog
 from ingest.errors import ContractError
 from ingest.topics import FrameMeta
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,31 +114,86 @@ class KafkaSource:
 
 
 class LocalLogSource:
-    """Follows one topic of the local topic log (``<directory>/<topic>.jsonl``)."""
+    """Follows one topic of the local topic log (segments under
+    ``<directory>/<topic>/``, see `ingest.topiclog`).
+
+    The position is (segment base offset, byte in it): rolling moves nothing,
+    so it stays valid. When retention deleted the segment being read, reading
+    continues at the next one kept (Kafka's ``auto.offset.reset=earliest``);
+    ``records_skipped`` counts the records that were never read because of it.
+    """
 
     def __init__(self, directory: Path, topic: str, *, from_beginning: bool = True) -> None:
-        self.path = Path(directory) / f"{topic}.jsonl"
+        self.directory = Path(directory)
         self.topic = topic
+        self._base: int | None = None
         self._pos = 0
-        if not from_beginning and self.path.exists():
-            self._pos = self.path.stat().st_size
+        self._path: Path | None = None
+        self._buffer = b""
+        self._next_offset: int | None = None
+        self.records_skipped = 0
+        if not from_beginning:
+            segs = topiclog.segments(self.directory, topic)
+            if segs:
+                self._base = segs[-1].base_offset
+                self._pos = segs[-1].path.stat().st_size
+
+    @property
+    def path(self) -> Path:
+        """The segment being read (or where the first one will be)."""
+        return self._path or topiclog.topic_dir(self.directory, self.topic)
+
+    def _read_chunk(self) -> bytes:
+        """The next bytes of the topic (b"" when there are none yet); moves to
+        the next segment at the end of a closed one."""
+        while True:
+            segs = topiclog.segments(self.directory, self.topic)
+            if not segs:
+                return b""
+            if self._base is None:
+                self._base, self._pos = segs[0].base_offset, 0
+            current = next((s for s in segs if s.base_offset == self._base), None)
+            if current is None:  # deleted by retention: continue at the next one kept
+                later = [s for s in segs if s.base_offset > self._base]
+                if not later:
+                    return b""
+                log.warning(
+                    "%s: segment at offset %d was deleted by retention before it was read; "
+                    "continuing at offset %d",
+                    topiclog.topic_dir(self.directory, self.topic),
+                    self._base,
+                    later[0].base_offset,
+                )
+                expected = self._base if self._next_offset is None else self._next_offset
+                self.records_skipped += max(0, later[0].base_offset - expected)
+                self._base, self._pos, self._buffer = later[0].base_offset, 0, b""
+                continue
+            self._path = current.path
+            try:
+                with open(current.path, "rb") as f:
+                    f.seek(self._pos)
+                    chunk = f.read(1 << 20)
+            except FileNotFoundError:
+                continue  # deleted just now: list again
+            if chunk or current is segs[-1]:
+                self._pos += len(chunk)
+                return chunk
+            # A closed segment read to its end after its successor appeared
+            # (nothing is appended to it any more): go on with the successor.
+            following = segs[segs.index(current) + 1]
+            self._base, self._pos = following.base_offset, 0
 
     def records(self, *, idle_timeout_s: float | None = None) -> Iterator[RawRecord]:
         last = time.monotonic()
-        buffer = b""
         while True:
-            chunk = b""
-            if self.path.exists():
-                with open(self.path, "rb") as f:
-                    f.seek(self._pos)
-                    chunk = f.read(1 << 20)
+            chunk = self._read_chunk()
             if chunk:
-                self._pos += len(chunk)
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
+                *lines, self._buffer = (self._buffer + chunk).split(b"\n")
                 for line_no, line in enumerate(lines):
                     if line:
-                        yield self._decode(line, line_no)
+                        record = self._decode(line, line_no)
+                        self._next_offset = record.offset + 1
+                        yield record
                 last = time.monotonic()
                 continue
             if idle_timeout_s is not None and time.monotonic() - last >= idle_timeout_s:

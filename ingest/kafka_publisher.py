@@ -19,6 +19,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from kafka import KafkaProducer
@@ -41,8 +42,11 @@ def ensure_topics(
     replication_factor: int = 1,
     client_id: str = "groundstation-admin",
     timeout_s: float = 15.0,
+    topic_configs: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[str]:
-    """Create the topics in ``names`` that do not exist yet; returns those created."""
+    """Create the topics in ``names`` that do not exist yet, each with its
+    ``topic_configs`` (e.g. ``retention.ms``); returns those created. Topics
+    that exist already keep their configs."""
     admin = KafkaAdminClient(
         bootstrap_servers=bootstrap_servers,
         client_id=client_id,
@@ -54,8 +58,9 @@ def ensure_topics(
         created: list[str] = []
         for name in missing:
             try:
+                configs = dict((topic_configs or {}).get(name, {}))
                 admin.create_topics(
-                    [NewTopic(name, partitions, replication_factor)],
+                    [NewTopic(name, partitions, replication_factor, topic_configs=configs)],
                     timeout_ms=int(timeout_s * 1000),
                 )
                 created.append(name)
@@ -194,6 +199,10 @@ class KafkaPublisher:
                             partitions=self.config.partitions,
                             replication_factor=self.config.replication_factor,
                             client_id=f"{self.config.client_id}-admin",
+                            topic_configs={
+                                t: self.config.retention_for(t).kafka_configs()
+                                for t in self.topics.all()
+                            },
                         )
                         self._topics_ready = True
                     self._producer = self._new_producer()

@@ -2,9 +2,9 @@
 
 `Publisher` is what the receiver and the contact lifecycle call. Two
 implementations: `ingest.kafka_publisher.KafkaPublisher` (a real broker,
-through a durable spool) and `LocalLogPublisher` (no broker: one append-only
-JSON-lines file per topic, readable by `ingest.consumer.LocalLogSource` and
-``groundstation consume``).
+through a durable spool) and `LocalLogPublisher` (no broker: append-only
+JSON-lines segment files per topic, see `ingest.topiclog`, readable by
+`ingest.consumer.LocalLogSource` and ``groundstation consume``).
 
 Local log line format (one JSON object per line, in offset order)::
 
@@ -20,13 +20,16 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from ingest import topiclog
 from ingest.config import KafkaConfig
 from ingest.errors import IngestError
+from ingest.topiclog import TopicRetention
 from ingest.topics import ContactEventMessage, DatasetReadyMessage, FrameMeta, TopicNames
 
 
@@ -50,31 +53,103 @@ class Publisher(Protocol):
     def close(self, timeout_s: float = 10.0) -> None: ...
 
 
+@dataclass
+class _ActiveSegment:
+    """This process's view of a topic's active segment."""
+
+    fd: int
+    base_offset: int
+    known_size: int = -1
+    next_offset: int = 0
+    first_ms: int | None = None
+
+
 class LocalLogPublisher:
-    """Append-only local topic log: ``<directory>/<topic>.jsonl``.
+    """Append-only local topic log in segments: ``<directory>/<topic>/<base>.jsonl``
+    (layout, rolling and retention: `ingest.topiclog`).
 
     Every append is one ``os.write`` of a whole line under an exclusive
-    ``flock``, so several processes may publish to one directory and a killed
-    process leaves whole lines only.
+    ``flock`` of the active segment, so several processes may publish to one
+    directory and a killed process leaves whole lines only. ``retention``
+    (one for every topic, or per topic name) decides when a segment is
+    rolled; `ingest.topiclog.apply_retention` deletes old ones. Records are
+    stamped with ``wall_clock_ms()`` (Kafka's CreateTime).
     """
 
-    def __init__(self, directory: Path, topics: TopicNames, *, fsync: bool = False) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        topics: TopicNames,
+        *,
+        fsync: bool = False,
+        retention: TopicRetention | Mapping[str, TopicRetention] | None = None,
+        wall_clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
         self.directory = Path(directory)
+        self.wall_clock_ms = wall_clock_ms
         self.topics = topics
         self.fsync = fsync
+        self.retention = retention
         self._lock = threading.Lock()
-        self._fds: dict[str, int] = {}
-        self._next_offset: dict[str, int] = {}
-        self._known_size: dict[str, int] = {}
+        self._active: dict[str, _ActiveSegment] = {}
         self._closed = False
 
-    def _fd(self, topic: str) -> int:
-        fd = self._fds.get(topic)
-        if fd is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.directory / f"{topic}.jsonl", os.O_RDWR | os.O_CREAT | os.O_APPEND)
-            self._fds[topic] = fd
-        return fd
+    def retention_for(self, topic: str) -> TopicRetention:
+        if isinstance(self.retention, TopicRetention):
+            return self.retention
+        if self.retention is not None and topic in self.retention:
+            return self.retention[topic]
+        return TopicRetention()
+
+    def _open_active(self, topic: str) -> _ActiveSegment:
+        """Open the topic's newest segment (creating segment 0 for a new topic)."""
+        topiclog.migrate_legacy(self.directory, topic)
+        while True:
+            segs = topiclog.segments(self.directory, topic)
+            if segs:
+                base, path = segs[-1].base_offset, segs[-1].path
+            else:
+                base, path = 0, topiclog.start_segment(self.directory, topic, 0)
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_APPEND)
+            except FileNotFoundError:
+                continue  # deleted between listing and opening: list again
+            return _ActiveSegment(fd, base)
+
+    def _locked_active(self, topic: str, now_ms: int) -> tuple[_ActiveSegment, int]:
+        """The active segment, locked, and the offset of the next record: follows
+        a segment rolled by another process, and rolls the segment when due."""
+        act = self._active.get(topic) or self._open_active(topic)
+        self._active[topic] = act
+        retention = self.retention_for(topic)
+        while True:
+            fcntl.flock(act.fd, fcntl.LOCK_EX)
+            st = os.fstat(act.fd)
+            if st.st_size == act.known_size:
+                offset = act.next_offset
+            else:  # first append, or another process appended since ours
+                offset = act.base_offset + topiclog.count_lines(act.fd)
+            if act.first_ms is None and st.st_size > 0:
+                act.first_ms = topiclog.first_timestamp_ms(act.fd)
+            # Another process rolled this segment (its successor starts at
+            # ``offset``), or retention deleted it while this one was idle.
+            rolled_elsewhere = st.st_nlink == 0 or (
+                offset > act.base_offset
+                and topiclog.segment_path(self.directory, topic, offset).exists()
+            )
+            if rolled_elsewhere:
+                fcntl.flock(act.fd, fcntl.LOCK_UN)
+                os.close(act.fd)
+                act = self._active[topic] = self._open_active(topic)
+                continue
+            if topiclog.roll_due(st.st_size, act.first_ms, retention, now_ms):
+                path = topiclog.start_segment(self.directory, topic, offset)
+                fd = os.open(path, os.O_RDWR | os.O_APPEND)
+                fcntl.flock(act.fd, fcntl.LOCK_UN)
+                os.close(act.fd)
+                act = self._active[topic] = _ActiveSegment(fd, offset, 0, offset)
+                continue
+            return act, offset
 
     def append(
         self, topic: str, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]
@@ -83,19 +158,14 @@ class LocalLogPublisher:
         with self._lock:
             if self._closed:
                 raise IngestError(f"local topic log {self.directory} is closed")
-            fd = self._fd(topic)
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            now_ms = self.wall_clock_ms()
+            act, offset = self._locked_active(topic, now_ms)
             try:
-                size = os.fstat(fd).st_size
-                if self._known_size.get(topic) == size:
-                    offset = self._next_offset[topic]
-                else:  # first append, or another process appended since ours
-                    offset = _count_lines(fd)
                 line = (
                     json.dumps(
                         {
                             "offset": offset,
-                            "timestamp_ms": int(time.time() * 1000),
+                            "timestamp_ms": now_ms,
                             "key_b64": None if key is None else base64.b64encode(key).decode(),
                             "headers": [[n, v.decode()] for n, v in headers],
                             "value_b64": base64.b64encode(value).decode(),
@@ -104,13 +174,15 @@ class LocalLogPublisher:
                     )
                     + "\n"
                 ).encode()
-                os.write(fd, line)
+                os.write(act.fd, line)
                 if self.fsync:
-                    os.fsync(fd)
-                self._next_offset[topic] = offset + 1
-                self._known_size[topic] = os.fstat(fd).st_size
+                    os.fsync(act.fd)
+                act.next_offset = offset + 1
+                act.known_size = os.fstat(act.fd).st_size
+                if act.first_ms is None:
+                    act.first_ms = now_ms
             finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                fcntl.flock(act.fd, fcntl.LOCK_UN)
             return offset
 
     def publish_frame(self, frame: bytes, meta: FrameMeta) -> None:
@@ -127,9 +199,9 @@ class LocalLogPublisher:
 
     def close(self, timeout_s: float = 10.0) -> None:
         with self._lock:
-            for fd in self._fds.values():
-                os.close(fd)
-            self._fds = {}
+            for act in self._active.values():
+                os.close(act.fd)
+            self._active = {}
             self._closed = True
 
 
@@ -182,22 +254,15 @@ class PublisherEventSink:
         )
 
 
-def _count_lines(fd: int) -> int:
-    count = 0
-    offset = 0
-    while True:
-        chunk = os.pread(fd, 1 << 20, offset)
-        if not chunk:
-            return count
-        count += chunk.count(b"\n")
-        offset += len(chunk)
-
-
 def open_publisher(config: KafkaConfig) -> Publisher:
     """The configured publisher: Kafka (with its spool) or the local topic log."""
     topics = TopicNames(config.topic_prefix)
     if config.bootstrap_servers is None:
-        return LocalLogPublisher(config.local_log_dir, topics)
+        return LocalLogPublisher(
+            config.local_log_dir,
+            topics,
+            retention={t: config.retention_for(t) for t in topics.all()},
+        )
     from ingest.kafka_publisher import KafkaPublisher
 
     return KafkaPublisher(config).start()

@@ -17,6 +17,7 @@ from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.models import Contact
 from groundstation.runtime import open_runtime
 from groundstation.settings import Settings
+from ingest import topiclog
 from ingest.consumer import LocalLogSource, follow_frames
 from ingest.dataset import DatasetReader
 from ingest.topics import ContactEventMessage, DatasetReadyMessage, TopicNames
@@ -120,12 +121,12 @@ def test_concurrent_contacts_complete_or_fail_independently_with_datasets_and_to
     # Notices: the dataset-ready one, and every transition of both contacts.
     notices = [
         DatasetReadyMessage.decode(_value(line))
-        for line in (log_dir / f"{topics.datasets}.jsonl").read_text().splitlines()
+        for line in topiclog.iter_lines(log_dir, topics.datasets)
     ]
     assert [n.contact_id for n in notices] == [cid]
     events = [
         ContactEventMessage.decode(_value(line))
-        for line in (log_dir / f"{topics.contact_events}.jsonl").read_text().splitlines()
+        for line in topiclog.iter_lines(log_dir, topics.contact_events)
     ]
     assert [e.new_state for e in events if e.contact_id == cid] == [
         "PREPASS",
@@ -136,7 +137,7 @@ def test_concurrent_contacts_complete_or_fail_independently_with_datasets_and_to
     assert events[0].station is not None
 
 
-def _value(line: str) -> bytes:
+def _value(line: dict[str, object]) -> bytes:
     import base64
 
-    return base64.b64decode(json.loads(line)["value_b64"])
+    return base64.b64decode(str(line["value_b64"]))

@@ -88,6 +88,58 @@ def test_topics_are_created_at_start_up_with_the_configured_partition_count(
         pub.close()
 
 
+def topic_configs(admin: KafkaAdminClient, topic: str) -> dict[str, str]:
+    """The topic's configs set on it (not the broker's defaults), as text."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    described: Any = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+    if isinstance(described, dict):  # kafka-python >= 3
+        entries = described["topic"][topic]
+        return {name: str(entry["value"]) for name, entry in entries.items()}
+    out = {}  # kafka-python 2.x: raw DescribeConfigsResponse objects
+    for response in described:
+        for resource in response.resources:
+            for entry in resource[4]:
+                out[entry[0]] = str(entry[1])
+    return out
+
+
+def test_topics_this_service_creates_carry_the_retention_settings(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    from ingest.topiclog import TopicRetention
+
+    names = TopicNames(topic_prefix)
+    retention = TopicRetention(retention_ms=3 * 3600 * 1000, retention_bytes=512 * 1024**2)
+    frames = TopicRetention(retention_ms=3600 * 1000, retention_bytes=None, segment_ms=600_000)
+    pub = KafkaPublisher(
+        config(
+            kafka_bootstrap,
+            topic_prefix,
+            tmp_path,
+            retention=retention,
+            topic_retention={names.frames: frames},
+        )
+    ).start()
+    try:
+        assert pub.connected.wait(20)
+    finally:
+        pub.close()
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        events = topic_configs(admin, names.contact_events)
+        frame_configs = topic_configs(admin, names.frames)
+    finally:
+        admin.close()
+    assert events["retention.ms"] == "10800000"
+    assert events["retention.bytes"] == str(512 * 1024**2)
+    assert events["segment.ms"] == str(24 * 3600 * 1000)
+    assert frame_configs["retention.ms"] == "3600000"
+    assert frame_configs["segment.ms"] == "600000"
+    # -1 (keep any size) is the broker's default: not reported as set, or -1.
+    assert frame_configs.get("retention.bytes", "-1") == "-1"
+
+
 def test_frames_come_back_with_keys_headers_and_per_satellite_order(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
 ) -> None:

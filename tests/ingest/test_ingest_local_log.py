@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from groundstation.commands import consume
+from ingest import topiclog
 from ingest.config import KafkaConfig
 from ingest.consumer import LocalLogSource, follow_frames
 from ingest.errors import IngestError
@@ -74,9 +75,10 @@ def test_with_no_broker_configured_the_publisher_is_the_local_log(tmp_path: Path
     pub.publish_frame(b"\x01\x02", meta(0))
     pub.publish_contact_event(ContactEventMessage("c-1", "scheduled", "tracking", T0, "AOS"))
     pub.close()
-    assert (tmp_path / "gs.frames.jsonl").read_text().count("\n") == 1
-    line = json.loads((tmp_path / "gs.contact-events.jsonl").read_text())
+    assert len(list(topiclog.iter_lines(tmp_path, "gs.frames"))) == 1
+    [line] = topiclog.iter_lines(tmp_path, "gs.contact-events")
     assert line["offset"] == 0
+    assert (tmp_path / "gs.frames" / f"{0:020d}.jsonl").is_file()
 
 
 def test_local_log_frames_come_back_with_metadata_and_increasing_offsets(tmp_path: Path) -> None:
