@@ -34,6 +34,8 @@ from api.inputs import reject_unstorable_input
 from api.metrics import Metrics
 from groundstation.booking import BookingPolicy
 from groundstation.clock import Clock, clock_from_settings
+from groundstation.events import ContactEvent
+from groundstation.logs import ContactLogSink
 from groundstation.settings import Settings
 
 if TYPE_CHECKING:
@@ -189,6 +191,9 @@ def create_app(
         policy=BookingPolicy.from_settings(settings),
         max_upload_bytes=max_upload_bytes,
     )
+    # Bookings, cancellations and window updates made through this process's
+    # routes: one log line each (the runtime logs the lifecycle's own events).
+    ctx.events.add_sink(ContactLogSink(simulated_clock=settings.clock == "simulated"))
 
     app = FastAPI(
         title="groundstation",
@@ -258,9 +263,20 @@ def attach_runtime(app: FastAPI, runtime: Runtime) -> None:
     reach the stream from the database anyway), and ``GET /metrics`` reports
     the executor's decoded and published frames and the spool depth."""
     ctx: AppContext = app.state.ctx
-    runtime.events.add(ctx.events)
+    runtime.events.add(_PollerWaker(ctx.events))
     runtime.executor.add_frame_counter(ctx.metrics)
     ctx.metrics.gauge_source("groundstation_spool_depth_bytes", runtime.spool_depth_bytes)
+
+
+class _PollerWaker:
+    """Wakes the SSE poller on a lifecycle event; not forwarded to the hub's
+    sinks, which the runtime's own sinks already are (no event logged twice)."""
+
+    def __init__(self, hub: ContactEventHub) -> None:
+        self.hub = hub
+
+    def publish(self, event: ContactEvent) -> None:
+        self.hub.wake()
 
 
 def _add_problem_schema(app: FastAPI) -> None:

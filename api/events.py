@@ -14,7 +14,9 @@ hands each event to every subscriber's asyncio queue; it starts with the
 first subscriber, ends when the last one has gone, and ``close()`` (the app's
 shutdown) stops it. A client reconnecting with
 ``Last-Event-ID`` gets the events after that id from the database, up to the
-poller's cursor, then the live ones: none twice, none missed.
+poller's cursor, then the live ones: none twice, none missed -- unless
+housekeeping pruned history after that id: then the subscriber is told so
+(``pruned``) and gets what is left.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class _Subscriber:
     def __init__(self, loop: asyncio.AbstractEventLoop, maxsize: int) -> None:
         self.loop = loop
         self.queue: asyncio.Queue[NumberedEvent] = asyncio.Queue(maxsize=maxsize)
+        # Set when history after the subscriber's Last-Event-ID was pruned.
+        self.pruned: event_log.PrunedHistory | None = None
 
     def offer(self, item: NumberedEvent) -> None:
         if self.queue.full():  # a slow client loses the oldest, never blocks the poller
@@ -102,6 +106,10 @@ class ContactEventHub:
         for sink in sinks:
             sink.publish(event)
 
+    def wake(self) -> None:
+        """Poll the database now (an event was committed by this process)."""
+        self._wake.set()
+
     def subscribe(
         self, loop: asyncio.AbstractEventLoop, after_id: int | None = None
     ) -> tuple[_Subscriber, Sequence[NumberedEvent]]:
@@ -127,6 +135,7 @@ class ContactEventHub:
             return sub, []
         try:
             with self._session_factory() as session:
+                sub.pruned = event_log.pruned_since(session, event_id=after_id)
                 start = event_log.position_of(session, event_id=after_id)
                 backlog = event_log.events_after(
                     session, start, until=until, limit=self._backlog, latest=True

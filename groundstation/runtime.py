@@ -24,6 +24,7 @@ from groundstation.delivery import open_frame_publisher, open_object_store, spoo
 from groundstation.downlink import DownlinkExecutor, LinkModel
 from groundstation.events import ContactEvent, EventSink
 from groundstation.lifecycle import LifecycleService, ReconcileReport, lifecycle_from_settings
+from groundstation.logs import contact_log_sink
 from groundstation.models import Contact
 from groundstation.settings import Settings
 from ingest.catalog import CatalogService
@@ -163,7 +164,10 @@ def open_runtime(
             software_version=software_version(),
         )
         details = contact_details(session_factory)
-        events = FanOutSink(PublisherEventSink(publisher, details=details))  # type: ignore[arg-type]
+        events = FanOutSink(
+            PublisherEventSink(publisher, details=details),  # type: ignore[arg-type]
+            contact_log_sink(settings, details=details, executor=executor),  # type: ignore[arg-type]
+        )
         lifecycle = lifecycle_from_settings(
             settings,
             session_factory=session_factory,

@@ -14,6 +14,43 @@ from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.config import KafkaConfig, S3Config
+from ingest.topiclog import TopicRetention
+
+_UNITS = {
+    "": 1,
+    "B": 1,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+    "TIB": 2**40,
+}
+
+
+def free_space_bytes(spec: str, *, total_bytes: int) -> int:
+    """A free-space watermark in bytes: ``"10%"`` of ``total_bytes``, or a size
+    (``"20GiB"``, ``"500MB"``, ``"1048576"``)."""
+    text = spec.strip().upper().replace(" ", "")
+    try:
+        if text.endswith("%"):
+            percent = float(text[:-1])
+            if not 0 <= percent <= 100:
+                raise ValueError
+            return int(total_bytes * percent / 100)
+        number = text.rstrip("KMGTIB")
+        unit = text[len(number) :]
+        value = float(number) * _UNITS[unit]
+        if value < 0:
+            raise ValueError
+        return int(value)
+    except (ValueError, KeyError):
+        raise ValueError(
+            f"free-space watermark {spec!r} is neither a percentage (e.g. '10%') "
+            "nor a size (e.g. '20GiB', '500MB', '1048576')"
+        ) from None
 
 
 class Settings(BaseSettings):
@@ -78,6 +115,40 @@ class Settings(BaseSettings):
     s3_presigned_downloads: bool = False
     s3_presigned_expiry_s: int = 300
 
+    # --- logging, retention and housekeeping ---
+    # Log lines on stderr: "text" (time level logger: message key=value ...)
+    # or "json" (one object per line for log collectors); the level of the
+    # service's own loggers (APScheduler, kafka and boto chatter only from
+    # DEBUG on; their warnings and errors always).
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Topics: Kafka topic configs of the topics this service creates, and the
+    # segments of the local topic log (-1: no limit; Kafka's defaults are
+    # 7 days and no size limit).
+    topic_retention_ms: int = 7 * 24 * 3600 * 1000
+    topic_retention_bytes: int = -1
+    topic_segment_ms: int = 24 * 3600 * 1000
+    topic_segment_bytes: int = 16 * 1024 * 1024
+    # Datasets are kept this many days after their pass ends (0: forever),
+    # unless the mission profile's dataset_options.retention_days says
+    # otherwise; expired ones are deleted, or moved under
+    # dataset_archive_prefix of the store when that is set.
+    dataset_retention_days: float = 0.0
+    dataset_archive_prefix: str = ""
+    # Contact history (contact_transitions, the SSE event log) of contacts
+    # that ended more than this many days ago is pruned (0: never), in
+    # batches of housekeeping_batch_rows rows.
+    event_retention_days: float = 90.0
+    housekeeping_batch_rows: int = 1000
+    # How often `serve` runs housekeeping (wall seconds; 0: never).
+    housekeeping_interval_s: float = 600.0
+    # Free space on the file systems of data_dir (and staging, local
+    # datasets): below disk_warn_free a WARNING and a note on /readyz, below
+    # disk_refuse_free new recordings are refused and /readyz answers 503.
+    # A percentage of the file system ("10%") or a size ("20GiB", "500MB").
+    disk_warn_free: str = "10%"
+    disk_refuse_free: str = "5%"
+
     @field_validator("clock_start")
     @classmethod
     def _clock_start_is_utc(cls, value: datetime | None) -> datetime | None:
@@ -110,6 +181,60 @@ class Settings(BaseSettings):
             raise ValueError(f"api_threads must be >= 1, got {value}")
         return value
 
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format_any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level_any_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("topic_retention_ms", "topic_retention_bytes", "topic_segment_ms")
+    @classmethod
+    def _positive_or_unlimited(cls, value: int) -> int:
+        if value == 0 or value < -1:
+            raise ValueError(f"must be >= 1 or -1 (no limit), got {value}")
+        return value
+
+    @field_validator("topic_segment_bytes")
+    @classmethod
+    def _segment_size(cls, value: int) -> int:
+        if value < 1024:
+            raise ValueError(f"topic_segment_bytes must be >= 1024, got {value}")
+        return value
+
+    @field_validator("dataset_retention_days", "event_retention_days", "housekeeping_interval_s")
+    @classmethod
+    def _not_negative(cls, value: float) -> float:
+        if not value >= 0:
+            raise ValueError(f"must be >= 0 (0: never), got {value}")
+        return value
+
+    @field_validator("housekeeping_batch_rows")
+    @classmethod
+    def _batch_positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"housekeeping_batch_rows must be >= 1, got {value}")
+        return value
+
+    @field_validator("dataset_archive_prefix")
+    @classmethod
+    def _archive_prefix_clean(cls, value: str) -> str:
+        value = value.strip("/")
+        if value and any(p in ("", ".", "..") for p in value.split("/")):
+            raise ValueError(
+                f"dataset_archive_prefix {value!r} is not a clean relative key prefix like 'archive'"
+            )
+        return value
+
+    @field_validator("disk_warn_free", "disk_refuse_free")
+    @classmethod
+    def _free_space_spec(cls, value: str) -> str:
+        free_space_bytes(value, total_bytes=1)  # raises naming the bad value
+        return value.strip()
+
     def kafka_config(self) -> KafkaConfig:
         """Publisher settings for ingest (broker, or the local topic log)."""
         return KafkaConfig(
@@ -118,6 +243,20 @@ class Settings(BaseSettings):
             partitions=self.kafka_partitions,
             spool_dir=self.data_dir / "spool",
             local_log_dir=self.data_dir / "topics",
+            retention=self.topic_retention(),
+        )
+
+    def topic_retention(self) -> TopicRetention:
+        """Rolling and retention of every topic (-1 settings mean no limit)."""
+
+        def limit(value: int) -> int | None:
+            return None if value == -1 else value
+
+        return TopicRetention(
+            retention_ms=limit(self.topic_retention_ms),
+            retention_bytes=limit(self.topic_retention_bytes),
+            segment_bytes=self.topic_segment_bytes,
+            segment_ms=limit(self.topic_segment_ms),
         )
 
     def s3_config(self) -> S3Config:

@@ -49,11 +49,16 @@ def open_context(settings: Settings | None = None) -> Context:
 
 
 def run(handler: Handler) -> Callable[[argparse.Namespace], int]:
-    """Wrap a handler: build the context, print domain errors as one line, exit 1."""
+    """Wrap a handler: load the settings, set up logging, build the context,
+    print domain errors as one line, exit 1."""
 
     def func(args: argparse.Namespace) -> int:
+        from groundstation.logs import configure_logging
+
+        settings = Settings()
+        configure_logging(settings)
         try:
-            return handler(args, open_context())
+            return handler(args, open_context(settings))
         except GroundStationError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

@@ -220,6 +220,7 @@ def run(args: argparse.Namespace) -> int:
     from groundstation.clock import SimulatedClock
     from groundstation.db import make_engine, make_session_factory, migrate
     from groundstation.errors import GroundStationError
+    from groundstation.logs import configure_logging
     from groundstation.models import Contact
     from groundstation.runtime import open_runtime
     from groundstation.settings import Settings
@@ -230,6 +231,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"groundstation demo: error: {exc}", file=sys.stderr)
         return 2
     settings = Settings()
+    # The demo prints each contact's progress itself: only warnings are
+    # logged unless GS_LOG_LEVEL asks for more.
+    configure_logging(settings, level=None if "GS_LOG_LEVEL" in os.environ else "WARNING")
     if "GS_DATA_DIR" not in os.environ:
         # The demo's own directory, wiped so reruns start clean; a configured
         # GS_DATA_DIR (or a shared database) is never wiped.
