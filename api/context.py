@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,6 +33,8 @@ class AppContext:
     max_upload_bytes: int = 1 << 20
     # Pass predictions reused across GET /passes requests (pure in their key).
     pass_cache: PassCache = field(default_factory=PassCache)
+    # Free space of a path (``shutil.disk_usage``; tests inject their own).
+    disk_usage: Callable[[Path], Any] = shutil.disk_usage
     _store: ObjectStore | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

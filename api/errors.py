@@ -21,6 +21,7 @@ PROBLEM = "application/problem+json"
 # Most specific first.
 _DOMAIN_STATUS: list[tuple[type[Exception], int, str]] = [
     (gs.NotFoundError, 404, "not-found"),
+    (gs.GoneError, 410, "gone"),
     (gs.AlreadyExistsError, 409, "already-exists"),
     (gs.BookingConflictError, 409, "booking-conflict"),
     (gs.MaintenanceConflictError, 409, "maintenance-conflict"),
@@ -42,6 +43,7 @@ _TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    410: "Gone",
     413: "Content too large",
     416: "Range not satisfiable",
     422: "Unprocessable content",

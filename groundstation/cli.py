@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scheduler",
     "apikeys",
     "serve",
+    "housekeeping",
 )
 
 

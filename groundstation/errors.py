@@ -96,3 +96,8 @@ class PlanCommitRefusedError(GroundStationError):
     def __init__(self, message: str, *, rule: str) -> None:
         super().__init__(message)
         self.rule = rule
+
+
+class GoneError(GroundStationError):
+    """An entity existed but was removed on purpose (e.g. a dataset past its
+    retention); the message says when and why."""

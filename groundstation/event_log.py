@@ -16,17 +16,34 @@ commit can insert a row before one already read:
   (``pg_snapshot_xmin``) are read, in ``(tx_id, id)`` order. A transaction
   that is still open delays the rows of younger ones until it ends; none is
   skipped.
+
+History is pruned by housekeeping (`prune`): the rows of contacts that ended
+before a cut-off, in bounded batches. The highest id pruned is kept
+(``housekeeping_marks``), so a reader resuming from an id before it learns
+that events it has not seen may be gone (`pruned_since`) instead of silently
+missing them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import BigInteger, ColumnElement, Integer, literal, literal_column, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    delete,
+    literal,
+    literal_column,
+    select,
+    tuple_,
+)
+from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation.events import ContactEvent
-from groundstation.models import Contact, ContactTransition
+from groundstation.models import Contact, ContactTransition, HousekeepingMark
+from groundstation.states import TERMINAL_STATES
 
 Position = tuple[int, int]
 """Where a row sits in the read order: ``(tx_id or 0, id)``."""
@@ -154,3 +171,93 @@ def events_after(
         )
         for r in rows
     ]
+
+
+# ------------------------------------------------------------ pruning
+
+PRUNED_THROUGH = "contact_transitions.pruned_through_id"
+"""Name of the mark holding the highest transition id pruned so far."""
+
+
+def pruned_through(session: Session) -> int:
+    """The highest event id pruned so far (0: none)."""
+    mark = session.get(HousekeepingMark, PRUNED_THROUGH)
+    value = mark.value if mark is not None else 0
+    session.rollback()
+    return value
+
+
+@dataclass(frozen=True)
+class PrunedHistory:
+    """Events after a reader's ``last_event_id`` were pruned, up to ``pruned_through_id``."""
+
+    last_event_id: int
+    pruned_through_id: int
+
+
+def pruned_since(session: Session, *, event_id: int) -> PrunedHistory | None:
+    """Whether events after ``event_id`` (a client's ``Last-Event-ID``) may have
+    been pruned: some id above it was."""
+    through = pruned_through(session)
+    if event_id < through:
+        return PrunedHistory(last_event_id=event_id, pruned_through_id=through)
+    return None
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    rows: int
+    through_id: int
+
+
+def prune(
+    session_factory: sessionmaker[Session],
+    *,
+    ended_before: datetime,
+    now: datetime,
+    batch_rows: int = 1000,
+    max_batches: int = 100,
+) -> PruneResult:
+    """Delete the transitions of contacts in a final state whose booked window
+    ended before ``ended_before``: at most ``batch_rows`` per transaction and
+    ``max_batches`` transactions per call (the next call goes on)."""
+    rows = 0
+    through = 0
+    for _ in range(max_batches):
+        with session_factory() as session:
+            ids = list(
+                session.scalars(
+                    select(ContactTransition.id)
+                    .join(Contact, Contact.id == ContactTransition.contact_id)
+                    .where(
+                        Contact.state.in_([s.value for s in TERMINAL_STATES]),
+                        Contact.booked_end < ended_before,
+                    )
+                    .order_by(ContactTransition.id)
+                    .limit(batch_rows)
+                )
+            )
+            if not ids:
+                session.rollback()
+                break
+            session.execute(
+                delete(ContactTransition)
+                .where(ContactTransition.id.in_(ids))
+                .execution_options(synchronize_session=False)
+            )
+            _raise_mark(session, PRUNED_THROUGH, max(ids), now)
+            session.commit()
+        rows += len(ids)
+        through = max(through, max(ids))
+        if len(ids) < batch_rows:
+            break
+    return PruneResult(rows=rows, through_id=through)
+
+
+def _raise_mark(session: Session, name: str, value: int, now: datetime) -> None:
+    mark = session.get(HousekeepingMark, name, with_for_update=True)
+    if mark is None:
+        session.add(HousekeepingMark(name=name, value=value, updated_at=now))
+    elif value > mark.value:
+        mark.value = value
+        mark.updated_at = now

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from groundstation.clock import require_utc
 from groundstation.errors import AlreadyExistsError, NotFoundError, ValidationError
 from groundstation.events import ContactEvent, EventSink, NullEventSink
+from groundstation.housekeeping import profile_retention_days
 from groundstation.models import (
     Antenna,
     Ephemeris,
@@ -235,6 +236,7 @@ def add_profile(
     ):
         if value < 0:
             raise ValidationError(f"profile {profile_id!r}: {name} {value} must be >= 0")
+    profile_retention_days(dataset_options or {}, profile_id=profile_id)
     if session.get(MissionProfile, profile_id) is not None:
         raise AlreadyExistsError("mission profile", profile_id)
     profile = MissionProfile(

@@ -302,3 +302,14 @@ class ApiKey(Base):
     __table_args__ = (
         CheckConstraint("role IN ('admin', 'operator', 'scientist')", name="ck_api_keys_role"),
     )
+
+
+class HousekeepingMark(Base):
+    """A figure housekeeping keeps between runs, e.g. the highest contact
+    transition id pruned (``groundstation.event_log.PRUNED_THROUGH``)."""
+
+    __tablename__ = "housekeeping_marks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column()

@@ -29,7 +29,8 @@ from groundstation.booking import (
     usable_ephemeris,
 )
 from groundstation.clock import require_utc
-from groundstation.errors import NotFoundError, ValidationError
+from groundstation.errors import GoneError, NotFoundError, ValidationError
+from groundstation.housekeeping import profile_retention_days
 from groundstation.inventory import get_satellite
 from groundstation.models import (
     Antenna,
@@ -139,6 +140,7 @@ def update_profile(
     ):
         if value < 0:
             raise ValidationError(f"profile {profile_id!r}: {name} {value} must be >= 0")
+    profile_retention_days(dataset_options or {}, profile_id=profile_id)
     profile = get_profile(session, profile_id=profile_id)
     profile.min_viable_duration_s = float(min_viable_duration_s)
     profile.prepass_s = float(prepass_s)
@@ -563,8 +565,8 @@ def usage(
 # ---------------------------------------------------------------- datasets
 
 
-def _dataset_query(tenants: Sequence[str] | None) -> Any:
-    query = select(DatasetRow).where(DatasetRow.state == "ready")
+def _dataset_query(tenants: Sequence[str] | None, state: str = "ready") -> Any:
+    query = select(DatasetRow).where(DatasetRow.state == state)
     if tenants is not None:
         query = query.where(
             DatasetRow.norad_id.in_(
@@ -617,5 +619,11 @@ def get_dataset_for(
         .options(selectinload(DatasetRow.files))
     )
     if row is None:
+        expired = session.scalar(
+            _dataset_query(tenants, state="expired").where(DatasetRow.id == dataset_id)
+        )
+        if expired is not None:
+            at = expired.expired_at.isoformat() if expired.expired_at else "?"
+            raise GoneError(f"dataset {dataset_id!r} was removed at {at}: {expired.expired_reason}")
         raise NotFoundError("dataset", dataset_id)
     return DatasetEntry.from_row(row)

@@ -6,7 +6,8 @@ import ``groundstation``; the service's Alembic migrations include
 the API needs. A dataset is *visible* only in state ``ready``: rows in state
 ``writing`` belong to a writer in progress (or one that crashed, which
 `ingest.dataset.recover` cleans up), ``failed`` rows record why a dataset was
-abandoned.
+abandoned, ``expired`` ones when and why retention removed them (their file
+rows stay until the objects are gone: `CatalogService.expire`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from sqlalchemy.orm import (
 
 from ingest.errors import DatasetError
 
-STATES = ("writing", "ready", "failed")
+STATES = ("writing", "ready", "failed", "expired")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -85,6 +86,9 @@ class DatasetRow(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # When and why retention removed the dataset (state ``expired``).
+    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    expired_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     files: Mapped[list[DatasetFileRow]] = relationship(
         back_populates="dataset", cascade="all, delete-orphan", order_by="DatasetFileRow.name"
     )
@@ -133,6 +137,8 @@ class DatasetEntry:
     created_at: datetime
     ready_at: datetime | None
     files: tuple[FileEntry, ...]
+    expired_at: datetime | None = None
+    expired_reason: str | None = None
 
     @classmethod
     def from_row(cls, row: DatasetRow) -> DatasetEntry:
@@ -154,6 +160,8 @@ class DatasetEntry:
             created_at=row.created_at,
             ready_at=row.ready_at,
             files=tuple(FileEntry(f.name, f.uri, f.size_bytes, f.sha256) for f in row.files),
+            expired_at=row.expired_at,
+            expired_reason=row.expired_reason,
         )
 
 
@@ -236,6 +244,44 @@ class CatalogService:
             row.state = "failed"
             row.error = reason
             row.files = []
+
+    def expire(self, dataset_id: str, *, now: datetime, reason: str) -> DatasetEntry | None:
+        """Retention: a ``ready`` dataset becomes ``expired`` (invisible) with the
+        time and reason; None if it is not ready (being written, already gone).
+        Its file rows stay until `forget_files`, after its objects are removed."""
+        with Session(self.engine) as s, s.begin():
+            row = s.scalar(
+                select(DatasetRow)
+                .where(DatasetRow.id == dataset_id, DatasetRow.state == "ready")
+                .with_for_update()
+            )
+            if row is None:
+                return None
+            row.state = "expired"
+            row.expired_at = now
+            row.expired_reason = reason
+            s.flush()
+            return DatasetEntry.from_row(row)
+
+    def forget_files(self, dataset_id: str) -> None:
+        """The objects of an expired dataset are removed: drop its file rows."""
+        with Session(self.engine) as s, s.begin():
+            row = self._row(s, dataset_id)
+            if row.state != "expired":
+                raise DatasetError(f"dataset {dataset_id!r} is {row.state!r}, not expired")
+            row.files = []
+
+    def expired_with_files(self, *, limit: int = 1000) -> list[DatasetEntry]:
+        """Expired datasets whose objects may still exist (removal interrupted)."""
+        q = (
+            select(DatasetRow)
+            .where(DatasetRow.state == "expired", DatasetRow.files.any())
+            .options(selectinload(DatasetRow.files))
+            .order_by(DatasetRow.expired_at, DatasetRow.id)
+            .limit(limit)
+        )
+        with Session(self.engine) as s:
+            return [DatasetEntry.from_row(r) for r in s.scalars(q)]
 
     def get(self, dataset_id: str, *, include_unready: bool = False) -> DatasetEntry:
         with Session(self.engine) as s:

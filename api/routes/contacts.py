@@ -157,7 +157,10 @@ def list_contacts(
     responses={
         200: {
             "content": {"text/event-stream": {}},
-            "description": "Server-Sent Events: `event: contact`, JSON data",
+            "description": (
+                "Server-Sent Events: `event: contact`, JSON data; first `event: "
+                "history-pruned` when history after `Last-Event-ID` was pruned"
+            ),
         }
     },
 )
@@ -170,7 +173,9 @@ async def contact_events(
     """Live contact state changes made by any process sharing the database, as
     Server-Sent Events (`event: contact`; `id:` is the change's id in the
     contact history, for resuming with `Last-Event-ID`). An operator sees its
-    tenant's."""
+    tenant's. When history after `Last-Event-ID` was pruned by housekeeping,
+    the stream starts with `event: history-pruned` (no `id:`) naming the
+    highest id pruned, then the events kept."""
     after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
     tenants = principal.tenants()
     hub = ctx.events
@@ -179,6 +184,18 @@ async def contact_events(
     async def stream() -> AsyncIterator[str]:
         try:
             yield ": connected\n\n"
+            if sub.pruned is not None:
+                gap = sub.pruned
+                notice = {
+                    "last_event_id": gap.last_event_id,
+                    "pruned_through_id": gap.pruned_through_id,
+                    "detail": (
+                        f"contact history up to event id {gap.pruned_through_id} was pruned "
+                        f"(GS_EVENT_RETENTION_DAYS): events after id {gap.last_event_id} may be "
+                        "missing; read the contacts' current state with GET /contacts"
+                    ),
+                }
+                yield f"event: history-pruned\ndata: {json.dumps(notice)}\n\n"
             pending = list(backlog)
             while True:
                 if not pending:

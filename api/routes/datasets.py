@@ -22,7 +22,10 @@ from groundstation.errors import NotFoundError
 from ingest.objectstore import S3ObjectStore
 
 router = APIRouter(tags=["datasets"])
-_404 = problems(_404="no such dataset (or one of a tenant this key may not read)")
+_404 = problems(
+    _404="no such dataset (or one of a tenant this key may not read)",
+    _410="the dataset was removed by retention; the detail says when and why",
+)
 
 
 @router.get("/datasets", response_model=schemas.DatasetsPublic)

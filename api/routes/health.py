@@ -11,6 +11,7 @@ from sqlalchemy import func, select, text
 
 from api import schemas
 from api.deps import CtxDep
+from groundstation.housekeeping import disk_checks, disk_summary
 from groundstation.models import Contact
 
 router = APIRouter(tags=["health"])
@@ -33,13 +34,30 @@ def _check_broker(bootstrap: str) -> str:
     return f"unreachable ({last})"
 
 
+def _check_disk(settings: Any, usage: Any) -> str:
+    """Free space against the watermarks (``groundstation.housekeeping``):
+    "ok (...)", "ok, but low: ..." (warn) or "full: ..." (recordings refused)."""
+    try:
+        level, text = disk_summary(disk_checks(settings, usage=usage), settings)
+    except OSError as exc:
+        return f"ok (free space not checked: {exc})"[:300]
+    return {"ok": f"ok ({text})", "warn": f"ok, but {text}"}.get(level, text)
+
+
 @router.get(
     "/readyz",
     response_model=schemas.Readiness,
-    responses={503: {"model": schemas.Readiness, "description": "a dependency is unreachable"}},
+    responses={
+        503: {
+            "model": schemas.Readiness,
+            "description": "a dependency is unreachable, or the disk is below the refuse watermark",
+        }
+    },
 )
 def readyz(ctx: CtxDep) -> Any:
-    """Database, Kafka broker (when configured) and object store reachable."""
+    """Database, Kafka broker (when configured) and object store reachable, and
+    free disk space above `GS_DISK_REFUSE_FREE` (below `GS_DISK_WARN_FREE` the
+    `disk` check says so but the service stays ready)."""
     checks: dict[str, str] = {}
     try:
         with ctx.engine.connect() as conn:
@@ -57,6 +75,7 @@ def readyz(ctx: CtxDep) -> Any:
         checks["object_store"] = "ok"
     except Exception as exc:
         checks["object_store"] = f"unreachable ({type(exc).__name__}: {exc})"[:300]
+    checks["disk"] = _check_disk(ctx.settings, ctx.disk_usage)
     ready = all(v.startswith("ok") for v in checks.values())
     body = schemas.Readiness(status="ready" if ready else "not ready", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)

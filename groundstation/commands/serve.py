@@ -6,7 +6,11 @@ working directory. At start-up datasets a crashed writer left behind are
 cleaned up or resumed and missed transitions are reconciled (see
 ``groundstation.runtime``). SIGTERM or SIGINT stops the HTTP server, then the
 scheduler: a pass in progress ends FAILED with the reason (its partial
-dataset deleted), never left in PASS.
+dataset deleted), never left in PASS. Housekeeping (retention and disk
+watermarks, ``groundstation.housekeeping``) runs in its own thread every
+``GS_HOUSEKEEPING_INTERVAL_S``. Logging is set up here from ``GS_LOG_FORMAT``
+and ``GS_LOG_LEVEL`` (``--log-level`` overrides the level); uvicorn's lines
+go through the same handler.
 """
 
 from __future__ import annotations
@@ -26,16 +30,18 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import attach_runtime, create_app, tune_gc_for_serving
+    from groundstation.housekeeping import HousekeepingThread, run_housekeeping
+    from groundstation.logs import configure_logging
     from groundstation.runtime import open_runtime
     from groundstation.settings import Settings
 
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     env_file = Path(args.env_file)
     settings = Settings(_env_file=env_file if env_file.is_file() else None)  # type: ignore[call-arg]
+    if args.log_level:
+        settings = settings.model_copy(update={"log_level": args.log_level.upper()})
+    configure_logging(settings)
     runtime = open_runtime(settings)
+    housekeeping: HousekeepingThread | None = None
     try:
         app = create_app(settings, clock=runtime.clock)
         attach_runtime(app, runtime)
@@ -49,12 +55,24 @@ def run(args: argparse.Namespace) -> int:
             len(runtime.recovery.resumed),
             len(runtime.recovery.cleaned),
         )
+        if settings.housekeeping_interval_s > 0:
+            housekeeping = HousekeepingThread(
+                lambda: run_housekeeping(
+                    settings,
+                    session_factory=runtime.session_factory,
+                    catalog=runtime.catalog,
+                    store=runtime.store,
+                    clock=runtime.clock,
+                ),
+                interval_s=settings.housekeeping_interval_s,
+            ).start()
         tune_gc_for_serving()
         config = uvicorn.Config(
             app,
             host=args.host,
             port=args.port,
-            log_level=args.log_level.lower(),
+            log_level=settings.log_level.lower(),
+            log_config=None,  # keep configure_logging's handler and format
             timeout_graceful_shutdown=5,
         )
         # uvicorn re-raises the signal that stopped it once it has shut down,
@@ -66,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         uvicorn.Server(config).run()  # returns on SIGTERM / SIGINT
         log.info("stopping (signal %s)", received or "none")
     finally:
+        if housekeeping is not None:
+            housekeeping.stop()
         runtime.close(reason=STOP_REASON)
     return 0
 
@@ -75,5 +95,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--host", default="127.0.0.1", help="listen address (default %(default)s)")
     p.add_argument("--port", type=int, default=8000, help="listen port (default %(default)s)")
     p.add_argument("--env-file", default=".env", help="settings file (default %(default)s)")
-    p.add_argument("--log-level", default="info", help="debug, info, warning, error")
+    p.add_argument(
+        "--log-level", default=None, help="debug, info, warning, error (default GS_LOG_LEVEL)"
+    )
     p.set_defaults(func=run)

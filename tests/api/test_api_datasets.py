@@ -106,4 +106,4 @@ def test_datasets_filter_by_satellite_and_time_range(store_world: World) -> None
 def test_readyz_reports_database_broker_and_object_store(store_world: World) -> None:
     r = store_world.client.get("/readyz")
     assert r.status_code == 200, r.text
-    assert set(r.json()["checks"]) == {"database", "broker", "object_store"}
+    assert set(r.json()["checks"]) == {"database", "broker", "object_store", "disk"}
