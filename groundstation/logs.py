@@ -231,9 +231,10 @@ def executor_figures(results: Mapping[str, object]) -> PassFigures:
 
 
 def contact_log_sink(
-    settings: Settings, *, details: ContactDetails | None, executor: object
+    *, clock: object, details: ContactDetails | None, executor: object
 ) -> ContactLogSink:
-    """The log sink of a runtime whose passes ``executor`` works."""
+    """The log sink of a runtime whose passes ``executor`` works on ``clock``."""
+    from groundstation.clock import SimulatedClock
     from groundstation.downlink import DownlinkExecutor
 
     results = getattr(executor, "results", None)
@@ -243,5 +244,5 @@ def contact_log_sink(
         # The downlink executor works every pass through the simulated RF
         # front end (groundstation/downlink.py).
         simulated_rf=isinstance(executor, DownlinkExecutor),
-        simulated_clock=settings.clock == "simulated",
+        simulated_clock=isinstance(clock, SimulatedClock),
     )

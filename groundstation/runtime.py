@@ -166,7 +166,7 @@ def open_runtime(
         details = contact_details(session_factory)
         events = FanOutSink(
             PublisherEventSink(publisher, details=details),  # type: ignore[arg-type]
-            contact_log_sink(settings, details=details, executor=executor),  # type: ignore[arg-type]
+            contact_log_sink(clock=clock, details=details, executor=executor),  # type: ignore[arg-type]
         )
         lifecycle = lifecycle_from_settings(
             settings,

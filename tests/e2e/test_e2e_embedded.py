@@ -6,9 +6,11 @@ other's link cannot close, so it fails with the reason and leaves nothing."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from groundstation.booking import BookingPolicy, reserve
@@ -36,8 +38,9 @@ from .conftest import (
 
 
 def test_concurrent_contacts_complete_or_fail_independently_with_datasets_and_topics(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="groundstation.contacts")
     settings = Settings(data_dir=tmp_path / "var")
     engine = make_engine(settings.effective_database_url())
     migrate(engine)
@@ -89,6 +92,23 @@ def test_concurrent_contacts_complete_or_fail_independently_with_datasets_and_to
 
     cid = ids[DEMO_PROFILE]
     result = runtime.executor.results[cid]
+
+    # One log line per contact event: the failure at WARNING with its reason,
+    # the completion with its frames; passes and clock were simulated.
+    logged = {
+        (vars(r)["contact_id"], vars(r)["state"]): r
+        for r in caplog.records
+        if r.name == "groundstation.contacts"
+    }
+    failed = logged[(ids[DEAD_PROFILE], "FAILED")]
+    assert failed.levelname == "WARNING"
+    assert "no frame decoded" in vars(failed)["reason"]
+    assert vars(failed)["simulated"] is True and vars(failed)["simulated_clock"] is True
+    completed = logged[(cid, "COMPLETED")]
+    assert completed.levelname == "INFO"
+    assert vars(completed)["frames_ok"] == result.frames_ok
+    assert vars(completed)["simulated"] is True
+    assert {state for c, state in logged if c == cid} == {"PASS", "POSTPASS", "COMPLETED"}
     topics = TopicNames(settings.kafka_topic_prefix)
     log_dir = settings.data_dir / "topics"
     frames = list(
