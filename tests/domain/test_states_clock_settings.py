@@ -95,3 +95,18 @@ def test_settings_refuse_a_non_positive_speedup(monkeypatch: pytest.MonkeyPatch)
 def test_explicit_database_url_wins_over_the_embedded_default() -> None:
     settings = Settings(database_url="postgresql+psycopg://u:p@h/db")
     assert settings.effective_database_url() == "postgresql+psycopg://u:p@h/db"
+
+
+def test_every_setting_is_documented_in_the_readme_settings_table() -> None:
+    from pathlib import Path
+
+    from groundstation.settings import Settings
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = [line for line in readme.splitlines() if line.startswith("| `GS_")]
+    missing = [
+        f"GS_{name.upper()}"
+        for name in Settings.model_fields
+        if not any(f"`GS_{name.upper()}`" in row for row in table)
+    ]
+    assert missing == []
