@@ -92,14 +92,20 @@ class LocalLogPublisher:
         self.retention = retention
         self._lock = threading.Lock()
         self._active: dict[str, _ActiveSegment] = {}
+        self._retention: dict[str, TopicRetention] = {}
         self._closed = False
 
     def retention_for(self, topic: str) -> TopicRetention:
-        if isinstance(self.retention, TopicRetention):
-            return self.retention
-        if self.retention is not None and topic in self.retention:
-            return self.retention[topic]
-        return TopicRetention()
+        found = self._retention.get(topic)
+        if found is None:
+            if isinstance(self.retention, TopicRetention):
+                found = self.retention
+            elif self.retention is not None and topic in self.retention:
+                found = self.retention[topic]
+            else:
+                found = TopicRetention()
+            self._retention[topic] = found
+        return found
 
     def _open_active(self, topic: str) -> _ActiveSegment:
         """Open the topic's newest segment (creating segment 0 for a new topic)."""
@@ -131,11 +137,16 @@ class LocalLogPublisher:
                 offset = act.base_offset + topiclog.count_lines(act.fd)
             if act.first_ms is None and st.st_size > 0:
                 act.first_ms = topiclog.first_timestamp_ms(act.fd)
-            # Another process rolled this segment (its successor starts at
-            # ``offset``), or retention deleted it while this one was idle.
-            rolled_elsewhere = st.st_nlink == 0 or (
-                offset > act.base_offset
-                and topiclog.segment_path(self.directory, topic, offset).exists()
+            # Another process rolled this segment (sealed it; its successor
+            # starts at ``offset``), or retention deleted it while idle.
+            rolled_elsewhere = (
+                st.st_nlink == 0
+                or topiclog.is_sealed(st)
+                or (
+                    st.st_size != act.known_size
+                    and offset > act.base_offset
+                    and topiclog.segment_path(self.directory, topic, offset).exists()
+                )
             )
             if rolled_elsewhere:
                 fcntl.flock(act.fd, fcntl.LOCK_UN)
@@ -145,6 +156,7 @@ class LocalLogPublisher:
             if topiclog.roll_due(st.st_size, act.first_ms, retention, now_ms):
                 path = topiclog.start_segment(self.directory, topic, offset)
                 fd = os.open(path, os.O_RDWR | os.O_APPEND)
+                topiclog.seal(act.fd)
                 fcntl.flock(act.fd, fcntl.LOCK_UN)
                 os.close(act.fd)
                 act = self._active[topic] = _ActiveSegment(fd, offset, 0, offset)

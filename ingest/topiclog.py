@@ -14,7 +14,8 @@ first, as Kafka's ``retention.ms`` / ``retention.bytes`` do: a segment whose
 newest record is older than ``retention_ms``, and segments while the topic
 without them would still hold at least ``retention_bytes``. The active
 segment is never deleted (an idle one is rolled once it is ``segment_ms``
-old, so its records expire too). Readers (`ingest.consumer.LocalLogSource`)
+old, so its records expire too). A rolled segment is made read-only
+(`seal`): that is how a publisher in another process notices the roll. Readers (`ingest.consumer.LocalLogSource`)
 identify a segment by its base offset, so rolling renames nothing; a reader
 whose segment was deleted continues at the oldest one left (Kafka's
 ``auto.offset.reset=earliest``).
@@ -30,6 +31,7 @@ import contextlib
 import fcntl
 import json
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -262,11 +264,24 @@ def roll_if_due(directory: Path, topic: str, retention: TopicRetention, now_ms: 
             if not roll_due(st.st_size, first_timestamp_ms(fd), retention, now_ms):
                 return False
             start_segment(directory, topic, following)
+            seal(fd)
             return True
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def seal(fd: int) -> None:
+    """Mark the segment open as ``fd`` closed (read-only), so a publisher of
+    another process holding it sees at its next append (``fstat``) that it
+    was rolled. Call it holding the segment's lock, after `start_segment`."""
+    with contextlib.suppress(OSError):  # a file system without modes: found by name
+        os.fchmod(fd, 0o444)
+
+
+def is_sealed(st: os.stat_result) -> bool:
+    return not st.st_mode & stat.S_IWUSR
 
 
 def start_segment(directory: Path, topic: str, base_offset: int) -> Path:

@@ -231,3 +231,18 @@ def test_retention_settings_become_kafka_topic_configs() -> None:
     }
     with pytest.raises(ValueError, match="retention_ms=0"):
         TopicRetention(retention_ms=0)
+
+
+def test_a_publisher_follows_a_segment_rolled_by_housekeeping_elsewhere(tmp_path: Path) -> None:
+    clock = FakeWallClock()
+    retention = TopicRetention(retention_ms=None, segment_ms=DAY_MS)
+    pub = publisher(tmp_path, retention, clock)
+    append_n(pub, 3)
+    # Housekeeping (another process, a later wall clock) rolls the idle segment ...
+    assert apply_retention(tmp_path, TOPIC, retention, now_ms=T0_MS + 2 * DAY_MS).rolled
+    # ... and this publisher, which saw no append since its own, writes to the new one.
+    append_n(pub, 2, start=3)
+    pub.close()
+    segs = topiclog.segments(tmp_path, TOPIC)
+    assert [(s.base_offset, len(s.path.read_text().splitlines())) for s in segs] == [(0, 3), (3, 2)]
+    assert read_all(tmp_path) == list(range(5))
