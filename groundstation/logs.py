@@ -10,8 +10,8 @@ one stderr handler on the root logger:
   ``contact_id``, ``state``, ``reason``) and ``exception`` when there is one.
 
 ``GS_LOG_LEVEL`` sets the level. The routine INFO lines of APScheduler
-("Running job", "Added job"), kafka-python and boto only show at DEBUG;
-their warnings and errors always do.
+("Running job", "Added job"), Alembic, kafka-python and boto only show at
+DEBUG; their warnings and errors always do.
 
 `ContactLogSink` is an ``EventSink`` (added to the runtime's ``FanOutSink``)
 writing one line per contact event: booked, cancelled, AOS, LOS and
@@ -36,7 +36,15 @@ from groundstation.states import ContactState
 S = ContactState
 
 # Loggers whose INFO lines are routine chatter: shown from DEBUG on only.
-CHATTY_LOGGERS = ("apscheduler", "kafka", "botocore", "boto3", "s3transfer", "urllib3")
+CHATTY_LOGGERS = (
+    "apscheduler",
+    "alembic",
+    "kafka",
+    "botocore",
+    "boto3",
+    "s3transfer",
+    "urllib3",
+)
 
 _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",

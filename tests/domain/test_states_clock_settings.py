@@ -110,3 +110,20 @@ def test_every_setting_is_documented_in_the_readme_settings_table() -> None:
         if not any(f"`GS_{name.upper()}`" in row for row in table)
     ]
     assert missing == []
+
+
+def test_topic_retention_settings_reach_the_publisher_config_and_kafka_topic_configs() -> None:
+    from groundstation.settings import Settings
+
+    config = Settings(
+        topic_retention_ms=3_600_000, topic_retention_bytes=-1, topic_segment_ms=-1
+    ).kafka_config()
+    retention = config.retention_for(f"{config.topic_prefix}.frames")
+    assert (retention.retention_ms, retention.retention_bytes, retention.segment_ms) == (
+        3_600_000,
+        None,
+        None,
+    )
+    assert retention.kafka_configs() == {"retention.ms": "3600000", "retention.bytes": "-1"}
+    with pytest.raises(ValueError, match="got 0"):
+        Settings(topic_retention_ms=0)
