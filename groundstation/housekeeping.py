@@ -34,13 +34,13 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, literal, select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation import event_log
@@ -49,7 +49,7 @@ from groundstation.errors import ValidationError
 from groundstation.models import Contact, MissionProfile
 from groundstation.settings import Settings, free_space_bytes
 from ingest import topiclog
-from ingest.catalog import CatalogService, DatasetEntry, DatasetRow
+from ingest.catalog import CatalogService, DatasetEntry, DatasetRow, UTCDateTime
 from ingest.objectstore import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -200,10 +200,10 @@ class ExpiredDataset:
 
 
 def _expiry_candidates(
-    session: Session, *, ended_before: datetime, batch: int
-) -> Iterator[tuple[str, datetime, str | None, dict[str, Any] | None]]:
+    session: Session, *, ended_before: datetime, after: tuple[datetime, str] | None, batch: int
+) -> list[tuple[str, datetime, str | None, dict[str, Any] | None]]:
     """(dataset id, end time, profile id, dataset_options) of ready datasets
-    whose pass ended before ``ended_before``, oldest first."""
+    whose pass ended before ``ended_before``, in (end time, id) order after ``after``."""
     query = (
         select(
             DatasetRow.id,
@@ -215,12 +215,25 @@ def _expiry_candidates(
         .outerjoin(Contact, Contact.id == DatasetRow.contact_id)
         .outerjoin(MissionProfile, MissionProfile.id == Contact.profile_id)
         .where(DatasetRow.state == "ready", DatasetRow.end_time < ended_before)
-        .order_by(DatasetRow.end_time, DatasetRow.id)
-        .limit(batch)
     )
-    rows = list(session.execute(query))
+    if after is not None:
+        last = tuple_(literal(after[0], UTCDateTime()), literal(after[1], String()))
+        query = query.where(tuple_(DatasetRow.end_time, DatasetRow.id) > last)
+    rows = list(session.execute(query.order_by(DatasetRow.end_time, DatasetRow.id).limit(batch)))
     session.rollback()
-    yield from ((r[0], r[1], r[2], r[3]) for r in rows)
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def _shortest_retention_days(session: Session, settings: Settings) -> float | None:
+    """The shortest retention of any dataset (None: every dataset is kept)."""
+    days = [settings.dataset_retention_days]
+    for profile_id, options in session.execute(
+        select(MissionProfile.id, MissionProfile.dataset_options)
+    ):
+        days.append(_retention_days(settings, profile_id, options))
+    session.rollback()
+    positive = [d for d in days if d > 0]
+    return min(positive) if positive else None
 
 
 def _retention_days(settings: Settings, profile_id: str | None, options: Any) -> float:
@@ -273,8 +286,33 @@ def expire_datasets(
         _remove_objects(unfinished, store, archive)
         catalog.forget_files(unfinished.id)
     with session_factory() as session:
-        candidates = list(_expiry_candidates(session, ended_before=now, batch=batch))
-    for dataset_id, end_time, profile_id, options in candidates:
+        shortest = _shortest_retention_days(session, settings)
+    if shortest is None:
+        return out
+    after: tuple[datetime, str] | None = None
+    while len(out) < batch:
+        with session_factory() as session:
+            page = _expiry_candidates(
+                session, ended_before=now - timedelta(days=shortest), after=after, batch=batch
+            )
+        if not page:
+            break
+        after = (page[-1][1], page[-1][0])
+        out.extend(_expire_page(settings, catalog, store, page, now=now))
+    return out
+
+
+def _expire_page(
+    settings: Settings,
+    catalog: CatalogService,
+    store: ObjectStore,
+    page: list[tuple[str, datetime, str | None, dict[str, Any] | None]],
+    *,
+    now: datetime,
+) -> list[ExpiredDataset]:
+    out: list[ExpiredDataset] = []
+    archive = settings.dataset_archive_prefix
+    for dataset_id, end_time, profile_id, options in page:
         days = _retention_days(settings, profile_id, options)
         if days <= 0 or end_time > now - timedelta(days=days):
             continue

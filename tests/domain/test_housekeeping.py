@@ -195,6 +195,32 @@ def test_a_profile_retention_overrides_the_default_and_zero_keeps_forever(
     assert "kept 2.5 days (mission profile 'short')" in reason
 
 
+def test_datasets_kept_forever_do_not_hold_back_later_ones_past_a_full_batch(
+    tmp_path: Path,
+    session_factory: sessionmaker[Session],
+    catalog: CatalogService,
+    store: LocalObjectStore,
+) -> None:
+    add_contact(session_factory, ended_days_ago=1)  # seeds the station and profile p1
+    with session_factory() as s:
+        add_profile(s, profile_id="keep", dataset_options={"retention_days": 0})
+    for days in (400, 399, 398):  # oldest first: a whole batch of them, never expiring
+        cid = add_contact(session_factory, ended_days_ago=days, profile_id="keep")
+        add_dataset(catalog, store, cid, ended_days_ago=days)
+    due, _ = add_dataset(
+        catalog, store, add_contact(session_factory, ended_days_ago=40), ended_days_ago=40
+    )
+    done = expire_datasets(
+        settings=settings_for(tmp_path, dataset_retention_days=30),
+        session_factory=session_factory,
+        catalog=catalog,
+        store=store,
+        now=NOW,
+        batch=2,
+    )
+    assert [d.dataset_id for d in done] == [due]
+
+
 def test_retention_off_by_default_keeps_every_dataset(
     tmp_path: Path,
     session_factory: sessionmaker[Session],
