@@ -259,7 +259,8 @@ def _partial(
     config = ConfigDict(**model.model_config)
     validators: dict[str, Any] = {}
     if section:
-        config.update(extra="allow", json_schema_extra={"additionalProperties": {"type": "null"}})
+        config["extra"] = "allow"
+        config["json_schema_extra"] = {"additionalProperties": {"type": "null"}}
         validators["only_null_extras"] = model_validator(mode="after")(_only_null_extras)
     out: type[BaseModel] = create_model(
         name, __config__=config, __doc__=doc, __validators__=validators, **fields

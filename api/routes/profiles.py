@@ -108,6 +108,13 @@ def replace_profile(
     "/mission-profiles/{profile_id}",
     response_model=schemas.ProfilePublic,
     responses=_WRITE,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ProfilePatch"}}
+            }
+        }
+    },
 )
 def patch_profile(
     profile_id: str,
