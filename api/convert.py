@@ -9,8 +9,25 @@ from fastapi import Response
 from pydantic import BaseModel
 
 from api import schemas
-from groundstation.models import Contact
+from groundstation.models import Contact, MissionProfile, Satellite
+from groundstation.profile_settings import downlink_problems, profile_document, read_profile
 from ingest.catalog import DatasetEntry
+
+
+def profile_public(p: MissionProfile) -> schemas.ProfilePublic:
+    """The profile's settings that validate, and a problem line for each
+    stored value that does not (never an error: one bad row must not break
+    a listing)."""
+    settings, problems = read_profile(profile_document(p))
+    return schemas.ProfilePublic.model_validate(
+        {"id": p.id, "tenant": p.owner_tenant, "problems": problems, **settings.model_dump()}
+    )
+
+
+def satellite_public(s: Satellite) -> schemas.SatellitePublic:
+    out = schemas.SatellitePublic.model_validate(s)
+    out.problems = downlink_problems(modulation=s.modulation, framing_profile=s.framing_profile)
+    return out
 
 
 def contact_public(c: Contact) -> schemas.ContactPublic:

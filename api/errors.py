@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.inputs import too_deep_to_read
 from groundstation import errors as gs
 from ingest.errors import DatasetError, IngestError, ObjectNotFoundError
 
@@ -23,6 +24,8 @@ _DOMAIN_STATUS: list[tuple[type[Exception], int, str]] = [
     (gs.NotFoundError, 404, "not-found"),
     (gs.GoneError, 410, "gone"),
     (gs.AlreadyExistsError, 409, "already-exists"),
+    (gs.PermissionDeniedError, 403, "forbidden"),
+    (gs.IdempotencyKeyReusedError, 422, "idempotency-key-reused"),
     (gs.BookingConflictError, 409, "booking-conflict"),
     (gs.MaintenanceConflictError, 409, "maintenance-conflict"),
     (gs.AntennaOfflineError, 409, "antenna-offline"),
@@ -115,6 +118,12 @@ def install(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
+            # FastAPI could not parse a JSON body nested deeper than the reader allows.
+            body = await request.body()
+            return await on_validation(
+                request, RequestValidationError([too_deep_to_read(len(body))])
+            )
         headers = dict(exc.headers) if exc.headers else None
         return problem(exc.status_code, str(exc.detail), headers=headers)
 

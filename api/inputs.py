@@ -9,8 +9,14 @@ route sees it.
   fields refuse them already): no UTF-8 encoder, hence no database, takes them.
 - Non-finite numbers in a JSON body: Python's JSON reader accepts the
   non-JSON tokens ``NaN`` and ``Infinity`` (and reads ``1e400`` as infinity);
-  PostgreSQL's ``json`` refuses them, and free-form objects (a profile's
-  ``demod``) would carry them into the database.
+  PostgreSQL's ``json`` refuses them, and free-form objects (an OMM upload)
+  would carry them into the database.
+- JSON bodies nested deeper than ``MAX_JSON_DEPTH`` objects/arrays: no
+  input of this API nests more than a few levels, and a value nested
+  hundreds of levels deep, once stored, broke every listing that showed it
+  (serializers and parsers have recursion limits). Deeper than Python's
+  parser reads is refused the same way. (Size: the body limit, ``create_app``'s
+  ``max_upload_bytes``.)
 
 The answer is the same 422 as any other validation error, naming the field
 and the value, on every database.
@@ -31,6 +37,8 @@ _NOT_FINITE = "numbers must be finite (NaN, Infinity and overflowing literals ar
 _NOT_UNICODE = "text must be valid Unicode (a lone surrogate escape like \\ud800 is not)"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _MAX_REPORTED = 20
+MAX_JSON_DEPTH = 32
+_TOO_DEEP = f"JSON may nest at most {MAX_JSON_DEPTH} objects/arrays deep"
 
 
 def _nul(loc: tuple[str | int, ...], value: Any) -> dict[str, Any]:
@@ -51,23 +59,43 @@ def _text_errors(loc: tuple[str | int, ...], text: str) -> Iterator[dict[str, An
             yield {"type": "string_unicode", "loc": loc, "msg": _NOT_UNICODE, "input": text}
 
 
+def _too_deep(loc: tuple[str | int, ...], value: Any) -> dict[str, Any]:
+    kind = "an object" if isinstance(value, dict) else "an array"
+    return {"type": "json_depth", "loc": loc, "msg": _TOO_DEEP, "input": f"{kind} nested deeper"}
+
+
 def _json_errors(document: Any) -> Iterator[dict[str, Any]]:
-    """NULs and non-finite numbers in a parsed JSON body, depth first (no
-    recursion: the document may nest as deep as the JSON reader allows)."""
-    stack: list[tuple[tuple[str | int, ...], Any]] = [(("body",), document)]
+    """NULs, non-finite numbers and nesting deeper than ``MAX_JSON_DEPTH`` in
+    a parsed JSON body, depth first (no recursion: the document may nest as
+    deep as the JSON reader allows)."""
+    stack: list[tuple[tuple[str | int, ...], Any, int]] = [(("body",), document, 0)]
     while stack:
-        loc, value = stack.pop()
+        loc, value, depth = stack.pop()
         if isinstance(value, str):
             yield from _text_errors(loc, value)
         elif isinstance(value, float):
             if not math.isfinite(value):
                 yield _not_finite(loc, value)
+        elif isinstance(value, dict | list) and depth >= MAX_JSON_DEPTH:
+            yield _too_deep(loc, value)
         elif isinstance(value, dict):
             for key, item in reversed(value.items()):
                 yield from _text_errors((*loc, key), key)
-                stack.append(((*loc, key), item))
+                stack.append(((*loc, key), item, depth + 1))
         elif isinstance(value, list):
-            stack.extend(((*loc, i), item) for i, item in reversed(list(enumerate(value))))
+            stack.extend(
+                ((*loc, i), item, depth + 1) for i, item in reversed(list(enumerate(value)))
+            )
+
+
+def too_deep_to_read(size_bytes: int) -> dict[str, Any]:
+    """The error for a JSON body nested deeper than the JSON reader reads."""
+    return {
+        "type": "json_depth",
+        "loc": ("body",),
+        "msg": f"{_TOO_DEEP} (this one is nested too deep to read)",
+        "input": f"{size_bytes} bytes",
+    }
 
 
 def _is_json(request: Request) -> bool:
@@ -87,6 +115,8 @@ async def _body_errors(request: Request) -> list[dict[str, Any]]:
         document = await request.json()  # cached too when FastAPI parsed it already
     except ValueError:
         return []  # not JSON: the route's own parsing reports it
+    except RecursionError:
+        return [too_deep_to_read(len(body))]
     return list(_json_errors(document))
 
 

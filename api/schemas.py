@@ -3,11 +3,13 @@
 
 Timestamps are ``AwareDatetime``: a naive one is refused with 422 naming the
 field, and one that cannot be expressed in UTC (``0001-01-01T00:00+01:00``)
-too; valid ones are converted to UTC.
+or lies outside the supported range (1970..2099) too; valid ones are
+converted to UTC.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -20,7 +22,14 @@ from pydantic import (
     ConfigDict,
     Field,
     Strict,
+    create_model,
+    model_validator,
 )
+from pydantic_core import PydanticUndefined
+
+from groundstation.clock import require_supported
+from groundstation.errors import ValidationError
+from groundstation.profile_settings import ProfileSettings
 
 PositiveHz = Annotated[float, Strict(), Field(gt=0, le=1e12)]
 # Request numbers are JSON numbers only (no booleans, no numeric strings).
@@ -47,10 +56,22 @@ def _in_utc(value: datetime) -> datetime:
         ) from None
 
 
+def _supported(value: datetime) -> datetime:
+    try:
+        return require_supported(value, "timestamp")
+    except ValidationError as exc:
+        raise ValueError(str(exc)) from None
+
+
 _NUMERIC = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 # An ISO 8601 timestamp with its zone (naive ones and unix numbers are refused),
-# converted to UTC.
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_only), AfterValidator(_in_utc)]
+# converted to UTC, within the supported range (groundstation.clock.SUPPORTED_RANGE).
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(_iso_only),
+    AfterValidator(_in_utc),
+    AfterValidator(_supported),
+]
 
 
 class _Public(BaseModel):
@@ -144,9 +165,16 @@ class SatelliteCreate(BaseModel):
     )
     downlink_freq_hz: Num = Field(gt=0, le=1e12)
     downlink_bandwidth_hz: Num = Field(0.0, ge=0, le=1e10)
-    modulation: str = Field("bpsk", max_length=40)
+    modulation: str = Field(
+        "bpsk", max_length=40, description="one the receiver demodulates (bpsk, qpsk)"
+    )
     symbol_rate_baud: Num = Field(0.0, ge=0, le=1e10)
-    framing_profile: str = Field("", max_length=80)
+    framing_profile: str = Field(
+        "",
+        max_length=80,
+        description="a built-in framing profile of the receiver, of the same modulation "
+        "('' = ccsds-bpsk-conv-rs); others are refused with the supported list",
+    )
 
 
 class SatellitePublic(_Public):
@@ -159,6 +187,11 @@ class SatellitePublic(_Public):
     symbol_rate_baud: float
     framing_profile: str
     created_at: AwareDatetime
+    problems: list[str] = Field(
+        default_factory=list,
+        description="why the receiver could not decode this downlink (stored before the "
+        "check existed); booking is refused until it is corrected",
+    )
 
 
 class SatellitesPublic(BaseModel):
@@ -193,31 +226,95 @@ class EphemerisUploadReport(BaseModel):
 # ---------------------------------------------------------------- profiles
 
 
-class ProfileUpdate(BaseModel):
-    min_viable_duration_s: Num = Field(60.0, ge=0, le=86400)
-    prepass_s: Num = Field(120.0, ge=0, le=86400)
-    postpass_s: Num = Field(60.0, ge=0, le=86400)
-    min_elevation_deg: Num = Field(10.0, ge=-5, le=90)
-    demod: dict[str, Any] = Field(default_factory=dict)
-    decode: dict[str, Any] = Field(default_factory=dict)
-    kafka_topic: str = Field("", max_length=200)
-    dataset_options: dict[str, Any] = Field(default_factory=dict)
+def _all_required(model: type[BaseModel], name: str, doc: str) -> type[BaseModel]:
+    """``model`` with every field required (same types and limits, no defaults)."""
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        required = copy.copy(info)
+        required.default = PydanticUndefined
+        required.default_factory = None
+        fields[field_name] = (info.annotation, required)
+    out: type[BaseModel] = create_model(name, __config__=model.model_config, __doc__=doc, **fields)
+    return out
 
 
-class ProfileCreate(ProfileUpdate):
+def _partial(
+    model: type[BaseModel], name: str, doc: str, *, section: bool = False
+) -> type[BaseModel]:
+    """``model`` as a JSON merge patch (RFC 7396): every field optional and
+    nullable (null removes the member, i.e. back to its default); sections
+    are patches themselves, in which any other key may be sent as null only
+    (to remove a key stored before validation existed)."""
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        annotation: Any = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            annotation = _partial(
+                annotation, f"{annotation.__name__}Patch", annotation.__doc__ or "", section=True
+            )
+        patch = copy.copy(info)
+        patch.default = None
+        patch.default_factory = None
+        fields[field_name] = (annotation | None, patch)
+    config = ConfigDict(**model.model_config)
+    validators: dict[str, Any] = {}
+    if section:
+        config["extra"] = "allow"
+        config["json_schema_extra"] = {"additionalProperties": {"type": "null"}}
+        validators["only_null_extras"] = model_validator(mode="after")(_only_null_extras)
+    out: type[BaseModel] = create_model(
+        name, __config__=config, __doc__=doc, __validators__=validators, **fields
+    )
+    return out
+
+
+def _only_null_extras(patch: BaseModel) -> BaseModel:
+    unknown = [k for k, v in (patch.model_extra or {}).items() if v is not None]
+    if unknown:
+        known = ", ".join(type(patch).model_fields) or "no keys"
+        raise ValueError(
+            f"unknown key(s) {', '.join(map(repr, unknown))}: this section takes {known} "
+            "(another key may only be sent as null, to remove it)"
+        )
+    return patch
+
+
+class ProfileCreate(ProfileSettings):
+    """A new mission profile: its id, tenant and settings (omitted settings
+    take their defaults)."""
+
     id: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._-]+$")
+    tenant: str | None = Field(
+        None,
+        min_length=1,
+        max_length=120,
+        description="admin only (omitted: a shared profile, read-only to operators); "
+        "an operator's own tenant is used",
+    )
 
 
-class ProfilePublic(_Public):
+ProfileReplace = _all_required(
+    ProfileSettings,
+    "ProfileReplace",
+    "Every setting of the profile (PUT replaces the whole profile: each field is required, "
+    "an empty section `{}` resets it).",
+)
+ProfilePatch = _partial(
+    ProfileSettings,
+    "ProfilePatch",
+    "A JSON merge patch (RFC 7396) of the profile's settings: fields sent replace theirs, "
+    "null removes one (back to its default), fields not sent are kept.",
+)
+
+
+class ProfilePublic(ProfileSettings):
     id: str
-    min_viable_duration_s: float
-    prepass_s: float
-    postpass_s: float
-    min_elevation_deg: float
-    demod: dict[str, Any]
-    decode: dict[str, Any]
-    kafka_topic: str
-    dataset_options: dict[str, Any]
+    tenant: str | None = Field(description="owning tenant; null: shared (admin-owned)")
+    problems: list[str] = Field(
+        description="stored values that do not validate (written before validation, or by "
+        "other means), each naming the field and value; such values are shown as their "
+        "defaults and booking with the profile is refused until they are corrected"
+    )
 
 
 class ProfilesPublic(BaseModel):

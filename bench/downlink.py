@@ -45,6 +45,7 @@ from groundstation.db import make_engine, make_session_factory, migrate  # noqa:
 from groundstation.executor import ContactRun  # noqa: E402
 from groundstation.lifecycle import contact_run  # noqa: E402
 from groundstation.models import Contact  # noqa: E402
+from groundstation.profile_settings import DatasetOptions  # noqa: E402
 from groundstation.runtime import open_runtime  # noqa: E402
 from groundstation.settings import Settings  # noqa: E402
 from ingest.dataset import DatasetReader  # noqa: E402
@@ -54,7 +55,7 @@ GOAL_REALTIME_FACTOR = 20.0
 
 def bench_run(contact: Contact) -> ContactRun:
     """The run the service would make, recording the whole pass's IQ."""
-    return dataclasses.replace(contact_run(contact), dataset_options={"record_iq": True})
+    return dataclasses.replace(contact_run(contact), dataset_options=DatasetOptions(record_iq=True))
 
 
 def main() -> None:

@@ -9,6 +9,8 @@ the checks here give the refusal a message naming the values involved.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,21 +20,24 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, joinedload
 
-from groundstation.clock import require_utc
+from groundstation.clock import require_supported, require_utc
 from groundstation.errors import (
     AntennaOfflineError,
     BandMismatchError,
     BookingConflictError,
     CancelRefusedError,
     ContactTooShortError,
+    DownlinkUnsupportedError,
     EphemerisError,
+    IdempotencyKeyReusedError,
     MaintenanceConflictError,
     NoSuchPassError,
     NotFoundError,
+    ProfileSettingsError,
     ValidationError,
 )
 from groundstation.events import ContactEvent, EventSink, NullEventSink
-from groundstation.inventory import ephemeris_in_force, get_satellite
+from groundstation.inventory import ephemeris_in_force, get_satellite, profile_visible
 from groundstation.models import (
     Antenna,
     Contact,
@@ -43,6 +48,7 @@ from groundstation.models import (
     Satellite,
     new_id,
 )
+from groundstation.profile_settings import downlink_problems, profile_document, read_profile
 from groundstation.states import ACTIVE_STATES, ContactState
 from groundstation.transitions import apply_transition, record_window_update
 
@@ -223,7 +229,11 @@ def availability(
     """Predicted windows of a satellite over the stations' antennas that can
     receive its downlink, lasting at least the profile's minimum viable
     duration, each flagged free or busy; sorted by AOS then antenna."""
-    start, end, now = require_utc(start, "start"), require_utc(end, "end"), require_utc(now, "now")
+    start, end, now = (
+        require_supported(start, "start"),
+        require_supported(end, "end"),
+        require_utc(now, "now"),
+    )
     if not start < end:
         raise ValidationError(f"start {_iso(start)} is not before end {_iso(end)}")
     policy = policy or BookingPolicy()
@@ -321,6 +331,45 @@ def _find_idempotent(session: Session, tenant: str, key: str | None) -> Contact 
     )
 
 
+def request_fingerprint(
+    *, norad_id: int, antenna_id: str, profile_id: str, start: datetime, end: datetime
+) -> str:
+    """SHA-256 (hex) of a reservation request in canonical form (instants in
+    UTC), stored with its idempotency key: the same key sent again must come
+    with the same request (draft-ietf-httpapi-idempotency-key-header)."""
+    canonical = json.dumps(
+        {
+            "operation": "reserve",
+            "norad_id": norad_id,
+            "antenna_id": antenna_id,
+            "profile_id": profile_id,
+            "start": start.isoformat(timespec="microseconds"),
+            "end": end.isoformat(timespec="microseconds"),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(session: Session, existing: Contact, key: str | None, fingerprint: str) -> Contact:
+    """The contact booked before with this key, if the request is the same
+    (contacts booked before fingerprints were stored have none: returned)."""
+    if existing.idempotency_fingerprint not in (None, fingerprint):
+        contact_id = existing.id
+        session.rollback()
+        raise IdempotencyKeyReusedError(
+            f"idempotency key {key!r} was first sent with another reservation (it booked "
+            f"contact {contact_id}); a key names one request: send a new key for this one"
+        )
+    session.commit()  # read-only; keeps the loaded attributes (no rollback expiry)
+    return existing
+
+
+def _profile_problems(profile: MissionProfile) -> list[str]:
+    return read_profile(profile_document(profile))[1]
+
+
 def _match_pass(passes: Sequence[Pass], start: datetime, end: datetime) -> Pass | None:
     """The predicted pass overlapping [start, end] the most."""
     best: Pass | None = None
@@ -353,29 +402,51 @@ def reserve(
     The contact's visibility is the requested window clipped to the predicted
     pass; its booked window adds the profile's pre- and post-pass. Every
     refusal raises a ``BookingRefusedError`` subclass naming the rule and values.
-    The same ``idempotency_key`` (per tenant) returns the same contact.
+    The same ``idempotency_key`` (per tenant) with the same request returns
+    the same contact; with another request it raises
+    ``IdempotencyKeyReusedError``. The profile must be shared or ``tenant``'s
+    (else ``NotFoundError``), and its stored settings and the satellite's
+    downlink must be ones the executor can use.
     ``satellite``: its row, when the caller has read it in this session.
     """
-    start, end, now = require_utc(start, "start"), require_utc(end, "end"), require_utc(now, "now")
+    start, end, now = (
+        require_supported(start, "start"),
+        require_supported(end, "end"),
+        require_utc(now, "now"),
+    )
     if not start < end:
         raise ValidationError(f"start {_iso(start)} is not before end {_iso(end)}")
     policy = policy or BookingPolicy()
     sink = events if events is not None else NullEventSink()
+    fingerprint = request_fingerprint(
+        norad_id=norad_id, antenna_id=antenna_id, profile_id=profile_id, start=start, end=end
+    )
 
     # Phase 1: read what the rules need (short transaction), then predict
     # outside any write lock.
     existing = _find_idempotent(session, tenant, idempotency_key)
     if existing is not None:
-        session.commit()  # read-only; keeps the loaded attributes (no rollback expiry)
-        return existing
+        return _replay(session, existing, idempotency_key, fingerprint)
     if satellite is None or satellite.norad_id != norad_id:
         satellite = get_satellite(session, norad_id=norad_id)
     antenna = session.get(Antenna, antenna_id, options=[joinedload(Antenna.station)])
     if antenna is None:
         raise NotFoundError("antenna", antenna_id)
     profile = session.get(MissionProfile, profile_id)
-    if profile is None:
+    if profile is None or not profile_visible(profile, (tenant,)):
         raise NotFoundError("mission profile", profile_id)
+    if problems := _profile_problems(profile):
+        raise ProfileSettingsError(
+            f"mission profile {profile_id!r} has stored settings the executor cannot use: "
+            f"{'; '.join(problems)}; correct them (PUT or PATCH the profile) and book again"
+        )
+    if problems := downlink_problems(
+        modulation=satellite.modulation, framing_profile=satellite.framing_profile
+    ):
+        raise DownlinkUnsupportedError(
+            f"satellite NORAD {norad_id} has a downlink the receiver cannot decode: "
+            + "; ".join(problems)
+        )
     if antenna.status != "online":
         raise AntennaOfflineError(f"antenna {antenna_id} is {antenna.status}, not online")
     if not band_fits(antenna, satellite):
@@ -427,8 +498,7 @@ def reserve(
         try:
             existing = _find_idempotent(session, tenant, idempotency_key)
             if existing is not None:
-                session.commit()  # read-only; keeps the loaded attributes (no rollback expiry)
-                return existing
+                return _replay(session, existing, idempotency_key, fingerprint)
             antenna = session.get(Antenna, antenna_id)
             profile = session.get(MissionProfile, profile_id)
             assert antenna is not None and profile is not None
@@ -474,6 +544,7 @@ def reserve(
                 ephemeris_text=ephemeris_snapshot[2],
                 state=ContactState.AVAILABLE.value,
                 idempotency_key=idempotency_key,
+                idempotency_fingerprint=fingerprint if idempotency_key is not None else None,
                 created_at=now,
                 updated_at=now,
             )
@@ -488,8 +559,7 @@ def reserve(
             # COMMITTED): that is the same contact.
             existing = _find_idempotent(session, tenant, idempotency_key)
             if existing is not None:
-                session.commit()
-                return existing
+                return _replay(session, existing, idempotency_key, fingerprint)
             if not is_overlap_violation(exc):
                 session.commit()
                 raise

@@ -29,6 +29,25 @@ def require_utc(value: datetime, name: str) -> datetime:
         ) from None
 
 
+# Instants the service accepts from its users (bookings, passes, filters,
+# maintenance, usage months): wide enough for any real use, and far from the
+# ends of Python's datetime (years 1..9999), where window arithmetic overflows.
+SUPPORTED_START = datetime(1970, 1, 1, tzinfo=UTC)
+SUPPORTED_END = datetime(2100, 1, 1, tzinfo=UTC)
+SUPPORTED_RANGE = "1970-01-01T00:00:00Z..2100-01-01T00:00:00Z (end excluded)"
+
+
+def require_supported(value: datetime, name: str) -> datetime:
+    """``value`` in UTC (``require_utc``), or ``ValidationError`` naming it if
+    it lies outside ``SUPPORTED_RANGE``."""
+    value = require_utc(value, name)
+    if not SUPPORTED_START <= value < SUPPORTED_END:
+        raise ValidationError(
+            f"{name} {value.isoformat()} is outside the supported range {SUPPORTED_RANGE}"
+        )
+    return value
+
+
 class Clock(Protocol):
     """Service time (aware UTC) and its mapping to wall-clock time."""
 

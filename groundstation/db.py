@@ -10,6 +10,7 @@ rule with an exclusion constraint over (antenna, blocked window) using
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +46,24 @@ SQLITE_NO_OVERLAP = (
 )
 
 
+def read_json(text: str | bytes) -> Any:
+    """``json.loads`` for JSON columns, except that a document nested deeper
+    than Python's parser can read (only the database itself, or a writer
+    other than this code, can have stored one) is read as a string saying
+    so, instead of failing the whole query: the row's reader reports it as
+    a bad value (``profile_settings.read_profile``) and other rows are read."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        return f"<JSON nested too deep to read, {len(text)} characters>"
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; for SQLite, make the file's directory, enable WAL,
-    foreign keys and serialized (``BEGIN IMMEDIATE``) transactions."""
+    foreign keys and serialized (``BEGIN IMMEDIATE``) transactions. JSON
+    columns are read with ``read_json``."""
     parsed = make_url(url)
+    kwargs.setdefault("json_deserializer", read_json)
     if parsed.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
         return create_engine(url, **kwargs)

@@ -20,6 +20,7 @@ lifecycle marks the contact FAILED with the message.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import tempfile
@@ -45,6 +46,7 @@ from groundstation.clock import Clock
 from groundstation.executor import ContactExecutionError, ContactRun
 from groundstation.models import GroundStation
 from groundstation.payload import ImageFrameSource, cloud_scene, rows_for_frames
+from groundstation.profile_settings import DEFAULT_FRAMING, DemodSettings
 from ingest.catalog import CatalogService
 from ingest.dataset import DatasetInfo, DatasetWriter
 from ingest.h5frames import ContactAttrs
@@ -56,7 +58,7 @@ from orbital.track import Track, compute_track
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FRAMING = "ccsds-bpsk-conv-rs"
+__all__ = ["DEFAULT_FRAMING", "DownlinkExecutor", "LinkModel"]
 
 
 @dataclass(frozen=True)
@@ -87,11 +89,10 @@ class LinkModel:
             - self.atmosphere_zenith_db / sin_el
         )
 
-    @classmethod
-    def from_options(cls, options: dict[str, Any]) -> LinkModel:
-        """Overrides from a mission profile's ``demod`` settings (same names)."""
-        known = {k: float(v) for k, v in options.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+    def with_settings(self, demod: DemodSettings) -> LinkModel:
+        """This link budget with a mission profile's ``demod`` overrides (the
+        settings it sets; same names)."""
+        return dataclasses.replace(self, **demod.model_dump(exclude_none=True))
 
 
 class FrameCounter(Protocol):
@@ -240,6 +241,10 @@ class DownlinkExecutor:
         """Work the pass of ``run`` from AOS to LOS; see the module docstring."""
         if self._stop.is_set():
             raise ContactExecutionError(self._stop_reason or "the executor was stopped")
+        if run.problems:
+            raise ContactExecutionError(
+                "the pass cannot be worked with these stored settings: " + "; ".join(run.problems)
+            )
         try:
             profile = builtin_profile(run.framing_profile or DEFAULT_FRAMING)
         except Exception as exc:
@@ -256,7 +261,7 @@ class DownlinkExecutor:
             raise ContactExecutionError(
                 f"SGP4 failed on {int(np.count_nonzero(track.error_code))} track samples"
             )
-        link = LinkModel.from_options({**run.demod}) if run.demod else self.link
+        link = self.link.with_settings(run.demod)
         carrier_hz = run.downlink_freq_hz
         doppler_hz = track.doppler_hz(carrier_hz)
         data_rate_bps = (
@@ -367,7 +372,7 @@ class DownlinkExecutor:
         link: LinkModel,
     ) -> DownlinkResult:
         fs_hz = tx.fs_hz
-        record_iq = bool(run.dataset_options.get("record_iq", False))
+        record_iq = run.dataset_options.record_iq
         h5 = writer.frames_h5(
             frame_length=profile.frame_length,
             attrs=ContactAttrs(
@@ -400,10 +405,10 @@ class DownlinkExecutor:
         total_samples = n_frames * frame_samples
         # IQ recording: the whole pass, or ``record_iq_max_s`` seconds centred on TCA.
         iq_from, iq_to = 0, total_samples
-        max_iq_s = run.dataset_options.get("record_iq_max_s")
+        max_iq_s = run.dataset_options.record_iq_max_s
         if max_iq_s is not None:
             tca_sample = int((run.tca - run.aos).total_seconds() * fs_hz)
-            half = int(float(max_iq_s) * fs_hz / 2)
+            half = int(max_iq_s * fs_hz / 2)
             iq_from = min(max(tca_sample - half, 0), total_samples)
             iq_to = min(iq_from + 2 * half, total_samples)
         sigmf = (

@@ -30,6 +30,16 @@ class ValidationError(GroundStationError):
     """Input that fails a domain rule (bad coordinates, naive datetime, ...)."""
 
 
+class PermissionDeniedError(GroundStationError):
+    """The entity exists and may be read, but not changed by this caller
+    (an operator writing a shared mission profile)."""
+
+
+class IdempotencyKeyReusedError(GroundStationError):
+    """An idempotency key was sent again with a different request than the
+    one it was first used for (draft-ietf-httpapi-idempotency-key-header)."""
+
+
 class IllegalTransitionError(GroundStationError):
     """A contact state change that the lifecycle does not allow."""
 
@@ -73,6 +83,19 @@ class MaintenanceConflictError(BookingRefusedError):
 
 class AntennaOfflineError(BookingRefusedError):
     rule = "antenna-status"
+
+
+class ProfileSettingsError(BookingRefusedError):
+    """The mission profile's stored settings do not validate (stored before
+    validation existed): the pass would fail at AOS."""
+
+    rule = "profile-settings"
+
+
+class DownlinkUnsupportedError(BookingRefusedError):
+    """The satellite's stored modulation/framing is one the receiver cannot decode."""
+
+    rule = "downlink"
 
 
 class EphemerisError(BookingRefusedError):

@@ -11,7 +11,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
+
+from groundstation.profile_settings import DatasetOptions, DecodeSettings, DemodSettings
 
 
 @dataclass(frozen=True)
@@ -29,16 +31,20 @@ class ContactRun:
     los: datetime
     downlink_freq_hz: float
     ephemeris_text: str
-    # Downlink spec of the satellite and the mission profile's settings, so an
-    # executor needs no database access.
+    # Downlink spec of the satellite and the mission profile's settings
+    # (typed, validated), so an executor needs no database access.
     downlink_bandwidth_hz: float = 0.0
     modulation: str = ""
     symbol_rate_baud: float = 0.0
     framing_profile: str = ""
-    demod: dict[str, Any] = field(default_factory=dict)
-    decode: dict[str, Any] = field(default_factory=dict)
+    demod: DemodSettings = field(default_factory=DemodSettings)
+    decode: DecodeSettings = field(default_factory=DecodeSettings)
     kafka_topic: str = ""
-    dataset_options: dict[str, Any] = field(default_factory=dict)
+    dataset_options: DatasetOptions = field(default_factory=DatasetOptions)
+    # Stored settings of the profile or satellite that do not validate
+    # (profile_settings.read_profile, downlink_problems): the pass cannot be
+    # worked as asked, and an executor refuses it with these.
+    problems: tuple[str, ...] = ()
 
 
 class ContactExecutionError(Exception):

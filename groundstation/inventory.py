@@ -7,7 +7,7 @@ unit of work. Ephemeris uploads re-predict the satellite's future contacts
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -15,10 +15,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from groundstation.clock import require_utc
-from groundstation.errors import AlreadyExistsError, NotFoundError, ValidationError
+from groundstation.clock import require_supported, require_utc
+from groundstation.errors import (
+    AlreadyExistsError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from groundstation.events import ContactEvent, EventSink, NullEventSink
-from groundstation.housekeeping import profile_retention_days
 from groundstation.models import (
     Antenna,
     Ephemeris,
@@ -26,6 +30,16 @@ from groundstation.models import (
     MaintenanceWindow,
     MissionProfile,
     Satellite,
+)
+from groundstation.profile_settings import (
+    DatasetOptions,
+    DecodeSettings,
+    DemodSettings,
+    ProfileSettings,
+    check_downlink,
+    merge_patch,
+    profile_document,
+    validate_profile,
 )
 
 if TYPE_CHECKING:
@@ -165,7 +179,7 @@ def set_antenna_status(session: Session, *, antenna_id: str, status: str) -> Ant
 def add_maintenance(
     session: Session, *, antenna_id: str, start: datetime, end: datetime, reason: str = ""
 ) -> MaintenanceWindow:
-    start, end = require_utc(start, "start"), require_utc(end, "end")
+    start, end = require_supported(start, "start"), require_supported(end, "end")
     if not start < end:
         raise ValidationError(f"maintenance start {start.isoformat()} is not before end {end}")
     if session.get(Antenna, antenna_id) is None:
@@ -192,6 +206,7 @@ def add_satellite(
         raise ValidationError(f"norad_id {norad_id} must be a positive catalogue number")
     if not downlink_freq_hz > 0:
         raise ValidationError(f"satellite {norad_id}: downlink_freq_hz {downlink_freq_hz} <= 0")
+    check_downlink(norad_id, modulation=modulation, framing_profile=framing_profile)
     if session.scalar(select(Satellite).where(Satellite.norad_id == norad_id)) is not None:
         raise AlreadyExistsError("satellite", norad_id)
     satellite = Satellite(
@@ -216,41 +231,112 @@ def get_satellite(session: Session, *, norad_id: int) -> Satellite:
     return satellite
 
 
+def profile_visible(profile: MissionProfile, tenants: Sequence[str] | None) -> bool:
+    """Whether a key of ``tenants`` (None: an admin, every tenant) sees the
+    profile: shared profiles and its own tenant's."""
+    return tenants is None or profile.owner_tenant is None or profile.owner_tenant in tenants
+
+
+def get_profile_for(
+    session: Session, *, profile_id: str, tenants: Sequence[str] | None = None
+) -> MissionProfile:
+    """The profile, or ``NotFoundError`` if it does not exist or belongs to a
+    tenant outside ``tenants`` (another tenant's profile is not disclosed)."""
+    profile = session.get(MissionProfile, profile_id)
+    if profile is None or not profile_visible(profile, tenants):
+        raise NotFoundError("mission profile", profile_id)
+    return profile
+
+
+def _writable_profile(
+    session: Session, profile_id: str, tenants: Sequence[str] | None
+) -> MissionProfile:
+    profile = get_profile_for(session, profile_id=profile_id, tenants=tenants)
+    if tenants is not None and profile.owner_tenant is None:
+        session.rollback()
+        raise PermissionDeniedError(
+            f"mission profile {profile_id!r} is shared (admin-owned): operators book with it "
+            "but only an admin may change it; create a profile of your own tenant instead"
+        )
+    return profile
+
+
 def add_profile(
     session: Session,
     *,
     profile_id: str,
+    owner_tenant: str | None = None,
     min_viable_duration_s: float = 60.0,
     prepass_s: float = 120.0,
     postpass_s: float = 60.0,
     min_elevation_deg: float = 10.0,
-    demod: dict[str, Any] | None = None,
-    decode: dict[str, Any] | None = None,
+    demod: Mapping[str, Any] | DemodSettings | None = None,
+    decode: Mapping[str, Any] | DecodeSettings | None = None,
     kafka_topic: str = "",
-    dataset_options: dict[str, Any] | None = None,
+    dataset_options: Mapping[str, Any] | DatasetOptions | None = None,
 ) -> MissionProfile:
-    for name, value in (
-        ("min_viable_duration_s", min_viable_duration_s),
-        ("prepass_s", prepass_s),
-        ("postpass_s", postpass_s),
-    ):
-        if value < 0:
-            raise ValidationError(f"profile {profile_id!r}: {name} {value} must be >= 0")
-    profile_retention_days(dataset_options or {}, profile_id=profile_id)
+    """Add a profile of ``owner_tenant`` (None: shared, admin-owned). Every
+    setting is validated (``ProfileSettings``): a bad value or an unknown
+    key raises ``ValidationError`` naming it, and nothing is stored."""
+    settings = validate_profile(
+        profile_id,
+        {
+            "min_viable_duration_s": min_viable_duration_s,
+            "prepass_s": prepass_s,
+            "postpass_s": postpass_s,
+            "min_elevation_deg": min_elevation_deg,
+            "demod": demod if demod is not None else {},
+            "decode": decode if decode is not None else {},
+            "kafka_topic": kafka_topic,
+            "dataset_options": dataset_options if dataset_options is not None else {},
+        },
+    )
     if session.get(MissionProfile, profile_id) is not None:
         raise AlreadyExistsError("mission profile", profile_id)
-    profile = MissionProfile(
-        id=profile_id,
-        min_viable_duration_s=float(min_viable_duration_s),
-        prepass_s=float(prepass_s),
-        postpass_s=float(postpass_s),
-        min_elevation_deg=float(min_elevation_deg),
-        demod=dict(demod or {}),
-        decode=dict(decode or {}),
-        kafka_topic=kafka_topic,
-        dataset_options=dict(dataset_options or {}),
-    )
+    profile = MissionProfile(id=profile_id, owner_tenant=owner_tenant, **settings.stored())
     session.add(profile)
+    session.commit()
+    return profile
+
+
+def replace_profile(
+    session: Session,
+    *,
+    profile_id: str,
+    settings: ProfileSettings | Mapping[str, Any],
+    tenants: Sequence[str] | None = None,
+) -> MissionProfile:
+    """Replace every setting of a profile that a key of ``tenants`` may
+    change (its own tenant's; shared ones: admins only). Contacts already
+    booked keep their windows."""
+    if not isinstance(settings, ProfileSettings):
+        settings = validate_profile(profile_id, settings)
+    profile = _writable_profile(session, profile_id, tenants)
+    for name, value in settings.stored().items():
+        setattr(profile, name, value)
+    session.commit()
+    return profile
+
+
+def patch_profile(
+    session: Session,
+    *,
+    profile_id: str,
+    patch: Mapping[str, Any],
+    tenants: Sequence[str] | None = None,
+) -> MissionProfile:
+    """Apply a JSON merge patch (RFC 7396) to a profile's stored settings:
+    members sent replace theirs, null removes one (back to its default),
+    the rest stays. The result is validated as a whole."""
+    profile = _writable_profile(session, profile_id, tenants)
+    merged = merge_patch(profile_document(profile), patch)
+    try:
+        settings = validate_profile(profile_id, merged)
+    except ValidationError:
+        session.rollback()
+        raise
+    for name, value in settings.stored().items():
+        setattr(profile, name, value)
     session.commit()
     return profile
 

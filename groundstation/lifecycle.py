@@ -32,6 +32,7 @@ from groundstation.clock import Clock
 from groundstation.events import ContactEvent, EventSink
 from groundstation.executor import ContactExecutor, ContactRun
 from groundstation.models import Contact, ContactTransition, SchedulerInstance
+from groundstation.profile_settings import downlink_problems, profile_document, read_profile
 from groundstation.settings import Settings
 from groundstation.states import ACTIVE_STATES, ContactState
 from groundstation.transitions import apply_transition
@@ -491,7 +492,18 @@ def job_summary(service: LifecycleService) -> list[dict[str, Any]]:
 
 def contact_run(contact: Contact) -> ContactRun:
     """What the executor needs to work ``contact``'s pass: its window, the
-    satellite's downlink and the mission profile's settings, as plain values."""
+    satellite's downlink and the mission profile's settings, as plain values
+    (the settings typed; stored values that do not validate are left at
+    their defaults and named in ``problems``)."""
+    settings, profile_problems = read_profile(profile_document(contact.profile))
+    problems = [f"mission profile {contact.profile_id!r}: {p}" for p in profile_problems]
+    problems += [
+        f"satellite NORAD {contact.satellite.norad_id}: {p}"
+        for p in downlink_problems(
+            modulation=contact.satellite.modulation,
+            framing_profile=contact.satellite.framing_profile,
+        )
+    ]
     return ContactRun(
         contact_id=contact.id,
         norad_id=contact.satellite.norad_id,
@@ -508,8 +520,9 @@ def contact_run(contact: Contact) -> ContactRun:
         modulation=contact.satellite.modulation,
         symbol_rate_baud=contact.satellite.symbol_rate_baud,
         framing_profile=contact.satellite.framing_profile,
-        demod=dict(contact.profile.demod),
-        decode=dict(contact.profile.decode),
-        kafka_topic=contact.profile.kafka_topic,
-        dataset_options=dict(contact.profile.dataset_options),
+        demod=settings.demod,
+        decode=settings.decode,
+        kafka_topic=settings.kafka_topic,
+        dataset_options=settings.dataset_options,
+        problems=tuple(problems),
     )

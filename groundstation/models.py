@@ -158,9 +158,15 @@ class MaintenanceWindow(Base):
 
 
 class MissionProfile(Base):
+    """A mission profile. ``owner_tenant`` null: shared (admin-owned), read by
+    every operator, changed by admins only; else the tenant that owns it (no
+    other tenant sees it). Settings are validated by
+    ``groundstation.profile_settings.ProfileSettings`` when written."""
+
     __tablename__ = "mission_profiles"
 
     id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    owner_tenant: Mapped[str | None] = mapped_column(String(120), nullable=True, index=True)
     min_viable_duration_s: Mapped[float] = mapped_column(Float, default=60.0)
     prepass_s: Mapped[float] = mapped_column(Float, default=120.0)
     postpass_s: Mapped[float] = mapped_column(Float, default=60.0)
@@ -202,6 +208,9 @@ class Contact(Base):
     state: Mapped[str] = mapped_column(String(24), default=ContactState.SCHEDULED.value)
     state_reason: Mapped[str] = mapped_column(Text, default="")
     idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # SHA-256 of the reservation the key was first sent with (booking.request_fingerprint);
+    # null for contacts booked before migration 0006.
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -1,5 +1,4 @@
-"""Read-side queries for the API (listing, filtering, pagination, usage) and
-the few writes the inventory lacks (updating a mission profile).
+"""Read-side queries for the API (listing, filtering, pagination, usage).
 
 Keyword-only functions taking a ``Session``, like the other service modules.
 ``tenants=None`` means every tenant; a tuple restricts rows to those tenants
@@ -28,9 +27,13 @@ from groundstation.booking import (
     orbital_station,
     usable_ephemeris,
 )
-from groundstation.clock import require_utc
+from groundstation.clock import (
+    SUPPORTED_END,
+    SUPPORTED_START,
+    require_supported,
+    require_utc,
+)
 from groundstation.errors import GoneError, NotFoundError, ValidationError
-from groundstation.housekeeping import profile_retention_days
 from groundstation.inventory import get_satellite
 from groundstation.models import (
     Antenna,
@@ -108,50 +111,17 @@ def get_satellite_for(
     return satellite
 
 
-def list_profiles(session: Session) -> list[MissionProfile]:
-    return list(session.scalars(select(MissionProfile).order_by(MissionProfile.id)))
-
-
-def get_profile(session: Session, *, profile_id: str) -> MissionProfile:
-    profile = session.get(MissionProfile, profile_id)
-    if profile is None:
-        raise NotFoundError("mission profile", profile_id)
-    return profile
-
-
-def update_profile(
-    session: Session,
-    *,
-    profile_id: str,
-    min_viable_duration_s: float,
-    prepass_s: float,
-    postpass_s: float,
-    min_elevation_deg: float,
-    demod: dict[str, Any],
-    decode: dict[str, Any],
-    kafka_topic: str,
-    dataset_options: dict[str, Any],
-) -> MissionProfile:
-    """Replace a profile's settings. Contacts already booked keep their windows."""
-    for name, value in (
-        ("min_viable_duration_s", min_viable_duration_s),
-        ("prepass_s", prepass_s),
-        ("postpass_s", postpass_s),
-    ):
-        if value < 0:
-            raise ValidationError(f"profile {profile_id!r}: {name} {value} must be >= 0")
-    profile_retention_days(dataset_options or {}, profile_id=profile_id)
-    profile = get_profile(session, profile_id=profile_id)
-    profile.min_viable_duration_s = float(min_viable_duration_s)
-    profile.prepass_s = float(prepass_s)
-    profile.postpass_s = float(postpass_s)
-    profile.min_elevation_deg = float(min_elevation_deg)
-    profile.demod = dict(demod)
-    profile.decode = dict(decode)
-    profile.kafka_topic = kafka_topic
-    profile.dataset_options = dict(dataset_options)
-    session.commit()
-    return profile
+def list_profiles(
+    session: Session, *, tenants: Sequence[str] | None = None
+) -> list[MissionProfile]:
+    """Profiles a key of ``tenants`` sees (None: every one): shared ones and
+    those of its tenants."""
+    query = select(MissionProfile)
+    if tenants is not None:
+        query = query.where(
+            or_(MissionProfile.owner_tenant.is_(None), MissionProfile.owner_tenant.in_(tenants))
+        )
+    return list(session.scalars(query.order_by(MissionProfile.id)))
 
 
 # ---------------------------------------------------------------- passes
@@ -261,7 +231,11 @@ def predicted_passes(
     free, or what blocks it."""
     from orbital.passes import predict_passes
 
-    start, end, now = require_utc(start, "start"), require_utc(end, "end"), require_utc(now, "now")
+    start, end, now = (
+        require_supported(start, "start"),
+        require_supported(end, "end"),
+        require_utc(now, "now"),
+    )
     if not start < end:
         raise ValidationError(f"start {start.isoformat()} is not before end {end.isoformat()}")
     if end - start > timedelta(days=max_span_days):
@@ -373,9 +347,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise ValidationError(
             f"cursor {cursor!r} is not one returned by this API (use next_cursor as is)"
         ) from None
-    if at.tzinfo is None:
-        raise ValidationError(f"cursor {cursor!r} is not one returned by this API")
-    return at.astimezone(UTC), contact_id
+    try:
+        return require_supported(at, "cursor time"), contact_id
+    except ValidationError:
+        raise ValidationError(
+            f"cursor {cursor!r} is not one returned by this API (use next_cursor as is)"
+        ) from None
 
 
 def _contact_filters(
@@ -522,6 +499,11 @@ def month_range(month: str) -> tuple[datetime, datetime]:
         first = datetime(year, mon, 1, tzinfo=UTC)
     except ValueError:
         raise ValidationError(f"month {month!r} is not YYYY-MM (e.g. 2023-07)") from None
+    if not SUPPORTED_START <= first < SUPPORTED_END:
+        raise ValidationError(
+            f"month {month!r} is outside the supported range "
+            f"{SUPPORTED_START:%Y-%m}..{SUPPORTED_END - timedelta(days=1):%Y-%m}"
+        )
     nxt = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=UTC)
     return first, nxt
 

@@ -58,7 +58,9 @@ def reserve_contact(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
     """Book a predicted pass on an antenna. Send `Idempotency-Key` to retry safely:
-    the same key (per tenant) returns the same contact (200)."""
+    the same key (per tenant) with the same body returns the same contact
+    (200); with another body it is 422 (`idempotency-key-reused`). The
+    profile must be shared or the contact tenant's (else 404)."""
     satellite = queries.get_satellite_for(
         session, norad_id=body.norad_id, tenants=principal.tenants()
     )

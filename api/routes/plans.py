@@ -20,7 +20,7 @@ from api.convert import contact_public
 from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
 from api.errors import problem
 from api.routes._responses import problems
-from groundstation import plan_proposals, queries
+from groundstation import inventory, plan_proposals, queries
 from groundstation.errors import PlanCommitRefusedError, PlanCommittedError, ValidationError
 from groundstation.plan_service import plan_contacts
 from groundstation.planning import PlanRequest
@@ -52,7 +52,9 @@ def create_plan(
                 f"a positive span of at most {MAX_REQUEST_SPAN.days} days"
             )
     for r in body.requests:
-        queries.get_satellite_for(session, norad_id=r.norad_id, tenants=tenants)
+        satellite = queries.get_satellite_for(session, norad_id=r.norad_id, tenants=tenants)
+        # The contacts will be the satellite's tenant's: the profile must be theirs or shared.
+        inventory.get_profile_for(session, profile_id=body.profile_id, tenants=(satellite.tenant,))
     session.rollback()
     requests = [
         PlanRequest(

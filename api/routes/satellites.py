@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from api import schemas
 from api.auth import Principal
 from api.context import AppContext
+from api.convert import satellite_public
 from api.deps import CtxDep, NowDep, OperatorDep, ReaderDep, SessionDep
 from api.errors import problem
 from api.routes._responses import problems
@@ -34,7 +35,7 @@ def list_satellites(
     rows, count = queries.list_satellites(
         session, tenants=principal.tenants(), limit=limit, offset=offset
     )
-    data = [schemas.SatellitePublic.model_validate(s) for s in rows]
+    data = [satellite_public(s) for s in rows]
     session.rollback()
     return schemas.SatellitesPublic(data=data, count=count)
 
@@ -71,7 +72,7 @@ def create_satellite(
         symbol_rate_baud=body.symbol_rate_baud,
         framing_profile=body.framing_profile,
     )
-    return schemas.SatellitePublic.model_validate(satellite)
+    return satellite_public(satellite)
 
 
 @router.get("/satellites/{norad_id}", response_model=schemas.SatellitePublic, responses=_404)
@@ -79,7 +80,7 @@ def get_satellite(
     norad_id: NoradPath, session: SessionDep, principal: ReaderDep
 ) -> schemas.SatellitePublic:
     satellite = queries.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
-    out = schemas.SatellitePublic.model_validate(satellite)
+    out = satellite_public(satellite)
     session.rollback()
     return out
 

@@ -81,7 +81,19 @@ def register(subparsers: Any) -> None:
     p.add_argument("--postpass-s", type=float, default=60.0)
     p.add_argument("--min-elevation-deg", type=float, default=10.0)
     p.add_argument("--kafka-topic", default="")
-    p.add_argument("--keep-raw-iq", action="store_true")
+    p.add_argument(
+        "--record-iq",
+        "--keep-raw-iq",
+        dest="record_iq",
+        action="store_true",
+        help="keep the raw IQ of each pass (SigMF) in its dataset",
+    )
+    p.add_argument(
+        "--record-iq-max-s", type=float, default=None, help="at most this many seconds, around TCA"
+    )
+    p.add_argument(
+        "--tenant", default=None, help="owning tenant (default: shared, read-only to operators)"
+    )
     p.set_defaults(func=run(_profile_add))
 
     ephemeris = subparsers.add_parser("ephemeris", help="element sets (TLE/3LE/OMM)")
@@ -224,9 +236,15 @@ def _profile_add(args: argparse.Namespace, ctx: Context) -> int:
             postpass_s=args.postpass_s,
             min_elevation_deg=args.min_elevation_deg,
             kafka_topic=args.kafka_topic,
-            dataset_options={"keep_raw_iq": bool(args.keep_raw_iq)},
+            dataset_options={
+                "record_iq": bool(args.record_iq),
+                "record_iq_max_s": args.record_iq_max_s,
+            },
+            owner_tenant=args.tenant,
         )
-        print(f"profile {prof.id} added")
+        print(
+            f"profile {prof.id} added ({f'tenant {prof.owner_tenant}' if prof.owner_tenant else 'shared'})"
+        )
     return 0
 
 

@@ -173,17 +173,28 @@ def test_profiles_are_created_listed_and_replaced(world: World) -> None:
     h = world.as_("acme")
     r = world.client.post(
         "/mission-profiles",
-        json={"id": "geo", "prepass_s": 300, "demod": {"modulation": "bpsk"}},
+        json={"id": "geo", "prepass_s": 300, "demod": {"eirp_dbw": -10}},
         headers=h,
     )
-    assert r.status_code == 201
-    r = world.client.put(
-        "/mission-profiles/geo", json={"prepass_s": 10, "min_elevation_deg": 20}, headers=h
-    )
-    assert r.status_code == 200 and r.json()["prepass_s"] == 10 and r.json()["demod"] == {}
+    assert r.status_code == 201, r.text
+    replacement = {
+        "min_viable_duration_s": 60,
+        "prepass_s": 10,
+        "postpass_s": 60,
+        "min_elevation_deg": 20,
+        "demod": {},
+        "decode": {},
+        "kafka_topic": "",
+        "dataset_options": {},
+    }
+    r = world.client.put("/mission-profiles/geo", json=replacement, headers=h)
+    assert r.status_code == 200 and r.json()["prepass_s"] == 10
+    assert r.json()["demod"]["eirp_dbw"] is None  # replaced: the override is gone
     ids = [p["id"] for p in world.client.get("/mission-profiles", headers=h).json()["data"]]
     assert ids == ["geo", "leo"]
-    assert world.client.put("/mission-profiles/none", json={}, headers=h).status_code == 404
+    assert (
+        world.client.put("/mission-profiles/none", json=replacement, headers=h).status_code == 404
+    )
 
 
 def test_plan_proposes_without_booking_and_commit_books_all(world: World) -> None:

@@ -10,6 +10,7 @@ from groundstation.events import InMemoryEventSink
 from groundstation.executor import RecordingExecutor
 from groundstation.lifecycle import LifecycleService
 from groundstation.models import Contact
+from groundstation.profile_settings import DatasetOptions
 
 from .test_booking import NOAA19, first_window, reserve_window, setup_world
 
@@ -61,7 +62,7 @@ def test_a_reserved_real_pass_runs_its_lifecycle_in_compressed_time(
     assert run.aos == contact.aos and run.los == contact.los
     assert "33591" in run.ephemeris_text
     assert run.downlink_freq_hz == 437.5e6 and run.downlink_bandwidth_hz == 25e3
-    assert run.profile_id == "leo" and run.dataset_options == {}
+    assert run.profile_id == "leo" and run.dataset_options == DatasetOptions()
 
 
 def _s(seconds: float) -> timedelta:

@@ -5,7 +5,7 @@ The catalogue columns are added only when missing: a catalogue made by
 ``CatalogService.create_schema()`` has them already.
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-28
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,280 @@
+"""What a contact's pass is worked with, typed and checked when written.
+
+``ProfileSettings`` is a mission profile's settings: margins and limits, and
+one model per free-form section (``demod``, ``decode``, ``dataset_options``)
+with every key the downlink executor reads, units in the names, ranges, and
+unknown keys refused. It is defined once, here: the inventory validates with
+it (so the CLI and the API refuse the same values), the API's request and
+response schemas are derived from it, and the executor reads the typed
+values (``groundstation.lifecycle.contact_run``).
+
+``downlink_problems`` says why the receiver could not decode a satellite's
+downlink (modulation and framing profile against ``dsp.profile``'s built-in
+profiles); satellites are refused at write time with it.
+
+Rows stored before these checks existed (or written to the database by
+other means) are read with ``read_profile``: the settings that validate,
+plus one problem line per stored value that does not. Listings show those
+problems; booking with such a profile (or satellite) is refused with them
+(``booking.reserve``), so the pass is not lost at AOS.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from groundstation.errors import ValidationError
+
+DEFAULT_FRAMING = "ccsds-bpsk-conv-rs"  # the framing the receiver uses when a satellite names none
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class DemodSettings(_Section):
+    """Link-budget overrides of the simulated RF front end
+    (``groundstation.downlink.LinkModel``); a key left out (or null) keeps
+    the station's default."""
+
+    eirp_dbw: float | None = Field(
+        default=None, ge=-100, le=100, description="satellite EIRP toward the station, dBW"
+    )
+    g_over_t_db_k: float | None = Field(
+        default=None, ge=-100, le=100, description="station figure of merit G/T, dB/K"
+    )
+    losses_db: float | None = Field(
+        default=None, ge=0, le=100, description="pointing, polarisation and line losses, dB"
+    )
+    atmosphere_zenith_db: float | None = Field(
+        default=None,
+        ge=0,
+        le=50,
+        description="atmospheric loss at zenith (scaled by 1/sin(el)), dB",
+    )
+    oscillator_offset_hz: float | None = Field(
+        default=None, ge=-1e6, le=1e6, description="satellite oscillator offset from nominal, Hz"
+    )
+
+
+class DecodeSettings(_Section):
+    """Decoder settings. The receiver decodes with the satellite's framing
+    profile (modulation, coding, framing: ``framing_profile``) and takes no
+    option from the mission profile yet, so this section must be empty."""
+
+
+class DatasetOptions(_Section):
+    """What the contact's dataset keeps besides the decoded frames."""
+
+    record_iq: bool = Field(default=False, description="also keep the raw IQ as a SigMF recording")
+    record_iq_max_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=86400,
+        description="keep at most this many seconds of IQ, centred on TCA; null: the whole pass",
+    )
+    retention_days: float | None = Field(
+        default=None,
+        ge=0,
+        le=36500,
+        description=(
+            "days after the pass ends that its dataset is kept (housekeeping deletes or "
+            "archives it then); 0 keeps it forever; null: GS_DATASET_RETENTION_DAYS"
+        ),
+    )
+
+
+class ProfileSettings(BaseModel):
+    """A mission profile's settings (everything but its id and tenant)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    min_viable_duration_s: float = Field(
+        default=60.0, ge=0, le=86400, description="shortest visibility worth booking, s"
+    )
+    prepass_s: float = Field(default=120.0, ge=0, le=86400, description="booked before AOS, s")
+    postpass_s: float = Field(default=60.0, ge=0, le=86400, description="booked after LOS, s")
+    min_elevation_deg: float = Field(
+        default=10.0, ge=-5, le=90, description="passes are used above this elevation, deg"
+    )
+    demod: DemodSettings = Field(default_factory=DemodSettings)
+    decode: DecodeSettings = Field(default_factory=DecodeSettings)
+    kafka_topic: str = Field(
+        default="", max_length=200, pattern=r"^[A-Za-z0-9._-]*$", description="Kafka topic name"
+    )
+    dataset_options: DatasetOptions = Field(default_factory=DatasetOptions)
+
+    def stored(self) -> dict[str, Any]:
+        """The columns of a ``MissionProfile`` row: sections keep only the keys
+        set to something else than their default."""
+        out = self.model_dump(exclude={"demod", "decode", "dataset_options"})
+        for name in ("demod", "decode", "dataset_options"):
+            out[name] = getattr(self, name).model_dump(exclude_defaults=True)
+        return out
+
+
+SECTIONS = ("demod", "decode", "dataset_options")
+FIELDS = tuple(ProfileSettings.model_fields)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch of ``target`` by ``patch``: objects merge
+    member by member, null removes a member, anything else replaces."""
+    if not isinstance(patch, Mapping):
+        return patch
+    result = dict(target) if isinstance(target, Mapping) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+# ---------------------------------------------------------------- messages
+
+
+def summarize(value: Any, limit: int = 60) -> str:
+    """A short description of any JSON value (never recurses into it, so a
+    value nested thousands of levels deep is described, not printed)."""
+    if isinstance(value, Mapping):
+        keys = list(value)[:5]
+        more = ", ..." if len(value) > 5 else ""
+        return f"an object with {len(value)} key(s) ({', '.join(map(repr, keys))}{more})"
+    if isinstance(value, list | tuple):
+        return f"an array of {len(value)} item(s)"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _section_keys(loc: tuple[Any, ...]) -> str:
+    if len(loc) == 2 and loc[0] in SECTIONS:
+        model = ProfileSettings.model_fields[str(loc[0])].annotation
+        assert isinstance(model, type) and issubclass(model, BaseModel)
+        names = list(model.model_fields)
+        return f"{loc[0]} takes {', '.join(names)}" if names else f"{loc[0]} takes no keys"
+    return "the profile takes " + ", ".join(FIELDS)
+
+
+def describe(error: Mapping[str, Any], *, stored: bool = False) -> str:
+    """One pydantic error as ``field.key: what is wrong (got value)``."""
+    loc = tuple(error.get("loc", ()))
+    got = "stored" if stored else "got"
+    if error.get("type") == "extra_forbidden":
+        what = f"unknown key; {_section_keys(loc)}"
+    elif error.get("type") == "missing":
+        return f"{_loc(loc)}: is required"
+    else:
+        what = str(error.get("msg", "invalid"))
+    return f"{_loc(loc)}: {what} ({got} {summarize(error.get('input'))})"
+
+
+# ---------------------------------------------------------------- validation
+
+
+def validate_profile(profile_id: str, document: Mapping[str, Any]) -> ProfileSettings:
+    """``document`` (the profile's fields) as ``ProfileSettings``, or a
+    ``ValidationError`` naming every offending field and value."""
+    try:
+        return ProfileSettings.model_validate(dict(document))
+    except PydanticValidationError as exc:
+        details = "; ".join(describe(e) for e in exc.errors(include_url=False))
+        raise ValidationError(f"mission profile {profile_id!r}: {details}") from None
+
+
+def _without(document: dict[str, Any], loc: tuple[Any, ...]) -> None:
+    """Drop the value at ``loc`` (its first one or two levels) from ``document``."""
+    if not loc:
+        return
+    top = loc[0]
+    if len(loc) >= 2 and top in SECTIONS and isinstance(document.get(top), Mapping):
+        section = dict(document[top])
+        section.pop(loc[1], None)
+        document[top] = section
+    else:
+        document.pop(top, None)
+
+
+def read_profile(document: Mapping[str, Any]) -> tuple[ProfileSettings, list[str]]:
+    """A stored profile's settings: the values that validate (defaults for
+    the others) and one problem line per stored value that does not."""
+    doc = {k: document[k] for k in FIELDS if k in document}
+    try:
+        return ProfileSettings.model_validate(doc), []
+    except PydanticValidationError as exc:
+        errors = exc.errors(include_url=False)
+    problems = [describe(e, stored=True) for e in errors]
+    for error in errors:
+        _without(doc, tuple(error.get("loc", ())))
+    try:
+        return ProfileSettings.model_validate(doc), problems
+    except PydanticValidationError:
+        return ProfileSettings(), problems
+
+
+def profile_document(profile: Any) -> dict[str, Any]:
+    """The stored fields of a ``MissionProfile`` row as a document."""
+    return {name: getattr(profile, name) for name in FIELDS}
+
+
+# ---------------------------------------------------------------- satellites
+
+
+@functools.cache
+def _framings() -> dict[str, str]:
+    """Built-in framing profile name -> its modulation (read once)."""
+    from dsp.profile import builtin_profile, builtin_profile_names
+
+    return {name: builtin_profile(name).modulation for name in builtin_profile_names()}
+
+
+def supported_downlinks() -> str:
+    """The modulation/framing pairs the receiver decodes, for messages."""
+    by_mod: dict[str, list[str]] = {}
+    for name, modulation in _framings().items():
+        by_mod.setdefault(modulation, []).append(name)
+    return "; ".join(f"{m} with {', '.join(names)}" for m, names in sorted(by_mod.items()))
+
+
+def downlink_problems(*, modulation: str, framing_profile: str) -> list[str]:
+    """Why the receiver could not decode a downlink of ``modulation`` framed
+    as ``framing_profile`` ('' = ``DEFAULT_FRAMING``); empty if it can."""
+    from dsp.profile import MODULATIONS
+
+    framings = _framings()
+    framing = framing_profile or DEFAULT_FRAMING
+    problems = []
+    if modulation not in MODULATIONS:
+        problems.append(
+            f"modulation {modulation!r} is not one the receiver demodulates; "
+            f"supported: {', '.join(MODULATIONS)}"
+        )
+    if framing not in framings:
+        problems.append(
+            f"framing_profile {framing_profile!r} is not a framing profile the receiver "
+            f"decodes; supported: {', '.join(framings)}"
+        )
+    elif modulation in MODULATIONS and framings[framing] != modulation:
+        default = "" if framing_profile else " (the default when none is given)"
+        problems.append(
+            f"modulation {modulation!r} does not match framing profile {framing!r}{default}, "
+            f"which is {framings[framing]}; the receiver decodes {supported_downlinks()}"
+        )
+    return problems
+
+
+def check_downlink(norad_id: int, *, modulation: str, framing_profile: str) -> None:
+    """``ValidationError`` naming the values if the receiver could not decode
+    this downlink."""
+    problems = downlink_problems(modulation=modulation, framing_profile=framing_profile)
+    if problems:
+        raise ValidationError(f"satellite {norad_id}: " + "; ".join(problems))
