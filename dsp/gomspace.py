@@ -9,8 +9,6 @@
   polynomials without inversion, a tail byte), scrambled and RS-coded.
 - AX100 "Reed Solomon": G3RUH-scrambled bits, sync 0x930B51DE, one length
   byte L (counting itself), then L-1 bytes: frame + 32 RS parity bytes.
-  The frame comes out with the four CSP header bytes reversed (gr-satellites
-  does the same: the radio sends the header little-endian).
 
 Decoders take the soft bits after the sync word (positive = bit 0, zero
 padded at the end of a stream) and return None when the frame does not
@@ -124,10 +122,6 @@ def u482c_decode(soft: NDArray[np.float32]) -> GomspaceFrame | None:
     return GomspaceFrame(packet, GOLAY_BITS + 8 * length, golay_errors, corrections)
 
 
-def _swap_csp_header(frame: bytes) -> bytes:
-    return frame[3::-1] + frame[4:] if len(frame) >= 4 else frame
-
-
 def ax100_rs_decode(soft: NDArray[np.float32]) -> GomspaceFrame | None:
     """AX100 Reed Solomon mode (bits already G3RUH-descrambled)."""
     length = _hard_bytes(soft, 1)[0]
@@ -137,7 +131,7 @@ def ax100_rs_decode(soft: NDArray[np.float32]) -> GomspaceFrame | None:
     stripped = _rs_strip(codeword)
     if stripped is None:
         return None
-    return GomspaceFrame(_swap_csp_header(stripped[0]), 8 * length, -1, stripped[1])
+    return GomspaceFrame(stripped[0], 8 * length, -1, stripped[1])
 
 
 # ----- encoders -----
@@ -174,5 +168,5 @@ def u482c_encode(frame: bytes, *, viterbi: bool, scrambler: bool, rs: bool) -> b
 def ax100_rs_encode(frame: bytes) -> bytes:
     """Frame -> bytes after the sync word in Reed Solomon mode (before G3RUH)."""
     _check_payload(frame, MAX_LENGTH - N_PARITY - 1)
-    codeword = rs_encode(_swap_csp_header(frame), 1, "conventional")
+    codeword = rs_encode(frame, 1, "conventional")
     return bytes([len(codeword) + 1]) + codeword
