@@ -88,6 +88,11 @@ class HdlcDeframer:
         self._bits = np.zeros(0, dtype=np.uint8)
         self._base = 0  # absolute index of _bits[0]
 
+    @property
+    def retained_from(self) -> int:
+        """Absolute index of the oldest bit still held (frames start after it)."""
+        return self._base
+
     def push(self, bits: NDArray[np.uint8], final: bool = False) -> list[HdlcFrame]:
         """Add bits; returns the frames closed by a flag in them (all at ``final``)."""
         self._bits = np.concatenate([self._bits, np.asarray(bits, dtype=np.uint8)])
