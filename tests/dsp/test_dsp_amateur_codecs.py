@@ -2,8 +2,12 @@
 HDLC, G3RUH, Golay(24,12), the GOMspace framings, AO-40 FEC and the NASA-DSN
 order of the convolutional code."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
+from redecode import decode_again
 
 from dsp.ao40 import SYNC_VECTOR, ao40_decode, ao40_encode, ao40_sync_positions
 from dsp.coding import ChannelCode
@@ -19,9 +23,16 @@ from dsp.gomspace import (
     u482c_encode,
 )
 from dsp.hdlc import HdlcDeframer, bit_destuff, bit_stuff, fcs_ok, hdlc_encode
+from dsp.kiss import kiss_decode, kiss_encode
 from dsp.nrzi import nrzi_decode, nrzi_encode
 from dsp.profile import builtin_profile
+from dsp.satellite import transmitter_from_mapping
 from dsp.transmitter import random_frames
+from groundstation.satellites import load_catalogue
+
+GOLDEN = json.loads(
+    (Path(__file__).parents[1] / "data" / "dsp" / "amateur_golden.json").read_text()
+)
 
 
 def soft_of(data: bytes) -> np.ndarray:
@@ -242,3 +253,40 @@ def test_nasa_dsn_order_sends_each_coded_pair_swapped_and_decodes():
     assert block.frame == frames[0]
     pattern, offset = code.sync_pattern
     assert np.array_equal(b[offset : offset + pattern.size], pattern)
+
+
+# ----- real received bits (tests/data/dsp/amateur_golden.json) -----
+@pytest.mark.parametrize("case", GOLDEN, ids=[c["framing"] + "-" + c["recording"] for c in GOLDEN])
+def test_codec_turns_received_bits_of_a_real_recording_into_the_frame_gr_satellites_printed(case):
+    tx = load_catalogue().find(case["satellite"]).transmitter(case["transmitter"])
+    assert tx.framing == case["framing"]
+    frame = decode_again(bytes.fromhex(case["bits_hex"]), case["n_bits"], tx)
+    assert frame == bytes.fromhex(case["frame_hex"])
+
+
+def test_a_corrupted_golden_frame_is_refused():
+    case = next(c for c in GOLDEN if c["framing"] == "ax25-g3ruh")
+    tx = transmitter_from_mapping(
+        {
+            "name": "d",
+            "frequency_hz": 437e6,
+            "modulation": "fsk",
+            "baud_rate": 9600,
+            "framing": "ax25-g3ruh",
+        },
+        "t",
+    )
+    bits = bytearray(bytes.fromhex(case["bits_hex"]))
+    bits[40] ^= 0x10
+    assert decode_again(bytes(bits), case["n_bits"], tx) is None
+
+
+# ----- KISS -----
+def test_kiss_escapes_fend_and_fesc_and_round_trips():
+    frames = [b"\x01\xc0\x02", b"\xdb", b"plain"]
+    data = kiss_encode(frames)
+    assert data[:7] == bytes.fromhex("c00001dbdc02c0")
+    assert data[7:11] == bytes.fromhex("c000dbdd")
+    assert kiss_decode(data) == frames
+    # gr-satellites interleaves timestamp frames (command 9): skipped
+    assert kiss_decode(bytes.fromhex("c0090102c0") + data) == frames
