@@ -119,10 +119,12 @@ class _Psk:
         return self._shift(self._demod.process(np.asarray(z, np.complex64)))
 
     def flush(self) -> list[SoftSymbols]:
-        if self._analytic:  # push the filter's tail through
-            tail = self._analytic.process(np.zeros(self._delay))
-            self._demod.process(tail)
-        return self._shift(self._demod.flush())
+        if self._analytic is None:
+            return self._shift(self._demod.flush())
+        # push the Hilbert filter's last samples through before the end
+        tail = self._demod.process(self._analytic.process(np.zeros(self._delay)))
+        last = self._demod.flush()
+        return self._shift([SoftSymbols.concat([a, b]) for a, b in zip(tail, last, strict=True)])
 
     def carrier_hz(self, time_s: float) -> float | None:
         track = self._demod.carrier_track

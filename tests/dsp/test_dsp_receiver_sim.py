@@ -161,3 +161,14 @@ def test_noise_alone_gives_no_frame(modulation):
     )
     noise = np.random.default_rng(9).standard_normal(int(6 * FS)) * 0.1
     assert decode_satellite(noise, FS, sat) == []
+
+
+def test_bpsk_audio_that_ends_just_before_a_carrier_search_block_boundary_keeps_its_frames():
+    # flushing pushes the Hilbert filter's tail through the demodulator; when that
+    # completes a block, the symbols it releases must reach the deframers
+    sat, tx = satellite(modulation="bpsk", framing="ax25-g3ruh", baud_rate=9600)
+    frames = random_frames(2, 80, seed=5)
+    x = signal(tx, frames, iq=False, clock_ppm=0, seed=3, carrier_hz=11_000)
+    block = int(0.5 * FS)  # PskConfig.block_s
+    x = np.concatenate([x, add_noise(np.zeros(2 * block - 50 - x.size), 0.02, 4)])
+    assert [d.frame for d in decode_satellite(x, FS, sat)] == frames
