@@ -244,7 +244,8 @@ def memory_child(stream_seconds: float) -> None:
         if r == repeats // 4:
             rss_quarter = _current_rss_mb()
     frames += len(receiver.flush())
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: the latter keeps the parent's RSS across fork + exec
+    peak = _status_mb("VmHWM")
     print(
         json.dumps(
             {
@@ -258,11 +259,15 @@ def memory_child(stream_seconds: float) -> None:
     )
 
 
-def _current_rss_mb() -> float:
+def _status_mb(field: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return float(line.split()[1]) / 1024
     return float("nan")
+
+
+def _current_rss_mb() -> float:
+    return _status_mb("VmRSS")
 
 
 def main() -> None:
