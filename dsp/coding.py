@@ -9,12 +9,15 @@ With ``differential`` precoding the CADU bits (ASM included) are NRZ-M
 encoded (c[k] = d[k] XOR c[k-1]) before the convolutional code, as
 gr-satellites' "precoding: differential" expects; a global inversion then
 cancels, so the ASM is looked for as its encoding from c[-1] = 0.
+With ``convolutional: nasa-dsn`` the two symbols of each coded pair are
+sent in the other order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,6 +33,7 @@ ASM_BITS = np.unpackbits(np.frombuffer(ASM_BYTES, dtype=np.uint8))
 # The convolutionally encoded ASM: its first 12 symbols depend on the previous
 # frame's last 6 bits, the remaining 52 do not.
 CONV_ASM_SKIP = 12
+_T = TypeVar("_T", bound=np.generic)
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,7 @@ class ChannelCode:
         """(channel bits every frame starts with, offset of them after the frame start)."""
         if self.scheme.conv:
             coded, _ = conv_encode(self.asm_bits, 0)
-            return coded[CONV_ASM_SKIP:], CONV_ASM_SKIP
+            return self._pair_order(coded)[CONV_ASM_SKIP:], CONV_ASM_SKIP
         return self.asm_bits.copy(), 0
 
     @property
@@ -110,6 +114,7 @@ class ChannelCode:
             self._diff_state = int(bits[-1])
         if self.scheme.conv:
             bits, self._conv_state = conv_encode(bits, self._conv_state)
+            bits = self._pair_order(bits)
         return bits
 
     def encode_codeblock(self, frame: bytes) -> bytes:
@@ -126,7 +131,16 @@ class ChannelCode:
             bits = _nrzm_encode(bits, 0)
         if self.scheme.conv:
             bits, _ = conv_encode(bits, 0)
+            bits = self._pair_order(bits)
         return bits
+
+    def _pair_order(self, symbols: NDArray[_T]) -> NDArray[_T]:
+        """CCSDS order -> the profile's order of the two symbols of each coded bit
+        (swapping is its own inverse)."""
+        if self.profile.convolutional == "ccsds":
+            return symbols
+        pairs = symbols.reshape(-1, 2)
+        return np.ascontiguousarray(pairs[:, ::-1]).reshape(-1)
 
     def decode_block(self, soft: NDArray[np.float32]) -> DecodedBlock:
         """Soft bits from this frame's ASM start (``block_bits`` long, or shorter at the
@@ -137,6 +151,7 @@ class ChannelCode:
             want = 2 * (n_cadu + 32)
             padded = np.zeros(want, dtype=np.float32)
             padded[: min(want, soft.size)] = soft[:want]
+            padded = self._pair_order(padded)
             known = np.full(n_cadu + 32, -1, dtype=np.int8)
             known[:32] = self.asm_bits
             if soft.size >= want and not p.differential:

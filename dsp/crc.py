@@ -1,10 +1,13 @@
-"""CRC-16-CCITT (poly 0x1021, init 0xFFFF, no reflection, no final XOR): bytes -> int.
+"""16-bit CRCs: bytes -> int.
 
-This is the TM transfer frame error control field (CCSDS 132.0-B section 4.1.6).
+- CRC-16-CCITT (poly 0x1021, init 0xFFFF, no reflection, no final XOR): the TM
+  transfer frame error control field (CCSDS 132.0-B section 4.1.6).
+- CRC-16/X.25: the HDLC / AX.25 frame check sequence (ISO/IEC 13239).
 """
 
 from __future__ import annotations
 
+import binascii
 from functools import lru_cache
 
 import numpy as np
@@ -46,3 +49,21 @@ def crc16_ccitt_reference(data: bytes | bytearray, init: int = 0xFFFF) -> int:
             crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
             crc &= 0xFFFF
     return crc
+
+
+# Bit-reversal of every byte value: CRC-16/X.25 is the reflected form of the
+# CCITT polynomial, binascii.crc_hqx the unreflected one.
+_REFLECT = bytes(int(f"{value:08b}"[::-1], 2) for value in range(256))
+
+
+def crc16_x25(data: bytes | bytearray) -> int:
+    """CRC-16/X.25 (reflected poly 0x1021, init 0xFFFF, final XOR 0xFFFF): the
+    HDLC / AX.25 frame check sequence, sent low byte first;
+    ``crc16_x25(b"123456789") == 0x906E``.
+
+    binascii.crc_hqx (C) computes the unreflected CRC; feeding it the bytes
+    bit-reversed and reversing its 16-bit result gives the reflected CRC.
+    """
+    crc = binascii.crc_hqx(bytes(data).translate(_REFLECT), 0xFFFF)
+    reflected = (_REFLECT[crc & 0xFF] << 8) | _REFLECT[crc >> 8]
+    return reflected ^ 0xFFFF

@@ -8,7 +8,9 @@ symbol:
 - matched filter + interpolator: RRC polyphase bank evaluated only at the
   two points per symbol the timing loop asks for (on time and mid-symbol);
 - Gardner timing recovery (PI loop on the symbol period);
-- AGC on the matched-filter output (unit mean power);
+- AGC on the matched-filter output (unit mean power; a step at most halves
+  the gain, and symbols far above the AGC's level do not steer the loops, so
+  a burst much louder than the starting level is caught in a few symbols);
 - Costas carrier recovery (BPSK or QPSK decision-directed detector): the
   proportional path rotates the symbols, the integral path steers the NCO.
 State lives in small arrays carried between chunks; every output depends
@@ -31,6 +33,8 @@ _SPAN_SYMBOLS = 8
 _P_NEXT, _T_INT, _THETA, _C_INT, _GAIN, _PREV_RE, _PREV_IM, _RAW_START = range(8)
 _M2, _M4, _N_SYM = 8, 9, 10
 _STATE_LEN = 11
+# symbols with |z|^2 above this (25 times the AGC's unit power) do not steer the loops
+_MAX_LOOP_POWER = 25.0
 
 
 def loop_gains(bn_t: float, zeta: float, kd: float) -> tuple[float, float]:
@@ -135,15 +139,20 @@ def _demod_core(  # type: ignore[no-untyped-def]
         period = sps + t_int
         z_on = _interp(ybuf, p_on - buf_origin, table, half, n_phases) * gain
         z_mid = _interp(ybuf, p_on - period / 2 - buf_origin, table, half, n_phases) * gain
+        # a symbol far above the AGC's level (a burst louder than the level the
+        # loops started from) would throw both loops off: they hold still for it
+        level_ok = max(abs(z_on), abs(z_mid), abs(prev)) ** 2 < _MAX_LOOP_POWER
         # Gardner timing error (carrier-phase independent)
-        e_t = ((prev - z_on) * np.conj(z_mid)).real
+        e_t = ((prev - z_on) * np.conj(z_mid)).real if level_ok else 0.0
         prev = z_on
         t_int += ki_t * e_t
         p_next = p_on + sps + t_int + kp_t * e_t
         # carrier: proportional path rotates, integral path steers the NCO
         rot = complex(np.cos(theta), -np.sin(theta))
         z = z_on * rot
-        if detector == 0:
+        if not level_ok:
+            e_c = 0.0
+        elif detector == 0:
             e_c = z.imag * (1.0 if z.real >= 0 else -1.0)
         else:
             e_c = z.imag * (1.0 if z.real >= 0 else -1.0) - z.real * (1.0 if z.imag >= 0 else -1.0)
@@ -155,7 +164,9 @@ def _demod_core(  # type: ignore[no-untyped-def]
         c_int += ki_c * e_c
         loop_step = c_int / sps
         p2 = z.real * z.real + z.imag * z.imag
-        gain *= 1.0 + agc * (1.0 - p2)
+        # at most halve per symbol: a burst far louder than the level the
+        # loop started from must not flip the gain's sign
+        gain *= max(1.0 + agc * (1.0 - p2), 0.5)
         m2 += p2
         m4 += p2 * p2
         symbols[n_out] = z

@@ -20,6 +20,7 @@ MODULATIONS = ("bpsk", "qpsk")
 CODINGS = ("none", "rs", "conv+rs")
 RS_BASES = ("dual", "conventional")
 FRAME_FORMATS = ("tm", "raw")
+CONVOLUTIONAL_ORDERS = ("ccsds", "nasa-dsn")
 
 
 class ProfileError(ValueError):
@@ -48,6 +49,7 @@ class DownlinkProfile:
     frame_format: str = "tm"
     fecf: bool = True
     differential: bool = False
+    convolutional: str = "ccsds"
     spacecraft_id: int = 0
     description: str = ""
 
@@ -105,6 +107,10 @@ _CHECKS: dict[str, _Check] = {
     "frame_format": (lambda v: v in FRAME_FORMATS, "one of " + ", ".join(FRAME_FORMATS)),
     "fecf": (lambda v: isinstance(v, bool), "true or false"),
     "differential": (lambda v: isinstance(v, bool), "true or false"),
+    "convolutional": (
+        lambda v: v in CONVOLUTIONAL_ORDERS,
+        "one of " + ", ".join(CONVOLUTIONAL_ORDERS),
+    ),
     "spacecraft_id": (lambda v: _is_int(v) and 0 <= v < 1024, "an integer in 0..1023"),
     "description": (lambda v: isinstance(v, str), "a string"),
 }

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from dsp.kiss import kiss_decode
 from dsp.profile import DownlinkProfile, builtin_profile
 from dsp.simulate import LinkConfig, simulate
 from dsp.transmitter import random_frames
@@ -39,18 +40,6 @@ def satyaml(profile: DownlinkProfile) -> str:
     return "\n".join(lines)
 
 
-def _frames_from_kiss(data: bytes) -> list[bytes]:
-    """Data frames of a KISS stream (FEND-delimited, first byte the command:
-    0 for data; gr-satellites also writes timestamp frames), unescaped."""
-    frames = []
-    for raw in data.split(b"\xc0"):
-        if len(raw) < 2 or raw[0] != 0:
-            continue
-        body = raw[1:].replace(b"\xdb\xdc", b"\xc0").replace(b"\xdb\xdd", b"\xdb")
-        frames.append(body)
-    return frames
-
-
 def _gr_satellites(tmp_path: Path, profile: DownlinkProfile, iq, sps: int, tag: str) -> list[bytes]:
     iq_path = tmp_path / f"{tag}.cf32"
     iq.tofile(iq_path)
@@ -76,7 +65,7 @@ def _gr_satellites(tmp_path: Path, profile: DownlinkProfile, iq, sps: int, tag: 
         check=False,
     )
     assert run.returncode == 0, run.stderr[-2000:]
-    return _frames_from_kiss(kiss.read_bytes()) if kiss.exists() else []
+    return kiss_decode(kiss.read_bytes()) if kiss.exists() else []
 
 
 @pytest.mark.parametrize("name", ["ccsds-bpsk-conv-rs", "by70-1", "ccsds-bpsk-rs"])

@@ -10,7 +10,7 @@ from scipy.signal import hilbert
 from dsp.profile import builtin_profile
 from dsp.receiver import Receiver, ReceiverConfig
 
-DATA = Path(__file__).parents[1] / "data" / "dsp"
+DATA = Path(__file__).parents[1] / "data" / "dsp" / "recordings"
 
 
 def test_by70_1_recording_yields_at_least_the_13_frames_gr_satellites_finds():

@@ -130,3 +130,24 @@ def test_channel_noise_follows_a_time_varying_esn0_profile():
     early = np.mean(np.abs(noise[:500]) ** 2)  # around t=0.25 s: Es/N0 ~ 0.5 dB
     late = np.mean(np.abs(noise[-500:]) ** 2)  # around t=9.75 s: Es/N0 ~ 19.5 dB
     assert abs(10 * np.log10(early / late) - 19.0) < 0.5
+
+
+def test_demodulator_gain_recovers_from_a_burst_40_db_above_its_starting_level():
+    # started on near-silence (gain set for it), then a loud BPSK burst: the AGC
+    # must come down within a few symbols, not overshoot into a negative gain
+    rng = np.random.default_rng(6)
+    bits = rng.integers(0, 2, 3000, dtype=np.uint8)
+    loud = PulseShaper(4, 0.35).process(MODULATION_REGISTRY["bpsk"].map_bits(bits), final=True)
+    quiet = (0.01 * (rng.standard_normal(4000) + 1j * rng.standard_normal(4000))).astype(
+        np.complex64
+    )
+    iq = np.concatenate([quiet, 100 * loud]).astype(np.complex64)
+    power = float(np.mean(np.abs(quiet) ** 2))
+    demod = SymbolDemodulator(
+        DemodConfig(sps=4.0, rrc_alpha=0.35, detector=0), 1.0, initial_gain=1 / np.sqrt(power * 4)
+    )
+    symbols = demod.process(iq, np.zeros(iq.size)).symbols
+    late = symbols[-1500:]
+    assert np.all(np.isfinite(late))
+    assert abs(np.mean(np.abs(late) ** 2) - 1.0) < 0.3
+    assert np.mean(np.abs(late.real)) > 0.8

@@ -1,0 +1,183 @@
+"""Non-coherent 2-FSK demodulator: FM discriminator samples (real, at fs_hz)
+-> float32 soft symbols, positive for a 0 bit (the lower frequency when the
+deviation is positive).
+
+The input is the output of an FM receiver (the recordings' audio) or of
+``fm_discriminate`` on IQ. Per segment (dsp.segments, absolute positions):
+1. upsample to at least 8 samples per symbol (polyphase FIR);
+2. matched filter: a moving sum over one symbol (NRZ pulse);
+3. decision-directed level tracking (DC and level, see 5.) on the samples;
+4. feed-forward symbol timing: the zero crossings of that waveform mark symbol
+   boundaries; their phase against the nominal symbol clock, averaged over
+   blocks of ``timing_block_symbols`` at absolute positions and smoothed
+   over neighbouring blocks, follows clock offsets of many hundred ppm and
+   drift; symbols are sampled where the recovered clock phase says "centre";
+5. the matched filter's output at those instants, through decision-directed
+   level tracking (DC and level): the threshold is the midpoint between
+   the mean high and mean low symbol levels over ``level_symbols`` (not the
+   mean, which an unbalanced pattern such as a run of HDLC flags pulls off
+   centre), and the spacing of those levels scales the soft output to +-1;
+   through a run of one level longer than the window both hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.signal import resample_poly
+
+from dsp.segments import SegmentRunner, SoftSymbols
+
+MIN_SPS = 8.0
+MIN_CROSSINGS = 4  # per smoothed timing block
+
+
+@dataclass(frozen=True)
+class FskConfig:
+    """baud_rate and fs_hz of the input; invert: the higher frequency is a 0 bit
+    (a negative deviation); the *_symbols lengths are in symbols."""
+
+    baud_rate: float
+    fs_hz: float
+    invert: bool = False
+    timing_block_symbols: int = 32
+    timing_smooth_blocks: int = 3
+    level_symbols: int = 64
+    segment_symbols: int = 4096
+
+    @property
+    def sps(self) -> float:
+        return self.fs_hz / self.baud_rate
+
+
+def moving_average(x: NDArray[np.float64], n: float) -> NDArray[np.float64]:
+    """Centred moving average over round(n) samples, shortened at the edges."""
+    n = max(int(round(n)), 1)
+    c = np.concatenate([[0.0], np.cumsum(x)])
+    idx = np.arange(x.size)
+    lo = np.clip(idx - n // 2, 0, x.size)
+    hi = np.clip(idx - n // 2 + n, 0, x.size)
+    return (c[hi] - c[lo]) / np.maximum(hi - lo, 1)
+
+
+def _hold(
+    values: NDArray[np.float64], valid: NDArray[np.bool_], default: float
+) -> NDArray[np.float64]:
+    """Where not ``valid``, the last valid value before (else the first after)."""
+    if not valid.any():
+        return np.full_like(values, default)
+    index = np.where(valid, np.arange(values.size), -1)
+    last = np.maximum.accumulate(index)
+    last = np.where(last < 0, int(np.argmax(valid)), last)
+    return values[last]
+
+
+def midpoint_levels(v: NDArray[np.float64], window: int) -> NDArray[np.float64]:
+    """Symbols -> centred on the midpoint of the local high and low levels and
+    scaled by half their spacing (two passes of decision-directed estimates).
+    Through a run of one level longer than the window (no low or no high
+    symbol to measure) the last midpoint and spacing hold."""
+    threshold = np.zeros_like(v)
+    spacing = np.ones_like(v)
+    for _ in range(2):
+        high = v > threshold
+        n_high = moving_average(high.astype(np.float64), window)
+        n_low = 1.0 - n_high
+        mean_high = moving_average(np.where(high, v, 0.0), window) / np.maximum(n_high, 1e-9)
+        mean_low = moving_average(np.where(high, 0.0, v), window) / np.maximum(n_low, 1e-9)
+        both = (n_high > 2.0 / window) & (n_low > 2.0 / window)
+        threshold = _hold((mean_high + mean_low) / 2, both, 0.0)
+        spacing = _hold(np.maximum((mean_high - mean_low) / 2, 1e-9), both, 1.0)
+    return (v - threshold) / spacing
+
+
+def _timing_phase(
+    y: NDArray[np.float64], t_abs: NDArray[np.float64], cfg: FskConfig, start: int, stop: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(block centres, unwrapped boundary phase) from the zero crossings of ``y``
+    (sampled at absolute times ``t_abs``), blocks wholly inside [start, stop)."""
+    sign = np.signbit(y)
+    i = np.flatnonzero(sign[1:] != sign[:-1])
+    step = y[i] - y[i + 1]
+    frac = y[i] / np.where(step == 0, 1.0, step)
+    crossing = t_abs[i] + frac * (t_abs[1] - t_abs[0])
+    block = cfg.timing_block_symbols * cfg.sps
+    first, last = int(np.ceil(start / block)), int(np.floor(stop / block))
+    n_blocks = last - first
+    if n_blocks < 1:
+        return np.zeros(0), np.zeros(0)
+    j = np.floor(crossing / block).astype(np.int64) - first
+    keep = (j >= 0) & (j < n_blocks)
+    phasor = np.abs(step[keep]) * np.exp(2j * np.pi * crossing[keep] / cfg.sps)
+    acc = np.bincount(j[keep], phasor.real, n_blocks) + 1j * np.bincount(
+        j[keep], phasor.imag, n_blocks
+    )
+    count = np.bincount(j[keep], minlength=n_blocks)
+    k = cfg.timing_smooth_blocks
+    smooth = np.convolve(acc, np.ones(k), mode="valid")
+    crossings = np.convolve(count, np.ones(k, dtype=np.int64), mode="valid")
+    centres = ((first + k // 2 + np.arange(smooth.size) + 0.5) * block).astype(np.float64)
+    # blocks without transitions (a long run of one level) say nothing about
+    # the clock: the phase is interpolated across them
+    valid = crossings >= MIN_CROSSINGS
+    return centres[valid], np.unwrap(np.angle(smooth[valid])).astype(np.float64)
+
+
+def _demodulate_window(
+    signal: NDArray[np.float64], start: int, core_start: int, core_stop: int, cfg: FskConfig
+) -> SoftSymbols:
+    sps = cfg.sps
+    up = max(int(np.ceil(MIN_SPS / sps)), 1)
+    y = resample_poly(signal, up, 1) if up > 1 else signal
+    t_abs = start + np.arange(y.size) / up
+    matched = moving_average(y, sps * up)
+    # timing looks at the waveform centred and scaled by the same level
+    # tracking, sample by sample: a long run of one level makes no crossing
+    y = midpoint_levels(matched, int(round(cfg.level_symbols * sps * up)))
+    centres, phase = _timing_phase(y, t_abs, cfg, start, start + signal.size)
+    if centres.size == 0:
+        return SoftSymbols.empty()
+    # clock phase theta(n) = 2 pi n / sps - phase(n); symbol centres where theta = pi mod 2 pi
+    n = np.arange(start, start + signal.size)
+    theta = 2 * np.pi * n / sps - np.interp(n, centres, phase)
+    turns = np.floor((theta - np.pi) / (2 * np.pi))
+    k = np.flatnonzero(turns[1:] > turns[:-1]) + 1  # centre between n[k-1] and n[k]
+    target = np.pi + 2 * np.pi * turns[k]
+    pos = n[k - 1] + (target - theta[k - 1]) / (theta[k] - theta[k - 1])
+    # ... decisions at the matched filter's own output: a long run of one level
+    # keeps its sign (the level tracker holds through it)
+    values = np.interp((pos - start) * up, np.arange(matched.size), matched)
+    levels = midpoint_levels(values, cfg.level_symbols)
+    core = (n[k] >= core_start) & (n[k] < core_stop)
+    soft = levels[core] if cfg.invert else -levels[core]
+    return SoftSymbols(soft.astype(np.float32), pos[core])
+
+
+# window of input samples -> discriminator samples on the same grid
+Transform = Callable[[NDArray[np.generic]], NDArray[np.float64]]
+
+
+class FskDemodulator:
+    """Streaming FSK demodulator; ``process`` chunks of discriminator samples, or
+    of any input that ``transform`` (applied per window, e.g. AFSK tone
+    discrimination or FM discrimination of IQ) turns into them."""
+
+    def __init__(self, config: FskConfig, transform: Transform | None = None) -> None:
+        self.config = config
+        convert: Transform = transform or (lambda w: np.asarray(w, dtype=np.float64))
+        sps = config.sps
+        margin = int(np.ceil(max(8 * config.level_symbols, 512) * sps))
+        self._runner = SegmentRunner(
+            int(round(config.segment_symbols * sps)),
+            max(margin, 2048),
+            lambda w, s, a, b: _demodulate_window(convert(w), s, a, b, config),
+        )
+
+    def process(self, samples: NDArray[np.generic]) -> SoftSymbols:
+        return self._runner.push(np.asarray(samples))
+
+    def flush(self) -> SoftSymbols:
+        return self._runner.flush()

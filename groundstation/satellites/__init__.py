@@ -1,0 +1,100 @@
+"""The satellite catalogue: one YAML file per satellite with its transmitters
+(package data in ``groundstation/satellites/data/``), read here and validated
+by ``dsp.satellite`` (the one validator), with errors naming the file, the
+transmitter, the field and the value.
+
+``load_catalogue()`` reads the built-in files (and any extra directories);
+``Catalogue.find`` looks a satellite up by NORAD id or by name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from dsp.satellite import SatelliteSpec, SatelliteSpecError, satellite_from_mapping
+from groundstation.errors import NotFoundError
+
+__all__ = [
+    "Catalogue",
+    "SatelliteSpecError",
+    "UnknownSatelliteError",
+    "load_catalogue",
+    "parse_satellite_file",
+]
+
+
+class UnknownSatelliteError(NotFoundError):
+    """No satellite of the catalogue has that NORAD id or name."""
+
+    def __init__(self, key: str, known: list[str]) -> None:
+        super().__init__("satellite", key)
+        self.args = (
+            f"satellite {key!r} is not in the catalogue; give a NORAD id or one of: "
+            + ", ".join(known),
+        )
+
+
+def parse_satellite_file(text: str, source: str) -> SatelliteSpec:
+    """One satellite file's YAML text -> validated spec; ``source`` names the file."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SatelliteSpecError(f"{source}: not valid YAML: {exc}") from exc
+    return satellite_from_mapping(data, source)
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    satellites: tuple[SatelliteSpec, ...]
+
+    def find(self, key: str | int) -> SatelliteSpec:
+        """The satellite with NORAD id ``key`` or named ``key`` (case, spaces and
+        punctuation ignored; alternative names count)."""
+        text = str(key).strip()
+        for sat in self.satellites:
+            if text.isdigit() and int(text) == sat.norad_id:
+                return sat
+            if _key(text) in {_key(n) for n in (sat.name, *sat.alternative_names)}:
+                return sat
+        raise UnknownSatelliteError(text, [f"{s.name} ({s.norad_id})" for s in self.satellites])
+
+
+def _builtin_files() -> list[tuple[str, str]]:
+    root = resources.files("groundstation.satellites.data")
+    files = sorted((p for p in root.iterdir() if p.name.endswith(".yaml")), key=lambda p: p.name)
+    return [
+        (f"groundstation/satellites/data/{p.name}", p.read_text(encoding="utf-8")) for p in files
+    ]
+
+
+def load_catalogue(extra_dirs: Iterable[Path] = ()) -> Catalogue:
+    """The built-in satellites plus the ``*.yaml`` files of ``extra_dirs``.
+    Raises SatelliteSpecError on the first bad file or on a NORAD id or name
+    that two files claim."""
+    sources = _builtin_files()
+    for directory in extra_dirs:
+        for path in sorted(Path(directory).glob("*.yaml")):
+            sources.append((str(path), path.read_text(encoding="utf-8")))
+    satellites: list[SatelliteSpec] = []
+    owner: dict[object, str] = {}
+    for source, text in sources:
+        sat = parse_satellite_file(text, source)
+        for key in (sat.norad_id, *(_key(n) for n in (sat.name, *sat.alternative_names))):
+            if key in owner:
+                what = "NORAD id" if isinstance(key, int) else "name"
+                raise SatelliteSpecError(
+                    f"{source}: {what} {key!r} is already used by {owner[key]}"
+                )
+            owner[key] = source
+        satellites.append(sat)
+    return Catalogue(tuple(satellites))

@@ -1,0 +1,1 @@
+"""Built-in satellite files (YAML package data, read by groundstation.satellites)."""
