@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import field_validator
+from pydantic import ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.config import KafkaConfig, S3Config
@@ -78,6 +78,13 @@ class Settings(BaseSettings):
     s3_presigned_downloads: bool = False
     s3_presigned_expiry_s: int = 300
 
+    # --- API limits (hardening: no silent data loss, no stalls) ---
+    # Dataset downloads: a file up to this size is read and checked against
+    # its manifest SHA-256 before the first byte is sent (a corrupt one is
+    # refused with 500); a larger one is checked on the way and the
+    # connection is broken off before its last chunk if it does not match.
+    download_verify_first_bytes: int = 16 << 20
+
     @field_validator("clock_start")
     @classmethod
     def _clock_start_is_utc(cls, value: datetime | None) -> datetime | None:
@@ -108,6 +115,13 @@ class Settings(BaseSettings):
     def _threads_positive(cls, value: int) -> int:
         if value < 1:
             raise ValueError(f"api_threads must be >= 1, got {value}")
+        return value
+
+    @field_validator("download_verify_first_bytes")
+    @classmethod
+    def _not_negative(cls, value: int, info: ValidationInfo) -> int:
+        if value < 0:
+            raise ValueError(f"{info.field_name} must be >= 0, got {value}")
         return value
 
     def kafka_config(self) -> KafkaConfig:
