@@ -31,6 +31,7 @@ from api.context import AppContext
 from api.deps import reject_unknown_query
 from api.events import ContactEventHub
 from api.inputs import reject_unstorable_input
+from api.limits import RequestLimits
 from api.metrics import Metrics
 from groundstation.booking import BookingPolicy
 from groundstation.clock import Clock, clock_from_settings
@@ -187,6 +188,7 @@ def create_app(
         events=ContactEventHub(session_factory),
         metrics=Metrics(shared_dir=metrics_dir),
         policy=BookingPolicy.from_settings(settings),
+        limits=RequestLimits(settings),
         max_upload_bytes=max_upload_bytes,
     )
 

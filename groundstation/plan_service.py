@@ -17,6 +17,7 @@ from groundstation.booking import (
     band_fits,
     element_set,
     orbital_station,
+    require_span,
     required_elevation_deg,
     reserve,
     usable_ephemeris,
@@ -82,6 +83,8 @@ def plan_contacts(
         raise NotFoundError("mission profile", profile_id)
     start = min(require_utc(r.start, "start") for r in requests)
     end = max(require_utc(r.end, "end") for r in requests)
+    # Every satellite is predicted over the union of the requests' ranges.
+    require_span(start, end, what="the plan's requests together")
     query = select(Antenna).where(Antenna.status == "online").order_by(Antenna.id)
     if antenna_ids is not None:
         query = query.where(Antenna.id.in_(antenna_ids))

@@ -84,6 +84,18 @@ class Settings(BaseSettings):
     # refused with 500); a larger one is checked on the way and the
     # connection is broken off before its last chunk if it does not match.
     download_verify_first_bytes: int = 16 << 20
+    # The longest pass a booking may cover: a POST /contacts window longer
+    # than this plus twice window_tolerance_s is refused (422) before any
+    # prediction. 12 h covers LEO (< 30 min) and MEO/HEO passes.
+    max_pass_s: float = 43200.0
+    # Threads per API process that run the expensive operations (passes,
+    # plans and their commits, tracks, ephemeris uploads), apart from
+    # api_threads, so cheap requests never queue behind them.
+    prediction_threads: int = 2
+    # Per API key and process: expensive requests at once, and open event
+    # streams (GET /contacts/events); more answer 429 with Retry-After.
+    max_expensive_per_key: int = 2
+    max_event_streams_per_key: int = 4
 
     @field_validator("clock_start")
     @classmethod
@@ -115,6 +127,20 @@ class Settings(BaseSettings):
     def _threads_positive(cls, value: int) -> int:
         if value < 1:
             raise ValueError(f"api_threads must be >= 1, got {value}")
+        return value
+
+    @field_validator("prediction_threads", "max_expensive_per_key", "max_event_streams_per_key")
+    @classmethod
+    def _at_least_one(cls, value: int, info: ValidationInfo) -> int:
+        if value < 1:
+            raise ValueError(f"{info.field_name} must be >= 1, got {value}")
+        return value
+
+    @field_validator("max_pass_s")
+    @classmethod
+    def _positive(cls, value: float, info: ValidationInfo) -> float:
+        if not value > 0:
+            raise ValueError(f"{info.field_name} must be > 0, got {value}")
         return value
 
     @field_validator("download_verify_first_bytes")
