@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     # streams (GET /contacts/events); more answer 429 with Retry-After.
     max_expensive_per_key: int = 2
     max_event_streams_per_key: int = 4
+    # Request target (path and query) plus header lines; larger: 431.
+    max_header_bytes: int = 16384
 
     @field_validator("clock_start")
     @classmethod
@@ -134,6 +136,13 @@ class Settings(BaseSettings):
     def _at_least_one(cls, value: int, info: ValidationInfo) -> int:
         if value < 1:
             raise ValueError(f"{info.field_name} must be >= 1, got {value}")
+        return value
+
+    @field_validator("max_header_bytes")
+    @classmethod
+    def _room_for_a_key(cls, value: int) -> int:
+        if value < 1024:
+            raise ValueError(f"max_header_bytes must be >= 1024, got {value}")
         return value
 
     @field_validator("max_pass_s")

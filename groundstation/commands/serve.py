@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import attach_runtime, create_app, tune_gc_for_serving
+    from api.serving import HttpToolsWithHeaderLimit
     from groundstation.runtime import open_runtime
     from groundstation.settings import Settings
 
@@ -56,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             log_level=args.log_level.lower(),
             timeout_graceful_shutdown=5,
+            http=HttpToolsWithHeaderLimit,  # stops reading endless request heads (431)
         )
         # uvicorn re-raises the signal that stopped it once it has shut down,
         # after restoring the handler found at start: install one that only

@@ -1,22 +1,28 @@
 """Limits that keep one client from stalling the service: expensive requests
-and event streams per API key (429 with Retry-After), header size (431),
-and request bodies of unknown length (413)."""
+and event streams per API key (429 with Retry-After), header size (431,
+in the app and in the serving protocol), and request bodies of unknown
+length (413)."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
+from collections.abc import Iterator
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from api.auth import Principal
 from api.limits import PerKeyLimit, TooManyRequests
+from api.serving import HttpToolsWithHeaderLimit
 from groundstation import apikeys
 from groundstation.settings import Settings
 
-from .conftest import NOAA19, NOW, World
+from .conftest import NOAA19, NOW, World, serve
+from .helpers import uvicorn_workers
 from .test_api_prediction_limits import _many_stations
 
 MONTH = {
@@ -171,3 +177,112 @@ def test_event_streams_beyond_the_keys_limit_are_429_until_one_closes(
     while world.app.state.ctx.limits.event_streams.held(acme):
         assert time.monotonic() < deadline, "closed streams kept their slots"
         time.sleep(0.1)
+
+
+# ---------------------------------------------------------------- request size
+
+
+def _chunks(total: int, piece: int = 64 * 1024) -> Iterator[bytes]:
+    for start in range(0, total, piece):
+        yield b"x" * min(piece, total - start)
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/contacts", "application/json"),
+        ("/plans", "application/json"),
+        (f"/satellites/{NOAA19}/ephemerides", "text/plain"),
+    ],
+)
+def test_oversized_chunked_body_without_content_length_is_413(
+    world: World, path: str, content_type: str
+) -> None:
+    r = world.client.post(
+        path,
+        content=_chunks(2 << 20),  # a generator: sent chunked, no Content-Length
+        headers={**world.as_("acme"), "Content-Type": content_type},
+    )
+    assert r.request.headers.get("transfer-encoding") == "chunked"
+    assert "content-length" not in r.request.headers
+    assert r.status_code == 413, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert "exceeds the limit of 1048576 bytes" in r.json()["detail"]
+
+
+def test_chunked_body_within_the_limit_is_read_as_usual(world: World) -> None:
+    body = b'{"profile_id": "leo", "requests": []}'
+    r = world.client.post(
+        "/plans",
+        content=iter([body[:10], body[10:]]),
+        headers={**world.as_("acme"), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422 and "requests" in r.json()["detail"]
+
+
+def test_headers_larger_than_the_limit_are_431_naming_the_sizes(world: World) -> None:
+    big = {**world.as_("acme"), "X-Padding": "p" * 20_000}
+    r = world.client.get("/contacts", headers=big)
+    assert r.status_code == 431, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    detail = r.json()["detail"]
+    assert "exceed the limit of 16384 bytes" in detail and "GS_MAX_HEADER_BYTES" in detail
+    # A long query string counts too; a request within the limit is served.
+    assert world.client.get("/healthz", params={"q": "x" * 20_000}).status_code == 431
+    ok = world.client.get("/contacts", headers={**world.as_("acme"), "X-Padding": "p" * 8_000})
+    assert ok.status_code == 200
+
+
+def _head_refused(url: str, header_bytes: int) -> tuple[bytes, int]:
+    """Send a request head with one header of ``header_bytes``, 16 KiB at a
+    time, never finishing it; (the answer, the bytes the server took before
+    it closed the connection)."""
+    parts = urlsplit(url)
+    sent = 0
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(f"GET /healthz HTTP/1.1\r\nHost: {parts.netloc}\r\nX-Big: ".encode())
+        try:
+            while sent < header_bytes:
+                sock.sendall(b"a" * 16384)
+                sent += 16384
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except ConnectionResetError:
+            pass
+    return answer, sent
+
+
+def test_serving_protocol_refuses_an_endless_header_before_reading_it_all(world: World) -> None:
+    """The app's 431 needs the whole head parsed; uvicorn's httptools protocol
+    buffers any size. ``api.serving.HttpToolsWithHeaderLimit`` stops reading
+    at twice the limit and answers 431."""
+    with serve(world.app, http=HttpToolsWithHeaderLimit) as url:
+        answer, sent = _head_refused(url, 50 << 20)
+        assert answer.startswith(b"HTTP/1.1 431 ")
+        assert b"GS_MAX_HEADER_BYTES" in answer
+        assert sent < 16 << 20  # refused long before the 50 MiB (kernel buffers hold some)
+        assert httpx.get(f"{url}/healthz").status_code == 200  # ordinary requests still served
+
+
+def test_uvicorn_command_line_serves_with_the_protocol_and_the_apps_limit(
+    world: World, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GS_MAX_HEADER_BYTES", "4096")
+    with uvicorn_workers(settings, workers=1) as run:
+        answer, sent = _head_refused(run.url, 50 << 20)
+        assert answer.startswith(b"HTTP/1.1 431 ")
+        assert b"is 4096 bytes" in answer
+        assert sent < 16 << 20  # kernel buffers take some; the server read far less
+        r = httpx.get(f"{run.url}/contacts", headers={**world.as_("acme"), "X-Pad": "p" * 5000})
+        assert r.status_code == 431 and "limit of 4096 bytes" in r.json()["detail"]
+
+
+def test_header_limit_setting_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GS_MAX_HEADER_BYTES", "32768")
+    assert Settings().max_header_bytes == 32768
+    with pytest.raises(ValueError, match="got 100"):
+        Settings(max_header_bytes=100)
