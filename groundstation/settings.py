@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     max_event_streams_per_key: int = 4
     # Request target (path and query) plus header lines; larger: 431.
     max_header_bytes: int = 16384
+    # GET /metrics (contact counts and request rates of every tenant): not
+    # served (404) unless true; then without a key, so expose it only where
+    # the scraper alone reaches it.
+    metrics_public: bool = False
 
     @field_validator("clock_start")
     @classmethod

@@ -113,6 +113,7 @@ def uvicorn_workers(settings: Settings, workers: int = 2) -> Iterator[UvicornRun
         "GS_DATA_DIR": str(settings.data_dir),
         "GS_CLOCK": "simulated",
         "GS_CLOCK_START": NOW.isoformat(),
+        "GS_METRICS_PUBLIC": str(settings.metrics_public).lower(),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "api.app:app_from_env"]
