@@ -193,7 +193,8 @@ def conflicting_maintenance(
 
 
 def _iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # %Y does not pad years before 1000 ("1-01-01"): the year is written apart.
+    return f"{t.year:04d}-{t:%m-%dT%H:%M:%S}Z"
 
 
 def usable_ephemeris(

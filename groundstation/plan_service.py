@@ -87,6 +87,10 @@ def plan_contacts(
     require_span(start, end, what="the plan's requests together")
     query = select(Antenna).where(Antenna.status == "online").order_by(Antenna.id)
     if antenna_ids is not None:
+        known = set(session.scalars(select(Antenna.id).where(Antenna.id.in_(antenna_ids))))
+        unknown = sorted(set(antenna_ids) - known)
+        if unknown:
+            raise NotFoundError("antenna", unknown[0])
         query = query.where(Antenna.id.in_(antenna_ids))
     antennas = list(session.scalars(query))
     satellites = {r.norad_id: get_satellite(session, norad_id=r.norad_id) for r in requests}
