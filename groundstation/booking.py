@@ -69,6 +69,10 @@ class BookingPolicy:
     window_tolerance_s: float = 60.0
     # The longest pass a booking may cover (GS_MAX_PASS_S).
     max_pass_s: float = 43200.0
+    # Planning: satellites x stations x days predicted, and candidate windows
+    # (GS_MAX_PLAN_SATELLITE_STATION_DAYS, GS_MAX_PLAN_CANDIDATES).
+    max_plan_satellite_station_days: float = 20_000.0
+    max_plan_candidates: int = 50_000
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BookingPolicy:
@@ -76,6 +80,8 @@ class BookingPolicy:
             max_ephemeris_age_s=settings.max_ephemeris_age_days * 86400.0,
             window_tolerance_s=settings.window_tolerance_s,
             max_pass_s=settings.max_pass_s,
+            max_plan_satellite_station_days=settings.max_plan_satellite_station_days,
+            max_plan_candidates=settings.max_plan_candidates,
         )
 
     @property

@@ -102,6 +102,13 @@ class Settings(BaseSettings):
     # served (404) unless true; then without a key, so expose it only where
     # the scraper alone reaches it.
     metrics_public: bool = False
+    # Planning (POST /plans, `groundstation plan`): refused with 422 when it
+    # would predict more satellites x stations x days than this, or weigh
+    # more candidate windows (its greedy baseline is quadratic in them). The
+    # defaults take bench/planning.py's instance (200 satellites, 6
+    # stations, 7 days: 8,400 and 36,440) with room to spare.
+    max_plan_satellite_station_days: float = 20_000.0
+    max_plan_candidates: int = 50_000
 
     @field_validator("clock_start")
     @classmethod
@@ -149,9 +156,9 @@ class Settings(BaseSettings):
             raise ValueError(f"max_header_bytes must be >= 1024, got {value}")
         return value
 
-    @field_validator("max_pass_s")
+    @field_validator("max_pass_s", "max_plan_satellite_station_days", "max_plan_candidates")
     @classmethod
-    def _positive(cls, value: float, info: ValidationInfo) -> float:
+    def _positive(cls, value: float, info: ValidationInfo) -> float:  # int fields too
         if not value > 0:
             raise ValueError(f"{info.field_name} must be > 0, got {value}")
         return value

@@ -36,7 +36,10 @@ MAX_REQUEST_SPAN = timedelta(days=14)
     response_model=schemas.PlanPublic,
     responses=problems(
         _404="a satellite, profile or antenna is unknown",
-        _422="a request spans more than 14 days, or all of them together more than 31",
+        _422=(
+            "a request spans more than 14 days, all of them together more than 31, or the "
+            "plan exceeds GS_MAX_PLAN_SATELLITE_STATION_DAYS or GS_MAX_PLAN_CANDIDATES"
+        ),
         _429=EXPENSIVE_429,
     ),
 )

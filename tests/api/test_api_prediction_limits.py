@@ -238,3 +238,57 @@ def _cheap_while_expensive(world: World, live_url: str, keys: list[dict[str, str
     # 4 x alone_s; a cheap request never waited for them.
     assert len(latencies) >= 10
     assert max(latencies) < max(0.75, alone_s), (alone_s, sorted(latencies)[-5:])
+
+
+def _plan(world: World, policy: booking.BookingPolicy) -> None:
+    from groundstation.plan_service import plan_contacts
+    from groundstation.planning import PlanRequest
+
+    requests = [
+        PlanRequest(
+            request_id=f"r{i}",
+            norad_id=norad,
+            start=NOW,
+            end=NOW + timedelta(days=2),
+            priority=1.0,
+            wanted_passes=10_000,
+            wanted_minutes=None,
+        )
+        for i, norad in enumerate((NOAA19, NOAA18))
+    ]
+    with world.session() as s:
+        plan_contacts(s, requests=requests, profile_id="leo", now=NOW, policy=policy)
+
+
+def test_plan_predicting_more_than_the_work_limit_is_refused_before_predicting(
+    world: World, no_prediction: list[str]
+) -> None:
+    # 2 satellites x 1 station (svalbard: its UHF antennas share one) x 2 days.
+    policy = booking.BookingPolicy(max_plan_satellite_station_days=3.9)
+    with pytest.raises(ValidationError, match=r"2 satellites x 1 stations x 2.0 days = 4 "):
+        _plan(world, policy)
+    assert no_prediction == []
+
+
+def test_plan_with_more_candidate_windows_than_the_limit_is_refused_before_solving(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import groundstation.plan_service
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("solved although the plan was refused")
+
+    monkeypatch.setattr(groundstation.plan_service, "solve_milp", refuse)
+    monkeypatch.setattr(groundstation.plan_service, "solve_greedy", refuse)
+    with pytest.raises(
+        ValidationError, match=r"candidate windows; at most 5 \(GS_MAX_PLAN_CANDIDATES\)"
+    ):
+        _plan(world, booking.BookingPolicy(max_plan_candidates=5))
+
+
+def test_plan_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GS_MAX_PLAN_SATELLITE_STATION_DAYS", "100")
+    monkeypatch.setenv("GS_MAX_PLAN_CANDIDATES", "200")
+    policy = booking.BookingPolicy.from_settings(Settings())
+    assert policy.max_plan_satellite_station_days == 100.0
+    assert policy.max_plan_candidates == 200
