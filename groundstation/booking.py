@@ -61,18 +61,54 @@ if TYPE_CHECKING:
 ACTIVE = [s.value for s in ACTIVE_STATES]
 
 
+#: The longest range a prediction behind the service may run over (passes,
+#: availability, planning): a month of passes over every station is
+#: bounded work; a 70-year range was 13 s of CPU for one satellite.
+MAX_PREDICTION_SPAN = timedelta(days=31)
+
+
 @dataclass(frozen=True)
 class BookingPolicy:
     """Rules with configurable limits (from ``Settings``)."""
 
     max_ephemeris_age_s: float = 7 * 86400.0
     window_tolerance_s: float = 60.0
+    # The longest pass a booking may cover (GS_MAX_PASS_S).
+    max_pass_s: float = 43200.0
+    # Planning: satellites x stations x days predicted, and candidate windows
+    # (GS_MAX_PLAN_SATELLITE_STATION_DAYS, GS_MAX_PLAN_CANDIDATES).
+    max_plan_satellite_station_days: float = 20_000.0
+    max_plan_candidates: int = 50_000
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BookingPolicy:
         return cls(
             max_ephemeris_age_s=settings.max_ephemeris_age_days * 86400.0,
             window_tolerance_s=settings.window_tolerance_s,
+            max_pass_s=settings.max_pass_s,
+            max_plan_satellite_station_days=settings.max_plan_satellite_station_days,
+            max_plan_candidates=settings.max_plan_candidates,
+        )
+
+    @property
+    def max_window_s(self) -> float:
+        """The longest window a reservation may ask for: one pass plus the
+        tolerance on either side."""
+        return self.max_pass_s + 2.0 * self.window_tolerance_s
+
+
+def require_span(
+    start: datetime, end: datetime, *, what: str, limit: timedelta = MAX_PREDICTION_SPAN
+) -> None:
+    """ValidationError naming the values unless ``start < end`` and the range
+    is at most ``limit`` long: checked before any prediction over it."""
+    if not start < end:
+        raise ValidationError(f"{what}: start {_iso(start)} is not before end {_iso(end)}")
+    span = end - start
+    if span > limit:
+        raise ValidationError(
+            f"{what}: {_iso(start)}..{_iso(end)} spans {span.total_seconds() / 86400:.1f} days; "
+            f"at most {limit.total_seconds() / 86400:.0f} days per request"
         )
 
 
@@ -169,7 +205,8 @@ def conflicting_maintenance(
 
 
 def _iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # %Y does not pad years before 1000 ("1-01-01"): the year is written apart.
+    return f"{t.year:04d}-{t:%m-%dT%H:%M:%S}Z"
 
 
 def usable_ephemeris(
@@ -234,8 +271,7 @@ def availability(
         require_supported(end, "end"),
         require_utc(now, "now"),
     )
-    if not start < end:
-        raise ValidationError(f"start {_iso(start)} is not before end {_iso(end)}")
+    require_span(start, end, what="availability")
     policy = policy or BookingPolicy()
     satellite = get_satellite(session, norad_id=norad_id)
     profile = session.get(MissionProfile, profile_id)
@@ -417,6 +453,16 @@ def reserve(
     if not start < end:
         raise ValidationError(f"start {_iso(start)} is not before end {_iso(end)}")
     policy = policy or BookingPolicy()
+    window_s = (end - start).total_seconds()
+    if window_s > policy.max_window_s:
+        # Refused before anything is read or predicted: the prediction below
+        # runs over the window (plus margins), so its length is the cost.
+        raise ValidationError(
+            f"window {_iso(start)}..{_iso(end)} lasts {window_s:.0f} s; a booking covers one "
+            f"pass: at most {policy.max_window_s:.0f} s (the longest pass, GS_MAX_PASS_S "
+            f"{policy.max_pass_s:.0f} s, plus {policy.window_tolerance_s:.0f} s tolerance on "
+            "either side); take AOS and LOS from GET /passes"
+        )
     sink = events if events is not None else NullEventSink()
     fingerprint = request_fingerprint(
         norad_id=norad_id, antenna_id=antenna_id, profile_id=profile_id, start=start, end=end

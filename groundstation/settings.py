@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import field_validator
+from pydantic import ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.config import KafkaConfig, S3Config
@@ -148,6 +148,37 @@ class Settings(BaseSettings):
     # A percentage of the file system ("10%") or a size ("20GiB", "500MB").
     disk_warn_free: str = "10%"
     disk_refuse_free: str = "5%"
+    # --- API limits (hardening: no silent data loss, no stalls) ---
+    # Dataset downloads: a file up to this size is read and checked against
+    # its manifest SHA-256 before the first byte is sent (a corrupt one is
+    # refused with 500); a larger one is checked on the way and the
+    # connection is broken off before its last chunk if it does not match.
+    download_verify_first_bytes: int = 16 << 20
+    # The longest pass a booking may cover: a POST /contacts window longer
+    # than this plus twice window_tolerance_s is refused (422) before any
+    # prediction. 12 h covers LEO (< 30 min) and MEO/HEO passes.
+    max_pass_s: float = 43200.0
+    # Threads per API process that run the expensive operations (passes,
+    # plans and their commits, tracks, ephemeris uploads), apart from
+    # api_threads, so cheap requests never queue behind them.
+    prediction_threads: int = 2
+    # Per API key and process: expensive requests at once, and open event
+    # streams (GET /contacts/events); more answer 429 with Retry-After.
+    max_expensive_per_key: int = 2
+    max_event_streams_per_key: int = 4
+    # Request target (path and query) plus header lines; larger: 431.
+    max_header_bytes: int = 16384
+    # GET /metrics (contact counts and request rates of every tenant): not
+    # served (404) unless true; then without a key, so expose it only where
+    # the scraper alone reaches it.
+    metrics_public: bool = False
+    # Planning (POST /plans, `groundstation plan`): refused with 422 when it
+    # would predict more satellites x stations x days than this, or weigh
+    # more candidate windows (its greedy baseline is quadratic in them). The
+    # defaults take bench/planning.py's instance (200 satellites, 6
+    # stations, 7 days: 8,400 and 36,440) with room to spare.
+    max_plan_satellite_station_days: float = 20_000.0
+    max_plan_candidates: int = 50_000
 
     @field_validator("clock_start")
     @classmethod
@@ -234,6 +265,34 @@ class Settings(BaseSettings):
     def _free_space_spec(cls, value: str) -> str:
         free_space_bytes(value, total_bytes=1)  # raises naming the bad value
         return value.strip()
+
+    @field_validator("prediction_threads", "max_expensive_per_key", "max_event_streams_per_key")
+    @classmethod
+    def _at_least_one(cls, value: int, info: ValidationInfo) -> int:
+        if value < 1:
+            raise ValueError(f"{info.field_name} must be >= 1, got {value}")
+        return value
+
+    @field_validator("max_header_bytes")
+    @classmethod
+    def _room_for_a_key(cls, value: int) -> int:
+        if value < 1024:
+            raise ValueError(f"max_header_bytes must be >= 1024, got {value}")
+        return value
+
+    @field_validator("max_pass_s", "max_plan_satellite_station_days", "max_plan_candidates")
+    @classmethod
+    def _positive(cls, value: float, info: ValidationInfo) -> float:  # int fields too
+        if not value > 0:
+            raise ValueError(f"{info.field_name} must be > 0, got {value}")
+        return value
+
+    @field_validator("download_verify_first_bytes")
+    @classmethod
+    def _not_negative_bytes(cls, value: int, info: ValidationInfo) -> int:
+        if value < 0:
+            raise ValueError(f"{info.field_name} must be >= 0, got {value}")
+        return value
 
     def kafka_config(self) -> KafkaConfig:
         """Publisher settings for ingest (broker, or the local topic log)."""

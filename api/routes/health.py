@@ -1,16 +1,18 @@
-"""Liveness, readiness (database, broker, object store) and Prometheus metrics."""
+"""Liveness, readiness (database, broker, object store) and Prometheus metrics
+(opt-in: GS_METRICS_PUBLIC)."""
 
 from __future__ import annotations
 
 import socket
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import func, select, text
 
 from api import schemas
 from api.deps import CtxDep
+from api.routes._responses import problems
 from groundstation.housekeeping import disk_checks, disk_summary
 from groundstation.models import Contact
 
@@ -84,9 +86,21 @@ def readyz(ctx: CtxDep) -> Any:
 @router.get(
     "/metrics",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format 0.0.4"}},
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text format 0.0.4"},
+        **problems(_404="not published: GS_METRICS_PUBLIC is false (the default)"),
+    },
 )
 def metrics(ctx: CtxDep) -> PlainTextResponse:
+    """Prometheus metrics of the server, without a key, when
+    GS_METRICS_PUBLIC is true; else 404 (they show every tenant's contact
+    counts and request rates)."""
+    if not ctx.settings.metrics_public:
+        raise HTTPException(
+            404,
+            "GET /metrics is not published: set GS_METRICS_PUBLIC=true to serve it (without "
+            "a key: expose it only where the scraper alone can reach it)",
+        )
     with ctx.session_factory() as session:
         by_state = {
             state: int(n)

@@ -19,7 +19,8 @@ from api import schemas
 from api.convert import contact_public
 from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
 from api.errors import problem
-from api.routes._responses import problems
+from api.limits import expensive
+from api.routes._responses import EXPENSIVE_429, problems
 from groundstation import inventory, plan_proposals, queries
 from groundstation.errors import PlanCommitRefusedError, PlanCommittedError, ValidationError
 from groundstation.plan_service import plan_contacts
@@ -33,8 +34,16 @@ MAX_REQUEST_SPAN = timedelta(days=14)
     "/plans",
     status_code=status.HTTP_201_CREATED,
     response_model=schemas.PlanPublic,
-    responses=problems(_404="a satellite, profile or antenna is unknown"),
+    responses=problems(
+        _404="a satellite, profile or antenna is unknown",
+        _422=(
+            "a request spans more than 14 days, all of them together more than 31, or the "
+            "plan exceeds GS_MAX_PLAN_SATELLITE_STATION_DAYS or GS_MAX_PLAN_CANDIDATES"
+        ),
+        _429=EXPENSIVE_429,
+    ),
 )
+@expensive
 def create_plan(
     body: schemas.PlanCreate,
     session: SessionDep,
@@ -120,8 +129,10 @@ def create_plan(
     responses=problems(
         _404="no such plan (expired, or another tenant's)",
         _409="a proposed window is not available any more: nothing was booked",
+        _429=EXPENSIVE_429,
     ),
 )
+@expensive
 def commit_plan(
     plan_id: str,
     session: SessionDep,

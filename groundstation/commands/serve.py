@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import attach_runtime, create_app, tune_gc_for_serving
+    from api.serving import HttpToolsWithHeaderLimit
     from groundstation.housekeeping import HousekeepingThread, run_housekeeping
     from groundstation.logs import configure_logging
     from groundstation.runtime import open_runtime
@@ -74,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
             log_level=settings.log_level.lower(),
             log_config=None,  # keep configure_logging's handler and format
             timeout_graceful_shutdown=5,
+            http=HttpToolsWithHeaderLimit,  # stops reading endless request heads (431)
         )
         # uvicorn re-raises the signal that stopped it once it has shut down,
         # after restoring the handler found at start: install one that only

@@ -37,7 +37,7 @@ def series(text: str, name: str) -> float:
 
 
 def test_metrics_count_the_frames_of_a_contact_worked_by_the_executor(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "var")
+    settings = Settings(data_dir=tmp_path / "var", metrics_public=True)
     engine = make_engine(settings.effective_database_url())
     migrate(engine)
     sessions = make_session_factory(engine)
