@@ -3,11 +3,12 @@ downlink executor and contact lifecycle (used by ``serve``, ``demo`` and tests).
 
 ``open_runtime`` opens and migrates the database, creates the dataset
 catalogue tables, opens the publisher and the object store, cleans up
-datasets a crashed writer left behind (``ingest.dataset.recover``), and
-builds the lifecycle with contact events going to the events topic
-(``PublisherEventSink``) and the downlink executor at PASS. ``start`` starts
-the scheduler; ``close`` stops it (a pass in progress ends FAILED with the
-reason given) and closes the publisher.
+datasets a crashed writer left behind (``ingest.dataset.recover``: resumed
+only if the contact is still in PASS or POSTPASS), and builds the lifecycle
+with contact events going to the events topic (``PublisherEventSink``), the
+downlink executor at PASS and contacts completing only with a ready dataset.
+``start`` starts the scheduler; ``close`` stops it (a pass in progress ends
+FAILED with the reason given) and closes the publisher.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation.clock import Clock, clock_from_settings
+from groundstation.contact_datasets import accept_dataset
 from groundstation.delivery import open_frame_publisher, open_object_store, spool_depth_bytes
 from groundstation.downlink import DownlinkExecutor, LinkModel
 from groundstation.events import ContactEvent, EventSink
+from groundstation.executor import parse_pause_points
 from groundstation.lifecycle import LifecycleService, ReconcileReport, lifecycle_from_settings
 from groundstation.models import Contact
 from groundstation.settings import Settings
@@ -146,6 +149,7 @@ def open_runtime(
             staging_root=staging,
             publisher=publisher,
             clock=clock.now,
+            guard=accept_dataset,
         )
         if recovery.resumed or recovery.cleaned:
             log.warning(
@@ -161,6 +165,9 @@ def open_runtime(
             link=link,
             keep_sent=keep_sent,
             software_version=software_version(),
+            max_lag_s=settings.downlink_max_lag_s,
+            max_passes=settings.downlink_max_passes,
+            pause_at=parse_pause_points(settings.test_pause_at),
         )
         details = contact_details(session_factory)
         events = FanOutSink(PublisherEventSink(publisher, details=details))  # type: ignore[arg-type]
@@ -170,6 +177,7 @@ def open_runtime(
             clock=clock,
             events=events,
             executor=executor,
+            require_dataset=True,
         )
     except BaseException:
         publisher.close()

@@ -37,6 +37,10 @@ KAFKA_SCRIPT = REPO / "scripts" / "services" / "kafka.sh"
 #: dsp/README.md's measurement; 1 dB of margin for the receiver's start-up).
 DECODE_THRESHOLD_EBN0_DB = 4.0
 DEAD_PROFILE = "dead-link"
+#: GS_DOWNLINK_MAX_LAG_S for tests about delivery, not timing: on a loaded
+#: machine their compressed clocks (x40..x90) outrun the DSP, which must not
+#: stop their passes (test_e2e_overlap checks the lag limit).
+UNCHECKED_LAG_S = 3600.0
 
 
 def seed(session: Session) -> dict[int, str]:

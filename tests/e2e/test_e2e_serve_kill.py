@@ -29,7 +29,7 @@ from groundstation.models import Contact
 from ingest.catalog import CatalogService
 from ingest.objectstore import LocalObjectStore
 
-from .conftest import DEMO_PROFILE, seed, wait_for
+from .conftest import DEMO_PROFILE, UNCHECKED_LAG_S, seed, wait_for
 
 SPEEDUP = 40.0
 
@@ -51,6 +51,7 @@ def _serve(data_dir: Path, clock_start: datetime, port: int, log: Path) -> subpr
         GS_CLOCK_START=clock_start.isoformat(),
         GS_CLOCK_SPEEDUP=str(SPEEDUP),
         GS_SCHEDULER_HEARTBEAT_S="1",
+        GS_DOWNLINK_MAX_LAG_S=str(UNCHECKED_LAG_S),
     )
     with open(log, "ab") as out:
         return subprocess.Popen(
