@@ -364,11 +364,10 @@ class LifecycleService:
         if found is not None and found[0] == "writing":
             return None  # an executor in another process is still committing it
         if self._was_down(contact.los):
+            # The writer died with the process: down since its last heartbeat.
+            since = self._previous_seen or contact.los
             until = self._started_at or now
-            why = (
-                f"service was down from {_iso(self._down_since(contact.los))} to "
-                f"{_iso(until)} while the dataset was written"
-            )
+            why = f"service was down from {_iso(since)} to {_iso(until)} while the dataset was written"
         else:
             why = found[1] if found is not None and found[1] else "no dataset was written"
         return S.FAILED, f"{ended}; dataset not committed: {why}"
