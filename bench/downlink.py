@@ -47,6 +47,7 @@ from groundstation.lifecycle import contact_run  # noqa: E402
 from groundstation.models import Contact  # noqa: E402
 from groundstation.runtime import open_runtime  # noqa: E402
 from groundstation.settings import Settings  # noqa: E402
+from groundstation.transitions import enter_pass  # noqa: E402
 from ingest.dataset import DatasetReader  # noqa: E402
 
 GOAL_REALTIME_FACTOR = 20.0
@@ -87,6 +88,7 @@ def main() -> None:
                 tenant="demo",
                 now=DEMO_CLOCK_START,
             )
+            enter_pass(session, contact, at=choice.aos, reason="bench")
             run = bench_run(contact)
         # A clock so fast that every chunk is already due: nothing waits.
         clock = SimulatedClock(run.aos, speedup=1e9)

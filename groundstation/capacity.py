@@ -64,6 +64,7 @@ class PassCapacity:
         self._admitted = 0
         self._last_shed: datetime | None = None
         self.shed: list[str] = []  # contacts stopped by shedding, in order
+        self.worst_lag_s = 0.0  # the largest lag any pass reported
 
     def running(self) -> int:
         with self._lock:
@@ -101,6 +102,7 @@ class PassCapacity:
             if me is None:
                 return
             me.lag_s = lag_s
+            self.worst_lag_s = max(self.worst_lag_s, lag_s)
             me.samples.append((now, lag_s))
             while now - me.samples[0][0] > window:
                 me.samples.popleft()

@@ -10,15 +10,13 @@ contact state and dataset state agree.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from groundstation.booking import reserve
 from groundstation.clock import SimulatedClock
-from groundstation.commands.demo import DEMO_CLOCK_START, Choice, free_windows
+from groundstation.commands.demo import DEMO_CLOCK_START, book_slices, free_windows, peak_windows
 from groundstation.contact_datasets import audit
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.inventory import add_profile
@@ -31,50 +29,6 @@ from .conftest import seed, wait_for
 SPEEDUP = 10.0
 STRONG_LINK = "strong-link"  # every frame decodes, even a slice near the horizon
 DSP_REASONS = ("behind the service clock", "no capacity")
-
-
-def peak_group(windows: list[Choice], size: int) -> tuple[datetime, list[Choice]]:
-    """The instant covered by the most windows (distinct antennas, one per
-    satellite and station), with up to ``size`` of those windows."""
-    best: tuple[datetime, list[Choice]] = (windows[0].aos, [])
-    for w in windows:
-        at = w.aos + timedelta(seconds=1)
-        group: list[Choice] = []
-        for x in sorted(windows, key=lambda x: x.aos - x.los):  # longest first
-            if x.aos <= at <= x.los and not any(
-                g.antenna_id == x.antenna_id
-                or (g.norad_id == x.norad_id and g.station_id == x.station_id)
-                for g in group
-            ):
-                group.append(x)
-        if len(group) > len(best[1]):
-            best = (at, group[:size])
-    return best
-
-
-def book_slices(session: Session, group: list[Choice], peak: datetime) -> list[str]:
-    """Book each window, then narrow it to [peak - 180 s, peak + 60 s]."""
-    ids = []
-    for w in group:
-        contact = reserve(
-            session,
-            norad_id=w.norad_id,
-            antenna_id=w.antenna_id,
-            profile_id=STRONG_LINK,
-            start=w.aos,
-            end=w.los,
-            tenant="demo",
-            now=DEMO_CLOCK_START,
-        )
-        aos = max(w.aos, peak - timedelta(seconds=180))
-        los = min(w.los, peak + timedelta(seconds=60))
-        contact.aos, contact.los = aos, los
-        contact.tca = min(max(contact.tca, aos), los)
-        contact.booked_start = aos - timedelta(seconds=60)
-        contact.booked_end = los + timedelta(seconds=30)
-        session.commit()
-        ids.append(contact.id)
-    return ids
 
 
 def test_ten_overlapping_passes_keep_every_transition_on_time(tmp_path: Path) -> None:
@@ -95,9 +49,17 @@ def test_ten_overlapping_passes_keep_every_transition_on_time(tmp_path: Path) ->
         windows = free_windows(
             session, names, now=DEMO_CLOCK_START, hours=6.0, min_elevation_deg=10.0
         )
-        peak, group = peak_group(windows, 10)
+        peak, group = peak_windows(windows, 10)
         assert len(group) == 10, f"only {len(group)} passes overlap at {peak}"
-        ids = book_slices(session, group, peak)
+        ids = book_slices(
+            session,
+            group,
+            peak=peak,
+            before_s=180.0,
+            after_s=60.0,
+            profile_id=STRONG_LINK,
+            now=DEMO_CLOCK_START,
+        )
         first = min(c.booked_start for c in session.scalars(select(Contact)))
     engine.dispose()
 
