@@ -5,8 +5,9 @@ cannot process the chunks as fast as the clock produces them, every pass
 falls behind together. ``PassCapacity`` (one per executor, shared by its
 passes) makes the contact that cannot be served fail, and only it:
 
-- admission: a pass starting while ``max_passes`` passes run, or while the
-  running ones are already more than half the bound behind, is refused;
+- admission: a pass starting while ``max_passes`` passes run, or while a
+  running one is more than half the bound behind and still falling behind,
+  is refused;
 - shedding: when a pass reports a lag (service seconds behind the clock)
   above ``max_lag_s`` that is still growing (higher than ``max_lag_s`` of
   service time before; a pass catching up after a stall or a slow start is
@@ -70,8 +71,16 @@ class PassCapacity:
         with self._lock:
             return len(self._passes)
 
-    def admit(self, contact_id: str) -> None:
-        """Register a starting pass, or raise ``ContactExecutionError``."""
+    def _falling_behind(self, p: _Pass, now: datetime, limit_s: float) -> bool:
+        """More than ``limit_s`` behind and still growing, or far behind."""
+        window = timedelta(seconds=self.max_lag_s)
+        return p.lag_s > 3 * self.max_lag_s or (
+            p.lag_s > limit_s and bool(p.samples) and p.growing(now, window)
+        )
+
+    def admit(self, contact_id: str, now: datetime) -> None:
+        """Register a pass starting at service time ``now``, or raise
+        ``ContactExecutionError``."""
         with self._lock:
             n = len(self._passes)
             if self.max_passes and n >= self.max_passes:
@@ -79,11 +88,16 @@ class PassCapacity:
                     f"admission found no capacity: {n} passes already running "
                     f"(GS_DOWNLINK_MAX_PASSES={self.max_passes})"
                 )
-            worst = max((p.lag_s for p in self._passes.values()), default=0.0)
-            if worst > self.max_lag_s / 2:
+            behind = [
+                p.lag_s
+                for p in self._passes.values()
+                if self._falling_behind(p, now, self.max_lag_s / 2)
+            ]
+            if behind:
                 raise ContactExecutionError(
-                    f"admission found no capacity: the {n} running passes are up to "
-                    f"{worst:.0f} s behind the service clock at x{self.speedup:g}"
+                    f"admission found no capacity: {len(behind)} of the {n} running passes "
+                    f"are falling behind the service clock (up to {max(behind):.0f} s) "
+                    f"at x{self.speedup:g}"
                 )
             self._admitted += 1
             self._passes[contact_id] = _Pass(order=self._admitted)
@@ -106,10 +120,7 @@ class PassCapacity:
             me.samples.append((now, lag_s))
             while now - me.samples[0][0] > window:
                 me.samples.popleft()
-            behind = lag_s > 3 * self.max_lag_s or (
-                lag_s > self.max_lag_s and me.growing(now, window)
-            )
-            if behind and not me.stop_reason:
+            if self._falling_behind(me, now, self.max_lag_s) and not me.stop_reason:
                 self._shed(lag_s, now)
             reason = me.stop_reason
         if reason:

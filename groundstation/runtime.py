@@ -7,13 +7,16 @@ datasets a crashed writer left behind (``ingest.dataset.recover``: resumed
 only if the contact is still in PASS or POSTPASS), and builds the lifecycle
 with contact events going to the events topic (``PublisherEventSink``), the
 downlink executor at PASS and contacts completing only with a ready dataset.
-``start`` starts the scheduler; ``close`` stops it (a pass in progress ends
-FAILED with the reason given) and closes the publisher.
+``start`` warms the DSP up (in the background) and starts the scheduler;
+``close`` stops it (a pass in progress ends FAILED with the reason given)
+and closes the publisher.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -69,19 +72,34 @@ class Runtime:
     recovery: RecoveryReport
     events: FanOutSink
     reconcile: ReconcileReport | None = field(default=None)
+    _warm_up: threading.Thread | None = field(default=None, init=False, repr=False)
 
     def spool_depth_bytes(self) -> int:
         """Frame spool bytes not yet acknowledged by the broker (0 without Kafka)."""
         return spool_depth_bytes(self.publisher)
 
     def start(self) -> ReconcileReport:
+        """Warm the DSP up (in the background) and start the lifecycle."""
+        self._warm_up = threading.Thread(target=self._warm_dsp, name="dsp-warm-up", daemon=True)
+        self._warm_up.start()
         self.reconcile = self.lifecycle.start()
         return self.reconcile
+
+    def _warm_dsp(self) -> None:
+        began = time.perf_counter()
+        try:
+            self.executor.warm_up()
+        except Exception:
+            log.exception("DSP warm-up failed (the first pass will load the kernels)")
+            return
+        log.info("DSP warmed up in %.1f s", time.perf_counter() - began)
 
     def close(self, *, reason: str = "service stopped during the pass") -> None:
         """Stop: running passes end FAILED with ``reason``; wait for them; flush."""
         self.executor.stop(reason)
         self.lifecycle.shutdown(wait=True)
+        if self._warm_up is not None:
+            self._warm_up.join()
         try:
             self.publisher.flush(timeout_s=30.0)
         finally:

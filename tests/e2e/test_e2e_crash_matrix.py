@@ -94,7 +94,9 @@ def _plan(windows: list[Choice]) -> dict[str, Choice]:
 
     first = windows[0].aos
     plan = {name: pick(first) for name in ("writing", "manifest", "committed")}
-    plan["pass"] = pick(max(c.los for c in used) + timedelta(seconds=60))
+    # Well after them: their datasets reach the crash points first even when a
+    # loaded machine makes their DSP lag minutes behind the service clock.
+    plan["pass"] = pick(max(c.los for c in used) + timedelta(minutes=8))
     plan["prepass"] = pick(plan["pass"].aos + timedelta(minutes=20))
     plan["scheduled"] = pick(plan["prepass"].los + timedelta(hours=1))
     return plan
@@ -191,7 +193,6 @@ def test_kill_9_at_every_lifecycle_state_keeps_contacts_and_datasets_in_agreemen
     )
     try:
         wait_for(at_crash_points, timeout_s=150, what=f"the six crash points ({log})")
-        time.sleep(1.0)  # a little into the pass
         with sessions() as session:
             seen = session.scalar(select(func.max(SchedulerInstance.last_seen_at)))
         seen_wall = time.monotonic()
