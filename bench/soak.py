@@ -9,7 +9,7 @@ time from 2023-07-04T18:00Z: about 25 contacts per service hour, peaks of
 10 passes at once. ``--from-peak`` starts the plan 10 service minutes
 before the busiest instant instead (the short version in the tests).
 
-Speedup (unless ``--speedup``), measured in this run: N slices (120 service
+Speedup (unless ``--speedup``), measured in this run: N slices (240 service
 s) of the passes at the plan's busiest instant, N = the plan's peak
 concurrency, worked at once by the downlink executor unpaced
 (``DownlinkExecutor.run_pass`` in N threads, as serve runs them) give the
@@ -21,8 +21,8 @@ none may be shed, else the speedup is lowered by 20 % and checked again.
 Run: ``groundstation serve`` (its own process; embedded delivery: SQLite or
 ``--database-url``, local topic log, local object store) with the service
 clock starting ``--idle-s`` wall seconds before the first pre-pass (the API
-latency measured then is the reference: the same server without contacts
-running); background load from bench/httpload.py (own processes, open loop):
+latency measured then, once start-up is over, is the reference: the same
+server without contacts running); background load from bench/httpload.py (own processes, open loop):
 GET /contacts (filtered, paginated) and GET /datasets at ``--api-rate``
 requests/s. Every ``--sample-s`` (30) s: RSS, threads and file descriptors
 of serve, disk use by part (database, datasets, topic log, spool, staging),
@@ -165,7 +165,7 @@ def peak_concurrency(intervals: list[tuple[datetime, datetime]]) -> int:
 
 
 def _slices(tmp: Path, n: int, *, lag_limit_s: float) -> tuple[Any, list[Any], datetime]:
-    """A runtime over a fresh database holding ``n`` 120-s slices of the
+    """A runtime over a fresh database holding ``n`` 240-s slices of the
     passes at the busiest instant, each contact already in PASS."""
     settings = Settings(data_dir=tmp, downlink_max_lag_s=lag_limit_s)
     engine = make_engine(settings.effective_database_url())
@@ -181,8 +181,8 @@ def _slices(tmp: Path, n: int, *, lag_limit_s: float) -> tuple[Any, list[Any], d
             session,
             group,
             peak=peak,
-            before_s=60.0,
-            after_s=60.0,
+            before_s=120.0,
+            after_s=120.0,
             profile_id=DEMO_PROFILE,
             now=DEMO_CLOCK_START,
         )
@@ -541,6 +541,7 @@ def soak(
         wait_up(base, proc)
         t0 = time.monotonic()
         sampler = Sampler(url=url, data_dir=data_dir, base=base, key=plan["key"], pid=proc.pid)
+        time.sleep(min(3.0, idle_s / 2))  # let start-up (DSP warm-up, reconciliation) end
         idle = [sampler.probe(20) for _ in range(3)]
         idle_p99 = float(np.percentile([m for p in idle for m in p], 99))
         load = Load(base, plan["key"], api_rate, run_s)
