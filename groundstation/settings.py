@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from groundstation.executor import parse_pause_points
 from ingest.config import KafkaConfig, S3Config
 from ingest.topiclog import TopicRetention
 
@@ -179,6 +180,18 @@ class Settings(BaseSettings):
     # stations, 7 days: 8,400 and 36,440) with room to spare.
     max_plan_satellite_station_days: float = 20_000.0
     max_plan_candidates: int = 50_000
+    # --- contact lifecycle: DSP capacity and crash-test hook ---
+    # How far (service seconds) a pass's DSP may fall behind the service clock
+    # before the machine counts as unable to keep up: the most recently started
+    # pass is then stopped (FAILED with that reason) so the others stay on time.
+    downlink_max_lag_s: float = 60.0
+    # Passes executed at once; one more is refused at AOS (0: no fixed limit,
+    # only the lag above decides).
+    downlink_max_passes: int = 0
+    # Test hook, empty in production: "point[@contact_id],..." makes the
+    # downlink executor wait at that point (before-commit, manifest-written,
+    # after-ready) until it is stopped, so a test can kill the process there.
+    test_pause_at: str = ""
 
     @field_validator("clock_start")
     @classmethod
@@ -292,6 +305,26 @@ class Settings(BaseSettings):
     def _not_negative_bytes(cls, value: int, info: ValidationInfo) -> int:
         if value < 0:
             raise ValueError(f"{info.field_name} must be >= 0, got {value}")
+        return value
+
+    @field_validator("downlink_max_lag_s")
+    @classmethod
+    def _max_lag_positive(cls, value: float) -> float:
+        if not value > 0:
+            raise ValueError(f"downlink_max_lag_s must be > 0 service seconds, got {value}")
+        return value
+
+    @field_validator("downlink_max_passes")
+    @classmethod
+    def _max_passes_not_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError(f"downlink_max_passes must be >= 0 (0: no limit), got {value}")
+        return value
+
+    @field_validator("test_pause_at")
+    @classmethod
+    def _pause_points_known(cls, value: str) -> str:
+        parse_pause_points(value)
         return value
 
     def kafka_config(self) -> KafkaConfig:
