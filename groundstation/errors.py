@@ -86,7 +86,12 @@ class CancelRefusedError(GroundStationError):
 
 
 class PlanCommittedError(GroundStationError):
-    """A plan was committed already (or another request is committing it)."""
+    """A plan was committed already; ``contact_ids`` are the contacts its
+    commit booked."""
+
+    def __init__(self, message: str, *, contact_ids: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.contact_ids = list(contact_ids or [])
 
 
 class PlanCommitRefusedError(GroundStationError):

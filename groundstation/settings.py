@@ -78,6 +78,13 @@ class Settings(BaseSettings):
     s3_presigned_downloads: bool = False
     s3_presigned_expiry_s: int = 300
 
+    # --- plan commit, CLI and data directory (cli-plans) ---
+    # TEST ONLY: a plan commit pauses (inside its transaction) for
+    # test_plan_commit_pause_s after staging this many windows, logging a line,
+    # so a test can kill the process mid-commit. 0 (the default) never pauses.
+    test_plan_commit_pause_after: int = 0
+    test_plan_commit_pause_s: float = 300.0
+
     @field_validator("clock_start")
     @classmethod
     def _clock_start_is_utc(cls, value: datetime | None) -> datetime | None:
