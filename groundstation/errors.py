@@ -30,6 +30,12 @@ class ValidationError(GroundStationError):
     """Input that fails a domain rule (bad coordinates, naive datetime, ...)."""
 
 
+class ConfigurationError(GroundStationError):
+    """A setting (``GS_*``) the service cannot work with, e.g. a database URL
+    that does not parse or a database that cannot be opened; the message
+    names the setting and its value (passwords masked)."""
+
+
 class IllegalTransitionError(GroundStationError):
     """A contact state change that the lifecycle does not allow."""
 

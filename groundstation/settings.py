@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     s3_presigned_expiry_s: int = 300
 
     # --- plan commit, CLI and data directory (cli-plans) ---
+    # Mode of the data directory and of what the service creates in it: dirs
+    # get this mode, files the same without execute bits (0700 -> files 0600).
+    # Given in octal (GS_DATA_DIR_MODE=0750).
+    data_dir_mode: int = 0o700
     # TEST ONLY: a plan commit pauses (inside its transaction) for
     # test_plan_commit_pause_s after staging this many windows, logging a line,
     # so a test can kill the process mid-commit. 0 (the default) never pauses.
@@ -115,6 +119,24 @@ class Settings(BaseSettings):
     def _threads_positive(cls, value: int) -> int:
         if value < 1:
             raise ValueError(f"api_threads must be >= 1, got {value}")
+        return value
+
+    @field_validator("data_dir_mode", mode="before")
+    @classmethod
+    def _mode_is_octal(cls, value: object) -> object:
+        """``GS_DATA_DIR_MODE`` is octal text (``0700``, ``750``, ``0o750``)."""
+        if isinstance(value, str):
+            text = value.strip().lower().removeprefix("0o")
+            try:
+                value = int(text, 8)
+            except ValueError:
+                raise ValueError(
+                    f"data_dir_mode {value!r} is not an octal mode such as 0700"
+                ) from None
+        if isinstance(value, int) and not (0o700 <= value <= 0o777):
+            raise ValueError(
+                f"data_dir_mode {value:#o} must give the owner rwx (0700..0777), e.g. 0700 or 0750"
+            )
         return value
 
     def kafka_config(self) -> KafkaConfig:

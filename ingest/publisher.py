@@ -72,7 +72,9 @@ class LocalLogPublisher:
         fd = self._fds.get(topic)
         if fd is None:
             self.directory.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.directory / f"{topic}.jsonl", os.O_RDWR | os.O_CREAT | os.O_APPEND)
+            fd = os.open(  # 0666 less the umask: a file, never executable
+                self.directory / f"{topic}.jsonl", os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666
+            )
             self._fds[topic] = fd
         return fd
 

@@ -1,27 +1,42 @@
-"""Shared plumbing of the domain subcommands: settings, database, clock, output."""
+"""Shared plumbing of the subcommands: settings, database, clock, reading
+input files, parsing times and numbers. Errors are raised, never printed
+here: ``groundstation.cli.run_command`` turns them into one line and an exit
+code (2 for bad input: an argument, a file or a setting, the value named)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation.booking import BookingPolicy
 from groundstation.clock import Clock, clock_from_settings
-from groundstation.errors import GroundStationError
+from groundstation.errors import ConfigurationError, ValidationError
 from groundstation.settings import Settings
 
 Handler = Callable[[argparse.Namespace, "Context"], int]
+T = TypeVar("T")
+
+#: Times the commands accept: from the first satellite to the end of 2099 (no
+#: element set says anything useful outside; datetime arithmetic overflows
+#: towards year 9999).
+EARLIEST = datetime(1957, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+_RANGE = f"{EARLIEST.date().isoformat()} .. {LATEST.date().isoformat()} (UTC)"
 
 
 @dataclass
 class Context:
     settings: Settings
+    engine: Engine
     session_factory: sessionmaker[Session]
     clock: Clock
 
@@ -35,46 +50,121 @@ class Context:
             yield session
 
 
+def load_settings(env_file: Path | None = None) -> Settings:
+    """``Settings()`` from the environment (and ``env_file``); an invalid
+    value is a ``ConfigurationError`` naming the variable and the value."""
+    from pydantic import ValidationError as PydanticValidationError
+
+    from groundstation.db import redact
+
+    try:
+        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except PydanticValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error.get("loc", ()))
+            value = redact(repr(error.get("input")))
+            problems.append(f"GS_{field.upper()}={value}: {error.get('msg', 'invalid')}")
+        raise ConfigurationError("invalid setting " + "; ".join(problems)) from None
+
+
 def open_context(settings: Settings | None = None) -> Context:
     """Load settings (once, here at the edge), open and migrate the database."""
-    from groundstation.db import make_engine, make_session_factory, migrate
+    from groundstation.db import make_session_factory, open_database
 
-    settings = settings or Settings()
-    engine = make_engine(settings.effective_database_url())
-    migrate(engine)
+    settings = settings or load_settings()
     clock = clock_from_settings(
         settings.clock, start=settings.clock_start, speedup=settings.clock_speedup
     )
-    return Context(settings, make_session_factory(engine), clock)
+    engine = open_database(settings)
+    return Context(settings, engine, make_session_factory(engine), clock)
 
 
 def run(handler: Handler) -> Callable[[argparse.Namespace], int]:
-    """Wrap a handler: build the context, print domain errors as one line, exit 1."""
+    """Wrap a handler: build the context, run it, close the database."""
 
     def func(args: argparse.Namespace) -> int:
+        ctx = open_context()
         try:
-            return handler(args, open_context())
-        except GroundStationError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+            return handler(args, ctx)
+        finally:
+            ctx.engine.dispose()
 
     return func
 
 
+def read_input(path: str | Path, what: str) -> str:
+    """The UTF-8 text of input file ``path``; a missing, unreadable, binary
+    or directory path is a ``ValidationError`` naming ``what`` and the path."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except IsADirectoryError:
+        raise ValidationError(f"{what} {str(path)!r} is a directory, not a file") from None
+    except OSError as exc:
+        raise ValidationError(f"cannot read {what} {str(path)!r}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            f"{what} {str(path)!r} is not UTF-8 text (byte {data[exc.start]:#04x} at offset "
+            f"{exc.start})"
+        ) from None
+
+
+def load_input(path: str | Path, what: str, parse: Callable[[str], T]) -> T:
+    """``parse`` of the text of input file ``path`` (see ``read_input``); a
+    parser's refusal (a ``ValueError``, as ``OrbitalError`` and
+    ``ProfileError`` are, or nesting too deep to parse) becomes a
+    ``ValidationError`` naming ``what`` and the path."""
+    text = read_input(path, what)
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise ValidationError(f"{what} {str(path)!r}: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise ValidationError(f"{what} {str(path)!r} is nested too deeply to parse") from None
+
+
+def check_time(value: datetime, what: str) -> datetime:
+    """``value`` if it lies in the supported range (``EARLIEST`` ..
+    ``LATEST``), else a ``ValidationError`` naming ``what``."""
+    if not EARLIEST <= value < LATEST:
+        raise ValidationError(f"{what} {value.isoformat()} is outside the supported range {_RANGE}")
+    return value
+
+
 def parse_time(value: str) -> datetime:
-    """ISO 8601; a trailing Z or no zone means UTC."""
+    """ISO 8601; a trailing Z or no zone means UTC (argparse ``type``)."""
     text = value.strip()
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError as exc:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise argparse.ArgumentTypeError(
             f"time {value!r} is not ISO 8601 (e.g. 2023-07-04T12:00:00Z)"
-        ) from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        ) from None
+    if not EARLIEST <= parsed < LATEST:
+        raise argparse.ArgumentTypeError(f"time {value!r} is outside the supported range {_RANGE}")
+    return parsed
+
+
+def finite(
+    value: float, what: str, *, low: float | None = None, high: float | None = None
+) -> float:
+    """``value`` if it is a finite number within ``low`` < value <= ``high``
+    (bounds optional), else a ``ValidationError`` naming ``what``."""
+    if not math.isfinite(value):
+        raise ValidationError(f"{what} {value} is not a finite number")
+    if low is not None and not value > low:
+        raise ValidationError(f"{what} {value:g} must be > {low:g}")
+    if high is not None and not value <= high:
+        raise ValidationError(f"{what} {value:g} must be <= {high:g}")
+    return value
 
 
 def parse_band(value: str) -> tuple[float, float]:

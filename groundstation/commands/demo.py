@@ -218,18 +218,17 @@ def _iso(t: datetime) -> str:
 def run(args: argparse.Namespace) -> int:
     from groundstation.booking import BookingPolicy, reserve
     from groundstation.clock import SimulatedClock
-    from groundstation.db import make_engine, make_session_factory, migrate
-    from groundstation.errors import GroundStationError
+    from groundstation.commands._context import load_settings
+    from groundstation.db import make_session_factory, mask_url, open_database
+    from groundstation.errors import GroundStationError, ValidationError
     from groundstation.models import Contact
     from groundstation.runtime import open_runtime
-    from groundstation.settings import Settings
 
     try:
         samples = find_samples(args.samples)
     except FileNotFoundError as exc:
-        print(f"groundstation demo: error: {exc}", file=sys.stderr)
-        return 2
-    settings = Settings()
+        raise ValidationError(str(exc)) from None
+    settings = load_settings()
     if "GS_DATA_DIR" not in os.environ:
         # The demo's own directory, wiped so reruns start clean; a configured
         # GS_DATA_DIR (or a shared database) is never wiped.
@@ -237,15 +236,14 @@ def run(args: argparse.Namespace) -> int:
         if args.fresh and not settings.database_url:
             shutil.rmtree(settings.data_dir, ignore_errors=True)
     t_wall = time.monotonic()
-    engine = make_engine(settings.effective_database_url())
-    migrate(engine)
+    engine = open_database(settings)
     session_factory = make_session_factory(engine)
     search_from = DEMO_CLOCK_START
     with session_factory() as session:
         names = load_inventory(session, samples, now=search_from)
         print(
             f"Loaded {len(names)} weather satellites and the sample stations "
-            f"(2 antennas each) into {settings.effective_database_url()}",
+            f"(2 antennas each) into {mask_url(settings.effective_database_url())}",
             flush=True,
         )
         choices = choose_contacts(

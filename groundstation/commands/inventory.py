@@ -9,7 +9,16 @@ from typing import Any
 from sqlalchemy import select
 
 from groundstation import inventory
-from groundstation.commands._context import Context, iso, parse_band, parse_time, run
+from groundstation.commands._context import (
+    Context,
+    iso,
+    load_input,
+    parse_band,
+    parse_time,
+    read_input,
+    run,
+)
+from groundstation.errors import ValidationError
 from groundstation.models import Antenna, GroundStation, MissionProfile, Satellite
 
 
@@ -121,7 +130,7 @@ def _station_add(args: argparse.Namespace, ctx: Context) -> int:
 def _station_import(args: argparse.Namespace, ctx: Context) -> int:
     from orbital.stations import parse_stations
 
-    stations = parse_stations(args.file.read_text())
+    stations = load_input(args.file, "stations file", parse_stations)
     bands = args.band or [(100e6, 3e9)]
     with ctx.session() as s:
         inventory.import_stations(
@@ -231,10 +240,11 @@ def _profile_add(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _ephemeris_upload(args: argparse.Namespace, ctx: Context) -> int:
+    text = read_input(args.file, "element set file")
     with ctx.session() as s:
         result = inventory.upload_ephemerides(
             s,
-            text=args.file.read_text(),
+            text=text,
             now=ctx.clock.now(),
             source=args.source,
             priority=args.priority,
@@ -243,6 +253,10 @@ def _ephemeris_upload(args: argparse.Namespace, ctx: Context) -> int:
             norad_ids=args.norad_id,
             window_tolerance_s=ctx.settings.window_tolerance_s,
         )
+    if not result.stored:  # nothing was written
+        reasons = "; ".join(result.rejected[:3]) or "it holds no TLE, 3LE or OMM element set"
+        more = f" (and {len(result.rejected) - 3} more)" if len(result.rejected) > 3 else ""
+        raise ValidationError(f"no element set of {str(args.file)!r} was stored: {reasons}{more}")
     print(f"stored {len(result.stored)} element sets, {len(result.rejected)} not stored")
     for line in result.rejected[:20]:
         print(f"  not stored: {line}")

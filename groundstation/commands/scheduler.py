@@ -68,6 +68,11 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _upgrade(args: argparse.Namespace) -> int:
+    from groundstation.db import mask_url
+
     ctx = open_context()  # migrates
-    print(f"database at {ctx.settings.effective_database_url()} is at the latest revision")
+    ctx.engine.dispose()
+    print(
+        f"database at {mask_url(ctx.settings.effective_database_url())} is at the latest revision"
+    )
     return 0

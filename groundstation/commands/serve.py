@@ -26,15 +26,18 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import attach_runtime, create_app, tune_gc_for_serving
+    from groundstation.commands._context import load_settings
+    from groundstation.db import RedactingFilter
     from groundstation.runtime import open_runtime
-    from groundstation.settings import Settings
 
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     env_file = Path(args.env_file)
-    settings = Settings(_env_file=env_file if env_file.is_file() else None)  # type: ignore[call-arg]
+    settings = load_settings(env_file if env_file.is_file() else None)
+    for handler in logging.getLogger().handlers:  # no password in any log line
+        handler.addFilter(RedactingFilter(settings.effective_database_url()))
     runtime = open_runtime(settings)
     try:
         app = create_app(settings, clock=runtime.clock)
