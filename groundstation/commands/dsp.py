@@ -23,11 +23,13 @@ from dsp.receiver import (
     MAX_SAMPLES_PER_SYMBOL,
     MIN_SAMPLES_PER_SYMBOL,
     FrameResult,
+    PassSummary,
     Receiver,
     ReceiverConfig,
 )
 from dsp.simulate import LinkConfig, simulate_chunks
 from dsp.space_packets import PacketExtractor
+from dsp.spectrum import SpectrumSurvey, survey_spectrum
 from dsp.tm_frame import parse_tm_frame
 from dsp.transmitter import random_frames
 from groundstation.commands._context import finite, load_input, read_input
@@ -35,6 +37,8 @@ from groundstation.errors import ValidationError
 from ingest.sigmf import SigMFWriter
 
 CHUNK_SAMPLES = 1 << 20
+#: Samples surveyed to explain a decode that found nothing.
+SURVEY_SAMPLES = 1 << 20
 MAX_SIMULATED_FRAMES = 100_000
 
 
@@ -199,6 +203,59 @@ def _receiver(
         raise ValidationError(f"--sample-rate {fs_hz:g}: {exc}") from None
 
 
+def nothing_found(
+    profile: DownlinkProfile,
+    receiver: Receiver,
+    summary: PassSummary,
+    survey: SpectrumSurvey,
+    fs_hz: float,
+    n_samples: int,
+) -> str:
+    """Why a decode found no good frame, and what to try (stderr, exit 1)."""
+    cfg = receiver.config
+    max_offset = cfg.max_offset_hz or 0.45 * float(profile.symbol_rate)
+    found = (
+        f"{summary.frames_failed} frames found, none passed {profile.coding.upper()}/CRC"
+        if summary.frames_failed
+        else "no frame found (no attached sync marker)"
+    )
+    lines = [
+        f"{found} in {n_samples} samples ({n_samples / fs_hz:.3g} s at --sample-rate "
+        f"{fs_hz:g} Hz); tried profile {profile.name}: {profile.modulation.upper()} "
+        f"{profile.symbol_rate:g} baud ({receiver.sps:.3g} samples/symbol), coding "
+        f"{profile.coding}, {profile.frame_format} frames of {profile.frame_length} bytes, "
+        f"carrier searched {cfg.center_offset_hz:+g} +- {max_offset:g} Hz",
+    ]
+    if survey.silent:
+        lines.append("hint: every sample surveyed is zero: the recording is silent")
+        return "\n".join(lines)
+    if not survey.stands_out:
+        lines.append(
+            f"hint: the spectrum is flat ({survey.peak_to_floor_db:.1f} dB above its floor): "
+            "no signal stands out of the noise in this recording"
+        )
+        return "\n".join(lines)
+    centre_hz = survey.centre_fraction * fs_hz
+    implied_fs_hz = float(profile.symbol_rate) / max(survey.width_fraction, 1e-9)
+    if not 0.8 <= implied_fs_hz / fs_hz <= 1.25:
+        lines.append(
+            f"hint: the signal's -3 dB width is {survey.width_fraction:.1%} of the band; at "
+            f"{profile.symbol_rate:g} baud that means a sample rate near {implied_fs_hz:.0f} Hz, "
+            f"not {fs_hz:g}: check --sample-rate (or the profile's symbol rate)"
+        )
+    if abs(centre_hz - cfg.center_offset_hz) > max_offset:
+        lines.append(
+            f"hint: the signal is centred near {centre_hz:+.0f} Hz, outside the searched "
+            f"{cfg.center_offset_hz:+g} +- {max_offset:g} Hz: try --center-offset-hz "
+            f"{centre_hz:.0f} (or a larger --max-offset-hz)"
+        )
+    lines.append(
+        f"hint: a signal stands {survey.peak_to_floor_db:.1f} dB above the noise; if sample "
+        "rate and offset are right, try another profile (modulation, coding, framing)"
+    )
+    return "\n".join(lines)
+
+
 def run_decode(args: argparse.Namespace) -> int:
     profile = resolve_profile(args.profile)
     doppler = _doppler(args)
@@ -250,6 +307,14 @@ def run_decode(args: argparse.Namespace) -> int:
             f"Es/N0 {summary.esn0_db:.1f} dB; offset {summary.acquired_offset_hz:.1f} Hz",
             file=sys.stderr,
         )
+    if summary.frames_ok == 0:
+        survey = survey_spectrum(np.array(samples[:SURVEY_SAMPLES]))
+        print(
+            "groundstation decode: "
+            + nothing_found(profile, receiver, summary, survey, fs_hz, int(samples.size)),
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
