@@ -219,13 +219,20 @@ def availability(
     now: datetime,
     station_ids: Sequence[str] | None = None,
     policy: BookingPolicy | None = None,
+    max_span_days: float = 31.0,
 ) -> list[AvailableWindow]:
     """Predicted windows of a satellite over the stations' antennas that can
     receive its downlink, lasting at least the profile's minimum viable
-    duration, each flagged free or busy; sorted by AOS then antenna."""
+    duration, each flagged free or busy; sorted by AOS then antenna. At most
+    ``max_span_days`` per call (as ``queries.predicted_passes``)."""
     start, end, now = require_utc(start, "start"), require_utc(end, "end"), require_utc(now, "now")
     if not start < end:
         raise ValidationError(f"start {_iso(start)} is not before end {_iso(end)}")
+    if end - start > timedelta(days=max_span_days):
+        raise ValidationError(
+            f"start {_iso(start)} .. end {_iso(end)} spans "
+            f"{(end - start).total_seconds() / 86400:.1f} days; at most {max_span_days:.0f} days"
+        )
     policy = policy or BookingPolicy()
     satellite = get_satellite(session, norad_id=norad_id)
     profile = session.get(MissionProfile, profile_id)

@@ -23,6 +23,7 @@ import importlib
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 # Modules under groundstation.commands that add subcommands, in help order.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -42,8 +43,15 @@ EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, its usage errors on one line too (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="groundstation",
         description="Self-hostable satellite ground-station service.",
     )
@@ -94,7 +102,9 @@ def run_command(args: argparse.Namespace) -> int:
     """Run the subcommand ``args`` selects, behind the error boundary."""
     from groundstation.db import redact
 
-    prog = f"groundstation {getattr(args, 'command', '')}".strip()
+    # "groundstation stations add", as argparse names the subcommand in its errors
+    words = [getattr(args, key, None) for key in ("command", "action", "what")]
+    prog = " ".join(["groundstation", *(str(w) for w in words if isinstance(w, str))])
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:

@@ -161,10 +161,44 @@ def finite(
     if not math.isfinite(value):
         raise ValidationError(f"{what} {value} is not a finite number")
     if low is not None and not value > low:
-        raise ValidationError(f"{what} {value:g} must be > {low:g}")
+        raise ValidationError(f"{what} {value!r} must be > {low:g}")
     if high is not None and not value <= high:
-        raise ValidationError(f"{what} {value:g} must be <= {high:g}")
+        raise ValidationError(f"{what} {value!r} must be <= {high:g}")
     return value
+
+
+def finite_float(text: str) -> float:
+    """argparse ``type`` of every float option: a finite number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def int_in(low: int, high: int) -> Callable[[str], int]:
+    """argparse ``type``: an integer from ``low`` to ``high`` (ids, counts:
+    the database stores 64-bit integers at most)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is not between {low} and {high}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+#: A NORAD catalogue number (nine digits, as the API accepts).
+norad_id = int_in(1, 999_999_999)
+#: A database row id.
+row_id = int_in(1, 2**63 - 1)
 
 
 def parse_band(value: str) -> tuple[float, float]:
@@ -174,6 +208,10 @@ def parse_band(value: str) -> tuple[float, float]:
         raise argparse.ArgumentTypeError(
             f"band {value!r} must be MIN_HZ:MAX_HZ, e.g. 435e6:438e6"
         ) from exc
+    if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high):
+        raise argparse.ArgumentTypeError(
+            f"band {value!r} must be MIN_HZ:MAX_HZ with 0 < MIN_HZ < MAX_HZ, finite"
+        )
     return low, high
 
 

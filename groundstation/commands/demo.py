@@ -27,6 +27,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from groundstation.commands._context import finite_float, int_in
+
 #: The sample elements date from 2023-07-04; the demo's service clock starts there.
 DEMO_CLOCK_START = datetime(2023, 7, 4, 18, 0, tzinfo=UTC)
 DEMO_TENANT = "demo"
@@ -398,15 +400,20 @@ def register(subparsers: Any) -> None:
         help="data directory, wiped at start (ignored when GS_DATA_DIR is set)",
     )
     p.add_argument("--no-fresh", dest="fresh", action="store_false", help="keep the data directory")
-    p.add_argument("--contacts", type=int, default=4, help="contacts to book")
-    p.add_argument("--hours", type=float, default=6.0, help="look-ahead for passes (hours)")
+    p.add_argument("--contacts", type=int_in(1, 100), default=4, help="contacts to book")
+    p.add_argument("--hours", type=finite_float, default=6.0, help="look-ahead for passes (hours)")
     p.add_argument(
-        "--span-minutes", type=float, default=25.0, help="booked AOS within this many minutes"
+        "--span-minutes",
+        type=finite_float,
+        default=25.0,
+        help="booked AOS within this many minutes",
     )
-    p.add_argument("--min-elevation", type=float, default=30.0, help="minimum max elevation (deg)")
-    p.add_argument("--speedup", type=float, default=60.0, help="service clock speed-up")
-    p.add_argument("--progress-s", type=float, default=3.0, help="progress line every (s)")
     p.add_argument(
-        "--grace-s", type=float, default=90.0, help="extra wall seconds before giving up"
+        "--min-elevation", type=finite_float, default=30.0, help="minimum max elevation (deg)"
+    )
+    p.add_argument("--speedup", type=finite_float, default=60.0, help="service clock speed-up")
+    p.add_argument("--progress-s", type=finite_float, default=3.0, help="progress line every (s)")
+    p.add_argument(
+        "--grace-s", type=finite_float, default=90.0, help="extra wall seconds before giving up"
     )
     p.set_defaults(func=run)

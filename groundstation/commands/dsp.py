@@ -32,7 +32,7 @@ from dsp.space_packets import PacketExtractor
 from dsp.spectrum import SpectrumSurvey, survey_spectrum
 from dsp.tm_frame import parse_tm_frame
 from dsp.transmitter import random_frames
-from groundstation.commands._context import finite, load_input, read_input
+from groundstation.commands._context import finite, finite_float, int_in, load_input, read_input
 from groundstation.errors import ValidationError
 from ingest.sigmf import SigMFWriter
 
@@ -200,7 +200,9 @@ def _receiver(
             ),
         )
     except ValueError as exc:  # the samples per symbol the receiver works with
-        raise ValidationError(f"--sample-rate {fs_hz:g}: {exc}") from None
+        raise ValidationError(
+            f"--sample-rate {fs_hz!r} with profile {profile.name!r}: {exc}"
+        ) from None
 
 
 def nothing_found(
@@ -390,7 +392,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     decode.add_argument(
         "--sample-rate",
-        type=float,
+        type=finite_float,
         default=None,
         help="sample rate in Hz (required for cf32; SigMF gives it)",
     )
@@ -398,20 +400,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--format", choices=["cf32", "sigmf"], default="cf32", help="IQ format (default cf32)"
     )
     decode.add_argument(
-        "--center-offset-hz", type=float, default=0.0, help="carrier offset from the centre"
+        "--center-offset-hz", type=finite_float, default=0.0, help="carrier offset from the centre"
     )
     decode.add_argument(
         "--range-rate-csv", help="time_s,range_rate_km_s track to pre-compensate Doppler"
     )
-    decode.add_argument("--carrier-hz", type=float, help="carrier frequency for --range-rate-csv")
+    decode.add_argument(
+        "--carrier-hz", type=finite_float, help="carrier frequency for --range-rate-csv"
+    )
     decode.add_argument(
         "--max-offset-hz",
-        type=float,
+        type=finite_float,
         default=None,
         help="acquisition range (default 0.45*symbol rate)",
     )
     decode.add_argument(
-        "--max-rate-hz-s", type=float, default=0.0, help="Doppler rate searched at acquisition"
+        "--max-rate-hz-s",
+        type=finite_float,
+        default=0.0,
+        help="Doppler rate searched at acquisition",
     )
     decode.add_argument(
         "--json", action="store_true", help="JSON with per-frame metadata and pass summary"
@@ -426,20 +433,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     simulate.add_argument("--profile", required=True, help="built-in profile name or YAML file")
     simulate.add_argument("--frames", type=int, required=True, help="number of frames")
     simulate.add_argument(
-        "--ebn0", type=float, default=None, help="Eb/N0 in dB per frame bit (omit: no noise)"
+        "--ebn0", type=finite_float, default=None, help="Eb/N0 in dB per frame bit (omit: no noise)"
     )
     simulate.add_argument("--out", required=True, help="output file (cf32) or SigMF base name")
     simulate.add_argument(
         "--format", choices=["cf32", "sigmf"], default="cf32", help="output format (default cf32)"
     )
     simulate.add_argument("--sps", type=int, default=4, help="samples per symbol")
-    simulate.add_argument("--freq-offset-hz", type=float, default=0.0)
-    simulate.add_argument("--phase-rad", type=float, default=0.0)
-    simulate.add_argument("--clock-ppm", type=float, default=0.0)
+    simulate.add_argument("--freq-offset-hz", type=finite_float, default=0.0)
+    simulate.add_argument("--phase-rad", type=finite_float, default=0.0)
+    simulate.add_argument("--clock-ppm", type=finite_float, default=0.0)
     simulate.add_argument(
         "--range-rate-csv", help="time_s,range_rate_km_s track giving the Doppler"
     )
-    simulate.add_argument("--carrier-hz", type=float, help="carrier frequency for --range-rate-csv")
-    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument(
+        "--carrier-hz", type=finite_float, help="carrier frequency for --range-rate-csv"
+    )
+    simulate.add_argument("--seed", type=int_in(0, 2**63 - 1), default=0)
     simulate.add_argument("--frames-out", help="also write the sent frames as hex lines")
     simulate.set_defaults(func=run_simulate)

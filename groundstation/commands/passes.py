@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from groundstation.commands._context import check_time, finite, load_input
+from groundstation.commands._context import check_time, finite, finite_float, load_input
 from groundstation.errors import ValidationError
 from orbital.omm import parse_elements
 from orbital.passes import Pass, predict_passes
@@ -98,10 +98,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--tle", required=True, help="TLE, 3LE or OMM (JSON/CSV) file")
     p.add_argument("--stations", required=True, help="stations YAML file")
     p.add_argument("--start", required=True, help="start time, ISO 8601 with zone")
-    p.add_argument("--hours", type=float, default=24.0, help="length of the range (hours)")
+    p.add_argument("--hours", type=finite_float, default=24.0, help="length of the range (hours)")
     p.add_argument(
         "--min-elevation",
-        type=float,
+        type=finite_float,
         default=None,
         help="minimum elevation (deg); overrides every station's minimum and mask",
     )

@@ -10,7 +10,15 @@ from typing import Any
 
 import yaml
 
-from groundstation.commands._context import Context, finite, iso, load_input, parse_time, run
+from groundstation.commands._context import (
+    Context,
+    finite,
+    finite_float,
+    iso,
+    load_input,
+    parse_time,
+    run,
+)
 from groundstation.errors import ValidationError
 from groundstation.plan_service import plan_contacts
 from groundstation.planning import PlanRequest
@@ -30,7 +38,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--start", type=parse_time, required=True)
     p.add_argument("--end", type=parse_time, required=True)
     p.add_argument("--antenna", action="append", default=None)
-    p.add_argument("--time-limit-s", type=float, default=10.0)
+    p.add_argument("--time-limit-s", type=finite_float, default=10.0)
     p.add_argument("--book", action="store_true", help="reserve the planned contacts")
     p.add_argument("--tenant", default="")
     p.set_defaults(func=run(_plan))

@@ -17,6 +17,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from groundstation.commands._context import int_in
+
 log = logging.getLogger("groundstation.serve")
 
 STOP_REASON = "service stopped (SIGTERM) during the pass"
@@ -76,7 +78,9 @@ def run(args: argparse.Namespace) -> int:
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("serve", help="API + scheduler + downlink executor in one process")
     p.add_argument("--host", default="127.0.0.1", help="listen address (default %(default)s)")
-    p.add_argument("--port", type=int, default=8000, help="listen port (default %(default)s)")
+    p.add_argument(
+        "--port", type=int_in(0, 65535), default=8000, help="listen port (default %(default)s)"
+    )
     p.add_argument("--env-file", default=".env", help="settings file (default %(default)s)")
     p.add_argument("--log-level", default="info", help="debug, info, warning, error")
     p.set_defaults(func=run)

@@ -1,7 +1,8 @@
 """Property-based bad input for every command that reads a file: empty,
 binary, random text, truncated or byte-flipped versions of a valid file,
 huge or deeply nested ones, the wrong kind of file, a directory, a missing
-path.
+path; and for number, id and time arguments (NaN, infinities, huge or
+negative values, far-off dates, text).
 
 For each generated input: never a traceback; an error exits 2 (``decode``
 may also exit 1, "nothing found") with one ``groundstation CMD: error:``
@@ -133,12 +134,20 @@ def place(root: Path, kind: str, data: bytes, suffix: str) -> str:
 
 
 def names_the_value(line: str, path: str, data: bytes) -> bool:
-    """The error line names the file, or a value that occurs in it."""
-    if path in line:
+    """The error line names the file (or argument), a value that occurs in
+    the file, or the same number (``0.0`` may be shown as ``0``)."""
+    if path in line or repr(path)[1:-1] in line:
         return True
     text = data.decode("utf-8", errors="replace")
     values = [a or b for a, b in re.findall(r"'([^']{1,80})'|\b(\d{3,})\b", line)]
-    return any(v in text for v in values)
+    if any(v in text for v in values):
+        return True
+    try:
+        wanted = float(path)
+    except ValueError:
+        return False
+    shown = re.findall(r"[-+]?(?:inf|nan|\d+(?:\.\d*)?(?:e[-+]?\d+)?)", line, re.IGNORECASE)
+    return any(float(v) == wanted for v in shown)
 
 
 def check(
@@ -152,14 +161,17 @@ def check(
 ) -> int:
     before = snapshot(root) if root is not None else None
     capsys.readouterr()
-    code = main(argv)
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse refused an argument
+        code = int(exc.code or 0)
     out = capsys.readouterr()
     assert "Traceback" not in out.err, out.err
     assert "internal error" not in out.err, out.err
     assert code in allowed, (code, out.err)
     if code == 2:
         line = out.err.strip().splitlines()[-1]
-        assert line.startswith(f"groundstation {argv[0]}: error: "), out.err
+        assert line.startswith(f"groundstation {argv[0]}") and ": error: " in line, out.err
         assert names_the_value(line, path, data), line
     if code != 0 and before is not None and root is not None:
         assert snapshot(root) == before, "a refused command changed the database"
@@ -268,3 +280,79 @@ def test_range_rate_csv(
     argv = ["decode", "--profile", "ccsds-bpsk-rs", "--iq", str(iq), "--sample-rate", "38400",
             "--range-rate-csv", path, "--carrier-hz", "437e6"]  # fmt: skip
     check(capsys, argv, path, data, allowed=(0, 1, 2))
+
+
+NUMBERS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
+    st.sampled_from(["nan", "inf", "-inf", "1e400", "-0", "0x10", "", " ", "1,5", "9" * 50]),
+    st.text(max_size=12),
+)
+TIMES = st.one_of(
+    st.datetimes(timezones=st.just(__import__("datetime").UTC)).map(lambda t: t.isoformat()),
+    st.sampled_from(["9999-12-31T00:00:00Z", "0001-01-01T00:00:00Z", "2023-02-30T00:00:00Z",
+                     "2023-07-04T25:00:00Z", "2023-07-04", "now", ""]),
+    st.text(max_size=25),
+)  # fmt: skip
+
+
+def _number_commands(value: str, uniq: str) -> dict[str, list[str]]:
+    """Each value is passed as ``--flag=VALUE`` (or after ``--``), so a
+    negative number reaches the command rather than argparse's option parsing."""
+    iq = "{iq}"
+    return {
+        "satellites add --norad-id": ["satellites", "add", f"--norad-id={value}", "--name", "x",
+                                      "--tenant", "t", "--downlink-freq-hz", "137e6"],
+        "satellites add --downlink-freq-hz": ["satellites", "add", "--norad-id", "77",
+                                              "--name", "x", "--tenant", "t",
+                                              f"--downlink-freq-hz={value}"],
+        "stations add --lat-deg": ["stations", "add", "--id", uniq, "--name", "n",
+                                   f"--lat-deg={value}", "--lon-deg", "0"],
+        "profiles add --prepass-s": ["profiles", "add", "--id", uniq, f"--prepass-s={value}"],
+        "antennas add --band": ["antennas", "add", "--id", uniq, "--station", "svalbard",
+                                f"--band={value}:450e6"],
+        "ephemeris enable": ["ephemeris", "enable", "--", value],
+        "ephemeris list --norad-id": ["ephemeris", "list", f"--norad-id={value}"],
+        "decode --sample-rate": ["decode", "--profile", "ccsds-bpsk-rs", "--iq", iq,
+                                 f"--sample-rate={value}"],
+        "decode --max-offset-hz": ["decode", "--profile", "ccsds-bpsk-rs", "--iq", iq,
+                                   "--sample-rate", "38400", f"--max-offset-hz={value}"],
+        "simulate --sps": ["simulate", "--profile", "bpsk-uncoded", "--frames", "1",
+                           f"--sps={value}", "--out", "{out}"],
+    }  # fmt: skip
+
+
+@DB_COMMON
+@given(which=st.sampled_from(sorted(_number_commands("", ""))), value=NUMBERS)
+def test_number_and_id_arguments(
+    workdir: Path, capsys: pytest.CaptureFixture[str], which: str, value: str
+) -> None:
+    iq = workdir / "zeros.cf32"
+    if not iq.exists():
+        np.zeros(8192, np.complex64).tofile(iq)
+    uniq = f"u{next(_names)}"
+    out = str(workdir / f"{uniq}.cf32")
+    places = {"{iq}": str(iq), "{out}": out}
+    argv = [places.get(a, a) for a in _number_commands(value, uniq)[which]]
+    check(capsys, argv, value, value.encode(), root=workdir)
+
+
+@DB_COMMON
+@given(
+    command=st.sampled_from(["availability", "maintenance", "plan"]),
+    value=TIMES,
+)
+def test_time_arguments(
+    workdir: Path, capsys: pytest.CaptureFixture[str], command: str, value: str
+) -> None:
+    requests = workdir / "requests.yaml"
+    requests.write_bytes(REQUESTS_YAML)
+    argv = {
+        "availability": ["availability", "--norad-id", "33591", "--profile", "leo",
+                         f"--start={value}", "--end", "2023-07-05T00:00:00Z"],
+        "maintenance": ["antennas", "maintenance", "--id", "svalbard-1", f"--start={value}",
+                        "--end", "2023-07-05T00:00:00Z"],
+        "plan": ["plan", str(requests), "--profile", "leo", f"--start={value}",
+                 "--end", "2023-07-05T06:00:00Z"],
+    }[command]  # fmt: skip
+    check(capsys, argv, value, value.encode(), root=workdir)
