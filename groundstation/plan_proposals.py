@@ -17,7 +17,8 @@ the plan ``proposed`` for a retry. Of concurrent commits, from any processes,
 exactly one books; the others get ``PlanCommittedError`` naming the contacts
 booked. Contact events are published after the commit, for what it booked.
 The ``committing`` state is only ever seen in rows left by a version that
-booked window by window; such a plan can be committed again.
+booked window by window; such a plan can be committed again, its contacts
+booked before the crash taking part (same idempotency key per window).
 """
 
 from __future__ import annotations
@@ -199,7 +200,8 @@ def commit_proposal(
         break
     sink = events if events is not None else NullEventSink()
     for _, event in staged:
-        sink.publish(event)
+        if event is not None:
+            sink.publish(event)
     return [contact for contact, _ in staged]
 
 
@@ -255,7 +257,7 @@ def _book_all(
     now: datetime,
     now_real: datetime,
     on_staged: StagedHook | None,
-) -> list[tuple[Contact, ContactEvent]]:
+) -> list[tuple[Contact, ContactEvent | None]]:
     """One write transaction: claim the plan, insert every contact, record
     them on the plan, commit. Any refusal (or a crash) leaves nothing of it.
 
@@ -276,8 +278,12 @@ def _book_all(
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             session.rollback()
             raise _committed_already(session, plan_id)
-        staged: list[tuple[Contact, ContactEvent]] = []
+        staged: list[tuple[Contact, ContactEvent | None]] = []
         for k, (p, prep) in enumerate(zip(proposed, prepared, strict=True), start=1):
+            leftover = _leftover(session, prep)
+            if leftover is not None:
+                staged.append((leftover, None))
+                continue
             try:
                 contact, event = booking.stage_reservation(session, prep, now=now)
             except BookingRefusedError as exc:
@@ -305,6 +311,24 @@ def _book_all(
         session.rollback()
         raise
     return staged
+
+
+def _leftover(session: Session, prep: booking.PreparedReservation) -> Contact | None:
+    """A contact of this window left by a version that committed plans
+    window by window (same tenant and idempotency key): an active one is
+    part of this commit; a cancelled one gives up its key to the new booking."""
+    contact = session.scalar(
+        select(Contact).where(
+            Contact.tenant == prep.tenant, Contact.idempotency_key == prep.idempotency_key
+        )
+    )
+    if contact is None:
+        return None
+    if contact.state in booking.ACTIVE:
+        return contact
+    contact.idempotency_key = None
+    session.flush()
+    return None
 
 
 def _refused(plan_id: str, p: ProposedContact, exc: BookingRefusedError) -> PlanCommitRefusedError:

@@ -142,3 +142,56 @@ def test_committing_a_committed_plan_answers_409_with_exactly_the_contacts_booke
     assert sorted(body["booked_contact_ids"]) == booked
     assert f"{len(booked)} contacts booked" in body["detail"]
     assert _counts(world) == (len(booked), len(booked))
+
+
+def test_a_plan_left_committing_by_a_window_by_window_commit_is_finished_by_a_retry(
+    world: World,
+) -> None:
+    """What the earlier commit left after a crash (the plan `committing`, its
+    first windows booked, one more booked and cancelled again): a retry books
+    the rest, and the contacts booked before are part of the plan."""
+    from groundstation import booking
+
+    plan = _propose(world)
+    n = len(plan["proposed"])
+    with world.session() as s:
+        row = s.get(PlanProposal, plan["id"])
+        assert row is not None
+        windows = sorted(
+            (plan_proposals.ProposedContact.from_json(c) for c in row.contacts),
+            key=lambda c: c.aos,
+        )
+        s.rollback()
+        left = []
+        for p in windows[:3]:
+            left.append(
+                booking.reserve(
+                    s,
+                    norad_id=p.norad_id,
+                    antenna_id=p.antenna_id,
+                    profile_id="leo",
+                    start=p.aos,
+                    end=p.los,
+                    tenant="acme",
+                    now=NOW,
+                    idempotency_key=f"plan:{plan['id']}:{p.antenna_id}:{p.aos.isoformat()}",
+                ).id
+            )
+        booking.cancel(s, contact_id=left[2], now=NOW, reason="rolled back")
+        s.execute(
+            PlanProposal.__table__.update()
+            .where(PlanProposal.id == plan["id"])
+            .values(state="committing")
+        )
+        s.commit()
+    r = world.client.post(f"/plans/{plan['id']}/commit", headers=world.as_("acme"))
+    assert r.status_code == 200, r.text
+    booked = {c["id"] for c in r.json()["booked"]}
+    assert len(booked) == n and set(left[:2]) <= booked and left[2] not in booked
+    with world.session() as s:
+        active = s.scalar(
+            select(func.count()).select_from(Contact).where(Contact.state == "SCHEDULED")
+        )
+        row = s.get(PlanProposal, plan["id"])
+        assert row is not None and row.state == "committed"
+    assert active == n
