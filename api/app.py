@@ -204,19 +204,22 @@ def create_app(
     metrics, so ``GET /metrics`` reports them all (``app_from_env`` passes
     ``<data_dir>/metrics``; see ``api.metrics``). Without it the page is this
     process's alone and nothing is written."""
-    from groundstation.db import make_engine, make_session_factory
-    from groundstation.db import migrate as migrate_db
+    from groundstation.db import make_session_factory, open_database
 
     url = settings.effective_database_url()
     engine = (
-        make_engine(url)
+        open_database(settings, migrate_schema=migrate)
         if url.startswith("sqlite")
         # More connections than the threads that run sync routes (and SSE
         # lookups), so a thread never waits for a connection.
-        else make_engine(url, pool_size=settings.api_threads + 4, max_overflow=20, pool_timeout=10)
+        else open_database(
+            settings,
+            migrate_schema=migrate,
+            pool_size=settings.api_threads + 4,
+            max_overflow=20,
+            pool_timeout=10,
+        )
     )
-    if migrate:
-        migrate_db(engine)
     session_factory = make_session_factory(engine)
     ctx = AppContext(
         settings=settings,

@@ -144,10 +144,9 @@ def open_runtime(
     keep_sent: bool = False,
 ) -> Runtime:
     """Everything ``serve`` runs, from ``settings`` (see the module docstring)."""
-    from groundstation.db import make_engine, make_session_factory, migrate
+    from groundstation.db import make_session_factory, open_database
 
-    engine = make_engine(settings.effective_database_url())
-    migrate(engine)
+    engine = open_database(settings)
     session_factory = make_session_factory(engine)
     catalog = CatalogService(engine)
     catalog.create_schema()

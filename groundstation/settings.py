@@ -192,6 +192,16 @@ class Settings(BaseSettings):
     # downlink executor wait at that point (before-commit, manifest-written,
     # after-ready) until it is stopped, so a test can kill the process there.
     test_pause_at: str = ""
+    # --- plan commit, CLI and data directory (cli-plans) ---
+    # Mode of the data directory and of what the service creates in it: dirs
+    # get this mode, files the same without execute bits (0700 -> files 0600).
+    # Given in octal (GS_DATA_DIR_MODE=0750).
+    data_dir_mode: int = 0o700
+    # TEST ONLY: a plan commit pauses (inside its transaction) for
+    # test_plan_commit_pause_s after staging this many windows, logging a line,
+    # so a test can kill the process mid-commit. 0 (the default) never pauses.
+    test_plan_commit_pause_after: int = 0
+    test_plan_commit_pause_s: float = 300.0
 
     @field_validator("clock_start")
     @classmethod
@@ -325,6 +335,24 @@ class Settings(BaseSettings):
     @classmethod
     def _pause_points_known(cls, value: str) -> str:
         parse_pause_points(value)
+        return value
+
+    @field_validator("data_dir_mode", mode="before")
+    @classmethod
+    def _mode_is_octal(cls, value: object) -> object:
+        """``GS_DATA_DIR_MODE`` is octal text (``0700``, ``750``, ``0o750``)."""
+        if isinstance(value, str):
+            text = value.strip().lower().removeprefix("0o")
+            try:
+                value = int(text, 8)
+            except ValueError:
+                raise ValueError(
+                    f"data_dir_mode {value!r} is not an octal mode such as 0700"
+                ) from None
+        if isinstance(value, int) and not (0o700 <= value <= 0o777):
+            raise ValueError(
+                f"data_dir_mode {value:#o} must give the owner rwx (0700..0777), e.g. 0700 or 0750"
+            )
         return value
 
     def kafka_config(self) -> KafkaConfig:

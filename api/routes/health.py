@@ -13,6 +13,7 @@ from sqlalchemy import func, select, text
 from api import schemas
 from api.deps import CtxDep
 from api.routes._responses import problems
+from groundstation.db import redact
 from groundstation.housekeeping import disk_checks, disk_summary
 from groundstation.models import Contact
 
@@ -66,7 +67,8 @@ def readyz(ctx: CtxDep) -> Any:
             conn.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:
-        checks["database"] = f"unreachable ({type(exc).__name__}: {exc})"[:300]
+        reason = redact(str(exc), url=ctx.settings.effective_database_url())
+        checks["database"] = f"unreachable ({type(exc).__name__}: {reason})"[:300]
     if ctx.settings.kafka_bootstrap:
         checks["broker"] = _check_broker(ctx.settings.kafka_bootstrap)
     else:
@@ -76,7 +78,7 @@ def readyz(ctx: CtxDep) -> Any:
         store.exists("readyz-probe")
         checks["object_store"] = "ok"
     except Exception as exc:
-        checks["object_store"] = f"unreachable ({type(exc).__name__}: {exc})"[:300]
+        checks["object_store"] = f"unreachable ({type(exc).__name__}: {redact(str(exc))})"[:300]
     checks["disk"] = _check_disk(ctx.settings, ctx.disk_usage)
     ready = all(v.startswith("ok") for v in checks.values())
     body = schemas.Readiness(status="ready" if ready else "not ready", checks=checks)

@@ -140,10 +140,11 @@ def commit_plan(
     now: NowDep,
     principal: OperatorDep,
 ) -> schemas.PlanCommitPublic | JSONResponse:
-    """Book every proposed contact, or none: if one is refused, the ones
-    already booked by this commit are cancelled again and 409 names the cause.
-    Any API process sharing the database may commit it; of concurrent commits
-    exactly one books, the others get 409."""
+    """Book every proposed contact, or none, in one database transaction: if
+    one is refused (or the server dies half way) nothing is booked and the
+    plan can be committed again; 409 names the cause. Any API process sharing
+    the database may commit it; of concurrent commits exactly one books, the
+    others get 409 with the ids of the contacts booked (`booked_contact_ids`)."""
     try:
         booked = plan_proposals.commit_proposal(
             session,
@@ -154,9 +155,13 @@ def commit_plan(
             now_real=datetime.now(UTC),
             policy=ctx.policy,
             events=ctx.events,
+            on_staged=plan_proposals.commit_pause_hook(
+                after=ctx.settings.test_plan_commit_pause_after,
+                pause_s=ctx.settings.test_plan_commit_pause_s,
+            ),
         )
     except PlanCommittedError as exc:
-        return problem(409, str(exc), kind="committed")
+        return problem(409, str(exc), kind="committed", booked_contact_ids=exc.contact_ids)
     except PlanCommitRefusedError as exc:
         return problem(409, str(exc), kind=exc.rule)
     out = [contact_public(queries.get_contact_for(session, contact_id=c.id)) for c in booked]

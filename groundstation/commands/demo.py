@@ -27,6 +27,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from groundstation.commands._context import finite_float, int_in
+
 #: The sample elements date from 2023-07-04; the demo's service clock starts there.
 DEMO_CLOCK_START = datetime(2023, 7, 4, 18, 0, tzinfo=UTC)
 DEMO_TENANT = "demo"
@@ -307,19 +309,18 @@ def _iso(t: datetime) -> str:
 def run(args: argparse.Namespace) -> int:
     from groundstation.booking import BookingPolicy, reserve
     from groundstation.clock import SimulatedClock
-    from groundstation.db import make_engine, make_session_factory, migrate
-    from groundstation.errors import GroundStationError
+    from groundstation.commands._context import load_settings
+    from groundstation.db import make_session_factory, mask_url, open_database
+    from groundstation.errors import GroundStationError, ValidationError
     from groundstation.logs import configure_logging
     from groundstation.models import Contact
     from groundstation.runtime import open_runtime
-    from groundstation.settings import Settings
 
     try:
         samples = find_samples(args.samples)
     except FileNotFoundError as exc:
-        print(f"groundstation demo: error: {exc}", file=sys.stderr)
-        return 2
-    settings = Settings()
+        raise ValidationError(str(exc)) from None
+    settings = load_settings()
     # The demo prints each contact's progress itself: only warnings are
     # logged unless GS_LOG_LEVEL asks for more.
     configure_logging(settings, level=None if "GS_LOG_LEVEL" in os.environ else "WARNING")
@@ -330,15 +331,14 @@ def run(args: argparse.Namespace) -> int:
         if args.fresh and not settings.database_url:
             shutil.rmtree(settings.data_dir, ignore_errors=True)
     t_wall = time.monotonic()
-    engine = make_engine(settings.effective_database_url())
-    migrate(engine)
+    engine = open_database(settings)
     session_factory = make_session_factory(engine)
     search_from = DEMO_CLOCK_START
     with session_factory() as session:
         names = load_inventory(session, samples, now=search_from)
         print(
             f"Loaded {len(names)} weather satellites and the sample stations "
-            f"(2 antennas each) into {settings.effective_database_url()}",
+            f"(2 antennas each) into {mask_url(settings.effective_database_url())}",
             flush=True,
         )
         choices = choose_contacts(
@@ -493,17 +493,22 @@ def register(subparsers: Any) -> None:
         help="data directory, wiped at start (ignored when GS_DATA_DIR is set)",
     )
     p.add_argument("--no-fresh", dest="fresh", action="store_false", help="keep the data directory")
-    p.add_argument("--contacts", type=int, default=4, help="contacts to book")
-    p.add_argument("--hours", type=float, default=6.0, help="look-ahead for passes (hours)")
+    p.add_argument("--contacts", type=int_in(1, 100), default=4, help="contacts to book")
+    p.add_argument("--hours", type=finite_float, default=6.0, help="look-ahead for passes (hours)")
     p.add_argument(
-        "--span-minutes", type=float, default=25.0, help="booked AOS within this many minutes"
+        "--span-minutes",
+        type=finite_float,
+        default=25.0,
+        help="booked AOS within this many minutes",
     )
-    p.add_argument("--min-elevation", type=float, default=30.0, help="minimum max elevation (deg)")
+    p.add_argument(
+        "--min-elevation", type=finite_float, default=30.0, help="minimum max elevation (deg)"
+    )
     # x30: the four overlapping passes keep up with the service clock on 2
     # cores (x60 did not: the DSP fell behind and passes were shed).
-    p.add_argument("--speedup", type=float, default=30.0, help="service clock speed-up")
-    p.add_argument("--progress-s", type=float, default=3.0, help="progress line every (s)")
+    p.add_argument("--speedup", type=finite_float, default=30.0, help="service clock speed-up")
+    p.add_argument("--progress-s", type=finite_float, default=3.0, help="progress line every (s)")
     p.add_argument(
-        "--grace-s", type=float, default=90.0, help="extra wall seconds before giving up"
+        "--grace-s", type=finite_float, default=90.0, help="extra wall seconds before giving up"
     )
     p.set_defaults(func=run)
