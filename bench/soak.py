@@ -39,13 +39,20 @@ Invariants (each printed met / NOT met; exit code 1 if one is not):
 - every FAILED contact has its "contact failed" WARNING line (logger
   ``groundstation.contacts``, the server runs with GS_LOG_FORMAT=json) with
   the same reason in the server's log;
-- disk use after warm-up (the first third): its growth is printed; the
-  retention invariant (flat disk use) is checked once topic-log and dataset
-  retention (the housekeeping branch) are merged.
+- retention keeps disk use flat once warmed up: serve runs with its
+  housekeeping every ``--housekeeping-s`` wall seconds and every retention
+  set to a quarter of the run (topic log by wall time as Kafka's
+  ``retention.ms``; datasets and contact history by service time, the
+  clock they are stamped with); after the warm-up (a third of the run, and
+  at least the retention plus two housekeeping runs) disk use may grow by at
+  most a quarter of the rate it grew before retention began (the ingest
+  rate), plus 20 MB/h for the database's contact rows, which are kept.
+  Checked in runs of 8 minutes or more; shorter runs print the figures.
 
 Last line: RESULT soak contacts=.. completed_pct=.. failed_late=..
 rss_growth_mb_per_h=.. disk_growth_mb_per_h=.. p99_contacts_ms=.. (then
-speedup, failed_dsp, disagreements, unlogged_failures, the idle reference p99).
+speedup, failed_dsp, disagreements, unlogged_failures, the idle reference p99,
+the ingest rate before retention and the datasets retention expired).
 """
 
 from __future__ import annotations
@@ -99,6 +106,7 @@ from groundstation.models import Contact  # noqa: E402
 from groundstation.runtime import open_runtime  # noqa: E402
 from groundstation.settings import Settings  # noqa: E402
 from groundstation.transitions import enter_pass  # noqa: E402
+from ingest.catalog import DatasetRow  # noqa: E402
 from ingest.objectstore import LocalObjectStore  # noqa: E402
 
 LATE = ("transition ran", "service was down", "PASS missed", "not followed to LOS")
@@ -372,9 +380,13 @@ class Sampler:
         )
 
 
-def growth_per_h(samples: list[Sample], value: Any) -> float:
-    """Slope (per wall hour) of ``value(sample)`` after the first third of the run."""
-    warm = [s for s in samples if s.wall_s >= samples[-1].wall_s / 3]
+def growth_per_h(
+    samples: list[Sample], value: Any, *, after_s: float | None = None, before_s: float = 1e18
+) -> float:
+    """Slope (per wall hour) of ``value(sample)`` over the samples taken from
+    ``after_s`` (default: the first third of the run) to ``before_s``."""
+    start = samples[-1].wall_s / 3 if after_s is None else after_s
+    warm = [s for s in samples if start <= s.wall_s <= before_s]
     if len(warm) < 2:
         return float("nan")
     t_h = np.array([s.wall_s / 3600 for s in warm])
@@ -385,8 +397,38 @@ def growth_per_h(samples: list[Sample], value: Any) -> float:
 # ---------------------------------------------------------------- run
 
 
+@dataclasses.dataclass(frozen=True)
+class Retention:
+    """What serve keeps during the soak: a quarter of the run."""
+
+    wall_s: float  # topic log (records carry wall-clock times)
+    speedup: float
+    housekeeping_s: float
+
+    @property
+    def service_days(self) -> float:  # datasets and contact history
+        return self.wall_s * self.speedup / 86400.0
+
+    def env(self) -> dict[str, str]:
+        return {
+            "GS_HOUSEKEEPING_INTERVAL_S": f"{self.housekeeping_s:g}",
+            "GS_TOPIC_RETENTION_MS": str(int(self.wall_s * 1000)),
+            "GS_TOPIC_SEGMENT_MS": str(int(max(self.wall_s / 4, 5.0) * 1000)),
+            "GS_TOPIC_SEGMENT_BYTES": str(1 << 20),
+            "GS_DATASET_RETENTION_DAYS": f"{self.service_days:.6f}",
+            "GS_EVENT_RETENTION_DAYS": f"{self.service_days:.6f}",
+        }
+
+
 def start_serve(
-    data_dir: Path, url: str, *, clock_start: datetime, speedup: float, port: int, log: Path
+    data_dir: Path,
+    url: str,
+    *,
+    clock_start: datetime,
+    speedup: float,
+    port: int,
+    log: Path,
+    retention: Retention | None = None,
 ) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GS_")}
     env.update(
@@ -397,6 +439,8 @@ def start_serve(
         GS_CLOCK_SPEEDUP=str(speedup),
         GS_LOG_FORMAT="json",
     )
+    if retention is not None:
+        env.update(retention.env())
     with open(log, "ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "groundstation.cli", "serve", "--port", str(port)],
@@ -470,13 +514,21 @@ class Outcome:
     unlogged: int
     rss_growth_mb_per_h: float
     disk_growth_mb_per_h: float
+    ingest_mb_per_h: float
+    expired_datasets: int
+    disk_flat: bool | None  # None: the run was too short to tell
     p99_contacts_ms: float
     p99_contacts_idle_ms: float
     speedup: float
     samples: list[Sample]
 
     def ok(self) -> bool:
-        return self.failed_late == 0 and self.disagreements == 0 and self.unlogged == 0
+        return (
+            self.failed_late == 0
+            and self.disagreements == 0
+            and self.unlogged == 0
+            and self.disk_flat is not False
+        )
 
     def result_line(self) -> str:
         return (
@@ -485,7 +537,9 @@ class Outcome:
             f"disk_growth_mb_per_h={self.disk_growth_mb_per_h:.1f} "
             f"p99_contacts_ms={self.p99_contacts_ms:.1f} speedup={self.speedup:g} "
             f"failed_dsp={self.failed_dsp} disagreements={self.disagreements} "
-            f"unlogged_failures={self.unlogged} p99_contacts_idle_ms={self.p99_contacts_idle_ms:.1f}"
+            f"unlogged_failures={self.unlogged} p99_contacts_idle_ms={self.p99_contacts_idle_ms:.1f} "
+            f"ingest_mb_per_h={self.ingest_mb_per_h:.1f} expired_datasets={self.expired_datasets} "
+            f"disk_flat={'n/a' if self.disk_flat is None else str(self.disk_flat).lower()}"
         )
 
 
@@ -520,6 +574,7 @@ def soak(
     sample_s: float,
     api_rate: float,
     idle_s: float,
+    housekeeping_s: float = 30.0,
     out: Any = sys.stdout,
 ) -> Outcome:
     """The whole bench (see the module docstring); prints as it goes."""
@@ -547,8 +602,23 @@ def soak(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = workdir / "serve.log"
-    proc = start_serve(data_dir, url, clock_start=clock_start, speedup=speedup, port=port, log=log)
     run_s = minutes * 60.0
+    retention = Retention(wall_s=run_s / 4, speedup=speedup, housekeeping_s=housekeeping_s)
+    print(
+        f"retention: topic log {retention.wall_s:.0f} wall s, datasets and contact history "
+        f"{retention.service_days * 24:.2f} service h; housekeeping every {housekeeping_s:g} s",
+        file=out,
+        flush=True,
+    )
+    proc = start_serve(
+        data_dir,
+        url,
+        clock_start=clock_start,
+        speedup=speedup,
+        port=port,
+        log=log,
+        retention=retention,
+    )
     samples: list[Sample] = []
     try:
         wait_up(base, proc)
@@ -583,8 +653,28 @@ def soak(
         load=load,
         idle_p99=idle_p99,
         speedup=speedup,
+        retention=retention,
+        run_s=run_s,
         out=out,
     )
+
+
+#: Runs shorter than this print the disk figures without judging them.
+FLAT_DISK_MIN_RUN_S = 480.0
+
+
+def disk_flatness(
+    samples: list[Sample], *, retention: Retention, run_s: float
+) -> tuple[float, float, bool | None]:
+    """(growth after warm-up, ingest rate before retention began, flat?) in MB
+    per wall hour; flat: growth <= a quarter of the ingest rate + 20 MB/h."""
+    total = lambda s: sum(s.disk_mb.values())  # noqa: E731
+    warm_s = max(run_s / 3, retention.wall_s + 2 * retention.housekeeping_s)
+    growth = growth_per_h(samples, total, after_s=warm_s)
+    ingest = growth_per_h(samples, total, after_s=0.0, before_s=retention.wall_s)
+    if run_s < FLAT_DISK_MIN_RUN_S or not np.isfinite(growth) or not np.isfinite(ingest):
+        return growth, ingest, None
+    return growth, ingest, bool(growth <= 0.25 * max(ingest, 0.0) + 20.0)
 
 
 def summarize(
@@ -595,6 +685,8 @@ def summarize(
     load: Load,
     idle_p99: float,
     speedup: float,
+    retention: Retention,
+    run_s: float,
     out: Any,
 ) -> Outcome:
     with Session(sampler.engine) as session:
@@ -603,6 +695,9 @@ def summarize(
                 Contact.state.in_(("COMPLETED", "FAILED"))
             )
         ).all()
+        expired = session.scalar(
+            select(func.count()).select_from(DatasetRow).where(DatasetRow.state == "expired")
+        )
     failed = {cid: reason for cid, state, reason in rows if state == "FAILED"}
     late = {c: r for c, r in failed.items() if any(k in r for k in LATE)}
     dsp = {c: r for c, r in failed.items() if any(k in r for k in DSP)}
@@ -614,6 +709,7 @@ def summarize(
     ended = len(rows) - len(stopped)
     completed = sum(1 for _, state, _ in rows if state == "COMPLETED")
     disagreements = sorted({d for s in samples for d in s.disagreements})
+    growth, ingest, flat = disk_flatness(samples, retention=retention, run_s=run_s)
     outcome = Outcome(
         contacts=ended,
         completed_pct=100.0 * completed / max(ended, 1),
@@ -623,7 +719,10 @@ def summarize(
         disagreements=len(disagreements),
         unlogged=len(unlogged),
         rss_growth_mb_per_h=growth_per_h(samples, lambda s: s.rss_mb),
-        disk_growth_mb_per_h=growth_per_h(samples, lambda s: sum(s.disk_mb.values())),
+        disk_growth_mb_per_h=growth,
+        ingest_mb_per_h=ingest,
+        expired_datasets=int(expired or 0),
+        disk_flat=flat,
         p99_contacts_ms=load.p99_ms("contacts"),
         p99_contacts_idle_ms=idle_p99,
         speedup=speedup,
@@ -653,8 +752,10 @@ def summarize(
         f"no lateness failure {'met' if not late else 'NOT met'}; "
         f"contact/dataset agreement {'met' if not disagreements else 'NOT met'}; "
         f"every failure logged with its reason {'met' if not unlogged else 'NOT met'}; "
-        f"disk growth after warm-up {outcome.disk_growth_mb_per_h:.1f} MB/h "
-        "(flat-disk check wired in with retention, housekeeping branch)",
+        f"disk flat after warm-up "
+        f"{ {True: 'met', False: 'NOT met', None: 'not judged (run too short)'}[flat] } "
+        f"({growth:.1f} MB/h; {ingest:.1f} MB/h before retention began, "
+        f"{outcome.expired_datasets} datasets expired)",
         file=out,
     )
     print(outcome.result_line(), file=out, flush=True)
@@ -672,6 +773,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--from-peak", action="store_true", help="start at the busiest instant")
     p.add_argument("--sample-s", type=float, default=30.0, help="wall seconds between samples")
     p.add_argument("--api-rate", type=float, default=5.0, help="GET /contacts per second")
+    p.add_argument(
+        "--housekeeping-s", type=float, default=30.0, help="serve's housekeeping interval (s)"
+    )
     p.add_argument(
         "--idle-s", type=float, default=10.0, help="wall seconds before the first pre-pass"
     )
@@ -692,6 +796,7 @@ def main(argv: list[str] | None = None) -> int:
             sample_s=args.sample_s,
             api_rate=args.api_rate,
             idle_s=args.idle_s,
+            housekeeping_s=args.housekeeping_s,
         )
     return 0 if outcome.ok() else 1
 

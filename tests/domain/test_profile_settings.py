@@ -244,13 +244,13 @@ def test_the_cli_validates_profiles_and_satellites_with_the_same_model(
     code, out, _ = run(["profiles", "add", "--id", "iq", "--record-iq"], capsys)
     assert code == 0 and "shared" in out
     code, _, err = run(["profiles", "add", "--id", "bad", "--record-iq-max-s", "-5"], capsys)
-    assert code == 1 and "dataset_options.record_iq_max_s" in err and "-5" in err
+    assert code == 2 and "dataset_options.record_iq_max_s" in err and "-5" in err
     code, _, err = run(
         ["satellites", "add", "--norad-id", "1", "--name", "X", "--tenant", "acme",
          "--downlink-freq-hz", "437e6", "--modulation", "gmsk"],
         capsys,
     )  # fmt: skip
-    assert code == 1 and "'gmsk'" in err and "bpsk, qpsk" in err
+    assert code == 2 and "'gmsk'" in err and "bpsk, qpsk" in err
     engine = make_engine(f"sqlite:///{cli_data / 'groundstation.db'}")
     with Session(engine) as s:
         stored = {p.id: p.dataset_options for p in s.scalars(select(MissionProfile))}
