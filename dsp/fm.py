@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from scipy.signal import firwin, hilbert, welch
 
 
-def _lowpass(z: NDArray[np.complex128], cutoff_hz: float, fs_hz: float) -> NDArray[np.complex128]:
+def lowpass(z: NDArray[np.complex128], cutoff_hz: float, fs_hz: float) -> NDArray[np.complex128]:
     if cutoff_hz >= 0.45 * fs_hz:
         return z
     n_taps = int(min(max(4 * fs_hz / cutoff_hz, 31), 511)) | 1
@@ -27,7 +27,7 @@ def _lowpass(z: NDArray[np.complex128], cutoff_hz: float, fs_hz: float) -> NDArr
     return np.convolve(z, taps, mode="same")
 
 
-def _discriminate(
+def discriminate(
     z: NDArray[np.complex128], fs_hz: float, deviation_hz: float
 ) -> NDArray[np.float64]:
     turn = np.angle(z[1:] * np.conj(z[:-1])) * fs_hz / (2 * np.pi * deviation_hz)
@@ -56,8 +56,8 @@ def fm_discriminate(
     if carson < 0.9 * fs_hz:
         centre = signal_centre_hz(z, fs_hz, carson)
         z = z * np.exp(-2j * np.pi * centre * np.arange(z.size) / fs_hz)
-    z = _lowpass(z, carson / 2, fs_hz)
-    return _discriminate(z, fs_hz, deviation_hz)
+    z = lowpass(z, carson / 2, fs_hz)
+    return discriminate(z, fs_hz, deviation_hz)
 
 
 def afsk_discriminate(
@@ -66,5 +66,5 @@ def afsk_discriminate(
     x = np.asarray(audio)
     z = np.asarray(hilbert(x.real.astype(np.float64)), dtype=np.complex128)
     z = z * np.exp(-2j * np.pi * af_carrier_hz * np.arange(z.size) / fs_hz)
-    z = _lowpass(z, 2 * abs(deviation_hz), fs_hz)
-    return _discriminate(z, fs_hz, deviation_hz)
+    z = lowpass(z, 2 * abs(deviation_hz), fs_hz)
+    return discriminate(z, fs_hz, deviation_hz)
