@@ -44,9 +44,11 @@ PULL_IN = LoopGear(carrier_bn_t=0.02, timing_bn_t=0.005, settle_symbols=0)
 @dataclass(frozen=True)
 class PskConfig:
     """min_hz/max_hz: where the carrier may be; detect_db: significance of a
-    carrier line (noise alone stays under ~10 dB); band_snr_db: least signal
-    band over the band's median density (an r=1/2 coded signal at its
-    threshold shows ~2 dB; silence and hum 0)."""
+    carrier line (noise alone stays under ~10 dB); subband_detect_db: the
+    same for the sub-band search of narrow signals in a wide band
+    (dsp.carrier_search; its scale: noise alone under ~6.5 dB, tones ~0);
+    band_snr_db: least signal band over the band's median density (an r=1/2
+    coded signal at its threshold shows ~2 dB; silence and hum 0)."""
 
     baud_rate: float
     fs_hz: float
@@ -56,6 +58,7 @@ class PskConfig:
     rrc_alpha: float = 0.35
     block_s: float = 0.5
     detect_db: float = 12.0
+    subband_detect_db: float = 8.0
     band_snr_db: float = 1.0
     gears: tuple[LoopGear, ...] = field(default=(TRACKING, PULL_IN))
 
@@ -126,7 +129,8 @@ class PskDemodulator:
 
     def _detected(self, e: CarrierEstimate) -> bool:
         c = self.config
-        return e.significance_db >= c.detect_db and e.band_snr_db >= c.band_snr_db
+        threshold = c.subband_detect_db if e.subbands else c.detect_db
+        return e.significance_db >= threshold and e.band_snr_db >= c.band_snr_db
 
     def _anchors(self, j: int, n_blocks: int) -> tuple[list[float], list[float]]:
         times, freqs = [], []
