@@ -77,7 +77,7 @@ class _Fsk:
 
             def transform(w: NDArray[np.generic]) -> NDArray[np.float64]:
                 audio = fm_discriminate(w, fs_hz, 2 * af, tx.baud_rate) if iq else w
-                return afsk_discriminate(audio, fs_hz, af, deviation)
+                return afsk_discriminate(audio, fs_hz, af, deviation, tx.baud_rate)
 
         elif iq:
 

@@ -32,7 +32,8 @@ BER_CASES = [
     ("fsk-9600-iq", 9.0, 30, 0.5),
     ("fsk-4800-fm-audio", 8.0, 20, 0.5),
     ("afsk-1200-audio", 8.0, 40, 0.5),
-    ("afsk-4800-audio", 8.0, 20, 0.5),
+    # high Eb/N0, where a pre-detection filter that cut the 4800-baud signal left a floor
+    ("afsk-4800-audio", 11.0, 200, 0.5),
     ("bpsk-1200-audio", 4.0, 40, 0.5),
     ("bpsk-9600-audio", 4.0, 30, 0.5),
     ("bpsk-1200-iq", 4.0, 40, 0.5),
