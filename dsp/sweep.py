@@ -305,6 +305,18 @@ FAMILIES: dict[str, Family] = {
             note="KR01 from IQ: AX.25 G3RUH",
         ),
         Family(
+            "bpsk-1200-iq-doppler",
+            {"modulation": "bpsk", "baud_rate": 1200, "framing": "ax25-g3ruh"},
+            "iq",
+            "coherent-bpsk",
+            ebn0_db=tuple(np.arange(3.0, 12.1, 1.0)),
+            frame_bytes=60,
+            clock_ppm=-300,
+            offset_hz=-2500,
+            drift_hz_s=140,
+            note="PW-Sat2 from IQ without Doppler correction near TCA at 435 MHz",
+        ),
+        Family(
             "dbpsk-1200-audio",
             {"modulation": "dbpsk", "baud_rate": 1200, "framing": "ao40-fec"},
             "audio",

@@ -40,6 +40,8 @@ BER_CASES = [
     # low Eb/N0, where the carrier search lost 1200-baud signals in 48 kHz of IQ;
     # 1 dB: at this SNR the Costas loop slips now and then under the 30 Hz/s drift
     ("bpsk-1200-iq", 3.0, 40, 1.0),
+    # 140 Hz/s: the Doppler rate of a pass at 435 MHz near TCA, not corrected
+    ("bpsk-1200-iq-doppler", 4.0, 40, 0.5),
     ("dbpsk-1200-audio", 4.0, 6, 0.5),
     ("dbpsk-1200-iq", 2.0, 6, 0.5),
 ]
