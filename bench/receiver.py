@@ -91,6 +91,7 @@ def grsat_frames(wav: Path, norad: int) -> tuple[set[bytes], float]:
             text=True,
             timeout=600,
             check=False,
+            cwd=tmp,  # its file receivers (BY70-1's camera) write images to the working directory
         )
         frames = set(kiss_decode(kiss.read_bytes())) if kiss.exists() else set()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -112,7 +112,10 @@ def grsat_frames(family: Family, signal: SimulatedSignal) -> tuple[set[bytes], f
             args.append("--iq")
         if family.subcarrier_hz is not None:
             args += ["--f_offset", f"{family.subcarrier_hz:g}"]
-        run = subprocess.run(args, capture_output=True, text=True, timeout=1800, check=False)
+        # in the temporary directory: file receivers write images to the working directory
+        run = subprocess.run(
+            args, capture_output=True, text=True, timeout=1800, check=False, cwd=tmp
+        )
         if run.returncode != 0:
             raise RuntimeError(f"gr-satellites failed on {family.name}: {run.stderr[-1500:]}")
         frames = set(kiss_decode(kiss.read_bytes())) if kiss.exists() else set()
