@@ -8,9 +8,10 @@ clean signal's mean power P: the per-component noise variance is
 P * fs / (2 * baud * Eb/N0), for real audio and complex IQ alike. Where the
 noise enters depends on the source:
 - ``fm-audio``: FSK as FM IQ, noise at RF, then a simulated FM receiver
-  (dsp.amateur_sim.fm_receiver_audio, IF filter of Carson's bandwidth
-  around where it is tuned) whose audio the receiver gets: the recordings'
-  case, Eb/N0 at RF;
+  (dsp.amateur_sim.fm_receiver_audio: an IF filter of Carson's bandwidth
+  widened by twice the largest carrier offset, so that it passes the
+  signal, then the discriminator) whose audio the receiver gets: the
+  recordings' case, Eb/N0 at RF;
 - ``iq``: complex baseband at a carrier offset (drifting) with noise;
 - ``audio``: the tones (AFSK) or the SSB subcarrier (BPSK/DBPSK) with white
   noise in the audio band: SSB is linear, so this is Eb/N0 at RF too.
