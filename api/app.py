@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import anyio.to_thread
 from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
@@ -31,6 +32,7 @@ from api.context import AppContext
 from api.deps import reject_unknown_query
 from api.events import ContactEventHub
 from api.inputs import reject_unstorable_input
+from api.limits import RequestLimits
 from api.metrics import Metrics
 from groundstation.booking import BookingPolicy
 from groundstation.clock import Clock, clock_from_settings
@@ -51,6 +53,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (401, "missing, unknown or revoked API key"),
         (403, "the key's role may not do this"),
         (413, "request body larger than the limit"),
+        (431, "request target and headers larger than GS_MAX_HEADER_BYTES"),
         (422, "invalid input; the detail names the field and value"),
     )
 }
@@ -74,7 +77,7 @@ class _BodyLimit:
                 except ValueError:
                     too_big = False
                 if too_big:
-                    await self._refuse(send, int(value))
+                    await self._refuse(send, _TooLarge(int(value), self.limit, known=True))
                     return
         seen = 0
 
@@ -84,21 +87,55 @@ class _BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLarge(seen)
+                    # An HTTPException: FastAPI's body parsing passes it on
+                    # (any other error there becomes 400), and the app's
+                    # handler answers it as problem+json.
+                    raise _TooLarge(seen, self.limit, known=False)
             return message
 
         try:
             await self.app(scope, limited, send)
-        except _TooLarge as exc:
-            await self._refuse(send, exc.size)
+        except _TooLarge as exc:  # raised where no handler of the app saw it
+            await self._refuse(send, exc)
 
-    async def _refuse(self, send: Send, size: int) -> None:
-        response = errors.problem(
-            413,
-            f"request body of {size} bytes exceeds the limit of {self.limit} bytes",
-            kind="too-large",
-        )
+    async def _refuse(self, send: Send, exc: _TooLarge) -> None:
+        response = errors.problem(413, exc.detail, kind=exc.kind)
         await response({"type": "http"}, _no_receive, send)
+
+
+class _HeaderLimit:
+    """Refuse a request whose target and headers together exceed ``limit``
+    bytes with 431 (``GS_MAX_HEADER_BYTES``). The server has parsed the head
+    by then; ``api.serving.HttpToolsWithHeaderLimit`` also stops reading one
+    that grows past twice the limit."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            size = head_size(scope)
+            if size > self.limit:
+                response = errors.problem(
+                    431,
+                    f"request target and headers of {size} bytes exceed the limit of "
+                    f"{self.limit} bytes (GS_MAX_HEADER_BYTES)",
+                    kind="headers-too-large",
+                    headers={"Connection": "close"},
+                )
+                await response(scope, _no_receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def head_size(scope: Scope) -> int:
+    """Bytes of a request's target (path and query) and header lines."""
+    return (
+        len(scope.get("raw_path") or scope["path"].encode())
+        + len(scope.get("query_string", b""))
+        + sum(len(name) + len(value) + 4 for name, value in scope.get("headers", ()))
+    )
 
 
 class _Timing:
@@ -140,9 +177,12 @@ class _Timing:
                 observe(scope["method"], route, status, time.perf_counter() - started)
 
 
-class _TooLarge(Exception):
-    def __init__(self, size: int) -> None:
-        self.size = size
+class _TooLarge(StarletteHTTPException):
+    kind = "too-large"
+
+    def __init__(self, size: int, limit: int, *, known: bool) -> None:
+        amount = f"{size} bytes" if known else f"at least {size} bytes (no Content-Length)"
+        super().__init__(413, f"request body of {amount} exceeds the limit of {limit} bytes")
 
 
 async def _no_receive() -> Message:
@@ -164,19 +204,22 @@ def create_app(
     metrics, so ``GET /metrics`` reports them all (``app_from_env`` passes
     ``<data_dir>/metrics``; see ``api.metrics``). Without it the page is this
     process's alone and nothing is written."""
-    from groundstation.db import make_engine, make_session_factory
-    from groundstation.db import migrate as migrate_db
+    from groundstation.db import make_session_factory, open_database
 
     url = settings.effective_database_url()
     engine = (
-        make_engine(url)
+        open_database(settings, migrate_schema=migrate)
         if url.startswith("sqlite")
         # More connections than the threads that run sync routes (and SSE
         # lookups), so a thread never waits for a connection.
-        else make_engine(url, pool_size=settings.api_threads + 4, max_overflow=20, pool_timeout=10)
+        else open_database(
+            settings,
+            migrate_schema=migrate,
+            pool_size=settings.api_threads + 4,
+            max_overflow=20,
+            pool_timeout=10,
+        )
     )
-    if migrate:
-        migrate_db(engine)
     session_factory = make_session_factory(engine)
     ctx = AppContext(
         settings=settings,
@@ -189,6 +232,7 @@ def create_app(
         events=ContactEventHub(session_factory),
         metrics=Metrics(shared_dir=metrics_dir),
         policy=BookingPolicy.from_settings(settings),
+        limits=RequestLimits(settings),
         max_upload_bytes=max_upload_bytes,
     )
     # Bookings, cancellations and window updates made through this process's
@@ -238,6 +282,7 @@ def create_app(
 
     app.add_middleware(_Timing, metrics=ctx.metrics)
     app.add_middleware(_BodyLimit, limit=max_upload_bytes)
+    app.add_middleware(_HeaderLimit, limit=settings.max_header_bytes)
     return app
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.events import ContactEventHub
+from api.limits import RequestLimits
 from api.metrics import Metrics
 from groundstation.booking import BookingPolicy
 from groundstation.clock import Clock
@@ -30,6 +31,7 @@ class AppContext:
     events: ContactEventHub
     metrics: Metrics
     policy: BookingPolicy
+    limits: RequestLimits
     max_upload_bytes: int = 1 << 20
     # Pass predictions reused across GET /passes requests (pure in their key).
     pass_cache: PassCache = field(default_factory=PassCache)

@@ -1,5 +1,7 @@
-"""Streaming a stored object, whole or one byte range (RFC 9110 ``Range``),
-from the local store or S3."""
+"""Sending a stored object, whole or one byte range (RFC 9110 ``Range``),
+from the local store or S3, never without checking it against the SHA-256
+of its manifest: small objects before the first byte (``read_verified``),
+large ones on the way, holding the last piece back (``stream_verified``)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ingest.errors import CorruptObjectError, IngestError
-from ingest.objectstore import LocalObjectStore, ObjectStore, S3ObjectStore, check_key
+from ingest.objectstore import (
+    LocalObjectStore,
+    ObjectStore,
+    S3ObjectStore,
+    check_key,
+    get_verified,
+)
 
 log = logging.getLogger(__name__)
 CHUNK_BYTES = 256 * 1024
@@ -56,64 +64,84 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     return ByteRange(first, min(last, size - 1))
 
 
-def stream_object(
+def read_verified(store: ObjectStore, key: str, *, sha256: str, label: str) -> bytes:
+    """The whole object, checked against ``sha256`` before anything is sent
+    (``ingest.objectstore.get_verified``); a mismatch is logged as an ERROR
+    naming ``label`` (dataset and file) and raised as ``CorruptObjectError``."""
+    try:
+        return get_verified(store, check_key(key), sha256)
+    except CorruptObjectError as exc:
+        log.error("%s: %s", label, exc)
+        raise
+
+
+def stream_verified(
     store: ObjectStore,
     key: str,
-    byte_range: ByteRange | None,
+    byte_range: ByteRange,
     *,
     sha256: str,
+    label: str,
+    chunk_bytes: int = CHUNK_BYTES,
 ) -> Iterator[bytes]:
-    """The object's bytes (or the range) in chunks. A whole-file stream is
-    hashed on the way and broken off if it does not match ``sha256``."""
+    """The bytes of ``byte_range`` in chunks, read from a single pass over the
+    whole object, all of which is hashed: the last piece of the range is held
+    back until the object's SHA-256 has matched ``sha256``. On a mismatch it
+    is never sent: an ERROR naming ``label`` is logged and
+    ``CorruptObjectError`` raised, which makes the server break the
+    connection off short of the announced Content-Length, so the client sees
+    a failed transfer. A range costs a read of the whole object."""
     check_key(key)
-    digest = hashlib.sha256() if byte_range is None else None
     if isinstance(store, LocalObjectStore):
-        chunks = _local_chunks(store, key, byte_range)
+        chunks = _local_chunks(store, key, chunk_bytes)
     elif isinstance(store, S3ObjectStore):
-        chunks = _s3_chunks(store, key, byte_range)
+        chunks = _s3_chunks(store, key, chunk_bytes)
     else:
         raise IngestError(f"object store {type(store).__name__} cannot stream")
+    digest = hashlib.sha256()
+    offset = 0
+    held = b""
     for chunk in chunks:
-        if digest is not None:
-            digest.update(chunk)
-        yield chunk
-    if digest is not None and digest.hexdigest() != sha256:
-        log.error("object %s: SHA-256 %s, catalogue says %s", key, digest.hexdigest(), sha256)
-        raise CorruptObjectError(f"object {store.uri(key)} does not match its SHA-256")
+        digest.update(chunk)
+        lo = max(byte_range.first - offset, 0)
+        hi = min(byte_range.last + 1 - offset, len(chunk))
+        offset += len(chunk)
+        if lo < hi:
+            if held:
+                yield held
+            held = chunk[lo:hi]
+    got = digest.hexdigest()
+    if got != sha256:
+        log.error(
+            "%s: object %s is corrupt: SHA-256 %s (%d bytes read) does not match the "
+            "manifest's %s; the download was broken off before its last %d bytes",
+            label,
+            store.uri(key),
+            got,
+            offset,
+            sha256,
+            len(held),
+        )
+        raise CorruptObjectError(
+            f"object {store.uri(key)} is corrupt: SHA-256 {got} does not match the "
+            f"manifest's {sha256}"
+        )
+    if held:
+        yield held
 
 
-def _local_chunks(
-    store: LocalObjectStore, key: str, byte_range: ByteRange | None
-) -> Iterator[bytes]:
+def _local_chunks(store: LocalObjectStore, key: str, chunk_bytes: int) -> Iterator[bytes]:
     path = store.root.joinpath(*key.split("/"))
     with open(path, "rb") as f:
-        remaining = -1
-        if byte_range is not None:
-            f.seek(byte_range.first)
-            remaining = byte_range.length
-        while remaining != 0:
-            n = CHUNK_BYTES if remaining < 0 else min(CHUNK_BYTES, remaining)
-            chunk = f.read(n)
-            if not chunk:
-                break
-            if remaining > 0:
-                remaining -= len(chunk)
+        while chunk := f.read(chunk_bytes):
             yield chunk
 
 
-def _s3_chunks(store: S3ObjectStore, key: str, byte_range: ByteRange | None) -> Iterator[bytes]:
+def _s3_chunks(store: S3ObjectStore, key: str, chunk_bytes: int) -> Iterator[bytes]:
     full_key = f"{store.prefix}/{key}" if store.prefix else key
-    if byte_range is None:
-        obj = store.client.get_object(Bucket=store.bucket, Key=full_key)
-    else:
-        obj = store.client.get_object(
-            Bucket=store.bucket,
-            Key=full_key,
-            Range=f"bytes={byte_range.first}-{byte_range.last}",
-        )
-    body = obj["Body"]
+    body = store.client.get_object(Bucket=store.bucket, Key=full_key)["Body"]
     try:
-        while chunk := body.read(CHUNK_BYTES):
+        while chunk := body.read(chunk_bytes):
             yield chunk
     finally:
         body.close()

@@ -50,6 +50,8 @@ _TITLES = {
     413: "Content too large",
     416: "Range not satisfiable",
     422: "Unprocessable content",
+    429: "Too many requests",
+    431: "Request header fields too large",
     500: "Internal server error",
     502: "Bad gateway",
     503: "Service unavailable",
@@ -125,7 +127,8 @@ def install(app: FastAPI) -> None:
                 request, RequestValidationError([too_deep_to_read(len(body))])
             )
         headers = dict(exc.headers) if exc.headers else None
-        return problem(exc.status_code, str(exc.detail), headers=headers)
+        kind = getattr(exc, "kind", "")
+        return problem(exc.status_code, str(exc.detail), kind=kind, headers=headers)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)

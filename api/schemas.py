@@ -78,10 +78,17 @@ class _Public(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+class _Body(BaseModel):
+    """A request body: a field the schema does not have is refused (422
+    naming it), not ignored, so a misspelt optional field is not lost."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 # ---------------------------------------------------------------- stations
 
 
-class AntennaCreate(BaseModel):
+class AntennaCreate(_Body):
     id: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._-]+$")
     bands_hz: list[tuple[PositiveHz, PositiveHz]] = Field(min_length=1, max_length=32)
     min_elevation_deg: Num = Field(0.0, ge=-5, le=90)
@@ -109,7 +116,7 @@ class AntennasPublic(BaseModel):
     count: int
 
 
-class StationCreate(BaseModel):
+class StationCreate(_Body):
     id: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._-]+$")
     name: str = Field(min_length=1, max_length=120)
     lat_deg: Num = Field(ge=-90, le=90)
@@ -135,7 +142,7 @@ class StationsPublic(BaseModel):
     count: int
 
 
-class MaintenanceCreate(BaseModel):
+class MaintenanceCreate(_Body):
     start: Timestamp
     end: Timestamp
     reason: str = Field("", max_length=200)
@@ -157,7 +164,7 @@ class MaintenancesPublic(BaseModel):
 # ---------------------------------------------------------------- satellites
 
 
-class SatelliteCreate(BaseModel):
+class SatelliteCreate(_Body):
     norad_id: Int = Field(gt=0, lt=1_000_000_000)
     name: str = Field(min_length=1, max_length=120)
     tenant: str | None = Field(
@@ -370,7 +377,7 @@ class TrackPublic(BaseModel):
 # ---------------------------------------------------------------- contacts
 
 
-class ContactCreate(BaseModel):
+class ContactCreate(_Body):
     norad_id: Int = Field(gt=0, lt=1_000_000_000)
     antenna_id: str = Field(min_length=1, max_length=80)
     profile_id: str = Field(min_length=1, max_length=80)
@@ -416,14 +423,14 @@ class ContactsPublic(BaseModel):
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null at end")
 
 
-class ContactCancel(BaseModel):
+class ContactCancel(_Body):
     reason: str = Field("cancelled by user", max_length=500)
 
 
 # ---------------------------------------------------------------- plans
 
 
-class PlanRequestIn(BaseModel):
+class PlanRequestIn(_Body):
     norad_id: Int = Field(gt=0, lt=1_000_000_000)
     start: Timestamp
     end: Timestamp
@@ -432,10 +439,12 @@ class PlanRequestIn(BaseModel):
     max_minutes: Num | None = Field(None, gt=0, le=1e6)
 
 
-class PlanCreate(BaseModel):
+class PlanCreate(_Body):
     profile_id: str = Field(min_length=1, max_length=80)
     requests: list[PlanRequestIn] = Field(min_length=1, max_length=500)
-    antenna_ids: list[str] | None = Field(None, max_length=1000)
+    antenna_ids: list[Annotated[str, Field(min_length=1, max_length=80)]] | None = Field(
+        None, max_length=1000
+    )
     time_limit_s: Num = Field(5.0, gt=0, le=60)
 
 

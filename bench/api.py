@@ -403,6 +403,9 @@ def start_server(url: str, data_dir: Path, workers: int) -> tuple[subprocess.Pop
         GS_CLOCK_START=NOW.isoformat(),
         GS_CLOCK_SPEEDUP="1",
         GS_MAX_EPHEMERIS_AGE_DAYS="30",
+        # One key drives 100 clients: measure the server's capacity, not the
+        # per-key limit on concurrent GET /passes (which would answer 429).
+        GS_MAX_EXPENSIVE_PER_KEY="1000",
     )
     cmd = [
         sys.executable, "-m", "uvicorn", "--factory", "api.app:app_from_env",

@@ -94,6 +94,7 @@ def acquire_frequency(
     return Acquisition(
         offset_hz=float(tone_hz),
         rate_hz_s=rate,
-        peak_to_mean=peak / mean_level,
+        # all-zero input (a silent recording): no tone stands out of anything
+        peak_to_mean=peak / mean_level if mean_level > 0 else 0.0,
         n_cells=int(np.count_nonzero(allowed)) * rates.size,
     )

@@ -26,7 +26,7 @@ def _table() -> tuple[int, ...]:
     return tuple(table)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _crc_core(data: NDArray[np.uint8], table: NDArray[np.int64], init: int) -> int:
     crc = init
     for byte in data:

@@ -74,7 +74,7 @@ class DemodOutput:
     freq_hz: NDArray[np.float32]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _interp(ybuf, pos_in_buf, table, half, n_phases):  # type: ignore[no-untyped-def]
     base = int(np.floor(pos_in_buf))
     r = int(np.floor((pos_in_buf - base) * n_phases + 0.5))
@@ -89,7 +89,7 @@ def _interp(ybuf, pos_in_buf, table, half, n_phases):  # type: ignore[no-untyped
     return complex(acc_re, acc_im)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _demod_core(  # type: ignore[no-untyped-def]
     raw, step_rad, yhist, state, table, half, n_phases, sps, gains, detector, fs_hz
 ):

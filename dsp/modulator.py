@@ -17,7 +17,7 @@ from dsp.rrc import rrc_pulse
 _TABLE_OVERSAMPLE = 512
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _shape_core(
     symbols: NDArray[np.complex64],
     first_symbol: int,

@@ -163,6 +163,12 @@ def m2m4_esn0_db(m2_sum: float, m4_sum: float, count: int) -> float:
     return float(10 * np.log10(s / n))
 
 
+#: Samples per symbol the receiver works with: at least 2 (Nyquist), and at
+#: most 1024, which bounds its acquisition block (4096 symbols: 32 MB).
+MIN_SAMPLES_PER_SYMBOL = 2
+MAX_SAMPLES_PER_SYMBOL = 1024
+
+
 class Receiver:
     """Streaming receiver for one profile: ``process`` chunks, then ``flush``."""
 
@@ -174,10 +180,11 @@ class Receiver:
         self.modulation = MODULATION_REGISTRY[profile.modulation]
         self.code = ChannelCode(profile)
         self.sps = config.fs_hz / float(profile.symbol_rate)
-        if self.sps < 2:
+        if not MIN_SAMPLES_PER_SYMBOL <= self.sps <= MAX_SAMPLES_PER_SYMBOL:
             raise ValueError(
-                f"sample rate {config.fs_hz} Hz gives {self.sps:.2f} samples per symbol at "
-                f"{profile.symbol_rate} baud, expected at least 2"
+                f"sample rate {config.fs_hz:g} Hz gives {self.sps:.4g} samples per symbol at "
+                f"{profile.symbol_rate:g} baud, expected {MIN_SAMPLES_PER_SYMBOL} to "
+                f"{MAX_SAMPLES_PER_SYMBOL} (decimate a recording sampled faster)"
             )
         self._n_acq = 1 << int(np.ceil(np.log2(config.acquisition_symbols * self.sps)))
         frame_samples = (

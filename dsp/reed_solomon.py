@@ -122,14 +122,14 @@ def _gf_tables() -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64
 FCR = 112
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _gf_mul(a: int, b: int, exp: NDArray[np.int64], log: NDArray[np.int64]) -> int:
     if a == 0 or b == 0:
         return 0
     return int(exp[log[a] + log[b]])
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _encode_columns(data: NDArray[np.uint8], exp, log, gen) -> NDArray[np.uint8]:  # type: ignore[no-untyped-def]
     """data (k, I) -> parity (32, I): remainder of d(x) x^32 / g(x) per column."""
     k, n_cols = data.shape
@@ -147,7 +147,7 @@ def _encode_columns(data: NDArray[np.uint8], exp, log, gen) -> NDArray[np.uint8]
     return parity
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _syndromes(cw: NDArray[np.int64], exp, log) -> NDArray[np.int64]:  # type: ignore[no-untyped-def]
     n = cw.size
     synd = np.zeros(N_PARITY, dtype=np.int64)
@@ -160,7 +160,7 @@ def _syndromes(cw: NDArray[np.int64], exp, log) -> NDArray[np.int64]:  # type: i
     return synd
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _decode_column(cw: NDArray[np.int64], exp, log) -> int:  # type: ignore[no-untyped-def]
     """Correct ``cw`` (n <= 255 symbols, first = highest power) in place;
     returns symbols corrected or -1 if uncorrectable (cw then untouched)."""
@@ -247,7 +247,7 @@ def _decode_column(cw: NDArray[np.int64], exp, log) -> int:  # type: ignore[no-u
     return n_err
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _decode_columns(block: NDArray[np.uint8], exp, log):  # type: ignore[no-untyped-def]
     """block (n, I), corrected in place per column; returns corrections (I,)."""
     n, n_cols = block.shape

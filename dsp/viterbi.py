@@ -51,7 +51,7 @@ def viterbi_decode(
     return _viterbi_core(soft32, known, start_state, np.ascontiguousarray(outputs))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _viterbi_core(
     soft: NDArray[np.float32],
     known: NDArray[np.int8],

@@ -61,18 +61,54 @@ if TYPE_CHECKING:
 ACTIVE = [s.value for s in ACTIVE_STATES]
 
 
+#: The longest range a prediction behind the service may run over (passes,
+#: availability, planning): a month of passes over every station is
+#: bounded work; a 70-year range was 13 s of CPU for one satellite.
+MAX_PREDICTION_SPAN = timedelta(days=31)
+
+
 @dataclass(frozen=True)
 class BookingPolicy:
     """Rules with configurable limits (from ``Settings``)."""
 
     max_ephemeris_age_s: float = 7 * 86400.0
     window_tolerance_s: float = 60.0
+    # The longest pass a booking may cover (GS_MAX_PASS_S).
+    max_pass_s: float = 43200.0
+    # Planning: satellites x stations x days predicted, and candidate windows
+    # (GS_MAX_PLAN_SATELLITE_STATION_DAYS, GS_MAX_PLAN_CANDIDATES).
+    max_plan_satellite_station_days: float = 20_000.0
+    max_plan_candidates: int = 50_000
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BookingPolicy:
         return cls(
             max_ephemeris_age_s=settings.max_ephemeris_age_days * 86400.0,
             window_tolerance_s=settings.window_tolerance_s,
+            max_pass_s=settings.max_pass_s,
+            max_plan_satellite_station_days=settings.max_plan_satellite_station_days,
+            max_plan_candidates=settings.max_plan_candidates,
+        )
+
+    @property
+    def max_window_s(self) -> float:
+        """The longest window a reservation may ask for: one pass plus the
+        tolerance on either side."""
+        return self.max_pass_s + 2.0 * self.window_tolerance_s
+
+
+def require_span(
+    start: datetime, end: datetime, *, what: str, limit: timedelta = MAX_PREDICTION_SPAN
+) -> None:
+    """ValidationError naming the values unless ``start < end`` and the range
+    is at most ``limit`` long: checked before any prediction over it."""
+    if not start < end:
+        raise ValidationError(f"{what}: start {_iso(start)} is not before end {_iso(end)}")
+    span = end - start
+    if span > limit:
+        raise ValidationError(
+            f"{what}: {_iso(start)}..{_iso(end)} spans {span.total_seconds() / 86400:.1f} days; "
+            f"at most {limit.total_seconds() / 86400:.0f} days per request"
         )
 
 
@@ -169,7 +205,8 @@ def conflicting_maintenance(
 
 
 def _iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # %Y does not pad years before 1000 ("1-01-01"): the year is written apart.
+    return f"{t.year:04d}-{t:%m-%dT%H:%M:%S}Z"
 
 
 def usable_ephemeris(
@@ -234,8 +271,7 @@ def availability(
         require_supported(end, "end"),
         require_utc(now, "now"),
     )
-    if not start < end:
-        raise ValidationError(f"start {_iso(start)} is not before end {_iso(end)}")
+    require_span(start, end, what="availability")
     policy = policy or BookingPolicy()
     satellite = get_satellite(session, norad_id=norad_id)
     profile = session.get(MissionProfile, profile_id)
@@ -381,7 +417,54 @@ def _match_pass(passes: Sequence[Pass], start: datetime, end: datetime) -> Pass 
     return best
 
 
-def reserve(
+def _window(start: datetime, end: datetime, now: datetime) -> tuple[datetime, datetime, datetime]:
+    """A requested window in UTC, inside the supported range, start < end."""
+    start, end, now = (
+        require_supported(start, "start"),
+        require_supported(end, "end"),
+        require_utc(now, "now"),
+    )
+    if not start < end:
+        raise ValidationError(f"start {_iso(start)} is not before end {_iso(end)}")
+    return start, end, now
+
+
+def _require_one_pass(start: datetime, end: datetime, policy: BookingPolicy) -> None:
+    """Refused before anything is read or predicted: the prediction runs
+    over the window (plus margins), so its length is the cost."""
+    window_s = (end - start).total_seconds()
+    if window_s > policy.max_window_s:
+        raise ValidationError(
+            f"window {_iso(start)}..{_iso(end)} lasts {window_s:.0f} s; a booking covers one "
+            f"pass: at most {policy.max_window_s:.0f} s (the longest pass, GS_MAX_PASS_S "
+            f"{policy.max_pass_s:.0f} s, plus {policy.window_tolerance_s:.0f} s tolerance on "
+            "either side); take AOS and LOS from GET /passes"
+        )
+
+
+@dataclass(frozen=True)
+class PreparedReservation:
+    """A reservation that passed every rule needing no write lock (phase 1 of
+    ``reserve``): the pass it matched and the ephemeris it was predicted with.
+    ``stage_reservation`` inserts it inside a write transaction."""
+
+    satellite: Satellite
+    antenna_id: str
+    profile_id: str
+    tenant: str
+    aos: datetime
+    tca: datetime
+    los: datetime
+    max_elevation_deg: float
+    ephemeris_id: int
+    ephemeris_epoch: datetime
+    ephemeris_text: str
+    idempotency_key: str | None
+    # SHA-256 of the request, stored with its idempotency key (None without one).
+    idempotency_fingerprint: str | None = None
+
+
+def prepare_reservation(
     session: Session,
     *,
     norad_id: int,
@@ -393,40 +476,16 @@ def reserve(
     now: datetime,
     idempotency_key: str | None = None,
     policy: BookingPolicy | None = None,
-    events: EventSink | None = None,
     satellite: Satellite | None = None,
-) -> Contact:
-    """Book the predicted pass of ``norad_id`` over ``antenna_id`` covering
-    [start, end] (the visibility window, e.g. AOS..LOS from ``availability``).
-
-    The contact's visibility is the requested window clipped to the predicted
-    pass; its booked window adds the profile's pre- and post-pass. Every
-    refusal raises a ``BookingRefusedError`` subclass naming the rule and values.
-    The same ``idempotency_key`` (per tenant) with the same request returns
-    the same contact; with another request it raises
-    ``IdempotencyKeyReusedError``. The profile must be shared or ``tenant``'s
-    (else ``NotFoundError``), and its stored settings and the satellite's
-    downlink must be ones the executor can use.
-    ``satellite``: its row, when the caller has read it in this session.
-    """
-    start, end, now = (
-        require_supported(start, "start"),
-        require_supported(end, "end"),
-        require_utc(now, "now"),
-    )
-    if not start < end:
-        raise ValidationError(f"start {_iso(start)} is not before end {_iso(end)}")
+) -> PreparedReservation:
+    """Phase 1 of a reservation: read what the rules need (a short read
+    transaction, ended here), then match the predicted pass outside any write
+    lock. Raises the ``BookingRefusedError`` of the first rule broken. The
+    profile must be shared or ``tenant``'s (else ``NotFoundError``), and its
+    stored settings and the satellite's downlink ones the executor can use."""
+    start, end, now = _window(start, end, now)
     policy = policy or BookingPolicy()
-    sink = events if events is not None else NullEventSink()
-    fingerprint = request_fingerprint(
-        norad_id=norad_id, antenna_id=antenna_id, profile_id=profile_id, start=start, end=end
-    )
-
-    # Phase 1: read what the rules need (short transaction), then predict
-    # outside any write lock.
-    existing = _find_idempotent(session, tenant, idempotency_key)
-    if existing is not None:
-        return _replay(session, existing, idempotency_key, fingerprint)
+    _require_one_pass(start, end, policy)
     if satellite is None or satellite.norad_id != norad_id:
         satellite = get_satellite(session, norad_id=norad_id)
     antenna = session.get(Antenna, antenna_id, options=[joinedload(Antenna.station)])
@@ -489,7 +548,172 @@ def reserve(
             f"contact {_iso(aos)}..{_iso(los)} lasts {duration_s:.0f} s, less than the minimum "
             f"viable {profile.min_viable_duration_s:.0f} s of profile {profile_id}"
         )
-    tca = min(max(match.tca, aos), los)
+    return PreparedReservation(
+        satellite=satellite,
+        antenna_id=antenna_id,
+        profile_id=profile_id,
+        tenant=tenant,
+        aos=aos,
+        tca=min(max(match.tca, aos), los),
+        los=los,
+        max_elevation_deg=match.max_elevation_deg,
+        ephemeris_id=ephemeris_snapshot[0],
+        ephemeris_epoch=ephemeris_snapshot[1],
+        ephemeris_text=ephemeris_snapshot[2],
+        idempotency_key=idempotency_key,
+        idempotency_fingerprint=None
+        if idempotency_key is None
+        else request_fingerprint(
+            norad_id=norad_id, antenna_id=antenna_id, profile_id=profile_id, start=start, end=end
+        ),
+    )
+
+
+def stage_reservation(
+    session: Session, prepared: PreparedReservation, *, now: datetime
+) -> tuple[Contact, ContactEvent]:
+    """Phase 2 of a reservation, inside the caller's write transaction: check
+    the rules that need the lock (pre-pass not started, no maintenance) and
+    add the SCHEDULED contact. Nothing is committed or flushed here: the
+    database refuses an overlap at flush (``IntegrityError``, see
+    ``overlap_refusal``). Returns the contact and the event to publish once
+    the caller's transaction has committed."""
+    p = prepared
+    antenna = session.get(Antenna, p.antenna_id)
+    profile = session.get(MissionProfile, p.profile_id)
+    assert antenna is not None and profile is not None
+    w = windows_for(p.aos, p.los, antenna, profile)
+    if w.booked_start <= now:
+        raise NoSuchPassError(
+            f"pre-pass of that window would start at {_iso(w.booked_start)}, not after "
+            f"now ({_iso(now)})"
+        )
+    maint = conflicting_maintenance(
+        session, antenna_id=p.antenna_id, start=w.blocked_start, end=w.blocked_end
+    )
+    if maint:
+        m = maint[0]
+        raise MaintenanceConflictError(
+            f"antenna {p.antenna_id} is in maintenance {_iso(m.start)}..{_iso(m.end)} "
+            f"({m.reason or 'no reason given'}), overlapping the window "
+            f"{_iso(w.blocked_start)}..{_iso(w.blocked_end)} incl. setup/teardown"
+        )
+    # No look-up of overlapping bookings first: the database refuses the
+    # insert (PostgreSQL exclusion constraint, SQLite trigger), and
+    # ``overlap_refusal`` names the booking that holds the window.
+    contact = Contact(
+        id=new_id(),
+        satellite_id=p.satellite.id,
+        antenna_id=p.antenna_id,
+        # Held by the contact (the session's identity map is weak), so
+        # callers read its station and NORAD id without another query.
+        satellite=p.satellite,
+        antenna=antenna,
+        profile_id=p.profile_id,
+        tenant=p.tenant,
+        booked_start=w.booked_start,
+        booked_end=w.booked_end,
+        blocked_start=w.blocked_start,
+        blocked_end=w.blocked_end,
+        aos=p.aos,
+        tca=p.tca,
+        los=p.los,
+        max_elevation_deg=p.max_elevation_deg,
+        ephemeris_id=p.ephemeris_id,
+        ephemeris_epoch=p.ephemeris_epoch,
+        ephemeris_text=p.ephemeris_text,
+        state=ContactState.AVAILABLE.value,
+        idempotency_key=p.idempotency_key,
+        idempotency_fingerprint=p.idempotency_fingerprint,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(contact)
+    event = apply_transition(
+        session, contact, ContactState.SCHEDULED, at=now, reason=f"reserved by {p.tenant}"
+    )
+    return contact, event
+
+
+def overlap_refusal(
+    session: Session, exc: IntegrityError, contact: Contact
+) -> BookingConflictError | None:
+    """After the database refused ``contact`` (and the caller rolled back):
+    the refusal naming the booking that holds its window, or None when the
+    ``IntegrityError`` was not an overlap. Ends its read transaction."""
+    if not is_overlap_violation(exc):
+        return None
+    clash = conflicting_contacts(
+        session, antenna_id=contact.antenna_id, start=contact.blocked_start, end=contact.blocked_end
+    )
+    session.commit()
+    if clash:
+        other = clash[0]
+        return BookingConflictError(
+            f"antenna {contact.antenna_id} is booked by contact {other.id} "
+            f"{_iso(other.blocked_start)}..{_iso(other.blocked_end)} (incl. setup/teardown), "
+            f"overlapping the requested {_iso(contact.blocked_start)}..{_iso(contact.blocked_end)}"
+        )
+    return BookingConflictError(
+        f"antenna {contact.antenna_id}: the window {_iso(contact.aos)}..{_iso(contact.los)} was "
+        f"booked concurrently by another request (database refused the overlap: "
+        f"{type(exc.orig).__name__})"
+    )
+
+
+def reserve(
+    session: Session,
+    *,
+    norad_id: int,
+    antenna_id: str,
+    profile_id: str,
+    start: datetime,
+    end: datetime,
+    tenant: str,
+    now: datetime,
+    idempotency_key: str | None = None,
+    policy: BookingPolicy | None = None,
+    events: EventSink | None = None,
+    satellite: Satellite | None = None,
+) -> Contact:
+    """Book the predicted pass of ``norad_id`` over ``antenna_id`` covering
+    [start, end] (the visibility window, e.g. AOS..LOS from ``availability``).
+
+    The contact's visibility is the requested window clipped to the predicted
+    pass; its booked window adds the profile's pre- and post-pass. Every
+    refusal raises a ``BookingRefusedError`` subclass naming the rule and values.
+    The same ``idempotency_key`` (per tenant) with the same request returns
+    the same contact; with another request it raises
+    ``IdempotencyKeyReusedError``. The profile must be shared or ``tenant``'s
+    (else ``NotFoundError``), and its stored settings and the satellite's
+    downlink must be ones the executor can use.
+    ``satellite``: its row, when the caller has read it in this session.
+    """
+    start, end, now = _window(start, end, now)
+    _require_one_pass(start, end, policy or BookingPolicy())
+    sink = events if events is not None else NullEventSink()
+    fingerprint = request_fingerprint(
+        norad_id=norad_id, antenna_id=antenna_id, profile_id=profile_id, start=start, end=end
+    )
+
+    # Phase 1: read what the rules need (short transaction), then predict
+    # outside any write lock.
+    existing = _find_idempotent(session, tenant, idempotency_key)
+    if existing is not None:
+        return _replay(session, existing, idempotency_key, fingerprint)
+    prepared = prepare_reservation(
+        session,
+        norad_id=norad_id,
+        antenna_id=antenna_id,
+        profile_id=profile_id,
+        start=start,
+        end=end,
+        tenant=tenant,
+        now=now,
+        idempotency_key=idempotency_key,
+        policy=policy,
+        satellite=satellite,
+    )
 
     # Phase 2: one write transaction holding the check and the insert.
     attempt = 0
@@ -499,59 +723,7 @@ def reserve(
             existing = _find_idempotent(session, tenant, idempotency_key)
             if existing is not None:
                 return _replay(session, existing, idempotency_key, fingerprint)
-            antenna = session.get(Antenna, antenna_id)
-            profile = session.get(MissionProfile, profile_id)
-            assert antenna is not None and profile is not None
-            w = windows_for(aos, los, antenna, profile)
-            if w.booked_start <= now:
-                raise NoSuchPassError(
-                    f"pre-pass of that window would start at {_iso(w.booked_start)}, not after "
-                    f"now ({_iso(now)})"
-                )
-            maint = conflicting_maintenance(
-                session, antenna_id=antenna_id, start=w.blocked_start, end=w.blocked_end
-            )
-            if maint:
-                m = maint[0]
-                raise MaintenanceConflictError(
-                    f"antenna {antenna_id} is in maintenance {_iso(m.start)}..{_iso(m.end)} "
-                    f"({m.reason or 'no reason given'}), overlapping the window "
-                    f"{_iso(w.blocked_start)}..{_iso(w.blocked_end)} incl. setup/teardown"
-                )
-            # No look-up of overlapping bookings first: the database refuses the
-            # insert (PostgreSQL exclusion constraint, SQLite trigger), and the
-            # refusal below names the booking that holds the window.
-            contact = Contact(
-                id=new_id(),
-                satellite_id=satellite.id,
-                antenna_id=antenna_id,
-                # Held by the contact (the session's identity map is weak), so
-                # callers read its station and NORAD id without another query.
-                satellite=satellite,
-                antenna=antenna,
-                profile_id=profile_id,
-                tenant=tenant,
-                booked_start=w.booked_start,
-                booked_end=w.booked_end,
-                blocked_start=w.blocked_start,
-                blocked_end=w.blocked_end,
-                aos=aos,
-                tca=tca,
-                los=los,
-                max_elevation_deg=match.max_elevation_deg,
-                ephemeris_id=ephemeris_snapshot[0],
-                ephemeris_epoch=ephemeris_snapshot[1],
-                ephemeris_text=ephemeris_snapshot[2],
-                state=ContactState.AVAILABLE.value,
-                idempotency_key=idempotency_key,
-                idempotency_fingerprint=fingerprint if idempotency_key is not None else None,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(contact)
-            event = apply_transition(
-                session, contact, ContactState.SCHEDULED, at=now, reason=f"reserved by {tenant}"
-            )
+            contact, event = stage_reservation(session, prepared, now=now)
             session.commit()
         except IntegrityError as exc:
             session.rollback()
@@ -560,25 +732,17 @@ def reserve(
             existing = _find_idempotent(session, tenant, idempotency_key)
             if existing is not None:
                 return _replay(session, existing, idempotency_key, fingerprint)
-            if not is_overlap_violation(exc):
+            refusal = overlap_refusal(session, exc, contact)
+            if refusal is None:
                 session.commit()
                 raise
-            clash = conflicting_contacts(
-                session, antenna_id=antenna_id, start=w.blocked_start, end=w.blocked_end
-            )
-            session.commit()
-            if clash:
-                raise _conflict_error(antenna_id, w, clash[0]) from exc
-            raise BookingConflictError(
-                f"antenna {antenna_id}: the window {_iso(aos)}..{_iso(los)} was booked concurrently "
-                f"by another request (database refused the overlap: {type(exc.orig).__name__})"
-            ) from exc
+            raise refusal from exc
         except OperationalError as exc:
             session.rollback()
             # PostgreSQL may resolve two inserts waiting on each other's
             # overlap check as a deadlock (or a serialization failure): the
             # victim runs again and then sees the other booking.
-            if attempt < _TRANSIENT_ATTEMPTS and is_transient(exc):
+            if attempt < TRANSIENT_ATTEMPTS and is_transient(exc):
                 continue
             raise
         except BaseException:
@@ -589,7 +753,7 @@ def reserve(
     return contact
 
 
-_TRANSIENT_ATTEMPTS = 3
+TRANSIENT_ATTEMPTS = 3
 
 
 def is_transient(exc: DBAPIError) -> bool:
@@ -613,14 +777,6 @@ def element_set_from_text(text: str) -> ElementSet:
     from orbital.elements import ElementSet
 
     return ElementSet.from_text(text)
-
-
-def _conflict_error(antenna_id: str, w: Windows, other: Contact) -> BookingConflictError:
-    return BookingConflictError(
-        f"antenna {antenna_id} is booked by contact {other.id} "
-        f"{_iso(other.blocked_start)}..{_iso(other.blocked_end)} (incl. setup/teardown), "
-        f"overlapping the requested {_iso(w.blocked_start)}..{_iso(w.blocked_end)}"
-    )
 
 
 # ---------------------------------------------------------------- cancel / list

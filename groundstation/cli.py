@@ -3,6 +3,17 @@
 Each area of the service contributes its subcommands from a module under
 ``groundstation/commands/`` exposing ``register(subparsers)``; every
 subcommand sets ``func(args) -> int`` as its handler.
+
+``run_command`` is the one error boundary of every subcommand: handlers
+raise, it prints one line (passwords masked) and chooses the exit code:
+
+- 0: done;
+- 1: refused or failed (a booking rule, nothing decoded, a contact failed);
+- 2: bad input: an argument, a file or a setting, the offending value named
+  (argparse's own errors exit 2 too);
+- 130: interrupted.
+
+Anything else is a bug: its traceback is printed (passwords masked), exit 1.
 """
 
 from __future__ import annotations
@@ -10,7 +21,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 # Modules under groundstation.commands that add subcommands, in help order.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -27,9 +40,19 @@ COMMAND_MODULES: tuple[str, ...] = (
     "housekeeping",
 )
 
+EXIT_REFUSED = 1
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, its usage errors on one line too (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="groundstation",
         description="Self-hostable satellite ground-station service.",
     )
@@ -41,14 +64,70 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def exit_code_for(exc: BaseException) -> int | None:
+    """The exit code of an error a handler raised, None for a bug."""
+    from dsp.profile import ProfileError
+    from groundstation.errors import (
+        ConfigurationError,
+        GroundStationError,
+        NotFoundError,
+        ValidationError,
+    )
+    from orbital.errors import OrbitalError
+
+    bad_input: tuple[type[BaseException], ...] = (
+        ValidationError,
+        NotFoundError,
+        ConfigurationError,
+        OrbitalError,
+        ProfileError,
+    )
+    if isinstance(exc, bad_input):
+        return EXIT_BAD_INPUT
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return EXIT_BAD_INPUT  # a path given on the command line or in a setting
+    if isinstance(exc, GroundStationError):
+        return EXIT_REFUSED
+    return None
+
+
+def describe(exc: BaseException) -> str:
+    """One line for an error: its message, or for an ``OSError`` the path
+    and the system's reason."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename!s}: {exc.strerror or exc}"
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the subcommand ``args`` selects, behind the error boundary."""
+    from groundstation.db import redact
+
+    # "groundstation stations add", as argparse names the subcommand in its errors
+    words = [getattr(args, key, None) for key in ("command", "action", "what")]
+    prog = " ".join(["groundstation", *(str(w) for w in words if isinstance(w, str))])
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        exit_code = exit_code_for(exc)
+        if exit_code is None:
+            text = "".join(traceback.format_exception(exc))
+            print(redact(text), file=sys.stderr, end="")
+            print(
+                f"{prog}: internal error ({type(exc).__name__}); please report it", file=sys.stderr
+            )
+            return EXIT_REFUSED
+        print(f"{prog}: error: {redact(describe(exc))}", file=sys.stderr)
+        return exit_code
     return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return run_command(args)
 
 
 if __name__ == "__main__":

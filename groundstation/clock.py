@@ -49,7 +49,13 @@ def require_supported(value: datetime, name: str) -> datetime:
 
 
 class Clock(Protocol):
-    """Service time (aware UTC) and its mapping to wall-clock time."""
+    """Service time (aware UTC) and its mapping to wall-clock time.
+
+    ``speedup``: service seconds per wall-clock second (1 for the real clock).
+    """
+
+    @property
+    def speedup(self) -> float: ...
 
     def now(self) -> datetime: ...
 
@@ -64,6 +70,8 @@ class Clock(Protocol):
 
 class RealClock:
     """The wall clock."""
+
+    speedup = 1.0
 
     def now(self) -> datetime:
         return datetime.now(UTC)

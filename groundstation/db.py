@@ -11,12 +11,18 @@ rule with an exclusion constraint over (antenna, blocked window) using
 from __future__ import annotations
 
 import json
+import logging
+import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, quote_plus, unquote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from groundstation.settings import Settings
 
 ACTIVE_STATES_SQL = "('SCHEDULED', 'PREPASS', 'PASS', 'POSTPASS')"
 
@@ -58,6 +64,64 @@ def read_json(text: str | bytes) -> Any:
         return f"<JSON nested too deep to read, {len(text)} characters>"
 
 
+# Credentials in any URL (scheme://user:password@host) and libpq's
+# key=value form (password=...), wherever they appear in a text.
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s'\"]*:)[^@\s'\"]*@")
+_KV_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?:'[^']*'|\S+)", re.IGNORECASE)
+
+
+def mask_url(url: str) -> str:
+    """``url`` as it may be shown (CLI output, logs, errors, ``/readyz``):
+    the password replaced by ``***`` (SQLAlchemy's ``hide_password``), also
+    in a URL SQLAlchemy cannot parse."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy parses: mask what looks like one
+        return redact(url)
+
+
+def redact(text: str, *, url: str | None = None) -> str:
+    """``text`` (an error message, a log line) with every password of a URL
+    or ``password=`` in it replaced by ``***``, and the password of ``url``
+    wherever it appears (drivers may quote it without the URL around it)."""
+    out = _URL_PASSWORD.sub(r"\g<head>***@", text)
+    out = _KV_PASSWORD.sub(r"\g<head>***", out)
+    if url:
+        password = _password_of(url)
+        if password:
+            for form in {password, quote(password, safe=""), quote_plus(password)}:
+                out = out.replace(form, "***")
+    return out
+
+
+def _password_of(url: str) -> str | None:
+    try:
+        return make_url(url).password
+    except Exception:
+        match = re.match(r"[^:]+://[^:/@]*:([^@]*)@", url)
+        return unquote(match.group(1)) if match else None
+
+
+class RedactingFilter(logging.Filter):
+    """Masks passwords (see ``redact``) in every record through a handler,
+    its arguments and its exception text included."""
+
+    def __init__(self, url: str | None = None) -> None:
+        super().__init__()
+        self.url = url
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message, url=self.url)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, url=self.url)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; for SQLite, make the file's directory, enable WAL,
     foreign keys and serialized (``BEGIN IMMEDIATE``) transactions. JSON
@@ -91,6 +155,41 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
+    return engine
+
+
+def open_database(settings: Settings, *, migrate_schema: bool = True, **kwargs: Any) -> Engine:
+    """The engine on the configured database (``kwargs`` to ``make_engine``),
+    migrated to the latest schema unless ``migrate_schema=False``; the data
+    directory is prepared first (``datadir.prepare_data_dir``). A URL that
+    does not parse, or a database that cannot be opened, is a
+    ``ConfigurationError`` naming ``GS_DATABASE_URL`` with the password masked."""
+    from sqlalchemy.exc import ArgumentError, DBAPIError
+
+    from groundstation.datadir import prepare_data_dir
+    from groundstation.errors import ConfigurationError
+
+    prepare_data_dir(settings)
+    url = settings.effective_database_url()
+    shown = mask_url(url)
+    try:
+        engine = make_engine(url, **kwargs)
+    except (ArgumentError, ValueError, ImportError) as exc:
+        reason = redact(" ".join(str(exc).split()), url=url)
+        raise ConfigurationError(
+            f"GS_DATABASE_URL {shown!r} is not a database URL this service can use ({reason}); "
+            "e.g. postgresql+psycopg://user:password@host:5432/dbname or sqlite:///path/to/file.db"
+        ) from None
+    if not migrate_schema:
+        return engine
+    try:
+        migrate(engine)
+    except DBAPIError as exc:
+        engine.dispose()
+        first = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+        raise ConfigurationError(
+            f"cannot open the database at {shown}: {redact(first, url=url)}"
+        ) from None
     return engine
 
 

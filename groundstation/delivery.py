@@ -21,7 +21,9 @@ def open_object_store(settings: Settings) -> ObjectStore:
     """The dataset store: a local folder (default) or an S3 bucket."""
     if settings.object_store == "s3":
         return S3ObjectStore(settings.s3_config())
-    return LocalObjectStore(settings.effective_object_store_dir())
+    return LocalObjectStore(
+        settings.effective_object_store_dir(), file_mode=settings.data_dir_mode & 0o666
+    )
 
 
 def spool_depth_bytes(publisher: Publisher) -> int:

@@ -13,9 +13,13 @@ mission profile's ``dataset_options.record_iq`` is true). After LOS the
 product step rebuilds the image from the decoded packets (gaps where frames
 were lost), the dataset is finalized, checksummed, catalogued and announced.
 
-No frame decoded, a receiver error or a stop request (service shutdown)
-raises ``ContactExecutionError``: the partial dataset is deleted and the
-lifecycle marks the contact FAILED with the message.
+The dataset becomes ``ready`` only if its contact is still in PASS or
+POSTPASS, decided under the contact row's lock in the catalogue transaction
+(``contact_datasets.accept_dataset``). No frame decoded, a receiver error, a
+stop request (service shutdown), a refused publication or a pass the machine
+cannot keep up with (``capacity.PassCapacity``: the DSP fell too far behind
+the service clock) raise ``ContactExecutionError``: the partial dataset is
+deleted and the lifecycle marks the contact FAILED with the message.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import logging
 import tempfile
 import threading
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,7 +47,9 @@ from dsp.receiver import FrameResult, Receiver, ReceiverConfig
 from dsp.simulate import esn0_db_for
 from dsp.transmitter import Transmitter
 from groundstation.booking import element_set_from_text, orbital_station
+from groundstation.capacity import PassCapacity
 from groundstation.clock import Clock
+from groundstation.contact_datasets import accept_dataset
 from groundstation.executor import ContactExecutionError, ContactRun
 from groundstation.models import GroundStation
 from groundstation.payload import ImageFrameSource, cloud_scene, rows_for_frames
@@ -149,8 +156,11 @@ class DownlinkResult:
 class DownlinkExecutor:
     """``ContactExecutor`` running the simulated downlink of each contact.
 
-    Thread-safe: the lifecycle calls ``execute`` from its worker threads, one
-    per contact in PASS, so contacts on different antennas run at once.
+    Thread-safe: the lifecycle calls ``execute`` from a thread per contact in
+    PASS, so contacts on different antennas run at once. ``max_lag_s`` and
+    ``max_passes`` configure the ``PassCapacity`` shared by the passes.
+    ``pause_at`` ({contact id or "*": point}, ``GS_TEST_PAUSE_AT``) is a test
+    hook: the pass waits at that point until the executor is stopped.
     ``keep_sent`` keeps what the simulator sent in the result (tests).
     ``frame_counters`` (and ``add_frame_counter``) are told, after every
     receiver batch, how many frames were decoded (CRC/RS good) and how many
@@ -172,6 +182,10 @@ class DownlinkExecutor:
         keep_sent: bool = False,
         software_version: str = "",
         frame_counters: tuple[FrameCounter, ...] = (),
+        max_lag_s: float = 60.0,
+        max_passes: int = 0,
+        pause_at: dict[str, str] | None = None,
+        recording_space: Callable[[], str | None] | None = None,
     ) -> None:
         if samples_per_symbol < 2:
             raise ValueError(f"samples_per_symbol is {samples_per_symbol}, expected >= 2")
@@ -194,6 +208,13 @@ class DownlinkExecutor:
         self.results: dict[str, DownlinkResult] = {}
         self.progress: dict[str, DownlinkProgress] = {}
         self._frame_counters: list[FrameCounter] = list(frame_counters)
+        self.capacity = PassCapacity(
+            max_lag_s=max_lag_s, max_passes=max_passes, speedup=clock.speedup
+        )
+        self.pause_at = dict(pause_at or {})
+        # Why a new recording must be refused (disk below its watermark), or
+        # None: asked at the start of every pass.
+        self.recording_space = recording_space
 
     def add_frame_counter(self, counter: FrameCounter) -> None:
         """Also tell ``counter`` the frame counts of every later batch."""
@@ -214,6 +235,21 @@ class DownlinkExecutor:
         self._stop_reason = reason
         self._stop.set()
 
+    def warm_up(self) -> None:
+        """Load the DSP's compiled kernels (numba's on-disk cache) before the
+        first pass, so that pass does not start a second behind the service
+        clock: a few frames of the default framing through the simulated
+        front end and the receiver."""
+        profile = builtin_profile(DEFAULT_FRAMING)
+        width = image_width_for(profile.frame_length, fecf=profile.fecf)
+        source = ImageFrameSource(profile, cloud_scene(rows_for_frames(6), width))
+        tx = Transmitter(profile, self.sps)
+        frames = [source.next_frame() for _ in range(6)]
+        channel = Channel(ChannelConfig(fs_hz=tx.fs_hz, esn0_db=20.0))
+        receiver = Receiver(profile, ReceiverConfig(fs_hz=tx.fs_hz))
+        receiver.process(channel.process(tx.process(frames, final=True)))
+        receiver.flush()
+
     # ------------------------------------------------------------ executor
 
     def execute(self, run: ContactRun) -> None:
@@ -230,21 +266,45 @@ class DownlinkExecutor:
             session.rollback()
         return out
 
-    def _wait_until(self, service_time: datetime) -> None:
+    def _wait_until(self, service_time: datetime, contact_id: str) -> None:
+        """Wait for the service clock to reach ``service_time``; a pass already
+        behind it reports its lag to the capacity (which may stop it)."""
         wall_s = (self.clock.to_real(service_time) - datetime.now(UTC)).total_seconds()
+        now = self.clock.now()
+        lag_s = max((now - service_time).total_seconds(), 0.0)
+        self.capacity.check(contact_id, lag_s=lag_s, now=now)
         if wall_s > 0:
             self._stop.wait(wall_s)
+        self._check_stop()
+
+    def _check_stop(self) -> None:
         if self._stop.is_set():
             raise ContactExecutionError(self._stop_reason or "the executor was stopped")
 
+    def _pause(self, run: ContactRun, point: str) -> None:
+        """Test hook: wait at ``point`` until stopped if ``pause_at`` says so."""
+        if self.pause_at.get(run.contact_id, self.pause_at.get("*")) != point:
+            return
+        log.warning("test hook: contact %s paused at %s", run.contact_id, point)
+        self._stop.wait()
+        self._check_stop()
+
     def run_pass(self, run: ContactRun) -> DownlinkResult:
         """Work the pass of ``run`` from AOS to LOS; see the module docstring."""
-        if self._stop.is_set():
-            raise ContactExecutionError(self._stop_reason or "the executor was stopped")
+        self._check_stop()
         if run.problems:
             raise ContactExecutionError(
                 "the pass cannot be worked with these stored settings: " + "; ".join(run.problems)
             )
+        if self.recording_space is not None and (refused := self.recording_space()):
+            raise ContactExecutionError(refused)
+        self.capacity.admit(run.contact_id, self.clock.now())
+        try:
+            return self._run_admitted(run)
+        finally:
+            self.capacity.release(run.contact_id)
+
+    def _run_admitted(self, run: ContactRun) -> DownlinkResult:
         try:
             profile = builtin_profile(run.framing_profile or DEFAULT_FRAMING)
         except Exception as exc:
@@ -319,6 +379,7 @@ class DownlinkExecutor:
             staging_root=self.staging_root,
             publisher=self.publisher,
             clock=self.clock.now,
+            stage_hook=(lambda stage: self._pause(run, stage)) if self.pause_at else None,
         )
         writer.begin()
         progress = DownlinkProgress(run.contact_id, duration_s=duration_s)
@@ -501,7 +562,8 @@ class DownlinkExecutor:
             if chunk.size == 0:
                 break
             end_s = (position + chunk.size) / fs_hz
-            self._wait_until(run.aos + timedelta(seconds=end_s))  # paced by the service clock
+            # paced by the service clock
+            self._wait_until(run.aos + timedelta(seconds=end_s), run.contact_id)
             if sigmf is not None:
                 a = max(iq_from - position, 0)
                 b = min(iq_to - position, chunk.size)
@@ -515,6 +577,7 @@ class DownlinkExecutor:
             progress.ebn0_db = float(np.interp(end_s, track.t_s, ebn0_db))
             if buffered == 0 and flushed:
                 break
+        self.capacity.release(run.contact_id)  # streaming done: no more lag to report
         publish(receiver.flush())
         progress.frames_ok = len(ok_frames)
         summary = receiver.summary()
@@ -541,7 +604,9 @@ class DownlinkExecutor:
                 indent=2,
             ).encode(),
         )
-        entry = writer.commit()
+        self._pause(run, "before-commit")
+        entry = writer.commit(guard=accept_dataset)
+        self._pause(run, "after-ready")
         prefix = writer.info.key_prefix
         return DownlinkResult(
             contact_id=run.contact_id,

@@ -40,6 +40,12 @@ class IdempotencyKeyReusedError(GroundStationError):
     one it was first used for (draft-ietf-httpapi-idempotency-key-header)."""
 
 
+class ConfigurationError(GroundStationError):
+    """A setting (``GS_*``) the service cannot work with, e.g. a database URL
+    that does not parse or a database that cannot be opened; the message
+    names the setting and its value (passwords masked)."""
+
+
 class IllegalTransitionError(GroundStationError):
     """A contact state change that the lifecycle does not allow."""
 
@@ -109,7 +115,12 @@ class CancelRefusedError(GroundStationError):
 
 
 class PlanCommittedError(GroundStationError):
-    """A plan was committed already (or another request is committing it)."""
+    """A plan was committed already; ``contact_ids`` are the contacts its
+    commit booked."""
+
+    def __init__(self, message: str, *, contact_ids: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.contact_ids = list(contact_ids or [])
 
 
 class PlanCommitRefusedError(GroundStationError):

@@ -75,3 +75,20 @@ class RecordingExecutor:
             self.runs.append(run)
         if self.fail_with is not None:
             raise ContactExecutionError(self.fail_with)
+
+
+#: Test hook (``GS_TEST_PAUSE_AT``): where the downlink executor can be made
+#: to stop and wait until it is stopped, so a test can kill the process there.
+PAUSE_POINTS = ("before-commit", "manifest-written", "after-ready")
+
+
+def parse_pause_points(text: str) -> dict[str, str]:
+    """``"point[@contact_id],..."`` -> {contact id or "*": point}; raises
+    ``ValueError`` naming an unknown point."""
+    out: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        point, _, contact_id = item.partition("@")
+        if point not in PAUSE_POINTS:
+            raise ValueError(f"pause point {point!r} in {text!r} is not one of {PAUSE_POINTS}")
+        out[contact_id or "*"] = point
+    return out

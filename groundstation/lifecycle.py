@@ -8,8 +8,18 @@ the database at start-up and re-synced periodically. Every firing runs
 ``step``: claim the contact row (``SELECT ... FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, the serialized ``BEGIN IMMEDIATE`` transaction on SQLite), re-read
 its state and apply whatever transition is due, so several instances on one
-database never run the same transition or contact twice. A transition whose
-time passed while the service was down is reconciled with a stated reason.
+database never run the same transition or contact twice.
+
+The scheduler's jobs only apply transitions (a short transaction each): the
+executor of a pass runs in a thread of its own, never in the scheduler's
+worker pool, so transitions stay on time however many passes execute. A
+transition that runs later than the grace fails its contact with what
+happened: "service was down from A to B" when this instance was not running
+at the instant (A: the last heartbeat seen before it started, B: its start),
+otherwise "transition ran N s late: <cause>". With ``require_dataset`` (the
+downlink executor writes one dataset per contact) a contact completes only
+once its dataset is ``ready`` in the catalogue, read under the contact row's
+claim (``groundstation.contact_datasets``).
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation.clock import Clock
+from groundstation.contact_datasets import dataset_state
 from groundstation.events import ContactEvent, EventSink
 from groundstation.executor import ContactExecutor, ContactRun
 from groundstation.models import Contact, ContactTransition, SchedulerInstance
@@ -76,7 +87,8 @@ class LifecycleService:
 
     ``grace_s`` (service seconds) is how late a transition may run and still
     count as on time; later than that, a missed AOS fails the contact with
-    the downtime named in the reason.
+    what happened named in the reason. ``require_dataset``: a contact
+    completes only with a ready dataset (see the module docstring).
     """
 
     def __init__(
@@ -91,6 +103,7 @@ class LifecycleService:
         sync_interval_s: float = 5.0,
         heartbeat_interval_s: float = 10.0,
         lock_retry_s: float = 2.0,
+        require_dataset: bool = False,
     ) -> None:
         self.session_factory = session_factory
         self.clock = clock
@@ -101,18 +114,18 @@ class LifecycleService:
         self.sync_interval_s = sync_interval_s
         self.heartbeat_interval_s = heartbeat_interval_s
         self.lock_retry_s = lock_retry_s
+        self.require_dataset = require_dataset
         self._scheduler: BackgroundScheduler | None = None
         self._job_times: dict[str, tuple[datetime, ...]] = {}
         self._lock = threading.Lock()
         self._previous_seen: datetime | None = None
+        # Service time at which this instance started (None before start()).
+        self._started_at: datetime | None = None
         self._stop = threading.Event()
         self._sync_thread: threading.Thread | None = None
-        # Contacts whose executor runs in this process: they complete only
-        # once it has returned (the dataset is finished by then).
+        # Contacts whose executor runs in this process (each in a thread of
+        # its own): they complete only once it has returned.
         self._running: set[str] = set()
-        # Passes entered while reconciling at start-up run in their own
-        # threads, so start() (and the API of ``serve``) is not held up.
-        self._in_reconcile = False
         self._threads: list[threading.Thread] = []
 
     # ------------------------------------------------------------ start/stop
@@ -177,6 +190,7 @@ class LifecycleService:
         """Record this instance; return the latest heartbeat of any instance
         seen before (when the service was last known up)."""
         now = self.clock.now()
+        self._started_at = now
         with self.session_factory() as session:
             last = session.scalar(select(func.max(SchedulerInstance.last_seen_at)))
             row = session.get(SchedulerInstance, self.instance_id)
@@ -201,6 +215,31 @@ class LifecycleService:
         if last is not None and last < missed_at:
             return last
         return missed_at
+
+    def _was_down(self, instant: datetime) -> bool:
+        """Whether this instance was not running yet at ``instant``."""
+        return self._started_at is None or instant < self._started_at
+
+    def _missed(self, instant: datetime, now: datetime, fired_at: datetime | None) -> str:
+        """What made a transition due at ``instant`` run only at ``now``."""
+        if self._was_down(instant):
+            until = self._started_at or now
+            return f"service was down from {_iso(self._down_since(instant))} to {_iso(until)}"
+        late_s = (now - instant).total_seconds()
+        return f"transition ran {late_s:.0f} s late: {self._late_cause(instant, now, fired_at)}"
+
+    def _late_cause(self, instant: datetime, now: datetime, fired_at: datetime | None) -> str:
+        n = len(self.running())
+        passes = f"{n} pass{'' if n == 1 else 'es'} executing in this process"
+        speedup = self.clock.speedup
+        clock = f", service clock x{speedup:g}" if speedup != 1.0 else ""
+        if fired_at is None:
+            return f"applied when the contact's executor returned ({passes}{clock})"
+        job_late_s = (fired_at - instant).total_seconds()
+        waited_s = (now - fired_at).total_seconds()
+        if waited_s > job_late_s:
+            return f"waited {waited_s:.0f} s for the contact's row ({passes}{clock})"
+        return f"the scheduler started its job {job_late_s:.0f} s late ({passes}{clock})"
 
     # ------------------------------------------------------------ jobs
 
@@ -241,7 +280,7 @@ class LifecycleService:
 
     def _fire(self, contact_id: str) -> None:
         try:
-            self.step(contact_id)
+            self.step(contact_id, fired_at=self.clock.now())
         except Exception:
             log.exception("lifecycle step of contact %s failed", contact_id)
 
@@ -257,46 +296,87 @@ class LifecycleService:
             .execution_options(populate_existing=True)
         )
 
-    def _due(self, contact: Contact, now: datetime) -> tuple[ContactState, str] | None:
+    def _due(
+        self, session: Session, contact: Contact, now: datetime, fired_at: datetime | None
+    ) -> tuple[ContactState, str] | None:
         """The transition due for ``contact`` at ``now`` and its reason, if any."""
         eps = timedelta(milliseconds=5)
         state = contact.state
         if state == S.SCHEDULED and now + eps >= contact.booked_start:
             if now < contact.aos:
-                late = now - contact.booked_start
-                note = f" (late by {late.total_seconds():.0f} s)" if late > self.grace else ""
-                return S.PREPASS, f"pre-pass started at {_iso(contact.booked_start)}{note}"
+                return S.PREPASS, f"pre-pass started at {_iso(contact.booked_start)}" + self._late(
+                    contact.booked_start, now
+                )
             return S.FAILED, (
-                f"PASS missed (AOS {_iso(contact.aos)}): service was down from "
-                f"{_iso(self._down_since(contact.booked_start))} to {_iso(now)}"
+                f"PASS missed (AOS {_iso(contact.aos)}): "
+                + self._missed(contact.booked_start, now, fired_at)
             )
         if state == S.PREPASS and now + eps >= contact.aos:
             if now <= contact.aos + self.grace:
                 return S.PASS, f"AOS at {_iso(contact.aos)}"
             return S.FAILED, (
-                f"PASS missed (AOS {_iso(contact.aos)}): service was down from "
-                f"{_iso(self._down_since(contact.aos))} to {_iso(now)}"
+                f"PASS missed (AOS {_iso(contact.aos)}): "
+                + self._missed(contact.aos, now, fired_at)
             )
         if state == S.PASS and now + eps >= contact.los:
-            if now <= contact.los + self.grace:
-                return S.POSTPASS, f"LOS at {_iso(contact.los)}"
+            # Followed to LOS: on time, or by an executor still running here,
+            # or one that already committed the pass's dataset.
+            if (
+                now <= contact.los + self.grace
+                or contact.id in self._running
+                or self._dataset(session, contact) == "ready"
+            ):
+                return S.POSTPASS, f"LOS at {_iso(contact.los)}" + self._late(contact.los, now)
             return S.FAILED, (
-                f"pass not followed to LOS {_iso(contact.los)}: service was down from "
-                f"{_iso(self._down_since(contact.los))} to {_iso(now)}"
+                f"pass not followed to LOS {_iso(contact.los)}: "
+                + self._missed(contact.los, now, fired_at)
             )
         if (
             state == S.POSTPASS
             and now + eps >= contact.booked_end
             and contact.id not in self._running
         ):
-            late = now - contact.booked_end
-            note = f" (late by {late.total_seconds():.0f} s)" if late > self.grace else ""
-            return S.COMPLETED, f"post-pass ended at {_iso(contact.booked_end)}{note}"
+            return self._post_pass_end(session, contact, now)
         return None
 
-    def step(self, contact_id: str) -> list[ContactEvent]:
+    def _late(self, instant: datetime, now: datetime) -> str:
+        late = now - instant
+        return f" (late by {late.total_seconds():.0f} s)" if late > self.grace else ""
+
+    def _dataset(self, session: Session, contact: Contact) -> str | None:
+        if not self.require_dataset:
+            return None
+        found = dataset_state(session, contact.id)
+        return None if found is None else found[0]
+
+    def _post_pass_end(
+        self, session: Session, contact: Contact, now: datetime
+    ) -> tuple[ContactState, str] | None:
+        """COMPLETED once the dataset is ready (or none is required); FAILED
+        if it was not committed; nothing yet while another process writes it."""
+        ended = f"post-pass ended at {_iso(contact.booked_end)}" + self._late(
+            contact.booked_end, now
+        )
+        if not self.require_dataset:
+            return S.COMPLETED, ended
+        found = dataset_state(session, contact.id)
+        if found is not None and found[0] == "ready":
+            return S.COMPLETED, ended
+        if found is not None and found[0] == "writing":
+            return None  # an executor in another process is still committing it
+        if self._was_down(contact.los):
+            # The writer died with the process: down since its last heartbeat.
+            since = self._previous_seen or contact.los
+            until = self._started_at or now
+            why = f"service was down from {_iso(since)} to {_iso(until)} while the dataset was written"
+        else:
+            why = found[1] if found is not None and found[1] else "no dataset was written"
+        return S.FAILED, f"{ended}; dataset not committed: {why}"
+
+    def step(self, contact_id: str, *, fired_at: datetime | None = None) -> list[ContactEvent]:
         """Apply every transition of ``contact_id`` that is due now, once,
-        across all instances; run the executor if this call entered PASS."""
+        across all instances; start the executor if this call entered PASS.
+        ``fired_at``: when the scheduler started the job (for late reasons)."""
         deadline = time.monotonic() + self.lock_retry_s
         while True:
             with self.session_factory() as session:
@@ -309,22 +389,25 @@ class LifecycleService:
                         return []
                     time.sleep(0.02)
                     continue
-                events, run = self._advance(session, contact)
+                events, run = self._advance(session, contact, fired_at)
                 session.commit()
             break
-        for event in events:
-            self.events.publish(event)
+        self._publish(events)
         if run is not None:
             self._execute(run)
         return events
 
+    def _publish(self, events: list[ContactEvent]) -> None:
+        for event in events:
+            self.events.publish(event)
+
     def _advance(
-        self, session: Session, contact: Contact
+        self, session: Session, contact: Contact, fired_at: datetime | None
     ) -> tuple[list[ContactEvent], ContactRun | None]:
         events: list[ContactEvent] = []
         entered_pass = False
         now = self.clock.now()
-        while (due := self._due(contact, now)) is not None:
+        while (due := self._due(session, contact, now, fired_at)) is not None:
             new_state, reason = due
             events.append(
                 apply_transition(
@@ -338,21 +421,22 @@ class LifecycleService:
         return events, run
 
     def _execute(self, run: ContactRun) -> None:
-        if self._in_reconcile:
+        """Run the executor in a thread of its own: never in the scheduler's
+        worker pool (transitions of other contacts must not wait behind it)
+        nor in ``start()``'s reconciliation (the API is not held up)."""
+        with self._lock:
+            self._running.add(run.contact_id)
+            self._threads = [t for t in self._threads if t.is_alive()]
             thread = threading.Thread(
                 target=self._execute_now,
                 args=(run,),
-                name=f"{self.instance_id}-pass-{run.contact_id[:8]}",
+                name=f"pass-{run.contact_id[:8]}",
                 daemon=True,
             )
             self._threads.append(thread)
-            thread.start()
-            return
-        self._execute_now(run)
+        thread.start()
 
     def _execute_now(self, run: ContactRun) -> None:
-        with self._lock:
-            self._running.add(run.contact_id)
         try:
             self.executor.execute(run)
         except Exception as exc:
@@ -361,7 +445,10 @@ class LifecycleService:
             with self._lock:
                 self._running.discard(run.contact_id)
         # Apply what came due while the executor ran (LOS, post-pass end).
-        self.step(run.contact_id)
+        try:
+            self.step(run.contact_id)
+        except Exception:
+            log.exception("lifecycle step of contact %s failed", run.contact_id)
 
     def running(self) -> set[str]:
         """Contacts whose executor is running in this process."""
@@ -389,7 +476,7 @@ class LifecycleService:
                 instance_id=self.instance_id,
             )
             session.commit()
-        self.events.publish(event)
+        self._publish([event])
         return event
 
     # ------------------------------------------------------------ reconciliation
@@ -398,13 +485,6 @@ class LifecycleService:
         """At start-up: apply, with reasons, every transition whose time passed
         while the service was down; fail contacts left in PASS by an instance
         that is no longer alive (their executor died with it)."""
-        self._in_reconcile = True
-        try:
-            return self._reconcile()
-        finally:
-            self._in_reconcile = False
-
-    def _reconcile(self) -> list[ContactEvent]:
         now = self.clock.now()
         with self.session_factory() as session:
             rows = list(
@@ -422,7 +502,7 @@ class LifecycleService:
                     contact_id,
                     reason=(
                         f"pass interrupted: service was down from "
-                        f"{_iso(self._previous_seen or now)} to {_iso(now)}"
+                        f"{_iso(self._previous_seen or now)} to {_iso(self._started_at or now)}"
                     ),
                 )
                 if event is not None:
@@ -465,8 +545,9 @@ def lifecycle_from_settings(
     clock: Clock,
     events: EventSink,
     executor: ContactExecutor,
+    require_dataset: bool = False,
 ) -> LifecycleService:
-    """The lifecycle service as configured (``serve-scheduler``, API lifespan)."""
+    """The lifecycle service as configured (``serve-scheduler``, ``serve``)."""
     return LifecycleService(
         session_factory=session_factory,
         clock=clock,
@@ -475,6 +556,7 @@ def lifecycle_from_settings(
         instance_id=settings.scheduler_instance_id,
         grace_s=settings.scheduler_grace_s,
         heartbeat_interval_s=settings.scheduler_heartbeat_s,
+        require_dataset=require_dataset,
     )
 
 

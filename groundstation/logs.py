@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from groundstation.db import RedactingFilter
 from groundstation.events import ContactEvent
 from groundstation.settings import Settings
 from groundstation.states import ContactState
@@ -122,6 +123,8 @@ def configure_logging(
         old.close()
     handler = _EdgeHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
+    # No password in any line: the database URL's, and any URL's or DSN's.
+    handler.addFilter(RedactingFilter(settings.effective_database_url()))
     root.addHandler(handler)
     root.setLevel(numeric)
     for chatty in CHATTY_LOGGERS:

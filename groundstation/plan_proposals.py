@@ -3,39 +3,68 @@
 commit a plan another one proposed.
 
 A proposal expires ``PLAN_TTL`` after it was made (wall-clock time: it is a
-computation result, not state of record). Committing first claims the row
-with a conditional UPDATE (``state = 'proposed'`` -> ``'committing'``), so of
-two concurrent commits, from any processes, exactly one books; the other is
-refused with ``PlanCommittedError``. Each booking goes through ``reserve``
-(every rule re-checked, idempotency key per proposed window); if one is
-refused, those already booked by this commit are cancelled again and the
-plan goes back to ``proposed``.
+computation result, not state of record).
+
+Committing is all or none, across crashes too: every window is first checked
+against the rules that need no lock and its pass re-predicted
+(``booking.prepare_reservation``, outside any write transaction); then ONE
+database transaction claims the plan (conditional UPDATE ``proposed`` ->
+``committed``), inserts every contact (``booking.stage_reservation``, the
+database refusing overlaps window by window) and records their ids on the
+plan. A refusal rolls it all back; so does a process killed half way (the
+database never commits a transaction its client did not finish), leaving
+the plan ``proposed`` for a retry. Of concurrent commits, from any processes,
+exactly one books; the others get ``PlanCommittedError`` naming the contacts
+booked. Contact events are published after the commit, for what it booked.
+The ``committing`` state is only ever seen in rows left by a version that
+booked window by window; such a plan can be committed again, its contacts
+booked before the crash taking part (same idempotency key per window).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Sequence
+import logging
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from groundstation import booking
 from groundstation.clock import require_utc
 from groundstation.errors import (
     BookingRefusedError,
-    CancelRefusedError,
     NotFoundError,
     PlanCommitRefusedError,
     PlanCommittedError,
 )
-from groundstation.events import EventSink
+from groundstation.events import ContactEvent, EventSink, NullEventSink
 from groundstation.inventory import get_satellite
-from groundstation.models import Contact, PlanProposal
+from groundstation.models import Contact, PlanProposal, Satellite
 
 PLAN_TTL = timedelta(hours=1)
+log = logging.getLogger(__name__)
+
+#: Called with (windows staged so far, windows of the plan) during a commit.
+StagedHook = Callable[[int, int], None]
+
+
+def commit_pause_hook(*, after: int, pause_s: float) -> StagedHook | None:
+    """TEST ONLY (``Settings.test_plan_commit_pause_after``): a hook that logs
+    a line and sleeps ``pause_s`` once ``after`` windows are staged, so a test
+    can kill the process in the middle of a commit. None when ``after`` is 0."""
+    if after <= 0:
+        return None
+
+    def pause(staged: int, total: int) -> None:
+        if staged == after:
+            log.warning("TEST HOOK: plan commit paused after %d of %d windows", staged, total)
+            time.sleep(pause_s)
+
+    return pause
 
 
 @dataclass(frozen=True)
@@ -121,93 +150,209 @@ def commit_proposal(
     now_real: datetime,
     policy: booking.BookingPolicy | None = None,
     events: EventSink | None = None,
+    on_staged: StagedHook | None = None,
 ) -> list[Contact]:
     """Book every window of proposal ``plan_id``, or none.
 
     ``tenants`` must be those of the key that proposed it (else, or when it
     expired, ``NotFoundError``); the contacts are booked for
     ``booking_tenant``, or each satellite's tenant when None (an admin key).
-    Raises ``PlanCommittedError`` if it was committed (or is being committed)
-    already, ``PlanCommitRefusedError`` if a window is not available any more.
+    Raises ``PlanCommittedError`` (with the contacts booked) if it was
+    committed already, ``PlanCommitRefusedError`` if a window is not
+    available any more. ``on_staged(k, n)`` is called inside the transaction
+    after each window (a test hook: see ``commit_pause_hook``).
     """
     now = require_utc(now, "now")
     now_real = require_utc(now_real, "now_real")
     plan = _visible_proposal(session, plan_id, tenants, now_real)
-    profile_id = plan.profile_id
+    profile_id, state = plan.profile_id, plan.state
     proposed = sorted((ProposedContact.from_json(c) for c in plan.contacts), key=lambda c: c.aos)
     session.rollback()
-    claimed = session.execute(
-        update(PlanProposal)
-        .where(PlanProposal.id == plan_id, PlanProposal.state == "proposed")
-        .values(state="committing")
-        .execution_options(synchronize_session=False)
+    if state == "committed":
+        raise _committed_already(session, plan_id)
+    prepared = _prepare_all(
+        session,
+        plan_id=plan_id,
+        profile_id=profile_id,
+        proposed=proposed,
+        booking_tenant=booking_tenant,
+        now=now,
+        policy=policy,
     )
-    session.commit()
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        state = session.scalar(select(PlanProposal.state).where(PlanProposal.id == plan_id))
-        session.rollback()
-        if state == "committing":
-            raise PlanCommittedError(
-                f"plan {plan_id} is being committed by another request; nothing more was booked"
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            staged = _book_all(
+                session,
+                plan_id=plan_id,
+                proposed=proposed,
+                prepared=prepared,
+                now=now,
+                now_real=now_real,
+                on_staged=on_staged,
             )
-        raise PlanCommittedError(f"plan {plan_id} was committed already")
-    booked: list[Contact] = []
-    try:
-        for p in proposed:
-            tenant = booking_tenant
-            if tenant is None:
-                tenant = get_satellite(session, norad_id=p.norad_id).tenant
-                session.rollback()
-            try:
-                booked.append(
-                    booking.reserve(
-                        session,
-                        norad_id=p.norad_id,
-                        antenna_id=p.antenna_id,
-                        profile_id=profile_id,
-                        start=p.aos,
-                        end=p.los,
-                        tenant=tenant,
-                        now=now,
-                        idempotency_key=f"plan:{plan_id}:{p.antenna_id}:{p.aos.isoformat()}",
-                        policy=policy,
-                        events=events,
-                    )
+        except OperationalError as exc:
+            # A deadlock between overlap checks (PostgreSQL): run it again.
+            if attempt < booking.TRANSIENT_ATTEMPTS and booking.is_transient(exc):
+                continue
+            raise
+        break
+    sink = events if events is not None else NullEventSink()
+    for _, event in staged:
+        if event is not None:
+            sink.publish(event)
+    return [contact for contact, _ in staged]
+
+
+def _prepare_all(
+    session: Session,
+    *,
+    plan_id: str,
+    profile_id: str,
+    proposed: Sequence[ProposedContact],
+    booking_tenant: str | None,
+    now: datetime,
+    policy: booking.BookingPolicy | None,
+) -> list[booking.PreparedReservation]:
+    """Every window checked against the rules that need no write lock, and
+    its pass re-predicted (outside any write transaction)."""
+    satellites: dict[int, Satellite] = {}
+    prepared = []
+    for p in proposed:
+        try:
+            if p.norad_id not in satellites:
+                satellites[p.norad_id] = get_satellite(session, norad_id=p.norad_id)
+            satellite = satellites[p.norad_id]
+            prepared.append(
+                booking.prepare_reservation(
+                    session,
+                    norad_id=p.norad_id,
+                    antenna_id=p.antenna_id,
+                    profile_id=profile_id,
+                    start=p.aos,
+                    end=p.los,
+                    tenant=booking_tenant if booking_tenant is not None else satellite.tenant,
+                    now=now,
+                    idempotency_key=f"plan:{plan_id}:{p.antenna_id}:{p.aos.isoformat()}",
+                    policy=policy,
+                    satellite=satellite,
                 )
+            )
+        except BookingRefusedError as exc:
+            session.rollback()
+            raise _refused(plan_id, p, exc) from exc
+        except BaseException:
+            session.rollback()
+            raise
+    return prepared
+
+
+def _book_all(
+    session: Session,
+    *,
+    plan_id: str,
+    proposed: Sequence[ProposedContact],
+    prepared: Sequence[booking.PreparedReservation],
+    now: datetime,
+    now_real: datetime,
+    on_staged: StagedHook | None,
+) -> list[tuple[Contact, ContactEvent | None]]:
+    """One write transaction: claim the plan, insert every contact, record
+    them on the plan, commit. Any refusal (or a crash) leaves nothing of it.
+
+    The claim is a conditional UPDATE: on PostgreSQL a concurrent commit of
+    the same plan waits on the row and then finds it committed; on SQLite
+    write transactions are serialized (``BEGIN IMMEDIATE``)."""
+    try:
+        claimed = session.execute(
+            update(PlanProposal)
+            .where(
+                PlanProposal.id == plan_id,
+                # "committing": left by a version that booked window by window.
+                PlanProposal.state.in_(("proposed", "committing")),
+            )
+            .values(state="committed", committed_at=now_real)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            session.rollback()
+            raise _committed_already(session, plan_id)
+        staged: list[tuple[Contact, ContactEvent | None]] = []
+        for k, (p, prep) in enumerate(zip(proposed, prepared, strict=True), start=1):
+            leftover = _leftover(session, prep)
+            if leftover is not None:
+                staged.append((leftover, None))
+                continue
+            try:
+                contact, event = booking.stage_reservation(session, prep, now=now)
             except BookingRefusedError as exc:
-                for contact in booked:
-                    with contextlib.suppress(CancelRefusedError):
-                        booking.cancel(
-                            session,
-                            contact_id=contact.id,
-                            now=now,
-                            reason=f"plan {plan_id} commit rolled back: {exc}",
-                            events=events,
-                        )
-                raise PlanCommitRefusedError(
-                    f"plan {plan_id}: NORAD {p.norad_id} on {p.antenna_id} at "
-                    f"{p.aos.isoformat()} is not available any more ({exc}); nothing was booked",
-                    rule=exc.rule,
-                ) from exc
-    except BaseException:
-        session.rollback()
+                session.rollback()
+                raise _refused(plan_id, p, exc) from exc
+            try:
+                session.flush()  # the database's overlap check, window by window
+            except IntegrityError as exc:
+                session.rollback()
+                refusal = booking.overlap_refusal(session, exc, contact)
+                if refusal is None:
+                    raise
+                raise _refused(plan_id, p, refusal) from exc
+            staged.append((contact, event))
+            if on_staged is not None:
+                on_staged(k, len(prepared))
         session.execute(
             update(PlanProposal)
-            .where(PlanProposal.id == plan_id, PlanProposal.state == "committing")
-            .values(state="proposed")
+            .where(PlanProposal.id == plan_id)
+            .values(committed_contact_ids=[c.id for c, _ in staged])
             .execution_options(synchronize_session=False)
         )
         session.commit()
+    except BaseException:
+        session.rollback()
         raise
-    session.execute(
-        update(PlanProposal)
-        .where(PlanProposal.id == plan_id)
-        .values(
-            state="committed",
-            committed_contact_ids=[c.id for c in booked],
-            committed_at=now_real,
+    return staged
+
+
+def _leftover(session: Session, prep: booking.PreparedReservation) -> Contact | None:
+    """A contact of this window left by a version that committed plans
+    window by window (same tenant and idempotency key): an active one is
+    part of this commit; a cancelled one gives up its key to the new booking."""
+    contact = session.scalar(
+        select(Contact).where(
+            Contact.tenant == prep.tenant, Contact.idempotency_key == prep.idempotency_key
         )
-        .execution_options(synchronize_session=False)
     )
-    session.commit()
-    return booked
+    if contact is None:
+        return None
+    if contact.state in booking.ACTIVE:
+        return contact
+    contact.idempotency_key = None
+    session.flush()
+    return None
+
+
+def _refused(plan_id: str, p: ProposedContact, exc: BookingRefusedError) -> PlanCommitRefusedError:
+    return PlanCommitRefusedError(
+        f"plan {plan_id}: NORAD {p.norad_id} on {p.antenna_id} at "
+        f"{p.aos.isoformat()} is not available any more ({exc}); nothing was booked",
+        rule=exc.rule,
+    )
+
+
+def _committed_already(session: Session, plan_id: str) -> PlanCommittedError | NotFoundError:
+    """The answer to committing a plan that is not ``proposed`` any more:
+    which contacts its commit booked."""
+    row = session.execute(
+        select(PlanProposal.state, PlanProposal.committed_contact_ids).where(
+            PlanProposal.id == plan_id
+        )
+    ).first()
+    session.rollback()
+    if row is None:  # expired and dropped meanwhile
+        return NotFoundError("plan", plan_id)
+    ids = [str(i) for i in row.committed_contact_ids or []]
+    return PlanCommittedError(
+        f"plan {plan_id} was committed already: {len(ids)} contacts booked "
+        "(their ids in booked_contact_ids); nothing more was booked",
+        contact_ids=ids,
+    )

@@ -17,6 +17,7 @@ from groundstation.booking import (
     band_fits,
     element_set,
     orbital_station,
+    require_span,
     required_elevation_deg,
     reserve,
     usable_ephemeris,
@@ -37,6 +38,22 @@ from groundstation.planning import (
     solve_greedy,
     solve_milp,
 )
+
+
+def _check_prediction_work(
+    policy: BookingPolicy, *, satellites: int, stations: int, days: float
+) -> None:
+    """ValidationError before predicting when the plan needs more
+    satellite-station-days of prediction than the policy allows (each
+    station predicted once per elevation limit of its antennas)."""
+    work = satellites * stations * days
+    if work > policy.max_plan_satellite_station_days:
+        raise ValidationError(
+            f"the plan predicts {satellites} satellites x {stations} stations x {days:.1f} days = "
+            f"{work:.0f} satellite-station-days; at most "
+            f"{policy.max_plan_satellite_station_days:.0f} (GS_MAX_PLAN_SATELLITE_STATION_DAYS): "
+            "fewer satellites or antennas, or a shorter range"
+        )
 
 
 @dataclass(frozen=True)
@@ -82,8 +99,14 @@ def plan_contacts(
         raise NotFoundError("mission profile", profile_id)
     start = min(require_utc(r.start, "start") for r in requests)
     end = max(require_utc(r.end, "end") for r in requests)
+    # Every satellite is predicted over the union of the requests' ranges.
+    require_span(start, end, what="the plan's requests together")
     query = select(Antenna).where(Antenna.status == "online").order_by(Antenna.id)
     if antenna_ids is not None:
+        known = set(session.scalars(select(Antenna.id).where(Antenna.id.in_(antenna_ids))))
+        unknown = sorted(set(antenna_ids) - known)
+        if unknown:
+            raise NotFoundError("antenna", unknown[0])
         query = query.where(Antenna.id.in_(antenna_ids))
     antennas = list(session.scalars(query))
     satellites = {r.norad_id: get_satellite(session, norad_id=r.norad_id) for r in requests}
@@ -91,6 +114,12 @@ def plan_contacts(
         norad: element_set(usable_ephemeris(session, sat, now, policy))
         for norad, sat in satellites.items()
     }
+    _check_prediction_work(
+        policy,
+        satellites=len(elements),
+        stations=len({(a.station_id, required_elevation_deg(a, profile)) for a in antennas}),
+        days=(end - start).total_seconds() / 86400.0,
+    )
     # Pools of identical antennas: same station, setup/teardown, elevation
     # limit and bands; an antenna with bookings or maintenance in the range
     # gets a pool of its own (its busy intervals exclude candidates).
@@ -164,6 +193,12 @@ def plan_contacts(
         epoch=start,
         busy_per_pool=busy,
     )
+    if candidates.size > policy.max_plan_candidates:
+        raise ValidationError(
+            f"the plan's requests have {candidates.size} candidate windows; at most "
+            f"{policy.max_plan_candidates} (GS_MAX_PLAN_CANDIDATES): fewer requests, shorter "
+            "ranges or fewer antennas"
+        )
     problem = PlanProblem.from_requests(
         requests, candidates, [len(pool.antenna_ids) for pool in pools]
     )

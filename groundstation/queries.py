@@ -22,9 +22,11 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from groundstation.booking import (
     ACTIVE,
+    MAX_PREDICTION_SPAN,
     BookingPolicy,
     element_set,
     orbital_station,
+    require_span,
     usable_ephemeris,
 )
 from groundstation.clock import (
@@ -222,7 +224,7 @@ def predicted_passes(
     min_elevation_deg: float | None = None,
     tenants: Sequence[str] | None = None,
     policy: BookingPolicy | None = None,
-    max_span_days: float = 31.0,
+    max_span: timedelta = MAX_PREDICTION_SPAN,
     cache: PassCache | None = None,
 ) -> list[PredictedPass]:
     """Passes of one satellite over the stations (all of them in one vectorized
@@ -236,13 +238,7 @@ def predicted_passes(
         require_supported(end, "end"),
         require_utc(now, "now"),
     )
-    if not start < end:
-        raise ValidationError(f"start {start.isoformat()} is not before end {end.isoformat()}")
-    if end - start > timedelta(days=max_span_days):
-        raise ValidationError(
-            f"start..end spans {(end - start).total_seconds() / 86400:.1f} days; "
-            f"at most {max_span_days:.0f} days per request"
-        )
+    require_span(start, end, what="passes", limit=max_span)
     satellite = get_satellite_for(session, norad_id=norad_id, tenants=tenants)
     ephemeris = usable_ephemeris(session, satellite, now, policy or BookingPolicy())
     element_text = ephemeris.text

@@ -3,16 +3,20 @@ downlink executor and contact lifecycle (used by ``serve``, ``demo`` and tests).
 
 ``open_runtime`` opens and migrates the database, creates the dataset
 catalogue tables, opens the publisher and the object store, cleans up
-datasets a crashed writer left behind (``ingest.dataset.recover``), and
-builds the lifecycle with contact events going to the events topic
-(``PublisherEventSink``) and the downlink executor at PASS. ``start`` starts
-the scheduler; ``close`` stops it (a pass in progress ends FAILED with the
-reason given) and closes the publisher.
+datasets a crashed writer left behind (``ingest.dataset.recover``: resumed
+only if the contact is still in PASS or POSTPASS), and builds the lifecycle
+with contact events going to the events topic (``PublisherEventSink``), the
+downlink executor at PASS and contacts completing only with a ready dataset.
+``start`` warms the DSP up (in the background) and starts the scheduler;
+``close`` stops it (a pass in progress ends FAILED with the reason given)
+and closes the publisher.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,9 +24,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation.clock import Clock, clock_from_settings
+from groundstation.contact_datasets import accept_dataset
 from groundstation.delivery import open_frame_publisher, open_object_store, spool_depth_bytes
 from groundstation.downlink import DownlinkExecutor, LinkModel
 from groundstation.events import ContactEvent, EventSink
+from groundstation.executor import parse_pause_points
+from groundstation.housekeeping import check_recording_space
 from groundstation.lifecycle import LifecycleService, ReconcileReport, lifecycle_from_settings
 from groundstation.logs import contact_log_sink
 from groundstation.models import Contact
@@ -67,19 +74,34 @@ class Runtime:
     recovery: RecoveryReport
     events: FanOutSink
     reconcile: ReconcileReport | None = field(default=None)
+    _warm_up: threading.Thread | None = field(default=None, init=False, repr=False)
 
     def spool_depth_bytes(self) -> int:
         """Frame spool bytes not yet acknowledged by the broker (0 without Kafka)."""
         return spool_depth_bytes(self.publisher)
 
     def start(self) -> ReconcileReport:
+        """Warm the DSP up (in the background) and start the lifecycle."""
+        self._warm_up = threading.Thread(target=self._warm_dsp, name="dsp-warm-up", daemon=True)
+        self._warm_up.start()
         self.reconcile = self.lifecycle.start()
         return self.reconcile
+
+    def _warm_dsp(self) -> None:
+        began = time.perf_counter()
+        try:
+            self.executor.warm_up()
+        except Exception:
+            log.exception("DSP warm-up failed (the first pass will load the kernels)")
+            return
+        log.info("DSP warmed up in %.1f s", time.perf_counter() - began)
 
     def close(self, *, reason: str = "service stopped during the pass") -> None:
         """Stop: running passes end FAILED with ``reason``; wait for them; flush."""
         self.executor.stop(reason)
         self.lifecycle.shutdown(wait=True)
+        if self._warm_up is not None:
+            self._warm_up.join()
         try:
             self.publisher.flush(timeout_s=30.0)
         finally:
@@ -122,10 +144,9 @@ def open_runtime(
     keep_sent: bool = False,
 ) -> Runtime:
     """Everything ``serve`` runs, from ``settings`` (see the module docstring)."""
-    from groundstation.db import make_engine, make_session_factory, migrate
+    from groundstation.db import make_session_factory, open_database
 
-    engine = make_engine(settings.effective_database_url())
-    migrate(engine)
+    engine = open_database(settings)
     session_factory = make_session_factory(engine)
     catalog = CatalogService(engine)
     catalog.create_schema()
@@ -147,6 +168,7 @@ def open_runtime(
             staging_root=staging,
             publisher=publisher,
             clock=clock.now,
+            guard=accept_dataset,
         )
         if recovery.resumed or recovery.cleaned:
             log.warning(
@@ -162,6 +184,10 @@ def open_runtime(
             link=link,
             keep_sent=keep_sent,
             software_version=software_version(),
+            max_lag_s=settings.downlink_max_lag_s,
+            max_passes=settings.downlink_max_passes,
+            pause_at=parse_pause_points(settings.test_pause_at),
+            recording_space=lambda: check_recording_space(settings),
         )
         details = contact_details(session_factory)
         events = FanOutSink(
@@ -174,6 +200,7 @@ def open_runtime(
             clock=clock,
             events=events,
             executor=executor,
+            require_dataset=True,
         )
     except BaseException:
         publisher.close()

@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import field_validator
+from pydantic import ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from groundstation.executor import parse_pause_points
 from ingest.config import KafkaConfig, S3Config
 from ingest.topiclog import TopicRetention
 
@@ -148,6 +149,59 @@ class Settings(BaseSettings):
     # A percentage of the file system ("10%") or a size ("20GiB", "500MB").
     disk_warn_free: str = "10%"
     disk_refuse_free: str = "5%"
+    # --- API limits (hardening: no silent data loss, no stalls) ---
+    # Dataset downloads: a file up to this size is read and checked against
+    # its manifest SHA-256 before the first byte is sent (a corrupt one is
+    # refused with 500); a larger one is checked on the way and the
+    # connection is broken off before its last chunk if it does not match.
+    download_verify_first_bytes: int = 16 << 20
+    # The longest pass a booking may cover: a POST /contacts window longer
+    # than this plus twice window_tolerance_s is refused (422) before any
+    # prediction. 12 h covers LEO (< 30 min) and MEO/HEO passes.
+    max_pass_s: float = 43200.0
+    # Threads per API process that run the expensive operations (passes,
+    # plans and their commits, tracks, ephemeris uploads), apart from
+    # api_threads, so cheap requests never queue behind them.
+    prediction_threads: int = 2
+    # Per API key and process: expensive requests at once, and open event
+    # streams (GET /contacts/events); more answer 429 with Retry-After.
+    max_expensive_per_key: int = 2
+    max_event_streams_per_key: int = 4
+    # Request target (path and query) plus header lines; larger: 431.
+    max_header_bytes: int = 16384
+    # GET /metrics (contact counts and request rates of every tenant): not
+    # served (404) unless true; then without a key, so expose it only where
+    # the scraper alone reaches it.
+    metrics_public: bool = False
+    # Planning (POST /plans, `groundstation plan`): refused with 422 when it
+    # would predict more satellites x stations x days than this, or weigh
+    # more candidate windows (its greedy baseline is quadratic in them). The
+    # defaults take bench/planning.py's instance (200 satellites, 6
+    # stations, 7 days: 8,400 and 36,440) with room to spare.
+    max_plan_satellite_station_days: float = 20_000.0
+    max_plan_candidates: int = 50_000
+    # --- contact lifecycle: DSP capacity and crash-test hook ---
+    # How far (service seconds) a pass's DSP may fall behind the service clock
+    # before the machine counts as unable to keep up: the most recently started
+    # pass is then stopped (FAILED with that reason) so the others stay on time.
+    downlink_max_lag_s: float = 60.0
+    # Passes executed at once; one more is refused at AOS (0: no fixed limit,
+    # only the lag above decides).
+    downlink_max_passes: int = 0
+    # Test hook, empty in production: "point[@contact_id],..." makes the
+    # downlink executor wait at that point (before-commit, manifest-written,
+    # after-ready) until it is stopped, so a test can kill the process there.
+    test_pause_at: str = ""
+    # --- plan commit, CLI and data directory (cli-plans) ---
+    # Mode of the data directory and of what the service creates in it: dirs
+    # get this mode, files the same without execute bits (0700 -> files 0600).
+    # Given in octal (GS_DATA_DIR_MODE=0750).
+    data_dir_mode: int = 0o700
+    # TEST ONLY: a plan commit pauses (inside its transaction) for
+    # test_plan_commit_pause_s after staging this many windows, logging a line,
+    # so a test can kill the process mid-commit. 0 (the default) never pauses.
+    test_plan_commit_pause_after: int = 0
+    test_plan_commit_pause_s: float = 300.0
 
     @field_validator("clock_start")
     @classmethod
@@ -234,6 +288,72 @@ class Settings(BaseSettings):
     def _free_space_spec(cls, value: str) -> str:
         free_space_bytes(value, total_bytes=1)  # raises naming the bad value
         return value.strip()
+
+    @field_validator("prediction_threads", "max_expensive_per_key", "max_event_streams_per_key")
+    @classmethod
+    def _at_least_one(cls, value: int, info: ValidationInfo) -> int:
+        if value < 1:
+            raise ValueError(f"{info.field_name} must be >= 1, got {value}")
+        return value
+
+    @field_validator("max_header_bytes")
+    @classmethod
+    def _room_for_a_key(cls, value: int) -> int:
+        if value < 1024:
+            raise ValueError(f"max_header_bytes must be >= 1024, got {value}")
+        return value
+
+    @field_validator("max_pass_s", "max_plan_satellite_station_days", "max_plan_candidates")
+    @classmethod
+    def _positive(cls, value: float, info: ValidationInfo) -> float:  # int fields too
+        if not value > 0:
+            raise ValueError(f"{info.field_name} must be > 0, got {value}")
+        return value
+
+    @field_validator("download_verify_first_bytes")
+    @classmethod
+    def _not_negative_bytes(cls, value: int, info: ValidationInfo) -> int:
+        if value < 0:
+            raise ValueError(f"{info.field_name} must be >= 0, got {value}")
+        return value
+
+    @field_validator("downlink_max_lag_s")
+    @classmethod
+    def _max_lag_positive(cls, value: float) -> float:
+        if not value > 0:
+            raise ValueError(f"downlink_max_lag_s must be > 0 service seconds, got {value}")
+        return value
+
+    @field_validator("downlink_max_passes")
+    @classmethod
+    def _max_passes_not_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError(f"downlink_max_passes must be >= 0 (0: no limit), got {value}")
+        return value
+
+    @field_validator("test_pause_at")
+    @classmethod
+    def _pause_points_known(cls, value: str) -> str:
+        parse_pause_points(value)
+        return value
+
+    @field_validator("data_dir_mode", mode="before")
+    @classmethod
+    def _mode_is_octal(cls, value: object) -> object:
+        """``GS_DATA_DIR_MODE`` is octal text (``0700``, ``750``, ``0o750``)."""
+        if isinstance(value, str):
+            text = value.strip().lower().removeprefix("0o")
+            try:
+                value = int(text, 8)
+            except ValueError:
+                raise ValueError(
+                    f"data_dir_mode {value!r} is not an octal mode such as 0700"
+                ) from None
+        if isinstance(value, int) and not (0o700 <= value <= 0o777):
+            raise ValueError(
+                f"data_dir_mode {value:#o} must give the owner rwx (0700..0777), e.g. 0700 or 0750"
+            )
+        return value
 
     def kafka_config(self) -> KafkaConfig:
         """Publisher settings for ingest (broker, or the local topic log)."""

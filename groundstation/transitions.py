@@ -59,3 +59,12 @@ def record_window_update(
         )
     )
     return ContactEvent(contact.id, contact.state, contact.state, at, reason)
+
+
+def enter_pass(session: Session, contact: Contact, *, at: datetime, reason: str) -> None:
+    """Move a SCHEDULED contact through PREPASS into PASS and commit, for
+    tools that run an executor directly, without the lifecycle (benches):
+    the dataset of a contact not in PASS or POSTPASS is not published."""
+    for state in (ContactState.PREPASS, ContactState.PASS):
+        apply_transition(session, contact, state, at=at, reason=reason)
+    session.commit()

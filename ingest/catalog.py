@@ -12,7 +12,7 @@ rows stay until the objects are gone: `CatalogService.expire`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -219,9 +219,14 @@ class CatalogService:
         files: Sequence[FileEntry],
         manifest_sha256: str,
         now: datetime,
+        guard: Callable[[Session], None] | None = None,
     ) -> DatasetEntry:
-        """All files are stored and checksummed: record them and make the dataset visible."""
+        """All files are stored and checksummed: record them and make the dataset
+        visible. ``guard`` runs first inside the same transaction and may
+        refuse by raising (the row then stays as it was)."""
         with Session(self.engine) as s, s.begin():
+            if guard is not None:
+                guard(s)
             row = self._row(s, dataset_id)
             if row.state != "writing":
                 raise DatasetError(

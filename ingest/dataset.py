@@ -15,6 +15,12 @@ anywhere on the way leaves nothing visible. `recover` runs at start-up: a
 staged dataset whose manifest was written is uploaded again and completed
 (resumed); anything else is deleted from the store and its row marked
 ``failed`` (cleaned).
+
+A ``PublishGuard`` (given to ``commit`` and ``recover``) runs inside the
+catalogue transaction that would mark the row ``ready``, with the dataset's
+contact id; raising ``PublishRefusedError`` there keeps the dataset from
+being published: ``commit`` raises it (the caller aborts the writer),
+``recover`` cleans the dataset up.
 """
 
 from __future__ import annotations
@@ -30,9 +36,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 from ingest.catalog import CatalogService, DatasetEntry, FileEntry
-from ingest.errors import DatasetError, IngestError, ObjectNotFoundError
+from ingest.errors import DatasetError, IngestError, ObjectNotFoundError, PublishRefusedError
 from ingest.h5frames import ContactAttrs, FramesH5Writer, write_image_h5
 from ingest.objectstore import ObjectStore, get_file_verified, get_verified, sha256_file
 from ingest.publisher import Publisher
@@ -42,6 +49,10 @@ from ingest.topics import DatasetFileInfo, DatasetReadyMessage, utc_iso
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA_ID = "groundstation.dataset-manifest/1"
 _STAGING_INFO = ".staging.json"
+
+#: Called with (catalogue session, contact id) inside the transaction that
+#: makes a dataset ready; raises ``PublishRefusedError`` to refuse.
+PublishGuard = Callable[[Session, str], None]
 
 
 def dataset_key_prefix(norad_id: int, start: datetime, contact_id: str) -> str:
@@ -150,6 +161,9 @@ class DatasetWriter:
     staging_root: Path
     publisher: Publisher | None = None
     clock: Callable[[], datetime] = _utcnow
+    #: Test hook: called with the name of each commit stage reached
+    #: ("manifest-written": staged and checksummed, nothing uploaded yet).
+    stage_hook: Callable[[str], None] | None = None
     _h5: FramesH5Writer | None = field(default=None, init=False)
     _sigmf: SigMFWriter | None = field(default=None, init=False)
     _begun: bool = field(default=False, init=False)
@@ -216,16 +230,19 @@ class DatasetWriter:
         if not self._begun:
             raise DatasetError(f"dataset {self.info.dataset_id!r}: call begin() first")
 
-    def commit(self) -> DatasetEntry:
-        """Checksum, upload (manifest last), verify, then make the dataset visible."""
+    def commit(self, *, guard: PublishGuard | None = None) -> DatasetEntry:
+        """Checksum, upload (manifest last), verify, then make the dataset
+        visible, if ``guard`` lets it (see the module docstring)."""
         self._need_begun()
         if self._h5 is not None:
             self._h5.close()
         if self._sigmf is not None:
             self._sigmf.close()
         write_manifest(self.staging, self.info, created=utc_iso(self.clock()))
+        if self.stage_hook is not None:
+            self.stage_hook("manifest-written")
         entry = _upload_and_publish(
-            self.staging, self.info, self.store, self.catalog, self.publisher, self.clock
+            self.staging, self.info, self.store, self.catalog, self.publisher, self.clock, guard
         )
         shutil.rmtree(self.staging, ignore_errors=True)
         return entry
@@ -273,6 +290,7 @@ def _upload_and_publish(
     catalog: CatalogService,
     publisher: Publisher | None,
     clock: Callable[[], datetime],
+    guard: PublishGuard | None = None,
 ) -> DatasetEntry:
     manifest_bytes = (staging / MANIFEST).read_bytes()
     manifest = Manifest.decode(manifest_bytes, where=str(staging / MANIFEST))
@@ -300,6 +318,7 @@ def _upload_and_publish(
         files=entries,
         manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
         now=clock(),
+        guard=None if guard is None else (lambda session: guard(session, info.contact_id)),
     )
     if publisher is not None:
         publisher.publish_dataset_ready(
@@ -332,12 +351,14 @@ def recover(
     staging_root: Path,
     publisher: Publisher | None = None,
     clock: Callable[[], datetime] = _utcnow,
+    guard: PublishGuard | None = None,
 ) -> RecoveryReport:
     """Start-up clean-up of datasets a crashed writer left in state ``writing``.
 
     Run it before any writer starts. A dataset whose staging directory holds a
-    manifest is uploaded again and made visible (resumed); any other one has
-    its objects deleted and its row marked ``failed`` (cleaned).
+    manifest is uploaded again and made visible (resumed) if ``guard`` lets
+    it; any other one has its objects deleted and its row marked ``failed``
+    (cleaned).
     """
     resumed: list[str] = []
     cleaned: list[str] = []
@@ -354,20 +375,22 @@ def recover(
             start=entry.start_time,
             end=entry.end_time,
         )
+        reason = (
+            "the writer stopped before the dataset was complete; "
+            "partial objects were deleted at start-up"
+        )
         if (staging / MANIFEST).is_file():
             try:
-                _upload_and_publish(staging, info, store, catalog, publisher, clock)
+                _upload_and_publish(staging, info, store, catalog, publisher, clock, guard)
                 shutil.rmtree(staging, ignore_errors=True)
                 resumed.append(entry.id)
                 continue
+            except PublishRefusedError as exc:
+                reason = f"not published at start-up: {exc}; its objects were deleted"
             except IngestError:
                 pass  # a staged file no longer matches its manifest: clean instead
         store.delete_prefix(entry.key_prefix + "/")
-        catalog.mark_failed(
-            entry.id,
-            reason="the writer stopped before the dataset was complete; "
-            "partial objects were deleted at start-up",
-        )
+        catalog.mark_failed(entry.id, reason=reason)
         shutil.rmtree(staging, ignore_errors=True)
         cleaned.append(entry.id)
     known = {e.id for e in writing}

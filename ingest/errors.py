@@ -28,3 +28,7 @@ class CorruptObjectError(IngestError):
 
 class DatasetError(IngestError):
     """A dataset is incomplete, not visible yet, or was written inconsistently."""
+
+
+class PublishRefusedError(DatasetError):
+    """The guard of a dataset's publication refused it (e.g. its contact failed)."""

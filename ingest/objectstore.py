@@ -96,10 +96,12 @@ def get_file_verified(store: ObjectStore, key: str, dest: Path, sha256: str) -> 
 
 
 class LocalObjectStore:
-    """Objects as files under ``root`` (the embedded default)."""
+    """Objects as files under ``root`` (the embedded default), each with
+    mode ``file_mode`` (the service passes its data-directory mode: 0600)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, file_mode: int = 0o644) -> None:
         self.root = Path(root)
+        self.file_mode = file_mode
 
     def _path(self, key: str) -> Path:
         return self.root.joinpath(*PurePosixPath(check_key(key)).parts)
@@ -113,9 +115,8 @@ class LocalObjectStore:
                 writer(f)
                 f.flush()
                 os.fsync(f.fileno())
-            # mkstemp creates 0600; published objects are world-readable (0644)
-            # so local readers other than the service can open them.
-            os.chmod(tmp, 0o644)
+            # mkstemp creates 0600; published objects get ``file_mode``.
+            os.chmod(tmp, self.file_mode)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -277,7 +277,8 @@ def seal(fd: int) -> None:
     another process holding it sees at its next append (``fstat``) that it
     was rolled. Call it holding the segment's lock, after `start_segment`."""
     with contextlib.suppress(OSError):  # a file system without modes: found by name
-        os.fchmod(fd, 0o444)
+        # Only the write bits go: the file stays as private as it was made.
+        os.fchmod(fd, stat.S_IMODE(os.fstat(fd).st_mode) & ~0o222)
 
 
 def is_sealed(st: os.stat_result) -> bool:
@@ -290,7 +291,7 @@ def start_segment(directory: Path, topic: str, base_offset: int) -> Path:
     path = segment_path(directory, topic, base_offset)
     path.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileExistsError):  # another process rolled at the same offset
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # less the umask
     return path
 
 

@@ -145,6 +145,12 @@ def parse_omm_json(text: str | bytes) -> ParseResult:
             RejectedRecord(exc.lineno, "json", exc.msg, f"OMM JSON is not valid JSON: {exc}")
         )
         return result
+    except (ValueError, RecursionError) as exc:  # a number too long, nesting too deep
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        result.rejected.append(
+            RejectedRecord(1, "json", reason[:80], f"OMM JSON cannot be read: {reason}")
+        )
+        return result
     records = data if isinstance(data, list) else [data]
     for index, rec in enumerate(records, start=1):
         if not isinstance(rec, Mapping):

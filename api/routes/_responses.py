@@ -16,3 +16,9 @@ def problems(**codes: str) -> dict[int | str, dict[str, Any]]:
         }
         for code, desc in codes.items()
     }
+
+
+EXPENSIVE_429 = (
+    "this API key already has GS_MAX_EXPENSIVE_PER_KEY expensive requests (passes, plans, "
+    "tracks, ephemeris uploads) running in this server process; retry after `Retry-After` s"
+)

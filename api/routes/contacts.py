@@ -15,12 +15,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.background import BackgroundTask
 
 from api import schemas
 from api.convert import contact_detail, contact_public, json_plain_response, json_response
 from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
 from api.errors import problem
-from api.routes._responses import problems
+from api.limits import expensive
+from api.routes._responses import EXPENSIVE_429, problems
 from api.schemas import Timestamp
 from groundstation import booking, queries
 from groundstation.errors import BookingConflictError, ValidationError
@@ -163,7 +165,13 @@ def list_contacts(
                 "Server-Sent Events: `event: contact`, JSON data; first `event: "
                 "history-pruned` when history after `Last-Event-ID` was pruned"
             ),
-        }
+        },
+        **problems(
+            _429=(
+                "this API key already has GS_MAX_EVENT_STREAMS_PER_KEY streams open in this "
+                "server process; retry after `Retry-After` s"
+            )
+        ),
     },
 )
 async def contact_events(
@@ -177,11 +185,27 @@ async def contact_events(
     contact history, for resuming with `Last-Event-ID`). An operator sees its
     tenant's. When history after `Last-Event-ID` was pruned by housekeeping,
     the stream starts with `event: history-pruned` (no `id:`) naming the
-    highest id pruned, then the events kept."""
+    highest id pruned, then the events kept. At most
+    GS_MAX_EVENT_STREAMS_PER_KEY open streams per key and server process."""
     after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
     tenants = principal.tenants()
     hub = ctx.events
-    sub, backlog = await run_in_threadpool(hub.subscribe, asyncio.get_running_loop(), after)
+    streams = ctx.limits.event_streams
+    streams.acquire(principal)  # 429 beyond GS_MAX_EVENT_STREAMS_PER_KEY
+    try:
+        sub, backlog = await run_in_threadpool(hub.subscribe, asyncio.get_running_loop(), after)
+    except BaseException:
+        streams.release(principal)
+        raise
+    ended = False
+
+    def end() -> None:
+        """Once, when the stream ends (or its response was never started)."""
+        nonlocal ended
+        if not ended:
+            ended = True
+            hub.unsubscribe(sub)
+            streams.release(principal)
 
     async def stream() -> AsyncIterator[str]:
         try:
@@ -223,12 +247,13 @@ async def contact_events(
                 )
                 yield f"id: {item.seq}\nevent: contact\ndata: {data}\n\n"
         finally:
-            hub.unsubscribe(sub)
+            end()
 
     return StreamingResponse(
         stream(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        background=BackgroundTask(end),
     )
 
 
@@ -277,12 +302,15 @@ def cancel_contact(
     response_model=schemas.TrackPublic,
     responses={
         **_NOT_FOUND,
+        **problems(_429=EXPENSIVE_429),
         200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"},
     },
 )
+@expensive
 def contact_track(
     contact_id: str,
     session: SessionDep,
+    ctx: CtxDep,
     principal: OperatorDep,
     step_s: Annotated[float, Query(ge=0.1, le=600)] = 1.0,
     format: Literal["json", "csv"] = "json",

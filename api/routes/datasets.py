@@ -7,21 +7,29 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from api import schemas
 from api.convert import dataset_public
 from api.deps import CtxDep, ReaderDep, SessionDep
-from api.download import RangeNotSatisfiable, parse_range, stream_object
+from api.download import (
+    ByteRange,
+    RangeNotSatisfiable,
+    parse_range,
+    read_verified,
+    stream_verified,
+)
 from api.errors import problem
 from api.routes._responses import problems
 from api.schemas import Timestamp
 from groundstation import queries
 from groundstation.errors import NotFoundError
+from ingest.errors import CorruptObjectError
 from ingest.objectstore import S3ObjectStore
 
 router = APIRouter(tags=["datasets"])
+_OCTETS = "application/octet-stream"
 _404 = problems(
     _404="no such dataset (or one of a tenant this key may not read)",
     _410="the dataset was removed by retention; the detail says when and why",
@@ -105,7 +113,14 @@ _CHECKSUM_HEADERS: dict[str, Any] = {
                 **_CHECKSUM_HEADERS,
             },
         },
-        416: problems(_416="range outside the file")[416],
+        **problems(
+            _416="range outside the file",
+            _500=(
+                "the stored file does not match its manifest SHA-256 (checked before "
+                "sending for files up to GS_DOWNLOAD_VERIFY_FIRST_BYTES; a larger one is "
+                "broken off before its last chunk instead)"
+            ),
+        ),
         **_404,
     },
 )
@@ -118,7 +133,8 @@ def download_file(
     range: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
     """The file's bytes (or one `Range: bytes=a-b`); `X-Checksum-SHA256` and
-    `Repr-Digest` carry the whole file's SHA-256 from the manifest. With
+    `Repr-Digest` carry the whole file's SHA-256 from the manifest. The bytes
+    sent are checked against it: a corrupt file is never a clean success. With
     pre-signed downloads configured on an S3 store: 307 to the file's
     pre-signed URL, with the same checksum headers."""
     entry = queries.get_dataset_for(session, dataset_id=dataset_id, tenants=principal.tenants())
@@ -162,16 +178,30 @@ def download_file(
                 "Cache-Control": "no-store",
             },
         )
+    label = f"dataset {dataset_id!r} file {name!r}"
+    whole = byte_range is None
     if byte_range is None:
-        headers["Content-Length"] = str(file.size_bytes)
+        byte_range = ByteRange(0, file.size_bytes - 1)
         status = 200
     else:
-        headers["Content-Length"] = str(byte_range.length)
         headers["Content-Range"] = f"bytes {byte_range.first}-{byte_range.last}/{file.size_bytes}"
         status = 206
+    if file.size_bytes <= ctx.settings.download_verify_first_bytes:
+        try:
+            data = read_verified(store, key, sha256=file.sha256, label=label)
+        except CorruptObjectError:
+            return problem(
+                500,
+                f"{label}: the stored copy does not match the SHA-256 of its manifest, so it "
+                "was not sent; the operators find the digests in the server log",
+                kind="corrupt-object",
+            )
+        body = data if whole else data[byte_range.first : byte_range.last + 1]
+        return Response(body, status_code=status, media_type=_OCTETS, headers=headers)
+    headers["Content-Length"] = str(byte_range.length)
     return StreamingResponse(
-        stream_object(store, key, byte_range, sha256=file.sha256),
+        stream_verified(store, key, byte_range, sha256=file.sha256, label=label),
         status_code=status,
-        media_type="application/octet-stream",
+        media_type=_OCTETS,
         headers=headers,
     )

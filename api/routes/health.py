@@ -1,16 +1,19 @@
-"""Liveness, readiness (database, broker, object store) and Prometheus metrics."""
+"""Liveness, readiness (database, broker, object store) and Prometheus metrics
+(opt-in: GS_METRICS_PUBLIC)."""
 
 from __future__ import annotations
 
 import socket
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import func, select, text
 
 from api import schemas
 from api.deps import CtxDep
+from api.routes._responses import problems
+from groundstation.db import redact
 from groundstation.housekeeping import disk_checks, disk_summary
 from groundstation.models import Contact
 
@@ -64,7 +67,8 @@ def readyz(ctx: CtxDep) -> Any:
             conn.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:
-        checks["database"] = f"unreachable ({type(exc).__name__}: {exc})"[:300]
+        reason = redact(str(exc), url=ctx.settings.effective_database_url())
+        checks["database"] = f"unreachable ({type(exc).__name__}: {reason})"[:300]
     if ctx.settings.kafka_bootstrap:
         checks["broker"] = _check_broker(ctx.settings.kafka_bootstrap)
     else:
@@ -74,7 +78,7 @@ def readyz(ctx: CtxDep) -> Any:
         store.exists("readyz-probe")
         checks["object_store"] = "ok"
     except Exception as exc:
-        checks["object_store"] = f"unreachable ({type(exc).__name__}: {exc})"[:300]
+        checks["object_store"] = f"unreachable ({type(exc).__name__}: {redact(str(exc))})"[:300]
     checks["disk"] = _check_disk(ctx.settings, ctx.disk_usage)
     ready = all(v.startswith("ok") for v in checks.values())
     body = schemas.Readiness(status="ready" if ready else "not ready", checks=checks)
@@ -84,9 +88,21 @@ def readyz(ctx: CtxDep) -> Any:
 @router.get(
     "/metrics",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format 0.0.4"}},
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus text format 0.0.4"},
+        **problems(_404="not published: GS_METRICS_PUBLIC is false (the default)"),
+    },
 )
 def metrics(ctx: CtxDep) -> PlainTextResponse:
+    """Prometheus metrics of the server, without a key, when
+    GS_METRICS_PUBLIC is true; else 404 (they show every tenant's contact
+    counts and request rates)."""
+    if not ctx.settings.metrics_public:
+        raise HTTPException(
+            404,
+            "GET /metrics is not published: set GS_METRICS_PUBLIC=true to serve it (without "
+            "a key: expose it only where the scraper alone can reach it)",
+        )
     with ctx.session_factory() as session:
         by_state = {
             state: int(n)

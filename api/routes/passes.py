@@ -10,7 +10,8 @@ from fastapi import APIRouter, Query, Response
 
 from api import schemas
 from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
-from api.routes._responses import problems
+from api.limits import expensive
+from api.routes._responses import EXPENSIVE_429, problems
 from api.schemas import Timestamp
 from groundstation import queries
 
@@ -21,9 +22,12 @@ router = APIRouter(tags=["passes"])
     "/passes",
     response_model=schemas.PassesPublic,
     responses=problems(
-        _404="no such satellite or station", _422="bad range or no usable ephemeris"
+        _404="no such satellite or station",
+        _422="bad range (more than 31 days) or no usable ephemeris",
+        _429=EXPENSIVE_429,
     ),
 )
+@expensive
 def list_passes(
     session: SessionDep,
     ctx: CtxDep,
@@ -37,7 +41,7 @@ def list_passes(
 ) -> Response:
     """Windows with AOS/TCA/LOS, max elevation and azimuths, over each station
     (its own elevation mask, raised to `min_elevation`), each with every
-    antenna's availability. Default range: now .. now + 24 h."""
+    antenna's availability. Default range: now .. now + 24 h; at most 31 days."""
     start = start or now
     end = end or start + timedelta(hours=24)
     found = queries.predicted_passes(

@@ -19,7 +19,8 @@ from api import schemas
 from api.convert import contact_public
 from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
 from api.errors import problem
-from api.routes._responses import problems
+from api.limits import expensive
+from api.routes._responses import EXPENSIVE_429, problems
 from groundstation import inventory, plan_proposals, queries
 from groundstation.errors import PlanCommitRefusedError, PlanCommittedError, ValidationError
 from groundstation.plan_service import plan_contacts
@@ -33,8 +34,16 @@ MAX_REQUEST_SPAN = timedelta(days=14)
     "/plans",
     status_code=status.HTTP_201_CREATED,
     response_model=schemas.PlanPublic,
-    responses=problems(_404="a satellite, profile or antenna is unknown"),
+    responses=problems(
+        _404="a satellite, profile or antenna is unknown",
+        _422=(
+            "a request spans more than 14 days, all of them together more than 31, or the "
+            "plan exceeds GS_MAX_PLAN_SATELLITE_STATION_DAYS or GS_MAX_PLAN_CANDIDATES"
+        ),
+        _429=EXPENSIVE_429,
+    ),
 )
+@expensive
 def create_plan(
     body: schemas.PlanCreate,
     session: SessionDep,
@@ -120,8 +129,10 @@ def create_plan(
     responses=problems(
         _404="no such plan (expired, or another tenant's)",
         _409="a proposed window is not available any more: nothing was booked",
+        _429=EXPENSIVE_429,
     ),
 )
+@expensive
 def commit_plan(
     plan_id: str,
     session: SessionDep,
@@ -129,10 +140,11 @@ def commit_plan(
     now: NowDep,
     principal: OperatorDep,
 ) -> schemas.PlanCommitPublic | JSONResponse:
-    """Book every proposed contact, or none: if one is refused, the ones
-    already booked by this commit are cancelled again and 409 names the cause.
-    Any API process sharing the database may commit it; of concurrent commits
-    exactly one books, the others get 409."""
+    """Book every proposed contact, or none, in one database transaction: if
+    one is refused (or the server dies half way) nothing is booked and the
+    plan can be committed again; 409 names the cause. Any API process sharing
+    the database may commit it; of concurrent commits exactly one books, the
+    others get 409 with the ids of the contacts booked (`booked_contact_ids`)."""
     try:
         booked = plan_proposals.commit_proposal(
             session,
@@ -143,9 +155,13 @@ def commit_plan(
             now_real=datetime.now(UTC),
             policy=ctx.policy,
             events=ctx.events,
+            on_staged=plan_proposals.commit_pause_hook(
+                after=ctx.settings.test_plan_commit_pause_after,
+                pause_s=ctx.settings.test_plan_commit_pause_s,
+            ),
         )
     except PlanCommittedError as exc:
-        return problem(409, str(exc), kind="committed")
+        return problem(409, str(exc), kind="committed", booked_contact_ids=exc.contact_ids)
     except PlanCommitRefusedError as exc:
         return problem(409, str(exc), kind=exc.rule)
     out = [contact_public(queries.get_contact_for(session, contact_id=c.id)) for c in booked]

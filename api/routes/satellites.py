@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
@@ -16,7 +15,8 @@ from api.context import AppContext
 from api.convert import satellite_public
 from api.deps import CtxDep, NowDep, OperatorDep, ReaderDep, SessionDep
 from api.errors import problem
-from api.routes._responses import problems
+from api.limits import run_expensive
+from api.routes._responses import EXPENSIVE_429, problems
 from groundstation import inventory, queries
 
 router = APIRouter(tags=["satellites"])
@@ -127,7 +127,10 @@ def ephemeris_in_force(
     "/satellites/{norad_id}/ephemerides",
     status_code=status.HTTP_201_CREATED,
     response_model=schemas.EphemerisUploadReport,
-    responses={**_404, **problems(_422="no record stored; `rejected` gives each reason")},
+    responses={
+        **_404,
+        **problems(_422="no record stored; `rejected` gives each reason", _429=EXPENSIVE_429),
+    },
     openapi_extra={
         "requestBody": {
             "content": {
@@ -161,8 +164,9 @@ async def upload_ephemerides(
         ) from None
     if not text.strip():
         raise HTTPException(422, "body: empty ephemeris upload; send TLE/3LE text or OMM JSON")
-    return await run_in_threadpool(
-        _upload, session, ctx, now, principal, norad_id, text, priority, source
+    # Re-predicts the satellite's bookings: an expensive request.
+    return await run_expensive(
+        ctx, principal, _upload, session, ctx, now, principal, norad_id, text, priority, source
     )
 
 

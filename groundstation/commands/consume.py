@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from groundstation.commands._context import finite_float, int_in, norad_id
+from groundstation.errors import ValidationError
 from ingest.consumer import (
     KafkaSource,
     LocalLogSource,
@@ -33,17 +35,19 @@ def register(subparsers: Any) -> None:
     src.add_argument("--bootstrap", help="Kafka bootstrap servers, host:port")
     src.add_argument("--log-dir", type=Path, help="local topic log directory (no broker)")
     p.add_argument(
-        "--connect-timeout", type=float, default=30.0, help="seconds to reach the broker"
+        "--connect-timeout", type=finite_float, default=30.0, help="seconds to reach the broker"
     )
     p.add_argument("--prefix", default="groundstation", help="topic prefix (default %(default)s)")
     p.add_argument("--group", default=None, help="consumer group id (default: none, no commits)")
     p.add_argument("--latest", action="store_true", help="only frames published from now on")
     p.add_argument("--contact", default=None, help="only this contact id")
-    p.add_argument("--norad", type=int, default=None, help="only this NORAD id")
-    p.add_argument("--max", type=int, default=None, help="stop after this many frames")
+    p.add_argument("--norad", type=norad_id, default=None, help="only this NORAD id")
+    p.add_argument(
+        "--max", type=int_in(1, 2**63 - 1), default=None, help="stop after this many frames"
+    )
     p.add_argument(
         "--idle-timeout",
-        type=float,
+        type=finite_float,
         default=None,
         help="stop after this many seconds without a frame (default: follow forever)",
     )
@@ -56,8 +60,12 @@ def register(subparsers: Any) -> None:
         default=None,
         help="rebuild the imaging payload's picture (PNG) from one contact's frames",
     )
-    p.add_argument("--header-bytes", type=int, default=6, help="frame header length to strip")
-    p.add_argument("--trailer-bytes", type=int, default=0, help="frame trailer length to strip")
+    p.add_argument(
+        "--header-bytes", type=int_in(0, 65535), default=6, help="frame header length to strip"
+    )
+    p.add_argument(
+        "--trailer-bytes", type=int_in(0, 65535), default=0, help="frame trailer length to strip"
+    )
     p.set_defaults(func=run_frames)
 
 
@@ -103,6 +111,9 @@ def run_frames(args: argparse.Namespace) -> int:
             )
             return 2
     else:
+        if not args.log_dir.is_dir():
+            state = "is not a directory" if args.log_dir.exists() else "does not exist"
+            raise ValidationError(f"--log-dir {str(args.log_dir)!r} {state}")
         source = LocalLogSource(args.log_dir, topic, from_beginning=not args.latest)
     kept: list[ReceivedFrame] = []
     count = 0

@@ -7,12 +7,12 @@ import json
 from typing import Any
 
 from groundstation import booking
-from groundstation.commands._context import Context, iso, parse_time, run
+from groundstation.commands._context import Context, iso, norad_id, parse_time, run
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("availability", help="predicted windows with free/busy per antenna")
-    p.add_argument("--norad-id", type=int, required=True)
+    p.add_argument("--norad-id", type=norad_id, required=True)
     p.add_argument("--profile", required=True)
     p.add_argument("--start", type=parse_time, default=None, help="default: now")
     p.add_argument("--end", type=parse_time, default=None, help="default: start + 24 h")
@@ -20,7 +20,7 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run(_availability))
 
     p = subparsers.add_parser("reserve", help="book a predicted pass on an antenna")
-    p.add_argument("--norad-id", type=int, required=True)
+    p.add_argument("--norad-id", type=norad_id, required=True)
     p.add_argument("--antenna", required=True)
     p.add_argument("--profile", required=True)
     p.add_argument("--start", type=parse_time, required=True, help="AOS (from availability)")

@@ -9,7 +9,20 @@ from typing import Any
 from sqlalchemy import select
 
 from groundstation import inventory
-from groundstation.commands._context import Context, iso, parse_band, parse_time, run
+from groundstation.commands._context import (
+    Context,
+    finite_float,
+    int_in,
+    iso,
+    load_input,
+    norad_id,
+    parse_band,
+    parse_time,
+    read_input,
+    row_id,
+    run,
+)
+from groundstation.errors import ValidationError
 from groundstation.models import Antenna, GroundStation, MissionProfile, Satellite
 
 
@@ -19,19 +32,22 @@ def register(subparsers: Any) -> None:
     p = st.add_parser("add", help="add one station")
     p.add_argument("--id", required=True)
     p.add_argument("--name", required=True)
-    p.add_argument("--lat-deg", type=float, required=True)
-    p.add_argument("--lon-deg", type=float, required=True)
-    p.add_argument("--alt-m", type=float, default=0.0)
-    p.add_argument("--min-elevation-deg", type=float, default=0.0)
+    p.add_argument("--lat-deg", type=finite_float, required=True)
+    p.add_argument("--lon-deg", type=finite_float, required=True)
+    p.add_argument("--alt-m", type=finite_float, default=0.0)
+    p.add_argument("--min-elevation-deg", type=finite_float, default=0.0)
     p.set_defaults(func=run(_station_add))
     p = st.add_parser("import", help="add the stations of a stations.yaml")
     p.add_argument("file", type=Path)
     p.add_argument(
-        "--antennas-per-station", type=int, default=0, help="also add N antennas per station"
+        "--antennas-per-station",
+        type=int_in(0, 100),
+        default=0,
+        help="also add N antennas per station",
     )
     p.add_argument("--band", type=parse_band, action="append", default=None)
-    p.add_argument("--setup-s", type=float, default=60.0)
-    p.add_argument("--teardown-s", type=float, default=60.0)
+    p.add_argument("--setup-s", type=finite_float, default=60.0)
+    p.add_argument("--teardown-s", type=finite_float, default=60.0)
     p.set_defaults(func=run(_station_import))
     p = st.add_parser("list")
     p.set_defaults(func=run(_station_list))
@@ -42,11 +58,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--id", required=True)
     p.add_argument("--station", required=True)
     p.add_argument("--band", type=parse_band, action="append", required=True, help="MIN:MAX Hz")
-    p.add_argument("--min-elevation-deg", type=float, default=0.0)
-    p.add_argument("--max-az-slew-deg-s", type=float, default=10.0)
-    p.add_argument("--max-el-slew-deg-s", type=float, default=10.0)
-    p.add_argument("--setup-s", type=float, default=60.0)
-    p.add_argument("--teardown-s", type=float, default=60.0)
+    p.add_argument("--min-elevation-deg", type=finite_float, default=0.0)
+    p.add_argument("--max-az-slew-deg-s", type=finite_float, default=10.0)
+    p.add_argument("--max-el-slew-deg-s", type=finite_float, default=10.0)
+    p.add_argument("--setup-s", type=finite_float, default=60.0)
+    p.add_argument("--teardown-s", type=finite_float, default=60.0)
     p.set_defaults(func=run(_antenna_add))
     p = an.add_parser("maintenance", help="add a maintenance window")
     p.add_argument("--id", required=True)
@@ -60,13 +76,13 @@ def register(subparsers: Any) -> None:
     satellites = subparsers.add_parser("satellites", help="satellites")
     sa = satellites.add_subparsers(dest="action", required=True)
     p = sa.add_parser("add", help="register a satellite and its downlink")
-    p.add_argument("--norad-id", type=int, required=True)
+    p.add_argument("--norad-id", type=norad_id, required=True)
     p.add_argument("--name", required=True)
     p.add_argument("--tenant", required=True)
-    p.add_argument("--downlink-freq-hz", type=float, required=True)
-    p.add_argument("--bandwidth-hz", type=float, default=0.0)
+    p.add_argument("--downlink-freq-hz", type=finite_float, required=True)
+    p.add_argument("--bandwidth-hz", type=finite_float, default=0.0)
     p.add_argument("--modulation", default="bpsk")
-    p.add_argument("--symbol-rate-baud", type=float, default=0.0)
+    p.add_argument("--symbol-rate-baud", type=finite_float, default=0.0)
     p.add_argument("--framing-profile", default="")
     p.set_defaults(func=run(_satellite_add))
     p = sa.add_parser("list")
@@ -76,10 +92,10 @@ def register(subparsers: Any) -> None:
     pr = profiles.add_subparsers(dest="action", required=True)
     p = pr.add_parser("add")
     p.add_argument("--id", required=True)
-    p.add_argument("--min-viable-duration-s", type=float, default=60.0)
-    p.add_argument("--prepass-s", type=float, default=120.0)
-    p.add_argument("--postpass-s", type=float, default=60.0)
-    p.add_argument("--min-elevation-deg", type=float, default=10.0)
+    p.add_argument("--min-viable-duration-s", type=finite_float, default=60.0)
+    p.add_argument("--prepass-s", type=finite_float, default=120.0)
+    p.add_argument("--postpass-s", type=finite_float, default=60.0)
+    p.add_argument("--min-elevation-deg", type=finite_float, default=10.0)
     p.add_argument("--kafka-topic", default="")
     p.add_argument(
         "--record-iq",
@@ -101,17 +117,17 @@ def register(subparsers: Any) -> None:
     p = ep.add_parser("upload", help="store element sets of registered satellites")
     p.add_argument("file", type=Path)
     p.add_argument("--source", default="upload")
-    p.add_argument("--priority", type=int, default=0)
+    p.add_argument("--priority", type=int_in(-(2**31), 2**31 - 1), default=0)
     p.add_argument("--disabled", action="store_true")
     p.add_argument("--expires", type=parse_time, default=None)
-    p.add_argument("--norad-id", type=int, action="append", default=None)
+    p.add_argument("--norad-id", type=norad_id, action="append", default=None)
     p.set_defaults(func=run(_ephemeris_upload))
     p = ep.add_parser("list", help="a satellite's element-set history, newest first")
-    p.add_argument("--norad-id", type=int, required=True)
+    p.add_argument("--norad-id", type=norad_id, required=True)
     p.set_defaults(func=run(_ephemeris_list))
     for action, enabled in (("enable", True), ("disable", False)):
         p = ep.add_parser(action, help=f"{action} one stored element set (re-predicts contacts)")
-        p.add_argument("ephemeris_id", type=int)
+        p.add_argument("ephemeris_id", type=row_id)
         p.set_defaults(func=run(_ephemeris_enable), enabled=enabled)
 
 
@@ -133,7 +149,7 @@ def _station_add(args: argparse.Namespace, ctx: Context) -> int:
 def _station_import(args: argparse.Namespace, ctx: Context) -> int:
     from orbital.stations import parse_stations
 
-    stations = parse_stations(args.file.read_text())
+    stations = load_input(args.file, "stations file", parse_stations)
     bands = args.band or [(100e6, 3e9)]
     with ctx.session() as s:
         inventory.import_stations(
@@ -249,10 +265,11 @@ def _profile_add(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _ephemeris_upload(args: argparse.Namespace, ctx: Context) -> int:
+    text = read_input(args.file, "element set file")
     with ctx.session() as s:
         result = inventory.upload_ephemerides(
             s,
-            text=args.file.read_text(),
+            text=text,
             now=ctx.clock.now(),
             source=args.source,
             priority=args.priority,
@@ -261,6 +278,10 @@ def _ephemeris_upload(args: argparse.Namespace, ctx: Context) -> int:
             norad_ids=args.norad_id,
             window_tolerance_s=ctx.settings.window_tolerance_s,
         )
+    if not result.stored:  # nothing was written
+        reasons = "; ".join(result.rejected[:3]) or "it holds no TLE, 3LE or OMM element set"
+        more = f" (and {len(result.rejected) - 3} more)" if len(result.rejected) > 3 else ""
+        raise ValidationError(f"no element set of {str(args.file)!r} was stored: {reasons}{more}")
     print(f"stored {len(result.stored)} element sets, {len(result.rejected)} not stored")
     for line in result.rejected[:20]:
         print(f"  not stored: {line}")

@@ -6,37 +6,34 @@ import argparse
 import json
 import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from orbital.errors import OrbitalError
+from groundstation.commands._context import check_time, finite, finite_float, load_input
+from groundstation.errors import ValidationError
 from orbital.omm import parse_elements
 from orbital.passes import Pass, predict_passes
 from orbital.stations import parse_stations
 
-
-class CliError(Exception):
-    """A user error: printed as one line, exit code 2."""
+#: The longest range one command predicts (a year).
+MAX_HOURS = 366 * 24.0
 
 
 def parse_utc(text: str, what: str) -> datetime:
-    """ISO 8601 time with an explicit zone (``Z`` or an offset), converted to UTC."""
+    """ISO 8601 time with an explicit zone (``Z`` or an offset), converted to
+    UTC, within the supported range."""
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise CliError(
+        raise ValidationError(
             f"{what} {text!r} is not an ISO 8601 time such as 2023-07-04T12:00:00Z"
         ) from None
     if value.tzinfo is None:
-        raise CliError(f"{what} {text!r} has no timezone; add Z or an offset like +00:00")
-    return value.astimezone(UTC)
-
-
-def read_text(path: str, what: str) -> str:
+        raise ValidationError(f"{what} {text!r} has no timezone; add Z or an offset like +00:00")
     try:
-        return Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise CliError(f"cannot read {what} {path!r}: {exc.strerror}") from None
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError(f"{what} {text!r} is outside the supported range") from None
+    return check_time(value, what)
 
 
 def format_table(passes: list[Pass]) -> str:
@@ -59,26 +56,20 @@ def format_table(passes: list[Pass]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        start = parse_utc(args.start, "--start")
-        if not args.hours > 0:
-            raise CliError(f"--hours {args.hours} must be > 0")
-        parsed = parse_elements(read_text(args.tle, "TLE file"))
-        stations = parse_stations(read_text(args.stations, "stations file"))
-        for rej in parsed.rejected:
-            print(f"rejected: {rej.message}", file=sys.stderr)
-        if not parsed.elements:
-            raise CliError(f"no usable element sets in {args.tle!r}")
-        result = predict_passes(
-            parsed.elements,
-            stations,
-            start,
-            start + timedelta(hours=args.hours),
-            min_elevation_deg=args.min_elevation,
-        )
-    except (CliError, OrbitalError) as exc:
-        print(f"groundstation passes: error: {exc}", file=sys.stderr)
-        return 2
+    start = parse_utc(args.start, "--start")
+    hours = finite(args.hours, "--hours", low=0.0, high=MAX_HOURS)
+    end = check_time(start + timedelta(hours=hours), "the end (--start + --hours)")
+    if args.min_elevation is not None:
+        finite(args.min_elevation, "--min-elevation", low=-90.0, high=90.0)
+    parsed = load_input(args.tle, "TLE file", parse_elements)
+    stations = load_input(args.stations, "stations file", parse_stations)
+    for rej in parsed.rejected:
+        print(f"rejected: {rej.message}", file=sys.stderr)
+    if not parsed.elements:
+        raise ValidationError(f"no usable element sets in TLE file {args.tle!r}")
+    result = predict_passes(
+        parsed.elements, stations, start, end, min_elevation_deg=args.min_elevation
+    )
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     for failure in result.failures:
@@ -107,10 +98,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--tle", required=True, help="TLE, 3LE or OMM (JSON/CSV) file")
     p.add_argument("--stations", required=True, help="stations YAML file")
     p.add_argument("--start", required=True, help="start time, ISO 8601 with zone")
-    p.add_argument("--hours", type=float, default=24.0, help="length of the range (hours)")
+    p.add_argument("--hours", type=finite_float, default=24.0, help="length of the range (hours)")
     p.add_argument(
         "--min-elevation",
-        type=float,
+        type=finite_float,
         default=None,
         help="minimum elevation (deg); overrides every station's minimum and mask",
     )

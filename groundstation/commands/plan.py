@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import math
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from groundstation.commands._context import Context, iso, parse_time, run
+from groundstation.commands._context import (
+    Context,
+    finite,
+    finite_float,
+    iso,
+    load_input,
+    parse_time,
+    run,
+)
 from groundstation.errors import ValidationError
 from groundstation.plan_service import plan_contacts
 from groundstation.planning import PlanRequest
@@ -28,36 +38,92 @@ def register(subparsers: Any) -> None:
     p.add_argument("--start", type=parse_time, required=True)
     p.add_argument("--end", type=parse_time, required=True)
     p.add_argument("--antenna", action="append", default=None)
-    p.add_argument("--time-limit-s", type=float, default=10.0)
+    p.add_argument("--time-limit-s", type=finite_float, default=10.0)
     p.add_argument("--book", action="store_true", help="reserve the planned contacts")
     p.add_argument("--tenant", default="")
     p.set_defaults(func=run(_plan))
 
 
-def load_requests(text: str, *, start: Any, end: Any) -> list[PlanRequest]:
-    data = yaml.safe_load(text)
-    if not isinstance(data, list):
-        raise ValidationError(f"requests file must hold a YAML list, got {type(data).__name__}")
-    out = []
-    for k, item in enumerate(data):
-        if not isinstance(item, dict) or "norad_id" not in item:
-            raise ValidationError(f"request #{k + 1} needs at least norad_id, got {item!r}")
-        out.append(
-            PlanRequest(
-                request_id=str(item.get("id", f"r{k + 1}")),
-                norad_id=int(item["norad_id"]),
-                start=parse_time(str(item["start"])) if "start" in item else start,
-                end=parse_time(str(item["end"])) if "end" in item else end,
-                priority=float(item.get("priority", 1.0)),
-                wanted_passes=item.get("wanted_passes"),
-                wanted_minutes=item.get("wanted_minutes"),
-            )
+#: The longest range one plan covers (as ``POST /plans``: 14 days).
+MAX_SPAN = timedelta(days=14)
+
+
+def load_requests(
+    text: str, *, start: Any, end: Any, source: str = "requests file"
+) -> list[PlanRequest]:
+    """Plan requests from YAML text; any bad entry is a ``ValidationError``
+    naming ``source``, the entry and the value."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValidationError(f"{source} is not valid YAML: {' '.join(str(exc).split())}") from None
+    if not isinstance(data, list) or not data:
+        raise ValidationError(
+            f"{source} must hold a non-empty YAML list of requests, got {type(data).__name__}"
         )
-    return out
+    return [_request(item, k, start=start, end=end, source=source) for k, item in enumerate(data)]
+
+
+def _request(item: Any, k: int, *, start: Any, end: Any, source: str) -> PlanRequest:
+    where = f"{source}, request #{k + 1}"
+    if not isinstance(item, dict) or "norad_id" not in item:
+        raise ValidationError(f"{where} needs at least norad_id, got {_short(item)}")
+
+    def number(key: str, kind: type[int] | type[float], high: float = 1e12) -> Any:
+        value = item.get(key)
+        if value is None:
+            return None
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            out = kind(value)
+        except (TypeError, ValueError, OverflowError):
+            raise ValidationError(f"{where}: {key} {_short(value)} is not a number") from None
+        if not math.isfinite(out) or not 0 < out <= high:
+            raise ValidationError(f"{where}: {key} {_short(value)} must be > 0 and <= {high:g}")
+        return out
+
+    def time(key: str, default: Any) -> Any:
+        if key not in item:
+            return default
+        try:
+            return parse_time(str(item[key]))
+        except argparse.ArgumentTypeError as exc:
+            raise ValidationError(f"{where}: {key}: {exc}") from None
+
+    request_start, request_end = time("start", start), time("end", end)
+    if request_end - request_start > MAX_SPAN:
+        raise ValidationError(
+            f"{where}: {iso(request_start)} .. {iso(request_end)} spans more than "
+            f"{MAX_SPAN.days} days"
+        )
+    try:
+        return PlanRequest(
+            request_id=str(item.get("id", f"r{k + 1}"))[:80],
+            norad_id=number("norad_id", int, high=999_999_999),
+            start=request_start,
+            end=request_end,
+            priority=number("priority", float) or 1.0,
+            wanted_passes=number("wanted_passes", int),
+            wanted_minutes=number("wanted_minutes", float),
+        )
+    except ValidationError as exc:  # the request's own rules
+        raise ValidationError(f"{where}: {exc}") from None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _plan(args: argparse.Namespace, ctx: Context) -> int:
-    requests = load_requests(args.requests.read_text(), start=args.start, end=args.end)
+    finite(args.time_limit_s, "--time-limit-s", low=0.0, high=600.0)
+    source = f"requests file {str(args.requests)!r}"
+    requests = load_input(
+        args.requests,
+        "requests file",
+        lambda text: load_requests(text, start=args.start, end=args.end, source=source),
+    )
     with ctx.session() as s:
         outcome = plan_contacts(
             s,

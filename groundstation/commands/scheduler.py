@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any
 
-from groundstation.commands._context import Context, iso, open_context, run
+from groundstation.commands._context import Context, finite_float, iso, open_context, run
 from groundstation.events import ContactEvent
 from groundstation.executor import NoOpExecutor
 from groundstation.lifecycle import lifecycle_from_settings
@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
         "serve-scheduler", help="run the contact lifecycle scheduler until interrupted"
     )
     p.add_argument(
-        "--run-for-s", type=float, default=None, help="stop after this many wall seconds"
+        "--run-for-s", type=finite_float, default=None, help="stop after this many wall seconds"
     )
     p.set_defaults(func=run(_serve))
 
@@ -68,6 +68,11 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _upgrade(args: argparse.Namespace) -> int:
+    from groundstation.db import mask_url
+
     ctx = open_context()  # migrates
-    print(f"database at {ctx.settings.effective_database_url()} is at the latest revision")
+    ctx.engine.dispose()
+    print(
+        f"database at {mask_url(ctx.settings.effective_database_url())} is at the latest revision"
+    )
     return 0

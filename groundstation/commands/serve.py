@@ -21,6 +21,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from groundstation.commands._context import int_in
+
 log = logging.getLogger("groundstation.serve")
 
 STOP_REASON = "service stopped (SIGTERM) during the pass"
@@ -30,16 +32,17 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import attach_runtime, create_app, tune_gc_for_serving
+    from api.serving import HttpToolsWithHeaderLimit
+    from groundstation.commands._context import load_settings
     from groundstation.housekeeping import HousekeepingThread, run_housekeeping
     from groundstation.logs import configure_logging
     from groundstation.runtime import open_runtime
-    from groundstation.settings import Settings
 
     env_file = Path(args.env_file)
-    settings = Settings(_env_file=env_file if env_file.is_file() else None)  # type: ignore[call-arg]
+    settings = load_settings(env_file if env_file.is_file() else None)
     if args.log_level:
         settings = settings.model_copy(update={"log_level": args.log_level.upper()})
-    configure_logging(settings)
+    configure_logging(settings)  # passwords masked in every line (db.RedactingFilter)
     runtime = open_runtime(settings)
     housekeeping: HousekeepingThread | None = None
     try:
@@ -74,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
             log_level=settings.log_level.lower(),
             log_config=None,  # keep configure_logging's handler and format
             timeout_graceful_shutdown=5,
+            http=HttpToolsWithHeaderLimit,  # stops reading endless request heads (431)
         )
         # uvicorn re-raises the signal that stopped it once it has shut down,
         # after restoring the handler found at start: install one that only
@@ -93,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("serve", help="API + scheduler + downlink executor in one process")
     p.add_argument("--host", default="127.0.0.1", help="listen address (default %(default)s)")
-    p.add_argument("--port", type=int, default=8000, help="listen port (default %(default)s)")
+    p.add_argument(
+        "--port", type=int_in(0, 65535), default=8000, help="listen port (default %(default)s)"
+    )
     p.add_argument("--env-file", default=".env", help="settings file (default %(default)s)")
     p.add_argument(
         "--log-level", default=None, help="debug, info, warning, error (default GS_LOG_LEVEL)"

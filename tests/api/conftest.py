@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -176,16 +177,21 @@ def world(settings: Settings) -> Iterator[World]:
 
 
 @contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
+def serve(app: FastAPI, **config_options: Any) -> Iterator[str]:
     """``app`` served by uvicorn on a loopback port (real HTTP, real threads);
-    yields its base URL."""
+    yields its base URL. ``config_options`` go to ``uvicorn.Config``."""
     import threading
     import time
 
     import uvicorn
 
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=1
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        timeout_graceful_shutdown=1,
+        **config_options,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

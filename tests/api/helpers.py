@@ -101,8 +101,9 @@ class UvicornRun:
 
 @contextlib.contextmanager
 def uvicorn_workers(settings: Settings, workers: int = 2) -> Iterator[UvicornRun]:
-    """The API as deployed: ``uvicorn --factory api.app:app_from_env --workers N``
-    on the database and data directory of ``settings``, stopped by SIGTERM."""
+    """The API as deployed: ``uvicorn --factory api.app:app_from_env --workers N
+    --http api.serving:HttpToolsWithHeaderLimit`` on the database and data
+    directory of ``settings``, stopped by SIGTERM."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -112,11 +113,13 @@ def uvicorn_workers(settings: Settings, workers: int = 2) -> Iterator[UvicornRun
         "GS_DATA_DIR": str(settings.data_dir),
         "GS_CLOCK": "simulated",
         "GS_CLOCK_START": NOW.isoformat(),
+        "GS_METRICS_PUBLIC": str(settings.metrics_public).lower(),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "api.app:app_from_env"]
         + ["--workers", str(workers), "--host", "127.0.0.1", "--port", str(port)]
-        + ["--log-level", "warning", "--timeout-graceful-shutdown", "2"],
+        + ["--log-level", "warning", "--timeout-graceful-shutdown", "2"]
+        + ["--http", "api.serving:HttpToolsWithHeaderLimit"],
         env=env,
     )
     url = f"http://127.0.0.1:{port}"

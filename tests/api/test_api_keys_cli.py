@@ -51,10 +51,11 @@ def test_keys_are_created_listed_used_and_revoked(
 
 
 def test_key_roles_need_their_scope(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Bad input (a missing scope, an unknown id) exits 2, naming it.
     code, _, err = run(["keys", "create", "--name", "x", "--role", "operator"], capsys)
-    assert code == 1 and "tenant" in err
+    assert code == 2 and "tenant" in err
     code, _, err = run(["keys", "create", "--name", "x", "--role", "scientist"], capsys)
-    assert code == 1 and "granted tenant" in err
+    assert code == 2 and "granted tenant" in err
     code, out, _ = run(
         [
             "keys",
@@ -71,4 +72,4 @@ def test_key_roles_need_their_scope(env: Path, capsys: pytest.CaptureFixture[str
         capsys,
     )
     assert code == 0 and "store the key now" in out
-    assert run(["keys", "revoke", "no-such-id"], capsys)[0] == 1
+    assert run(["keys", "revoke", "no-such-id"], capsys)[0] == 2

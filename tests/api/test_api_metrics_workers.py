@@ -24,6 +24,13 @@ from groundstation.settings import Settings
 from .conftest import World
 from .helpers import UvicornRun, uvicorn_workers
 
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The suite's settings with GET /metrics published (GS_METRICS_PUBLIC)."""
+    return settings.model_copy(update={"metrics_public": True})
+
+
 COUNT = re.compile(
     r"^groundstation_http_request_duration_seconds_count(\{[^}]*\}) (\S+)$", re.MULTILINE
 )

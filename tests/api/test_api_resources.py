@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import update
 
 from api.app import create_app
@@ -14,6 +15,12 @@ from groundstation.settings import Settings
 
 from .conftest import NOAA18, NOAA19, NOW, TLE, World
 from .helpers import contact_body, first_free_pass
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The suite's settings with GET /metrics published (GS_METRICS_PUBLIC)."""
+    return settings.model_copy(update={"metrics_public": True})
 
 
 def test_admin_adds_a_station_with_an_antenna_and_maintenance(world: World) -> None:

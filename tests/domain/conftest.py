@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.models import Base
+from ingest.catalog import Base as CatalogBase
 
 from .helpers import postgres_url_or_skip
 
@@ -55,7 +56,8 @@ def _postgres_engine() -> Iterator[Engine]:
 
 
 def _truncate_all(engine: Engine) -> None:
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    metadata = [*Base.metadata.sorted_tables, *CatalogBase.metadata.sorted_tables]
+    tables = ", ".join(t.name for t in metadata)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 

@@ -20,7 +20,7 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     for name in MODULES:
         importlib.import_module(f"groundstation.commands.{name}").register(sub)
     args = parser.parse_args(argv)
-    code = args.func(args)
+    code = cli.run_command(args)
     out = capsys.readouterr()
     return code, out.out, out.err
 

@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 
+from groundstation.cli import run_command
 from groundstation.commands import dsp as dsp_command
 
 
@@ -11,7 +12,7 @@ def _run(argv):
     sub = parser.add_subparsers(dest="command", required=True)
     dsp_command.register(sub)
     args = parser.parse_args(argv)
-    return args.func(args)
+    return run_command(args)
 
 
 def test_simulate_then_decode_prints_every_sent_frame(tmp_path, capsys):

@@ -27,6 +27,7 @@ from ingest.topics import ContactEventMessage, DatasetReadyMessage, TopicNames
 from .conftest import (
     DEAD_PROFILE,
     DEMO_PROFILE,
+    UNCHECKED_LAG_S,
     check_frames_h5,
     check_image,
     check_topic_frames,
@@ -41,7 +42,7 @@ def test_concurrent_contacts_complete_or_fail_independently_with_datasets_and_to
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="groundstation.contacts")
-    settings = Settings(data_dir=tmp_path / "var")
+    settings = Settings(data_dir=tmp_path / "var", downlink_max_lag_s=UNCHECKED_LAG_S)
     engine = make_engine(settings.effective_database_url())
     migrate(engine)
     sessions = make_session_factory(engine)

@@ -33,6 +33,7 @@ from ingest.topics import TopicNames
 
 from .conftest import (
     DEMO_PROFILE,
+    UNCHECKED_LAG_S,
     check_frames_h5,
     check_image,
     check_topic_frames,
@@ -62,6 +63,7 @@ def test_contact_booked_over_http_delivers_to_kafka_and_s3_through_a_broker_outa
         clock="simulated",
         clock_start=start,
         clock_speedup=SPEEDUP,
+        downlink_max_lag_s=UNCHECKED_LAG_S,
         kafka_bootstrap=kafka_bootstrap,
         kafka_topic_prefix=prefix,
         object_store="s3",

@@ -26,7 +26,7 @@ from ingest.config import KafkaConfig
 from ingest.kafka_publisher import KafkaPublisher
 from ingest.topics import FrameMeta
 
-from .conftest import DEMO_PROFILE, clock_start_for, next_contacts, seed, wait_for
+from .conftest import DEMO_PROFILE, UNCHECKED_LAG_S, clock_start_for, next_contacts, seed, wait_for
 
 
 def series(text: str, name: str) -> float:
@@ -37,7 +37,9 @@ def series(text: str, name: str) -> float:
 
 
 def test_metrics_count_the_frames_of_a_contact_worked_by_the_executor(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "var")
+    settings = Settings(
+        data_dir=tmp_path / "var", metrics_public=True, downlink_max_lag_s=UNCHECKED_LAG_S
+    )
     engine = make_engine(settings.effective_database_url())
     migrate(engine)
     sessions = make_session_factory(engine)

@@ -9,13 +9,9 @@ exits cleanly and B is FAILED with the reason, never left in PASS.
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -29,37 +25,9 @@ from groundstation.models import Contact
 from ingest.catalog import CatalogService
 from ingest.objectstore import LocalObjectStore
 
-from .conftest import DEMO_PROFILE, seed, wait_for
+from .conftest import DEMO_PROFILE, api_up, free_port, seed, serve_process, wait_for
 
 SPEEDUP = 40.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _serve(data_dir: Path, clock_start: datetime, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("GS_") or k.startswith("GS_TEST")
-    }
-    env.update(
-        GS_DATA_DIR=str(data_dir),
-        GS_CLOCK="simulated",
-        GS_CLOCK_START=clock_start.isoformat(),
-        GS_CLOCK_SPEEDUP=str(SPEEDUP),
-        GS_SCHEDULER_HEARTBEAT_S="1",
-    )
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "groundstation.cli", "serve", "--port", str(port)],
-            cwd=data_dir.parent,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
 
 
 def _contact(sessions: sessionmaker[Session], contact_id: str) -> Contact:
@@ -107,7 +75,7 @@ def test_killed_service_fails_the_interrupted_contact_cleanly_and_keeps_other_bo
     c_before = _contact(sessions, ids["c"])
 
     # Run 1: SIGKILL a little into A's pass.
-    proc = _serve(data_dir, start, _free_port(), log)
+    proc = serve_process(data_dir, clock_start=start, speedup=SPEEDUP, port=free_port(), log=log)
     try:
         wait_for(
             lambda: _contact(sessions, ids["a"]).state == "PASS",
@@ -129,8 +97,8 @@ def test_killed_service_fails_the_interrupted_contact_cleanly_and_keeps_other_bo
     # Run 2: restart with the service clock where it would be now.
     time.sleep(4.0)
     resumed_at = a.aos + timedelta(seconds=(time.monotonic() - seen_pass) * SPEEDUP)
-    port = _free_port()
-    proc = _serve(data_dir, resumed_at, port, log)
+    port = free_port()
+    proc = serve_process(data_dir, clock_start=resumed_at, speedup=SPEEDUP, port=port, log=log)
     try:
         wait_for(
             lambda: _contact(sessions, ids["a"]).state == "FAILED",
@@ -149,7 +117,7 @@ def test_killed_service_fails_the_interrupted_contact_cleanly_and_keeps_other_bo
         http = httpx.Client(
             base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}
         )
-        wait_for(lambda: _up(http), timeout_s=30, what="the API after the restart")
+        wait_for(lambda: api_up(http), timeout_s=30, what="the API after the restart")
         listed = http.get("/datasets", params={"contact": ids["a"]})
         assert listed.status_code == 200 and listed.json()["count"] == 0
         # The other bookings are intact.
@@ -181,10 +149,3 @@ def test_killed_service_fails_the_interrupted_contact_cleanly_and_keeps_other_bo
     assert _contact(sessions, ids["c"]).state == "SCHEDULED"
     assert killed > seen_pass
     engine.dispose()
-
-
-def _up(http: httpx.Client) -> bool:
-    try:
-        return http.get("/health").status_code < 500
-    except httpx.HTTPError:
-        return False

@@ -17,7 +17,13 @@ from sqlalchemy import create_engine
 from ingest.catalog import CatalogService
 from ingest.config import S3Config
 from ingest.dataset import DatasetInfo, DatasetReader, DatasetWriter, recover
-from ingest.errors import CorruptObjectError, DatasetError, IngestError, ObjectNotFoundError
+from ingest.errors import (
+    CorruptObjectError,
+    DatasetError,
+    IngestError,
+    ObjectNotFoundError,
+    PublishRefusedError,
+)
 from ingest.h5frames import ContactAttrs
 from ingest.objectstore import LocalObjectStore, ObjectStore, S3ObjectStore, get_verified
 
@@ -304,6 +310,60 @@ def test_a_crash_while_writing_files_is_cleaned_at_start_up(
     assert report.cleaned == (ds.dataset_id,)
     assert store.list_keys(ds.key_prefix + "/") == []
     assert catalog.get(ds.dataset_id, include_unready=True).state == "failed"
+    assert not (staging / ds.dataset_id).exists()
+
+
+def _refuse(session: object, contact_id: str) -> None:
+    raise PublishRefusedError(f"contact {contact_id} is FAILED")
+
+
+def test_a_refused_commit_makes_nothing_visible_and_announces_nothing(
+    store: ObjectStore, catalog: CatalogService, tmp_path: Path
+) -> None:
+    from ingest.publisher import LocalLogPublisher
+    from ingest.topics import TopicNames
+
+    pub = LocalLogPublisher(tmp_path / "log", TopicNames("gs"))
+    ds = info()
+    writer = DatasetWriter(ds, store, catalog, tmp_path / "staging", publisher=pub).begin()
+    write_dataset(writer, n_frames=100)
+    seen: list[str] = []
+
+    def guard(session: object, contact_id: str) -> None:
+        seen.append(contact_id)
+        _refuse(session, contact_id)
+
+    with pytest.raises(PublishRefusedError, match="c-1 is FAILED"):
+        writer.commit(guard=guard)
+    pub.close()
+    assert seen == ["c-1"]  # asked inside the transaction, with the contact id
+    assert catalog.find(contact_id="c-1") == []
+    assert catalog.get(ds.dataset_id, include_unready=True).state == "writing"
+    assert (
+        not (tmp_path / "log" / "gs.datasets.jsonl").exists()
+        or not (tmp_path / "log" / "gs.datasets.jsonl").read_text()
+    )
+    writer.abort("contact failed")  # what the executor does next
+    assert store.list_keys(ds.key_prefix + "/") == []
+    assert catalog.get(ds.dataset_id, include_unready=True).state == "failed"
+
+
+def test_start_up_cleans_a_staged_dataset_whose_publication_is_refused(
+    store: ObjectStore, catalog: CatalogService, tmp_path: Path
+) -> None:
+    staging = tmp_path / "staging"
+    ds = info()
+    writer = DatasetWriter(ds, store, catalog, staging).begin()
+    write_dataset(writer, n_frames=100)
+    with pytest.raises(PublishRefusedError):
+        writer.commit(guard=_refuse)  # manifest written, then the process "dies"
+    assert (staging / ds.dataset_id / "manifest.json").is_file()
+    report = recover(store=store, catalog=catalog, staging_root=staging, guard=_refuse)
+    assert report.cleaned == (ds.dataset_id,) and report.resumed == ()
+    assert store.list_keys(ds.key_prefix + "/") == []
+    entry = catalog.get(ds.dataset_id, include_unready=True)
+    assert entry.state == "failed"
+    assert "c-1 is FAILED" in (entry.error or "")
     assert not (staging / ds.dataset_id).exists()
 
 

@@ -1,0 +1,116 @@
+"""Contact state and dataset state agree: the rules, in one place.
+
+A contact's dataset lives in the dataset catalogue (``ingest_datasets``, the
+same database as the contacts). The rules:
+
+- the dataset becomes ``ready`` (visible, announced) only inside the
+  catalogue transaction that also holds the contact's row and finds the
+  contact still in PASS or POSTPASS (``accept_dataset``, the guard passed to
+  ``DatasetWriter.commit`` and ``ingest.dataset.recover``); a contact failed
+  meanwhile gets no ready dataset: the writer deletes what it uploaded and
+  the catalogue row ends ``failed``;
+- the lifecycle moves a contact to COMPLETED only when its dataset is
+  ``ready`` (``dataset_state``, read under the contact row's claim);
+- a FAILED (or cancelled) contact's data is removed, never kept as a partial
+  dataset: its catalogue row, if any, is ``failed`` with the reason.
+
+``audit`` checks these invariants over a whole database, object store and
+staging directory (tests, the soak bench).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from groundstation.models import Contact
+from groundstation.states import ContactState
+from ingest.catalog import DatasetRow
+from ingest.errors import PublishRefusedError
+from ingest.objectstore import ObjectStore
+
+S = ContactState
+#: Contact states in which a dataset may be written and made ready.
+DATASET_STATES = (S.PASS.value, S.POSTPASS.value)
+
+
+def accept_dataset(session: Session, contact_id: str) -> None:
+    """Inside the transaction that makes ``contact_id``'s dataset ready:
+    lock the contact's row (waiting for it) and refuse unless the contact is
+    still in PASS or POSTPASS (``PublishRefusedError`` naming its state)."""
+    contact = session.scalar(
+        select(Contact)
+        .where(Contact.id == contact_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if contact is None:
+        raise PublishRefusedError(f"contact {contact_id} is not in the database")
+    if contact.state not in DATASET_STATES:
+        raise PublishRefusedError(
+            f"contact {contact_id} is {contact.state} ({contact.state_reason}); "
+            "its dataset is not published"
+        )
+
+
+def dataset_state(session: Session, contact_id: str) -> tuple[str, str] | None:
+    """(state, error) of the contact's newest catalogue row, or None."""
+    row = session.execute(
+        select(DatasetRow.state, DatasetRow.error)
+        .where(DatasetRow.contact_id == contact_id)
+        .order_by(DatasetRow.created_at.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (row[0], row[1] or "")
+
+
+def audit(
+    session: Session,
+    *,
+    store: ObjectStore | None = None,
+    staging_root: Path | None = None,
+    quiescent: bool = True,
+    archive_prefix: str = "",
+) -> list[str]:
+    """Every disagreement between contact state and dataset state, as
+    sentences (empty when all agree). ``quiescent``: no executor is running
+    (no ``writing`` row, nothing staged, no object outside a ready dataset).
+    A COMPLETED contact's dataset may have been ``expired`` by retention
+    (``groundstation.housekeeping``): its objects are gone, or moved under
+    ``archive_prefix``, or still being removed (the next run finishes that)."""
+    problems: list[str] = []
+    contacts = {c.id: c for c in session.scalars(select(Contact))}
+    rows = list(session.scalars(select(DatasetRow)))
+    by_contact: dict[str, list[DatasetRow]] = {}
+    for row in rows:
+        by_contact.setdefault(row.contact_id, []).append(row)
+    for cid, contact in contacts.items():
+        states = [r.state for r in by_contact.get(cid, [])]
+        ready = states.count("ready") + states.count("expired")
+        if contact.state == S.COMPLETED and ready != 1:
+            problems.append(f"contact {cid} is COMPLETED with datasets {states or 'none'}")
+        if contact.state not in (S.COMPLETED, *DATASET_STATES) and "ready" in states:
+            problems.append(
+                f"contact {cid} is {contact.state} ({contact.state_reason}) "
+                "but its dataset is ready"
+            )
+        if contact.state == S.FAILED and not contact.state_reason:
+            problems.append(f"contact {cid} is FAILED without a reason")
+        if "writing" in states and (quiescent or contact.state not in DATASET_STATES):
+            problems.append(f"contact {cid} is {contact.state} with a dataset being written")
+    for row in rows:
+        if row.contact_id not in contacts:
+            problems.append(f"dataset {row.id} ({row.state}) has no contact")
+    if store is not None:
+        visible = tuple(r.key_prefix + "/" for r in rows if r.state in ("ready", "expired"))
+        writing = tuple(r.key_prefix + "/" for r in rows if r.state == "writing")
+        archived = (archive_prefix.strip("/") + "/",) if archive_prefix.strip("/") else ()
+        for key in store.list_keys(""):
+            if key.startswith(visible + archived) or (not quiescent and key.startswith(writing)):
+                continue
+            problems.append(f"object {key} belongs to no ready dataset")
+    if staging_root is not None and quiescent and Path(staging_root).is_dir():
+        problems += [f"staging left behind: {p}" for p in sorted(Path(staging_root).iterdir())]
+    return problems
