@@ -31,6 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.proc_status import current_rss_mb, peak_rss_mb  # noqa: E402
 from dsp.amateur_sim import (  # noqa: E402
     FRAMERS,
     add_noise,
@@ -90,6 +91,7 @@ def grsat_frames(wav: Path, norad: int) -> tuple[set[bytes], float]:
             text=True,
             timeout=600,
             check=False,
+            cwd=tmp,  # its file receivers (BY70-1's camera) write images to the working directory
         )
         frames = set(kiss_decode(kiss.read_bytes())) if kiss.exists() else set()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -242,32 +244,19 @@ def memory_child(stream_seconds: float) -> None:
         for start in range(0, block.size, chunk):
             frames += len(receiver.process(block[start : start + chunk]))
         if r == repeats // 4:
-            rss_quarter = _current_rss_mb()
+            rss_quarter = current_rss_mb()
     frames += len(receiver.flush())
-    # VmHWM, not ru_maxrss: the latter keeps the parent's RSS across fork + exec
-    peak = _status_mb("VmHWM")
     print(
         json.dumps(
             {
-                "peak_rss_mb": peak,
+                "peak_rss_mb": peak_rss_mb(),  # VmHWM (bench.proc_status says why)
                 "rss_quarter_mb": rss_quarter,
-                "rss_end_mb": _current_rss_mb(),
+                "rss_end_mb": current_rss_mb(),
                 "seconds": repeats * block.size / fs_hz,
                 "frames": frames,
             }
         )
     )
-
-
-def _status_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return float(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _current_rss_mb() -> float:
-    return _status_mb("VmRSS")
 
 
 def main() -> None:

@@ -5,9 +5,10 @@ or IQ per modulation.
 ``FRAMERS`` (keyed like dsp.chain.FRAMINGS) turn frames into channel bits
 with a preamble and idle gaps; the modulators produce what the receiver
 takes: FM discriminator audio (FSK), two-tone audio (AFSK), an SSB audio
-subcarrier (BPSK, DBPSK), or complex baseband IQ. Symbol clock offset (ppm),
-carrier or subcarrier frequency, DC offset and level are parameters; noise
-is added by ``add_noise``.
+subcarrier (BPSK, DBPSK), or complex baseband IQ; ``fm_receiver_audio`` is
+the FM receiver that turns FM IQ (with its noise) into audio. Symbol clock
+offset (ppm), carrier or subcarrier frequency and its drift, phase, DC
+offset and level are parameters; noise is added by ``add_noise``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from numpy.typing import NDArray
 from dsp.ao40 import ao40_encode
 from dsp.coding import ChannelCode
 from dsp.deframers import bits_of
+from dsp.fm import discriminate, lowpass
 from dsp.fx25 import ASTROCAST_TAG, astrocast_fx25_encode
 from dsp.g3ruh import g3ruh_scramble
 from dsp.gomspace import (
@@ -157,12 +159,40 @@ def fsk_audio(
     return level * nrz_waveform(bits, fs_hz, baud_rate, clock_ppm=clock_ppm) + dc
 
 
+def _drift(n: int, fs_hz: float, offset_hz: float, drift_hz_s: float) -> NDArray[np.float64]:
+    """Carrier frequency of each of n samples: offset_hz, changing by drift_hz_s."""
+    return np.asarray(offset_hz + drift_hz_s * np.arange(n) / fs_hz, dtype=np.float64)
+
+
 def fm_iq(
-    discriminator: NDArray[np.float64], fs_hz: float, deviation_hz: float, offset_hz: float = 0.0
+    discriminator: NDArray[np.float64],
+    fs_hz: float,
+    deviation_hz: float,
+    offset_hz: float = 0.0,
+    *,
+    drift_hz_s: float = 0.0,
+    phase_rad: float = 0.0,
 ) -> NDArray[np.complex64]:
-    """Unit-amplitude FM IQ whose frequency is offset_hz + deviation_hz * discriminator."""
-    freq = offset_hz + deviation_hz * np.asarray(discriminator)
-    return np.exp(2j * np.pi * np.cumsum(freq) / fs_hz).astype(np.complex64)
+    """Unit-amplitude FM IQ whose frequency is offset_hz (changing by
+    drift_hz_s, a Doppler-like drift) + deviation_hz * discriminator."""
+    d = np.asarray(discriminator)
+    freq = _drift(d.size, fs_hz, offset_hz, drift_hz_s) + deviation_hz * d
+    return np.exp(1j * (2 * np.pi * np.cumsum(freq) / fs_hz + phase_rad)).astype(np.complex64)
+
+
+def fm_receiver_audio(
+    iq: NDArray[np.generic],
+    fs_hz: float,
+    deviation_hz: float,
+    bandwidth_hz: float,
+    *,
+    level: float = 0.3,
+) -> NDArray[np.float64]:
+    """A simulated FM receiver tuned to 0 Hz: an IF filter ``bandwidth_hz``
+    wide, then a discriminator; the audio is ``level`` at +deviation_hz (a
+    tuning offset shows as DC, noise as FM clicks and a rising spectrum)."""
+    z = lowpass(np.asarray(iq, dtype=np.complex128), bandwidth_hz / 2, fs_hz)
+    return level * discriminate(z, fs_hz, deviation_hz)
 
 
 def afsk_audio(
@@ -174,11 +204,12 @@ def afsk_audio(
     *,
     clock_ppm: float = 0.0,
     level: float = 0.3,
+    phase_rad: float = 0.0,
 ) -> NDArray[np.float64]:
     """Phase-continuous two-tone audio: af_carrier_hz + deviation_hz for a 1 bit."""
     nrz = nrz_waveform(bits, fs_hz, baud_rate, clock_ppm=clock_ppm, bt=2.0)
     freq = af_carrier_hz + deviation_hz * nrz
-    return level * np.cos(2 * np.pi * np.cumsum(freq) / fs_hz)
+    return level * np.cos(2 * np.pi * np.cumsum(freq) / fs_hz + phase_rad)
 
 
 def bpsk_baseband(
@@ -196,12 +227,17 @@ def differential_bits(bits: NDArray[np.uint8]) -> NDArray[np.uint8]:
 
 
 def upconvert(
-    baseband: NDArray[np.complex64], fs_hz: float, freq_hz: float, phase_rad: float = 0.0
+    baseband: NDArray[np.complex64],
+    fs_hz: float,
+    freq_hz: float,
+    phase_rad: float = 0.0,
+    *,
+    drift_hz_s: float = 0.0,
 ) -> NDArray[np.complex64]:
-    n = np.arange(baseband.size)
-    return (baseband * np.exp(1j * (2 * np.pi * freq_hz * n / fs_hz + phase_rad))).astype(
-        np.complex64
-    )
+    """Baseband -> a carrier at freq_hz (changing by drift_hz_s) and phase_rad."""
+    freq = _drift(baseband.size, fs_hz, freq_hz, drift_hz_s)
+    phase = 2 * np.pi * (np.cumsum(freq) - freq[0]) / fs_hz + phase_rad
+    return (baseband * np.exp(1j * phase)).astype(np.complex64)
 
 
 def add_noise(x: NDArray[np.generic], noise_std: float, seed: int = 0) -> NDArray[np.generic]:

@@ -77,7 +77,7 @@ class _Fsk:
 
             def transform(w: NDArray[np.generic]) -> NDArray[np.float64]:
                 audio = fm_discriminate(w, fs_hz, 2 * af, tx.baud_rate) if iq else w
-                return afsk_discriminate(audio, fs_hz, af, deviation)
+                return afsk_discriminate(audio, fs_hz, af, deviation, tx.baud_rate)
 
         elif iq:
 
@@ -383,12 +383,15 @@ class TransmitterChain:
         self._recent: list[tuple[bytes, float]] = []  # (frame, sample_pos) of emitted frames
 
     def process(self, samples: NDArray[np.generic]) -> list[DecodedFrame]:
-        return self._deframe(self.demod.process(samples), final=False)
+        return self.deframe(self.demod.process(samples), final=False)
 
     def flush(self) -> list[DecodedFrame]:
-        return self._deframe(self.demod.flush(), final=True)
+        return self.deframe(self.demod.flush(), final=True)
 
-    def _deframe(self, branches: list[SoftSymbols], final: bool) -> list[DecodedFrame]:
+    def deframe(self, branches: list[SoftSymbols], final: bool = False) -> list[DecodedFrame]:
+        """Soft-symbol branches of this chain's ``demod`` -> frames (what
+        ``process`` does after demodulating; measurements that look at the
+        symbols as well call the two steps themselves)."""
         found = []
         for deframer, symbols in zip(self.deframers, branches, strict=True):
             found += deframer.push(symbols, final=final)

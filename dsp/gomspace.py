@@ -97,11 +97,17 @@ def _u482c_viterbi(soft: NDArray[np.float32], length: int) -> bytes | None:
 
 
 def u482c_decode(soft: NDArray[np.float32]) -> GomspaceFrame | None:
-    """U482C: Golay length field with flags choosing Viterbi, scrambler and RS."""
+    """U482C: Golay length field with flags choosing Viterbi, scrambler and RS.
+    A frame without RS has nothing to check it, and any 24 bits lie within 3
+    errors of a Golay codeword, so a sync word that noise imitated would give
+    a garbage frame about every other time (its RS flag is clear): such a
+    frame is taken only when its length field needed no correction."""
     header = _length_field(soft)
     if header is None:
         return None
     field, golay_errors = header
+    if not field & RS_FLAG and golay_errors > 0:
+        return None
     length = field & 0xFF
     body = soft[GOLAY_BITS:]
     if field & VITERBI_FLAG:

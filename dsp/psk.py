@@ -44,9 +44,11 @@ PULL_IN = LoopGear(carrier_bn_t=0.02, timing_bn_t=0.005, settle_symbols=0)
 @dataclass(frozen=True)
 class PskConfig:
     """min_hz/max_hz: where the carrier may be; detect_db: significance of a
-    carrier line (noise alone stays under ~10 dB); band_snr_db: least signal
-    band over the band's median density (an r=1/2 coded signal at its
-    threshold shows ~2 dB; silence and hum 0)."""
+    carrier line (noise alone stays under ~10 dB); subband_detect_db: the
+    same for the sub-band search of narrow signals in a wide band
+    (dsp.carrier_search; its scale: noise alone under ~7 dB, tones ~0);
+    band_snr_db: least signal band over the band's median density (an r=1/2
+    coded signal at its threshold shows ~2 dB; silence and hum 0)."""
 
     baud_rate: float
     fs_hz: float
@@ -56,8 +58,25 @@ class PskConfig:
     rrc_alpha: float = 0.35
     block_s: float = 0.5
     detect_db: float = 12.0
+    subband_detect_db: float = 8.0
     band_snr_db: float = 1.0
     gears: tuple[LoopGear, ...] = field(default=(TRACKING, PULL_IN))
+
+
+def carrier_track_hz(
+    n: NDArray[np.int64], times: list[float], freqs: list[float]
+) -> NDArray[np.float64]:
+    """Carrier at samples n from the estimates (freqs) at block centres (times):
+    linear between them and, beyond the first or last, along the line through
+    the two nearest (a drifting carrier keeps drifting to the end of a run;
+    holding the last estimate left it up to 0.25 s x the drift rate off)."""
+    track = np.interp(n, times, freqs)
+    if len(times) >= 2:
+        slope_lo = (freqs[1] - freqs[0]) / (times[1] - times[0])
+        slope_hi = (freqs[-1] - freqs[-2]) / (times[-1] - times[-2])
+        track = np.where(n < times[0], freqs[0] + slope_lo * (n - times[0]), track)
+        track = np.where(n > times[-1], freqs[-1] + slope_hi * (n - times[-1]), track)
+    return np.asarray(track, dtype=np.float64)
 
 
 class _Run:
@@ -126,15 +145,19 @@ class PskDemodulator:
 
     def _detected(self, e: CarrierEstimate) -> bool:
         c = self.config
-        return e.significance_db >= c.detect_db and e.band_snr_db >= c.band_snr_db
+        threshold = c.subband_detect_db if e.subbands else c.detect_db
+        return e.significance_db >= threshold and e.band_snr_db >= c.band_snr_db
 
     def _anchors(self, j: int, n_blocks: int) -> tuple[list[float], list[float]]:
         times, freqs = [], []
+        end = self._buffer_start + self._buffer.size
         for k in (j - 1, j, j + 1):
             if 0 <= k < n_blocks:
                 e = self._estimate(k)
                 if self._detected(e):
-                    times.append((k + 0.5) * self.block)
+                    # an estimate holds for the centre of the samples it saw (the
+                    # last block of a stream may be short)
+                    times.append(k * self.block + min(self.block, end - k * self.block) / 2)
                     freqs.append(e.freq_hz)
         return times, freqs
 
@@ -176,7 +199,7 @@ class PskDemodulator:
             power = max(float(np.mean(np.abs(b) ** 2)) if b.size else 0.0 for b in (samples, nxt))
             self._run = _Run(self.config, start, power or 1.0)
         n = start + np.arange(samples.size)
-        freq = np.interp(n, times, freqs)
+        freq = carrier_track_hz(n, times, freqs)
         self.carrier_track.append(
             ((start + samples.size / 2) / self.config.fs_hz, float(np.mean(freq)))
         )
