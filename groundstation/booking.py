@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, joinedload
 
-from groundstation.clock import require_supported, require_utc
+from groundstation.clock import iso_utc, require_supported, require_utc
 from groundstation.errors import (
     AntennaOfflineError,
     BandMismatchError,
@@ -49,7 +49,7 @@ from groundstation.models import (
     new_id,
 )
 from groundstation.profile_settings import downlink_problems, profile_document, read_profile
-from groundstation.states import ACTIVE_STATES, ContactState
+from groundstation.states import ACTIVE_STATE_VALUES, ContactState
 from groundstation.transitions import apply_transition, record_window_update
 
 if TYPE_CHECKING:
@@ -57,9 +57,6 @@ if TYPE_CHECKING:
     from orbital.elements import ElementSet
     from orbital.passes import Pass
     from orbital.stations import Station
-
-ACTIVE = [s.value for s in ACTIVE_STATES]
-
 
 #: The longest range a prediction behind the service may run over (passes,
 #: availability, planning): a month of passes over every station is
@@ -103,11 +100,11 @@ def require_span(
     """ValidationError naming the values unless ``start < end`` and the range
     is at most ``limit`` long: checked before any prediction over it."""
     if not start < end:
-        raise ValidationError(f"{what}: start {_iso(start)} is not before end {_iso(end)}")
+        raise ValidationError(f"{what}: start {iso_utc(start)} is not before end {iso_utc(end)}")
     span = end - start
     if span > limit:
         raise ValidationError(
-            f"{what}: {_iso(start)}..{_iso(end)} spans {span.total_seconds() / 86400:.1f} days; "
+            f"{what}: {iso_utc(start)}..{iso_utc(end)} spans {span.total_seconds() / 86400:.1f} days; "
             f"at most {limit.total_seconds() / 86400:.0f} days per request"
         )
 
@@ -181,7 +178,7 @@ def conflicting_contacts(
 ) -> list[Contact]:
     query = select(Contact).where(
         Contact.antenna_id == antenna_id,
-        Contact.state.in_(ACTIVE),
+        Contact.state.in_(ACTIVE_STATE_VALUES),
         Contact.blocked_start < end,
         Contact.blocked_end > start,
     )
@@ -204,11 +201,6 @@ def conflicting_maintenance(
     )
 
 
-def _iso(t: datetime) -> str:
-    # %Y does not pad years before 1000 ("1-01-01"): the year is written apart.
-    return f"{t.year:04d}-{t:%m-%dT%H:%M:%S}Z"
-
-
 def usable_ephemeris(
     session: Session, satellite: Satellite, now: datetime, policy: BookingPolicy
 ) -> Ephemeris:
@@ -221,8 +213,8 @@ def usable_ephemeris(
     age_s = (now - ephemeris.epoch).total_seconds()
     if age_s > policy.max_ephemeris_age_s:
         raise EphemerisError(
-            f"ephemeris of NORAD {satellite.norad_id} has epoch {_iso(ephemeris.epoch)}, "
-            f"{age_s / 86400:.2f} days old at {_iso(now)}; the limit is "
+            f"ephemeris of NORAD {satellite.norad_id} has epoch {iso_utc(ephemeris.epoch)}, "
+            f"{age_s / 86400:.2f} days old at {iso_utc(now)}; the limit is "
             f"{policy.max_ephemeris_age_s / 86400:.2f} days: upload a newer one"
         )
     return ephemeris
@@ -336,7 +328,7 @@ def availability(
                     session, antenna_id=antenna_id, start=blocked_start, end=blocked_end
                 )
                 if maint:
-                    blocked_by = f"maintenance {_iso(maint[0].start)}..{_iso(maint[0].end)}"
+                    blocked_by = f"maintenance {iso_utc(maint[0].start)}..{iso_utc(maint[0].end)}"
         windows.append(
             AvailableWindow(
                 norad_id=norad_id,
@@ -425,7 +417,7 @@ def _window(start: datetime, end: datetime, now: datetime) -> tuple[datetime, da
         require_utc(now, "now"),
     )
     if not start < end:
-        raise ValidationError(f"start {_iso(start)} is not before end {_iso(end)}")
+        raise ValidationError(f"start {iso_utc(start)} is not before end {iso_utc(end)}")
     return start, end, now
 
 
@@ -435,7 +427,7 @@ def _require_one_pass(start: datetime, end: datetime, policy: BookingPolicy) -> 
     window_s = (end - start).total_seconds()
     if window_s > policy.max_window_s:
         raise ValidationError(
-            f"window {_iso(start)}..{_iso(end)} lasts {window_s:.0f} s; a booking covers one "
+            f"window {iso_utc(start)}..{iso_utc(end)} lasts {window_s:.0f} s; a booking covers one "
             f"pass: at most {policy.max_window_s:.0f} s (the longest pass, GS_MAX_PASS_S "
             f"{policy.max_pass_s:.0f} s, plus {policy.window_tolerance_s:.0f} s tolerance on "
             "either side); take AOS and LOS from GET /passes"
@@ -533,19 +525,19 @@ def prepare_reservation(
     if match is None:
         raise NoSuchPassError(
             f"no pass of NORAD {norad_id} over station {station_id} above {min_el:.1f} deg "
-            f"overlaps {_iso(start)}..{_iso(end)}; use availability to find windows"
+            f"overlaps {iso_utc(start)}..{iso_utc(end)}; use availability to find windows"
         )
     if start < match.aos - tolerance or end > match.los + tolerance:
         raise NoSuchPassError(
-            f"window {_iso(start)}..{_iso(end)} extends beyond the predicted pass of NORAD "
-            f"{norad_id} over {station_id} (AOS {_iso(match.aos)}, LOS {_iso(match.los)}) by more "
+            f"window {iso_utc(start)}..{iso_utc(end)} extends beyond the predicted pass of NORAD "
+            f"{norad_id} over {station_id} (AOS {iso_utc(match.aos)}, LOS {iso_utc(match.los)}) by more "
             f"than {policy.window_tolerance_s:.0f} s"
         )
     aos, los = max(start, match.aos), min(end, match.los)
     duration_s = (los - aos).total_seconds()
     if duration_s < profile.min_viable_duration_s:
         raise ContactTooShortError(
-            f"contact {_iso(aos)}..{_iso(los)} lasts {duration_s:.0f} s, less than the minimum "
+            f"contact {iso_utc(aos)}..{iso_utc(los)} lasts {duration_s:.0f} s, less than the minimum "
             f"viable {profile.min_viable_duration_s:.0f} s of profile {profile_id}"
         )
     return PreparedReservation(
@@ -585,8 +577,8 @@ def stage_reservation(
     w = windows_for(p.aos, p.los, antenna, profile)
     if w.booked_start <= now:
         raise NoSuchPassError(
-            f"pre-pass of that window would start at {_iso(w.booked_start)}, not after "
-            f"now ({_iso(now)})"
+            f"pre-pass of that window would start at {iso_utc(w.booked_start)}, not after "
+            f"now ({iso_utc(now)})"
         )
     maint = conflicting_maintenance(
         session, antenna_id=p.antenna_id, start=w.blocked_start, end=w.blocked_end
@@ -594,9 +586,9 @@ def stage_reservation(
     if maint:
         m = maint[0]
         raise MaintenanceConflictError(
-            f"antenna {p.antenna_id} is in maintenance {_iso(m.start)}..{_iso(m.end)} "
+            f"antenna {p.antenna_id} is in maintenance {iso_utc(m.start)}..{iso_utc(m.end)} "
             f"({m.reason or 'no reason given'}), overlapping the window "
-            f"{_iso(w.blocked_start)}..{_iso(w.blocked_end)} incl. setup/teardown"
+            f"{iso_utc(w.blocked_start)}..{iso_utc(w.blocked_end)} incl. setup/teardown"
         )
     # No look-up of overlapping bookings first: the database refuses the
     # insert (PostgreSQL exclusion constraint, SQLite trigger), and
@@ -651,11 +643,11 @@ def overlap_refusal(
         other = clash[0]
         return BookingConflictError(
             f"antenna {contact.antenna_id} is booked by contact {other.id} "
-            f"{_iso(other.blocked_start)}..{_iso(other.blocked_end)} (incl. setup/teardown), "
-            f"overlapping the requested {_iso(contact.blocked_start)}..{_iso(contact.blocked_end)}"
+            f"{iso_utc(other.blocked_start)}..{iso_utc(other.blocked_end)} (incl. setup/teardown), "
+            f"overlapping the requested {iso_utc(contact.blocked_start)}..{iso_utc(contact.blocked_end)}"
         )
     return BookingConflictError(
-        f"antenna {contact.antenna_id}: the window {_iso(contact.aos)}..{_iso(contact.los)} was "
+        f"antenna {contact.antenna_id}: the window {iso_utc(contact.aos)}..{iso_utc(contact.los)} was "
         f"booked concurrently by another request (database refused the overlap: "
         f"{type(exc.orig).__name__})"
     )
@@ -800,8 +792,8 @@ def cancel(
         state, start = contact.state, contact.booked_start
         session.rollback()
         raise CancelRefusedError(
-            f"contact {contact_id} is {state} and its pre-pass starts at {_iso(start)}; "
-            f"cancelling is allowed only while SCHEDULED before the pre-pass (now {_iso(now)})"
+            f"contact {contact_id} is {state} and its pre-pass starts at {iso_utc(start)}; "
+            f"cancelling is allowed only while SCHEDULED before the pre-pass (now {iso_utc(now)})"
         )
     event = apply_transition(session, contact, ContactState.CANCELLED, at=now, reason=reason)
     session.commit()
@@ -885,7 +877,7 @@ def repredict_contacts(
         )
     )
     out: list[ContactEvent] = []
-    epoch = _iso(ephemeris.epoch)
+    epoch = iso_utc(ephemeris.epoch)
     for contact in contacts:
         antenna, profile = contact.antenna, contact.profile
         min_el = required_elevation_deg(antenna, profile)
@@ -903,7 +895,7 @@ def repredict_contacts(
         if new_pass is None:
             failure = (
                 f"no pass over {antenna.station_id} above {min_el:.1f} deg is predicted within "
-                f"{match_within_s:.0f} s of the booked TCA {_iso(contact.tca)} with the "
+                f"{match_within_s:.0f} s of the booked TCA {iso_utc(contact.tca)} with the "
                 f"ephemeris of epoch {epoch}"
             )
         else:
@@ -914,7 +906,7 @@ def repredict_contacts(
             w = windows_for(new_pass.aos, new_pass.los, antenna, profile)
             if moved and new_pass.duration_s < profile.min_viable_duration_s:
                 failure = (
-                    f"re-predicted pass {_iso(new_pass.aos)}..{_iso(new_pass.los)} lasts "
+                    f"re-predicted pass {iso_utc(new_pass.aos)}..{iso_utc(new_pass.los)} lasts "
                     f"{new_pass.duration_s:.0f} s, less than the minimum viable "
                     f"{profile.min_viable_duration_s:.0f} s (ephemeris epoch {epoch})"
                 )
@@ -931,20 +923,20 @@ def repredict_contacts(
                 )
                 if clash:
                     failure = (
-                        f"re-predicted window {_iso(w.blocked_start)}..{_iso(w.blocked_end)} "
+                        f"re-predicted window {iso_utc(w.blocked_start)}..{iso_utc(w.blocked_end)} "
                         f"now overlaps contact {clash[0].id} on antenna {antenna.id} "
                         f"(ephemeris epoch {epoch})"
                     )
                 elif maint:
                     failure = (
-                        f"re-predicted window {_iso(w.blocked_start)}..{_iso(w.blocked_end)} "
-                        f"now overlaps maintenance {_iso(maint[0].start)}..{_iso(maint[0].end)} "
+                        f"re-predicted window {iso_utc(w.blocked_start)}..{iso_utc(w.blocked_end)} "
+                        f"now overlaps maintenance {iso_utc(maint[0].start)}..{iso_utc(maint[0].end)} "
                         f"on antenna {antenna.id} (ephemeris epoch {epoch})"
                     )
                 elif w.booked_start <= now:
                     failure = (
-                        f"re-predicted pre-pass would start at {_iso(w.booked_start)}, "
-                        f"already past at {_iso(now)}"
+                        f"re-predicted pre-pass would start at {iso_utc(w.booked_start)}, "
+                        f"already past at {iso_utc(now)}"
                     )
         contact.ephemeris_id = ephemeris.id
         contact.ephemeris_epoch = ephemeris.epoch
@@ -959,8 +951,8 @@ def repredict_contacts(
         assert new_pass is not None
         if moved:
             reason = (
-                f"window moved with ephemeris epoch {epoch}: AOS {_iso(contact.aos)} -> "
-                f"{_iso(new_pass.aos)}, LOS {_iso(contact.los)} -> {_iso(new_pass.los)}"
+                f"window moved with ephemeris epoch {epoch}: AOS {iso_utc(contact.aos)} -> "
+                f"{iso_utc(new_pass.aos)}, LOS {iso_utc(contact.los)} -> {iso_utc(new_pass.los)}"
             )
             contact.aos, contact.tca, contact.los = new_pass.aos, new_pass.tca, new_pass.los
             contact.max_elevation_deg = new_pass.max_elevation_deg

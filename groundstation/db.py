@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 if TYPE_CHECKING:
     from groundstation.settings import Settings
 
+# Written out, not derived from ``states.ACTIVE_STATE_VALUES``: the initial
+# migration's DDL must stay what it was when it ran.
 ACTIVE_STATES_SQL = "('SCHEDULED', 'PREPASS', 'PASS', 'POSTPASS')"
 
 # Exclusion constraint (PostgreSQL) and triggers (SQLite) enforcing no double

@@ -44,6 +44,7 @@ from groundstation.errors import (
 from groundstation.events import ContactEvent, EventSink, NullEventSink
 from groundstation.inventory import get_satellite
 from groundstation.models import Contact, PlanProposal, Satellite
+from groundstation.states import ACTIVE_STATE_VALUES
 
 PLAN_TTL = timedelta(hours=1)
 log = logging.getLogger(__name__)
@@ -324,7 +325,7 @@ def _leftover(session: Session, prep: booking.PreparedReservation) -> Contact | 
     )
     if contact is None:
         return None
-    if contact.state in booking.ACTIVE:
+    if contact.state in ACTIVE_STATE_VALUES:
         return contact
     contact.idempotency_key = None
     session.flush()

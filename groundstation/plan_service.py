@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from groundstation.booking import (
-    ACTIVE,
     BookingPolicy,
     band_fits,
     element_set,
@@ -38,6 +37,7 @@ from groundstation.planning import (
     solve_greedy,
     solve_milp,
 )
+from groundstation.states import ACTIVE_STATE_VALUES
 
 
 def _check_prediction_work(
@@ -130,7 +130,7 @@ def plan_contacts(
             for c in session.scalars(
                 select(Contact).where(
                     Contact.antenna_id == antenna.id,
-                    Contact.state.in_(ACTIVE),
+                    Contact.state.in_(ACTIVE_STATE_VALUES),
                     Contact.blocked_end > start,
                     Contact.blocked_start < end,
                 )

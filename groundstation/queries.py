@@ -21,7 +21,6 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from groundstation.booking import (
-    ACTIVE,
     MAX_PREDICTION_SPAN,
     BookingPolicy,
     element_set,
@@ -45,7 +44,7 @@ from groundstation.models import (
     MissionProfile,
     Satellite,
 )
-from groundstation.states import ContactState
+from groundstation.states import ACTIVE_STATE_VALUES, ContactState
 from ingest.catalog import DatasetEntry, DatasetRow
 
 if TYPE_CHECKING:
@@ -265,7 +264,7 @@ def predicted_passes(
                 Contact.id, Contact.antenna_id, Contact.blocked_start, Contact.blocked_end
             ).where(
                 Contact.antenna_id.in_(antenna_ids),
-                Contact.state.in_(ACTIVE),
+                Contact.state.in_(ACTIVE_STATE_VALUES),
                 Contact.blocked_end > start - margin,
                 Contact.blocked_start < end + margin,
             )

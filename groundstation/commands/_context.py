@@ -218,7 +218,3 @@ def parse_band(value: str) -> tuple[float, float]:
             f"band {value!r} must be MIN_HZ:MAX_HZ with 0 < MIN_HZ < MAX_HZ, finite"
         )
     return low, high
-
-
-def iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")

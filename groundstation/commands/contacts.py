@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 from groundstation import booking
-from groundstation.commands._context import Context, iso, norad_id, parse_time, run
+from groundstation.clock import iso_utc
+from groundstation.commands._context import Context, norad_id, parse_time, run
 
 
 def register(subparsers: Any) -> None:
@@ -64,7 +65,7 @@ def _availability(args: argparse.Namespace, ctx: Context) -> int:
         )
     for w in windows:
         print(
-            f"{w.antenna_id}\tAOS {iso(w.aos)}\tTCA {iso(w.tca)}\tLOS {iso(w.los)}\t"
+            f"{w.antenna_id}\tAOS {iso_utc(w.aos)}\tTCA {iso_utc(w.tca)}\tLOS {iso_utc(w.los)}\t"
             f"max el {w.max_elevation_deg:5.1f}\t{w.duration_s:5.0f} s\t{w.state}"
             + (f" ({w.blocked_by})" if w.blocked_by else "")
         )
@@ -87,8 +88,8 @@ def _reserve(args: argparse.Namespace, ctx: Context) -> int:
             policy=ctx.policy,
         )
         print(
-            f"contact {c.id} {c.state} on {c.antenna_id}: AOS {iso(c.aos)} LOS {iso(c.los)} "
-            f"booked {iso(c.booked_start)}..{iso(c.booked_end)}"
+            f"contact {c.id} {c.state} on {c.antenna_id}: AOS {iso_utc(c.aos)} LOS {iso_utc(c.los)} "
+            f"booked {iso_utc(c.booked_start)}..{iso_utc(c.booked_end)}"
         )
     return 0
 
@@ -129,8 +130,8 @@ def _contacts_list(args: argparse.Namespace, ctx: Context) -> int:
             return 0
         for c in rows:
             print(
-                f"{c.id}\t{c.satellite.norad_id}\t{c.antenna_id}\tAOS {iso(c.aos)}\t"
-                f"LOS {iso(c.los)}\t{c.state}\t{c.state_reason}"
+                f"{c.id}\t{c.satellite.norad_id}\t{c.antenna_id}\tAOS {iso_utc(c.aos)}\t"
+                f"LOS {iso_utc(c.los)}\t{c.state}\t{c.state_reason}"
             )
         print(f"{count} contacts")
     return 0

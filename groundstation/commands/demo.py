@@ -27,7 +27,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from groundstation.clock import iso_utc
 from groundstation.commands._context import finite_float, int_in
+from groundstation.states import TERMINAL_STATE_VALUES
 
 #: The sample elements date from 2023-07-04; the demo's service clock starts there.
 DEMO_CLOCK_START = datetime(2023, 7, 4, 18, 0, tzinfo=UTC)
@@ -36,7 +38,6 @@ DEMO_PROFILE = "weather-imagery"
 DEMO_FREQ_HZ = 137.9e6
 DEMO_FRAMING = "ccsds-bpsk-conv-rs"
 MAX_PASS_S = 25 * 60.0
-TERMINAL = ("COMPLETED", "FAILED", "CANCELLED", "FAILED_TO_SCHEDULE")
 
 
 def find_samples(explicit: str | None) -> Path:
@@ -302,10 +303,6 @@ def book_slices(
     return ids
 
 
-def _iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def run(args: argparse.Namespace) -> int:
     from groundstation.booking import BookingPolicy, reserve
     from groundstation.clock import SimulatedClock
@@ -377,7 +374,7 @@ def run(args: argparse.Namespace) -> int:
             booked.append(contact.id)
             print(
                 f"  booked {contact.id[:8]}  {c.name:<22} {c.antenna_id:<16} "
-                f"AOS {_iso(c.aos)}  LOS {_iso(c.los)}  max el {c.max_elevation_deg:5.1f} deg",
+                f"AOS {iso_utc(c.aos)}  LOS {iso_utc(c.los)}  max el {c.max_elevation_deg:5.1f} deg",
                 flush=True,
             )
     engine.dispose()
@@ -389,7 +386,7 @@ def run(args: argparse.Namespace) -> int:
     runtime = open_runtime(settings, clock=clock)
     span = max(c.los for c in choices) + timedelta(seconds=60) - clock_start
     print(
-        f"Service clock starts at {_iso(clock_start)}, x{args.speedup:g}: "
+        f"Service clock starts at {iso_utc(clock_start)}, x{args.speedup:g}: "
         f"{span.total_seconds() / 60:.0f} min of passes in about "
         f"{span.total_seconds() / args.speedup:.0f} s",
         flush=True,
@@ -406,7 +403,7 @@ def run(args: argparse.Namespace) -> int:
                     if row is not None:
                         states[cid] = (row.state, row.state_reason)
                 session.rollback()
-            if all(states.get(cid, ("", ""))[0] in TERMINAL for cid in booked):
+            if all(states.get(cid, ("", ""))[0] in TERMINAL_STATE_VALUES for cid in booked):
                 break
             if time.monotonic() - last_print >= args.progress_s:
                 last_print = time.monotonic()
@@ -439,7 +436,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _progress_line(runtime: Any, booked: list[str], states: dict[str, tuple[str, str]]) -> str:
-    parts = [f"[{_iso(runtime.clock.now())}]"]
+    parts = [f"[{iso_utc(runtime.clock.now())}]"]
     for cid in booked:
         state = states.get(cid, ("?", ""))[0]
         p = runtime.executor.progress.get(cid)
@@ -469,7 +466,7 @@ def _summary(
             lines += [
                 f"    {names.get(r.norad_id, r.norad_id)} (NORAD {r.norad_id}) at "
                 f"{r.station_id}/{r.antenna_id}",
-                f"    AOS {_iso(r.aos)}  LOS {_iso(r.los)}  max elevation "
+                f"    AOS {iso_utc(r.aos)}  LOS {iso_utc(r.los)}  max elevation "
                 f"{r.max_elevation_deg:.1f} deg",
                 f"    frames decoded {r.frames_ok} / expected {r.frames_expected} "
                 f"({r.frames_failed} failed), estimated Es/N0 {r.esn0_db:.1f} dB",

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import select
 
 from groundstation import inventory
+from groundstation.clock import iso_utc
 from groundstation.commands._context import (
     Context,
     finite_float,
     int_in,
-    iso,
     load_input,
     norad_id,
     parse_band,
@@ -197,7 +197,7 @@ def _antenna_maintenance(args: argparse.Namespace, ctx: Context) -> int:
         m = inventory.add_maintenance(
             s, antenna_id=args.id, start=args.start, end=args.end, reason=args.reason
         )
-        print(f"maintenance {m.id} on {m.antenna_id} {iso(m.start)}..{iso(m.end)}")
+        print(f"maintenance {m.id} on {m.antenna_id} {iso_utc(m.start)}..{iso_utc(m.end)}")
     return 0
 
 
@@ -234,7 +234,7 @@ def _satellite_list(args: argparse.Namespace, ctx: Context) -> int:
     with ctx.session() as s:
         for sat in s.scalars(select(Satellite).order_by(Satellite.norad_id)):
             eph = inventory.ephemeris_in_force(s, satellite_id=sat.id, now=now)
-            epoch = iso(eph.epoch) if eph is not None else "no ephemeris"
+            epoch = iso_utc(eph.epoch) if eph is not None else "no ephemeris"
             print(
                 f"{sat.norad_id}\t{sat.name}\t{sat.tenant}\t"
                 f"{sat.downlink_freq_hz / 1e6:.3f} MHz\tepoch {epoch}"
@@ -299,9 +299,9 @@ def _ephemeris_list(args: argparse.Namespace, ctx: Context) -> int:
         for e in inventory.list_ephemerides(s, satellite_id=satellite.id):
             flags = "in force" if in_force is not None and e.id == in_force.id else ""
             flags = flags or ("enabled" if e.enabled else "disabled")
-            expires = iso(e.expires_at) if e.expires_at is not None else "-"
+            expires = iso_utc(e.expires_at) if e.expires_at is not None else "-"
             print(
-                f"{e.id}\tepoch {iso(e.epoch)}\t{e.source_format}\tsource {e.source}\t"
+                f"{e.id}\tepoch {iso_utc(e.epoch)}\t{e.source_format}\tsource {e.source}\t"
                 f"priority {e.priority}\texpires {expires}\t{flags}"
             )
     return 0

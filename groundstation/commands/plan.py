@@ -10,11 +10,11 @@ from typing import Any
 
 import yaml
 
+from groundstation.clock import iso_utc
 from groundstation.commands._context import (
     Context,
     finite,
     finite_float,
-    iso,
     load_input,
     parse_time,
     run,
@@ -94,7 +94,7 @@ def _request(item: Any, k: int, *, start: Any, end: Any, source: str) -> PlanReq
     request_start, request_end = time("start", start), time("end", end)
     if request_end - request_start > MAX_SPAN:
         raise ValidationError(
-            f"{where}: {iso(request_start)} .. {iso(request_end)} spans more than "
+            f"{where}: {iso_utc(request_start)} .. {iso_utc(request_end)} spans more than "
             f"{MAX_SPAN.days} days"
         )
     try:
@@ -141,7 +141,7 @@ def _plan(args: argparse.Namespace, ctx: Context) -> int:
         w = planned.window
         print(
             f"{requests[w.request_index].request_id}\t{w.norad_id}\t{planned.antenna_id}\t"
-            f"AOS {iso(w.aos)}\tLOS {iso(w.los)}\tmax el {w.max_elevation_deg:.1f}"
+            f"AOS {iso_utc(w.aos)}\tLOS {iso_utc(w.los)}\tmax el {w.max_elevation_deg:.1f}"
         )
     print(
         f"candidates {outcome.candidate_count}, chosen {len(outcome.chosen)}, objective "
