@@ -8,7 +8,6 @@ the checks here give the refusal a message naming the values involved.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -48,99 +47,22 @@ from groundstation.models import (
     Satellite,
     new_id,
 )
+from groundstation.policy import BookingPolicy, require_span
+from groundstation.prediction import (
+    element_set,
+    element_set_from_text,
+    orbital_station,
+    predict,
+    required_elevation_deg,
+)
 from groundstation.profile_settings import downlink_problems, profile_document, read_profile
 from groundstation.states import ACTIVE_STATE_VALUES, ContactState
 from groundstation.transitions import apply_transition, record_window_update
 
 if TYPE_CHECKING:
-    from groundstation.settings import Settings
-    from orbital.elements import ElementSet
     from orbital.passes import Pass
-    from orbital.stations import Station
-
-#: The longest range a prediction behind the service may run over (passes,
-#: availability, planning): a month of passes over every station is
-#: bounded work; a 70-year range was 13 s of CPU for one satellite.
-MAX_PREDICTION_SPAN = timedelta(days=31)
-
-
-@dataclass(frozen=True)
-class BookingPolicy:
-    """Rules with configurable limits (from ``Settings``)."""
-
-    max_ephemeris_age_s: float = 7 * 86400.0
-    window_tolerance_s: float = 60.0
-    # The longest pass a booking may cover (GS_MAX_PASS_S).
-    max_pass_s: float = 43200.0
-    # Planning: satellites x stations x days predicted, and candidate windows
-    # (GS_MAX_PLAN_SATELLITE_STATION_DAYS, GS_MAX_PLAN_CANDIDATES).
-    max_plan_satellite_station_days: float = 20_000.0
-    max_plan_candidates: int = 50_000
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> BookingPolicy:
-        return cls(
-            max_ephemeris_age_s=settings.max_ephemeris_age_days * 86400.0,
-            window_tolerance_s=settings.window_tolerance_s,
-            max_pass_s=settings.max_pass_s,
-            max_plan_satellite_station_days=settings.max_plan_satellite_station_days,
-            max_plan_candidates=settings.max_plan_candidates,
-        )
-
-    @property
-    def max_window_s(self) -> float:
-        """The longest window a reservation may ask for: one pass plus the
-        tolerance on either side."""
-        return self.max_pass_s + 2.0 * self.window_tolerance_s
-
-
-def require_span(
-    start: datetime, end: datetime, *, what: str, limit: timedelta = MAX_PREDICTION_SPAN
-) -> None:
-    """ValidationError naming the values unless ``start < end`` and the range
-    is at most ``limit`` long: checked before any prediction over it."""
-    if not start < end:
-        raise ValidationError(f"{what}: start {iso_utc(start)} is not before end {iso_utc(end)}")
-    span = end - start
-    if span > limit:
-        raise ValidationError(
-            f"{what}: {iso_utc(start)}..{iso_utc(end)} spans {span.total_seconds() / 86400:.1f} days; "
-            f"at most {limit.total_seconds() / 86400:.0f} days per request"
-        )
-
 
 # ---------------------------------------------------------------- helpers
-
-
-def orbital_station(station: GroundStation, *, min_elevation_deg: float) -> Station:
-    """The orbital ``Station`` for a DB station, its minimum raised to
-    ``min_elevation_deg`` (the horizon mask still applies)."""
-    from orbital.stations import Station
-
-    return Station(
-        id=station.id,
-        name=station.name,
-        lat_deg=station.lat_deg,
-        lon_deg=station.lon_deg,
-        alt_m=station.alt_m,
-        min_elevation_deg=max(station.min_elevation_deg, min_elevation_deg),
-        horizon_mask=tuple((float(az), float(el)) for az, el in station.horizon_mask),
-    )
-
-
-def predict(element: ElementSet, station: Station, start: datetime, end: datetime) -> list[Pass]:
-    """Passes of one element set over one station (its own limits apply)."""
-    from orbital.passes import predict_passes
-
-    return list(predict_passes([element], [station], start, end).passes)
-
-
-def element_set(ephemeris: Ephemeris) -> ElementSet:
-    return element_set_from_text(ephemeris.text)
-
-
-def required_elevation_deg(antenna: Antenna, profile: MissionProfile) -> float:
-    return max(antenna.min_elevation_deg, profile.min_elevation_deg)
 
 
 def band_fits(antenna: Antenna, satellite: Satellite) -> bool:
@@ -305,7 +227,7 @@ def availability(
     for antenna_id, station_id, status, setup_s, teardown_s, station in candidates:
         key = (station_id, station.min_elevation_deg)
         if key not in cache:
-            cache[key] = predict(element, station, start, end)
+            cache[key] = predict([element], [station], start, end)
         for p in cache[key]:
             if p.duration_s >= min_duration_s:
                 blocked_start = p.aos - prepass - timedelta(seconds=setup_s)
@@ -518,7 +440,7 @@ def prepare_reservation(
 
     margin = timedelta(hours=2)
     passes = predict(
-        element_set_from_text(ephemeris_snapshot[2]), station, start - margin, end + margin
+        [element_set_from_text(ephemeris_snapshot[2])], [station], start - margin, end + margin
     )
     tolerance = timedelta(seconds=policy.window_tolerance_s)
     match = _match_pass(passes, start - tolerance, end + tolerance)
@@ -762,15 +684,6 @@ def is_overlap_violation(exc: IntegrityError) -> bool:
     return "ex_contacts_antenna_no_overlap" in text or "overlaps an active booking" in text
 
 
-@functools.lru_cache(maxsize=4096)
-def element_set_from_text(text: str) -> ElementSet:
-    """The element set stored as ``text`` (parsed once per text: element sets
-    are immutable, and every reservation of a satellite reads the same one)."""
-    from orbital.elements import ElementSet
-
-    return ElementSet.from_text(text)
-
-
 # ---------------------------------------------------------------- cancel / list
 
 
@@ -883,7 +796,7 @@ def repredict_contacts(
         min_el = required_elevation_deg(antenna, profile)
         station = orbital_station(antenna.station, min_elevation_deg=min_el)
         margin = timedelta(seconds=match_within_s + 3600)
-        passes = predict(element, station, contact.aos - margin, contact.los + margin)
+        passes = predict([element], [station], contact.aos - margin, contact.los + margin)
         near = [
             p
             for p in passes

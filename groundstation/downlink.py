@@ -46,13 +46,13 @@ from dsp.profile import DownlinkProfile, builtin_profile
 from dsp.receiver import FrameResult, Receiver, ReceiverConfig
 from dsp.simulate import esn0_db_for
 from dsp.transmitter import Transmitter
-from groundstation.booking import element_set_from_text, orbital_station
 from groundstation.capacity import PassCapacity
 from groundstation.clock import Clock
 from groundstation.contact_datasets import accept_dataset
 from groundstation.executor import ContactExecutionError, ContactRun
 from groundstation.models import GroundStation
 from groundstation.payload import ImageFrameSource, cloud_scene, rows_for_frames
+from groundstation.prediction import element_set_from_text, orbital_station
 from groundstation.profile_settings import DEFAULT_FRAMING, DemodSettings
 from ingest.catalog import CatalogService
 from ingest.dataset import DatasetInfo, DatasetWriter

@@ -44,6 +44,7 @@ from groundstation.errors import (
 from groundstation.events import ContactEvent, EventSink, NullEventSink
 from groundstation.inventory import get_satellite
 from groundstation.models import Contact, PlanProposal, Satellite
+from groundstation.policy import BookingPolicy
 from groundstation.states import ACTIVE_STATE_VALUES
 
 PLAN_TTL = timedelta(hours=1)
@@ -149,7 +150,7 @@ def commit_proposal(
     booking_tenant: str | None,
     now: datetime,
     now_real: datetime,
-    policy: booking.BookingPolicy | None = None,
+    policy: BookingPolicy | None = None,
     events: EventSink | None = None,
     on_staged: StagedHook | None = None,
 ) -> list[Contact]:
@@ -214,7 +215,7 @@ def _prepare_all(
     proposed: Sequence[ProposedContact],
     booking_tenant: str | None,
     now: datetime,
-    policy: booking.BookingPolicy | None,
+    policy: BookingPolicy | None,
 ) -> list[booking.PreparedReservation]:
     """Every window checked against the rules that need no write lock, and
     its pass re-predicted (outside any write transaction)."""

@@ -7,20 +7,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from groundstation.booking import (
-    BookingPolicy,
-    band_fits,
-    element_set,
-    orbital_station,
-    require_span,
-    required_elevation_deg,
-    reserve,
-    usable_ephemeris,
-)
+from groundstation.booking import band_fits, reserve, usable_ephemeris
 from groundstation.clock import require_utc
 from groundstation.errors import BookingRefusedError, NotFoundError, ValidationError
 from groundstation.events import EventSink
@@ -37,7 +29,12 @@ from groundstation.planning import (
     solve_greedy,
     solve_milp,
 )
+from groundstation.policy import BookingPolicy, require_span
+from groundstation.prediction import element_set, orbital_station, predict, required_elevation_deg
 from groundstation.states import ACTIVE_STATE_VALUES
+
+if TYPE_CHECKING:
+    from orbital.passes import Pass
 
 
 def _check_prediction_work(
@@ -88,8 +85,6 @@ def plan_contacts(
     """Plan ``requests`` on the online antennas (or ``antenna_ids``) around
     the existing bookings and maintenance; with ``book=True`` reserve the
     chosen windows (each through ``reserve``, so every rule is re-checked)."""
-    from orbital.passes import Pass, predict_passes
-
     now = require_utc(now, "now")
     if not requests:
         raise ValidationError("no planning requests given")
@@ -168,9 +163,7 @@ def plan_contacts(
         key2 = (first.station_id, required_elevation_deg(first, profile))
         if key2 not in predicted:
             station = orbital_station(first.station, min_elevation_deg=key2[1])
-            predicted[key2] = list(
-                predict_passes(list(elements.values()), [station], start, end).passes
-            )
+            predicted[key2] = predict(list(elements.values()), [station], start, end)
         pools.append(
             AntennaPool(
                 tuple(a.id for a in members), first.station_id, first.setup_s, first.teardown_s

@@ -10,9 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -20,14 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from groundstation.booking import (
-    MAX_PREDICTION_SPAN,
-    BookingPolicy,
-    element_set,
-    orbital_station,
-    require_span,
-    usable_ephemeris,
-)
+from groundstation.booking import usable_ephemeris
 from groundstation.clock import (
     SUPPORTED_END,
     SUPPORTED_START,
@@ -44,6 +35,8 @@ from groundstation.models import (
     MissionProfile,
     Satellite,
 )
+from groundstation.policy import MAX_PREDICTION_SPAN, BookingPolicy, require_span
+from groundstation.prediction import PassCache, element_set, orbital_station, predict
 from groundstation.states import ACTIVE_STATE_VALUES, ContactState
 from ingest.catalog import DatasetEntry, DatasetRow
 
@@ -175,43 +168,6 @@ class _Busy:
         return ""  # unreachable: max_end says one exists
 
 
-class PassCache:
-    """Predicted passes keyed by (element-set text, orbital stations, start,
-    end): the prediction is a pure function of that key, so an entry is never
-    stale (a new ephemeris or an edited station is a new key). Keeps the
-    ``max_entries`` most recently used (one 7-day, 50-station answer is about
-    1,800 passes, ~1 MB). Bookings are not part of it: availability is
-    computed per request. Thread-safe; two concurrent misses both compute."""
-
-    def __init__(self, max_entries: int = 32) -> None:
-        if max_entries < 1:
-            raise ValueError(f"max_entries is {max_entries}, expected >= 1")
-        self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[Any, ...], tuple[Pass, ...]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def get(self, key: tuple[Any, ...], compute: Callable[[], Sequence[Pass]]) -> tuple[Pass, ...]:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return found
-            self.misses += 1
-        value = tuple(compute())
-        with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-        return value
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
 def predicted_passes(
     session: Session,
     *,
@@ -230,8 +186,6 @@ def predicted_passes(
     prediction, reused from ``cache`` when given), each with every antenna's
     availability over the pass (AOS..LOS plus the antenna's setup/teardown):
     free, or what blocks it."""
-    from orbital.passes import predict_passes
-
     start, end, now = (
         require_supported(start, "start"),
         require_supported(end, "end"),
@@ -288,7 +242,7 @@ def predicted_passes(
         return []
 
     def compute() -> list[Pass]:
-        return predict_passes([element], orbital, start, end).passes
+        return predict([element], orbital, start, end)
 
     if cache is None:
         passes: Sequence[Pass] = compute()

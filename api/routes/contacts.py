@@ -24,7 +24,7 @@ from api.errors import problem
 from api.limits import expensive
 from api.routes._responses import EXPENSIVE_429, problems
 from api.schemas import Timestamp
-from groundstation import booking, queries
+from groundstation import booking, prediction, queries
 from groundstation.errors import BookingConflictError, ValidationError
 from groundstation.models import Antenna, Contact, MissionProfile
 
@@ -319,8 +319,8 @@ def contact_track(
     from orbital.track import compute_track
 
     contact = queries.get_contact_for(session, contact_id=contact_id, tenants=principal.tenants())
-    station = booking.orbital_station(contact.antenna.station, min_elevation_deg=0.0)
-    element = booking.element_set_from_text(contact.ephemeris_text)
+    station = prediction.orbital_station(contact.antenna.station, min_elevation_deg=0.0)
+    element = prediction.element_set_from_text(contact.ephemeris_text)
     freq_hz = contact.satellite.downlink_freq_hz
     start, end = contact.booked_start, contact.booked_end
     session.rollback()

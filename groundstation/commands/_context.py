@@ -17,7 +17,6 @@ from typing import TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from groundstation.booking import BookingPolicy
 from groundstation.clock import (
     SUPPORTED_END,
     SUPPORTED_RANGE,
@@ -27,6 +26,7 @@ from groundstation.clock import (
     require_supported,
 )
 from groundstation.errors import ConfigurationError, ValidationError
+from groundstation.policy import BookingPolicy
 from groundstation.settings import Settings
 
 Handler = Callable[[argparse.Namespace, "Context"], int]

@@ -304,13 +304,14 @@ def book_slices(
 
 
 def run(args: argparse.Namespace) -> int:
-    from groundstation.booking import BookingPolicy, reserve
+    from groundstation.booking import reserve
     from groundstation.clock import SimulatedClock
     from groundstation.commands._context import load_settings
     from groundstation.db import make_session_factory, mask_url, open_database
     from groundstation.errors import GroundStationError, ValidationError
     from groundstation.logs import configure_logging
     from groundstation.models import Contact
+    from groundstation.policy import BookingPolicy
     from groundstation.runtime import open_runtime
 
     try:

@@ -10,7 +10,6 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation import booking, inventory
-from groundstation.booking import BookingPolicy
 from groundstation.errors import (
     AntennaOfflineError,
     BandMismatchError,
@@ -26,6 +25,7 @@ from groundstation.events import InMemoryEventSink
 from groundstation.models import Contact, ContactTransition
 from groundstation.plan_service import plan_contacts
 from groundstation.planning import PlanRequest
+from groundstation.policy import BookingPolicy
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "domain"
 NOW = datetime(2023, 7, 4, 18, 0, tzinfo=UTC)  # NOAA 19 elements: epoch 2023-07-04T16:11Z
