@@ -19,6 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, joinedload
 
+from groundstation.availability import (
+    band_fits,
+    conflicting_contacts,
+    conflicting_maintenance,
+    windows_for,
+)
 from groundstation.clock import iso_utc, require_supported, require_utc
 from groundstation.errors import (
     AntennaOfflineError,
@@ -41,13 +47,11 @@ from groundstation.models import (
     Antenna,
     Contact,
     Ephemeris,
-    GroundStation,
-    MaintenanceWindow,
     MissionProfile,
     Satellite,
     new_id,
 )
-from groundstation.policy import BookingPolicy, require_span
+from groundstation.policy import BookingPolicy
 from groundstation.prediction import (
     element_set,
     element_set_from_text,
@@ -56,71 +60,13 @@ from groundstation.prediction import (
     required_elevation_deg,
 )
 from groundstation.profile_settings import downlink_problems, profile_document, read_profile
-from groundstation.states import ACTIVE_STATE_VALUES, ContactState
+from groundstation.states import ContactState
 from groundstation.transitions import apply_transition, record_window_update
 
 if TYPE_CHECKING:
     from orbital.passes import Pass
 
 # ---------------------------------------------------------------- helpers
-
-
-def band_fits(antenna: Antenna, satellite: Satellite) -> bool:
-    low = satellite.downlink_freq_hz - satellite.downlink_bandwidth_hz / 2
-    high = satellite.downlink_freq_hz + satellite.downlink_bandwidth_hz / 2
-    return any(lo <= low and high <= hi for lo, hi in antenna.bands)
-
-
-@dataclass(frozen=True)
-class Windows:
-    booked_start: datetime
-    booked_end: datetime
-    blocked_start: datetime
-    blocked_end: datetime
-
-
-def windows_for(aos: datetime, los: datetime, antenna: Antenna, profile: MissionProfile) -> Windows:
-    booked_start = aos - timedelta(seconds=profile.prepass_s)
-    booked_end = los + timedelta(seconds=profile.postpass_s)
-    return Windows(
-        booked_start,
-        booked_end,
-        booked_start - timedelta(seconds=antenna.setup_s),
-        booked_end + timedelta(seconds=antenna.teardown_s),
-    )
-
-
-def conflicting_contacts(
-    session: Session,
-    *,
-    antenna_id: str,
-    start: datetime,
-    end: datetime,
-    exclude_id: str | None = None,
-) -> list[Contact]:
-    query = select(Contact).where(
-        Contact.antenna_id == antenna_id,
-        Contact.state.in_(ACTIVE_STATE_VALUES),
-        Contact.blocked_start < end,
-        Contact.blocked_end > start,
-    )
-    if exclude_id is not None:
-        query = query.where(Contact.id != exclude_id)
-    return list(session.scalars(query.order_by(Contact.blocked_start)))
-
-
-def conflicting_maintenance(
-    session: Session, *, antenna_id: str, start: datetime, end: datetime
-) -> list[MaintenanceWindow]:
-    return list(
-        session.scalars(
-            select(MaintenanceWindow).where(
-                MaintenanceWindow.antenna_id == antenna_id,
-                MaintenanceWindow.start < end,
-                MaintenanceWindow.end > start,
-            )
-        )
-    )
 
 
 def usable_ephemeris(
@@ -140,134 +86,6 @@ def usable_ephemeris(
             f"{policy.max_ephemeris_age_s / 86400:.2f} days: upload a newer one"
         )
     return ephemeris
-
-
-# ---------------------------------------------------------------- availability
-
-
-@dataclass(frozen=True)
-class AvailableWindow:
-    """A predicted window on one antenna; ``state`` is AVAILABLE when free,
-    else BUSY with ``blocked_by`` naming the contact, maintenance or status."""
-
-    norad_id: int
-    station_id: str
-    antenna_id: str
-    aos: datetime
-    tca: datetime
-    los: datetime
-    max_elevation_deg: float
-    duration_s: float
-    state: str
-    blocked_by: str
-
-    @property
-    def free(self) -> bool:
-        return self.state == ContactState.AVAILABLE.value
-
-
-def availability(
-    session: Session,
-    *,
-    norad_id: int,
-    profile_id: str,
-    start: datetime,
-    end: datetime,
-    now: datetime,
-    station_ids: Sequence[str] | None = None,
-    policy: BookingPolicy | None = None,
-) -> list[AvailableWindow]:
-    """Predicted windows of a satellite over the stations' antennas that can
-    receive its downlink, lasting at least the profile's minimum viable
-    duration, each flagged free or busy; sorted by AOS then antenna."""
-    start, end, now = (
-        require_supported(start, "start"),
-        require_supported(end, "end"),
-        require_utc(now, "now"),
-    )
-    require_span(start, end, what="availability")
-    policy = policy or BookingPolicy()
-    satellite = get_satellite(session, norad_id=norad_id)
-    profile = session.get(MissionProfile, profile_id)
-    if profile is None:
-        raise NotFoundError("mission profile", profile_id)
-    ephemeris = usable_ephemeris(session, satellite, now, policy)
-    element = element_set(ephemeris)
-    query = select(Antenna).join(GroundStation).order_by(Antenna.station_id, Antenna.id)
-    if station_ids is not None:
-        missing = set(station_ids) - set(
-            session.scalars(select(GroundStation.id).where(GroundStation.id.in_(station_ids)))
-        )
-        if missing:
-            raise NotFoundError("station", sorted(missing)[0])
-        query = query.where(Antenna.station_id.in_(station_ids))
-    # Read what is needed, end the transaction (on SQLite it holds the write
-    # lock), predict, then read the bookings in a second short transaction.
-    candidates = [
-        (
-            antenna.id,
-            antenna.station_id,
-            antenna.status,
-            antenna.setup_s,
-            antenna.teardown_s,
-            orbital_station(
-                antenna.station, min_elevation_deg=required_elevation_deg(antenna, profile)
-            ),
-        )
-        for antenna in session.scalars(query)
-        if band_fits(antenna, satellite)
-    ]
-    prepass = timedelta(seconds=profile.prepass_s)
-    postpass = timedelta(seconds=profile.postpass_s)
-    min_duration_s = profile.min_viable_duration_s
-    session.rollback()
-
-    cache: dict[tuple[str, float], list[Pass]] = {}
-    predicted: list[tuple[str, str, str, Pass, datetime, datetime]] = []
-    for antenna_id, station_id, status, setup_s, teardown_s, station in candidates:
-        key = (station_id, station.min_elevation_deg)
-        if key not in cache:
-            cache[key] = predict([element], [station], start, end)
-        for p in cache[key]:
-            if p.duration_s >= min_duration_s:
-                blocked_start = p.aos - prepass - timedelta(seconds=setup_s)
-                blocked_end = p.los + postpass + timedelta(seconds=teardown_s)
-                predicted.append((antenna_id, station_id, status, p, blocked_start, blocked_end))
-
-    windows: list[AvailableWindow] = []
-    for antenna_id, station_id, status, p, blocked_start, blocked_end in predicted:
-        blocked_by = ""
-        if status != "online":
-            blocked_by = f"antenna status {status}"
-        else:
-            clash = conflicting_contacts(
-                session, antenna_id=antenna_id, start=blocked_start, end=blocked_end
-            )
-            if clash:
-                blocked_by = f"contact {clash[0].id}"
-            else:
-                maint = conflicting_maintenance(
-                    session, antenna_id=antenna_id, start=blocked_start, end=blocked_end
-                )
-                if maint:
-                    blocked_by = f"maintenance {iso_utc(maint[0].start)}..{iso_utc(maint[0].end)}"
-        windows.append(
-            AvailableWindow(
-                norad_id=norad_id,
-                station_id=station_id,
-                antenna_id=antenna_id,
-                aos=p.aos,
-                tca=p.tca,
-                los=p.los,
-                max_elevation_deg=p.max_elevation_deg,
-                duration_s=p.duration_s,
-                state="BUSY" if blocked_by else ContactState.AVAILABLE.value,
-                blocked_by=blocked_by,
-            )
-        )
-    session.rollback()
-    windows.sort(key=lambda w: (w.aos, w.antenna_id))
-    return windows
 
 
 # ---------------------------------------------------------------- reserve

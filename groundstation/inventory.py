@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
 
 from groundstation.clock import require_supported, require_utc
 from groundstation.errors import (
@@ -229,6 +229,81 @@ def get_satellite(session: Session, *, norad_id: int) -> Satellite:
     if satellite is None:
         raise NotFoundError("satellite with NORAD id", norad_id)
     return satellite
+
+
+# ---------------------------------------------------------------- reads
+
+
+def list_stations(session: Session) -> list[GroundStation]:
+    return list(
+        session.scalars(
+            select(GroundStation)
+            .options(selectinload(GroundStation.antennas))
+            .order_by(GroundStation.id)
+        )
+    )
+
+
+def get_station(session: Session, *, station_id: str) -> GroundStation:
+    station = session.scalar(
+        select(GroundStation)
+        .where(GroundStation.id == station_id)
+        .options(selectinload(GroundStation.antennas))
+    )
+    if station is None:
+        raise NotFoundError("station", station_id)
+    return station
+
+
+def get_antenna(session: Session, *, station_id: str, antenna_id: str) -> Antenna:
+    antenna = session.get(Antenna, antenna_id)
+    if antenna is None or antenna.station_id != station_id:
+        raise NotFoundError(f"antenna of station {station_id!r}", antenna_id)
+    return antenna
+
+
+def list_maintenance(session: Session, *, antenna_id: str) -> list[MaintenanceWindow]:
+    return list(
+        session.scalars(
+            select(MaintenanceWindow)
+            .where(MaintenanceWindow.antenna_id == antenna_id)
+            .order_by(MaintenanceWindow.start, MaintenanceWindow.id)
+        )
+    )
+
+
+def list_satellites(
+    session: Session, *, tenants: Sequence[str] | None = None, limit: int = 1000, offset: int = 0
+) -> tuple[list[Satellite], int]:
+    query = select(Satellite)
+    if tenants is not None:
+        query = query.where(Satellite.tenant.in_(list(tenants)))
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = list(session.scalars(query.order_by(Satellite.norad_id).limit(limit).offset(offset)))
+    return rows, int(count)
+
+
+def get_satellite_for(
+    session: Session, *, norad_id: int, tenants: Sequence[str] | None = None
+) -> Satellite:
+    """The satellite, or NotFoundError if it is outside ``tenants``."""
+    satellite = get_satellite(session, norad_id=norad_id)
+    if tenants is not None and satellite.tenant not in tenants:
+        raise NotFoundError("satellite with NORAD id", norad_id)
+    return satellite
+
+
+def list_profiles(
+    session: Session, *, tenants: Sequence[str] | None = None
+) -> list[MissionProfile]:
+    """Profiles a key of ``tenants`` sees (None: every one): shared ones and
+    those of its tenants."""
+    query = select(MissionProfile)
+    if tenants is not None:
+        query = query.where(
+            or_(MissionProfile.owner_tenant.is_(None), MissionProfile.owner_tenant.in_(tenants))
+        )
+    return list(session.scalars(query.order_by(MissionProfile.id)))
 
 
 def profile_visible(profile: MissionProfile, tenants: Sequence[str] | None) -> bool:

@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from groundstation.booking import band_fits, reserve, usable_ephemeris
+from groundstation.availability import SlotAntenna, band_fits, busy_intervals
+from groundstation.booking import reserve, usable_ephemeris
 from groundstation.clock import require_utc
 from groundstation.errors import BookingRefusedError, NotFoundError, ValidationError
 from groundstation.events import EventSink
 from groundstation.inventory import get_satellite
-from groundstation.models import Antenna, Contact, MaintenanceWindow, MissionProfile
+from groundstation.models import Antenna, Contact, MissionProfile
 from groundstation.planning import (
     AntennaPool,
     CandidateWindow,
@@ -31,7 +32,6 @@ from groundstation.planning import (
 )
 from groundstation.policy import BookingPolicy, require_span
 from groundstation.prediction import element_set, orbital_station, predict, required_elevation_deg
-from groundstation.states import ACTIVE_STATE_VALUES
 
 if TYPE_CHECKING:
     from orbital.passes import Pass
@@ -118,30 +118,15 @@ def plan_contacts(
     # Pools of identical antennas: same station, setup/teardown, elevation
     # limit and bands; an antenna with bookings or maintenance in the range
     # gets a pool of its own (its busy intervals exclude candidates).
-    busy_by_antenna: dict[str, list[tuple[datetime, datetime]]] = {}
-    for antenna in antennas:
-        intervals = [
-            (c.blocked_start, c.blocked_end)
-            for c in session.scalars(
-                select(Contact).where(
-                    Contact.antenna_id == antenna.id,
-                    Contact.state.in_(ACTIVE_STATE_VALUES),
-                    Contact.blocked_end > start,
-                    Contact.blocked_start < end,
-                )
-            )
-        ]
-        intervals += [
-            (m.start, m.end)
-            for m in session.scalars(
-                select(MaintenanceWindow).where(
-                    MaintenanceWindow.antenna_id == antenna.id,
-                    MaintenanceWindow.end > start,
-                    MaintenanceWindow.start < end,
-                )
-            )
-        ]
-        busy_by_antenna[antenna.id] = intervals
+    busy = busy_intervals(
+        session,
+        antennas=[SlotAntenna.of(a) for a in antennas],
+        start=start,
+        end=end,
+        prepass_s=profile.prepass_s,
+        postpass_s=profile.postpass_s,
+    )
+    busy_by_antenna = {antenna_id: b.intervals() for antenna_id, b in busy.items()}
     groups: dict[tuple[object, ...], list[Antenna]] = {}
     for antenna in antennas:
         key: tuple[object, ...] = (
@@ -157,7 +142,7 @@ def plan_contacts(
     predicted: dict[tuple[str, float], list[Pass]] = {}
     pools: list[AntennaPool] = []
     passes_per_pool: list[list[Pass]] = []
-    busy: list[list[tuple[datetime, datetime]]] = []
+    busy_per_pool: list[list[tuple[datetime, datetime]]] = []
     for members in groups.values():
         first = members[0]
         key2 = (first.station_id, required_elevation_deg(first, profile))
@@ -172,7 +157,7 @@ def plan_contacts(
         passes_per_pool.append(
             [p for p in predicted[key2] if band_fits(first, satellites[p.norad_id])]
         )
-        busy.append(busy_by_antenna[first.id] if len(members) == 1 else [])
+        busy_per_pool.append(busy_by_antenna[first.id] if len(members) == 1 else [])
     prepass_s, postpass_s = profile.prepass_s, profile.postpass_s
     min_duration_s = profile.min_viable_duration_s
     session.rollback()
@@ -184,7 +169,7 @@ def plan_contacts(
         postpass_s=postpass_s,
         min_duration_s=min_duration_s,
         epoch=start,
-        busy_per_pool=busy,
+        busy_per_pool=busy_per_pool,
     )
     if candidates.size > policy.max_plan_candidates:
         raise ValidationError(

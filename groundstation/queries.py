@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from groundstation.booking import usable_ephemeris
 from groundstation.clock import (
     SUPPORTED_END,
     SUPPORTED_START,
@@ -26,258 +24,16 @@ from groundstation.clock import (
     require_utc,
 )
 from groundstation.errors import GoneError, NotFoundError, ValidationError
-from groundstation.inventory import get_satellite
 from groundstation.models import (
     Antenna,
     Contact,
-    GroundStation,
-    MaintenanceWindow,
-    MissionProfile,
     Satellite,
 )
-from groundstation.policy import MAX_PREDICTION_SPAN, BookingPolicy, require_span
-from groundstation.prediction import PassCache, element_set, orbital_station, predict
-from groundstation.states import ACTIVE_STATE_VALUES, ContactState
+from groundstation.states import ContactState
 from ingest.catalog import DatasetEntry, DatasetRow
 
 if TYPE_CHECKING:
-    from orbital.passes import Pass
-
-# ---------------------------------------------------------------- inventory
-
-
-def list_stations(session: Session) -> list[GroundStation]:
-    return list(
-        session.scalars(
-            select(GroundStation)
-            .options(selectinload(GroundStation.antennas))
-            .order_by(GroundStation.id)
-        )
-    )
-
-
-def get_station(session: Session, *, station_id: str) -> GroundStation:
-    station = session.scalar(
-        select(GroundStation)
-        .where(GroundStation.id == station_id)
-        .options(selectinload(GroundStation.antennas))
-    )
-    if station is None:
-        raise NotFoundError("station", station_id)
-    return station
-
-
-def get_antenna(session: Session, *, station_id: str, antenna_id: str) -> Antenna:
-    antenna = session.get(Antenna, antenna_id)
-    if antenna is None or antenna.station_id != station_id:
-        raise NotFoundError(f"antenna of station {station_id!r}", antenna_id)
-    return antenna
-
-
-def list_maintenance(session: Session, *, antenna_id: str) -> list[MaintenanceWindow]:
-    return list(
-        session.scalars(
-            select(MaintenanceWindow)
-            .where(MaintenanceWindow.antenna_id == antenna_id)
-            .order_by(MaintenanceWindow.start, MaintenanceWindow.id)
-        )
-    )
-
-
-def list_satellites(
-    session: Session, *, tenants: Sequence[str] | None = None, limit: int = 1000, offset: int = 0
-) -> tuple[list[Satellite], int]:
-    query = select(Satellite)
-    if tenants is not None:
-        query = query.where(Satellite.tenant.in_(list(tenants)))
-    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = list(session.scalars(query.order_by(Satellite.norad_id).limit(limit).offset(offset)))
-    return rows, int(count)
-
-
-def get_satellite_for(
-    session: Session, *, norad_id: int, tenants: Sequence[str] | None = None
-) -> Satellite:
-    """The satellite, or NotFoundError if it is outside ``tenants``."""
-    satellite = get_satellite(session, norad_id=norad_id)
-    if tenants is not None and satellite.tenant not in tenants:
-        raise NotFoundError("satellite with NORAD id", norad_id)
-    return satellite
-
-
-def list_profiles(
-    session: Session, *, tenants: Sequence[str] | None = None
-) -> list[MissionProfile]:
-    """Profiles a key of ``tenants`` sees (None: every one): shared ones and
-    those of its tenants."""
-    query = select(MissionProfile)
-    if tenants is not None:
-        query = query.where(
-            or_(MissionProfile.owner_tenant.is_(None), MissionProfile.owner_tenant.in_(tenants))
-        )
-    return list(session.scalars(query.order_by(MissionProfile.id)))
-
-
-# ---------------------------------------------------------------- passes
-
-
-@dataclass(frozen=True)
-class AntennaSlot:
-    antenna_id: str
-    free: bool
-    blocked_by: str
-
-
-@dataclass(frozen=True)
-class PredictedPass:
-    norad_id: int
-    station_id: str
-    aos: datetime
-    tca: datetime
-    los: datetime
-    duration_s: float
-    max_elevation_deg: float
-    aos_azimuth_deg: float
-    tca_azimuth_deg: float
-    los_azimuth_deg: float
-    antennas: tuple[AntennaSlot, ...]
-
-
-class _Busy:
-    """Busy intervals of one antenna, sorted by start, for overlap look-ups in
-    O(log n): ``first_overlap`` bisects the starts and uses the running
-    maximum of the ends (intervals may overlap one another)."""
-
-    def __init__(self, intervals: list[tuple[datetime, datetime, str]]) -> None:
-        intervals = sorted(intervals)
-        self.starts = [i[0] for i in intervals]
-        self.ends = [i[1] for i in intervals]
-        self.labels = [i[2] for i in intervals]
-        self.max_end: list[datetime] = []
-        for end in self.ends:
-            self.max_end.append(max(end, self.max_end[-1]) if self.max_end else end)
-
-    def first_overlap(self, start: datetime, end: datetime) -> str:
-        """Label of an interval overlapping [start, end), or ''."""
-        j = bisect.bisect_left(self.starts, end)
-        if j == 0 or self.max_end[j - 1] <= start:
-            return ""
-        for i in range(j - 1, -1, -1):
-            if self.ends[i] > start:
-                return self.labels[i]
-        return ""  # unreachable: max_end says one exists
-
-
-def predicted_passes(
-    session: Session,
-    *,
-    norad_id: int,
-    start: datetime,
-    end: datetime,
-    now: datetime,
-    station_ids: Sequence[str] | None = None,
-    min_elevation_deg: float | None = None,
-    tenants: Sequence[str] | None = None,
-    policy: BookingPolicy | None = None,
-    max_span: timedelta = MAX_PREDICTION_SPAN,
-    cache: PassCache | None = None,
-) -> list[PredictedPass]:
-    """Passes of one satellite over the stations (all of them in one vectorized
-    prediction, reused from ``cache`` when given), each with every antenna's
-    availability over the pass (AOS..LOS plus the antenna's setup/teardown):
-    free, or what blocks it."""
-    start, end, now = (
-        require_supported(start, "start"),
-        require_supported(end, "end"),
-        require_utc(now, "now"),
-    )
-    require_span(start, end, what="passes", limit=max_span)
-    satellite = get_satellite_for(session, norad_id=norad_id, tenants=tenants)
-    ephemeris = usable_ephemeris(session, satellite, now, policy or BookingPolicy())
-    element_text = ephemeris.text
-    element = element_set(ephemeris)
-    query = select(GroundStation).options(selectinload(GroundStation.antennas))
-    if station_ids is not None:
-        query = query.where(GroundStation.id.in_(list(station_ids)))
-    stations = list(session.scalars(query.order_by(GroundStation.id)))
-    if station_ids is not None:
-        missing = set(station_ids) - {s.id for s in stations}
-        if missing:
-            raise NotFoundError("station", sorted(missing)[0])
-    floor = 0.0 if min_elevation_deg is None else float(min_elevation_deg)
-    orbital = [orbital_station(s, min_elevation_deg=floor) for s in stations]
-    antennas = {
-        s.id: [(a.id, a.status, a.setup_s, a.teardown_s) for a in s.antennas] for s in stations
-    }
-    antenna_ids = [a[0] for rows in antennas.values() for a in rows]
-    margin = timedelta(days=1)
-    busy: dict[str, list[tuple[datetime, datetime, str]]] = {a: [] for a in antenna_ids}
-    if antenna_ids:
-        for c_id, a_id, b_start, b_end in session.execute(
-            select(
-                Contact.id, Contact.antenna_id, Contact.blocked_start, Contact.blocked_end
-            ).where(
-                Contact.antenna_id.in_(antenna_ids),
-                Contact.state.in_(ACTIVE_STATE_VALUES),
-                Contact.blocked_end > start - margin,
-                Contact.blocked_start < end + margin,
-            )
-        ):
-            busy[a_id].append((b_start, b_end, f"contact {c_id}"))
-        for a_id, m_start, m_end in session.execute(
-            select(
-                MaintenanceWindow.antenna_id, MaintenanceWindow.start, MaintenanceWindow.end
-            ).where(
-                MaintenanceWindow.antenna_id.in_(antenna_ids),
-                MaintenanceWindow.end > start - margin,
-                MaintenanceWindow.start < end + margin,
-            )
-        ):
-            busy[a_id].append(
-                (m_start, m_end, f"maintenance {m_start.isoformat()}..{m_end.isoformat()}")
-            )
-    session.rollback()  # end the read transaction before predicting (SQLite write lock)
-    busy_index = {a: _Busy(rows) for a, rows in busy.items()}
-    if not orbital:
-        return []
-
-    def compute() -> list[Pass]:
-        return predict([element], orbital, start, end)
-
-    if cache is None:
-        passes: Sequence[Pass] = compute()
-    else:
-        passes = cache.get((element_text, tuple(orbital), start, end), compute)
-    out: list[PredictedPass] = []
-    for p in passes:
-        slots = []
-        for a_id, status, setup_s, teardown_s in antennas[p.station_id]:
-            if status != "online":
-                slots.append(AntennaSlot(a_id, False, f"antenna status {status}"))
-                continue
-            blocked = busy_index[a_id].first_overlap(
-                p.aos - timedelta(seconds=setup_s),
-                p.los + timedelta(seconds=teardown_s),
-            )
-            slots.append(AntennaSlot(a_id, not blocked, blocked))
-        out.append(
-            PredictedPass(
-                norad_id=p.norad_id,
-                station_id=p.station_id,
-                aos=p.aos,
-                tca=p.tca,
-                los=p.los,
-                duration_s=p.duration_s,
-                max_elevation_deg=p.max_elevation_deg,
-                aos_azimuth_deg=p.aos_azimuth_deg,
-                tca_azimuth_deg=p.tca_azimuth_deg,
-                los_azimuth_deg=p.los_azimuth_deg,
-                antennas=tuple(slots),
-            )
-        )
-    out.sort(key=lambda p: (p.aos, p.station_id))
-    return out
-
+    pass
 
 # ---------------------------------------------------------------- contacts
 

@@ -24,7 +24,7 @@ from api.errors import problem
 from api.limits import expensive
 from api.routes._responses import EXPENSIVE_429, problems
 from api.schemas import Timestamp
-from groundstation import booking, prediction, queries
+from groundstation import booking, inventory, prediction, queries
 from groundstation.errors import BookingConflictError, ValidationError
 from groundstation.models import Antenna, Contact, MissionProfile
 
@@ -63,7 +63,7 @@ def reserve_contact(
     the same key (per tenant) with the same body returns the same contact
     (200); with another body it is 422 (`idempotency-key-reused`). The
     profile must be shared or the contact tenant's (else 404)."""
-    satellite = queries.get_satellite_for(
+    satellite = inventory.get_satellite_for(
         session, norad_id=body.norad_id, tenants=principal.tenants()
     )
     tenant = satellite.tenant if principal.is_admin else principal.tenant

@@ -61,7 +61,7 @@ def create_plan(
                 f"a positive span of at most {MAX_REQUEST_SPAN.days} days"
             )
     for r in body.requests:
-        satellite = queries.get_satellite_for(session, norad_id=r.norad_id, tenants=tenants)
+        satellite = inventory.get_satellite_for(session, norad_id=r.norad_id, tenants=tenants)
         # The contacts will be the satellite's tenant's: the profile must be theirs or shared.
         inventory.get_profile_for(session, profile_id=body.profile_id, tenants=(satellite.tenant,))
     session.rollback()

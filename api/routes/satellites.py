@@ -17,7 +17,7 @@ from api.deps import CtxDep, NowDep, OperatorDep, ReaderDep, SessionDep
 from api.errors import problem
 from api.limits import run_expensive
 from api.routes._responses import EXPENSIVE_429, problems
-from groundstation import inventory, queries
+from groundstation import inventory
 
 router = APIRouter(tags=["satellites"])
 NoradPath = Annotated[int, Path(gt=0, lt=1_000_000_000, description="NORAD id")]
@@ -32,7 +32,7 @@ def list_satellites(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> schemas.SatellitesPublic:
-    rows, count = queries.list_satellites(
+    rows, count = inventory.list_satellites(
         session, tenants=principal.tenants(), limit=limit, offset=offset
     )
     data = [satellite_public(s) for s in rows]
@@ -79,7 +79,7 @@ def create_satellite(
 def get_satellite(
     norad_id: NoradPath, session: SessionDep, principal: ReaderDep
 ) -> schemas.SatellitePublic:
-    satellite = queries.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
+    satellite = inventory.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
     out = satellite_public(satellite)
     session.rollback()
     return out
@@ -92,7 +92,7 @@ def list_ephemerides(
     norad_id: NoradPath, session: SessionDep, principal: OperatorDep, now: NowDep
 ) -> schemas.EphemeridesPublic:
     """The history, newest epoch first, and the id of the one in force now."""
-    satellite = queries.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
+    satellite = inventory.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
     rows = inventory.list_ephemerides(session, satellite_id=satellite.id)
     in_force = inventory.ephemeris_in_force(session, satellite_id=satellite.id, now=now)
     out = schemas.EphemeridesPublic(
@@ -112,7 +112,7 @@ def list_ephemerides(
 def ephemeris_in_force(
     norad_id: NoradPath, session: SessionDep, principal: OperatorDep, now: NowDep
 ) -> schemas.EphemerisPublic:
-    satellite = queries.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
+    satellite = inventory.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
     in_force = inventory.ephemeris_in_force(session, satellite_id=satellite.id, now=now)
     if in_force is None:
         raise HTTPException(
@@ -182,7 +182,7 @@ def _upload(
 ) -> schemas.EphemerisUploadReport | JSONResponse:
     from orbital.omm import parse_elements
 
-    queries.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
+    inventory.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
     session.rollback()
     result = inventory.upload_ephemerides(
         session,

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from groundstation import booking
+from groundstation import booking, passes
 from groundstation.clock import iso_utc
 from groundstation.commands._context import Context, norad_id, parse_time, run
 
@@ -53,7 +53,7 @@ def _availability(args: argparse.Namespace, ctx: Context) -> int:
     start = args.start or now
     end = args.end or start + timedelta(hours=24)
     with ctx.session() as s:
-        windows = booking.availability(
+        windows = passes.availability(
             s,
             norad_id=args.norad_id,
             profile_id=args.profile,

@@ -2,7 +2,7 @@
 
 Loads the sample stations (two antennas each) and the weather satellites of
 ``sample_tles/``, books the next contacts through the same service layer the
-API uses (``booking.availability`` and ``booking.reserve``), then runs the
+API uses (``passes.availability`` and ``booking.reserve``), then runs the
 lifecycle with the downlink executor on a simulated clock (``--speedup``
 times real time): each pass is simulated, received, published frame by frame
 and stored as a dataset with its rebuilt image. Prints progress, then a
@@ -147,9 +147,9 @@ def free_windows(
     min_elevation_deg: float,
 ) -> list[Choice]:
     """Free windows of whole LEO passes in the next ``hours`` whose highest
-    elevation reaches ``min_elevation_deg``, by AOS (``booking.availability``)."""
-    from groundstation.booking import availability
+    elevation reaches ``min_elevation_deg``, by AOS (``passes.availability``)."""
     from groundstation.errors import GroundStationError
+    from groundstation.passes import availability
 
     windows: list[Choice] = []
     for norad_id, name in names.items():

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from groundstation import apikeys, booking, inventory
+from groundstation import apikeys, booking, inventory, passes
 from groundstation.errors import ValidationError
 from groundstation.policy import BookingPolicy
 from groundstation.settings import Settings
@@ -102,7 +102,7 @@ def test_availability_over_more_than_31_days_is_refused_before_predicting(
     world: World, no_prediction: list[str]
 ) -> None:
     with world.session() as s, pytest.raises(ValidationError, match="at most 31 days"):
-        booking.availability(
+        passes.availability(
             s,
             norad_id=NOAA19,
             profile_id="leo",

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from groundstation import booking, inventory
+from groundstation import booking, inventory, passes
 from groundstation.errors import (
     AntennaOfflineError,
     BandMismatchError,
@@ -108,8 +108,8 @@ def setup_world(session: Session, *, min_viable_duration_s: float = 120.0) -> No
     assert len(result.stored) == 3 and result.rejected == []
 
 
-def first_window(session: Session, antenna_id: str = "sv-uhf") -> booking.AvailableWindow:
-    windows = booking.availability(
+def first_window(session: Session, antenna_id: str = "sv-uhf") -> passes.AvailableWindow:
+    windows = passes.availability(
         session,
         norad_id=NOAA19,
         profile_id="leo",
@@ -120,7 +120,7 @@ def first_window(session: Session, antenna_id: str = "sv-uhf") -> booking.Availa
     return next(w for w in windows if w.antenna_id == antenna_id)
 
 
-def reserve_window(session: Session, w: booking.AvailableWindow, **kw: object) -> Contact:
+def reserve_window(session: Session, w: passes.AvailableWindow, **kw: object) -> Contact:
     args: dict[str, object] = {
         "norad_id": NOAA19,
         "antenna_id": w.antenna_id,
@@ -136,7 +136,7 @@ def reserve_window(session: Session, w: booking.AvailableWindow, **kw: object) -
 
 def test_availability_lists_real_passes_on_antennas_that_fit_the_band(session: Session) -> None:
     setup_world(session)
-    windows = booking.availability(
+    windows = passes.availability(
         session, norad_id=NOAA19, profile_id="leo", start=NOW, end=NOW + timedelta(days=1), now=NOW
     )
     assert len(windows) >= 8  # NOAA 19 is polar: many Svalbard passes a day
@@ -166,7 +166,7 @@ def test_reserve_books_the_pass_with_pre_post_pass_and_setup_teardown(session: S
         select(ContactTransition).where(ContactTransition.contact_id == contact.id)
     ).all()
     assert [(h.old_state, h.new_state) for h in history] == [("AVAILABLE", "SCHEDULED")]
-    after = booking.availability(
+    after = passes.availability(
         session,
         norad_id=NOAA19,
         profile_id="leo",
@@ -260,7 +260,7 @@ def test_ephemeris_older_than_the_limit_is_refused(session: Session) -> None:
 
 def test_cancel_is_allowed_before_prepass_and_refused_after(session: Session) -> None:
     setup_world(session)
-    windows = booking.availability(
+    windows = passes.availability(
         session,
         norad_id=NOAA19,
         profile_id="leo",
