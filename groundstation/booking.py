@@ -26,6 +26,7 @@ from groundstation.availability import (
     windows_for,
 )
 from groundstation.clock import iso_utc, require_supported, require_utc
+from groundstation.ephemerides import usable_ephemeris
 from groundstation.errors import (
     AntennaOfflineError,
     BandMismatchError,
@@ -33,7 +34,6 @@ from groundstation.errors import (
     CancelRefusedError,
     ContactTooShortError,
     DownlinkUnsupportedError,
-    EphemerisError,
     IdempotencyKeyReusedError,
     MaintenanceConflictError,
     NoSuchPassError,
@@ -42,18 +42,16 @@ from groundstation.errors import (
     ValidationError,
 )
 from groundstation.events import ContactEvent, EventSink, NullEventSink
-from groundstation.inventory import ephemeris_in_force, get_satellite, profile_visible
+from groundstation.inventory import get_satellite, profile_visible
 from groundstation.models import (
     Antenna,
     Contact,
-    Ephemeris,
     MissionProfile,
     Satellite,
     new_id,
 )
 from groundstation.policy import BookingPolicy
 from groundstation.prediction import (
-    element_set,
     element_set_from_text,
     orbital_station,
     predict,
@@ -61,31 +59,12 @@ from groundstation.prediction import (
 )
 from groundstation.profile_settings import downlink_problems, profile_document, read_profile
 from groundstation.states import ContactState
-from groundstation.transitions import apply_transition, record_window_update
+from groundstation.transitions import apply_transition
 
 if TYPE_CHECKING:
     from orbital.passes import Pass
 
 # ---------------------------------------------------------------- helpers
-
-
-def usable_ephemeris(
-    session: Session, satellite: Satellite, now: datetime, policy: BookingPolicy
-) -> Ephemeris:
-    ephemeris = ephemeris_in_force(session, satellite_id=satellite.id, now=now)
-    if ephemeris is None:
-        raise EphemerisError(
-            f"satellite NORAD {satellite.norad_id} has no enabled, unexpired ephemeris; "
-            "upload one with `groundstation ephemeris upload`"
-        )
-    age_s = (now - ephemeris.epoch).total_seconds()
-    if age_s > policy.max_ephemeris_age_s:
-        raise EphemerisError(
-            f"ephemeris of NORAD {satellite.norad_id} has epoch {iso_utc(ephemeris.epoch)}, "
-            f"{age_s / 86400:.2f} days old at {iso_utc(now)}; the limit is "
-            f"{policy.max_ephemeris_age_s / 86400:.2f} days: upload a newer one"
-        )
-    return ephemeris
 
 
 # ---------------------------------------------------------------- reserve
@@ -571,127 +550,3 @@ def list_contacts(
         )
     )
     return rows, int(count)
-
-
-# ---------------------------------------------------------------- re-prediction
-
-
-def repredict_contacts(
-    session: Session,
-    *,
-    satellite_id: int,
-    now: datetime,
-    events: EventSink | None = None,
-    window_tolerance_s: float = 60.0,
-    match_within_s: float = 900.0,
-) -> list[ContactEvent]:
-    """Re-predict the satellite's SCHEDULED contacts whose pre-pass has not
-    started, with the ephemeris now in force. A window that moved is updated
-    (antenna re-checked); one that vanished or now conflicts becomes
-    FAILED_TO_SCHEDULE with the reason. Returns (and publishes) the events."""
-    now = require_utc(now, "now")
-    sink = events if events is not None else NullEventSink()
-    ephemeris = ephemeris_in_force(session, satellite_id=satellite_id, now=now)
-    if ephemeris is None:
-        return []
-    element = element_set(ephemeris)
-    contacts = list(
-        session.scalars(
-            select(Contact)
-            .where(
-                Contact.satellite_id == satellite_id,
-                Contact.state == ContactState.SCHEDULED.value,
-                Contact.booked_start > now,
-            )
-            .order_by(Contact.booked_start)
-            .with_for_update()
-        )
-    )
-    out: list[ContactEvent] = []
-    epoch = iso_utc(ephemeris.epoch)
-    for contact in contacts:
-        antenna, profile = contact.antenna, contact.profile
-        min_el = required_elevation_deg(antenna, profile)
-        station = orbital_station(antenna.station, min_elevation_deg=min_el)
-        margin = timedelta(seconds=match_within_s + 3600)
-        passes = predict([element], [station], contact.aos - margin, contact.los + margin)
-        near = [
-            p
-            for p in passes
-            if abs((p.tca - contact.tca).total_seconds()) <= match_within_s
-            or (min(p.los, contact.los) > max(p.aos, contact.aos))
-        ]
-        new_pass = min(near, key=lambda p: abs((p.tca - contact.tca).total_seconds()), default=None)
-        failure = ""
-        if new_pass is None:
-            failure = (
-                f"no pass over {antenna.station_id} above {min_el:.1f} deg is predicted within "
-                f"{match_within_s:.0f} s of the booked TCA {iso_utc(contact.tca)} with the "
-                f"ephemeris of epoch {epoch}"
-            )
-        else:
-            moved = (
-                abs((new_pass.aos - contact.aos).total_seconds()) > 1.0
-                or abs((new_pass.los - contact.los).total_seconds()) > 1.0
-            )
-            w = windows_for(new_pass.aos, new_pass.los, antenna, profile)
-            if moved and new_pass.duration_s < profile.min_viable_duration_s:
-                failure = (
-                    f"re-predicted pass {iso_utc(new_pass.aos)}..{iso_utc(new_pass.los)} lasts "
-                    f"{new_pass.duration_s:.0f} s, less than the minimum viable "
-                    f"{profile.min_viable_duration_s:.0f} s (ephemeris epoch {epoch})"
-                )
-            elif moved:
-                clash = conflicting_contacts(
-                    session,
-                    antenna_id=antenna.id,
-                    start=w.blocked_start,
-                    end=w.blocked_end,
-                    exclude_id=contact.id,
-                )
-                maint = conflicting_maintenance(
-                    session, antenna_id=antenna.id, start=w.blocked_start, end=w.blocked_end
-                )
-                if clash:
-                    failure = (
-                        f"re-predicted window {iso_utc(w.blocked_start)}..{iso_utc(w.blocked_end)} "
-                        f"now overlaps contact {clash[0].id} on antenna {antenna.id} "
-                        f"(ephemeris epoch {epoch})"
-                    )
-                elif maint:
-                    failure = (
-                        f"re-predicted window {iso_utc(w.blocked_start)}..{iso_utc(w.blocked_end)} "
-                        f"now overlaps maintenance {iso_utc(maint[0].start)}..{iso_utc(maint[0].end)} "
-                        f"on antenna {antenna.id} (ephemeris epoch {epoch})"
-                    )
-                elif w.booked_start <= now:
-                    failure = (
-                        f"re-predicted pre-pass would start at {iso_utc(w.booked_start)}, "
-                        f"already past at {iso_utc(now)}"
-                    )
-        contact.ephemeris_id = ephemeris.id
-        contact.ephemeris_epoch = ephemeris.epoch
-        contact.ephemeris_text = ephemeris.text
-        if failure:
-            out.append(
-                apply_transition(
-                    session, contact, ContactState.FAILED_TO_SCHEDULE, at=now, reason=failure
-                )
-            )
-            continue
-        assert new_pass is not None
-        if moved:
-            reason = (
-                f"window moved with ephemeris epoch {epoch}: AOS {iso_utc(contact.aos)} -> "
-                f"{iso_utc(new_pass.aos)}, LOS {iso_utc(contact.los)} -> {iso_utc(new_pass.los)}"
-            )
-            contact.aos, contact.tca, contact.los = new_pass.aos, new_pass.tca, new_pass.los
-            contact.max_elevation_deg = new_pass.max_elevation_deg
-            contact.booked_start, contact.booked_end = w.booked_start, w.booked_end
-            contact.blocked_start, contact.blocked_end = w.blocked_start, w.blocked_end
-            out.append(record_window_update(session, contact, at=now, reason=reason))
-        session.flush()
-    session.commit()
-    for event in out:
-        sink.publish(event)
-    return out

@@ -30,8 +30,8 @@ from groundstation.availability import (
     band_fits,
     busy_intervals,
 )
-from groundstation.booking import usable_ephemeris
 from groundstation.clock import require_supported, require_utc
+from groundstation.ephemerides import usable_ephemeris
 from groundstation.errors import NotFoundError
 from groundstation.inventory import get_satellite, get_satellite_for
 from groundstation.models import Antenna, GroundStation, MissionProfile, Satellite

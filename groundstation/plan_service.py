@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from groundstation.availability import SlotAntenna, band_fits, busy_intervals
-from groundstation.booking import reserve, usable_ephemeris
+from groundstation.booking import reserve
 from groundstation.clock import require_utc
+from groundstation.ephemerides import usable_ephemeris
 from groundstation.errors import BookingRefusedError, NotFoundError, ValidationError
 from groundstation.events import EventSink
 from groundstation.inventory import get_satellite

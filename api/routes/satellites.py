@@ -17,7 +17,7 @@ from api.deps import CtxDep, NowDep, OperatorDep, ReaderDep, SessionDep
 from api.errors import problem
 from api.limits import run_expensive
 from api.routes._responses import EXPENSIVE_429, problems
-from groundstation import inventory
+from groundstation import ephemerides, inventory
 
 router = APIRouter(tags=["satellites"])
 NoradPath = Annotated[int, Path(gt=0, lt=1_000_000_000, description="NORAD id")]
@@ -93,8 +93,8 @@ def list_ephemerides(
 ) -> schemas.EphemeridesPublic:
     """The history, newest epoch first, and the id of the one in force now."""
     satellite = inventory.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
-    rows = inventory.list_ephemerides(session, satellite_id=satellite.id)
-    in_force = inventory.ephemeris_in_force(session, satellite_id=satellite.id, now=now)
+    rows = ephemerides.list_ephemerides(session, satellite_id=satellite.id)
+    in_force = ephemerides.ephemeris_in_force(session, satellite_id=satellite.id, now=now)
     out = schemas.EphemeridesPublic(
         data=[schemas.EphemerisPublic.model_validate(e) for e in rows],
         count=len(rows),
@@ -113,7 +113,7 @@ def ephemeris_in_force(
     norad_id: NoradPath, session: SessionDep, principal: OperatorDep, now: NowDep
 ) -> schemas.EphemerisPublic:
     satellite = inventory.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
-    in_force = inventory.ephemeris_in_force(session, satellite_id=satellite.id, now=now)
+    in_force = ephemerides.ephemeris_in_force(session, satellite_id=satellite.id, now=now)
     if in_force is None:
         raise HTTPException(
             404, f"satellite NORAD {norad_id} has no enabled, unexpired ephemeris; upload one"
@@ -184,7 +184,7 @@ def _upload(
 
     inventory.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
     session.rollback()
-    result = inventory.upload_ephemerides(
+    result = ephemerides.upload_ephemerides(
         session,
         text=text,
         now=now,
@@ -192,7 +192,6 @@ def _upload(
         priority=priority,
         norad_ids=[norad_id],
         events=ctx.events,
-        window_tolerance_s=ctx.policy.window_tolerance_s,
     )
     others = sorted({e.norad_id for e in parse_elements(text).elements} - {norad_id})
     rejected = list(result.rejected) + [

@@ -67,14 +67,9 @@ def load_inventory(session: Session, samples: Path, *, now: datetime) -> dict[in
     """Stations (2 antennas each), the weather satellites, their elements and
     the demo mission profile; returns NORAD id -> name. Existing rows are kept
     (a shared database)."""
+    from groundstation.ephemerides import upload_ephemerides
     from groundstation.errors import AlreadyExistsError
-    from groundstation.inventory import (
-        add_antenna,
-        add_profile,
-        add_satellite,
-        add_station,
-        upload_ephemerides,
-    )
+    from groundstation.inventory import add_antenna, add_profile, add_satellite, add_station
     from orbital.omm import parse_elements
     from orbital.stations import parse_stations
 

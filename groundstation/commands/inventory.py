@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from groundstation import inventory
+from groundstation import ephemerides, inventory
 from groundstation.clock import iso_utc
 from groundstation.commands._context import (
     Context,
@@ -233,7 +233,7 @@ def _satellite_list(args: argparse.Namespace, ctx: Context) -> int:
     now = ctx.clock.now()
     with ctx.session() as s:
         for sat in s.scalars(select(Satellite).order_by(Satellite.norad_id)):
-            eph = inventory.ephemeris_in_force(s, satellite_id=sat.id, now=now)
+            eph = ephemerides.ephemeris_in_force(s, satellite_id=sat.id, now=now)
             epoch = iso_utc(eph.epoch) if eph is not None else "no ephemeris"
             print(
                 f"{sat.norad_id}\t{sat.name}\t{sat.tenant}\t"
@@ -267,7 +267,7 @@ def _profile_add(args: argparse.Namespace, ctx: Context) -> int:
 def _ephemeris_upload(args: argparse.Namespace, ctx: Context) -> int:
     text = read_input(args.file, "element set file")
     with ctx.session() as s:
-        result = inventory.upload_ephemerides(
+        result = ephemerides.upload_ephemerides(
             s,
             text=text,
             now=ctx.clock.now(),
@@ -276,7 +276,6 @@ def _ephemeris_upload(args: argparse.Namespace, ctx: Context) -> int:
             enabled=not args.disabled,
             expires_at=args.expires,
             norad_ids=args.norad_id,
-            window_tolerance_s=ctx.settings.window_tolerance_s,
         )
     if not result.stored:  # nothing was written
         reasons = "; ".join(result.rejected[:3]) or "it holds no TLE, 3LE or OMM element set"
@@ -295,8 +294,8 @@ def _ephemeris_upload(args: argparse.Namespace, ctx: Context) -> int:
 def _ephemeris_list(args: argparse.Namespace, ctx: Context) -> int:
     with ctx.session() as s:
         satellite = inventory.get_satellite(s, norad_id=args.norad_id)
-        in_force = inventory.ephemeris_in_force(s, satellite_id=satellite.id, now=ctx.clock.now())
-        for e in inventory.list_ephemerides(s, satellite_id=satellite.id):
+        in_force = ephemerides.ephemeris_in_force(s, satellite_id=satellite.id, now=ctx.clock.now())
+        for e in ephemerides.list_ephemerides(s, satellite_id=satellite.id):
             flags = "in force" if in_force is not None and e.id == in_force.id else ""
             flags = flags or ("enabled" if e.enabled else "disabled")
             expires = iso_utc(e.expires_at) if e.expires_at is not None else "-"
@@ -309,12 +308,11 @@ def _ephemeris_list(args: argparse.Namespace, ctx: Context) -> int:
 
 def _ephemeris_enable(args: argparse.Namespace, ctx: Context) -> int:
     with ctx.session() as s:
-        events = inventory.set_ephemeris_enabled(
+        events = ephemerides.set_ephemeris_enabled(
             s,
             ephemeris_id=args.ephemeris_id,
             enabled=args.enabled,
             now=ctx.clock.now(),
-            window_tolerance_s=ctx.settings.window_tolerance_s,
         )
     print(f"ephemeris {args.ephemeris_id} {'enabled' if args.enabled else 'disabled'}")
     for event in events:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from groundstation import booking, inventory, passes
+from groundstation import booking, ephemerides, inventory, passes
 from groundstation.errors import (
     AntennaOfflineError,
     BandMismatchError,
@@ -102,7 +102,7 @@ def setup_world(session: Session, *, min_viable_duration_s: float = 120.0) -> No
         min_viable_duration_s=min_viable_duration_s,
         min_elevation_deg=10.0,
     )
-    result = inventory.upload_ephemerides(
+    result = ephemerides.upload_ephemerides(
         session, text=(DATA / "sample.tle").read_text(), now=NOW, source="celestrak"
     )
     assert len(result.stored) == 3 and result.rejected == []
@@ -356,7 +356,7 @@ def test_new_ephemeris_moves_a_booked_window_and_emits_an_event(session: Session
     contact = reserve_window(session, first_window(session))
     old_aos = contact.aos
     events = InMemoryEventSink()
-    result = inventory.upload_ephemerides(
+    result = ephemerides.upload_ephemerides(
         session, text=shifted_tle("NOAA 19", 2.0), now=NOW, priority=1, events=events
     )
     assert len(result.stored) == 1
@@ -372,11 +372,39 @@ def test_new_ephemeris_moves_a_booked_window_and_emits_an_event(session: Session
     assert "window moved" in events.events[0].reason
 
 
+def test_a_deadlocked_re_prediction_runs_again(session: Session) -> None:
+    """Re-prediction moves windows under the exclusion constraint, so it can
+    deadlock with a booking too: it runs again, and its event is published once."""
+    setup_world(session)
+    contact = reserve_window(session, first_window(session))
+    old_aos = contact.aos
+    real_commit = session.commit
+    commits: list[int] = []
+    failed: list[int] = []
+
+    def commit() -> None:
+        commits.append(1)
+        if len(commits) == 2:  # the re-prediction's (the first stores the upload)
+            failed.append(1)
+            raise OperationalError("UPDATE contacts ...", {}, _Deadlock("deadlock detected"))
+        real_commit()
+
+    session.commit = commit  # type: ignore[method-assign]
+    events = InMemoryEventSink()
+    ephemerides.upload_ephemerides(
+        session, text=shifted_tle("NOAA 19", 2.0), now=NOW, priority=1, events=events
+    )
+    assert failed == [1]
+    session.refresh(contact)
+    assert contact.aos < old_aos
+    assert [(e.contact_id, e.new_state) for e in events.events] == [(contact.id, "SCHEDULED")]
+
+
 def test_new_ephemeris_without_the_pass_fails_the_contact_to_schedule(session: Session) -> None:
     setup_world(session)
     contact = reserve_window(session, first_window(session))
     events = InMemoryEventSink()
-    inventory.upload_ephemerides(
+    ephemerides.upload_ephemerides(
         session, text=shifted_tle("NOAA 19", 180.0), now=NOW, priority=1, events=events
     )
     session.refresh(contact)
@@ -443,7 +471,7 @@ def test_new_ephemeris_moving_a_window_onto_another_booking_fails_it_to_schedule
     session.add(other)
     session.commit()
     events = InMemoryEventSink()
-    inventory.upload_ephemerides(
+    ephemerides.upload_ephemerides(
         session, text=shifted_tle("NOAA 19", 2.0), now=NOW, priority=1, events=events
     )
     session.refresh(contact)
@@ -487,17 +515,17 @@ def test_disabling_the_ephemeris_in_force_re_predicts_with_the_previous_one(
     setup_world(session)
     contact = reserve_window(session, first_window(session))
     original_aos = contact.aos
-    result = inventory.upload_ephemerides(
+    result = ephemerides.upload_ephemerides(
         session, text=shifted_tle("NOAA 19", 2.0), now=NOW, priority=1
     )
     session.refresh(contact)
     assert contact.aos < original_aos - timedelta(seconds=15)
     events = InMemoryEventSink()
-    changed = inventory.set_ephemeris_enabled(
+    changed = ephemerides.set_ephemeris_enabled(
         session, ephemeris_id=result.stored[0].id, enabled=False, now=NOW, events=events
     )
     session.refresh(contact)
     assert abs((contact.aos - original_aos).total_seconds()) < 1.0
     assert [e.new_state for e in changed] == ["SCHEDULED"] == [e.new_state for e in events.events]
-    history = inventory.list_ephemerides(session, satellite_id=contact.satellite_id)
+    history = ephemerides.list_ephemerides(session, satellite_id=contact.satellite_id)
     assert [e.enabled for e in history].count(False) == 1
