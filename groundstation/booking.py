@@ -481,7 +481,7 @@ def is_overlap_violation(exc: IntegrityError) -> bool:
     return "ex_contacts_antenna_no_overlap" in text or "overlaps an active booking" in text
 
 
-# ---------------------------------------------------------------- cancel / list
+# ---------------------------------------------------------------- cancel
 
 
 def cancel(
@@ -509,44 +509,3 @@ def cancel(
     session.commit()
     (events if events is not None else NullEventSink()).publish(event)
     return contact
-
-
-def get_contact(session: Session, *, contact_id: str) -> Contact:
-    contact = session.get(Contact, contact_id)
-    if contact is None:
-        raise NotFoundError("contact", contact_id)
-    return contact
-
-
-def list_contacts(
-    session: Session,
-    *,
-    tenant: str | None = None,
-    states: Sequence[str] | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    limit: int = 1000,
-    offset: int = 0,
-) -> tuple[list[Contact], int]:
-    """Contacts ordered by booked start, and the total count matching."""
-    from sqlalchemy import func
-
-    query = select(Contact)
-    if tenant is not None:
-        query = query.where(Contact.tenant == tenant)
-    if states is not None:
-        bad = [s for s in states if s not in ContactState.__members__]
-        if bad:
-            raise ValidationError(f"unknown contact state {bad[0]!r}")
-        query = query.where(Contact.state.in_(list(states)))
-    if start is not None:
-        query = query.where(Contact.booked_end > require_utc(start, "start"))
-    if end is not None:
-        query = query.where(Contact.booked_start < require_utc(end, "end"))
-    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = list(
-        session.scalars(
-            query.order_by(Contact.booked_start, Contact.id).limit(limit).offset(offset)
-        )
-    )
-    return rows, int(count)

@@ -24,7 +24,7 @@ from api.errors import problem
 from api.limits import expensive
 from api.routes._responses import EXPENSIVE_429, problems
 from api.schemas import Timestamp
-from groundstation import booking, inventory, prediction, queries
+from groundstation import booking, contacts, inventory, prediction
 from groundstation.errors import BookingConflictError, ValidationError
 from groundstation.models import Antenna, Contact, MissionProfile
 
@@ -140,7 +140,7 @@ def list_contacts(
     cursor: Annotated[str | None, Query(max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
-    rows, count, next_cursor = queries.contacts_page(
+    rows, count, next_cursor = contacts.contacts_page(
         session,
         tenants=principal.tenants(),
         states=state,
@@ -261,7 +261,7 @@ async def contact_events(
 def get_contact(
     contact_id: str, session: SessionDep, principal: OperatorDep
 ) -> schemas.ContactDetail:
-    contact = queries.get_contact_for(session, contact_id=contact_id, tenants=principal.tenants())
+    contact = contacts.get_contact_for(session, contact_id=contact_id, tenants=principal.tenants())
     out = contact_detail(contact)
     session.rollback()
     return out
@@ -282,7 +282,7 @@ def cancel_contact(
     principal: OperatorDep,
     body: schemas.ContactCancel | None = None,
 ) -> schemas.ContactPublic:
-    queries.get_contact_for(session, contact_id=contact_id, tenants=principal.tenants())
+    contacts.get_contact_for(session, contact_id=contact_id, tenants=principal.tenants())
     session.rollback()
     reason = body.reason if body is not None else "cancelled by user"
     booking.cancel(
@@ -292,7 +292,7 @@ def cancel_contact(
         reason=f"{reason} (key {principal.name})",
         events=ctx.events,
     )
-    out = contact_public(queries.get_contact_for(session, contact_id=contact_id))
+    out = contact_public(contacts.get_contact_for(session, contact_id=contact_id))
     session.rollback()
     return out
 
@@ -318,7 +318,7 @@ def contact_track(
     """Az/el/range/range-rate/Doppler from pre-pass start to post-pass end, every `step_s`."""
     from orbital.track import compute_track
 
-    contact = queries.get_contact_for(session, contact_id=contact_id, tenants=principal.tenants())
+    contact = contacts.get_contact_for(session, contact_id=contact_id, tenants=principal.tenants())
     station = prediction.orbital_station(contact.antenna.station, min_elevation_deg=0.0)
     element = prediction.element_set_from_text(contact.ephemeris_text)
     freq_hz = contact.satellite.downlink_freq_hz

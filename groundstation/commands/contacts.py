@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime
 from typing import Any
 
-from groundstation import booking, passes
+from groundstation import booking, contacts, passes
 from groundstation.clock import iso_utc
 from groundstation.commands._context import Context, norad_id, parse_time, run
 
@@ -101,37 +102,31 @@ def _cancel(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def contact_dict(c: Any) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "norad_id": c.satellite.norad_id,
-        "antenna_id": c.antenna_id,
-        "profile_id": c.profile_id,
-        "tenant": c.tenant,
-        "state": c.state,
-        "state_reason": c.state_reason,
-        "aos": c.aos.isoformat(),
-        "tca": c.tca.isoformat(),
-        "los": c.los.isoformat(),
-        "booked_start": c.booked_start.isoformat(),
-        "booked_end": c.booked_end.isoformat(),
-        "max_elevation_deg": c.max_elevation_deg,
-        "ephemeris_epoch": c.ephemeris_epoch.isoformat(),
-    }
+#: The contacts ``contacts list`` shows at most (ordered by booked start).
+LIST_LIMIT = 1000
 
 
 def _contacts_list(args: argparse.Namespace, ctx: Context) -> int:
     with ctx.session() as s:
-        rows, count = booking.list_contacts(
-            s, tenant=args.tenant, states=args.state, start=args.start, end=args.end
+        rows, count, _ = contacts.contacts_page(
+            s,
+            tenants=None if args.tenant is None else (args.tenant,),
+            states=args.state,
+            start=args.start,
+            end=args.end,
+            limit=LIST_LIMIT,
         )
-        if args.json:
-            print(json.dumps({"data": [contact_dict(c) for c in rows], "count": count}, indent=1))
-            return 0
-        for c in rows:
-            print(
-                f"{c.id}\t{c.satellite.norad_id}\t{c.antenna_id}\tAOS {iso_utc(c.aos)}\t"
-                f"LOS {iso_utc(c.los)}\t{c.state}\t{c.state_reason}"
-            )
-        print(f"{count} contacts")
+    if args.json:
+        data = [
+            {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
+            for row in rows
+        ]
+        print(json.dumps({"data": data, "count": count}, indent=1))
+        return 0
+    for c in rows:
+        print(
+            f"{c['id']}\t{c['norad_id']}\t{c['antenna_id']}\tAOS {iso_utc(c['aos'])}\t"
+            f"LOS {iso_utc(c['los'])}\t{c['state']}\t{c['state_reason']}"
+        )
+    print(f"{count} contacts")
     return 0

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from groundstation import inventory, passes, queries
+from groundstation import inventory, passes, usage
 from groundstation.db import make_engine, migrate
 from groundstation.downlink import LinkModel
 from groundstation.errors import (
@@ -232,7 +232,7 @@ def test_times_outside_the_supported_range_are_refused_naming_them(
             session, antenna_id="sv-uhf", start=min(when, NOW), end=max(when, NOW)
         )
     with pytest.raises(ValidationError, match=f"month '{when.year:04d}-.*supported range"):
-        queries.month_range(f"{when.year:04d}-12")
+        usage.month_range(f"{when.year:04d}-12")
 
 
 # ---------------------------------------------------------------- CLI

@@ -1,0 +1,165 @@
+"""Reading contacts: one page of them (filters, keyset cursor) and one with
+its history. The API's ``GET /contacts`` and the CLI's ``contacts list``
+both list through ``contacts_page``.
+
+``tenants=None`` means every tenant; a tuple restricts rows to those tenants
+(a contact outside them is reported as not existing).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from groundstation.clock import require_supported, require_utc
+from groundstation.errors import NotFoundError, ValidationError
+from groundstation.models import Antenna, Contact, Satellite
+from groundstation.states import ContactState
+
+
+def _cursor_of(booked_start: datetime, contact_id: str) -> str:
+    raw = f"{booked_start.isoformat()}|{contact_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, contact_id = raw.split("|", 1)
+        at = datetime.fromisoformat(when)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ValidationError(
+            f"cursor {cursor!r} is not one returned by this API (use next_cursor as is)"
+        ) from None
+    try:
+        return require_supported(at, "cursor time"), contact_id
+    except ValidationError:
+        raise ValidationError(
+            f"cursor {cursor!r} is not one returned by this API (use next_cursor as is)"
+        ) from None
+
+
+def _contact_filters(
+    *,
+    tenants: Sequence[str] | None,
+    states: Sequence[str] | None,
+    norad_id: int | None,
+    station_id: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> list[Any]:
+    clauses: list[Any] = []
+    if tenants is not None:
+        clauses.append(Contact.tenant.in_(list(tenants)))
+    if states:
+        bad = [s for s in states if s not in ContactState.__members__]
+        if bad:
+            raise ValidationError(
+                f"state {bad[0]!r} is not a contact state; one of {', '.join(ContactState)}"
+            )
+        clauses.append(Contact.state.in_(list(states)))
+    if norad_id is not None:
+        clauses.append(
+            Contact.satellite_id.in_(select(Satellite.id).where(Satellite.norad_id == norad_id))
+        )
+    if station_id is not None:
+        clauses.append(
+            Contact.antenna_id.in_(select(Antenna.id).where(Antenna.station_id == station_id))
+        )
+    if start is not None:
+        clauses.append(Contact.booked_end > require_utc(start, "start"))
+    if end is not None:
+        clauses.append(Contact.booked_start < require_utc(end, "end"))
+    return clauses
+
+
+# The public fields of a contact (api ContactPublic), as plain columns.
+CONTACT_SUMMARY_COLUMNS = (
+    Contact.id,
+    Satellite.norad_id,
+    Antenna.station_id,
+    Contact.antenna_id,
+    Contact.profile_id,
+    Contact.tenant,
+    Contact.state,
+    Contact.state_reason,
+    Contact.aos,
+    Contact.tca,
+    Contact.los,
+    Contact.booked_start,
+    Contact.booked_end,
+    Contact.blocked_start,
+    Contact.blocked_end,
+    Contact.max_elevation_deg,
+    Contact.ephemeris_epoch,
+    Contact.created_at,
+)
+
+
+def contacts_page(
+    session: Session,
+    *,
+    tenants: Sequence[str] | None = None,
+    states: Sequence[str] | None = None,
+    norad_id: int | None = None,
+    station_id: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> tuple[list[dict[str, Any]], int, str | None]:
+    """One page of contacts ordered by (booked start, id), as dicts of
+    ``CONTACT_SUMMARY_COLUMNS`` (plain rows: this is the API's busiest read),
+    the total count matching the filters, and the cursor of the next page
+    (None at the end)."""
+    clauses = _contact_filters(
+        tenants=tenants,
+        states=states,
+        norad_id=norad_id,
+        station_id=station_id,
+        start=start,
+        end=end,
+    )
+    count = session.scalar(select(func.count()).select_from(Contact).where(*clauses)) or 0
+    if cursor:
+        at, last_id = decode_cursor(cursor)
+        clauses.append(
+            or_(Contact.booked_start > at, and_(Contact.booked_start == at, Contact.id > last_id))
+        )
+    result = session.execute(
+        select(*CONTACT_SUMMARY_COLUMNS)
+        .join(Satellite, Satellite.id == Contact.satellite_id)
+        .join(Antenna, Antenna.id == Contact.antenna_id)
+        .where(*clauses)
+        .order_by(Contact.booked_start, Contact.id)
+        .limit(limit + 1)
+    )
+    rows = [row._asdict() for row in result]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = _cursor_of(last["booked_start"], last["id"])
+    return rows[:limit], int(count), next_cursor
+
+
+def get_contact_for(
+    session: Session, *, contact_id: str, tenants: Sequence[str] | None = None
+) -> Contact:
+    contact = session.scalar(
+        select(Contact)
+        .where(Contact.id == contact_id)
+        .options(
+            joinedload(Contact.satellite),
+            joinedload(Contact.antenna),
+            selectinload(Contact.transitions),
+        )
+    )
+    if contact is None or (tenants is not None and contact.tenant not in tenants):
+        raise NotFoundError("contact", contact_id)
+    return contact
