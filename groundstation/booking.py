@@ -1,9 +1,14 @@
-"""Booking: availability, reservation, cancellation and re-prediction.
+"""Booking: reserve a predicted pass on an antenna, cancel a contact.
 
-Keyword-only service functions taking a ``Session``; the API and CLI call
-them. Each commits its own unit of work and publishes events after commit.
-No double booking is enforced by the database (see ``groundstation.db``);
-the checks here give the refusal a message naming the values involved.
+A reservation runs in two phases, also used on their own by the plan commit
+(``plan_proposals``): ``prepare_reservation`` reads what the rules need in a
+short transaction, ends it, and matches the predicted pass outside any write
+lock; ``stage_reservation`` checks the rules that need the lock and adds the
+contact inside the caller's write transaction. No double booking is
+enforced by the database (see ``groundstation.db``): ``overlap_refusal``
+turns its refusal into a ``BookingConflictError`` naming the booking that
+holds the window. Each public function commits its own unit of work and
+publishes events after commit.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from groundstation.availability import (
@@ -26,12 +31,14 @@ from groundstation.availability import (
     windows_for,
 )
 from groundstation.clock import iso_utc, require_supported, require_utc
+from groundstation.db import retry_transient
 from groundstation.ephemerides import usable_ephemeris
 from groundstation.errors import (
     AntennaOfflineError,
     BandMismatchError,
     BookingConflictError,
     CancelRefusedError,
+    ConflictingContact,
     ContactTooShortError,
     DownlinkUnsupportedError,
     IdempotencyKeyReusedError,
@@ -43,13 +50,7 @@ from groundstation.errors import (
 )
 from groundstation.events import ContactEvent, EventSink, NullEventSink
 from groundstation.inventory import get_satellite, profile_visible
-from groundstation.models import (
-    Antenna,
-    Contact,
-    MissionProfile,
-    Satellite,
-    new_id,
-)
+from groundstation.models import Antenna, Contact, MissionProfile, Satellite, new_id
 from groundstation.policy import BookingPolicy
 from groundstation.prediction import (
     element_set_from_text,
@@ -62,20 +63,98 @@ from groundstation.states import ContactState
 from groundstation.transitions import apply_transition
 
 if TYPE_CHECKING:
+    from orbital.elements import ElementSet
     from orbital.passes import Pass
-
-# ---------------------------------------------------------------- helpers
+    from orbital.stations import Station
 
 
 # ---------------------------------------------------------------- reserve
 
 
-def _find_idempotent(session: Session, tenant: str, key: str | None) -> Contact | None:
-    if key is None:
-        return None
-    return session.scalar(
-        select(Contact).where(Contact.tenant == tenant, Contact.idempotency_key == key)
+def reserve(
+    session: Session,
+    *,
+    norad_id: int,
+    antenna_id: str,
+    profile_id: str,
+    start: datetime,
+    end: datetime,
+    tenant: str,
+    now: datetime,
+    idempotency_key: str | None = None,
+    policy: BookingPolicy | None = None,
+    events: EventSink | None = None,
+    satellite: Satellite | None = None,
+) -> Contact:
+    """Book the predicted pass of ``norad_id`` over ``antenna_id`` covering
+    [start, end] (the visibility window, e.g. AOS..LOS from ``availability``).
+
+    The contact's visibility is the requested window clipped to the predicted
+    pass; its booked window adds the profile's pre- and post-pass. Every
+    refusal raises a ``BookingRefusedError`` subclass naming the rule and values.
+    The same ``idempotency_key`` (per tenant) with the same request returns
+    the same contact; with another request it raises
+    ``IdempotencyKeyReusedError``. The profile must be shared or ``tenant``'s
+    (else ``NotFoundError``), and its stored settings and the satellite's
+    downlink must be ones the executor can use.
+    ``satellite``: its row, when the caller has read it in this session.
+    """
+    start, end, now = _window(start, end, now)
+    _require_one_pass(start, end, policy or BookingPolicy())
+    fingerprint = request_fingerprint(
+        norad_id=norad_id, antenna_id=antenna_id, profile_id=profile_id, start=start, end=end
     )
+    existing = _find_idempotent(session, tenant, idempotency_key)
+    if existing is not None:
+        return _replay(session, existing, idempotency_key, fingerprint)
+    prepared = prepare_reservation(
+        session,
+        norad_id=norad_id,
+        antenna_id=antenna_id,
+        profile_id=profile_id,
+        start=start,
+        end=end,
+        tenant=tenant,
+        now=now,
+        idempotency_key=idempotency_key,
+        policy=policy,
+        satellite=satellite,
+    )
+    contact, event = retry_transient(session, lambda: _book(session, prepared, fingerprint, now))
+    if event is not None:
+        (events if events is not None else NullEventSink()).publish(event)
+    return contact
+
+
+def _book(
+    session: Session, prepared: PreparedReservation, fingerprint: str, now: datetime
+) -> tuple[Contact, ContactEvent | None]:
+    """Phase 2 of ``reserve``: one write transaction holding the checks and
+    the insert. The contact and the event to publish; or the contact a
+    request with the same key booked first, and no event."""
+    tenant, key = prepared.tenant, prepared.idempotency_key
+    existing = _find_idempotent(session, tenant, key)
+    if existing is not None:
+        return _replay(session, existing, key, fingerprint), None
+    contact, event = stage_reservation(session, prepared, now=now)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        # A retry with the same key may have committed first (READ
+        # COMMITTED): that is the same contact.
+        existing = _find_idempotent(session, tenant, key)
+        if existing is not None:
+            return _replay(session, existing, key, fingerprint), None
+        refusal = overlap_refusal(session, exc, contact)
+        if refusal is None:
+            session.commit()
+            raise
+        raise refusal from exc
+    return contact, event
+
+
+# ---------------------------------------------------------------- idempotency
 
 
 def request_fingerprint(
@@ -99,6 +178,14 @@ def request_fingerprint(
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _find_idempotent(session: Session, tenant: str, key: str | None) -> Contact | None:
+    if key is None:
+        return None
+    return session.scalar(
+        select(Contact).where(Contact.tenant == tenant, Contact.idempotency_key == key)
+    )
+
+
 def _replay(session: Session, existing: Contact, key: str | None, fingerprint: str) -> Contact:
     """The contact booked before with this key, if the request is the same
     (contacts booked before fingerprints were stored have none: returned)."""
@@ -113,19 +200,7 @@ def _replay(session: Session, existing: Contact, key: str | None, fingerprint: s
     return existing
 
 
-def _profile_problems(profile: MissionProfile) -> list[str]:
-    return read_profile(profile_document(profile))[1]
-
-
-def _match_pass(passes: Sequence[Pass], start: datetime, end: datetime) -> Pass | None:
-    """The predicted pass overlapping [start, end] the most."""
-    best: Pass | None = None
-    best_overlap = 0.0
-    for p in passes:
-        overlap = (min(end, p.los) - max(start, p.aos)).total_seconds()
-        if overlap > best_overlap:
-            best, best_overlap = p, overlap
-    return best
+# ---------------------------------------------------------------- phase 1
 
 
 def _window(start: datetime, end: datetime, now: datetime) -> tuple[datetime, datetime, datetime]:
@@ -199,66 +274,19 @@ def prepare_reservation(
     _require_one_pass(start, end, policy)
     if satellite is None or satellite.norad_id != norad_id:
         satellite = get_satellite(session, norad_id=norad_id)
-    antenna = session.get(Antenna, antenna_id, options=[joinedload(Antenna.station)])
-    if antenna is None:
-        raise NotFoundError("antenna", antenna_id)
-    profile = session.get(MissionProfile, profile_id)
-    if profile is None or not profile_visible(profile, (tenant,)):
-        raise NotFoundError("mission profile", profile_id)
-    if problems := _profile_problems(profile):
-        raise ProfileSettingsError(
-            f"mission profile {profile_id!r} has stored settings the executor cannot use: "
-            f"{'; '.join(problems)}; correct them (PUT or PATCH the profile) and book again"
-        )
-    if problems := downlink_problems(
-        modulation=satellite.modulation, framing_profile=satellite.framing_profile
-    ):
-        raise DownlinkUnsupportedError(
-            f"satellite NORAD {norad_id} has a downlink the receiver cannot decode: "
-            + "; ".join(problems)
-        )
-    if antenna.status != "online":
-        raise AntennaOfflineError(f"antenna {antenna_id} is {antenna.status}, not online")
-    if not band_fits(antenna, satellite):
-        bands = ", ".join(f"{lo / 1e6:.3f}-{hi / 1e6:.3f} MHz" for lo, hi in antenna.bands)
-        raise BandMismatchError(
-            f"downlink of NORAD {norad_id} at {satellite.downlink_freq_hz / 1e6:.3f} MHz "
-            f"(bandwidth {satellite.downlink_bandwidth_hz / 1e3:.1f} kHz) is outside the bands "
-            f"of antenna {antenna_id}: {bands or 'none'}"
-        )
+    antenna, profile = _antenna_and_profile(session, antenna_id, profile_id, tenant)
+    _require_workable(satellite, antenna, profile)
     ephemeris = usable_ephemeris(session, satellite, now, policy)
     min_el = required_elevation_deg(antenna, profile)
     station = orbital_station(antenna.station, min_elevation_deg=min_el)
-    station_id = antenna.station_id
-    ephemeris_snapshot = (ephemeris.id, ephemeris.epoch, ephemeris.text)
+    ephemeris_id, epoch, text = ephemeris.id, ephemeris.epoch, ephemeris.text
     # Read-only so far: commit (not rollback) keeps the loaded rows, so phase 2
     # finds the antenna and profile in the session instead of reading them again.
     session.commit()
-
-    margin = timedelta(hours=2)
-    passes = predict(
-        [element_set_from_text(ephemeris_snapshot[2])], [station], start - margin, end + margin
+    match = _matching_pass(
+        element_set_from_text(text), station, start, end, policy, norad_id=norad_id, min_el=min_el
     )
-    tolerance = timedelta(seconds=policy.window_tolerance_s)
-    match = _match_pass(passes, start - tolerance, end + tolerance)
-    if match is None:
-        raise NoSuchPassError(
-            f"no pass of NORAD {norad_id} over station {station_id} above {min_el:.1f} deg "
-            f"overlaps {iso_utc(start)}..{iso_utc(end)}; use availability to find windows"
-        )
-    if start < match.aos - tolerance or end > match.los + tolerance:
-        raise NoSuchPassError(
-            f"window {iso_utc(start)}..{iso_utc(end)} extends beyond the predicted pass of NORAD "
-            f"{norad_id} over {station_id} (AOS {iso_utc(match.aos)}, LOS {iso_utc(match.los)}) by more "
-            f"than {policy.window_tolerance_s:.0f} s"
-        )
-    aos, los = max(start, match.aos), min(end, match.los)
-    duration_s = (los - aos).total_seconds()
-    if duration_s < profile.min_viable_duration_s:
-        raise ContactTooShortError(
-            f"contact {iso_utc(aos)}..{iso_utc(los)} lasts {duration_s:.0f} s, less than the minimum "
-            f"viable {profile.min_viable_duration_s:.0f} s of profile {profile_id}"
-        )
+    aos, los = _visibility(match, start, end, profile)
     return PreparedReservation(
         satellite=satellite,
         antenna_id=antenna_id,
@@ -268,9 +296,9 @@ def prepare_reservation(
         tca=min(max(match.tca, aos), los),
         los=los,
         max_elevation_deg=match.max_elevation_deg,
-        ephemeris_id=ephemeris_snapshot[0],
-        ephemeris_epoch=ephemeris_snapshot[1],
-        ephemeris_text=ephemeris_snapshot[2],
+        ephemeris_id=ephemeris_id,
+        ephemeris_epoch=epoch,
+        ephemeris_text=text,
         idempotency_key=idempotency_key,
         idempotency_fingerprint=None
         if idempotency_key is None
@@ -278,6 +306,105 @@ def prepare_reservation(
             norad_id=norad_id, antenna_id=antenna_id, profile_id=profile_id, start=start, end=end
         ),
     )
+
+
+def _antenna_and_profile(
+    session: Session, antenna_id: str, profile_id: str, tenant: str
+) -> tuple[Antenna, MissionProfile]:
+    """The antenna (with its station) and the profile, which must be shared
+    or ``tenant``'s; ``NotFoundError`` otherwise."""
+    antenna = session.get(Antenna, antenna_id, options=[joinedload(Antenna.station)])
+    if antenna is None:
+        raise NotFoundError("antenna", antenna_id)
+    profile = session.get(MissionProfile, profile_id)
+    if profile is None or not profile_visible(profile, (tenant,)):
+        raise NotFoundError("mission profile", profile_id)
+    return antenna, profile
+
+
+def _require_workable(satellite: Satellite, antenna: Antenna, profile: MissionProfile) -> None:
+    """The rules on what is stored: settings the executor can use, a
+    downlink the receiver decodes, an online antenna whose bands hold it."""
+    if problems := read_profile(profile_document(profile))[1]:
+        raise ProfileSettingsError(
+            f"mission profile {profile.id!r} has stored settings the executor cannot use: "
+            f"{'; '.join(problems)}; correct them (PUT or PATCH the profile) and book again"
+        )
+    if problems := downlink_problems(
+        modulation=satellite.modulation, framing_profile=satellite.framing_profile
+    ):
+        raise DownlinkUnsupportedError(
+            f"satellite NORAD {satellite.norad_id} has a downlink the receiver cannot decode: "
+            + "; ".join(problems)
+        )
+    if antenna.status != "online":
+        raise AntennaOfflineError(f"antenna {antenna.id} is {antenna.status}, not online")
+    if not band_fits(antenna, satellite):
+        bands = ", ".join(f"{lo / 1e6:.3f}-{hi / 1e6:.3f} MHz" for lo, hi in antenna.bands)
+        raise BandMismatchError(
+            f"downlink of NORAD {satellite.norad_id} at {satellite.downlink_freq_hz / 1e6:.3f} MHz "
+            f"(bandwidth {satellite.downlink_bandwidth_hz / 1e3:.1f} kHz) is outside the bands "
+            f"of antenna {antenna.id}: {bands or 'none'}"
+        )
+
+
+def _matching_pass(
+    element: ElementSet,
+    station: Station,
+    start: datetime,
+    end: datetime,
+    policy: BookingPolicy,
+    *,
+    norad_id: int,
+    min_el: float,
+) -> Pass:
+    """The predicted pass the window [start, end] asks for: the one it
+    overlaps most, which it may exceed by the policy's tolerance at most."""
+    margin = timedelta(hours=2)
+    passes = predict([element], [station], start - margin, end + margin)
+    tolerance = timedelta(seconds=policy.window_tolerance_s)
+    match = _most_overlapping(passes, start - tolerance, end + tolerance)
+    if match is None:
+        raise NoSuchPassError(
+            f"no pass of NORAD {norad_id} over station {station.id} above {min_el:.1f} deg "
+            f"overlaps {iso_utc(start)}..{iso_utc(end)}; use availability to find windows"
+        )
+    if start < match.aos - tolerance or end > match.los + tolerance:
+        raise NoSuchPassError(
+            f"window {iso_utc(start)}..{iso_utc(end)} extends beyond the predicted pass of NORAD "
+            f"{norad_id} over {station.id} (AOS {iso_utc(match.aos)}, LOS {iso_utc(match.los)}) "
+            f"by more than {policy.window_tolerance_s:.0f} s"
+        )
+    return match
+
+
+def _most_overlapping(passes: Sequence[Pass], start: datetime, end: datetime) -> Pass | None:
+    """The predicted pass overlapping [start, end] the most."""
+    best: Pass | None = None
+    best_overlap = 0.0
+    for p in passes:
+        overlap = (min(end, p.los) - max(start, p.aos)).total_seconds()
+        if overlap > best_overlap:
+            best, best_overlap = p, overlap
+    return best
+
+
+def _visibility(
+    match: Pass, start: datetime, end: datetime, profile: MissionProfile
+) -> tuple[datetime, datetime]:
+    """The requested window clipped to the pass, if it lasts the profile's
+    minimum viable duration."""
+    aos, los = max(start, match.aos), min(end, match.los)
+    duration_s = (los - aos).total_seconds()
+    if duration_s < profile.min_viable_duration_s:
+        raise ContactTooShortError(
+            f"contact {iso_utc(aos)}..{iso_utc(los)} lasts {duration_s:.0f} s, less than the "
+            f"minimum viable {profile.min_viable_duration_s:.0f} s of profile {profile.id}"
+        )
+    return aos, los
+
+
+# ---------------------------------------------------------------- phase 2
 
 
 def stage_reservation(
@@ -350,128 +477,35 @@ def overlap_refusal(
     session: Session, exc: IntegrityError, contact: Contact
 ) -> BookingConflictError | None:
     """After the database refused ``contact`` (and the caller rolled back):
-    the refusal naming the booking that holds its window, or None when the
-    ``IntegrityError`` was not an overlap. Ends its read transaction."""
+    the refusal naming the booking that holds its window (``conflicting``),
+    or None when the ``IntegrityError`` was not an overlap. Ends its read
+    transaction."""
     if not is_overlap_violation(exc):
         return None
     clash = conflicting_contacts(
         session, antenna_id=contact.antenna_id, start=contact.blocked_start, end=contact.blocked_end
     )
     session.commit()
-    if clash:
-        other = clash[0]
+    if not clash:
         return BookingConflictError(
-            f"antenna {contact.antenna_id} is booked by contact {other.id} "
-            f"{iso_utc(other.blocked_start)}..{iso_utc(other.blocked_end)} (incl. setup/teardown), "
-            f"overlapping the requested {iso_utc(contact.blocked_start)}..{iso_utc(contact.blocked_end)}"
+            f"antenna {contact.antenna_id}: the window {iso_utc(contact.aos)}..{iso_utc(contact.los)} "
+            f"was booked concurrently by another request (database refused the overlap: "
+            f"{type(exc.orig).__name__})"
         )
+    other = clash[0]
     return BookingConflictError(
-        f"antenna {contact.antenna_id}: the window {iso_utc(contact.aos)}..{iso_utc(contact.los)} was "
-        f"booked concurrently by another request (database refused the overlap: "
-        f"{type(exc.orig).__name__})"
+        f"antenna {contact.antenna_id} is booked by contact {other.id} "
+        f"{iso_utc(other.blocked_start)}..{iso_utc(other.blocked_end)} (incl. setup/teardown), "
+        f"overlapping the requested "
+        f"{iso_utc(contact.blocked_start)}..{iso_utc(contact.blocked_end)}",
+        conflicting=ConflictingContact(
+            contact_id=other.id,
+            antenna_id=other.antenna_id,
+            state=other.state,
+            blocked_start=other.blocked_start,
+            blocked_end=other.blocked_end,
+        ),
     )
-
-
-def reserve(
-    session: Session,
-    *,
-    norad_id: int,
-    antenna_id: str,
-    profile_id: str,
-    start: datetime,
-    end: datetime,
-    tenant: str,
-    now: datetime,
-    idempotency_key: str | None = None,
-    policy: BookingPolicy | None = None,
-    events: EventSink | None = None,
-    satellite: Satellite | None = None,
-) -> Contact:
-    """Book the predicted pass of ``norad_id`` over ``antenna_id`` covering
-    [start, end] (the visibility window, e.g. AOS..LOS from ``availability``).
-
-    The contact's visibility is the requested window clipped to the predicted
-    pass; its booked window adds the profile's pre- and post-pass. Every
-    refusal raises a ``BookingRefusedError`` subclass naming the rule and values.
-    The same ``idempotency_key`` (per tenant) with the same request returns
-    the same contact; with another request it raises
-    ``IdempotencyKeyReusedError``. The profile must be shared or ``tenant``'s
-    (else ``NotFoundError``), and its stored settings and the satellite's
-    downlink must be ones the executor can use.
-    ``satellite``: its row, when the caller has read it in this session.
-    """
-    start, end, now = _window(start, end, now)
-    _require_one_pass(start, end, policy or BookingPolicy())
-    sink = events if events is not None else NullEventSink()
-    fingerprint = request_fingerprint(
-        norad_id=norad_id, antenna_id=antenna_id, profile_id=profile_id, start=start, end=end
-    )
-
-    # Phase 1: read what the rules need (short transaction), then predict
-    # outside any write lock.
-    existing = _find_idempotent(session, tenant, idempotency_key)
-    if existing is not None:
-        return _replay(session, existing, idempotency_key, fingerprint)
-    prepared = prepare_reservation(
-        session,
-        norad_id=norad_id,
-        antenna_id=antenna_id,
-        profile_id=profile_id,
-        start=start,
-        end=end,
-        tenant=tenant,
-        now=now,
-        idempotency_key=idempotency_key,
-        policy=policy,
-        satellite=satellite,
-    )
-
-    # Phase 2: one write transaction holding the check and the insert.
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            existing = _find_idempotent(session, tenant, idempotency_key)
-            if existing is not None:
-                return _replay(session, existing, idempotency_key, fingerprint)
-            contact, event = stage_reservation(session, prepared, now=now)
-            session.commit()
-        except IntegrityError as exc:
-            session.rollback()
-            # A retry with the same key may have committed first (READ
-            # COMMITTED): that is the same contact.
-            existing = _find_idempotent(session, tenant, idempotency_key)
-            if existing is not None:
-                return _replay(session, existing, idempotency_key, fingerprint)
-            refusal = overlap_refusal(session, exc, contact)
-            if refusal is None:
-                session.commit()
-                raise
-            raise refusal from exc
-        except OperationalError as exc:
-            session.rollback()
-            # PostgreSQL may resolve two inserts waiting on each other's
-            # overlap check as a deadlock (or a serialization failure): the
-            # victim runs again and then sees the other booking.
-            if attempt < TRANSIENT_ATTEMPTS and is_transient(exc):
-                continue
-            raise
-        except BaseException:
-            session.rollback()
-            raise
-        break
-    sink.publish(event)
-    return contact
-
-
-TRANSIENT_ATTEMPTS = 3
-
-
-def is_transient(exc: DBAPIError) -> bool:
-    """A deadlock or serialization failure (SQLSTATE 40P01, 40001): running
-    the transaction again is the documented remedy."""
-    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return code in ("40P01", "40001")
 
 
 def is_overlap_violation(exc: IntegrityError) -> bool:

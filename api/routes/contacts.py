@@ -7,14 +7,13 @@ import asyncio
 import csv
 import io
 import json
-import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
+from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
 from api import schemas
@@ -26,7 +25,6 @@ from api.routes._responses import EXPENSIVE_429, problems
 from api.schemas import Timestamp
 from groundstation import booking, contacts, inventory, prediction
 from groundstation.errors import BookingConflictError, ValidationError
-from groundstation.models import Antenna, Contact, MissionProfile
 
 router = APIRouter(tags=["contacts"])
 
@@ -35,7 +33,6 @@ _CONFLICT = problems(
     _404="satellite, antenna or profile not found",
 )
 _NOT_FOUND = problems(_404="no such contact (or another tenant's)")
-_UUID = re.compile(r"contact ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
 
 
 @router.post(
@@ -83,7 +80,7 @@ def reserve_contact(
             satellite=satellite,
         )
     except BookingConflictError as exc:
-        return _conflict(session, exc, body, principal.tenants())
+        return _conflict(session, exc)
     if contact.created_at != now:
         response.status_code = status.HTTP_200_OK
     # The booked contact's rows are still loaded (no expiry on commit): its
@@ -93,38 +90,20 @@ def reserve_contact(
     return json_response(out, status_code=response.status_code or status.HTTP_201_CREATED)
 
 
-def _conflict(
-    session: Any, exc: BookingConflictError, body: schemas.ContactCreate, tenants: Any
-) -> JSONResponse:
+def _conflict(session: Session, exc: BookingConflictError) -> JSONResponse:
     """409 naming the contact that holds the window (visible to this key or not,
-    only its id and window are shown)."""
+    only its id, state and window are shown)."""
     session.rollback()
-    match = _UUID.search(str(exc))
-    other = None
-    if match:
-        other = session.get(Contact, match.group(1))
-    if other is None:
-        antenna = session.get(Antenna, body.antenna_id)
-        profile = session.get(MissionProfile, body.profile_id)
-        if antenna is not None and profile is not None:
-            w = booking.windows_for(body.start, body.end, antenna, profile)
-            clash = booking.conflicting_contacts(
-                session,
-                antenna_id=antenna.id,
-                start=w.blocked_start - timedelta(minutes=5),
-                end=w.blocked_end + timedelta(minutes=5),
-            )
-            other = clash[0] if clash else None
+    other = exc.conflicting
     conflicting = None
     if other is not None:
         conflicting = {
-            "id": other.id,
+            "id": other.contact_id,
             "antenna_id": other.antenna_id,
             "state": other.state,
             "blocked_start": other.blocked_start.isoformat(),
             "blocked_end": other.blocked_end.isoformat(),
         }
-    session.rollback()
     return problem(409, str(exc), kind="no-overlap", conflicting_contact=conflicting)
 
 

@@ -16,6 +16,7 @@ from groundstation.errors import (
     BookingConflictError,
     BookingRefusedError,
     CancelRefusedError,
+    ConflictingContact,
     ContactTooShortError,
     EphemerisError,
     MaintenanceConflictError,
@@ -194,6 +195,13 @@ def test_overlapping_reservation_on_same_antenna_is_refused(session: Session) ->
     with pytest.raises(BookingConflictError, match=first.id) as info:
         reserve_window(session, w, tenant="other")
     assert info.value.rule == "no-overlap"
+    assert info.value.conflicting == ConflictingContact(
+        contact_id=first.id,
+        antenna_id="sv-uhf",
+        state="SCHEDULED",
+        blocked_start=first.blocked_start,
+        blocked_end=first.blocked_end,
+    )
     # The second antenna of the station is still free for the same pass.
     assert reserve_window(session, first_window(session, "sv-uhf-2")).state == "SCHEDULED"
 
