@@ -528,7 +528,9 @@ def cancel(
 ) -> Contact:
     """Cancel a SCHEDULED contact whose pre-pass has not started."""
     now = require_utc(now, "now")
-    contact = session.get(Contact, contact_id, with_for_update=True)
+    # populate_existing: a contact the caller read earlier in this session
+    # is refreshed from the locked row, not checked as it was then.
+    contact = session.get(Contact, contact_id, with_for_update=True, populate_existing=True)
     if contact is None:
         session.rollback()
         raise NotFoundError("contact", contact_id)

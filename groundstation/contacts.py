@@ -1,6 +1,6 @@
-"""Reading contacts: one page of them (filters, keyset cursor) and one with
-its history. The API's ``GET /contacts`` and the CLI's ``contacts list``
-both list through ``contacts_page``.
+"""Reading contacts: one page of them (filters, keyset cursor), one with its
+history, and its track. The API's ``GET /contacts`` and the CLI's
+``contacts list`` both list through ``contacts_page``.
 
 ``tenants=None`` means every tenant; a tuple restricts rows to those tenants
 (a contact outside them is reported as not existing).
@@ -11,8 +11,9 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -20,7 +21,14 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from groundstation.clock import require_supported, require_utc
 from groundstation.errors import NotFoundError, ValidationError
 from groundstation.models import Antenna, Contact, Satellite
+from groundstation.prediction import element_set_from_text, orbital_station
 from groundstation.states import ContactState
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+    from orbital.track import Track
 
 
 def _cursor_of(booked_start: datetime, contact_id: str) -> str:
@@ -163,3 +171,41 @@ def get_contact_for(
     if contact is None or (tenants is not None and contact.tenant not in tenants):
         raise NotFoundError("contact", contact_id)
     return contact
+
+
+#: The most samples ``contact_track`` computes for one contact.
+MAX_TRACK_SAMPLES = 200_000
+
+
+@dataclass(frozen=True)
+class ContactTrack:
+    """A contact's track from pre-pass start to post-pass end, and the
+    Doppler shift of its downlink along it (shape ``(n_times,)``)."""
+
+    track: Track
+    downlink_freq_hz: float
+    doppler_hz: NDArray[np.float64]
+
+
+def contact_track(
+    session: Session, *, contact_id: str, step_s: float, tenants: Sequence[str] | None = None
+) -> ContactTrack:
+    """Az/el/range/range-rate/Doppler of a contact every ``step_s``: what it
+    needs is read in a short transaction, ended here, and the track is
+    computed outside it (with the element set the contact was booked with)."""
+    from orbital.track import compute_track
+
+    contact = get_contact_for(session, contact_id=contact_id, tenants=tenants)
+    station = orbital_station(contact.antenna.station, min_elevation_deg=0.0)
+    element = element_set_from_text(contact.ephemeris_text)
+    freq_hz = contact.satellite.downlink_freq_hz
+    start, end = contact.booked_start, contact.booked_end
+    session.rollback()
+    samples = (end - start).total_seconds() / step_s
+    if samples > MAX_TRACK_SAMPLES:
+        raise ValidationError(
+            f"step_s {step_s} gives {samples:.0f} samples for this contact; "
+            f"at most {MAX_TRACK_SAMPLES}"
+        )
+    track = compute_track(element, station, start=start, end=end, step_s=step_s)
+    return ContactTrack(track, freq_hz, track.doppler_hz(freq_hz))

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 from groundstation.clock import require_utc
 from groundstation.errors import GoneError, NotFoundError
 from groundstation.models import Satellite
-from ingest.catalog import DatasetEntry, DatasetRow
+from ingest.catalog import DatasetEntry, DatasetRow, FileEntry
 
 
 def _dataset_query(tenants: Sequence[str] | None, state: str = "ready") -> Any:
@@ -79,3 +79,16 @@ def get_dataset_for(
             raise GoneError(f"dataset {dataset_id!r} was removed at {at}: {expired.expired_reason}")
         raise NotFoundError("dataset", dataset_id)
     return DatasetEntry.from_row(row)
+
+
+def dataset_file(
+    session: Session, *, dataset_id: str, name: str, tenants: Sequence[str] | None = None
+) -> tuple[DatasetEntry, FileEntry]:
+    """The dataset (as ``get_dataset_for``) and its file ``name``, read in a
+    transaction ended here: the caller goes on to object-store I/O."""
+    entry = get_dataset_for(session, dataset_id=dataset_id, tenants=tenants)
+    session.rollback()
+    file = next((f for f in entry.files if f.name == name), None)
+    if file is None:
+        raise NotFoundError(f"file in dataset {dataset_id!r}", name)
+    return entry, file

@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
-from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
 from api import schemas
@@ -23,8 +22,8 @@ from api.errors import problem
 from api.limits import expensive
 from api.routes._responses import EXPENSIVE_429, problems
 from api.schemas import Timestamp
-from groundstation import booking, contacts, inventory, prediction
-from groundstation.errors import BookingConflictError, ValidationError
+from groundstation import booking, contacts, inventory
+from groundstation.errors import BookingConflictError
 
 router = APIRouter(tags=["contacts"])
 
@@ -80,20 +79,18 @@ def reserve_contact(
             satellite=satellite,
         )
     except BookingConflictError as exc:
-        return _conflict(session, exc)
+        return _conflict(exc)
     if contact.created_at != now:
         response.status_code = status.HTTP_200_OK
     # The booked contact's rows are still loaded (no expiry on commit): its
     # satellite and antenna come from the session, not from another query.
     out = contact_public(contact)
-    session.rollback()  # hand the connection back before the response is sent
     return json_response(out, status_code=response.status_code or status.HTTP_201_CREATED)
 
 
-def _conflict(session: Session, exc: BookingConflictError) -> JSONResponse:
+def _conflict(exc: BookingConflictError) -> JSONResponse:
     """409 naming the contact that holds the window (visible to this key or not,
     only its id, state and window are shown)."""
-    session.rollback()
     other = exc.conflicting
     conflicting = None
     if other is not None:
@@ -130,7 +127,6 @@ def list_contacts(
         cursor=cursor,
         limit=limit,
     )
-    session.rollback()
     return json_plain_response({"data": rows, "count": count, "next_cursor": next_cursor})
 
 
@@ -242,7 +238,6 @@ def get_contact(
 ) -> schemas.ContactDetail:
     contact = contacts.get_contact_for(session, contact_id=contact_id, tenants=principal.tenants())
     out = contact_detail(contact)
-    session.rollback()
     return out
 
 
@@ -262,7 +257,6 @@ def cancel_contact(
     body: schemas.ContactCancel | None = None,
 ) -> schemas.ContactPublic:
     contacts.get_contact_for(session, contact_id=contact_id, tenants=principal.tenants())
-    session.rollback()
     reason = body.reason if body is not None else "cancelled by user"
     booking.cancel(
         session,
@@ -272,7 +266,6 @@ def cancel_contact(
         events=ctx.events,
     )
     out = contact_public(contacts.get_contact_for(session, contact_id=contact_id))
-    session.rollback()
     return out
 
 
@@ -295,21 +288,10 @@ def contact_track(
     format: Literal["json", "csv"] = "json",
 ) -> Any:
     """Az/el/range/range-rate/Doppler from pre-pass start to post-pass end, every `step_s`."""
-    from orbital.track import compute_track
-
-    contact = contacts.get_contact_for(session, contact_id=contact_id, tenants=principal.tenants())
-    station = prediction.orbital_station(contact.antenna.station, min_elevation_deg=0.0)
-    element = prediction.element_set_from_text(contact.ephemeris_text)
-    freq_hz = contact.satellite.downlink_freq_hz
-    start, end = contact.booked_start, contact.booked_end
-    session.rollback()
-    samples = (end - start).total_seconds() / step_s
-    if samples > 200_000:
-        raise ValidationError(
-            f"step_s {step_s} gives {samples:.0f} samples for this contact; at most 200000"
-        )
-    track = compute_track(element, station, start=start, end=end, step_s=step_s)
-    doppler = track.doppler_hz(freq_hz)
+    found = contacts.contact_track(
+        session, contact_id=contact_id, tenants=principal.tenants(), step_s=step_s
+    )
+    track, doppler, freq_hz = found.track, found.doppler_hz, found.downlink_freq_hz
 
     def num(x: float) -> float | None:
         return None if x != x else round(float(x), 6)

@@ -64,7 +64,6 @@ def create_plan(
         satellite = inventory.get_satellite_for(session, norad_id=r.norad_id, tenants=tenants)
         # The contacts will be the satellite's tenant's: the profile must be theirs or shared.
         inventory.get_profile_for(session, profile_id=body.profile_id, tenants=(satellite.tenant,))
-    session.rollback()
     requests = [
         PlanRequest(
             request_id=f"r{i}",
@@ -165,5 +164,4 @@ def commit_plan(
     except PlanCommitRefusedError as exc:
         return problem(409, str(exc), kind=exc.rule)
     out = [contact_public(contacts.get_contact_for(session, contact_id=c.id)) for c in booked]
-    session.rollback()
     return schemas.PlanCommitPublic(plan_id=plan_id, booked=out)

@@ -30,7 +30,6 @@ def list_profiles(session: SessionDep, principal: OperatorDep) -> schemas.Profil
     """The shared profiles and those of the key's tenant (an admin: all)."""
     rows = inventory.list_profiles(session, tenants=principal.tenants())
     data = [profile_public(p) for p in rows]
-    session.rollback()
     return schemas.ProfilesPublic(data=data, count=len(data))
 
 
@@ -44,7 +43,6 @@ def get_profile(
 ) -> schemas.ProfilePublic:
     profile = inventory.get_profile_for(session, profile_id=profile_id, tenants=principal.tenants())
     out = profile_public(profile)
-    session.rollback()
     return out
 
 

@@ -36,7 +36,6 @@ def list_satellites(
         session, tenants=principal.tenants(), limit=limit, offset=offset
     )
     data = [satellite_public(s) for s in rows]
-    session.rollback()
     return schemas.SatellitesPublic(data=data, count=count)
 
 
@@ -81,7 +80,6 @@ def get_satellite(
 ) -> schemas.SatellitePublic:
     satellite = inventory.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
     out = satellite_public(satellite)
-    session.rollback()
     return out
 
 
@@ -100,7 +98,6 @@ def list_ephemerides(
         count=len(rows),
         in_force_id=in_force.id if in_force is not None else None,
     )
-    session.rollback()
     return out
 
 
@@ -119,7 +116,6 @@ def ephemeris_in_force(
             404, f"satellite NORAD {norad_id} has no enabled, unexpired ephemeris; upload one"
         )
     out = schemas.EphemerisPublic.model_validate(in_force)
-    session.rollback()
     return out
 
 
@@ -183,7 +179,6 @@ def _upload(
     from orbital.omm import parse_elements
 
     inventory.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
-    session.rollback()
     result = ephemerides.upload_ephemerides(
         session,
         text=text,

@@ -19,7 +19,6 @@ def _station(s: object) -> schemas.StationPublic:
 @router.get("/ground-stations", response_model=schemas.StationsPublic)
 def list_stations(session: SessionDep, principal: ReaderDep) -> schemas.StationsPublic:
     data = [_station(s) for s in inventory.list_stations(session)]
-    session.rollback()
     return schemas.StationsPublic(data=data, count=len(data))
 
 
@@ -43,7 +42,6 @@ def create_station(
         horizon_mask=body.horizon_mask,
     )
     out = _station(inventory.get_station(session, station_id=body.id))
-    session.rollback()
     return out
 
 
@@ -56,7 +54,6 @@ def get_station(
     station_id: str, session: SessionDep, principal: ReaderDep
 ) -> schemas.StationPublic:
     out = _station(inventory.get_station(session, station_id=station_id))
-    session.rollback()
     return out
 
 
@@ -70,7 +67,6 @@ def list_antennas(
 ) -> schemas.AntennasPublic:
     station = inventory.get_station(session, station_id=station_id)
     data = [schemas.AntennaPublic.model_validate(a) for a in station.antennas]
-    session.rollback()
     return schemas.AntennasPublic(data=data, count=len(data))
 
 
@@ -111,7 +107,6 @@ def list_maintenance(
         schemas.MaintenancePublic.model_validate(m)
         for m in inventory.list_maintenance(session, antenna_id=antenna_id)
     ]
-    session.rollback()
     return schemas.MaintenancesPublic(data=data, count=len(data))
 
 
@@ -129,7 +124,6 @@ def create_maintenance(
     principal: AdminDep,
 ) -> schemas.MaintenancePublic:
     inventory.get_antenna(session, station_id=station_id, antenna_id=antenna_id)
-    session.rollback()
     window = inventory.add_maintenance(
         session, antenna_id=antenna_id, start=body.start, end=body.end, reason=body.reason
     )

@@ -25,7 +25,6 @@ def get_usage(
     month = month or now.strftime("%Y-%m")
     first, nxt = usage.month_range(month)
     rows = usage.usage(session, month=month, tenants=principal.tenants())
-    session.rollback()
     data = [
         schemas.TenantUsage(
             tenant=r.tenant,

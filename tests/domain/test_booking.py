@@ -27,6 +27,8 @@ from groundstation.models import Contact, ContactTransition
 from groundstation.plan_service import plan_contacts
 from groundstation.planning import PlanRequest
 from groundstation.policy import BookingPolicy
+from groundstation.states import ContactState
+from groundstation.transitions import apply_transition
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "domain"
 NOW = datetime(2023, 7, 4, 18, 0, tzinfo=UTC)  # NOAA 19 elements: epoch 2023-07-04T16:11Z
@@ -264,6 +266,21 @@ def test_ephemeris_older_than_the_limit_is_refused(session: Session) -> None:
         EphemerisError, match=r"0\.08 days old at 2023-07-04T18:00:00Z; the limit is 0\.04 days"
     ):
         reserve_window(session, w, policy=BookingPolicy(max_ephemeris_age_s=3600.0))
+
+
+def test_cancel_checks_the_contact_as_it_is_not_as_the_session_read_it(
+    session: Session, session_factory: sessionmaker[Session]
+) -> None:
+    setup_world(session)
+    contact = reserve_window(session, first_window(session))  # loaded in this session
+    with session_factory() as other:
+        row = other.get(Contact, contact.id)
+        assert row is not None
+        apply_transition(other, row, ContactState.PREPASS, at=NOW, reason="pre-pass (test)")
+        other.commit()
+    with pytest.raises(CancelRefusedError, match="is PREPASS"):
+        booking.cancel(session, contact_id=contact.id, now=NOW)
+    assert session.scalar(select(Contact.state).where(Contact.id == contact.id)) == "PREPASS"
 
 
 def test_cancel_is_allowed_before_prepass_and_refused_after(session: Session) -> None:
