@@ -129,27 +129,35 @@ def import_stations(
     bands_hz: Sequence[tuple[float, float]] = ((100e6, 3e9),),
     setup_s: float = 60.0,
     teardown_s: float = 60.0,
+    keep_existing: bool = False,
 ) -> list[GroundStation]:
     """Add parsed stations (``orbital.stations.parse_stations``), each with
-    ``antennas_per_station`` identical antennas named ``<station>-<k>``."""
+    ``antennas_per_station`` identical antennas named ``<station>-<k>``.
+    ``keep_existing``: a station or antenna already registered is kept as it
+    is (a shared database) instead of raising ``AlreadyExistsError``; the
+    stations returned are the ones added."""
     added = []
     for st in stations:
-        added.append(
-            add_station(
-                session,
-                station_id=st.id,
-                name=st.name,
-                lat_deg=st.lat_deg,
-                lon_deg=st.lon_deg,
-                alt_m=st.alt_m,
-                min_elevation_deg=st.min_elevation_deg,
-                horizon_mask=st.horizon_mask,
+        if not (keep_existing and session.get(GroundStation, st.id) is not None):
+            added.append(
+                add_station(
+                    session,
+                    station_id=st.id,
+                    name=st.name,
+                    lat_deg=st.lat_deg,
+                    lon_deg=st.lon_deg,
+                    alt_m=st.alt_m,
+                    min_elevation_deg=st.min_elevation_deg,
+                    horizon_mask=st.horizon_mask,
+                )
             )
-        )
         for k in range(antennas_per_station):
+            antenna_id = f"{st.id}-{k + 1}"
+            if keep_existing and session.get(Antenna, antenna_id) is not None:
+                continue
             add_antenna(
                 session,
-                antenna_id=f"{st.id}-{k + 1}",
+                antenna_id=antenna_id,
                 station_id=st.id,
                 bands_hz=bands_hz,
                 setup_s=setup_s,
