@@ -7,7 +7,7 @@ import asyncio
 import csv
 import io
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
@@ -19,11 +19,13 @@ from api import schemas
 from api.convert import contact_detail, contact_public, json_plain_response, json_response
 from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
 from api.errors import problem
+from api.events import NumberedEvent, Subscriber
 from api.limits import expensive
 from api.routes._responses import EXPENSIVE_429, problems
 from api.schemas import Timestamp
 from groundstation import booking, contacts, inventory
 from groundstation.errors import BookingConflictError
+from groundstation.event_log import PrunedHistory
 
 router = APIRouter(tags=["contacts"])
 
@@ -182,54 +184,72 @@ async def contact_events(
             hub.unsubscribe(sub)
             streams.release(principal)
 
-    async def stream() -> AsyncIterator[str]:
-        try:
-            yield ": connected\n\n"
-            if sub.pruned is not None:
-                gap = sub.pruned
-                notice = {
-                    "last_event_id": gap.last_event_id,
-                    "pruned_through_id": gap.pruned_through_id,
-                    "detail": (
-                        f"contact history up to event id {gap.pruned_through_id} was pruned "
-                        f"(GS_EVENT_RETENTION_DAYS): events after id {gap.last_event_id} may be "
-                        "missing; read the contacts' current state with GET /contacts"
-                    ),
-                }
-                yield f"event: history-pruned\ndata: {json.dumps(notice)}\n\n"
-            pending = list(backlog)
-            while True:
-                if not pending:
-                    try:
-                        pending.append(await asyncio.wait_for(sub.queue.get(), timeout=15.0))
-                    except TimeoutError:
-                        if await request.is_disconnected():
-                            return
-                        yield ": keep-alive\n\n"
-                        continue
-                item = pending.pop(0)
-                if tenants is not None and item.tenant not in tenants:
-                    continue
-                e = item.event
-                data = json.dumps(
-                    {
-                        "contact_id": e.contact_id,
-                        "old_state": e.old_state,
-                        "new_state": e.new_state,
-                        "at": e.at.isoformat(),
-                        "reason": e.reason,
-                    }
-                )
-                yield f"id: {item.seq}\nevent: contact\ndata: {data}\n\n"
-        finally:
-            end()
-
     return StreamingResponse(
-        stream(),
+        _event_stream(request, sub, backlog, tenants, end),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         background=BackgroundTask(end),
     )
+
+
+async def _event_stream(
+    request: Request,
+    sub: Subscriber,
+    backlog: Sequence[NumberedEvent],
+    tenants: Sequence[str] | None,
+    end: Callable[[], None],
+) -> AsyncIterator[str]:
+    """The SSE text of a subscription: the pruned-history notice, the
+    backlog after ``Last-Event-ID``, then live events of ``tenants``, a
+    keep-alive comment every 15 s; ``end()`` once it stops."""
+    try:
+        yield ": connected\n\n"
+        if sub.pruned is not None:
+            yield _pruned_notice(sub.pruned)
+        pending = list(backlog)
+        while True:
+            if not pending:
+                try:
+                    pending.append(await asyncio.wait_for(sub.queue.get(), timeout=15.0))
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield ": keep-alive\n\n"
+                    continue
+            item = pending.pop(0)
+            if tenants is None or item.tenant in tenants:
+                yield _contact_event(item)
+    finally:
+        end()
+
+
+def _pruned_notice(gap: PrunedHistory) -> str:
+    """The ``history-pruned`` event: what the stream cannot replay."""
+    notice = {
+        "last_event_id": gap.last_event_id,
+        "pruned_through_id": gap.pruned_through_id,
+        "detail": (
+            f"contact history up to event id {gap.pruned_through_id} was pruned "
+            f"(GS_EVENT_RETENTION_DAYS): events after id {gap.last_event_id} may be "
+            "missing; read the contacts' current state with GET /contacts"
+        ),
+    }
+    return f"event: history-pruned\ndata: {json.dumps(notice)}\n\n"
+
+
+def _contact_event(item: NumberedEvent) -> str:
+    """One contact change as an SSE ``contact`` event, its id the history id."""
+    e = item.event
+    data = json.dumps(
+        {
+            "contact_id": e.contact_id,
+            "old_state": e.old_state,
+            "new_state": e.new_state,
+            "at": e.at.isoformat(),
+            "reason": e.reason,
+        }
+    )
+    return f"id: {item.seq}\nevent: contact\ndata: {data}\n\n"
 
 
 @router.get("/contacts/{contact_id}", response_model=schemas.ContactDetail, responses=_NOT_FOUND)

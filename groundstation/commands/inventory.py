@@ -27,6 +27,14 @@ from groundstation.models import Antenna, GroundStation, MissionProfile, Satelli
 
 
 def register(subparsers: Any) -> None:
+    _register_stations(subparsers)
+    _register_antennas(subparsers)
+    _register_satellites(subparsers)
+    _register_profiles(subparsers)
+    _register_ephemerides(subparsers)
+
+
+def _register_stations(subparsers: Any) -> None:
     stations = subparsers.add_parser("stations", help="ground stations")
     st = stations.add_subparsers(dest="action", required=True)
     p = st.add_parser("add", help="add one station")
@@ -52,6 +60,8 @@ def register(subparsers: Any) -> None:
     p = st.add_parser("list")
     p.set_defaults(func=run(_station_list))
 
+
+def _register_antennas(subparsers: Any) -> None:
     antennas = subparsers.add_parser("antennas", help="antennas")
     an = antennas.add_subparsers(dest="action", required=True)
     p = an.add_parser("add", help="add one antenna")
@@ -73,6 +83,8 @@ def register(subparsers: Any) -> None:
     p = an.add_parser("list")
     p.set_defaults(func=run(_antenna_list))
 
+
+def _register_satellites(subparsers: Any) -> None:
     satellites = subparsers.add_parser("satellites", help="satellites")
     sa = satellites.add_subparsers(dest="action", required=True)
     p = sa.add_parser("add", help="register a satellite and its downlink")
@@ -88,6 +100,8 @@ def register(subparsers: Any) -> None:
     p = sa.add_parser("list")
     p.set_defaults(func=run(_satellite_list))
 
+
+def _register_profiles(subparsers: Any) -> None:
     profiles = subparsers.add_parser("profiles", help="mission profiles")
     pr = profiles.add_subparsers(dest="action", required=True)
     p = pr.add_parser("add")
@@ -112,6 +126,8 @@ def register(subparsers: Any) -> None:
     )
     p.set_defaults(func=run(_profile_add))
 
+
+def _register_ephemerides(subparsers: Any) -> None:
     ephemeris = subparsers.add_parser("ephemeris", help="element sets (TLE/3LE/OMM)")
     ep = ephemeris.add_subparsers(dest="action", required=True)
     p = ep.add_parser("upload", help="store element sets of registered satellites")
