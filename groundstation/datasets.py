@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session, selectinload
 from groundstation.clock import require_utc
 from groundstation.errors import GoneError, NotFoundError
 from groundstation.models import Satellite
-from ingest.catalog import DatasetEntry, DatasetRow, FileEntry
+from ingest.catalog import DatasetEntry, DatasetRow, FileEntry, dataset_page, dataset_query
 
 
-def _dataset_query(tenants: Sequence[str] | None, state: str = "ready") -> Any:
-    query = select(DatasetRow).where(DatasetRow.state == state)
+def _dataset_query(tenants: Sequence[str] | None, state: str = "ready", **filters: Any) -> Any:
+    """``ingest.catalog.dataset_query`` restricted to the satellites of ``tenants``."""
+    query = dataset_query(state=state, **filters)
     if tenants is not None:
         query = query.where(
             DatasetRow.norad_id.in_(
@@ -41,24 +42,16 @@ def list_datasets(
     offset: int = 0,
 ) -> tuple[list[DatasetEntry], int]:
     """Ready datasets of the tenants' satellites overlapping start..end."""
-    query = _dataset_query(tenants)
-    if norad_id is not None:
-        query = query.where(DatasetRow.norad_id == norad_id)
-    if station is not None:
-        query = query.where(DatasetRow.station == station)
-    if contact_id is not None:
-        query = query.where(DatasetRow.contact_id == contact_id)
-    if start is not None:
-        query = query.where(DatasetRow.end_time >= require_utc(start, "start"))
-    if end is not None:
-        query = query.where(DatasetRow.start_time <= require_utc(end, "end"))
-    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.options(selectinload(DatasetRow.files))
-        .order_by(DatasetRow.start_time, DatasetRow.id)
-        .limit(limit)
-        .offset(offset)
+    query = _dataset_query(
+        tenants,
+        norad_id=norad_id,
+        station=station,
+        contact_id=contact_id,
+        start=None if start is None else require_utc(start, "start"),
+        end=None if end is None else require_utc(end, "end"),
     )
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(dataset_page(query, limit, offset))
     return [DatasetEntry.from_row(r) for r in rows], int(count)
 
 
