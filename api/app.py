@@ -34,10 +34,10 @@ from api.events import ContactEventHub
 from api.inputs import reject_unstorable_input
 from api.limits import RequestLimits
 from api.metrics import Metrics
-from groundstation.booking import BookingPolicy
 from groundstation.clock import Clock, clock_from_settings
 from groundstation.events import ContactEvent
 from groundstation.logs import ContactLogSink
+from groundstation.policy import BookingPolicy
 from groundstation.settings import Settings
 
 if TYPE_CHECKING:

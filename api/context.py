@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.events import ContactEventHub
 from api.limits import RequestLimits
 from api.metrics import Metrics
-from groundstation.booking import BookingPolicy
 from groundstation.clock import Clock
-from groundstation.queries import PassCache
+from groundstation.policy import BookingPolicy
+from groundstation.prediction import PassCache
 from groundstation.settings import Settings
 from ingest.objectstore import ObjectStore
 

@@ -26,10 +26,16 @@ CtxDep = Annotated[AppContext, Depends(get_ctx)]
 
 
 async def get_session(ctx: CtxDep) -> AsyncIterator[Session]:
-    """A session for the request. Creating one does no I/O, so it happens on
-    the event loop (a sync generator dependency costs two thread hops per
-    request); closing it does I/O only if the route left a transaction open,
-    and then it runs in the thread pool."""
+    """A session for the request, ended here once for every route: when the
+    route function returns (or raises) and its answer is serialized, before
+    the response is sent (``scope="function"``), the transaction it left
+    open is rolled back and the connection handed back to the pool; a
+    streamed body never holds one. Routes commit through the service
+    functions; they never roll back or close the session themselves.
+
+    Creating a session does no I/O, so it happens on the event loop (a sync
+    generator dependency costs two thread hops per request); closing it does
+    I/O only if a transaction is open, and then it runs in the thread pool."""
     session = ctx.session_factory()
     try:
         yield session
@@ -40,7 +46,7 @@ async def get_session(ctx: CtxDep) -> AsyncIterator[Session]:
             session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 async def get_now(ctx: CtxDep) -> datetime:

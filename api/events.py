@@ -45,7 +45,10 @@ class NumberedEvent:
     tenant: str
 
 
-class _Subscriber:
+class Subscriber:
+    """One open event stream: its queue of events (the oldest dropped when
+    full) and the history it missed, if pruned."""
+
     def __init__(self, loop: asyncio.AbstractEventLoop, maxsize: int) -> None:
         self.loop = loop
         self.queue: asyncio.Queue[NumberedEvent] = asyncio.Queue(maxsize=maxsize)
@@ -88,7 +91,7 @@ class ContactEventHub:
         self._queue_size = queue_size
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._subscribers: set[_Subscriber] = set()
+        self._subscribers: set[Subscriber] = set()
         self._sinks: list[EventSink] = []
         self._poller: _Poller | None = None
 
@@ -112,11 +115,11 @@ class ContactEventHub:
 
     def subscribe(
         self, loop: asyncio.AbstractEventLoop, after_id: int | None = None
-    ) -> tuple[_Subscriber, Sequence[NumberedEvent]]:
+    ) -> tuple[Subscriber, Sequence[NumberedEvent]]:
         """A new subscriber fed on ``loop``, and the events after ``after_id``
         (the last ``backlog`` of them) that it will not receive live. Blocks on
         the database: call it from a worker thread."""
-        sub = _Subscriber(loop, self._queue_size)
+        sub = Subscriber(loop, self._queue_size)
         with self._lock:
             if self._poller is None:
                 with self._session_factory() as session:
@@ -145,7 +148,7 @@ class ContactEventHub:
             raise
         return sub, [_numbered(e) for e in backlog]
 
-    def unsubscribe(self, sub: _Subscriber) -> None:
+    def unsubscribe(self, sub: Subscriber) -> None:
         with self._lock:
             self._subscribers.discard(sub)
         self._wake.set()

@@ -88,7 +88,7 @@ from sqlalchemy import create_engine, func, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from groundstation import apikeys  # noqa: E402
-from groundstation.clock import SimulatedClock  # noqa: E402
+from groundstation.clock import SimulatedClock, iso_utc  # noqa: E402
 from groundstation.commands.demo import (  # noqa: E402
     DEMO_CLOCK_START,
     DEMO_PROFILE,
@@ -115,10 +115,6 @@ PARTS = {"datasets": "datasets", "topic log": "topics", "spool": "spool", "stagi
 
 
 # ---------------------------------------------------------------- plan
-
-
-def _iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def free_port() -> int:
@@ -583,8 +579,8 @@ def soak(
     began = time.perf_counter()
     plan = seed(url, hours=hours, min_elevation_deg=min_elevation_deg, from_peak=from_peak)
     print(
-        f"plan: {plan['contacts']} contacts from {_iso(plan['first_prepass'])} to "
-        f"{_iso(plan['last_los'])}, peak {plan['peak']} passes at once "
+        f"plan: {plan['contacts']} contacts from {iso_utc(plan['first_prepass'])} to "
+        f"{iso_utc(plan['last_los'])}, peak {plan['peak']} passes at once "
         f"(booked in {time.perf_counter() - began:.0f} s)",
         file=out,
         flush=True,

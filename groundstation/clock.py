@@ -29,6 +29,13 @@ def require_utc(value: datetime, name: str) -> datetime:
         ) from None
 
 
+def iso_utc(t: datetime) -> str:
+    """``t`` (aware UTC) as ``2023-07-04T18:00:00Z``, to the second: the form
+    every message, log line and CLI table of the service writes instants in.
+    The year is always four digits (``%Y`` does not pad years before 1000)."""
+    return f"{t.year:04d}-{t:%m-%dT%H:%M:%S}Z"
+
+
 # Instants the service accepts from its users (bookings, passes, filters,
 # maintenance, usage months): wide enough for any real use, and far from the
 # ends of Python's datetime (years 1..9999), where window arithmetic overflows.

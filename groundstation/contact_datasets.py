@@ -80,37 +80,58 @@ def audit(
     A COMPLETED contact's dataset may have been ``expired`` by retention
     (``groundstation.housekeeping``): its objects are gone, or moved under
     ``archive_prefix``, or still being removed (the next run finishes that)."""
-    problems: list[str] = []
     contacts = {c.id: c for c in session.scalars(select(Contact))}
     rows = list(session.scalars(select(DatasetRow)))
     by_contact: dict[str, list[DatasetRow]] = {}
     for row in rows:
         by_contact.setdefault(row.contact_id, []).append(row)
-    for cid, contact in contacts.items():
-        states = [r.state for r in by_contact.get(cid, [])]
-        ready = states.count("ready") + states.count("expired")
-        if contact.state == S.COMPLETED and ready != 1:
-            problems.append(f"contact {cid} is COMPLETED with datasets {states or 'none'}")
-        if contact.state not in (S.COMPLETED, *DATASET_STATES) and "ready" in states:
-            problems.append(
-                f"contact {cid} is {contact.state} ({contact.state_reason}) "
-                "but its dataset is ready"
-            )
-        if contact.state == S.FAILED and not contact.state_reason:
-            problems.append(f"contact {cid} is FAILED without a reason")
-        if "writing" in states and (quiescent or contact.state not in DATASET_STATES):
-            problems.append(f"contact {cid} is {contact.state} with a dataset being written")
-    for row in rows:
-        if row.contact_id not in contacts:
-            problems.append(f"dataset {row.id} ({row.state}) has no contact")
+    problems = [
+        problem
+        for cid, contact in contacts.items()
+        for problem in _contact_problems(
+            contact, [r.state for r in by_contact.get(cid, [])], quiescent=quiescent
+        )
+    ]
+    problems += [
+        f"dataset {row.id} ({row.state}) has no contact"
+        for row in rows
+        if row.contact_id not in contacts
+    ]
     if store is not None:
-        visible = tuple(r.key_prefix + "/" for r in rows if r.state in ("ready", "expired"))
-        writing = tuple(r.key_prefix + "/" for r in rows if r.state == "writing")
-        archived = (archive_prefix.strip("/") + "/",) if archive_prefix.strip("/") else ()
-        for key in store.list_keys(""):
-            if key.startswith(visible + archived) or (not quiescent and key.startswith(writing)):
-                continue
-            problems.append(f"object {key} belongs to no ready dataset")
+        problems += _stray_objects(store, rows, quiescent=quiescent, archive_prefix=archive_prefix)
     if staging_root is not None and quiescent and Path(staging_root).is_dir():
         problems += [f"staging left behind: {p}" for p in sorted(Path(staging_root).iterdir())]
     return problems
+
+
+def _contact_problems(contact: Contact, states: list[str], *, quiescent: bool) -> list[str]:
+    """How one contact and the states of its datasets disagree."""
+    cid = contact.id
+    problems = []
+    ready = states.count("ready") + states.count("expired")
+    if contact.state == S.COMPLETED and ready != 1:
+        problems.append(f"contact {cid} is COMPLETED with datasets {states or 'none'}")
+    if contact.state not in (S.COMPLETED, *DATASET_STATES) and "ready" in states:
+        problems.append(
+            f"contact {cid} is {contact.state} ({contact.state_reason}) but its dataset is ready"
+        )
+    if contact.state == S.FAILED and not contact.state_reason:
+        problems.append(f"contact {cid} is FAILED without a reason")
+    if "writing" in states and (quiescent or contact.state not in DATASET_STATES):
+        problems.append(f"contact {cid} is {contact.state} with a dataset being written")
+    return problems
+
+
+def _stray_objects(
+    store: ObjectStore, rows: list[DatasetRow], *, quiescent: bool, archive_prefix: str
+) -> list[str]:
+    """Objects of the store outside every ready (or expired, or archived)
+    dataset; while not quiescent, those of a dataset being written too."""
+    visible = tuple(r.key_prefix + "/" for r in rows if r.state in ("ready", "expired"))
+    writing = tuple(r.key_prefix + "/" for r in rows if r.state == "writing")
+    archived = (archive_prefix.strip("/") + "/",) if archive_prefix.strip("/") else ()
+    return [
+        f"object {key} belongs to no ready dataset"
+        for key in store.list_keys("")
+        if not (key.startswith(visible + archived) or (not quiescent and key.startswith(writing)))
+    ]

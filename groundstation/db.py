@@ -1,4 +1,6 @@
-"""Engine and session set-up, and schema migration.
+"""Engine and session set-up, schema migration, and running a write
+transaction again when the database aborted it to break a deadlock
+(``retry_transient``).
 
 SQLite (the embedded default) runs every transaction as ``BEGIN IMMEDIATE``:
 write transactions are serialized, so the overlap check and the insert of a
@@ -13,17 +15,21 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, quote_plus, unquote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
     from groundstation.settings import Settings
 
+# Written out, not derived from ``states.ACTIVE_STATE_VALUES``: the initial
+# migration's DDL must stay what it was when it ran.
 ACTIVE_STATES_SQL = "('SCHEDULED', 'PREPASS', 'PASS', 'POSTPASS')"
 
 # Exclusion constraint (PostgreSQL) and triggers (SQLite) enforcing no double
@@ -222,3 +228,43 @@ def refresh_sqlite_statistics(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")
         conn.commit()
+
+
+# ---------------------------------------------------------------- transient failures
+
+T = TypeVar("T")
+
+#: How many times a write transaction runs at most when the database keeps
+#: choosing it as the victim of a deadlock or a serialization failure.
+TRANSIENT_ATTEMPTS = 3
+
+
+def is_transient(exc: DBAPIError) -> bool:
+    """A deadlock or serialization failure (SQLSTATE 40P01, 40001): running
+    the transaction again is the documented remedy."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in ("40P01", "40001")
+
+
+def retry_transient(
+    session: Session, transaction: Callable[[], T], *, attempts: int = TRANSIENT_ATTEMPTS
+) -> T:
+    """``transaction()``: one write transaction on ``session``, which it
+    commits. PostgreSQL may abort one of two transactions waiting on each
+    other (two bookings' overlap checks, a re-prediction moving windows under
+    a booking) as a deadlock or a serialization failure (``is_transient``):
+    it is rolled back and run again, ``attempts`` times in all; then it sees
+    what the other one committed. Any other error rolls back and propagates."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return transaction()
+        except OperationalError as exc:
+            session.rollback()
+            if attempt < attempts and is_transient(exc):
+                continue
+            raise
+        except BaseException:
+            session.rollback()
+            raise

@@ -30,7 +30,7 @@ import logging
 import tempfile
 import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,23 +43,24 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dsp.channel import Channel, ChannelConfig, ebn0_from_link_budget
 from dsp.profile import DownlinkProfile, builtin_profile
-from dsp.receiver import FrameResult, Receiver, ReceiverConfig
+from dsp.receiver import FrameResult, PassSummary, Receiver, ReceiverConfig
 from dsp.simulate import esn0_db_for
 from dsp.transmitter import Transmitter
-from groundstation.booking import element_set_from_text, orbital_station
 from groundstation.capacity import PassCapacity
 from groundstation.clock import Clock
 from groundstation.contact_datasets import accept_dataset
 from groundstation.executor import ContactExecutionError, ContactRun
 from groundstation.models import GroundStation
 from groundstation.payload import ImageFrameSource, cloud_scene, rows_for_frames
+from groundstation.prediction import element_set_from_text, orbital_station
 from groundstation.profile_settings import DEFAULT_FRAMING, DemodSettings
 from ingest.catalog import CatalogService
 from ingest.dataset import DatasetInfo, DatasetWriter
-from ingest.h5frames import ContactAttrs
+from ingest.h5frames import ContactAttrs, FramesH5Writer
 from ingest.imagery import image_width_for, rebuild_image
 from ingest.objectstore import ObjectStore
 from ingest.publisher import Publisher
+from ingest.sigmf import SigMFWriter
 from ingest.topics import FrameMeta
 from orbital.track import Track, compute_track
 
@@ -305,12 +306,41 @@ class DownlinkExecutor:
             self.capacity.release(run.contact_id)
 
     def _run_admitted(self, run: ContactRun) -> DownlinkResult:
+        """The pass once admitted: its link along the predicted track, the
+        simulated downlink, the receiver and the dataset; streamed from AOS
+        to LOS. Any failure aborts the dataset and is a ContactExecutionError."""
+        link = self._pass_link(run, _framing_profile(run))
+        downlink = _SimulatedDownlink.for_pass(run, link, self.sps, keep_sent=self.keep_sent)
+        receiver = Receiver(
+            link.profile,
+            ReceiverConfig(
+                fs_hz=downlink.fs_hz,
+                doppler_time_s=link.track.t_s,
+                doppler_freq_hz=link.doppler_hz,
+                max_rate_hz_s=5.0,
+            ),
+        )
+        writer = self._dataset_writer(run)
+        writer.begin()
+        progress = DownlinkProgress(run.contact_id, duration_s=link.duration_s)
+        with self._lock:
+            self.progress[run.contact_id] = progress
         try:
-            profile = builtin_profile(run.framing_profile or DEFAULT_FRAMING)
-        except Exception as exc:
-            raise ContactExecutionError(
-                f"framing profile {run.framing_profile!r} of NORAD {run.norad_id}: {exc}"
-            ) from exc
+            return self._stream(run, link, downlink, receiver, writer, progress)
+        except BaseException as exc:
+            reason = str(exc) or type(exc).__name__
+            try:
+                writer.abort(reason)
+            except Exception:
+                log.exception("abort of dataset %s failed", writer.info.dataset_id)
+            if isinstance(exc, ContactExecutionError):
+                raise
+            raise ContactExecutionError(f"receiver error: {reason}") from exc
+        finally:
+            progress.done = True
+
+    def _pass_link(self, run: ContactRun, profile: DownlinkProfile) -> _PassLink:
+        """The contact's track (1-s steps, AOS..LOS) and the link along it."""
         station = self._station(run.station_id, 0.0)
         element = element_set_from_text(run.ephemeris_text)
         duration_s = (run.los - run.aos).total_seconds()
@@ -322,46 +352,21 @@ class DownlinkExecutor:
                 f"SGP4 failed on {int(np.count_nonzero(track.error_code))} track samples"
             )
         link = self.link.with_settings(run.demod)
-        carrier_hz = run.downlink_freq_hz
-        doppler_hz = track.doppler_hz(carrier_hz)
         data_rate_bps = (
             float(profile.symbol_rate) * profile.bits_per_symbol * profile.info_bits_per_channel_bit
         )
-        ebn0_db = link.ebn0_db(track, carrier_hz, data_rate_bps)
-        esn0_db = esn0_db_for(profile, 0.0) + ebn0_db
-
-        tx = Transmitter(profile, self.sps)
-        fs_hz = tx.fs_hz
-        frame_samples = profile.channel_bits_per_frame // profile.bits_per_symbol * self.sps
-        frame_s = frame_samples / fs_hz
-        n_frames = int(duration_s // frame_s)
-        width = image_width_for(profile.frame_length, fecf=profile.fecf)
-        seed = zlib.crc32(run.contact_id.encode())
-        scene = cloud_scene(rows_for_frames(n_frames), width, seed=seed)
-        source = ImageFrameSource(profile, scene)
-        rng = np.random.default_rng(seed)
-        channel = Channel(
-            ChannelConfig(
-                fs_hz=fs_hz,
-                phase_rad=float(rng.uniform(0, 2 * np.pi)),
-                freq_offset_hz=link.oscillator_offset_hz,
-                doppler_time_s=track.t_s,
-                doppler_freq_hz=doppler_hz,
-                esn0_time_s=track.t_s,
-                esn0_profile_db=esn0_db,
-                seed=seed,
-            )
-        )
-        receiver = Receiver(
-            profile,
-            ReceiverConfig(
-                fs_hz=fs_hz,
-                doppler_time_s=track.t_s,
-                doppler_freq_hz=doppler_hz,
-                max_rate_hz_s=5.0,
-            ),
+        ebn0_db = link.ebn0_db(track, run.downlink_freq_hz, data_rate_bps)
+        return _PassLink(
+            profile=profile,
+            model=link,
+            track=track,
+            duration_s=duration_s,
+            doppler_hz=track.doppler_hz(run.downlink_freq_hz),
+            ebn0_db=ebn0_db,
+            esn0_db=esn0_db_for(profile, 0.0) + ebn0_db,
         )
 
+    def _dataset_writer(self, run: ContactRun) -> DatasetWriter:
         info = DatasetInfo(
             dataset_id=f"ds-{run.contact_id}",
             contact_id=run.contact_id,
@@ -372,7 +377,7 @@ class DownlinkExecutor:
             start=run.aos,
             end=run.los,
         )
-        writer = DatasetWriter(
+        return DatasetWriter(
             info=info,
             store=self.store,
             catalog=self.catalog,
@@ -381,59 +386,82 @@ class DownlinkExecutor:
             clock=self.clock.now,
             stage_hook=(lambda stage: self._pause(run, stage)) if self.pause_at else None,
         )
-        writer.begin()
-        progress = DownlinkProgress(run.contact_id, duration_s=duration_s)
-        with self._lock:
-            self.progress[run.contact_id] = progress
-        try:
-            return self._stream(
-                run,
-                profile=profile,
-                writer=writer,
-                tx=tx,
-                channel=channel,
-                receiver=receiver,
-                source=source,
-                scene=scene,
-                track=track,
-                ebn0_db=ebn0_db,
-                n_frames=n_frames,
-                frame_samples=frame_samples,
-                progress=progress,
-                link=link,
-            )
-        except BaseException as exc:
-            reason = str(exc) or type(exc).__name__
-            try:
-                writer.abort(reason)
-            except Exception:
-                log.exception("abort of dataset %s failed", info.dataset_id)
-            if isinstance(exc, ContactExecutionError):
-                raise
-            raise ContactExecutionError(f"receiver error: {reason}") from exc
-        finally:
-            progress.done = True
 
     def _stream(
         self,
         run: ContactRun,
-        *,
-        profile: DownlinkProfile,
-        writer: DatasetWriter,
-        tx: Transmitter,
-        channel: Channel,
+        link: _PassLink,
+        downlink: _SimulatedDownlink,
         receiver: Receiver,
-        source: ImageFrameSource,
-        scene: NDArray[np.uint8],
-        track: Track,
-        ebn0_db: NDArray[np.float64],
-        n_frames: int,
-        frame_samples: int,
+        writer: DatasetWriter,
         progress: DownlinkProgress,
-        link: LinkModel,
     ) -> DownlinkResult:
-        fs_hz = tx.fs_hz
-        record_iq = run.dataset_options.record_iq
+        """Hand the pass's IQ to the receiver chunk by chunk, paced by the
+        service clock; publish and record every frame; then the products and
+        the dataset commit."""
+        fs_hz = downlink.fs_hz
+        iq = _IqRecording.open(writer, run, link.profile, fs_hz, downlink.total_samples)
+        frames = _FrameOutput(
+            run,
+            self.publisher,
+            self._frames_h5(writer, run, link),
+            iq,
+            downlink.frame_samples,
+            count=self._count_frames,
+        )
+        position = 0
+        for chunk in downlink.chunks(max(int(round(self.chunk_s * fs_hz)), 1)):
+            end_s = (position + chunk.size) / fs_hz
+            self._wait_until(run.aos + timedelta(seconds=end_s), run.contact_id)
+            if iq is not None:
+                iq.write(chunk, position)
+            position += chunk.size
+            frames.publish(receiver.process(chunk))
+            progress.elapsed_s = end_s
+            progress.frames_sent = min(downlink.frames_pushed, int(end_s / downlink.frame_s))
+            progress.frames_ok = len(frames.ok)
+            progress.ebn0_db = float(np.interp(end_s, link.track.t_s, link.ebn0_db))
+        self.capacity.release(run.contact_id)  # streaming done: no more lag to report
+        frames.publish(receiver.flush())
+        progress.frames_ok = len(frames.ok)
+        summary = receiver.summary()
+        if not frames.ok:
+            raise ContactExecutionError(
+                f"no frame decoded: {downlink.n_frames} frames sent, {frames.failed} failed to "
+                f"decode, estimated Es/N0 {summary.esn0_db:.1f} dB (link budget Eb/N0 "
+                f"{float(np.min(link.ebn0_db)):.1f}..{float(np.max(link.ebn0_db)):.1f} dB)"
+            )
+        image_rows = _add_products(writer, frames, summary, link.profile, downlink.n_frames)
+        self._pause(run, "before-commit")
+        entry = writer.commit(guard=accept_dataset)
+        self._pause(run, "after-ready")
+        prefix = writer.info.key_prefix
+        return DownlinkResult(
+            contact_id=run.contact_id,
+            norad_id=run.norad_id,
+            station_id=run.station_id,
+            antenna_id=run.antenna_id,
+            aos=run.aos,
+            los=run.los,
+            max_elevation_deg=float(np.nanmax(link.track.elevation_deg)),
+            frames_expected=downlink.n_frames,
+            frames_ok=len(frames.ok),
+            frames_failed=frames.failed,
+            frames_published=frames.seq,
+            esn0_db=summary.esn0_db,
+            dataset_id=entry.id,
+            dataset_uri=self.store.uri(prefix),
+            image_uri=self.store.uri(f"{prefix}/products/image.png")
+            if image_rows is not None
+            else "",
+            image_rows_received=image_rows or 0.0,
+            sent=downlink.sent,
+            scene=downlink.scene if self.keep_sent else None,
+        )
+
+    def _frames_h5(self, writer: DatasetWriter, run: ContactRun, link: _PassLink) -> FramesH5Writer:
+        """The dataset's ``frames.h5``, its contact attributes and track written."""
+        profile = link.profile
         h5 = writer.frames_h5(
             frame_length=profile.frame_length,
             attrs=ContactAttrs(
@@ -450,184 +478,280 @@ class DownlinkExecutor:
                     "mission_profile": run.profile_id,
                     "downlink_freq_hz": run.downlink_freq_hz,
                     "samples_per_symbol": self.sps,
-                    "link": link.__dict__,
+                    "link": link.model.__dict__,
                 },
                 software_version=self.software_version,
             ),
         )
-        t0 = run.aos.timestamp()
+        track = link.track
         h5.write_track(
-            time_unix_s=t0 + track.t_s,
+            time_unix_s=run.aos.timestamp() + track.t_s,
             azimuth_deg=track.azimuth_deg,
             elevation_deg=track.elevation_deg,
             range_km=track.range_km,
             range_rate_km_s=track.range_rate_km_s,
         )
-        total_samples = n_frames * frame_samples
-        # IQ recording: the whole pass, or ``record_iq_max_s`` seconds centred on TCA.
-        iq_from, iq_to = 0, total_samples
-        max_iq_s = run.dataset_options.record_iq_max_s
-        if max_iq_s is not None:
-            tca_sample = int((run.tca - run.aos).total_seconds() * fs_hz)
-            half = int(max_iq_s * fs_hz / 2)
-            iq_from = min(max(tca_sample - half, 0), total_samples)
-            iq_to = min(iq_from + 2 * half, total_samples)
-        sigmf = (
-            writer.sigmf(
-                sample_rate_hz=fs_hz,
-                center_freq_hz=run.downlink_freq_hz,
-                capture_start=run.aos + timedelta(seconds=iq_from / fs_hz),
-                description=f"{run.satellite_name} over {run.station_id}/{run.antenna_id}",
-                extra_global={
-                    "groundstation:contact_id": run.contact_id,
-                    "groundstation:framing_profile": profile.name,
-                },
+        return h5
+
+
+def _framing_profile(run: ContactRun) -> DownlinkProfile:
+    try:
+        return builtin_profile(run.framing_profile or DEFAULT_FRAMING)
+    except Exception as exc:
+        raise ContactExecutionError(
+            f"framing profile {run.framing_profile!r} of NORAD {run.norad_id}: {exc}"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class _PassLink:
+    """One pass as the simulator and the receiver see it: the framing, the
+    link budget, the track (1-s steps from AOS) and along it the Doppler
+    shift, Eb/N0 and Es/N0 (dB), each of shape ``(n_times,)``."""
+
+    profile: DownlinkProfile
+    model: LinkModel
+    track: Track
+    duration_s: float
+    doppler_hz: NDArray[np.float64]
+    ebn0_db: NDArray[np.float64]
+    esn0_db: NDArray[np.float64]
+
+
+@dataclass
+class _SimulatedDownlink:
+    """The simulated satellite and RF front end of one pass: the payload's
+    frames, coded and modulated, through the channel (Doppler, SNR along the
+    track), handed out as IQ chunks (``chunks``). Deterministic per contact
+    (seeded by its id); ``sent`` keeps what was sent when asked."""
+
+    source: ImageFrameSource
+    tx: Transmitter
+    channel: Channel
+    scene: NDArray[np.uint8]
+    link: _PassLink
+    n_frames: int
+    frame_samples: int
+    keep_sent: bool
+    frames_pushed: int = 0
+    sent: list[SentFrame] = field(default_factory=list)
+
+    @classmethod
+    def for_pass(
+        cls, run: ContactRun, link: _PassLink, sps: int, *, keep_sent: bool
+    ) -> _SimulatedDownlink:
+        profile = link.profile
+        tx = Transmitter(profile, sps)
+        fs_hz = tx.fs_hz
+        frame_samples = profile.channel_bits_per_frame // profile.bits_per_symbol * sps
+        n_frames = int(link.duration_s // (frame_samples / fs_hz))
+        width = image_width_for(profile.frame_length, fecf=profile.fecf)
+        seed = zlib.crc32(run.contact_id.encode())
+        scene = cloud_scene(rows_for_frames(n_frames), width, seed=seed)
+        rng = np.random.default_rng(seed)
+        channel = Channel(
+            ChannelConfig(
+                fs_hz=fs_hz,
+                phase_rad=float(rng.uniform(0, 2 * np.pi)),
+                freq_offset_hz=link.model.oscillator_offset_hz,
+                doppler_time_s=link.track.t_s,
+                doppler_freq_hz=link.doppler_hz,
+                esn0_time_s=link.track.t_s,
+                esn0_profile_db=link.esn0_db,
+                seed=seed,
             )
-            if record_iq
-            else None
         )
-        chunk_samples = max(int(round(self.chunk_s * fs_hz)), 1)
-        sent: list[SentFrame] = []
+        source = ImageFrameSource(profile, scene)
+        return cls(source, tx, channel, scene, link, n_frames, frame_samples, keep_sent)
+
+    @property
+    def fs_hz(self) -> float:
+        return self.tx.fs_hz
+
+    @property
+    def frame_s(self) -> float:
+        return self.frame_samples / self.fs_hz
+
+    @property
+    def total_samples(self) -> int:
+        return self.n_frames * self.frame_samples
+
+    def chunks(self, chunk_samples: int) -> Iterator[NDArray[np.complex64]]:
+        """The pass's IQ in chunks of ``chunk_samples`` (the last shorter)."""
         buffer: list[NDArray[np.complex64]] = []
         buffered = 0
-        frames_pushed = 0
         flushed = False
         position = 0
-        seq = 0
-        ok_frames: list[bytes] = []
-        failed = 0
-
-        def publish(results: list[FrameResult]) -> None:
-            nonlocal seq, failed
-            frames: list[bytes] = []
-            metas: list[FrameMeta] = []
-            decoded = 0
-            try:
-                for r in results:
-                    h = r.header
-                    meta = FrameMeta(
-                        contact_id=run.contact_id,
-                        norad_id=run.norad_id,
-                        station=run.station_id,
-                        antenna=run.antenna_id,
-                        frame_time=run.aos + timedelta(seconds=r.asm_time_s),
-                        virtual_channel=h.virtual_channel_id if h else 0,
-                        frame_counter=h.virtual_channel_frame_count if h else 0,
-                        rs_corrections=-1
-                        if any(c < 0 for c in r.rs_corrections)
-                        else sum(r.rs_corrections),
-                        crc_ok=r.crc_ok,
-                        sequence=seq,
-                    )
-                    seq += 1
-                    self.publisher.publish_frame(r.frame, meta)
-                    frames.append(r.frame)
-                    metas.append(meta)
-                    if r.ok:
-                        ok_frames.append(r.frame)
-                        decoded += 1
-                    else:
-                        failed += 1
-                    if sigmf is not None and iq_from <= r.asm_sample < iq_to:
-                        sigmf.annotate(
-                            int(r.asm_sample) - iq_from,
-                            min(frame_samples, iq_to - int(r.asm_sample)),
-                            "frame",
-                            f"seq={meta.sequence} ok={r.ok}",
-                        )
-            finally:  # what reached the publisher counts, even if a later frame failed
-                if frames:
-                    self._count_frames(decoded=decoded, published=len(frames))
-            h5.append_frames(frames, metas)
-
-        while position < total_samples or not flushed:
-            # Produce the next chunk of IQ from the simulated front end.
+        while position < self.total_samples or not flushed:
             while buffered < chunk_samples and not flushed:
-                if frames_pushed < n_frames:
-                    frame = source.next_frame()
-                    t_s = (frames_pushed + 0.5) * frame_samples / fs_hz
-                    if self.keep_sent:
-                        level = float(np.interp(t_s, track.t_s, ebn0_db))
-                        sent.append(SentFrame(frame, t_s, level))
-                    iq = channel.process(tx.process([frame], final=frames_pushed + 1 == n_frames))
-                    frames_pushed += 1
-                    flushed = frames_pushed == n_frames
-                else:
-                    iq, flushed = np.zeros(0, dtype=np.complex64), True
+                iq, flushed = self._next_iq()
                 buffer.append(iq)
                 buffered += iq.size
             joined = np.concatenate(buffer) if buffer else np.zeros(0, dtype=np.complex64)
             chunk, rest = joined[:chunk_samples], joined[chunk_samples:]
             buffer, buffered = [rest], rest.size
             if chunk.size == 0:
-                break
-            end_s = (position + chunk.size) / fs_hz
-            # paced by the service clock
-            self._wait_until(run.aos + timedelta(seconds=end_s), run.contact_id)
-            if sigmf is not None:
-                a = max(iq_from - position, 0)
-                b = min(iq_to - position, chunk.size)
-                if b > a:
-                    sigmf.write(chunk[a:b])
+                return
+            yield chunk
             position += chunk.size
-            publish(receiver.process(chunk))
-            progress.elapsed_s = end_s
-            progress.frames_sent = min(frames_pushed, int(end_s / (frame_samples / fs_hz)))
-            progress.frames_ok = len(ok_frames)
-            progress.ebn0_db = float(np.interp(end_s, track.t_s, ebn0_db))
             if buffered == 0 and flushed:
-                break
-        self.capacity.release(run.contact_id)  # streaming done: no more lag to report
-        publish(receiver.flush())
-        progress.frames_ok = len(ok_frames)
-        summary = receiver.summary()
-        if not ok_frames:
-            raise ContactExecutionError(
-                f"no frame decoded: {n_frames} frames sent, {failed} failed to decode, "
-                f"estimated Es/N0 {summary.esn0_db:.1f} dB "
-                f"(link budget Eb/N0 {float(np.min(ebn0_db)):.1f}..{float(np.max(ebn0_db)):.1f} dB)"
-            )
-        rebuilt = rebuild_image(ok_frames, fecf=profile.fecf)
-        image_rows = 0.0
-        if rebuilt is not None:
-            writer.add_image_products(rebuilt.rgb(), name="image")
-            writer.add_product_bytes("bands.h5", _bands_h5(rebuilt.image, rebuilt.received))
-            image_rows = rebuilt.fraction_received
-        writer.add_product_bytes(
-            "receiver.json",
-            json.dumps(
-                {
-                    "frames_expected": n_frames,
-                    "frames_published": seq,
-                    **{k: v for k, v in summary.to_dict().items() if k != "frequency_track"},
-                },
-                indent=2,
-            ).encode(),
+                return
+
+    def _next_iq(self) -> tuple[NDArray[np.complex64], bool]:
+        """The IQ of the next frame (empty once all are sent), and whether
+        the transmitter has been flushed."""
+        if self.frames_pushed >= self.n_frames:
+            return np.zeros(0, dtype=np.complex64), True
+        frame = self.source.next_frame()
+        if self.keep_sent:
+            t_s = (self.frames_pushed + 0.5) * self.frame_samples / self.fs_hz
+            level = float(np.interp(t_s, self.link.track.t_s, self.link.ebn0_db))
+            self.sent.append(SentFrame(frame, t_s, level))
+        last = self.frames_pushed + 1 == self.n_frames
+        iq = self.channel.process(self.tx.process([frame], final=last))
+        self.frames_pushed += 1
+        return iq, last
+
+
+@dataclass
+class _IqRecording:
+    """The SigMF recording of a pass: the whole pass, or the profile's
+    ``record_iq_max_s`` seconds centred on TCA (samples ``start .. stop``)."""
+
+    sigmf: SigMFWriter
+    start: int
+    stop: int
+
+    @classmethod
+    def open(
+        cls,
+        writer: DatasetWriter,
+        run: ContactRun,
+        profile: DownlinkProfile,
+        fs_hz: float,
+        total_samples: int,
+    ) -> _IqRecording | None:
+        """The recording, or None when the profile does not record IQ."""
+        if not run.dataset_options.record_iq:
+            return None
+        start, stop = 0, total_samples
+        max_iq_s = run.dataset_options.record_iq_max_s
+        if max_iq_s is not None:
+            tca_sample = int((run.tca - run.aos).total_seconds() * fs_hz)
+            half = int(max_iq_s * fs_hz / 2)
+            start = min(max(tca_sample - half, 0), total_samples)
+            stop = min(start + 2 * half, total_samples)
+        sigmf = writer.sigmf(
+            sample_rate_hz=fs_hz,
+            center_freq_hz=run.downlink_freq_hz,
+            capture_start=run.aos + timedelta(seconds=start / fs_hz),
+            description=f"{run.satellite_name} over {run.station_id}/{run.antenna_id}",
+            extra_global={
+                "groundstation:contact_id": run.contact_id,
+                "groundstation:framing_profile": profile.name,
+            },
         )
-        self._pause(run, "before-commit")
-        entry = writer.commit(guard=accept_dataset)
-        self._pause(run, "after-ready")
-        prefix = writer.info.key_prefix
-        return DownlinkResult(
+        return cls(sigmf, start, stop)
+
+    def write(self, chunk: NDArray[np.complex64], position: int) -> None:
+        """The part of ``chunk`` (starting at sample ``position``) recorded."""
+        a = max(self.start - position, 0)
+        b = min(self.stop - position, chunk.size)
+        if b > a:
+            self.sigmf.write(chunk[a:b])
+
+    def annotate(self, sample: float, length: int, label: str) -> None:
+        """A frame starting at ``sample``, if it starts inside the recording."""
+        if self.start <= sample < self.stop:
+            first = int(sample)
+            self.sigmf.annotate(first - self.start, min(length, self.stop - first), "frame", label)
+
+
+@dataclass
+class _FrameOutput:
+    """Where every received frame goes, in order: the frame topic (with a
+    per-contact sequence number), ``frames.h5``, an annotation of the IQ
+    recording, and the frame counters. Keeps the good frames for the products."""
+
+    run: ContactRun
+    publisher: Publisher
+    h5: FramesH5Writer
+    iq: _IqRecording | None
+    frame_samples: int
+    count: Callable[..., None]
+    seq: int = 0
+    failed: int = 0
+    ok: list[bytes] = field(default_factory=list)
+
+    def publish(self, results: list[FrameResult]) -> None:
+        frames: list[bytes] = []
+        metas: list[FrameMeta] = []
+        decoded = 0
+        try:
+            for r in results:
+                meta = self._meta(r)
+                self.seq += 1
+                self.publisher.publish_frame(r.frame, meta)
+                frames.append(r.frame)
+                metas.append(meta)
+                if r.ok:
+                    self.ok.append(r.frame)
+                    decoded += 1
+                else:
+                    self.failed += 1
+                if self.iq is not None:
+                    self.iq.annotate(
+                        r.asm_sample, self.frame_samples, f"seq={meta.sequence} ok={r.ok}"
+                    )
+        finally:  # what reached the publisher counts, even if a later frame failed
+            if frames:
+                self.count(decoded=decoded, published=len(frames))
+        self.h5.append_frames(frames, metas)
+
+    def _meta(self, r: FrameResult) -> FrameMeta:
+        run, h = self.run, r.header
+        return FrameMeta(
             contact_id=run.contact_id,
             norad_id=run.norad_id,
-            station_id=run.station_id,
-            antenna_id=run.antenna_id,
-            aos=run.aos,
-            los=run.los,
-            max_elevation_deg=float(np.nanmax(track.elevation_deg)),
-            frames_expected=n_frames,
-            frames_ok=len(ok_frames),
-            frames_failed=failed,
-            frames_published=seq,
-            esn0_db=summary.esn0_db,
-            dataset_id=entry.id,
-            dataset_uri=self.store.uri(prefix),
-            image_uri=self.store.uri(f"{prefix}/products/image.png") if rebuilt else "",
-            image_rows_received=image_rows,
-            sent=sent,
-            scene=scene if self.keep_sent else None,
+            station=run.station_id,
+            antenna=run.antenna_id,
+            frame_time=run.aos + timedelta(seconds=r.asm_time_s),
+            virtual_channel=h.virtual_channel_id if h else 0,
+            frame_counter=h.virtual_channel_frame_count if h else 0,
+            rs_corrections=-1 if any(c < 0 for c in r.rs_corrections) else sum(r.rs_corrections),
+            crc_ok=r.crc_ok,
+            sequence=self.seq,
         )
+
+
+def _add_products(
+    writer: DatasetWriter,
+    frames: _FrameOutput,
+    summary: PassSummary,
+    profile: DownlinkProfile,
+    n_frames: int,
+) -> float | None:
+    """The image rebuilt from the good frames (PNG and ``bands.h5``) and the
+    receiver's summary (``receiver.json``); the fraction of image rows
+    received, or None when no image could be rebuilt."""
+    rebuilt = rebuild_image(frames.ok, fecf=profile.fecf)
+    image_rows = None
+    if rebuilt is not None:
+        writer.add_image_products(rebuilt.rgb(), name="image")
+        writer.add_product_bytes("bands.h5", _bands_h5(rebuilt.image, rebuilt.received))
+        image_rows = rebuilt.fraction_received
+    writer.add_product_bytes(
+        "receiver.json",
+        json.dumps(
+            {
+                "frames_expected": n_frames,
+                "frames_published": frames.seq,
+                **{k: v for k, v in summary.to_dict().items() if k != "frequency_track"},
+            },
+            indent=2,
+        ).encode(),
+    )
+    return image_rows
 
 
 def _bands_h5(image: NDArray[np.uint8], received: NDArray[np.bool_]) -> bytes:

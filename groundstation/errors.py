@@ -3,6 +3,9 @@ what to do; the API maps these classes to problem+json responses."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 
 class GroundStationError(Exception):
     """Base class of every domain error."""
@@ -79,8 +82,28 @@ class BandMismatchError(BookingRefusedError):
     rule = "frequency-band"
 
 
+@dataclass(frozen=True)
+class ConflictingContact:
+    """The booking that holds a refused window: its antenna, state and
+    blocked window (booked window plus setup/teardown)."""
+
+    contact_id: str
+    antenna_id: str
+    state: str
+    blocked_start: datetime
+    blocked_end: datetime
+
+
 class BookingConflictError(BookingRefusedError):
+    """The window overlaps another booking of the antenna; ``conflicting``
+    is that booking, or None when it was booked concurrently and is not
+    visible any more."""
+
     rule = "no-overlap"
+
+    def __init__(self, message: str, *, conflicting: ConflictingContact | None = None) -> None:
+        super().__init__(message)
+        self.conflicting = conflicting
 
 
 class MaintenanceConflictError(BookingRefusedError):

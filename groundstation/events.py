@@ -1,5 +1,9 @@
 """Contact events: one small interface through which every state change and
-window update is announced (a later issue publishes them to Kafka)."""
+window update is announced. The running service (``groundstation.runtime``)
+fans them out to the events topic (``ingest.publisher.PublisherEventSink``),
+the log (``logs.contact_log_sink``) and, under ``serve``, to a sink that
+wakes the API's Server-Sent-Events poller (which reads the events back from
+the contact history, ``event_log``)."""
 
 from __future__ import annotations
 

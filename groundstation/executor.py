@@ -1,7 +1,9 @@
 """The pluggable contact executor, called once when a contact enters PASS.
 
-A later issue plugs in the downlink pipeline; the lifecycle only needs this
-Protocol. An executor returns normally on success and raises
+The lifecycle only needs this Protocol: ``serve`` and the demo plug in
+``groundstation.downlink.DownlinkExecutor`` (the simulated downlink through
+the DSP receiver into a dataset), tests their own. An executor returns
+normally on success and raises
 ``ContactExecutionError`` (or any exception) on failure, which moves the
 contact to FAILED with the message as reason.
 """

@@ -1,31 +1,30 @@
-"""Registry of stations, antennas, satellites, mission profiles and ephemerides.
+"""Registry of stations, antennas, maintenance windows, satellites and
+mission profiles: adding, changing and reading them.
 
-Keyword-only service functions taking a ``Session``; each commits its own
-unit of work. Ephemeris uploads re-predict the satellite's future contacts
-(see ``booking.repredict_contacts``).
+Keyword-only service functions taking a ``Session``; each write commits its
+own unit of work. ``tenants=None`` means every tenant; a tuple restricts
+rows to those tenants (an entity outside them is reported as not existing).
+Element sets and their life cycle are ``groundstation.ephemerides``'.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
 
-from groundstation.clock import require_supported, require_utc
+from groundstation.clock import require_supported
 from groundstation.errors import (
     AlreadyExistsError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
 )
-from groundstation.events import ContactEvent, EventSink, NullEventSink
 from groundstation.models import (
     Antenna,
-    Ephemeris,
     GroundStation,
     MaintenanceWindow,
     MissionProfile,
@@ -130,27 +129,35 @@ def import_stations(
     bands_hz: Sequence[tuple[float, float]] = ((100e6, 3e9),),
     setup_s: float = 60.0,
     teardown_s: float = 60.0,
+    keep_existing: bool = False,
 ) -> list[GroundStation]:
     """Add parsed stations (``orbital.stations.parse_stations``), each with
-    ``antennas_per_station`` identical antennas named ``<station>-<k>``."""
+    ``antennas_per_station`` identical antennas named ``<station>-<k>``.
+    ``keep_existing``: a station or antenna already registered is kept as it
+    is (a shared database) instead of raising ``AlreadyExistsError``; the
+    stations returned are the ones added."""
     added = []
     for st in stations:
-        added.append(
-            add_station(
-                session,
-                station_id=st.id,
-                name=st.name,
-                lat_deg=st.lat_deg,
-                lon_deg=st.lon_deg,
-                alt_m=st.alt_m,
-                min_elevation_deg=st.min_elevation_deg,
-                horizon_mask=st.horizon_mask,
+        if not (keep_existing and session.get(GroundStation, st.id) is not None):
+            added.append(
+                add_station(
+                    session,
+                    station_id=st.id,
+                    name=st.name,
+                    lat_deg=st.lat_deg,
+                    lon_deg=st.lon_deg,
+                    alt_m=st.alt_m,
+                    min_elevation_deg=st.min_elevation_deg,
+                    horizon_mask=st.horizon_mask,
+                )
             )
-        )
         for k in range(antennas_per_station):
+            antenna_id = f"{st.id}-{k + 1}"
+            if keep_existing and session.get(Antenna, antenna_id) is not None:
+                continue
             add_antenna(
                 session,
-                antenna_id=f"{st.id}-{k + 1}",
+                antenna_id=antenna_id,
                 station_id=st.id,
                 bands_hz=bands_hz,
                 setup_s=setup_s,
@@ -229,6 +236,81 @@ def get_satellite(session: Session, *, norad_id: int) -> Satellite:
     if satellite is None:
         raise NotFoundError("satellite with NORAD id", norad_id)
     return satellite
+
+
+# ---------------------------------------------------------------- reads
+
+
+def list_stations(session: Session) -> list[GroundStation]:
+    return list(
+        session.scalars(
+            select(GroundStation)
+            .options(selectinload(GroundStation.antennas))
+            .order_by(GroundStation.id)
+        )
+    )
+
+
+def get_station(session: Session, *, station_id: str) -> GroundStation:
+    station = session.scalar(
+        select(GroundStation)
+        .where(GroundStation.id == station_id)
+        .options(selectinload(GroundStation.antennas))
+    )
+    if station is None:
+        raise NotFoundError("station", station_id)
+    return station
+
+
+def get_antenna(session: Session, *, station_id: str, antenna_id: str) -> Antenna:
+    antenna = session.get(Antenna, antenna_id)
+    if antenna is None or antenna.station_id != station_id:
+        raise NotFoundError(f"antenna of station {station_id!r}", antenna_id)
+    return antenna
+
+
+def list_maintenance(session: Session, *, antenna_id: str) -> list[MaintenanceWindow]:
+    return list(
+        session.scalars(
+            select(MaintenanceWindow)
+            .where(MaintenanceWindow.antenna_id == antenna_id)
+            .order_by(MaintenanceWindow.start, MaintenanceWindow.id)
+        )
+    )
+
+
+def list_satellites(
+    session: Session, *, tenants: Sequence[str] | None = None, limit: int = 1000, offset: int = 0
+) -> tuple[list[Satellite], int]:
+    query = select(Satellite)
+    if tenants is not None:
+        query = query.where(Satellite.tenant.in_(list(tenants)))
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = list(session.scalars(query.order_by(Satellite.norad_id).limit(limit).offset(offset)))
+    return rows, int(count)
+
+
+def get_satellite_for(
+    session: Session, *, norad_id: int, tenants: Sequence[str] | None = None
+) -> Satellite:
+    """The satellite, or NotFoundError if it is outside ``tenants``."""
+    satellite = get_satellite(session, norad_id=norad_id)
+    if tenants is not None and satellite.tenant not in tenants:
+        raise NotFoundError("satellite with NORAD id", norad_id)
+    return satellite
+
+
+def list_profiles(
+    session: Session, *, tenants: Sequence[str] | None = None
+) -> list[MissionProfile]:
+    """Profiles a key of ``tenants`` sees (None: every one): shared ones and
+    those of its tenants."""
+    query = select(MissionProfile)
+    if tenants is not None:
+        query = query.where(
+            or_(MissionProfile.owner_tenant.is_(None), MissionProfile.owner_tenant.in_(tenants))
+        )
+    return list(session.scalars(query.order_by(MissionProfile.id)))
 
 
 def profile_visible(profile: MissionProfile, tenants: Sequence[str] | None) -> bool:
@@ -339,148 +421,3 @@ def patch_profile(
         setattr(profile, name, value)
     session.commit()
     return profile
-
-
-def ephemeris_in_force(session: Session, *, satellite_id: int, now: datetime) -> Ephemeris | None:
-    """The highest-priority enabled unexpired element set; newest epoch on ties."""
-    now = require_utc(now, "now")
-    return session.scalar(
-        select(Ephemeris)
-        .where(
-            Ephemeris.satellite_id == satellite_id,
-            Ephemeris.enabled.is_(True),
-            or_(Ephemeris.expires_at.is_(None), Ephemeris.expires_at > now),
-        )
-        .order_by(Ephemeris.priority.desc(), Ephemeris.epoch.desc(), Ephemeris.id.desc())
-        .limit(1)
-    )
-
-
-@dataclass
-class UploadResult:
-    stored: list[Ephemeris] = field(default_factory=list)
-    # (line number or record, message) for records not stored.
-    rejected: list[str] = field(default_factory=list)
-    events: list[ContactEvent] = field(default_factory=list)
-
-
-def upload_ephemerides(
-    session: Session,
-    *,
-    text: str,
-    now: datetime,
-    source: str = "upload",
-    priority: int = 0,
-    enabled: bool = True,
-    expires_at: datetime | None = None,
-    norad_ids: Sequence[int] | None = None,
-    events: EventSink | None = None,
-    window_tolerance_s: float = 60.0,
-) -> UploadResult:
-    """Parse TLE/3LE/OMM text and store each element set of a registered
-    satellite (optionally only ``norad_ids``); then re-predict the future
-    contacts of every satellite whose ephemeris in force changed."""
-    from groundstation.booking import repredict_contacts
-    from orbital.omm import parse_elements
-
-    now = require_utc(now, "now")
-    if expires_at is not None:
-        expires_at = require_utc(expires_at, "expires_at")
-    parsed = parse_elements(text)
-    result = UploadResult(
-        rejected=[f"line {r.line_no}: {r.field}={r.value!r}: {r.message}" for r in parsed.rejected]
-    )
-    wanted = set(norad_ids) if norad_ids is not None else None
-    by_norad = {
-        s.norad_id: s
-        for s in session.scalars(
-            select(Satellite).where(Satellite.norad_id.in_({e.norad_id for e in parsed.elements}))
-        )
-    }
-    touched: dict[int, int | None] = {}
-    for element in parsed.elements:
-        if wanted is not None and element.norad_id not in wanted:
-            continue
-        satellite = by_norad.get(element.norad_id)
-        if satellite is None:
-            result.rejected.append(
-                f"NORAD {element.norad_id} ({element.name}): satellite is not registered; "
-                "add it with `groundstation satellites add` first"
-            )
-            continue
-        if satellite.id not in touched:
-            before = ephemeris_in_force(session, satellite_id=satellite.id, now=now)
-            touched[satellite.id] = before.id if before is not None else None
-        record = Ephemeris(
-            satellite_id=satellite.id,
-            epoch=element.epoch,
-            source=source,
-            source_format=element.source_format,
-            text=element.text(),
-            uploaded_at=now,
-            priority=priority,
-            enabled=enabled,
-            expires_at=expires_at,
-        )
-        session.add(record)
-        result.stored.append(record)
-    session.commit()
-    sink = events if events is not None else NullEventSink()
-    for satellite_id, before_id in touched.items():
-        after = ephemeris_in_force(session, satellite_id=satellite_id, now=now)
-        if after is not None and after.id != before_id:
-            result.events.extend(
-                repredict_contacts(
-                    session,
-                    satellite_id=satellite_id,
-                    now=now,
-                    events=sink,
-                    window_tolerance_s=window_tolerance_s,
-                )
-            )
-    return result
-
-
-def list_ephemerides(session: Session, *, satellite_id: int) -> list[Ephemeris]:
-    """A satellite's ephemeris history, newest epoch first."""
-    return list(
-        session.scalars(
-            select(Ephemeris)
-            .where(Ephemeris.satellite_id == satellite_id)
-            .order_by(Ephemeris.epoch.desc(), Ephemeris.id.desc())
-        )
-    )
-
-
-def set_ephemeris_enabled(
-    session: Session,
-    *,
-    ephemeris_id: int,
-    enabled: bool,
-    now: datetime,
-    events: EventSink | None = None,
-    window_tolerance_s: float = 60.0,
-) -> list[ContactEvent]:
-    """Enable or disable one stored element set; if that changes the one in
-    force, re-predict the satellite's future contacts (returns their events)."""
-    from groundstation.booking import repredict_contacts
-
-    now = require_utc(now, "now")
-    ephemeris = session.get(Ephemeris, ephemeris_id)
-    if ephemeris is None:
-        raise NotFoundError("ephemeris", ephemeris_id)
-    satellite_id = ephemeris.satellite_id
-    before = ephemeris_in_force(session, satellite_id=satellite_id, now=now)
-    before_id = before.id if before is not None else None
-    ephemeris.enabled = enabled
-    session.commit()
-    after = ephemeris_in_force(session, satellite_id=satellite_id, now=now)
-    if after is None or after.id == before_id:
-        return []
-    return repredict_contacts(
-        session,
-        satellite_id=satellite_id,
-        now=now,
-        events=events if events is not None else NullEventSink(),
-        window_tolerance_s=window_tolerance_s,
-    )

@@ -38,20 +38,19 @@ from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from groundstation.clock import Clock
+from groundstation.clock import Clock, iso_utc
 from groundstation.contact_datasets import dataset_state
 from groundstation.events import ContactEvent, EventSink
 from groundstation.executor import ContactExecutor, ContactRun
 from groundstation.models import Contact, ContactTransition, SchedulerInstance
 from groundstation.profile_settings import downlink_problems, profile_document, read_profile
 from groundstation.settings import Settings
-from groundstation.states import ACTIVE_STATES, ContactState
+from groundstation.states import ACTIVE_STATE_VALUES, ContactState
 from groundstation.transitions import apply_transition
 
 log = logging.getLogger(__name__)
 
 S = ContactState
-ACTIVE = [s.value for s in ACTIVE_STATES]
 
 
 class ContactTrigger(BaseTrigger):
@@ -70,10 +69,6 @@ class ContactTrigger(BaseTrigger):
 
     def __str__(self) -> str:
         return "contact[" + ", ".join(t.isoformat() for t in self.run_times) + "]"
-
-
-def _iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -224,7 +219,7 @@ class LifecycleService:
         """What made a transition due at ``instant`` run only at ``now``."""
         if self._was_down(instant):
             until = self._started_at or now
-            return f"service was down from {_iso(self._down_since(instant))} to {_iso(until)}"
+            return f"service was down from {iso_utc(self._down_since(instant))} to {iso_utc(until)}"
         late_s = (now - instant).total_seconds()
         return f"transition ran {late_s:.0f} s late: {self._late_cause(instant, now, fired_at)}"
 
@@ -253,7 +248,9 @@ class LifecycleService:
         if scheduler is None or self._stop.is_set():
             return 0
         with self.session_factory() as session:
-            contacts = session.scalars(select(Contact).where(Contact.state.in_(ACTIVE)))
+            contacts = session.scalars(
+                select(Contact).where(Contact.state.in_(ACTIVE_STATE_VALUES))
+            )
             wanted: dict[str, tuple[datetime, ...]] = {
                 c.id: self._transition_times(c) for c in contacts
             }
@@ -304,18 +301,20 @@ class LifecycleService:
         state = contact.state
         if state == S.SCHEDULED and now + eps >= contact.booked_start:
             if now < contact.aos:
-                return S.PREPASS, f"pre-pass started at {_iso(contact.booked_start)}" + self._late(
-                    contact.booked_start, now
+                return (
+                    S.PREPASS,
+                    f"pre-pass started at {iso_utc(contact.booked_start)}"
+                    + self._late(contact.booked_start, now),
                 )
             return S.FAILED, (
-                f"PASS missed (AOS {_iso(contact.aos)}): "
+                f"PASS missed (AOS {iso_utc(contact.aos)}): "
                 + self._missed(contact.booked_start, now, fired_at)
             )
         if state == S.PREPASS and now + eps >= contact.aos:
             if now <= contact.aos + self.grace:
-                return S.PASS, f"AOS at {_iso(contact.aos)}"
+                return S.PASS, f"AOS at {iso_utc(contact.aos)}"
             return S.FAILED, (
-                f"PASS missed (AOS {_iso(contact.aos)}): "
+                f"PASS missed (AOS {iso_utc(contact.aos)}): "
                 + self._missed(contact.aos, now, fired_at)
             )
         if state == S.PASS and now + eps >= contact.los:
@@ -326,9 +325,9 @@ class LifecycleService:
                 or contact.id in self._running
                 or self._dataset(session, contact) == "ready"
             ):
-                return S.POSTPASS, f"LOS at {_iso(contact.los)}" + self._late(contact.los, now)
+                return S.POSTPASS, f"LOS at {iso_utc(contact.los)}" + self._late(contact.los, now)
             return S.FAILED, (
-                f"pass not followed to LOS {_iso(contact.los)}: "
+                f"pass not followed to LOS {iso_utc(contact.los)}: "
                 + self._missed(contact.los, now, fired_at)
             )
         if (
@@ -354,7 +353,7 @@ class LifecycleService:
     ) -> tuple[ContactState, str] | None:
         """COMPLETED once the dataset is ready (or none is required); FAILED
         if it was not committed; nothing yet while another process writes it."""
-        ended = f"post-pass ended at {_iso(contact.booked_end)}" + self._late(
+        ended = f"post-pass ended at {iso_utc(contact.booked_end)}" + self._late(
             contact.booked_end, now
         )
         if not self.require_dataset:
@@ -368,7 +367,7 @@ class LifecycleService:
             # The writer died with the process: down since its last heartbeat.
             since = self._previous_seen or contact.los
             until = self._started_at or now
-            why = f"service was down from {_iso(since)} to {_iso(until)} while the dataset was written"
+            why = f"service was down from {iso_utc(since)} to {iso_utc(until)} while the dataset was written"
         else:
             why = found[1] if found is not None and found[1] else "no dataset was written"
         return S.FAILED, f"{ended}; dataset not committed: {why}"
@@ -464,7 +463,11 @@ class LifecycleService:
                 .with_for_update()
                 .execution_options(populate_existing=True)
             )
-            if contact is None or contact.state not in ACTIVE or contact.state == S.SCHEDULED:
+            if (
+                contact is None
+                or contact.state not in ACTIVE_STATE_VALUES
+                or contact.state == S.SCHEDULED
+            ):
                 session.rollback()
                 return None
             event = apply_transition(
@@ -490,7 +493,7 @@ class LifecycleService:
             rows = list(
                 session.execute(
                     select(Contact.id, Contact.state, Contact.los).where(
-                        Contact.state.in_(ACTIVE), Contact.booked_start <= now
+                        Contact.state.in_(ACTIVE_STATE_VALUES), Contact.booked_start <= now
                     )
                 )
             )
@@ -502,7 +505,7 @@ class LifecycleService:
                     contact_id,
                     reason=(
                         f"pass interrupted: service was down from "
-                        f"{_iso(self._previous_seen or now)} to {_iso(self._started_at or now)}"
+                        f"{iso_utc(self._previous_seen or now)} to {iso_utc(self._started_at or now)}"
                     ),
                 )
                 if event is not None:

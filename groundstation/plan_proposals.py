@@ -30,11 +30,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from groundstation import booking
 from groundstation.clock import require_utc
+from groundstation.db import retry_transient
 from groundstation.errors import (
     BookingRefusedError,
     NotFoundError,
@@ -44,6 +45,8 @@ from groundstation.errors import (
 from groundstation.events import ContactEvent, EventSink, NullEventSink
 from groundstation.inventory import get_satellite
 from groundstation.models import Contact, PlanProposal, Satellite
+from groundstation.policy import BookingPolicy
+from groundstation.states import ACTIVE_STATE_VALUES
 
 PLAN_TTL = timedelta(hours=1)
 log = logging.getLogger(__name__)
@@ -148,7 +151,7 @@ def commit_proposal(
     booking_tenant: str | None,
     now: datetime,
     now_real: datetime,
-    policy: booking.BookingPolicy | None = None,
+    policy: BookingPolicy | None = None,
     events: EventSink | None = None,
     on_staged: StagedHook | None = None,
 ) -> list[Contact]:
@@ -179,25 +182,20 @@ def commit_proposal(
         now=now,
         policy=policy,
     )
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            staged = _book_all(
-                session,
-                plan_id=plan_id,
-                proposed=proposed,
-                prepared=prepared,
-                now=now,
-                now_real=now_real,
-                on_staged=on_staged,
-            )
-        except OperationalError as exc:
-            # A deadlock between overlap checks (PostgreSQL): run it again.
-            if attempt < booking.TRANSIENT_ATTEMPTS and booking.is_transient(exc):
-                continue
-            raise
-        break
+    # One write transaction; PostgreSQL may abort it to break a deadlock
+    # between overlap checks: it runs again.
+    staged = retry_transient(
+        session,
+        lambda: _book_all(
+            session,
+            plan_id=plan_id,
+            proposed=proposed,
+            prepared=prepared,
+            now=now,
+            now_real=now_real,
+            on_staged=on_staged,
+        ),
+    )
     sink = events if events is not None else NullEventSink()
     for _, event in staged:
         if event is not None:
@@ -213,7 +211,7 @@ def _prepare_all(
     proposed: Sequence[ProposedContact],
     booking_tenant: str | None,
     now: datetime,
-    policy: booking.BookingPolicy | None,
+    policy: BookingPolicy | None,
 ) -> list[booking.PreparedReservation]:
     """Every window checked against the rules that need no write lock, and
     its pass re-predicted (outside any write transaction)."""
@@ -259,58 +257,72 @@ def _book_all(
     on_staged: StagedHook | None,
 ) -> list[tuple[Contact, ContactEvent | None]]:
     """One write transaction: claim the plan, insert every contact, record
-    them on the plan, commit. Any refusal (or a crash) leaves nothing of it.
-
-    The claim is a conditional UPDATE: on PostgreSQL a concurrent commit of
-    the same plan waits on the row and then finds it committed; on SQLite
-    write transactions are serialized (``BEGIN IMMEDIATE``)."""
-    try:
-        claimed = session.execute(
-            update(PlanProposal)
-            .where(
-                PlanProposal.id == plan_id,
-                # "committing": left by a version that booked window by window.
-                PlanProposal.state.in_(("proposed", "committing")),
-            )
-            .values(state="committed", committed_at=now_real)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            session.rollback()
-            raise _committed_already(session, plan_id)
-        staged: list[tuple[Contact, ContactEvent | None]] = []
-        for k, (p, prep) in enumerate(zip(proposed, prepared, strict=True), start=1):
-            leftover = _leftover(session, prep)
-            if leftover is not None:
-                staged.append((leftover, None))
-                continue
-            try:
-                contact, event = booking.stage_reservation(session, prep, now=now)
-            except BookingRefusedError as exc:
-                session.rollback()
-                raise _refused(plan_id, p, exc) from exc
-            try:
-                session.flush()  # the database's overlap check, window by window
-            except IntegrityError as exc:
-                session.rollback()
-                refusal = booking.overlap_refusal(session, exc, contact)
-                if refusal is None:
-                    raise
-                raise _refused(plan_id, p, refusal) from exc
-            staged.append((contact, event))
-            if on_staged is not None:
-                on_staged(k, len(prepared))
-        session.execute(
-            update(PlanProposal)
-            .where(PlanProposal.id == plan_id)
-            .values(committed_contact_ids=[c.id for c, _ in staged])
-            .execution_options(synchronize_session=False)
-        )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    them on the plan, commit. Any refusal (or a crash) leaves nothing of it:
+    the caller (``retry_transient``) rolls back on any error."""
+    _claim(session, plan_id, now_real)
+    staged: list[tuple[Contact, ContactEvent | None]] = []
+    for k, (p, prep) in enumerate(zip(proposed, prepared, strict=True), start=1):
+        staged.append(_stage_window(session, plan_id, p, prep, now))
+        if on_staged is not None:
+            on_staged(k, len(prepared))
+    session.execute(
+        update(PlanProposal)
+        .where(PlanProposal.id == plan_id)
+        .values(committed_contact_ids=[c.id for c, _ in staged])
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
     return staged
+
+
+def _claim(session: Session, plan_id: str, now_real: datetime) -> None:
+    """Mark the plan committed (a conditional UPDATE): on PostgreSQL a
+    concurrent commit of the same plan waits on the row and then finds it
+    committed; on SQLite write transactions are serialized (``BEGIN
+    IMMEDIATE``). ``PlanCommittedError`` when it is not ``proposed`` any more."""
+    claimed = session.execute(
+        update(PlanProposal)
+        .where(
+            PlanProposal.id == plan_id,
+            # "committing": left by a version that booked window by window.
+            PlanProposal.state.in_(("proposed", "committing")),
+        )
+        .values(state="committed", committed_at=now_real)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise _committed_already(session, plan_id)
+
+
+def _stage_window(
+    session: Session,
+    plan_id: str,
+    p: ProposedContact,
+    prep: booking.PreparedReservation,
+    now: datetime,
+) -> tuple[Contact, ContactEvent | None]:
+    """Insert one window's contact and flush it (the database's overlap
+    check, window by window); ``PlanCommitRefusedError`` naming the window
+    when a rule or the database refuses it. A contact a previous version
+    left for this window is taken as it is (no event)."""
+    leftover = _leftover(session, prep)
+    if leftover is not None:
+        return leftover, None
+    try:
+        contact, event = booking.stage_reservation(session, prep, now=now)
+    except BookingRefusedError as exc:
+        session.rollback()
+        raise _refused(plan_id, p, exc) from exc
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        refusal = booking.overlap_refusal(session, exc, contact)
+        if refusal is None:
+            raise
+        raise _refused(plan_id, p, refusal) from exc
+    return contact, event
 
 
 def _leftover(session: Session, prep: booking.PreparedReservation) -> Contact | None:
@@ -324,7 +336,7 @@ def _leftover(session: Session, prep: booking.PreparedReservation) -> Contact | 
     )
     if contact is None:
         return None
-    if contact.state in booking.ACTIVE:
+    if contact.state in ACTIVE_STATE_VALUES:
         return contact
     contact.idempotency_key = None
     session.flush()

@@ -4,29 +4,22 @@ solve (MILP and greedy baseline), and optionally book the plan."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from groundstation.booking import (
-    ACTIVE,
-    BookingPolicy,
-    band_fits,
-    element_set,
-    orbital_station,
-    require_span,
-    required_elevation_deg,
-    reserve,
-    usable_ephemeris,
-)
+from groundstation.availability import AntennaBusy, SlotAntenna, band_fits, busy_intervals
+from groundstation.booking import reserve
 from groundstation.clock import require_utc
+from groundstation.ephemerides import usable_ephemeris
 from groundstation.errors import BookingRefusedError, NotFoundError, ValidationError
 from groundstation.events import EventSink
 from groundstation.inventory import get_satellite
-from groundstation.models import Antenna, Contact, MaintenanceWindow, MissionProfile
+from groundstation.models import Antenna, Contact, MissionProfile, Satellite
 from groundstation.planning import (
     AntennaPool,
     CandidateWindow,
@@ -38,6 +31,13 @@ from groundstation.planning import (
     solve_greedy,
     solve_milp,
 )
+from groundstation.policy import BookingPolicy, require_span
+from groundstation.prediction import element_set, orbital_station, predict, required_elevation_deg
+
+if TYPE_CHECKING:
+    from orbital.elements import ElementSet
+    from orbital.passes import Pass
+    from orbital.stations import Station
 
 
 def _check_prediction_work(
@@ -88,12 +88,87 @@ def plan_contacts(
     """Plan ``requests`` on the online antennas (or ``antenna_ids``) around
     the existing bookings and maintenance; with ``book=True`` reserve the
     chosen windows (each through ``reserve``, so every rule is re-checked)."""
-    from orbital.passes import Pass, predict_passes
-
     now = require_utc(now, "now")
     if not requests:
         raise ValidationError("no planning requests given")
     policy = policy or BookingPolicy()
+    inputs = _read_inputs(session, requests, profile_id, now, antenna_ids, policy)
+    candidates, windows = candidates_from_passes(
+        requests,
+        [pool.pool for pool in inputs.pools],
+        _passes_per_pool(inputs),
+        prepass_s=inputs.prepass_s,
+        postpass_s=inputs.postpass_s,
+        min_duration_s=inputs.min_duration_s,
+        epoch=inputs.start,
+        busy_per_pool=[pool.busy for pool in inputs.pools],
+    )
+    if candidates.size > policy.max_plan_candidates:
+        raise ValidationError(
+            f"the plan's requests have {candidates.size} candidate windows; at most "
+            f"{policy.max_plan_candidates} (GS_MAX_PLAN_CANDIDATES): fewer requests, shorter "
+            "ranges or fewer antennas"
+        )
+    problem = PlanProblem.from_requests(
+        requests, candidates, [len(pool.pool.antenna_ids) for pool in inputs.pools]
+    )
+    result = solve_milp(problem, time_limit_s=time_limit_s)
+    slots = assign_antennas(problem, result.chosen)
+    chosen = [
+        PlannedContact(windows[i], inputs.pools[windows[i].pool_index].pool.antenna_ids[k])
+        for i, k in zip(result.chosen, slots, strict=True)
+    ]
+    outcome = PlanOutcome(result, solve_greedy(problem), candidates.size, chosen)
+    if book:
+        _book(
+            session,
+            outcome,
+            requests,
+            profile_id=profile_id,
+            tenant_of=lambda norad: tenant or inputs.tenants[norad],
+            now=now,
+            policy=policy,
+            events=events,
+        )
+    return outcome
+
+
+@dataclass(frozen=True)
+class _PoolInput:
+    """A pool of identical antennas and what predicting for it needs: its
+    orbital station (elevation limit of the profile on these antennas), the
+    satellites whose downlink its bands hold, and its busy intervals (its
+    own pool when it has any)."""
+
+    pool: AntennaPool
+    station: Station
+    receives: frozenset[int]
+    busy: list[tuple[datetime, datetime]]
+
+
+@dataclass(frozen=True)
+class _PlanInputs:
+    start: datetime
+    end: datetime
+    elements: list[ElementSet]
+    tenants: dict[int, str]
+    pools: list[_PoolInput]
+    prepass_s: float
+    postpass_s: float
+    min_duration_s: float
+
+
+def _read_inputs(
+    session: Session,
+    requests: Sequence[PlanRequest],
+    profile_id: str,
+    now: datetime,
+    antenna_ids: Sequence[str] | None,
+    policy: BookingPolicy,
+) -> _PlanInputs:
+    """Everything the plan needs from the database, read in one transaction
+    ended here (before predicting); refused before any prediction beyond
+    the policy's limits."""
     profile = session.get(MissionProfile, profile_id)
     if profile is None:
         raise NotFoundError("mission profile", profile_id)
@@ -101,6 +176,45 @@ def plan_contacts(
     end = max(require_utc(r.end, "end") for r in requests)
     # Every satellite is predicted over the union of the requests' ranges.
     require_span(start, end, what="the plan's requests together")
+    antennas = _online_antennas(session, antenna_ids)
+    satellites = {r.norad_id: get_satellite(session, norad_id=r.norad_id) for r in requests}
+    elements = [
+        element_set(usable_ephemeris(session, sat, now, policy)) for sat in satellites.values()
+    ]
+    _check_prediction_work(
+        policy,
+        satellites=len(elements),
+        stations=len({(a.station_id, required_elevation_deg(a, profile)) for a in antennas}),
+        days=(end - start).total_seconds() / 86400.0,
+    )
+    busy = busy_intervals(
+        session,
+        antennas=[SlotAntenna.of(a) for a in antennas],
+        start=start,
+        end=end,
+        prepass_s=profile.prepass_s,
+        postpass_s=profile.postpass_s,
+    )
+    pools = [
+        _pool_input(members, profile, list(satellites.values()), busy[members[0].id])
+        for members in _identical_antennas(antennas, profile, busy).values()
+    ]
+    inputs = _PlanInputs(
+        start=start,
+        end=end,
+        elements=elements,
+        tenants={norad: sat.tenant for norad, sat in satellites.items()},
+        pools=pools,
+        prepass_s=profile.prepass_s,
+        postpass_s=profile.postpass_s,
+        min_duration_s=profile.min_viable_duration_s,
+    )
+    session.rollback()
+    return inputs
+
+
+def _online_antennas(session: Session, antenna_ids: Sequence[str] | None) -> list[Antenna]:
+    """The online antennas (of ``antenna_ids``, which must all exist)."""
     query = select(Antenna).where(Antenna.status == "online").order_by(Antenna.id)
     if antenna_ids is not None:
         known = set(session.scalars(select(Antenna.id).where(Antenna.id.in_(antenna_ids))))
@@ -108,45 +222,15 @@ def plan_contacts(
         if unknown:
             raise NotFoundError("antenna", unknown[0])
         query = query.where(Antenna.id.in_(antenna_ids))
-    antennas = list(session.scalars(query))
-    satellites = {r.norad_id: get_satellite(session, norad_id=r.norad_id) for r in requests}
-    elements = {
-        norad: element_set(usable_ephemeris(session, sat, now, policy))
-        for norad, sat in satellites.items()
-    }
-    _check_prediction_work(
-        policy,
-        satellites=len(elements),
-        stations=len({(a.station_id, required_elevation_deg(a, profile)) for a in antennas}),
-        days=(end - start).total_seconds() / 86400.0,
-    )
-    # Pools of identical antennas: same station, setup/teardown, elevation
-    # limit and bands; an antenna with bookings or maintenance in the range
-    # gets a pool of its own (its busy intervals exclude candidates).
-    busy_by_antenna: dict[str, list[tuple[datetime, datetime]]] = {}
-    for antenna in antennas:
-        intervals = [
-            (c.blocked_start, c.blocked_end)
-            for c in session.scalars(
-                select(Contact).where(
-                    Contact.antenna_id == antenna.id,
-                    Contact.state.in_(ACTIVE),
-                    Contact.blocked_end > start,
-                    Contact.blocked_start < end,
-                )
-            )
-        ]
-        intervals += [
-            (m.start, m.end)
-            for m in session.scalars(
-                select(MaintenanceWindow).where(
-                    MaintenanceWindow.antenna_id == antenna.id,
-                    MaintenanceWindow.end > start,
-                    MaintenanceWindow.start < end,
-                )
-            )
-        ]
-        busy_by_antenna[antenna.id] = intervals
+    return list(session.scalars(query))
+
+
+def _identical_antennas(
+    antennas: Sequence[Antenna], profile: MissionProfile, busy: dict[str, AntennaBusy]
+) -> dict[tuple[object, ...], list[Antenna]]:
+    """Pools of identical antennas: same station, setup/teardown, elevation
+    limit and bands; an antenna with bookings or maintenance in the range
+    gets a pool of its own (its busy intervals exclude candidates)."""
     groups: dict[tuple[object, ...], list[Antenna]] = {}
     for antenna in antennas:
         key: tuple[object, ...] = (
@@ -156,82 +240,77 @@ def plan_contacts(
             required_elevation_deg(antenna, profile),
             tuple(tuple(b) for b in antenna.bands),
         )
-        if busy_by_antenna[antenna.id]:
+        if busy[antenna.id].intervals():
             key = (*key, antenna.id)
         groups.setdefault(key, []).append(antenna)
+    return groups
+
+
+def _pool_input(
+    members: list[Antenna],
+    profile: MissionProfile,
+    satellites: Sequence[Satellite],
+    busy: AntennaBusy,
+) -> _PoolInput:
+    first = members[0]
+    return _PoolInput(
+        pool=AntennaPool(
+            tuple(a.id for a in members), first.station_id, first.setup_s, first.teardown_s
+        ),
+        station=orbital_station(
+            first.station, min_elevation_deg=required_elevation_deg(first, profile)
+        ),
+        receives=frozenset(s.norad_id for s in satellites if band_fits(first, s)),
+        busy=busy.intervals() if len(members) == 1 else [],
+    )
+
+
+def _passes_per_pool(inputs: _PlanInputs) -> list[list[Pass]]:
+    """Each pool's passes of the satellites it can receive: every satellite
+    predicted once per station and elevation limit."""
     predicted: dict[tuple[str, float], list[Pass]] = {}
-    pools: list[AntennaPool] = []
-    passes_per_pool: list[list[Pass]] = []
-    busy: list[list[tuple[datetime, datetime]]] = []
-    for members in groups.values():
-        first = members[0]
-        key2 = (first.station_id, required_elevation_deg(first, profile))
-        if key2 not in predicted:
-            station = orbital_station(first.station, min_elevation_deg=key2[1])
-            predicted[key2] = list(
-                predict_passes(list(elements.values()), [station], start, end).passes
-            )
-        pools.append(
-            AntennaPool(
-                tuple(a.id for a in members), first.station_id, first.setup_s, first.teardown_s
-            )
-        )
-        passes_per_pool.append(
-            [p for p in predicted[key2] if band_fits(first, satellites[p.norad_id])]
-        )
-        busy.append(busy_by_antenna[first.id] if len(members) == 1 else [])
-    prepass_s, postpass_s = profile.prepass_s, profile.postpass_s
-    min_duration_s = profile.min_viable_duration_s
-    session.rollback()
-    candidates, windows = candidates_from_passes(
-        requests,
-        pools,
-        passes_per_pool,
-        prepass_s=prepass_s,
-        postpass_s=postpass_s,
-        min_duration_s=min_duration_s,
-        epoch=start,
-        busy_per_pool=busy,
-    )
-    if candidates.size > policy.max_plan_candidates:
-        raise ValidationError(
-            f"the plan's requests have {candidates.size} candidate windows; at most "
-            f"{policy.max_plan_candidates} (GS_MAX_PLAN_CANDIDATES): fewer requests, shorter "
-            "ranges or fewer antennas"
-        )
-    problem = PlanProblem.from_requests(
-        requests, candidates, [len(pool.antenna_ids) for pool in pools]
-    )
-    result = solve_milp(problem, time_limit_s=time_limit_s)
-    greedy = solve_greedy(problem)
-    slots = assign_antennas(problem, result.chosen)
-    chosen = [
-        PlannedContact(windows[i], pools[windows[i].pool_index].antenna_ids[k])
-        for i, k in zip(result.chosen, slots, strict=True)
-    ]
-    outcome = PlanOutcome(result, greedy, candidates.size, chosen)
-    if book:
-        for planned in sorted(chosen, key=lambda pc: pc.window.aos):
-            w = planned.window
-            request = requests[w.request_index]
-            try:
-                outcome.booked.append(
-                    reserve(
-                        session,
-                        norad_id=w.norad_id,
-                        antenna_id=planned.antenna_id,
-                        profile_id=profile_id,
-                        start=w.aos,
-                        end=w.los,
-                        tenant=tenant or satellites[w.norad_id].tenant,
-                        now=now,
-                        idempotency_key=(
-                            f"plan:{request.request_id}:{planned.antenna_id}:{w.aos.isoformat()}"
-                        ),
-                        policy=policy,
-                        events=events,
-                    )
+    out = []
+    for pool in inputs.pools:
+        key = (pool.station.id, pool.station.min_elevation_deg)
+        if key not in predicted:
+            predicted[key] = predict(inputs.elements, [pool.station], inputs.start, inputs.end)
+        out.append([p for p in predicted[key] if p.norad_id in pool.receives])
+    return out
+
+
+def _book(
+    session: Session,
+    outcome: PlanOutcome,
+    requests: Sequence[PlanRequest],
+    *,
+    profile_id: str,
+    tenant_of: Callable[[int], str],
+    now: datetime,
+    policy: BookingPolicy,
+    events: EventSink | None,
+) -> None:
+    """Reserve each chosen window in AOS order; a refused one is listed in
+    ``outcome.refused`` with the reason."""
+    for planned in sorted(outcome.chosen, key=lambda pc: pc.window.aos):
+        w = planned.window
+        request = requests[w.request_index]
+        try:
+            outcome.booked.append(
+                reserve(
+                    session,
+                    norad_id=w.norad_id,
+                    antenna_id=planned.antenna_id,
+                    profile_id=profile_id,
+                    start=w.aos,
+                    end=w.los,
+                    tenant=tenant_of(w.norad_id),
+                    now=now,
+                    idempotency_key=(
+                        f"plan:{request.request_id}:{planned.antenna_id}:{w.aos.isoformat()}"
+                    ),
+                    policy=policy,
+                    events=events,
                 )
-            except BookingRefusedError as exc:
-                outcome.refused.append(f"{request.request_id}: {exc}")
-    return outcome
+            )
+        except BookingRefusedError as exc:
+            outcome.refused.append(f"{request.request_id}: {exc}")

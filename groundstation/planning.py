@@ -31,7 +31,7 @@ antennas. Constraints, for every candidate ``c`` with ``x_c`` in {0, 1}:
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -184,55 +184,69 @@ def _interval_cliques(
     return cliques
 
 
+#: One row of ``A x <= ub``: the candidates it holds, their coefficients, the bound.
+_Row = tuple[np.ndarray, np.ndarray, float]
+
+
 def constraint_matrix(problem: PlanProblem) -> tuple[sparse.csr_array, np.ndarray]:
-    """Rows ``A x <= ub`` of the plan (see the module docstring)."""
+    """Rows ``A x <= ub`` of the plan (see the module docstring): antenna
+    pool capacity, one pass at a time per satellite, each request's wanted
+    passes or minutes, in that order."""
+    n = problem.candidates.size
+    rows = [
+        *_capacity_rows(problem),
+        *_one_pass_per_satellite_rows(problem),
+        *_request_rows(problem),
+    ]
+    if not rows:
+        return sparse.csr_array((0, n)), np.zeros(0)
+    matrix = sparse.csr_array(
+        (
+            np.concatenate([coef for _, coef, _ in rows]),
+            (
+                np.concatenate([np.full(idx.size, r) for r, (idx, _, _) in enumerate(rows)]),
+                np.concatenate([idx for idx, _, _ in rows]),
+            ),
+        ),
+        shape=(len(rows), n),
+    )
+    return matrix, np.asarray([bound for _, _, bound in rows])
+
+
+def _capacity_rows(problem: PlanProblem) -> Iterator[_Row]:
+    """Overlapping blocked windows on one pool: at most its antennas at once
+    (cliques no larger than the pool need no row)."""
     c = problem.candidates
-    n = c.size
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
-    vals: list[np.ndarray] = []
-    ub: list[float] = []
-    r = 0
     for clique in _interval_cliques(c.pool, c.blocked_start_s, c.blocked_end_s):
         capacity = float(problem.pool_capacity[c.pool[clique[0]]])
-        if clique.size <= capacity:
-            continue
-        rows.append(np.full(clique.size, r))
-        cols.append(clique)
-        vals.append(np.ones(clique.size))
-        ub.append(capacity)
-        r += 1
+        if clique.size > capacity:
+            yield clique, np.ones(clique.size), capacity
+
+
+def _one_pass_per_satellite_rows(problem: PlanProblem) -> Iterator[_Row]:
+    """Overlapping visibility windows of one satellite: one contact at a time."""
+    c = problem.candidates
     for clique in _interval_cliques(c.satellite, c.vis_start_s, c.vis_end_s):
-        rows.append(np.full(clique.size, r))
-        cols.append(clique)
-        vals.append(np.ones(clique.size))
-        ub.append(1.0)
-        r += 1
+        yield clique, np.ones(clique.size), 1.0
+
+
+def _request_rows(problem: PlanProblem) -> Iterator[_Row]:
+    """Each request's candidates: at most its wanted passes, or its wanted
+    minutes (no row when all of them fit anyway)."""
+    c = problem.candidates
+    if not c.size:
+        return
     dur = c.duration_min
     order = np.argsort(c.request, kind="stable")
     boundaries = np.flatnonzero(np.diff(c.request[order])) + 1
-    for idx in np.split(order, boundaries) if n else []:
+    for idx in np.split(order, boundaries):
         q = int(c.request[idx[0]])
         passes, minutes = problem.wanted_passes[q], problem.wanted_minutes[q]
         if not np.isnan(passes):
-            if idx.size <= passes:
-                continue
-            coef, bound = np.ones(idx.size), float(passes)
-        else:
-            if dur[idx].sum() <= minutes:
-                continue
-            coef, bound = dur[idx], float(minutes)
-        rows.append(np.full(idx.size, r))
-        cols.append(idx)
-        vals.append(coef)
-        ub.append(bound)
-        r += 1
-    if r == 0:
-        return sparse.csr_array((0, n)), np.zeros(0)
-    matrix = sparse.csr_array(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r, n)
-    )
-    return matrix, np.asarray(ub)
+            if idx.size > passes:
+                yield idx, np.ones(idx.size), float(passes)
+        elif dur[idx].sum() > minutes:
+            yield idx, dur[idx], float(minutes)
 
 
 def solve_milp(
@@ -272,13 +286,7 @@ def solve_greedy(problem: PlanProblem) -> PlanResult:
     t0 = time.perf_counter()
     c = problem.candidates
     dur = c.duration_min
-    # Busy intervals per concrete antenna (pool, k) and per satellite.
-    busy_antenna: dict[tuple[int, int], list[tuple[float, float]]] = {}
-    busy_satellite: dict[int, list[tuple[float, float]]] = {}
-
-    def free(busy: list[tuple[float, float]], s: float, e: float) -> bool:
-        return all(e <= bs or s >= be for bs, be in busy)
-
+    fit = _FirstFit(problem)
     chosen: list[int] = []
     by_request: dict[int, list[int]] = {}
     for i in np.argsort(c.vis_start_s, kind="stable"):
@@ -291,23 +299,44 @@ def solve_greedy(problem: PlanProblem) -> PlanResult:
                 break
             if not np.isnan(minutes_cap) and taken_min + dur[i] > minutes_cap:
                 continue
-            pool, sat = int(c.pool[i]), int(c.satellite[i])
-            bs, be = float(c.blocked_start_s[i]), float(c.blocked_end_s[i])
-            vs, ve = float(c.vis_start_s[i]), float(c.vis_end_s[i])
-            sat_busy = busy_satellite.setdefault(sat, [])
-            if not free(sat_busy, vs, ve):
-                continue
-            for k in range(int(problem.pool_capacity[pool])):
-                ant_busy = busy_antenna.setdefault((pool, k), [])
-                if free(ant_busy, bs, be):
-                    ant_busy.append((bs, be))
-                    sat_busy.append((vs, ve))
-                    chosen.append(i)
-                    taken_passes += 1
-                    taken_min += float(dur[i])
-                    break
+            if fit.take(i):
+                chosen.append(i)
+                taken_passes += 1
+                taken_min += float(dur[i])
     idx = np.array(sorted(chosen), dtype=np.int64)
     return PlanResult(idx, problem.objective(idx), float("nan"), "greedy", time.perf_counter() - t0)
+
+
+class _FirstFit:
+    """The greedy baseline's bookkeeping: busy intervals per concrete
+    antenna (pool, k) and per satellite."""
+
+    def __init__(self, problem: PlanProblem) -> None:
+        self.problem = problem
+        self.antenna: dict[tuple[int, int], list[tuple[float, float]]] = {}
+        self.satellite: dict[int, list[tuple[float, float]]] = {}
+
+    def take(self, i: int) -> bool:
+        """Candidate ``i`` on the first free antenna of its pool, if its
+        satellite is free then; whether it was taken."""
+        c = self.problem.candidates
+        pool, sat = int(c.pool[i]), int(c.satellite[i])
+        bs, be = float(c.blocked_start_s[i]), float(c.blocked_end_s[i])
+        vs, ve = float(c.vis_start_s[i]), float(c.vis_end_s[i])
+        sat_busy = self.satellite.setdefault(sat, [])
+        if not _free(sat_busy, vs, ve):
+            return False
+        for k in range(int(self.problem.pool_capacity[pool])):
+            ant_busy = self.antenna.setdefault((pool, k), [])
+            if _free(ant_busy, bs, be):
+                ant_busy.append((bs, be))
+                sat_busy.append((vs, ve))
+                return True
+        return False
+
+
+def _free(busy: list[tuple[float, float]], s: float, e: float) -> bool:
+    return all(e <= bs or s >= be for bs, be in busy)
 
 
 def assign_antennas(problem: PlanProblem, chosen: np.ndarray) -> np.ndarray:

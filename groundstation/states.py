@@ -38,6 +38,9 @@ ACTIVE_STATES: tuple[ContactState, ...] = (S.SCHEDULED, S.PREPASS, S.PASS, S.POS
 TERMINAL_STATES: tuple[ContactState, ...] = tuple(
     s for s, nxt in LEGAL_TRANSITIONS.items() if not nxt
 )
+# The same as stored strings (``Contact.state``), for queries and comparisons.
+ACTIVE_STATE_VALUES: tuple[str, ...] = tuple(s.value for s in ACTIVE_STATES)
+TERMINAL_STATE_VALUES: tuple[str, ...] = tuple(s.value for s in TERMINAL_STATES)
 
 
 def check_transition(contact_id: str, old: ContactState | str, new: ContactState | str) -> None:

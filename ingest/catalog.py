@@ -165,6 +165,43 @@ class DatasetEntry:
         )
 
 
+def dataset_query(
+    *,
+    state: str = "ready",
+    norad_id: int | None = None,
+    station: str | None = None,
+    contact_id: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Any:
+    """The ``select`` of the datasets in ``state`` matching every given
+    filter; ``start``/``end`` select the ones overlapping that range."""
+    if state not in STATES:
+        raise DatasetError(f"state {state!r} is not one of {STATES}")
+    q: Any = select(DatasetRow).where(DatasetRow.state == state)
+    if norad_id is not None:
+        q = q.where(DatasetRow.norad_id == norad_id)
+    if station is not None:
+        q = q.where(DatasetRow.station == station)
+    if contact_id is not None:
+        q = q.where(DatasetRow.contact_id == contact_id)
+    if start is not None:
+        q = q.where(DatasetRow.end_time >= start)
+    if end is not None:
+        q = q.where(DatasetRow.start_time <= end)
+    return q
+
+
+def dataset_page(query: Any, limit: int, offset: int) -> Any:
+    """``query`` in catalogue order (start time, id), one page, files loaded."""
+    return (
+        query.options(selectinload(DatasetRow.files))
+        .order_by(DatasetRow.start_time, DatasetRow.id)
+        .limit(limit)
+        .offset(offset)
+    )
+
+
 class CatalogService:
     """Catalogue operations on an `Engine` (SQLite or PostgreSQL)."""
 
@@ -308,27 +345,16 @@ class CatalogService:
         offset: int = 0,
     ) -> list[DatasetEntry]:
         """Datasets matching every given filter; ``start``/``end`` select overlapping ones."""
-        if state not in STATES:
-            raise DatasetError(f"state {state!r} is not one of {STATES}")
-        q: Any = select(DatasetRow).where(DatasetRow.state == state)
-        if norad_id is not None:
-            q = q.where(DatasetRow.norad_id == norad_id)
-        if station is not None:
-            q = q.where(DatasetRow.station == station)
-        if contact_id is not None:
-            q = q.where(DatasetRow.contact_id == contact_id)
-        if start is not None:
-            q = q.where(DatasetRow.end_time >= start)
-        if end is not None:
-            q = q.where(DatasetRow.start_time <= end)
-        q = (
-            q.options(selectinload(DatasetRow.files))
-            .order_by(DatasetRow.start_time, DatasetRow.id)
-            .limit(limit)
-            .offset(offset)
+        q = dataset_query(
+            state=state,
+            norad_id=norad_id,
+            station=station,
+            contact_id=contact_id,
+            start=start,
+            end=end,
         )
         with Session(self.engine) as s:
-            return [DatasetEntry.from_row(r) for r in s.scalars(q)]
+            return [DatasetEntry.from_row(r) for r in s.scalars(dataset_page(q, limit, offset))]
 
     def in_state(self, state: str) -> list[DatasetEntry]:
         return self.find(state=state, limit=1_000_000)

@@ -7,9 +7,7 @@ import asyncio
 import csv
 import io
 import json
-import re
-from collections.abc import AsyncIterator
-from datetime import timedelta
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
@@ -21,12 +19,13 @@ from api import schemas
 from api.convert import contact_detail, contact_public, json_plain_response, json_response
 from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
 from api.errors import problem
+from api.events import NumberedEvent, Subscriber
 from api.limits import expensive
 from api.routes._responses import EXPENSIVE_429, problems
 from api.schemas import Timestamp
-from groundstation import booking, queries
-from groundstation.errors import BookingConflictError, ValidationError
-from groundstation.models import Antenna, Contact, MissionProfile
+from groundstation import booking, contacts, inventory
+from groundstation.errors import BookingConflictError
+from groundstation.event_log import PrunedHistory
 
 router = APIRouter(tags=["contacts"])
 
@@ -35,7 +34,6 @@ _CONFLICT = problems(
     _404="satellite, antenna or profile not found",
 )
 _NOT_FOUND = problems(_404="no such contact (or another tenant's)")
-_UUID = re.compile(r"contact ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
 
 
 @router.post(
@@ -63,7 +61,7 @@ def reserve_contact(
     the same key (per tenant) with the same body returns the same contact
     (200); with another body it is 422 (`idempotency-key-reused`). The
     profile must be shared or the contact tenant's (else 404)."""
-    satellite = queries.get_satellite_for(
+    satellite = inventory.get_satellite_for(
         session, norad_id=body.norad_id, tenants=principal.tenants()
     )
     tenant = satellite.tenant if principal.is_admin else principal.tenant
@@ -83,48 +81,28 @@ def reserve_contact(
             satellite=satellite,
         )
     except BookingConflictError as exc:
-        return _conflict(session, exc, body, principal.tenants())
+        return _conflict(exc)
     if contact.created_at != now:
         response.status_code = status.HTTP_200_OK
     # The booked contact's rows are still loaded (no expiry on commit): its
     # satellite and antenna come from the session, not from another query.
     out = contact_public(contact)
-    session.rollback()  # hand the connection back before the response is sent
     return json_response(out, status_code=response.status_code or status.HTTP_201_CREATED)
 
 
-def _conflict(
-    session: Any, exc: BookingConflictError, body: schemas.ContactCreate, tenants: Any
-) -> JSONResponse:
+def _conflict(exc: BookingConflictError) -> JSONResponse:
     """409 naming the contact that holds the window (visible to this key or not,
-    only its id and window are shown)."""
-    session.rollback()
-    match = _UUID.search(str(exc))
-    other = None
-    if match:
-        other = session.get(Contact, match.group(1))
-    if other is None:
-        antenna = session.get(Antenna, body.antenna_id)
-        profile = session.get(MissionProfile, body.profile_id)
-        if antenna is not None and profile is not None:
-            w = booking.windows_for(body.start, body.end, antenna, profile)
-            clash = booking.conflicting_contacts(
-                session,
-                antenna_id=antenna.id,
-                start=w.blocked_start - timedelta(minutes=5),
-                end=w.blocked_end + timedelta(minutes=5),
-            )
-            other = clash[0] if clash else None
+    only its id, state and window are shown)."""
+    other = exc.conflicting
     conflicting = None
     if other is not None:
         conflicting = {
-            "id": other.id,
+            "id": other.contact_id,
             "antenna_id": other.antenna_id,
             "state": other.state,
             "blocked_start": other.blocked_start.isoformat(),
             "blocked_end": other.blocked_end.isoformat(),
         }
-    session.rollback()
     return problem(409, str(exc), kind="no-overlap", conflicting_contact=conflicting)
 
 
@@ -140,7 +118,7 @@ def list_contacts(
     cursor: Annotated[str | None, Query(max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
-    rows, count, next_cursor = queries.contacts_page(
+    rows, count, next_cursor = contacts.contacts_page(
         session,
         tenants=principal.tenants(),
         states=state,
@@ -151,7 +129,6 @@ def list_contacts(
         cursor=cursor,
         limit=limit,
     )
-    session.rollback()
     return json_plain_response({"data": rows, "count": count, "next_cursor": next_cursor})
 
 
@@ -207,63 +184,80 @@ async def contact_events(
             hub.unsubscribe(sub)
             streams.release(principal)
 
-    async def stream() -> AsyncIterator[str]:
-        try:
-            yield ": connected\n\n"
-            if sub.pruned is not None:
-                gap = sub.pruned
-                notice = {
-                    "last_event_id": gap.last_event_id,
-                    "pruned_through_id": gap.pruned_through_id,
-                    "detail": (
-                        f"contact history up to event id {gap.pruned_through_id} was pruned "
-                        f"(GS_EVENT_RETENTION_DAYS): events after id {gap.last_event_id} may be "
-                        "missing; read the contacts' current state with GET /contacts"
-                    ),
-                }
-                yield f"event: history-pruned\ndata: {json.dumps(notice)}\n\n"
-            pending = list(backlog)
-            while True:
-                if not pending:
-                    try:
-                        pending.append(await asyncio.wait_for(sub.queue.get(), timeout=15.0))
-                    except TimeoutError:
-                        if await request.is_disconnected():
-                            return
-                        yield ": keep-alive\n\n"
-                        continue
-                item = pending.pop(0)
-                if tenants is not None and item.tenant not in tenants:
-                    continue
-                e = item.event
-                data = json.dumps(
-                    {
-                        "contact_id": e.contact_id,
-                        "old_state": e.old_state,
-                        "new_state": e.new_state,
-                        "at": e.at.isoformat(),
-                        "reason": e.reason,
-                    }
-                )
-                yield f"id: {item.seq}\nevent: contact\ndata: {data}\n\n"
-        finally:
-            end()
-
     return StreamingResponse(
-        stream(),
+        _event_stream(request, sub, backlog, tenants, end),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         background=BackgroundTask(end),
     )
 
 
+async def _event_stream(
+    request: Request,
+    sub: Subscriber,
+    backlog: Sequence[NumberedEvent],
+    tenants: Sequence[str] | None,
+    end: Callable[[], None],
+) -> AsyncIterator[str]:
+    """The SSE text of a subscription: the pruned-history notice, the
+    backlog after ``Last-Event-ID``, then live events of ``tenants``, a
+    keep-alive comment every 15 s; ``end()`` once it stops."""
+    try:
+        yield ": connected\n\n"
+        if sub.pruned is not None:
+            yield _pruned_notice(sub.pruned)
+        pending = list(backlog)
+        while True:
+            if not pending:
+                try:
+                    pending.append(await asyncio.wait_for(sub.queue.get(), timeout=15.0))
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield ": keep-alive\n\n"
+                    continue
+            item = pending.pop(0)
+            if tenants is None or item.tenant in tenants:
+                yield _contact_event(item)
+    finally:
+        end()
+
+
+def _pruned_notice(gap: PrunedHistory) -> str:
+    """The ``history-pruned`` event: what the stream cannot replay."""
+    notice = {
+        "last_event_id": gap.last_event_id,
+        "pruned_through_id": gap.pruned_through_id,
+        "detail": (
+            f"contact history up to event id {gap.pruned_through_id} was pruned "
+            f"(GS_EVENT_RETENTION_DAYS): events after id {gap.last_event_id} may be "
+            "missing; read the contacts' current state with GET /contacts"
+        ),
+    }
+    return f"event: history-pruned\ndata: {json.dumps(notice)}\n\n"
+
+
+def _contact_event(item: NumberedEvent) -> str:
+    """One contact change as an SSE ``contact`` event, its id the history id."""
+    e = item.event
+    data = json.dumps(
+        {
+            "contact_id": e.contact_id,
+            "old_state": e.old_state,
+            "new_state": e.new_state,
+            "at": e.at.isoformat(),
+            "reason": e.reason,
+        }
+    )
+    return f"id: {item.seq}\nevent: contact\ndata: {data}\n\n"
+
+
 @router.get("/contacts/{contact_id}", response_model=schemas.ContactDetail, responses=_NOT_FOUND)
 def get_contact(
     contact_id: str, session: SessionDep, principal: OperatorDep
 ) -> schemas.ContactDetail:
-    contact = queries.get_contact_for(session, contact_id=contact_id, tenants=principal.tenants())
+    contact = contacts.get_contact_for(session, contact_id=contact_id, tenants=principal.tenants())
     out = contact_detail(contact)
-    session.rollback()
     return out
 
 
@@ -282,8 +276,7 @@ def cancel_contact(
     principal: OperatorDep,
     body: schemas.ContactCancel | None = None,
 ) -> schemas.ContactPublic:
-    queries.get_contact_for(session, contact_id=contact_id, tenants=principal.tenants())
-    session.rollback()
+    contacts.get_contact_for(session, contact_id=contact_id, tenants=principal.tenants())
     reason = body.reason if body is not None else "cancelled by user"
     booking.cancel(
         session,
@@ -292,8 +285,7 @@ def cancel_contact(
         reason=f"{reason} (key {principal.name})",
         events=ctx.events,
     )
-    out = contact_public(queries.get_contact_for(session, contact_id=contact_id))
-    session.rollback()
+    out = contact_public(contacts.get_contact_for(session, contact_id=contact_id))
     return out
 
 
@@ -316,21 +308,10 @@ def contact_track(
     format: Literal["json", "csv"] = "json",
 ) -> Any:
     """Az/el/range/range-rate/Doppler from pre-pass start to post-pass end, every `step_s`."""
-    from orbital.track import compute_track
-
-    contact = queries.get_contact_for(session, contact_id=contact_id, tenants=principal.tenants())
-    station = booking.orbital_station(contact.antenna.station, min_elevation_deg=0.0)
-    element = booking.element_set_from_text(contact.ephemeris_text)
-    freq_hz = contact.satellite.downlink_freq_hz
-    start, end = contact.booked_start, contact.booked_end
-    session.rollback()
-    samples = (end - start).total_seconds() / step_s
-    if samples > 200_000:
-        raise ValidationError(
-            f"step_s {step_s} gives {samples:.0f} samples for this contact; at most 200000"
-        )
-    track = compute_track(element, station, start=start, end=end, step_s=step_s)
-    doppler = track.doppler_hz(freq_hz)
+    found = contacts.contact_track(
+        session, contact_id=contact_id, tenants=principal.tenants(), step_s=step_s
+    )
+    track, doppler, freq_hz = found.track, found.doppler_hz, found.downlink_freq_hz
 
     def num(x: float) -> float | None:
         return None if x != x else round(float(x), 6)

@@ -23,7 +23,7 @@ from api.download import (
 from api.errors import problem
 from api.routes._responses import problems
 from api.schemas import Timestamp
-from groundstation import queries
+from groundstation import datasets
 from groundstation.errors import NotFoundError
 from ingest.errors import CorruptObjectError
 from ingest.objectstore import S3ObjectStore
@@ -49,7 +49,7 @@ def list_datasets(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> schemas.DatasetsPublic:
     """Ready datasets overlapping start..end, oldest first."""
-    rows, count = queries.list_datasets(
+    rows, count = datasets.list_datasets(
         session,
         tenants=principal.tenants(),
         norad_id=satellite,
@@ -60,7 +60,6 @@ def list_datasets(
         limit=limit,
         offset=offset,
     )
-    session.rollback()
     return schemas.DatasetsPublic(data=[dataset_public(d) for d in rows], count=count)
 
 
@@ -68,8 +67,7 @@ def list_datasets(
 def get_dataset(
     dataset_id: str, session: SessionDep, principal: ReaderDep
 ) -> schemas.DatasetPublic:
-    entry = queries.get_dataset_for(session, dataset_id=dataset_id, tenants=principal.tenants())
-    session.rollback()
+    entry = datasets.get_dataset_for(session, dataset_id=dataset_id, tenants=principal.tenants())
     return dataset_public(entry)
 
 
@@ -137,11 +135,9 @@ def download_file(
     sent are checked against it: a corrupt file is never a clean success. With
     pre-signed downloads configured on an S3 store: 307 to the file's
     pre-signed URL, with the same checksum headers."""
-    entry = queries.get_dataset_for(session, dataset_id=dataset_id, tenants=principal.tenants())
-    session.rollback()
-    file = next((f for f in entry.files if f.name == name), None)
-    if file is None:
-        raise NotFoundError(f"file in dataset {dataset_id!r}", name)
+    entry, file = datasets.dataset_file(
+        session, dataset_id=dataset_id, name=name, tenants=principal.tenants()
+    )
     filename = name.rsplit("/", 1)[-1]
     digest_b64 = base64.b64encode(bytes.fromhex(file.sha256)).decode()
     headers = {

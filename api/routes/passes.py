@@ -13,7 +13,7 @@ from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
 from api.limits import expensive
 from api.routes._responses import EXPENSIVE_429, problems
 from api.schemas import Timestamp
-from groundstation import queries
+from groundstation import passes
 
 router = APIRouter(tags=["passes"])
 
@@ -44,7 +44,7 @@ def list_passes(
     antenna's availability. Default range: now .. now + 24 h; at most 31 days."""
     start = start or now
     end = end or start + timedelta(hours=24)
-    found = queries.predicted_passes(
+    found = passes.predicted_passes(
         session,
         norad_id=satellite,
         start=start,
@@ -59,7 +59,7 @@ def list_passes(
     return passes_response(found)
 
 
-def passes_response(found: list[queries.PredictedPass]) -> Response:
+def passes_response(found: list[passes.PredictedPass]) -> Response:
     """``PassesPublic`` as JSON, written by pydantic's serializer straight from
     plain dicts in the schema's field order: the values come typed from the
     service layer (aware datetimes, floats, str), and validating ~1,500 passes

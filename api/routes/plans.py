@@ -21,7 +21,7 @@ from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
 from api.errors import problem
 from api.limits import expensive
 from api.routes._responses import EXPENSIVE_429, problems
-from groundstation import inventory, plan_proposals, queries
+from groundstation import contacts, inventory, plan_proposals
 from groundstation.errors import PlanCommitRefusedError, PlanCommittedError, ValidationError
 from groundstation.plan_service import plan_contacts
 from groundstation.planning import PlanRequest
@@ -61,10 +61,9 @@ def create_plan(
                 f"a positive span of at most {MAX_REQUEST_SPAN.days} days"
             )
     for r in body.requests:
-        satellite = queries.get_satellite_for(session, norad_id=r.norad_id, tenants=tenants)
+        satellite = inventory.get_satellite_for(session, norad_id=r.norad_id, tenants=tenants)
         # The contacts will be the satellite's tenant's: the profile must be theirs or shared.
         inventory.get_profile_for(session, profile_id=body.profile_id, tenants=(satellite.tenant,))
-    session.rollback()
     requests = [
         PlanRequest(
             request_id=f"r{i}",
@@ -164,6 +163,5 @@ def commit_plan(
         return problem(409, str(exc), kind="committed", booked_contact_ids=exc.contact_ids)
     except PlanCommitRefusedError as exc:
         return problem(409, str(exc), kind=exc.rule)
-    out = [contact_public(queries.get_contact_for(session, contact_id=c.id)) for c in booked]
-    session.rollback()
+    out = [contact_public(contacts.get_contact_for(session, contact_id=c.id)) for c in booked]
     return schemas.PlanCommitPublic(plan_id=plan_id, booked=out)

@@ -17,7 +17,7 @@ from api.auth import Principal
 from api.convert import profile_public
 from api.deps import OperatorDep, SessionDep
 from api.routes._responses import problems
-from groundstation import inventory, queries
+from groundstation import inventory
 
 router = APIRouter(tags=["mission-profiles"])
 
@@ -28,9 +28,8 @@ _WRITE = problems(_404=_404, _403="a shared (admin-owned) profile: operators may
 @router.get("/mission-profiles", response_model=schemas.ProfilesPublic)
 def list_profiles(session: SessionDep, principal: OperatorDep) -> schemas.ProfilesPublic:
     """The shared profiles and those of the key's tenant (an admin: all)."""
-    rows = queries.list_profiles(session, tenants=principal.tenants())
+    rows = inventory.list_profiles(session, tenants=principal.tenants())
     data = [profile_public(p) for p in rows]
-    session.rollback()
     return schemas.ProfilesPublic(data=data, count=len(data))
 
 
@@ -44,7 +43,6 @@ def get_profile(
 ) -> schemas.ProfilePublic:
     profile = inventory.get_profile_for(session, profile_id=profile_id, tenants=principal.tenants())
     out = profile_public(profile)
-    session.rollback()
     return out
 
 

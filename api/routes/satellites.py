@@ -17,7 +17,7 @@ from api.deps import CtxDep, NowDep, OperatorDep, ReaderDep, SessionDep
 from api.errors import problem
 from api.limits import run_expensive
 from api.routes._responses import EXPENSIVE_429, problems
-from groundstation import inventory, queries
+from groundstation import ephemerides, inventory
 
 router = APIRouter(tags=["satellites"])
 NoradPath = Annotated[int, Path(gt=0, lt=1_000_000_000, description="NORAD id")]
@@ -32,11 +32,10 @@ def list_satellites(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> schemas.SatellitesPublic:
-    rows, count = queries.list_satellites(
+    rows, count = inventory.list_satellites(
         session, tenants=principal.tenants(), limit=limit, offset=offset
     )
     data = [satellite_public(s) for s in rows]
-    session.rollback()
     return schemas.SatellitesPublic(data=data, count=count)
 
 
@@ -79,9 +78,8 @@ def create_satellite(
 def get_satellite(
     norad_id: NoradPath, session: SessionDep, principal: ReaderDep
 ) -> schemas.SatellitePublic:
-    satellite = queries.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
+    satellite = inventory.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
     out = satellite_public(satellite)
-    session.rollback()
     return out
 
 
@@ -92,15 +90,14 @@ def list_ephemerides(
     norad_id: NoradPath, session: SessionDep, principal: OperatorDep, now: NowDep
 ) -> schemas.EphemeridesPublic:
     """The history, newest epoch first, and the id of the one in force now."""
-    satellite = queries.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
-    rows = inventory.list_ephemerides(session, satellite_id=satellite.id)
-    in_force = inventory.ephemeris_in_force(session, satellite_id=satellite.id, now=now)
+    satellite = inventory.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
+    rows = ephemerides.list_ephemerides(session, satellite_id=satellite.id)
+    in_force = ephemerides.ephemeris_in_force(session, satellite_id=satellite.id, now=now)
     out = schemas.EphemeridesPublic(
         data=[schemas.EphemerisPublic.model_validate(e) for e in rows],
         count=len(rows),
         in_force_id=in_force.id if in_force is not None else None,
     )
-    session.rollback()
     return out
 
 
@@ -112,14 +109,13 @@ def list_ephemerides(
 def ephemeris_in_force(
     norad_id: NoradPath, session: SessionDep, principal: OperatorDep, now: NowDep
 ) -> schemas.EphemerisPublic:
-    satellite = queries.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
-    in_force = inventory.ephemeris_in_force(session, satellite_id=satellite.id, now=now)
+    satellite = inventory.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
+    in_force = ephemerides.ephemeris_in_force(session, satellite_id=satellite.id, now=now)
     if in_force is None:
         raise HTTPException(
             404, f"satellite NORAD {norad_id} has no enabled, unexpired ephemeris; upload one"
         )
     out = schemas.EphemerisPublic.model_validate(in_force)
-    session.rollback()
     return out
 
 
@@ -182,9 +178,8 @@ def _upload(
 ) -> schemas.EphemerisUploadReport | JSONResponse:
     from orbital.omm import parse_elements
 
-    queries.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
-    session.rollback()
-    result = inventory.upload_ephemerides(
+    inventory.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
+    result = ephemerides.upload_ephemerides(
         session,
         text=text,
         now=now,
@@ -192,7 +187,6 @@ def _upload(
         priority=priority,
         norad_ids=[norad_id],
         events=ctx.events,
-        window_tolerance_s=ctx.policy.window_tolerance_s,
     )
     others = sorted({e.norad_id for e in parse_elements(text).elements} - {norad_id})
     rejected = list(result.rejected) + [

@@ -7,7 +7,7 @@ from fastapi import APIRouter, status
 from api import schemas
 from api.deps import AdminDep, ReaderDep, SessionDep
 from api.routes._responses import problems
-from groundstation import inventory, queries
+from groundstation import inventory
 
 router = APIRouter(tags=["ground-stations"])
 
@@ -18,8 +18,7 @@ def _station(s: object) -> schemas.StationPublic:
 
 @router.get("/ground-stations", response_model=schemas.StationsPublic)
 def list_stations(session: SessionDep, principal: ReaderDep) -> schemas.StationsPublic:
-    data = [_station(s) for s in queries.list_stations(session)]
-    session.rollback()
+    data = [_station(s) for s in inventory.list_stations(session)]
     return schemas.StationsPublic(data=data, count=len(data))
 
 
@@ -42,8 +41,7 @@ def create_station(
         min_elevation_deg=body.min_elevation_deg,
         horizon_mask=body.horizon_mask,
     )
-    out = _station(queries.get_station(session, station_id=body.id))
-    session.rollback()
+    out = _station(inventory.get_station(session, station_id=body.id))
     return out
 
 
@@ -55,8 +53,7 @@ def create_station(
 def get_station(
     station_id: str, session: SessionDep, principal: ReaderDep
 ) -> schemas.StationPublic:
-    out = _station(queries.get_station(session, station_id=station_id))
-    session.rollback()
+    out = _station(inventory.get_station(session, station_id=station_id))
     return out
 
 
@@ -68,9 +65,8 @@ def get_station(
 def list_antennas(
     station_id: str, session: SessionDep, principal: ReaderDep
 ) -> schemas.AntennasPublic:
-    station = queries.get_station(session, station_id=station_id)
+    station = inventory.get_station(session, station_id=station_id)
     data = [schemas.AntennaPublic.model_validate(a) for a in station.antennas]
-    session.rollback()
     return schemas.AntennasPublic(data=data, count=len(data))
 
 
@@ -106,12 +102,11 @@ def create_antenna(
 def list_maintenance(
     station_id: str, antenna_id: str, session: SessionDep, principal: ReaderDep
 ) -> schemas.MaintenancesPublic:
-    queries.get_antenna(session, station_id=station_id, antenna_id=antenna_id)
+    inventory.get_antenna(session, station_id=station_id, antenna_id=antenna_id)
     data = [
         schemas.MaintenancePublic.model_validate(m)
-        for m in queries.list_maintenance(session, antenna_id=antenna_id)
+        for m in inventory.list_maintenance(session, antenna_id=antenna_id)
     ]
-    session.rollback()
     return schemas.MaintenancesPublic(data=data, count=len(data))
 
 
@@ -128,8 +123,7 @@ def create_maintenance(
     session: SessionDep,
     principal: AdminDep,
 ) -> schemas.MaintenancePublic:
-    queries.get_antenna(session, station_id=station_id, antenna_id=antenna_id)
-    session.rollback()
+    inventory.get_antenna(session, station_id=station_id, antenna_id=antenna_id)
     window = inventory.add_maintenance(
         session, antenna_id=antenna_id, start=body.start, end=body.end, reason=body.reason
     )

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from api import schemas
 from api.deps import NowDep, OperatorDep, SessionDep
-from groundstation import queries
+from groundstation import usage
 
 router = APIRouter(tags=["usage"])
 
@@ -23,9 +23,8 @@ def get_usage(
     """Booked (not cancelled) and used (completed) AOS..LOS minutes of the
     contacts whose AOS falls in `month` (default: the current one)."""
     month = month or now.strftime("%Y-%m")
-    first, nxt = queries.month_range(month)
-    rows = queries.usage(session, month=month, tenants=principal.tenants())
-    session.rollback()
+    first, nxt = usage.month_range(month)
+    rows = usage.usage(session, month=month, tenants=principal.tenants())
     data = [
         schemas.TenantUsage(
             tenant=r.tenant,

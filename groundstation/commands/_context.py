@@ -17,7 +17,6 @@ from typing import TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from groundstation.booking import BookingPolicy
 from groundstation.clock import (
     SUPPORTED_END,
     SUPPORTED_RANGE,
@@ -27,6 +26,7 @@ from groundstation.clock import (
     require_supported,
 )
 from groundstation.errors import ConfigurationError, ValidationError
+from groundstation.policy import BookingPolicy
 from groundstation.settings import Settings
 
 Handler = Callable[[argparse.Namespace, "Context"], int]
@@ -218,7 +218,3 @@ def parse_band(value: str) -> tuple[float, float]:
             f"band {value!r} must be MIN_HZ:MAX_HZ with 0 < MIN_HZ < MAX_HZ, finite"
         )
     return low, high
-
-
-def iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")

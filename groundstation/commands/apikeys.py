@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 from groundstation import apikeys
-from groundstation.commands._context import Context, iso, run
+from groundstation.clock import iso_utc
+from groundstation.commands._context import Context, run
 
 
 def register(subparsers: Any) -> None:
@@ -63,8 +64,8 @@ def _list(args: argparse.Namespace, ctx: Context) -> int:
                             "role": r.role,
                             "tenant": r.tenant,
                             "granted_tenants": r.granted_tenants,
-                            "created_at": iso(r.created_at),
-                            "revoked_at": iso(r.revoked_at) if r.revoked_at else None,
+                            "created_at": iso_utc(r.created_at),
+                            "revoked_at": iso_utc(r.revoked_at) if r.revoked_at else None,
                         }
                         for r in rows
                     ]
@@ -73,7 +74,7 @@ def _list(args: argparse.Namespace, ctx: Context) -> int:
             return 0
         for r in rows:
             scope = r.tenant or ",".join(r.granted_tenants) or "*"
-            revoked = f" revoked {iso(r.revoked_at)}" if r.revoked_at else ""
+            revoked = f" revoked {iso_utc(r.revoked_at)}" if r.revoked_at else ""
             print(f"{r.id}  {r.role:<9} {scope:<20} {r.name}{revoked}")
     return 0
 

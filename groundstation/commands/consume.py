@@ -90,14 +90,14 @@ def frame_json(fr: ReceivedFrame) -> dict[str, Any]:
     }
 
 
-def run_frames(args: argparse.Namespace) -> int:
-    topic = TopicNames(args.prefix).frames
-    source: RecordSource
+def _frame_source(args: argparse.Namespace, topic: str) -> RecordSource | None:
+    """The frame topic on Kafka (``--bootstrap``) or in the local topic log
+    (``--log-dir``); None, with the reason printed, when Kafka is unreachable."""
     if args.bootstrap:
         from kafka.errors import KafkaError
 
         try:
-            source = KafkaSource(
+            return KafkaSource(
                 args.bootstrap,
                 topic,
                 group_id=args.group,
@@ -109,12 +109,18 @@ def run_frames(args: argparse.Namespace) -> int:
                 f"groundstation consume: cannot reach Kafka at {args.bootstrap!r}: {exc}",
                 file=sys.stderr,
             )
-            return 2
-    else:
-        if not args.log_dir.is_dir():
-            state = "is not a directory" if args.log_dir.exists() else "does not exist"
-            raise ValidationError(f"--log-dir {str(args.log_dir)!r} {state}")
-        source = LocalLogSource(args.log_dir, topic, from_beginning=not args.latest)
+            return None
+    if not args.log_dir.is_dir():
+        state = "is not a directory" if args.log_dir.exists() else "does not exist"
+        raise ValidationError(f"--log-dir {str(args.log_dir)!r} {state}")
+    return LocalLogSource(args.log_dir, topic, from_beginning=not args.latest)
+
+
+def run_frames(args: argparse.Namespace) -> int:
+    topic = TopicNames(args.prefix).frames
+    source = _frame_source(args, topic)
+    if source is None:
+        return 2
     kept: list[ReceivedFrame] = []
     count = 0
     try:

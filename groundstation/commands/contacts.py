@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime
 from typing import Any
 
-from groundstation import booking
-from groundstation.commands._context import Context, iso, norad_id, parse_time, run
+from groundstation import booking, contacts, passes
+from groundstation.clock import iso_utc
+from groundstation.commands._context import Context, norad_id, parse_time, run
 
 
 def register(subparsers: Any) -> None:
@@ -52,7 +54,7 @@ def _availability(args: argparse.Namespace, ctx: Context) -> int:
     start = args.start or now
     end = args.end or start + timedelta(hours=24)
     with ctx.session() as s:
-        windows = booking.availability(
+        windows = passes.availability(
             s,
             norad_id=args.norad_id,
             profile_id=args.profile,
@@ -64,7 +66,7 @@ def _availability(args: argparse.Namespace, ctx: Context) -> int:
         )
     for w in windows:
         print(
-            f"{w.antenna_id}\tAOS {iso(w.aos)}\tTCA {iso(w.tca)}\tLOS {iso(w.los)}\t"
+            f"{w.antenna_id}\tAOS {iso_utc(w.aos)}\tTCA {iso_utc(w.tca)}\tLOS {iso_utc(w.los)}\t"
             f"max el {w.max_elevation_deg:5.1f}\t{w.duration_s:5.0f} s\t{w.state}"
             + (f" ({w.blocked_by})" if w.blocked_by else "")
         )
@@ -87,8 +89,8 @@ def _reserve(args: argparse.Namespace, ctx: Context) -> int:
             policy=ctx.policy,
         )
         print(
-            f"contact {c.id} {c.state} on {c.antenna_id}: AOS {iso(c.aos)} LOS {iso(c.los)} "
-            f"booked {iso(c.booked_start)}..{iso(c.booked_end)}"
+            f"contact {c.id} {c.state} on {c.antenna_id}: AOS {iso_utc(c.aos)} LOS {iso_utc(c.los)} "
+            f"booked {iso_utc(c.booked_start)}..{iso_utc(c.booked_end)}"
         )
     return 0
 
@@ -100,37 +102,31 @@ def _cancel(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def contact_dict(c: Any) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "norad_id": c.satellite.norad_id,
-        "antenna_id": c.antenna_id,
-        "profile_id": c.profile_id,
-        "tenant": c.tenant,
-        "state": c.state,
-        "state_reason": c.state_reason,
-        "aos": c.aos.isoformat(),
-        "tca": c.tca.isoformat(),
-        "los": c.los.isoformat(),
-        "booked_start": c.booked_start.isoformat(),
-        "booked_end": c.booked_end.isoformat(),
-        "max_elevation_deg": c.max_elevation_deg,
-        "ephemeris_epoch": c.ephemeris_epoch.isoformat(),
-    }
+#: The contacts ``contacts list`` shows at most (ordered by booked start).
+LIST_LIMIT = 1000
 
 
 def _contacts_list(args: argparse.Namespace, ctx: Context) -> int:
     with ctx.session() as s:
-        rows, count = booking.list_contacts(
-            s, tenant=args.tenant, states=args.state, start=args.start, end=args.end
+        rows, count, _ = contacts.contacts_page(
+            s,
+            tenants=None if args.tenant is None else (args.tenant,),
+            states=args.state,
+            start=args.start,
+            end=args.end,
+            limit=LIST_LIMIT,
         )
-        if args.json:
-            print(json.dumps({"data": [contact_dict(c) for c in rows], "count": count}, indent=1))
-            return 0
-        for c in rows:
-            print(
-                f"{c.id}\t{c.satellite.norad_id}\t{c.antenna_id}\tAOS {iso(c.aos)}\t"
-                f"LOS {iso(c.los)}\t{c.state}\t{c.state_reason}"
-            )
-        print(f"{count} contacts")
+    if args.json:
+        data = [
+            {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
+            for row in rows
+        ]
+        print(json.dumps({"data": data, "count": count}, indent=1))
+        return 0
+    for c in rows:
+        print(
+            f"{c['id']}\t{c['norad_id']}\t{c['antenna_id']}\tAOS {iso_utc(c['aos'])}\t"
+            f"LOS {iso_utc(c['los'])}\t{c['state']}\t{c['state_reason']}"
+        )
+    print(f"{count} contacts")
     return 0

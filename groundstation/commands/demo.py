@@ -2,7 +2,7 @@
 
 Loads the sample stations (two antennas each) and the weather satellites of
 ``sample_tles/``, books the next contacts through the same service layer the
-API uses (``booking.availability`` and ``booking.reserve``), then runs the
+API uses (``passes.availability`` and ``booking.reserve``), then runs the
 lifecycle with the downlink executor on a simulated clock (``--speedup``
 times real time): each pass is simulated, received, published frame by frame
 and stored as a dataset with its rebuilt image. Prints progress, then a
@@ -20,14 +20,25 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from groundstation.clock import iso_utc
 from groundstation.commands._context import finite_float, int_in
+from groundstation.db import mask_url
+from groundstation.states import TERMINAL_STATE_VALUES
+
+if TYPE_CHECKING:
+    from groundstation.models import Contact
+    from groundstation.policy import BookingPolicy
+    from groundstation.runtime import Runtime
+    from groundstation.settings import Settings
 
 #: The sample elements date from 2023-07-04; the demo's service clock starts there.
 DEMO_CLOCK_START = datetime(2023, 7, 4, 18, 0, tzinfo=UTC)
@@ -36,7 +47,6 @@ DEMO_PROFILE = "weather-imagery"
 DEMO_FREQ_HZ = 137.9e6
 DEMO_FRAMING = "ccsds-bpsk-conv-rs"
 MAX_PASS_S = 25 * 60.0
-TERMINAL = ("COMPLETED", "FAILED", "CANCELLED", "FAILED_TO_SCHEDULE")
 
 
 def find_samples(explicit: str | None) -> Path:
@@ -66,45 +76,24 @@ def load_inventory(session: Session, samples: Path, *, now: datetime) -> dict[in
     """Stations (2 antennas each), the weather satellites, their elements and
     the demo mission profile; returns NORAD id -> name. Existing rows are kept
     (a shared database)."""
-    from groundstation.errors import AlreadyExistsError
-    from groundstation.inventory import (
-        add_antenna,
-        add_profile,
-        add_satellite,
-        add_station,
-        upload_ephemerides,
-    )
+    from groundstation.ephemerides import upload_ephemerides
+    from groundstation.inventory import add_profile, add_satellite, import_stations
     from orbital.omm import parse_elements
     from orbital.stations import parse_stations
 
-    for st in parse_stations((samples / "stations.yaml").read_text()):
-        try:
-            add_station(
-                session,
-                station_id=st.id,
-                name=st.name,
-                lat_deg=st.lat_deg,
-                lon_deg=st.lon_deg,
-                alt_m=st.alt_m,
-                min_elevation_deg=st.min_elevation_deg,
-                horizon_mask=st.horizon_mask,
-            )
-        except AlreadyExistsError:
-            session.rollback()
-        for k in (1, 2):
-            try:
-                add_antenna(
-                    session,
-                    antenna_id=f"{st.id}-{k}",
-                    station_id=st.id,
-                    bands_hz=[(130e6, 150e6)],
-                    setup_s=30.0,
-                    teardown_s=30.0,
-                )
-            except AlreadyExistsError:
-                session.rollback()
-    try:
-        add_profile(
+    import_stations(
+        session,
+        stations=parse_stations((samples / "stations.yaml").read_text()),
+        antennas_per_station=2,
+        bands_hz=[(130e6, 150e6)],
+        setup_s=30.0,
+        teardown_s=30.0,
+        keep_existing=True,
+    )
+    _keep_existing(
+        session,
+        partial(
+            add_profile,
             session,
             profile_id=DEMO_PROFILE,
             min_viable_duration_s=300.0,
@@ -112,29 +101,40 @@ def load_inventory(session: Session, samples: Path, *, now: datetime) -> dict[in
             postpass_s=30.0,
             min_elevation_deg=10.0,
             dataset_options={"record_iq": True, "record_iq_max_s": 20.0},
-        )
-    except AlreadyExistsError:
-        session.rollback()
+        ),
+    )
     text = (samples / "weather.tle").read_text()
     names: dict[int, str] = {}
     for element in parse_elements(text).elements:
-        names[element.norad_id] = element.name or str(element.norad_id)
-        try:
-            add_satellite(
+        norad, name = element.norad_id, element.name or str(element.norad_id)
+        names[norad] = name
+        _keep_existing(
+            session,
+            partial(
+                add_satellite,
                 session,
-                norad_id=element.norad_id,
-                name=names[element.norad_id],
+                norad_id=norad,
+                name=name,
                 tenant=DEMO_TENANT,
                 downlink_freq_hz=DEMO_FREQ_HZ,
                 downlink_bandwidth_hz=30e3,
                 modulation="bpsk",
                 symbol_rate_baud=9600.0,
                 framing_profile=DEMO_FRAMING,
-            )
-        except AlreadyExistsError:
-            session.rollback()
+            ),
+        )
     upload_ephemerides(session, text=text, now=now, source="sample_tles/weather.tle")
     return names
+
+
+def _keep_existing(session: Session, add: Callable[[], object]) -> None:
+    """``add()``; a row that exists already (a shared database) is kept."""
+    from groundstation.errors import AlreadyExistsError
+
+    try:
+        add()
+    except AlreadyExistsError:
+        session.rollback()
 
 
 def free_windows(
@@ -146,9 +146,9 @@ def free_windows(
     min_elevation_deg: float,
 ) -> list[Choice]:
     """Free windows of whole LEO passes in the next ``hours`` whose highest
-    elevation reaches ``min_elevation_deg``, by AOS (``booking.availability``)."""
-    from groundstation.booking import availability
+    elevation reaches ``min_elevation_deg``, by AOS (``passes.availability``)."""
     from groundstation.errors import GroundStationError
+    from groundstation.passes import availability
 
     windows: list[Choice] = []
     for norad_id, name in names.items():
@@ -199,12 +199,7 @@ def choose_contacts(
         for w in windows[i:]:
             if (w.aos - first.aos).total_seconds() > span_s or len(group) == count:
                 break
-            clash = any(
-                g.antenna_id == w.antenna_id
-                or (g.norad_id == w.norad_id and g.station_id == w.station_id)
-                for g in group
-            )
-            if not clash:
+            if not _clashes(group, w):
                 group.append(w)
         if len(group) > len(best):
             best = group
@@ -213,32 +208,53 @@ def choose_contacts(
     return best
 
 
+def reserve_choice(
+    session: Session,
+    w: Choice,
+    *,
+    now: datetime,
+    profile_id: str = DEMO_PROFILE,
+    policy: BookingPolicy | None = None,
+) -> Contact:
+    """Book the window ``w`` for the demo tenant (``booking.reserve``)."""
+    from groundstation.booking import reserve
+
+    return reserve(
+        session,
+        norad_id=w.norad_id,
+        antenna_id=w.antenna_id,
+        profile_id=profile_id,
+        start=w.aos,
+        end=w.los,
+        tenant=DEMO_TENANT,
+        now=now,
+        policy=policy,
+    )
+
+
 def book_plan(
     session: Session, windows: list[Choice], *, now: datetime, profile_id: str = DEMO_PROFILE
 ) -> list[str]:
     """Book every window that is still free, in order (a full schedule, as
     the soak bench plays it); returns the contact ids."""
-    from groundstation.booking import reserve
     from groundstation.errors import GroundStationError
 
     ids = []
     for w in windows:
         try:
-            contact = reserve(
-                session,
-                norad_id=w.norad_id,
-                antenna_id=w.antenna_id,
-                profile_id=profile_id,
-                start=w.aos,
-                end=w.los,
-                tenant=DEMO_TENANT,
-                now=now,
-            )
+            ids.append(reserve_choice(session, w, now=now, profile_id=profile_id).id)
         except GroundStationError:
             session.rollback()
-            continue
-        ids.append(contact.id)
     return ids
+
+
+def _clashes(group: list[Choice], w: Choice) -> bool:
+    """Whether ``w`` needs an antenna of ``group``, or repeats one of its
+    satellite-station pairs."""
+    return any(
+        g.antenna_id == w.antenna_id or (g.norad_id == w.norad_id and g.station_id == w.station_id)
+        for g in group
+    )
 
 
 def peak_windows(windows: list[Choice], size: int) -> tuple[datetime, list[Choice]]:
@@ -249,11 +265,7 @@ def peak_windows(windows: list[Choice], size: int) -> tuple[datetime, list[Choic
         at = w.aos + timedelta(seconds=1)
         group: list[Choice] = []
         for x in sorted(windows, key=lambda x: x.aos - x.los):
-            if x.aos <= at <= x.los and not any(
-                g.antenna_id == x.antenna_id
-                or (g.norad_id == x.norad_id and g.station_id == x.station_id)
-                for g in group
-            ):
+            if x.aos <= at <= x.los and not _clashes(group, x):
                 group.append(x)
         if len(group) > len(best[1]):
             best = (at, group[:size])
@@ -273,7 +285,6 @@ def book_slices(
     """Book each window, then narrow it to ``peak - before_s .. peak +
     after_s`` (a short slice of each pass around a common instant: many
     passes at once in little time, for tests and benches); returns the ids."""
-    from groundstation.booking import reserve
     from groundstation.models import MissionProfile
 
     profile = session.get(MissionProfile, profile_id)
@@ -281,16 +292,7 @@ def book_slices(
         raise ValueError(f"mission profile {profile_id!r} is not in the database")
     ids = []
     for w in windows:
-        contact = reserve(
-            session,
-            norad_id=w.norad_id,
-            antenna_id=w.antenna_id,
-            profile_id=profile_id,
-            start=w.aos,
-            end=w.los,
-            tenant=DEMO_TENANT,
-            now=now,
-        )
+        contact = reserve_choice(session, w, now=now, profile_id=profile_id)
         aos = max(w.aos, peak - timedelta(seconds=before_s))
         los = min(w.los, peak + timedelta(seconds=after_s))
         contact.aos, contact.los = aos, los
@@ -302,94 +304,122 @@ def book_slices(
     return ids
 
 
-def _iso(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def run(args: argparse.Namespace) -> int:
-    from groundstation.booking import BookingPolicy, reserve
-    from groundstation.clock import SimulatedClock
-    from groundstation.commands._context import load_settings
-    from groundstation.db import make_session_factory, mask_url, open_database
-    from groundstation.errors import GroundStationError, ValidationError
-    from groundstation.logs import configure_logging
-    from groundstation.models import Contact
-    from groundstation.runtime import open_runtime
+    """Load, book, run the passes on the simulated clock, summarize; exit
+    code 1 if any contact did not complete."""
+    from groundstation.commands._context import open_context
 
-    try:
-        samples = find_samples(args.samples)
-    except FileNotFoundError as exc:
-        raise ValidationError(str(exc)) from None
-    settings = load_settings()
-    # The demo prints each contact's progress itself: only warnings are
-    # logged unless GS_LOG_LEVEL asks for more.
-    configure_logging(settings, level=None if "GS_LOG_LEVEL" in os.environ else "WARNING")
-    if "GS_DATA_DIR" not in os.environ:
-        # The demo's own directory, wiped so reruns start clean; a configured
-        # GS_DATA_DIR (or a shared database) is never wiped.
-        settings = settings.model_copy(update={"data_dir": Path(args.data_dir)})
-        if args.fresh and not settings.database_url:
-            shutil.rmtree(settings.data_dir, ignore_errors=True)
     t_wall = time.monotonic()
-    engine = open_database(settings)
-    session_factory = make_session_factory(engine)
-    search_from = DEMO_CLOCK_START
-    with session_factory() as session:
-        names = load_inventory(session, samples, now=search_from)
-        print(
-            f"Loaded {len(names)} weather satellites and the sample stations "
-            f"(2 antennas each) into {mask_url(settings.effective_database_url())}",
-            flush=True,
-        )
-        choices = choose_contacts(
-            session,
-            names,
-            now=search_from,
-            hours=args.hours,
-            count=args.contacts,
-            span_s=args.span_minutes * 60.0,
-            min_elevation_deg=args.min_elevation,
-        )
-    if not choices:
-        print("groundstation demo: error: no free pass found to book", file=sys.stderr)
-        return 1
-    # Book from a service time just before the first pre-pass.
-    clock_start = min(c.aos for c in choices) - timedelta(seconds=60 + 30 + 20)
-    policy = BookingPolicy.from_settings(settings)
-    booked: list[str] = []
-    with session_factory() as session:
-        for c in choices:
-            try:
-                contact = reserve(
-                    session,
-                    norad_id=c.norad_id,
-                    antenna_id=c.antenna_id,
-                    profile_id=DEMO_PROFILE,
-                    start=c.aos,
-                    end=c.los,
-                    tenant=DEMO_TENANT,
-                    now=clock_start,
-                    policy=policy,
-                )
-            except GroundStationError as exc:
-                print(f"  could not book {c.name} on {c.antenna_id}: {exc}", file=sys.stderr)
-                continue
-            booked.append(contact.id)
+    samples = _samples(args)
+    settings = _demo_settings(args)
+    ctx = open_context(settings)
+    try:
+        with ctx.session() as session:
+            names = load_inventory(session, samples, now=DEMO_CLOCK_START)
             print(
-                f"  booked {contact.id[:8]}  {c.name:<22} {c.antenna_id:<16} "
-                f"AOS {_iso(c.aos)}  LOS {_iso(c.los)}  max el {c.max_elevation_deg:5.1f} deg",
+                f"Loaded {len(names)} weather satellites and the sample stations "
+                f"(2 antennas each) into {mask_url(settings.effective_database_url())}",
                 flush=True,
             )
-    engine.dispose()
+            choices = choose_contacts(
+                session,
+                names,
+                now=DEMO_CLOCK_START,
+                hours=args.hours,
+                count=args.contacts,
+                span_s=args.span_minutes * 60.0,
+                min_elevation_deg=args.min_elevation,
+            )
+        if not choices:
+            print("groundstation demo: error: no free pass found to book", file=sys.stderr)
+            return 1
+        # Book from a service time just before the first pre-pass.
+        clock_start = min(c.aos for c in choices) - timedelta(seconds=60 + 30 + 20)
+        with ctx.session() as session:
+            booked = _book_choices(session, choices, now=clock_start, policy=ctx.policy)
+    finally:
+        ctx.engine.dispose()
     if not booked:
         print("groundstation demo: error: no contact could be booked", file=sys.stderr)
         return 1
+    runtime, states = _run_passes(settings, args, choices, booked, clock_start=clock_start)
+    print(_summary(runtime, booked, states, choices, names))
+    failed = [cid for cid in booked if states.get(cid, ("", ""))[0] != "COMPLETED"]
+    print(
+        f"\n{len(booked) - len(failed)} of {len(booked)} contacts completed in "
+        f"{time.monotonic() - t_wall:.0f} s."
+    )
+    print(_consumer_hint(settings, booked[0]))
+    return 1 if failed else 0
 
-    clock = SimulatedClock(clock_start, speedup=args.speedup)
-    runtime = open_runtime(settings, clock=clock)
+
+def _samples(args: argparse.Namespace) -> Path:
+    from groundstation.errors import ValidationError
+
+    try:
+        return find_samples(args.samples)
+    except FileNotFoundError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def _demo_settings(args: argparse.Namespace) -> Settings:
+    """The settings (loaded once, here), logging set up: only warnings unless
+    GS_LOG_LEVEL asks for more (the demo prints each contact's progress
+    itself); the demo's own data directory, wiped so reruns start clean,
+    unless GS_DATA_DIR (or a shared database) is configured: never wiped."""
+    from groundstation.commands._context import load_settings
+    from groundstation.logs import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings, level=None if "GS_LOG_LEVEL" in os.environ else "WARNING")
+    if "GS_DATA_DIR" not in os.environ:
+        settings = settings.model_copy(update={"data_dir": Path(args.data_dir)})
+        if args.fresh and not settings.database_url:
+            shutil.rmtree(settings.data_dir, ignore_errors=True)
+    return settings
+
+
+def _book_choices(
+    session: Session, choices: list[Choice], *, now: datetime, policy: BookingPolicy
+) -> list[str]:
+    """Book each chosen window, printing each booking or refusal; the ids."""
+    from groundstation.errors import GroundStationError
+
+    booked: list[str] = []
+    for c in choices:
+        try:
+            contact = reserve_choice(session, c, now=now, policy=policy)
+        except GroundStationError as exc:
+            print(f"  could not book {c.name} on {c.antenna_id}: {exc}", file=sys.stderr)
+            continue
+        booked.append(contact.id)
+        print(
+            f"  booked {contact.id[:8]}  {c.name:<22} {c.antenna_id:<16} "
+            f"AOS {iso_utc(c.aos)}  LOS {iso_utc(c.los)}  max el {c.max_elevation_deg:5.1f} deg",
+            flush=True,
+        )
+    return booked
+
+
+def _run_passes(
+    settings: Settings,
+    args: argparse.Namespace,
+    choices: list[Choice],
+    booked: list[str],
+    *,
+    clock_start: datetime,
+) -> tuple[Runtime, dict[str, tuple[str, str]]]:
+    """The service (lifecycle and downlink executor) on a simulated clock
+    from ``clock_start``, until every booked contact ended or the passes'
+    span (plus ``--grace-s``) is over; the runtime and each contact's
+    (state, reason)."""
+    from groundstation.clock import SimulatedClock
+    from groundstation.runtime import open_runtime
+
+    runtime = open_runtime(settings, clock=SimulatedClock(clock_start, speedup=args.speedup))
     span = max(c.los for c in choices) + timedelta(seconds=60) - clock_start
     print(
-        f"Service clock starts at {_iso(clock_start)}, x{args.speedup:g}: "
+        f"Service clock starts at {iso_utc(clock_start)}, x{args.speedup:g}: "
         f"{span.total_seconds() / 60:.0f} min of passes in about "
         f"{span.total_seconds() / args.speedup:.0f} s",
         flush=True,
@@ -400,13 +430,8 @@ def run(args: argparse.Namespace) -> int:
         runtime.start()
         last_print = 0.0
         while time.monotonic() < deadline:
-            with runtime.session_factory() as session:
-                for cid in booked:
-                    row = session.get(Contact, cid)
-                    if row is not None:
-                        states[cid] = (row.state, row.state_reason)
-                session.rollback()
-            if all(states.get(cid, ("", ""))[0] in TERMINAL for cid in booked):
+            _read_states(runtime, booked, states)
+            if all(states.get(cid, ("", ""))[0] in TERMINAL_STATE_VALUES for cid in booked):
                 break
             if time.monotonic() - last_print >= args.progress_s:
                 last_print = time.monotonic()
@@ -414,32 +439,36 @@ def run(args: argparse.Namespace) -> int:
             time.sleep(0.2)
     finally:
         runtime.close(reason="the demo ended before the pass finished")
+    _read_states(runtime, booked, states)
+    return runtime, states
+
+
+def _read_states(runtime: Runtime, booked: list[str], states: dict[str, tuple[str, str]]) -> None:
+    """Each booked contact's (state, reason) into ``states``."""
+    from groundstation.models import Contact
+
     with runtime.session_factory() as session:
         for cid in booked:
             row = session.get(Contact, cid)
             if row is not None:
                 states[cid] = (row.state, row.state_reason)
-    print(_summary(runtime, booked, states, choices, names))
-    failed = [cid for cid in booked if states.get(cid, ("", ""))[0] != "COMPLETED"]
-    print(
-        f"\n{len(booked) - len(failed)} of {len(booked)} contacts completed in "
-        f"{time.monotonic() - t_wall:.0f} s."
-    )
+
+
+def _consumer_hint(settings: Settings, contact_id: str) -> str:
     source = (
         f"--bootstrap {settings.kafka_bootstrap} --prefix {settings.kafka_topic_prefix}"
         if settings.kafka_bootstrap
         else f"--log-dir {settings.data_dir / 'topics'}"
     )
-    print(
+    return (
         "Rebuild a contact's image from the frame topic (the example consumer):\n"
-        f"  groundstation consume frames {source} --contact {booked[0]} "
+        f"  groundstation consume frames {source} --contact {contact_id} "
         "--idle-timeout 2 --image image.png"
     )
-    return 1 if failed else 0
 
 
 def _progress_line(runtime: Any, booked: list[str], states: dict[str, tuple[str, str]]) -> str:
-    parts = [f"[{_iso(runtime.clock.now())}]"]
+    parts = [f"[{iso_utc(runtime.clock.now())}]"]
     for cid in booked:
         state = states.get(cid, ("?", ""))[0]
         p = runtime.executor.progress.get(cid)
@@ -469,7 +498,7 @@ def _summary(
             lines += [
                 f"    {names.get(r.norad_id, r.norad_id)} (NORAD {r.norad_id}) at "
                 f"{r.station_id}/{r.antenna_id}",
-                f"    AOS {_iso(r.aos)}  LOS {_iso(r.los)}  max elevation "
+                f"    AOS {iso_utc(r.aos)}  LOS {iso_utc(r.los)}  max elevation "
                 f"{r.max_elevation_deg:.1f} deg",
                 f"    frames decoded {r.frames_ok} / expected {r.frames_expected} "
                 f"({r.frames_failed} failed), estimated Es/N0 {r.esn0_db:.1f} dB",

@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from groundstation import inventory
+from groundstation import ephemerides, inventory
+from groundstation.clock import iso_utc
 from groundstation.commands._context import (
     Context,
     finite_float,
     int_in,
-    iso,
     load_input,
     norad_id,
     parse_band,
@@ -27,6 +27,14 @@ from groundstation.models import Antenna, GroundStation, MissionProfile, Satelli
 
 
 def register(subparsers: Any) -> None:
+    _register_stations(subparsers)
+    _register_antennas(subparsers)
+    _register_satellites(subparsers)
+    _register_profiles(subparsers)
+    _register_ephemerides(subparsers)
+
+
+def _register_stations(subparsers: Any) -> None:
     stations = subparsers.add_parser("stations", help="ground stations")
     st = stations.add_subparsers(dest="action", required=True)
     p = st.add_parser("add", help="add one station")
@@ -52,6 +60,8 @@ def register(subparsers: Any) -> None:
     p = st.add_parser("list")
     p.set_defaults(func=run(_station_list))
 
+
+def _register_antennas(subparsers: Any) -> None:
     antennas = subparsers.add_parser("antennas", help="antennas")
     an = antennas.add_subparsers(dest="action", required=True)
     p = an.add_parser("add", help="add one antenna")
@@ -73,6 +83,8 @@ def register(subparsers: Any) -> None:
     p = an.add_parser("list")
     p.set_defaults(func=run(_antenna_list))
 
+
+def _register_satellites(subparsers: Any) -> None:
     satellites = subparsers.add_parser("satellites", help="satellites")
     sa = satellites.add_subparsers(dest="action", required=True)
     p = sa.add_parser("add", help="register a satellite and its downlink")
@@ -88,6 +100,8 @@ def register(subparsers: Any) -> None:
     p = sa.add_parser("list")
     p.set_defaults(func=run(_satellite_list))
 
+
+def _register_profiles(subparsers: Any) -> None:
     profiles = subparsers.add_parser("profiles", help="mission profiles")
     pr = profiles.add_subparsers(dest="action", required=True)
     p = pr.add_parser("add")
@@ -112,6 +126,8 @@ def register(subparsers: Any) -> None:
     )
     p.set_defaults(func=run(_profile_add))
 
+
+def _register_ephemerides(subparsers: Any) -> None:
     ephemeris = subparsers.add_parser("ephemeris", help="element sets (TLE/3LE/OMM)")
     ep = ephemeris.add_subparsers(dest="action", required=True)
     p = ep.add_parser("upload", help="store element sets of registered satellites")
@@ -197,7 +213,7 @@ def _antenna_maintenance(args: argparse.Namespace, ctx: Context) -> int:
         m = inventory.add_maintenance(
             s, antenna_id=args.id, start=args.start, end=args.end, reason=args.reason
         )
-        print(f"maintenance {m.id} on {m.antenna_id} {iso(m.start)}..{iso(m.end)}")
+        print(f"maintenance {m.id} on {m.antenna_id} {iso_utc(m.start)}..{iso_utc(m.end)}")
     return 0
 
 
@@ -233,8 +249,8 @@ def _satellite_list(args: argparse.Namespace, ctx: Context) -> int:
     now = ctx.clock.now()
     with ctx.session() as s:
         for sat in s.scalars(select(Satellite).order_by(Satellite.norad_id)):
-            eph = inventory.ephemeris_in_force(s, satellite_id=sat.id, now=now)
-            epoch = iso(eph.epoch) if eph is not None else "no ephemeris"
+            eph = ephemerides.ephemeris_in_force(s, satellite_id=sat.id, now=now)
+            epoch = iso_utc(eph.epoch) if eph is not None else "no ephemeris"
             print(
                 f"{sat.norad_id}\t{sat.name}\t{sat.tenant}\t"
                 f"{sat.downlink_freq_hz / 1e6:.3f} MHz\tepoch {epoch}"
@@ -267,7 +283,7 @@ def _profile_add(args: argparse.Namespace, ctx: Context) -> int:
 def _ephemeris_upload(args: argparse.Namespace, ctx: Context) -> int:
     text = read_input(args.file, "element set file")
     with ctx.session() as s:
-        result = inventory.upload_ephemerides(
+        result = ephemerides.upload_ephemerides(
             s,
             text=text,
             now=ctx.clock.now(),
@@ -276,7 +292,6 @@ def _ephemeris_upload(args: argparse.Namespace, ctx: Context) -> int:
             enabled=not args.disabled,
             expires_at=args.expires,
             norad_ids=args.norad_id,
-            window_tolerance_s=ctx.settings.window_tolerance_s,
         )
     if not result.stored:  # nothing was written
         reasons = "; ".join(result.rejected[:3]) or "it holds no TLE, 3LE or OMM element set"
@@ -295,13 +310,13 @@ def _ephemeris_upload(args: argparse.Namespace, ctx: Context) -> int:
 def _ephemeris_list(args: argparse.Namespace, ctx: Context) -> int:
     with ctx.session() as s:
         satellite = inventory.get_satellite(s, norad_id=args.norad_id)
-        in_force = inventory.ephemeris_in_force(s, satellite_id=satellite.id, now=ctx.clock.now())
-        for e in inventory.list_ephemerides(s, satellite_id=satellite.id):
+        in_force = ephemerides.ephemeris_in_force(s, satellite_id=satellite.id, now=ctx.clock.now())
+        for e in ephemerides.list_ephemerides(s, satellite_id=satellite.id):
             flags = "in force" if in_force is not None and e.id == in_force.id else ""
             flags = flags or ("enabled" if e.enabled else "disabled")
-            expires = iso(e.expires_at) if e.expires_at is not None else "-"
+            expires = iso_utc(e.expires_at) if e.expires_at is not None else "-"
             print(
-                f"{e.id}\tepoch {iso(e.epoch)}\t{e.source_format}\tsource {e.source}\t"
+                f"{e.id}\tepoch {iso_utc(e.epoch)}\t{e.source_format}\tsource {e.source}\t"
                 f"priority {e.priority}\texpires {expires}\t{flags}"
             )
     return 0
@@ -309,12 +324,11 @@ def _ephemeris_list(args: argparse.Namespace, ctx: Context) -> int:
 
 def _ephemeris_enable(args: argparse.Namespace, ctx: Context) -> int:
     with ctx.session() as s:
-        events = inventory.set_ephemeris_enabled(
+        events = ephemerides.set_ephemeris_enabled(
             s,
             ephemeris_id=args.ephemeris_id,
             enabled=args.enabled,
             now=ctx.clock.now(),
-            window_tolerance_s=ctx.settings.window_tolerance_s,
         )
     print(f"ephemeris {args.ephemeris_id} {'enabled' if args.enabled else 'disabled'}")
     for event in events:

@@ -10,11 +10,11 @@ from typing import Any
 
 import yaml
 
+from groundstation.clock import iso_utc
 from groundstation.commands._context import (
     Context,
     finite,
     finite_float,
-    iso,
     load_input,
     parse_time,
     run,
@@ -64,37 +64,46 @@ def load_requests(
     return [_request(item, k, start=start, end=end, source=source) for k, item in enumerate(data)]
 
 
+def _number(
+    item: dict[str, Any], key: str, kind: type[int] | type[float], where: str, high: float = 1e12
+) -> Any:
+    """``item[key]`` as a finite ``kind`` in (0, high], None when absent."""
+    value = item.get(key)
+    if value is None:
+        return None
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        out = kind(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValidationError(f"{where}: {key} {_short(value)} is not a number") from None
+    if not math.isfinite(out) or not 0 < out <= high:
+        raise ValidationError(f"{where}: {key} {_short(value)} must be > 0 and <= {high:g}")
+    return out
+
+
+def _time(item: dict[str, Any], key: str, default: Any, where: str) -> Any:
+    """``item[key]`` as an ISO 8601 time, ``default`` when absent."""
+    if key not in item:
+        return default
+    try:
+        return parse_time(str(item[key]))
+    except argparse.ArgumentTypeError as exc:
+        raise ValidationError(f"{where}: {key}: {exc}") from None
+
+
 def _request(item: Any, k: int, *, start: Any, end: Any, source: str) -> PlanRequest:
     where = f"{source}, request #{k + 1}"
     if not isinstance(item, dict) or "norad_id" not in item:
         raise ValidationError(f"{where} needs at least norad_id, got {_short(item)}")
 
     def number(key: str, kind: type[int] | type[float], high: float = 1e12) -> Any:
-        value = item.get(key)
-        if value is None:
-            return None
-        try:
-            if isinstance(value, bool):
-                raise ValueError
-            out = kind(value)
-        except (TypeError, ValueError, OverflowError):
-            raise ValidationError(f"{where}: {key} {_short(value)} is not a number") from None
-        if not math.isfinite(out) or not 0 < out <= high:
-            raise ValidationError(f"{where}: {key} {_short(value)} must be > 0 and <= {high:g}")
-        return out
+        return _number(item, key, kind, where, high)
 
-    def time(key: str, default: Any) -> Any:
-        if key not in item:
-            return default
-        try:
-            return parse_time(str(item[key]))
-        except argparse.ArgumentTypeError as exc:
-            raise ValidationError(f"{where}: {key}: {exc}") from None
-
-    request_start, request_end = time("start", start), time("end", end)
+    request_start, request_end = _time(item, "start", start, where), _time(item, "end", end, where)
     if request_end - request_start > MAX_SPAN:
         raise ValidationError(
-            f"{where}: {iso(request_start)} .. {iso(request_end)} spans more than "
+            f"{where}: {iso_utc(request_start)} .. {iso_utc(request_end)} spans more than "
             f"{MAX_SPAN.days} days"
         )
     try:
@@ -141,7 +150,7 @@ def _plan(args: argparse.Namespace, ctx: Context) -> int:
         w = planned.window
         print(
             f"{requests[w.request_index].request_id}\t{w.norad_id}\t{planned.antenna_id}\t"
-            f"AOS {iso(w.aos)}\tLOS {iso(w.los)}\tmax el {w.max_elevation_deg:.1f}"
+            f"AOS {iso_utc(w.aos)}\tLOS {iso_utc(w.los)}\tmax el {w.max_elevation_deg:.1f}"
         )
     print(
         f"candidates {outcome.candidate_count}, chosen {len(outcome.chosen)}, objective "

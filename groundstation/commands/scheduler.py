@@ -8,7 +8,8 @@ import threading
 import time
 from typing import Any
 
-from groundstation.commands._context import Context, finite_float, iso, open_context, run
+from groundstation.clock import iso_utc
+from groundstation.commands._context import Context, finite_float, open_context, run
 from groundstation.events import ContactEvent
 from groundstation.executor import NoOpExecutor
 from groundstation.lifecycle import lifecycle_from_settings
@@ -17,7 +18,7 @@ from groundstation.lifecycle import lifecycle_from_settings
 class PrintingEventSink:
     def publish(self, event: ContactEvent) -> None:
         print(
-            f"{iso(event.at)} contact {event.contact_id}: {event.old_state} -> "
+            f"{iso_utc(event.at)} contact {event.contact_id}: {event.old_state} -> "
             f"{event.new_state}: {event.reason}",
             flush=True,
         )
@@ -50,7 +51,7 @@ def _serve(args: argparse.Namespace, ctx: Context) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     report = service.start()
     print(
-        f"scheduler {service.instance_id} started at {iso(ctx.clock.now())}: {report.jobs} "
+        f"scheduler {service.instance_id} started at {iso_utc(ctx.clock.now())}: {report.jobs} "
         f"contact jobs, {len(report.events)} reconciled",
         flush=True,
     )

@@ -19,9 +19,14 @@ import argparse
 import logging
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from groundstation.commands._context import int_in
+
+if TYPE_CHECKING:
+    from groundstation.housekeeping import HousekeepingThread
+    from groundstation.runtime import Runtime
+    from groundstation.settings import Settings
 
 log = logging.getLogger("groundstation.serve")
 
@@ -34,7 +39,6 @@ def run(args: argparse.Namespace) -> int:
     from api.app import attach_runtime, create_app, tune_gc_for_serving
     from api.serving import HttpToolsWithHeaderLimit
     from groundstation.commands._context import load_settings
-    from groundstation.housekeeping import HousekeepingThread, run_housekeeping
     from groundstation.logs import configure_logging
     from groundstation.runtime import open_runtime
 
@@ -48,27 +52,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         app = create_app(settings, clock=runtime.clock)
         attach_runtime(app, runtime)
-        report = runtime.start()
-        log.info(
-            "scheduler %s: %d contact jobs, %d transitions reconciled; "
-            "datasets resumed %d, cleaned %d",
-            runtime.lifecycle.instance_id,
-            report.jobs,
-            len(report.events),
-            len(runtime.recovery.resumed),
-            len(runtime.recovery.cleaned),
-        )
-        if settings.housekeeping_interval_s > 0:
-            housekeeping = HousekeepingThread(
-                lambda: run_housekeeping(
-                    settings,
-                    session_factory=runtime.session_factory,
-                    catalog=runtime.catalog,
-                    store=runtime.store,
-                    clock=runtime.clock,
-                ),
-                interval_s=settings.housekeeping_interval_s,
-            ).start()
+        _start_scheduler(runtime)
+        housekeeping = _start_housekeeping(settings, runtime)
         tune_gc_for_serving()
         config = uvicorn.Config(
             app,
@@ -92,6 +77,37 @@ def run(args: argparse.Namespace) -> int:
             housekeeping.stop()
         runtime.close(reason=STOP_REASON)
     return 0
+
+
+def _start_scheduler(runtime: Runtime) -> None:
+    """Start the lifecycle (reconciling missed transitions) and log what it found."""
+    report = runtime.start()
+    log.info(
+        "scheduler %s: %d contact jobs, %d transitions reconciled; datasets resumed %d, cleaned %d",
+        runtime.lifecycle.instance_id,
+        report.jobs,
+        len(report.events),
+        len(runtime.recovery.resumed),
+        len(runtime.recovery.cleaned),
+    )
+
+
+def _start_housekeeping(settings: Settings, runtime: Runtime) -> HousekeepingThread | None:
+    """The housekeeping thread, every GS_HOUSEKEEPING_INTERVAL_S (None when 0)."""
+    from groundstation.housekeeping import HousekeepingThread, run_housekeeping
+
+    if settings.housekeeping_interval_s <= 0:
+        return None
+    return HousekeepingThread(
+        lambda: run_housekeeping(
+            settings,
+            session_factory=runtime.session_factory,
+            catalog=runtime.catalog,
+            store=runtime.store,
+            clock=runtime.clock,
+        ),
+        interval_s=settings.housekeeping_interval_s,
+    ).start()
 
 
 def register(subparsers: Any) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from groundstation import apikeys, inventory
+from groundstation import apikeys, ephemerides, inventory
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.models import Base
 from groundstation.settings import Settings
@@ -149,7 +149,7 @@ def seed(session: Session) -> dict[str, str]:
     inventory.add_profile(
         session, profile_id="leo", prepass_s=120, postpass_s=60, min_viable_duration_s=120
     )
-    result = inventory.upload_ephemerides(session, text=TLE.read_text(), now=NOW)
+    result = ephemerides.upload_ephemerides(session, text=TLE.read_text(), now=NOW)
     assert len(result.stored) == 3
     keys = {}
     for who, role, tenant, grants in (

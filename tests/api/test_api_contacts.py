@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from .conftest import NOAA19, NOW, World
@@ -41,6 +41,10 @@ def test_reserve_books_a_contact_and_its_history_starts_scheduled(world: World) 
     assert [(h["old_state"], h["new_state"]) for h in history] == [("AVAILABLE", "SCHEDULED")]
 
 
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def test_second_reservation_of_the_window_is_409_naming_the_first_contact(world: World) -> None:
     p = first_free_pass(world)
     first = reserve(world, p).json()
@@ -48,7 +52,14 @@ def test_second_reservation_of_the_window_is_409_naming_the_first_contact(world:
     assert r.status_code == 409
     assert r.headers["content-type"].startswith("application/problem+json")
     problem = r.json()
-    assert problem["conflicting_contact"]["id"] == first["id"]
+    other = problem["conflicting_contact"]
+    assert (other["id"], other["antenna_id"], other["state"]) == (
+        first["id"],
+        first["antenna_id"],
+        "SCHEDULED",
+    )
+    for end in ("blocked_start", "blocked_end"):
+        assert _instant(other[end]) == _instant(first[end])
     assert first["id"] in problem["detail"]
 
 

@@ -1,4 +1,4 @@
-"""GET /passes reuses pass predictions (``queries.PassCache``, keyed by the
+"""GET /passes reuses pass predictions (``prediction.PassCache``, keyed by the
 element set, the stations and the range) without ever serving stale
 availability or an old ephemeris, and writes exactly the schema's JSON."""
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from api import schemas
-from groundstation.queries import PassCache
+from groundstation.prediction import PassCache
 
 from .conftest import NOAA19, NOW, World
 from .helpers import first_free_pass

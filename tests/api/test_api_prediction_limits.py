@@ -15,8 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from groundstation import apikeys, booking, inventory
+from groundstation import apikeys, booking, inventory, passes
 from groundstation.errors import ValidationError
+from groundstation.policy import BookingPolicy
 from groundstation.settings import Settings
 
 from .conftest import NOAA18, NOAA19, NOW, World
@@ -67,7 +68,7 @@ def test_booking_window_of_one_pass_plus_tolerance_is_still_accepted(world: Worl
 
 
 def test_booking_cap_follows_the_max_pass_setting(world: World, no_prediction: list[str]) -> None:
-    policy = booking.BookingPolicy(max_pass_s=600.0, window_tolerance_s=30.0)
+    policy = BookingPolicy(max_pass_s=600.0, window_tolerance_s=30.0)
     with world.session() as s, pytest.raises(ValidationError, match="at most 660 s"):
         booking.reserve(
             s,
@@ -101,7 +102,7 @@ def test_availability_over_more_than_31_days_is_refused_before_predicting(
     world: World, no_prediction: list[str]
 ) -> None:
     with world.session() as s, pytest.raises(ValidationError, match="at most 31 days"):
-        booking.availability(
+        passes.availability(
             s,
             norad_id=NOAA19,
             profile_id="leo",
@@ -142,7 +143,7 @@ def test_plan_whose_requests_together_span_more_than_31_days_is_422_before_predi
 def test_max_pass_setting_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GS_MAX_PASS_S", "7200")
     settings = Settings()
-    assert booking.BookingPolicy.from_settings(settings).max_pass_s == 7200.0
+    assert BookingPolicy.from_settings(settings).max_pass_s == 7200.0
     with pytest.raises(ValueError, match="got 0"):
         Settings(max_pass_s=0)
 
@@ -240,7 +241,7 @@ def _cheap_while_expensive(world: World, live_url: str, keys: list[dict[str, str
     assert max(latencies) < max(0.75, alone_s), (alone_s, sorted(latencies)[-5:])
 
 
-def _plan(world: World, policy: booking.BookingPolicy) -> None:
+def _plan(world: World, policy: BookingPolicy) -> None:
     from groundstation.plan_service import plan_contacts
     from groundstation.planning import PlanRequest
 
@@ -264,7 +265,7 @@ def test_plan_predicting_more_than_the_work_limit_is_refused_before_predicting(
     world: World, no_prediction: list[str]
 ) -> None:
     # 2 satellites x 1 station (svalbard: its UHF antennas share one) x 2 days.
-    policy = booking.BookingPolicy(max_plan_satellite_station_days=3.9)
+    policy = BookingPolicy(max_plan_satellite_station_days=3.9)
     with pytest.raises(ValidationError, match=r"2 satellites x 1 stations x 2.0 days = 4 "):
         _plan(world, policy)
     assert no_prediction == []
@@ -283,12 +284,12 @@ def test_plan_with_more_candidate_windows_than_the_limit_is_refused_before_solvi
     with pytest.raises(
         ValidationError, match=r"candidate windows; at most 5 \(GS_MAX_PLAN_CANDIDATES\)"
     ):
-        _plan(world, booking.BookingPolicy(max_plan_candidates=5))
+        _plan(world, BookingPolicy(max_plan_candidates=5))
 
 
 def test_plan_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GS_MAX_PLAN_SATELLITE_STATION_DAYS", "100")
     monkeypatch.setenv("GS_MAX_PLAN_CANDIDATES", "200")
-    policy = booking.BookingPolicy.from_settings(Settings())
+    policy = BookingPolicy.from_settings(Settings())
     assert policy.max_plan_satellite_station_days == 100.0
     assert policy.max_plan_candidates == 200

@@ -9,14 +9,14 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from groundstation import booking, inventory
-from groundstation.booking import BookingPolicy
+from groundstation import booking, ephemerides, inventory, passes
 from groundstation.errors import (
     AntennaOfflineError,
     BandMismatchError,
     BookingConflictError,
     BookingRefusedError,
     CancelRefusedError,
+    ConflictingContact,
     ContactTooShortError,
     EphemerisError,
     MaintenanceConflictError,
@@ -26,6 +26,9 @@ from groundstation.events import InMemoryEventSink
 from groundstation.models import Contact, ContactTransition
 from groundstation.plan_service import plan_contacts
 from groundstation.planning import PlanRequest
+from groundstation.policy import BookingPolicy
+from groundstation.states import ContactState
+from groundstation.transitions import apply_transition
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "domain"
 NOW = datetime(2023, 7, 4, 18, 0, tzinfo=UTC)  # NOAA 19 elements: epoch 2023-07-04T16:11Z
@@ -102,14 +105,14 @@ def setup_world(session: Session, *, min_viable_duration_s: float = 120.0) -> No
         min_viable_duration_s=min_viable_duration_s,
         min_elevation_deg=10.0,
     )
-    result = inventory.upload_ephemerides(
+    result = ephemerides.upload_ephemerides(
         session, text=(DATA / "sample.tle").read_text(), now=NOW, source="celestrak"
     )
     assert len(result.stored) == 3 and result.rejected == []
 
 
-def first_window(session: Session, antenna_id: str = "sv-uhf") -> booking.AvailableWindow:
-    windows = booking.availability(
+def first_window(session: Session, antenna_id: str = "sv-uhf") -> passes.AvailableWindow:
+    windows = passes.availability(
         session,
         norad_id=NOAA19,
         profile_id="leo",
@@ -120,7 +123,7 @@ def first_window(session: Session, antenna_id: str = "sv-uhf") -> booking.Availa
     return next(w for w in windows if w.antenna_id == antenna_id)
 
 
-def reserve_window(session: Session, w: booking.AvailableWindow, **kw: object) -> Contact:
+def reserve_window(session: Session, w: passes.AvailableWindow, **kw: object) -> Contact:
     args: dict[str, object] = {
         "norad_id": NOAA19,
         "antenna_id": w.antenna_id,
@@ -136,7 +139,7 @@ def reserve_window(session: Session, w: booking.AvailableWindow, **kw: object) -
 
 def test_availability_lists_real_passes_on_antennas_that_fit_the_band(session: Session) -> None:
     setup_world(session)
-    windows = booking.availability(
+    windows = passes.availability(
         session, norad_id=NOAA19, profile_id="leo", start=NOW, end=NOW + timedelta(days=1), now=NOW
     )
     assert len(windows) >= 8  # NOAA 19 is polar: many Svalbard passes a day
@@ -166,7 +169,7 @@ def test_reserve_books_the_pass_with_pre_post_pass_and_setup_teardown(session: S
         select(ContactTransition).where(ContactTransition.contact_id == contact.id)
     ).all()
     assert [(h.old_state, h.new_state) for h in history] == [("AVAILABLE", "SCHEDULED")]
-    after = booking.availability(
+    after = passes.availability(
         session,
         norad_id=NOAA19,
         profile_id="leo",
@@ -194,6 +197,13 @@ def test_overlapping_reservation_on_same_antenna_is_refused(session: Session) ->
     with pytest.raises(BookingConflictError, match=first.id) as info:
         reserve_window(session, w, tenant="other")
     assert info.value.rule == "no-overlap"
+    assert info.value.conflicting == ConflictingContact(
+        contact_id=first.id,
+        antenna_id="sv-uhf",
+        state="SCHEDULED",
+        blocked_start=first.blocked_start,
+        blocked_end=first.blocked_end,
+    )
     # The second antenna of the station is still free for the same pass.
     assert reserve_window(session, first_window(session, "sv-uhf-2")).state == "SCHEDULED"
 
@@ -258,9 +268,24 @@ def test_ephemeris_older_than_the_limit_is_refused(session: Session) -> None:
         reserve_window(session, w, policy=BookingPolicy(max_ephemeris_age_s=3600.0))
 
 
+def test_cancel_checks_the_contact_as_it_is_not_as_the_session_read_it(
+    session: Session, session_factory: sessionmaker[Session]
+) -> None:
+    setup_world(session)
+    contact = reserve_window(session, first_window(session))  # loaded in this session
+    with session_factory() as other:
+        row = other.get(Contact, contact.id)
+        assert row is not None
+        apply_transition(other, row, ContactState.PREPASS, at=NOW, reason="pre-pass (test)")
+        other.commit()
+    with pytest.raises(CancelRefusedError, match="is PREPASS"):
+        booking.cancel(session, contact_id=contact.id, now=NOW)
+    assert session.scalar(select(Contact.state).where(Contact.id == contact.id)) == "PREPASS"
+
+
 def test_cancel_is_allowed_before_prepass_and_refused_after(session: Session) -> None:
     setup_world(session)
-    windows = booking.availability(
+    windows = passes.availability(
         session,
         norad_id=NOAA19,
         profile_id="leo",
@@ -356,7 +381,7 @@ def test_new_ephemeris_moves_a_booked_window_and_emits_an_event(session: Session
     contact = reserve_window(session, first_window(session))
     old_aos = contact.aos
     events = InMemoryEventSink()
-    result = inventory.upload_ephemerides(
+    result = ephemerides.upload_ephemerides(
         session, text=shifted_tle("NOAA 19", 2.0), now=NOW, priority=1, events=events
     )
     assert len(result.stored) == 1
@@ -372,11 +397,39 @@ def test_new_ephemeris_moves_a_booked_window_and_emits_an_event(session: Session
     assert "window moved" in events.events[0].reason
 
 
+def test_a_deadlocked_re_prediction_runs_again(session: Session) -> None:
+    """Re-prediction moves windows under the exclusion constraint, so it can
+    deadlock with a booking too: it runs again, and its event is published once."""
+    setup_world(session)
+    contact = reserve_window(session, first_window(session))
+    old_aos = contact.aos
+    real_commit = session.commit
+    commits: list[int] = []
+    failed: list[int] = []
+
+    def commit() -> None:
+        commits.append(1)
+        if len(commits) == 2:  # the re-prediction's (the first stores the upload)
+            failed.append(1)
+            raise OperationalError("UPDATE contacts ...", {}, _Deadlock("deadlock detected"))
+        real_commit()
+
+    session.commit = commit  # type: ignore[method-assign]
+    events = InMemoryEventSink()
+    ephemerides.upload_ephemerides(
+        session, text=shifted_tle("NOAA 19", 2.0), now=NOW, priority=1, events=events
+    )
+    assert failed == [1]
+    session.refresh(contact)
+    assert contact.aos < old_aos
+    assert [(e.contact_id, e.new_state) for e in events.events] == [(contact.id, "SCHEDULED")]
+
+
 def test_new_ephemeris_without_the_pass_fails_the_contact_to_schedule(session: Session) -> None:
     setup_world(session)
     contact = reserve_window(session, first_window(session))
     events = InMemoryEventSink()
-    inventory.upload_ephemerides(
+    ephemerides.upload_ephemerides(
         session, text=shifted_tle("NOAA 19", 180.0), now=NOW, priority=1, events=events
     )
     session.refresh(contact)
@@ -443,7 +496,7 @@ def test_new_ephemeris_moving_a_window_onto_another_booking_fails_it_to_schedule
     session.add(other)
     session.commit()
     events = InMemoryEventSink()
-    inventory.upload_ephemerides(
+    ephemerides.upload_ephemerides(
         session, text=shifted_tle("NOAA 19", 2.0), now=NOW, priority=1, events=events
     )
     session.refresh(contact)
@@ -487,17 +540,17 @@ def test_disabling_the_ephemeris_in_force_re_predicts_with_the_previous_one(
     setup_world(session)
     contact = reserve_window(session, first_window(session))
     original_aos = contact.aos
-    result = inventory.upload_ephemerides(
+    result = ephemerides.upload_ephemerides(
         session, text=shifted_tle("NOAA 19", 2.0), now=NOW, priority=1
     )
     session.refresh(contact)
     assert contact.aos < original_aos - timedelta(seconds=15)
     events = InMemoryEventSink()
-    changed = inventory.set_ephemeris_enabled(
+    changed = ephemerides.set_ephemeris_enabled(
         session, ephemeris_id=result.stored[0].id, enabled=False, now=NOW, events=events
     )
     session.refresh(contact)
     assert abs((contact.aos - original_aos).total_seconds()) < 1.0
     assert [e.new_state for e in changed] == ["SCHEDULED"] == [e.new_state for e in events.events]
-    history = inventory.list_ephemerides(session, satellite_id=contact.satellite_id)
+    history = ephemerides.list_ephemerides(session, satellite_id=contact.satellite_id)
     assert [e.enabled for e in history].count(False) == 1

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from groundstation import event_log, queries
+from groundstation import datasets, event_log
 from groundstation.clock import SimulatedClock
 from groundstation.errors import GoneError, ValidationError
 from groundstation.housekeeping import (
@@ -161,10 +161,10 @@ def test_expired_datasets_are_deleted_and_recorded_new_ones_and_partials_kept(
     assert catalog.get(writing_id, include_unready=True).state == "writing"
     # The API lists it no more; asked for it, it says when and why it went.
     with session_factory() as s:
-        listed, count = queries.list_datasets(s)
+        listed, count = datasets.list_datasets(s)
         assert [d.id for d in listed] == [new_id] and count == 1
         with pytest.raises(GoneError, match=r"removed at .*kept 30 days"):
-            queries.get_dataset_for(s, dataset_id=old_id)
+            datasets.get_dataset_for(s, dataset_id=old_id)
     # A second run finds nothing more to do.
     assert expire(tmp_path, session_factory, catalog, store, dataset_retention_days=30) == []
 

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
-from groundstation.inventory import ephemeris_in_force
+from groundstation.ephemerides import ephemeris_in_force
 from groundstation.models import Base, Contact, Ephemeris
 from groundstation.states import ContactState
 from ingest.catalog import Base as CatalogBase

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from groundstation import inventory, queries
+from groundstation import inventory, passes, usage
 from groundstation.db import make_engine, migrate
 from groundstation.downlink import LinkModel
 from groundstation.errors import (
@@ -96,8 +96,8 @@ def test_shared_profiles_are_changed_by_admins_only_and_others_are_not_found(
         )
     patched = inventory.patch_profile(session, profile_id="shared", patch={"prepass_s": 1.0})
     assert patched.prepass_s == 1.0
-    assert [p.id for p in queries.list_profiles(session, tenants=("globex",))] == ["shared"]
-    assert [p.id for p in queries.list_profiles(session)] == ["acme-p", "shared"]
+    assert [p.id for p in inventory.list_profiles(session, tenants=("globex",))] == ["shared"]
+    assert [p.id for p in inventory.list_profiles(session)] == ["acme-p", "shared"]
 
 
 def test_merge_patch_follows_rfc_7396() -> None:
@@ -224,7 +224,7 @@ def test_times_outside_the_supported_range_are_refused_naming_them(
     with pytest.raises(ValidationError, match=f"{when.year:04d}-.*supported range"):
         reserve_window(session, w, **edge)
     with pytest.raises(ValidationError, match=f"{when.year:04d}-.*supported range"):
-        queries.predicted_passes(
+        passes.predicted_passes(
             session, norad_id=33591, start=min(when, NOW), end=max(when, NOW), now=NOW
         )
     with pytest.raises(ValidationError, match="supported range"):
@@ -232,7 +232,7 @@ def test_times_outside_the_supported_range_are_refused_naming_them(
             session, antenna_id="sv-uhf", start=min(when, NOW), end=max(when, NOW)
         )
     with pytest.raises(ValidationError, match=f"month '{when.year:04d}-.*supported range"):
-        queries.month_range(f"{when.year:04d}-12")
+        usage.month_range(f"{when.year:04d}-12")
 
 
 # ---------------------------------------------------------------- CLI

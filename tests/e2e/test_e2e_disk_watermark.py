@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from groundstation.booking import BookingPolicy, reserve
+from groundstation.booking import reserve
 from groundstation.clock import SimulatedClock
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.models import Contact
+from groundstation.policy import BookingPolicy
 from groundstation.runtime import open_runtime
 from groundstation.settings import Settings
 

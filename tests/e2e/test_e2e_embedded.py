@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from groundstation.booking import BookingPolicy, reserve
+from groundstation.booking import reserve
 from groundstation.clock import SimulatedClock
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.models import Contact
+from groundstation.policy import BookingPolicy
 from groundstation.runtime import open_runtime
 from groundstation.settings import Settings
 from ingest import topiclog

@@ -15,11 +15,12 @@ from fastapi.testclient import TestClient
 
 from api.app import attach_runtime, create_app
 from api.metrics import Metrics
-from groundstation.booking import BookingPolicy, reserve
+from groundstation.booking import reserve
 from groundstation.clock import SimulatedClock
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.delivery import spool_depth_bytes
 from groundstation.models import Contact
+from groundstation.policy import BookingPolicy
 from groundstation.runtime import open_runtime
 from groundstation.settings import Settings
 from ingest.config import KafkaConfig

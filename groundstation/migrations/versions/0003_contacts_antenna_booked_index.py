@@ -1,5 +1,5 @@
 """Index contacts by (antenna, booked start): ``GET /contacts?station=..&start=..``
-lists one station's antennas over a time range (see ``queries.contacts_page``).
+lists one station's antennas over a time range (see ``contacts.contacts_page``).
 
 Revision ID: 0003
 Revises: 0002

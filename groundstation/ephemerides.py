@@ -1,0 +1,418 @@
+"""The ephemeris life cycle: element sets uploaded, the one in force chosen,
+its age checked before predicting, and the bookings re-predicted whenever
+the one in force changes.
+
+Keyword-only service functions taking a ``Session``; each commits its own
+unit of work. ``upload_ephemerides`` and ``set_ephemeris_enabled`` call
+``repredict_contacts`` for every satellite whose ephemeris in force changed:
+future SCHEDULED contacts follow the new prediction, or become
+FAILED_TO_SCHEDULE with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from groundstation.availability import (
+    Windows,
+    conflicting_contacts,
+    conflicting_maintenance,
+    held_by_contact,
+    held_by_maintenance,
+    windows_for,
+)
+from groundstation.clock import iso_utc, require_utc
+from groundstation.db import retry_transient
+from groundstation.errors import EphemerisError, NotFoundError
+from groundstation.events import ContactEvent, EventSink, NullEventSink
+from groundstation.models import Contact, Ephemeris, Satellite
+from groundstation.policy import BookingPolicy
+from groundstation.prediction import element_set, orbital_station, predict, required_elevation_deg
+from groundstation.states import ContactState
+from groundstation.transitions import apply_transition, record_window_update
+
+if TYPE_CHECKING:
+    from orbital.elements import ElementSet
+    from orbital.passes import Pass
+    from orbital.tle import ParseResult
+
+
+# ---------------------------------------------------------------- in force
+
+
+def ephemeris_in_force(session: Session, *, satellite_id: int, now: datetime) -> Ephemeris | None:
+    """The highest-priority enabled unexpired element set; newest epoch on ties."""
+    now = require_utc(now, "now")
+    return session.scalar(
+        select(Ephemeris)
+        .where(
+            Ephemeris.satellite_id == satellite_id,
+            Ephemeris.enabled.is_(True),
+            or_(Ephemeris.expires_at.is_(None), Ephemeris.expires_at > now),
+        )
+        .order_by(Ephemeris.priority.desc(), Ephemeris.epoch.desc(), Ephemeris.id.desc())
+        .limit(1)
+    )
+
+
+def usable_ephemeris(
+    session: Session, satellite: Satellite, now: datetime, policy: BookingPolicy
+) -> Ephemeris:
+    """The ephemeris in force, or ``EphemerisError`` when there is none or
+    it is older than ``policy.max_ephemeris_age_s`` at ``now``."""
+    ephemeris = ephemeris_in_force(session, satellite_id=satellite.id, now=now)
+    if ephemeris is None:
+        raise EphemerisError(
+            f"satellite NORAD {satellite.norad_id} has no enabled, unexpired ephemeris; "
+            "upload one with `groundstation ephemeris upload`"
+        )
+    age_s = (now - ephemeris.epoch).total_seconds()
+    if age_s > policy.max_ephemeris_age_s:
+        raise EphemerisError(
+            f"ephemeris of NORAD {satellite.norad_id} has epoch {iso_utc(ephemeris.epoch)}, "
+            f"{age_s / 86400:.2f} days old at {iso_utc(now)}; the limit is "
+            f"{policy.max_ephemeris_age_s / 86400:.2f} days: upload a newer one"
+        )
+    return ephemeris
+
+
+def list_ephemerides(session: Session, *, satellite_id: int) -> list[Ephemeris]:
+    """A satellite's ephemeris history, newest epoch first."""
+    return list(
+        session.scalars(
+            select(Ephemeris)
+            .where(Ephemeris.satellite_id == satellite_id)
+            .order_by(Ephemeris.epoch.desc(), Ephemeris.id.desc())
+        )
+    )
+
+
+def _in_force_id(session: Session, satellite_id: int, now: datetime) -> int | None:
+    ephemeris = ephemeris_in_force(session, satellite_id=satellite_id, now=now)
+    return ephemeris.id if ephemeris is not None else None
+
+
+# ---------------------------------------------------------------- changes
+
+
+@dataclass
+class UploadResult:
+    stored: list[Ephemeris] = field(default_factory=list)
+    # (line number or record, message) for records not stored.
+    rejected: list[str] = field(default_factory=list)
+    events: list[ContactEvent] = field(default_factory=list)
+
+
+def upload_ephemerides(
+    session: Session,
+    *,
+    text: str,
+    now: datetime,
+    source: str = "upload",
+    priority: int = 0,
+    enabled: bool = True,
+    expires_at: datetime | None = None,
+    norad_ids: Sequence[int] | None = None,
+    events: EventSink | None = None,
+) -> UploadResult:
+    """Parse TLE/3LE/OMM text and store each element set of a registered
+    satellite (optionally only ``norad_ids``); then re-predict the future
+    contacts of every satellite whose ephemeris in force changed."""
+    from orbital.omm import parse_elements
+
+    now = require_utc(now, "now")
+    if expires_at is not None:
+        expires_at = require_utc(expires_at, "expires_at")
+    parsed = parse_elements(text)
+    result = UploadResult(
+        rejected=[f"line {r.line_no}: {r.field}={r.value!r}: {r.message}" for r in parsed.rejected]
+    )
+    before = _store_elements(
+        session,
+        parsed,
+        result,
+        now=now,
+        wanted=set(norad_ids) if norad_ids is not None else None,
+        row_fields={
+            "source": source,
+            "uploaded_at": now,
+            "priority": priority,
+            "enabled": enabled,
+            "expires_at": expires_at,
+        },
+    )
+    session.commit()
+    sink = events if events is not None else NullEventSink()
+    for satellite_id, before_id in before.items():
+        if _in_force_id(session, satellite_id, now) not in (None, before_id):
+            result.events.extend(
+                repredict_contacts(session, satellite_id=satellite_id, now=now, events=sink)
+            )
+    return result
+
+
+def _store_elements(
+    session: Session,
+    parsed: ParseResult,
+    result: UploadResult,
+    *,
+    now: datetime,
+    wanted: set[int] | None,
+    row_fields: dict[str, Any],
+) -> dict[int, int | None]:
+    """Add an ``Ephemeris`` row (with ``row_fields``) per parsed element set
+    of a registered satellite, uncommitted, the others rejected in
+    ``result``; returns each touched satellite's ephemeris in force before."""
+    by_norad = {
+        s.norad_id: s
+        for s in session.scalars(
+            select(Satellite).where(Satellite.norad_id.in_({e.norad_id for e in parsed.elements}))
+        )
+    }
+    before: dict[int, int | None] = {}
+    for element in parsed.elements:
+        if wanted is not None and element.norad_id not in wanted:
+            continue
+        satellite = by_norad.get(element.norad_id)
+        if satellite is None:
+            result.rejected.append(
+                f"NORAD {element.norad_id} ({element.name}): satellite is not registered; "
+                "add it with `groundstation satellites add` first"
+            )
+            continue
+        if satellite.id not in before:
+            before[satellite.id] = _in_force_id(session, satellite.id, now)
+        row = Ephemeris(
+            satellite_id=satellite.id,
+            epoch=element.epoch,
+            source_format=element.source_format,
+            text=element.text(),
+            **row_fields,
+        )
+        session.add(row)
+        result.stored.append(row)
+    return before
+
+
+def set_ephemeris_enabled(
+    session: Session,
+    *,
+    ephemeris_id: int,
+    enabled: bool,
+    now: datetime,
+    events: EventSink | None = None,
+) -> list[ContactEvent]:
+    """Enable or disable one stored element set; if that changes the one in
+    force, re-predict the satellite's future contacts (returns their events)."""
+    now = require_utc(now, "now")
+    ephemeris = session.get(Ephemeris, ephemeris_id)
+    if ephemeris is None:
+        raise NotFoundError("ephemeris", ephemeris_id)
+    satellite_id = ephemeris.satellite_id
+    before_id = _in_force_id(session, satellite_id, now)
+    ephemeris.enabled = enabled
+    session.commit()
+    after_id = _in_force_id(session, satellite_id, now)
+    if after_id is None or after_id == before_id:
+        return []
+    return repredict_contacts(
+        session,
+        satellite_id=satellite_id,
+        now=now,
+        events=events if events is not None else NullEventSink(),
+    )
+
+
+# ---------------------------------------------------------------- re-prediction
+
+
+@dataclass(frozen=True)
+class _InForce:
+    """The ephemeris a re-prediction uses, read in its transaction."""
+
+    id: int
+    epoch: datetime
+    text: str
+    element: ElementSet
+
+
+def repredict_contacts(
+    session: Session,
+    *,
+    satellite_id: int,
+    now: datetime,
+    events: EventSink | None = None,
+    match_within_s: float = 900.0,
+) -> list[ContactEvent]:
+    """Re-predict the satellite's SCHEDULED contacts whose pre-pass has not
+    started, with the ephemeris now in force. A window that moved is updated
+    (antenna re-checked); one that vanished or now conflicts becomes
+    FAILED_TO_SCHEDULE with the reason. One write transaction (run again if
+    the database aborts it to break a deadlock); returns (and publishes,
+    once committed) the events."""
+    now = require_utc(now, "now")
+
+    def transaction() -> list[ContactEvent]:
+        ephemeris = ephemeris_in_force(session, satellite_id=satellite_id, now=now)
+        if ephemeris is None:
+            return []
+        in_force = _InForce(ephemeris.id, ephemeris.epoch, ephemeris.text, element_set(ephemeris))
+        out: list[ContactEvent] = []
+        for contact in _future_scheduled(session, satellite_id, now):
+            event = _repredict_one(session, contact, in_force, now, match_within_s)
+            if event is not None:
+                out.append(event)
+        session.commit()
+        return out
+
+    out = retry_transient(session, transaction)
+    sink = events if events is not None else NullEventSink()
+    for event in out:
+        sink.publish(event)
+    return out
+
+
+def _future_scheduled(session: Session, satellite_id: int, now: datetime) -> list[Contact]:
+    """The satellite's SCHEDULED contacts whose pre-pass is ahead, locked."""
+    return list(
+        session.scalars(
+            select(Contact)
+            .where(
+                Contact.satellite_id == satellite_id,
+                Contact.state == ContactState.SCHEDULED.value,
+                Contact.booked_start > now,
+            )
+            .order_by(Contact.booked_start)
+            .with_for_update()
+        )
+    )
+
+
+def _repredict_one(
+    session: Session, contact: Contact, in_force: _InForce, now: datetime, match_within_s: float
+) -> ContactEvent | None:
+    """Move ``contact`` to the pass it now matches, or fail it to schedule
+    with the reason; the event, or None when its window stayed."""
+    antenna, profile = contact.antenna, contact.profile
+    min_el = required_elevation_deg(antenna, profile)
+    epoch = iso_utc(in_force.epoch)
+    new_pass = _matching_pass(contact, in_force, min_el, match_within_s)
+    if new_pass is None:
+        return _fail_to_schedule(
+            session,
+            contact,
+            in_force,
+            now,
+            f"no pass over {antenna.station_id} above {min_el:.1f} deg is predicted within "
+            f"{match_within_s:.0f} s of the booked TCA {iso_utc(contact.tca)} with the "
+            f"ephemeris of epoch {epoch}",
+        )
+    moved = _moved(contact, new_pass)
+    w = windows_for(new_pass.aos, new_pass.los, antenna, profile)
+    if moved and (refusal := _moved_window_refusal(session, contact, new_pass, w, epoch, now)):
+        return _fail_to_schedule(session, contact, in_force, now, refusal)
+    _take_ephemeris(contact, in_force)
+    event = _move(session, contact, new_pass, w, epoch=epoch, now=now) if moved else None
+    session.flush()
+    return event
+
+
+def _take_ephemeris(contact: Contact, in_force: _InForce) -> None:
+    contact.ephemeris_id = in_force.id
+    contact.ephemeris_epoch = in_force.epoch
+    contact.ephemeris_text = in_force.text
+
+
+def _fail_to_schedule(
+    session: Session, contact: Contact, in_force: _InForce, now: datetime, reason: str
+) -> ContactEvent:
+    _take_ephemeris(contact, in_force)
+    return apply_transition(
+        session, contact, ContactState.FAILED_TO_SCHEDULE, at=now, reason=reason
+    )
+
+
+def _matching_pass(
+    contact: Contact, in_force: _InForce, min_elevation_deg: float, match_within_s: float
+) -> Pass | None:
+    """The pass nearest the booked TCA (within ``match_within_s``, or
+    overlapping the booked visibility window), predicted with ``in_force``."""
+    station = orbital_station(contact.antenna.station, min_elevation_deg=min_elevation_deg)
+    margin = timedelta(seconds=match_within_s + 3600)
+    found = predict([in_force.element], [station], contact.aos - margin, contact.los + margin)
+    near = [
+        p
+        for p in found
+        if abs((p.tca - contact.tca).total_seconds()) <= match_within_s
+        or (min(p.los, contact.los) > max(p.aos, contact.aos))
+    ]
+    return min(near, key=lambda p: abs((p.tca - contact.tca).total_seconds()), default=None)
+
+
+def _moved(contact: Contact, new_pass: Pass) -> bool:
+    return (
+        abs((new_pass.aos - contact.aos).total_seconds()) > 1.0
+        or abs((new_pass.los - contact.los).total_seconds()) > 1.0
+    )
+
+
+def _moved_window_refusal(
+    session: Session, contact: Contact, new_pass: Pass, w: Windows, epoch: str, now: datetime
+) -> str:
+    """Why the moved window cannot be kept ('' when it can): too short, on
+    another booking or maintenance, or its pre-pass already started."""
+    profile, antenna_id = contact.profile, contact.antenna_id
+    if new_pass.duration_s < profile.min_viable_duration_s:
+        return (
+            f"re-predicted pass {iso_utc(new_pass.aos)}..{iso_utc(new_pass.los)} lasts "
+            f"{new_pass.duration_s:.0f} s, less than the minimum viable "
+            f"{profile.min_viable_duration_s:.0f} s (ephemeris epoch {epoch})"
+        )
+    window = f"re-predicted window {iso_utc(w.blocked_start)}..{iso_utc(w.blocked_end)}"
+    clash = conflicting_contacts(
+        session,
+        antenna_id=antenna_id,
+        start=w.blocked_start,
+        end=w.blocked_end,
+        exclude_id=contact.id,
+    )
+    if clash:
+        return (
+            f"{window} now overlaps {held_by_contact(clash[0].id)} on antenna {antenna_id} "
+            f"(ephemeris epoch {epoch})"
+        )
+    maint = conflicting_maintenance(
+        session, antenna_id=antenna_id, start=w.blocked_start, end=w.blocked_end
+    )
+    if maint:
+        return (
+            f"{window} now overlaps {held_by_maintenance(maint[0].start, maint[0].end)} "
+            f"on antenna {antenna_id} (ephemeris epoch {epoch})"
+        )
+    if w.booked_start <= now:
+        return (
+            f"re-predicted pre-pass would start at {iso_utc(w.booked_start)}, "
+            f"already past at {iso_utc(now)}"
+        )
+    return ""
+
+
+def _move(
+    session: Session, contact: Contact, new_pass: Pass, w: Windows, *, epoch: str, now: datetime
+) -> ContactEvent:
+    """Give ``contact`` the windows of ``new_pass``; the window-update event."""
+    reason = (
+        f"window moved with ephemeris epoch {epoch}: AOS {iso_utc(contact.aos)} -> "
+        f"{iso_utc(new_pass.aos)}, LOS {iso_utc(contact.los)} -> {iso_utc(new_pass.los)}"
+    )
+    contact.aos, contact.tca, contact.los = new_pass.aos, new_pass.tca, new_pass.los
+    contact.max_elevation_deg = new_pass.max_elevation_deg
+    contact.booked_start, contact.booked_end = w.booked_start, w.booked_end
+    contact.blocked_start, contact.blocked_end = w.blocked_start, w.blocked_end
+    return record_window_update(session, contact, at=now, reason=reason)

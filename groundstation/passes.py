@@ -1,0 +1,287 @@
+"""Predicted passes of a satellite with the availability of the antennas
+that would work them (``groundstation.availability`` decides free or busy).
+
+- ``availability``: for booking with a mission profile, one window per pass
+  and antenna that can receive the downlink, predicted above that antenna's
+  and the profile's elevation limit, its booked window with the profile's
+  pre- and post-pass (CLI ``availability``, the demo);
+- ``predicted_passes``: for ``GET /passes``, each pass over a station (its
+  own limits, raised to a floor) with every antenna of the station over
+  AOS..LOS plus setup/teardown; predictions reused from a ``PassCache``.
+
+Both read what they need in one short transaction, end it (on SQLite it
+holds the write lock), then predict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from groundstation.availability import (
+    AntennaSlot,
+    SlotAntenna,
+    antenna_slot,
+    band_fits,
+    busy_intervals,
+)
+from groundstation.clock import require_supported, require_utc
+from groundstation.ephemerides import usable_ephemeris
+from groundstation.errors import NotFoundError
+from groundstation.inventory import get_satellite, get_satellite_for
+from groundstation.models import Antenna, GroundStation, MissionProfile, Satellite
+from groundstation.policy import MAX_PREDICTION_SPAN, BookingPolicy, require_span
+from groundstation.prediction import (
+    PassCache,
+    element_set,
+    orbital_station,
+    predict,
+    required_elevation_deg,
+)
+from groundstation.states import ContactState
+
+if TYPE_CHECKING:
+    from orbital.passes import Pass
+    from orbital.stations import Station
+
+
+def _prediction_range(
+    start: datetime, end: datetime, now: datetime, *, what: str, limit: timedelta
+) -> tuple[datetime, datetime, datetime]:
+    start, end, now = (
+        require_supported(start, "start"),
+        require_supported(end, "end"),
+        require_utc(now, "now"),
+    )
+    require_span(start, end, what=what, limit=limit)
+    return start, end, now
+
+
+def _require_stations(session: Session, station_ids: Sequence[str]) -> None:
+    known = set(
+        session.scalars(select(GroundStation.id).where(GroundStation.id.in_(list(station_ids))))
+    )
+    missing = set(station_ids) - known
+    if missing:
+        raise NotFoundError("station", sorted(missing)[0])
+
+
+# ---------------------------------------------------------------- per antenna (booking)
+
+
+@dataclass(frozen=True)
+class AvailableWindow:
+    """A predicted window on one antenna; ``state`` is AVAILABLE when free,
+    else BUSY with ``blocked_by`` naming the contact, maintenance or status."""
+
+    norad_id: int
+    station_id: str
+    antenna_id: str
+    aos: datetime
+    tca: datetime
+    los: datetime
+    max_elevation_deg: float
+    duration_s: float
+    state: str
+    blocked_by: str
+
+    @property
+    def free(self) -> bool:
+        return self.state == ContactState.AVAILABLE.value
+
+
+def _receiving_antennas(
+    session: Session,
+    satellite: Satellite,
+    profile: MissionProfile,
+    station_ids: Sequence[str] | None,
+) -> dict[tuple[str, float], tuple[Station, list[SlotAntenna]]]:
+    """The antennas whose bands hold the downlink, grouped by what they
+    predict with (station, elevation limit under ``profile``)."""
+    query = select(Antenna).join(GroundStation).order_by(Antenna.station_id, Antenna.id)
+    if station_ids is not None:
+        _require_stations(session, station_ids)
+        query = query.where(Antenna.station_id.in_(station_ids))
+    groups: dict[tuple[str, float], tuple[Station, list[SlotAntenna]]] = {}
+    for antenna in session.scalars(query):
+        if not band_fits(antenna, satellite):
+            continue
+        min_el = required_elevation_deg(antenna, profile)
+        key = (antenna.station_id, min_el)
+        if key not in groups:
+            groups[key] = (orbital_station(antenna.station, min_elevation_deg=min_el), [])
+        groups[key][1].append(SlotAntenna.of(antenna))
+    return groups
+
+
+def availability(
+    session: Session,
+    *,
+    norad_id: int,
+    profile_id: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    station_ids: Sequence[str] | None = None,
+    policy: BookingPolicy | None = None,
+) -> list[AvailableWindow]:
+    """Predicted windows of a satellite over the stations' antennas that can
+    receive its downlink, lasting at least the profile's minimum viable
+    duration, each flagged free or busy; sorted by AOS then antenna."""
+    start, end, now = _prediction_range(
+        start, end, now, what="availability", limit=MAX_PREDICTION_SPAN
+    )
+    satellite = get_satellite(session, norad_id=norad_id)
+    profile = session.get(MissionProfile, profile_id)
+    if profile is None:
+        raise NotFoundError("mission profile", profile_id)
+    element = element_set(usable_ephemeris(session, satellite, now, policy or BookingPolicy()))
+    groups = _receiving_antennas(session, satellite, profile, station_ids)
+    prepass_s, postpass_s = profile.prepass_s, profile.postpass_s
+    min_duration_s = profile.min_viable_duration_s
+    busy = busy_intervals(
+        session,
+        antennas=[a for _, members in groups.values() for a in members],
+        start=start,
+        end=end,
+        prepass_s=prepass_s,
+        postpass_s=postpass_s,
+    )
+    session.rollback()
+    windows: list[AvailableWindow] = []
+    for station, members in groups.values():
+        for p in predict([element], [station], start, end):
+            if p.duration_s < min_duration_s:
+                continue
+            for antenna in members:
+                slot = antenna_slot(
+                    antenna,
+                    busy[antenna.id],
+                    p.aos,
+                    p.los,
+                    prepass_s=prepass_s,
+                    postpass_s=postpass_s,
+                )
+                windows.append(_available_window(norad_id, antenna, p, slot))
+    windows.sort(key=lambda w: (w.aos, w.antenna_id))
+    return windows
+
+
+def _available_window(
+    norad_id: int, antenna: SlotAntenna, p: Pass, slot: AntennaSlot
+) -> AvailableWindow:
+    return AvailableWindow(
+        norad_id=norad_id,
+        station_id=antenna.station_id,
+        antenna_id=antenna.id,
+        aos=p.aos,
+        tca=p.tca,
+        los=p.los,
+        max_elevation_deg=p.max_elevation_deg,
+        duration_s=p.duration_s,
+        state=ContactState.AVAILABLE.value if slot.free else "BUSY",
+        blocked_by=slot.blocked_by,
+    )
+
+
+# ---------------------------------------------------------------- per station (GET /passes)
+
+
+@dataclass(frozen=True)
+class PredictedPass:
+    norad_id: int
+    station_id: str
+    aos: datetime
+    tca: datetime
+    los: datetime
+    duration_s: float
+    max_elevation_deg: float
+    aos_azimuth_deg: float
+    tca_azimuth_deg: float
+    los_azimuth_deg: float
+    antennas: tuple[AntennaSlot, ...]
+
+
+def _stations(session: Session, station_ids: Sequence[str] | None) -> list[GroundStation]:
+    """The stations asked for (every one when None) with their antennas."""
+    query = select(GroundStation).options(selectinload(GroundStation.antennas))
+    if station_ids is not None:
+        query = query.where(GroundStation.id.in_(list(station_ids)))
+    stations = list(session.scalars(query.order_by(GroundStation.id)))
+    if station_ids is not None:
+        missing = set(station_ids) - {s.id for s in stations}
+        if missing:
+            raise NotFoundError("station", sorted(missing)[0])
+    return stations
+
+
+def predicted_passes(
+    session: Session,
+    *,
+    norad_id: int,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    station_ids: Sequence[str] | None = None,
+    min_elevation_deg: float | None = None,
+    tenants: Sequence[str] | None = None,
+    policy: BookingPolicy | None = None,
+    max_span: timedelta = MAX_PREDICTION_SPAN,
+    cache: PassCache | None = None,
+) -> list[PredictedPass]:
+    """Passes of one satellite over the stations (all of them in one vectorized
+    prediction, reused from ``cache`` when given), each with every antenna's
+    availability over the pass (AOS..LOS plus the antenna's setup/teardown):
+    free, or what blocks it. A satellite outside ``tenants`` does not exist."""
+    start, end, now = _prediction_range(start, end, now, what="passes", limit=max_span)
+    satellite = get_satellite_for(session, norad_id=norad_id, tenants=tenants)
+    ephemeris = usable_ephemeris(session, satellite, now, policy or BookingPolicy())
+    element_text, element = ephemeris.text, element_set(ephemeris)
+    stations = _stations(session, station_ids)
+    floor = 0.0 if min_elevation_deg is None else float(min_elevation_deg)
+    orbital = [orbital_station(s, min_elevation_deg=floor) for s in stations]
+    antennas = {s.id: [SlotAntenna.of(a) for a in s.antennas] for s in stations}
+    busy = busy_intervals(
+        session, antennas=[a for rows in antennas.values() for a in rows], start=start, end=end
+    )
+    session.rollback()  # end the read transaction before predicting (SQLite write lock)
+    if not orbital:
+        return []
+
+    def compute() -> list[Pass]:
+        return predict([element], orbital, start, end)
+
+    passes = (
+        compute()
+        if cache is None
+        else cache.get((element_text, tuple(orbital), start, end), compute)
+    )
+    out = [
+        _predicted_pass(
+            p, tuple(antenna_slot(a, busy[a.id], p.aos, p.los) for a in antennas[p.station_id])
+        )
+        for p in passes
+    ]
+    out.sort(key=lambda p: (p.aos, p.station_id))
+    return out
+
+
+def _predicted_pass(p: Pass, slots: tuple[AntennaSlot, ...]) -> PredictedPass:
+    return PredictedPass(
+        norad_id=p.norad_id,
+        station_id=p.station_id,
+        aos=p.aos,
+        tca=p.tca,
+        los=p.los,
+        duration_s=p.duration_s,
+        max_elevation_deg=p.max_elevation_deg,
+        aos_azimuth_deg=p.aos_azimuth_deg,
+        tca_azimuth_deg=p.tca_azimuth_deg,
+        los_azimuth_deg=p.los_azimuth_deg,
+        antennas=slots,
+    )
