@@ -774,9 +774,9 @@ def is_overlap_violation(exc: IntegrityError) -> bool:
 def element_set_from_text(text: str) -> ElementSet:
     """The element set stored as ``text`` (parsed once per text: element sets
     are immutable, and every reservation of a satellite reads the same one)."""
-    from orbital.elements import ElementSet
+    from orbital.omm import parse_element_set
 
-    return ElementSet.from_text(text)
+    return parse_element_set(text)
 
 
 # ---------------------------------------------------------------- cancel / list
