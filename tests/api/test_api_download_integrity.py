@@ -43,7 +43,7 @@ def _settings(tmp_path: Path, store: str, verify_first_bytes: int) -> Settings:
     return settings
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
 def store(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

@@ -22,7 +22,7 @@ from ingest.catalog import Base as CatalogBase
 
 from .helpers import postgres_url_or_skip
 
-ENGINES = ["sqlite", "postgres"]
+ENGINES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(scope="session")
