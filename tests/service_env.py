@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -62,6 +64,29 @@ def need_env(var: str, service: str) -> str:
             pytest.fail(msg + " (CI=true: integration tests must not skip)")
         pytest.skip(msg)
     return value
+
+
+@contextmanager
+def scratch_database(base_url: str, purpose: str) -> Iterator[str]:
+    """A fresh database on the test server (``base_url``'s), dropped at the end.
+
+    Its name is unique (``<base>_<purpose>_<random>``): test sessions of
+    several checkouts share the server and must never share a database.
+    """
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(base_url)
+    name = f"{base.database}_{purpose}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield base.set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
 
 
 class BrokerControl:

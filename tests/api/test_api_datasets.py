@@ -9,10 +9,11 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from service_env import need_env
 
 from groundstation.settings import Settings
 
-from .conftest import NOAA19, NOW, World, need_env
+from .conftest import NOAA19, NOW, World
 from .helpers import DATASET_BYTES, dataset_world, s3_settings
 
 DATA = DATASET_BYTES

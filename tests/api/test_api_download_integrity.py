@@ -19,10 +19,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from service_env import need_env
 
 from groundstation.settings import Settings
 
-from .conftest import NOAA19, NOW, World, need_env, serve
+from .conftest import NOAA19, NOW, World, serve
 from .helpers import add_dataset, dataset_world, s3_settings
 
 BIG = os.urandom(3 * 256 * 1024 + 1000)  # four chunks of the stream
