@@ -1,9 +1,10 @@
-# The README's two commands: `make demo` and `make test`.
+# The README's commands: `make demo`, `make test` (everything, with the
+# services) and `make check` (fast and local: no service needed).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install install-test lint typecheck pytest bench clean
+.PHONY: demo test check install install-test lint typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +36,16 @@ typecheck: install-test
 # then runs ruff, mypy and pytest (scripts/test.sh).
 test: install-test
 	bash scripts/test.sh
+
+# Fast local check: ruff, mypy and every test that needs no service. Tests
+# marked postgres, kafka, s3 or grsat are left out (tests/conftest.py marks
+# them); the service variables are unset, and GS_TEST_SERVICES=none makes a
+# test that asks for a service without its mark fail instead of running.
+SERVICE_MARKS := not postgres and not kafka and not s3 and not grsat
+
+check: lint typecheck
+	env -u GS_TEST_POSTGRES_URL -u GS_TEST_KAFKA_BOOTSTRAP -u GS_TEST_S3_ENDPOINT -u GS_GRSAT \
+	  GS_TEST_SERVICES=none $(BIN)/pytest -m "$(SERVICE_MARKS)" -q $(PYTEST_ARGS)
 
 bench: install-test
 	$(BIN)/python bench/passes.py

@@ -2,7 +2,7 @@
 of each of its transmitters.
 
 A transmitter's chain is composed from two registries keyed by the names in
-its spec (dsp.satellite): ``DEMODULATORS`` (modulation -> samples to soft
+its spec (dsp.spec, validated by dsp.satellite): ``DEMODULATORS`` (modulation -> samples to soft
 symbol branches) and ``FRAMINGS`` (framing -> soft symbols to frames). Each
 entry also lists the spec options it takes, so the catalogue loader can
 refuse options that do not apply. Input is either real receiver audio (FM
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,9 +47,7 @@ from dsp.gomspace import (
 from dsp.profile import DownlinkProfile
 from dsp.psk import PskConfig, PskDemodulator
 from dsp.segments import SoftSymbols
-
-if TYPE_CHECKING:
-    from dsp.satellite import SatelliteSpec, TransmitterSpec
+from dsp.spec import SatelliteSpec, SatelliteSpecError, TransmitterSpec
 
 
 # ----- demodulators -----
@@ -279,8 +277,6 @@ def _ccsds(concatenated: bool) -> Callable[[TransmitterSpec], Deframer]:
 
 
 def _check_ccsds(tx: TransmitterSpec, source: str) -> None:
-    from dsp.satellite import SatelliteSpecError
-
     size, depth = tx.frame_size or 223, tx.rs_interleave or 1
     if size > 223 * depth or size % depth:
         raise SatelliteSpecError(

@@ -31,8 +31,8 @@ _N_PHASES = 64
 _SPAN_SYMBOLS = 8
 # state slots
 _P_NEXT, _T_INT, _THETA, _C_INT, _GAIN, _PREV_RE, _PREV_IM, _RAW_START = range(8)
-_M2, _M4, _N_SYM = 8, 9, 10
-_STATE_LEN = 11
+_M2, _M4, _N_SYM, _PHASE = 8, 9, 10, 11
+_STATE_LEN = 12
 # symbols with |z|^2 above this (25 times the AGC's unit power) do not steer the loops
 _MAX_LOOP_POWER = 25.0
 
@@ -90,6 +90,77 @@ def _interp(ybuf, pos_in_buf, table, half, n_phases):  # type: ignore[no-untyped
 
 
 @njit(cache=True, nogil=True)
+def _wrap_pi(angle_rad: float) -> float:
+    """An angle just outside [-pi, pi] brought back into it."""
+    if angle_rad > np.pi:
+        return angle_rad - 2 * np.pi
+    if angle_rad < -np.pi:
+        return angle_rad + 2 * np.pi
+    return angle_rad
+
+
+@njit(cache=True, nogil=True)
+def _nco_mix(raw, step_rad, ybuf, n_hist, start, stop, phase, loop_step):  # type: ignore[no-untyped-def]
+    """Carrier NCO: ``raw[start:stop]`` rotated by -phase into ``ybuf`` after
+    its ``n_hist`` history samples, the phase advancing by the per-sample
+    step to remove plus the carrier loop's; returns the phase after."""
+    for i in range(start, stop):
+        ybuf[n_hist + i] = raw[i] * complex(np.cos(phase), -np.sin(phase))
+        phase = _wrap_pi(phase + step_rad[i] + loop_step)
+    return phase
+
+
+@njit(cache=True, nogil=True)
+def _loop_gains_now(gains, settling):  # type: ignore[no-untyped-def]
+    """(kp_t, ki_t, kp_c, ki_c): the wide loops while pulling in, then the narrow."""
+    if settling:
+        return gains[5], gains[6], gains[7], gains[8]
+    return gains[0], gains[1], gains[2], gains[3]
+
+
+@njit(cache=True, nogil=True)
+def _costas_error(z: complex, detector: int) -> float:
+    """Decision-directed phase error of a BPSK (0) or QPSK (1) symbol."""
+    sign_re = 1.0 if z.real >= 0 else -1.0
+    if detector == 0:
+        return z.imag * sign_re
+    return z.imag * sign_re - z.real * (1.0 if z.imag >= 0 else -1.0)
+
+
+@njit(cache=True, nogil=True)
+def _load_loops(state):  # type: ignore[no-untyped-def]
+    """The loops' state carried between chunks: (next symbol position, timing
+    integrator, carrier phase, carrier integrator, AGC gain, previous symbol,
+    NCO phase, sum |z|^2, sum |z|^4)."""
+    return (
+        state[_P_NEXT],
+        state[_T_INT],
+        state[_THETA],
+        state[_C_INT],
+        state[_GAIN],
+        complex(state[_PREV_RE], state[_PREV_IM]),
+        state[_PHASE],
+        state[_M2],
+        state[_M4],
+    )
+
+
+@njit(cache=True, nogil=True)
+def _store_loops(state, p_next, t_int, theta, c_int, gain, prev, phase, m2, m4):  # type: ignore[no-untyped-def]
+    """Inverse of :func:`_load_loops`."""
+    state[_P_NEXT] = p_next
+    state[_T_INT] = t_int
+    state[_THETA] = theta
+    state[_C_INT] = c_int
+    state[_GAIN] = gain
+    state[_PREV_RE] = prev.real
+    state[_PREV_IM] = prev.imag
+    state[_PHASE] = phase
+    state[_M2] = m2
+    state[_M4] = m4
+
+
+@njit(cache=True, nogil=True)
 def _demod_core(  # type: ignore[no-untyped-def]
     raw, step_rad, yhist, state, table, half, n_phases, sps, gains, detector, fs_hz
 ):
@@ -106,36 +177,20 @@ def _demod_core(  # type: ignore[no-untyped-def]
     agc = gains[4]
     n_before = int(state[_N_SYM])
     settle = int(gains[9])
-    p_next = state[_P_NEXT]
-    t_int = state[_T_INT]
-    theta = state[_THETA]
-    c_int = state[_C_INT]
-    gain = state[_GAIN]
-    prev = complex(state[_PREV_RE], state[_PREV_IM])
-    phase = state[11]
-    m2 = state[_M2]
-    m4 = state[_M4]
+    p_next, t_int, theta, c_int, gain, prev, phase, m2, m4 = _load_loops(state)
     n_mixed = 0
     n_out = 0
     loop_step = c_int / sps
     while n_out < max_sym:
-        if n_before + n_out < settle:  # wide loops while pulling in, then narrow
-            kp_t, ki_t, kp_c, ki_c = gains[5], gains[6], gains[7], gains[8]
-        else:
-            kp_t, ki_t, kp_c, ki_c = gains[0], gains[1], gains[2], gains[3]
+        kp_t, ki_t, kp_c, ki_c = _loop_gains_now(gains, n_before + n_out < settle)
         p_on = p_next
         need = int(np.floor(p_on)) + half + 2  # absolute index one past the last sample used
         if need > raw_start + n_raw:
             break
-        while raw_start + n_mixed < need:
-            ph = phase
-            ybuf[n_hist + n_mixed] = raw[n_mixed] * complex(np.cos(ph), -np.sin(ph))
-            phase = ph + step_rad[n_mixed] + loop_step
-            if phase > np.pi:
-                phase -= 2 * np.pi
-            elif phase < -np.pi:
-                phase += 2 * np.pi
-            n_mixed += 1
+        mixed_to = need - int(raw_start)
+        if mixed_to > n_mixed:
+            phase = _nco_mix(raw, step_rad, ybuf, n_hist, n_mixed, mixed_to, phase, loop_step)
+            n_mixed = mixed_to
         period = sps + t_int
         z_on = _interp(ybuf, p_on - buf_origin, table, half, n_phases) * gain
         z_mid = _interp(ybuf, p_on - period / 2 - buf_origin, table, half, n_phases) * gain
@@ -150,17 +205,8 @@ def _demod_core(  # type: ignore[no-untyped-def]
         # carrier: proportional path rotates, integral path steers the NCO
         rot = complex(np.cos(theta), -np.sin(theta))
         z = z_on * rot
-        if not level_ok:
-            e_c = 0.0
-        elif detector == 0:
-            e_c = z.imag * (1.0 if z.real >= 0 else -1.0)
-        else:
-            e_c = z.imag * (1.0 if z.real >= 0 else -1.0) - z.real * (1.0 if z.imag >= 0 else -1.0)
-        theta += kp_c * e_c
-        if theta > np.pi:
-            theta -= 2 * np.pi
-        elif theta < -np.pi:
-            theta += 2 * np.pi
+        e_c = _costas_error(z, detector) if level_ok else 0.0
+        theta = _wrap_pi(theta + kp_c * e_c)
         c_int += ki_c * e_c
         loop_step = c_int / sps
         p2 = z.real * z.real + z.imag * z.imag
@@ -174,16 +220,7 @@ def _demod_core(  # type: ignore[no-untyped-def]
         k = n_mixed - 1 if n_mixed > 0 else 0
         freqs[n_out] = (step_rad[k] + loop_step) * fs_hz / (2 * np.pi)
         n_out += 1
-    state[_P_NEXT] = p_next
-    state[_T_INT] = t_int
-    state[_THETA] = theta
-    state[_C_INT] = c_int
-    state[_GAIN] = gain
-    state[_PREV_RE] = prev.real
-    state[_PREV_IM] = prev.imag
-    state[11] = phase
-    state[_M2] = m2
-    state[_M4] = m4
+    _store_loops(state, p_next, t_int, theta, c_int, gain, prev, phase, m2, m4)
     state[_N_SYM] += n_out
     state[_RAW_START] = raw_start + n_mixed
     new_hist = ybuf[n_mixed : n_mixed + n_hist].copy()
@@ -219,7 +256,7 @@ class SymbolDemodulator:
             ],
             dtype=np.float64,
         )
-        self._state = np.zeros(_STATE_LEN + 1, dtype=np.float64)
+        self._state = np.zeros(_STATE_LEN, dtype=np.float64)
         self._state[_P_NEXT] = 2 * self._half + 2 * config.sps
         self._state[_GAIN] = initial_gain
         n_hist = 2 * self._half + int(np.ceil(2 * config.sps)) + 4

@@ -164,11 +164,28 @@ def _syndromes(cw: NDArray[np.int64], exp, log) -> NDArray[np.int64]:  # type: i
 def _decode_column(cw: NDArray[np.int64], exp, log) -> int:  # type: ignore[no-untyped-def]
     """Correct ``cw`` (n <= 255 symbols, first = highest power) in place;
     returns symbols corrected or -1 if uncorrectable (cw then untouched)."""
-    n = cw.size
     synd = _syndromes(cw, exp, log)
     if np.all(synd == 0):
         return 0
-    # Berlekamp-Massey
+    lam, n_err = _berlekamp_massey(synd, exp, log)
+    if n_err > N_PARITY // 2:
+        return -1
+    positions = _chien_search(lam, n_err, cw.size, exp, log)
+    if positions.size != n_err:
+        return -1
+    fixed = cw.copy()
+    if not _forney_correct(fixed, synd, lam, positions, exp, log):
+        return -1
+    if not np.all(_syndromes(fixed, exp, log) == 0):
+        return -1
+    cw[:] = fixed
+    return n_err
+
+
+@njit(cache=True, nogil=True)
+def _berlekamp_massey(synd: NDArray[np.int64], exp, log):  # type: ignore[no-untyped-def]
+    """Error locator Lambda(x) (coefficients, lowest power first) from the
+    syndromes, and the number of errors it locates (its degree)."""
     two_t = N_PARITY
     lam = np.zeros(two_t + 1, dtype=np.int64)
     prev = np.zeros(two_t + 1, dtype=np.int64)
@@ -197,10 +214,15 @@ def _decode_column(cw: NDArray[np.int64], exp, log) -> int:  # type: ignore[no-u
             shift = 1
         else:
             shift += 1
-    if n_err > two_t // 2:
-        return -1
-    # Chien search over the n valid positions (power p = n - 1 - index)
-    positions = np.empty(n_err, dtype=np.int64)
+    return lam, n_err
+
+
+@njit(cache=True, nogil=True)
+def _chien_search(lam: NDArray[np.int64], n_err: int, n: int, exp, log):  # type: ignore[no-untyped-def]
+    """Powers p (symbol index n - 1 - p) among the n valid positions where
+    Lambda(beta^-p) = 0; more or fewer than ``n_err`` of them means the
+    codeword is uncorrectable (the result then has another length)."""
+    positions = np.empty(n_err + 1, dtype=np.int64)
     found = 0
     for p in range(n):
         inv_log = (255 - p) % 255  # log of X^-1 = beta^-p
@@ -209,12 +231,20 @@ def _decode_column(cw: NDArray[np.int64], exp, log) -> int:  # type: ignore[no-u
             if lam[i]:
                 val ^= exp[(log[lam[i]] + inv_log * i) % 255]
         if val == 0:
-            if found == n_err:
-                return -1
             positions[found] = p
             found += 1
-    if found != n_err:
-        return -1
+            if found > n_err:
+                break
+    return positions[:found]
+
+
+@njit(cache=True, nogil=True)
+def _forney_correct(cw, synd, lam, positions, exp, log) -> bool:  # type: ignore[no-untyped-def]
+    """Forney's algorithm: add each located error's value to ``cw``; False
+    when a value cannot be computed (the codeword is uncorrectable)."""
+    two_t = N_PARITY
+    n_err = positions.size
+    n = cw.size
     # Omega = S * Lambda mod x^2t
     omega = np.zeros(two_t, dtype=np.int64)
     for i in range(two_t):
@@ -222,7 +252,6 @@ def _decode_column(cw: NDArray[np.int64], exp, log) -> int:  # type: ignore[no-u
         for j in range(min(i, n_err) + 1):
             acc ^= _gf_mul(synd[i - j], lam[j], exp, log)
         omega[i] = acc
-    fixed = cw.copy()
     for k in range(n_err):
         p = positions[k]
         inv_log = (255 - p) % 255
@@ -234,17 +263,12 @@ def _decode_column(cw: NDArray[np.int64], exp, log) -> int:  # type: ignore[no-u
         for i in range(1, n_err + 1, 2):  # formal derivative: odd terms
             if lam[i]:
                 den ^= exp[(log[lam[i]] + inv_log * (i - 1)) % 255]
-        if den == 0:
-            return -1
         # e = X^(1 - fcr) * Omega(X^-1) / Lambda'(X^-1)
-        if num == 0:
-            return -1
+        if den == 0 or num == 0:
+            return False
         e_log = (p * (1 - FCR) + log[num] - log[den]) % 255
-        fixed[n - 1 - p] ^= exp[e_log]
-    if not np.all(_syndromes(fixed, exp, log) == 0):
-        return -1
-    cw[:] = fixed
-    return n_err
+        cw[n - 1 - p] ^= exp[e_log]
+    return True
 
 
 @njit(cache=True, nogil=True)

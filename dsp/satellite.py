@@ -14,53 +14,18 @@ Reading files is the caller's job (``groundstation.satellites``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from dsp.chain import DEMODULATORS, FRAMINGS
+from dsp.spec import SatelliteSpec, SatelliteSpecError, TransmitterSpec
 
-
-class SatelliteSpecError(ValueError):
-    """A satellite or transmitter field is missing or has a bad value."""
-
-
-@dataclass(frozen=True)
-class TransmitterSpec:
-    """One downlink. deviation_hz: FSK/AFSK deviation, a negative value meaning
-    the higher tone carries the 0 bit; af_carrier_hz: AFSK audio centre; the
-    framing options are None unless the framing takes them."""
-
-    name: str
-    frequency_hz: float
-    modulation: str
-    baud_rate: float
-    framing: str
-    deviation_hz: float | None = None
-    af_carrier_hz: float | None = None
-    frame_size: int | None = None
-    rs_basis: str | None = None
-    rs_interleave: int | None = None
-    precoding: str | None = None
-    convolutional: str | None = None
-    scrambler: str | None = None
-
-
-@dataclass(frozen=True)
-class SatelliteSpec:
-    name: str
-    norad_id: int
-    transmitters: tuple[TransmitterSpec, ...]
-    alternative_names: tuple[str, ...] = ()
-
-    def transmitter(self, name: str) -> TransmitterSpec:
-        """The transmitter called ``name``."""
-        for tx in self.transmitters:
-            if tx.name == name:
-                return tx
-        known = ", ".join(repr(t.name) for t in self.transmitters)
-        raise SatelliteSpecError(
-            f"satellite {self.name!r} has no transmitter {name!r}; it has {known}"
-        )
+__all__ = [
+    "SatelliteSpec",
+    "SatelliteSpecError",
+    "TransmitterSpec",
+    "satellite_from_mapping",
+    "transmitter_from_mapping",
+]
 
 
 def _is_int(value: Any) -> bool:

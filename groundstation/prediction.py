@@ -49,9 +49,9 @@ def required_elevation_deg(antenna: Antenna, profile: MissionProfile) -> float:
 def element_set_from_text(text: str) -> ElementSet:
     """The element set stored as ``text`` (parsed once per text: element sets
     are immutable, and every reservation of a satellite reads the same one)."""
-    from orbital.elements import ElementSet
+    from orbital.omm import parse_element_set
 
-    return ElementSet.from_text(text)
+    return parse_element_set(text)
 
 
 def element_set(ephemeris: Ephemeris) -> ElementSet:

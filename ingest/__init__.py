@@ -1,7 +1,10 @@
 """Delivery: Kafka topics, object storage, HDF5/SigMF datasets, dataset catalogue.
 
-- `ingest.topics`: topic names and contracts (frame headers, JSON messages);
-  JSON Schemas in ``ingest/schemas/``; docs/topics.md for people.
+- `ingest.topics`: topic names and contracts (frame headers, JSON messages),
+  each message defined once as a pydantic dataclass;
+- `ingest.contracts`: generates from them the JSON Schemas in
+  ``ingest/schemas/`` and the tables of docs/topics.md
+  (``python -m ingest.contracts --write``).
 - `ingest.publisher`: the `Publisher` interface, the embedded local topic log,
   `open_publisher(KafkaConfig)`, `PublisherEventSink` for contact events.
 - `ingest.kafka_publisher`: Kafka through the durable `ingest.spool`.

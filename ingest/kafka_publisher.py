@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from kafka import KafkaProducer
@@ -173,104 +174,143 @@ class KafkaPublisher:
         self.connected.clear()
 
     def _drain(self) -> None:
+        """The drainer thread: spool -> producer -> acknowledged cursor, until
+        stopped with nothing in flight (or no broker to wait for)."""
         backoff_s = self.config.retry_backoff_ms / 1000
-        inflight: collections.deque[tuple[SpoolPosition, Any, int]] = collections.deque()
-        inflight_bytes = 0
-        # Keep what is handed to the producer well below its buffer (32 MiB by
-        # default), so send() never blocks on a full buffer and times out.
-        max_inflight_bytes = 16 * 1024 * 1024
-        read_pos = self.spool.committed
-        last_commit = time.monotonic()
-        pending_commit: SpoolPosition | None = None
-        while True:
-            if self._stop.is_set() and (not inflight or self._producer is None):
-                break
+        drain = _DrainState(read_pos=self.spool.committed, last_commit=time.monotonic())
+        while not (self._stop.is_set() and (not drain.inflight or self._producer is None)):
             try:
                 if self._producer is None:
-                    if self.spool.is_drained() and self._topics_ready:
-                        self.spool.wait_for_data(read_pos, 0.1)
-                        if self.spool.is_drained():
-                            continue
-                    if not self._topics_ready:
-                        assert self.config.bootstrap_servers is not None
-                        ensure_topics(
-                            self.config.bootstrap_servers,
-                            self.topics.all(),
-                            partitions=self.config.partitions,
-                            replication_factor=self.config.replication_factor,
-                            client_id=f"{self.config.client_id}-admin",
-                            topic_configs={
-                                t: self.config.retention_for(t).kafka_configs()
-                                for t in self.topics.all()
-                            },
-                        )
-                        self._topics_ready = True
-                    self._producer = self._new_producer()
-                    self.connected.set()
+                    if not self._connect(drain):
+                        continue
                     backoff_s = self.config.retry_backoff_ms / 1000
-                    read_pos = self.spool.committed
-                    inflight.clear()
-                    inflight_bytes = 0
-                batch = self.spool.read(read_pos, max_bytes=1 << 20)
-                for record, end in batch:
-                    future = self._producer.send(
-                        record.topic,
-                        value=record.value,
-                        key=record.key,
-                        headers=list(record.headers),
-                    )
-                    size = len(record.value) + 256  # + key, headers and record overhead
-                    inflight.append((end, future, size))
-                    inflight_bytes += size
-                if batch:
-                    read_pos = batch[-1][1]
-                # Move the cursor past every acknowledged record at the head.
-                while inflight and inflight[0][1].is_done:
-                    end, future, size = inflight[0]
-                    if future.failed():
-                        raise future.exception
-                    inflight.popleft()
-                    inflight_bytes -= size
-                    pending_commit = end
-                    self.delivered_records += 1
-                now = time.monotonic()
-                if pending_commit is not None and (not inflight or now - last_commit > 0.05):
-                    self.spool.commit(pending_commit)
-                    pending_commit = None
-                    last_commit = now
-                if not batch:
-                    if inflight:
-                        # wait briefly for the oldest in-flight record; a failure
-                        # is raised by the acknowledgement loop above next time
-                        with contextlib.suppress(Exception):
-                            inflight[0][1].get(timeout=0.05)
-                    else:
-                        self.spool.wait_for_data(read_pos, 0.05)
-                elif inflight_bytes > max_inflight_bytes:
-                    self._producer.flush(timeout=self.config.delivery_timeout_ms / 1000)
+                self._drain_once(drain)
             except Exception as exc:  # any failure: spool keeps the records
-                self.failed_attempts += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning(
-                    "kafka delivery to %s failed (%s); records stay spooled, retrying in %.1f s",
-                    self.config.bootstrap_servers,
-                    self.last_error,
-                    backoff_s,
-                )
-                if pending_commit is not None:
-                    self.spool.commit(pending_commit)
-                    pending_commit = None
-                self._drop_producer()
-                inflight.clear()
-                inflight_bytes = 0
-                read_pos = self.spool.committed
+                self._on_delivery_failure(exc, drain, backoff_s)
                 self._stop.wait(backoff_s)
                 backoff_s = min(backoff_s * 2, self.config.retry_backoff_max_ms / 1000)
-        if pending_commit is not None:
-            self.spool.commit(pending_commit)
+        if drain.pending_commit is not None:
+            self.spool.commit(drain.pending_commit)
         if self._producer is not None:
             try:
                 self._producer.close(timeout=5)
             except Exception:
                 log.debug("producer close raised", exc_info=True)
             self._producer = None
+
+    def _connect(self, drain: _DrainState) -> bool:
+        """A producer (and the topics, the first time) once there is something
+        to send; False while the spool is empty."""
+        if self.spool.is_drained() and self._topics_ready:
+            self.spool.wait_for_data(drain.read_pos, 0.1)
+            if self.spool.is_drained():
+                return False
+        if not self._topics_ready:
+            assert self.config.bootstrap_servers is not None
+            ensure_topics(
+                self.config.bootstrap_servers,
+                self.topics.all(),
+                partitions=self.config.partitions,
+                replication_factor=self.config.replication_factor,
+                client_id=f"{self.config.client_id}-admin",
+                topic_configs={
+                    t: self.config.retention_for(t).kafka_configs() for t in self.topics.all()
+                },
+            )
+            self._topics_ready = True
+        self._producer = self._new_producer()
+        self.connected.set()
+        drain.restart_at(self.spool.committed)
+        return True
+
+    def _drain_once(self, drain: _DrainState) -> None:
+        """Send the next batch, move the cursor past what is acknowledged, and
+        wait a little when there is nothing new to send."""
+        batch = self.spool.read(drain.read_pos, max_bytes=1 << 20)
+        for record, end in batch:
+            future = self._producer.send(
+                record.topic,
+                value=record.value,
+                key=record.key,
+                headers=list(record.headers),
+            )
+            drain.sent(end, future, len(record.value) + 256)  # + key, headers, overhead
+        if batch:
+            drain.read_pos = batch[-1][1]
+        self._acknowledge(drain)
+        now = time.monotonic()
+        if drain.pending_commit is not None and (
+            not drain.inflight or now - drain.last_commit > 0.05
+        ):
+            self.spool.commit(drain.pending_commit)
+            drain.pending_commit = None
+            drain.last_commit = now
+        if not batch:
+            if drain.inflight:
+                # wait briefly for the oldest in-flight record; a failure
+                # is raised by the acknowledgement step next time
+                with contextlib.suppress(Exception):
+                    drain.inflight[0][1].get(timeout=0.05)
+            else:
+                self.spool.wait_for_data(drain.read_pos, 0.05)
+        elif drain.inflight_bytes > _MAX_INFLIGHT_BYTES:
+            self._producer.flush(timeout=self.config.delivery_timeout_ms / 1000)
+
+    def _acknowledge(self, drain: _DrainState) -> None:
+        """Move past every acknowledged record at the head of what is in
+        flight; raises the failure of the first one that failed."""
+        while drain.inflight and drain.inflight[0][1].is_done:
+            end, future, size = drain.inflight[0]
+            if future.failed():
+                raise future.exception
+            drain.inflight.popleft()
+            drain.inflight_bytes -= size
+            drain.pending_commit = end
+            self.delivered_records += 1
+
+    def _on_delivery_failure(self, exc: Exception, drain: _DrainState, backoff_s: float) -> None:
+        """Count and log the failure, keep what was acknowledged, and start
+        again from the cursor with a new producer after the back-off."""
+        self.failed_attempts += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        log.warning(
+            "kafka delivery to %s failed (%s); records stay spooled, retrying in %.1f s",
+            self.config.bootstrap_servers,
+            self.last_error,
+            backoff_s,
+        )
+        if drain.pending_commit is not None:
+            self.spool.commit(drain.pending_commit)
+            drain.pending_commit = None
+        self._drop_producer()
+        drain.restart_at(self.spool.committed)
+
+
+#: What is handed to the producer is kept well below its buffer (32 MiB by
+#: default), so send() never blocks on a full buffer and times out.
+_MAX_INFLIGHT_BYTES = 16 * 1024 * 1024
+
+
+@dataclass
+class _DrainState:
+    """The drainer's position: where the next spool read starts, the records
+    handed to the producer and not yet acknowledged (oldest first: end
+    position, future, size), and the acknowledged position not yet committed."""
+
+    read_pos: SpoolPosition
+    last_commit: float
+    inflight: collections.deque[tuple[SpoolPosition, Any, int]] = field(
+        default_factory=collections.deque
+    )
+    inflight_bytes: int = 0
+    pending_commit: SpoolPosition | None = None
+
+    def sent(self, end: SpoolPosition, future: Any, size: int) -> None:
+        self.inflight.append((end, future, size))
+        self.inflight_bytes += size
+
+    def restart_at(self, read_pos: SpoolPosition) -> None:
+        """Forget what is in flight and read again from ``read_pos``."""
+        self.read_pos = read_pos
+        self.inflight.clear()
+        self.inflight_bytes = 0

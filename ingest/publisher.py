@@ -30,7 +30,13 @@ from ingest import topiclog
 from ingest.config import KafkaConfig
 from ingest.errors import IngestError
 from ingest.topiclog import TopicRetention
-from ingest.topics import ContactEventMessage, DatasetReadyMessage, FrameMeta, TopicNames
+from ingest.topics import (
+    ContactEventMessage,
+    ContactEventState,
+    DatasetReadyMessage,
+    FrameMeta,
+    TopicNames,
+)
 
 
 class Publisher(Protocol):
@@ -255,8 +261,8 @@ class PublisherEventSink:
         self.publisher.publish_contact_event(
             ContactEventMessage(
                 contact_id=event.contact_id,
-                old_state=event.old_state,
-                new_state=event.new_state,
+                old_state=ContactEventState(event.old_state),
+                new_state=ContactEventState(event.new_state),
                 at=event.at,
                 reason=event.reason,
                 norad_id=norad_id,

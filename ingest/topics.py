@@ -1,37 +1,73 @@
-"""Topic contracts: names, frame headers, and the JSON messages.
+"""Topic contracts: names, frame headers, and the JSON messages, each defined
+once here as a pydantic dataclass.
 
 Three topics share one configurable prefix (``<prefix>.frames``,
 ``<prefix>.contact-events``, ``<prefix>.datasets``):
 
 * frames: value = the frame bytes exactly as decoded; key = the satellite's
   NORAD id as ASCII digits (so one satellite's frames stay in order in one
-  partition); headers (UTF-8 text) carry the frame metadata of `FrameMeta`;
-* contact events: JSON, see ``ingest/schemas/contact-event.schema.json``;
-* dataset-ready notices: JSON, see ``ingest/schemas/dataset-ready.schema.json``.
+  partition); headers (UTF-8 text) carry the frame metadata of `FrameMeta`,
+  one header per field, named by the field's alias;
+* contact events: JSON, `ContactEventMessage`;
+* dataset-ready notices: JSON, `DatasetReadyMessage`.
 
-docs/topics.md documents the same contracts for people.
+The JSON Schemas in ``ingest/schemas/`` and the tables of docs/topics.md are
+generated from these classes (``python -m ingest.contracts --write``; a test
+checks that the committed files are current).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass as stdlib_dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any, ClassVar, TypeVar
+
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+    computed_field,
+)
+from pydantic.dataclasses import dataclass
 
 from ingest.errors import ContractError
 
 FRAMES_SCHEMA_ID = "groundstation.frame/1"
 CONTACT_EVENT_SCHEMA_ID = "groundstation.contact-event/1"
 DATASET_READY_SCHEMA_ID = "groundstation.dataset-ready/1"
-_FRAMES_SCHEMA_B = FRAMES_SCHEMA_ID.encode()
 
 Headers = list[tuple[str, bytes]]
 
+#: The text form of every time in the contracts.
+UTC_TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$"
 
-@dataclass(frozen=True, slots=True)
+
+# The values of groundstation.states.ContactState: ingest may not import
+# groundstation, so tests/domain/test_contact_event_states.py checks that the
+# two agree.
+class ContactEventState(StrEnum):
+    """A contact's state (groundstation.states.ContactState)."""
+
+    AVAILABLE = "AVAILABLE"
+    SCHEDULED = "SCHEDULED"
+    PREPASS = "PREPASS"
+    PASS = "PASS"
+    POSTPASS = "POSTPASS"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    FAILED_TO_SCHEDULE = "FAILED_TO_SCHEDULE"
+
+
+@stdlib_dataclass(frozen=True, slots=True)
 class TopicNames:
     """The three topic names derived from one prefix (``gs`` -> ``gs.frames``)."""
 
@@ -80,27 +116,143 @@ def parse_utc_iso(text: str) -> datetime:
     return t.astimezone(UTC)
 
 
-@dataclass(frozen=True, slots=True)
+# --- field types: how each kind of value is written on the wire -------------
+
+
+def _utc_time(value: object) -> datetime:
+    if isinstance(value, str):
+        return parse_utc_iso(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ContractError(f"time {value!r} is naive; pass a timezone-aware UTC datetime")
+        return value
+    raise ContractError(f"time {value!r} is neither a datetime nor ISO-8601 text")
+
+
+#: An aware time, written as ``2026-11-27T01:02:03.456789Z`` (UTC).
+UtcTime = Annotated[
+    datetime,
+    BeforeValidator(_utc_time),
+    PlainSerializer(utc_iso, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": UTC_TIME_PATTERN}),
+]
+
+#: A non-negative integer in a frame header (decimal text).
+HeaderCount = Annotated[
+    int,
+    Field(ge=0),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": "^[0-9]+$"}),
+]
+
+#: Symbols corrected by Reed-Solomon in a frame header, -1 = uncorrectable.
+HeaderCorrections = Annotated[
+    int,
+    Field(ge=-1),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": "^-?[0-9]+$"}),
+]
+
+_CRC_TEXT: dict[bool | None, str] = {True: "ok", False: "bad", None: "none"}
+_CRC_FROM_TEXT = {text: ok for ok, text in _CRC_TEXT.items()}
+
+
+def _crc_result(value: object) -> object:
+    if isinstance(value, str):
+        if value not in _CRC_FROM_TEXT:
+            raise ContractError(f"crc {value!r} is not ok, bad or none")
+        return _CRC_FROM_TEXT[value]
+    return value
+
+
+#: The FECF check: True (``ok``), False (``bad``) or None (``none``: no CRC).
+CrcResult = Annotated[
+    bool | None,
+    BeforeValidator(_crc_result),
+    PlainSerializer(lambda v: _CRC_TEXT[v], return_type=str),
+    WithJsonSchema({"enum": ["ok", "bad", "none"]}),
+]
+
+
+# --- the messages -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, config=ConfigDict(populate_by_name=True))
 class FrameMeta:
     """Metadata that travels as headers with every decoded frame.
 
-    ``rs_corrections`` is the number of symbols Reed-Solomon corrected (-1: the
-    codeword was uncorrectable; 0 also when the profile has no RS).
-    ``crc_ok`` is None when the frame has no CRC (FECF) to check.
-    ``sequence`` counts the frames of one contact from 0 without gaps; with
-    ``contact_id`` it identifies a frame, so consumers can drop duplicates.
+    Every field is one header (its alias), as UTF-8 text, after
+    ``gs-schema``. ``(contact-id, seq)`` identifies a frame: after a broker
+    outage a frame may be delivered twice, and consumers drop the repeat by
+    that pair.
     """
 
-    contact_id: str
-    norad_id: int
-    station: str
-    antenna: str
-    frame_time: datetime
-    virtual_channel: int
-    frame_counter: int
-    rs_corrections: int
-    crc_ok: bool | None
-    sequence: int
+    SCHEMA_FIELD: ClassVar[str] = "gs-schema"
+    SCHEMA_ID: ClassVar[str] = FRAMES_SCHEMA_ID
+    TITLE: ClassVar[str] = (
+        "Headers of a record in <prefix>.frames (value = frame bytes, key = NORAD id as "
+        "ASCII digits); every header value is UTF-8 text, shown here as a JSON object of "
+        "header name -> text"
+    )
+
+    contact_id: Annotated[
+        str,
+        Field(
+            alias="contact-id",
+            min_length=1,
+            description="the contact (pass booking)",
+            examples=["c-7f3a"],
+        ),
+    ]
+    norad_id: Annotated[
+        HeaderCount, Field(alias="norad-id", description="satellite", examples=[25544])
+    ]
+    station: Annotated[str, Field(description="station where it was received", examples=["lisbon"])]
+    antenna: Annotated[str, Field(description="antenna where it was received", examples=["dish-1"])]
+    frame_time: Annotated[
+        UtcTime,
+        Field(
+            alias="frame-time",
+            description="UTC time of the frame's end",
+            examples=["2026-11-27T01:02:03.456789Z"],
+        ),
+    ]
+    virtual_channel: Annotated[
+        HeaderCount, Field(alias="vc", description="virtual channel id", examples=[1])
+    ]
+    frame_counter: Annotated[
+        HeaderCount,
+        Field(
+            alias="frame-counter",
+            description="VC frame counter from the frame header",
+            examples=[200],
+        ),
+    ]
+    rs_corrections: Annotated[
+        HeaderCorrections,
+        Field(
+            alias="rs-corrections",
+            description="symbols corrected by Reed-Solomon (0 also without RS), -1 = uncorrectable",
+            examples=[4],
+        ),
+    ]
+    crc_ok: Annotated[
+        CrcResult,
+        Field(
+            alias="crc",
+            description="FECF check result (none: no CRC in the profile)",
+            examples=[True],
+        ),
+    ]
+    sequence: Annotated[
+        HeaderCount,
+        Field(
+            alias="seq",
+            description="per-contact sequence number, from 0 without gaps; (contact-id, seq) "
+            "identifies a frame",
+            examples=[1234],
+        ),
+    ]
 
     @property
     def key(self) -> bytes:
@@ -108,198 +260,201 @@ class FrameMeta:
         return str(self.norad_id).encode()
 
     def headers(self) -> Headers:
-        crc = b"none" if self.crc_ok is None else (b"ok" if self.crc_ok else b"bad")
-        return [
-            ("gs-schema", _FRAMES_SCHEMA_B),
-            ("contact-id", self.contact_id.encode()),
-            ("norad-id", b"%d" % self.norad_id),
-            ("station", self.station.encode()),
-            ("antenna", self.antenna.encode()),
-            ("frame-time", utc_iso(self.frame_time).encode()),
-            ("vc", b"%d" % self.virtual_channel),
-            ("frame-counter", b"%d" % self.frame_counter),
-            ("rs-corrections", b"%d" % self.rs_corrections),
-            ("crc", crc),
-            ("seq", b"%d" % self.sequence),
-        ]
+        texts = _adapter(FrameMeta).dump_python(self, mode="json", by_alias=True)
+        return [(self.SCHEMA_FIELD, _FRAMES_SCHEMA_B)] + [(n, t.encode()) for n, t in texts.items()]
 
     @classmethod
     def from_headers(cls, headers: Sequence[tuple[str, bytes]] | None) -> FrameMeta:
-        h: dict[str, str] = {}
+        texts: dict[str, str] = {}
         for name, value in headers or ():
             try:
-                h[name] = value.decode() if value is not None else ""
+                texts[name] = value.decode() if value is not None else ""
             except UnicodeDecodeError as exc:
                 raise ContractError(f"header {name!r} is not UTF-8: {value!r}") from exc
-        schema = h.get("gs-schema")
-        if schema != FRAMES_SCHEMA_ID:
-            raise ContractError(f"header gs-schema is {schema!r}, expected {FRAMES_SCHEMA_ID!r}")
-
-        def need(name: str) -> str:
-            if name not in h:
-                raise ContractError(f"frame header {name!r} is missing (got {sorted(h)})")
-            return h[name]
-
-        def integer(name: str) -> int:
-            text = need(name)
-            try:
-                return int(text)
-            except ValueError as exc:
-                raise ContractError(f"frame header {name!r} is {text!r}, not an integer") from exc
-
-        crc_text = need("crc")
-        crc_map: dict[str, bool | None] = {"ok": True, "bad": False, "none": None}
-        if crc_text not in crc_map:
-            raise ContractError(f"frame header 'crc' is {crc_text!r}, expected ok, bad or none")
-        return cls(
-            contact_id=need("contact-id"),
-            norad_id=integer("norad-id"),
-            station=need("station"),
-            antenna=need("antenna"),
-            frame_time=parse_utc_iso(need("frame-time")),
-            virtual_channel=integer("vc"),
-            frame_counter=integer("frame-counter"),
-            rs_corrections=integer("rs-corrections"),
-            crc_ok=crc_map[crc_text],
-            sequence=integer("seq"),
-        )
+        schema = texts.pop(cls.SCHEMA_FIELD, None)
+        if schema != cls.SCHEMA_ID:
+            raise ContractError(
+                f"header {cls.SCHEMA_FIELD} is {schema!r}, expected {cls.SCHEMA_ID!r}"
+            )
+        return _validate(cls, texts, "frame header")
 
 
-@dataclass(frozen=True, slots=True)
+#: Every field of a JSON message is on the wire, also those with a default.
+_ALWAYS_SENT = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+@dataclass(frozen=True, slots=True, config=_ALWAYS_SENT)
 class ContactEventMessage:
-    """A contact changed state (or its window was updated, old == new state)."""
+    """A contact changed state (or its window was updated: old == new state)."""
 
-    contact_id: str
-    old_state: str
-    new_state: str
-    at: datetime
-    reason: str
-    norad_id: int | None = None
-    station: str | None = None
-    antenna: str | None = None
+    SCHEMA_FIELD: ClassVar[str] = "schema"
+    SCHEMA_ID: ClassVar[str] = CONTACT_EVENT_SCHEMA_ID
+    TITLE: ClassVar[str] = "Contact event (value of <prefix>.contact-events, key = contact id)"
+
+    contact_id: Annotated[
+        str, Field(min_length=1, description="the contact (pass booking)", examples=["c-7f3a"])
+    ]
+    old_state: Annotated[ContactEventState, Field(description="state before", examples=["PREPASS"])]
+    new_state: Annotated[
+        ContactEventState,
+        Field(description="state after (the same for a window update)", examples=["PASS"]),
+    ]
+    at: Annotated[
+        UtcTime,
+        Field(description="UTC time of the change", examples=["2026-11-27T01:00:00.000000Z"]),
+    ]
+    reason: Annotated[str, Field(description="why the state changed, for people", examples=["AOS"])]
+    norad_id: Annotated[int | None, Field(ge=0, description="satellite", examples=[25544])] = None
+    station: Annotated[str | None, Field(description="station", examples=["lisbon"])] = None
+    antenna: Annotated[
+        str | None, Field(description="antenna of the station", examples=["dish-1"])
+    ] = None
 
     @property
     def key(self) -> bytes:
         return self.contact_id.encode()
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": CONTACT_EVENT_SCHEMA_ID,
-            "contact_id": self.contact_id,
-            "old_state": self.old_state,
-            "new_state": self.new_state,
-            "at": utc_iso(self.at),
-            "reason": self.reason,
-            "norad_id": self.norad_id,
-            "station": self.station,
-            "antenna": self.antenna,
-        }
+        return _wire_json(self)
 
     def encode(self) -> bytes:
         return json.dumps(self.to_json(), separators=(",", ":")).encode()
 
     @classmethod
     def decode(cls, value: bytes) -> ContactEventMessage:
-        d = _load_json(value, CONTACT_EVENT_SCHEMA_ID)
-        try:
-            return cls(
-                contact_id=str(d["contact_id"]),
-                old_state=str(d["old_state"]),
-                new_state=str(d["new_state"]),
-                at=parse_utc_iso(str(d["at"])),
-                reason=str(d["reason"]),
-                norad_id=None if d.get("norad_id") is None else int(d["norad_id"]),
-                station=d.get("station"),
-                antenna=d.get("antenna"),
-            )
-        except KeyError as exc:
-            raise ContractError(f"contact event lacks field {exc.args[0]!r}") from exc
+        return _validate(cls, _load_json(value, cls), "contact event field")
 
 
 @dataclass(frozen=True, slots=True)
 class DatasetFileInfo:
-    name: str
-    uri: str
-    size_bytes: int
-    sha256: str
+    """One stored file of a dataset."""
+
+    name: Annotated[str, Field(description="path inside the dataset", examples=["frames.h5"])]
+    uri: Annotated[
+        str,
+        Field(
+            description="where it is stored",
+            examples=["s3://bucket/datasets/25544/2026/11/27/c-7f3a/frames.h5"],
+        ),
+    ]
+    size_bytes: Annotated[int, Field(ge=0, description="its size", examples=[100000])]
+    sha256: Annotated[
+        str,
+        Field(
+            pattern="^[0-9a-f]{64}$",
+            description="SHA-256 of its bytes, lowercase hex",
+            examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
+        ),
+    ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=_ALWAYS_SENT)
 class DatasetReadyMessage:
     """A dataset's files are all stored and checksummed, and it is in the catalogue."""
 
-    dataset_id: str
-    contact_id: str
-    norad_id: int
-    station: str
-    start: datetime
-    end: datetime
-    manifest_uri: str
-    files: tuple[DatasetFileInfo, ...] = field(default_factory=tuple)
+    SCHEMA_FIELD: ClassVar[str] = "schema"
+    SCHEMA_ID: ClassVar[str] = DATASET_READY_SCHEMA_ID
+    TITLE: ClassVar[str] = "Dataset-ready notice (value of <prefix>.datasets, key = NORAD id)"
+
+    dataset_id: Annotated[
+        str, Field(min_length=1, description="the dataset's catalogue id", examples=["ds-1"])
+    ]
+    contact_id: Annotated[
+        str, Field(min_length=1, description="the contact it recorded", examples=["c-7f3a"])
+    ]
+    norad_id: Annotated[int, Field(ge=0, description="satellite", examples=[25544])]
+    station: Annotated[str, Field(description="station", examples=["lisbon"])]
+    start: Annotated[
+        UtcTime, Field(description="AOS of the contact", examples=["2026-11-27T01:00:00.000000Z"])
+    ]
+    end: Annotated[
+        UtcTime, Field(description="LOS of the contact", examples=["2026-11-27T01:10:00.000000Z"])
+    ]
+    manifest_uri: Annotated[
+        str,
+        Field(
+            description="s3://bucket/key or file:///path of manifest.json",
+            examples=["s3://bucket/datasets/25544/2026/11/27/c-7f3a/manifest.json"],
+        ),
+    ]
+    files: Annotated[
+        tuple[DatasetFileInfo, ...], Field(description="every file but the manifest")
+    ] = ()
+
+    @computed_field(description="sum of the files' sizes")  # type: ignore[prop-decorator]
+    @property
+    def total_size_bytes(self) -> int:
+        return sum(f.size_bytes for f in self.files)
 
     @property
     def key(self) -> bytes:
         return str(self.norad_id).encode()
 
-    @property
-    def total_size_bytes(self) -> int:
-        return sum(f.size_bytes for f in self.files)
-
     def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": DATASET_READY_SCHEMA_ID,
-            "dataset_id": self.dataset_id,
-            "contact_id": self.contact_id,
-            "norad_id": self.norad_id,
-            "station": self.station,
-            "start": utc_iso(self.start),
-            "end": utc_iso(self.end),
-            "manifest_uri": self.manifest_uri,
-            "total_size_bytes": self.total_size_bytes,
-            "files": [
-                {"name": f.name, "uri": f.uri, "size_bytes": f.size_bytes, "sha256": f.sha256}
-                for f in self.files
-            ],
-        }
+        doc = _wire_json(self)
+        doc["files"] = doc.pop("files")  # the published order: total_size_bytes, then files
+        return doc
 
     def encode(self) -> bytes:
         return json.dumps(self.to_json(), separators=(",", ":")).encode()
 
     @classmethod
     def decode(cls, value: bytes) -> DatasetReadyMessage:
-        d = _load_json(value, DATASET_READY_SCHEMA_ID)
-        try:
-            return cls(
-                dataset_id=str(d["dataset_id"]),
-                contact_id=str(d["contact_id"]),
-                norad_id=int(d["norad_id"]),
-                station=str(d["station"]),
-                start=parse_utc_iso(str(d["start"])),
-                end=parse_utc_iso(str(d["end"])),
-                manifest_uri=str(d["manifest_uri"]),
-                files=tuple(
-                    DatasetFileInfo(
-                        name=str(f["name"]),
-                        uri=str(f["uri"]),
-                        size_bytes=int(f["size_bytes"]),
-                        sha256=str(f["sha256"]),
-                    )
-                    for f in d["files"]
-                ),
-            )
-        except KeyError as exc:
-            raise ContractError(f"dataset-ready notice lacks field {exc.args[0]!r}") from exc
+        doc = dict(_load_json(value, cls))
+        doc.pop("total_size_bytes", None)  # derived from the files
+        return _validate(cls, doc, "dataset-ready notice field")
 
 
-def _load_json(value: bytes, schema_id: str) -> Mapping[str, Any]:
+#: The topic messages, by the name of their JSON Schema in ingest/schemas/.
+MESSAGES: dict[str, type[Any]] = {
+    "frame-headers": FrameMeta,
+    "contact-event": ContactEventMessage,
+    "dataset-ready": DatasetReadyMessage,
+}
+
+_FRAMES_SCHEMA_B = FRAMES_SCHEMA_ID.encode()
+_M = TypeVar("_M")
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
+def _adapter(cls: type[_M]) -> TypeAdapter[_M]:
+    """The cached pydantic adapter of a message class (validation, dumps, schema)."""
+    adapter = _ADAPTERS.get(cls)
+    if adapter is None:
+        adapter = _ADAPTERS[cls] = TypeAdapter(cls)
+    return adapter
+
+
+def _wire_json(message: Any) -> dict[str, Any]:
+    return {
+        message.SCHEMA_FIELD: message.SCHEMA_ID,
+        **_adapter(type(message)).dump_python(message, mode="json"),
+    }
+
+
+def _validate(cls: type[_M], doc: Mapping[str, Any], what: str) -> _M:
+    """``doc`` as a ``cls``; a ``ContractError`` naming the first bad field and value."""
+    try:
+        return _adapter(cls).validate_python(doc)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "missing":
+            raise ContractError(f"{what} {name!r} is missing (got {sorted(doc)})") from None
+        raise ContractError(f"{what} {name!r} is {error['input']!r}: {error['msg']}") from None
+
+
+def _load_json(value: bytes, cls: type[Any]) -> dict[str, Any]:
+    """The JSON object in ``value``, without its schema field (checked)."""
     try:
         d = json.loads(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ContractError(f"message is not JSON: {value[:80]!r}") from exc
     if not isinstance(d, dict):
         raise ContractError(f"message is JSON {type(d).__name__}, expected an object")
-    if d.get("schema") != schema_id:
-        raise ContractError(f"message schema is {d.get('schema')!r}, expected {schema_id!r}")
+    schema = d.pop(cls.SCHEMA_FIELD, None)
+    if schema != cls.SCHEMA_ID:
+        raise ContractError(f"message schema is {schema!r}, expected {cls.SCHEMA_ID!r}")
     return d
 
 

@@ -1,4 +1,8 @@
-"""One set of mean orbital elements (from a TLE or an OMM) and its SGP4 model."""
+"""One set of mean orbital elements (from a TLE or an OMM) and its SGP4 model.
+
+Parsing lives above this module (``orbital.tle``, ``orbital.omm``; any text:
+``orbital.omm.parse_elements``), so nothing here imports a parser.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,6 @@ from typing import Literal
 
 from sgp4.api import Satrec
 from sgp4.omm import initialize as omm_initialize
-
-from orbital.errors import ElementSetError
 
 SourceFormat = Literal["tle", "omm"]
 
@@ -62,20 +64,6 @@ class ElementSet:
                 lines.insert(0, self.name)
             return "\n".join(lines) + "\n"
         return json.dumps(self.omm, sort_keys=True)
-
-    @classmethod
-    def from_text(cls, text: str) -> ElementSet:
-        """Inverse of :meth:`text`; raises ``ElementSetError`` naming the problem."""
-        # Imported here: orbital.tle and orbital.omm import this module.
-        from orbital.omm import parse_elements
-
-        result = parse_elements(text)
-        if result.rejected:
-            first = result.rejected[0]
-            raise ElementSetError(first.message)
-        if len(result.elements) != 1:
-            raise ElementSetError(f"expected exactly one element set, found {len(result.elements)}")
-        return result.elements[0]
 
 
 def epoch_from_satrec(sat: Satrec) -> datetime:

@@ -1,7 +1,8 @@
 """OMM (CCSDS Orbit Mean-elements Message) in CelesTrak's JSON and CSV forms.
 
 Also :func:`parse_elements`, which accepts any supported text (TLE, 3LE,
-OMM JSON, OMM CSV) and dispatches on its content.
+OMM JSON, OMM CSV) and dispatches on its content, and
+:func:`parse_element_set`, the inverse of ``ElementSet.text()``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sgp4.api import Satrec
 from sgp4.omm import initialize as omm_initialize
 
 from orbital.elements import ElementSet
+from orbital.errors import ElementSetError
 from orbital.tle import ParseResult, RejectedRecord, parse_tle
 
 REQUIRED_FIELDS = (
@@ -191,3 +193,14 @@ def parse_elements(text: str | bytes) -> ParseResult:
     if "OBJECT_NAME" in first.upper() or "NORAD_CAT_ID" in first.upper():
         return parse_omm_csv(stripped.splitlines())
     return parse_tle(text.splitlines())
+
+
+def parse_element_set(text: str) -> ElementSet:
+    """The one element set in ``text`` (inverse of ``ElementSet.text()``);
+    raises ``ElementSetError`` naming the problem."""
+    result = parse_elements(text)
+    if result.rejected:
+        raise ElementSetError(result.rejected[0].message)
+    if len(result.elements) != 1:
+        raise ElementSetError(f"expected exactly one element set, found {len(result.elements)}")
+    return result.elements[0]

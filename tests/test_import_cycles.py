@@ -13,25 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = [
-    "groundstation",
-    "api",
-    "ingest",
-    # Known cycles, outside the groundstation/ and api/ part of issue 12:
-    # strict, so the mark must go once the cycle is gone.
-    pytest.param(
-        "orbital",
-        marks=pytest.mark.xfail(
-            strict=True, reason="elements <-> omm <-> tle: until recut-libs lands"
-        ),
-    ),
-    pytest.param(
-        "dsp",
-        marks=pytest.mark.xfail(
-            strict=True, reason="chain <-> satellite (the receiver's registry and its specs)"
-        ),
-    ),
-]
+PACKAGES = ["groundstation", "api", "ingest", "orbital", "dsp"]
 
 
 def _module_name(path: Path, root: Path) -> str:

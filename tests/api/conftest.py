@@ -3,7 +3,7 @@ migrated database on SQLite and on PostgreSQL.
 
 PostgreSQL comes from GS_TEST_POSTGRES_URL (scripts/services/postgres.sh);
 without it the postgres variants skip locally and FAIL under CI=true. These
-tests use their own database, ``<name>_api``, created fresh per session.
+tests use their own database, ``<name>_api_<random>``, made per session.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from service_env import need_env
+from service_env import scratch_database
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from api.app import create_app
@@ -47,19 +46,12 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def _postgres_url() -> Iterator[str]:
-    base = make_url(need_env("GS_TEST_POSTGRES_URL", "postgres"))
-    name = f"{base.database}_api"
-    admin = make_engine(base.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = base.set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    migrate(engine)
-    engine.dispose()
-    yield url
+def _postgres_url(postgres_base_url: str) -> Iterator[str]:
+    with scratch_database(postgres_base_url, "api") as url:
+        engine = make_engine(url)
+        migrate(engine)
+        engine.dispose()
+        yield url
 
 
 def _truncate(url: str) -> None:
@@ -72,7 +64,7 @@ def _truncate(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         path = tmp_path / "gs.db"

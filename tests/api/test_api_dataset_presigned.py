@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from groundstation.settings import Settings
 
-from .conftest import NOAA19, World, need_env, serve
+from .conftest import NOAA19, World, serve
 from .helpers import DATASET_BYTES, dataset_world, s3_settings
 
 DATA = DATASET_BYTES
@@ -25,10 +25,11 @@ EXPIRY_S = 120
 
 
 @pytest.fixture
-def presigned_world(settings: Settings) -> Iterator[World]:
-    endpoint = need_env("GS_TEST_S3_ENDPOINT", "s3")
+def presigned_world(settings: Settings, s3_endpoint: str) -> Iterator[World]:
     with dataset_world(
-        s3_settings(settings, endpoint, s3_presigned_downloads=True, s3_presigned_expiry_s=EXPIRY_S)
+        s3_settings(
+            settings, s3_endpoint, s3_presigned_downloads=True, s3_presigned_expiry_s=EXPIRY_S
+        )
     ) as world:
         yield world
 
@@ -147,9 +148,8 @@ def test_local_store_ignores_the_presigned_setting_and_streams(settings: Setting
     assert r.headers["x-checksum-sha256"] == hashlib.sha256(DATA).hexdigest()
 
 
-def test_s3_store_streams_by_default(settings: Settings) -> None:
-    endpoint = need_env("GS_TEST_S3_ENDPOINT", "s3")
-    with dataset_world(s3_settings(settings, endpoint)) as w:
+def test_s3_store_streams_by_default(settings: Settings, s3_endpoint: str) -> None:
+    with dataset_world(s3_settings(settings, s3_endpoint)) as w:
         r = w.client.get(FILE, headers=w.as_("scientist"), follow_redirects=False)
     assert r.status_code == 200
     assert r.content == DATA

@@ -9,16 +9,17 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from service_env import need_env
 
 from groundstation.settings import Settings
 
-from .conftest import NOAA19, NOW, World, need_env
+from .conftest import NOAA19, NOW, World
 from .helpers import DATASET_BYTES, dataset_world, s3_settings
 
 DATA = DATASET_BYTES
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
 def store_world(request: pytest.FixtureRequest, settings: Settings) -> Iterator[World]:
     if request.param == "s3":
         settings = s3_settings(settings, need_env("GS_TEST_S3_ENDPOINT", "s3"))

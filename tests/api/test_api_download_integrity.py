@@ -19,10 +19,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from service_env import need_env
 
 from groundstation.settings import Settings
 
-from .conftest import NOAA19, NOW, World, need_env, serve
+from .conftest import NOAA19, NOW, World, serve
 from .helpers import add_dataset, dataset_world, s3_settings
 
 BIG = os.urandom(3 * 256 * 1024 + 1000)  # four chunks of the stream
@@ -43,7 +44,7 @@ def _settings(tmp_path: Path, store: str, verify_first_bytes: int) -> Settings:
     return settings
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
 def store(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

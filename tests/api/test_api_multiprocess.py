@@ -420,6 +420,7 @@ def test_event_poller_runs_only_while_someone_listens_and_stops_at_shutdown(
     assert not [t for t in threading.enumerate() if t.name == "contact-events-poller"]
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 def test_event_log_on_postgres_waits_for_an_older_open_transaction_and_skips_nothing(
     world: World,

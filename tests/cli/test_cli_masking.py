@@ -21,7 +21,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from service_env import need_env
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -33,9 +32,9 @@ PASSWORD = f"Pw-{uuid.uuid4().hex[:16]}"
 
 
 @pytest.fixture
-def secret_url() -> Iterator[str]:
+def secret_url(postgres_base_url: str) -> Iterator[str]:
     """A scratch PostgreSQL database, as a URL with ``PASSWORD`` in it."""
-    base = make_url(need_env("GS_TEST_POSTGRES_URL", "postgres"))
+    base = make_url(postgres_base_url)
     name = f"{base.database}_mask_{uuid.uuid4().hex[:8]}"
     admin = make_engine(base.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -140,7 +139,9 @@ def _free_port() -> int:
         return port
 
 
-def test_serve_log_and_readyz_never_show_the_password(secret_url: str, tmp_path: Path) -> None:
+def test_serve_log_and_readyz_never_show_the_password(
+    secret_url: str, postgres_base_url: str, tmp_path: Path
+) -> None:
     log = tmp_path / "serve.log"
     port = _free_port()
     with open(log, "wb") as out:
@@ -164,9 +165,7 @@ def test_serve_log_and_readyz_never_show_the_password(secret_url: str, tmp_path:
         assert ready.status_code == 200, ready.text
         assert PASSWORD not in ready.text
         # The database goes away: /readyz says so, without the password.
-        admin = make_engine(
-            need_env("GS_TEST_POSTGRES_URL", "postgres"), isolation_level="AUTOCOMMIT"
-        )
+        admin = make_engine(postgres_base_url, isolation_level="AUTOCOMMIT")
         name = make_url(secret_url).database
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))

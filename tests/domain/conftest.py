@@ -2,7 +2,7 @@
 
 PostgreSQL comes from GS_TEST_POSTGRES_URL (scripts/services/postgres.sh);
 without it the postgres variants skip locally and FAIL under CI=true. The
-tests use their own database, ``<name>_domain``, created fresh per session.
+tests use their own database, ``<name>_domain_<random>``, made per session.
 """
 
 from __future__ import annotations
@@ -12,17 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from service_env import scratch_database
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.models import Base
 from ingest.catalog import Base as CatalogBase
 
-from .helpers import postgres_url_or_skip
-
-ENGINES = ["sqlite", "postgres"]
+ENGINES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(scope="session")
@@ -35,24 +33,12 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def _postgres_engine() -> Iterator[Engine]:
-    base_url = make_url(postgres_url_or_skip())
-    name = f"{base_url.database}_domain"
-    admin = make_engine(
-        base_url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    engine = make_engine(
-        base_url.set(database=name).render_as_string(hide_password=False),
-        pool_size=10,
-        max_overflow=70,
-    )
-    migrate(engine)
-    yield engine
-    engine.dispose()
+def _postgres_engine(postgres_base_url: str) -> Iterator[Engine]:
+    with scratch_database(postgres_base_url, "domain") as url:
+        engine = make_engine(url, pool_size=10, max_overflow=70)
+        migrate(engine)
+        yield engine
+        engine.dispose()
 
 
 def _truncate_all(engine: Engine) -> None:

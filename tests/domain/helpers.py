@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from service_env import need_env
 from sqlalchemy.orm import Session
 
 from groundstation.models import (
@@ -16,11 +15,6 @@ from groundstation.models import (
     Satellite,
 )
 from groundstation.states import ContactState
-
-
-def postgres_url_or_skip() -> str:
-    return need_env("GS_TEST_POSTGRES_URL", "postgres")
-
 
 T0 = datetime(2023, 7, 4, 12, 0, tzinfo=UTC)
 

@@ -1,15 +1,9 @@
-import os
-
 import pytest
+from service_env import need_env
 
 
 @pytest.fixture
 def grsat() -> None:
-    """gr-satellites is available (scripts/services/grsat.sh exported GS_GRSAT):
+    """gr-satellites is available (scripts/services/grsat.sh exported GS_GRSAT=1):
     skip locally when it is not, fail under CI=true."""
-    if os.environ.get("GS_GRSAT") == "1":
-        return
-    message = "GS_GRSAT not set: scripts/services/grsat.sh start did not provide gr-satellites"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    need_env("GS_GRSAT", "grsat")

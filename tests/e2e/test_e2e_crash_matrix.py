@@ -54,7 +54,7 @@ SPEEDUP = 60.0
 LONG_PREPASS = "long-prepass"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh database: a SQLite file, or a scratch PostgreSQL database."""
     if request.param == "sqlite":

@@ -47,7 +47,7 @@ PAUSE_AFTER = 40
 HOOK_LINE = "TEST HOOK: plan commit paused after"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'var' / 'groundstation.db'}"

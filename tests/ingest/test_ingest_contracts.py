@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import jsonschema
 import pytest
+from pydantic import ValidationError
 
 from ingest.errors import ContractError
 from ingest.topics import (
@@ -46,9 +47,8 @@ def test_frame_time_in_another_zone_is_stored_as_utc() -> None:
 
 
 def test_a_naive_frame_time_is_refused() -> None:
-    m = FrameMeta("c", 1, "s", "a", datetime(2026, 1, 1), 0, 0, 0, None, 0)
-    with pytest.raises(ContractError, match="naive"):
-        m.headers()
+    with pytest.raises(ValidationError, match="naive"):
+        FrameMeta("c", 1, "s", "a", datetime(2026, 1, 1), 0, 0, 0, None, 0)
 
 
 def test_a_missing_header_is_named_in_the_error() -> None:
@@ -64,7 +64,7 @@ def test_a_non_numeric_header_is_named_with_its_value() -> None:
 
 
 def test_contact_event_json_follows_its_schema_and_round_trips() -> None:
-    ev = ContactEventMessage("c-1", "scheduled", "tracking", T0, "AOS", 25544, "lisbon", "dish-1")
+    ev = ContactEventMessage("c-1", "PREPASS", "PASS", T0, "AOS", 25544, "lisbon", "dish-1")
     import json
 
     jsonschema.validate(json.loads(ev.encode()), load_schema("contact-event"))
@@ -94,3 +94,65 @@ def test_topic_names_share_the_configured_prefix() -> None:
 def test_a_prefix_kafka_cannot_use_is_refused_with_its_value() -> None:
     with pytest.raises(ContractError, match="'a b'"):
         TopicNames("a b")
+
+
+# The bytes on the wire, pinned: the contracts may be rewritten, what a
+# consumer receives may not change.
+WIRE_TIME = datetime(2026, 11, 27, 1, 2, 3, 456789, tzinfo=UTC)
+
+
+def test_frame_headers_on_the_wire_are_unchanged() -> None:
+    m = FrameMeta("c-7f3a", 25544, "lisbon", "dish-1", WIRE_TIME, 1, 200, -1, None, 1234)
+    assert m.headers() == [
+        ("gs-schema", b"groundstation.frame/1"),
+        ("contact-id", b"c-7f3a"),
+        ("norad-id", b"25544"),
+        ("station", b"lisbon"),
+        ("antenna", b"dish-1"),
+        ("frame-time", b"2026-11-27T01:02:03.456789Z"),
+        ("vc", b"1"),
+        ("frame-counter", b"200"),
+        ("rs-corrections", b"-1"),
+        ("crc", b"none"),
+        ("seq", b"1234"),
+    ]
+
+
+def test_contact_events_on_the_wire_are_unchanged() -> None:
+    plus2 = WIRE_TIME.astimezone(timezone(timedelta(hours=2)))
+    ev = ContactEventMessage("c-7f3a", "PREPASS", "PASS", plus2, "AOS", 25544, "lisbon", "dish-1")
+    assert ev.encode() == (
+        b'{"schema":"groundstation.contact-event/1","contact_id":"c-7f3a",'
+        b'"old_state":"PREPASS","new_state":"PASS","at":"2026-11-27T01:02:03.456789Z",'
+        b'"reason":"AOS","norad_id":25544,"station":"lisbon","antenna":"dish-1"}'
+    )
+    update = ContactEventMessage("c-1", "SCHEDULED", "SCHEDULED", WIRE_TIME, "window updated")
+    assert update.encode() == (
+        b'{"schema":"groundstation.contact-event/1","contact_id":"c-1",'
+        b'"old_state":"SCHEDULED","new_state":"SCHEDULED","at":"2026-11-27T01:02:03.456789Z",'
+        b'"reason":"window updated","norad_id":null,"station":null,"antenna":null}'
+    )
+
+
+def test_dataset_ready_notices_on_the_wire_are_unchanged() -> None:
+    n = DatasetReadyMessage(
+        "ds-1",
+        "c-7f3a",
+        25544,
+        "lisbon",
+        WIRE_TIME,
+        WIRE_TIME + timedelta(minutes=10),
+        "s3://b/k/manifest.json",
+        (
+            DatasetFileInfo("frames.h5", "s3://b/k/frames.h5", 100000, "a" * 64),
+            DatasetFileInfo("iq.sigmf-data", "s3://b/k/iq.sigmf-data", 23456, "b" * 64),
+        ),
+    )
+    assert n.encode() == (
+        b'{"schema":"groundstation.dataset-ready/1","dataset_id":"ds-1","contact_id":"c-7f3a",'
+        b'"norad_id":25544,"station":"lisbon","start":"2026-11-27T01:02:03.456789Z",'
+        b'"end":"2026-11-27T01:12:03.456789Z","manifest_uri":"s3://b/k/manifest.json",'
+        b'"total_size_bytes":123456,"files":[{"name":"frames.h5","uri":"s3://b/k/frames.h5",'
+        b'"size_bytes":100000,"sha256":"' + b"a" * 64 + b'"},{"name":"iq.sigmf-data",'
+        b'"uri":"s3://b/k/iq.sigmf-data","size_bytes":23456,"sha256":"' + b"b" * 64 + b'"}]}'
+    )

@@ -176,7 +176,7 @@ def test_contact_events_and_dataset_notices_are_schema_valid_json_on_their_topic
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
 ) -> None:
     pub = KafkaPublisher(config(kafka_bootstrap, topic_prefix, tmp_path)).start()
-    ev = ContactEventMessage("c-1", "scheduled", "tracking", T0, "AOS reached", 25544, "l", "d")
+    ev = ContactEventMessage("c-1", "PREPASS", "PASS", T0, "AOS reached", 25544, "l", "d")
     notice = DatasetReadyMessage(
         "d-1",
         "c-1",

@@ -73,7 +73,7 @@ def test_with_no_broker_configured_the_publisher_is_the_local_log(tmp_path: Path
     pub = open_publisher(KafkaConfig(None, topic_prefix="gs", local_log_dir=tmp_path))
     assert isinstance(pub, LocalLogPublisher)
     pub.publish_frame(b"\x01\x02", meta(0))
-    pub.publish_contact_event(ContactEventMessage("c-1", "scheduled", "tracking", T0, "AOS"))
+    pub.publish_contact_event(ContactEventMessage("c-1", "PREPASS", "PASS", T0, "AOS"))
     pub.close()
     assert len(list(topiclog.iter_lines(tmp_path, "gs.frames"))) == 1
     [line] = topiclog.iter_lines(tmp_path, "gs.contact-events")
@@ -168,11 +168,11 @@ def test_contact_lifecycle_events_reach_the_events_topic_through_the_sink(tmp_pa
 
     pub = LocalLogPublisher(tmp_path, TopicNames("gs"))
     sink = PublisherEventSink(pub, details=lambda cid: (25544, "lisbon", "dish-1"))
-    sink.publish(Event("c-9", "scheduled", "tracking", T0, "AOS"))
+    sink.publish(Event("c-9", "PREPASS", "PASS", T0, "AOS"))
     pub.close()
     [rec] = LocalLogSource(tmp_path, "gs.contact-events").records(idle_timeout_s=0.1)
     msg = ContactEventMessage.decode(rec.value)
-    assert (msg.new_state, msg.reason, msg.norad_id, msg.at) == ("tracking", "AOS", 25544, T0)
+    assert (msg.new_state, msg.reason, msg.norad_id, msg.at) == ("PASS", "AOS", 25544, T0)
     assert rec.key == b"c-9"
 
 

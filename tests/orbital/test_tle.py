@@ -7,7 +7,7 @@ import json
 from sgp4.exporter import export_omm
 
 from orbital.elements import ElementSet
-from orbital.omm import parse_elements, parse_omm_csv, parse_omm_json
+from orbital.omm import parse_element_set, parse_elements, parse_omm_csv, parse_omm_json
 from orbital.tle import parse_tle, tle_checksum
 
 ISS_L1 = "1 25544U 98067A   23186.10968024 -.00120065  00000+0 -21640-2 0  9990"
@@ -106,7 +106,7 @@ def test_3le_with_zero_prefixed_names_and_blank_lines() -> None:
 
 def test_text_round_trip_gives_the_same_element_set() -> None:
     (e,) = parse_tle(["ISS (ZARYA)", ISS_L1, ISS_L2]).elements
-    assert ElementSet.from_text(e.text()) == e
+    assert parse_element_set(e.text()) == e
 
 
 def _omm_records(elements: list[ElementSet]) -> list[dict[str, str]]:
