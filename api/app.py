@@ -9,8 +9,8 @@ or ``groundstation serve``, which runs the contact lifecycle in the same
 process and connects it with ``attach_runtime``: its frame counts and spool
 depth reach the metrics. Contact events reach the SSE stream through the
 database (``api.events``), whichever process made them, so several workers
-(``--workers N``) may serve the API; ``GET /metrics`` sums the counters of
-all workers of the run (``api.metrics``).
+(``--workers N``) may serve the API; ``GET /metrics`` reports all workers
+of the run (prometheus_client's multiprocess mode, ``api.metrics``).
 """
 
 from __future__ import annotations
@@ -202,8 +202,9 @@ def create_app(
 
     ``metrics_dir``: where the processes of one server run share their
     metrics, so ``GET /metrics`` reports them all (``app_from_env`` passes
-    ``<data_dir>/metrics``; see ``api.metrics``). Without it the page is this
-    process's alone and nothing is written."""
+    ``<data_dir>/metrics``; one such app per process, made before anything
+    imports prometheus_client: see ``api.metrics``). Without it the page is
+    this process's alone and nothing is written."""
     from groundstation.db import make_session_factory, open_database
 
     url = settings.effective_database_url()
@@ -288,13 +289,11 @@ def create_app(
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Size the thread pool that runs sync routes (``Settings.api_threads``)
-    and start sharing metrics with the server's other processes; at shutdown,
-    stop the contact-event poller (started by the first SSE client) and write
-    this process's final metrics snapshot."""
+    """Size the thread pool that runs sync routes (``Settings.api_threads``);
+    at shutdown, stop the contact-event poller (started by the first SSE
+    client) and take this process's gauges out of the shared metrics."""
     ctx: AppContext = app.state.ctx
     anyio.to_thread.current_default_thread_limiter().total_tokens = ctx.settings.api_threads
-    await run_in_threadpool(ctx.metrics.open)
     try:
         yield
     finally:
