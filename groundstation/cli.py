@@ -31,6 +31,8 @@ import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
+from groundstation.errors import ConfigurationError
+
 # Modules under groundstation.commands that add subcommands, in help order.
 COMMAND_MODULES: tuple[str, ...] = (
     "passes",
@@ -171,7 +173,14 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from groundstation.numba_cache import configure_numba_cache
+
     argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        configure_numba_cache()  # before any command imports numba
+    except ConfigurationError as exc:
+        print(f"groundstation: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     parser = build_parser(command_word(argv))
     args = parser.parse_args(argv)
     return run_command(args)
