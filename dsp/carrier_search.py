@@ -221,7 +221,8 @@ def _wideband_line(
     # the noise of the squared spectrum near the line: within two symbol rates
     near = usable & (np.abs(np.mod(f2 - f2[k] + fs_hz / 2, fs_hz) - fs_hz / 2) <= 2 * baud_rate)
     reference = p2[near] if np.count_nonzero(near) >= 16 else p2[usable]
-    significance = 10 * np.log10(p2[k] / max(float(np.median(reference)), 1e-300))
+    with np.errstate(divide="ignore"):  # silence: no line at all, -inf dB
+        significance = 10 * np.log10(p2[k] / max(float(np.median(reference)), 1e-300))
     return float(freq), float(significance)
 
 

@@ -11,19 +11,27 @@ raise, it prints one line (passwords masked) and chooses the exit code:
 - 1: refused or failed (a booking rule, nothing decoded, a contact failed);
 - 2: bad input: an argument, a file or a setting, the offending value named
   (argparse's own errors exit 2 too);
-- 130: interrupted.
+- 130: interrupted;
+- 141: the reader of the output went away (``| head``), as SIGPIPE would.
 
 Anything else is a bug: its traceback is printed (passwords masked), exit 1.
+
+Only the module of the subcommand given is imported (``COMMAND_OF``), so
+``groundstation decode`` does not load the database, web or Kafka modules
+that other areas need; ``--help`` and unknown words load every module.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import traceback
 from collections.abc import Sequence
 from typing import NoReturn
+
+from groundstation.errors import ConfigurationError
 
 # Modules under groundstation.commands that add subcommands, in help order.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -40,8 +48,34 @@ COMMAND_MODULES: tuple[str, ...] = (
     "housekeeping",
 )
 
+# Subcommand -> the module under groundstation.commands that registers it
+# (tests/domain/test_cli.py checks this against what the modules register).
+COMMAND_OF: dict[str, str] = {
+    "passes": "passes",
+    "demo": "demo",
+    "decode": "dsp",
+    "simulate": "dsp",
+    "consume": "consume",
+    "stations": "inventory",
+    "antennas": "inventory",
+    "satellites": "inventory",
+    "profiles": "inventory",
+    "ephemeris": "inventory",
+    "availability": "contacts",
+    "reserve": "contacts",
+    "cancel": "contacts",
+    "contacts": "contacts",
+    "plan": "plan",
+    "serve-scheduler": "scheduler",
+    "db": "scheduler",
+    "keys": "apikeys",
+    "serve": "serve",
+    "housekeeping": "housekeeping",
+}
+
 EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2
+EXIT_BROKEN_PIPE = 128 + 13  # as a process killed by SIGPIPE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,17 +85,27 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand, or only of those of ``command``'s
+    module when ``command`` is a known subcommand."""
     parser = _Parser(
         prog="groundstation",
         description="Self-hostable satellite ground-station service.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for name in COMMAND_MODULES:
+    only = COMMAND_OF.get(command) if command is not None else None
+    for name in (only,) if only else COMMAND_MODULES:
         module = importlib.import_module(f"groundstation.commands.{name}")
         module.register(subparsers)
     return parser
+
+
+def command_word(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names (its first word; the top level takes
+    no option with a value), None for ``--help`` alone or nothing."""
+    first = argv[0] if argv else None
+    return None if first is None or first.startswith("-") else first
 
 
 def exit_code_for(exc: BaseException) -> int | None:
@@ -101,8 +145,6 @@ def describe(exc: BaseException) -> str:
 
 def run_command(args: argparse.Namespace) -> int:
     """Run the subcommand ``args`` selects, behind the error boundary."""
-    from groundstation.db import redact
-
     # "groundstation stations add", as argparse names the subcommand in its errors
     words = [getattr(args, key, None) for key in ("command", "action", "what")]
     prog = " ".join(["groundstation", *(str(w) for w in words if isinstance(w, str))])
@@ -110,7 +152,13 @@ def run_command(args: argparse.Namespace) -> int:
         code: int = args.func(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (| head): stop quietly, as a shell would
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's final flush must not fail again
+        return EXIT_BROKEN_PIPE
     except Exception as exc:
+        from groundstation.db import redact  # the database modules only on an error
+
         exit_code = exit_code_for(exc)
         if exit_code is None:
             text = "".join(traceback.format_exception(exc))
@@ -125,7 +173,15 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    from groundstation.numba_cache import configure_numba_cache
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        configure_numba_cache()  # before any command imports numba
+    except ConfigurationError as exc:
+        print(f"groundstation: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    parser = build_parser(command_word(argv))
     args = parser.parse_args(argv)
     return run_command(args)
 

@@ -1,7 +1,12 @@
 """Shared plumbing of the subcommands: settings, database, clock, reading
 input files, parsing times and numbers. Errors are raised, never printed
 here: ``groundstation.cli.run_command`` turns them into one line and an exit
-code (2 for bad input: an argument, a file or a setting, the value named)."""
+code (2 for bad input: an argument, a file or a setting, the value named).
+
+Commands that need no database (``decode``, ``simulate``) use the parsing
+helpers too, so the database, booking and settings modules are imported
+only by the functions that use them, not by importing this module.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
-
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING, TypeVar
 
 from groundstation.clock import (
     SUPPORTED_END,
@@ -26,8 +28,13 @@ from groundstation.clock import (
     require_supported,
 )
 from groundstation.errors import ConfigurationError, ValidationError
-from groundstation.policy import BookingPolicy
-from groundstation.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from groundstation.policy import BookingPolicy
+    from groundstation.settings import Settings
 
 Handler = Callable[[argparse.Namespace, "Context"], int]
 T = TypeVar("T")
@@ -42,6 +49,8 @@ class Context:
 
     @property
     def policy(self) -> BookingPolicy:
+        from groundstation.policy import BookingPolicy
+
         return BookingPolicy.from_settings(self.settings)
 
     @contextmanager
@@ -56,6 +65,7 @@ def load_settings(env_file: Path | None = None) -> Settings:
     from pydantic import ValidationError as PydanticValidationError
 
     from groundstation.db import redact
+    from groundstation.settings import Settings
 
     try:
         return Settings(_env_file=env_file)  # type: ignore[call-arg]

@@ -1,9 +1,25 @@
 """``groundstation decode`` and ``groundstation simulate``: the downlink DSP on files.
 
-decode: an IQ recording (raw cf32, or SigMF cf32_le) -> one line per frame
-(hex) or JSON with per-frame metadata and the pass summary. simulate: a
-profile + frame count + link -> IQ (cf32 or SigMF). Optional Doppler: a CSV
-of ``time_s,range_rate_km_s`` (an orbital track) with ``--carrier-hz``.
+decode: a recording -> one line per frame (hex; lines starting with ``#`` are
+comments) or JSON with per-frame metadata, optionally a KISS file. Two modes:
+
+- ``--satellite NORAD-or-name``: every transmitter of that satellite from the
+  catalogue (groundstation.satellites, dsp.chain); the receiver finds
+  subcarrier, carrier offset, level and clock by itself. ``--json`` writes
+  one JSON object per frame and line as frames come out (a long recording
+  streams).
+- ``--profile``: a CCSDS downlink profile (dsp.receiver) on complex I/Q, with
+  the pass summary; ``--json`` writes one document at the end.
+
+``--iq`` takes WAV (mono: receiver audio; stereo: I/Q), raw cf32 with
+``--sample-rate``, or SigMF cf32_le; the format follows the file name unless
+``--format`` says. Recordings are read in blocks, so a long pass runs in
+bounded memory. simulate: a profile + frame count + link -> IQ (cf32 or
+SigMF). Optional Doppler: a CSV of ``time_s,range_rate_km_s`` (an orbital
+track) with ``--carrier-hz``.
+
+Only what each mode uses is imported, when it runs: decoding loads no
+database, web or Kafka module (see groundstation.cli).
 """
 
 from __future__ import annotations
@@ -11,32 +27,31 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
-from dsp.channel import doppler_from_range_rate
-from dsp.profile import DownlinkProfile, ProfileError, builtin_profile, load_profile
-from dsp.receiver import (
-    MAX_SAMPLES_PER_SYMBOL,
-    MIN_SAMPLES_PER_SYMBOL,
-    FrameResult,
-    PassSummary,
-    Receiver,
-    ReceiverConfig,
-)
-from dsp.simulate import LinkConfig, simulate_chunks
-from dsp.space_packets import PacketExtractor
-from dsp.spectrum import SpectrumSurvey, survey_spectrum
-from dsp.tm_frame import parse_tm_frame
-from dsp.transmitter import random_frames
 from groundstation.commands._context import finite, finite_float, int_in, load_input, read_input
 from groundstation.errors import ValidationError
-from ingest.sigmf import SigMFWriter
+
+if TYPE_CHECKING:
+    from dsp.chain import DecodedFrame, SatelliteReceiver
+    from dsp.profile import DownlinkProfile
+    from dsp.receiver import FrameResult, PassSummary, Receiver
+    from dsp.satellite import SatelliteSpec, TransmitterSpec
+    from dsp.space_packets import PacketExtractor
+    from dsp.spectrum import SpectrumSurvey
 
 CHUNK_SAMPLES = 1 << 20
+#: Block of a --satellite decode: 1.4 s of 48 kHz audio, so a frame is
+#: printed soon after the block that ends it (as fast as larger blocks).
+SATELLITE_CHUNK_SAMPLES = 1 << 16
 #: Samples surveyed to explain a decode that found nothing.
 SURVEY_SAMPLES = 1 << 20
 MAX_SIMULATED_FRAMES = 100_000
@@ -44,6 +59,8 @@ MAX_SIMULATED_FRAMES = 100_000
 
 def resolve_profile(name_or_path: str) -> DownlinkProfile:
     """A profile from a YAML file path, else a built-in profile name."""
+    from dsp.profile import ProfileError, builtin_profile, load_profile
+
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.exists():
@@ -56,6 +73,8 @@ def read_doppler_csv(
     path: Path, carrier_hz: float
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """(time_s, doppler_hz) from a ``time_s,range_rate_km_s`` CSV (header optional)."""
+    from dsp.channel import doppler_from_range_rate
+
     lines = read_input(path, "range-rate CSV").splitlines()
     skip = 1 if lines and not (lines[0][:1].isdigit() or lines[0][:1] in "-+.") else 0
     rows = [line for line in lines[skip:] if line.strip() and not line.lstrip().startswith("#")]
@@ -99,16 +118,21 @@ class _Packets:
     (reset on a virtual channel frame counter gap)."""
 
     def __init__(self, profile: DownlinkProfile) -> None:
+        from dsp.space_packets import PacketExtractor
+
         self.profile = profile
+        self.new_extractor = PacketExtractor
         self.extractors: dict[int, PacketExtractor] = {}
         self.last_count: dict[int, int] = {}
 
     def push(self, frame: FrameResult) -> list[bytes]:
+        from dsp.tm_frame import parse_tm_frame
+
         if not frame.ok or frame.header is None:
             return []
         vc = frame.header.virtual_channel_id
         count = frame.header.virtual_channel_frame_count
-        extractor = self.extractors.setdefault(vc, PacketExtractor())
+        extractor = self.extractors.setdefault(vc, self.new_extractor())
         if vc in self.last_count and (count - self.last_count[vc]) % 256 != 1:
             extractor.reset()
         self.last_count[vc] = count
@@ -146,34 +170,129 @@ def read_sigmf_meta(meta_path: Path) -> float:
     return float(rate)
 
 
-def _decode_input(args: argparse.Namespace) -> tuple[Path, float]:
-    """(cf32 data path, sample rate in Hz) of the recording ``args`` name."""
+FORMATS = ("auto", "wav", "cf32", "sigmf")
+
+
+def guess_format(path: str) -> str:
+    """The format of a recording by its name: .wav, SigMF (.sigmf-meta,
+    .sigmf-data, .sigmf), else raw cf32."""
+    name = path.lower()
+    if name.endswith(".wav"):
+        return "wav"
+    if name.endswith((".sigmf-meta", ".sigmf-data", ".sigmf")):
+        return "sigmf"
+    return "cf32"
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A recording opened for decoding in blocks. iq: complex I/Q (else real
+    receiver audio); what: how errors and summaries name it."""
+
+    path: Path
+    what: str
+    fs_hz: float
+    iq: bool
+    n_samples: int
+    _blocks: Callable[[int], Iterator[NDArray[np.generic]]]
+
+    def blocks(self, block_samples: int) -> Iterator[tuple[int, NDArray[np.generic]]]:
+        """(first sample, samples) blocks; a sample that is not a finite
+        number is a ``ValidationError`` naming the file and the sample."""
+        start = 0
+        for block in self._blocks(block_samples):
+            bad = np.flatnonzero(~np.isfinite(block))
+            if bad.size:
+                raise ValidationError(
+                    f"{self.what} {str(self.path)!r} holds a sample that is not a finite number "
+                    f"({block[bad[0]]}) at sample {start + int(bad[0])}"
+                    + (": not a cf32 recording?" if self.what == "IQ file" else "")
+                )
+            yield start, block
+            start += block.size
+
+    def head(self, n_samples: int) -> NDArray[np.complex64]:
+        """The first ``n_samples`` (fewer in a short file), as complex."""
+        parts, have = [], 0
+        for _, block in self.blocks(min(n_samples, 1 << 20)):
+            parts.append(block[: n_samples - have])
+            have += parts[-1].size
+            if have >= n_samples:
+                break
+        return np.concatenate(parts).astype(np.complex64)
+
+    @property
+    def description(self) -> str:
+        kind = "I/Q" if self.iq else "receiver audio"
+        return f"{self.n_samples} samples ({self.n_samples / self.fs_hz:.3g} s) of {kind} at {self.fs_hz:g} Hz"
+
+
+def _existing_file(path: Path, what: str) -> int:
+    """The size of input file ``path``; missing, a directory or empty is a ValidationError."""
+    if path.is_dir():
+        raise ValidationError(f"{what} {str(path)!r} is a directory, not a file")
+    if not path.is_file():
+        raise ValidationError(f"{what} {str(path)!r} does not exist")
+    size = path.stat().st_size
+    if size == 0:
+        raise ValidationError(f"{what} {str(path)!r} is empty (0 bytes): nothing to decode")
+    return size
+
+
+def _same_rate(fs_hz: float | None, header_hz: float, header: str) -> None:
+    if fs_hz is not None and abs(fs_hz - header_hz) > 1e-6:
+        raise ValidationError(f"--sample-rate {fs_hz:g} disagrees with the {header} {header_hz:g}")
+
+
+def _open_wav(args: argparse.Namespace) -> Recording:
+    from groundstation.satellites.wav import open_wav
+
+    path = Path(args.iq)
+    _existing_file(path, "WAV file")
+    try:
+        wav = open_wav(path)
+    except ValueError as exc:
+        raise ValidationError(f"WAV file {str(path)!r}: {' '.join(str(exc).split())}") from None
+    _same_rate(args.sample_rate, wav.fs_hz, "WAV header's sample rate")
+    finite(wav.fs_hz, f"WAV file {str(path)!r}: sample rate", low=0.0)
+    if wav.n_samples == 0:
+        raise ValidationError(f"WAV file {str(path)!r} holds no samples: nothing to decode")
+    return Recording(path, "WAV file", wav.fs_hz, wav.iq, wav.n_samples, wav.blocks)
+
+
+def _open_cf32(args: argparse.Namespace, fmt: str) -> Recording:
     iq_path = Path(args.iq)
     fs_hz = args.sample_rate
-    if args.format == "sigmf":
+    if fmt == "sigmf":
         iq_path, meta_path = sigmf_paths(args.iq)
         meta_rate = read_sigmf_meta(meta_path)
-        if fs_hz is not None and abs(fs_hz - meta_rate) > 1e-6:
-            raise ValidationError(
-                f"--sample-rate {fs_hz:g} disagrees with the SigMF core:sample_rate {meta_rate:g}"
-            )
+        _same_rate(fs_hz, meta_rate, "SigMF core:sample_rate")
         fs_hz = meta_rate
     elif fs_hz is None:
         raise ValidationError("--sample-rate is required for raw cf32 input")
     finite(fs_hz, "--sample-rate", low=0.0)
-    if iq_path.is_dir():
-        raise ValidationError(f"IQ file {str(iq_path)!r} is a directory, not a file")
-    if not iq_path.is_file():
-        raise ValidationError(f"IQ file {str(iq_path)!r} does not exist")
-    size = iq_path.stat().st_size
-    if size == 0:
-        raise ValidationError(f"IQ file {str(iq_path)!r} is empty (0 bytes): nothing to decode")
+    size = _existing_file(iq_path, "IQ file")
     if size % 8:
         raise ValidationError(
             f"IQ file {str(iq_path)!r} is {size} bytes, not a whole number of cf32 samples "
             "(8 bytes each)"
         )
-    return iq_path, fs_hz
+    n_samples = size // 8
+
+    def blocks(n: int) -> Iterator[NDArray[np.generic]]:
+        with open(iq_path, "rb") as handle:  # read, not mapped: memory stays flat
+            for _ in range(0, n_samples, n):
+                yield np.fromfile(handle, dtype=np.complex64, count=n)
+
+    return Recording(iq_path, "IQ file", float(fs_hz), True, n_samples, blocks)
+
+
+def open_recording(args: argparse.Namespace) -> Recording:
+    """The recording ``--iq`` names, in ``--format`` (by default from its name)."""
+    fmt = guess_format(args.iq) if args.format == "auto" else args.format
+    if fmt == "wav":
+        return _open_wav(args)
+    return _open_cf32(args, fmt)
 
 
 def _receiver(
@@ -182,9 +301,12 @@ def _receiver(
     args: argparse.Namespace,
     doppler: tuple[NDArray[np.float64] | None, NDArray[np.float64] | None],
 ) -> Receiver:
-    finite(args.center_offset_hz, "--center-offset-hz")
-    if finite(args.max_rate_hz_s, "--max-rate-hz-s") < 0:
-        raise ValidationError(f"--max-rate-hz-s {args.max_rate_hz_s:g} must be >= 0")
+    from dsp.receiver import Receiver, ReceiverConfig
+
+    center_offset_hz = finite(args.center_offset_hz or 0.0, "--center-offset-hz")
+    max_rate_hz_s = args.max_rate_hz_s or 0.0
+    if finite(max_rate_hz_s, "--max-rate-hz-s") < 0:
+        raise ValidationError(f"--max-rate-hz-s {max_rate_hz_s:g} must be >= 0")
     if args.max_offset_hz is not None:
         finite(args.max_offset_hz, "--max-offset-hz", low=0.0, high=fs_hz / 2)
     try:
@@ -192,11 +314,11 @@ def _receiver(
             profile,
             ReceiverConfig(
                 fs_hz=fs_hz,
-                center_offset_hz=args.center_offset_hz,
+                center_offset_hz=center_offset_hz,
                 doppler_time_s=doppler[0],
                 doppler_freq_hz=doppler[1],
                 max_offset_hz=args.max_offset_hz,
-                max_rate_hz_s=args.max_rate_hz_s,
+                max_rate_hz_s=max_rate_hz_s,
             ),
         )
     except ValueError as exc:  # the samples per symbol the receiver works with
@@ -258,15 +380,49 @@ def nothing_found(
     return "\n".join(lines)
 
 
+class _Output:
+    """Where decoded frames go: stdout (hex lines or JSON) and the KISS file."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from dsp.kiss import kiss_encode
+
+        self.encode = kiss_encode
+        # opened before decoding, so a bad path fails at once (exit 2, the path named)
+        self.kiss: IO[bytes] | None = open(args.kiss, "wb") if args.kiss else None  # noqa: SIM115
+
+    def kiss_frames(self, frames: list[bytes]) -> None:
+        if self.kiss is not None and frames:
+            self.kiss.write(self.encode(frames))
+            self.kiss.flush()
+
+    def close(self) -> None:
+        if self.kiss is not None:
+            self.kiss.close()
+
+
 def run_decode(args: argparse.Namespace) -> int:
+    if args.satellite is not None:
+        return run_satellite_decode(args)
+    return run_profile_decode(args)
+
+
+def run_profile_decode(args: argparse.Namespace) -> int:
+    from dsp.spectrum import survey_spectrum
+
     profile = resolve_profile(args.profile)
     doppler = _doppler(args)
-    iq_path, fs_hz = _decode_input(args)
+    recording = open_recording(args)
+    if not recording.iq:
+        raise ValidationError(
+            f"{recording.what} {str(recording.path)!r} is mono receiver audio; --profile decodes "
+            "complex I/Q: decode receiver audio with --satellite"
+        )
+    fs_hz = recording.fs_hz
     receiver = _receiver(profile, fs_hz, args, doppler)
-    samples = np.memmap(iq_path, dtype=np.complex64, mode="r")
     packets = _Packets(profile)
     results: list[FrameResult] = []
     packet_list: list[bytes] = []
+    output = _Output(args)
 
     def emit(frames: list[FrameResult]) -> None:
         for frame in frames:
@@ -280,17 +436,14 @@ def run_decode(args: argparse.Namespace) -> int:
                     print(packet.hex())
             elif frame.ok or args.all:
                 print(frame.frame.hex() if frame.ok else f"# failed {frame.frame.hex()}")
+        output.kiss_frames([f.frame for f in frames if f.ok])
 
-    for start in range(0, samples.size, CHUNK_SAMPLES):
-        chunk = np.array(samples[start : start + CHUNK_SAMPLES])
-        bad = np.flatnonzero(~np.isfinite(chunk))
-        if bad.size:
-            raise ValidationError(
-                f"IQ file {str(iq_path)!r} holds a sample that is not a finite number "
-                f"({chunk[bad[0]]}) at sample {start + int(bad[0])}: not a cf32 recording?"
-            )
-        emit(receiver.process(chunk))
-    emit(receiver.flush())
+    try:
+        for _, chunk in recording.blocks(CHUNK_SAMPLES):
+            emit(receiver.process(np.asarray(chunk, np.complex64)))
+        emit(receiver.flush())
+    finally:
+        output.close()
     summary = receiver.summary()
     if args.json:
         print(
@@ -310,17 +463,158 @@ def run_decode(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if summary.frames_ok == 0:
-        survey = survey_spectrum(np.array(samples[:SURVEY_SAMPLES]))
+        survey = survey_spectrum(recording.head(SURVEY_SAMPLES))
         print(
             "groundstation decode: "
-            + nothing_found(profile, receiver, summary, survey, fs_hz, int(samples.size)),
+            + nothing_found(profile, receiver, summary, survey, fs_hz, recording.n_samples),
             file=sys.stderr,
         )
         return 1
     return 0
 
 
+#: Options of the --profile mode, refused with --satellite (the receiver finds them itself).
+PROFILE_ONLY = (
+    ("center_offset_hz", "--center-offset-hz"),
+    ("range_rate_csv", "--range-rate-csv"),
+    ("carrier_hz", "--carrier-hz"),
+    ("max_offset_hz", "--max-offset-hz"),
+    ("max_rate_hz_s", "--max-rate-hz-s"),
+    ("all", "--all"),
+    ("packets", "--packets"),
+)
+
+
+def _satellite_receiver(sat: SatelliteSpec, recording: Recording) -> SatelliteReceiver:
+    from dsp.chain import SatelliteReceiver
+
+    try:
+        return SatelliteReceiver(sat, recording.fs_hz, iq=recording.iq)
+    except ValueError as exc:  # no transmitter's baud rate fits the sample rate
+        raise ValidationError(f"{recording.what} {str(recording.path)!r}: {exc}") from None
+
+
+def describe_transmitter(tx: TransmitterSpec) -> str:
+    """'name: FSK 4800 Bd, ax100-asm-golay (deviation_hz 1600)'."""
+    options = ", ".join(
+        f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}"
+        for key, value in vars(tx).items()
+        if key not in ("name", "frequency_hz", "modulation", "baud_rate", "framing")
+        and value is not None
+    )
+    return f"{tx.name}: {tx.modulation.upper()} {tx.baud_rate:g} Bd, {tx.framing}" + (
+        f" ({options})" if options else ""
+    )
+
+
+def run_satellite_decode(args: argparse.Namespace) -> int:
+    from groundstation.satellites import load_catalogue
+
+    given = [flag for key, flag in PROFILE_ONLY if getattr(args, key) not in (None, False)]
+    if given:
+        raise ValidationError(
+            f"{', '.join(given)}: only with --profile; with --satellite the receiver finds "
+            "carrier, offset and clock by itself"
+        )
+    sat = load_catalogue().find(args.satellite)
+    recording = open_recording(args)
+    receiver = _satellite_receiver(sat, recording)
+    used = [chain.tx for chain in receiver.chains]
+    skipped = [tx for tx in sat.transmitters if tx not in used]
+    comment = sys.stderr if args.json else sys.stdout
+    print(
+        f"# {sat.name} ({sat.norad_id}) from {recording.path.name}: {recording.description}; "
+        + "; ".join(describe_transmitter(tx) for tx in used),
+        file=comment,
+    )
+    counts: Counter[str] = Counter()
+    output = _Output(args)
+
+    def emit(frames: list[DecodedFrame]) -> None:
+        if not frames:
+            return
+        frames.sort(key=lambda f: (f.time_s, f.transmitter))
+        for frame in frames:
+            counts[frame.transmitter] += 1
+            print(json.dumps(frame.to_dict()) if args.json else frame.frame.hex())
+        sys.stdout.flush()
+        output.kiss_frames([f.frame for f in frames])
+
+    try:
+        for _, block in recording.blocks(SATELLITE_CHUNK_SAMPLES):
+            emit(receiver.process(block))
+        emit(receiver.flush())
+    finally:
+        output.close()
+    total = sum(counts.values())
+    print(
+        f"# {total} frames"
+        + (": " + ", ".join(f"{n} from {tx}" for tx, n in counts.items()) if total else ""),
+        file=comment,
+    )
+    if total == 0:
+        survey = survey_satellite(recording)
+        print(
+            "groundstation decode: " + nothing_decoded(sat, recording, used, skipped, survey),
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def survey_satellite(recording: Recording) -> SpectrumSurvey:
+    from dsp.spectrum import survey_spectrum
+
+    return survey_spectrum(recording.head(SURVEY_SAMPLES))
+
+
+def nothing_decoded(
+    sat: SatelliteSpec,
+    recording: Recording,
+    used: list[TransmitterSpec],
+    skipped: list[TransmitterSpec],
+    survey: SpectrumSurvey,
+) -> str:
+    """Why a --satellite decode found no frame, what it tried, and hints
+    (stderr, exit 1)."""
+    lines = [
+        f"no frame of {sat.name} ({sat.norad_id}) decoded from {str(recording.path)!r}: "
+        f"{recording.description}; tried " + "; ".join(describe_transmitter(tx) for tx in used)
+    ]
+    for tx in skipped:
+        lines.append(
+            f"not tried: {describe_transmitter(tx)}: its baud rate needs a sample rate of at "
+            f"least twice that, not {recording.fs_hz:g} Hz"
+        )
+    if survey.silent:
+        lines.append("hint: every sample surveyed is zero: the recording is silent")
+    elif not survey.stands_out:
+        lines.append(
+            f"hint: the spectrum is flat ({survey.peak_to_floor_db:.1f} dB above its floor): "
+            "no signal stands out of the noise in this recording"
+        )
+    else:
+        where = abs(survey.centre_fraction) * recording.fs_hz
+        width = survey.width_fraction * recording.fs_hz
+        kind = (
+            "I/Q"
+            if recording.iq
+            else "receiver audio (an FM receiver's for FSK and AFSK, an SSB receiver's for BPSK)"
+        )
+        lines.append(
+            f"hint: a signal stands {survey.peak_to_floor_db:.1f} dB above the noise near "
+            f"{'+-' if not recording.iq else ''}{where:.0f} Hz, {width:.0f} Hz wide: check that "
+            f"this is {sat.name}, that the file is {kind}, and its sample rate"
+        )
+    return "\n".join(lines)
+
+
 def run_simulate(args: argparse.Namespace) -> int:
+    from dsp.receiver import MAX_SAMPLES_PER_SYMBOL, MIN_SAMPLES_PER_SYMBOL
+    from dsp.simulate import LinkConfig, simulate_chunks
+    from dsp.transmitter import random_frames
+    from ingest.sigmf import SigMFWriter
+
     profile = resolve_profile(args.profile)
     doppler_time_s, doppler_hz = _doppler(args)
     if not 1 <= args.frames <= MAX_SIMULATED_FRAMES:
@@ -384,47 +678,67 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     decode = subparsers.add_parser(
-        "decode", help="decode a cf32 IQ recording with a downlink profile"
+        "decode",
+        help="decode a recording: every transmitter of a satellite, or a CCSDS profile",
+        description="Decode a recording: --satellite decodes every transmitter of a satellite "
+        "of the catalogue (receiver audio or I/Q; the receiver finds subcarrier, offset, level "
+        "and clock itself); --profile decodes a CCSDS downlink profile from I/Q. One hex line "
+        "per frame (lines starting with # are comments). Exit 1 when nothing is decoded.",
     )
-    decode.add_argument("--profile", required=True, help="built-in profile name or YAML file")
+    mode = decode.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--satellite", help="NORAD id or name of a satellite of the catalogue")
+    mode.add_argument("--profile", help="built-in profile name or YAML file")
     decode.add_argument(
-        "--iq", required=True, help="IQ file: raw interleaved float32 I/Q, or a SigMF recording"
+        "--iq",
+        required=True,
+        help="recording: WAV (mono: receiver audio; stereo: I/Q), raw interleaved float32 "
+        "I/Q (cf32), or SigMF",
     )
     decode.add_argument(
         "--sample-rate",
         type=finite_float,
         default=None,
-        help="sample rate in Hz (required for cf32; SigMF gives it)",
+        help="sample rate in Hz (required for cf32; WAV and SigMF give it)",
     )
     decode.add_argument(
-        "--format", choices=["cf32", "sigmf"], default="cf32", help="IQ format (default cf32)"
+        "--format",
+        choices=FORMATS,
+        default="auto",
+        help="recording format (default: from the file name: .wav, .sigmf-meta/-data, else cf32)",
     )
+    decode.add_argument("--kiss", metavar="FILE", help="also write the frames to a KISS file")
     decode.add_argument(
-        "--center-offset-hz", type=finite_float, default=0.0, help="carrier offset from the centre"
+        "--json",
+        action="store_true",
+        help="JSON: with --satellite one object per frame and line (transmitter, time, "
+        "carrier, SNR, corrections); with --profile one document with the pass summary",
     )
-    decode.add_argument(
+    profile_only = decode.add_argument_group("--profile only")
+    profile_only.add_argument(
+        "--center-offset-hz", type=finite_float, default=None, help="carrier offset from the centre"
+    )
+    profile_only.add_argument(
         "--range-rate-csv", help="time_s,range_rate_km_s track to pre-compensate Doppler"
     )
-    decode.add_argument(
+    profile_only.add_argument(
         "--carrier-hz", type=finite_float, help="carrier frequency for --range-rate-csv"
     )
-    decode.add_argument(
+    profile_only.add_argument(
         "--max-offset-hz",
         type=finite_float,
         default=None,
         help="acquisition range (default 0.45*symbol rate)",
     )
-    decode.add_argument(
+    profile_only.add_argument(
         "--max-rate-hz-s",
         type=finite_float,
-        default=0.0,
-        help="Doppler rate searched at acquisition",
+        default=None,
+        help="Doppler rate searched at acquisition (default 0)",
     )
-    decode.add_argument(
-        "--json", action="store_true", help="JSON with per-frame metadata and pass summary"
+    profile_only.add_argument(
+        "--all", action="store_true", help="also print frames that failed RS/CRC"
     )
-    decode.add_argument("--all", action="store_true", help="also print frames that failed RS/CRC")
-    decode.add_argument(
+    profile_only.add_argument(
         "--packets", action="store_true", help="print Space Packets (hex) instead of frames"
     )
     decode.set_defaults(func=run_decode)

@@ -9,6 +9,7 @@ transmitter, the field and the value.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,14 +31,17 @@ __all__ = [
 
 
 class UnknownSatelliteError(NotFoundError):
-    """No satellite of the catalogue has that NORAD id or name."""
+    """No satellite of the catalogue has that NORAD id or name; the message
+    names the closest ones (or all when none is close)."""
 
-    def __init__(self, key: str, known: list[str]) -> None:
+    def __init__(self, key: str, known: list[str], close: list[str] | None = None) -> None:
         super().__init__("satellite", key)
-        self.args = (
-            f"satellite {key!r} is not in the catalogue; give a NORAD id or one of: "
-            + ", ".join(known),
-        )
+        self.close = close or []
+        if self.close:
+            text = f"did you mean {' or '.join(self.close)}? (NORAD id or name)"
+        else:
+            text = "give a NORAD id or one of: " + ", ".join(known)
+        self.args = (f"satellite {key!r} is not in the catalogue; {text}",)
 
 
 def parse_satellite_file(text: str, source: str) -> SatelliteSpec:
@@ -66,7 +70,35 @@ class Catalogue:
                 return sat
             if _key(text) in {_key(n) for n in (sat.name, *sat.alternative_names)}:
                 return sat
-        raise UnknownSatelliteError(text, [f"{s.name} ({s.norad_id})" for s in self.satellites])
+        raise UnknownSatelliteError(
+            text, [_label(s) for s in self.satellites], [_label(s) for s in self.close_to(text)]
+        )
+
+    def close_to(self, key: str, n: int = 5) -> list[SatelliteSpec]:
+        """Up to ``n`` satellites whose NORAD id or a name is close to ``key``
+        (one contains the other, or they are similar as difflib measures), closest first."""
+        text = _key(key)
+        if not text:
+            return []
+        names: dict[str, SatelliteSpec] = {}
+        for sat in self.satellites:
+            for name in (str(sat.norad_id), sat.name, *sat.alternative_names):
+                names.setdefault(_key(name), sat)
+        if text.isdigit():  # a NORAD id: one digit wrong or missing
+            ids = [k for k in names if k.isdigit()]
+            ranked = difflib.get_close_matches(text, ids, n=n, cutoff=0.8)
+        else:
+            ranked = [k for k in names if len(text) >= 3 and (text in k or k in text)]
+            ranked += difflib.get_close_matches(text, list(names), n=n, cutoff=0.6)
+        out: list[SatelliteSpec] = []
+        for k in ranked:
+            if names[k] not in out:
+                out.append(names[k])
+        return out[:n]
+
+
+def _label(sat: SatelliteSpec) -> str:
+    return f"{sat.name} ({sat.norad_id})"
 
 
 def _builtin_files() -> list[tuple[str, str]]:

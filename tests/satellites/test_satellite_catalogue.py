@@ -83,6 +83,27 @@ def test_find_takes_a_norad_id_or_a_name_in_any_spelling():
         catalogue.find("SPUTNIK")
 
 
+@pytest.mark.parametrize(
+    ("key", "close"),
+    [
+        ("BY70", ["BY70-1"]),  # part of a name
+        ("suomi", ["Suomi 100"]),
+        ("Funcube", ["AO-73"]),  # part of an alternative name
+        ("trisatt", ["TRISAT"]),  # a typo
+        ("41908", ["BY70-1"]),  # one digit of a NORAD id wrong
+        ("4190", ["BY70-1"]),  # one missing
+    ],
+)
+def test_an_unknown_key_names_the_satellites_close_to_it(key, close):
+    catalogue = load_catalogue()
+    with pytest.raises(UnknownSatelliteError) as exc:
+        catalogue.find(key)
+    assert [s.name for s in catalogue.close_to(key)][: len(close)] == close
+    assert str(exc.value).startswith(f"satellite {key!r} is not in the catalogue; did you mean ")
+    assert "give a NORAD id or one of" not in str(exc.value)  # not the whole list
+    assert exc.value.close[0].startswith(close[0])
+
+
 def test_a_bad_file_is_refused_with_its_name_field_and_value(tmp_path: Path):
     (tmp_path / "mysat.yaml").write_text(
         "name: MYSAT\nnorad_id: 99990\ntransmitters:\n"
