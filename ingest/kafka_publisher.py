@@ -32,7 +32,7 @@ from kafka.errors import TopicAlreadyExistsError
 
 from ingest.config import KafkaConfig
 from ingest.errors import IngestError
-from ingest.spool import Spool, SpoolPosition, SpoolRecord, encode_record
+from ingest.spool import Spool, SpoolPosition, SpoolRecord
 from ingest.topics import ContactEventMessage, DatasetReadyMessage, FrameMeta, TopicNames
 
 log = logging.getLogger(__name__)
@@ -178,9 +178,7 @@ class KafkaPublisher:
 
     # -- publishing -----------------------------------------------------------
     def publish_frame(self, frame: bytes, meta: FrameMeta) -> None:
-        self.spool.append_encoded(
-            encode_record(SpoolRecord(self.topics.frames, meta.key, frame, tuple(meta.headers())))
-        )
+        self.spool.append(SpoolRecord(self.topics.frames, meta.key, frame, tuple(meta.headers())))
 
     def publish_contact_event(self, event: ContactEventMessage) -> None:
         self.spool.append(SpoolRecord(self.topics.contact_events, event.key, event.encode()))
