@@ -6,8 +6,10 @@ that script and stops it at the end.
 
 Figures (each with the reference measured in the same run):
 * frames/s published with acks=all through `KafkaPublisher` (durable spool +
-  idempotent producer), 223- and 1115-byte frames; reference: a bare
-  kafka-python producer with the same settings and no spool;
+  idempotent producer in its own process), 223- and 1115-byte frames, with
+  the CPU time per frame of the publishing process and of the producer
+  process; reference: a bare kafka-python producer with the same settings
+  and no spool (its process's CPU time per frame beside it);
 * end-to-end latency publish -> consume (p50, p99) at a paced 2,000 frames/s,
   consumer in another process;
 * frames.h5 write rate for a contact's frames; reference: writing the same
@@ -51,24 +53,38 @@ def meta(seq: int, t: datetime) -> FrameMeta:
     return FrameMeta("bench", 25544, "lisbon", "dish-1", t, 0, seq % 256, seq % 4, True, seq)
 
 
-def publish_rate(bootstrap: str, frame_len: int, n: int, spool: Path) -> float:
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def publish_rate(bootstrap: str, frame_len: int, n: int, spool: Path) -> tuple[float, float, float]:
+    """frames/s, and CPU us per frame of this process and of the producer process."""
     cfg = KafkaConfig(bootstrap, topic_prefix=f"bench{uuid.uuid4().hex[:8]}", spool_dir=spool)
     pub = KafkaPublisher(cfg).start()
     pub.connected.wait(30)
     frame = bytes(range(256)) * (frame_len // 256 + 1)
     frame = frame[:frame_len]
     now = datetime.now(UTC)
+    assert pub.producer_pid is not None
+    cpu0 = process_cpu_s(os.getpid()), process_cpu_s(pub.producer_pid)
     t = time.perf_counter()
     for seq in range(n):
         pub.publish_frame(frame, meta(seq, now))
     if not pub.flush(300):
         raise SystemExit(f"publisher did not drain: {pub.last_error}")
     dt = time.perf_counter() - t
+    cpu1 = process_cpu_s(os.getpid()), process_cpu_s(pub.producer_pid)
     pub.close()
-    return n / dt
+    return n / dt, (cpu1[0] - cpu0[0]) / n * 1e6, (cpu1[1] - cpu0[1]) / n * 1e6
 
 
-def bare_producer_rate(bootstrap: str, frame_len: int, n: int) -> float:
+def bare_producer_rate(bootstrap: str, frame_len: int, n: int) -> tuple[float, float]:
+    """frames/s, and CPU us per frame of this process (producer threads included)."""
     from kafka import KafkaProducer
 
     topic = f"bench{uuid.uuid4().hex[:8]}.frames"
@@ -84,14 +100,16 @@ def bare_producer_rate(bootstrap: str, frame_len: int, n: int) -> float:
     )
     frame = (bytes(range(256)) * (frame_len // 256 + 1))[:frame_len]
     now = datetime.now(UTC)
+    cpu0 = time.process_time()
     t = time.perf_counter()
     for seq in range(n):
         m = meta(seq, now)
         p.send(topic, value=frame, key=m.key, headers=m.headers())
     p.flush()
     dt = time.perf_counter() - t
+    cpu_us = (time.process_time() - cpu0) / n * 1e6
     p.close()
-    return n / dt
+    return n / dt, cpu_us
 
 
 def _consume_latencies(bootstrap: str, topic: str, n: int, q: mp.Queue) -> None:  # type: ignore[type-arg]
@@ -207,19 +225,22 @@ def main() -> int:
                 bootstrap = line.split("=", 1)[1]
         started = True
     assert bootstrap
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
     try:
         with tempfile.TemporaryDirectory(prefix="gs-bench-") as d:
             tmp = Path(d)
             rates = {}
             for size in (223, 1115):
                 n = args.frames if size == 223 else args.frames // 2
-                ours = publish_rate(bootstrap, size, n, tmp / f"spool{size}")
-                ref = bare_producer_rate(bootstrap, size, n)
+                ours, cpu_pub, cpu_prod = publish_rate(bootstrap, size, n, tmp / f"spool{size}")
+                ref, cpu_ref = bare_producer_rate(bootstrap, size, n)
                 rates[size] = ours
                 print(
-                    f"publish {size:5d}-byte frames, acks=all: {ours:9.0f} frames/s "
-                    f"({ours * size / 1e6:5.1f} MB/s) via spool; bare producer {ref:9.0f} "
-                    f"frames/s; ratio {ours / ref:.2f}"
+                    f"publish {size:5d}-byte frames, acks=all: {ours:7.0f} frames/s "
+                    f"({ours * size / 1e6:5.1f} MB/s) via spool, CPU/frame {cpu_pub:.1f} us "
+                    f"publisher + {cpu_prod:.1f} us producer process; bare producer "
+                    f"{ref:7.0f} frames/s, CPU/frame {cpu_ref:.1f} us; ratio {ours / ref:.2f}"
                 )
             lat = latency(bootstrap, tmp / "spool-lat", args.latency_rate, args.latency_seconds)
             p50, p99 = np.percentile(lat, [50, 99])

@@ -7,7 +7,8 @@
   (``python -m ingest.contracts --write``).
 - `ingest.publisher`: the `Publisher` interface, the embedded local topic log,
   `open_publisher(KafkaConfig)`, `PublisherEventSink` for contact events.
-- `ingest.kafka_publisher`: Kafka through the durable `ingest.spool`.
+- `ingest.kafka_publisher`: Kafka through the durable `ingest.spool`, sent by the
+  producer process `ingest.producer_process`.
 - `ingest.consumer`: follow a topic (Kafka or local log), `follow_frames`.
 - `ingest.rebuild`: example consumer rebuilding a payload (or the imaging
   payload's picture) from frames.

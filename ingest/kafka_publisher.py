@@ -1,29 +1,32 @@
 """Publishing to a real Kafka broker through the durable spool.
 
 ``publish_*`` appends the record to the on-disk `Spool` and returns: it never
-waits for the broker. A drainer thread reads the spool in order and hands the
-records to a kafka-python producer configured for no loss (acks=all,
-idempotence, bounded retries with back-off, batching and compression). The
-spool cursor moves only past records the broker acknowledged, so frames
-accepted while the broker is down -- or before the process was killed -- are
-sent once it is reachable again, in their original order. A record whose
-delivery failed after the producer's bounded retries is sent again from the
-cursor with a fresh producer; consumers drop the rare duplicate by
-(contact id, sequence).
+waits for the broker. A producer process (`ingest.producer_process`) reads
+the spool in order and hands the records to a kafka-python producer
+configured for no loss (acks=all, idempotence, bounded retries with back-off,
+batching and compression); a feeder thread here tells it how far the spool
+goes and moves the spool cursor only past records the broker acknowledged.
+Frames accepted while the broker is down -- or before this process or the
+producer process was killed -- are sent once it is reachable again, in their
+original order. A record whose delivery failed after the producer's bounded
+retries is sent again from the cursor with a fresh producer; consumers drop
+the rare duplicate by (contact id, sequence).
 """
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import logging
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
-from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
@@ -89,6 +92,45 @@ def _wait_until_described(admin: Any, names: list[str], timeout_s: float) -> Non
         time.sleep(0.1)
 
 
+class _ProducerChild:
+    """The owner's handle on one producer process (`ingest.producer_process`)."""
+
+    def __init__(self, config: KafkaConfig, start: SpoolPosition) -> None:
+        ours, theirs = socket.socketpair()
+        root = str(Path(__file__).resolve().parents[1])  # import the same `ingest` there
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+        try:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "ingest.producer_process",
+                    str(theirs.fileno()),
+                    str(os.getpid()),
+                ],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONPATH": path},
+            )
+        finally:
+            theirs.close()
+        self.conn = Connection(ours.detach())
+        self.conn.send(("start", config, start))
+        self.sent = start  # the last write position told to the child
+
+    def exited(self) -> int | None:
+        return self.proc.poll()
+
+    def end(self, timeout_s: float) -> None:
+        """Wait for the child to exit, then kill it (a killed child loses nothing)."""
+        try:
+            self.proc.wait(timeout=max(0.0, timeout_s))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.conn.close()
+
+
 class KafkaPublisher:
     """`ingest.publisher.Publisher` backed by a Kafka broker and a durable spool."""
 
@@ -101,18 +143,18 @@ class KafkaPublisher:
             config.spool_dir, fsync=config.spool_fsync, max_bytes=config.spool_max_bytes
         )
         self._stop = threading.Event()
+        self._stop_deadline = 0.0
         self._thread: threading.Thread | None = None
-        self._producer: Any = None
-        self._topics_ready = False
         self.connected = threading.Event()
         self.delivered_records = 0
         self.failed_attempts = 0
         self.last_error: str | None = None
+        self.producer_pid: int | None = None
 
     # -- life cycle -----------------------------------------------------------
     def start(self) -> KafkaPublisher:
         self.spool.open()
-        self._thread = threading.Thread(target=self._drain, name="kafka-drainer", daemon=True)
+        self._thread = threading.Thread(target=self._feed, name="kafka-feeder", daemon=True)
         self._thread.start()
         return self
 
@@ -128,9 +170,10 @@ class KafkaPublisher:
     def close(self, timeout_s: float = 10.0) -> None:
         """Deliver what can be delivered within ``timeout_s``; the rest stays spooled."""
         self.flush(timeout_s)
+        self._stop_deadline = time.monotonic() + 5
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=timeout_s + 5)
+            self._thread.join(timeout=timeout_s + 10)
         self.spool.close()
 
     # -- publishing -----------------------------------------------------------
@@ -143,174 +186,80 @@ class KafkaPublisher:
     def publish_dataset_ready(self, notice: DatasetReadyMessage) -> None:
         self.spool.append(SpoolRecord(self.topics.datasets, notice.key, notice.encode()))
 
-    # -- drainer --------------------------------------------------------------
-    def _new_producer(self) -> Any:
-        c = self.config
-        return KafkaProducer(
-            bootstrap_servers=c.bootstrap_servers,
-            client_id=c.client_id,
-            acks="all",
-            enable_idempotence=True,
-            retries=c.retries,
-            retry_backoff_ms=c.retry_backoff_ms,
-            reconnect_backoff_ms=50,
-            reconnect_backoff_max_ms=c.retry_backoff_max_ms,
-            delivery_timeout_ms=c.delivery_timeout_ms,
-            request_timeout_ms=c.request_timeout_ms,
-            max_in_flight_requests_per_connection=5,
-            compression_type=c.compression_type,
-            linger_ms=c.linger_ms,
-            batch_size=c.batch_bytes,
-            max_block_ms=5000,
-        )
-
-    def _drop_producer(self) -> None:
-        if self._producer is not None:
-            try:
-                self._producer.close(timeout=0)
-            except Exception:  # closing a broken producer must not stop draining
-                log.debug("closing failed producer raised", exc_info=True)
-        self._producer = None
-        self.connected.clear()
-
-    def _drain(self) -> None:
-        """The drainer thread: spool -> producer -> acknowledged cursor, until
-        stopped with nothing in flight (or no broker to wait for)."""
+    # -- feeding the producer process -------------------------------------------
+    def _feed(self) -> None:
+        """Run producer processes one after another until stopped: tell each how far
+        the spool goes, commit what it reports acknowledged, replace it if it dies."""
         backoff_s = self.config.retry_backoff_ms / 1000
-        drain = _DrainState(read_pos=self.spool.committed, last_commit=time.monotonic())
-        while not (self._stop.is_set() and (not drain.inflight or self._producer is None)):
+        while not self._stop.is_set():
             try:
-                if self._producer is None:
-                    if not self._connect(drain):
-                        continue
-                    backoff_s = self.config.retry_backoff_ms / 1000
-                self._drain_once(drain)
-            except Exception as exc:  # any failure: spool keeps the records
-                self._on_delivery_failure(exc, drain, backoff_s)
-                self._stop.wait(backoff_s)
-                backoff_s = min(backoff_s * 2, self.config.retry_backoff_max_ms / 1000)
-        if drain.pending_commit is not None:
-            self.spool.commit(drain.pending_commit)
-        if self._producer is not None:
-            try:
-                self._producer.close(timeout=5)
-            except Exception:
-                log.debug("producer close raised", exc_info=True)
-            self._producer = None
-
-    def _connect(self, drain: _DrainState) -> bool:
-        """A producer (and the topics, the first time) once there is something
-        to send; False while the spool is empty."""
-        if self.spool.is_drained() and self._topics_ready:
-            self.spool.wait_for_data(drain.read_pos, 0.1)
-            if self.spool.is_drained():
-                return False
-        if not self._topics_ready:
-            assert self.config.bootstrap_servers is not None
-            ensure_topics(
-                self.config.bootstrap_servers,
-                self.topics.all(),
-                partitions=self.config.partitions,
-                replication_factor=self.config.replication_factor,
-                client_id=f"{self.config.client_id}-admin",
-                topic_configs={
-                    t: self.config.retention_for(t).kafka_configs() for t in self.topics.all()
-                },
-            )
-            self._topics_ready = True
-        self._producer = self._new_producer()
-        self.connected.set()
-        drain.restart_at(self.spool.committed)
-        return True
-
-    def _drain_once(self, drain: _DrainState) -> None:
-        """Send the next batch, move the cursor past what is acknowledged, and
-        wait a little when there is nothing new to send."""
-        batch = self.spool.read(drain.read_pos, max_bytes=1 << 20)
-        for record, end in batch:
-            future = self._producer.send(
-                record.topic,
-                value=record.value,
-                key=record.key,
-                headers=list(record.headers),
-            )
-            drain.sent(end, future, len(record.value) + 256)  # + key, headers, overhead
-        if batch:
-            drain.read_pos = batch[-1][1]
-        self._acknowledge(drain)
-        now = time.monotonic()
-        if drain.pending_commit is not None and (
-            not drain.inflight or now - drain.last_commit > 0.05
-        ):
-            self.spool.commit(drain.pending_commit)
-            drain.pending_commit = None
-            drain.last_commit = now
-        if not batch:
-            if drain.inflight:
-                # wait briefly for the oldest in-flight record; a failure
-                # is raised by the acknowledgement step next time
-                with contextlib.suppress(Exception):
-                    drain.inflight[0][1].get(timeout=0.05)
+                child = _ProducerChild(self.config, self.spool.committed)
+            except OSError as exc:
+                error = f"cannot start the producer process: {exc}"
             else:
-                self.spool.wait_for_data(drain.read_pos, 0.05)
-        elif drain.inflight_bytes > _MAX_INFLIGHT_BYTES:
-            self._producer.flush(timeout=self.config.delivery_timeout_ms / 1000)
+                self.producer_pid = child.proc.pid
+                try:
+                    self._serve(child)
+                except (EOFError, OSError) as exc:
+                    log.debug("producer process connection ended: %s", exc)
+                code = child.exited()
+                child.end(self._stop_deadline - time.monotonic() if self._stop.is_set() else 1.0)
+                self.connected.clear()
+                if self._stop.is_set():
+                    break
+                error = f"producer process exited with code {code}"
+            self.failed_attempts += 1
+            self.last_error = error
+            log.warning(
+                "kafka delivery to %s: %s; records stay spooled, starting another in %.1f s",
+                self.config.bootstrap_servers,
+                error,
+                backoff_s,
+            )
+            self._stop.wait(backoff_s)
+            backoff_s = min(backoff_s * 2, self.config.retry_backoff_max_ms / 1000)
 
-    def _acknowledge(self, drain: _DrainState) -> None:
-        """Move past every acknowledged record at the head of what is in
-        flight; raises the failure of the first one that failed."""
-        while drain.inflight and drain.inflight[0][1].is_done:
-            end, future, size = drain.inflight[0]
-            if future.failed():
-                raise future.exception
-            drain.inflight.popleft()
-            drain.inflight_bytes -= size
-            drain.pending_commit = end
-            self.delivered_records += 1
+    def _serve(self, child: _ProducerChild) -> None:
+        """Talk to one producer process until it stops or dies."""
+        stop_sent = False
+        while True:
+            while child.conn.poll(0):
+                if self._handle(child.conn.recv()):
+                    return
+            write_pos = self.spool.write_position
+            if write_pos > child.sent:
+                child.conn.send(("upto", write_pos))
+                child.sent = write_pos
+            if self._stop.is_set() and not stop_sent:
+                child.conn.send(("stop",))
+                stop_sent = True
+            if stop_sent and time.monotonic() > self._stop_deadline:
+                return
+            if child.exited() is not None and not child.conn.poll(0):
+                return
+            if self.spool.is_drained():
+                self.spool.wait_for_data(child.sent, 0.05)
+            else:
+                child.conn.poll(0.002)  # an acknowledgement, or the next batch of appends
 
-    def _on_delivery_failure(self, exc: Exception, drain: _DrainState, backoff_s: float) -> None:
-        """Count and log the failure, keep what was acknowledged, and start
-        again from the cursor with a new producer after the back-off."""
-        self.failed_attempts += 1
-        self.last_error = f"{type(exc).__name__}: {exc}"
-        log.warning(
-            "kafka delivery to %s failed (%s); records stay spooled, retrying in %.1f s",
-            self.config.bootstrap_servers,
-            self.last_error,
-            backoff_s,
-        )
-        if drain.pending_commit is not None:
-            self.spool.commit(drain.pending_commit)
-            drain.pending_commit = None
-        self._drop_producer()
-        drain.restart_at(self.spool.committed)
-
-
-#: What is handed to the producer is kept well below its buffer (32 MiB by
-#: default), so send() never blocks on a full buffer and times out.
-_MAX_INFLIGHT_BYTES = 16 * 1024 * 1024
-
-
-@dataclass
-class _DrainState:
-    """The drainer's position: where the next spool read starts, the records
-    handed to the producer and not yet acknowledged (oldest first: end
-    position, future, size), and the acknowledged position not yet committed."""
-
-    read_pos: SpoolPosition
-    last_commit: float
-    inflight: collections.deque[tuple[SpoolPosition, Any, int]] = field(
-        default_factory=collections.deque
-    )
-    inflight_bytes: int = 0
-    pending_commit: SpoolPosition | None = None
-
-    def sent(self, end: SpoolPosition, future: Any, size: int) -> None:
-        self.inflight.append((end, future, size))
-        self.inflight_bytes += size
-
-    def restart_at(self, read_pos: SpoolPosition) -> None:
-        """Forget what is in flight and read again from ``read_pos``."""
-        self.read_pos = read_pos
-        self.inflight.clear()
-        self.inflight_bytes = 0
+    def _handle(self, msg: tuple[Any, ...]) -> bool:
+        """Act on one message of the producer process; True when it has stopped."""
+        kind = msg[0]
+        if kind == "acked":
+            self.spool.commit(msg[1])
+            self.delivered_records += msg[2]
+        elif kind == "connected":
+            self.connected.set()
+        elif kind == "failed":
+            self.failed_attempts += 1
+            self.last_error = msg[1]
+            self.connected.clear()
+            log.warning(
+                "kafka delivery to %s failed (%s); records stay spooled, retrying in %.1f s",
+                self.config.bootstrap_servers,
+                msg[1],
+                msg[2],
+            )
+        elif kind == "stopped":
+            return True
+        return False

@@ -265,9 +265,43 @@ pub = KafkaPublisher(KafkaConfig(bootstrap, topic_prefix=prefix, spool_dir=spool
 for seq in range(n):
     m = FrameMeta("c-k", 25544, "lisbon", "dish-1", datetime.now(UTC), 0, seq % 256, 0, True, seq)
     pub.publish_frame(seq.to_bytes(4, "big") * 50, m)
-print("published", flush=True)
+while pub.producer_pid is None:
+    time.sleep(0.01)
+print("published", pub.producer_pid, flush=True)
 time.sleep(600)
 """
+
+
+def start_publisher_child(bootstrap: str, prefix: str, spool: Path, n: int) -> tuple[Any, int]:
+    """A process publishing ``n`` frames, then idling; and its producer process's pid."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", PUBLISHER_CHILD, bootstrap, prefix, str(spool), str(n)],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert child.stdout is not None
+    word, pid = child.stdout.readline().split()
+    assert word == b"published"
+    return child, int(pid)
+
+
+def process_ended(pid: int) -> bool:
+    """Gone, or a zombie nobody reaped (an orphan's parent may be a plain init)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def dead_broker_address() -> str:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    address = f"127.0.0.1:{s.getsockname()[1]}"
+    s.close()
+    return address
 
 
 def test_a_publisher_killed_while_draining_to_the_broker_loses_nothing_on_restart(
@@ -275,13 +309,7 @@ def test_a_publisher_killed_while_draining_to_the_broker_loses_nothing_on_restar
 ) -> None:
     spool = tmp_path / "spool"
     n = 20000
-    child = subprocess.Popen(
-        [sys.executable, "-c", PUBLISHER_CHILD, kafka_bootstrap, topic_prefix, str(spool), str(n)],
-        stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-    )
-    assert child.stdout is not None
-    assert child.stdout.readline().strip() == b"published"
+    child, _ = start_publisher_child(kafka_bootstrap, topic_prefix, spool, n)
     os.kill(child.pid, signal.SIGKILL)  # while its drainer is still sending
     child.wait(10)
     pub = KafkaPublisher(config(kafka_bootstrap, topic_prefix, spool)).start()
@@ -300,21 +328,9 @@ def test_spooled_frames_survive_sigkill_of_the_publisher_and_are_delivered_on_re
 ) -> None:
     # The child publishes while no broker is reachable (a closed port), so
     # every frame sits in its spool when it is killed.
-    import socket
-
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    dead = f"127.0.0.1:{s.getsockname()[1]}"
-    s.close()
     spool = tmp_path / "spool"
     n = 2000
-    child = subprocess.Popen(
-        [sys.executable, "-c", PUBLISHER_CHILD, dead, topic_prefix, str(spool), str(n)],
-        stdout=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-    )
-    assert child.stdout is not None
-    assert child.stdout.readline().strip() == b"published"
+    child, _ = start_publisher_child(dead_broker_address(), topic_prefix, spool, n)
     os.kill(child.pid, signal.SIGKILL)
     child.wait(10)
     assert child.returncode == -signal.SIGKILL
@@ -325,6 +341,44 @@ def test_spooled_frames_survive_sigkill_of_the_publisher_and_are_delivered_on_re
     seqs = [FrameMeta.from_headers(r.headers).sequence for r in raw]
     assert seqs == list(range(n))  # all of them, in order, exactly once
     assert all(r.value == i.to_bytes(4, "big") * 50 for i, r in enumerate(raw))
+
+
+def test_the_producer_process_ends_when_its_publisher_is_killed(
+    topic_prefix: str, tmp_path: Path
+) -> None:
+    child, producer_pid = start_publisher_child(
+        dead_broker_address(), topic_prefix, tmp_path / "spool", 10
+    )
+    assert not process_ended(producer_pid)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(10)
+    deadline = time.monotonic() + 5
+    while not process_ended(producer_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process_ended(producer_pid)  # no orphan keeps reading the spool
+
+
+def test_a_killed_producer_process_is_replaced_and_no_frame_is_lost(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    pub = KafkaPublisher(config(kafka_bootstrap, topic_prefix, tmp_path)).start()
+    assert pub.connected.wait(20)
+    first = pub.producer_pid
+    assert first is not None
+    n = 6000
+    for seq in range(n):
+        pub.publish_frame(frame_bytes("c-p", seq), meta("c-p", 25544, seq))
+        if seq == n // 3:
+            os.kill(first, signal.SIGKILL)  # while it holds records in flight
+    assert pub.flush(60), pub.last_error
+    replacement, failures = pub.producer_pid, pub.failed_attempts
+    pub.close()
+    assert replacement not in (None, first)
+    assert failures >= 1
+    raw = consume_all(kafka_bootstrap, TopicNames(topic_prefix).frames, n)
+    seqs = [FrameMeta.from_headers(r.headers).sequence for r in raw]
+    assert set(seqs) == set(range(n))  # none lost
+    assert list(dict.fromkeys(seqs)) == list(range(n))  # in order; a repeat re-sends a tail
 
 
 def test_kcat_reads_our_frames_topic_as_a_third_party_client(

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from ingest.errors import SpoolError
-from ingest.spool import Spool, SpoolRecord
+from ingest.spool import Spool, SpoolPosition, SpoolReader, SpoolRecord
 
 
 def rec(i: int) -> SpoolRecord:
@@ -96,3 +96,38 @@ def test_reading_again_from_the_cursor_after_a_failed_delivery_gives_the_same_re
         s.commit(first[9][1])
         again = [r for r, _ in s.read(s.committed)]
         assert again == [rec(i) for i in range(10, 50)]
+
+
+def test_a_reader_that_does_not_own_the_spool_reads_up_to_the_given_position_across_segments(
+    tmp_path: Path,
+) -> None:
+    with Spool(tmp_path, segment_bytes=2048) as s:
+        ends = []
+        for i in range(200):
+            s.append(rec(i))
+            ends.append(s.write_position)
+        assert ends[119].segment > 3  # the limit lies some segments on
+        reader = SpoolReader(tmp_path)
+        out: list[SpoolRecord] = []
+        pos = SpoolPosition(1, 0)
+        while batch := reader.read(pos, ends[119], max_bytes=4096):
+            out += [r for r, _ in batch]
+            pos = batch[-1][1]
+        reader.close()
+        assert out == [rec(i) for i in range(120)]
+        assert pos == ends[119]
+
+
+def test_records_with_many_distinct_headers_come_back_exactly_from_the_files(
+    tmp_path: Path,
+) -> None:
+    def varied(i: int) -> SpoolRecord:
+        key = None if i % 3 == 0 else b"%d" % (i % 7)
+        headers = (("seq", b"%d" % i), ("station", b"lisbon"), ("empty", b""), ("\u00e9", b"x"))
+        return SpoolRecord("t.frames", key, bytes([i % 256]) * (i % 50), headers)
+
+    with Spool(tmp_path) as s:
+        for i in range(3000):  # more distinct headers than the decoder caches
+            s.append(varied(i))
+    with Spool(tmp_path) as s:
+        assert drain(s) == [varied(i) for i in range(3000)]
