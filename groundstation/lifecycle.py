@@ -300,7 +300,9 @@ class LifecycleService:
         eps = timedelta(milliseconds=5)
         state = contact.state
         if state == S.SCHEDULED and now + eps >= contact.booked_start:
-            if now < contact.aos:
+            # Within the grace of AOS the pass is still run (as from PREPASS):
+            # a late pre-pass start must not fail a pass the PREPASS rule keeps.
+            if now <= contact.aos + self.grace:
                 return (
                     S.PREPASS,
                     f"pre-pass started at {iso_utc(contact.booked_start)}"

@@ -165,6 +165,35 @@ def test_a_transition_run_late_while_the_service_was_up_says_so_and_not_a_downti
     assert "the scheduler started its job 95 s late" in event.reason
 
 
+@pytest.mark.parametrize(
+    ("late_after_aos_s", "states"),
+    [
+        (40, ["PREPASS", "PASS"]),  # within the grace of AOS: run, late
+        (75, ["FAILED"]),  # beyond it: missed
+    ],
+)
+def test_a_pre_pass_start_run_after_aos_keeps_the_pass_within_the_grace(
+    session_factory: sessionmaker[Session], late_after_aos_s: float, states: list[str]
+) -> None:
+    with session_factory() as s:
+        sat = seed_basic(s)["satellite_id"]
+        assert isinstance(sat, int)
+        contact = insert_contact(s, satellite_id=sat, aos=T0 + timedelta(seconds=120))
+    clock = ManualClock(T0, speedup=1.0)
+    service, _ = _service(session_factory, clock, RecordingExecutor(), grace_s=60.0)
+    service.start()
+    service.shutdown()
+    # The pre-pass job (due at AOS - prepass) is started only after AOS.
+    clock.advance(120 + late_after_aos_s)
+    events = service.step(contact.id, fired_at=clock.now())
+    events += service.step(contact.id, fired_at=clock.now())
+    assert [e.new_state for e in events] == states
+    if states == ["FAILED"]:
+        assert events[0].reason.startswith("PASS missed (AOS 2023-07-04T12:02:00Z)")
+    else:
+        assert "late by" in events[0].reason
+
+
 def _contact_in(
     session_factory: sessionmaker[Session], state: ContactState, *, aos: datetime
 ) -> str:
