@@ -28,11 +28,11 @@ import argparse
 import json
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from dsp.profile import DownlinkProfile
     from dsp.receiver import FrameResult, PassSummary, Receiver
     from dsp.satellite import SatelliteSpec, TransmitterSpec
+    from dsp.simulate import LinkConfig
     from dsp.space_packets import PacketExtractor
     from dsp.spectrum import SpectrumSurvey
 
@@ -55,6 +56,8 @@ SATELLITE_CHUNK_SAMPLES = 1 << 16
 #: Samples surveyed to explain a decode that found nothing.
 SURVEY_SAMPLES = 1 << 20
 MAX_SIMULATED_FRAMES = 100_000
+#: What a receiver gives out: FrameResult (--profile) or DecodedFrame (--satellite).
+_Frame = TypeVar("_Frame")
 
 
 def resolve_profile(name_or_path: str) -> DownlinkProfile:
@@ -406,52 +409,95 @@ def run_decode(args: argparse.Namespace) -> int:
     return run_profile_decode(args)
 
 
-def run_profile_decode(args: argparse.Namespace) -> int:
+def _decode_blocks(
+    recording: Recording,
+    block_samples: int,
+    process: Callable[[NDArray[np.generic]], list[_Frame]],
+    flush: Callable[[], list[_Frame]],
+    emit: Callable[[list[_Frame]], None],
+    output: _Output,
+) -> None:
+    """The recording through a receiver (``process`` each block, then
+    ``flush``), each batch of frames to ``emit``; the KISS file closed however
+    it ends."""
+    try:
+        for _, block in recording.blocks(block_samples):
+            emit(process(block))
+        emit(flush())
+    finally:
+        output.close()
+
+
+def survey_recording(recording: Recording) -> SpectrumSurvey:
+    """The spectrum of the head of a recording, to explain a decode that found nothing."""
     from dsp.spectrum import survey_spectrum
 
-    profile = resolve_profile(args.profile)
-    doppler = _doppler(args)
+    return survey_spectrum(recording.head(SURVEY_SAMPLES))
+
+
+def _found_nothing(explanation: str) -> int:
+    """Say why a decode found no frame (stderr); its exit code, 1."""
+    print("groundstation decode: " + explanation, file=sys.stderr)
+    return 1
+
+
+def _open_iq_recording(args: argparse.Namespace) -> Recording:
+    """The recording ``--iq`` names, refused unless complex I/Q (what --profile decodes)."""
     recording = open_recording(args)
     if not recording.iq:
         raise ValidationError(
             f"{recording.what} {str(recording.path)!r} is mono receiver audio; --profile decodes "
             "complex I/Q: decode receiver audio with --satellite"
         )
-    fs_hz = recording.fs_hz
-    receiver = _receiver(profile, fs_hz, args, doppler)
-    packets = _Packets(profile)
-    results: list[FrameResult] = []
-    packet_list: list[bytes] = []
-    output = _Output(args)
+    return recording
 
-    def emit(frames: list[FrameResult]) -> None:
+
+class _ProfileFrames:
+    """Frames of a --profile decode as the receiver gives them: kept, with
+    their Space Packets, for the JSON document; printed as hex lines unless
+    --json; the good ones written to the KISS file."""
+
+    def __init__(self, profile: DownlinkProfile, args: argparse.Namespace, output: _Output) -> None:
+        self.args = args
+        self.output = output
+        self.packets = _Packets(profile)
+        self.results: list[FrameResult] = []
+        self.packet_list: list[bytes] = []
+
+    def emit(self, frames: list[FrameResult]) -> None:
         for frame in frames:
-            results.append(frame)
-            new_packets = packets.push(frame)
-            packet_list.extend(new_packets)
-            if args.json:
-                continue
-            if args.packets:
-                for packet in new_packets:
-                    print(packet.hex())
-            elif frame.ok or args.all:
-                print(frame.frame.hex() if frame.ok else f"# failed {frame.frame.hex()}")
-        output.kiss_frames([f.frame for f in frames if f.ok])
+            self.results.append(frame)
+            new_packets = self.packets.push(frame)
+            self.packet_list.extend(new_packets)
+            if not self.args.json:
+                self._print(frame, new_packets)
+        self.output.kiss_frames([f.frame for f in frames if f.ok])
 
-    try:
-        for _, chunk in recording.blocks(CHUNK_SAMPLES):
-            emit(receiver.process(np.asarray(chunk, np.complex64)))
-        emit(receiver.flush())
-    finally:
-        output.close()
-    summary = receiver.summary()
+    def _print(self, frame: FrameResult, new_packets: list[bytes]) -> None:
+        """With --packets the frame's Space Packets, else the frame if good
+        (a failed one as a ``# failed`` comment with --all)."""
+        if self.args.packets:
+            for packet in new_packets:
+                print(packet.hex())
+        elif frame.ok or self.args.all:
+            print(frame.frame.hex() if frame.ok else f"# failed {frame.frame.hex()}")
+
+
+def _print_pass(
+    args: argparse.Namespace,
+    profile: DownlinkProfile,
+    frames: _ProfileFrames,
+    summary: PassSummary,
+) -> None:
+    """With --json one document (frames, packets, pass summary) on stdout;
+    else the pass summary as a comment line on stderr."""
     if args.json:
         print(
             json.dumps(
                 {
                     "profile": profile.name,
-                    "frames": [r.to_dict() for r in results],
-                    "packets": [p.hex() for p in packet_list],
+                    "frames": [r.to_dict() for r in frames.results],
+                    "packets": [p.hex() for p in frames.packet_list],
                     "summary": summary.to_dict(),
                 }
             )
@@ -462,14 +508,30 @@ def run_profile_decode(args: argparse.Namespace) -> int:
             f"Es/N0 {summary.esn0_db:.1f} dB; offset {summary.acquired_offset_hz:.1f} Hz",
             file=sys.stderr,
         )
+
+
+def run_profile_decode(args: argparse.Namespace) -> int:
+    profile = resolve_profile(args.profile)
+    doppler = _doppler(args)
+    recording = _open_iq_recording(args)
+    receiver = _receiver(profile, recording.fs_hz, args, doppler)
+    output = _Output(args)
+    frames = _ProfileFrames(profile, args, output)
+    _decode_blocks(
+        recording,
+        CHUNK_SAMPLES,
+        lambda block: receiver.process(np.asarray(block, np.complex64)),
+        receiver.flush,
+        frames.emit,
+        output,
+    )
+    summary = receiver.summary()
+    _print_pass(args, profile, frames, summary)
     if summary.frames_ok == 0:
-        survey = survey_spectrum(recording.head(SURVEY_SAMPLES))
-        print(
-            "groundstation decode: "
-            + nothing_found(profile, receiver, summary, survey, fs_hz, recording.n_samples),
-            file=sys.stderr,
+        survey = survey_recording(recording)
+        return _found_nothing(
+            nothing_found(profile, receiver, summary, survey, recording.fs_hz, recording.n_samples)
         )
-        return 1
     return 0
 
 
@@ -507,65 +569,69 @@ def describe_transmitter(tx: TransmitterSpec) -> str:
     )
 
 
-def run_satellite_decode(args: argparse.Namespace) -> int:
-    from groundstation.satellites import load_catalogue
-
+def _refuse_profile_options(args: argparse.Namespace) -> None:
+    """Options of the --profile mode given with --satellite are a ValidationError naming them."""
     given = [flag for key, flag in PROFILE_ONLY if getattr(args, key) not in (None, False)]
     if given:
         raise ValidationError(
             f"{', '.join(given)}: only with --profile; with --satellite the receiver finds "
             "carrier, offset and clock by itself"
         )
+
+
+class _SatelliteFrames:
+    """Frames of a --satellite decode as they come out, in time order within a
+    batch: one hex line (or JSON object with --json) each on stdout, flushed so
+    a long recording streams; counted per transmitter; written to the KISS file."""
+
+    def __init__(self, args: argparse.Namespace, output: _Output) -> None:
+        self.json = bool(args.json)
+        self.output = output
+        self.counts: Counter[str] = Counter()
+
+    def emit(self, frames: list[DecodedFrame]) -> None:
+        if not frames:
+            return
+        frames.sort(key=lambda f: (f.time_s, f.transmitter))
+        for frame in frames:
+            self.counts[frame.transmitter] += 1
+            print(json.dumps(frame.to_dict()) if self.json else frame.frame.hex())
+        sys.stdout.flush()
+        self.output.kiss_frames([f.frame for f in frames])
+
+    def tally(self) -> str:
+        """'# 3 frames: 2 from a, 1 from b' ('# 0 frames' when none)."""
+        total = sum(self.counts.values())
+        return f"# {total} frames" + (
+            ": " + ", ".join(f"{n} from {tx}" for tx, n in self.counts.items()) if total else ""
+        )
+
+
+def run_satellite_decode(args: argparse.Namespace) -> int:
+    from groundstation.satellites import load_catalogue
+
+    _refuse_profile_options(args)
     sat = load_catalogue().find(args.satellite)
     recording = open_recording(args)
     receiver = _satellite_receiver(sat, recording)
     used = [chain.tx for chain in receiver.chains]
-    skipped = [tx for tx in sat.transmitters if tx not in used]
     comment = sys.stderr if args.json else sys.stdout
     print(
         f"# {sat.name} ({sat.norad_id}) from {recording.path.name}: {recording.description}; "
         + "; ".join(describe_transmitter(tx) for tx in used),
         file=comment,
     )
-    counts: Counter[str] = Counter()
     output = _Output(args)
-
-    def emit(frames: list[DecodedFrame]) -> None:
-        if not frames:
-            return
-        frames.sort(key=lambda f: (f.time_s, f.transmitter))
-        for frame in frames:
-            counts[frame.transmitter] += 1
-            print(json.dumps(frame.to_dict()) if args.json else frame.frame.hex())
-        sys.stdout.flush()
-        output.kiss_frames([f.frame for f in frames])
-
-    try:
-        for _, block in recording.blocks(SATELLITE_CHUNK_SAMPLES):
-            emit(receiver.process(block))
-        emit(receiver.flush())
-    finally:
-        output.close()
-    total = sum(counts.values())
-    print(
-        f"# {total} frames"
-        + (": " + ", ".join(f"{n} from {tx}" for tx, n in counts.items()) if total else ""),
-        file=comment,
+    frames = _SatelliteFrames(args, output)
+    _decode_blocks(
+        recording, SATELLITE_CHUNK_SAMPLES, receiver.process, receiver.flush, frames.emit, output
     )
-    if total == 0:
-        survey = survey_satellite(recording)
-        print(
-            "groundstation decode: " + nothing_decoded(sat, recording, used, skipped, survey),
-            file=sys.stderr,
-        )
-        return 1
+    print(frames.tally(), file=comment)
+    if not frames.counts:
+        skipped = [tx for tx in sat.transmitters if tx not in used]
+        survey = survey_recording(recording)
+        return _found_nothing(nothing_decoded(sat, recording, used, skipped, survey))
     return 0
-
-
-def survey_satellite(recording: Recording) -> SpectrumSurvey:
-    from dsp.spectrum import survey_spectrum
-
-    return survey_spectrum(recording.head(SURVEY_SAMPLES))
 
 
 def nothing_decoded(
@@ -609,14 +675,10 @@ def nothing_decoded(
     return "\n".join(lines)
 
 
-def run_simulate(args: argparse.Namespace) -> int:
+def _check_simulate_options(args: argparse.Namespace) -> None:
+    """Frame count, samples per symbol and link numbers in range, else a ValidationError."""
     from dsp.receiver import MAX_SAMPLES_PER_SYMBOL, MIN_SAMPLES_PER_SYMBOL
-    from dsp.simulate import LinkConfig, simulate_chunks
-    from dsp.transmitter import random_frames
-    from ingest.sigmf import SigMFWriter
 
-    profile = resolve_profile(args.profile)
-    doppler_time_s, doppler_hz = _doppler(args)
     if not 1 <= args.frames <= MAX_SIMULATED_FRAMES:
         raise ValidationError(f"--frames {args.frames} must be 1 to {MAX_SIMULATED_FRAMES}")
     if not MIN_SAMPLES_PER_SYMBOL <= args.sps <= MAX_SAMPLES_PER_SYMBOL:
@@ -632,8 +694,16 @@ def run_simulate(args: argparse.Namespace) -> int:
     ):
         if value is not None:
             finite(value, flag)
-    frames = random_frames(profile, args.frames, seed=args.seed)
-    link = LinkConfig(
+
+
+def _link_config(
+    args: argparse.Namespace,
+    doppler: tuple[NDArray[np.float64] | None, NDArray[np.float64] | None],
+) -> LinkConfig:
+    from dsp.simulate import LinkConfig
+
+    doppler_time_s, doppler_hz = doppler
+    return LinkConfig(
         sps=args.sps,
         ebn0_db=args.ebn0,
         phase_rad=args.phase_rad,
@@ -643,30 +713,59 @@ def run_simulate(args: argparse.Namespace) -> int:
         clock_ppm=args.clock_ppm,
         seed=args.seed,
     )
+
+
+def _write_sigmf(
+    args: argparse.Namespace,
+    profile: DownlinkProfile,
+    chunks: Iterable[NDArray[np.complex64]],
+    fs_hz: float,
+) -> tuple[int, str]:
+    """(samples written, data file path) of a SigMF recording named by ``--out``."""
+    from ingest.sigmf import SigMFWriter
+
+    data_path, _ = sigmf_paths(args.out)
+    writer = SigMFWriter(
+        data_path.with_name(data_path.name[: -len(".sigmf-data")]),
+        sample_rate_hz=fs_hz,
+        center_freq_hz=args.carrier_hz or 0.0,
+        capture_start=datetime.now(UTC),
+        description=f"groundstation simulate: {args.frames} frames, profile {profile.name}",
+    )
     n_samples = 0
+    try:
+        for chunk in chunks:
+            writer.write(chunk)
+            n_samples += chunk.size
+    finally:
+        writer.close()
+    return n_samples, str(data_path)
+
+
+def _write_cf32(path: str, chunks: Iterable[NDArray[np.complex64]]) -> int:
+    """Samples written to the raw cf32 file ``path``."""
+    n_samples = 0
+    with open(path, "wb") as handle:
+        for chunk in chunks:
+            chunk.astype(np.complex64).tofile(handle)
+            n_samples += chunk.size
+    return n_samples
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    from dsp.simulate import simulate_chunks
+    from dsp.transmitter import random_frames
+
+    profile = resolve_profile(args.profile)
+    doppler = _doppler(args)
+    _check_simulate_options(args)
+    frames = random_frames(profile, args.frames, seed=args.seed)
+    chunks = simulate_chunks(profile, frames, _link_config(args, doppler))
     fs_hz = float(profile.symbol_rate) * args.sps
-    out = args.out
     if args.format == "sigmf":
-        data_path, _ = sigmf_paths(args.out)
-        writer = SigMFWriter(
-            data_path.with_name(data_path.name[: -len(".sigmf-data")]),
-            sample_rate_hz=fs_hz,
-            center_freq_hz=args.carrier_hz or 0.0,
-            capture_start=datetime.now(UTC),
-            description=f"groundstation simulate: {args.frames} frames, profile {profile.name}",
-        )
-        try:
-            for chunk in simulate_chunks(profile, frames, link):
-                writer.write(chunk)
-                n_samples += chunk.size
-        finally:
-            writer.close()
-        out = str(data_path)
+        n_samples, out = _write_sigmf(args, profile, chunks, fs_hz)
     else:
-        with open(args.out, "wb") as handle:
-            for chunk in simulate_chunks(profile, frames, link):
-                chunk.astype(np.complex64).tofile(handle)
-                n_samples += chunk.size
+        n_samples, out = _write_cf32(args.out, chunks), args.out
     print(
         f"wrote {n_samples} cf32 samples at {fs_hz:g} Hz ({args.frames} frames, "
         f"profile {profile.name}) to {out}"
@@ -677,6 +776,11 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    _register_decode(subparsers)
+    _register_simulate(subparsers)
+
+
+def _register_decode(subparsers: argparse._SubParsersAction) -> None:
     decode = subparsers.add_parser(
         "decode",
         help="decode a recording: every transmitter of a satellite, or a CCSDS profile",
@@ -713,7 +817,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="JSON: with --satellite one object per frame and line (transmitter, time, "
         "carrier, SNR, corrections); with --profile one document with the pass summary",
     )
-    profile_only = decode.add_argument_group("--profile only")
+    _add_profile_only_options(decode.add_argument_group("--profile only"))
+    decode.set_defaults(func=run_decode)
+
+
+def _add_profile_only_options(profile_only: argparse._ArgumentGroup) -> None:
+    """Options of the --profile mode (refused with --satellite: PROFILE_ONLY)."""
     profile_only.add_argument(
         "--center-offset-hz", type=finite_float, default=None, help="carrier offset from the centre"
     )
@@ -741,8 +850,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     profile_only.add_argument(
         "--packets", action="store_true", help="print Space Packets (hex) instead of frames"
     )
-    decode.set_defaults(func=run_decode)
 
+
+def _register_simulate(subparsers: argparse._SubParsersAction) -> None:
     simulate = subparsers.add_parser("simulate", help="simulate a downlink to a cf32 IQ file")
     simulate.add_argument("--profile", required=True, help="built-in profile name or YAML file")
     simulate.add_argument("--frames", type=int, required=True, help="number of frames")
