@@ -19,7 +19,9 @@ Measured, each at its cap:
 - ``GET /passes``: one satellite, all 50 stations, 31 days (fresh each time);
 - ``POST /plans``: the largest plan the limits let through (``--plan-
   satellites`` requests of 14 days over every antenna, no pass quota,
-  ``time_limit_s`` 60), and its commit;
+  ``time_limit_s`` 60): solved, then refused when it chooses more contacts
+  than GS_MAX_PLAN_CONTACTS; then the same requests over a range scaled to
+  95 % of that cap (``plan_at_cap``), and its commit;
 - ``GET /contacts/{id}/track``: 200,000 samples (the cap);
 - ``POST /satellites/{id}/ephemerides``: 1 MiB of TLE text (the body cap);
 - ``GET /datasets/{id}/files/{name}``: a 16 MiB file (checked before
@@ -36,6 +38,7 @@ import argparse
 import hashlib
 import importlib.util
 import os
+import re
 import sys
 import tempfile
 import time
@@ -342,30 +345,46 @@ def main(argv: list[str] | None = None) -> int:
             ),
             5,
         )
-        plan_body = {
-            "profile_id": "leo",
-            "requests": [
-                {
-                    "norad_id": e.norad_id,
-                    # From an hour ahead: a pass cut at the range's start would
-                    # have its pre-pass in the past, and the commit refuse it.
-                    "start": (NOW + timedelta(hours=1)).isoformat(),
-                    "end": (NOW + timedelta(days=14, hours=1)).isoformat(),
-                }
-                for e in mine[: args.plan_satellites]
-            ],
-            "time_limit_s": 60,
-        }
+
+        def plan_body(days: float) -> dict[str, Any]:
+            return {
+                "profile_id": "leo",
+                "requests": [
+                    {
+                        "norad_id": e.norad_id,
+                        # From an hour ahead: a pass cut at the range's start would
+                        # have its pre-pass in the past, and the commit refuse it.
+                        "start": (NOW + timedelta(hours=1)).isoformat(),
+                        "end": (NOW + timedelta(days=days, hours=1)).isoformat(),
+                    }
+                    for e in mine[: args.plan_satellites]
+                ],
+                "time_limit_s": 60,
+            }
+
         plan: dict[str, Any] = {}
 
-        def propose() -> httpx.Response:
-            r = http.post("/plans", json=plan_body, headers=headers)
+        def propose(days: float) -> httpx.Response:
+            plan.clear()
+            r = http.post("/plans", json=plan_body(days), headers=headers)
             plan.update(r.json())
+            plan["status_code"] = r.status_code
             return r
 
-        run("plan_largest", propose)
+        run("plan_largest", lambda: propose(14.0))
+        days = 14.0
+        if plan["status_code"] == 422:
+            # Over GS_MAX_PLAN_CONTACTS: its message names the contacts chosen
+            # and the cap; the same requests over a range scaled to 95 % of it.
+            found = re.search(r"chooses (\d+) contacts; at most (\d+)", plan.get("detail", ""))
+            assert found, plan
+            chosen, cap = int(found.group(1)), int(found.group(2))
+            print(f"    plan of 14 days: {chosen} contacts, over the cap of {cap}: refused")
+            days = 14.0 * 0.95 * cap / chosen
+            run("plan_at_cap", lambda: propose(days))
         print(
-            f"    plan: {len(plan.get('proposed', []))} contacts proposed, status {plan.get('status')!r}"
+            f"    plan of {days:.2f} days: {len(plan.get('proposed', []))} contacts proposed, "
+            f"status {plan.get('status')!r}"
         )
         if plan.get("proposed"):
             run("plan_commit", lambda: http.post(f"/plans/{plan['id']}/commit", headers=headers))

@@ -41,6 +41,7 @@ from groundstation.errors import (
     NotFoundError,
     PlanCommitRefusedError,
     PlanCommittedError,
+    ValidationError,
 )
 from groundstation.events import ContactEvent, EventSink, NullEventSink
 from groundstation.inventory import get_satellite
@@ -173,6 +174,13 @@ def commit_proposal(
     session.rollback()
     if state == "committed":
         raise _committed_already(session, plan_id)
+    cap = (policy or BookingPolicy()).max_plan_contacts
+    if len(proposed) > cap:  # proposed before GS_MAX_PLAN_CONTACTS was lowered
+        raise ValidationError(
+            f"plan {plan_id} holds {len(proposed)} contacts; at most {cap} "
+            "(GS_MAX_PLAN_CONTACTS) are booked by one commit: propose the schedule "
+            "again in parts"
+        )
     prepared = _prepare_all(
         session,
         plan_id=plan_id,

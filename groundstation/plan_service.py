@@ -56,6 +56,17 @@ def _check_prediction_work(
         )
 
 
+def _check_plan_size(policy: BookingPolicy, contacts: int) -> None:
+    """ValidationError when a plan would book more contacts than one commit
+    may (``GS_MAX_PLAN_CONTACTS``)."""
+    if contacts > policy.max_plan_contacts:
+        raise ValidationError(
+            f"the plan chooses {contacts} contacts; at most {policy.max_plan_contacts} "
+            "(GS_MAX_PLAN_CONTACTS) are booked by one plan: plan the schedule in parts "
+            "(shorter ranges or fewer satellites per plan)"
+        )
+
+
 @dataclass(frozen=True)
 class PlannedContact:
     window: CandidateWindow
@@ -113,6 +124,7 @@ def plan_contacts(
         requests, candidates, [len(pool.pool.antenna_ids) for pool in inputs.pools]
     )
     result = solve_milp(problem, time_limit_s=time_limit_s)
+    _check_plan_size(policy, int(result.chosen.size))
     slots = assign_antennas(problem, result.chosen)
     chosen = [
         PlannedContact(windows[i], inputs.pools[windows[i].pool_index].pool.antenna_ids[k])

@@ -32,6 +32,9 @@ class BookingPolicy:
     # (GS_MAX_PLAN_SATELLITE_STATION_DAYS, GS_MAX_PLAN_CANDIDATES).
     max_plan_satellite_station_days: float = 20_000.0
     max_plan_candidates: int = 50_000
+    # The most contacts one plan may book (GS_MAX_PLAN_CONTACTS): committing
+    # re-checks every window, so this bounds the CPU of one commit request.
+    max_plan_contacts: int = 2_000
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BookingPolicy:
@@ -41,6 +44,7 @@ class BookingPolicy:
             max_pass_s=settings.max_pass_s,
             max_plan_satellite_station_days=settings.max_plan_satellite_station_days,
             max_plan_candidates=settings.max_plan_candidates,
+            max_plan_contacts=settings.max_plan_contacts,
         )
 
     @property

@@ -180,6 +180,11 @@ class Settings(BaseSettings):
     # stations, 7 days: 8,400 and 36,440) with room to spare.
     max_plan_satellite_station_days: float = 20_000.0
     max_plan_candidates: int = 50_000
+    # The most contacts one plan may propose and book: its commit re-checks
+    # every window in one request (bench/limits.py: about 6 ms of CPU each),
+    # so this bounds that request's CPU; a larger schedule is planned in parts
+    # (by time range or satellites).
+    max_plan_contacts: int = 2_000
     # --- contact lifecycle: DSP capacity and crash-test hook ---
     # How far (service seconds) a pass's DSP may fall behind the service clock
     # before the machine counts as unable to keep up: the most recently started
@@ -303,7 +308,9 @@ class Settings(BaseSettings):
             raise ValueError(f"max_header_bytes must be >= 1024, got {value}")
         return value
 
-    @field_validator("max_pass_s", "max_plan_satellite_station_days", "max_plan_candidates")
+    @field_validator(
+        "max_pass_s", "max_plan_satellite_station_days", "max_plan_candidates", "max_plan_contacts"
+    )
     @classmethod
     def _positive(cls, value: float, info: ValidationInfo) -> float:  # int fields too
         if not value > 0:

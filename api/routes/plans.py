@@ -38,7 +38,8 @@ MAX_REQUEST_SPAN = timedelta(days=14)
         _404="a satellite, profile or antenna is unknown",
         _422=(
             "a request spans more than 14 days, all of them together more than 31, or the "
-            "plan exceeds GS_MAX_PLAN_SATELLITE_STATION_DAYS or GS_MAX_PLAN_CANDIDATES"
+            "plan exceeds GS_MAX_PLAN_SATELLITE_STATION_DAYS, GS_MAX_PLAN_CANDIDATES or "
+            "GS_MAX_PLAN_CONTACTS"
         ),
         _429=EXPENSIVE_429,
     ),
@@ -128,6 +129,7 @@ def create_plan(
     responses=problems(
         _404="no such plan (expired, or another tenant's)",
         _409="a proposed window is not available any more: nothing was booked",
+        _422="the proposal holds more contacts than GS_MAX_PLAN_CONTACTS: nothing was booked",
         _429=EXPENSIVE_429,
     ),
 )

@@ -5,6 +5,7 @@ half way is tests/e2e/test_e2e_plan_commit_kill.py.)"""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -195,3 +196,50 @@ def test_a_plan_left_committing_by_a_window_by_window_commit_is_finished_by_a_re
         row = s.get(PlanProposal, plan["id"])
         assert row is not None and row.state == "committed"
     assert active == n
+
+
+def _cap_plans_at(world: World, contacts: int) -> None:
+    ctx = world.app.state.ctx
+    ctx.policy = dataclasses.replace(ctx.policy, max_plan_contacts=contacts)
+
+
+def test_a_plan_choosing_more_contacts_than_the_cap_is_refused_naming_both(
+    world: World,
+) -> None:
+    plan = _propose(world)  # under the default cap
+    n = len(plan["proposed"])
+    _cap_plans_at(world, n - 1)
+    body = {
+        "profile_id": "leo",
+        "requests": [
+            {
+                "norad_id": norad,
+                "start": NOW.isoformat(),
+                "end": (NOW + timedelta(hours=12)).isoformat(),
+                "max_passes": 3,
+            }
+            for norad in (NOAA19, NOAA18)
+        ],
+    }
+    r = world.client.post("/plans", json=body, headers=world.as_("acme"))
+    assert r.status_code == 422, r.text
+    assert f"the plan chooses {n} contacts; at most {n - 1} (GS_MAX_PLAN_CONTACTS)" in r.text
+    with world.session() as s:
+        assert s.scalar(select(func.count()).select_from(PlanProposal)) == 1  # the first one
+    assert _counts(world) == (0, 0)
+
+
+def test_a_proposal_over_a_lowered_cap_is_refused_at_commit_and_books_nothing(
+    world: World,
+) -> None:
+    plan = _propose(world)
+    n = len(plan["proposed"])
+    _cap_plans_at(world, n - 1)
+    r = world.client.post(f"/plans/{plan['id']}/commit", headers=world.as_("acme"))
+    assert r.status_code == 422, r.text
+    assert f"holds {n} contacts; at most {n - 1} (GS_MAX_PLAN_CONTACTS)" in r.text
+    assert _counts(world) == (0, 0)
+    _cap_plans_at(world, n)
+    r = world.client.post(f"/plans/{plan['id']}/commit", headers=world.as_("acme"))
+    assert r.status_code == 200, r.text
+    assert len(r.json()["booked"]) == n

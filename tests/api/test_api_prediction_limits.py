@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError as PydanticValidationError
 
 from groundstation import apikeys, booking, inventory, passes
 from groundstation.errors import ValidationError
@@ -290,6 +291,11 @@ def test_plan_with_more_candidate_windows_than_the_limit_is_refused_before_solvi
 def test_plan_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GS_MAX_PLAN_SATELLITE_STATION_DAYS", "100")
     monkeypatch.setenv("GS_MAX_PLAN_CANDIDATES", "200")
+    monkeypatch.setenv("GS_MAX_PLAN_CONTACTS", "300")
     policy = BookingPolicy.from_settings(Settings())
     assert policy.max_plan_satellite_station_days == 100.0
     assert policy.max_plan_candidates == 200
+    assert policy.max_plan_contacts == 300
+    monkeypatch.setenv("GS_MAX_PLAN_CONTACTS", "0")
+    with pytest.raises(PydanticValidationError, match="max_plan_contacts must be > 0, got 0"):
+        Settings()
