@@ -46,7 +46,7 @@ def _unit_mth_power(
 
 def _rate_hypotheses(
     bin_hz: float, power: int, duration_s: float, max_rate_hz_s: float
-) -> NDArray[np.float64]:
+) -> NDArray[np.floating]:
     """Frequency rates to de-chirp with, symmetric about 0 (just 0 without a rate search)."""
     if not max_rate_hz_s > 0:  # also NaN
         return np.zeros(1)
@@ -69,7 +69,7 @@ def _parabolic_delta(spectrum: NDArray[np.floating], k: int) -> float:
 def _strongest_cell(
     y: NDArray[np.complexfloating],
     fs: float,
-    rates: NDArray[np.float64],
+    rates: NDArray[np.floating],
     nfft: int,
     allowed: NDArray[np.bool_],
     power: int,
