@@ -51,9 +51,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from httpload import Reply, Request, run_in_process
 
 ROOT = Path(__file__).resolve().parent.parent
+# This script's folder holds api.py and ingest.py: the packages come first.
+sys.path.insert(0, str(ROOT))
+
+from bench.httpload import Reply, Request, run_in_process  # noqa: E402
+
 NOW = datetime(2023, 7, 4, 12, 0, tzinfo=UTC)
 SEED = 20230704
 
@@ -471,8 +475,6 @@ def main(argv: list[str] | None = None) -> int:
         "--open-loop-seconds", type=float, default=6.0, help="length of each open-loop run"
     )
     args = parser.parse_args(argv)
-    # This script's folder holds api.py and ingest.py: the packages come first.
-    sys.path.insert(0, str(ROOT))
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-api-"))
     url = database_url(args.database_url, tmp)

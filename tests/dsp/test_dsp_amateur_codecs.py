@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from redecode import decode_again
 
 from dsp.ao40 import SYNC_VECTOR, ao40_decode, ao40_encode, ao40_sync_positions
 from dsp.coding import ChannelCode
@@ -29,6 +28,8 @@ from dsp.profile import builtin_profile
 from dsp.satellite import transmitter_from_mapping
 from dsp.transmitter import random_frames
 from groundstation.satellites import load_catalogue
+
+from .redecode import decode_again
 
 GOLDEN = json.loads(
     (Path(__file__).parents[1] / "data" / "dsp" / "amateur_golden.json").read_text()

@@ -10,11 +10,12 @@ from statistics import median
 
 import numpy as np
 import pytest
-from redecode import decode_again
 
 from dsp.chain import decode_satellite
 from groundstation.satellites import load_catalogue
 from groundstation.satellites.wav import read_wav
+
+from .redecode import decode_again
 
 DATA = Path(__file__).parents[1] / "data" / "dsp" / "recordings"
 

@@ -27,7 +27,6 @@ from typing import Any
 
 import httpx
 import pytest
-from service_env import need_env
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,6 +36,7 @@ from groundstation.booking import reserve
 from groundstation.commands.demo import DEMO_CLOCK_START, free_windows
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.models import Contact, ContactTransition, PlanProposal
+from tests.service_env import need_env
 
 from .conftest import DEMO_PROFILE, seed, wait_for
 
