@@ -194,7 +194,7 @@ def populate(url: str, n_stations: int, n_sats: int, contacts_per_antenna: int) 
         for i, e in enumerate(leo)
     ]
     # Contacts: per antenna, one after another from 6 days ago; past ones completed.
-    contacts = []
+    contacts: list[dict[str, Any]] = []
     texts = {i + 1: (e.epoch, e.text()) for i, e in enumerate(leo)}
     for a in antennas:
         t = NOW - timedelta(days=6) + timedelta(minutes=rng.uniform(0, 30))
