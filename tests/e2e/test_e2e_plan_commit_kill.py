@@ -175,7 +175,9 @@ def test_serve_killed_during_a_plan_commit_books_none_of_it_and_a_retry_books_al
     key, others = _seed_world(sessions)
     others_before = _snapshot(sessions, others)
     with sessions() as session:
-        transitions_before = session.scalar(select(func.count()).select_from(ContactTransition))
+        transitions_before = session.execute(
+            select(func.count()).select_from(ContactTransition)
+        ).scalar_one()
     headers = {"Authorization": f"Bearer {key}"}
 
     # Run 1: propose, then commit with the pause hook, and SIGKILL there.
