@@ -34,6 +34,7 @@ from groundstation.lifecycle import LifecycleService, ReconcileReport, lifecycle
 from groundstation.logs import contact_log_sink
 from groundstation.models import Contact
 from groundstation.settings import Settings
+from groundstation.version import software_version
 from ingest.catalog import CatalogService
 from ingest.dataset import RecoveryReport, recover
 from ingest.objectstore import ObjectStore, S3ObjectStore
@@ -107,15 +108,6 @@ class Runtime:
         finally:
             self.publisher.close()
             self.engine.dispose()
-
-
-def software_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"groundstation {version('groundstation')}"
-    except PackageNotFoundError:
-        return "groundstation (not installed)"
 
 
 def contact_details(
