@@ -42,6 +42,10 @@ from ingest.publisher import Publisher, PublisherEventSink
 
 log = logging.getLogger(__name__)
 
+#: Seconds ``Runtime.close`` waits for the frames spooled for the broker to be
+#: delivered before closing the publisher (what is left stays in the spool).
+FLUSH_ON_CLOSE_S = 30.0
+
 
 class FanOutSink:
     """Publishes each contact event to every sink added (events topic, API hub);
@@ -104,7 +108,7 @@ class Runtime:
         if self._warm_up is not None:
             self._warm_up.join()
         try:
-            self.publisher.flush(timeout_s=30.0)
+            self.publisher.flush(timeout_s=FLUSH_ON_CLOSE_S)
         finally:
             self.publisher.close()
             self.engine.dispose()
