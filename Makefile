@@ -49,8 +49,10 @@ check: lint typecheck
 
 # The sdist and the wheel, in dist/ (README "Installing";
 # tests/packaging/test_packaging_wheel.py installs and runs the wheel).
+# Without PYTHONDONTWRITEBYTECODE, under which setuptools warns that it
+# skips byte-compiling (the wheel is the same).
 dist: install-test
-	$(BIN)/python -m build --outdir dist
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m build --outdir dist
 
 bench: install-test
 	$(BIN)/python bench/passes.py
