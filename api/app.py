@@ -39,6 +39,7 @@ from groundstation.events import ContactEvent
 from groundstation.logs import ContactLogSink
 from groundstation.policy import BookingPolicy
 from groundstation.settings import Settings
+from groundstation.version import package_version
 
 if TYPE_CHECKING:
     from groundstation.runtime import Runtime
@@ -242,7 +243,7 @@ def create_app(
 
     app = FastAPI(
         title="groundstation",
-        version="0.1.0",
+        version=package_version(),
         description=(
             "Self-hostable satellite ground station: stations, satellites, passes, "
             "contacts, plans and datasets. Authenticate with `Authorization: Bearer <API key>`."

@@ -521,6 +521,9 @@ class UsagePublic(BaseModel):
 
 class Health(BaseModel):
     status: str
+    version: str = Field(
+        description="the installed groundstation's version (as `groundstation --version` says)"
+    )
 
 
 class Readiness(BaseModel):
