@@ -113,17 +113,28 @@ def list_contacts(
     state: Annotated[list[str] | None, Query(description="repeat for several states")] = None,
     satellite: Annotated[int | None, Query(gt=0, lt=1_000_000_000, description="NORAD id")] = None,
     station: Annotated[str | None, Query(max_length=80)] = None,
+    antenna: Annotated[str | None, Query(min_length=1, max_length=80)] = None,
+    profile: Annotated[
+        str | None, Query(min_length=1, max_length=80, description="mission profile id")
+    ] = None,
     start: Timestamp | None = None,
     end: Timestamp | None = None,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
+    """Contacts of this key's tenants by booked start, in pages of `limit`
+    (`next_cursor`). Filters combine (AND): `state` (repeatable; an unknown
+    state is 422 naming it), `satellite`, `station`, `antenna`, `profile`
+    (an unknown or another tenant's one matches nothing: an empty page),
+    `start`..`end` (booked windows overlapping it)."""
     rows, count, next_cursor = contacts.contacts_page(
         session,
         tenants=principal.tenants(),
         states=state,
         norad_id=satellite,
         station_id=station,
+        antenna_id=antenna,
+        profile_id=profile,
         start=start,
         end=end,
         cursor=cursor,
