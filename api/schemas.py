@@ -466,6 +466,23 @@ class PlanPublic(BaseModel):
     created_at: AwareDatetime
 
 
+class PlanDetail(BaseModel):
+    """A plan read back: its proposal and, once committed, its contacts."""
+
+    id: str
+    profile_id: str
+    state: Literal["proposed", "committing", "committed"] = Field(
+        description="proposed (committable), committed; committing only in rows of old versions"
+    )
+    created_at: AwareDatetime
+    expires_at: AwareDatetime = Field(description="read back and committable until then")
+    proposed: list[PlannedContactPublic]
+    committed_at: AwareDatetime | None
+    booked: list[ContactPublic] = Field(
+        description="the contacts the commit booked, in their current state; [] until committed"
+    )
+
+
 class PlanCommitPublic(BaseModel):
     plan_id: str
     booked: list[ContactPublic]
