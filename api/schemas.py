@@ -228,6 +228,29 @@ class EphemerisUploadReport(BaseModel):
     accepted: list[EphemerisPublic]
     rejected: list[str] = Field(description="one line per record not stored, with the reason")
     contacts_updated: int
+    format: str = Field(
+        "", description="the format the upload was read as: TLE/3LE, OMM JSON or OMM CSV"
+    )
+
+
+class SatelliteUploadResult(BaseModel):
+    """What a multi-satellite upload did for one satellite."""
+
+    norad_id: int
+    accepted: list[EphemerisPublic]
+    in_force_id: int | None = Field(description="the satellite's ephemeris in force after it")
+    contacts_updated: int = Field(
+        description="its SCHEDULED contacts moved or failed by the new ephemeris in force"
+    )
+
+
+class EphemeridesUploadReport(BaseModel):
+    format: str = Field(description="the format the upload was read as")
+    satellites: list[SatelliteUploadResult] = Field(
+        description="one per satellite with an element set stored, by NORAD id"
+    )
+    rejected: list[str] = Field(description="one line per record not stored, with the reason")
+    contacts_updated: int
 
 
 # ---------------------------------------------------------------- profiles
