@@ -26,6 +26,7 @@ from api.schemas import Timestamp
 from groundstation import booking, contacts, inventory
 from groundstation.errors import BookingConflictError
 from groundstation.event_log import PrunedHistory
+from ingest.publisher import contact_event_message
 
 router = APIRouter(tags=["contacts"])
 
@@ -249,18 +250,12 @@ def _pruned_notice(gap: PrunedHistory) -> str:
 
 
 def _contact_event(item: NumberedEvent) -> str:
-    """One contact change as an SSE ``contact`` event, its id the history id."""
-    e = item.event
-    data = json.dumps(
-        {
-            "contact_id": e.contact_id,
-            "old_state": e.old_state,
-            "new_state": e.new_state,
-            "at": e.at.isoformat(),
-            "reason": e.reason,
-        }
+    """One contact change as an SSE ``contact`` event, its id the history id;
+    its data the contact-event contract, as on the events topic."""
+    message = contact_event_message(
+        item.event, norad_id=item.norad_id, station=item.station, antenna=item.antenna
     )
-    return f"id: {item.seq}\nevent: contact\ndata: {data}\n\n"
+    return f"id: {item.seq}\nevent: contact\ndata: {json.dumps(message.to_json())}\n\n"
 
 
 @router.get("/contacts/{contact_id}", response_model=schemas.ContactDetail, responses=_NOT_FOUND)
