@@ -274,7 +274,7 @@ def _upload_many(
         events=ctx.events,
     )
     if not result.stored:
-        return _nothing_stored("no element set", result.format, result.rejected)
+        return _nothing_stored("body: no element set", result.format, result.rejected)
     satellites = []
     for satellite_id, norad_id in sorted(result.norad_ids.items(), key=lambda kv: kv[1]):
         in_force = ephemerides.ephemeris_in_force(session, satellite_id=satellite_id, now=now)
