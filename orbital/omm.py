@@ -206,16 +206,53 @@ def parse_omm_csv(lines: Iterable[str]) -> ParseResult:
     return result
 
 
+#: The formats ``parse_elements`` reads, by the name ``detect_format`` gives.
+SUPPORTED_FORMATS = ("TLE/3LE", "OMM JSON", "OMM CSV")
+
+
+def detect_format(text: str) -> str:
+    """The name of the format ``text`` is in, from its first non-blank line:
+    one of ``SUPPORTED_FORMATS``, or a format recognized but not read here
+    ("CCSDS OEM (KVN)", "CCSDS OMM (KVN)", "XML (CCSDS OEM)", "XML (CCSDS
+    OMM)", "XML"), so errors can name it instead of guessing another."""
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if stripped.startswith(("[", "{")):
+        return "OMM JSON"
+    first = stripped.splitlines()[0].strip().upper() if stripped else ""
+    if stripped.startswith("<"):
+        head = stripped[:2000].upper()
+        for kind in ("OEM", "OMM"):
+            if f"<{kind}" in head or f"CCSDS_{kind}_VERS" in head:
+                return f"XML (CCSDS {kind})"
+        return "XML"
+    for kind in ("OEM", "OMM"):
+        if first.startswith(f"CCSDS_{kind}_VERS"):
+            return f"CCSDS {kind} (KVN)"
+    if "OBJECT_NAME" in first or "NORAD_CAT_ID" in first:
+        return "OMM CSV"
+    return "TLE/3LE"
+
+
 def parse_elements(text: str | bytes) -> ParseResult:
-    """Parse any supported element text: TLE/3LE, OMM JSON or OMM CSV."""
+    """Parse any supported element text: TLE/3LE, OMM JSON or OMM CSV
+    (``detect_format``); a format recognized but not supported is one
+    rejection naming it."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     stripped = text.lstrip()
-    if stripped.startswith(("[", "{")):
+    kind = detect_format(text)
+    if kind == "OMM JSON":
         return parse_omm_json(stripped)
-    first = stripped.splitlines()[0] if stripped else ""
-    if "OBJECT_NAME" in first.upper() or "NORAD_CAT_ID" in first.upper():
+    if kind == "OMM CSV":
         return parse_omm_csv(stripped.splitlines())
+    if kind != "TLE/3LE":
+        line_no = text[: len(text) - len(stripped)].count("\n") + 1
+        first = stripped.splitlines()[0].strip()
+        message = (
+            f"the upload is {kind} (line {line_no}: {first[:40]!r}), a format not read "
+            f"here; send {', '.join(SUPPORTED_FORMATS)}"
+        )
+        return ParseResult(rejected=[RejectedRecord(line_no, "format", kind, message)])
     return parse_tle(text.splitlines())
 
 

@@ -107,6 +107,12 @@ VALID: dict[str, Callable[[Setup, int], Request]] = {
         content_type="text/plain",
         query={"priority": "1", "source": "bad-input"},
     ),
+    "POST /ephemerides": lambda s, i: Request(
+        "acme",
+        raw=_noaa19_tle(),
+        content_type="text/plain",
+        query={"priority": "1", "source": "bad-input"},
+    ),
     "POST /mission-profiles": lambda s, i: Request(
         "acme", body={"id": f"bad-prof-{i}", "prepass_s": 30.0, "demod": {"eirp_dbw": -10.0}}
     ),
