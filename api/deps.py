@@ -3,12 +3,14 @@ database session, the service clock's now, and the authenticated key."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -35,15 +37,25 @@ async def get_session(ctx: CtxDep) -> AsyncIterator[Session]:
 
     Creating a session does no I/O, so it happens on the event loop (a sync
     generator dependency costs two thread hops per request); closing it does
-    I/O only if a transaction is open, and then it runs in the thread pool."""
+    I/O only if a transaction is open, and then it runs on threads of its own."""
     session = ctx.session_factory()
     try:
         yield session
     finally:
         if session.in_transaction():
-            await run_in_threadpool(session.close)
+            # Not on the route threads: routes waiting there for SQLite's
+            # write lock, held by this very transaction, would keep it open
+            # until the busy timeout (every SQLite transaction begins IMMEDIATE).
+            await asyncio.get_running_loop().run_in_executor(_closing_threads(), session.close)
         else:
             session.close()
+
+
+@functools.cache
+def _closing_threads() -> ThreadPoolExecutor:
+    """The threads that end requests' transactions, apart from the route
+    threads (a pool of its own, bound to no event loop, made on first use)."""
+    return ThreadPoolExecutor(max_workers=8, thread_name_prefix="session-close")
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
