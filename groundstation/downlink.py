@@ -57,7 +57,12 @@ from groundstation.models import GroundStation
 from groundstation.payload import ImageFrameSource, cloud_scene, rows_for_frames
 from groundstation.prediction import element_set_from_text, orbital_station
 from groundstation.profile_settings import DEFAULT_FRAMING, DemodSettings
-from groundstation.satellites import CATALOGUE_FRAMING, SatelliteSpecError, catalogue_transmitter
+from groundstation.satellites import (
+    CATALOGUE_FRAMING,
+    SatelliteSpecError,
+    builtin_catalogue,
+    catalogue_transmitter,
+)
 from ingest.catalog import CatalogService
 from ingest.dataset import DatasetInfo, DatasetWriter
 from ingest.h5frames import ContactAttrs, FramesH5Writer
@@ -258,6 +263,7 @@ class DownlinkExecutor:
         receiver = Receiver(profile, ReceiverConfig(fs_hz=tx.fs_hz))
         receiver.process(channel.process(tx.process(frames, final=True)))
         receiver.flush()
+        builtin_catalogue()  # the satellite catalogue's files, read once per process
 
     # ------------------------------------------------------------ executor
 

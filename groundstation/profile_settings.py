@@ -35,6 +35,9 @@ from pydantic import ValidationError as PydanticValidationError
 from groundstation.errors import ValidationError
 
 DEFAULT_FRAMING = "ccsds-bpsk-conv-rs"  # the framing the receiver uses when a satellite names none
+#: A satellite's ``framing_profile`` that links it to the catalogue by NORAD
+#: id (``groundstation.satellites``, imported only for such satellites).
+CATALOGUE_FRAMING = "catalogue"
 
 
 class _Section(BaseModel):
@@ -264,11 +267,10 @@ def downlink_problems(*, norad_id: int, modulation: str, framing_profile: str) -
     """Why the receiver could not decode a downlink of ``modulation`` framed
     as ``framing_profile`` ('' = ``DEFAULT_FRAMING``; 'catalogue': the
     catalogue's satellite ``norad_id``); empty if it can."""
-    from dsp.profile import MODULATIONS
-    from groundstation.satellites import CATALOGUE_FRAMING
-
     if framing_profile == CATALOGUE_FRAMING:
         return _catalogue_problems(norad_id, modulation)
+    from dsp.profile import MODULATIONS
+
     framings = _framings()
     framing = framing_profile or DEFAULT_FRAMING
     problems = []
@@ -324,13 +326,6 @@ def transmitter_problems(
     and be what the satellite is registered as (modulation, downlink
     frequency). A satellite not linked to the catalogue takes no transmitter.
     Empty if it can (the satellite's own problems are ``downlink_problems``')."""
-    from groundstation.satellites import (
-        CATALOGUE_FRAMING,
-        SatelliteSpecError,
-        UnknownSatelliteError,
-        catalogue_transmitter,
-    )
-
     if framing_profile != CATALOGUE_FRAMING:
         if transmitter is None:
             return []
@@ -339,6 +334,12 @@ def transmitter_problems(
             f"{norad_id} is not linked to the catalogue (its framing_profile is "
             f"{framing_profile!r}, not {CATALOGUE_FRAMING!r})"
         ]
+    from groundstation.satellites import (
+        SatelliteSpecError,
+        UnknownSatelliteError,
+        catalogue_transmitter,
+    )
+
     try:
         _, tx = catalogue_transmitter(norad_id, transmitter)
     except UnknownSatelliteError:

@@ -27,6 +27,7 @@ import yaml
 
 from dsp.satellite import SatelliteSpec, SatelliteSpecError, TransmitterSpec, satellite_from_mapping
 from groundstation.errors import NotFoundError
+from groundstation.profile_settings import CATALOGUE_FRAMING
 
 __all__ = [
     "CATALOGUE_FRAMING",
@@ -38,10 +39,6 @@ __all__ = [
     "load_catalogue",
     "parse_satellite_file",
 ]
-
-
-#: A satellite's ``framing_profile`` that links it to the catalogue by NORAD id.
-CATALOGUE_FRAMING = "catalogue"
 
 
 class UnknownSatelliteError(NotFoundError):

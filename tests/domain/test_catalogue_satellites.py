@@ -6,11 +6,13 @@ contact run refuse, naming the values."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
 
 from groundstation import booking, ephemerides, inventory, passes
+from groundstation.db import make_engine
 from groundstation.errors import DownlinkUnsupportedError, ValidationError
 from groundstation.lifecycle import contact_run
 from groundstation.models import Contact, MissionProfile
@@ -18,6 +20,7 @@ from groundstation.profile_settings import transmitter_problems
 from groundstation.satellites import catalogue_transmitter
 
 from .test_booking import DATA, NOW, setup_world
+from .test_cli import run
 
 ASTROCAST = 43798  # three transmitters at 437.150 MHz, all FSK
 
@@ -142,3 +145,25 @@ def test_a_profile_changed_after_booking_to_a_missing_transmitter_fails_the_pass
     session.refresh(contact)
     (problem,) = contact_run(contact).problems
     assert f"satellite NORAD {ASTROCAST}" in problem and "no transmitter 'gone'" in problem
+
+
+def test_the_cli_registers_a_catalogue_satellite_and_a_profile_naming_its_transmitter(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GS_DATA_DIR", str(tmp_path / "data"))
+    code, _, err = run(
+        ["satellites", "add", "--norad-id", str(ASTROCAST), "--name", "Astrocast 0.1",
+         "--tenant", "acme", "--downlink-freq-hz", "437.15e6", "--modulation", "fsk",
+         "--framing-profile", "catalogue"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    code, _, err = run(
+        ["profiles", "add", "--id", "k9", "--transmitter", "9k6 FSK downlink"], capsys
+    )
+    assert code == 0, err
+    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'groundstation.db'}")
+    with Session(engine) as s:
+        profile = s.get(MissionProfile, "k9")
+        assert profile is not None and profile.decode == {"transmitter": "9k6 FSK downlink"}
+    engine.dispose()
