@@ -83,7 +83,7 @@ def book_catalogue_pass(
 ) -> Contact:
     """The first pass above 30 deg of a catalogue satellite over the sample
     stations (UHF and VHF antennas), booked with a strong-link profile."""
-    samples = find_samples(None)
+    samples = ROOT / "sample_tles"  # the whole catalogue (the package ships two files)
     sat, tx = catalogue_transmitter(norad_id, transmitter)
     import_stations(
         session,

@@ -17,7 +17,7 @@ import pytest
 
 from groundstation.booking import reserve
 from groundstation.clock import SimulatedClock
-from groundstation.commands.demo import DEMO_CLOCK_START, find_samples
+from groundstation.commands.demo import DEMO_CLOCK_START
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.downlink import SIMULATED_NOTE
 from groundstation.ephemerides import upload_ephemerides
@@ -32,9 +32,10 @@ from ingest.dataset import DatasetReader
 from ingest.topics import TopicNames
 from orbital.stations import parse_stations
 
-from .conftest import UNCHECKED_LAG_S, check_frames_h5, wait_for
+from .conftest import REPO, UNCHECKED_LAG_S, check_frames_h5, wait_for
 
 PROFILE = "amateur-strong"
+SAMPLES = REPO / "sample_tles"
 #: Eb/N0 per channel bit that every frame is sent above (the profile's link
 #: budget; the sweeps lose no frame of these families from about 13 dB)
 STRONG_EBN0_DB = 20.0
@@ -42,7 +43,7 @@ STRONG_EBN0_DB = 20.0
 
 def _elements(norad_id: int) -> str:
     """The satellite's published element set (sample_tles/active.tle, 2023-07-04)."""
-    lines = (find_samples(None) / "active.tle").read_text().splitlines()
+    lines = (SAMPLES / "active.tle").read_text().splitlines()
     k = next(i for i, line in enumerate(lines) if line.startswith(f"1 {norad_id}U"))
     return "\n".join(lines[k - 1 : k + 2]) + "\n"
 
@@ -74,7 +75,7 @@ def test_a_catalogue_satellite_contact_delivers_every_frame_sent_in_a_simulated_
     with sessions() as session:
         import_stations(
             session,
-            stations=parse_stations((find_samples(None) / "stations.yaml").read_text()),
+            stations=parse_stations((SAMPLES / "stations.yaml").read_text()),
             antennas_per_station=1,
             bands_hz=[(430e6, 440e6)],
             setup_s=30.0,
