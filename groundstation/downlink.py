@@ -56,13 +56,8 @@ from groundstation.executor import ContactExecutionError, ContactRun
 from groundstation.models import GroundStation
 from groundstation.payload import ImageFrameSource, cloud_scene, rows_for_frames
 from groundstation.prediction import element_set_from_text, orbital_station
-from groundstation.profile_settings import DEFAULT_FRAMING, DemodSettings
-from groundstation.satellites import (
-    CATALOGUE_FRAMING,
-    SatelliteSpecError,
-    builtin_catalogue,
-    catalogue_transmitter,
-)
+from groundstation.profile_settings import CATALOGUE_FRAMING, DEFAULT_FRAMING, DemodSettings
+from groundstation.satellites import SatelliteSpecError, builtin_catalogue, catalogue_transmitter
 from ingest.catalog import CatalogService
 from ingest.dataset import DatasetInfo, DatasetWriter
 from ingest.h5frames import ContactAttrs, FramesH5Writer

@@ -27,10 +27,8 @@ import yaml
 
 from dsp.satellite import SatelliteSpec, SatelliteSpecError, TransmitterSpec, satellite_from_mapping
 from groundstation.errors import NotFoundError
-from groundstation.profile_settings import CATALOGUE_FRAMING
 
 __all__ = [
-    "CATALOGUE_FRAMING",
     "Catalogue",
     "SatelliteSpecError",
     "UnknownSatelliteError",
