@@ -26,7 +26,9 @@ def profile_public(p: MissionProfile) -> schemas.ProfilePublic:
 
 def satellite_public(s: Satellite) -> schemas.SatellitePublic:
     out = schemas.SatellitePublic.model_validate(s)
-    out.problems = downlink_problems(modulation=s.modulation, framing_profile=s.framing_profile)
+    out.problems = downlink_problems(
+        norad_id=s.norad_id, modulation=s.modulation, framing_profile=s.framing_profile
+    )
     return out
 
 

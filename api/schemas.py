@@ -173,14 +173,19 @@ class SatelliteCreate(_Body):
     downlink_freq_hz: Num = Field(gt=0, le=1e12)
     downlink_bandwidth_hz: Num = Field(0.0, ge=0, le=1e10)
     modulation: str = Field(
-        "bpsk", max_length=40, description="one the receiver demodulates (bpsk, qpsk)"
+        "bpsk",
+        max_length=40,
+        description="one the receiver demodulates (bpsk, qpsk); for a catalogue satellite, "
+        "that of its transmitter (fsk, afsk, bpsk, dbpsk)",
     )
     symbol_rate_baud: Num = Field(0.0, ge=0, le=1e10)
     framing_profile: str = Field(
         "",
         max_length=80,
         description="a built-in framing profile of the receiver, of the same modulation "
-        "('' = ccsds-bpsk-conv-rs); others are refused with the supported list",
+        "('' = ccsds-bpsk-conv-rs), or 'catalogue': the satellite catalogue's entry with this "
+        "NORAD id (the mission profile's decode.transmitter picks the transmitter); others "
+        "are refused with the supported list",
     )
 
 

@@ -59,7 +59,12 @@ from groundstation.prediction import (
     predict,
     required_elevation_deg,
 )
-from groundstation.profile_settings import downlink_problems, profile_document, read_profile
+from groundstation.profile_settings import (
+    downlink_problems,
+    profile_document,
+    read_profile,
+    satellite_transmitter_problems,
+)
 from groundstation.states import ContactState
 from groundstation.transitions import apply_transition
 
@@ -348,10 +353,17 @@ def require_bookable(satellite: Satellite, profile: MissionProfile) -> None:
             f"{'; '.join(problems)}; correct them (PUT or PATCH the profile) and book again"
         )
     if problems := downlink_problems(
-        modulation=satellite.modulation, framing_profile=satellite.framing_profile
+        norad_id=satellite.norad_id,
+        modulation=satellite.modulation,
+        framing_profile=satellite.framing_profile,
     ):
         raise DownlinkUnsupportedError(
             f"satellite NORAD {satellite.norad_id} has a downlink the receiver cannot decode: "
+            + "; ".join(problems)
+        )
+    if problems := satellite_transmitter_problems(satellite, profile):
+        raise DownlinkUnsupportedError(
+            f"satellite NORAD {satellite.norad_id} with mission profile {profile.id!r}: "
             + "; ".join(problems)
         )
 

@@ -43,7 +43,12 @@ from groundstation.contact_datasets import dataset_state
 from groundstation.events import ContactEvent, EventSink
 from groundstation.executor import ContactExecutor, ContactRun
 from groundstation.models import Contact, ContactTransition, SchedulerInstance
-from groundstation.profile_settings import downlink_problems, profile_document, read_profile
+from groundstation.profile_settings import (
+    downlink_problems,
+    profile_document,
+    read_profile,
+    satellite_transmitter_problems,
+)
 from groundstation.settings import Settings
 from groundstation.states import ACTIVE_STATE_VALUES, ContactState
 from groundstation.transitions import apply_transition
@@ -584,12 +589,15 @@ def contact_run(contact: Contact) -> ContactRun:
     their defaults and named in ``problems``)."""
     settings, profile_problems = read_profile(profile_document(contact.profile))
     problems = [f"mission profile {contact.profile_id!r}: {p}" for p in profile_problems]
+    satellite = contact.satellite
     problems += [
-        f"satellite NORAD {contact.satellite.norad_id}: {p}"
+        f"satellite NORAD {satellite.norad_id}: {p}"
         for p in downlink_problems(
-            modulation=contact.satellite.modulation,
-            framing_profile=contact.satellite.framing_profile,
+            norad_id=satellite.norad_id,
+            modulation=satellite.modulation,
+            framing_profile=satellite.framing_profile,
         )
+        + satellite_transmitter_problems(satellite, settings)
     ]
     return ContactRun(
         contact_id=contact.id,

@@ -10,7 +10,11 @@ values (``groundstation.lifecycle.contact_run``).
 
 ``downlink_problems`` says why the receiver could not decode a satellite's
 downlink (modulation and framing profile against ``dsp.profile``'s built-in
-profiles); satellites are refused at write time with it.
+profiles, or, for ``framing_profile: catalogue``, the satellite catalogue's
+entry with its NORAD id); satellites are refused at write time with it.
+``transmitter_problems`` says why a contact of a satellite with a mission
+profile could not be decoded: the catalogue transmitter its
+``decode.transmitter`` picks (booking and the executor refuse with it).
 
 Rows stored before these checks existed (or written to the database by
 other means) are read with ``read_profile``: the settings that validate,
@@ -31,6 +35,9 @@ from pydantic import ValidationError as PydanticValidationError
 from groundstation.errors import ValidationError
 
 DEFAULT_FRAMING = "ccsds-bpsk-conv-rs"  # the framing the receiver uses when a satellite names none
+#: A satellite's ``framing_profile`` that links it to the catalogue by NORAD
+#: id (``groundstation.satellites``, imported only for such satellites).
+CATALOGUE_FRAMING = "catalogue"
 
 
 class _Section(BaseModel):
@@ -64,8 +71,19 @@ class DemodSettings(_Section):
 
 class DecodeSettings(_Section):
     """Decoder settings. The receiver decodes with the satellite's framing
-    profile (modulation, coding, framing: ``framing_profile``) and takes no
-    option from the mission profile yet, so this section must be empty."""
+    profile (modulation, coding, framing: ``framing_profile``); for a
+    satellite linked to the catalogue (``framing_profile: catalogue``), with
+    the catalogue transmitter named here."""
+
+    transmitter: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=120,
+        description=(
+            "the catalogue transmitter to decode, by name, for satellites linked to the "
+            "catalogue (framing_profile 'catalogue'); null: the satellite's only transmitter"
+        ),
+    )
 
 
 class DatasetOptions(_Section):
@@ -245,9 +263,12 @@ def supported_downlinks() -> str:
     return "; ".join(f"{m} with {', '.join(names)}" for m, names in sorted(by_mod.items()))
 
 
-def downlink_problems(*, modulation: str, framing_profile: str) -> list[str]:
+def downlink_problems(*, norad_id: int, modulation: str, framing_profile: str) -> list[str]:
     """Why the receiver could not decode a downlink of ``modulation`` framed
-    as ``framing_profile`` ('' = ``DEFAULT_FRAMING``); empty if it can."""
+    as ``framing_profile`` ('' = ``DEFAULT_FRAMING``; 'catalogue': the
+    catalogue's satellite ``norad_id``); empty if it can."""
+    if framing_profile == CATALOGUE_FRAMING:
+        return _catalogue_problems(norad_id, modulation)
     from dsp.profile import MODULATIONS
 
     framings = _framings()
@@ -261,7 +282,8 @@ def downlink_problems(*, modulation: str, framing_profile: str) -> list[str]:
     if framing not in framings:
         problems.append(
             f"framing_profile {framing_profile!r} is not a framing profile the receiver "
-            f"decodes; supported: {', '.join(framings)}"
+            f"decodes; supported: {', '.join(framings)}, or {CATALOGUE_FRAMING!r} for a "
+            "satellite of the catalogue"
         )
     elif modulation in MODULATIONS and framings[framing] != modulation:
         default = "" if framing_profile else " (the default when none is given)"
@@ -272,9 +294,94 @@ def downlink_problems(*, modulation: str, framing_profile: str) -> list[str]:
     return problems
 
 
+def _catalogue_problems(norad_id: int, modulation: str) -> list[str]:
+    """A satellite linked to the catalogue: its NORAD id is catalogued and
+    ``modulation`` is that of one of its transmitters."""
+    from groundstation.satellites import UnknownSatelliteError, builtin_catalogue
+
+    try:
+        sat = builtin_catalogue().find(norad_id)
+    except UnknownSatelliteError as exc:
+        return [f"framing_profile 'catalogue': {exc}"]
+    if modulation in {t.modulation for t in sat.transmitters}:
+        return []
+    transmitters = "; ".join(f"{t.name!r} is {t.modulation}" for t in sat.transmitters)
+    return [
+        f"modulation {modulation!r} is not that of a transmitter of {sat.name} "
+        f"({sat.norad_id}) in the catalogue: {transmitters}"
+    ]
+
+
+def transmitter_problems(
+    *,
+    norad_id: int,
+    modulation: str,
+    framing_profile: str,
+    downlink_freq_hz: float,
+    transmitter: str | None,
+) -> list[str]:
+    """Why a contact of this satellite could not be decoded with the
+    catalogue transmitter ``transmitter`` (a mission profile's
+    ``decode.transmitter``; None: the satellite's only one): it must exist
+    and be what the satellite is registered as (modulation, downlink
+    frequency). A satellite not linked to the catalogue takes no transmitter.
+    Empty if it can (the satellite's own problems are ``downlink_problems``')."""
+    if framing_profile != CATALOGUE_FRAMING:
+        if transmitter is None:
+            return []
+        return [
+            f"decode.transmitter {transmitter!r} names a catalogue transmitter, but satellite "
+            f"{norad_id} is not linked to the catalogue (its framing_profile is "
+            f"{framing_profile!r}, not {CATALOGUE_FRAMING!r})"
+        ]
+    from groundstation.satellites import (
+        SatelliteSpecError,
+        UnknownSatelliteError,
+        catalogue_transmitter,
+    )
+
+    try:
+        _, tx = catalogue_transmitter(norad_id, transmitter)
+    except UnknownSatelliteError:
+        return []  # said by downlink_problems
+    except SatelliteSpecError as exc:
+        return [f"decode.transmitter: {exc}"]
+    problems = []
+    if tx.modulation != modulation:
+        problems.append(
+            f"transmitter {tx.name!r} is {tx.modulation}, but satellite {norad_id} is "
+            f"registered with modulation {modulation!r}"
+        )
+    if tx.frequency_hz != downlink_freq_hz:
+        problems.append(
+            f"transmitter {tx.name!r} is at {tx.frequency_hz / 1e6:.6f} MHz, but satellite "
+            f"{norad_id} is registered with downlink_freq_hz {downlink_freq_hz / 1e6:.6f} MHz"
+        )
+    return problems
+
+
+def satellite_transmitter_problems(satellite: Any, profile: Any) -> list[str]:
+    """``transmitter_problems`` of a ``Satellite`` row with a mission profile
+    (a ``MissionProfile`` row, or its ``ProfileSettings``)."""
+    settings = (
+        profile
+        if isinstance(profile, ProfileSettings)
+        else read_profile(profile_document(profile))[0]
+    )
+    return transmitter_problems(
+        norad_id=satellite.norad_id,
+        modulation=satellite.modulation,
+        framing_profile=satellite.framing_profile,
+        downlink_freq_hz=satellite.downlink_freq_hz,
+        transmitter=settings.decode.transmitter,
+    )
+
+
 def check_downlink(norad_id: int, *, modulation: str, framing_profile: str) -> None:
     """``ValidationError`` naming the values if the receiver could not decode
     this downlink."""
-    problems = downlink_problems(modulation=modulation, framing_profile=framing_profile)
+    problems = downlink_problems(
+        norad_id=norad_id, modulation=modulation, framing_profile=framing_profile
+    )
     if problems:
         raise ValidationError(f"satellite {norad_id}: " + "; ".join(problems))

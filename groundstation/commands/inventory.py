@@ -95,7 +95,11 @@ def _register_satellites(subparsers: Any) -> None:
     p.add_argument("--bandwidth-hz", type=finite_float, default=0.0)
     p.add_argument("--modulation", default="bpsk")
     p.add_argument("--symbol-rate-baud", type=finite_float, default=0.0)
-    p.add_argument("--framing-profile", default="")
+    p.add_argument(
+        "--framing-profile",
+        default="",
+        help="a built-in framing profile, or 'catalogue': the catalogue's satellite of this NORAD id",
+    )
     p.set_defaults(func=run(_satellite_add))
     p = sa.add_parser("list")
     p.set_defaults(func=run(_satellite_list))
@@ -120,6 +124,12 @@ def _register_profiles(subparsers: Any) -> None:
     )
     p.add_argument(
         "--record-iq-max-s", type=float, default=None, help="at most this many seconds, around TCA"
+    )
+    p.add_argument(
+        "--transmitter",
+        default=None,
+        help="the catalogue transmitter to decode (decode.transmitter; satellites registered "
+        "with --framing-profile catalogue)",
     )
     p.add_argument(
         "--tenant", default=None, help="owning tenant (default: shared, read-only to operators)"
@@ -268,6 +278,7 @@ def _profile_add(args: argparse.Namespace, ctx: Context) -> int:
             postpass_s=args.postpass_s,
             min_elevation_deg=args.min_elevation_deg,
             kafka_topic=args.kafka_topic,
+            decode={} if args.transmitter is None else {"transmitter": args.transmitter},
             dataset_options={
                 "record_iq": bool(args.record_iq),
                 "record_iq_max_s": args.record_iq_max_s,

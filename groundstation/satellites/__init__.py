@@ -5,11 +5,18 @@ transmitter, the field and the value.
 
 ``load_catalogue()`` reads the built-in files (and any extra directories);
 ``Catalogue.find`` looks a satellite up by NORAD id or by name.
+
+A satellite registered with ``framing_profile: catalogue`` is linked to the
+entry of the built-in catalogue with its NORAD id (``builtin_catalogue``,
+read once per process): its contacts decode the transmitter the mission
+profile's ``decode.transmitter`` names, or the satellite's only one
+(``catalogue_transmitter``).
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,13 +25,15 @@ from pathlib import Path
 
 import yaml
 
-from dsp.satellite import SatelliteSpec, SatelliteSpecError, satellite_from_mapping
+from dsp.satellite import SatelliteSpec, SatelliteSpecError, TransmitterSpec, satellite_from_mapping
 from groundstation.errors import NotFoundError
 
 __all__ = [
     "Catalogue",
     "SatelliteSpecError",
     "UnknownSatelliteError",
+    "builtin_catalogue",
+    "catalogue_transmitter",
     "load_catalogue",
     "parse_satellite_file",
 ]
@@ -130,3 +139,26 @@ def load_catalogue(extra_dirs: Iterable[Path] = ()) -> Catalogue:
             owner[key] = source
         satellites.append(sat)
     return Catalogue(tuple(satellites))
+
+
+@functools.cache
+def builtin_catalogue() -> Catalogue:
+    """The built-in catalogue, read once per process (the files are package data)."""
+    return load_catalogue()
+
+
+def catalogue_transmitter(norad_id: int, name: str | None) -> tuple[SatelliteSpec, TransmitterSpec]:
+    """The built-in catalogue's satellite with NORAD ``norad_id`` and its
+    transmitter called ``name`` (None: its only one). ``UnknownSatelliteError``
+    when the NORAD id is not catalogued, ``SatelliteSpecError`` naming the
+    transmitters when ``name`` is not one of them or is needed to choose."""
+    sat = builtin_catalogue().find(norad_id)
+    if name is not None:
+        return sat, sat.transmitter(name)
+    if len(sat.transmitters) == 1:
+        return sat, sat.transmitters[0]
+    names = ", ".join(repr(t.name) for t in sat.transmitters)
+    raise SatelliteSpecError(
+        f"satellite {sat.name!r} has {len(sat.transmitters)} transmitters ({names}); "
+        "name one in the mission profile's decode.transmitter"
+    )

@@ -52,7 +52,7 @@ def cli_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
             ["dataset_options.record_iq", "'yes'", "dataset_options.record_iq_max_s", "-5"],
         ),
         ({"dataset_options": {"record_iqq": True}}, ["dataset_options.record_iqq", "record_iq"]),
-        ({"decode": {"mode": 1}}, ["decode.mode", "decode takes no keys"]),
+        ({"decode": {"mode": 1}}, ["decode.mode", "decode takes transmitter"]),
         ({"prepass_s": -1.0}, ["prepass_s", "-1"]),
         ({"kafka_topic": "frames topic"}, ["kafka_topic", "'frames topic'"]),
     ],

@@ -1,0 +1,205 @@
+"""A catalogue transmitter, simulated and streaming (synthetic signals, for the
+service's simulated passes): frames -> complex baseband IQ at ``fs_hz``.
+
+``CatalogueTransmitter(tx)`` sends each frame in a slot of the same number of
+samples (``slot_samples``): the framing's channel bits for that frame (the
+framers of ``dsp.amateur_sim.FRAMERS``, or the CCSDS code of
+``dsp.chain.ccsds_profile`` as one continuous stream) padded with idle bits,
+modulated by ``dsp.amateur_sim``'s modulators (``MODULATORS``, keyed by the
+spec's modulation): FSK as FM IQ at the spec's deviation, AFSK as FM IQ of the
+two-tone audio (FM deviation = the audio centre), BPSK and DBPSK as
+RRC-shaped baseband. The carrier phase is continuous from slot to slot.
+
+The output carries Es = 1 per channel symbol, as ``dsp.channel.Channel``
+expects, so the channel's Es/N0 is the Eb/N0 per channel bit of these binary
+modulations (``dsp.sweep``'s definition). ``sample_rate_hz`` is the sample
+rate the receiver is tested at: 48 kHz (the recordings' rate) or a multiple
+of it for fast FSK, an integer number of samples per symbol for PSK.
+``random_frames`` is the simulated satellite's payload: fixed-length frames
+that the framing can carry.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dsp.amateur_sim import (
+    FRAMERS,
+    afsk_audio,
+    differential_bits,
+    fm_iq,
+    nrz_waveform,
+)
+from dsp.chain import ccsds_profile
+from dsp.coding import ChannelCode
+from dsp.modulation import MODULATION_REGISTRY
+from dsp.modulator import PulseShaper
+from dsp.spec import TransmitterSpec
+
+BASE_RATE_HZ = 48_000.0
+MIN_SPS = 4
+DEFAULT_FRAME_BYTES = 100
+#: frame length where the framing fixes it (the rest: DEFAULT_FRAME_BYTES)
+FIXED_FRAME_BYTES = {"ao40-fec": 256}
+#: idle bits before the first frame (the receiver's acquisition)
+LEAD_BITS = 400
+#: idle bits after each frame's burst (besides its framer's own gaps)
+IDLE_BITS = 32
+RRC_ALPHA = 0.35  # as dsp.amateur_sim.bpsk_baseband
+
+
+def sample_rate_hz(tx: TransmitterSpec) -> float:
+    """The sample rate of ``tx``'s simulated IQ (see the module docstring)."""
+    baud = float(tx.baud_rate)
+    if tx.modulation in ("bpsk", "dbpsk"):
+        return baud * max(round(BASE_RATE_HZ / baud), MIN_SPS)
+    return BASE_RATE_HZ * math.ceil(MIN_SPS * baud / BASE_RATE_HZ)
+
+
+def frame_bytes(tx: TransmitterSpec) -> int:
+    """Length of the simulated frames of ``tx``."""
+    if tx.framing.startswith("ccsds"):
+        return int(ccsds_profile(tx, concatenated=True).frame_length)
+    return FIXED_FRAME_BYTES.get(tx.framing, DEFAULT_FRAME_BYTES)
+
+
+def random_frames(tx: TransmitterSpec, n: int, seed: int) -> list[bytes]:
+    """``n`` random frames of ``frame_bytes(tx)`` bytes that ``tx``'s framing
+    can send (a draw it refuses, e.g. a 0x7E in an Astrocast FX.25 frame, is
+    drawn again). Deterministic for a seed."""
+    rng = np.random.default_rng(seed)
+    size = frame_bytes(tx)
+    framer = _framer(tx)
+    out: list[bytes] = []
+    while len(out) < n:
+        frame = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+        try:
+            framer(frame)
+        except ValueError:
+            continue
+        out.append(frame)
+    return out
+
+
+# ----- framing: one frame -> channel bits -----
+def _framer(tx: TransmitterSpec) -> Callable[[bytes], NDArray[np.uint8]]:
+    if tx.framing.startswith("ccsds"):
+        code = ChannelCode(ccsds_profile(tx, concatenated=tx.framing == "ccsds-concatenated"))
+        return lambda frame: code.encode_frames([frame])  # the code's state carries over
+    framer = FRAMERS[tx.framing]
+    return lambda frame: framer([frame], 0)
+
+
+def _worst_case_bits(tx: TransmitterSpec) -> int:
+    """Channel bits of the longest burst of one frame (HDLC stuffs all-ones
+    most; the other framings do not depend on the bytes)."""
+    return int(_framer(tx)(b"\xff" * frame_bytes(tx)).size)
+
+
+# ----- modulation: channel bits -> IQ, Es = 1 per symbol -----
+class Modulator(Protocol):
+    def __call__(self, bits: NDArray[np.uint8], final: bool = False) -> NDArray[np.complex64]: ...
+
+    def samples_for(self, n_bits: int) -> int: ...
+
+
+class _Fm:
+    """FSK (or, with ``afsk``, AFSK audio) as FM IQ, phase continuous."""
+
+    def __init__(self, tx: TransmitterSpec, fs_hz: float, *, afsk: bool) -> None:
+        self.tx, self.fs_hz, self.afsk = tx, fs_hz, afsk
+        self.baud = float(tx.baud_rate)
+        self.deviation_hz = float(tx.deviation_hz or tx.baud_rate / 2)
+        self.scale = np.float32(math.sqrt(self.baud / fs_hz))
+        self.phase_rad = 0.0
+
+    def samples_for(self, n_bits: int) -> int:
+        return int(nrz_waveform(np.zeros(n_bits, np.uint8), self.fs_hz, self.baud).size)
+
+    def __call__(self, bits: NDArray[np.uint8], final: bool = False) -> NDArray[np.complex64]:
+        if self.afsk:
+            af_hz = float(self.tx.af_carrier_hz or 0.0)
+            audio = afsk_audio(bits, self.fs_hz, self.baud, af_hz, self.deviation_hz, level=1.0)
+            iq = fm_iq(audio, self.fs_hz, af_hz, phase_rad=self.phase_rad)
+        else:
+            nrz = nrz_waveform(bits, self.fs_hz, self.baud)
+            iq = fm_iq(nrz, self.fs_hz, self.deviation_hz, phase_rad=self.phase_rad)
+        if iq.size:
+            self.phase_rad = float(np.angle(iq[-1]))
+        return (iq * self.scale).astype(np.complex64)
+
+
+class _Psk:
+    """BPSK (DBPSK: the bits differentially encoded first), RRC-shaped by one
+    streaming pulse shaper (unit energy per symbol)."""
+
+    def __init__(self, tx: TransmitterSpec, fs_hz: float, *, differential: bool) -> None:
+        self.sps = round(fs_hz / float(tx.baud_rate))
+        self.differential = differential
+        self.shaper = PulseShaper(self.sps, RRC_ALPHA)
+
+    def samples_for(self, n_bits: int) -> int:
+        return n_bits * self.sps
+
+    def __call__(self, bits: NDArray[np.uint8], final: bool = False) -> NDArray[np.complex64]:
+        channel = differential_bits(bits) if self.differential else bits
+        return self.shaper.process(MODULATION_REGISTRY["bpsk"].map_bits(channel), final=final)
+
+
+MODULATORS: dict[str, Callable[[TransmitterSpec, float], Modulator]] = {
+    "fsk": lambda tx, fs: _Fm(tx, fs, afsk=False),
+    "afsk": lambda tx, fs: _Fm(tx, fs, afsk=True),
+    "bpsk": lambda tx, fs: _Psk(tx, fs, differential=False),
+    "dbpsk": lambda tx, fs: _Psk(tx, fs, differential=True),
+}
+
+
+class CatalogueTransmitter:
+    """Frames of one catalogue transmitter -> IQ (``process``): LEAD_BITS idle
+    bits (``lead_samples``), then one slot of ``slot_samples`` per frame (the
+    PSK shaper's delay aside; ``final`` flushes its tail). ``seed`` draws the
+    idle bits."""
+
+    def __init__(self, tx: TransmitterSpec, *, seed: int = 0) -> None:
+        if tx.modulation not in MODULATORS:
+            raise ValueError(
+                f"transmitter {tx.name!r}: modulation {tx.modulation!r} cannot be simulated; "
+                f"supported: {', '.join(MODULATORS)}"
+            )
+        self.tx = tx
+        self.fs_hz = sample_rate_hz(tx)
+        self._framer = _framer(tx)
+        self._rng = np.random.default_rng(seed)
+        # a continuous CCSDS stream has no idle bits between frames
+        pad = 0 if tx.framing.startswith("ccsds") else IDLE_BITS
+        self.slot_bits = _worst_case_bits(tx) + pad
+        self._modulate = MODULATORS[tx.modulation](tx, self.fs_hz)
+        self.slot_samples = self._modulate.samples_for(self.slot_bits)
+        self.lead_samples = self._modulate.samples_for(LEAD_BITS)
+        self._started = False
+
+    def _idle(self, n: int) -> NDArray[np.uint8]:
+        return self._rng.integers(0, 2, n, dtype=np.uint8)
+
+    def process(self, frames: list[bytes], final: bool = False) -> NDArray[np.complex64]:
+        """The IQ of ``frames`` (after the lead on the first call)."""
+        bits: list[NDArray[np.uint8]] = []
+        if not self._started:
+            bits.append(self._idle(LEAD_BITS))
+            self._started = True
+        for frame in frames:
+            framed = self._framer(frame)
+            if framed.size > self.slot_bits:
+                raise ValueError(
+                    f"frame of {len(frame)} bytes needs {framed.size} channel bits, "
+                    f"more than the slot's {self.slot_bits}"
+                )
+            bits += [framed, self._idle(self.slot_bits - framed.size)]
+        if not bits:
+            return self._modulate(np.zeros(0, np.uint8), final=final)
+        return self._modulate(np.concatenate(bits), final=final)
