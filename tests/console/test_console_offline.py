@@ -23,7 +23,7 @@ def test_no_page_of_the_console_or_the_docs_requests_another_host(
 ) -> None:
     browser.sign_in(console.keys["admin"])
     browser.wait_css("main[data-ready=true][data-page=overview]")
-    for page in ("#/overview", "#/timeline/2023-07-04", "#/datasets"):
+    for page in ("#/overview", "#/timeline/2023-07-04", "#/passes", "#/datasets"):
         browser.go(page)
     browser.go(f"#/contact/{console.contacts['noaa19']}")
     browser.wait_css("#skyplot")
@@ -70,7 +70,8 @@ def accessible_name(browser: Browser, element: object) -> str:
 
 
 @pytest.mark.parametrize(
-    "page", ["#/overview", "#/timeline/2023-07-04", "#/datasets", "#/contact/{noaa19}"]
+    "page",
+    ["#/overview", "#/timeline/2023-07-04", "#/passes", "#/datasets", "#/contact/{noaa19}"],
 )
 def test_every_control_is_labelled_and_reachable_with_the_tab_key(
     console: Console, browser: Browser, page: str

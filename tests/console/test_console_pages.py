@@ -29,7 +29,7 @@ def test_an_operator_signs_in_and_sees_the_overview_of_its_tenant(
     browser.sign_in(console.keys["acme"])
     browser.wait_css("main[data-ready=true][data-page=overview]")
     browser.wait_css("#running table")
-    assert nav_pages(browser) == ["overview", "timeline", "datasets", "docs"]
+    assert nav_pages(browser) == ["overview", "timeline", "passes", "datasets", "docs"]
     assert "acme (operator, tenant acme)" in browser.text("#who")
     assert "Simulated clock" in browser.text("#clock")
     main = browser.text("main")
@@ -47,8 +47,8 @@ def test_an_operator_signs_in_and_sees_the_overview_of_its_tenant(
 @pytest.mark.parametrize(
     ("who", "pages", "home"),
     [
-        ("admin", ["overview", "timeline", "datasets", "docs"], "overview"),
-        ("globex", ["overview", "timeline", "datasets", "docs"], "overview"),
+        ("admin", ["overview", "timeline", "passes", "datasets", "docs"], "overview"),
+        ("globex", ["overview", "timeline", "passes", "datasets", "docs"], "overview"),
         ("scientist", ["datasets", "docs"], "datasets"),
     ],
 )
@@ -184,3 +184,58 @@ def test_datasets_filter_and_a_download_checks_its_sha256(
         )
     assert r.headers["X-Checksum-SHA256"] == hashlib.sha256(DATASET_BYTES).hexdigest()
     browser.screenshot("datasets")
+
+
+def test_a_predicted_pass_is_booked_with_a_click_and_a_refusal_shows_its_reason(
+    console: Console, browser: Browser
+) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    browser.sign_in(console.keys["acme"])
+    browser.wait_css("main[data-ready=true][data-page=overview]")
+    browser.go("#/passes")
+    Select(browser.driver.find_element(By.ID, "ps-satellite")).select_by_value("33591")
+    browser.driver.find_element(By.CSS_SELECTOR, "#ps-form button[type=submit]").click()
+    browser.wait(lambda d: "passes" in browser.text("#ps-count"))
+    assert "busy" in browser.text("#ps-results")  # the pass acme booked before
+    rows = [
+        r
+        for r in browser.driver.find_elements(By.CSS_SELECTOR, "#ps-results tbody tr")
+        if r.find_elements(By.CSS_SELECTOR, "button[data-antenna]")
+    ]
+    assert len(rows) >= 3
+    # the last passes of the day: far from every seeded contact
+    first = rows[-2].find_element(By.CSS_SELECTOR, "button[data-antenna]")
+    second = rows[-1].find_element(By.CSS_SELECTOR, "button[data-antenna]")
+    # Someone books the second window over the API while the page shows it free.
+    with console.api("acme") as client:
+        los = browser.driver.execute_script(
+            "return arguments[0].closest('tr').children[2].textContent", second
+        )
+        r = client.post(
+            "/contacts",
+            json={
+                "norad_id": 33591,
+                "antenna_id": second.get_attribute("data-antenna"),
+                "profile_id": "leo",
+                "start": second.get_attribute("data-aos"),
+                "end": los.replace(" ", "T"),
+            },
+        )
+        assert r.status_code == 201, r.text
+        taken = r.json()["id"]
+    second.click()
+    refused = browser.wait(lambda d: rows[-1].find_element(By.CSS_SELECTOR, ".refused"))
+    refusal = refused.text
+    assert refusal.startswith("Refused: 409")
+    assert taken in refusal  # the reason names the contact in the way
+    browser.screenshot("passes-refused")
+    first.click()
+    link = browser.wait_css("#ps-results a.booked")
+    booked = link.text
+    with console.api("acme") as client:
+        assert client.get(f"/contacts/{booked}").json()["state"] == "SCHEDULED"
+    link.click()
+    browser.wait_css("main[data-ready=true][data-page=contact]")
+    assert booked in browser.text("main")
+    assert "SCHEDULED" in browser.text("#contact-state")

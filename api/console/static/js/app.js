@@ -10,6 +10,7 @@ const EVERYONE = ["admin", "operator", "scientist"];
 const PAGES = {
   overview: { title: "Overview", roles: OPERATORS, module: "./overview.js", nav: true },
   timeline: { title: "Timeline", roles: OPERATORS, module: "./timeline.js", nav: true },
+  passes: { title: "Passes", roles: OPERATORS, module: "./passes.js", nav: true },
   datasets: { title: "Datasets", roles: EVERYONE, module: "./datasets.js", nav: true },
   contact: { title: "Contact", roles: OPERATORS, module: "./contact.js", nav: false },
 };
