@@ -3,13 +3,25 @@
 # the background (each test starts its own headless Chromium through
 # chromedriver); `start` makes sure Debian's chromium and chromium-driver are
 # installed (apt-get, as root; CI runs as root) and prints
-#   export GS_TEST_CHROMIUM=/usr/bin/chromium
+#   export GS_TEST_ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+AXE_VERSION=4.14.1
+AXE_DIR="$ROOT/.cache/axe-core-$AXE_VERSION"
+AXE_JS="$AXE_DIR/node_modules/axe-core/axe.min.js"
+CHROMIUM=/usr/bin/chromium
 #   export GS_TEST_CHROMEDRIVER=/usr/bin/chromedriver
-# on stdout when both answer --version. `stop` does nothing.
+# on stdout when both answer --version, and installs axe-core (the
+# accessibility checker, pinned, from the npm registry) under .cache/ for the
+# accessibility test, printing
+#   export GS_TEST_AXE=<repo>/.cache/axe-core-<version>/node_modules/axe-core/axe.min.js
+# `stop` does nothing.
 #
 # Only `export` lines go to stdout; everything else goes to stderr.
 set -euo pipefail
 
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+AXE_VERSION=4.14.1
+AXE_DIR="$ROOT/.cache/axe-core-$AXE_VERSION"
+AXE_JS="$AXE_DIR/node_modules/axe-core/axe.min.js"
 CHROMIUM=/usr/bin/chromium
 CHROMEDRIVER=/usr/bin/chromedriver
 
@@ -38,6 +50,18 @@ case "${1:-}" in
       echo "export GS_TEST_CHROMEDRIVER=$CHROMEDRIVER"
     else
       log "chromium or chromedriver still not working after install"
+    fi
+    if [ ! -f "$AXE_JS" ]; then
+      if command -v npm >/dev/null 2>&1; then
+        log "installing axe-core@$AXE_VERSION (npm) into $AXE_DIR"
+        npm install --prefix "$AXE_DIR" --no-audit --no-fund --no-save "axe-core@$AXE_VERSION" >&2 \
+          || log "npm install axe-core failed"
+      else
+        log "npm missing: the accessibility test will not run"
+      fi
+    fi
+    if [ -f "$AXE_JS" ]; then
+      echo "export GS_TEST_AXE=$AXE_JS"
     fi
     ;;
   stop)

@@ -97,3 +97,35 @@ def test_every_control_is_labelled_and_reachable_with_the_tab_key(
         reached[-1].send_keys(Keys.TAB)
     missing = [c.get_attribute("outerHTML")[:120] for c in controls if c not in reached]
     assert missing == []
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's script (scripts/services/browser.sh installs it from npm)."""
+    from pathlib import Path
+
+    from service_env import need_env
+
+    return Path(need_env("GS_TEST_AXE", "browser")).read_text()
+
+
+@pytest.mark.parametrize(
+    "page",
+    ["#/overview", "#/timeline/2023-07-04", "#/passes", "#/datasets", "#/contact/{noaa19}"],
+)
+def test_axe_finds_no_serious_accessibility_violation(
+    console: Console, browser: Browser, axe_source: str, page: str
+) -> None:
+    browser.sign_in(console.keys["acme"])
+    browser.wait_css("main[data-ready=true][data-page=overview]")
+    browser.go(page.format(noaa19=console.contacts["noaa19"]))
+    browser.driver.execute_script(axe_source)
+    result = browser.driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']})"
+        ".then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.slice(0, 3).map(n => n.html)}))), e => done(String(e)));"
+    )
+    assert isinstance(result, list), result
+    serious = [v for v in result if v["impact"] in ("serious", "critical")]
+    assert serious == []
