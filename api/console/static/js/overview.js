@@ -25,11 +25,17 @@ function stationsSection(stations) {
   );
 }
 
-function progressOf(c, nowMs) {
+function percentDone(c, nowMs) {
   const start = Date.parse(c.booked_start);
   const end = Date.parse(c.booked_end);
-  const pct = Math.max(0, Math.min(100, (100 * (nowMs - start)) / (end - start)));
-  return h("progress", { max: 100, value: pct.toFixed(0), "aria-label": `progress of contact ${c.id}` }, `${pct.toFixed(0)} %`);
+  return Math.max(0, Math.min(100, (100 * (nowMs - start)) / (end - start)));
+}
+
+function progressOf(c, nowMs) {
+  const pct = percentDone(c, nowMs).toFixed(0);
+  const bar = h("progress", { max: 100, value: pct, "aria-label": `progress of contact ${c.id}` }, `${pct} %`);
+  bar.contact = c;
+  return bar;
 }
 
 function contactsTable(rows, names, extra, empty) {
@@ -89,6 +95,13 @@ export async function render(main, { signal, now }) {
     }
   }
   await refresh();
+  // Progress of the running contacts follows the service clock between refreshes.
+  const ticker = setInterval(() => {
+    for (const bar of sections.running.querySelectorAll("progress")) {
+      if (bar.contact) bar.value = percentDone(bar.contact, now()).toFixed(0);
+    }
+  }, 1000);
+  signal.addEventListener("abort", () => clearInterval(ticker));
 
   let pending = null;
   followEvents(() => {

@@ -53,8 +53,21 @@ function drawAxis(g, from, width) {
   g.stroke();
 }
 
+function drawNow(g, from, width, nowMs, height) {
+  if (nowMs < from || nowMs > from + DAY_MS) return;
+  const x = LABEL_W + ((width - LABEL_W) * (nowMs - from)) / DAY_MS;
+  g.strokeStyle = "#cf222e";
+  g.lineWidth = 1.5;
+  g.beginPath();
+  g.moveTo(x, AXIS_H - 6);
+  g.lineTo(x, height);
+  g.stroke();
+  g.fillStyle = "#cf222e";
+  g.fillText("now", x + 3, AXIS_H - 8 + 8);
+}
+
 /** Draw every row and bar in one pass; -> milliseconds it took. */
-function draw(canvas, rows, from, width) {
+function draw(canvas, rows, from, width, nowMs) {
   const t0 = performance.now();
   const ratio = window.devicePixelRatio || 1;
   const height = AXIS_H + rows.length * ROW_H;
@@ -89,6 +102,7 @@ function draw(canvas, rows, from, width) {
     g.fillStyle = STATE_COLOURS[state] || "#57606a";
     g.fill(path);
   }
+  drawNow(g, from, width, nowMs, height);
   return performance.now() - t0;
 }
 
@@ -217,7 +231,7 @@ export async function render(main, { signal, now, args }) {
       : emptyNote("No contact on this day."),
   );
   const width = Math.max(600, wrap.clientWidth || 1000);
-  const drawMs = draw(canvas, rows, from, width);
+  const drawMs = draw(canvas, rows, from, width, now());
   canvas.dataset.contacts = String(contacts.length);
   canvas.dataset.rows = String(rows.length);
   canvas.dataset.drawMs = drawMs.toFixed(1);
