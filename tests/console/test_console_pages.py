@@ -143,7 +143,7 @@ def test_the_contact_page_shows_the_sky_plot_and_follows_its_state_live(
     assert int(figure.get_attribute("data-segments")) >= 1
     assert int(figure.get_attribute("data-points")) > 50  # a 10-minute pass every 5 s
     assert browser.driver.find_elements(By.CSS_SELECTOR, "#skyplot svg polyline.track")
-    assert browser.driver.find_elements(By.CSS_SELECTOR, "#skyplot svg polygon.horizon-mask")
+    assert browser.driver.find_elements(By.CSS_SELECTOR, "#skyplot svg path.horizon-mask")
     assert "SCHEDULED" in browser.text("#contact-state")
     assert "Highest" in browser.text("#track") and "°" in browser.text("#track-max-el")
     browser.wait(lambda d: "live" in browser.text("#live"))

@@ -33,8 +33,22 @@ export function skyPlotSvg(points, mask, minElevationDeg, label) {
     parts.push(`<circle class="min-elevation" cx="${C}" cy="${C}" r="${f((R * (90 - minElevationDeg)) / 90)}" fill="none" stroke="#9a6700" stroke-dasharray="3 3"/>`);
   }
   if (mask && mask.length) {
-    const ring = [...mask].sort((p, q) => p[0] - q[0]).map(([az, el]) => xy(az, el).map(f).join(","));
-    parts.push(`<polygon class="horizon-mask" points="${ring.join(" ")}" fill="#9a670022" stroke="#9a6700"/>`);
+    // Obstructed sky: between the horizon circle and the mask, which is
+    // linear in azimuth between its points, wrapping at 360° (as
+    // orbital.stations.Station.elevation_limit_deg reads it).
+    const pts = mask.map(([az, el]) => [((az % 360) + 360) % 360, el]).sort((p, q) => p[0] - q[0]);
+    const table = [[pts[pts.length - 1][0] - 360, pts[pts.length - 1][1]], ...pts, [pts[0][0] + 360, pts[0][1]]];
+    const maskAt = (az) => {
+      let k = 0;
+      while (k < table.length - 2 && table[k + 1][0] < az) k += 1;
+      const [a0, e0] = table[k];
+      const [a1, e1] = table[k + 1];
+      return a1 === a0 ? e0 : e0 + ((e1 - e0) * (az - a0)) / (a1 - a0);
+    };
+    const inner = [];
+    for (let az = 0; az < 360; az += 2) inner.push(xy(az, maskAt(az)).map(f).join(","));
+    const outer = `M ${C - R} ${C} a ${R} ${R} 0 1 0 ${2 * R} 0 a ${R} ${R} 0 1 0 ${-2 * R} 0 Z`;
+    parts.push(`<path class="horizon-mask" d="${outer} M ${inner.join(" L ")} Z" fill="#9a670033" fill-rule="evenodd" stroke="#9a6700" stroke-width="0.8"/>`);
   }
   const segments = [];
   let current = [];
