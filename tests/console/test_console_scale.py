@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.common.by import By
 
 from .conftest import Browser, Console, antenna_farm, make_console
 
@@ -49,3 +50,24 @@ def test_a_timeline_of_12000_contacts_draws_them_all_within_budget(
     assert int(canvas.get_attribute("data-rows")) == N_ANTENNAS + 3
     assert draw_ms < DRAW_BUDGET_MS
     assert page_s < PAGE_BUDGET_S
+
+
+def test_a_week_view_draws_the_same_contacts_within_budget(
+    console: Console, browser: Browser
+) -> None:
+    browser.sign_in(console.keys["admin"])
+    browser.wait_css("main[data-ready=true][data-page=overview]")
+    browser.go("#/timeline/2023-07-01//7", timeout_s=PAGE_BUDGET_S)
+    canvas = browser.wait_css("#timeline[data-draw-ms]")
+    draw_ms = float(canvas.get_attribute("data-draw-ms"))
+    print(
+        f"RESULT console timeline week: {canvas.get_attribute('data-contacts')} contacts, drawn in {draw_ms:.1f} ms"
+    )
+    assert "7 days from 2023-07-01" in canvas.get_attribute("aria-label")
+    assert int(canvas.get_attribute("data-contacts")) == N_ANTENNAS * PER_ANTENNA + 1
+    assert draw_ms < DRAW_BUDGET_MS
+    browser.screenshot("timeline-week-12000")
+    # pan: the next week holds none of them
+    browser.driver.find_element(By.ID, "tl-next").click()
+    browser.wait(lambda d: "2023-07-08" in d.current_url)
+    browser.wait_css("main[data-ready=true][data-page=timeline] #timeline[data-contacts='0']")

@@ -1,4 +1,4 @@
-// Timeline: the contacts of one UTC day per antenna, coloured by state.
+// Timeline: the contacts of one UTC day or week per antenna, coloured by state.
 // All bars are drawn on one canvas in one pass (bucketed by state: one path
 // and one fill per state), so 12,000 contacts draw in milliseconds; the
 // selection is drawn on an overlay canvas. Click a bar, or select one with
@@ -39,23 +39,27 @@ function layout(stations, contacts) {
   return rows;
 }
 
-function drawAxis(g, from, width) {
+function drawAxis(g, from, spanMs, width) {
+  const days = spanMs / DAY_MS;
+  const stepH = days > 1 ? 6 : 1;
   g.fillStyle = "#57606a";
   g.font = "11px system-ui, sans-serif";
   g.strokeStyle = "#d0d7de";
   g.beginPath();
-  for (let hour = 0; hour <= 24; hour += 1) {
-    const x = LABEL_W + ((width - LABEL_W) * hour) / 24;
+  for (let hour = 0; hour <= 24 * days; hour += stepH) {
+    const x = LABEL_W + ((width - LABEL_W) * hour) / (24 * days);
     g.moveTo(x + 0.5, AXIS_H - 4);
     g.lineTo(x + 0.5, g.canvas.height);
-    if (hour % 2 === 0 && hour < 24) g.fillText(fmtClock(from + hour * 3600000), x + 2, 13);
+    if (hour >= 24 * days) continue;
+    if (days > 1 && hour % 24 === 0) g.fillText(fmtTime(from + hour * 3600000).slice(5, 10), x + 2, 13);
+    if (days === 1 && hour % 2 === 0) g.fillText(fmtClock(from + hour * 3600000), x + 2, 13);
   }
   g.stroke();
 }
 
-function drawNow(g, from, width, nowMs, height) {
-  if (nowMs < from || nowMs > from + DAY_MS) return;
-  const x = LABEL_W + ((width - LABEL_W) * (nowMs - from)) / DAY_MS;
+function drawNow(g, from, spanMs, width, nowMs, height) {
+  if (nowMs < from || nowMs > from + spanMs) return;
+  const x = LABEL_W + ((width - LABEL_W) * (nowMs - from)) / spanMs;
   g.strokeStyle = "#cf222e";
   g.lineWidth = 1.5;
   g.beginPath();
@@ -67,7 +71,7 @@ function drawNow(g, from, width, nowMs, height) {
 }
 
 /** Draw every row and bar in one pass; -> milliseconds it took. */
-function draw(canvas, rows, from, width, nowMs) {
+function draw(canvas, rows, from, spanMs, width, nowMs) {
   const t0 = performance.now();
   const ratio = window.devicePixelRatio || 1;
   const height = AXIS_H + rows.length * ROW_H;
@@ -78,8 +82,8 @@ function draw(canvas, rows, from, width, nowMs) {
   const g = canvas.getContext("2d");
   g.setTransform(ratio, 0, 0, ratio, 0, 0);
   g.clearRect(0, 0, width, height);
-  drawAxis(g, from, width);
-  const scale = (width - LABEL_W) / DAY_MS;
+  drawAxis(g, from, spanMs, width);
+  const scale = (width - LABEL_W) / spanMs;
   const paths = {};
   g.fillStyle = "#1b1f24";
   g.font = "11px system-ui, sans-serif";
@@ -93,7 +97,7 @@ function draw(canvas, rows, from, width, nowMs) {
     g.fillText(row.antenna, 4, y + ROW_H - 3, LABEL_W - 8);
     for (const it of row.items) {
       const x0 = LABEL_W + Math.max(0, it.start - from) * scale;
-      const x1 = LABEL_W + Math.min(DAY_MS, it.end - from) * scale;
+      const x1 = LABEL_W + Math.min(spanMs, it.end - from) * scale;
       const path = paths[it.c.state] || (paths[it.c.state] = new Path2D());
       path.rect(x0, y + 2, Math.max(1, x1 - x0), ROW_H - 4);
     }
@@ -102,7 +106,7 @@ function draw(canvas, rows, from, width, nowMs) {
     g.fillStyle = STATE_COLOURS[state] || "#57606a";
     g.fill(path);
   }
-  drawNow(g, from, width, nowMs, height);
+  drawNow(g, from, spanMs, width, nowMs, height);
   return performance.now() - t0;
 }
 
@@ -113,24 +117,30 @@ function legend(counts) {
       `${state} (${counts[state] || 0})`)));
 }
 
-function controls(from, stations, station, onChange) {
+function controls(from, days, stations, station, onChange) {
   const day = h("input", { type: "date", id: "tl-day", value: fmtTime(from).slice(0, 10) });
   const select = h("select", { id: "tl-station" },
     h("option", { value: "" }, "All stations"),
     stations.map((s) => h("option", { value: s.id, selected: s.id === station }, s.name)));
-  const go = (ms) => onChange(ms, select.value);
+  const span = h("select", { id: "tl-span" },
+    h("option", { value: "1", selected: days === 1 }, "One day"),
+    h("option", { value: "7", selected: days === 7 }, "One week"));
+  const go = (ms) => onChange(ms, select.value, Number(span.value));
   day.addEventListener("change", () => day.value && go(Date.parse(`${day.value}T00:00:00Z`)));
   select.addEventListener("change", () => go(from));
+  span.addEventListener("change", () => go(from));
+  const unit = days === 1 ? "day" : "week";
   return h("div", { class: "controls" },
-    h("label", { for: "tl-day" }, "Day (UTC)", day),
+    h("label", { for: "tl-day" }, "From (UTC)", day),
+    h("label", { for: "tl-span" }, "Span", span),
     h("label", { for: "tl-station" }, "Station", select),
-    h("button", { type: "button", id: "tl-prev", onclick: () => go(from - DAY_MS) }, "Previous day"),
-    h("button", { type: "button", id: "tl-next", onclick: () => go(from + DAY_MS) }, "Next day"));
+    h("button", { type: "button", id: "tl-prev", onclick: () => go(from - days * DAY_MS) }, `Previous ${unit}`),
+    h("button", { type: "button", id: "tl-next", onclick: () => go(from + days * DAY_MS) }, `Next ${unit}`));
 }
 
 /** Keyboard and pointer selection over the drawn rows. */
-function interact(canvas, overlay, rows, from, width, announce) {
-  const scale = (width - LABEL_W) / DAY_MS;
+function interact(canvas, overlay, rows, from, spanMs, width, announce) {
+  const scale = (width - LABEL_W) / spanMs;
   let sel = null; // [row, item]
   const g = overlay.getContext("2d");
   const ratio = window.devicePixelRatio || 1;
@@ -145,7 +155,7 @@ function interact(canvas, overlay, rows, from, width, announce) {
     if (!sel) return;
     const it = itemAt(...sel);
     const x0 = LABEL_W + Math.max(0, it.start - from) * scale;
-    const x1 = LABEL_W + Math.min(DAY_MS, it.end - from) * scale;
+    const x1 = LABEL_W + Math.min(spanMs, it.end - from) * scale;
     g.strokeStyle = "#ff9500";
     g.lineWidth = 2;
     g.strokeRect(x0 - 2, AXIS_H + sel[0] * ROW_H, Math.max(1, x1 - x0) + 4, ROW_H);
@@ -197,12 +207,14 @@ function interact(canvas, overlay, rows, from, width, announce) {
 export async function render(main, { signal, now, args }) {
   const from = args[0] ? Date.parse(`${args[0]}T00:00:00Z`) : dayStart(now());
   const station = args[1] || "";
+  const days = args[2] === "7" ? 7 : 1;
+  const spanMs = days * DAY_MS;
   const stations = (await api("/ground-stations", { signal })).data
     .filter((s) => !station || s.id === station);
   const allStations = station ? (await api("/ground-stations", { signal })).data : stations;
   const t0 = performance.now();
   const contacts = await allPages("/contacts", {
-    start: new Date(from).toISOString(), end: new Date(from + DAY_MS).toISOString(), station,
+    start: new Date(from).toISOString(), end: new Date(from + spanMs).toISOString(), station,
   }, { signal });
   const fetchMs = performance.now() - t0;
   const rows = layout(stations, contacts);
@@ -211,17 +223,17 @@ export async function render(main, { signal, now, args }) {
 
   const canvas = h("canvas", {
     id: "timeline", tabindex: 0, role: "img",
-    "aria-label": `Timeline of ${contacts.length} contacts on ${rows.length} antennas, ${fmtTime(from).slice(0, 10)} UTC. ` +
+    "aria-label": `Timeline of ${contacts.length} contacts on ${rows.length} antennas, ${days === 1 ? "" : `${days} days from `}${fmtTime(from).slice(0, 10)} UTC. ` +
       "Arrow keys select a contact, Enter opens it.",
   });
   const overlay = h("canvas", { class: "overlay", "aria-hidden": "true" });
   const status = h("p", { id: "tl-status", class: "muted", role: "status" });
   const selected = h("p", { id: "tl-selected", "aria-live": "polite" });
   const wrap = h("div", { class: "timeline-wrap" }, canvas, overlay);
-  const go = (ms, st) => { window.location.hash = `#/timeline/${fmtTime(ms).slice(0, 10)}${st ? `/${st}` : ""}`; };
+  const go = (ms, st, n) => { window.location.hash = `#/timeline/${fmtTime(ms).slice(0, 10)}/${st}/${n}`; };
   main.replaceChildren(
     h("h1", {}, "Timeline"),
-    controls(from, allStations, station, go),
+    controls(from, days, allStations, station, go),
     legend(counts), status, wrap, selected,
     h("h2", {}, "Contacts by antenna and state"),
     rows.some((r) => r.items.length)
@@ -231,12 +243,12 @@ export async function render(main, { signal, now, args }) {
       : emptyNote("No contact on this day."),
   );
   const width = Math.max(600, wrap.clientWidth || 1000);
-  const drawMs = draw(canvas, rows, from, width, now());
+  const drawMs = draw(canvas, rows, from, spanMs, width, now());
   canvas.dataset.contacts = String(contacts.length);
   canvas.dataset.rows = String(rows.length);
   canvas.dataset.drawMs = drawMs.toFixed(1);
   canvas.dataset.fetchMs = fetchMs.toFixed(0);
   status.textContent = `${contacts.length} contacts on ${rows.length} antennas; ` +
     `fetched in ${fetchMs.toFixed(0)} ms, drawn in ${drawMs.toFixed(1)} ms.`;
-  interact(canvas, overlay, rows, from, width, (text) => { selected.textContent = text; });
+  interact(canvas, overlay, rows, from, spanMs, width, (text) => { selected.textContent = text; });
 }
