@@ -33,6 +33,13 @@ def test_a_timeline_of_12000_contacts_draws_them_all_within_budget(
 ) -> None:
     browser.sign_in(console.keys["admin"])
     browser.wait_css("main[data-ready=true][data-page=overview]")
+    # the first page (overview) on this data set, from the console's HTML to ready
+    started = time.monotonic()
+    browser.open("/")
+    browser.wait_css("main[data-ready=true][data-page=overview] #failed table")
+    first_page_s = time.monotonic() - started
+    print(f"RESULT console first page (overview, 12,001 contacts stored): {first_page_s:.2f} s")
+    assert first_page_s < PAGE_BUDGET_S
     started = time.monotonic()
     browser.go("#/timeline/2023-07-04", timeout_s=PAGE_BUDGET_S)
     canvas = browser.wait_css("#timeline[data-draw-ms]")
