@@ -412,14 +412,12 @@ class Browser:
         ]
 
 
-@pytest.fixture
-def browser(browser_paths: tuple[str, str], tmp_path: Path, console_url: str) -> Iterator[Browser]:
+def chromium_driver(chromium: str, chromedriver: str, workdir: Path) -> Any:
     """Headless Chromium with the network closed but for 127.0.0.1 (every
     other host name resolves to nothing), driven through chromedriver."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    chromium, chromedriver = browser_paths
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for arg in (
@@ -432,19 +430,23 @@ def browser(browser_paths: tuple[str, str], tmp_path: Path, console_url: str) ->
         "--disable-component-update",
         "--disable-sync",
         "--disable-dev-shm-usage",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        f"--user-data-dir={workdir / 'chromium-profile'}",
         "--window-size=1400,1000",
         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
     ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(
-        service=Service(
-            executable_path=chromedriver, log_output=str(tmp_path / "chromedriver.log")
-        ),
+        service=Service(executable_path=chromedriver, log_output=str(workdir / "chromedriver.log")),
         options=options,
     )
     driver.set_page_load_timeout(60)
+    return driver
+
+
+@pytest.fixture
+def browser(browser_paths: tuple[str, str], tmp_path: Path, console_url: str) -> Iterator[Browser]:
+    driver = chromium_driver(*browser_paths, tmp_path)
     try:
         yield Browser(driver, console_url)
     finally:
