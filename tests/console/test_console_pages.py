@@ -239,3 +239,26 @@ def test_a_predicted_pass_is_booked_with_a_click_and_a_refusal_shows_its_reason(
     browser.wait_css("main[data-ready=true][data-page=contact]")
     assert booked in browser.text("main")
     assert "SCHEDULED" in browser.text("#contact-state")
+
+
+def test_a_contact_is_cancelled_from_its_page_and_a_refused_cancel_shows_why(
+    console: Console, browser: Browser
+) -> None:
+    browser.sign_in(console.keys["acme"])
+    browser.wait_css("main[data-ready=true][data-page=overview]")
+    # a running contact may not be cancelled: the API's reason is shown
+    browser.go(f"#/contact/{console.contacts['running']}")
+    browser.driver.find_element(By.CSS_SELECTOR, "#cancel-form button[type=submit]").click()
+    refusal = browser.wait_css("#cancel-note .refused").text
+    assert refusal.startswith("Refused: 409") and "PASS" in refusal
+    browser.screenshot("contact-cancel-refused")
+    # a scheduled one is cancelled, with the reason typed
+    browser.go(f"#/contact/{console.contacts['noaa19']}")
+    box = browser.driver.find_element(By.ID, "cancel-reason")
+    box.clear()
+    box.send_keys("weather hold")
+    browser.driver.find_element(By.CSS_SELECTOR, "#cancel-form button[type=submit]").click()
+    browser.wait(lambda d: "CANCELLED" in browser.text("#contact-state"))
+    assert "weather hold" in browser.text("#contact-reason")
+    with console.api("acme") as client:
+        assert client.get(f"/contacts/{console.contacts['noaa19']}").json()["state"] == "CANCELLED"

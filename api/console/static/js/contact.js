@@ -51,6 +51,27 @@ async function trackSection(c, signal) {
   return section;
 }
 
+/** Cancel (POST /contacts/{id}/cancel) with a reason; the API says when it may not. */
+function cancelForm(c, onCancelled) {
+  const reason = h("input", { id: "cancel-reason", type: "text", maxlength: 500, value: "cancelled from the console" });
+  const note = h("span", { id: "cancel-note", role: "status" });
+  const form = h("form", { class: "controls", id: "cancel-form", "aria-label": "Cancel this contact" },
+    h("label", { for: "cancel-reason" }, "Reason", reason),
+    h("button", { type: "submit" }, "Cancel contact"), note);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    note.replaceChildren(" cancelling…");
+    try {
+      const done = await api(`/contacts/${encodeURIComponent(c.id)}/cancel`, { method: "POST", body: { reason: reason.value } });
+      note.replaceChildren(" cancelled");
+      onCancelled(done);
+    } catch (err) {
+      note.replaceChildren(h("span", { class: "error refused", role: "alert" }, `Refused: ${err.message}`));
+    }
+  });
+  return form;
+}
+
 export async function render(main, { args, signal }) {
   const id = args[0];
   const c = await api(`/contacts/${encodeURIComponent(id)}`, { signal });
@@ -75,6 +96,12 @@ export async function render(main, { args, signal }) {
       ["Max elevation", `${fmtNumber(c.max_elevation_deg)}°`],
       ["Elements epoch", fmtTime(c.ephemeris_epoch)],
     ]),
+    ["SCHEDULED", "PREPASS", "PASS", "POSTPASS"].includes(c.state)
+      ? cancelForm(c, (done) => {
+        stateCell.replaceChildren(stateBadge(done.state));
+        reasonCell.textContent = done.state_reason || "–";
+      })
+      : null,
     h("section", { "aria-labelledby": "history-h" }, h("h2", { id: "history-h" }, "History"),
       h("table", {}, h("thead", {}, h("tr", {}, ["At", "Change", "Reason"].map((t) => h("th", { scope: "col" }, t)))), history)),
     await trackSection(c, signal),
