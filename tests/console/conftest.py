@@ -15,7 +15,7 @@ import hashlib
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -82,7 +82,7 @@ def seed(session: Session) -> dict[str, str]:
         lon_deg=15.4078,
         alt_m=501.0,
         min_elevation_deg=5.0,
-        horizon_mask=[[0.0, 3.0], [90.0, 8.0], [180.0, 4.0], [270.0, 6.0]],
+        horizon_mask=[(0.0, 3.0), (90.0, 8.0), (180.0, 4.0), (270.0, 6.0)],
     )
     for antenna_id, band in (
         ("sv-uhf", (400e6, 450e6)),
@@ -245,7 +245,9 @@ def serve(app: FastAPI) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def make_console(tmp_path: Path, populate: Callable[[Console], None]) -> Iterator[Console]:
+def make_console(
+    tmp_path: Path, populate: Callable[[Console], None]
+) -> Generator[Console, None, None]:
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'gs.db'}",
         data_dir=tmp_path / "var",
