@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test check install install-test lint typecheck pytest bench clean
+.PHONY: demo test check install install-test lint typecheck pytest bench dist clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,13 @@ check: lint typecheck
 	  -u GS_TEST_CHROMIUM -u GS_TEST_CHROMEDRIVER \
 	  GS_TEST_SERVICES=none $(BIN)/pytest -m "$(SERVICE_MARKS)" -q $(PYTEST_ARGS)
 
+# The sdist and the wheel, in dist/ (README "Installing";
+# tests/packaging/test_packaging_wheel.py installs and runs the wheel).
+# Without PYTHONDONTWRITEBYTECODE, under which setuptools warns that it
+# skips byte-compiling (the wheel is the same).
+dist: install-test
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m build --outdir dist
+
 bench: install-test
 	$(BIN)/python bench/passes.py
 	$(BIN)/python bench/ingest.py
@@ -57,4 +64,4 @@ bench: install-test
 	$(BIN)/python bench/api.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache dist build

@@ -39,6 +39,7 @@ from groundstation.events import ContactEvent
 from groundstation.logs import ContactLogSink
 from groundstation.policy import BookingPolicy
 from groundstation.settings import Settings
+from groundstation.version import package_version
 
 if TYPE_CHECKING:
     from groundstation.runtime import Runtime
@@ -242,7 +243,7 @@ def create_app(
 
     app = FastAPI(
         title="groundstation",
-        version="0.1.0",
+        version=package_version(),
         description=(
             "Self-hostable satellite ground station: stations, satellites, passes, "
             "contacts, plans and datasets. Authenticate with `Authorization: Bearer <API key>`."
@@ -305,10 +306,23 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def attach_runtime(app: FastAPI, runtime: Runtime) -> None:
     """Connect the app made by ``create_app`` to the pipeline ``serve`` runs in
     the same process: its contact events wake the SSE poller at once (they
-    reach the stream from the database anyway), and ``GET /metrics`` reports
+    reach the stream from the database anyway), the events of the routes go
+    to the runtime's events topic (not the hub itself into the runtime's
+    sinks: the lifecycle's events would be published twice), and ``GET /metrics`` reports
     the executor's decoded and published frames and the spool depth."""
+    from groundstation.runtime import contact_details
+    from ingest.publisher import PublisherEventSink
+
     ctx: AppContext = app.state.ctx
     runtime.events.add(_PollerWaker(ctx.events))
+    # Bookings, cancellations, plan commits and re-predictions made by the
+    # routes reach the events topic too, as the lifecycle's changes do.
+    ctx.events.add_sink(
+        PublisherEventSink(
+            runtime.publisher,
+            details=contact_details(runtime.session_factory),  # type: ignore[arg-type]
+        )
+    )
     runtime.executor.add_frame_counter(ctx.metrics)
     ctx.metrics.gauge_source("groundstation_spool_depth_bytes", runtime.spool_depth_bytes)
 

@@ -38,11 +38,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class NumberedEvent:
-    """An event with its database id (``seq``) and the contact's tenant."""
+    """An event with its database id (``seq``), the contact's tenant, and its
+    satellite, station and antenna."""
 
     seq: int
     event: ContactEvent
     tenant: str
+    norad_id: int | None = None
+    station: str | None = None
+    antenna: str | None = None
 
 
 class Subscriber:
@@ -69,7 +73,7 @@ class _Poller:
 
 
 def _numbered(e: event_log.LoggedEvent) -> NumberedEvent:
-    return NumberedEvent(e.id, e.event, e.tenant)
+    return NumberedEvent(e.id, e.event, e.tenant, e.norad_id, e.station, e.antenna)
 
 
 class ContactEventHub:

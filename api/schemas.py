@@ -228,6 +228,29 @@ class EphemerisUploadReport(BaseModel):
     accepted: list[EphemerisPublic]
     rejected: list[str] = Field(description="one line per record not stored, with the reason")
     contacts_updated: int
+    format: str = Field(
+        "", description="the format the upload was read as: TLE/3LE, OMM JSON or OMM CSV"
+    )
+
+
+class SatelliteUploadResult(BaseModel):
+    """What a multi-satellite upload did for one satellite."""
+
+    norad_id: int
+    accepted: list[EphemerisPublic]
+    in_force_id: int | None = Field(description="the satellite's ephemeris in force after it")
+    contacts_updated: int = Field(
+        description="its SCHEDULED contacts moved or failed by the new ephemeris in force"
+    )
+
+
+class EphemeridesUploadReport(BaseModel):
+    format: str = Field(description="the format the upload was read as")
+    satellites: list[SatelliteUploadResult] = Field(
+        description="one per satellite with an element set stored, by NORAD id"
+    )
+    rejected: list[str] = Field(description="one line per record not stored, with the reason")
+    contacts_updated: int
 
 
 # ---------------------------------------------------------------- profiles
@@ -466,6 +489,23 @@ class PlanPublic(BaseModel):
     created_at: AwareDatetime
 
 
+class PlanDetail(BaseModel):
+    """A plan read back: its proposal and, once committed, its contacts."""
+
+    id: str
+    profile_id: str
+    state: Literal["proposed", "committing", "committed"] = Field(
+        description="proposed (committable), committed; committing only in rows of old versions"
+    )
+    created_at: AwareDatetime
+    expires_at: AwareDatetime = Field(description="read back and committable until then")
+    proposed: list[PlannedContactPublic]
+    committed_at: AwareDatetime | None
+    booked: list[ContactPublic] = Field(
+        description="the contacts the commit booked, in their current state; [] until committed"
+    )
+
+
 class PlanCommitPublic(BaseModel):
     plan_id: str
     booked: list[ContactPublic]
@@ -521,6 +561,9 @@ class UsagePublic(BaseModel):
 
 class Health(BaseModel):
     status: str
+    version: str = Field(
+        description="the installed groundstation's version (as `groundstation --version` says)"
+    )
 
 
 class Readiness(BaseModel):

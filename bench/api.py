@@ -51,9 +51,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from httpload import Reply, Request, run_in_process
 
 ROOT = Path(__file__).resolve().parent.parent
+# This script's folder holds api.py and ingest.py: the packages come first.
+sys.path.insert(0, str(ROOT))
+
+from bench.httpload import Reply, Request, run_in_process  # noqa: E402
+
 NOW = datetime(2023, 7, 4, 12, 0, tzinfo=UTC)
 SEED = 20230704
 
@@ -190,7 +194,7 @@ def populate(url: str, n_stations: int, n_sats: int, contacts_per_antenna: int) 
         for i, e in enumerate(leo)
     ]
     # Contacts: per antenna, one after another from 6 days ago; past ones completed.
-    contacts = []
+    contacts: list[dict[str, Any]] = []
     texts = {i + 1: (e.epoch, e.text()) for i, e in enumerate(leo)}
     for a in antennas:
         t = NOW - timedelta(days=6) + timedelta(minutes=rng.uniform(0, 30))
@@ -471,8 +475,6 @@ def main(argv: list[str] | None = None) -> int:
         "--open-loop-seconds", type=float, default=6.0, help="length of each open-loop run"
     )
     args = parser.parse_args(argv)
-    # This script's folder holds api.py and ingest.py: the packages come first.
-    sys.path.insert(0, str(ROOT))
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-api-"))
     url = database_url(args.database_url, tmp)

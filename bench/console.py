@@ -38,10 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-antenna", type=int, default=120)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
-    # The repository before bench/ (whose ingest.py would shadow the package),
-    # and tests/ after it for the console tests' world.
-    sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-    from console.conftest import Browser, antenna_farm, chromium_driver, make_console
+    # The repository, not bench/ (whose ingest.py would shadow the package),
+    # for tests.console.conftest: the console tests' world.
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+    sys.path.insert(0, str(ROOT))
+    from tests.console.conftest import Browser, antenna_farm, chromium_driver, make_console
 
     chromium = os.environ.get("GS_TEST_CHROMIUM", "/usr/bin/chromium")
     chromedriver = os.environ.get("GS_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")

@@ -26,6 +26,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -193,7 +194,7 @@ def memory_child(pass_seconds: float) -> None:
     ok = 0
     rss_quarter_mb = 0.0
 
-    def frame_stream():
+    def frame_stream() -> Iterator[list[bytes]]:
         source_rng = 0
         for start in range(0, n_frames, frames_per_chunk):
             yield random_frames(

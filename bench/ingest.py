@@ -112,9 +112,9 @@ def bare_producer_rate(bootstrap: str, frame_len: int, n: int) -> tuple[float, f
     return n / dt, cpu_us
 
 
-def _consume_latencies(bootstrap: str, topic: str, n: int, q: mp.Queue) -> None:  # type: ignore[type-arg]
+def _consume_latencies(bootstrap: str, topic: str, n: int, q: mp.Queue[str | list[float]]) -> None:
     source = KafkaSource(bootstrap, topic, from_beginning=True)
-    lat = []
+    lat: list[float] = []
     q.put("ready")
     for rec in source.records(idle_timeout_s=20):
         now = time.time()
@@ -131,7 +131,7 @@ def latency(bootstrap: str, spool: Path, rate_hz: float, duration_s: float) -> n
     names = TopicNames(prefix)
     ensure_topics(bootstrap, names.all(), partitions=3)
     n = int(rate_hz * duration_s)
-    q: mp.Queue = mp.get_context("spawn").Queue()  # type: ignore[type-arg]
+    q: mp.Queue[str | list[float]] = mp.get_context("spawn").Queue()
     proc = mp.get_context("spawn").Process(
         target=_consume_latencies, args=(bootstrap, names.frames, n, q)
     )

@@ -165,8 +165,8 @@ def main() -> None:
             if admin is not None:
                 with admin.connect() as conn:
                     for url in urls.get("postgresql", []):
-                        name = make_url(url).database
-                        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                        database = make_url(url).database
+                        conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
                 admin.dispose()
 
 

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
@@ -98,9 +99,21 @@ def grsat_frames(wav: Path, norad: int) -> tuple[set[bytes], float]:
     return frames, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
-def recordings(run_grsat: bool) -> list[dict[str, object]]:
+class RecordingRow(TypedDict):
+    """One recording's line of the table: frames found and CPU seconds."""
+
+    name: str
+    ours: int
+    ref: int
+    ref_found: int
+    grsat: int | None
+    cpu_s: float
+    grsat_cpu_s: float
+
+
+def recordings(run_grsat: bool) -> list[RecordingRow]:
     catalogue = load_catalogue()
-    rows = []
+    rows: list[RecordingRow] = []
     print(
         f"{'recording':<10} {'ours':>5} {'ref hit':>8} {'grsat':>6} {'grsat ref':>10} "
         f"{'ours cpu s':>10} {'grsat cpu s':>11} {'audio s':>8}"
@@ -119,7 +132,7 @@ def recordings(run_grsat: bool) -> list[dict[str, object]]:
             if run_grsat
             else (set(), float("nan"))
         )
-        row = {
+        row: RecordingRow = {
             "name": name,
             "ours": len(ours),
             "ref": len(reference),
@@ -278,11 +291,11 @@ def main() -> None:
     )
     rows = recordings(run_grsat)
     complete = sum(r["ref_found"] == r["ref"] for r in rows)
-    ours_total = sum(int(r["ours"]) for r in rows)  # type: ignore[call-overload]
-    ref_total = sum(int(r["ref"]) for r in rows)  # type: ignore[call-overload]
-    grsat_total = sum(int(r["grsat"] or 0) for r in rows)  # type: ignore[call-overload]
-    cpu_total = sum(float(r["cpu_s"]) for r in rows)  # type: ignore[arg-type]
-    grsat_cpu = sum(float(r["grsat_cpu_s"]) for r in rows)  # type: ignore[arg-type]
+    ours_total = sum(r["ours"] for r in rows)
+    ref_total = sum(r["ref"] for r in rows)
+    grsat_total = sum(r["grsat"] or 0 for r in rows)
+    cpu_total = sum(r["cpu_s"] for r in rows)
+    grsat_cpu = sum(r["grsat_cpu_s"] for r in rows)
     print(
         f"# recordings with every reference frame: {complete}/15; distinct frames ours {ours_total}, "
         f"gr-satellites here {grsat_total if run_grsat else '-'}, reference union {ref_total}; "

@@ -76,17 +76,15 @@ from typing import Any
 
 import numpy as np
 
-# bench/dsp.py would shadow the dsp package: import from the repository root,
-# and find bench/httpload.py after the packages.
+# bench/dsp.py would shadow the dsp package: import from the repository root.
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
-sys.path.append(str(ROOT / "bench"))
 
-from httpload import Request, run_in_process  # noqa: E402
 from sqlalchemy import create_engine, func, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from bench.httpload import Request, run_in_process  # noqa: E402
 from groundstation import apikeys  # noqa: E402
 from groundstation.clock import SimulatedClock, iso_utc  # noqa: E402
 from groundstation.commands.demo import (  # noqa: E402
@@ -198,7 +196,8 @@ def _slices(tmp: Path, n: int, *, lag_limit_s: float) -> tuple[Any, list[Any], d
             enter_pass(session, contact, at=contact.aos, reason="bench")
             runs.append(contact_run(contact))
     engine.dispose()
-    return settings, runs, peak - timedelta(seconds=60)
+    # The clock starts at the earliest AOS: no pass starts behind it.
+    return settings, runs, min(r.aos for r in runs)
 
 
 def _work(runtime: Any, runs: list[Any]) -> list[str]:

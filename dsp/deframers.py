@@ -217,50 +217,65 @@ class SyncWordDeframer:
             corr += sign * hard[offset : offset + n]
         return corr
 
+    def _search_end(self, final: bool) -> int:
+        """One past the last hit position that can be tested now: at the end of
+        the stream any whose sync word is in; before, only those whose whole
+        block is."""
+        if final:
+            return self._buffer.end - self.span + 1
+        return self._buffer.end - (self.block_bits - self.sync_start) + 1
+
+    def _sync_hits(self, lo: int, hi: int) -> list[tuple[int, int]]:
+        """(position - lo, polarity) of every sync word within ``max_errors``
+        in hit positions [lo, hi), in order of position."""
+        soft = self._buffer.soft_range(lo, hi + self.span - 1)
+        hard = np.where(soft < 0, -1.0, 1.0).astype(np.float32)
+        corr = self._errors(hard, hi - lo)
+        n_sync = self.pattern.size
+        upright = np.flatnonzero((n_sync - corr) / 2 <= self.max_errors)
+        inverted = np.flatnonzero((n_sync + corr) / 2 <= self.max_errors)
+        return sorted([(int(p), 1) for p in upright] + [(int(p), -1) for p in inverted])
+
+    def _first_decoded(
+        self, lo: int, hits: list[tuple[int, int]]
+    ) -> tuple[int, int, BlockResult] | None:
+        """(frame start, polarity, result) of the first hit the block decoder accepts."""
+        for p, polarity in hits:
+            start = lo + p - self.sync_start
+            block = polarity * self._buffer.soft_range(start, start + self.block_bits)
+            result = self.decode(block)
+            if result is not None:
+                return start, polarity, result
+        return None
+
+    def _deframed(self, start: int, polarity: int, result: BlockResult) -> Deframed:
+        buf = self._buffer
+        n_bits = max(result.n_bits, self.sync_start + self.span)
+        soft_frame = buf.soft_range(start, start + n_bits)
+        return Deframed(
+            result.frame,
+            buf.position(start),
+            n_bits,
+            soft_snr_db(soft_frame),
+            result.corrections,
+            _pack_hard(polarity * soft_frame),
+            polarity,
+        )
+
     def push(self, symbols: SoftSymbols, final: bool = False) -> list[Deframed]:
         self._buffer.append(self._line.decode(symbols.soft), symbols.sample_pos)
-        buf = self._buffer
         out = []
         while True:
             lo = self._search
-            if final:
-                hi = buf.end - self.span + 1
-            else:
-                hi = buf.end - (self.block_bits - self.sync_start) + 1
+            hi = self._search_end(final)
             if hi <= lo:
                 break
-            soft = buf.soft_range(lo, hi + self.span - 1)
-            hard = np.where(soft < 0, -1.0, 1.0).astype(np.float32)
-            corr = self._errors(hard, hi - lo)
-            n_sync = self.pattern.size
-            upright = np.flatnonzero((n_sync - corr) / 2 <= self.max_errors)
-            inverted = np.flatnonzero((n_sync + corr) / 2 <= self.max_errors)
-            hits = sorted([(int(p), 1) for p in upright] + [(int(p), -1) for p in inverted])
-            found = None
-            for p, polarity in hits:
-                start = lo + p - self.sync_start
-                block = polarity * buf.soft_range(start, start + self.block_bits)
-                result = self.decode(block)
-                if result is not None:
-                    found = (start, polarity, result)
-                    break
+            found = self._first_decoded(lo, self._sync_hits(lo, hi))
             if found is None:
                 self._search = hi
                 break
-            start, polarity, result = found
-            n_bits = max(result.n_bits, self.sync_start + self.span)
-            soft_frame = buf.soft_range(start, start + n_bits)
-            out.append(
-                Deframed(
-                    result.frame,
-                    buf.position(start),
-                    n_bits,
-                    soft_snr_db(soft_frame),
-                    result.corrections,
-                    _pack_hard(polarity * soft_frame),
-                    polarity,
-                )
-            )
-            self._search = start + n_bits + self.sync_start
-        buf.trim(self._search - self.sync_start)
+            frame = self._deframed(*found)
+            out.append(frame)
+            self._search = found[0] + frame.n_bits + self.sync_start
+        self._buffer.trim(self._search - self.sync_start)
         return out

@@ -160,8 +160,10 @@ def _store_loops(state, p_next, t_int, theta, c_int, gain, prev, phase, m2, m4):
     state[_M4] = m4
 
 
+# One jitted loop over symbols with the loops' state in locals: split into
+# per-symbol stages (Gardner, Costas, AGC) it ran 5-8 % slower (2 M samples).
 @njit(cache=True, nogil=True)
-def _demod_core(  # type: ignore[no-untyped-def]
+def _demod_core(  # type: ignore[no-untyped-def]  # noqa: PLR0915
     raw, step_rad, yhist, state, table, half, n_phases, sps, gains, detector, fs_hz
 ):
     n_raw = raw.size

@@ -117,10 +117,8 @@ _CHECKS: dict[str, _Check] = {
 _REQUIRED = ("name", "modulation", "symbol_rate")
 
 
-def profile_from_mapping(data: Mapping[str, Any], source: str = "profile") -> DownlinkProfile:
-    """Validate a mapping (already parsed YAML) into a profile."""
-    if not isinstance(data, Mapping):
-        raise ProfileError(f"{source}: expected a mapping of fields, got {type(data).__name__}")
+def _check_fields(data: Mapping[str, Any], source: str) -> None:
+    """Every field known, every required one present, every value of its kind."""
     known = {f.name for f in fields(DownlinkProfile)}
     for key in data:
         if key not in known:
@@ -134,7 +132,10 @@ def profile_from_mapping(data: Mapping[str, Any], source: str = "profile") -> Do
         check, expected = _CHECKS[key]
         if not check(value):
             raise ProfileError(f"{source}: field {key!r} is {value!r}, expected {expected}")
-    profile = DownlinkProfile(**dict(data))
+
+
+def _check_consistency(profile: DownlinkProfile, source: str) -> None:
+    """Fields that are each valid but do not go together."""
     if profile.uses_rs:
         top = K_DATA * profile.rs_interleave
         if profile.frame_length > top or profile.frame_length % profile.rs_interleave:
@@ -151,6 +152,15 @@ def profile_from_mapping(data: Mapping[str, Any], source: str = "profile") -> Do
         raise ProfileError(
             f"{source}: field 'frame_length' is {profile.frame_length}, too short for a TM frame"
         )
+
+
+def profile_from_mapping(data: Mapping[str, Any], source: str = "profile") -> DownlinkProfile:
+    """Validate a mapping (already parsed YAML) into a profile."""
+    if not isinstance(data, Mapping):
+        raise ProfileError(f"{source}: expected a mapping of fields, got {type(data).__name__}")
+    _check_fields(data, source)
+    profile = DownlinkProfile(**dict(data))
+    _check_consistency(profile, source)
     return profile
 
 

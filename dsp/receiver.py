@@ -169,6 +169,18 @@ MIN_SAMPLES_PER_SYMBOL = 2
 MAX_SAMPLES_PER_SYMBOL = 1024
 
 
+def _samples_per_symbol(fs_hz: float, symbol_rate_baud: float) -> float:
+    """``fs_hz / symbol_rate_baud``, refused outside the receiver's range."""
+    sps = fs_hz / symbol_rate_baud
+    if not MIN_SAMPLES_PER_SYMBOL <= sps <= MAX_SAMPLES_PER_SYMBOL:
+        raise ValueError(
+            f"sample rate {fs_hz:g} Hz gives {sps:.4g} samples per symbol at "
+            f"{symbol_rate_baud:g} baud, expected {MIN_SAMPLES_PER_SYMBOL} to "
+            f"{MAX_SAMPLES_PER_SYMBOL} (decimate a recording sampled faster)"
+        )
+    return sps
+
+
 class Receiver:
     """Streaming receiver for one profile: ``process`` chunks, then ``flush``."""
 
@@ -179,18 +191,18 @@ class Receiver:
         self.config = config
         self.modulation = MODULATION_REGISTRY[profile.modulation]
         self.code = ChannelCode(profile)
-        self.sps = config.fs_hz / float(profile.symbol_rate)
-        if not MIN_SAMPLES_PER_SYMBOL <= self.sps <= MAX_SAMPLES_PER_SYMBOL:
-            raise ValueError(
-                f"sample rate {config.fs_hz:g} Hz gives {self.sps:.4g} samples per symbol at "
-                f"{profile.symbol_rate:g} baud, expected {MIN_SAMPLES_PER_SYMBOL} to "
-                f"{MAX_SAMPLES_PER_SYMBOL} (decimate a recording sampled faster)"
-            )
+        self.sps = _samples_per_symbol(config.fs_hz, float(profile.symbol_rate))
         self._n_acq = 1 << int(np.ceil(np.log2(config.acquisition_symbols * self.sps)))
         frame_samples = (
             self.code.channel_bits_per_frame / self.modulation.bits_per_symbol * self.sps
         )
         self._reacquire_samples = int(max(config.reacquire_frames * frame_samples, 2 * self._n_acq))
+        self._init_stream()
+        self._init_counts()
+
+    def _init_stream(self) -> None:
+        """Where the stream stands: samples pending, the demodulator and frame
+        synchronizer of the current segment, and the acquired frequency."""
         self._pending = np.zeros(0, dtype=np.complex64)  # raw samples not yet demodulated
         self._pending_start = 0  # absolute index of _pending[0]
         self._segment_start = 0  # absolute sample index where the current demodulator began
@@ -202,6 +214,9 @@ class Receiver:
         self._n_acquisitions = 0
         self._positions = np.zeros(0, dtype=np.float64)  # sample position per buffered symbol
         self._pos_base = 0  # segment symbol index of _positions[0]
+
+    def _init_counts(self) -> None:
+        """Frame counts, bit-error and moment sums and the frequency track, all zero."""
         self._n_frames = 0
         self._asm_frames = 0  # frames whose ASM was seen
         self._asm_frames_at_check = 0

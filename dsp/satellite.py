@@ -70,10 +70,8 @@ _TRANSMITTER_CHECKS: dict[str, _Check] = {
 _REQUIRED = ("name", "frequency_hz", "modulation", "baud_rate", "framing")
 
 
-def transmitter_from_mapping(data: Any, source: str) -> TransmitterSpec:
-    """Validate one transmitter mapping; ``source`` prefixes every error."""
-    if not isinstance(data, Mapping):
-        raise SatelliteSpecError(f"{source}: expected a mapping of fields, got {data!r}")
+def _check_transmitter_fields(data: Mapping[str, Any], source: str) -> None:
+    """Every field known, every required one present, every value of its kind."""
     for key in data:
         if key not in _TRANSMITTER_CHECKS:
             known = ", ".join(_TRANSMITTER_CHECKS)
@@ -87,6 +85,10 @@ def transmitter_from_mapping(data: Any, source: str) -> TransmitterSpec:
             raise SatelliteSpecError(
                 f"{source}: field {key!r} is {value!r}, expected {expected}{_number_hint(value)}"
             )
+
+
+def _check_options(data: Mapping[str, Any], source: str) -> None:
+    """The options the named modulation and framing need are given, and no others."""
     demod, framing = DEMODULATORS[data["modulation"]], FRAMINGS[data["framing"]]
     for entry, kind, what in (
         (demod, "modulation", data["modulation"]),
@@ -104,6 +106,15 @@ def transmitter_from_mapping(data: Any, source: str) -> TransmitterSpec:
                 f"{source}: field {key!r} does not apply to modulation "
                 f"{data['modulation']!r} with framing {data['framing']!r}"
             )
+
+
+def transmitter_from_mapping(data: Any, source: str) -> TransmitterSpec:
+    """Validate one transmitter mapping; ``source`` prefixes every error."""
+    if not isinstance(data, Mapping):
+        raise SatelliteSpecError(f"{source}: expected a mapping of fields, got {data!r}")
+    _check_transmitter_fields(data, source)
+    _check_options(data, source)
+    framing = FRAMINGS[data["framing"]]
     values = {**framing.defaults, **dict(data)}
     spec = TransmitterSpec(**{k: values[k] for k in values if k in _TRANSMITTER_CHECKS})
     framing.check(spec, source)
@@ -113,10 +124,8 @@ def transmitter_from_mapping(data: Any, source: str) -> TransmitterSpec:
 _SATELLITE_FIELDS = ("name", "norad_id", "alternative_names", "transmitters")
 
 
-def satellite_from_mapping(data: Any, source: str) -> SatelliteSpec:
-    """Validate a satellite mapping (parsed YAML) into a ``SatelliteSpec``."""
-    if not isinstance(data, Mapping):
-        raise SatelliteSpecError(f"{source}: expected a mapping of fields, got {data!r}")
+def _check_identity(data: Mapping[str, Any], source: str) -> None:
+    """Fields known and present; name, NORAD id and alternative names of their kinds."""
     for key in data:
         if key not in _SATELLITE_FIELDS:
             known = ", ".join(_SATELLITE_FIELDS)
@@ -138,7 +147,10 @@ def satellite_from_mapping(data: Any, source: str) -> SatelliteSpec:
         raise SatelliteSpecError(
             f"{source}: field 'alternative_names' is {names!r}, expected a list of names"
         )
-    raw = data["transmitters"]
+
+
+def _transmitters(raw: Any, source: str) -> list[TransmitterSpec]:
+    """The validated transmitters of a non-empty list, their names distinct."""
     if not isinstance(raw, list) or not raw:
         raise SatelliteSpecError(
             f"{source}: field 'transmitters' is {raw!r}, expected a non-empty list"
@@ -153,9 +165,18 @@ def satellite_from_mapping(data: Any, source: str) -> SatelliteSpec:
         if tx.name in seen:
             raise SatelliteSpecError(f"{source}: two transmitters are named {tx.name!r}")
         seen.add(tx.name)
+    return transmitters
+
+
+def satellite_from_mapping(data: Any, source: str) -> SatelliteSpec:
+    """Validate a satellite mapping (parsed YAML) into a ``SatelliteSpec``."""
+    if not isinstance(data, Mapping):
+        raise SatelliteSpecError(f"{source}: expected a mapping of fields, got {data!r}")
+    _check_identity(data, source)
+    transmitters = _transmitters(data["transmitters"], source)
     return SatelliteSpec(
         name=data["name"],
-        norad_id=norad,
+        norad_id=data["norad_id"],
         transmitters=tuple(transmitters),
-        alternative_names=tuple(names),
+        alternative_names=tuple(data.get("alternative_names", [])),
     )

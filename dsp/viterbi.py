@@ -58,22 +58,44 @@ def _viterbi_core(
     start_state: int,
     outputs: NDArray[np.uint8],
 ) -> NDArray[np.uint8]:
-    n_bits = known.size
-    neg = _NEG
     metric = np.zeros(64, dtype=np.float64)
     if start_state >= 0:
-        metric[:] = neg
+        metric[:] = _NEG
         metric[start_state] = 0.0
-    new = np.empty(64, dtype=np.float64)
-    decisions = np.empty((n_bits, 64), dtype=np.uint8)
-    bm = np.empty(4, dtype=np.float64)
-    # branch-metric index of each next state's two predecessors
+    idx0, idx1 = _predecessor_branches(outputs)
+    decisions = _forward_pass(soft, known, metric, idx0, idx1)
+    return _traceback(metric, decisions)
+
+
+@njit(cache=True, nogil=True)
+def _predecessor_branches(
+    outputs: NDArray[np.uint8],
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Branch-metric index (the coded pair 0..3) from each next state's two predecessors."""
     idx0 = np.empty(64, dtype=np.int64)
     idx1 = np.empty(64, dtype=np.int64)
     for ns in range(64):
         p0 = (ns << 1) & 63
         idx0[ns] = outputs[p0, ns >> 5]
         idx1[ns] = outputs[p0 | 1, ns >> 5]
+    return idx0, idx1
+
+
+@njit(cache=True, nogil=True)
+def _forward_pass(
+    soft: NDArray[np.float32],
+    known: NDArray[np.int8],
+    metric: NDArray[np.float64],
+    idx0: NDArray[np.int64],
+    idx1: NDArray[np.int64],
+) -> NDArray[np.uint8]:
+    """Add-compare-select over every symbol pair; ``metric`` (64,) is updated in place
+    to the final path metrics. Returns the survivor decisions, (n_bits, 64)."""
+    n_bits = known.size
+    neg = _NEG
+    new = np.empty(64, dtype=np.float64)
+    decisions = np.empty((n_bits, 64), dtype=np.uint8)
+    bm = np.empty(4, dtype=np.float64)
     for t in range(n_bits):
         s1 = soft[2 * t]
         s2 = soft[2 * t + 1]
@@ -102,6 +124,13 @@ def _viterbi_core(
                 norm = new[s]
         for s in range(64):
             metric[s] = new[s] - norm if new[s] > neg / 2 else neg
+    return decisions
+
+
+@njit(cache=True, nogil=True)
+def _traceback(metric: NDArray[np.float64], decisions: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """Bits along the survivor path ending in the best final state."""
+    n_bits = decisions.shape[0]
     state = 0
     best = metric[0]
     for s in range(1, 64):

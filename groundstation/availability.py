@@ -64,6 +64,12 @@ def windows_for(aos: datetime, los: datetime, antenna: Antenna, profile: Mission
     )
 
 
+def prepass_started(aos: datetime, prepass_s: float, now: datetime) -> bool:
+    """Whether the pre-pass of a window with AOS ``aos`` has started at
+    ``now``: such a window can no longer be booked."""
+    return aos - timedelta(seconds=prepass_s) <= now
+
+
 # ---------------------------------------------------------------- what blocks
 
 

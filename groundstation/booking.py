@@ -28,6 +28,7 @@ from groundstation.availability import (
     band_fits,
     conflicting_contacts,
     conflicting_maintenance,
+    prepass_started,
     windows_for,
 )
 from groundstation.clock import iso_utc, require_supported, require_utc
@@ -323,8 +324,24 @@ def _antenna_and_profile(
 
 
 def _require_workable(satellite: Satellite, antenna: Antenna, profile: MissionProfile) -> None:
-    """The rules on what is stored: settings the executor can use, a
-    downlink the receiver decodes, an online antenna whose bands hold it."""
+    """The rules on what is stored: ``require_bookable``, and an online
+    antenna whose bands hold the downlink."""
+    require_bookable(satellite, profile)
+    if antenna.status != "online":
+        raise AntennaOfflineError(f"antenna {antenna.id} is {antenna.status}, not online")
+    if not band_fits(antenna, satellite):
+        bands = ", ".join(f"{lo / 1e6:.3f}-{hi / 1e6:.3f} MHz" for lo, hi in antenna.bands)
+        raise BandMismatchError(
+            f"downlink of NORAD {satellite.norad_id} at {satellite.downlink_freq_hz / 1e6:.3f} MHz "
+            f"(bandwidth {satellite.downlink_bandwidth_hz / 1e3:.1f} kHz) is outside the bands "
+            f"of antenna {antenna.id}: {bands or 'none'}"
+        )
+
+
+def require_bookable(satellite: Satellite, profile: MissionProfile) -> None:
+    """The rules on what is stored that hold for every antenna: profile
+    settings the executor can use, a downlink the receiver decodes
+    (``GET /passes?profile=`` asks them too)."""
     if problems := read_profile(profile_document(profile))[1]:
         raise ProfileSettingsError(
             f"mission profile {profile.id!r} has stored settings the executor cannot use: "
@@ -336,15 +353,6 @@ def _require_workable(satellite: Satellite, antenna: Antenna, profile: MissionPr
         raise DownlinkUnsupportedError(
             f"satellite NORAD {satellite.norad_id} has a downlink the receiver cannot decode: "
             + "; ".join(problems)
-        )
-    if antenna.status != "online":
-        raise AntennaOfflineError(f"antenna {antenna.id} is {antenna.status}, not online")
-    if not band_fits(antenna, satellite):
-        bands = ", ".join(f"{lo / 1e6:.3f}-{hi / 1e6:.3f} MHz" for lo, hi in antenna.bands)
-        raise BandMismatchError(
-            f"downlink of NORAD {satellite.norad_id} at {satellite.downlink_freq_hz / 1e6:.3f} MHz "
-            f"(bandwidth {satellite.downlink_bandwidth_hz / 1e3:.1f} kHz) is outside the bands "
-            f"of antenna {antenna.id}: {bands or 'none'}"
         )
 
 
@@ -421,7 +429,7 @@ def stage_reservation(
     profile = session.get(MissionProfile, p.profile_id)
     assert antenna is not None and profile is not None
     w = windows_for(p.aos, p.los, antenna, profile)
-    if w.booked_start <= now:
+    if prepass_started(p.aos, profile.prepass_s, now):
         raise NoSuchPassError(
             f"pre-pass of that window would start at {iso_utc(w.booked_start)}, not after "
             f"now ({iso_utc(now)})"

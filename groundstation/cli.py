@@ -85,17 +85,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+def build_parser(
+    command: str | None = None, *, subcommands: bool = True
+) -> argparse.ArgumentParser:
     """The parser of every subcommand, or only of those of ``command``'s
-    module when ``command`` is a known subcommand."""
+    module when ``command`` is a known subcommand, or of none (the top
+    level's own options: ``--version``) when ``subcommands`` is false."""
+    from groundstation.version import software_version
+
     parser = _Parser(
         prog="groundstation",
         description="Self-hostable satellite ground-station service.",
     )
+    parser.add_argument("--version", action="version", version=software_version())
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     only = COMMAND_OF.get(command) if command is not None else None
-    for name in (only,) if only else COMMAND_MODULES:
+    for name in () if not subcommands else (only,) if only else COMMAND_MODULES:
         module = importlib.import_module(f"groundstation.commands.{name}")
         module.register(subparsers)
     return parser
@@ -181,7 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"groundstation: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    parser = build_parser(command_word(argv))
+    # ``--version`` alone needs no subcommand's module
+    parser = build_parser(command_word(argv), subcommands=argv != ["--version"])
     args = parser.parse_args(argv)
     return run_command(args)
 

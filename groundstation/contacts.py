@@ -61,7 +61,12 @@ def _contact_filters(
     station_id: str | None,
     start: datetime | None,
     end: datetime | None,
+    profile_id: str | None = None,
+    antenna_id: str | None = None,
 ) -> list[Any]:
+    """The WHERE clauses of a listing. An unknown satellite, station,
+    antenna or profile matches nothing (an empty page, as for another
+    tenant's); an unknown state is a ``ValidationError``."""
     clauses: list[Any] = []
     if tenants is not None:
         clauses.append(Contact.tenant.in_(list(tenants)))
@@ -80,6 +85,10 @@ def _contact_filters(
         clauses.append(
             Contact.antenna_id.in_(select(Antenna.id).where(Antenna.station_id == station_id))
         )
+    if antenna_id is not None:
+        clauses.append(Contact.antenna_id == antenna_id)
+    if profile_id is not None:
+        clauses.append(Contact.profile_id == profile_id)
     if start is not None:
         clauses.append(Contact.booked_end > require_utc(start, "start"))
     if end is not None:
@@ -121,6 +130,8 @@ def contacts_page(
     end: datetime | None = None,
     cursor: str | None = None,
     limit: int = 100,
+    profile_id: str | None = None,
+    antenna_id: str | None = None,
 ) -> tuple[list[dict[str, Any]], int, str | None]:
     """One page of contacts ordered by (booked start, id), as dicts of
     ``CONTACT_SUMMARY_COLUMNS`` (plain rows: this is the API's busiest read),
@@ -133,6 +144,8 @@ def contacts_page(
         station_id=station_id,
         start=start,
         end=end,
+        profile_id=profile_id,
+        antenna_id=antenna_id,
     )
     count = session.scalar(select(func.count()).select_from(Contact).where(*clauses)) or 0
     if cursor:

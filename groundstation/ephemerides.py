@@ -107,6 +107,12 @@ class UploadResult:
     # (line number or record, message) for records not stored.
     rejected: list[str] = field(default_factory=list)
     events: list[ContactEvent] = field(default_factory=list)
+    # The format the upload was read as (``orbital.omm.detect_format``).
+    format: str = ""
+    # Satellites with an element set stored, by id: their NORAD id ...
+    norad_ids: dict[int, int] = field(default_factory=dict)
+    # ... and how many of their contacts the new ephemeris in force changed.
+    contacts_updated: dict[int, int] = field(default_factory=dict)
 
 
 def upload_ephemerides(
@@ -120,18 +126,22 @@ def upload_ephemerides(
     expires_at: datetime | None = None,
     norad_ids: Sequence[int] | None = None,
     events: EventSink | None = None,
+    tenants: Sequence[str] | None = None,
 ) -> UploadResult:
     """Parse TLE/3LE/OMM text and store each element set of a registered
-    satellite (optionally only ``norad_ids``); then re-predict the future
-    contacts of every satellite whose ephemeris in force changed."""
-    from orbital.omm import parse_elements
+    satellite (optionally only ``norad_ids``; with ``tenants``, only those
+    tenants' satellites: another tenant's is rejected in the words of an
+    unregistered one); then re-predict the future contacts of every
+    satellite whose ephemeris in force changed."""
+    from orbital.omm import detect_format, parse_elements
 
     now = require_utc(now, "now")
     if expires_at is not None:
         expires_at = require_utc(expires_at, "expires_at")
     parsed = parse_elements(text)
     result = UploadResult(
-        rejected=[f"line {r.line_no}: {r.field}={r.value!r}: {r.message}" for r in parsed.rejected]
+        rejected=[f"line {r.line_no}: {r.field}={r.value!r}: {r.message}" for r in parsed.rejected],
+        format=detect_format(text),
     )
     before = _store_elements(
         session,
@@ -139,6 +149,7 @@ def upload_ephemerides(
         result,
         now=now,
         wanted=set(norad_ids) if norad_ids is not None else None,
+        tenants=tenants,
         row_fields={
             "source": source,
             "uploaded_at": now,
@@ -150,10 +161,11 @@ def upload_ephemerides(
     session.commit()
     sink = events if events is not None else NullEventSink()
     for satellite_id, before_id in before.items():
+        result.contacts_updated[satellite_id] = 0
         if _in_force_id(session, satellite_id, now) not in (None, before_id):
-            result.events.extend(
-                repredict_contacts(session, satellite_id=satellite_id, now=now, events=sink)
-            )
+            changed = repredict_contacts(session, satellite_id=satellite_id, now=now, events=sink)
+            result.events.extend(changed)
+            result.contacts_updated[satellite_id] = len(changed)
     return result
 
 
@@ -165,10 +177,12 @@ def _store_elements(
     now: datetime,
     wanted: set[int] | None,
     row_fields: dict[str, Any],
+    tenants: Sequence[str] | None = None,
 ) -> dict[int, int | None]:
     """Add an ``Ephemeris`` row (with ``row_fields``) per parsed element set
-    of a registered satellite, uncommitted, the others rejected in
-    ``result``; returns each touched satellite's ephemeris in force before."""
+    of a registered satellite (of ``tenants`` when given), uncommitted, the
+    others rejected in ``result``; returns each touched satellite's
+    ephemeris in force before."""
     by_norad = {
         s.norad_id: s
         for s in session.scalars(
@@ -180,10 +194,17 @@ def _store_elements(
         if wanted is not None and element.norad_id not in wanted:
             continue
         satellite = by_norad.get(element.norad_id)
+        if satellite is not None and tenants is not None and satellite.tenant not in tenants:
+            satellite = None  # another tenant's: not disclosed
         if satellite is None:
             result.rejected.append(
-                f"NORAD {element.norad_id} ({element.name}): satellite is not registered; "
-                "add it with `groundstation satellites add` first"
+                f"NORAD {element.norad_id} ({element.name}): "
+                + (
+                    "satellite is not registered; add it with `groundstation satellites add` first"
+                    if tenants is None
+                    else "no such satellite for this key (not registered, or another tenant's); "
+                    "register it with POST /satellites first"
+                )
             )
             continue
         if satellite.id not in before:
@@ -197,6 +218,7 @@ def _store_elements(
         )
         session.add(row)
         result.stored.append(row)
+        result.norad_ids[satellite.id] = satellite.norad_id
     return before
 
 

@@ -42,7 +42,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation.events import ContactEvent
-from groundstation.models import Contact, ContactTransition, HousekeepingMark
+from groundstation.models import (
+    Antenna,
+    Contact,
+    ContactTransition,
+    HousekeepingMark,
+    Satellite,
+)
 from groundstation.states import TERMINAL_STATES
 
 Position = tuple[int, int]
@@ -67,6 +73,10 @@ class LoggedEvent:
     position: Position
     tenant: str
     event: ContactEvent
+    # The contact's satellite, station and antenna (the contact-event contract's).
+    norad_id: int | None = None
+    station: str | None = None
+    antenna: str | None = None
 
 
 def _is_postgres(session: Session) -> bool:
@@ -149,8 +159,13 @@ def events_after(
             ContactTransition.at,
             ContactTransition.reason,
             Contact.tenant,
+            Satellite.norad_id,
+            Antenna.station_id,
+            Contact.antenna_id,
         )
         .join(Contact, Contact.id == ContactTransition.contact_id)
+        .join(Satellite, Satellite.id == Contact.satellite_id)
+        .join(Antenna, Antenna.id == Contact.antenna_id)
         .where(_after(session, position))
     )
     if until is not None:
@@ -168,6 +183,9 @@ def events_after(
             position=(r.tx_id or 0, r.id),
             tenant=r.tenant,
             event=ContactEvent(r.contact_id, r.old_state, r.new_state, r.at, r.reason),
+            norad_id=r.norad_id,
+            station=r.station_id,
+            antenna=r.antenna_id,
         )
         for r in rows
     ]

@@ -15,7 +15,7 @@ holds the write lock), then predict.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -24,16 +24,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from groundstation.availability import (
+    AntennaBusy,
     AntennaSlot,
     SlotAntenna,
     antenna_slot,
     band_fits,
     busy_intervals,
+    prepass_started,
 )
+from groundstation.booking import require_bookable
 from groundstation.clock import require_supported, require_utc
 from groundstation.ephemerides import usable_ephemeris
 from groundstation.errors import NotFoundError
-from groundstation.inventory import get_satellite, get_satellite_for
+from groundstation.inventory import get_profile_for, get_satellite, get_satellite_for
 from groundstation.models import Antenna, GroundStation, MissionProfile, Satellite
 from groundstation.policy import MAX_PREDICTION_SPAN, BookingPolicy, require_span
 from groundstation.prediction import (
@@ -100,9 +103,11 @@ def _receiving_antennas(
     satellite: Satellite,
     profile: MissionProfile,
     station_ids: Sequence[str] | None,
+    floor_deg: float | None = None,
 ) -> dict[tuple[str, float], tuple[Station, list[SlotAntenna]]]:
     """The antennas whose bands hold the downlink, grouped by what they
-    predict with (station, elevation limit under ``profile``)."""
+    predict with (station, elevation limit under ``profile``, raised to
+    ``floor_deg`` when given)."""
     query = select(Antenna).join(GroundStation).order_by(Antenna.station_id, Antenna.id)
     if station_ids is not None:
         _require_stations(session, station_ids)
@@ -112,11 +117,85 @@ def _receiving_antennas(
         if not band_fits(antenna, satellite):
             continue
         min_el = required_elevation_deg(antenna, profile)
+        if floor_deg is not None:
+            min_el = max(min_el, float(floor_deg))
         key = (antenna.station_id, min_el)
         if key not in groups:
             groups[key] = (orbital_station(antenna.station, min_elevation_deg=min_el), [])
         groups[key][1].append(SlotAntenna.of(antenna))
     return groups
+
+
+@dataclass(frozen=True)
+class _Receivers:
+    """What the booking rules of one profile need, read once (the session's
+    transaction can end before predicting): the antennas that can receive
+    the downlink grouped by (station, elevation limit), their busy intervals
+    over the range, and the profile's times."""
+
+    groups: dict[tuple[str, float], tuple[Station, list[SlotAntenna]]]
+    busy: dict[str, AntennaBusy]
+    prepass_s: float
+    postpass_s: float
+    min_duration_s: float
+
+
+def _read_receivers(
+    session: Session,
+    satellite: Satellite,
+    profile: MissionProfile,
+    *,
+    start: datetime,
+    end: datetime,
+    station_ids: Sequence[str] | None,
+    floor_deg: float | None = None,
+) -> _Receivers:
+    groups = _receiving_antennas(session, satellite, profile, station_ids, floor_deg)
+    busy = busy_intervals(
+        session,
+        antennas=[a for _, members in groups.values() for a in members],
+        start=start,
+        end=end,
+        prepass_s=profile.prepass_s,
+        postpass_s=profile.postpass_s,
+    )
+    return _Receivers(
+        groups, busy, profile.prepass_s, profile.postpass_s, profile.min_viable_duration_s
+    )
+
+
+def _bookable_passes(
+    receivers: _Receivers,
+    predict_group: Callable[[Station], Sequence[Pass]],
+    *,
+    now: datetime,
+) -> Iterator[tuple[Pass, list[tuple[SlotAntenna, AntennaSlot]]]]:
+    """Each predicted pass a booking with the profile would accept as a
+    window (it lasts the minimum viable duration; its pre-pass has not
+    started at ``now``), with each receiving antenna's slot over its booked
+    window (pre/post-pass, setup/teardown): the rules of
+    ``booking.prepare_reservation`` and ``stage_reservation``, asked of the
+    same functions."""
+    r = receivers
+    for station, members in r.groups.values():
+        for p in predict_group(station):
+            if p.duration_s < r.min_duration_s or prepass_started(p.aos, r.prepass_s, now):
+                continue
+            slots = [
+                (
+                    antenna,
+                    antenna_slot(
+                        antenna,
+                        r.busy[antenna.id],
+                        p.aos,
+                        p.los,
+                        prepass_s=r.prepass_s,
+                        postpass_s=r.postpass_s,
+                    ),
+                )
+                for antenna in members
+            ]
+            yield p, slots
 
 
 def availability(
@@ -132,7 +211,8 @@ def availability(
 ) -> list[AvailableWindow]:
     """Predicted windows of a satellite over the stations' antennas that can
     receive its downlink, lasting at least the profile's minimum viable
-    duration, each flagged free or busy; sorted by AOS then antenna."""
+    duration and whose pre-pass starts after ``now``, each flagged free or
+    busy; sorted by AOS then antenna."""
     start, end, now = _prediction_range(
         start, end, now, what="availability", limit=MAX_PREDICTION_SPAN
     )
@@ -141,33 +221,17 @@ def availability(
     if profile is None:
         raise NotFoundError("mission profile", profile_id)
     element = element_set(usable_ephemeris(session, satellite, now, policy or BookingPolicy()))
-    groups = _receiving_antennas(session, satellite, profile, station_ids)
-    prepass_s, postpass_s = profile.prepass_s, profile.postpass_s
-    min_duration_s = profile.min_viable_duration_s
-    busy = busy_intervals(
-        session,
-        antennas=[a for _, members in groups.values() for a in members],
-        start=start,
-        end=end,
-        prepass_s=prepass_s,
-        postpass_s=postpass_s,
+    receivers = _read_receivers(
+        session, satellite, profile, start=start, end=end, station_ids=station_ids
     )
     session.rollback()
-    windows: list[AvailableWindow] = []
-    for station, members in groups.values():
-        for p in predict([element], [station], start, end):
-            if p.duration_s < min_duration_s:
-                continue
-            for antenna in members:
-                slot = antenna_slot(
-                    antenna,
-                    busy[antenna.id],
-                    p.aos,
-                    p.los,
-                    prepass_s=prepass_s,
-                    postpass_s=postpass_s,
-                )
-                windows.append(_available_window(norad_id, antenna, p, slot))
+    windows = [
+        _available_window(norad_id, antenna, p, slot)
+        for p, slots in _bookable_passes(
+            receivers, lambda station: predict([element], [station], start, end), now=now
+        )
+        for antenna, slot in slots
+    ]
     windows.sort(key=lambda w: (w.aos, w.antenna_id))
     return windows
 
@@ -229,6 +293,7 @@ def predicted_passes(
     now: datetime,
     station_ids: Sequence[str] | None = None,
     min_elevation_deg: float | None = None,
+    profile_id: str | None = None,
     tenants: Sequence[str] | None = None,
     policy: BookingPolicy | None = None,
     max_span: timedelta = MAX_PREDICTION_SPAN,
@@ -237,11 +302,41 @@ def predicted_passes(
     """Passes of one satellite over the stations (all of them in one vectorized
     prediction, reused from ``cache`` when given), each with every antenna's
     availability over the pass (AOS..LOS plus the antenna's setup/teardown):
-    free, or what blocks it. A satellite outside ``tenants`` does not exist."""
+    free, or what blocks it. A satellite outside ``tenants`` does not exist.
+
+    With ``profile_id`` (shared or the satellite's tenant's, else
+    ``NotFoundError``): the windows a booking with that profile accepts
+    (``_bookable_passes``): only antennas whose bands hold the downlink,
+    passes above each antenna's and the profile's elevation limit (raised to
+    ``min_elevation_deg``) lasting its minimum viable duration, pre-pass
+    not yet started, availability over the booked window (pre/post-pass,
+    setup/teardown). Antennas of one station with different elevation limits
+    give one pass each."""
     start, end, now = _prediction_range(start, end, now, what="passes", limit=max_span)
     satellite = get_satellite_for(session, norad_id=norad_id, tenants=tenants)
     ephemeris = usable_ephemeris(session, satellite, now, policy or BookingPolicy())
     element_text, element = ephemeris.text, element_set(ephemeris)
+
+    def predict_over(orbital: Sequence[Station]) -> tuple[Pass, ...] | list[Pass]:
+        def compute() -> list[Pass]:
+            return predict([element], orbital, start, end)
+
+        if cache is None:
+            return compute()
+        return cache.get((element_text, tuple(orbital), start, end), compute)
+
+    if profile_id is not None:
+        return _profile_passes(
+            session,
+            satellite,
+            profile_id,
+            predict_over,
+            start=start,
+            end=end,
+            now=now,
+            station_ids=station_ids,
+            floor_deg=min_elevation_deg,
+        )
     stations = _stations(session, station_ids)
     floor = 0.0 if min_elevation_deg is None else float(min_elevation_deg)
     orbital = [orbital_station(s, min_elevation_deg=floor) for s in stations]
@@ -252,20 +347,46 @@ def predicted_passes(
     session.rollback()  # end the read transaction before predicting (SQLite write lock)
     if not orbital:
         return []
-
-    def compute() -> list[Pass]:
-        return predict([element], orbital, start, end)
-
-    passes = (
-        compute()
-        if cache is None
-        else cache.get((element_text, tuple(orbital), start, end), compute)
-    )
     out = [
         _predicted_pass(
             p, tuple(antenna_slot(a, busy[a.id], p.aos, p.los) for a in antennas[p.station_id])
         )
-        for p in passes
+        for p in predict_over(orbital)
+    ]
+    out.sort(key=lambda p: (p.aos, p.station_id))
+    return out
+
+
+def _profile_passes(
+    session: Session,
+    satellite: Satellite,
+    profile_id: str,
+    predict_over: Callable[[Sequence[Station]], Sequence[Pass]],
+    *,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    station_ids: Sequence[str] | None,
+    floor_deg: float | None,
+) -> list[PredictedPass]:
+    """``predicted_passes`` under a profile (see there)."""
+    profile = get_profile_for(session, profile_id=profile_id, tenants=(satellite.tenant,))
+    require_bookable(satellite, profile)
+    receivers = _read_receivers(
+        session,
+        satellite,
+        profile,
+        start=start,
+        end=end,
+        station_ids=station_ids,
+        floor_deg=floor_deg,
+    )
+    session.rollback()  # end the read transaction before predicting (SQLite write lock)
+    out = [
+        _predicted_pass(p, tuple(slot for _, slot in slots))
+        for p, slots in _bookable_passes(
+            receivers, lambda station: predict_over([station]), now=now
+        )
     ]
     out.sort(key=lambda p: (p.aos, p.station_id))
     return out

@@ -144,6 +144,46 @@ def _visible_proposal(
     return plan
 
 
+@dataclass(frozen=True)
+class PlanView:
+    """A stored plan as read back: its proposal, its state, and once
+    committed the ids of the contacts its commit booked."""
+
+    plan_id: str
+    profile_id: str
+    state: str
+    created_at: datetime
+    expires_at: datetime
+    proposed: list[ProposedContact]
+    committed_at: datetime | None
+    contact_ids: list[str]
+
+
+def read_proposal(
+    session: Session, *, plan_id: str, tenants: Sequence[str] | None, now_real: datetime
+) -> PlanView:
+    """Plan ``plan_id`` for a key of ``tenants``: visible as for committing
+    (the proposing key's tenants, not expired; else ``NotFoundError``).
+    Ends its read transaction."""
+    now_real = require_utc(now_real, "now_real")
+    plan = _visible_proposal(session, plan_id, tenants, now_real)
+    view = PlanView(
+        plan_id=plan.id,
+        profile_id=plan.profile_id,
+        state=plan.state,
+        created_at=plan.created_at,
+        expires_at=plan.created_at + PLAN_TTL,
+        proposed=sorted(
+            (ProposedContact.from_json(c) for c in plan.contacts),
+            key=lambda c: (c.aos, c.antenna_id),
+        ),
+        committed_at=plan.committed_at,
+        contact_ids=[str(i) for i in plan.committed_contact_ids or []],
+    )
+    session.rollback()
+    return view
+
+
 def commit_proposal(
     session: Session,
     *,

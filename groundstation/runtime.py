@@ -34,12 +34,17 @@ from groundstation.lifecycle import LifecycleService, ReconcileReport, lifecycle
 from groundstation.logs import contact_log_sink
 from groundstation.models import Contact
 from groundstation.settings import Settings
+from groundstation.version import software_version
 from ingest.catalog import CatalogService
 from ingest.dataset import RecoveryReport, recover
 from ingest.objectstore import ObjectStore, S3ObjectStore
 from ingest.publisher import Publisher, PublisherEventSink
 
 log = logging.getLogger(__name__)
+
+#: Seconds ``Runtime.close`` waits for the frames spooled for the broker to be
+#: delivered before closing the publisher (what is left stays in the spool).
+FLUSH_ON_CLOSE_S = 30.0
 
 
 class FanOutSink:
@@ -103,19 +108,10 @@ class Runtime:
         if self._warm_up is not None:
             self._warm_up.join()
         try:
-            self.publisher.flush(timeout_s=30.0)
+            self.publisher.flush(timeout_s=FLUSH_ON_CLOSE_S)
         finally:
             self.publisher.close()
             self.engine.dispose()
-
-
-def software_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"groundstation {version('groundstation')}"
-    except PackageNotFoundError:
-        return "groundstation (not installed)"
 
 
 def contact_details(

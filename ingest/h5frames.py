@@ -66,6 +66,71 @@ class ContactAttrs:
     software_version: str = ""
 
 
+_COMPRESSION: dict[str, Any] = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+# Frame bytes are often near-random (scrambled, compressed payloads):
+# a light gzip level keeps the writer fast; idle fill still shrinks.
+_FRAMES_COMPRESSION: dict[str, Any] = {"compression": "gzip", "compression_opts": 1}
+
+
+def _create_frame_datasets(f: h5py.File, frame_length: int, chunk_frames: int) -> h5py.Dataset:
+    """The ``byte`` and ``frame`` dimensions and the ``frames`` bytes; returns ``frame``."""
+    byte = f.create_dataset("byte", data=np.arange(frame_length, dtype=np.int32))
+    byte.make_scale("byte")
+    frame = f.create_dataset(
+        "frame",
+        shape=(0,),
+        maxshape=(None,),
+        dtype=np.int64,
+        chunks=(chunk_frames,),
+        **_COMPRESSION,
+    )
+    frame.make_scale("frame")
+    frames = f.create_dataset(
+        "frames",
+        shape=(0, frame_length),
+        maxshape=(None, frame_length),
+        dtype=np.uint8,
+        chunks=(chunk_frames, frame_length),
+        **_FRAMES_COMPRESSION,
+    )
+    frames.dims[0].attach_scale(frame)
+    frames.dims[1].attach_scale(byte)
+    return frame
+
+
+def _create_columns(f: h5py.File, frame: h5py.Dataset, chunk_frames: int) -> dict[str, Any]:
+    """One (frame,) dataset per per-frame column, with units and flag meanings."""
+    cols: dict[str, Any] = {}
+    for name in _COLUMNS:
+        d = f.create_dataset(
+            name,
+            shape=(0,),
+            maxshape=(None,),
+            dtype=TABLE_DTYPE[name],
+            chunks=(chunk_frames,),
+            **_COMPRESSION,
+        )
+        d.dims[0].attach_scale(frame)
+        cols[name] = d
+    f["time_unix_s"].attrs["units"] = "seconds since 1970-01-01T00:00:00Z"
+    f["crc_ok"].attrs["flag_meanings"] = "1 ok, 0 bad, -1 no CRC"
+    f["rs_corrections"].attrs["flag_meanings"] = "-1 uncorrectable"
+    return cols
+
+
+def _write_contact_attrs(a: h5py.AttributeManager, attrs: ContactAttrs) -> None:
+    a["satellite"] = attrs.satellite
+    a["norad_id"] = attrs.norad_id
+    a["station"] = attrs.station
+    a["antenna"] = attrs.antenna
+    a["contact_id"] = attrs.contact_id
+    a["aos"] = utc_iso(attrs.aos)
+    a["los"] = utc_iso(attrs.los)
+    a["tle"] = attrs.tle
+    a["profile"] = json.dumps(attrs.profile, sort_keys=True)
+    a["software_version"] = attrs.software_version
+
+
 class FramesH5Writer:
     """Appends frames to ``frames.h5`` in chunks; call `close` to finish the file."""
 
@@ -80,60 +145,17 @@ class FramesH5Writer:
         self._f = h5py.File(self.path, "w")
         self.n_frames = 0
         f = self._f
-        comp: dict[str, Any] = {"compression": "gzip", "compression_opts": 4, "shuffle": True}
-        # Frame bytes are often near-random (scrambled, compressed payloads):
-        # a light gzip level keeps the writer fast; idle fill still shrinks.
-        frames_comp: dict[str, Any] = {"compression": "gzip", "compression_opts": 1}
-        byte = f.create_dataset("byte", data=np.arange(frame_length, dtype=np.int32))
-        byte.make_scale("byte")
-        frame = f.create_dataset(
-            "frame", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(chunk_frames,), **comp
-        )
-        frame.make_scale("frame")
-        frames = f.create_dataset(
-            "frames",
-            shape=(0, frame_length),
-            maxshape=(None, frame_length),
-            dtype=np.uint8,
-            chunks=(chunk_frames, frame_length),
-            **frames_comp,
-        )
-        frames.dims[0].attach_scale(frame)
-        frames.dims[1].attach_scale(byte)
-        self._cols: dict[str, Any] = {}
-        for name in _COLUMNS:
-            d = f.create_dataset(
-                name,
-                shape=(0,),
-                maxshape=(None,),
-                dtype=TABLE_DTYPE[name],
-                chunks=(chunk_frames,),
-                **comp,
-            )
-            d.dims[0].attach_scale(frame)
-            self._cols[name] = d
-        f["time_unix_s"].attrs["units"] = "seconds since 1970-01-01T00:00:00Z"
-        f["crc_ok"].attrs["flag_meanings"] = "1 ok, 0 bad, -1 no CRC"
-        f["rs_corrections"].attrs["flag_meanings"] = "-1 uncorrectable"
+        frame = _create_frame_datasets(f, frame_length, chunk_frames)
+        self._cols: dict[str, Any] = _create_columns(f, frame, chunk_frames)
         self._table = f.create_group("table").create_dataset(
             "frames",
             shape=(0,),
             maxshape=(None,),
             dtype=TABLE_DTYPE,
             chunks=(chunk_frames,),
-            **comp,
+            **_COMPRESSION,
         )
-        a = f.attrs
-        a["satellite"] = attrs.satellite
-        a["norad_id"] = attrs.norad_id
-        a["station"] = attrs.station
-        a["antenna"] = attrs.antenna
-        a["contact_id"] = attrs.contact_id
-        a["aos"] = utc_iso(attrs.aos)
-        a["los"] = utc_iso(attrs.los)
-        a["tle"] = attrs.tle
-        a["profile"] = json.dumps(attrs.profile, sort_keys=True)
-        a["software_version"] = attrs.software_version
+        _write_contact_attrs(f.attrs, attrs)
         self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._n_pending = 0
         self._written = 0

@@ -259,17 +259,29 @@ class PublisherEventSink:
             self.details(event.contact_id) if self.details else (None, None, None)
         )
         self.publisher.publish_contact_event(
-            ContactEventMessage(
-                contact_id=event.contact_id,
-                old_state=ContactEventState(event.old_state),
-                new_state=ContactEventState(event.new_state),
-                at=event.at,
-                reason=event.reason,
-                norad_id=norad_id,
-                station=station,
-                antenna=antenna,
-            )
+            contact_event_message(event, norad_id=norad_id, station=station, antenna=antenna)
         )
+
+
+def contact_event_message(
+    event: ContactEventLike,
+    *,
+    norad_id: int | None,
+    station: str | None,
+    antenna: str | None,
+) -> ContactEventMessage:
+    """The contract of a contact event: the events topic's message, and the
+    data of the API's Server-Sent Events (the same fields in both)."""
+    return ContactEventMessage(
+        contact_id=event.contact_id,
+        old_state=ContactEventState(event.old_state),
+        new_state=ContactEventState(event.new_state),
+        at=event.at,
+        reason=event.reason,
+        norad_id=norad_id,
+        station=station,
+        antenna=antenna,
+    )
 
 
 def open_publisher(config: KafkaConfig) -> Publisher:

@@ -295,6 +295,41 @@ def start_segment(directory: Path, topic: str, base_offset: int) -> Path:
     return path
 
 
+def _segment_sizes(segs: list[Segment]) -> dict[int, int]:
+    """Bytes of each segment by base offset (0 for one deleted meanwhile)."""
+    sizes = {}
+    for seg in segs:
+        try:
+            sizes[seg.base_offset] = seg.path.stat().st_size
+        except FileNotFoundError:
+            sizes[seg.base_offset] = 0
+    return sizes
+
+
+def _expired_by_time(seg: Segment, retention: TopicRetention, now_ms: int) -> bool:
+    """The segment's newest record is older than the retention time."""
+    if retention.retention_ms is None:
+        return False
+    newest = last_timestamp_ms(seg.path)
+    if newest is None:  # unreadable: fall back on the file's modification time
+        try:
+            newest = int(seg.path.stat().st_mtime * 1000)
+        except FileNotFoundError:
+            newest = 0
+    return now_ms - newest > retention.retention_ms
+
+
+def _delete_segment(seg: Segment) -> bool:
+    """Delete a closed segment; False when another process already did."""
+    try:
+        seg.path.unlink()
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise IngestError(f"could not delete topic log segment {seg.path}: {exc}") from exc
+    return True
+
+
 def apply_retention(
     directory: Path, topic: str, retention: TopicRetention, *, now_ms: int
 ) -> RetentionReport:
@@ -303,36 +338,17 @@ def apply_retention(
     migrate_legacy(directory, topic)
     report.rolled = roll_if_due(directory, topic, retention, now_ms)
     segs = segments(directory, topic)
-    closed = segs[:-1]
-    sizes = {}
-    for seg in segs:
-        try:
-            sizes[seg.base_offset] = seg.path.stat().st_size
-        except FileNotFoundError:
-            sizes[seg.base_offset] = 0
+    sizes = _segment_sizes(segs)
     total = sum(sizes.values())
-    for seg in closed:
-        expired_by_time = False
-        if retention.retention_ms is not None:
-            newest = last_timestamp_ms(seg.path)
-            if newest is None:  # unreadable: fall back on the file's modification time
-                try:
-                    newest = int(seg.path.stat().st_mtime * 1000)
-                except FileNotFoundError:
-                    newest = 0
-            expired_by_time = now_ms - newest > retention.retention_ms
+    for seg in segs[:-1]:  # the closed ones
         over_size = (
             retention.retention_bytes is not None
             and total - sizes[seg.base_offset] >= retention.retention_bytes
         )
-        if not (expired_by_time or over_size):
+        if not (_expired_by_time(seg, retention, now_ms) or over_size):
             break  # Kafka deletes a prefix of the log: stop at the first one kept
-        try:
-            seg.path.unlink()
-        except FileNotFoundError:
+        if not _delete_segment(seg):
             continue
-        except OSError as exc:
-            raise IngestError(f"could not delete topic log segment {seg.path}: {exc}") from exc
         report.deleted.append(seg)
         report.deleted_bytes += sizes[seg.base_offset]
         total -= sizes[seg.base_offset]

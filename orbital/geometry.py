@@ -185,25 +185,12 @@ def gravity_teme_km_s2(r_teme_km: FloatArray) -> FloatArray:
     return out
 
 
-def hermite5_state(
-    r_km: FloatArray,
-    v_km_s: FloatArray,
-    step_s: float,
-    rows: NDArray[np.int64],
-    t_s: FloatArray,
-) -> tuple[FloatArray, FloatArray]:
-    """Quintic Hermite interpolation of TEME states sampled every ``step_s`` from t = 0.
+def _hermite5_weights(s: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Quintic Hermite weights at fractions ``s`` (m,) of a sample step.
 
-    ``r_km``, ``v_km_s``: (n_rows, n_times, 3) samples; the accelerations at the
-    samples come from :func:`gravity_teme_km_s2`. ``rows``, ``t_s``: (m,) which
-    row at which time. Returns ``(r_km, v_km_s)`` of shape (m, 3). For
-    near-Earth orbits sampled 20 times a revolution the position error is
-    metres (checked against SGP4 by the tests).
+    Returns ``(w_r, w_v)``, each (m, 2, 3): the weights of (r, v, a) at the
+    left and right samples for the value, and their derivatives per unit of s.
     """
-    n_times = r_km.shape[1]
-    u = t_s / step_s
-    k = np.clip(np.floor(u).astype(np.int64), 0, n_times - 2)
-    s = u - k
     s2 = s * s
     s3 = s2 * s
     s4 = s3 * s
@@ -224,13 +211,43 @@ def hermite5_state(
     w_v[:, 1, 0] = -w_v[:, 0, 0]
     w_v[:, 1, 1] = -12.0 * s2 + 28.0 * s3 - 15.0 * s4
     w_v[:, 1, 2] = 0.5 * (3.0 * s2 - 8.0 * s3 + 5.0 * s4)
-    flat = rows * n_times + k
-    both = np.empty((s.shape[0], 2, 3, 3))
+    return w_r, w_v
+
+
+def _hermite5_samples(
+    r_km: FloatArray, v_km_s: FloatArray, step_s: float, flat: NDArray[np.int64]
+) -> FloatArray:
+    """(m, 2, 3, 3): r, v * step and a * step^2 at the samples ``flat`` and ``flat + 1``
+    of the flattened (n_rows * n_times) grid."""
+    both = np.empty((flat.shape[0], 2, 3, 3))
     for side, idx in ((0, flat), (1, flat + 1)):
         r_s = r_km.reshape(-1, 3).take(idx, axis=0)
         both[:, side, 0] = r_s
         both[:, side, 1] = v_km_s.reshape(-1, 3).take(idx, axis=0) * step_s
         both[:, side, 2] = gravity_teme_km_s2(r_s) * (step_s * step_s)
+    return both
+
+
+def hermite5_state(
+    r_km: FloatArray,
+    v_km_s: FloatArray,
+    step_s: float,
+    rows: NDArray[np.int64],
+    t_s: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Quintic Hermite interpolation of TEME states sampled every ``step_s`` from t = 0.
+
+    ``r_km``, ``v_km_s``: (n_rows, n_times, 3) samples; the accelerations at the
+    samples come from :func:`gravity_teme_km_s2`. ``rows``, ``t_s``: (m,) which
+    row at which time. Returns ``(r_km, v_km_s)`` of shape (m, 3). For
+    near-Earth orbits sampled 20 times a revolution the position error is
+    metres (checked against SGP4 by the tests).
+    """
+    n_times = r_km.shape[1]
+    u = t_s / step_s
+    k = np.clip(np.floor(u).astype(np.int64), 0, n_times - 2)
+    w_r, w_v = _hermite5_weights(u - k)
+    both = _hermite5_samples(r_km, v_km_s, step_s, rows * n_times + k)
     r = np.einsum("msj,msjk->mk", w_r, both)
     v = np.einsum("msj,msjk->mk", w_v, both) / step_s
     return r, v

@@ -63,14 +63,19 @@ def _parse_epoch(text: str) -> datetime:
     raise ValueError(text)
 
 
-def _record(fields: Mapping[str, Any], line_no: int, where: str) -> ElementSet:
+def _normalised(fields: Mapping[str, Any]) -> dict[str, str]:
+    """Upper-case keys, stripped string values, defaults for the optional fields."""
     norm = {
         str(k).strip().upper(): ("" if v is None else str(v).strip()) for k, v in fields.items()
     }
     for key, value in _DEFAULTS.items():
         if not norm.get(key):
             norm[key] = value
-    label = f"{where} (NORAD {norm.get('NORAD_CAT_ID') or '?'})"
+    return norm
+
+
+def _check_fields(norm: Mapping[str, str], line_no: int, label: str) -> None:
+    """Every required field is present and every numeric field inside its range."""
     for key in REQUIRED_FIELDS:
         if not norm.get(key):
             raise _OmmReject(line_no, key, "", f"{label} is missing field {key}")
@@ -88,8 +93,11 @@ def _record(fields: Mapping[str, Any], line_no: int, where: str) -> ElementSet:
                 norm[key],
                 f"{label} field {key} {norm[key]} is outside {lo:g}..{hi:g}",
             )
+
+
+def _norad_id(norm: Mapping[str, str], line_no: int, label: str) -> int:
     try:
-        norad = int(norm["NORAD_CAT_ID"])
+        return int(norm["NORAD_CAT_ID"])
     except ValueError:
         raise _OmmReject(
             line_no,
@@ -97,8 +105,11 @@ def _record(fields: Mapping[str, Any], line_no: int, where: str) -> ElementSet:
             norm["NORAD_CAT_ID"],
             f"{label} field NORAD_CAT_ID {norm['NORAD_CAT_ID']!r} is not an integer",
         ) from None
+
+
+def _epoch(norm: Mapping[str, str], line_no: int, label: str) -> datetime:
     try:
-        epoch = _parse_epoch(norm["EPOCH"])
+        return _parse_epoch(norm["EPOCH"])
     except ValueError:
         raise _OmmReject(
             line_no,
@@ -107,7 +118,10 @@ def _record(fields: Mapping[str, Any], line_no: int, where: str) -> ElementSet:
             f"{label} field EPOCH {norm['EPOCH']!r} is not an ISO 8601 time like "
             "2023-07-04T11:36:17.597184",
         ) from None
-    norm["EPOCH"] = epoch.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def _canonical_integers(norm: dict[str, str], line_no: int, label: str) -> None:
+    """Rewrite the integer fields as plain integers (``"12.0"`` becomes ``"12"``)."""
     for key in ("EPHEMERIS_TYPE", "ELEMENT_SET_NO", "REV_AT_EPOCH"):
         try:
             norm[key] = str(int(float(norm[key])))
@@ -115,6 +129,16 @@ def _record(fields: Mapping[str, Any], line_no: int, where: str) -> ElementSet:
             raise _OmmReject(
                 line_no, key, norm[key], f"{label} field {key} {norm[key]!r} is not an integer"
             ) from None
+
+
+def _record(fields: Mapping[str, Any], line_no: int, where: str) -> ElementSet:
+    norm = _normalised(fields)
+    label = f"{where} (NORAD {norm.get('NORAD_CAT_ID') or '?'})"
+    _check_fields(norm, line_no, label)
+    norad = _norad_id(norm, line_no, label)
+    epoch = _epoch(norm, line_no, label)
+    norm["EPOCH"] = epoch.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    _canonical_integers(norm, line_no, label)
     try:
         omm_initialize(Satrec(), norm)
     except (ValueError, KeyError, RuntimeError) as exc:
@@ -182,16 +206,53 @@ def parse_omm_csv(lines: Iterable[str]) -> ParseResult:
     return result
 
 
+#: The formats ``parse_elements`` reads, by the name ``detect_format`` gives.
+SUPPORTED_FORMATS = ("TLE/3LE", "OMM JSON", "OMM CSV")
+
+
+def detect_format(text: str) -> str:
+    """The name of the format ``text`` is in, from its first non-blank line:
+    one of ``SUPPORTED_FORMATS``, or a format recognized but not read here
+    ("CCSDS OEM (KVN)", "CCSDS OMM (KVN)", "XML (CCSDS OEM)", "XML (CCSDS
+    OMM)", "XML"), so errors can name it instead of guessing another."""
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if stripped.startswith(("[", "{")):
+        return "OMM JSON"
+    first = stripped.splitlines()[0].strip().upper() if stripped else ""
+    if stripped.startswith("<"):
+        head = stripped[:2000].upper()
+        for kind in ("OEM", "OMM"):
+            if f"<{kind}" in head or f"CCSDS_{kind}_VERS" in head:
+                return f"XML (CCSDS {kind})"
+        return "XML"
+    for kind in ("OEM", "OMM"):
+        if first.startswith(f"CCSDS_{kind}_VERS"):
+            return f"CCSDS {kind} (KVN)"
+    if "OBJECT_NAME" in first or "NORAD_CAT_ID" in first:
+        return "OMM CSV"
+    return "TLE/3LE"
+
+
 def parse_elements(text: str | bytes) -> ParseResult:
-    """Parse any supported element text: TLE/3LE, OMM JSON or OMM CSV."""
+    """Parse any supported element text: TLE/3LE, OMM JSON or OMM CSV
+    (``detect_format``); a format recognized but not supported is one
+    rejection naming it."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     stripped = text.lstrip()
-    if stripped.startswith(("[", "{")):
+    kind = detect_format(text)
+    if kind == "OMM JSON":
         return parse_omm_json(stripped)
-    first = stripped.splitlines()[0] if stripped else ""
-    if "OBJECT_NAME" in first.upper() or "NORAD_CAT_ID" in first.upper():
+    if kind == "OMM CSV":
         return parse_omm_csv(stripped.splitlines())
+    if kind != "TLE/3LE":
+        line_no = text[: len(text) - len(stripped)].count("\n") + 1
+        first = stripped.splitlines()[0].strip()
+        message = (
+            f"the upload is {kind} (line {line_no}: {first[:40]!r}), a format not read "
+            f"here; send {', '.join(SUPPORTED_FORMATS)}"
+        )
+        return ParseResult(rejected=[RejectedRecord(line_no, "format", kind, message)])
     return parse_tle(text.splitlines())
 
 

@@ -230,6 +230,98 @@ class Brackets:
     d2: FloatArray
 
 
+@dataclass
+class _Refined:
+    """Outputs of :func:`refine`, one slot per bracket (NaN until set)."""
+
+    t_s: FloatArray
+    elevation_deg: FloatArray
+    azimuth_deg: FloatArray
+    f_deg: FloatArray
+
+    @classmethod
+    def empty(cls, m: int) -> _Refined:
+        return cls(np.full(m, np.nan), np.full(m, np.nan), np.full(m, np.nan), np.full(m, np.nan))
+
+
+def _sorted_by_satellite(w: Brackets, order: IntArray) -> Brackets:
+    """A private copy of ``w`` in ``order``; its lo, hi and t0 are updated in place."""
+    return Brackets(
+        sat=w.sat[order],
+        st=w.st[order],
+        kind=w.kind[order],
+        lo=w.lo[order].copy(),
+        hi=w.hi[order].copy(),
+        t0=w.t0[order].copy(),
+        rising=w.rising[order],
+        d1=w.d1[order],
+        d2=w.d2[order],
+    )
+
+
+def _narrow_brackets(
+    w: Brackets, active: IntArray, ta: FloatArray, g: FloatArray, is_peak: BoolArray
+) -> tuple[FloatArray, FloatArray]:
+    """Move the side of each active bracket that ``g`` at ``ta`` shows is past; returns it."""
+    on_lo_side = np.where(is_peak, g > 0, (g < 0) == w.rising[active])
+    a = np.where(on_lo_side, ta, w.lo[active])
+    b = np.where(on_lo_side, w.hi[active], ta)
+    w.lo[active], w.hi[active] = a, b
+    return a, b
+
+
+def _newton_step(
+    w: Brackets,
+    active: IntArray,
+    g: FloatArray,
+    is_peak: BoolArray,
+    f_rate: FloatArray,
+    eldd: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Newton's step on ``g`` and the estimate of the error left after it."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        peak_d = np.where(eldd < 0, eldd, w.d1[active])
+        deriv = np.where(is_peak, peak_d, f_rate)
+        step = -g / deriv
+        # Newton's error estimate, with a safety factor of 4 for the estimated g''.
+        predicted_error = 2.0 * np.abs(w.d2[active] / deriv) * step * step
+    return step, predicted_error
+
+
+def _refine_round(
+    ev: Evaluator, w: Brackets, active: IntArray, tol_all: FloatArray, out: _Refined
+) -> BoolArray:
+    """One Newton round on the ``active`` brackets: writes their outputs to ``out``,
+    their next guesses to ``w.t0``, and returns which of them are finished."""
+    ta = w.t0[active]
+    is_peak = w.kind[active] == 1
+    la, f, f_rate, eldd = ev.evaluate(w.sat[active], w.st[active], ta, is_peak)
+    eld = la.elevation_rate_deg_s
+    g = np.where(is_peak, eld, f)
+    a, b = _narrow_brackets(w, active, ta, g, is_peak)
+    step, predicted_error = _newton_step(w, active, g, is_peak, f_rate, eldd)
+    nxt = ta + step
+    inside = np.isfinite(nxt) & (nxt > a) & (nxt < b)
+    tol = tol_all[active]
+    # A culmination's derivative is only trusted once it is a secant.
+    # Culminations (where the elevation can have a sharp peak) finish only
+    # when the elevation correction is tiny, so the quadratic model is safe.
+    small = np.where(
+        is_peak,
+        np.abs(0.5 * eld * step) < PEAK_ELEVATION_TOLERANCE_DEG,
+        np.abs(step) < MAX_CORRECTION_S,
+    )
+    finished = (inside & small & (predicted_error < tol)) | ~np.isfinite(g)
+    # First-order correction of the outputs to the Newton point.
+    dt = np.where(inside & np.isfinite(step), step, 0.0)
+    out.t_s[active] = ta + dt
+    out.azimuth_deg[active] = (la.azimuth_deg + la.azimuth_rate_deg_s * dt) % 360.0
+    out.elevation_deg[active] = la.elevation_deg + np.where(is_peak, 0.5, 1.0) * eld * dt
+    out.f_deg[active] = f + f_rate * dt
+    w.t0[active] = np.where(inside, nxt, 0.5 * (a + b))
+    return finished | (b - a < tol)
+
+
 def refine(ev: Evaluator, w: Brackets) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Refine every bracket; returns ``(t_s, elevation_deg, azimuth_deg, f_deg)``.
 
@@ -241,56 +333,16 @@ def refine(ev: Evaluator, w: Brackets) -> tuple[FloatArray, FloatArray, FloatArr
     azimuth, elevation) instead of being evaluated again.
     """
     order = np.argsort(w.sat, kind="stable")
-    sat, st, kind = w.sat[order], w.st[order], w.kind[order]
-    lo, hi, t = w.lo[order].copy(), w.hi[order].copy(), w.t0[order].copy()
-    rising, d1_est, d2_est = w.rising[order], w.d1[order], w.d2[order]
-    m = sat.shape[0]
-    out_t = np.full(m, np.nan)
-    out_el = np.full(m, np.nan)
-    out_az = np.full(m, np.nan)
-    out_f = np.full(m, np.nan)
-    tol_all = np.where(kind == 1, CULMINATION_TOLERANCE_S, CROSSING_TOLERANCE_S)
+    work = _sorted_by_satellite(w, order)
+    m = work.sat.shape[0]
+    out = _Refined.empty(m)
+    tol_all = np.where(work.kind == 1, CULMINATION_TOLERANCE_S, CROSSING_TOLERANCE_S)
     active = np.arange(m)
     for _ in range(MAX_ITERATIONS):
         if active.size == 0:
             break
-        ta = t[active]
-        is_peak = kind[active] == 1
-        la, f, f_rate, eldd = ev.evaluate(sat[active], st[active], ta, is_peak)
-        eld = la.elevation_rate_deg_s
-        g = np.where(is_peak, eld, f)
-        on_lo_side = np.where(is_peak, g > 0, (g < 0) == rising[active])
-        a = np.where(on_lo_side, ta, lo[active])
-        b = np.where(on_lo_side, hi[active], ta)
-        lo[active], hi[active] = a, b
-        with np.errstate(divide="ignore", invalid="ignore"):
-            peak_d = np.where(eldd < 0, eldd, d1_est[active])
-            deriv = np.where(is_peak, peak_d, f_rate)
-            step = -g / deriv
-            # Newton's error estimate, with a safety factor of 4 for the estimated g''.
-            predicted_error = 2.0 * np.abs(d2_est[active] / deriv) * step * step
-        nxt = ta + step
-        inside = np.isfinite(nxt) & (nxt > a) & (nxt < b)
-        tol = tol_all[active]
-        # A culmination's derivative is only trusted once it is a secant.
-        # Culminations (where the elevation can have a sharp peak) finish only
-        # when the elevation correction is tiny, so the quadratic model is safe.
-        small = np.where(
-            is_peak,
-            np.abs(0.5 * eld * step) < PEAK_ELEVATION_TOLERANCE_DEG,
-            np.abs(step) < MAX_CORRECTION_S,
-        )
-        finished = (inside & small & (predicted_error < tol)) | ~np.isfinite(g)
-        # First-order correction of the outputs to the Newton point.
-        dt = np.where(inside & np.isfinite(step), step, 0.0)
-        out_t[active] = ta + dt
-        out_az[active] = (la.azimuth_deg + la.azimuth_rate_deg_s * dt) % 360.0
-        out_el[active] = la.elevation_deg + np.where(is_peak, 0.5, 1.0) * eld * dt
-        out_f[active] = f + f_rate * dt
-        nxt = np.where(inside, nxt, 0.5 * (a + b))
-        t[active] = nxt
-        finished |= b - a < tol
+        finished = _refine_round(ev, work, active, tol_all, out)
         active = active[~finished]
     back = np.empty(m, dtype=np.int64)
     back[order] = np.arange(m)
-    return out_t[back], out_el[back], out_az[back], out_f[back]
+    return out.t_s[back], out.elevation_deg[back], out.azimuth_deg[back], out.f_deg[back]

@@ -122,36 +122,38 @@ def _check_line(line: str, which: int, line_no: int) -> None:
         )
 
 
-def _parse_pair(name: str | None, l1: str, n1: int, l2: str, n2: int) -> ElementSet:
-    _check_line(l1, 1, n1)
-    _check_line(l2, 2, n2)
-    cat1_text, cat2_text = _col(l1, 3, 7), _col(l2, 3, 7)
+def _catalogue_number(line: str, which: int, line_no: int) -> int:
+    """Columns 3-7 of a TLE line as a catalogue number (Alpha-5 allowed)."""
+    text = _col(line, 3, 7)
     try:
-        cat1 = _alpha5_to_int(cat1_text)
+        return _alpha5_to_int(text)
     except ValueError:
         raise _Reject(
-            n1,
+            line_no,
             "catalogue number",
-            cat1_text,
-            f"{_where(1, n1)} catalogue number {cat1_text!r} is not a number",
+            text,
+            f"{_where(which, line_no)} catalogue number {text!r} is not a number",
         ) from None
-    try:
-        cat2 = _alpha5_to_int(cat2_text)
-    except ValueError:
+
+
+def _check_catalogue_numbers(l1: str, n1: int, l2: str, n2: int) -> int:
+    """The catalogue number both lines carry; a mismatch is refused."""
+    cat1 = _catalogue_number(l1, 1, n1)
+    cat2 = _catalogue_number(l2, 2, n2)
+    if cat1 != cat2:
+        cat1_text, cat2_text = _col(l1, 3, 7).strip(), _col(l2, 3, 7).strip()
         raise _Reject(
             n2,
             "catalogue number",
             cat2_text,
-            f"{_where(2, n2)} catalogue number {cat2_text!r} is not a number",
-        ) from None
-    if cat1 != cat2:
-        raise _Reject(
-            n2,
-            "catalogue number",
-            cat2_text.strip(),
-            f"{_where(2, n2)} catalogue number {cat2_text.strip()} does not match "
-            f"line 1's {cat1_text.strip()} (line {n1})",
+            f"{_where(2, n2)} catalogue number {cat2_text} does not match "
+            f"line 1's {cat1_text} (line {n1})",
         )
+    return cat1
+
+
+def _check_line1_fields(l1: str, n1: int) -> None:
+    """Line 1's numeric fields are numbers and its epoch day is inside its year."""
     for fname, a, b in _LINE1_NUMERIC:
         raw = _col(l1, a, b)
         try:
@@ -173,6 +175,10 @@ def _parse_pair(name: str | None, l1: str, n1: int, l2: str, n2: int) -> Element
             f"{_where(1, n1)} epoch day {day_text.strip()} is outside 1..{366 if leap else 365} "
             f"for year {year}",
         )
+
+
+def _check_line2_angles(l2: str, n2: int) -> None:
+    """Line 2's angles and mean motion are numbers inside their ranges."""
     for fname, a, b, lo, hi in _LINE2_FIELDS:
         raw = _col(l2, a, b)
         try:
@@ -192,6 +198,9 @@ def _parse_pair(name: str | None, l1: str, n1: int, l2: str, n2: int) -> Element
             raise _Reject(
                 n2, fname, raw.strip(), f"{_where(2, n2)} mean motion {raw.strip()} must be > 0"
             )
+
+
+def _check_eccentricity(l2: str, n2: int) -> None:
     ecc_text = _col(l2, 27, 33)
     if not ecc_text.strip().isdigit():
         raise _Reject(
@@ -201,6 +210,15 @@ def _parse_pair(name: str | None, l1: str, n1: int, l2: str, n2: int) -> Element
             f"{_where(2, n2)} eccentricity {ecc_text.strip()!r} is not 7 digits "
             "(implied leading decimal point)",
         )
+
+
+def _parse_pair(name: str | None, l1: str, n1: int, l2: str, n2: int) -> ElementSet:
+    _check_line(l1, 1, n1)
+    _check_line(l2, 2, n2)
+    cat1 = _check_catalogue_numbers(l1, n1, l2, n2)
+    _check_line1_fields(l1, n1)
+    _check_line2_angles(l2, n2)
+    _check_eccentricity(l2, n2)
     try:
         sat = Satrec.twoline2rv(l1, l2)
     except (ValueError, RuntimeError) as exc:
@@ -219,73 +237,73 @@ def _is_line(text: str, which: int) -> bool:
     return len(text) >= 2 and text[0] == str(which) and text[1] == " " and len(text) > 60
 
 
-def parse_tle(lines: Iterable[str | bytes]) -> ParseResult:
-    """Parse TLE (2-line) and 3LE (name + 2 lines) records from ``lines``.
+class _TleReader:
+    """Pairs lines 1 and 2 (with an optional name line before them) one line at a time."""
 
-    Blank lines are ignored; ``0 NAME`` name lines are accepted. Returns every
-    good record and one :class:`RejectedRecord` per bad one.
-    """
-    result = ParseResult()
-    name: str | None = None
-    pending: tuple[str, int] | None = None  # line 1 waiting for its line 2
+    def __init__(self) -> None:
+        self.result = ParseResult()
+        self.name: str | None = None
+        self.pending: tuple[str, int] | None = None  # line 1 waiting for its line 2
 
-    def reject(rec: RejectedRecord) -> None:
-        result.rejected.append(rec)
+    def reject(self, rec: RejectedRecord) -> None:
+        self.result.rejected.append(rec)
 
-    for line_no, raw in enumerate(lines, start=1):
-        text = raw.decode("ascii", "replace") if isinstance(raw, bytes) else raw
-        text = text.rstrip("\r\n").rstrip()
-        if not text.strip():
-            continue
-        if _is_line(text, 1):
-            if pending is not None:
-                reject(
-                    RejectedRecord(
-                        pending[1],
-                        "line 2",
-                        "",
-                        f"TLE line 1 at line {pending[1]} of upload has no line 2 after it",
-                    )
-                )
-                name = None
-            pending = (text, line_no)
-            continue
-        if _is_line(text, 2):
-            if pending is None:
-                reject(
-                    RejectedRecord(
-                        line_no,
-                        "line 1",
-                        "",
-                        f"TLE line 2 at line {line_no} of upload has no line 1 before it",
-                    )
-                )
-                name = None
-                continue
-            try:
-                result.elements.append(_parse_pair(name, pending[0], pending[1], text, line_no))
-            except _Reject as exc:
-                reject(exc.record)
-            pending = None
-            name = None
-            continue
-        # Anything else is a name line (3LE); a dangling line 1 before it is an error.
-        if pending is not None:
-            reject(
+    def _reject_unpaired_line1(self) -> None:
+        assert self.pending is not None
+        self.reject(
+            RejectedRecord(
+                self.pending[1],
+                "line 2",
+                "",
+                f"TLE line 1 at line {self.pending[1]} of upload has no line 2 after it",
+            )
+        )
+
+    def line1(self, text: str, line_no: int) -> None:
+        if self.pending is not None:
+            self._reject_unpaired_line1()
+            self.name = None
+        self.pending = (text, line_no)
+
+    def line2(self, text: str, line_no: int) -> None:
+        if self.pending is None:
+            self.reject(
                 RejectedRecord(
-                    pending[1],
+                    line_no,
+                    "line 1",
+                    "",
+                    f"TLE line 2 at line {line_no} of upload has no line 1 before it",
+                )
+            )
+            self.name = None
+            return
+        try:
+            self.result.elements.append(
+                _parse_pair(self.name, self.pending[0], self.pending[1], text, line_no)
+            )
+        except _Reject as exc:
+            self.reject(exc.record)
+        self.pending = None
+        self.name = None
+
+    def other_line(self, text: str, line_no: int) -> None:
+        """A name line (3LE); a dangling line 1 before it is an error."""
+        if self.pending is not None:
+            self.reject(
+                RejectedRecord(
+                    self.pending[1],
                     "line 2",
                     text.strip()[:30],
-                    f"TLE line 1 at line {pending[1]} of upload is followed by "
+                    f"TLE line 1 at line {self.pending[1]} of upload is followed by "
                     f"{text.strip()[:30]!r} at line {line_no}, not by its line 2",
                 )
             )
-            pending = None
+            self.pending = None
         stripped = text.strip()
         if stripped[:2] == "0 ":
             stripped = stripped[2:].strip()
         if stripped[:1] in ("1", "2") and len(stripped) > 30:
-            reject(
+            self.reject(
                 RejectedRecord(
                     line_no,
                     "line layout",
@@ -294,16 +312,32 @@ def parse_tle(lines: Iterable[str | bytes]) -> ParseResult:
                     f"{stripped[:40]!r}",
                 )
             )
-            name = None
+            self.name = None
+            return
+        self.name = stripped
+
+    def finish(self) -> ParseResult:
+        if self.pending is not None:
+            self._reject_unpaired_line1()
+        return self.result
+
+
+def parse_tle(lines: Iterable[str | bytes]) -> ParseResult:
+    """Parse TLE (2-line) and 3LE (name + 2 lines) records from ``lines``.
+
+    Blank lines are ignored; ``0 NAME`` name lines are accepted. Returns every
+    good record and one :class:`RejectedRecord` per bad one.
+    """
+    reader = _TleReader()
+    for line_no, raw in enumerate(lines, start=1):
+        text = raw.decode("ascii", "replace") if isinstance(raw, bytes) else raw
+        text = text.rstrip("\r\n").rstrip()
+        if not text.strip():
             continue
-        name = stripped
-    if pending is not None:
-        reject(
-            RejectedRecord(
-                pending[1],
-                "line 2",
-                "",
-                f"TLE line 1 at line {pending[1]} of upload has no line 2 after it",
-            )
-        )
-    return result
+        if _is_line(text, 1):
+            reader.line1(text, line_no)
+        elif _is_line(text, 2):
+            reader.line2(text, line_no)
+        else:
+            reader.other_line(text, line_no)
+    return reader.finish()

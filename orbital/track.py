@@ -87,6 +87,43 @@ def _track_core(
     return values, err.astype(np.uint8)
 
 
+_TimeGrid = tuple[Epoch, FloatArray, list[datetime]]
+
+
+def _grid_at_times(times: Sequence[datetime]) -> _TimeGrid:
+    """Epoch, offsets and UTC times of a track at the given ``times``."""
+    if len(times) == 0:
+        raise OrbitalError("times is empty")
+    aware = [require_aware_utc(t, f"times[{i}]") for i, t in enumerate(times)]
+    first = min(aware)
+    epoch = Epoch(first, (max(aware) - first).total_seconds() + 2.0)
+    offsets = np.array([epoch.offset_of(t) for t in aware])
+    return epoch, offsets, aware
+
+
+def _grid_every_step(start: datetime, end: datetime, step_s: float) -> _TimeGrid:
+    """Epoch, offsets and UTC times from ``start`` to ``end`` (included) every ``step_s``."""
+    start = require_aware_utc(start, "start")
+    end = require_aware_utc(end, "end")
+    if end < start:
+        raise OrbitalError(f"end {end.isoformat()} is before start {start.isoformat()}")
+    if not np.isfinite(step_s) or step_s <= 0:
+        raise OrbitalError(f"step_s {step_s} must be > 0")
+    span = (end - start).total_seconds()
+    n = int(np.floor(span / step_s + 1e-9)) + 1
+    if n > MAX_TRACK_SAMPLES:
+        raise OrbitalError(
+            f"track of {span:.0f} s at step_s {step_s} has {n} samples; "
+            f"the limit is {MAX_TRACK_SAMPLES}"
+        )
+    epoch = Epoch(start, span + 2.0)
+    utc = np.arange(n, dtype=np.float64) * step_s
+    if utc[-1] < span - 1e-6:
+        utc = np.append(utc, span)
+    offsets = utc  # TAI == UTC offsets unless a leap second falls inside
+    return epoch, offsets, epoch.to_datetimes(offsets)
+
+
 def compute_track(
     element_set: ElementSet,
     station: Station,
@@ -104,35 +141,11 @@ def compute_track(
     if times is not None:
         if start is not None or end is not None:
             raise OrbitalError("give either times or start/end, not both")
-        if len(times) == 0:
-            raise OrbitalError("times is empty")
-        aware = [require_aware_utc(t, f"times[{i}]") for i, t in enumerate(times)]
-        first = min(aware)
-        epoch = Epoch(first, (max(aware) - first).total_seconds() + 2.0)
-        offsets = np.array([epoch.offset_of(t) for t in aware])
-        out_times = aware
+        epoch, offsets, out_times = _grid_at_times(times)
     else:
         if start is None or end is None:
             raise OrbitalError("give times, or both start and end")
-        start = require_aware_utc(start, "start")
-        end = require_aware_utc(end, "end")
-        if end < start:
-            raise OrbitalError(f"end {end.isoformat()} is before start {start.isoformat()}")
-        if not np.isfinite(step_s) or step_s <= 0:
-            raise OrbitalError(f"step_s {step_s} must be > 0")
-        span = (end - start).total_seconds()
-        n = int(np.floor(span / step_s + 1e-9)) + 1
-        if n > MAX_TRACK_SAMPLES:
-            raise OrbitalError(
-                f"track of {span:.0f} s at step_s {step_s} has {n} samples; "
-                f"the limit is {MAX_TRACK_SAMPLES}"
-            )
-        epoch = Epoch(start, span + 2.0)
-        utc = np.arange(n, dtype=np.float64) * step_s
-        if utc[-1] < span - 1e-6:
-            utc = np.append(utc, span)
-        offsets = utc  # TAI == UTC offsets unless a leap second falls inside
-        out_times = epoch.to_datetimes(offsets)
+        epoch, offsets, out_times = _grid_every_step(start, end, step_s)
     (az, el, rng, rr, eld, azd), err = _track_core(element_set, station, epoch, offsets)
     t_s = epoch.utc_offsets(offsets) - epoch.utc_offsets(offsets[:1])[0]
     return Track(out_times, t_s, az, el, rng, rr, eld, azd, err)

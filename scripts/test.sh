@@ -31,5 +31,18 @@ if [ -d scripts/services ]; then
   done
 fi
 
+# tests/packaging/test_packaging_systemd.py checks the systemd unit with
+# systemd-analyze (Debian's systemd package; it fails under CI=true without it).
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing systemd (systemd-analyze, for the unit check)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -o DPkg::Lock::Timeout=600
+    apt-get install -y -o DPkg::Lock::Timeout=600 --no-install-recommends systemd
+  else
+    echo "== systemd-analyze missing and cannot apt-get install systemd (need root on Debian)"
+  fi
+fi
+
 echo "== pytest"
 $BIN/pytest "$@"

@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from service_env import BrokerControl, mark_service_tests, need_env
+
+from tests.service_env import BrokerControl, mark_service_tests, need_env
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by mark

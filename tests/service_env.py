@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
@@ -34,9 +34,10 @@ SERVICE_FIXTURES = {
 
 
 class _Markable(Protocol):
-    fixturenames: Sequence[str]
+    """A collected test (pytest.Item); its fixture names are read with getattr,
+    as only pytest.Function items have them."""
 
-    def add_marker(self, marker: str) -> object: ...
+    def add_marker(self, marker: str, /) -> object: ...
 
 
 def mark_service_tests(items: Iterable[_Markable]) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
-from service_env import SERVICE_FIXTURES, mark_service_tests, need_env
+
+from tests.service_env import SERVICE_FIXTURES, mark_service_tests, need_env
 
 
 @dataclass

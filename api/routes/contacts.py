@@ -26,6 +26,7 @@ from api.schemas import Timestamp
 from groundstation import booking, contacts, inventory
 from groundstation.errors import BookingConflictError
 from groundstation.event_log import PrunedHistory
+from ingest.publisher import contact_event_message
 
 router = APIRouter(tags=["contacts"])
 
@@ -113,17 +114,28 @@ def list_contacts(
     state: Annotated[list[str] | None, Query(description="repeat for several states")] = None,
     satellite: Annotated[int | None, Query(gt=0, lt=1_000_000_000, description="NORAD id")] = None,
     station: Annotated[str | None, Query(max_length=80)] = None,
+    antenna: Annotated[str | None, Query(min_length=1, max_length=80)] = None,
+    profile: Annotated[
+        str | None, Query(min_length=1, max_length=80, description="mission profile id")
+    ] = None,
     start: Timestamp | None = None,
     end: Timestamp | None = None,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
+    """Contacts of this key's tenants by booked start, in pages of `limit`
+    (`next_cursor`). Filters combine (AND): `state` (repeatable; an unknown
+    state is 422 naming it), `satellite`, `station`, `antenna`, `profile`
+    (an unknown or another tenant's one matches nothing: an empty page),
+    `start`..`end` (booked windows overlapping it)."""
     rows, count, next_cursor = contacts.contacts_page(
         session,
         tenants=principal.tenants(),
         states=state,
         norad_id=satellite,
         station_id=station,
+        antenna_id=antenna,
+        profile_id=profile,
         start=start,
         end=end,
         cursor=cursor,
@@ -238,18 +250,12 @@ def _pruned_notice(gap: PrunedHistory) -> str:
 
 
 def _contact_event(item: NumberedEvent) -> str:
-    """One contact change as an SSE ``contact`` event, its id the history id."""
-    e = item.event
-    data = json.dumps(
-        {
-            "contact_id": e.contact_id,
-            "old_state": e.old_state,
-            "new_state": e.new_state,
-            "at": e.at.isoformat(),
-            "reason": e.reason,
-        }
+    """One contact change as an SSE ``contact`` event, its id the history id;
+    its data the contact-event contract, as on the events topic."""
+    message = contact_event_message(
+        item.event, norad_id=item.norad_id, station=item.station, antenna=item.antenna
     )
-    return f"id: {item.seq}\nevent: contact\ndata: {data}\n\n"
+    return f"id: {item.seq}\nevent: contact\ndata: {json.dumps(message.to_json())}\n\n"
 
 
 @router.get("/contacts/{contact_id}", response_model=schemas.ContactDetail, responses=_NOT_FOUND)

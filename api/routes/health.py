@@ -16,14 +16,15 @@ from api.routes._responses import problems
 from groundstation.db import redact
 from groundstation.housekeeping import disk_checks, disk_summary
 from groundstation.models import Contact
+from groundstation.version import package_version
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=schemas.Health)
 def healthz() -> schemas.Health:
-    """The process answers."""
-    return schemas.Health(status="ok")
+    """The process answers, with the version it runs."""
+    return schemas.Health(status="ok", version=package_version())
 
 
 def _check_broker(bootstrap: str) -> str:

@@ -22,7 +22,7 @@ router = APIRouter(tags=["passes"])
     "/passes",
     response_model=schemas.PassesPublic,
     responses=problems(
-        _404="no such satellite or station",
+        _404="no such satellite, station or profile",
         _422="bad range (more than 31 days) or no usable ephemeris",
         _429=EXPENSIVE_429,
     ),
@@ -38,10 +38,27 @@ def list_passes(
     start: Timestamp | None = None,
     end: Timestamp | None = None,
     min_elevation: Annotated[float | None, Query(ge=-5, le=90)] = None,
+    profile: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=80,
+            description="mission profile id: only windows a booking with it accepts",
+        ),
+    ] = None,
 ) -> Response:
     """Windows with AOS/TCA/LOS, max elevation and azimuths, over each station
     (its own elevation mask, raised to `min_elevation`), each with every
-    antenna's availability. Default range: now .. now + 24 h; at most 31 days."""
+    antenna's availability. Default range: now .. now + 24 h; at most 31 days.
+
+    With `profile` (shared or the satellite's tenant's, else 404): the
+    windows `POST /contacts` with that profile accepts: only antennas whose
+    bands hold the satellite's downlink, passes above the antenna's and the
+    profile's minimum elevation lasting its minimum viable duration, whose
+    pre-pass has not started; an antenna is free when its booked window
+    (pre/post-pass, setup/teardown) is. Antennas of a station with different
+    elevation limits get one pass each. 422 when the profile's settings or
+    the satellite's downlink cannot be used for any booking."""
     start = start or now
     end = end or start + timedelta(hours=24)
     found = passes.predicted_passes(
@@ -52,6 +69,7 @@ def list_passes(
         now=now,
         station_ids=station,
         min_elevation_deg=min_elevation,
+        profile_id=profile,
         tenants=principal.tenants(),
         policy=ctx.policy,
         cache=ctx.pass_cache,

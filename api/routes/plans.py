@@ -22,7 +22,12 @@ from api.errors import problem
 from api.limits import expensive
 from api.routes._responses import EXPENSIVE_429, problems
 from groundstation import contacts, inventory, plan_proposals
-from groundstation.errors import PlanCommitRefusedError, PlanCommittedError, ValidationError
+from groundstation.errors import (
+    NotFoundError,
+    PlanCommitRefusedError,
+    PlanCommittedError,
+    ValidationError,
+)
 from groundstation.plan_service import plan_contacts
 from groundstation.planning import PlanRequest
 
@@ -121,6 +126,45 @@ def create_plan(
         now_real=datetime.now(UTC),
     )
     return public
+
+
+@router.get(
+    "/plans/{plan_id}",
+    response_model=schemas.PlanDetail,
+    responses=problems(_404="no such plan (expired, or another tenant's)"),
+)
+def get_plan(plan_id: str, session: SessionDep, principal: OperatorDep) -> schemas.PlanDetail:
+    """The plan as proposed (its windows) and its state; once committed, when
+    and the contacts its commit booked, in their current state. Visible as
+    for commit: to keys of the proposing key's tenants, until it expires
+    (`expires_at`, an hour after it was proposed; its contacts stay in
+    `GET /contacts`)."""
+    tenants = principal.tenants()
+    plan = plan_proposals.read_proposal(
+        session, plan_id=plan_id, tenants=tenants, now_real=datetime.now(UTC)
+    )
+    booked = []
+    for contact_id in plan.contact_ids:
+        try:
+            contact = contacts.get_contact_for(session, contact_id=contact_id, tenants=tenants)
+        except NotFoundError:  # removed since (never another tenant's: see commit)
+            continue
+        booked.append(contact_public(contact))
+    return schemas.PlanDetail(
+        id=plan.plan_id,
+        profile_id=plan.profile_id,
+        state=plan.state,  # type: ignore[arg-type]
+        created_at=plan.created_at,
+        expires_at=plan.expires_at,
+        proposed=[
+            schemas.PlannedContactPublic(
+                norad_id=p.norad_id, antenna_id=p.antenna_id, aos=p.aos, los=p.los
+            )
+            for p in plan.proposed
+        ],
+        committed_at=plan.committed_at,
+        booked=booked,
+    )
 
 
 @router.post(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse
@@ -23,6 +23,15 @@ router = APIRouter(tags=["satellites"])
 NoradPath = Annotated[int, Path(gt=0, lt=1_000_000_000, description="NORAD id")]
 
 _404 = problems(_404="no such satellite (or another tenant's)")
+_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "content": {
+            "text/plain": {"schema": {"type": "string"}},
+            "application/json": {"schema": {}},
+        },
+        "required": True,
+    }
+}
 
 
 @router.get("/satellites", response_model=schemas.SatellitesPublic)
@@ -127,15 +136,7 @@ def ephemeris_in_force(
         **_404,
         **problems(_422="no record stored; `rejected` gives each reason", _429=EXPENSIVE_429),
     },
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "text/plain": {"schema": {"type": "string"}},
-                "application/json": {"schema": {}},
-            },
-            "required": True,
-        }
-    },
+    openapi_extra=_UPLOAD_BODY,
 )
 async def upload_ephemerides(
     norad_id: NoradPath,
@@ -150,6 +151,15 @@ async def upload_ephemerides(
     """TLE/3LE text or OMM JSON (`text/plain` or `application/json` body) for this
     satellite; each record is reported as accepted or rejected with the reason.
     Records of other satellites are rejected."""
+    text = await _upload_text(request)
+    # Re-predicts the satellite's bookings: an expensive request.
+    return await run_expensive(
+        ctx, principal, _upload, session, ctx, now, principal, norad_id, text, priority, source
+    )
+
+
+async def _upload_text(request: Request) -> str:
+    """The body of an ephemeris upload as text: UTF-8, not blank (else 422)."""
     raw = await request.body()
     try:
         text = raw.decode("utf-8")
@@ -160,10 +170,7 @@ async def upload_ephemerides(
         ) from None
     if not text.strip():
         raise HTTPException(422, "body: empty ephemeris upload; send TLE/3LE text or OMM JSON")
-    # Re-predicts the satellite's bookings: an expensive request.
-    return await run_expensive(
-        ctx, principal, _upload, session, ctx, now, principal, norad_id, text, priority, source
-    )
+    return text
 
 
 def _upload(
@@ -194,15 +201,98 @@ def _upload(
         for n in others
     ]
     if not result.stored:
-        return problem(
-            422,
-            f"no element set of NORAD {norad_id} was stored: "
-            + (rejected[0] if rejected else "the upload holds no TLE/3LE or OMM record"),
-            kind="ephemeris-rejected",
-            rejected=rejected,
-        )
+        return _nothing_stored(f"no element set of NORAD {norad_id}", result.format, rejected)
     return schemas.EphemerisUploadReport(
         accepted=[schemas.EphemerisPublic.model_validate(e) for e in result.stored],
         rejected=rejected,
+        contacts_updated=len(result.events),
+        format=result.format,
+    )
+
+
+def _nothing_stored(what: str, fmt: str, rejected: list[str]) -> JSONResponse:
+    return problem(
+        422,
+        f"{what} was stored from this upload (read as {fmt}): "
+        + (rejected[0] if rejected else "it holds no TLE/3LE or OMM record"),
+        kind="ephemeris-rejected",
+        rejected=rejected,
+        format=fmt,
+    )
+
+
+@router.post(
+    "/ephemerides",
+    status_code=status.HTTP_201_CREATED,
+    response_model=schemas.EphemeridesUploadReport,
+    responses=problems(
+        _422="no record stored; `rejected` gives each reason, `format` how it was read",
+        _429=EXPENSIVE_429,
+    ),
+    openapi_extra=_UPLOAD_BODY,
+)
+async def upload_many_ephemerides(
+    request: Request,
+    session: SessionDep,
+    ctx: CtxDep,
+    now: NowDep,
+    principal: OperatorDep,
+    priority: Annotated[int, Query(ge=-1000, le=1000)] = 0,
+    source: Annotated[str, Query(max_length=120)] = "api",
+) -> schemas.EphemeridesUploadReport | JSONResponse:
+    """A multi-satellite TLE/3LE file (or OMM JSON/CSV, e.g. a CelesTrak group):
+    each record of a satellite this key sees is stored (with `priority` and
+    `source`); a record of a satellite not registered, or another tenant's,
+    is rejected in the same words, as is a malformed one; the others are
+    stored all the same. The answer: per satellite, what was stored, its
+    ephemeris in force and how many contacts the change re-predicted. 201
+    when any record was stored, else 422 listing every rejection. A format
+    recognized but not read (CCSDS OEM, OMM KVN/XML) is 422 naming it."""
+    text = await _upload_text(request)
+    # Re-predicts the bookings of every satellite: an expensive request.
+    return await run_expensive(
+        ctx, principal, _upload_many, session, ctx, now, principal, text, priority, source
+    )
+
+
+def _upload_many(
+    session: Session,
+    ctx: AppContext,
+    now: datetime,
+    principal: Principal,
+    text: str,
+    priority: int,
+    source: str,
+) -> schemas.EphemeridesUploadReport | JSONResponse:
+    result = ephemerides.upload_ephemerides(
+        session,
+        text=text,
+        now=now,
+        source=source,
+        priority=priority,
+        tenants=principal.tenants(),
+        events=ctx.events,
+    )
+    if not result.stored:
+        return _nothing_stored("body: no element set", result.format, result.rejected)
+    satellites = []
+    for satellite_id, norad_id in sorted(result.norad_ids.items(), key=lambda kv: kv[1]):
+        in_force = ephemerides.ephemeris_in_force(session, satellite_id=satellite_id, now=now)
+        satellites.append(
+            schemas.SatelliteUploadResult(
+                norad_id=norad_id,
+                accepted=[
+                    schemas.EphemerisPublic.model_validate(e)
+                    for e in result.stored
+                    if e.satellite_id == satellite_id
+                ],
+                in_force_id=None if in_force is None else in_force.id,
+                contacts_updated=result.contacts_updated.get(satellite_id, 0),
+            )
+        )
+    return schemas.EphemeridesUploadReport(
+        format=result.format,
+        satellites=satellites,
+        rejected=result.rejected,
         contacts_updated=len(result.events),
     )

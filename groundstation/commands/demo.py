@@ -1,15 +1,17 @@
 """``groundstation demo``: the whole service on one machine, in compressed time.
 
-Loads the sample stations (two antennas each) and the weather satellites of
-``sample_tles/``, books the next contacts through the same service layer the
-API uses (``passes.availability`` and ``booking.reserve``), then runs the
+Loads the sample stations (two antennas each) and the weather satellites
+shipped in the package (``groundstation.samples``: the repository's
+``sample_tles/``; or ``--samples DIR``), books the next contacts through the
+same service layer the API uses (``passes.availability`` and
+``booking.reserve``), then runs the
 lifecycle with the downlink executor on a simulated clock (``--speedup``
 times real time): each pass is simulated, received, published frame by frame
 and stored as a dataset with its rebuilt image. Prints progress, then a
 summary per contact; exit code 1 if any contact failed.
 
 Embedded defaults (SQLite, local object store, local topic log) under a
-fresh ``var/demo``; with ``GS_DATA_DIR``/``GS_DATABASE_URL``/``GS_KAFKA_BOOTSTRAP``/
+fresh ``var/demo`` of the current directory (``--data-dir``); with ``GS_DATA_DIR``/``GS_DATABASE_URL``/``GS_KAFKA_BOOTSTRAP``/
 ``GS_OBJECT_STORE=s3`` set it runs against those services instead.
 """
 
@@ -24,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,16 +53,25 @@ DEMO_FRAMING = "ccsds-bpsk-conv-rs"
 MAX_PASS_S = 25 * 60.0
 
 
-def find_samples(explicit: str | None) -> Path:
-    candidates = [Path(explicit)] if explicit else []
-    candidates += [Path.cwd() / "sample_tles", Path(__file__).resolve().parents[2] / "sample_tles"]
-    for c in candidates:
-        if (c / "weather.tle").is_file() and (c / "stations.yaml").is_file():
-            return c
-    raise FileNotFoundError(
-        "sample_tles/ (weather.tle, stations.yaml) not found; run from the repository "
-        "or pass --samples DIR"
-    )
+#: The files the demo reads from its samples directory.
+SAMPLE_FILES = ("weather.tle", "stations.yaml")
+
+
+def find_samples(explicit: str | None) -> Traversable:
+    """The directory given (``--samples DIR``), else the sample data shipped
+    in the package (``groundstation.samples``: the files of the repository's
+    ``sample_tles/``), so the demo runs from any directory once installed.
+    A directory given without the files is refused, naming it and them."""
+    if explicit is None:
+        return files("groundstation.samples")
+    directory = Path(explicit)
+    missing = [name for name in SAMPLE_FILES if not (directory / name).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"--samples {explicit}: {', '.join(missing)} not found in {directory.resolve()}; "
+            "leave --samples out to use the sample data shipped with groundstation"
+        )
+    return directory
 
 
 @dataclass(frozen=True)
@@ -72,7 +85,7 @@ class Choice:
     max_elevation_deg: float
 
 
-def load_inventory(session: Session, samples: Path, *, now: datetime) -> dict[int, str]:
+def load_inventory(session: Session, samples: Traversable, *, now: datetime) -> dict[int, str]:
     """Stations (2 antennas each), the weather satellites, their elements and
     the demo mission profile; returns NORAD id -> name. Existing rows are kept
     (a shared database)."""
@@ -353,7 +366,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _samples(args: argparse.Namespace) -> Path:
+def _samples(args: argparse.Namespace) -> Traversable:
     from groundstation.errors import ValidationError
 
     try:
@@ -515,7 +528,11 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "demo", help="book and run the next contacts in compressed time (embedded defaults)"
     )
-    p.add_argument("--samples", default=None, help="sample_tles directory")
+    p.add_argument(
+        "--samples",
+        default=None,
+        help="directory of weather.tle and stations.yaml (default: those shipped with groundstation)",
+    )
     p.add_argument(
         "--data-dir",
         default="var/demo",

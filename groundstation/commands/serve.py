@@ -32,6 +32,10 @@ log = logging.getLogger("groundstation.serve")
 
 STOP_REASON = "service stopped (SIGTERM) during the pass"
 
+#: Seconds the HTTP server waits for requests in flight after SIGTERM; the
+#: whole stop is bounded in deploy/systemd/groundstation.service (TimeoutStopSec).
+HTTP_DRAIN_S = 5
+
 
 def run(args: argparse.Namespace) -> int:
     import uvicorn
@@ -61,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             log_level=settings.log_level.lower(),
             log_config=None,  # keep configure_logging's handler and format
-            timeout_graceful_shutdown=5,
+            timeout_graceful_shutdown=HTTP_DRAIN_S,
             http=HttpToolsWithHeaderLimit,  # stops reading endless request heads (431)
         )
         # uvicorn re-raises the signal that stopped it once it has shut down,

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from service_env import scratch_database
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
@@ -29,6 +28,7 @@ from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.models import Base
 from groundstation.settings import Settings
 from ingest.catalog import Base as CatalogBase
+from tests.service_env import scratch_database
 
 REPO = Path(__file__).resolve().parents[2]
 TLE = REPO / "tests" / "data" / "domain" / "sample.tle"

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from groundstation import apikeys
+from groundstation.version import package_version
 
 from .conftest import FUNCUBE, NOAA19, NOW, World
 from .helpers import add_dataset, contact_body, first_free_pass
@@ -130,7 +131,7 @@ def test_every_protected_operation_needs_a_key_and_refuses_unknown_or_revoked_on
 
 def test_health_needs_no_key(world: World) -> None:
     # /metrics is closed unless opted in: test_api_metrics_access.
-    assert world.client.get("/healthz").json() == {"status": "ok"}
+    assert world.client.get("/healthz").json() == {"status": "ok", "version": package_version()}
 
 
 def test_another_tenants_contact_answers_404_never_its_data(world: World, booked: str) -> None:

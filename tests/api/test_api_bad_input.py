@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -102,6 +103,12 @@ VALID: dict[str, Callable[[Setup, int], Request]] = {
     "POST /satellites/{norad_id}/ephemerides": lambda s, i: Request(
         "acme",
         {"norad_id": str(NOAA19)},
+        raw=_noaa19_tle(),
+        content_type="text/plain",
+        query={"priority": "1", "source": "bad-input"},
+    ),
+    "POST /ephemerides": lambda s, i: Request(
+        "acme",
         raw=_noaa19_tle(),
         content_type="text/plain",
         query={"priority": "1", "source": "bad-input"},
@@ -326,10 +333,19 @@ def _set(path: Path, value: Any, kind: str, category: str = "invalid") -> Mutati
     def apply(r: Request) -> Request:
         return replace(r, body=_with(r.body, path, value))
 
-    names = (str(path[-1]),) if path else ("body",)
+    names: tuple[str, ...] = (str(path[-1]),) if path else ("body",)
     if isinstance(value, str) and value:
         names += (value[:19],)  # or the value itself (a date up to its seconds)
     return Mutation(kind, category, names, apply, f"{_label(path)} = {_short(value)}")
+
+
+def _huge_string(path: Path, limit: int | None, n: int) -> Mutation:
+    """``path`` set to ``n`` characters: refused past ``limit``, else an edge."""
+    return _set(path, "x" * n, "huge string", "invalid" if limit else "edge")
+
+
+def _not_in(known: set[str], key: str) -> bool:
+    return key not in known
 
 
 def _short(value: Any) -> str:
@@ -365,36 +381,33 @@ def field_mutations(
             continue
         wrong = [v for t, v in _WRONG if t not in accepted]
         if wrong:
-            options.append(st.sampled_from(wrong).map(lambda v, p=path: _set(p, v, "wrong type")))
+            options.append(st.sampled_from(wrong).map(partial(_set, path, kind="wrong type")))
         if accepted & {"number", "integer"}:
             bounded = any(
                 k in schema for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
             )
             options.append(
                 st.sampled_from(_out_of_range(schema)).map(
-                    lambda v, p=path, b=bounded: _set(
-                        p, v, "out of range", "invalid" if b else "edge"
+                    partial(
+                        _set,
+                        path,
+                        kind="out of range",
+                        category="invalid" if bounded else "edge",
                     )
                 )
             )
         if "string" in accepted and schema.get("format") == "date-time":
-            options.append(
-                st.sampled_from(_BAD_DATES).map(lambda v, p=path: _set(p, v, "bad date"))
-            )
+            options.append(st.sampled_from(_BAD_DATES).map(partial(_set, path, kind="bad date")))
             options.append(
                 st.sampled_from(_EXTREME_DATES).map(
-                    lambda v, p=path: _set(p, v, "extreme date", "edge")
+                    partial(_set, path, kind="extreme date", category="edge")
                 )
             )
         elif "string" in accepted:
             limit = schema.get("maxLength")
             low = (limit or 0) + 1
             options.append(
-                st.integers(low, max(low, 300_000)).map(
-                    lambda n, p=path, lim=limit: _set(
-                        p, "x" * n, "huge string", "invalid" if lim else "edge"
-                    )
-                )
+                st.integers(low, max(low, 300_000)).map(partial(_huge_string, path, limit))
             )
             if "pattern" in schema:
                 options.append(st.just(_set(path, "not valid!/..", "pattern")))
@@ -426,7 +439,7 @@ def structure_mutations(
             continue
         known = set(schema.get("properties", {}))
         keys = st.text(string.ascii_lowercase + "_", min_size=1, max_size=20).filter(
-            lambda k, known=known: k not in known
+            partial(_not_in, known)
         )
 
         def add(key: str, value: Any, p: Path = path) -> Mutation:
@@ -516,7 +529,7 @@ def parameter_mutations(schemas: Schemas, spec: dict[str, Any]) -> st.SearchStra
             values = st.one_of(
                 values, ids.filter(lambda v: v.strip(".") and not v.startswith("sv"))
             )
-        options.append(values.map(lambda v, n=name, w=where: _param(w, n, v)))
+        options.append(values.map(partial(_param, where, name)))
     return st.one_of(options) if options else st.nothing()
 
 
@@ -615,7 +628,7 @@ def _run_operation(
 ) -> list[str]:
     build = VALID[op.key]
     strategy = mutations(schemas, op, build(setup, 0))
-    state = {"before": snapshot(world.engine), "i": 0}
+    state: dict[str, Any] = {"before": snapshot(world.engine), "i": 0}
     failures: list[str] = []
 
     @given(m=strategy)

@@ -108,7 +108,7 @@ def test_contacts_list_filters_by_state_and_pages_with_a_cursor(world: World) ->
         },
         headers=world.as_("acme"),
     )
-    booked = []
+    booked: list[str] = []
     for p in r.json()["data"]:
         if p["duration_s"] >= 300 and len(booked) < 5:
             res = reserve(world, p)

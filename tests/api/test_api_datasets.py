@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from service_env import need_env
 
 from groundstation.settings import Settings
+from tests.service_env import need_env
 
 from .conftest import NOAA19, NOW, World
 from .helpers import DATASET_BYTES, dataset_world, s3_settings

@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from service_env import need_env
 
 from groundstation.settings import Settings
+from tests.service_env import need_env
 
 from .conftest import NOAA19, NOW, World, serve
 from .helpers import add_dataset, dataset_world, s3_settings

@@ -64,7 +64,7 @@ def _calls(value: str) -> list[tuple[str, str, dict[str, Any]]]:
     """(method, path, request kwargs) of every time input of the API, set to ``value``."""
     window = {"start": NOW.isoformat(), "end": "2023-07-05T18:00:00Z"}
     contact = {"norad_id": NOAA19, "antenna_id": "sv-uhf", "profile_id": "leo", **window}
-    plan = {"profile_id": "leo", "requests": [{"norad_id": NOAA19, **window}]}
+    plan: dict[str, Any] = {"profile_id": "leo", "requests": [{"norad_id": NOAA19, **window}]}
     maint = "/ground-stations/svalbard/antennas/sv-uhf/maintenance"
     return [
         ("POST", "/contacts", {"json": {**contact, "start": value}}),

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from metrics_processes import SPOOL, member
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
-from prometheus_page import request_counts, value
 
 from api.metrics import ENDED_RUN_GRACE_S, Metrics, run_id
 from groundstation.settings import Settings
+from tests.metrics_processes import SPOOL, member
+from tests.prometheus_page import request_counts, value
 
 from .conftest import World
 from .helpers import UvicornRun, uvicorn_workers

@@ -4,6 +4,7 @@ availability or an old ephemeris, and writes exactly the schema's JSON."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -84,8 +85,12 @@ def test_pass_cache_keeps_the_most_recently_used_entries() -> None:
     cache = PassCache(max_entries=2)
     computed: list[str] = []
 
-    def compute(name: str) -> Any:
-        return lambda: computed.append(name) or []
+    def compute(name: str) -> Callable[[], list[Any]]:
+        def passes() -> list[Any]:
+            computed.append(name)
+            return []
+
+        return passes
 
     cache.get(("a",), compute("a"))
     cache.get(("b",), compute("b"))

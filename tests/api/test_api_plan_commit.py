@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
 from groundstation import plan_proposals
 from groundstation.errors import PlanCommitRefusedError
@@ -180,7 +180,10 @@ def test_a_plan_left_committing_by_a_window_by_window_commit_is_finished_by_a_re
             )
         booking.cancel(s, contact_id=left[2], now=NOW, reason="rolled back")
         s.execute(
-            PlanProposal.__table__.update()
+            # a declarative class's __table__ is its Table; SQLAlchemy types it
+            # as any FromClause
+            cast(Table, PlanProposal.__table__)
+            .update()
             .where(PlanProposal.id == plan["id"])
             .values(state="committing")
         )

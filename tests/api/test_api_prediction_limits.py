@@ -192,7 +192,7 @@ def test_cheap_requests_stay_quick_while_worst_case_predictions_run(
 
 
 def _cheap_while_expensive(world: World, live_url: str, keys: list[dict[str, str]]) -> None:
-    month = {
+    month: dict[str, str | int] = {
         "satellite": NOAA19,
         "start": NOW.isoformat(),
         "end": (NOW + timedelta(days=31)).isoformat(),

@@ -326,7 +326,7 @@ def test_a_poison_profile_stored_in_the_database_never_breaks_anyones_listing(
 ) -> None:
     text = '{"a": ' * depth + "{}" + "}" * depth  # written as text: no JSON encoder involved
     with world.session() as s:
-        cast = "CAST(:demod AS json)" if s.bind.dialect.name == "postgresql" else ":demod"
+        cast = "CAST(:demod AS json)" if s.get_bind().dialect.name == "postgresql" else ":demod"
         s.execute(
             sql(
                 "INSERT INTO mission_profiles (id, min_viable_duration_s, prepass_s, postpass_s, "

@@ -25,7 +25,7 @@ from .conftest import NOAA19, NOW, World, serve
 from .helpers import uvicorn_workers
 from .test_api_prediction_limits import _many_stations
 
-MONTH = {
+MONTH: dict[str, str | int] = {
     "satellite": NOAA19,
     "start": NOW.isoformat(),
     "end": (NOW + timedelta(days=31)).isoformat(),

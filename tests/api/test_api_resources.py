@@ -7,12 +7,12 @@ import json
 from datetime import datetime, timedelta
 
 import pytest
-from prometheus_page import value
 from sqlalchemy import update
 
 from api.app import create_app
 from groundstation.models import Contact
 from groundstation.settings import Settings
+from tests.prometheus_page import value
 
 from .conftest import NOAA18, NOAA19, NOW, TLE, World
 from .helpers import contact_body, first_free_pass

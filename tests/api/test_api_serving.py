@@ -52,6 +52,7 @@ def test_reservation_answer_equals_the_contact_read_back(world: World) -> None:
 def test_sync_routes_run_on_as_many_threads_as_the_setting_says(tmp_path: Path) -> None:
     app = create_app(Settings(data_dir=tmp_path, api_threads=3))
     with TestClient(app) as client:
+        assert client.portal is not None  # set while the client is open
         assert client.portal.call(_thread_tokens) == 3
     app.state.ctx.engine.dispose()
 

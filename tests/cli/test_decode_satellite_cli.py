@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 from scipy.io import wavfile
 
 from dsp.amateur_sim import (
@@ -26,7 +27,7 @@ from dsp.amateur_sim import (
     fsk_audio,
     upconvert,
 )
-from dsp.chain import ccsds_profile
+from dsp.chain import DecodedFrame, ccsds_profile
 from dsp.coding import ChannelCode
 from dsp.kiss import kiss_decode
 from groundstation.cli import main
@@ -133,7 +134,7 @@ def test_a_recording_is_read_in_blocks_and_gives_the_same_frames_whatever_their_
     sizes: list[int] = []
     process = SatelliteReceiver.process
 
-    def spy(self: SatelliteReceiver, samples: np.ndarray) -> list:  # type: ignore[type-arg]
+    def spy(self: SatelliteReceiver, samples: NDArray[np.generic]) -> list[DecodedFrame]:
         sizes.append(samples.size)
         return process(self, samples)
 

@@ -24,7 +24,6 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from service_env import need_env
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
@@ -34,6 +33,7 @@ from groundstation.db import make_session_factory
 from groundstation.models import Antenna, Contact
 from groundstation.settings import Settings
 from ingest.catalog import CatalogService, FileEntry
+from tests.service_env import need_env
 
 REPO = Path(__file__).resolve().parents[2]
 TLE = REPO / "tests" / "data" / "domain" / "sample.tle"

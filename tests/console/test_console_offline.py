@@ -104,7 +104,7 @@ def axe_source() -> str:
     """axe-core's script (scripts/services/browser.sh installs it from npm)."""
     from pathlib import Path
 
-    from service_env import need_env
+    from tests.service_env import need_env
 
     return Path(need_env("GS_TEST_AXE", "browser")).read_text()
 

@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from service_env import scratch_database
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.models import Base
 from ingest.catalog import Base as CatalogBase
+from tests.service_env import scratch_database
 
 ENGINES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

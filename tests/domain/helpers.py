@@ -19,7 +19,7 @@ from groundstation.states import ContactState
 T0 = datetime(2023, 7, 4, 12, 0, tzinfo=UTC)
 
 
-def seed_basic(session: Session) -> dict[str, object]:
+def seed_basic(session: Session) -> dict[str, int]:
     """One station with two antennas, one satellite, one profile."""
     session.add(GroundStation(id="gs1", name="Test", lat_deg=60.0, lon_deg=10.0, alt_m=100.0))
     session.add_all(

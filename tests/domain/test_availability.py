@@ -96,3 +96,20 @@ def test_a_plan_keeps_clear_of_maintenance_just_before_its_range(session: Sessio
         book=True,
     )
     assert outcome.chosen == [] and outcome.refused == [] and outcome.booked == []
+
+
+def test_availability_leaves_out_a_window_whose_pre_pass_has_started(session: Session) -> None:
+    """Booking refuses a window whose pre-pass started; availability (the CLI,
+    and ``/passes?profile=``) no longer offers it as AVAILABLE."""
+    setup_world(session)
+    w = first_window(session)
+    later = w.aos - timedelta(seconds=60)  # inside leo's 120 s pre-pass
+    after = passes.availability(
+        session,
+        norad_id=NOAA19,
+        profile_id="leo",
+        start=NOW,
+        end=NOW + timedelta(hours=12),
+        now=later,
+    )
+    assert after and all(x.aos > w.aos for x in after)

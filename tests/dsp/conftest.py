@@ -1,5 +1,6 @@
 import pytest
-from service_env import need_env
+
+from tests.service_env import need_env
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@ order of the convolutional code."""
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from redecode import decode_again
 
 from dsp.ao40 import SYNC_VECTOR, ao40_decode, ao40_encode, ao40_sync_positions
 from dsp.coding import ChannelCode
@@ -30,6 +30,8 @@ from dsp.satellite import transmitter_from_mapping
 from dsp.transmitter import random_frames
 from groundstation.satellites import load_catalogue
 
+from .redecode import decode_again
+
 GOLDEN = json.loads(
     (Path(__file__).parents[1] / "data" / "dsp" / "amateur_golden.json").read_text()
 )
@@ -40,12 +42,12 @@ def soft_of(data: bytes) -> np.ndarray:
 
 
 # ----- CRC-16/X.25 (the AX.25 FCS) -----
-def test_crc16_x25_of_the_check_string_is_906e():
+def test_crc16_x25_of_the_check_string_is_906e() -> None:
     # reveng CRC catalogue, CRC-16/IBM-SDLC (alias X-25): check=0x906e
     assert crc16_x25(b"123456789") == 0x906E
 
 
-def test_crc16_x25_over_a_frame_and_its_fcs_leaves_the_catalogue_residue():
+def test_crc16_x25_over_a_frame_and_its_fcs_leaves_the_catalogue_residue() -> None:
     # residue 0xf0b8 before the final XOR, i.e. 0x0f47 after it
     rng = np.random.default_rng(1)
     for size in (1, 17, 200):
@@ -57,7 +59,7 @@ def test_crc16_x25_over_a_frame_and_its_fcs_leaves_the_catalogue_residue():
 
 
 # ----- NRZI -----
-def test_nrzi_sends_a_zero_as_a_level_change_and_decodes_either_polarity():
+def test_nrzi_sends_a_zero_as_a_level_change_and_decodes_either_polarity() -> None:
     flag = np.array([0, 1, 1, 1, 1, 1, 1, 0], dtype=np.uint8)
     channel, last = nrzi_encode(flag, previous=0)
     assert channel.tolist() == [1, 1, 1, 1, 1, 1, 1, 0]
@@ -66,7 +68,7 @@ def test_nrzi_sends_a_zero_as_a_level_change_and_decodes_either_polarity():
     assert nrzi_decode(1 - channel, 1)[0].tolist() == flag.tolist()
 
 
-def test_nrzi_decoding_in_chunks_equals_decoding_at_once():
+def test_nrzi_decoding_in_chunks_equals_decoding_at_once() -> None:
     bits = np.random.default_rng(2).integers(0, 2, 1000, dtype=np.uint8)
     whole, _ = nrzi_decode(bits)
     first, level = nrzi_decode(bits[:377])
@@ -75,7 +77,7 @@ def test_nrzi_decoding_in_chunks_equals_decoding_at_once():
 
 
 # ----- HDLC -----
-def test_bit_stuffing_inserts_a_zero_after_five_ones_and_destuffing_removes_it():
+def test_bit_stuffing_inserts_a_zero_after_five_ones_and_destuffing_removes_it() -> None:
     ones = np.ones(8, dtype=np.uint8)  # 0xFF
     assert bit_stuff(ones).tolist() == [1, 1, 1, 1, 1, 0, 1, 1, 1]
     rng = np.random.default_rng(3)
@@ -84,7 +86,7 @@ def test_bit_stuffing_inserts_a_zero_after_five_ones_and_destuffing_removes_it()
         assert np.array_equal(bit_destuff(bit_stuff(bits)), bits)
 
 
-def test_hdlc_frames_come_back_without_fcs_and_bad_fcs_is_dropped():
+def test_hdlc_frames_come_back_without_fcs_and_bad_fcs_is_dropped() -> None:
     rng = np.random.default_rng(4)
     frames = [rng.integers(0, 256, n, dtype=np.uint8).tobytes() for n in (20, 80, 255)]
     frames.append(b"\xff" * 40 + b"\x7e" * 10)  # stuffing and flag bytes inside
@@ -100,7 +102,7 @@ def test_hdlc_frames_come_back_without_fcs_and_bad_fcs_is_dropped():
     ]
 
 
-def test_hdlc_deframer_gives_the_same_frames_whatever_the_chunking():
+def test_hdlc_deframer_gives_the_same_frames_whatever_the_chunking() -> None:
     rng = np.random.default_rng(5)
     frames = [
         rng.integers(0, 256, int(rng.integers(16, 300)), np.uint8).tobytes() for _ in range(12)
@@ -121,7 +123,7 @@ def test_hdlc_deframer_gives_the_same_frames_whatever_the_chunking():
 
 
 # ----- G3RUH -----
-def test_g3ruh_scrambler_is_the_maximal_length_x17_x12_1_sequence():
+def test_g3ruh_scrambler_is_the_maximal_length_x17_x12_1_sequence() -> None:
     history = np.zeros(17, dtype=np.uint8)
     history[-1] = 1
     sequence, _ = g3ruh_scramble(np.zeros(2 * 131071, dtype=np.uint8), history)
@@ -131,7 +133,7 @@ def test_g3ruh_scrambler_is_the_maximal_length_x17_x12_1_sequence():
     assert int(sequence[:131071].sum()) == 2**16  # an m-sequence has 2**16 ones
 
 
-def test_g3ruh_descrambler_undoes_the_scrambler_across_chunks_and_resynchronises():
+def test_g3ruh_descrambler_undoes_the_scrambler_across_chunks_and_resynchronises() -> None:
     rng = np.random.default_rng(6)
     data = rng.integers(0, 2, 5000, dtype=np.uint8)
     channel, _ = g3ruh_scramble(data)
@@ -148,14 +150,14 @@ def test_g3ruh_descrambler_undoes_the_scrambler_across_chunks_and_resynchronises
 
 
 # ----- Golay(24,12) -----
-def test_golay24_has_the_weight_distribution_of_the_extended_golay_code():
+def test_golay24_has_the_weight_distribution_of_the_extended_golay_code() -> None:
     weights = np.bincount([bin(golay24_encode(d)).count("1") for d in range(4096)], minlength=25)
     expected = np.zeros(25, dtype=int)
     expected[[0, 8, 12, 16, 24]] = [1, 759, 2576, 759, 1]
     assert np.array_equal(weights, expected)
 
 
-def test_golay24_corrects_three_errors_and_detects_four():
+def test_golay24_corrects_three_errors_and_detects_four() -> None:
     rng = np.random.default_rng(7)
     for _ in range(300):
         data = int(rng.integers(0, 4096))
@@ -168,14 +170,14 @@ def test_golay24_corrects_three_errors_and_detects_four():
         assert not golay24_decode(word ^ errors[4]).ok
 
 
-def test_golay24_encodes_the_data_in_the_low_twelve_bits():
+def test_golay24_encodes_the_data_in_the_low_twelve_bits() -> None:
     assert golay24_encode(0x000) == 0x000000
     assert golay24_encode(0xFFF) == 0xFFFFFF
     assert golay24_encode(0x001) == 0xFFE001
 
 
 # ----- GOMspace AX100 / U482C -----
-def test_ax100_asm_golay_round_trip_corrects_golay_and_rs_errors():
+def test_ax100_asm_golay_round_trip_corrects_golay_and_rs_errors() -> None:
     frame = bytes(range(100))
     block = bytearray(ax100_asm_golay_encode(frame))
     assert block[:3] == golay24_encode(0x600 | 132).to_bytes(3, "big")
@@ -193,7 +195,9 @@ def test_ax100_asm_golay_round_trip_corrects_golay_and_rs_errors():
 @pytest.mark.parametrize("viterbi", [False, True])
 @pytest.mark.parametrize("scrambler", [False, True])
 @pytest.mark.parametrize("rs", [False, True])
-def test_u482c_follows_the_flags_of_its_length_field(viterbi, scrambler, rs):
+def test_u482c_follows_the_flags_of_its_length_field(
+    viterbi: bool, scrambler: bool, rs: bool
+) -> None:
     frame = bytes(np.random.default_rng(8).integers(0, 256, 60, dtype=np.uint8))
     block = u482c_encode(frame, viterbi=viterbi, scrambler=scrambler, rs=rs)
     soft = soft_of(block)
@@ -207,7 +211,7 @@ def test_u482c_follows_the_flags_of_its_length_field(viterbi, scrambler, rs):
 
 
 @pytest.mark.parametrize("rs", [False, True])
-def test_u482c_frame_without_reed_solomon_needs_a_clean_length_field(rs):
+def test_u482c_frame_without_reed_solomon_needs_a_clean_length_field(rs: bool) -> None:
     # nothing checks such a frame, and any 24 bits are within 3 errors of a Golay
     # codeword: after a false sync in noise a corrected header is mostly garbage
     frame = bytes(np.random.default_rng(9).integers(0, 256, 60, dtype=np.uint8))
@@ -217,7 +221,7 @@ def test_u482c_frame_without_reed_solomon_needs_a_clean_length_field(rs):
     assert (decoded is not None and decoded.frame == frame) == rs
 
 
-def test_ax100_reed_solomon_mode_round_trip_corrects_a_byte():
+def test_ax100_reed_solomon_mode_round_trip_corrects_a_byte() -> None:
     frame = bytes.fromhex("0102030405060708") + bytes(50)
     block = bytearray(ax100_rs_encode(frame))
     assert block[0] == len(frame) + 33
@@ -229,7 +233,7 @@ def test_ax100_reed_solomon_mode_round_trip_corrects_a_byte():
 
 
 # ----- AO-40 FEC -----
-def test_ao40_spreads_the_sync_vector_every_80_symbols_and_decodes_through_noise():
+def test_ao40_spreads_the_sync_vector_every_80_symbols_and_decodes_through_noise() -> None:
     rng = np.random.default_rng(9)
     frame = rng.integers(0, 256, 256, dtype=np.uint8).tobytes()
     air = ao40_encode(frame)
@@ -242,7 +246,7 @@ def test_ao40_spreads_the_sync_vector_every_80_symbols_and_decodes_through_noise
     assert decoded.frame == frame
 
 
-def test_ao40_reports_an_uncorrectable_frame():
+def test_ao40_reports_an_uncorrectable_frame() -> None:
     frame = bytes(256)
     soft = (1.0 - 2.0 * ao40_encode(frame)).astype(np.float32)
     soft[1000:2200] *= -1
@@ -250,7 +254,7 @@ def test_ao40_reports_an_uncorrectable_frame():
 
 
 # ----- CCSDS NASA-DSN symbol order -----
-def test_nasa_dsn_order_sends_each_coded_pair_swapped_and_decodes():
+def test_nasa_dsn_order_sends_each_coded_pair_swapped_and_decodes() -> None:
     ccsds = builtin_profile("ccsds-bpsk-conv-rs")
     nasa = ccsds.__class__(**{**ccsds.__dict__, "convolutional": "nasa-dsn"})
     frames = random_frames(ccsds, 2, seed=4)
@@ -268,14 +272,16 @@ def test_nasa_dsn_order_sends_each_coded_pair_swapped_and_decodes():
 
 # ----- real received bits (tests/data/dsp/amateur_golden.json) -----
 @pytest.mark.parametrize("case", GOLDEN, ids=[c["framing"] + "-" + c["recording"] for c in GOLDEN])
-def test_codec_turns_received_bits_of_a_real_recording_into_the_frame_gr_satellites_printed(case):
+def test_codec_turns_received_bits_of_a_real_recording_into_the_frame_gr_satellites_printed(
+    case: dict[str, Any],
+) -> None:
     tx = load_catalogue().find(case["satellite"]).transmitter(case["transmitter"])
     assert tx.framing == case["framing"]
     frame = decode_again(bytes.fromhex(case["bits_hex"]), case["n_bits"], tx)
     assert frame == bytes.fromhex(case["frame_hex"])
 
 
-def test_a_corrupted_golden_frame_is_refused():
+def test_a_corrupted_golden_frame_is_refused() -> None:
     case = next(c for c in GOLDEN if c["framing"] == "ax25-g3ruh")
     tx = transmitter_from_mapping(
         {
@@ -293,7 +299,7 @@ def test_a_corrupted_golden_frame_is_refused():
 
 
 # ----- KISS -----
-def test_kiss_escapes_fend_and_fesc_and_round_trips():
+def test_kiss_escapes_fend_and_fesc_and_round_trips() -> None:
     frames = [b"\x01\xc0\x02", b"\xdb", b"plain"]
     data = kiss_encode(frames)
     assert data[:7] == bytes.fromhex("c00001dbdc02c0")

@@ -13,7 +13,7 @@ import numpy as np
 BENCH = Path(__file__).parents[2] / "bench" / "dsp.py"
 
 
-def test_memory_child_of_the_dsp_bench_reports_its_own_peak_not_its_parents():
+def test_memory_child_of_the_dsp_bench_reports_its_own_peak_not_its_parents() -> None:
     ballast = np.ones(600 * 2**20 // 8)  # 600 MB resident in this (the parent) process
     child = subprocess.run(
         [sys.executable, str(BENCH), "--memory-child", "0.02"],

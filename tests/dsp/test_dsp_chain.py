@@ -1,28 +1,31 @@
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
-from dsp.profile import builtin_profile
-from dsp.receiver import Receiver, ReceiverConfig
+from dsp.profile import DownlinkProfile, builtin_profile
+from dsp.receiver import FrameResult, PassSummary, Receiver, ReceiverConfig
 from dsp.simulate import LinkConfig, simulate
 from dsp.transmitter import random_frames
 
 
-def _receive(profile, iq, config, chunk):
+def _receive(
+    profile: DownlinkProfile, iq: NDArray[np.complex64], config: ReceiverConfig, chunk: int
+) -> tuple[list[FrameResult], PassSummary]:
     rx = Receiver(profile, config)
-    results = []
+    results: list[FrameResult] = []
     for start in range(0, iq.size, chunk):
         results += rx.process(iq[start : start + chunk])
     results += rx.flush()
     return results, rx.summary()
 
 
-def _good(results, frames):
+def _good(results: list[FrameResult], frames: list[bytes]) -> int:
     sent = set(frames)
     return sum(1 for r in results if r.ok and r.frame in sent)
 
 
 @pytest.mark.parametrize("name", ["ccsds-bpsk-conv-rs", "ccsds-bpsk-rs", "bpsk-uncoded", "by70-1"])
-def test_each_bpsk_profile_recovers_every_frame_through_offset_phase_and_clock(name):
+def test_each_bpsk_profile_recovers_every_frame_through_offset_phase_and_clock(name: str) -> None:
     profile = builtin_profile(name)
     frames = random_frames(profile, 12, seed=1)
     sps = 4
@@ -38,7 +41,7 @@ def test_each_bpsk_profile_recovers_every_frame_through_offset_phase_and_clock(n
 
 
 @pytest.mark.parametrize("phase_rad", [0.3, 0.3 + np.pi / 2, 0.3 + np.pi, 0.3 + 3 * np.pi / 2])
-def test_qpsk_frames_decode_in_every_phase_ambiguity(phase_rad):
+def test_qpsk_frames_decode_in_every_phase_ambiguity(phase_rad: float) -> None:
     profile = builtin_profile("ccsds-qpsk-conv-rs-i5")
     frames = random_frames(profile, 5, seed=3)
     link = LinkConfig(sps=4, ebn0_db=6.0, phase_rad=phase_rad, freq_offset_hz=20e3, seed=4)
@@ -48,7 +51,7 @@ def test_qpsk_frames_decode_in_every_phase_ambiguity(phase_rad):
     assert len({r.rotation for r in results}) == 1
 
 
-def test_chunk_boundaries_change_no_output():
+def test_chunk_boundaries_change_no_output() -> None:
     profile = builtin_profile("ccsds-bpsk-conv-rs")
     frames = random_frames(profile, 10, seed=5)
     link = LinkConfig(
@@ -71,7 +74,7 @@ def test_chunk_boundaries_change_no_output():
     assert np.array_equal(s_pieces.freq_hz, s_whole.freq_hz)
 
 
-def test_doppler_precompensation_from_range_rate_recovers_a_10_khz_shift():
+def test_doppler_precompensation_from_range_rate_recovers_a_10_khz_shift() -> None:
     from dsp.channel import doppler_from_range_rate
 
     profile = builtin_profile("ccsds-bpsk-conv-rs")
@@ -103,7 +106,7 @@ def test_doppler_precompensation_from_range_rate_recovers_a_10_khz_shift():
     assert np.max(np.abs(summary.freq_hz[1:] - expected[1:])) < 10.0
 
 
-def test_frames_carry_header_counters_asm_times_and_missing_frames_are_counted():
+def test_frames_carry_header_counters_asm_times_and_missing_frames_are_counted() -> None:
     profile = builtin_profile("ccsds-bpsk-conv-rs")
     frames = random_frames(profile, 10, seed=10)
     sent = frames[:4] + frames[6:]  # counters 4 and 5 never transmitted
@@ -112,17 +115,19 @@ def test_frames_carry_header_counters_asm_times_and_missing_frames_are_counted()
     results, summary = _receive(
         profile, iq, ReceiverConfig(fs_hz=profile.symbol_rate * sps), 40_000
     )
-    counts = [r.header.master_channel_frame_count for r in results if r.ok]
+    counts = [r.header.master_channel_frame_count for r in results if r.ok and r.header is not None]
     assert counts == [0, 1, 2, 3, 6, 7, 8, 9]
     assert summary.frames_missing == 2
     assert summary.frames_ok == 8
     symbols_per_frame = profile.channel_bits_per_frame
     gaps = np.diff([r.asm_time_s for r in results]) * profile.symbol_rate
     assert np.allclose(gaps, symbols_per_frame, atol=1.0)
-    assert all(r.header.spacecraft_id == profile.spacecraft_id for r in results)
+    assert all(
+        r.header is not None and r.header.spacecraft_id == profile.spacecraft_id for r in results
+    )
 
 
-def test_pass_summary_estimates_esn0_and_channel_ber():
+def test_pass_summary_estimates_esn0_and_channel_ber() -> None:
     from scipy.special import erfc
 
     from dsp.simulate import esn0_db_for
@@ -139,7 +144,7 @@ def test_pass_summary_estimates_esn0_and_channel_ber():
     assert 0.7 * theory_ber < summary.pre_fec_ber < 1.4 * theory_ber
 
 
-def test_noise_alone_yields_no_frames():
+def test_noise_alone_yields_no_frames() -> None:
     profile = builtin_profile("ccsds-bpsk-conv-rs")
     rng = np.random.default_rng(14)
     noise = (rng.standard_normal(400_000) + 1j * rng.standard_normal(400_000)).astype(np.complex64)
@@ -150,7 +155,7 @@ def test_noise_alone_yields_no_frames():
     assert summary.frames_ok == 0
 
 
-def test_differentially_precoded_bpsk_decodes_in_either_phase():
+def test_differentially_precoded_bpsk_decodes_in_either_phase() -> None:
     # NRZ-M before the convolutional code: each frame's ASM polarity follows the data
     from dsp.profile import load_profile
 
@@ -169,7 +174,9 @@ def test_differentially_precoded_bpsk_decodes_in_either_phase():
         assert _good(results, frames) == len(frames)
 
 
-def _noise_then_signal(profile, frames, sps, noise_s, seed):
+def _noise_then_signal(
+    profile: DownlinkProfile, frames: list[bytes], sps: int, noise_s: float, seed: int
+) -> NDArray[np.complex64]:
     fs = profile.symbol_rate * sps
     rng = np.random.default_rng(seed)
     link = LinkConfig(sps=sps, ebn0_db=6.0, phase_rad=0.9, freq_offset_hz=-900.0, seed=seed)
@@ -182,7 +189,7 @@ def _noise_then_signal(profile, frames, sps, noise_s, seed):
     return np.concatenate([lead, iq])
 
 
-def test_signal_arriving_after_noise_is_acquired_again_and_decoded():
+def test_signal_arriving_after_noise_is_acquired_again_and_decoded() -> None:
     profile = builtin_profile("ccsds-bpsk-conv-rs")
     frames = random_frames(profile, 12, seed=17)
     iq = _noise_then_signal(profile, frames, 4, 4.0, seed=18)
@@ -192,7 +199,7 @@ def test_signal_arriving_after_noise_is_acquired_again_and_decoded():
     assert min(r.asm_time_s for r in results if r.ok) > 4.0
 
 
-def test_chunking_changes_no_output_across_reacquisition():
+def test_chunking_changes_no_output_across_reacquisition() -> None:
     profile = builtin_profile("ccsds-bpsk-rs")
     frames = random_frames(profile, 10, seed=19)
     iq = _noise_then_signal(profile, frames, 4, 2.5, seed=20)
@@ -204,7 +211,7 @@ def test_chunking_changes_no_output_across_reacquisition():
         assert [r.to_dict() for r in pieces] == [r.to_dict() for r in whole]
 
 
-def test_link_budget_over_a_track_sets_the_noise_and_frames_decode_where_it_closes():
+def test_link_budget_over_a_track_sets_the_noise_and_frames_decode_where_it_closes() -> None:
     from dsp.channel import ebn0_from_link_budget
 
     profile = builtin_profile("ccsds-bpsk-conv-rs")

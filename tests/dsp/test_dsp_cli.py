@@ -1,13 +1,15 @@
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from groundstation.cli import run_command
 from groundstation.commands import dsp as dsp_command
 
 
-def _run(argv):
+def _run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="groundstation")
     sub = parser.add_subparsers(dest="command", required=True)
     dsp_command.register(sub)
@@ -15,7 +17,9 @@ def _run(argv):
     return run_command(args)
 
 
-def test_simulate_then_decode_prints_every_sent_frame(tmp_path, capsys):
+def test_simulate_then_decode_prints_every_sent_frame(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     iq = tmp_path / "pass.cf32"
     sent = tmp_path / "sent.hex"
     code = _run(
@@ -52,7 +56,9 @@ def test_simulate_then_decode_prints_every_sent_frame(tmp_path, capsys):
     assert lines == sent.read_text().split()
 
 
-def test_decode_json_reports_frames_and_pass_summary(tmp_path, capsys):
+def test_decode_json_reports_frames_and_pass_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     iq = tmp_path / "pass.cf32"
     _run(
         ["simulate", "--profile", "ccsds-bpsk-rs", "--frames", "4", "--ebn0", "9", "--out", str(iq)]
@@ -81,7 +87,9 @@ def test_decode_json_reports_frames_and_pass_summary(tmp_path, capsys):
     assert len(report["packets"]) >= 3
 
 
-def test_decode_with_range_rate_csv_precompensates_doppler(tmp_path, capsys):
+def test_decode_with_range_rate_csv_precompensates_doppler(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     track = tmp_path / "track.csv"
     t_s = np.arange(0, 30.0, 1.0)
     track.write_text("time_s,range_rate_km_s\n" + "".join(f"{t},{-5.0 + 0.1 * t}\n" for t in t_s))
@@ -121,7 +129,9 @@ def test_decode_with_range_rate_csv_precompensates_doppler(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["summary"]["frames_ok"] == 4
 
 
-def test_a_bad_profile_file_is_reported_with_field_and_value(tmp_path, capsys):
+def test_a_bad_profile_file_is_reported_with_field_and_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     profile = tmp_path / "mine.yaml"
     profile.write_text("name: mine\nmodulation: gmsk\nsymbol_rate: 9600\n")
     iq = tmp_path / "x.cf32"
@@ -132,7 +142,9 @@ def test_a_bad_profile_file_is_reported_with_field_and_value(tmp_path, capsys):
     assert "'modulation'" in err and "gmsk" in err
 
 
-def test_decode_refuses_a_file_that_is_not_whole_cf32_samples(tmp_path, capsys):
+def test_decode_refuses_a_file_that_is_not_whole_cf32_samples(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     iq = tmp_path / "odd.cf32"
     iq.write_bytes(bytes(12))
     assert (
@@ -142,7 +154,9 @@ def test_decode_refuses_a_file_that_is_not_whole_cf32_samples(tmp_path, capsys):
     assert "12 bytes" in capsys.readouterr().err
 
 
-def test_decode_packets_prints_the_space_packets_carried_by_the_frames(tmp_path, capsys):
+def test_decode_packets_prints_the_space_packets_carried_by_the_frames(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from spacepackets.ccsds.spacepacket import SpacePacketHeader
 
     iq = tmp_path / "pass.cf32"

@@ -5,7 +5,9 @@ convolutional code, differential precoding)."""
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from dsp.kiss import kiss_decode
 from dsp.profile import DownlinkProfile, builtin_profile
@@ -40,7 +42,9 @@ def satyaml(profile: DownlinkProfile) -> str:
     return "\n".join(lines)
 
 
-def _gr_satellites(tmp_path: Path, profile: DownlinkProfile, iq, sps: int, tag: str) -> list[bytes]:
+def _gr_satellites(
+    tmp_path: Path, profile: DownlinkProfile, iq: NDArray[np.complex64], sps: int, tag: str
+) -> list[bytes]:
     iq_path = tmp_path / f"{tag}.cf32"
     iq.tofile(iq_path)
     yml = tmp_path / "gstest.yml"
@@ -69,7 +73,7 @@ def _gr_satellites(tmp_path: Path, profile: DownlinkProfile, iq, sps: int, tag: 
 
 
 @pytest.mark.parametrize("name", ["ccsds-bpsk-conv-rs", "by70-1", "ccsds-bpsk-rs"])
-def test_gr_satellites_decodes_our_simulated_iq(grsat, tmp_path, name):
+def test_gr_satellites_decodes_our_simulated_iq(grsat: None, tmp_path: Path, name: str) -> None:
     # gr-satellites leaves the BPSK 180-degree ambiguity to luck (its Costas loop
     # may lock either way and it looks for the ASM upright only), so it gets the
     # stream and its negation: its loops behave identically on both, and the

@@ -12,14 +12,14 @@ frame_length: 892
 """
 
 
-def test_every_built_in_profile_loads():
+def test_every_built_in_profile_loads() -> None:
     names = builtin_profile_names()
     assert "ccsds-bpsk-conv-rs" in names
     for name in names:
         assert builtin_profile(name).name == name
 
 
-def test_a_valid_profile_computes_its_frame_sizes():
+def test_a_valid_profile_computes_its_frame_sizes() -> None:
     profile = load_profile(GOOD)
     assert profile.codeblock_length == 892 + 128
     assert profile.channel_bits_per_frame == 2 * 8 * (4 + 1020)
@@ -38,7 +38,7 @@ def test_a_valid_profile_computes_its_frame_sizes():
         ("symbol_rate: -5", "symbol_rate", "-5"),
     ],
 )
-def test_a_bad_field_is_refused_with_its_name_and_value(line, field, value):
+def test_a_bad_field_is_refused_with_its_name_and_value(line: str, field: str, value: str) -> None:
     text = GOOD + line + "\n"
     with pytest.raises(ProfileError) as info:
         load_profile(text)
@@ -46,23 +46,23 @@ def test_a_bad_field_is_refused_with_its_name_and_value(line, field, value):
     assert value in str(info.value)
 
 
-def test_frame_length_too_long_for_the_interleave_is_refused():
+def test_frame_length_too_long_for_the_interleave_is_refused() -> None:
     with pytest.raises(ProfileError, match="'frame_length' is 900"):
         load_profile(GOOD.replace("892", "900"))
 
 
-def test_unknown_and_missing_fields_are_named():
+def test_unknown_and_missing_fields_are_named() -> None:
     with pytest.raises(ProfileError, match="'bitrate'"):
         load_profile(GOOD + "bitrate: 5\n")
     with pytest.raises(ProfileError, match="'symbol_rate' is missing"):
         load_profile("name: x\nmodulation: bpsk\n")
 
 
-def test_unknown_built_in_profile_lists_the_known_ones():
+def test_unknown_built_in_profile_lists_the_known_ones() -> None:
     with pytest.raises(ProfileError, match="ccsds-bpsk-conv-rs"):
         builtin_profile("nope")
 
 
-def test_differential_precoding_with_qpsk_is_refused():
+def test_differential_precoding_with_qpsk_is_refused() -> None:
     with pytest.raises(ProfileError, match="'differential' is true with modulation 'qpsk'"):
         load_profile(GOOD + "differential: true\n")

@@ -10,11 +10,12 @@ from statistics import median
 
 import numpy as np
 import pytest
-from redecode import decode_again
 
 from dsp.chain import decode_satellite
-from groundstation.satellites import load_catalogue
+from groundstation.satellites import Catalogue, load_catalogue
 from groundstation.satellites.wav import read_wav
+
+from .redecode import decode_again
 
 DATA = Path(__file__).parents[1] / "data" / "dsp" / "recordings"
 
@@ -39,12 +40,14 @@ RECORDINGS = {
 
 
 @pytest.fixture(scope="module")
-def catalogue():
+def catalogue() -> Catalogue:
     return load_catalogue()
 
 
 @pytest.mark.parametrize("name", list(RECORDINGS))
-def test_recording_gives_every_frame_gr_satellites_found_and_extras_that_check(name, catalogue):
+def test_recording_gives_every_frame_gr_satellites_found_and_extras_that_check(
+    name: str, catalogue: Catalogue
+) -> None:
     satellite = catalogue.find(RECORDINGS[name][0])
     samples, fs_hz = read_wav(DATA / f"{name}.wav")
     frames = decode_satellite(samples, fs_hz, satellite)
@@ -61,7 +64,7 @@ def test_recording_gives_every_frame_gr_satellites_found_and_extras_that_check(n
             assert decode_again(frame.bits, frame.n_bits, tx) == frame.frame
 
 
-def test_by70_1_gives_more_than_the_union_of_gr_satellites_runs(catalogue):
+def test_by70_1_gives_more_than_the_union_of_gr_satellites_runs(catalogue: Catalogue) -> None:
     samples, fs_hz = read_wav(DATA / "by701.wav")
     frames = decode_satellite(samples, fs_hz, catalogue.find("BY70-1"))
     assert len({f.frame for f in frames}) >= 25  # gr-satellites: 21 over three runs

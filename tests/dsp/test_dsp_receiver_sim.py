@@ -5,6 +5,7 @@ noise; chunking changes nothing; noise alone gives no frame."""
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from dsp.amateur_sim import (
     FRAMERS,
@@ -19,26 +20,26 @@ from dsp.amateur_sim import (
 )
 from dsp.chain import ccsds_profile, decode_satellite
 from dsp.coding import ChannelCode
-from dsp.satellite import SatelliteSpec, transmitter_from_mapping
+from dsp.satellite import SatelliteSpec, TransmitterSpec, transmitter_from_mapping
 
 FS = 48_000.0
 
 
-def satellite(**fields):
+def satellite(**fields: object) -> tuple[SatelliteSpec, TransmitterSpec]:
     tx = transmitter_from_mapping(
         {"name": "downlink", "frequency_hz": 437_000_000, **fields}, "sim"
     )
     return SatelliteSpec("SIMSAT", 99999, (tx,)), tx
 
 
-def channel_bits(tx, frames):
+def channel_bits(tx: TransmitterSpec, frames: list[bytes]) -> NDArray[np.uint8]:
     if tx.framing.startswith("ccsds"):
         code = ChannelCode(ccsds_profile(tx, tx.framing == "ccsds-concatenated"))
         return ccsds_framer(code)(frames, 3)
     return FRAMERS[tx.framing](frames, 3)
 
 
-def random_frames(n, size, seed):
+def random_frames(n: int, size: int, seed: int) -> list[bytes]:
     rng = np.random.default_rng(seed)
     return [
         rng.integers(0, 256, size, dtype=np.uint8).tobytes().replace(b"\x7e", b"\x7d")
@@ -46,7 +47,15 @@ def random_frames(n, size, seed):
     ]
 
 
-def signal(tx, frames, *, iq, clock_ppm, seed, carrier_hz=0.0):
+def signal(
+    tx: TransmitterSpec,
+    frames: list[bytes],
+    *,
+    iq: bool,
+    clock_ppm: float,
+    seed: int,
+    carrier_hz: float = 0.0,
+) -> NDArray[np.generic]:
     """The simulated receiver output for tx: audio (real) or IQ (complex)."""
     bits = channel_bits(tx, frames)
     if tx.modulation == "fsk":
@@ -54,6 +63,8 @@ def signal(tx, frames, *, iq, clock_ppm, seed, carrier_hz=0.0):
         x = fm_iq(audio / 0.3, FS, tx.deviation_hz or tx.baud_rate / 2, carrier_hz) if iq else audio
         return add_noise(x, 0.1 if iq else 0.04, seed)
     if tx.modulation == "afsk":
+        # the validator requires both of an afsk transmitter
+        assert tx.af_carrier_hz is not None and tx.deviation_hz is not None
         audio = afsk_audio(
             bits, FS, tx.baud_rate, tx.af_carrier_hz, tx.deviation_hz, clock_ppm=clock_ppm
         )
@@ -111,8 +122,15 @@ CASES = [
     ids=[f"{c[0]}-{c[1]}-{c[2]}-{c[4]}" for c in CASES],
 )
 def test_simulated_signal_decodes_every_frame(
-    modulation, framing, baud, options, kind, size, ppm, carrier
-):
+    modulation: str,
+    framing: str,
+    baud: int,
+    options: dict[str, object],
+    kind: str,
+    size: int,
+    ppm: int,
+    carrier: int,
+) -> None:
     sat, tx = satellite(modulation=modulation, framing=framing, baud_rate=baud, **options)
     frames = random_frames(3, size, seed=baud + size)
     x = signal(tx, frames, iq=kind == "iq", clock_ppm=ppm, seed=7, carrier_hz=carrier)
@@ -121,14 +139,14 @@ def test_simulated_signal_decodes_every_frame(
     times = [d.time_s for d in decoded]
     assert times == sorted(times)
     if modulation in ("bpsk", "dbpsk"):
-        assert all(abs(d.carrier_hz - carrier) < 20 for d in decoded)
+        assert all(d.carrier_hz is not None and abs(d.carrier_hz - carrier) < 20 for d in decoded)
 
 
-def test_fsk_levels_that_step_by_20_db_between_bursts_are_followed():
+def test_fsk_levels_that_step_by_20_db_between_bursts_are_followed() -> None:
     sat, tx = satellite(modulation="fsk", framing="ax100-asm-golay", baud_rate=9600)
     frames = random_frames(4, 120, seed=1)
     parts = [
-        signal(tx, [f], iq=False, clock_ppm=200, seed=i) * g
+        np.multiply(signal(tx, [f], iq=False, clock_ppm=200, seed=i), g)
         for i, (f, g) in enumerate(zip(frames, (1, 10, 1, 0.1), strict=True))
     ]
     decoded = decode_satellite(np.concatenate(parts), FS, sat)
@@ -136,7 +154,7 @@ def test_fsk_levels_that_step_by_20_db_between_bursts_are_followed():
 
 
 @pytest.mark.parametrize("modulation", ["fsk", "bpsk"])
-def test_chunking_changes_no_frame_time_or_estimate(modulation):
+def test_chunking_changes_no_frame_time_or_estimate(modulation: str) -> None:
     framing = "ax100-asm-golay" if modulation == "fsk" else "ax25-g3ruh"
     sat, tx = satellite(modulation=modulation, framing=framing, baud_rate=9600)
     frames = random_frames(4, 100, seed=2)
@@ -148,7 +166,7 @@ def test_chunking_changes_no_frame_time_or_estimate(modulation):
 
 
 @pytest.mark.parametrize("modulation", ["fsk", "afsk", "bpsk", "dbpsk"])
-def test_noise_alone_gives_no_frame(modulation):
+def test_noise_alone_gives_no_frame(modulation: str) -> None:
     framing = {"fsk": "ax25-g3ruh", "afsk": "u482c", "bpsk": "ax25-g3ruh", "dbpsk": "ao40-fec"}[
         modulation
     ]
@@ -163,7 +181,9 @@ def test_noise_alone_gives_no_frame(modulation):
     assert decode_satellite(noise, FS, sat) == []
 
 
-def test_bpsk_audio_that_ends_just_before_a_carrier_search_block_boundary_keeps_its_frames():
+def test_bpsk_audio_that_ends_just_before_a_carrier_search_block_boundary_keeps_its_frames() -> (
+    None
+):
     # flushing pushes the Hilbert filter's tail through the demodulator; when that
     # completes a block, the symbols it releases must reach the deframers
     sat, tx = satellite(modulation="bpsk", framing="ax25-g3ruh", baud_rate=9600)

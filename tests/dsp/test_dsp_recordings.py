@@ -13,7 +13,7 @@ from dsp.receiver import Receiver, ReceiverConfig
 DATA = Path(__file__).parents[1] / "data" / "dsp" / "recordings"
 
 
-def test_by70_1_recording_yields_at_least_the_13_frames_gr_satellites_finds():
+def test_by70_1_recording_yields_at_least_the_13_frames_gr_satellites_finds() -> None:
     fs_hz, audio = wavfile.read(DATA / "by701.wav")
     iq = hilbert(audio.astype(np.float64) / 32768.0).astype(np.complex64)
     profile = builtin_profile("by70-1")

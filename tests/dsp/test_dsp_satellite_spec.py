@@ -16,11 +16,11 @@ TX = {
 }
 
 
-def sat(**transmitter):
+def sat(**transmitter: object) -> dict[str, object]:
     return {"name": "TESTSAT", "norad_id": 99999, "transmitters": [{**TX, **transmitter}]}
 
 
-def test_a_valid_satellite_loads_with_the_framing_defaults():
+def test_a_valid_satellite_loads_with_the_framing_defaults() -> None:
     spec = satellite_from_mapping(
         sat(framing="ccsds-concatenated", frame_size=223, convolutional="nasa-dsn"), "x.yaml"
     )
@@ -56,8 +56,8 @@ def test_a_valid_satellite_loads_with_the_framing_defaults():
     ],
 )
 def test_bad_transmitter_fields_are_refused_naming_file_transmitter_field_and_value(
-    change, message
-):
+    change: dict[str, object], message: str
+) -> None:
     with pytest.raises(SatelliteSpecError) as info:
         satellite_from_mapping(sat(**change), "groundstation/satellites/data/testsat.yaml")
     text = str(info.value)
@@ -65,13 +65,14 @@ def test_bad_transmitter_fields_are_refused_naming_file_transmitter_field_and_va
     assert message in text
 
 
-def test_satellite_level_fields_are_checked():
+def test_satellite_level_fields_are_checked() -> None:
     good = sat()
-    for change, message in [
+    changes: list[tuple[dict[str, object], str]] = [
         ({"norad_id": "25544"}, "field 'norad_id' is '25544'"),
         ({"transmitters": []}, "field 'transmitters' is [], expected a non-empty list"),
         ({"alternative_names": "ISS"}, "field 'alternative_names' is 'ISS'"),
-    ]:
+    ]
+    for change, message in changes:
         with pytest.raises(
             SatelliteSpecError, match="sat.yaml: " + message.replace("[", r"\[").replace("]", r"\]")
         ):
@@ -81,10 +82,10 @@ def test_satellite_level_fields_are_checked():
         satellite_from_mapping(twice, "sat.yaml")
 
 
-def test_every_registry_name_is_accepted_by_the_validator():
-    for modulation, entry in DEMODULATORS.items():
-        extra = {key: 1200 for key in entry.required}
+def test_every_registry_name_is_accepted_by_the_validator() -> None:
+    for modulation, demodulator in DEMODULATORS.items():
+        extra = {key: 1200 for key in demodulator.required}
         transmitter_from_mapping({**TX, "modulation": modulation, **extra}, "t")
-    for framing, entry in FRAMINGS.items():
-        extra = {"frame_size": 223} if "frame_size" in entry.required else {}
+    for framing, framer in FRAMINGS.items():
+        extra = {"frame_size": 223} if "frame_size" in framer.required else {}
         assert transmitter_from_mapping({**TX, "framing": framing, **extra}, "t").framing == framing

@@ -11,7 +11,7 @@ from dsp.simulate import LinkConfig, simulate
 from dsp.transmitter import random_frames
 
 
-def test_rrc_taps_have_unit_energy_and_give_nyquist_pulses_when_matched():
+def test_rrc_taps_have_unit_energy_and_give_nyquist_pulses_when_matched() -> None:
     taps = rrc_taps(4, 0.35, span_symbols=16)
     assert abs(np.sum(taps**2) - 1) < 1e-12
     raised = np.convolve(taps, taps)
@@ -23,7 +23,7 @@ def test_rrc_taps_have_unit_energy_and_give_nyquist_pulses_when_matched():
     assert np.max(np.abs(others)) < 1e-2
 
 
-def test_pulse_shaper_output_does_not_depend_on_how_symbols_are_split():
+def test_pulse_shaper_output_does_not_depend_on_how_symbols_are_split() -> None:
     rng = np.random.default_rng(1)
     symbols = MODULATION_REGISTRY["qpsk"].map_bits(rng.integers(0, 2, 2000, dtype=np.uint8))
     whole = PulseShaper(5, 0.35, clock_ppm=100).process(symbols, final=True)
@@ -37,7 +37,7 @@ def test_pulse_shaper_output_does_not_depend_on_how_symbols_are_split():
     assert abs(whole.size - (999 + 6) * 5 / (1 + 100e-6)) < 2
 
 
-def test_acquisition_finds_offset_and_rate_at_0db_esn0():
+def test_acquisition_finds_offset_and_rate_at_0db_esn0() -> None:
     profile = builtin_profile("ccsds-bpsk-conv-rs")
     frames = random_frames(profile, 4)
     t_s = np.array([0.0, 100.0])
@@ -57,7 +57,7 @@ def test_acquisition_finds_offset_and_rate_at_0db_esn0():
     assert abs(acq.rate_hz_s + 120.0) < 10.0
 
 
-def test_numba_demodulator_loop_agrees_with_its_python_interpretation():
+def test_numba_demodulator_loop_agrees_with_its_python_interpretation() -> None:
     profile = builtin_profile("ccsds-bpsk-conv-rs")
     iq = simulate(
         profile,
@@ -90,7 +90,7 @@ def test_numba_demodulator_loop_agrees_with_its_python_interpretation():
     assert np.max(np.abs(fast[1] - slow[1])) < 1e-6
 
 
-def test_m2m4_estimator_matches_known_esn0():
+def test_m2m4_estimator_matches_known_esn0() -> None:
     rng = np.random.default_rng(5)
     for esn0_db in (0.0, 5.0, 10.0):
         n0 = 10 ** (-esn0_db / 10)
@@ -102,7 +102,7 @@ def test_m2m4_estimator_matches_known_esn0():
         assert abs(m2m4_esn0_db(float(p2.sum()), float((p2**2).sum()), p2.size) - esn0_db) < 0.2
 
 
-def test_free_space_loss_and_link_budget_match_hand_calculation():
+def test_free_space_loss_and_link_budget_match_hand_calculation() -> None:
     from dsp.channel import ebn0_from_link_budget, free_space_loss_db
 
     # 1000 km at 437 MHz: 20*log10(4*pi*1e6*437e6/c) = 145.25 dB
@@ -119,7 +119,7 @@ def test_free_space_loss_and_link_budget_match_hand_calculation():
     assert abs((ebn0[0] - ebn0[1]) - 6.02) < 0.01
 
 
-def test_channel_noise_follows_a_time_varying_esn0_profile():
+def test_channel_noise_follows_a_time_varying_esn0_profile() -> None:
     from dsp.channel import Channel, ChannelConfig
 
     fs = 1000.0
@@ -132,7 +132,7 @@ def test_channel_noise_follows_a_time_varying_esn0_profile():
     assert abs(10 * np.log10(early / late) - 19.0) < 0.5
 
 
-def test_demodulator_gain_recovers_from_a_burst_40_db_above_its_starting_level():
+def test_demodulator_gain_recovers_from_a_burst_40_db_above_its_starting_level() -> None:
     # started on near-silence (gain set for it), then a loud BPSK burst: the AGC
     # must come down within a few symbols, not overshoot into a negative gain
     rng = np.random.default_rng(6)

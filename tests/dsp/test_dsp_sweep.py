@@ -61,8 +61,8 @@ FER_CASES = [
     ids=[f"{c[0]}-{c[1]:g}dB" for c in BER_CASES],
 )
 def test_raw_bit_error_rate_is_within_the_stated_margin_of_theory(
-    name, ebn0_db, n_frames, margin_db
-):
+    name: str, ebn0_db: float, n_frames: int, margin_db: float
+) -> None:
     family = FAMILIES[name]
     signal = simulate(family, ebn0_db, n_frames, seed=41)
     m = measure(family, signal)
@@ -78,14 +78,16 @@ def test_raw_bit_error_rate_is_within_the_stated_margin_of_theory(
     FER_CASES,
     ids=[f"{c[0]}-{c[1]:g}dB" for c in FER_CASES],
 )
-def test_coded_framing_finds_its_frames_near_its_threshold(name, ebn0_db, n_frames, least):
+def test_coded_framing_finds_its_frames_near_its_threshold(
+    name: str, ebn0_db: float, n_frames: int, least: float
+) -> None:
     family = FAMILIES[name]
     m = measure(family, simulate(family, ebn0_db, n_frames, seed=43))
     assert m.frames_found >= least * n_frames
     assert m.extra == 0
 
 
-def test_theory_inverse_and_frame_error_rate_agree():
+def test_theory_inverse_and_frame_error_rate_agree() -> None:
     for detection in ("noncoherent-fsk", "coherent-bpsk", "dbpsk"):
         for ber in (1e-2, 1e-3, 1e-5):
             assert theory_ber(detection, theory_ebn0_db(detection, ber)) == pytest.approx(ber)
@@ -95,13 +97,13 @@ def test_theory_inverse_and_frame_error_rate_agree():
     assert np.isnan(crossing_db([9.0, 11.0], [1e-1, 5e-2], 1e-2))
 
 
-def test_noise_is_set_from_the_signal_power_per_channel_bit():
+def test_noise_is_set_from_the_signal_power_per_channel_bit() -> None:
     # Eb/N0 0 dB at 1 sample per bit: noise variance per component = power / 2
     assert noise_std(2.0, 0.0, 1200.0, 1200.0) == pytest.approx(1.0)
     assert noise_std(1.0, 10.0, 48000.0, 1200.0) == pytest.approx(np.sqrt(2.0))
 
 
-def test_two_tones_are_not_taken_for_a_bpsk_carrier():
+def test_two_tones_are_not_taken_for_a_bpsk_carrier() -> None:
     # the square of two tones has a line at their sum, as a BPSK carrier's square
     # does; the sub-band search predicts that line from the tones' own spectrum
     fs_hz = 48_000.0

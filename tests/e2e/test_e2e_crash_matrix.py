@@ -31,7 +31,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from service_env import need_env
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -47,6 +46,7 @@ from groundstation.states import check_transition
 from ingest.catalog import CatalogService
 from ingest.dataset import DatasetReader
 from ingest.objectstore import LocalObjectStore
+from tests.service_env import need_env
 
 from .conftest import DEMO_PROFILE, api_up, free_port, seed, serve_process, wait_for
 

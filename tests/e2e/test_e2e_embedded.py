@@ -123,8 +123,8 @@ def test_concurrent_contacts_complete_or_fail_independently_with_datasets_and_to
     # The dataset: catalogued, every file matching the manifest, frames.h5 == topic.
     (entry,) = runtime.catalog.find(contact_id=cid)
     reader = DatasetReader.for_entry(runtime.store, entry)
-    names = {f.name for f in reader.manifest.files}
-    assert {"frames.h5", "iq.sigmf-data", "iq.sigmf-meta", "products/image.png"} <= names
+    file_names = {f.name for f in reader.manifest.files}
+    assert {"frames.h5", "iq.sigmf-data", "iq.sigmf-meta", "products/image.png"} <= file_names
     check_frames_h5(reader.download("frames.h5", tmp_path / "frames.h5"), frames)
     received = check_image(frames, result)
     png = np.asarray(Image.open(reader.download("products/image.png", tmp_path / "image.png")))

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import httpx
 import uvicorn
-from service_env import BrokerControl
 
 from api.app import create_app
 from groundstation import apikeys
@@ -30,6 +29,7 @@ from groundstation.runtime import open_runtime
 from groundstation.settings import Settings
 from ingest.consumer import KafkaSource, follow_frames
 from ingest.topics import TopicNames
+from tests.service_env import BrokerControl
 
 from .conftest import (
     DEMO_PROFILE,

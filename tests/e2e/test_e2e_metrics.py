@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from prometheus_page import value
 
 from api.app import attach_runtime, create_app
 from api.metrics import Metrics
@@ -26,6 +25,7 @@ from groundstation.settings import Settings
 from ingest.config import KafkaConfig
 from ingest.kafka_publisher import KafkaPublisher
 from ingest.topics import FrameMeta
+from tests.prometheus_page import value
 
 from .conftest import DEMO_PROFILE, UNCHECKED_LAG_S, clock_start_for, next_contacts, seed, wait_for
 

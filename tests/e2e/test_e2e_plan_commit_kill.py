@@ -27,7 +27,6 @@ from typing import Any
 
 import httpx
 import pytest
-from service_env import need_env
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,6 +36,7 @@ from groundstation.booking import reserve
 from groundstation.commands.demo import DEMO_CLOCK_START, free_windows
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.models import Contact, ContactTransition, PlanProposal
+from tests.service_env import need_env
 
 from .conftest import DEMO_PROFILE, seed, wait_for
 
@@ -175,7 +175,9 @@ def test_serve_killed_during_a_plan_commit_books_none_of_it_and_a_retry_books_al
     key, others = _seed_world(sessions)
     others_before = _snapshot(sessions, others)
     with sessions() as session:
-        transitions_before = session.scalar(select(func.count()).select_from(ContactTransition))
+        transitions_before = session.execute(
+            select(func.count()).select_from(ContactTransition)
+        ).scalar_one()
     headers = {"Authorization": f"Bearer {key}"}
 
     # Run 1: propose, then commit with the pause hook, and SIGKILL there.

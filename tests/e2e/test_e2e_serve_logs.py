@@ -28,7 +28,12 @@ def test_serve_logs_json_lines_and_runs_housekeeping_on_its_interval(tmp_path: P
     topics = data_dir / "topics" / "groundstation.frames"
     topics.mkdir(parents=True)
     # An old closed segment (records of 2020) and the active one: the first goes.
-    old = {"offset": 0, "timestamp_ms": 1_600_000_000_000, "key_b64": None, "headers": []}
+    old: dict[str, object] = {
+        "offset": 0,
+        "timestamp_ms": 1_600_000_000_000,
+        "key_b64": None,
+        "headers": [],
+    }
     (topics / f"{0:020d}.jsonl").write_text(json.dumps({**old, "value_b64": ""}) + "\n")
     (topics / f"{1:020d}.jsonl").write_text("")
     env = {

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from ingest.errors import ContractError
 from ingest.topics import (
     ContactEventMessage,
+    ContactEventState,
     DatasetFileInfo,
     DatasetReadyMessage,
     FrameMeta,
@@ -64,7 +65,16 @@ def test_a_non_numeric_header_is_named_with_its_value() -> None:
 
 
 def test_contact_event_json_follows_its_schema_and_round_trips() -> None:
-    ev = ContactEventMessage("c-1", "PREPASS", "PASS", T0, "AOS", 25544, "lisbon", "dish-1")
+    ev = ContactEventMessage(
+        "c-1",
+        ContactEventState.PREPASS,
+        ContactEventState.PASS,
+        T0,
+        "AOS",
+        25544,
+        "lisbon",
+        "dish-1",
+    )
     import json
 
     jsonschema.validate(json.loads(ev.encode()), load_schema("contact-event"))
@@ -120,13 +130,24 @@ def test_frame_headers_on_the_wire_are_unchanged() -> None:
 
 def test_contact_events_on_the_wire_are_unchanged() -> None:
     plus2 = WIRE_TIME.astimezone(timezone(timedelta(hours=2)))
-    ev = ContactEventMessage("c-7f3a", "PREPASS", "PASS", plus2, "AOS", 25544, "lisbon", "dish-1")
+    ev = ContactEventMessage(
+        "c-7f3a",
+        ContactEventState.PREPASS,
+        ContactEventState.PASS,
+        plus2,
+        "AOS",
+        25544,
+        "lisbon",
+        "dish-1",
+    )
     assert ev.encode() == (
         b'{"schema":"groundstation.contact-event/1","contact_id":"c-7f3a",'
         b'"old_state":"PREPASS","new_state":"PASS","at":"2026-11-27T01:02:03.456789Z",'
         b'"reason":"AOS","norad_id":25544,"station":"lisbon","antenna":"dish-1"}'
     )
-    update = ContactEventMessage("c-1", "SCHEDULED", "SCHEDULED", WIRE_TIME, "window updated")
+    update = ContactEventMessage(
+        "c-1", ContactEventState.SCHEDULED, ContactEventState.SCHEDULED, WIRE_TIME, "window updated"
+    )
     assert update.encode() == (
         b'{"schema":"groundstation.contact-event/1","contact_id":"c-1",'
         b'"old_state":"SCHEDULED","new_state":"SCHEDULED","at":"2026-11-27T01:02:03.456789Z",'

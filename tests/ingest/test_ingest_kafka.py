@@ -22,6 +22,7 @@ from ingest.consumer import KafkaSource, follow_frames
 from ingest.kafka_publisher import KafkaPublisher
 from ingest.topics import (
     ContactEventMessage,
+    ContactEventState,
     DatasetFileInfo,
     DatasetReadyMessage,
     FrameMeta,
@@ -53,7 +54,7 @@ def meta(contact: str, norad: int, seq: int) -> FrameMeta:
     )
 
 
-def config(bootstrap: str, prefix: str, spool: Path, **kw: object) -> KafkaConfig:
+def config(bootstrap: str, prefix: str, spool: Path, **kw: Any) -> KafkaConfig:
     return KafkaConfig(bootstrap, topic_prefix=prefix, partitions=3, spool_dir=spool, **kw)
 
 
@@ -176,7 +177,9 @@ def test_contact_events_and_dataset_notices_are_schema_valid_json_on_their_topic
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
 ) -> None:
     pub = KafkaPublisher(config(kafka_bootstrap, topic_prefix, tmp_path)).start()
-    ev = ContactEventMessage("c-1", "PREPASS", "PASS", T0, "AOS reached", 25544, "l", "d")
+    ev = ContactEventMessage(
+        "c-1", ContactEventState.PREPASS, ContactEventState.PASS, T0, "AOS reached", 25544, "l", "d"
+    )
     notice = DatasetReadyMessage(
         "d-1",
         "c-1",

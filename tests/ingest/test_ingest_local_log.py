@@ -20,7 +20,7 @@ from ingest.consumer import LocalLogSource, follow_frames
 from ingest.errors import IngestError
 from ingest.publisher import LocalLogPublisher, open_publisher
 from ingest.rebuild import rebuild_payload
-from ingest.topics import ContactEventMessage, FrameMeta, TopicNames
+from ingest.topics import ContactEventMessage, ContactEventState, FrameMeta, TopicNames
 
 T0 = datetime(2026, 11, 27, 1, 0, 0, tzinfo=UTC)
 DATA_LEN = 100  # data field bytes per frame
@@ -73,7 +73,9 @@ def test_with_no_broker_configured_the_publisher_is_the_local_log(tmp_path: Path
     pub = open_publisher(KafkaConfig(None, topic_prefix="gs", local_log_dir=tmp_path))
     assert isinstance(pub, LocalLogPublisher)
     pub.publish_frame(b"\x01\x02", meta(0))
-    pub.publish_contact_event(ContactEventMessage("c-1", "PREPASS", "PASS", T0, "AOS"))
+    pub.publish_contact_event(
+        ContactEventMessage("c-1", ContactEventState.PREPASS, ContactEventState.PASS, T0, "AOS")
+    )
     pub.close()
     assert len(list(topiclog.iter_lines(tmp_path, "gs.frames"))) == 1
     [line] = topiclog.iter_lines(tmp_path, "gs.contact-events")

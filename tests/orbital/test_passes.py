@@ -211,7 +211,7 @@ def test_quintic_hermite_states_match_sgp4_between_grid_samples(
         by_step.setdefault(_quantize_step(coarse_step_s(sat.no_kozai, sat.ecco)), []).append(e)
     for step, group in by_step.items():
         n_t = int(2 * 86400 / step)
-        grid = np.arange(n_t) * step
+        grid = np.arange(n_t, dtype=np.float64) * step
         jd = epoch.julian(grid)
         sats = [e.satrec() for e in group]
         err, r, v = SatrecArray(sats).sgp4(jd.whole, jd.utc_fraction)

@@ -48,13 +48,13 @@ EXPECTED = {
 }
 
 
-def test_the_built_in_catalogue_holds_every_satellite_with_its_transmitters():
+def test_the_built_in_catalogue_holds_every_satellite_with_its_transmitters() -> None:
     catalogue = load_catalogue()
     found = {s.name: (s.norad_id, len(s.transmitters)) for s in catalogue.satellites}
     assert found == EXPECTED
 
 
-def test_transmitter_options_are_read_as_written():
+def test_transmitter_options_are_read_as_written() -> None:
     catalogue = load_catalogue()
     aisat = catalogue.find("AISAT").transmitters[0]
     assert (aisat.modulation, aisat.framing, aisat.af_carrier_hz, aisat.deviation_hz) == (
@@ -74,7 +74,7 @@ def test_transmitter_options_are_read_as_written():
     assert (trisat.baud_rate, trisat.convolutional) == (9766, "nasa-dsn")
 
 
-def test_find_takes_a_norad_id_or_a_name_in_any_spelling():
+def test_find_takes_a_norad_id_or_a_name_in_any_spelling() -> None:
     catalogue = load_catalogue()
     assert catalogue.find("41909").name == "BY70-1"
     assert catalogue.find("by70 1").name == "BY70-1"
@@ -94,7 +94,7 @@ def test_find_takes_a_norad_id_or_a_name_in_any_spelling():
         ("4190", ["BY70-1"]),  # one missing
     ],
 )
-def test_an_unknown_key_names_the_satellites_close_to_it(key, close):
+def test_an_unknown_key_names_the_satellites_close_to_it(key: str, close: list[str]) -> None:
     catalogue = load_catalogue()
     with pytest.raises(UnknownSatelliteError) as exc:
         catalogue.find(key)
@@ -104,7 +104,7 @@ def test_an_unknown_key_names_the_satellites_close_to_it(key, close):
     assert exc.value.close[0].startswith(close[0])
 
 
-def test_a_bad_file_is_refused_with_its_name_field_and_value(tmp_path: Path):
+def test_a_bad_file_is_refused_with_its_name_field_and_value(tmp_path: Path) -> None:
     (tmp_path / "mysat.yaml").write_text(
         "name: MYSAT\nnorad_id: 99990\ntransmitters:\n"
         "  - name: downlink\n    frequency_hz: 437000000\n    modulation: fsk\n"
@@ -116,7 +116,7 @@ def test_a_bad_file_is_refused_with_its_name_field_and_value(tmp_path: Path):
     assert "field 'rs_interleave' does not apply" in str(info.value)
 
 
-def test_a_norad_id_claimed_twice_is_refused(tmp_path: Path):
+def test_a_norad_id_claimed_twice_is_refused(tmp_path: Path) -> None:
     (tmp_path / "copy.yaml").write_text(
         "name: NOT-BY70\nnorad_id: 41909\ntransmitters:\n"
         "  - {name: d, frequency_hz: 437000000, modulation: bpsk, baud_rate: 9600, framing: ax25}\n"
@@ -127,12 +127,12 @@ def test_a_norad_id_claimed_twice_is_refused(tmp_path: Path):
         load_catalogue([tmp_path])
 
 
-def test_yaml_that_does_not_parse_names_the_file():
+def test_yaml_that_does_not_parse_names_the_file() -> None:
     with pytest.raises(SatelliteSpecError, match="^broken.yaml: not valid YAML"):
         parse_satellite_file("name: [unclosed", "broken.yaml")
 
 
-def test_a_frequency_yaml_reads_as_text_gets_a_hint():
+def test_a_frequency_yaml_reads_as_text_gets_a_hint() -> None:
     text = (
         "name: X\nnorad_id: 99991\ntransmitters:\n"
         "  - {name: d, frequency_hz: 437e6, modulation: fsk, baud_rate: 9600, framing: ax25}\n"
