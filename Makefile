@@ -38,13 +38,14 @@ test: install-test
 	bash scripts/test.sh
 
 # Fast local check: ruff, mypy and every test that needs no service. Tests
-# marked postgres, kafka, s3 or grsat are left out (tests/conftest.py marks
+# marked postgres, kafka, s3, grsat or browser are left out (tests/conftest.py marks
 # them); the service variables are unset, and GS_TEST_SERVICES=none makes a
 # test that asks for a service without its mark fail instead of running.
-SERVICE_MARKS := not postgres and not kafka and not s3 and not grsat
+SERVICE_MARKS := not postgres and not kafka and not s3 and not grsat and not browser
 
 check: lint typecheck
 	env -u GS_TEST_POSTGRES_URL -u GS_TEST_KAFKA_BOOTSTRAP -u GS_TEST_S3_ENDPOINT -u GS_GRSAT \
+	  -u GS_TEST_CHROMIUM -u GS_TEST_CHROMEDRIVER \
 	  GS_TEST_SERVICES=none $(BIN)/pytest -m "$(SERVICE_MARKS)" -q $(PYTEST_ARGS)
 
 # The sdist and the wheel, in dist/ (README "Installing";

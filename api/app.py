@@ -27,7 +27,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import errors
+from api import console, errors
 from api.context import AppContext
 from api.deps import reject_unknown_query
 from api.events import ContactEventHub
@@ -281,6 +281,7 @@ def create_app(
         app.include_router(module.router)
 
     _add_problem_schema(app)
+    console.install(app)  # the web console at /, and offline /docs and /redoc
 
     app.add_middleware(_Timing, metrics=ctx.metrics)
     app.add_middleware(_BodyLimit, limit=max_upload_bytes)

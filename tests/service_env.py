@@ -28,6 +28,8 @@ SERVICE_FIXTURES = {
     "broker": "kafka",
     "s3_endpoint": "s3",
     "grsat": "grsat",
+    "browser_paths": "browser",
+    "axe_source": "browser",
 }
 
 

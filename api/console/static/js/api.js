@@ -1,0 +1,161 @@
+// The console's only way to the service: the public REST API with the
+// signed-in key as a Bearer token. The key lives in sessionStorage (gone
+// when the browser session ends); nothing is sent to any other host.
+
+const KEY = "groundstation.apiKey";
+
+export function getKey() {
+  return sessionStorage.getItem(KEY);
+}
+
+export function setKey(key) {
+  sessionStorage.setItem(KEY, key);
+}
+
+export function clearKey() {
+  sessionStorage.removeItem(KEY);
+}
+
+/** An answer other than 2xx, with the API's problem+json detail. */
+export class ApiError extends Error {
+  constructor(status, problem) {
+    const detail = (problem && (problem.detail || problem.title)) || "request failed";
+    super(`${status}: ${typeof detail === "string" ? detail : JSON.stringify(detail)}`);
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+function url(path, params) {
+  const u = new URL(path, window.location.origin);
+  for (const [name, value] of Object.entries(params || {})) {
+    if (value === null || value === undefined || value === "") continue;
+    for (const v of Array.isArray(value) ? value : [value]) u.searchParams.append(name, v);
+  }
+  return u;
+}
+
+function headers(extra = {}) {
+  const key = getKey();
+  return key ? { Authorization: `Bearer ${key}`, ...extra } : { ...extra };
+}
+
+async function problemOf(response) {
+  try {
+    return await response.json();
+  } catch {
+    return { detail: response.statusText };
+  }
+}
+
+// One API request at a time: on SQLite with the default two API threads,
+// three concurrent requests can wait on each other until the database's busy
+// timeout (each holds a thread while waiting for the write lock that a third,
+// needing a thread to end its transaction, still holds). Pages issue few
+// requests, so sequential costs little.
+let queue = Promise.resolve();
+
+/** GET (or another method with a JSON body) -> the parsed JSON answer. */
+export function api(path, options = {}) {
+  const run = queue.then(() => request(path, options));
+  queue = run.catch(() => {});
+  return run;
+}
+
+async function request(path, { params, method = "GET", body, signal } = {}) {
+  const init = { method, headers: headers({ Accept: "application/json" }), signal };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(url(path, params), init);
+  if (!response.ok) throw new ApiError(response.status, await problemOf(response));
+  return response.status === 204 ? null : response.json();
+}
+
+/** Every page of a cursor-paged list (GET /contacts): all rows in order. */
+export async function allPages(path, params, { signal, pageSize = 1000 } = {}) {
+  const rows = [];
+  let cursor = null;
+  do {
+    const page = await api(path, { params: { ...params, limit: pageSize, cursor }, signal });
+    rows.push(...page.data);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return rows;
+}
+
+/** Follow GET /contacts/events (Server-Sent Events) with the key in the
+ * Authorization header (EventSource cannot send one), calling
+ * onEvent(type, data) for each event; reconnects with Last-Event-ID until
+ * `signal` aborts. onStatus(text) tells whether the stream is live. */
+export async function followEvents(onEvent, { signal, onStatus = () => {} } = {}) {
+  let lastId = null;
+  while (!signal.aborted) {
+    try {
+      const extra = { Accept: "text/event-stream" };
+      if (lastId) extra["Last-Event-ID"] = lastId;
+      const response = await fetch(url("/contacts/events"), { headers: headers(extra), signal });
+      if (!response.ok) throw new ApiError(response.status, await problemOf(response));
+      onStatus("live");
+      lastId = await readEvents(response.body, onEvent, lastId);
+    } catch (err) {
+      if (signal.aborted) return;
+      onStatus(`reconnecting (${err.message || err})`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  }
+}
+
+async function readEvents(body, onEvent, lastId) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return lastId;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event = { type: "message", data: [], id: null };
+      for (const line of block.split("\n")) {
+        if (line.startsWith(":")) continue;
+        const colon = line.indexOf(":");
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const text = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+        if (field === "event") event.type = text;
+        else if (field === "data") event.data.push(text);
+        else if (field === "id") event.id = text;
+      }
+      if (event.id) lastId = event.id;
+      if (event.data.length) onEvent(event.type, JSON.parse(event.data.join("\n")));
+    }
+  }
+}
+
+async function sha256Hex(buffer) {
+  if (!window.crypto || !window.crypto.subtle) return null;
+  const digest = await window.crypto.subtle.digest("SHA-256", buffer);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Download one dataset file with the key, check its SHA-256 against the
+ * catalogue's (X-Checksum-SHA256), then hand it to the browser as a file.
+ * -> {bytes, sha256, expected, verified}. */
+export async function downloadFile(datasetId, name) {
+  const path = `/datasets/${encodeURIComponent(datasetId)}/files/${name.split("/").map(encodeURIComponent).join("/")}`;
+  const response = await fetch(url(path), { headers: headers() });
+  if (!response.ok) throw new ApiError(response.status, await problemOf(response));
+  const expected = response.headers.get("X-Checksum-SHA256");
+  const blob = await response.blob();
+  const sha256 = await sha256Hex(await blob.arrayBuffer());
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = name.split("/").pop();
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+  return { bytes: blob.size, sha256, expected, verified: sha256 !== null && sha256 === expected };
+}

@@ -1,0 +1,119 @@
+// Contact page: state (live from the event stream), times, history, a track
+// summary and sky plot from GET /contacts/{id}/track, and its datasets.
+import { api, followEvents } from "./api.js";
+import { datasetTable } from "./datasets.js";
+import { emptyNote, errorNote, fmtDuration, fmtNumber, fmtTime, h, stateBadge } from "./format.js";
+import { skyPlotSvg } from "./skyplot.js";
+
+function facts(pairs) {
+  return h("dl", { class: "facts" }, pairs.flatMap(([k, v, id]) => [h("dt", {}, k), h("dd", { id }, v)]));
+}
+
+function historyRow(t) {
+  return [fmtTime(t.at), `${t.old_state} → ${t.new_state}`, t.reason];
+}
+
+function trackSummary(track) {
+  const pts = track.data.filter((p) => p.elevation_deg !== null);
+  if (!pts.length) return emptyNote("No track point.");
+  let top = pts[0];
+  for (const p of pts) if (p.elevation_deg > top.elevation_deg) top = p;
+  const up = pts.filter((p) => p.elevation_deg >= 0);
+  const ranges = pts.map((p) => p.range_km).filter((v) => v !== null);
+  const doppler = pts.map((p) => p.doppler_hz).filter((v) => v !== null);
+  return facts([
+    ["Points", `${track.count} every ${track.step_s} s`],
+    ["Above the horizon", up.length ? `${fmtTime(up[0].time)} to ${fmtTime(up[up.length - 1].time)}` : "never"],
+    ["Rise azimuth", up.length ? `${fmtNumber(up[0].azimuth_deg)}°` : "–"],
+    ["Highest", `${fmtNumber(top.elevation_deg)}° at ${fmtTime(top.time)}, azimuth ${fmtNumber(top.azimuth_deg)}°`, "track-max-el"],
+    ["Set azimuth", up.length ? `${fmtNumber(up[up.length - 1].azimuth_deg)}°` : "–"],
+    ["Range", `${fmtNumber(Math.min(...ranges), 0)} – ${fmtNumber(Math.max(...ranges), 0)} km`],
+    ["Doppler", `${fmtNumber(Math.min(...doppler) / 1000, 2)} … ${fmtNumber(Math.max(...doppler) / 1000, 2)} kHz at ${fmtNumber(track.downlink_freq_hz / 1e6, 3)} MHz`],
+  ]);
+}
+
+async function trackSection(c, signal) {
+  const section = h("section", { id: "track", "aria-labelledby": "track-h" }, h("h2", { id: "track-h" }, "Track"));
+  try {
+    const [track, station] = await Promise.all([
+      api(`/contacts/${encodeURIComponent(c.id)}/track`, { params: { step_s: 5 }, signal }),
+      api(`/ground-stations/${encodeURIComponent(c.station_id)}`, { signal }),
+    ]);
+    const plot = skyPlotSvg(track.data, station.horizon_mask, station.min_elevation_deg,
+      `Sky plot of contact ${c.id} over ${station.name}: ${track.count} points, highest ${fmtNumber(c.max_elevation_deg)}°`);
+    const figure = h("figure", { id: "skyplot", "data-segments": plot.segments, "data-points": plot.points });
+    figure.innerHTML = plot.svg; // built from numbers and our own strings only
+    figure.append(h("figcaption", { class: "muted" }, "Azimuth/elevation of the track; zenith at the centre, north up. Dashed: station minimum elevation."));
+    section.append(h("div", { class: "grid2" }, trackSummary(track), figure));
+  } catch (err) {
+    section.append(errorNote(err));
+  }
+  return section;
+}
+
+/** Cancel (POST /contacts/{id}/cancel) with a reason; the API says when it may not. */
+function cancelForm(c, onCancelled) {
+  const reason = h("input", { id: "cancel-reason", type: "text", maxlength: 500, value: "cancelled from the console" });
+  const note = h("span", { id: "cancel-note", role: "status" });
+  const form = h("form", { class: "controls", id: "cancel-form", "aria-label": "Cancel this contact" },
+    h("label", { for: "cancel-reason" }, "Reason", reason),
+    h("button", { type: "submit" }, "Cancel contact"), note);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    note.replaceChildren(" cancelling…");
+    try {
+      const done = await api(`/contacts/${encodeURIComponent(c.id)}/cancel`, { method: "POST", body: { reason: reason.value } });
+      note.replaceChildren(" cancelled");
+      onCancelled(done);
+    } catch (err) {
+      note.replaceChildren(h("span", { class: "error refused", role: "alert" }, `Refused: ${err.message}`));
+    }
+  });
+  return form;
+}
+
+export async function render(main, { args, signal }) {
+  const id = args[0];
+  const c = await api(`/contacts/${encodeURIComponent(id)}`, { signal });
+  const sat = await api(`/satellites/${c.norad_id}`, { signal }).catch(() => ({ name: `NORAD ${c.norad_id}` }));
+  const stateCell = h("span", { id: "contact-state" }, stateBadge(c.state));
+  const reasonCell = h("span", { id: "contact-reason" }, c.state_reason || "–");
+  const history = h("tbody", { id: "history" }, c.history.map((t) => h("tr", {}, historyRow(t).map((v) => h("td", {}, v)))));
+  const live = h("p", { class: "live", role: "status", id: "live" }, "Event stream: connecting…");
+  const datasets = await api("/datasets", { params: { contact: c.id }, signal });
+  main.replaceChildren(
+    h("h1", {}, `${sat.name} on ${c.antenna_id}`),
+    live,
+    facts([
+      ["Contact", c.id],
+      ["State", stateCell],
+      ["Reason", reasonCell],
+      ["Station / antenna", `${c.station_id} / ${c.antenna_id}`],
+      ["Satellite", `${sat.name} (NORAD ${c.norad_id}), tenant ${c.tenant}`],
+      ["Profile", c.profile_id],
+      ["AOS · TCA · LOS", `${fmtTime(c.aos)} · ${fmtTime(c.tca)} · ${fmtTime(c.los)}`],
+      ["Booked", `${fmtTime(c.booked_start)} to ${fmtTime(c.booked_end)} (${fmtDuration((Date.parse(c.booked_end) - Date.parse(c.booked_start)) / 1000)})`],
+      ["Max elevation", `${fmtNumber(c.max_elevation_deg)}°`],
+      ["Elements epoch", fmtTime(c.ephemeris_epoch)],
+    ]),
+    ["SCHEDULED", "PREPASS", "PASS", "POSTPASS"].includes(c.state)
+      ? cancelForm(c, (done) => {
+        stateCell.replaceChildren(stateBadge(done.state));
+        reasonCell.textContent = done.state_reason || "–";
+      })
+      : null,
+    h("section", { "aria-labelledby": "history-h" }, h("h2", { id: "history-h" }, "History"),
+      h("table", {}, h("thead", {}, h("tr", {}, ["At", "Change", "Reason"].map((t) => h("th", { scope: "col" }, t)))), history)),
+    await trackSection(c, signal),
+    h("section", { id: "contact-datasets", "aria-labelledby": "datasets-h" }, h("h2", { id: "datasets-h" }, "Frames and datasets"),
+      datasets.count ? datasetTable(datasets.data, { linkContacts: false }) : emptyNote("No dataset yet: one is made when the pass completes.")),
+  );
+  followEvents((type, e) => {
+    if (type !== "contact" || e.contact_id !== c.id) return;
+    stateCell.replaceChildren(stateBadge(e.new_state));
+    reasonCell.textContent = e.reason || "–";
+    history.append(h("tr", {}, historyRow(e).map((v) => h("td", {}, v))));
+    live.textContent = `Event stream: live; ${e.old_state} → ${e.new_state} at ${fmtTime(e.at)}`;
+  }, { signal, onStatus: (text) => { live.textContent = `Event stream: ${text}`; } });
+}
+

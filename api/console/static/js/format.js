@@ -1,0 +1,90 @@
+// Small helpers shared by the pages: DOM building (text only, never HTML
+// from the API), UTC times, sizes, and the colour of each contact state.
+
+/** h("a", {href: "#/x", class: "y"}, "text", child) -> an element. */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "style") {
+      el.style.cssText = value; // CSSOM: allowed by the page's style-src 'self'
+    } else if (name.startsWith("on") && typeof value === "function") {
+      el.addEventListener(name.slice(2), value);
+    } else {
+      el.setAttribute(name, value === true ? "" : String(value));
+    }
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+/** "2023-07-04 18:00:00Z" from an ISO string, a Date or epoch milliseconds. */
+export function fmtTime(value) {
+  if (value === null || value === undefined) return "";
+  const d = value instanceof Date ? value : new Date(value);
+  return d.toISOString().replace("T", " ").replace(/\.\d{3}Z$/, "Z");
+}
+
+export function fmtClock(value) {
+  return fmtTime(value).slice(11, 16);
+}
+
+export function fmtDuration(seconds) {
+  const s = Math.round(seconds);
+  const m = Math.floor(s / 60);
+  return m >= 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m} min ${s % 60} s`;
+}
+
+export function fmtBytes(n) {
+  if (n < 1024) return `${n} B`;
+  const units = ["kB", "MB", "GB", "TB"];
+  let v = n;
+  let i = -1;
+  do { v /= 1024; i += 1; } while (v >= 1024 && i < units.length - 1);
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+export function fmtNumber(n, digits = 1) {
+  return n === null || n === undefined ? "–" : Number(n).toFixed(digits);
+}
+
+/** Fill colour of each contact state (timeline bars, state badges). */
+export const STATE_COLOURS = {
+  AVAILABLE: "#8c959f",
+  SCHEDULED: "#0969da",
+  PREPASS: "#8250df",
+  PASS: "#bf3989",
+  POSTPASS: "#9a6700",
+  COMPLETED: "#1a7f37",
+  FAILED: "#cf222e",
+  CANCELLED: "#6e7781",
+  FAILED_TO_SCHEDULE: "#953800",
+};
+
+export const RUNNING_STATES = ["PREPASS", "PASS", "POSTPASS"];
+export const FAILED_STATES = ["FAILED", "FAILED_TO_SCHEDULE"];
+
+export function stateBadge(state) {
+  return h("span", { class: "state", style: `background:${STATE_COLOURS[state] || "#57606a"}` }, state);
+}
+
+export function table(headers, rows, caption) {
+  return h(
+    "table",
+    {},
+    caption ? h("caption", { class: "muted" }, caption) : null,
+    h("thead", {}, h("tr", {}, headers.map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((c) => h("td", {}, c))))),
+  );
+}
+
+export function emptyNote(text) {
+  return h("p", { class: "empty" }, text);
+}
+
+export function errorNote(err) {
+  return h("p", { class: "error", role: "alert" }, err && err.message ? err.message : String(err));
+}

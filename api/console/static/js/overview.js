@@ -1,0 +1,110 @@
+// Overview: stations and their antennas' status, contacts running now (with
+// progress), the next contacts, and failures of the last day; refreshed
+// when the event stream reports a contact change.
+import { api, followEvents } from "./api.js";
+import {
+  FAILED_STATES, RUNNING_STATES, emptyNote, errorNote, fmtNumber, fmtTime, h, stateBadge, table,
+} from "./format.js";
+
+const DAY_MS = 86400000;
+
+function contactLink(c, names) {
+  return h("a", { href: `#/contact/${encodeURIComponent(c.id)}` }, `${names.get(c.norad_id) || c.norad_id}`);
+}
+
+function stationsSection(stations) {
+  if (!stations.length) return emptyNote("No stations.");
+  return table(
+    ["Station", "Location", "Antennas"],
+    stations.map((s) => [
+      `${s.name} (${s.id})`,
+      `${fmtNumber(s.lat_deg, 2)}°, ${fmtNumber(s.lon_deg, 2)}°, ${Math.round(s.alt_m)} m`,
+      h("ul", { class: "antennas" }, s.antennas.map((a) =>
+        h("li", { "data-antenna": a.id }, `${a.id}: `, h("strong", { class: a.status === "online" ? "ok" : "bad" }, a.status)))),
+    ]),
+  );
+}
+
+function percentDone(c, nowMs) {
+  const start = Date.parse(c.booked_start);
+  const end = Date.parse(c.booked_end);
+  return Math.max(0, Math.min(100, (100 * (nowMs - start)) / (end - start)));
+}
+
+function progressOf(c, nowMs) {
+  const pct = percentDone(c, nowMs).toFixed(0);
+  const bar = h("progress", { max: 100, value: pct, "aria-label": `progress of contact ${c.id}` }, `${pct} %`);
+  bar.contact = c;
+  return bar;
+}
+
+function contactsTable(rows, names, extra, empty) {
+  if (!rows.length) return emptyNote(empty);
+  return table(
+    ["Satellite", "Antenna", "State", "AOS", "LOS", "Max el.", ...extra.map((e) => e.title)],
+    rows.map((c) => [
+      contactLink(c, names), `${c.station_id} / ${c.antenna_id}`, stateBadge(c.state),
+      fmtTime(c.aos), fmtTime(c.los), `${fmtNumber(c.max_elevation_deg)}°`,
+      ...extra.map((e) => e.cell(c)),
+    ]),
+  );
+}
+
+async function loadContacts(now) {
+  const [running, next, failed] = await Promise.all([
+    api("/contacts", { params: { state: RUNNING_STATES, limit: 100 } }),
+    api("/contacts", { params: { state: "SCHEDULED", start: new Date(now).toISOString(), limit: 10 } }),
+    api("/contacts", {
+      params: {
+        state: FAILED_STATES, start: new Date(now - DAY_MS).toISOString(),
+        end: new Date(now).toISOString(), limit: 100,
+      },
+    }),
+  ]);
+  return { running, next, failed };
+}
+
+export async function render(main, { signal, now }) {
+  const [stations, satellites] = await Promise.all([api("/ground-stations"), api("/satellites")]);
+  const names = new Map(satellites.data.map((s) => [s.norad_id, s.name]));
+  const live = h("p", { class: "live", role: "status", id: "live" }, "Event stream: connecting…");
+  const sections = {
+    running: h("section", { id: "running", "aria-labelledby": "running-h" }),
+    next: h("section", { id: "next", "aria-labelledby": "next-h" }),
+    failed: h("section", { id: "failed", "aria-labelledby": "failed-h" }),
+  };
+  main.replaceChildren(
+    h("h1", {}, "Overview"), live,
+    h("section", { id: "stations", "aria-labelledby": "stations-h" },
+      h("h2", { id: "stations-h" }, "Stations"), stationsSection(stations.data)),
+    sections.running, sections.next, sections.failed,
+  );
+
+  async function refresh() {
+    const t = now();
+    try {
+      const { running, next, failed } = await loadContacts(t);
+      sections.running.replaceChildren(h("h2", { id: "running-h" }, `Running now (${running.count})`),
+        contactsTable(running.data, names, [{ title: "Progress", cell: (c) => progressOf(c, t) }], "No contact is running."));
+      sections.next.replaceChildren(h("h2", { id: "next-h" }, "Next contacts"),
+        contactsTable(next.data, names, [], "No contact is scheduled."));
+      sections.failed.replaceChildren(h("h2", { id: "failed-h" }, `Failures in the last 24 h (${failed.count})`),
+        contactsTable(failed.data, names, [{ title: "Reason", cell: (c) => c.state_reason }], "No failure in the last 24 hours."));
+    } catch (err) {
+      if (!signal.aborted) main.append(errorNote(err));
+    }
+  }
+  await refresh();
+  // Progress of the running contacts follows the service clock between refreshes.
+  const ticker = setInterval(() => {
+    for (const bar of sections.running.querySelectorAll("progress")) {
+      if (bar.contact) bar.value = percentDone(bar.contact, now()).toFixed(0);
+    }
+  }, 1000);
+  signal.addEventListener("abort", () => clearInterval(ticker));
+
+  let pending = null;
+  followEvents(() => {
+    if (pending === null) pending = setTimeout(() => { pending = null; refresh(); }, 500);
+  }, { signal, onStatus: (text) => { live.textContent = `Event stream: ${text}`; } });
+}

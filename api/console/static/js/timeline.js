@@ -1,0 +1,254 @@
+// Timeline: the contacts of one UTC day or week per antenna, coloured by state.
+// All bars are drawn on one canvas in one pass (bucketed by state: one path
+// and one fill per state), so 12,000 contacts draw in milliseconds; the
+// selection is drawn on an overlay canvas. Click a bar, or select one with
+// the arrow keys and press Enter, to open the contact.
+import { allPages, api } from "./api.js";
+import { STATE_COLOURS, emptyNote, fmtClock, fmtTime, h, table } from "./format.js";
+
+const DAY_MS = 86400000;
+const ROW_H = 14;
+const AXIS_H = 22;
+const LABEL_W = 150;
+
+function dayStart(ms) {
+  const d = new Date(ms);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+}
+
+/** Rows (antennas) and, per row, its contacts sorted by start (for hit tests). */
+function layout(stations, contacts) {
+  const rows = [];
+  const index = new Map();
+  for (const s of stations) {
+    for (const a of s.antennas) {
+      index.set(a.id, rows.length);
+      rows.push({ antenna: a.id, station: s.id, items: [] });
+    }
+  }
+  for (const c of contacts) {
+    if (!index.has(c.antenna_id)) {
+      index.set(c.antenna_id, rows.length);
+      rows.push({ antenna: c.antenna_id, station: c.station_id, items: [] });
+    }
+    rows[index.get(c.antenna_id)].items.push({
+      c, start: Date.parse(c.booked_start), end: Date.parse(c.booked_end),
+    });
+  }
+  for (const r of rows) r.items.sort((x, y) => x.start - y.start);
+  return rows;
+}
+
+function drawAxis(g, from, spanMs, width) {
+  const days = spanMs / DAY_MS;
+  const stepH = days > 1 ? 6 : 1;
+  g.fillStyle = "#57606a";
+  g.font = "11px system-ui, sans-serif";
+  g.strokeStyle = "#d0d7de";
+  g.beginPath();
+  for (let hour = 0; hour <= 24 * days; hour += stepH) {
+    const x = LABEL_W + ((width - LABEL_W) * hour) / (24 * days);
+    g.moveTo(x + 0.5, AXIS_H - 4);
+    g.lineTo(x + 0.5, g.canvas.height);
+    if (hour >= 24 * days) continue;
+    if (days > 1 && hour % 24 === 0) g.fillText(fmtTime(from + hour * 3600000).slice(5, 10), x + 2, 13);
+    if (days === 1 && hour % 2 === 0) g.fillText(fmtClock(from + hour * 3600000), x + 2, 13);
+  }
+  g.stroke();
+}
+
+function drawNow(g, from, spanMs, width, nowMs, height) {
+  if (nowMs < from || nowMs > from + spanMs) return;
+  const x = LABEL_W + ((width - LABEL_W) * (nowMs - from)) / spanMs;
+  g.strokeStyle = "#cf222e";
+  g.lineWidth = 1.5;
+  g.beginPath();
+  g.moveTo(x, AXIS_H - 6);
+  g.lineTo(x, height);
+  g.stroke();
+  g.fillStyle = "#cf222e";
+  g.fillText("now", x + 3, AXIS_H - 8 + 8);
+}
+
+/** Draw every row and bar in one pass; -> milliseconds it took. */
+function draw(canvas, rows, from, spanMs, width, nowMs) {
+  const t0 = performance.now();
+  const ratio = window.devicePixelRatio || 1;
+  const height = AXIS_H + rows.length * ROW_H;
+  canvas.width = Math.round(width * ratio);
+  canvas.height = Math.round(height * ratio);
+  canvas.style.width = `${width}px`;
+  canvas.style.height = `${height}px`;
+  const g = canvas.getContext("2d");
+  g.setTransform(ratio, 0, 0, ratio, 0, 0);
+  g.clearRect(0, 0, width, height);
+  drawAxis(g, from, spanMs, width);
+  const scale = (width - LABEL_W) / spanMs;
+  const paths = {};
+  g.fillStyle = "#1b1f24";
+  g.font = "11px system-ui, sans-serif";
+  rows.forEach((row, i) => {
+    const y = AXIS_H + i * ROW_H;
+    if (i % 2) {
+      g.fillStyle = "#f6f8fa";
+      g.fillRect(0, y, width, ROW_H);
+      g.fillStyle = "#1b1f24";
+    }
+    g.fillText(row.antenna, 4, y + ROW_H - 3, LABEL_W - 8);
+    for (const it of row.items) {
+      const x0 = LABEL_W + Math.max(0, it.start - from) * scale;
+      const x1 = LABEL_W + Math.min(spanMs, it.end - from) * scale;
+      const path = paths[it.c.state] || (paths[it.c.state] = new Path2D());
+      path.rect(x0, y + 2, Math.max(1, x1 - x0), ROW_H - 4);
+    }
+  });
+  for (const [state, path] of Object.entries(paths)) {
+    g.fillStyle = STATE_COLOURS[state] || "#57606a";
+    g.fill(path);
+  }
+  drawNow(g, from, spanMs, width, nowMs, height);
+  return performance.now() - t0;
+}
+
+function legend(counts) {
+  return h("ul", { class: "legend", "aria-label": "Colours of contact states" },
+    Object.entries(STATE_COLOURS).map(([state, colour]) => h("li", {},
+      h("span", { class: "swatch", style: `background:${colour}`, "aria-hidden": "true" }),
+      `${state} (${counts[state] || 0})`)));
+}
+
+function controls(from, days, stations, station, onChange) {
+  const day = h("input", { type: "date", id: "tl-day", value: fmtTime(from).slice(0, 10) });
+  const select = h("select", { id: "tl-station" },
+    h("option", { value: "" }, "All stations"),
+    stations.map((s) => h("option", { value: s.id, selected: s.id === station }, s.name)));
+  const span = h("select", { id: "tl-span" },
+    h("option", { value: "1", selected: days === 1 }, "One day"),
+    h("option", { value: "7", selected: days === 7 }, "One week"));
+  const go = (ms) => onChange(ms, select.value, Number(span.value));
+  day.addEventListener("change", () => day.value && go(Date.parse(`${day.value}T00:00:00Z`)));
+  select.addEventListener("change", () => go(from));
+  span.addEventListener("change", () => go(from));
+  const unit = days === 1 ? "day" : "week";
+  return h("div", { class: "controls" },
+    h("label", { for: "tl-day" }, "From (UTC)", day),
+    h("label", { for: "tl-span" }, "Span", span),
+    h("label", { for: "tl-station" }, "Station", select),
+    h("button", { type: "button", id: "tl-prev", onclick: () => go(from - days * DAY_MS) }, `Previous ${unit}`),
+    h("button", { type: "button", id: "tl-next", onclick: () => go(from + days * DAY_MS) }, `Next ${unit}`));
+}
+
+/** Keyboard and pointer selection over the drawn rows. */
+function interact(canvas, overlay, rows, from, spanMs, width, announce) {
+  const scale = (width - LABEL_W) / spanMs;
+  let sel = null; // [row, item]
+  const g = overlay.getContext("2d");
+  const ratio = window.devicePixelRatio || 1;
+  overlay.width = canvas.width;
+  overlay.height = canvas.height;
+  overlay.style.width = canvas.style.width;
+  overlay.style.height = canvas.style.height;
+  const itemAt = (r, k) => rows[r] && rows[r].items[k];
+  function show() {
+    g.setTransform(ratio, 0, 0, ratio, 0, 0);
+    g.clearRect(0, 0, width, overlay.height);
+    if (!sel) return;
+    const it = itemAt(...sel);
+    const x0 = LABEL_W + Math.max(0, it.start - from) * scale;
+    const x1 = LABEL_W + Math.min(spanMs, it.end - from) * scale;
+    g.strokeStyle = "#ff9500";
+    g.lineWidth = 2;
+    g.strokeRect(x0 - 2, AXIS_H + sel[0] * ROW_H, Math.max(1, x1 - x0) + 4, ROW_H);
+    announce(`Selected contact ${it.c.id}: NORAD ${it.c.norad_id} on ${it.c.antenna_id}, ` +
+      `${fmtTime(it.c.booked_start)} to ${fmtClock(it.c.booked_end)}, ${it.c.state}. Enter opens it.`);
+  }
+  const open = () => sel && (window.location.hash = `#/contact/${encodeURIComponent(itemAt(...sel).c.id)}`);
+  function nearest(r, ms) {
+    const items = rows[r].items;
+    if (!items.length) return null;
+    let lo = 0;
+    let hi = items.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (items[mid].end < ms) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+  }
+  canvas.addEventListener("keydown", (e) => {
+    const rowsWithItems = rows.map((r, i) => (r.items.length ? i : -1)).filter((i) => i >= 0);
+    if (!rowsWithItems.length) return;
+    let [r, k] = sel || [rowsWithItems[0], -1];
+    const at = sel ? itemAt(r, k).start : from;
+    if (e.key === "ArrowRight") k = Math.min(rows[r].items.length - 1, k + 1);
+    else if (e.key === "ArrowLeft") k = Math.max(0, k - 1);
+    else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      const pos = rowsWithItems.indexOf(r) + (e.key === "ArrowDown" ? 1 : -1);
+      if (pos < 0 || pos >= rowsWithItems.length) return;
+      r = rowsWithItems[pos];
+      k = nearest(r, at);
+    } else if (e.key === "Enter") { open(); return; } else return;
+    e.preventDefault();
+    sel = [r, Math.max(0, k)];
+    show();
+  });
+  canvas.addEventListener("click", (e) => {
+    const box = canvas.getBoundingClientRect();
+    const r = Math.floor((e.clientY - box.top - AXIS_H) / ROW_H);
+    if (r < 0 || r >= rows.length) return;
+    const ms = from + (e.clientX - box.left - LABEL_W) / scale;
+    const k = nearest(r, ms);
+    if (k === null || rows[r].items[k].start > ms + 2 / scale) return;
+    sel = [r, k];
+    show();
+    open();
+  });
+}
+
+export async function render(main, { signal, now, args }) {
+  const from = args[0] ? Date.parse(`${args[0]}T00:00:00Z`) : dayStart(now());
+  const station = args[1] || "";
+  const days = args[2] === "7" ? 7 : 1;
+  const spanMs = days * DAY_MS;
+  const stations = (await api("/ground-stations", { signal })).data
+    .filter((s) => !station || s.id === station);
+  const allStations = station ? (await api("/ground-stations", { signal })).data : stations;
+  const t0 = performance.now();
+  const contacts = await allPages("/contacts", {
+    start: new Date(from).toISOString(), end: new Date(from + spanMs).toISOString(), station,
+  }, { signal });
+  const fetchMs = performance.now() - t0;
+  const rows = layout(stations, contacts);
+  const counts = {};
+  for (const c of contacts) counts[c.state] = (counts[c.state] || 0) + 1;
+
+  const canvas = h("canvas", {
+    id: "timeline", tabindex: 0, role: "img",
+    "aria-label": `Timeline of ${contacts.length} contacts on ${rows.length} antennas, ${days === 1 ? "" : `${days} days from `}${fmtTime(from).slice(0, 10)} UTC. ` +
+      "Arrow keys select a contact, Enter opens it.",
+  });
+  const overlay = h("canvas", { class: "overlay", "aria-hidden": "true" });
+  const status = h("p", { id: "tl-status", class: "muted", role: "status" });
+  const selected = h("p", { id: "tl-selected", "aria-live": "polite" });
+  const wrap = h("div", { class: "timeline-wrap" }, canvas, overlay);
+  const go = (ms, st, n) => { window.location.hash = `#/timeline/${fmtTime(ms).slice(0, 10)}/${st}/${n}`; };
+  main.replaceChildren(
+    h("h1", {}, "Timeline"),
+    controls(from, days, allStations, station, go),
+    legend(counts), status, wrap, selected,
+    h("h2", {}, "Contacts by antenna and state"),
+    rows.some((r) => r.items.length)
+      ? table(["Antenna", "Contacts", ...Object.keys(STATE_COLOURS)],
+        rows.filter((r) => r.items.length).map((r) => [r.antenna, r.items.length,
+          ...Object.keys(STATE_COLOURS).map((s) => r.items.filter((it) => it.c.state === s).length)]))
+      : emptyNote("No contact on this day."),
+  );
+  const width = Math.max(600, wrap.clientWidth || 1000);
+  const drawMs = draw(canvas, rows, from, spanMs, width, now());
+  canvas.dataset.contacts = String(contacts.length);
+  canvas.dataset.rows = String(rows.length);
+  canvas.dataset.drawMs = drawMs.toFixed(1);
+  canvas.dataset.fetchMs = fetchMs.toFixed(0);
+  status.textContent = `${contacts.length} contacts on ${rows.length} antennas; ` +
+    `fetched in ${fetchMs.toFixed(0)} ms, drawn in ${drawMs.toFixed(1)} ms.`;
+  interact(canvas, overlay, rows, from, spanMs, width, (text) => { selected.textContent = text; });
+}

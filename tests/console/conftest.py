@@ -1,0 +1,460 @@
+"""Fixtures of the console's browser tests: the real app (``create_app``) on
+SQLite, seeded with stations, satellites of two tenants, one key per role,
+contacts and a dataset, served by uvicorn on a loopback port, and Debian's
+headless Chromium driven by Selenium through chromedriver.
+
+Chromium and chromedriver come from ``scripts/services/browser.sh start``
+(GS_TEST_CHROMIUM, GS_TEST_CHROMEDRIVER): without them the browser tests
+skip locally and FAIL under CI=true. Screenshots of every page go to
+``build/screenshots/`` (gitignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+import uuid
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.orm import Session
+
+from api.app import create_app
+from groundstation import apikeys, ephemerides, inventory
+from groundstation.db import make_session_factory
+from groundstation.models import Antenna, Contact
+from groundstation.settings import Settings
+from ingest.catalog import CatalogService, FileEntry
+from tests.service_env import need_env
+
+REPO = Path(__file__).resolve().parents[2]
+TLE = REPO / "tests" / "data" / "domain" / "sample.tle"
+NOW = datetime(2023, 7, 4, 18, 0, tzinfo=UTC)  # NOAA 19 elements: epoch 2023-07-04T16:11Z
+NOAA19, NOAA18, FUNCUBE = 33591, 28654, 39444
+SCREENSHOTS = REPO / "build" / "screenshots"
+DATASET_BYTES = bytes(range(256)) * 400 + b"console"
+
+
+@pytest.fixture(scope="session")
+def browser_paths() -> tuple[str, str]:
+    """(chromium, chromedriver) from scripts/services/browser.sh."""
+    return (
+        need_env("GS_TEST_CHROMIUM", "browser"),
+        need_env("GS_TEST_CHROMEDRIVER", "browser"),
+    )
+
+
+@dataclass
+class Console:
+    """The served app: its base URL, keys by who, the engine, seeded ids."""
+
+    url: str
+    app: FastAPI
+    engine: Engine
+    keys: dict[str, str]
+    contacts: dict[str, str] = field(default_factory=dict)
+
+    def api(self, who: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {self.keys[who]}"}, timeout=60
+        )
+
+    def session(self) -> Session:
+        return make_session_factory(self.engine)()
+
+
+def seed(session: Session) -> dict[str, str]:
+    """Svalbard (two UHF antennas, one S-band), NOAA 19/18 of tenant acme,
+    FUNCUBE-1 of tenant globex, profile leo, the sample TLEs; one key per role."""
+    inventory.add_station(
+        session,
+        station_id="svalbard",
+        name="SvalSat",
+        lat_deg=78.2298,
+        lon_deg=15.4078,
+        alt_m=501.0,
+        min_elevation_deg=5.0,
+        horizon_mask=[(0.0, 3.0), (90.0, 8.0), (180.0, 4.0), (270.0, 6.0)],
+    )
+    for antenna_id, band in (
+        ("sv-uhf", (400e6, 450e6)),
+        ("sv-uhf-2", (400e6, 450e6)),
+        ("sv-s", (2.2e9, 2.3e9)),
+    ):
+        inventory.add_antenna(
+            session,
+            antenna_id=antenna_id,
+            station_id="svalbard",
+            bands_hz=[band],
+            setup_s=60,
+            teardown_s=60,
+            status="offline" if antenna_id == "sv-s" else "online",
+        )
+    for norad, name, tenant in (
+        (NOAA19, "NOAA 19", "acme"),
+        (NOAA18, "NOAA 18", "acme"),
+        (FUNCUBE, "FUNCUBE-1", "globex"),
+    ):
+        inventory.add_satellite(
+            session,
+            norad_id=norad,
+            name=name,
+            tenant=tenant,
+            downlink_freq_hz=437.5e6,
+            downlink_bandwidth_hz=25e3,
+        )
+    inventory.add_profile(
+        session, profile_id="leo", prepass_s=120, postpass_s=60, min_viable_duration_s=120
+    )
+    result = ephemerides.upload_ephemerides(session, text=TLE.read_text(), now=NOW)
+    assert len(result.stored) == 3
+    keys = {}
+    for who, role, tenant, grants in (
+        ("admin", "admin", "", ()),
+        ("acme", "operator", "acme", ()),
+        ("globex", "operator", "globex", ()),
+        ("scientist", "scientist", "", ("acme",)),
+    ):
+        _, keys[who] = apikeys.create_key(
+            session, name=who, role=role, tenant=tenant, granted_tenants=grants, now=NOW
+        )
+    return keys
+
+
+def book_first_pass(console: Console, who: str, norad_id: int, antenna_id: str) -> str:
+    """Book the first free pass of ``norad_id`` on ``antenna_id`` over the API."""
+    with console.api(who) as client:
+        r = client.get(
+            "/passes",
+            params={
+                "satellite": norad_id,
+                "start": NOW.isoformat(),
+                "end": (NOW + timedelta(hours=24)).isoformat(),
+                "min_elevation": 10,
+            },
+        )
+        assert r.status_code == 200, r.text
+        p = next(
+            p
+            for p in r.json()["data"]
+            if p["duration_s"] >= 300
+            and any(a["antenna_id"] == antenna_id and a["free"] for a in p["antennas"])
+        )
+        body = {
+            "norad_id": norad_id,
+            "antenna_id": antenna_id,
+            "profile_id": "leo",
+            "start": p["aos"],
+            "end": p["los"],
+        }
+        r = client.post("/contacts", json=body)
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+
+def copy_contacts(engine: Engine, template_id: str, rows: list[dict[str, Any]]) -> None:
+    """Bulk-insert contacts that are ``template_id``'s row with ``rows``'
+    fields (id, antenna_id, times, state...) replaced: a timeline's worth in
+    one statement per 2,000, as bench/api.py populates."""
+    with engine.connect() as conn:
+        template = dict(
+            conn.execute(select(Contact.__table__).where(Contact.id == template_id))
+            .mappings()
+            .one()
+        )
+    template.update(idempotency_key=None, idempotency_fingerprint=None)
+    full = [{**template, **row} for row in rows]
+    with engine.begin() as conn:
+        for k in range(0, len(full), 2000):
+            conn.execute(insert(Contact), full[k : k + 2000])
+
+
+def contact_row(
+    antenna_id: str, start: datetime, minutes: float, state: str, reason: str = ""
+) -> dict[str, Any]:
+    end = start + timedelta(minutes=minutes)
+    return {
+        "id": str(uuid.uuid4()),
+        "antenna_id": antenna_id,
+        "booked_start": start,
+        "booked_end": end,
+        "blocked_start": start - timedelta(seconds=60),
+        "blocked_end": end + timedelta(seconds=60),
+        "aos": start + timedelta(seconds=120),
+        "tca": start + (end - start) / 2,
+        "los": end - timedelta(seconds=60),
+        "state": state,
+        "state_reason": reason,
+    }
+
+
+def add_dataset(app: FastAPI, *, dataset_id: str, contact_id: str, files: dict[str, bytes]) -> None:
+    """A ready dataset of NOAA 19 from ``contact_id``: objects in the app's
+    store, rows in the catalogue."""
+    store = app.state.ctx.object_store()
+    prefix = f"{NOAA19}/2023/07/04/{contact_id}"
+    catalog = CatalogService(app.state.ctx.engine)
+    catalog.begin(
+        dataset_id=dataset_id,
+        contact_id=contact_id,
+        norad_id=NOAA19,
+        satellite="NOAA 19",
+        station="svalbard",
+        antenna="sv-uhf",
+        start_time=NOW + timedelta(hours=1),
+        end_time=NOW + timedelta(hours=1, minutes=10),
+        store_uri=store.uri(prefix),
+        key_prefix=prefix,
+        now=NOW,
+    )
+    entries = []
+    for name, data in files.items():
+        store.put_bytes(f"{prefix}/{name}", data)
+        sha = hashlib.sha256(data).hexdigest()
+        entries.append(FileEntry(name, store.uri(f"{prefix}/{name}"), len(data), sha))
+    catalog.mark_ready(dataset_id, files=entries, manifest_sha256="0" * 64, now=NOW)
+
+
+def serve(app: FastAPI) -> Iterator[str]:
+    """``app`` served by uvicorn on a loopback port; yields its base URL."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def make_console(
+    tmp_path: Path, populate: Callable[[Console], None]
+) -> Generator[Console, None, None]:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'gs.db'}",
+        data_dir=tmp_path / "var",
+        clock="simulated",
+        clock_start=NOW,
+        clock_speedup=1.0,
+    )
+    app = create_app(settings)
+    engine = app.state.ctx.engine
+    with make_session_factory(engine)() as session:
+        keys = seed(session)
+    for url in serve(app):
+        console = Console(url, app, engine, keys)
+        populate(console)
+        yield console
+    engine.dispose()
+
+
+def small_world(console: Console) -> None:
+    """Contacts of both tenants: booked ones ahead, one running now, one
+    failed and one completed in the last day; a dataset of acme's contact."""
+    c = console.contacts
+    c["noaa19"] = book_first_pass(console, "acme", NOAA19, "sv-uhf")
+    c["running"], c["failed"], c["completed"] = (str(uuid.uuid4()) for _ in range(3))
+    copy_contacts(
+        console.engine,
+        c["noaa19"],
+        [
+            {**contact_row("sv-uhf-2", NOW - timedelta(minutes=4), 12, "PASS"), "id": c["running"]},
+            {
+                **contact_row("sv-uhf-2", NOW - timedelta(hours=5), 10, "FAILED", "rotator stuck"),
+                "id": c["failed"],
+            },
+            {
+                **contact_row("sv-uhf", NOW - timedelta(hours=3), 10, "COMPLETED"),
+                "id": c["completed"],
+            },
+        ],
+    )
+    c["funcube"] = book_first_pass(console, "globex", FUNCUBE, "sv-uhf-2")
+    add_dataset(
+        console.app,
+        dataset_id="ds-noaa19",
+        contact_id=c["completed"],
+        files={"frames.h5": DATASET_BYTES, "products/image.png": b"\x89PNG-not-really"},
+    )
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator[Console]:
+    yield from make_console(tmp_path, small_world)
+
+
+def antenna_farm(n_antennas: int, per_antenna: int) -> Callable[[Console], None]:
+    """A station with ``n_antennas`` antennas and ``per_antenna`` contacts on
+    each in the day of NOW (states mixed as an operating day has them)."""
+
+    def populate(console: Console) -> None:
+        with console.engine.begin() as conn:
+            conn.execute(
+                insert(Antenna),
+                [
+                    {
+                        "id": f"farm-{i:03d}",
+                        "station_id": "svalbard",
+                        "bands": [[400e6, 450e6]],
+                        "min_elevation_deg": 0.0,
+                        "max_az_slew_deg_s": 10.0,
+                        "max_el_slew_deg_s": 10.0,
+                        "setup_s": 60.0,
+                        "teardown_s": 60.0,
+                        "status": "online",
+                    }
+                    for i in range(n_antennas)
+                ],
+            )
+        template = book_first_pass(console, "acme", NOAA19, "sv-uhf")
+        day = NOW.replace(hour=0)
+        step = timedelta(days=1) / per_antenna
+        rows = []
+        for i in range(n_antennas):
+            for k in range(per_antenna):
+                start = day + k * step + timedelta(seconds=30)
+                state = "COMPLETED" if start < NOW else "SCHEDULED"
+                if k % 17 == 5:
+                    state = "FAILED" if start < NOW else "CANCELLED"
+                rows.append(contact_row(f"farm-{i:03d}", start, step.total_seconds() / 90, state))
+        copy_contacts(console.engine, template, rows)
+        console.contacts["template"] = template
+
+    return populate
+
+
+@dataclass
+class Browser:
+    """A Selenium Chrome session with the console's helpers."""
+
+    driver: Any
+    base_url: str
+
+    def open(self, path: str) -> None:
+        self.driver.get(self.base_url + path)
+
+    def sign_in(self, key: str) -> None:
+        from selenium.webdriver.common.by import By
+
+        self.open("/")
+        self.wait_css("#api-key")
+        box = self.driver.find_element(By.ID, "api-key")
+        box.clear()
+        box.send_keys(key)
+        self.driver.find_element(By.CSS_SELECTOR, "#signin button[type=submit]").click()
+
+    def wait(self, condition: Callable[[Any], Any], timeout_s: float = 30.0) -> Any:
+        from selenium.common.exceptions import TimeoutException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        try:
+            return WebDriverWait(self.driver, timeout_s, poll_frequency=0.05).until(condition)
+        except TimeoutException:
+            self.screenshot("timeout")
+            page = self.driver.execute_script("return document.body.innerText")
+            raise AssertionError(
+                f"timed out after {timeout_s} s on {self.driver.current_url}; page text:\n"
+                f"{page}\nbrowser log: {self.driver.get_log('browser')}"
+            ) from None
+
+    def wait_css(self, css: str, timeout_s: float = 30.0) -> Any:
+        from selenium.webdriver.common.by import By
+
+        return self.wait(lambda d: d.find_element(By.CSS_SELECTOR, css), timeout_s)
+
+    def go(self, hash_path: str, timeout_s: float = 60.0) -> None:
+        """Navigate inside the console and wait until the page has rendered."""
+        page = hash_path.lstrip("#/").split("/")[0]
+        self.driver.execute_script("window.location.hash = arguments[0]", hash_path)
+        self.wait_css(f"main[data-ready=true][data-page='{page}']", timeout_s)
+
+    def text(self, css: str) -> str:
+        from selenium.webdriver.common.by import By
+
+        return str(self.driver.find_element(By.CSS_SELECTOR, css).text)
+
+    def screenshot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.driver.save_screenshot(str(path))
+        return path
+
+    def resources(self) -> list[str]:
+        """Every URL this page loaded or fetched (performance entries)."""
+        return list(
+            self.driver.execute_script(
+                "return [location.href, ...performance.getEntriesByType('resource')"
+                ".map(e => e.name)]"
+            )
+        )
+
+    def console_errors(self) -> list[str]:
+        return [
+            e["message"]
+            for e in self.driver.get_log("browser")
+            if e["level"] == "SEVERE" and "favicon" not in e["message"]
+        ]
+
+
+def chromium_driver(chromium: str, chromedriver: str, workdir: Path) -> Any:
+    """Headless Chromium with the network closed but for 127.0.0.1 (every
+    other host name resolves to nothing), driven through chromedriver."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={workdir / 'chromium-profile'}",
+        "--window-size=1400,1000",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    ):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(
+        service=Service(executable_path=chromedriver, log_output=str(workdir / "chromedriver.log")),
+        options=options,
+    )
+    driver.set_page_load_timeout(60)
+    return driver
+
+
+@pytest.fixture
+def browser(browser_paths: tuple[str, str], tmp_path: Path, console_url: str) -> Iterator[Browser]:
+    driver = chromium_driver(*browser_paths, tmp_path)
+    try:
+        yield Browser(driver, console_url)
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def console_url(console: Console) -> str:
+    return console.url

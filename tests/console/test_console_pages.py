@@ -1,0 +1,264 @@
+"""The console in a real browser (headless Chromium): sign-in per role,
+overview, timeline, contact page with its sky plot and live state, datasets
+with a checked download; screenshots in build/screenshots/."""
+
+from __future__ import annotations
+
+import hashlib
+
+import httpx
+import pytest
+from selenium.webdriver.common.by import By
+
+from .conftest import DATASET_BYTES, Browser, Console
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def nav_pages(browser: Browser) -> list[str]:
+    browser.wait_css("#nav a")
+    return [
+        a.get_attribute("data-page")
+        for a in browser.driver.find_elements(By.CSS_SELECTOR, "#nav a")
+    ]
+
+
+def test_an_operator_signs_in_and_sees_the_overview_of_its_tenant(
+    console: Console, browser: Browser
+) -> None:
+    browser.sign_in(console.keys["acme"])
+    browser.wait_css("main[data-ready=true][data-page=overview]")
+    browser.wait_css("#running table")
+    assert nav_pages(browser) == ["overview", "timeline", "passes", "datasets", "docs"]
+    assert "acme (operator, tenant acme)" in browser.text("#who")
+    assert "Simulated clock" in browser.text("#clock")
+    main = browser.text("main")
+    assert "SvalSat (svalbard)" in main
+    assert "sv-s: offline" in main
+    running = browser.text("#running")
+    assert "NOAA 19" in running and "PASS" in running
+    assert "NOAA 19" in browser.text("#next")
+    assert "FUNCUBE-1" not in main  # globex's contact is not acme's to see
+    assert "rotator stuck" in browser.text("#failed")
+    browser.screenshot("overview-operator")
+    assert browser.console_errors() == []
+
+
+@pytest.mark.parametrize(
+    ("who", "pages", "home"),
+    [
+        ("admin", ["overview", "timeline", "passes", "datasets", "docs"], "overview"),
+        ("globex", ["overview", "timeline", "passes", "datasets", "docs"], "overview"),
+        ("scientist", ["datasets", "docs"], "datasets"),
+    ],
+)
+def test_each_role_sees_only_its_pages(
+    console: Console, browser: Browser, who: str, pages: list[str], home: str
+) -> None:
+    browser.sign_in(console.keys[who])
+    browser.wait_css(f"main[data-ready=true][data-page={home}]")
+    assert nav_pages(browser) == pages
+    browser.screenshot(f"home-{who}")
+    if who == "scientist":
+        # the operator pages are refused by name, and the API refuses them too
+        for page in ("overview", "timeline", f"contact/{console.contacts['completed']}"):
+            browser.go(f"#/{page}")
+            assert "not available to role scientist" in browser.text("main")
+        browser.go("#/datasets")
+        browser.wait_css("#ds-results table")
+        assert "ds-noaa19" in browser.text("#ds-results")
+        assert console.contacts["completed"] in browser.text("#ds-results")
+    if who == "globex":
+        browser.wait_css("#next table")
+        assert "FUNCUBE-1" in browser.text("#next")
+        assert "NOAA 19" not in browser.text("main")  # acme's contacts stay acme's
+        browser.go("#/datasets")
+        assert "0 datasets" in browser.text("#ds-results")
+    if who == "admin":
+        browser.wait_css("#next table")
+        assert "NOAA 19" in browser.text("#next")
+        assert "FUNCUBE-1" in browser.text("#next")
+    assert browser.console_errors() == []
+
+
+def test_a_wrong_key_is_refused_with_the_reason_and_sign_out_forgets_the_key(
+    console: Console, browser: Browser
+) -> None:
+    browser.sign_in("gs_not-a-key")
+    browser.wait_css("#signin .error")
+    assert "API key is unknown or revoked" in browser.text("#signin .error")
+    assert browser.driver.execute_script("return sessionStorage.length") == 0
+    browser.screenshot("sign-in-refused")
+    browser.sign_in(console.keys["acme"])
+    browser.wait_css("main[data-ready=true][data-page=overview]")
+    key = browser.driver.execute_script("return sessionStorage.getItem('groundstation.apiKey')")
+    assert key == console.keys["acme"]
+    browser.driver.refresh()  # kept for the browser session
+    browser.wait_css("main[data-ready=true][data-page=overview]")
+    browser.driver.find_element(By.ID, "sign-out").click()
+    browser.wait_css("#signin")
+    assert browser.driver.execute_script("return sessionStorage.length") == 0
+
+
+def test_the_timeline_draws_every_contact_of_the_day_and_opens_one_by_keyboard(
+    console: Console, browser: Browser
+) -> None:
+    browser.sign_in(console.keys["acme"])
+    browser.wait_css("main[data-ready=true][data-page=overview]")
+    browser.go("#/timeline/2023-07-04")
+    canvas = browser.wait_css("#timeline[data-draw-ms]")
+    with console.api("acme") as client:
+        r = client.get(
+            "/contacts",
+            params={"start": "2023-07-04T00:00:00Z", "end": "2023-07-05T00:00:00Z", "limit": 1000},
+        )
+    assert int(canvas.get_attribute("data-contacts")) == r.json()["count"] == 4
+    assert int(canvas.get_attribute("data-rows")) == 3  # the station's antennas
+    # the canvas is not blank: it has the colour of a COMPLETED bar
+    has_green = browser.driver.execute_script(
+        "const c = document.getElementById('timeline');"
+        "const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        "for (let i = 0; i < d.length; i += 4)"
+        "  if (d[i] === 0x1a && d[i+1] === 0x7f && d[i+2] === 0x37) return true;"
+        "return false;"
+    )
+    assert has_green
+    browser.screenshot("timeline")
+    canvas.send_keys("\ue014")  # ArrowRight: the first contact of the first row
+    assert "Selected contact" in browser.text("#tl-selected")
+    selected = browser.text("#tl-selected").split()[2].rstrip(":")
+    canvas.send_keys("\ue007")  # Enter
+    browser.wait_css("main[data-ready=true][data-page=contact]")
+    assert selected in browser.text("main")
+
+
+def test_the_contact_page_shows_the_sky_plot_and_follows_its_state_live(
+    console: Console, browser: Browser
+) -> None:
+    contact_id = console.contacts["noaa19"]
+    browser.sign_in(console.keys["acme"])
+    browser.wait_css("main[data-ready=true][data-page=overview]")
+    browser.go(f"#/contact/{contact_id}")
+    figure = browser.wait_css("#skyplot")
+    assert int(figure.get_attribute("data-segments")) >= 1
+    assert int(figure.get_attribute("data-points")) > 50  # a 10-minute pass every 5 s
+    assert browser.driver.find_elements(By.CSS_SELECTOR, "#skyplot svg polyline.track")
+    assert browser.driver.find_elements(By.CSS_SELECTOR, "#skyplot svg path.horizon-mask")
+    assert "SCHEDULED" in browser.text("#contact-state")
+    assert "Highest" in browser.text("#track") and "°" in browser.text("#track-max-el")
+    browser.wait(lambda d: "live" in browser.text("#live"))
+    browser.screenshot("contact")
+    with console.api("acme") as client:
+        r = client.post(f"/contacts/{contact_id}/cancel", json={"reason": "console test"})
+        assert r.status_code == 200, r.text
+    browser.wait(lambda d: "CANCELLED" in browser.text("#contact-state"), timeout_s=30)
+    assert "console test" in browser.text("#contact-reason")
+    assert "SCHEDULED → CANCELLED" in browser.text("#history")
+    browser.screenshot("contact-cancelled-live")
+    assert browser.console_errors() == []
+
+
+def test_datasets_filter_and_a_download_checks_its_sha256(
+    console: Console, browser: Browser
+) -> None:
+    browser.sign_in(console.keys["scientist"])
+    browser.wait_css("main[data-ready=true][data-page=datasets]")
+    browser.wait_css("#ds-results table")
+    assert "1 dataset" in browser.text("#ds-count")
+    # a filter that matches nothing, then one that matches
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.driver.find_element(By.ID, "ds-satellite")).select_by_value("28654")
+    browser.driver.find_element(By.CSS_SELECTOR, "#ds-filters button[type=submit]").click()
+    browser.wait(lambda d: "0 datasets" in browser.text("#ds-results"))
+    Select(browser.driver.find_element(By.ID, "ds-satellite")).select_by_value("33591")
+    browser.driver.find_element(By.CSS_SELECTOR, "#ds-filters button[type=submit]").click()
+    browser.wait(lambda d: "1 dataset" in browser.text("#ds-results"))
+    browser.driver.find_element(By.CSS_SELECTOR, "button[data-file='frames.h5']").click()
+    browser.wait(lambda d: "SHA-256" in browser.text("#ds-results"))
+    assert f"{len(DATASET_BYTES)} bytes, SHA-256 verified" in browser.text("#ds-results")
+    with httpx.Client(base_url=console.url) as client:
+        r = client.get(
+            "/datasets/ds-noaa19/files/frames.h5",
+            headers={"Authorization": f"Bearer {console.keys['scientist']}"},
+        )
+    assert r.headers["X-Checksum-SHA256"] == hashlib.sha256(DATASET_BYTES).hexdigest()
+    browser.screenshot("datasets")
+
+
+def test_a_predicted_pass_is_booked_with_a_click_and_a_refusal_shows_its_reason(
+    console: Console, browser: Browser
+) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    browser.sign_in(console.keys["acme"])
+    browser.wait_css("main[data-ready=true][data-page=overview]")
+    browser.go("#/passes")
+    Select(browser.driver.find_element(By.ID, "ps-satellite")).select_by_value("33591")
+    browser.driver.find_element(By.CSS_SELECTOR, "#ps-form button[type=submit]").click()
+    browser.wait(lambda d: "passes" in browser.text("#ps-count"))
+    assert "busy" in browser.text("#ps-results")  # the pass acme booked before
+    rows = [
+        r
+        for r in browser.driver.find_elements(By.CSS_SELECTOR, "#ps-results tbody tr")
+        if r.find_elements(By.CSS_SELECTOR, "button[data-antenna]")
+    ]
+    assert len(rows) >= 3
+    # the last passes of the day: far from every seeded contact
+    first = rows[-2].find_element(By.CSS_SELECTOR, "button[data-antenna]")
+    second = rows[-1].find_element(By.CSS_SELECTOR, "button[data-antenna]")
+    # Someone books the second window over the API while the page shows it free.
+    with console.api("acme") as client:
+        los = browser.driver.execute_script(
+            "return arguments[0].closest('tr').children[2].textContent", second
+        )
+        r = client.post(
+            "/contacts",
+            json={
+                "norad_id": 33591,
+                "antenna_id": second.get_attribute("data-antenna"),
+                "profile_id": "leo",
+                "start": second.get_attribute("data-aos"),
+                "end": los.replace(" ", "T"),
+            },
+        )
+        assert r.status_code == 201, r.text
+        taken = r.json()["id"]
+    second.click()
+    refused = browser.wait(lambda d: rows[-1].find_element(By.CSS_SELECTOR, ".refused"))
+    refusal = refused.text
+    assert refusal.startswith("Refused: 409")
+    assert taken in refusal  # the reason names the contact in the way
+    browser.screenshot("passes-refused")
+    first.click()
+    link = browser.wait_css("#ps-results a.booked")
+    booked = link.text
+    with console.api("acme") as client:
+        assert client.get(f"/contacts/{booked}").json()["state"] == "SCHEDULED"
+    link.click()
+    browser.wait_css("main[data-ready=true][data-page=contact]")
+    assert booked in browser.text("main")
+    assert "SCHEDULED" in browser.text("#contact-state")
+
+
+def test_a_contact_is_cancelled_from_its_page_and_a_refused_cancel_shows_why(
+    console: Console, browser: Browser
+) -> None:
+    browser.sign_in(console.keys["acme"])
+    browser.wait_css("main[data-ready=true][data-page=overview]")
+    # a running contact may not be cancelled: the API's reason is shown
+    browser.go(f"#/contact/{console.contacts['running']}")
+    browser.driver.find_element(By.CSS_SELECTOR, "#cancel-form button[type=submit]").click()
+    refusal = browser.wait_css("#cancel-note .refused").text
+    assert refusal.startswith("Refused: 409") and "PASS" in refusal
+    browser.screenshot("contact-cancel-refused")
+    # a scheduled one is cancelled, with the reason typed
+    browser.go(f"#/contact/{console.contacts['noaa19']}")
+    box = browser.driver.find_element(By.ID, "cancel-reason")
+    box.clear()
+    box.send_keys("weather hold")
+    browser.driver.find_element(By.CSS_SELECTOR, "#cancel-form button[type=submit]").click()
+    browser.wait(lambda d: "CANCELLED" in browser.text("#contact-state"))
+    assert "weather hold" in browser.text("#contact-reason")
+    with console.api("acme") as client:
+        assert client.get(f"/contacts/{console.contacts['noaa19']}").json()["state"] == "CANCELLED"
