@@ -28,6 +28,7 @@ SERVICE_FIXTURES = {
     "broker": "kafka",
     "s3_endpoint": "s3",
     "grsat": "grsat",
+    "hamlib": "hamlib",
 }
 
 
