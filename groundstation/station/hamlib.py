@@ -103,6 +103,15 @@ class HamlibClient:
         a timeout or a closed connection raises :class:`HardwareConnectionError`
         (the connection is dropped and made again by the next command).
         """
+        values: dict[str, str] = {}
+        for text in self.command_lines(line):
+            name, sep, value = text.partition(":")
+            if sep:
+                values[name.strip()] = value.strip()
+        return values
+
+    def command_lines(self, line: str) -> list[str]:
+        """The reply's lines between the command's echo and ``RPRT 0``."""
         if "\n" in line or not line.strip():
             raise HardwareError(f"{self.where}: command {line!r} must be one non-empty line")
         with self._lock:
@@ -116,7 +125,8 @@ class HamlibClient:
                 raise HardwareConnectionError(
                     f"{self.where}: no reply to {line!r} within {self.timeout_s} s ({exc})"
                 ) from exc
-        return self._parse(line, lines)
+        self._check_status(line, lines)
+        return lines[1:-1]  # lines[0] echoes the command (``set_pos: 10 20``)
 
     def _exchange(self, line: str) -> list[str]:
         assert self._sock is not None
@@ -145,7 +155,7 @@ class HamlibClient:
         raw, self._buffer = self._buffer.split(b"\n", 1)
         return raw.decode("ascii", errors="replace").rstrip("\r")
 
-    def _parse(self, command: str, lines: list[str]) -> dict[str, str]:
+    def _check_status(self, command: str, lines: list[str]) -> None:
         try:
             code = int(lines[-1].split()[1])
         except (IndexError, ValueError) as exc:
@@ -157,12 +167,6 @@ class HamlibClient:
             raise HardwareError(
                 f"{self.where} refused {command!r}: RPRT {code} ({reason}); reply {lines!r}"
             )
-        values: dict[str, str] = {}
-        for text in lines[1:-1]:  # lines[0] echoes the command (``set_pos: 10 20``)
-            name, sep, value = text.partition(":")
-            if sep:
-                values[name.strip()] = value.strip()
-        return values
 
     def number(self, values: dict[str, str], name: str, command: str) -> float:
         """The float ``name`` of a reply, or an error naming the reply."""

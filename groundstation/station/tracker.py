@@ -16,6 +16,7 @@ from groundstation.clock import Clock
 from groundstation.station.errors import HardwareError
 from groundstation.station.pointing import PointingPlan, RotatorConfig
 from groundstation.station.rotator import AzEl, Rotator
+from groundstation.station.timing import sleep_until, ticks
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,9 @@ class Tracker:
         report = TrackingReport(plan=plan)
         stop = stop or threading.Event()
         current = self.rotator.position()
-        self._sleep_until(self.preposition_time(plan, current), stop)
+        sleep_until(
+            self.clock, self.preposition_time(plan, current), stop, max_step_s=self.config.update_s
+        )
         self._preposition(plan, current, report)
         try:
             self._follow(plan, report, stop)
@@ -95,23 +98,18 @@ class Tracker:
             )
 
     def _follow(self, plan: PointingPlan, report: TrackingReport, stop: threading.Event) -> None:
-        step = timedelta(seconds=self.config.update_s)
         lead = timedelta(seconds=self.config.command_lead_s)
-        tick = plan.start
         failures = 0
-        while tick <= plan.end:
-            if self._sleep_until(tick, stop):
-                report.stopped_early = True
-                return
+        for now in ticks(self.clock, plan.start, plan.end, self.config.update_s, stop):
             try:
-                report.samples.append(self._point(plan, min(self.clock.now() + lead, plan.end)))
+                report.samples.append(self._point(plan, min(now + lead, plan.end)))
                 failures = 0
             except HardwareError as exc:
                 failures += 1
                 report.errors.append(str(exc))
                 if failures >= self.max_consecutive_errors:
                     raise
-            tick = max(tick + step, self.clock.now() - step / 2)  # never queue missed ticks
+        report.stopped_early = stop.is_set()
 
     def _point(self, plan: PointingPlan, at: datetime) -> PointingSample:
         target = plan.at(at)
@@ -130,12 +128,3 @@ class Tracker:
             report.parked_at = self.clock.now()
         except HardwareError as exc:
             report.errors.append(f"park: {exc}")
-
-    def _sleep_until(self, t: datetime, stop: threading.Event) -> bool:
-        """Sleep on the clock until ``t``; True when ``stop`` was set meanwhile."""
-        while not stop.is_set():
-            remaining_s = (t - self.clock.now()).total_seconds()
-            if remaining_s <= 0:
-                return False
-            self.clock.sleep(min(remaining_s, self.config.update_s))
-        return True

@@ -5,8 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
@@ -17,38 +16,10 @@ from groundstation.station.errors import HardwareConnectionError, HardwareError
 from groundstation.station.pointing import RotatorConfig, plan_pointing
 from groundstation.station.rotator import AzEl, Rotator, RotatorLimits
 from groundstation.station.tracker import Tracker
-from orbital.elements import ElementSet
-from orbital.passes import Pass, predict_passes
-from orbital.stations import Station, parse_stations
-from orbital.tle import parse_tle
-from orbital.track import Track, compute_track
+from orbital.passes import predict_passes
+from orbital.track import compute_track
 from tests.station.conftest import Daemon
-
-SAMPLES = Path(__file__).resolve().parents[2] / "sample_tles"
-START = datetime(2023, 7, 4, 0, 0, tzinfo=UTC)
-DUMMY_SPEED_DEG_S = 6.0  # hamlib rotators/dummy: 360 deg per minute on each axis
-
-
-def _satellite(name: str) -> ElementSet:
-    elements = parse_tle((SAMPLES / "weather.tle").read_text().splitlines()).elements
-    return next(e for e in elements if e.name == name)
-
-
-def _station(station_id: str) -> Station:
-    stations = parse_stations((SAMPLES / "stations.yaml").read_text())
-    return next(s for s in stations if s.id == station_id)
-
-
-def _pass(sat: ElementSet, station: Station, aos_after: datetime) -> Pass:
-    passes = predict_passes([sat], [station], START, START + timedelta(days=1)).passes
-    return next(p for p in passes if p.aos >= aos_after and not p.truncated)
-
-
-def _north_crossing_track() -> tuple[Track, Pass]:
-    """NOAA 18 over Svalbard rising at 351 deg and setting at 68 deg (max el 11)."""
-    sat, station = _satellite("NOAA 18"), _station("svalbard")
-    p = _pass(sat, station, START + timedelta(hours=5))
-    return compute_track(sat, station, start=p.aos, end=p.los, step_s=1.0), p
+from tests.station.passes import DUMMY_SPEED_DEG_S, START, north_crossing_track, satellite, station
 
 
 def _angle_error_deg(a_deg: float, b_deg: float) -> float:
@@ -59,7 +30,7 @@ def _angle_error_deg(a_deg: float, b_deg: float) -> float:
 
 
 def test_a_pass_across_north_is_one_continuous_turn_on_an_overlap_rotator() -> None:
-    track, p = _north_crossing_track()
+    track, p = north_crossing_track()
     assert p.aos_azimuth_deg > 300 and p.los_azimuth_deg < 90
     config = RotatorConfig(min_azimuth_deg=-180, max_azimuth_deg=450)
     plan = plan_pointing(track, config, current=AzEl(0, 0))
@@ -71,7 +42,7 @@ def test_a_pass_across_north_is_one_continuous_turn_on_an_overlap_rotator() -> N
 
 
 def test_a_pass_across_the_stop_of_a_0_to_360_rotator_is_wrapped_and_says_so() -> None:
-    track, _ = _north_crossing_track()
+    track, _ = north_crossing_track()
     plan = plan_pointing(track, RotatorConfig(min_azimuth_deg=0, max_azimuth_deg=360))
     assert plan.wrapped
     assert plan.azimuth_deg.min() >= 0 and plan.azimuth_deg.max() <= 360
@@ -79,10 +50,10 @@ def test_a_pass_across_the_stop_of_a_0_to_360_rotator_is_wrapped_and_says_so() -
 
 
 def test_an_overhead_pass_flips_when_its_azimuth_rate_exceeds_the_slew_rate() -> None:
-    sat, station = _satellite("NOAA 19"), _station("svalbard")
-    passes = predict_passes([sat], [station], START, START + timedelta(days=1)).passes
+    sat, where = satellite("NOAA 19"), station("svalbard")
+    passes = predict_passes([sat], [where], START, START + timedelta(days=1)).passes
     p = max((q for q in passes if not q.truncated), key=lambda q: q.max_elevation_deg)
-    track = compute_track(sat, station, start=p.aos, end=p.los, step_s=1.0)
+    track = compute_track(sat, where, start=p.aos, end=p.los, step_s=1.0)
     peak_rate = float(np.abs(track.azimuth_rate_deg_s).max())
     flip_rotator = dict(min_azimuth_deg=0.0, max_azimuth_deg=450.0, max_elevation_deg=180.0)
     slow = RotatorConfig(max_az_slew_deg_s=peak_rate / 2, **flip_rotator)  # type: ignore[arg-type]
@@ -101,7 +72,7 @@ def test_an_overhead_pass_flips_when_its_azimuth_rate_exceeds_the_slew_rate() ->
 
 
 def test_elevation_below_the_rotator_travel_is_held_at_its_limit() -> None:
-    track, _ = _north_crossing_track()
+    track, _ = north_crossing_track()
     plan = plan_pointing(track, RotatorConfig(min_elevation_deg=8.0, max_azimuth_deg=450))
     assert track.elevation_deg.min() < 6.0  # Svalbard sees from 5 deg
     assert plan.elevation_deg.min() == 8.0
@@ -191,7 +162,7 @@ def test_the_rotator_follows_a_pass_within_the_tolerance_of_its_speed_and_update
     that; plus ``rate * speedup * 0.25 s`` for commands late on a loaded
     machine, and 0.01 deg of rotctld's rounding.
     """
-    track, p = _north_crossing_track()
+    track, p = north_crossing_track()
     speedup = 16.0
     peak_az_rate = float(np.abs(track.azimuth_rate_deg_s).max())
     peak_el_rate = float(np.abs(track.elevation_rate_deg_s).max())
@@ -225,12 +196,12 @@ def test_the_rotator_follows_a_pass_within_the_tolerance_of_its_speed_and_update
 
     assert report.prepositioned_at is not None and report.prepositioned_at < p.aos
     assert report.preposition_late_s == 0.0 and not report.errors
-    assert len(report.samples) >= int(p.duration_s / update_s) - 2
+    assert len(report.samples) >= 0.9 * p.duration_s / update_s  # late ticks are not queued
     in_pass = [(t, pos) for t, pos in poller.readings if p.aos <= t <= p.los]
     assert len(in_pass) > 50
     times = [t for t, _ in in_pass] + [s.time_utc for s in report.samples]
     reported = [pos for _, pos in in_pass] + [s.reported for s in report.samples]
-    predicted = compute_track(_satellite("NOAA 18"), _station("svalbard"), times)
+    predicted = compute_track(satellite("NOAA 18"), station("svalbard"), times)
     az_err = [
         _angle_error_deg(r.azimuth_deg, float(a))
         for r, a in zip(reported, predicted.azimuth_deg, strict=True)
