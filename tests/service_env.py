@@ -29,6 +29,7 @@ SERVICE_FIXTURES = {
     "s3_endpoint": "s3",
     "grsat": "grsat",
     "hamlib": "hamlib",
+    "gnuradio": "grsat",
 }
 
 

@@ -70,3 +70,15 @@ def rigctld(hamlib: None) -> Iterator[Daemon]:
     yield daemon
     proc.terminate()
     proc.wait(timeout=10)
+
+
+@pytest.fixture
+def gnuradio() -> None:
+    """Debian's GNU Radio is installed (scripts/services/grsat.sh installs it
+    with gr-satellites and exported GS_GRSAT=1)."""
+    need_env("GS_GRSAT", "grsat")
+
+
+@pytest.fixture
+def free_port() -> int:
+    return _free_port()
