@@ -30,6 +30,7 @@ SERVICE_FIXTURES = {
     "grsat": "grsat",
     "hamlib": "hamlib",
     "gnuradio": "grsat",
+    "soapy": "soapy",
 }
 
 

@@ -82,3 +82,10 @@ def gnuradio() -> None:
 @pytest.fixture
 def free_port() -> int:
     return _free_port()
+
+
+@pytest.fixture
+def soapy() -> None:
+    """Debian's SoapySDR (python3-soapysdr) is installed (scripts/services/soapy.sh
+    exported GS_SOAPY=1)."""
+    need_env("GS_SOAPY", "soapy")
