@@ -18,6 +18,7 @@ from tests.service_env import need_env
 class Daemon:
     host: str
     port: int
+    process: subprocess.Popen[bytes]
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ def _start(program: str, model: int) -> tuple[subprocess.Popen[bytes], Daemon]:
         while time.monotonic() < deadline and proc.poll() is None:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                return proc, Daemon("127.0.0.1", port)
+                return proc, Daemon("127.0.0.1", port, proc)
             except OSError:
                 time.sleep(0.05)
         proc.kill()

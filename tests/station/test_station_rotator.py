@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 from groundstation.clock import SimulatedClock
 from groundstation.errors import ValidationError
 from groundstation.station.errors import HardwareConnectionError, HardwareError
-from groundstation.station.pointing import RotatorConfig, plan_pointing
+from groundstation.station.pointing import PointingPlan, RotatorConfig, plan_pointing
 from groundstation.station.rotator import AzEl, Rotator, RotatorLimits
 from groundstation.station.tracker import Tracker
 from orbital.passes import predict_passes
@@ -218,3 +219,56 @@ def test_the_rotator_follows_a_pass_within_the_tolerance_of_its_speed_and_update
     assert max(el_err) <= tol_el
     # Parked after LOS: heading for (0, 90) at 6 deg/s.
     assert after_park.elevation_deg > reported[-1].elevation_deg + 3.0
+
+
+def _slice_plan(rot: Rotator, speedup: float, seconds: float) -> tuple[RotatorConfig, PointingPlan]:
+    track, p = north_crossing_track()
+    keep = track.t_s <= seconds
+    short = replace(
+        track,
+        times_utc=[t for t, k in zip(track.times_utc, keep, strict=True) if k],
+        **{
+            name: getattr(track, name)[keep]
+            for name in (
+                "t_s",
+                "azimuth_deg",
+                "elevation_deg",
+                "range_km",
+                "range_rate_km_s",
+                "elevation_rate_deg_s",
+                "azimuth_rate_deg_s",
+                "error_code",
+            )
+        },
+    )
+    config = RotatorConfig.for_rotator(
+        rot.limits(),
+        max_az_slew_deg_s=DUMMY_SPEED_DEG_S / speedup,
+        max_el_slew_deg_s=DUMMY_SPEED_DEG_S / speedup,
+        update_s=2.0,
+    )
+    return config, plan_pointing(short, config, current=rot.position())
+
+
+def test_a_pass_stopped_early_says_so_and_still_parks(rotctld: Daemon) -> None:
+    speedup = 16.0
+    with Rotator(rotctld.host, rotctld.port) as rot:
+        config, plan = _slice_plan(rot, speedup, 240.0)
+        clock = SimulatedClock(plan.start - timedelta(seconds=40), speedup=speedup)
+        stop = threading.Event()
+        threading.Timer(4.0, stop.set).start()  # 64 s of a 240 s pass
+        report = Tracker(rot, config, clock).track(plan, stop=stop)
+    assert report.stopped_early
+    assert 10 <= len(report.samples) < 120 / config.update_s
+    assert report.parked_at is not None and report.parked_at < plan.end
+
+
+def test_a_rotator_lost_mid_pass_ends_the_pass_with_an_error_naming_it(rotctld: Daemon) -> None:
+    speedup = 16.0
+    with Rotator(rotctld.host, rotctld.port, timeout_s=0.5) as rot:
+        config, plan = _slice_plan(rot, speedup, 240.0)
+        clock = SimulatedClock(plan.start - timedelta(seconds=40), speedup=speedup)
+        threading.Timer(4.0, rotctld.process.kill).start()
+        tracker = Tracker(rot, config, clock)
+        with pytest.raises(HardwareConnectionError, match=rf"rotctld at 127.0.0.1:{rotctld.port}"):
+            tracker.track(plan)
