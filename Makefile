@@ -38,10 +38,11 @@ test: install-test
 	bash scripts/test.sh
 
 # Fast local check: ruff, mypy and every test that needs no service. Tests
-# marked postgres, kafka, s3, grsat or browser are left out (tests/conftest.py marks
+# marked postgres, kafka, s3, grsat, browser, hamlib or soapy are left out (tests/conftest.py marks
 # them); the service variables are unset, and GS_TEST_SERVICES=none makes a
 # test that asks for a service without its mark fail instead of running.
-SERVICE_MARKS := not postgres and not kafka and not s3 and not grsat and not browser
+SERVICE_MARKS := not postgres and not kafka and not s3 and not grsat and not browser \
+	and not hamlib and not soapy
 
 check: lint typecheck
 	env -u GS_TEST_POSTGRES_URL -u GS_TEST_KAFKA_BOOTSTRAP -u GS_TEST_S3_ENDPOINT -u GS_GRSAT \

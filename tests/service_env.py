@@ -30,6 +30,9 @@ SERVICE_FIXTURES = {
     "grsat": "grsat",
     "browser_paths": "browser",
     "axe_source": "browser",
+    "hamlib": "hamlib",
+    "gnuradio": "grsat",
+    "soapy": "soapy",
 }
 
 

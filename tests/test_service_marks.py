@@ -24,7 +24,9 @@ def test_a_test_using_a_service_fixture_gets_the_service_mark() -> None:
     mark_service_tests(items)
     assert items[0].marks == ["s3"]
     assert items[1].marks == ["kafka", "kafka"]
-    assert set(SERVICE_FIXTURES.values()) == {"postgres", "kafka", "s3", "grsat", "browser"}
+    assert set(SERVICE_FIXTURES.values()) == {
+        "postgres", "kafka", "s3", "grsat", "browser", "hamlib", "soapy"
+    }
 
 
 def test_a_test_without_a_service_fixture_gets_no_mark() -> None:
