@@ -25,7 +25,13 @@ def test_a_test_using_a_service_fixture_gets_the_service_mark() -> None:
     assert items[0].marks == ["s3"]
     assert items[1].marks == ["kafka", "kafka"]
     assert set(SERVICE_FIXTURES.values()) == {
-        "postgres", "kafka", "s3", "grsat", "browser", "hamlib", "soapy"
+        "postgres",
+        "kafka",
+        "s3",
+        "grsat",
+        "browser",
+        "hamlib",
+        "soapy",
     }
 
 
