@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-import pydantic_core
 from fastapi import APIRouter, Query, Response
 
 from api import schemas
+from api.convert import passes_json
 from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
 from api.limits import expensive
 from api.routes._responses import EXPENSIVE_429, problems
@@ -41,10 +41,11 @@ def list_passes(
 ) -> Response:
     """Windows with AOS/TCA/LOS, max elevation and azimuths, over each station
     (its own elevation mask, raised to `min_elevation`), each with every
-    antenna's availability. Default range: now .. now + 24 h; at most 31 days."""
-    start = start or now
+    antenna's availability. Default range: from now (floored to the minute, so
+    the requests of one minute share one prediction) for 24 h; at most 31 days."""
+    start = start or passes.default_start(now)
     end = end or start + timedelta(hours=24)
-    found = passes.predicted_passes(
+    found = passes.pass_availability(
         session,
         norad_id=satellite,
         start=start,
@@ -56,32 +57,4 @@ def list_passes(
         policy=ctx.policy,
         cache=ctx.pass_cache,
     )
-    return passes_response(found)
-
-
-def passes_response(found: list[passes.PredictedPass]) -> Response:
-    """``PassesPublic`` as JSON, written by pydantic's serializer straight from
-    plain dicts in the schema's field order: the values come typed from the
-    service layer (aware datetimes, floats, str), and validating ~1,500 passes
-    x 2 antennas again (50 stations, 7 days) was a third of the request."""
-    data = [
-        {
-            "norad_id": p.norad_id,
-            "station_id": p.station_id,
-            "aos": p.aos,
-            "tca": p.tca,
-            "los": p.los,
-            "duration_s": p.duration_s,
-            "max_elevation_deg": p.max_elevation_deg,
-            "aos_azimuth_deg": p.aos_azimuth_deg,
-            "tca_azimuth_deg": p.tca_azimuth_deg,
-            "los_azimuth_deg": p.los_azimuth_deg,
-            "antennas": [
-                {"antenna_id": a.antenna_id, "free": a.free, "blocked_by": a.blocked_by}
-                for a in p.antennas
-            ],
-        }
-        for p in found
-    ]
-    body = pydantic_core.to_json({"data": data, "count": len(data)})
-    return Response(body, media_type="application/json")
+    return Response(passes_json(found), media_type="application/json")
