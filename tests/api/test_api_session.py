@@ -14,7 +14,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.deps import SessionDep
-from groundstation.db import make_engine, make_session_factory
+from groundstation import apikeys
+from groundstation.db import make_engine, make_session_factory, migrate
+
+from .conftest import NOW
 
 
 def test_a_route_s_transaction_is_ended_before_its_response_is_sent(tmp_path: Path) -> None:
@@ -37,4 +40,28 @@ def test_a_route_s_transaction_is_ended_before_its_response_is_sent(tmp_path: Pa
     with TestClient(app) as client:
         assert client.get("/read-then-stream").content == b"ok"
     assert seen == {"in_route": 1, "while_sending": 0}
+    engine.dispose()
+
+
+def test_a_key_is_checked_on_sqlite_while_another_transaction_holds_the_write_lock(
+    tmp_path: Path,
+) -> None:
+    """The key look-up runs in autocommit (``deps._look_up_key``): on SQLite it
+    takes no write lock, so a long write transaction (a plan commit) does not
+    hold up, or time out, every request's authentication."""
+    url = f"sqlite:///{tmp_path / 'gs.db'}"
+    engine = make_engine(url)
+    migrate(engine)
+    with make_session_factory(engine)() as session:
+        _, key = apikeys.create_key(session, name="k", role="admin", now=NOW)
+    impatient = make_engine(url)
+    with engine.connect() as writer:
+        writer.execute(text("UPDATE api_keys SET name = 'k2'"))  # BEGIN IMMEDIATE: write lock
+        with impatient.connect() as conn:
+            row = apikeys.authenticate(
+                conn.execution_options(isolation_level="AUTOCOMMIT"), key=key
+            )
+        assert row is not None and row[1] == "k"  # the committed name
+        writer.rollback()
+    impatient.dispose()
     engine.dispose()
