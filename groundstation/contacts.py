@@ -169,8 +169,8 @@ def contacts_page(
     """One page of contacts ordered by (booked start, id), as dicts of
     ``CONTACT_SUMMARY_COLUMNS`` (plain rows: this is the API's busiest read),
     the total count matching the filters, and the cursor of the next page
-    (None at the end). Reads in one short transaction, ended here (on
-    SQLite it holds the write lock)."""
+    (None at the end). Ends the session's read here, so the session closes
+    without a thread hop."""
     filters, params = _contact_filters(
         tenants=tenants,
         states=states,
@@ -183,7 +183,14 @@ def contacts_page(
         params["at"], params["last_id"] = decode_cursor(cursor)
     count_query, page_query = _page_statements(filters, bool(cursor))
     params["page_rows"] = limit + 1
-    conn = session.connection()
+    # Two statements in autocommit when the session has not begun (the API's,
+    # the CLI's): no BEGIN/ROLLBACK, and on SQLite no write lock for a read.
+    # Each statement sees its own snapshot, as under READ COMMITTED.
+    conn = (
+        session.connection()
+        if session.in_transaction()
+        else session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    )
     count = conn.execute(count_query, params).scalar() or 0
     result = conn.execute(page_query, params).all()
     session.rollback()

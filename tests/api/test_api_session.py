@@ -65,3 +65,19 @@ def test_a_key_is_checked_on_sqlite_while_another_transaction_holds_the_write_lo
         writer.rollback()
     impatient.dispose()
     engine.dispose()
+
+
+def test_a_sqlite_connection_used_in_autocommit_goes_back_to_serialized_transactions(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'gs.db'}", pool_size=1, max_overflow=0)
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("SELECT 1"))
+    with engine.connect() as conn:
+        assert conn.connection.dbapi_connection.isolation_level is None  # type: ignore[union-attr]
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        assert conn.connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
+        conn.rollback()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM sqlite_master")).scalar() == 0
+    engine.dispose()
