@@ -3,10 +3,14 @@ database session, the service clock's now, and the authenticated key."""
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -35,15 +39,34 @@ async def get_session(ctx: CtxDep) -> AsyncIterator[Session]:
 
     Creating a session does no I/O, so it happens on the event loop (a sync
     generator dependency costs two thread hops per request); closing it does
-    I/O only if a transaction is open, and then it runs in the thread pool."""
+    I/O only if a transaction is open, and then it runs in a thread of its
+    own limiter (``_closing_limiter``): never queued behind route threads,
+    which may be waiting for the very connection it hands back."""
     session = ctx.session_factory()
     try:
         yield session
     finally:
         if session.in_transaction():
-            await run_in_threadpool(session.close)
+            await anyio.to_thread.run_sync(session.close, limiter=_closing_limiter())
         else:
             session.close()
+
+
+_closing_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+#: Sessions closed at once per process (a ROLLBACK each), apart from the routes' threads.
+CLOSING_THREADS = 4
+
+
+def _closing_limiter() -> anyio.CapacityLimiter:
+    """The event loop's limiter for closing sessions (made on first use)."""
+    loop = asyncio.get_running_loop()
+    limiter = _closing_limiters.get(loop)
+    if limiter is None:
+        limiter = _closing_limiters[loop] = anyio.CapacityLimiter(CLOSING_THREADS)
+    return limiter
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

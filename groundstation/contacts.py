@@ -62,9 +62,13 @@ def _contact_filters(
     station_id: str | None,
     start: datetime | None,
     end: datetime | None,
+    profile_id: str | None = None,
+    antenna_id: str | None = None,
 ) -> tuple[tuple[str, ...], dict[str, Any]]:
     """The filters given (names, in a fixed order: the shape of the query)
-    and their values, checked."""
+    and their values, checked. An unknown satellite, station, antenna or
+    profile matches nothing (an empty page, as for another tenant's); an
+    unknown state is a ``ValidationError``."""
     values: dict[str, Any] = {}
     if tenants is not None:
         values["tenants"] = list(tenants)
@@ -79,6 +83,10 @@ def _contact_filters(
         values["norad_id"] = norad_id
     if station_id is not None:
         values["station_id"] = station_id
+    if antenna_id is not None:
+        values["antenna_id"] = antenna_id
+    if profile_id is not None:
+        values["profile_id"] = profile_id
     if start is not None:
         values["start"] = require_utc(start, "start")
     if end is not None:
@@ -123,6 +131,8 @@ _FILTER_CLAUSES: dict[str, Any] = {
     "station_id": _contacts.antenna_id.in_(
         select(_antennas.id).where(_antennas.station_id == bindparam("station_id"))
     ),
+    "antenna_id": _contacts.antenna_id == bindparam("antenna_id"),
+    "profile_id": _contacts.profile_id == bindparam("profile_id"),
     "start": _contacts.booked_end > bindparam("start", type_=_contacts.booked_end.type),
     "end": _contacts.booked_start < bindparam("end", type_=_contacts.booked_start.type),
 }
@@ -165,6 +175,8 @@ def contacts_page(
     end: datetime | None = None,
     cursor: str | None = None,
     limit: int = 100,
+    profile_id: str | None = None,
+    antenna_id: str | None = None,
 ) -> tuple[list[dict[str, Any]], int, str | None]:
     """One page of contacts ordered by (booked start, id), as dicts of
     ``CONTACT_SUMMARY_COLUMNS`` (plain rows: this is the API's busiest read),
@@ -178,6 +190,8 @@ def contacts_page(
         station_id=station_id,
         start=start,
         end=end,
+        profile_id=profile_id,
+        antenna_id=antenna_id,
     )
     if cursor:
         params["at"], params["last_id"] = decode_cursor(cursor)

@@ -358,7 +358,7 @@ def pass_availability(
     table = (
         compute()
         if cache is None
-        else cache.get((element_text, tuple(orbital), start, end), compute)
+        else cache.get(("table", element_text, tuple(orbital), start, end), compute)
     )
     blocked_by: list[list[str]] = [[] for _ in table.passes]
     for station_id, at in table.by_station.items():

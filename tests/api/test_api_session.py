@@ -4,11 +4,15 @@ client) never holds a connection or, on SQLite, the write lock."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
-from fastapi import FastAPI
+import anyio
+import anyio.to_thread
+import httpx
+from fastapi import FastAPI, Response
 from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -80,4 +84,45 @@ def test_a_sqlite_connection_used_in_autocommit_goes_back_to_serialized_transact
         conn.rollback()
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM sqlite_master")).scalar() == 0
+    engine.dispose()
+
+
+def test_sessions_left_open_are_closed_while_every_route_thread_waits_for_a_connection(
+    tmp_path: Path,
+) -> None:
+    """Routes that leave their transaction open, more at once than the pool
+    has connections: each finished request's session is closed (handing its
+    connection back) even while the route threads wait for a connection.
+    Closing on the routes' own thread pool queued behind them until the
+    pool's timeout (bench/api.py stalled with every connection idle in
+    transaction)."""
+    engine = make_engine(
+        f"sqlite:///{tmp_path / 'gs.db'}", pool_size=1, max_overflow=0, pool_timeout=3
+    )
+    app = FastAPI()
+    app.state.ctx = SimpleNamespace(session_factory=make_session_factory(engine))
+
+    @app.get("/read")
+    def read(session: SessionDep) -> Response:
+        # Answers a Response, as the API's routes do (no serialization thread).
+        return Response(str(session.execute(text("SELECT 1")).scalar_one()))  # left open
+
+    async def main() -> list[int]:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = 1
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            statuses: list[int] = []
+
+            async def one() -> None:
+                statuses.append((await client.get("/read")).status_code)
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(4):
+                    tg.start_soon(one)
+            return statuses
+
+    started = time.monotonic()
+    assert anyio.run(main) == [200] * 4
+    assert time.monotonic() - started < 3.0  # no request waited out the pool's timeout
     engine.dispose()
