@@ -7,6 +7,8 @@ Another tenant's contact, satellite or dataset answers 404, never its data.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import HTTPException, status
@@ -46,3 +48,49 @@ class Principal:
                 f"API key {self.name!r} has role {self.role!r}; this needs one of "
                 f"{', '.join(roles)}",
             )
+
+
+class KeyCache:
+    """Keys this process verified in the last ``ttl_s`` seconds, by the
+    SHA-256 of the key (``apikeys.hash_key``), so a burst of requests with one
+    key looks it up once: a revoked key keeps working here for at most
+    ``ttl_s`` (``GS_API_KEY_CACHE_S``; 0 turns the cache off). Unknown keys
+    are not remembered. Holds at most ``max_entries`` keys.
+
+    Used from the event loop only (no lock): the look-up of a miss runs in a
+    thread, its answer is stored back on the loop."""
+
+    def __init__(
+        self,
+        ttl_s: float,
+        *,
+        max_entries: int = 10_000,
+        monotonic_s: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self.monotonic_s = monotonic_s
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, key_hash: str) -> Principal | None:
+        """The principal verified for ``key_hash`` less than ``ttl_s`` ago."""
+        found = self._entries.get(key_hash)
+        if found is None:
+            return None
+        if self.monotonic_s() >= found[0]:
+            del self._entries[key_hash]
+            return None
+        return found[1]
+
+    def put(self, key_hash: str, principal: Principal) -> None:
+        if self.ttl_s <= 0:
+            return
+        now_s = self.monotonic_s()
+        if len(self._entries) >= self.max_entries:
+            self._entries = {k: v for k, v in self._entries.items() if v[0] > now_s}
+            while len(self._entries) >= self.max_entries:
+                del self._entries[next(iter(self._entries))]
+        self._entries[key_hash] = (now_s + self.ttl_s, principal)
+
+    def __len__(self) -> int:
+        return len(self._entries)

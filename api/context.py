@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.auth import KeyCache
 from api.events import ContactEventHub
 from api.limits import RequestLimits
 from api.metrics import Metrics
@@ -37,8 +38,13 @@ class AppContext:
     pass_cache: PassCache = field(default_factory=PassCache)
     # Free space of a path (``shutil.disk_usage``; tests inject their own).
     disk_usage: Callable[[Path], Any] = shutil.disk_usage
+    # Keys verified in the last GS_API_KEY_CACHE_S seconds (``deps.get_principal``).
+    key_cache: KeyCache = field(init=False)
     _store: ObjectStore | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.key_cache = KeyCache(self.settings.api_key_cache_s)
 
     def object_store(self) -> ObjectStore:
         """The dataset store the settings select, opened on first use."""

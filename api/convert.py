@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import orjson
+import pydantic_core
 from fastapi import Response
 from pydantic import BaseModel
 
 from api import schemas
 from groundstation.models import Contact, MissionProfile, Satellite
+from groundstation.passes import PassAvailability, PassTable
 from groundstation.profile_settings import downlink_problems, profile_document, read_profile
 from ingest.catalog import DatasetEntry
 
@@ -97,3 +100,58 @@ def json_plain_response(content: Any, status_code: int = 200) -> Response:
         status_code=status_code,
         media_type="application/json",
     )
+
+
+# Each cached prediction's passes as JSON up to their antennas, made once per
+# ``PassTable`` (it lives as long as the ``PassCache`` keeps it).
+_pass_heads: weakref.WeakKeyDictionary[PassTable, list[bytes]] = weakref.WeakKeyDictionary()
+
+
+def _heads_of(table: PassTable) -> list[bytes]:
+    """``PassPublic`` JSON of each pass of ``table`` cut before its antennas
+    (``...,"antennas":[``), written by pydantic's serializer."""
+    heads = _pass_heads.get(table)
+    if heads is None:
+        heads = [
+            pydantic_core.to_json(
+                {
+                    "norad_id": p.norad_id,
+                    "station_id": p.station_id,
+                    "aos": p.aos,
+                    "tca": p.tca,
+                    "los": p.los,
+                    "duration_s": p.duration_s,
+                    "max_elevation_deg": p.max_elevation_deg,
+                    "aos_azimuth_deg": p.aos_azimuth_deg,
+                    "tca_azimuth_deg": p.tca_azimuth_deg,
+                    "los_azimuth_deg": p.los_azimuth_deg,
+                    "antennas": [],
+                }
+            )[: -len(b"]}")]
+            for p in table.passes
+        ]
+        _pass_heads[table] = heads
+    return heads
+
+
+def passes_json(found: PassAvailability) -> bytes:
+    """``PassesPublic`` JSON, byte for byte what pydantic writes for it
+    (tests/api/test_api_passes_cache.py), from the cached passes' JSON and
+    each antenna's availability: ~1,500 passes x 2 antennas are not built as
+    objects and serialized afresh per request."""
+    heads = _heads_of(found.table)
+    free = {
+        a: pydantic_core.to_json({"antenna_id": a, "free": True, "blocked_by": ""})
+        for ids in found.antenna_ids.values()
+        for a in ids
+    }
+    parts = []
+    for k, p in enumerate(found.table.passes):
+        slots = b",".join(
+            free[a]
+            if not held
+            else pydantic_core.to_json({"antenna_id": a, "free": False, "blocked_by": held})
+            for a, held in zip(found.antenna_ids[p.station_id], found.blocked_by[k], strict=True)
+        )
+        parts.append(heads[k] + slots + b"]}")
+    return b'{"data":[' + b",".join(parts) + b'],"count":' + str(len(parts)).encode() + b"}"

@@ -11,12 +11,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from api.auth import ADMIN, OPERATOR, SCIENTIST, Principal
 from api.context import AppContext
-from groundstation.apikeys import authenticate
+from groundstation.apikeys import authenticate, hash_key
 
 
 async def get_ctx(request: Request) -> AppContext:
@@ -70,10 +71,13 @@ NowDep = Annotated[datetime, Depends(get_now)]
 _bearer = HTTPBearer(auto_error=False, description="API key from `groundstation keys create`")
 
 
-def get_principal(
+async def get_principal(
     ctx: CtxDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    """The key's principal: from ``ctx.key_cache`` when this process verified
+    the key in the last GS_API_KEY_CACHE_S seconds (no thread, no database),
+    else looked up in a thread and remembered."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -81,20 +85,27 @@ def get_principal(
             "(create one with `groundstation keys create`)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    # One statement outside any transaction: no BEGIN/COMMIT round trips, and
-    # on SQLite no write lock (its transactions begin IMMEDIATE).
-    with ctx.engine.connect() as conn:
-        row = authenticate(
-            conn.execution_options(isolation_level="AUTOCOMMIT"), key=credentials.credentials
-        )
-    principal = Principal(*row) if row is not None else None
-    if principal is None:
+    key_hash = hash_key(credentials.credentials)
+    principal = ctx.key_cache.get(key_hash)
+    if principal is not None:
+        return principal
+    row = await run_in_threadpool(_look_up_key, ctx, credentials.credentials)
+    if row is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "API key is unknown or revoked",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    principal = Principal(*row)
+    ctx.key_cache.put(key_hash, principal)
     return principal
+
+
+def _look_up_key(ctx: AppContext, key: str) -> tuple[str, str, str, str, tuple[str, ...]] | None:
+    # One statement outside any transaction: no BEGIN/COMMIT round trips, and
+    # on SQLite no write lock (its transactions begin IMMEDIATE).
+    with ctx.engine.connect() as conn:
+        return authenticate(conn.execution_options(isolation_level="AUTOCOMMIT"), key=key)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -20,8 +20,10 @@ import bisect
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -128,6 +130,20 @@ def conflicting_maintenance(
 
 # ---------------------------------------------------------------- many windows
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def epoch_us(t: datetime) -> int:
+    """Microseconds since 1970 of an aware datetime, exactly (integers, so
+    sums and comparisons agree with datetime arithmetic to the microsecond)."""
+    return (t - _EPOCH) // _US
+
+
+def duration_us(seconds: float) -> int:
+    """``timedelta(seconds=seconds)`` in microseconds (rounded as it rounds)."""
+    return timedelta(seconds=seconds) // _US
+
 
 @dataclass(frozen=True)
 class SlotAntenna:
@@ -167,6 +183,22 @@ class IntervalIndex:
             return self.labels[i]
         return ""
 
+    def first_overlaps(self, start_us: NDArray[np.int64], end_us: NDArray[np.int64]) -> list[str]:
+        """``first_overlap`` of many windows [start, end) at once (microseconds
+        since 1970, ``epoch_us``; shape ``(n_windows,)``): one vectorized
+        bisection of all of them into the running maximum of the ends."""
+        labels = [""] * len(start_us)
+        if not self.starts:
+            return labels
+        starts_us = np.fromiter(map(epoch_us, self.starts), np.int64, len(self.starts))
+        max_end_us = np.fromiter(map(epoch_us, self._max_end), np.int64, len(self._max_end))
+        i = np.searchsorted(max_end_us, start_us, side="right")
+        inside = i < len(starts_us)
+        at = np.minimum(i, len(starts_us) - 1)
+        for k in np.flatnonzero(inside & (starts_us[at] < end_us)).tolist():
+            labels[k] = self.labels[at[k]]
+        return labels
+
     def __len__(self) -> int:
         return len(self.starts)
 
@@ -182,6 +214,14 @@ class AntennaBusy:
         """What holds [start, end): the earliest overlapping contact, else the
         earliest overlapping maintenance window; '' when free."""
         return self.contacts.first_overlap(start, end) or self.maintenance.first_overlap(start, end)
+
+    def blocked_by_each(self, start_us: NDArray[np.int64], end_us: NDArray[np.int64]) -> list[str]:
+        """``blocked_by`` of many windows at once (``IntervalIndex.first_overlaps``)."""
+        held = self.contacts.first_overlaps(start_us, end_us)
+        if len(self.maintenance):
+            maintained = self.maintenance.first_overlaps(start_us, end_us)
+            held = [c or m for c, m in zip(held, maintained, strict=True)]
+        return held
 
     def intervals(self) -> list[tuple[datetime, datetime]]:
         """Every busy interval (contacts and maintenance), unordered."""
@@ -273,3 +313,23 @@ def antenna_slot(
         los + timedelta(seconds=postpass_s) + timedelta(seconds=antenna.teardown_s),
     )
     return AntennaSlot(antenna.id, not blocked, blocked)
+
+
+def antenna_slots(
+    antenna: SlotAntenna,
+    busy: AntennaBusy,
+    aos_us: NDArray[np.int64],
+    los_us: NDArray[np.int64],
+    *,
+    prepass_s: float = 0.0,
+    postpass_s: float = 0.0,
+) -> list[str]:
+    """``antenna_slot`` of ``antenna`` over many passes at once (AOS and LOS
+    in microseconds since 1970, ``epoch_us``; shape ``(n_passes,)``): what
+    blocks each ('' when free), the same answer in the same words, found in
+    one vectorized look-up over the antenna's busy intervals."""
+    if antenna.status != "online":
+        return [held_by_status(antenna.status)] * len(aos_us)
+    before_us = duration_us(prepass_s) + duration_us(antenna.setup_s)
+    after_us = duration_us(postpass_s) + duration_us(antenna.teardown_s)
+    return busy.blocked_by_each(aos_us - before_us, los_us + after_us)

@@ -254,6 +254,9 @@ class PreparedReservation:
     idempotency_key: str | None
     # SHA-256 of the request, stored with its idempotency key (None without one).
     idempotency_fingerprint: str | None = None
+    # The rows phase 1 read, held so that phase 2 finds them in the session
+    # (its identity map is weak) rather than reading them again.
+    rows: tuple[Antenna, MissionProfile] | None = None
 
 
 def prepare_reservation(
@@ -311,6 +314,7 @@ def prepare_reservation(
         else request_fingerprint(
             norad_id=norad_id, antenna_id=antenna_id, profile_id=profile_id, start=start, end=end
         ),
+        rows=(antenna, profile),
     )
 
 

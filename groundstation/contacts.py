@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Integer, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from groundstation.clock import require_supported, require_utc
@@ -63,60 +64,104 @@ def _contact_filters(
     end: datetime | None,
     profile_id: str | None = None,
     antenna_id: str | None = None,
-) -> list[Any]:
-    """The WHERE clauses of a listing. An unknown satellite, station,
-    antenna or profile matches nothing (an empty page, as for another
-    tenant's); an unknown state is a ``ValidationError``."""
-    clauses: list[Any] = []
+) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The filters given (names, in a fixed order: the shape of the query)
+    and their values, checked. An unknown satellite, station, antenna or
+    profile matches nothing (an empty page, as for another tenant's); an
+    unknown state is a ``ValidationError``."""
+    values: dict[str, Any] = {}
     if tenants is not None:
-        clauses.append(Contact.tenant.in_(list(tenants)))
+        values["tenants"] = list(tenants)
     if states:
         bad = [s for s in states if s not in ContactState.__members__]
         if bad:
             raise ValidationError(
                 f"state {bad[0]!r} is not a contact state; one of {', '.join(ContactState)}"
             )
-        clauses.append(Contact.state.in_(list(states)))
+        values["states"] = list(states)
     if norad_id is not None:
-        clauses.append(
-            Contact.satellite_id.in_(select(Satellite.id).where(Satellite.norad_id == norad_id))
-        )
+        values["norad_id"] = norad_id
     if station_id is not None:
-        clauses.append(
-            Contact.antenna_id.in_(select(Antenna.id).where(Antenna.station_id == station_id))
-        )
+        values["station_id"] = station_id
     if antenna_id is not None:
-        clauses.append(Contact.antenna_id == antenna_id)
+        values["antenna_id"] = antenna_id
     if profile_id is not None:
-        clauses.append(Contact.profile_id == profile_id)
+        values["profile_id"] = profile_id
     if start is not None:
-        clauses.append(Contact.booked_end > require_utc(start, "start"))
+        values["start"] = require_utc(start, "start")
     if end is not None:
-        clauses.append(Contact.booked_start < require_utc(end, "end"))
-    return clauses
+        values["end"] = require_utc(end, "end")
+    return tuple(values), values
 
+
+_contacts = Contact.__table__.c
+_satellites = Satellite.__table__.c
+_antennas = Antenna.__table__.c
 
 # The public fields of a contact (api ContactPublic), as plain columns.
 CONTACT_SUMMARY_COLUMNS = (
-    Contact.id,
-    Satellite.norad_id,
-    Antenna.station_id,
-    Contact.antenna_id,
-    Contact.profile_id,
-    Contact.tenant,
-    Contact.state,
-    Contact.state_reason,
-    Contact.aos,
-    Contact.tca,
-    Contact.los,
-    Contact.booked_start,
-    Contact.booked_end,
-    Contact.blocked_start,
-    Contact.blocked_end,
-    Contact.max_elevation_deg,
-    Contact.ephemeris_epoch,
-    Contact.created_at,
+    _contacts.id,
+    _satellites.norad_id,
+    _antennas.station_id,
+    _contacts.antenna_id,
+    _contacts.profile_id,
+    _contacts.tenant,
+    _contacts.state,
+    _contacts.state_reason,
+    _contacts.aos,
+    _contacts.tca,
+    _contacts.los,
+    _contacts.booked_start,
+    _contacts.booked_end,
+    _contacts.blocked_start,
+    _contacts.blocked_end,
+    _contacts.max_elevation_deg,
+    _contacts.ephemeris_epoch,
+    _contacts.created_at,
 )
+_SUMMARY_KEYS = tuple(c.key for c in CONTACT_SUMMARY_COLUMNS)
+
+# Each filter as a clause over bound parameters named as in ``_contact_filters``.
+_FILTER_CLAUSES: dict[str, Any] = {
+    "tenants": _contacts.tenant.in_(bindparam("tenants", expanding=True)),
+    "states": _contacts.state.in_(bindparam("states", expanding=True)),
+    "norad_id": _contacts.satellite_id.in_(
+        select(_satellites.id).where(_satellites.norad_id == bindparam("norad_id"))
+    ),
+    "station_id": _contacts.antenna_id.in_(
+        select(_antennas.id).where(_antennas.station_id == bindparam("station_id"))
+    ),
+    "antenna_id": _contacts.antenna_id == bindparam("antenna_id"),
+    "profile_id": _contacts.profile_id == bindparam("profile_id"),
+    "start": _contacts.booked_end > bindparam("start", type_=_contacts.booked_end.type),
+    "end": _contacts.booked_start < bindparam("end", type_=_contacts.booked_start.type),
+}
+_AFTER_CURSOR = or_(
+    _contacts.booked_start > bindparam("at", type_=_contacts.booked_start.type),
+    and_(
+        _contacts.booked_start == bindparam("at", type_=_contacts.booked_start.type),
+        _contacts.id > bindparam("last_id"),
+    ),
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _page_statements(filters: tuple[str, ...], after_cursor: bool) -> tuple[Select[Any], ...]:
+    """The count and page queries (Core, bound parameters) for one shape of
+    filters: built and compiled once per shape, not per request."""
+    clauses = [_FILTER_CLAUSES[name] for name in filters]
+    count = select(func.count()).select_from(Contact.__table__).where(*clauses)
+    if after_cursor:
+        clauses.append(_AFTER_CURSOR)
+    page = (
+        select(*CONTACT_SUMMARY_COLUMNS)
+        .join_from(Contact.__table__, Satellite.__table__, _satellites.id == _contacts.satellite_id)
+        .join(Antenna.__table__, _antennas.id == _contacts.antenna_id)
+        .where(*clauses)
+        .order_by(_contacts.booked_start, _contacts.id)
+        .limit(bindparam("page_rows", type_=Integer))
+    )
+    return count, page
 
 
 def contacts_page(
@@ -136,8 +181,9 @@ def contacts_page(
     """One page of contacts ordered by (booked start, id), as dicts of
     ``CONTACT_SUMMARY_COLUMNS`` (plain rows: this is the API's busiest read),
     the total count matching the filters, and the cursor of the next page
-    (None at the end)."""
-    clauses = _contact_filters(
+    (None at the end). Ends the session's read here, so the session closes
+    without a thread hop."""
+    filters, params = _contact_filters(
         tenants=tenants,
         states=states,
         norad_id=norad_id,
@@ -147,21 +193,22 @@ def contacts_page(
         profile_id=profile_id,
         antenna_id=antenna_id,
     )
-    count = session.scalar(select(func.count()).select_from(Contact).where(*clauses)) or 0
     if cursor:
-        at, last_id = decode_cursor(cursor)
-        clauses.append(
-            or_(Contact.booked_start > at, and_(Contact.booked_start == at, Contact.id > last_id))
-        )
-    result = session.execute(
-        select(*CONTACT_SUMMARY_COLUMNS)
-        .join(Satellite, Satellite.id == Contact.satellite_id)
-        .join(Antenna, Antenna.id == Contact.antenna_id)
-        .where(*clauses)
-        .order_by(Contact.booked_start, Contact.id)
-        .limit(limit + 1)
+        params["at"], params["last_id"] = decode_cursor(cursor)
+    count_query, page_query = _page_statements(filters, bool(cursor))
+    params["page_rows"] = limit + 1
+    # Two statements in autocommit when the session has not begun (the API's,
+    # the CLI's): no BEGIN/ROLLBACK, and on SQLite no write lock for a read.
+    # Each statement sees its own snapshot, as under READ COMMITTED.
+    conn = (
+        session.connection()
+        if session.in_transaction()
+        else session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     )
-    rows = [row._asdict() for row in result]
+    count = conn.execute(count_query, params).scalar() or 0
+    result = conn.execute(page_query, params).all()
+    session.rollback()
+    rows = [dict(zip(_SUMMARY_KEYS, row, strict=True)) for row in result]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]

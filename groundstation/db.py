@@ -157,9 +157,20 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        # A connection used in autocommit is handed back with the driver's own
+        # transaction handling switched on (SQLAlchemy resets it to the
+        # default): switch it off again, BEGIN is ours.
+        if dbapi_connection.isolation_level is not None:
+            dbapi_connection.isolation_level = None
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A connection in autocommit (the API's key look-up) reads without a
+        # transaction, so without the write lock.
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

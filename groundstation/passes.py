@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -28,8 +30,10 @@ from groundstation.availability import (
     AntennaSlot,
     SlotAntenna,
     antenna_slot,
+    antenna_slots,
     band_fits,
     busy_intervals,
+    epoch_us,
     prepass_started,
 )
 from groundstation.booking import require_bookable
@@ -284,6 +288,70 @@ def _stations(session: Session, station_ids: Sequence[str] | None) -> list[Groun
     return stations
 
 
+#: ``GET /passes`` without ``start`` starts at the service clock's time
+#: floored to this step, so the requests of one step share one prediction.
+DEFAULT_START_STEP = timedelta(minutes=1)
+
+
+def default_start(now: datetime) -> datetime:
+    """Where a pass listing without a start begins: ``now`` floored to
+    ``DEFAULT_START_STEP`` (a pass that ended less than a step ago is still
+    listed), so the requests within one step hit the same cached prediction."""
+    now = require_utc(now, "now")
+    return now - (now - _EPOCH) % DEFAULT_START_STEP
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, eq=False)
+class PassTable:
+    """One prediction as the ``PassCache`` keeps it: the passes sorted by
+    (AOS, station), their AOS and LOS in microseconds since 1970
+    (``availability.epoch_us``; shape ``(n_passes,)``), and for each station
+    the indices of its passes in that order."""
+
+    passes: tuple[Pass, ...]
+    aos_us: NDArray[np.int64]
+    los_us: NDArray[np.int64]
+    by_station: dict[str, NDArray[np.intp]]
+
+    @classmethod
+    def of(cls, passes: Sequence[Pass]) -> PassTable:
+        ordered = tuple(sorted(passes, key=lambda p: (p.aos, p.station_id)))
+        stations = np.array([p.station_id for p in ordered], dtype=object)
+        return cls(
+            ordered,
+            np.fromiter((epoch_us(p.aos) for p in ordered), np.int64, len(ordered)),
+            np.fromiter((epoch_us(p.los) for p in ordered), np.int64, len(ordered)),
+            {s: np.flatnonzero(stations == s) for s in dict.fromkeys(stations.tolist())},
+        )
+
+
+@dataclass(frozen=True)
+class PassAvailability:
+    """The passes of a ``PassTable`` with each antenna's availability:
+    ``blocked_by[k]`` holds, for pass k, what blocks each antenna of its
+    station ('' when free), in the order of ``antenna_ids[station]``."""
+
+    table: PassTable
+    antenna_ids: dict[str, tuple[str, ...]]
+    blocked_by: list[list[str]]
+
+    def predicted(self) -> list[PredictedPass]:
+        """The passes as ``PredictedPass`` rows, sorted by AOS then station."""
+        return [
+            _predicted_pass(
+                p,
+                tuple(
+                    AntennaSlot(a, not held, held)
+                    for a, held in zip(self.antenna_ids[p.station_id], held_by, strict=True)
+                ),
+            )
+            for p, held_by in zip(self.table.passes, self.blocked_by, strict=True)
+        ]
+
+
 def predicted_passes(
     session: Session,
     *,
@@ -312,6 +380,20 @@ def predicted_passes(
     not yet started, availability over the booked window (pre/post-pass,
     setup/teardown). Antennas of one station with different elevation limits
     give one pass each."""
+    if profile_id is None:
+        return pass_availability(
+            session,
+            norad_id=norad_id,
+            start=start,
+            end=end,
+            now=now,
+            station_ids=station_ids,
+            min_elevation_deg=min_elevation_deg,
+            tenants=tenants,
+            policy=policy,
+            max_span=max_span,
+            cache=cache,
+        ).predicted()
     start, end, now = _prediction_range(start, end, now, what="passes", limit=max_span)
     satellite = get_satellite_for(session, norad_id=norad_id, tenants=tenants)
     ephemeris = usable_ephemeris(session, satellite, now, policy or BookingPolicy())
@@ -325,18 +407,41 @@ def predicted_passes(
             return compute()
         return cache.get((element_text, tuple(orbital), start, end), compute)
 
-    if profile_id is not None:
-        return _profile_passes(
-            session,
-            satellite,
-            profile_id,
-            predict_over,
-            start=start,
-            end=end,
-            now=now,
-            station_ids=station_ids,
-            floor_deg=min_elevation_deg,
-        )
+    return _profile_passes(
+        session,
+        satellite,
+        profile_id,
+        predict_over,
+        start=start,
+        end=end,
+        now=now,
+        station_ids=station_ids,
+        floor_deg=min_elevation_deg,
+    )
+
+
+def pass_availability(
+    session: Session,
+    *,
+    norad_id: int,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    station_ids: Sequence[str] | None = None,
+    min_elevation_deg: float | None = None,
+    tenants: Sequence[str] | None = None,
+    policy: BookingPolicy | None = None,
+    max_span: timedelta = MAX_PREDICTION_SPAN,
+    cache: PassCache | None = None,
+) -> PassAvailability:
+    """``predicted_passes`` as a ``PassAvailability`` (what ``GET /passes``
+    writes out): the prediction is a ``PassTable`` (from ``cache`` when
+    given), each antenna's availability over all its station's passes is
+    one ``availability.antenna_slots`` call, computed afresh per request."""
+    start, end, now = _prediction_range(start, end, now, what="passes", limit=max_span)
+    satellite = get_satellite_for(session, norad_id=norad_id, tenants=tenants)
+    ephemeris = usable_ephemeris(session, satellite, now, policy or BookingPolicy())
+    element_text, element = ephemeris.text, element_set(ephemeris)
     stations = _stations(session, station_ids)
     floor = 0.0 if min_elevation_deg is None else float(min_elevation_deg)
     orbital = [orbital_station(s, min_elevation_deg=floor) for s in stations]
@@ -345,16 +450,25 @@ def predicted_passes(
         session, antennas=[a for rows in antennas.values() for a in rows], start=start, end=end
     )
     session.rollback()  # end the read transaction before predicting (SQLite write lock)
-    if not orbital:
-        return []
-    out = [
-        _predicted_pass(
-            p, tuple(antenna_slot(a, busy[a.id], p.aos, p.los) for a in antennas[p.station_id])
-        )
-        for p in predict_over(orbital)
-    ]
-    out.sort(key=lambda p: (p.aos, p.station_id))
-    return out
+
+    def compute() -> PassTable:
+        return PassTable.of(predict([element], orbital, start, end) if orbital else [])
+
+    table = (
+        compute()
+        if cache is None
+        else cache.get(("table", element_text, tuple(orbital), start, end), compute)
+    )
+    blocked_by: list[list[str]] = [[] for _ in table.passes]
+    for station_id, at in table.by_station.items():
+        aos_us, los_us = table.aos_us[at], table.los_us[at]
+        for antenna in antennas[station_id]:
+            held = antenna_slots(antenna, busy[antenna.id], aos_us, los_us)
+            for k, label in zip(at.tolist(), held, strict=True):
+                blocked_by[k].append(label)
+    return PassAvailability(
+        table, {s: tuple(a.id for a in rows) for s, rows in antennas.items()}, blocked_by
+    )
 
 
 def _profile_passes(

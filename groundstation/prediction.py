@@ -14,13 +14,15 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from groundstation.models import Antenna, Ephemeris, GroundStation, MissionProfile
     from orbital.elements import ElementSet
     from orbital.passes import Pass
     from orbital.stations import Station
+
+T = TypeVar("T")
 
 
 def orbital_station(station: GroundStation, *, min_elevation_deg: float) -> Station:
@@ -72,29 +74,31 @@ def predict(
 class PassCache:
     """Predicted passes keyed by (element-set text, orbital stations, start,
     end): the prediction is a pure function of that key, so an entry is never
-    stale (a new ephemeris or an edited station is a new key). Keeps the
-    ``max_entries`` most recently used (one 7-day, 50-station answer is about
-    1,800 passes, ~1 MB). Bookings are not part of it: availability is
-    computed per request. Thread-safe; two concurrent misses both compute."""
+    stale (a new ephemeris or an edited station is a new key). An entry is
+    what ``compute`` returns (``passes.PassTable``: the passes sorted, with
+    their times as arrays). Keeps the ``max_entries`` most recently used (one
+    7-day, 50-station answer is about 1,800 passes, ~1 MB). Bookings are not
+    part of it: availability is computed per request. Thread-safe; two
+    concurrent misses both compute."""
 
     def __init__(self, max_entries: int = 32) -> None:
         if max_entries < 1:
             raise ValueError(f"max_entries is {max_entries}, expected >= 1")
         self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[Any, ...], tuple[Pass, ...]] = OrderedDict()
+        self._entries: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: tuple[Any, ...], compute: Callable[[], Sequence[Pass]]) -> tuple[Pass, ...]:
+    def get(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
         with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
+            if key in self._entries:
                 self._entries.move_to_end(key)
                 self.hits += 1
+                found: T = self._entries[key]
                 return found
             self.misses += 1
-        value = tuple(compute())
+        value = compute()
         with self._lock:
             self._entries[key] = value
             self._entries.move_to_end(key)

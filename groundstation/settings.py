@@ -207,6 +207,11 @@ class Settings(BaseSettings):
     # so a test can kill the process mid-commit. 0 (the default) never pauses.
     test_plan_commit_pause_after: int = 0
     test_plan_commit_pause_s: float = 300.0
+    # --- API reads (api-perf) ---
+    # Seconds an API process trusts a key it has verified before it looks it
+    # up again: a revoked key keeps working for up to this long in a process
+    # that saw it just before. 0 looks the key up on every request.
+    api_key_cache_s: float = 5.0
 
     @field_validator("clock_start")
     @classmethod
@@ -360,6 +365,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"data_dir_mode {value:#o} must give the owner rwx (0700..0777), e.g. 0700 or 0750"
             )
+        return value
+
+    @field_validator("api_key_cache_s")
+    @classmethod
+    def _key_cache_not_negative(cls, value: float) -> float:
+        if not 0 <= value <= 3600:
+            raise ValueError(f"api_key_cache_s must be 0..3600 seconds (0: no cache), got {value}")
         return value
 
     def kafka_config(self) -> KafkaConfig:

@@ -9,6 +9,7 @@ import pydantic_core
 from fastapi import APIRouter, Query, Response
 
 from api import schemas
+from api.convert import passes_json
 from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
 from api.limits import expensive
 from api.routes._responses import EXPENSIVE_429, problems
@@ -49,7 +50,8 @@ def list_passes(
 ) -> Response:
     """Windows with AOS/TCA/LOS, max elevation and azimuths, over each station
     (its own elevation mask, raised to `min_elevation`), each with every
-    antenna's availability. Default range: now .. now + 24 h; at most 31 days.
+    antenna's availability. Default range: from now (floored to the minute, so
+    the requests of one minute share one prediction) for 24 h; at most 31 days.
 
     With `profile` (shared or the satellite's tenant's, else 404): the
     windows `POST /contacts` with that profile accepts: only antennas whose
@@ -59,9 +61,25 @@ def list_passes(
     (pre/post-pass, setup/teardown) is. Antennas of a station with different
     elevation limits get one pass each. 422 when the profile's settings or
     the satellite's downlink cannot be used for any booking."""
-    start = start or now
+    start = start or passes.default_start(now)
     end = end or start + timedelta(hours=24)
-    found = passes.predicted_passes(
+    if profile is not None:
+        return passes_response(
+            passes.predicted_passes(
+                session,
+                norad_id=satellite,
+                start=start,
+                end=end,
+                now=now,
+                station_ids=station,
+                min_elevation_deg=min_elevation,
+                profile_id=profile,
+                tenants=principal.tenants(),
+                policy=ctx.policy,
+                cache=ctx.pass_cache,
+            )
+        )
+    found = passes.pass_availability(
         session,
         norad_id=satellite,
         start=start,
@@ -69,12 +87,11 @@ def list_passes(
         now=now,
         station_ids=station,
         min_elevation_deg=min_elevation,
-        profile_id=profile,
         tenants=principal.tenants(),
         policy=ctx.policy,
         cache=ctx.pass_cache,
     )
-    return passes_response(found)
+    return Response(passes_json(found), media_type="application/json")
 
 
 def passes_response(found: list[passes.PredictedPass]) -> Response:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from api.auth import KeyCache, Principal
 from groundstation import apikeys
 from groundstation.version import package_version
 
@@ -122,11 +123,66 @@ def test_every_protected_operation_needs_a_key_and_refuses_unknown_or_revoked_on
         row = apikeys.authenticate(s, key=world.keys["acme"])
         assert row is not None
         apikeys.revoke_key(s, key_id=row[0], now=NOW)
+    lapse_key_cache(world)
     for method, path, body in EVERY_PROTECTED:
         assert _call(world, None, method, path, body, booked).status_code == 401, path
         world.keys["bogus"] = "gs_not-a-key"
         assert _call(world, "bogus", method, path, body, booked).status_code == 401, path
         assert _call(world, "acme", method, path, body, booked).status_code == 401, path
+
+
+def lapse_key_cache(world: World) -> None:
+    """Let the process's key cache (GS_API_KEY_CACHE_S) run out."""
+    cache = world.app.state.ctx.key_cache
+    started = cache.monotonic_s()
+    cache.monotonic_s = lambda: started + cache.ttl_s
+
+
+def test_a_revoked_key_works_until_the_key_cache_lapses_then_is_refused(world: World) -> None:
+    cache = world.app.state.ctx.key_cache
+    assert cache.ttl_s == 5.0  # the default
+    assert world.client.get("/contacts", headers=world.as_("acme")).status_code == 200
+    with world.session() as s:
+        row = apikeys.authenticate(s, key=world.keys["acme"])
+        assert row is not None
+        apikeys.revoke_key(s, key_id=row[0], now=NOW)
+    assert world.client.get("/contacts", headers=world.as_("acme")).status_code == 200
+    lapse_key_cache(world)
+    r = world.client.get("/contacts", headers=world.as_("acme"))
+    assert r.status_code == 401, r.text
+    assert "unknown or revoked" in r.json()["detail"]
+
+
+def test_unknown_keys_are_not_remembered(world: World) -> None:
+    cache = world.app.state.ctx.key_cache
+    before = len(cache)
+    for i in range(20):
+        auth = {"Authorization": f"Bearer gs_unknown-{i}"}
+        assert world.client.get("/contacts", headers=auth).status_code == 401
+    assert len(cache) == before
+
+
+def test_key_cache_holds_at_most_its_size_dropping_expired_then_oldest_keys() -> None:
+    clock = [0.0]
+    cache = KeyCache(5.0, max_entries=3, monotonic_s=lambda: clock[0])
+    who = [Principal(f"k{i}", f"key {i}", "admin", "", ()) for i in range(5)]
+    cache.put("a", who[0])
+    clock[0] = 4.0
+    cache.put("b", who[1])
+    cache.put("c", who[2])
+    clock[0] = 6.0  # a has expired
+    cache.put("d", who[3])
+    assert (len(cache), cache.get("a"), cache.get("b")) == (3, None, who[1])
+    cache.put("e", who[4])  # none expired: the oldest (b) goes
+    assert [cache.get(k) for k in "bcde"] == [None, who[2], who[3], who[4]]
+    clock[0] = 9.0  # c (put at 4) has expired, e (put at 6) not yet
+    assert (cache.get("c"), cache.get("e")) == (None, who[4])
+
+
+def test_key_cache_of_zero_seconds_remembers_nothing() -> None:
+    cache = KeyCache(0.0)
+    cache.put("a", Principal("k", "key", "admin", "", ()))
+    assert (len(cache), cache.get("a")) == (0, None)
 
 
 def test_health_needs_no_key(world: World) -> None:

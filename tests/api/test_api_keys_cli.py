@@ -39,7 +39,9 @@ def test_keys_are_created_listed_used_and_revoked(
     listed = json.loads(out)
     assert [(k["id"], k["tenant"]) for k in listed] == [(created["id"], "acme")]
     assert created["key"] not in out  # only the hash is stored
-    app = create_app(Settings(data_dir=env / "data"))
+    # No key cache: the revocation is refused at once (the cache's own
+    # lapse: test_api_auth).
+    app = create_app(Settings(data_dir=env / "data", api_key_cache_s=0))
     with TestClient(app) as client:
         auth = {"Authorization": f"Bearer {created['key']}"}
         assert client.get("/contacts", headers=auth).status_code == 200

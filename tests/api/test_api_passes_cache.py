@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from api import schemas
+from groundstation import passes as passes_module
 from groundstation.prediction import PassCache
 
 from .conftest import NOAA19, NOW, World
-from .helpers import first_free_pass
+from .helpers import contact_body, first_free_pass
 
 OMM = [
     {
@@ -79,6 +80,89 @@ def test_a_new_ephemeris_in_force_is_predicted_afresh(world: World) -> None:
     after = [q["aos"] for q in passes(world).json()["data"]]
     assert (cache.hits, cache.misses) == (0, 2)
     assert after != before
+
+
+def _slots(answer: Any, p: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    (same,) = [
+        q for q in answer["data"] if q["aos"] == p["aos"] and q["station_id"] == p["station_id"]
+    ]
+    return {a["antenna_id"]: a for a in same["antennas"]}
+
+
+def test_a_cached_prediction_shows_maintenance_a_new_offline_antenna_and_a_cancellation(
+    world: World,
+) -> None:
+    cache = world.app.state.ctx.pass_cache
+    p = first_free_pass(world)  # the prediction is cached now
+    admin = world.as_("admin")
+    r = world.client.post(
+        "/ground-stations/svalbard/antennas/sv-uhf-2/maintenance",
+        json={"start": p["tca"], "end": p["los"], "reason": "feed"},
+        headers=admin,
+    )
+    assert r.status_code == 201, r.text
+    r = world.client.post(
+        "/ground-stations/svalbard/antennas",
+        json={"id": "sv-new", "bands_hz": [[400e6, 450e6]], "status": "offline"},
+        headers=admin,
+    )
+    assert r.status_code == 201, r.text
+    booked = world.client.post(
+        "/contacts", json={**contact_body(p), "norad_id": NOAA19}, headers=world.as_("acme")
+    )
+    assert booked.status_code == 201, booked.text
+    slots = _slots(passes(world).json(), p)
+    assert slots["sv-uhf"] == {
+        "antenna_id": "sv-uhf",
+        "free": False,
+        "blocked_by": f"contact {booked.json()['id']}",
+    }
+    assert slots["sv-uhf-2"]["free"] is False
+    assert slots["sv-uhf-2"]["blocked_by"].startswith("maintenance ")
+    assert slots["sv-new"] == {
+        "antenna_id": "sv-new",
+        "free": False,
+        "blocked_by": "antenna status offline",
+    }
+    r = world.client.post(f"/contacts/{booked.json()['id']}/cancel", headers=world.as_("acme"))
+    assert r.status_code == 200, r.text
+    assert _slots(passes(world).json(), p)["sv-uhf"] == {
+        "antenna_id": "sv-uhf",
+        "free": True,
+        "blocked_by": "",
+    }
+    assert (cache.hits, cache.misses) == (2, 1)
+
+
+def test_requests_without_a_start_share_the_prediction_of_their_minute(world: World) -> None:
+    cache = world.app.state.ctx.pass_cache
+    clock = world.app.state.ctx.clock
+    minute = passes_module.default_start(clock.now())
+    answers = [
+        world.client.get("/passes", params={"satellite": NOAA19}, headers=world.as_("acme")).json()
+        for _ in range(3)
+    ]
+    assert passes_module.default_start(clock.now()) == minute  # the test ran within a minute
+    assert (cache.hits, cache.misses) == (2, 1)
+    assert answers[0] == answers[1] == answers[2]
+    assert answers[0]["count"] > 3
+    explicit = world.client.get(
+        "/passes",
+        params={
+            "satellite": NOAA19,
+            "start": minute.isoformat(),
+            "end": (minute + timedelta(hours=24)).isoformat(),
+        },
+        headers=world.as_("acme"),
+    )
+    assert explicit.json() == answers[0]
+    assert (cache.hits, cache.misses) == (3, 1)
+
+
+def test_the_default_start_is_now_floored_to_the_minute() -> None:
+    assert passes_module.default_start(NOW + timedelta(seconds=59.9)) == NOW
+    assert passes_module.default_start(NOW + timedelta(seconds=60)) == NOW + timedelta(minutes=1)
+    assert passes_module.default_start(NOW) == NOW
 
 
 def test_pass_cache_keeps_the_most_recently_used_entries() -> None:

@@ -3,14 +3,22 @@ and planning."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from hypothesis import given
+import numpy as np
+from hypothesis import example, given
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from groundstation import inventory, passes
-from groundstation.availability import IntervalIndex
+from groundstation.availability import (
+    AntennaBusy,
+    IntervalIndex,
+    SlotAntenna,
+    antenna_slot,
+    antenna_slots,
+    epoch_us,
+)
 from groundstation.plan_service import plan_contacts
 from groundstation.planning import PlanRequest
 
@@ -35,6 +43,62 @@ def test_interval_index_names_the_earliest_interval_overlapping_a_query(
     overlapping = sorted(r for r in rows if r[0] < end and r[1] > start)  # type: ignore[operator]
     expected = overlapping[0][2] if overlapping else ""
     assert IntervalIndex(rows).first_overlap(start, end) == expected  # type: ignore[arg-type]
+
+
+_seconds = st.integers(min_value=0, max_value=12_000)
+_pad_s = st.sampled_from([0.0, 0.5, 1e-6, 60.0, 90.25, 120.0])
+
+
+@given(
+    contacts=st.lists(st.tuples(_seconds, st.integers(min_value=1, max_value=900)), max_size=12),
+    maintenance=st.lists(st.tuples(_seconds, st.integers(min_value=1, max_value=900)), max_size=4),
+    windows=st.lists(st.tuples(_seconds, st.integers(min_value=1, max_value=900)), max_size=20),
+    pads_s=st.tuples(_pad_s, _pad_s, _pad_s, _pad_s),
+    status=st.sampled_from(["online", "online", "offline"]),
+)
+@example(  # windows touching a contact at either end are free; overlapping by 1 s, not
+    contacts=[(100, 100), (150, 10)],
+    maintenance=[(400, 100)],
+    windows=[(200, 100), (0, 100), (199, 1), (0, 101), (300, 100), (300, 101), (500, 5)],
+    pads_s=(0.0, 0.0, 0.0, 0.0),
+    status="online",
+)
+def test_antenna_slots_of_many_passes_answer_as_antenna_slot_does_for_each(
+    contacts: list[tuple[int, int]],
+    maintenance: list[tuple[int, int]],
+    windows: list[tuple[int, int]],
+    pads_s: tuple[float, float, float, float],
+    status: str,
+) -> None:
+    """Windows touching an interval exactly at either end included (whole
+    seconds, pads that land on them): the vectorized look-up is exact."""
+
+    def at(second: float) -> datetime:
+        return T0 + timedelta(seconds=second)
+
+    prepass_s, postpass_s, setup_s, teardown_s = pads_s
+    antenna = SlotAntenna("a1", "s1", status, setup_s, teardown_s)
+    busy = AntennaBusy(
+        IntervalIndex((at(s), at(s + n), f"contact c{k}") for k, (s, n) in enumerate(contacts)),
+        IntervalIndex(
+            (at(s), at(s + n), f"maintenance m{k}") for k, (s, n) in enumerate(maintenance)
+        ),
+    )
+    aos = [at(s) for s, _ in windows]
+    los = [at(s + n) for s, n in windows]
+    expected = [
+        antenna_slot(antenna, busy, a, b, prepass_s=prepass_s, postpass_s=postpass_s).blocked_by
+        for a, b in zip(aos, los, strict=True)
+    ]
+    found = antenna_slots(
+        antenna,
+        busy,
+        np.array([epoch_us(t) for t in aos], dtype=np.int64),
+        np.array([epoch_us(t) for t in los], dtype=np.int64),
+        prepass_s=prepass_s,
+        postpass_s=postpass_s,
+    )
+    assert found == expected
 
 
 def test_passes_and_availability_name_a_maintenance_window_in_the_same_words(

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -554,3 +554,25 @@ def test_disabling_the_ephemeris_in_force_re_predicts_with_the_previous_one(
     assert [e.new_state for e in changed] == ["SCHEDULED"] == [e.new_state for e in events.events]
     history = ephemerides.list_ephemerides(session, satellite_id=contact.satellite_id)
     assert [e.enabled for e in history].count(False) == 1
+
+
+def test_a_reservation_reads_its_antenna_and_its_profile_once(session: Session) -> None:
+    """Phase 2 finds the rows phase 1 read in the session instead of reading
+    them again (bench/api.py: each query is CPU per reservation)."""
+    setup_world(session)
+    w = first_window(session)
+    session.expunge_all()
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        reserve_window(session, w)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    reads = [s for s in statements if s.startswith("SELECT")]
+    assert sum(" FROM antennas " in s for s in reads) == 1, reads
+    assert sum(" FROM mission_profiles" in s for s in reads) == 1, reads
