@@ -11,6 +11,7 @@ from fastapi import Response
 from pydantic import BaseModel
 
 from api import schemas
+from groundstation import contacts
 from groundstation.models import Contact, MissionProfile, Satellite
 from groundstation.passes import PassAvailability, PassTable
 from groundstation.profile_settings import downlink_problems, profile_document, read_profile
@@ -55,6 +56,7 @@ def contact_public(c: Contact) -> schemas.ContactPublic:
         max_elevation_deg=c.max_elevation_deg,
         ephemeris_epoch=c.ephemeris_epoch,
         created_at=c.created_at,
+        simulated=contacts.SIMULATED,
     )
 
 

@@ -439,6 +439,10 @@ class ContactPublic(BaseModel):
     max_elevation_deg: float
     ephemeris_epoch: AwareDatetime
     created_at: AwareDatetime
+    simulated: bool = Field(
+        description="true: the pass is worked by the service's RF simulator (no antenna, no "
+        "radio); its frames and dataset are simulated too"
+    )
 
 
 class ContactDetail(ContactPublic):

@@ -98,6 +98,12 @@ _contacts = Contact.__table__.c
 _satellites = Satellite.__table__.c
 _antennas = Antenna.__table__.c
 
+#: Whether this service's contacts are worked by the RF simulator: every pass
+#: is, by the in-process downlink executor (no antenna, no radio), until
+#: contacts are executed on station hardware (issue 13). The API says so on
+#: every contact, as datasets, events and logs do.
+SIMULATED = True
+
 # The public fields of a contact (api ContactPublic), as plain columns.
 CONTACT_SUMMARY_COLUMNS = (
     _contacts.id,
@@ -208,7 +214,7 @@ def contacts_page(
     count = conn.execute(count_query, params).scalar() or 0
     result = conn.execute(page_query, params).all()
     session.rollback()
-    rows = [dict(zip(_SUMMARY_KEYS, row, strict=True)) for row in result]
+    rows = [dict(zip(_SUMMARY_KEYS, row, strict=True), simulated=SIMULATED) for row in result]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]

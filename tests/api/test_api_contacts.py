@@ -150,3 +150,16 @@ def test_contact_track_is_served_as_json_and_csv(world: World) -> None:
     lines = r.text.strip().splitlines()
     assert lines[0].startswith("time,azimuth_deg,elevation_deg")
     assert len(lines) == len(points) + 1
+
+
+def test_every_contact_the_api_shows_says_it_is_simulated(world: World) -> None:
+    """The service works every pass with its RF simulator: the booking, the
+    contact, the contact list and a plan's bookings say so."""
+    r = reserve(world, first_free_pass(world))
+    assert r.status_code == 201, r.text
+    assert r.json()["simulated"] is True
+    contact_id = r.json()["id"]
+    one = world.client.get(f"/contacts/{contact_id}", headers=world.as_("acme")).json()
+    assert one["simulated"] is True
+    page = world.client.get("/contacts", headers=world.as_("acme")).json()
+    assert [c["simulated"] for c in page["data"]] == [True]
