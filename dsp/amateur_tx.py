@@ -8,13 +8,16 @@ framers of ``dsp.amateur_sim.FRAMERS``, or the CCSDS code of
 modulated by ``dsp.amateur_sim``'s modulators (``MODULATORS``, keyed by the
 spec's modulation): FSK as FM IQ at the spec's deviation, AFSK as FM IQ of the
 two-tone audio (FM deviation = the audio centre), BPSK and DBPSK as
-RRC-shaped baseband. The carrier phase is continuous from slot to slot.
+RRC-shaped baseband, their Manchester-coded kinds (``dsp.psk.PSK_KINDS``)
+as two RRC chips per bit (dsp.manchester). The carrier phase is continuous
+from slot to slot.
 
 The output carries Es = 1 per channel symbol, as ``dsp.channel.Channel``
 expects, so the channel's Es/N0 is the Eb/N0 per channel bit of these binary
-modulations (``dsp.sweep``'s definition). ``sample_rate_hz`` is the sample
+modulations (``dsp.sweep``'s definition); a Manchester bit's two chips
+carry 1/2 each. ``sample_rate_hz`` is the sample
 rate the receiver is tested at: 48 kHz (the recordings' rate) or a multiple
-of it for fast FSK, an integer number of samples per symbol for PSK.
+of it for fast FSK, an integer number of samples per chip for PSK.
 ``random_frames`` is the simulated satellite's payload: fixed-length frames
 that the framing can carry.
 """
@@ -37,8 +40,10 @@ from dsp.amateur_sim import (
 )
 from dsp.chain import ccsds_profile
 from dsp.coding import ChannelCode
+from dsp.manchester import manchester_chips, manchester_differential_bits
 from dsp.modulation import MODULATION_REGISTRY
 from dsp.modulator import PulseShaper
+from dsp.psk import PSK_KINDS, PskKind
 from dsp.spec import TransmitterSpec
 
 BASE_RATE_HZ = 48_000.0
@@ -56,8 +61,9 @@ RRC_ALPHA = 0.35  # as dsp.amateur_sim.bpsk_baseband
 def sample_rate_hz(tx: TransmitterSpec) -> float:
     """The sample rate of ``tx``'s simulated IQ (see the module docstring)."""
     baud = float(tx.baud_rate)
-    if tx.modulation in ("bpsk", "dbpsk"):
-        return baud * max(round(BASE_RATE_HZ / baud), MIN_SPS)
+    if tx.modulation in PSK_KINDS:
+        chip_hz = PSK_KINDS[tx.modulation].chip_rate(baud)
+        return chip_hz * max(round(BASE_RATE_HZ / chip_hz), MIN_SPS)
     return BASE_RATE_HZ * math.ceil(MIN_SPS * baud / BASE_RATE_HZ)
 
 
@@ -135,27 +141,48 @@ class _Fm:
 
 
 class _Psk:
-    """BPSK (DBPSK: the bits differentially encoded first), RRC-shaped by one
-    streaming pulse shaper (unit energy per symbol)."""
+    """BPSK (DBPSK: the bits differentially encoded first; Manchester: each
+    bit then sent as two opposite chips), RRC-shaped by one streaming pulse
+    shaper (unit energy per bit)."""
 
-    def __init__(self, tx: TransmitterSpec, fs_hz: float, *, differential: bool) -> None:
-        self.sps = round(fs_hz / float(tx.baud_rate))
-        self.differential = differential
+    def __init__(self, tx: TransmitterSpec, fs_hz: float, kind: PskKind) -> None:
+        self.kind = kind
+        self.chips = 2 if kind.manchester else 1
+        self.sps = round(fs_hz / kind.chip_rate(float(tx.baud_rate)))
         self.shaper = PulseShaper(self.sps, RRC_ALPHA)
+        self.scale = np.float32(math.sqrt(1 / self.chips))
+        self._phase = np.zeros(0, np.uint8)  # the last differential phase
 
     def samples_for(self, n_bits: int) -> int:
-        return n_bits * self.sps
+        return n_bits * self.chips * self.sps
+
+    def _channel(self, bits: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        if not self.kind.differential:
+            return bits
+        if not self.kind.manchester:
+            return differential_bits(bits)
+        phases = manchester_differential_bits(np.concatenate([self._phase, bits]))
+        phases = phases[self._phase.size :]
+        if phases.size:
+            self._phase = phases[-1:]
+        return phases
 
     def __call__(self, bits: NDArray[np.uint8], final: bool = False) -> NDArray[np.complex64]:
-        channel = differential_bits(bits) if self.differential else bits
-        return self.shaper.process(MODULATION_REGISTRY["bpsk"].map_bits(channel), final=final)
+        channel = self._channel(bits)
+        if self.kind.manchester:
+            channel = manchester_chips(channel)
+        symbols = MODULATION_REGISTRY["bpsk"].map_bits(channel)
+        return (self.shaper.process(symbols, final=final) * self.scale).astype(np.complex64)
+
+
+def _psk_modulator(kind: PskKind) -> Callable[[TransmitterSpec, float], Modulator]:
+    return lambda tx, fs: _Psk(tx, fs, kind)
 
 
 MODULATORS: dict[str, Callable[[TransmitterSpec, float], Modulator]] = {
     "fsk": lambda tx, fs: _Fm(tx, fs, afsk=False),
     "afsk": lambda tx, fs: _Fm(tx, fs, afsk=True),
-    "bpsk": lambda tx, fs: _Psk(tx, fs, differential=False),
-    "dbpsk": lambda tx, fs: _Psk(tx, fs, differential=True),
+    **{name: _psk_modulator(kind) for name, kind in PSK_KINDS.items()},
 }
 
 

@@ -45,7 +45,7 @@ from dsp.gomspace import (
     u482c_decode,
 )
 from dsp.profile import DownlinkProfile
-from dsp.psk import PskConfig, PskDemodulator
+from dsp.psk import PSK_KINDS, PskConfig, PskDemodulator, PskKind, for_slow_signal
 from dsp.segments import SoftSymbols
 from dsp.spec import SatelliteSpec, SatelliteSpecError, TransmitterSpec
 
@@ -98,10 +98,19 @@ class _Fsk:
 
 
 class _Psk:
-    def __init__(self, tx: TransmitterSpec, fs_hz: float, iq: bool, differential: bool) -> None:
+    def __init__(self, tx: TransmitterSpec, fs_hz: float, iq: bool, kind: PskKind) -> None:
         edge = 200.0
         low, high = (-fs_hz / 2 + edge, fs_hz / 2 - edge) if iq else (edge, fs_hz / 2 - edge)
-        config = PskConfig(tx.baud_rate, fs_hz, low, high, differential=differential)
+        config = for_slow_signal(
+            PskConfig(
+                tx.baud_rate,
+                fs_hz,
+                low,
+                high,
+                differential=kind.differential,
+                manchester=kind.manchester,
+            )
+        )
         self._demod = PskDemodulator(config)
         # receiver audio: the analytic signal puts the subcarrier on one side
         self._analytic = None if iq else AnalyticSignal()
@@ -132,6 +141,10 @@ class _Psk:
         return float(track[int(np.argmin(np.abs(times - time_s)))][1])
 
 
+def _psk_builder(kind: PskKind) -> Callable[[TransmitterSpec, float, bool], Demodulator]:
+    return lambda tx, fs, iq: _Psk(tx, fs, iq, kind)
+
+
 @dataclass(frozen=True)
 class DemodEntry:
     build: Callable[[TransmitterSpec, float, bool], Demodulator]
@@ -146,8 +159,7 @@ DEMODULATORS: dict[str, DemodEntry] = {
         frozenset({"deviation_hz", "af_carrier_hz"}),
         frozenset({"deviation_hz", "af_carrier_hz"}),
     ),
-    "bpsk": DemodEntry(lambda tx, fs, iq: _Psk(tx, fs, iq, differential=False)),
-    "dbpsk": DemodEntry(lambda tx, fs, iq: _Psk(tx, fs, iq, differential=True)),
+    **{name: DemodEntry(_psk_builder(kind)) for name, kind in PSK_KINDS.items()},
 }
 
 

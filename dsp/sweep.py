@@ -57,6 +57,8 @@ from dsp.amateur_sim import (
 )
 from dsp.chain import DecodedFrame, TransmitterChain
 from dsp.hdlc import hdlc_encode
+from dsp.manchester import manchester_chips, manchester_differential_bits
+from dsp.psk import PSK_KINDS
 from dsp.satellite import SatelliteSpec, TransmitterSpec, transmitter_from_mapping
 from dsp.segments import SoftSymbols
 
@@ -342,6 +344,31 @@ FAMILIES: dict[str, Family] = {
             drift_hz_s=20,
             note="AO-73 from IQ: AO-40 FEC",
         ),
+        Family(
+            "dbpsk-manchester-400-audio",
+            {"modulation": "dbpsk-manchester", "baud_rate": 400, "framing": "ao40-fec"},
+            "audio",
+            "dbpsk",
+            ebn0_db=tuple(np.arange(0.0, 8.1, 1.0)),
+            frame_bytes=256,
+            clock_ppm=-300,
+            offset_hz=1500 + 150,
+            drift_hz_s=5,
+            subcarrier_hz=1500,
+            note="QO-100 / AO-40 beacon: AO-40 FEC, Manchester DBPSK on an SSB subcarrier",
+        ),
+        Family(
+            "dbpsk-manchester-400-iq",
+            {"modulation": "dbpsk-manchester", "baud_rate": 400, "framing": "ao40-fec"},
+            "iq",
+            "dbpsk",
+            ebn0_db=tuple(np.arange(0.0, 8.1, 1.0)),
+            frame_bytes=256,
+            clock_ppm=250,
+            offset_hz=-700,
+            drift_hz_s=5,
+            note="QO-100 / AO-40 beacon from IQ: AO-40 FEC, Manchester DBPSK",
+        ),
     )
 }
 
@@ -428,8 +455,8 @@ def simulate(family: Family, ebn0_db: float, n_frames: int, seed: int) -> Simula
         )
         x = add_noise(audio, noise_std(float(np.mean(audio**2)), ebn0_db, fs, baud), noise_seed)
         return SimulatedSignal(x, fs, frames, sent, 0.5, _frame_bits(family, frames))
-    channel = differential_bits(sent) if tx.modulation == "dbpsk" else sent
-    sps = int(round(fs / baud))
+    channel = psk_channel_chips(tx.modulation, sent)
+    sps = int(round(fs / PSK_KINDS[tx.modulation].chip_rate(baud)))
     shaped = upconvert(
         bpsk_baseband(channel, sps, clock_ppm=family.clock_ppm),
         fs,
@@ -441,6 +468,15 @@ def simulate(family: Family, ebn0_db: float, n_frames: int, seed: int) -> Simula
     power = float(np.mean(np.abs(clean) ** 2))
     x = add_noise(clean, noise_std(power, ebn0_db, fs, baud), noise_seed)
     return SimulatedSignal(x, fs, frames, sent, 0.0, _frame_bits(family, frames))
+
+
+def psk_channel_chips(modulation: str, bits: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """Channel bits -> the chips a PSK modulation of ``PSK_KINDS`` sends:
+    differentially encoded (each kind its way), then Manchester-coded."""
+    kind = PSK_KINDS[modulation]
+    if kind.differential:
+        bits = manchester_differential_bits(bits) if kind.manchester else differential_bits(bits)
+    return manchester_chips(bits) if kind.manchester else bits
 
 
 # ----- measurement -----
@@ -523,7 +559,9 @@ def measure(family: Family, signal: SimulatedSignal, chunk_samples: int = 1 << 1
         signal,
         float(tx.baud_rate),
         family.clock_ppm,
-        ambiguity=tx.modulation == "bpsk",
+        ambiguity=not PSK_KINDS[tx.modulation].differential
+        if tx.modulation in PSK_KINDS
+        else False,
     )
     got = {d.frame for d in decoded}
     sent = set(signal.frames)

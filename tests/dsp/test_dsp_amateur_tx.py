@@ -12,6 +12,7 @@ import pytest
 from dsp.amateur_tx import CatalogueTransmitter, frame_bytes, random_frames, sample_rate_hz
 from dsp.chain import SatelliteReceiver
 from dsp.channel import Channel, ChannelConfig
+from dsp.psk import PSK_KINDS
 from dsp.satellite import SatelliteSpec, TransmitterSpec
 from groundstation.satellites import load_catalogue
 
@@ -30,6 +31,7 @@ def _transmitter(key: str, name: str | None = None) -> tuple[SatelliteSpec, Tran
         ("KR01", "1k2 BPSK downlink", 6),  # BPSK 1200, AX.25 G3RUH
         ("BY70-1", None, 12),  # BPSK 9600, CCSDS concatenated, differential
         ("AO-73", None, 3),  # DBPSK 1200, AO-40 FEC
+        ("QO-100", None, 2),  # DBPSK Manchester 400, AO-40 FEC
         ("AISAT", None, 8),  # AFSK 4800, U482C
         ("1KUNS-PF", "9k6 FSK downlink", 12),  # FSK 9600, AX100 ASM+Golay
         ("GOMX-3", None, 12),  # FSK 19200, AX100 RS
@@ -61,7 +63,7 @@ def test_every_frame_sent_on_a_strong_link_is_decoded_once_and_nothing_else(
     assert expected - n_frames <= n_samples <= expected + 8 * round(sender.fs_hz / tx.baud_rate)
 
 
-@pytest.mark.parametrize("key", ["UPMSat 2", "DUCHIFAT-3", "AISAT"])
+@pytest.mark.parametrize("key", ["UPMSat 2", "DUCHIFAT-3", "AISAT", "QO-100"])
 def test_the_signal_carries_unit_energy_per_channel_symbol(key: str) -> None:
     """What dsp.channel.Channel's Es/N0 assumes (so Es/N0 is the Eb/N0 per channel bit)."""
     _, tx = _transmitter(key)
@@ -73,7 +75,7 @@ def test_the_signal_carries_unit_energy_per_channel_symbol(key: str) -> None:
 
 def test_sample_rates_are_the_receivers_tested_ones() -> None:
     """48 kHz (the recordings') with at least 4 samples per symbol; PSK an
-    integer number of samples per symbol."""
+    integer number of samples per chip (two chips per Manchester bit)."""
     rates = {
         (t.modulation, t.baud_rate): sample_rate_hz(t)
         for s in load_catalogue().satellites
@@ -83,8 +85,9 @@ def test_sample_rates_are_the_receivers_tested_ones() -> None:
     assert rates[("fsk", 19200)] == 96_000
     for (modulation, baud), fs in rates.items():
         assert fs / baud >= 4
-        if modulation in ("bpsk", "dbpsk"):
-            assert (fs / baud).is_integer()
+        if modulation in PSK_KINDS:
+            assert (fs / PSK_KINDS[modulation].chip_rate(baud)).is_integer()
+    assert rates[("dbpsk-manchester", 400)] == 48_000
 
 
 def test_a_frame_the_framing_cannot_carry_is_drawn_again() -> None:
