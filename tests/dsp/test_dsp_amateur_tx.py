@@ -9,7 +9,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from dsp.amateur_tx import CatalogueTransmitter, frame_bytes, random_frames, sample_rate_hz
+from dsp.amateur_tx import (
+    CatalogueTransmitter,
+    frame_bytes,
+    frame_size_range,
+    random_frames,
+    sample_rate_hz,
+)
 from dsp.chain import SatelliteReceiver
 from dsp.channel import Channel, ChannelConfig
 from dsp.psk import PSK_KINDS
@@ -96,3 +102,50 @@ def test_a_frame_the_framing_cannot_carry_is_drawn_again() -> None:
     frames = random_frames(tx, 40, seed=9)
     assert len(frames) == 40 and not any(0x7E in f for f in frames)
     assert random_frames(tx, 40, seed=9) == frames
+
+
+@pytest.mark.parametrize(
+    ("key", "name", "sizes"),
+    [
+        ("UPMSat 2", None, (15, 200)),  # AX.25: HDLC's least frame up to 200 bytes
+        ("1KUNS-PF", "9k6 FSK downlink", (1, 223)),  # AX100 ASM+Golay: 1..223
+        ("GOMX-3", None, (5, 120)),  # AX100 RS
+        ("AISAT", None, (10, 150)),  # U482C
+        ("Astrocast 0.1", "1k2 FSK downlink NRZ-I", (1, 219)),  # one FX.25 codeword
+    ],
+)
+def test_frames_of_varying_length_are_sent_in_equal_slots_and_decoded(
+    key: str, name: str | None, sizes: tuple[int, int]
+) -> None:
+    sat, tx = _transmitter(key, name)
+    least, most = sizes
+    frames = random_frames(tx, 6, seed=12, min_bytes=least, max_bytes=most)
+    assert len({len(f) for f in frames}) >= 4
+    assert all(least <= len(f) <= most for f in frames)
+    sender = CatalogueTransmitter(tx, seed=3, max_frame_bytes=most)
+    channel = Channel(ChannelConfig(fs_hz=sender.fs_hz, freq_offset_hz=-250.0, esn0_db=20.0))
+    receiver = SatelliteReceiver(sat, sender.fs_hz, iq=True)
+    decoded, n_samples = [], 0
+    for i, frame in enumerate(frames):
+        iq = channel.process(sender.process([frame], final=i == len(frames) - 1))
+        n_samples += iq.size
+        decoded += receiver.process(iq)
+    decoded += receiver.flush()
+    assert [d.frame for d in sorted(decoded, key=lambda d: d.time_s)] == frames
+    # the slots do not depend on the frames' lengths
+    assert abs(n_samples - (sender.lead_samples + len(frames) * sender.slot_samples)) <= len(frames)
+
+
+def test_frame_sizes_a_framing_cannot_carry_are_refused_with_the_size() -> None:
+    _, ax25 = _transmitter("UPMSat 2")
+    _, ao40 = _transmitter("AO-73")
+    assert frame_size_range(ax25) == (15, 1024) and frame_size_range(ao40) == (256, 256)
+    with pytest.raises(ValueError, match="frame of 14 bytes cannot be sent"):
+        random_frames(ax25, 2, seed=1, min_bytes=14)
+    with pytest.raises(ValueError, match="frame of 100 bytes cannot be sent; it carries 256"):
+        CatalogueTransmitter(ao40, max_frame_bytes=100)
+    sender = CatalogueTransmitter(ax25, max_frame_bytes=40)
+    with pytest.raises(ValueError, match="frame of 41 bytes is longer than this transmitter's"):
+        sender.process([bytes(41)])
+    with pytest.raises(ValueError, match="frame of 3 bytes cannot be sent; this framing carries"):
+        sender.process([bytes(3)])
