@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from dsp.analytic import AnalyticSignal
 from dsp.ao40 import FRAME_SYMBOLS, SYNC_VECTOR, ao40_decode, ao40_sync_positions
+from dsp.ax25_repair import RepairConfig
 from dsp.coding import ChannelCode
 from dsp.deframers import (
     Ax25Deframer,
@@ -312,8 +313,8 @@ class FramingEntry:
 
 _CCSDS_OPTIONS = frozenset({"frame_size", "rs_basis", "rs_interleave", "precoding", "scrambler"})
 FRAMINGS: dict[str, FramingEntry] = {
-    "ax25": FramingEntry(lambda tx: Ax25Deframer(g3ruh=False)),
-    "ax25-g3ruh": FramingEntry(lambda tx: Ax25Deframer(g3ruh=True)),
+    "ax25": FramingEntry(lambda tx: Ax25Deframer(g3ruh=False, repair=RepairConfig())),
+    "ax25-g3ruh": FramingEntry(lambda tx: Ax25Deframer(g3ruh=True, repair=RepairConfig())),
     "ax100-asm-golay": FramingEntry(_ax100_asm),
     "ax100-rs": FramingEntry(_ax100_rs),
     "u482c": FramingEntry(_u482c),

@@ -389,9 +389,18 @@ class SimulatedSignal:
     frame_bits: float
 
 
-def random_payloads(n: int, size: int, seed: int) -> list[bytes]:
+#: the address and control fields of a simulated AX.25 UI frame (CQ from
+#: N0CALL-1; a real frame's header, which the soft repair of dsp.ax25_repair checks)
+AX25_HEADER = (
+    bytes(c << 1 for c in b"CQ    ") + b"\x60" + bytes(c << 1 for c in b"N0CALL") + b"\x63\x03\xf0"
+)
+
+
+def random_payloads(n: int, size: int, seed: int, header: bytes = b"") -> list[bytes]:
+    """``n`` frames of ``size`` bytes: ``header``, then random bytes."""
     rng = np.random.default_rng(seed)
-    return [rng.integers(0, 256, size, dtype=np.uint8).tobytes() for _ in range(n)]
+    body = size - len(header)
+    return [header + rng.integers(0, 256, body, dtype=np.uint8).tobytes() for _ in range(n)]
 
 
 def noise_std(power: float, ebn0_db: float, fs_hz: float, baud_rate: float) -> float:
@@ -416,7 +425,8 @@ def simulate(family: Family, ebn0_db: float, n_frames: int, seed: int) -> Simula
     fs, baud = family.fs_hz, float(tx.baud_rate)
     rng = np.random.default_rng(seed)
     phase = float(rng.uniform(0, 2 * np.pi))
-    frames = random_payloads(n_frames, family.frame_bytes, seed + 1)
+    header = AX25_HEADER if family.uncoded else b""
+    frames = random_payloads(n_frames, family.frame_bytes, seed + 1, header)
     sent = FRAMERS[tx.framing](frames, seed + 2)
     noise_seed = seed + 3
     if tx.modulation == "fsk":
