@@ -169,6 +169,15 @@ class Deframer(Protocol):
     def push(self, symbols: SoftSymbols, final: bool = False) -> list[Deframed]: ...
 
 
+def _ax25_repair(tx: TransmitterSpec) -> RepairConfig | None:
+    """Soft repair (dsp.ax25_repair) where the soft symbols' magnitudes tell
+    which bits are unreliable: PSK (near-Gaussian symbols). An FM
+    discriminator's errors are clicks of full size, not weak bits: on
+    FSK 9600 at Eb/N0 10 dB the failed segments looked error-free to the
+    reliability model and the repair found 1 frame in 30."""
+    return RepairConfig() if tx.modulation in PSK_KINDS else None
+
+
 def _gomspace(
     decode: Callable[[NDArray[np.float32]], GomspaceFrame | None],
 ) -> Callable[[NDArray[np.float32]], BlockResult | None]:
@@ -313,8 +322,8 @@ class FramingEntry:
 
 _CCSDS_OPTIONS = frozenset({"frame_size", "rs_basis", "rs_interleave", "precoding", "scrambler"})
 FRAMINGS: dict[str, FramingEntry] = {
-    "ax25": FramingEntry(lambda tx: Ax25Deframer(g3ruh=False, repair=RepairConfig())),
-    "ax25-g3ruh": FramingEntry(lambda tx: Ax25Deframer(g3ruh=True, repair=RepairConfig())),
+    "ax25": FramingEntry(lambda tx: Ax25Deframer(g3ruh=False, repair=_ax25_repair(tx))),
+    "ax25-g3ruh": FramingEntry(lambda tx: Ax25Deframer(g3ruh=True, repair=_ax25_repair(tx))),
     "ax100-asm-golay": FramingEntry(_ax100_asm),
     "ax100-rs": FramingEntry(_ax100_rs),
     "u482c": FramingEntry(_u482c),

@@ -10,8 +10,10 @@ from numpy.typing import NDArray
 
 from dsp.amateur_sim import FRAMERS
 from dsp.ax25_repair import RepairConfig, has_ax25_address_field
+from dsp.chain import TransmitterChain
 from dsp.deframers import Ax25Deframer, LineDecoder
 from dsp.hdlc import HdlcDeframer, _fcs_bytes, fcs_ok
+from dsp.satellite import SatelliteSpec, transmitter_from_mapping
 from dsp.segments import SoftSymbols
 
 
@@ -134,3 +136,27 @@ def test_a_repaired_frame_always_passes_its_fcs() -> None:
     out = deframe(soft, True, RepairConfig())
     assert out == [frame]
     assert fcs_ok(out[0] + _fcs_bytes(out[0]))
+
+
+@pytest.mark.parametrize(("modulation", "repaired"), [("bpsk", True), ("fsk", False)])
+def test_the_receiver_repairs_psk_frames_but_not_fm_discriminator_ones(
+    modulation: str, repaired: bool
+) -> None:
+    """PSK soft symbols are near-Gaussian, so a weak one is an unreliable one;
+    an FM discriminator's errors are full-size clicks, so FSK is not repaired."""
+    tx = transmitter_from_mapping(
+        {
+            "name": "downlink",
+            "frequency_hz": 437_000_000,
+            "modulation": modulation,
+            "baud_rate": 9600,
+            "framing": "ax25-g3ruh",
+        },
+        "test",
+    )
+    chain = TransmitterChain(SatelliteSpec("SIM", 99999, (tx,)), tx, 48_000.0, iq=True)
+    frame = ax25_frame(bytes(range(40)))
+    soft, _ = received(frame, True, [60], np.random.default_rng(9))
+    symbols = SoftSymbols(soft, 5.0 * np.arange(soft.size))
+    decoded = chain.deframe([symbols] * chain.demod.n_branches, final=True)
+    assert [d.frame for d in decoded] == ([frame] if repaired else [])
