@@ -6,6 +6,7 @@ as its recording shows: tests/dsp/test_dsp_real_recordings.py); noise
 alone gives no frame."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,9 @@ from dsp.channel import Channel, ChannelConfig
 from dsp.manchester import ManchesterSync, manchester_chips, manchester_differential_bits
 from dsp.satellite import SatelliteSpec
 from groundstation.satellites import load_catalogue
+from groundstation.satellites.wav import read_wav
+
+RECORDINGS = Path(__file__).parents[1] / "data" / "dsp" / "recordings"
 
 
 def _noisy_chips(bits: np.ndarray, lead: int, seed: int) -> np.ndarray:
@@ -89,3 +93,21 @@ def test_noise_alone_gives_no_manchester_frame() -> None:
     sat = load_catalogue().find("QO-100")
     noise = np.random.default_rng(11).standard_normal(int(40 * 48_000)) * 0.1
     assert decode_satellite(noise, 48_000.0, sat) == []
+
+
+def test_the_ao73_recording_is_plain_dbpsk_not_manchester() -> None:
+    """The real FUNcube-1 signal: its frame comes out as plain 1200-baud DBPSK
+    (the catalogue's entry) and under neither Manchester reading."""
+    samples, fs_hz = read_wav(RECORDINGS / "ao73.wav")
+    sat = load_catalogue().find("AO-73")
+    tx = sat.transmitters[0]
+    assert tx.modulation == "dbpsk"
+    counts = []
+    for modulation, baud in (
+        ("dbpsk", 1200),
+        ("dbpsk-manchester", 600),
+        ("dbpsk-manchester", 1200),
+    ):
+        one = dataclasses.replace(tx, modulation=modulation, baud_rate=baud)
+        counts.append(len(decode_satellite(samples, fs_hz, SatelliteSpec(sat.name, 1, (one,)))))
+    assert counts == [1, 0, 0]
