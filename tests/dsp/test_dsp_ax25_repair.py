@@ -157,6 +157,6 @@ def test_the_receiver_repairs_psk_frames_but_not_fm_discriminator_ones(
     chain = TransmitterChain(SatelliteSpec("SIM", 99999, (tx,)), tx, 48_000.0, iq=True)
     frame = ax25_frame(bytes(range(40)))
     soft, _ = received(frame, True, [60], np.random.default_rng(9))
-    symbols = SoftSymbols(soft, 5.0 * np.arange(soft.size))
+    symbols = SoftSymbols(soft, 5.0 * np.arange(soft.size, dtype=np.float64))
     decoded = chain.deframe([symbols] * chain.demod.n_branches, final=True)
     assert [d.frame for d in decoded] == ([frame] if repaired else [])
