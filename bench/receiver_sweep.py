@@ -65,6 +65,10 @@ GRSAT_FRAMING = {
 }
 
 
+#: gr-satellites' names where ours are not theirs in capitals
+GRSAT_MODULATION = {"bpsk-manchester": "BPSK Manchester", "dbpsk-manchester": "DBPSK Manchester"}
+
+
 def grsat_satyaml(family: Family) -> str:
     tx = family.tx
     lines = [
@@ -76,7 +80,7 @@ def grsat_satyaml(family: Family) -> str:
         "transmitters:",
         "  downlink:",
         "    frequency: 437.000e+6",
-        f"    modulation: {tx.modulation.upper()}",
+        f"    modulation: {GRSAT_MODULATION.get(tx.modulation, tx.modulation.upper())}",
         f"    baudrate: {tx.baud_rate:g}",
         f"    framing: {GRSAT_FRAMING[tx.framing]}",
     ]

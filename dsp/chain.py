@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from dsp.analytic import AnalyticSignal
 from dsp.ao40 import FRAME_SYMBOLS, SYNC_VECTOR, ao40_decode, ao40_sync_positions
+from dsp.ax25_repair import RepairConfig
 from dsp.coding import ChannelCode
 from dsp.deframers import (
     Ax25Deframer,
@@ -45,7 +46,7 @@ from dsp.gomspace import (
     u482c_decode,
 )
 from dsp.profile import DownlinkProfile
-from dsp.psk import PskConfig, PskDemodulator
+from dsp.psk import PSK_KINDS, PskConfig, PskDemodulator, PskKind, for_slow_signal
 from dsp.segments import SoftSymbols
 from dsp.spec import SatelliteSpec, SatelliteSpecError, TransmitterSpec
 
@@ -98,10 +99,19 @@ class _Fsk:
 
 
 class _Psk:
-    def __init__(self, tx: TransmitterSpec, fs_hz: float, iq: bool, differential: bool) -> None:
+    def __init__(self, tx: TransmitterSpec, fs_hz: float, iq: bool, kind: PskKind) -> None:
         edge = 200.0
         low, high = (-fs_hz / 2 + edge, fs_hz / 2 - edge) if iq else (edge, fs_hz / 2 - edge)
-        config = PskConfig(tx.baud_rate, fs_hz, low, high, differential=differential)
+        config = for_slow_signal(
+            PskConfig(
+                tx.baud_rate,
+                fs_hz,
+                low,
+                high,
+                differential=kind.differential,
+                manchester=kind.manchester,
+            )
+        )
         self._demod = PskDemodulator(config)
         # receiver audio: the analytic signal puts the subcarrier on one side
         self._analytic = None if iq else AnalyticSignal()
@@ -132,6 +142,10 @@ class _Psk:
         return float(track[int(np.argmin(np.abs(times - time_s)))][1])
 
 
+def _psk_builder(kind: PskKind) -> Callable[[TransmitterSpec, float, bool], Demodulator]:
+    return lambda tx, fs, iq: _Psk(tx, fs, iq, kind)
+
+
 @dataclass(frozen=True)
 class DemodEntry:
     build: Callable[[TransmitterSpec, float, bool], Demodulator]
@@ -146,14 +160,22 @@ DEMODULATORS: dict[str, DemodEntry] = {
         frozenset({"deviation_hz", "af_carrier_hz"}),
         frozenset({"deviation_hz", "af_carrier_hz"}),
     ),
-    "bpsk": DemodEntry(lambda tx, fs, iq: _Psk(tx, fs, iq, differential=False)),
-    "dbpsk": DemodEntry(lambda tx, fs, iq: _Psk(tx, fs, iq, differential=True)),
+    **{name: DemodEntry(_psk_builder(kind)) for name, kind in PSK_KINDS.items()},
 }
 
 
 # ----- framings -----
 class Deframer(Protocol):
     def push(self, symbols: SoftSymbols, final: bool = False) -> list[Deframed]: ...
+
+
+def _ax25_repair(tx: TransmitterSpec) -> RepairConfig | None:
+    """Soft repair (dsp.ax25_repair) where the soft symbols' magnitudes tell
+    which bits are unreliable: PSK (near-Gaussian symbols). An FM
+    discriminator's errors are clicks of full size, not weak bits: on
+    FSK 9600 at Eb/N0 10 dB the failed segments looked error-free to the
+    reliability model and the repair found 1 frame in 30."""
+    return RepairConfig() if tx.modulation in PSK_KINDS else None
 
 
 def _gomspace(
@@ -300,8 +322,8 @@ class FramingEntry:
 
 _CCSDS_OPTIONS = frozenset({"frame_size", "rs_basis", "rs_interleave", "precoding", "scrambler"})
 FRAMINGS: dict[str, FramingEntry] = {
-    "ax25": FramingEntry(lambda tx: Ax25Deframer(g3ruh=False)),
-    "ax25-g3ruh": FramingEntry(lambda tx: Ax25Deframer(g3ruh=True)),
+    "ax25": FramingEntry(lambda tx: Ax25Deframer(g3ruh=False, repair=_ax25_repair(tx))),
+    "ax25-g3ruh": FramingEntry(lambda tx: Ax25Deframer(g3ruh=True, repair=_ax25_repair(tx))),
     "ax100-asm-golay": FramingEntry(_ax100_asm),
     "ax100-rs": FramingEntry(_ax100_rs),
     "u482c": FramingEntry(_u482c),

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from dsp.ax25_repair import RepairConfig, repair_frame
 from dsp.g3ruh import g3ruh_descramble
 from dsp.hdlc import HdlcDeframer
 from dsp.nrzi import nrzi_decode
@@ -124,11 +125,14 @@ class LineDecoder:
 
 
 class Ax25Deframer:
-    """AX.25 over HDLC: NRZI, optionally G3RUH, flags, de-stuffing, FCS."""
+    """AX.25 over HDLC: NRZI, optionally G3RUH, flags, de-stuffing, FCS; a
+    frame whose FCS fails is repaired from its soft bits where
+    dsp.ax25_repair can (``repair``: None for none)."""
 
-    def __init__(self, g3ruh: bool) -> None:
+    def __init__(self, g3ruh: bool, repair: RepairConfig | None = None) -> None:
         self._line = LineDecoder("nrzi+g3ruh" if g3ruh else "nrzi")
         self._hdlc = HdlcDeframer()
+        self._repair = repair
         self._buffer = _SymbolBuffer()  # channel symbols
         self._bits = _SymbolBuffer()  # after line decoding
 
@@ -138,22 +142,47 @@ class Ax25Deframer:
         self._bits.append(decoded, symbols.sample_pos)
         bits = (decoded < 0).astype(np.uint8)
         out = []
-        for f in self._hdlc.push(bits, final=final):
-            first = f.start_bit - 8  # the opening flag
-            n_bits = f.end_bit + 8 - first
+        frames = self._hdlc.push(bits, final=final)
+        found = [(f.start_bit, f.end_bit, f.frame, 0) for f in frames]
+        found += self._repaired(self._hdlc.failed)
+        self._hdlc.failed = []
+        for start_bit, end_bit, frame, flips in sorted(found, key=lambda f: f[0]):
+            first = start_bit - 8  # the opening flag
+            n_bits = end_bit + 8 - first
             soft = self._buffer.soft_range(first, first + n_bits)
             out.append(
                 Deframed(
-                    f.frame,
+                    frame,
                     self._buffer.position(first),
                     n_bits,
                     soft_snr_db(soft),
-                    (),
+                    (("soft", flips),) if flips else (),
                     _pack_hard(self._bits.soft_range(first, first + n_bits)),
                 )
             )
         self._buffer.trim(self._hdlc.retained_from - 16)
         self._bits.trim(self._hdlc.retained_from - 16)
+        return out
+
+    def _repaired(self, segments: list[tuple[int, int]]) -> list[tuple[int, int, bytes, int]]:
+        """(start, end, frame, channel bits flipped) of the segments repaired."""
+        if self._repair is None:
+            return []
+        out = []
+        for lo, hi in segments:
+            channel = self._buffer.soft_range(lo, hi)
+            data = (self._bits.soft_range(lo, hi) < 0).astype(np.uint8)
+            result = repair_frame(
+                data,
+                channel,
+                self._line.kind,
+                soft_snr_db(channel),
+                self._repair,
+                min_bits=self._hdlc.min_bits,
+                max_bits=self._hdlc.max_bits,
+            )
+            if result is not None:
+                out.append((lo, hi, result[0][:-2], result[1]))
         return out
 
 

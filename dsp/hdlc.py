@@ -87,6 +87,9 @@ class HdlcDeframer:
         self._max_stuffed_bits = self.max_bits + self.max_bits // 5
         self._bits = np.zeros(0, dtype=np.uint8)
         self._base = 0  # absolute index of _bits[0]
+        #: (start_bit, end_bit) of the segments between flags, of a frame's
+        #: length, whose FCS failed (for a repair; the caller clears it)
+        self.failed: list[tuple[int, int]] = []
 
     @property
     def retained_from(self) -> int:
@@ -120,8 +123,10 @@ class HdlcDeframer:
             return None
         body = bit_destuff(self._bits[lo:hi])
         if body.size % 8 or not self.min_bits <= body.size <= self.max_bits:
+            self.failed.append((self._base + lo, self._base + hi))
             return None
         data = np.packbits(body, bitorder="little").tobytes()
         if not fcs_ok(data):
+            self.failed.append((self._base + lo, self._base + hi))
             return None
         return HdlcFrame(start_bit=self._base + lo, end_bit=self._base + hi, frame=data[:-2])

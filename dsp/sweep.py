@@ -57,6 +57,8 @@ from dsp.amateur_sim import (
 )
 from dsp.chain import DecodedFrame, TransmitterChain
 from dsp.hdlc import hdlc_encode
+from dsp.manchester import manchester_chips, manchester_differential_bits
+from dsp.psk import PSK_KINDS
 from dsp.satellite import SatelliteSpec, TransmitterSpec, transmitter_from_mapping
 from dsp.segments import SoftSymbols
 
@@ -342,6 +344,31 @@ FAMILIES: dict[str, Family] = {
             drift_hz_s=20,
             note="AO-73 from IQ: AO-40 FEC",
         ),
+        Family(
+            "dbpsk-manchester-400-audio",
+            {"modulation": "dbpsk-manchester", "baud_rate": 400, "framing": "ao40-fec"},
+            "audio",
+            "dbpsk",
+            ebn0_db=tuple(np.arange(0.0, 8.1, 1.0)),
+            frame_bytes=256,
+            clock_ppm=-300,
+            offset_hz=1500 + 150,
+            drift_hz_s=5,
+            subcarrier_hz=1500,
+            note="QO-100 / AO-40 beacon: AO-40 FEC, Manchester DBPSK on an SSB subcarrier",
+        ),
+        Family(
+            "dbpsk-manchester-400-iq",
+            {"modulation": "dbpsk-manchester", "baud_rate": 400, "framing": "ao40-fec"},
+            "iq",
+            "dbpsk",
+            ebn0_db=tuple(np.arange(0.0, 8.1, 1.0)),
+            frame_bytes=256,
+            clock_ppm=250,
+            offset_hz=-700,
+            drift_hz_s=5,
+            note="QO-100 / AO-40 beacon from IQ: AO-40 FEC, Manchester DBPSK",
+        ),
     )
 }
 
@@ -362,9 +389,18 @@ class SimulatedSignal:
     frame_bits: float
 
 
-def random_payloads(n: int, size: int, seed: int) -> list[bytes]:
+#: the address and control fields of a simulated AX.25 UI frame (CQ from
+#: N0CALL-1; a real frame's header, which the soft repair of dsp.ax25_repair checks)
+AX25_HEADER = (
+    bytes(c << 1 for c in b"CQ    ") + b"\x60" + bytes(c << 1 for c in b"N0CALL") + b"\x63\x03\xf0"
+)
+
+
+def random_payloads(n: int, size: int, seed: int, header: bytes = b"") -> list[bytes]:
+    """``n`` frames of ``size`` bytes: ``header``, then random bytes."""
     rng = np.random.default_rng(seed)
-    return [rng.integers(0, 256, size, dtype=np.uint8).tobytes() for _ in range(n)]
+    body = size - len(header)
+    return [header + rng.integers(0, 256, body, dtype=np.uint8).tobytes() for _ in range(n)]
 
 
 def noise_std(power: float, ebn0_db: float, fs_hz: float, baud_rate: float) -> float:
@@ -389,7 +425,8 @@ def simulate(family: Family, ebn0_db: float, n_frames: int, seed: int) -> Simula
     fs, baud = family.fs_hz, float(tx.baud_rate)
     rng = np.random.default_rng(seed)
     phase = float(rng.uniform(0, 2 * np.pi))
-    frames = random_payloads(n_frames, family.frame_bytes, seed + 1)
+    header = AX25_HEADER if family.uncoded else b""
+    frames = random_payloads(n_frames, family.frame_bytes, seed + 1, header)
     sent = FRAMERS[tx.framing](frames, seed + 2)
     noise_seed = seed + 3
     if tx.modulation == "fsk":
@@ -428,8 +465,8 @@ def simulate(family: Family, ebn0_db: float, n_frames: int, seed: int) -> Simula
         )
         x = add_noise(audio, noise_std(float(np.mean(audio**2)), ebn0_db, fs, baud), noise_seed)
         return SimulatedSignal(x, fs, frames, sent, 0.5, _frame_bits(family, frames))
-    channel = differential_bits(sent) if tx.modulation == "dbpsk" else sent
-    sps = int(round(fs / baud))
+    channel = psk_channel_chips(tx.modulation, sent)
+    sps = int(round(fs / PSK_KINDS[tx.modulation].chip_rate(baud)))
     shaped = upconvert(
         bpsk_baseband(channel, sps, clock_ppm=family.clock_ppm),
         fs,
@@ -441,6 +478,15 @@ def simulate(family: Family, ebn0_db: float, n_frames: int, seed: int) -> Simula
     power = float(np.mean(np.abs(clean) ** 2))
     x = add_noise(clean, noise_std(power, ebn0_db, fs, baud), noise_seed)
     return SimulatedSignal(x, fs, frames, sent, 0.0, _frame_bits(family, frames))
+
+
+def psk_channel_chips(modulation: str, bits: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """Channel bits -> the chips a PSK modulation of ``PSK_KINDS`` sends:
+    differentially encoded (each kind its way), then Manchester-coded."""
+    kind = PSK_KINDS[modulation]
+    if kind.differential:
+        bits = manchester_differential_bits(bits) if kind.manchester else differential_bits(bits)
+    return manchester_chips(bits) if kind.manchester else bits
 
 
 # ----- measurement -----
@@ -523,7 +569,9 @@ def measure(family: Family, signal: SimulatedSignal, chunk_samples: int = 1 << 1
         signal,
         float(tx.baud_rate),
         family.clock_ppm,
-        ambiguity=tx.modulation == "bpsk",
+        ambiguity=not PSK_KINDS[tx.modulation].differential
+        if tx.modulation in PSK_KINDS
+        else False,
     )
     got = {d.frame for d in decoded}
     sent = set(signal.frames)

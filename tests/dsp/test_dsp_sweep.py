@@ -44,6 +44,9 @@ BER_CASES = [
     ("bpsk-1200-iq-doppler", 4.0, 40, 0.5),
     ("dbpsk-1200-audio", 4.0, 6, 0.5),
     ("dbpsk-1200-iq", 2.0, 6, 0.5),
+    # Manchester DBPSK (the AO-40 beacon): both chips of a bit go into its symbol
+    ("dbpsk-manchester-400-audio", 4.0, 3, 0.5),
+    ("dbpsk-manchester-400-iq", 4.0, 3, 0.5),
 ]
 
 # family: (Eb/N0 dB, frames, least share found): coded framings near their threshold
@@ -52,6 +55,8 @@ FER_CASES = [
     ("afsk-4800-audio", 8.0, 20, 0.9),
     ("dbpsk-1200-audio", 3.0, 10, 0.8),
     ("dbpsk-1200-iq", 3.5, 10, 0.8),
+    ("dbpsk-manchester-400-audio", 3.0, 8, 0.8),
+    ("dbpsk-manchester-400-iq", 3.5, 8, 0.8),
 ]
 
 

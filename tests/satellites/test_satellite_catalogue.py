@@ -45,6 +45,8 @@ EXPECTED = {
     "TY-2": (43155, 1),
     "UPMSat 2": (46276, 1),
     "US01": (42721, 1),
+    # beyond the list: AO-40 FEC as Manchester DBPSK (the AO-40 beacon's format)
+    "QO-100": (43700, 1),
 }
 
 
