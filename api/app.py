@@ -34,6 +34,7 @@ from api.events import ContactEventHub
 from api.inputs import reject_unstorable_input
 from api.limits import RequestLimits
 from api.metrics import Metrics
+from api.routing import check_routes
 from groundstation.clock import Clock, clock_from_settings
 from groundstation.events import ContactEvent
 from groundstation.logs import ContactLogSink
@@ -282,6 +283,7 @@ def create_app(
 
     _add_problem_schema(app)
     console.install(app)  # the web console at /, and offline /docs and /redoc
+    check_routes(app.routes)  # every sync route ends its session on its thread
 
     app.add_middleware(_Timing, metrics=ctx.metrics)
     app.add_middleware(_BodyLimit, limit=max_upload_bytes)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from api.auth import ADMIN, OPERATOR, SCIENTIST, Principal
 from api.context import AppContext
+from api.routing import IN_ROUTE
 from groundstation.apikeys import authenticate, hash_key
 
 
@@ -36,6 +37,11 @@ async def get_session(ctx: CtxDep) -> AsyncIterator[Session]:
     streamed body never holds one. Routes commit through the service
     functions; they never roll back or close the session themselves.
 
+    A sync route closes its session itself on its route thread as it returns
+    (``api.routing.SessionEndingRoute``): FastAPI validates the answer on a
+    route thread too, and a transaction held while waiting for one is how the
+    API stalled. What is left here is async routes' sessions.
+
     Creating a session does no I/O, so it happens on the event loop (a sync
     generator dependency costs two thread hops per request); closing it does
     I/O only if a transaction is open, and then it runs on threads of its own."""
@@ -43,7 +49,12 @@ async def get_session(ctx: CtxDep) -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        if session.in_transaction():
+        if session.info.get(IN_ROUTE):
+            # The route function still runs on its thread (this request was
+            # cancelled, e.g. at shutdown): it closes the session as it ends
+            # (api.routing); closing here would race it.
+            pass
+        elif session.in_transaction():
             # Not on the route threads: routes waiting there for SQLite's
             # write lock, held by this very transaction, would keep it open
             # until the busy timeout (every SQLite transaction begins IMMEDIATE).

@@ -18,7 +18,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -26,6 +26,7 @@ from pydantic import AwareDatetime, BaseModel
 from starlette.routing import BaseRoute, Route
 
 from api.deps import CtxDep, NowDep, PrincipalDep
+from api.routing import api_router
 
 STATIC = Path(__file__).resolve().parent / "static"
 STATIC_URL = "/console/static"
@@ -61,7 +62,7 @@ class ConsoleSession(BaseModel):
     clock_speedup: float
 
 
-router = APIRouter(tags=["console"])
+router = api_router(tags=["console"])
 
 
 @router.get("/", include_in_schema=False)

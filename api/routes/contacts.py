@@ -10,7 +10,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import Header, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.background import BackgroundTask
@@ -22,13 +22,14 @@ from api.errors import problem
 from api.events import NumberedEvent, Subscriber
 from api.limits import expensive
 from api.routes._responses import EXPENSIVE_429, problems
+from api.routing import api_router
 from api.schemas import Timestamp
 from groundstation import booking, contacts, inventory
 from groundstation.errors import BookingConflictError
 from groundstation.event_log import PrunedHistory
 from ingest.publisher import contact_event_message
 
-router = APIRouter(tags=["contacts"])
+router = api_router(tags=["contacts"])
 
 _CONFLICT = problems(
     _409="the window overlaps another booking; `conflicting_contact` names it",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import Header, Query, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from api import schemas
@@ -22,13 +22,14 @@ from api.download import (
 )
 from api.errors import problem
 from api.routes._responses import problems
+from api.routing import api_router
 from api.schemas import Timestamp
 from groundstation import datasets
 from groundstation.errors import NotFoundError
 from ingest.errors import CorruptObjectError
 from ingest.objectstore import S3ObjectStore
 
-router = APIRouter(tags=["datasets"])
+router = api_router(tags=["datasets"])
 _OCTETS = "application/octet-stream"
 _404 = problems(
     _404="no such dataset (or one of a tenant this key may not read)",

@@ -6,19 +6,20 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import HTTPException
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import func, select, text
 
 from api import schemas
 from api.deps import CtxDep
 from api.routes._responses import problems
+from api.routing import api_router
 from groundstation.db import redact
 from groundstation.housekeeping import disk_checks, disk_summary
 from groundstation.models import Contact
 from groundstation.version import package_version
 
-router = APIRouter(tags=["health"])
+router = api_router(tags=["health"])
 
 
 @router.get("/healthz", response_model=schemas.Health)

@@ -6,17 +6,18 @@ from datetime import timedelta
 from typing import Annotated
 
 import pydantic_core
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from api import schemas
 from api.convert import passes_json
 from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
 from api.limits import expensive
 from api.routes._responses import EXPENSIVE_429, problems
+from api.routing import api_router
 from api.schemas import Timestamp
 from groundstation import passes
 
-router = APIRouter(tags=["passes"])
+router = api_router(tags=["passes"])
 
 
 @router.get(

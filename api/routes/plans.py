@@ -12,7 +12,7 @@ import math
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from fastapi import APIRouter, status
+from fastapi import status
 from fastapi.responses import JSONResponse
 
 from api import schemas
@@ -21,6 +21,7 @@ from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
 from api.errors import problem
 from api.limits import expensive
 from api.routes._responses import EXPENSIVE_429, problems
+from api.routing import api_router
 from groundstation import contacts, inventory, plan_proposals
 from groundstation.errors import (
     NotFoundError,
@@ -31,7 +32,7 @@ from groundstation.errors import (
 from groundstation.plan_service import plan_contacts
 from groundstation.planning import PlanRequest
 
-router = APIRouter(tags=["plans"])
+router = api_router(tags=["plans"])
 MAX_REQUEST_SPAN = timedelta(days=14)
 
 

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, status
+from fastapi import Body, HTTPException, status
 
 from api import schemas
 from api.auth import Principal
 from api.convert import profile_public
 from api.deps import OperatorDep, SessionDep
 from api.routes._responses import problems
+from api.routing import api_router
 from groundstation import inventory
 
-router = APIRouter(tags=["mission-profiles"])
+router = api_router(tags=["mission-profiles"])
 
 _404 = "no such profile (or another tenant's)"
 _WRITE = problems(_404=_404, _403="a shared (admin-owned) profile: operators may not change it")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, status
+from fastapi import HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
@@ -17,9 +17,10 @@ from api.deps import CtxDep, NowDep, OperatorDep, ReaderDep, SessionDep
 from api.errors import problem
 from api.limits import run_expensive
 from api.routes._responses import EXPENSIVE_429, problems
+from api.routing import api_router
 from groundstation import ephemerides, inventory
 
-router = APIRouter(tags=["satellites"])
+router = api_router(tags=["satellites"])
 NoradPath = Annotated[int, Path(gt=0, lt=1_000_000_000, description="NORAD id")]
 
 _404 = problems(_404="no such satellite (or another tenant's)")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import status
 
 from api import schemas
 from api.deps import AdminDep, ReaderDep, SessionDep
 from api.routes._responses import problems
+from api.routing import api_router
 from groundstation import inventory
 
-router = APIRouter(tags=["ground-stations"])
+router = api_router(tags=["ground-stations"])
 
 
 def _station(s: object) -> schemas.StationPublic:

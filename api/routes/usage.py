@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from api import schemas
 from api.deps import NowDep, OperatorDep, SessionDep
+from api.routing import api_router
 from groundstation import usage
 
-router = APIRouter(tags=["usage"])
+router = api_router(tags=["usage"])
 
 
 @router.get("/usage", response_model=schemas.UsagePublic)
