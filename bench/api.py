@@ -334,10 +334,12 @@ def count_double_bookings(url: str) -> int:
 # ---------------------------------------------------------------- load
 
 
-def cpu_ticks(server_pid: int) -> tuple[int, int] | None:
+def cpu_ticks(server_pid: int, database_name: str) -> tuple[int, int] | None:
     """CPU clock ticks so far of the server (uvicorn and its worker
     processes) and of the database backends serving the bench database (the
-    PostgreSQL processes whose title names it); None without /proc."""
+    PostgreSQL processes whose title names ``database_name``, not another run's
+    on the same server); None without /proc."""
+    marker = f" {database_name} ".encode()
     proc = Path("/proc")
     if not (proc / str(server_pid) / "stat").exists():
         return None
@@ -354,7 +356,7 @@ def cpu_ticks(server_pid: int) -> tuple[int, int] | None:
         ticks = int(fields[11]) + int(fields[12])
         if int(entry.name) == server_pid or int(fields[1]) == server_pid:
             server += ticks
-        elif b"bench_api" in cmdline:
+        elif marker in cmdline.replace(b"\0", b" ") + b" ":
             database += ticks
     return server, database
 
@@ -370,7 +372,8 @@ def measure(
     rate_per_s: float | None = None,
     keep_bodies: bool = False,
 ) -> tuple[Stats, list[Reply]]:
-    before = cpu_ticks(server_pid)
+    database = os.environ["BENCH_API_DATABASE"]
+    before = cpu_ticks(server_pid, database)
     result = run_in_process(
         base_url,
         requests,
@@ -379,7 +382,7 @@ def measure(
         keep_bodies=keep_bodies,
         rate_per_s=rate_per_s,
     )
-    after = cpu_ticks(server_pid)
+    after = cpu_ticks(server_pid, database)
     if result.errors:
         print(f"{name}: {len(result.errors)} transport errors, first: {result.errors[0]}")
     cpu = None
@@ -487,6 +490,10 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-api-"))
     url = database_url(args.database_url, tmp)
+    from sqlalchemy.engine import make_url
+
+    # The name the database backends' process titles carry (cpu_ticks).
+    os.environ["BENCH_API_DATABASE"] = make_url(url).database or ""
     t0 = time.perf_counter()
     world = populate(url, args.stations, args.satellites, args.contacts_per_antenna)
     print(

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from groundstation.ephemerides import UsableEphemeris
     from groundstation.models import Antenna, Ephemeris, GroundStation, MissionProfile
     from orbital.elements import ElementSet
     from orbital.passes import Pass
@@ -56,7 +57,7 @@ def element_set_from_text(text: str) -> ElementSet:
     return parse_element_set(text)
 
 
-def element_set(ephemeris: Ephemeris) -> ElementSet:
+def element_set(ephemeris: Ephemeris | UsableEphemeris) -> ElementSet:
     """The element set of a stored ephemeris."""
     return element_set_from_text(ephemeris.text)
 

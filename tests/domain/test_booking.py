@@ -576,3 +576,42 @@ def test_a_reservation_reads_its_antenna_and_its_profile_once(session: Session) 
     reads = [s for s in statements if s.startswith("SELECT")]
     assert sum(" FROM antennas " in s for s in reads) == 1, reads
     assert sum(" FROM mission_profiles" in s for s in reads) == 1, reads
+
+
+def test_a_window_cut_from_a_pass_books_the_whole_pass_when_it_runs_past_the_near_search(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pass is searched near the window first; one that runs past that
+    range is searched again over the wide margin, so the contact carries the
+    whole pass's culmination, not the edge of the near range."""
+    setup_world(session)
+    w = first_window(session)
+    monkeypatch.setattr(booking, "NEAR_MARGIN", timedelta(0))
+    # The first 150 s of the pass: its culmination lies beyond the near range.
+    contact = reserve_window(session, w, end=w.aos + timedelta(seconds=150))
+    assert abs(contact.max_elevation_deg - w.max_elevation_deg) < 0.01
+    assert contact.los == w.aos + timedelta(seconds=150)
+
+
+def test_the_near_search_matches_the_pass_the_wide_search_matches(session: Session) -> None:
+    """The pass matched over NEAR_MARGIN around the window is the one a
+    search over WIDE_MARGIN finds (bench/api.py: a quarter of the range)."""
+    from groundstation.prediction import element_set_from_text, predict
+    from orbital.stations import Station
+
+    station = Station(id="svalbard", name="SvalSat", lat_deg=78.2298, lon_deg=15.4078,
+                      alt_m=501.0, min_elevation_deg=10.0)  # fmt: skip
+    element = element_set_from_text(tle_text("NOAA 19"))
+    wide = predict([element], [station], NOW, NOW + timedelta(hours=12))
+    assert len(wide) >= 4
+    policy = BookingPolicy()
+    for p in wide:
+        if p.truncated:
+            continue
+        match = booking._matching_pass(
+            element, station, p.aos, p.los, policy, norad_id=NOAA19, min_el=10.0
+        )
+        assert abs((match.aos - p.aos).total_seconds()) < 0.01
+        assert abs((match.los - p.los).total_seconds()) < 0.01
+        assert abs(match.max_elevation_deg - p.max_elevation_deg) < 1e-3
+        assert not match.truncated
