@@ -193,10 +193,15 @@ class DatasetWriter:
         self._begun = True
         return self
 
-    def frames_h5(self, *, frame_length: int, attrs: ContactAttrs) -> FramesH5Writer:
+    def frames_h5(
+        self, *, frame_length: int, attrs: ContactAttrs, variable_length: bool = False
+    ) -> FramesH5Writer:
         self._need_begun()
         self._h5 = FramesH5Writer(
-            self.staging / "frames.h5", frame_length=frame_length, attrs=attrs
+            self.staging / "frames.h5",
+            frame_length=frame_length,
+            attrs=attrs,
+            variable_length=variable_length,
         )
         return self._h5
 
@@ -217,6 +222,10 @@ class DatasetWriter:
         arr = np.asarray(image, dtype=np.uint8)
         Image.fromarray(arr).save(self._product_path(f"{name}.png"), format="PNG")
         write_image_h5(self._product_path(f"{name}.h5"), arr)
+
+    def product_path(self, name: str) -> Path:
+        """Where to write the product file ``products/<name>`` (staged; in the manifest)."""
+        return self._product_path(name)
 
     def _product_path(self, name: str) -> Path:
         self._need_begun()

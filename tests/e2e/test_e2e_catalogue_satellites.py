@@ -32,7 +32,7 @@ from ingest.dataset import DatasetReader
 from ingest.topics import TopicNames
 from orbital.stations import parse_stations
 
-from .conftest import REPO, UNCHECKED_LAG_S, check_frames_h5, wait_for
+from .conftest import REPO, UNCHECKED_LAG_S, check_frames_h5, check_sigmf_validates, wait_for
 
 PROFILE = "amateur-strong"
 SAMPLES = REPO / "sample_tles"
@@ -184,7 +184,8 @@ def test_a_catalogue_satellite_contact_delivers_every_frame_sent_in_a_simulated_
     receiver = json.loads(reader.read_bytes("products/receiver.json"))
     assert receiver["simulated"] == SIMULATED_NOTE and receiver["transmitter"] == transmitter
     assert receiver["frames_ok"] == len(sent)
-    meta = json.loads(reader.read_bytes("iq.sigmf-meta"))
+    reader.download("iq.sigmf-data", tmp_path / "iq.sigmf-data")
+    meta = check_sigmf_validates(reader.download("iq.sigmf-meta", tmp_path / "iq.sigmf-meta"))
     assert meta["global"]["groundstation:simulated"] == SIMULATED_NOTE
     assert meta["global"]["core:sample_rate"] == 48000.0
 
