@@ -549,6 +549,21 @@ class DatasetsPublic(BaseModel):
     count: int
 
 
+class DatasetContactPublic(ContactPublic):
+    """The contact a dataset was recorded in, as a reader of the dataset
+    sees it: geometry (aos/tca/los, max_elevation_deg), state and
+    ``state_reason`` (why it failed, if it did), and the receiver's quality
+    summary of the pass."""
+
+    dataset_id: str
+    quality: dict[str, Any] | None = Field(
+        description=(
+            "the receiver's summary of the pass (products/receiver.json: frames expected, "
+            "decoded and failed, Es/N0, ...); null when the dataset has none"
+        )
+    )
+
+
 # ---------------------------------------------------------------- usage, health
 
 

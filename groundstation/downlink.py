@@ -58,7 +58,8 @@ from groundstation.profile_settings import CATALOGUE_FRAMING, DEFAULT_FRAMING, D
 from groundstation.satellites import SatelliteSpecError, builtin_catalogue, catalogue_transmitter
 from ingest.bands import row_times_unix_s, write_bands_h5
 from ingest.catalog import CatalogService
-from ingest.dataset import DatasetInfo, DatasetWriter
+from ingest.dataset import DatasetInfo, DatasetWriter, render_key_template
+from ingest.errors import DatasetError
 from ingest.h5frames import ContactAttrs, FramesH5Writer
 from ingest.imagery import image_width_for, rebuild_image
 from ingest.objectstore import ObjectStore
@@ -444,6 +445,7 @@ class DownlinkExecutor:
             antenna=run.antenna_id,
             start=run.aos,
             end=run.los,
+            prefix=_key_prefix(run),
         )
         return DatasetWriter(
             info=info,
@@ -564,6 +566,25 @@ class DownlinkExecutor:
             range_rate_km_s=track.range_rate_km_s,
         )
         return h5
+
+
+def _key_prefix(run: ContactRun) -> str:
+    """The profile's key template rendered for the contact ("" : the default layout)."""
+    template = run.dataset_options.key_template
+    if template is None:
+        return ""
+    try:
+        return render_key_template(
+            template,
+            norad_id=run.norad_id,
+            start=run.aos,
+            contact_id=run.contact_id,
+            station=run.station_id,
+            antenna=run.antenna_id,
+            profile_id=run.profile_id,
+        )
+    except DatasetError as exc:
+        raise ContactExecutionError(f"mission profile {run.profile_id!r}: {exc}") from exc
 
 
 def _seed(run: ContactRun) -> int:

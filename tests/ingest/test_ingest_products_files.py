@@ -5,6 +5,7 @@ SigMF recordings that the ``sigmf`` package validates without a warning."""
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -264,3 +265,66 @@ def test_bands_h5_has_a_band_coordinate_and_a_time_per_row_with_gaps_kept(
         assert ds["received"].sel(band="near-infrared").values.tolist() == [1, 0, 0, 1, 1, 1]
         assert ds["received"].sel(band="visible").values.tolist() == [1, 0, 1, 1, 1, 1]
         assert int(ds.attrs["simulated"]) == 1
+
+
+def test_a_key_template_renders_the_contacts_prefix() -> None:
+    from ingest.dataset import DEFAULT_KEY_TEMPLATE, dataset_key_prefix, render_key_template
+
+    start = T0 + timedelta(hours=5)
+    assert render_key_template(
+        DEFAULT_KEY_TEMPLATE, norad_id=33591, start=start, contact_id="c-9"
+    ) == dataset_key_prefix(33591, start, "c-9")
+    assert (
+        render_key_template(
+            "{station}/{profile_id}/{satellite_id}/{year}{month}{day}T{hour}/{contact_id}",
+            norad_id=33591,
+            start=start,
+            contact_id="c-9",
+            station="lisbon",
+            profile_id="wx",
+        )
+        == "lisbon/wx/33591/20261127T06/c-9"
+    )
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{satellite_id}/{yr}/{contact_id}", "unknown placeholder(s) {yr}"),
+        ("{satellite_id}/{year}", "must contain {contact_id}"),
+        ("/{contact_id}", "relative path segments"),
+        ("a//{contact_id}", "relative path segments"),
+        ("../{contact_id}", "relative path segments"),
+        ("{contact_id:>10}", "no format spec"),
+        ("{contact_id", "not a valid template"),
+    ],
+)
+def test_a_bad_key_template_is_refused_saying_why(template: str, message: str) -> None:
+    from ingest.dataset import check_key_template
+
+    with pytest.raises(DatasetError, match=re.escape(message)):
+        check_key_template(template)
+
+
+def test_a_dataset_under_a_templated_prefix_is_resumed_there_after_a_crash(
+    tmp_path: Path,
+) -> None:
+    from sqlalchemy import create_engine
+
+    from ingest.catalog import CatalogService
+    from ingest.dataset import DatasetInfo, DatasetReader, DatasetWriter, recover
+    from ingest.objectstore import LocalObjectStore
+
+    catalog = CatalogService(create_engine(f"sqlite:///{tmp_path / 'c.db'}"))
+    catalog.create_schema()
+    store = LocalObjectStore(tmp_path / "objects")
+    info = DatasetInfo("ds-t", "c-t", 33591, "NOAA 19", "lisbon", "dish-1", T0, T0, "wx/c-t")
+    writer = DatasetWriter(info, store, catalog, tmp_path / "staging").begin()
+    writer.add_product_bytes("receiver.json", b"{}")
+    writer.stage_hook = lambda stage: (_ for _ in ()).throw(KeyboardInterrupt(stage))
+    with pytest.raises(KeyboardInterrupt):
+        writer.commit()
+    assert recover(store=store, catalog=catalog, staging_root=tmp_path / "staging").resumed
+    [entry] = catalog.find(contact_id="c-t")
+    assert entry.key_prefix == "wx/c-t"
+    assert DatasetReader.for_entry(store, entry).read_bytes("products/receiver.json") == b"{}"
