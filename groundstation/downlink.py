@@ -43,6 +43,7 @@ from dsp.amateur_tx import CatalogueTransmitter, frame_bytes, random_frames
 from dsp.chain import DecodedFrame, SatelliteReceiver
 from dsp.channel import Channel, ChannelConfig, ebn0_from_link_budget
 from dsp.profile import DownlinkProfile, builtin_profile
+from dsp.quicklook import SymbolSnapshot, Waterfall
 from dsp.receiver import FrameResult, Receiver, ReceiverConfig
 from dsp.simulate import esn0_db_for
 from dsp.transmitter import Transmitter
@@ -64,6 +65,7 @@ from ingest.h5frames import ContactAttrs, FramesH5Writer
 from ingest.imagery import image_width_for, rebuild_image
 from ingest.objectstore import ObjectStore
 from ingest.publisher import Publisher
+from ingest.quicklook import PassSeries, write_constellation, write_esn0_frequency, write_waterfall
 from ingest.sigmf import Geolocation, SigMFWriter
 from ingest.topics import FrameMeta
 from orbital.stations import Station
@@ -480,12 +482,14 @@ class DownlinkExecutor:
             count=self._count_frames,
             link=link,
         )
+        looks = _QuickLooks.start(run, link, fs_hz, downlink.total_samples, receiver)
         position = 0
         for chunk in downlink.chunks(max(int(round(self.chunk_s * fs_hz)), 1)):
             end_s = (position + chunk.size) / fs_hz
             self._wait_until(run.aos + timedelta(seconds=end_s), run.contact_id)
             if iq is not None:
                 iq.write(chunk, position)
+            looks.waterfall.process(chunk)
             position += chunk.size
             frames.publish(receiver.process(chunk))
             progress.elapsed_s = end_s
@@ -504,6 +508,7 @@ class DownlinkExecutor:
                 f"{float(np.min(link.ebn0_db)):.1f}..{float(np.max(link.ebn0_db)):.1f} dB)"
             )
         image_rows = _add_products(writer, frames, summary, receiver.image_fecf, downlink.n_frames)
+        _add_quicklooks(writer, looks, frames, receiver)
         self._pause(run, "before-commit")
         entry = writer.commit(guard=accept_dataset)
         self._pause(run, "after-ready")
@@ -885,6 +890,14 @@ class _PassReceiver(Protocol):
 
     def esn0_db(self) -> float: ...
 
+    def frequency_track(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """(time from the first sample in s, carrier frequency removed in Hz)."""
+        ...
+
+    def tap_symbols(self, snapshot: SymbolSnapshot) -> None:
+        """Give ``snapshot`` the demodulated symbols (if the receiver has them)."""
+        ...
+
 
 class _CcsdsReceiver:
     """``dsp.receiver.Receiver`` (built-in framing profiles)."""
@@ -924,6 +937,13 @@ class _CcsdsReceiver:
 
     def esn0_db(self) -> float:
         return self.receiver.summary().esn0_db
+
+    def frequency_track(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        summary = self.receiver.summary()
+        return summary.freq_time_s, summary.freq_hz
+
+    def tap_symbols(self, snapshot: SymbolSnapshot) -> None:
+        self.receiver.symbol_tap = snapshot
 
 
 #: Catalogue framings whose frames end in a CRC the deframer checks (AX.25's
@@ -982,6 +1002,12 @@ class _CatalogueReceiver:
         snr = [x for x in self.snr_db if np.isfinite(x)]
         return float(np.median(snr)) if snr else float("nan")
 
+    def frequency_track(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        return np.zeros(0), np.zeros(0)  # the front end tunes out the Doppler
+
+    def tap_symbols(self, snapshot: SymbolSnapshot) -> None:
+        return None  # the catalogue's decoders give frames, not symbols
+
 
 @dataclass
 class _FrameOutput:
@@ -1000,6 +1026,7 @@ class _FrameOutput:
     failed: int = 0
     ok: list[bytes] = field(default_factory=list)
     ok_time_unix_s: list[float] = field(default_factory=list)
+    series: PassSeries = field(default_factory=PassSeries)
 
     def publish(self, results: list[_Decoded]) -> None:
         frames: list[bytes] = []
@@ -1030,18 +1057,22 @@ class _FrameOutput:
         the link's predicted Es/N0 and Doppler at each frame time."""
         t_s = np.array([r.time_s for r in rs], dtype=np.float64)
         link = self.link
+        predicted = None if link is None else np.interp(t_s, link.track.t_s, link.esn0_db).tolist()
         self.h5.append_frames(
             frames,
             metas,
             frame_ok=[r.ok for r in rs],
             esn0_db=[r.esn0_db for r in rs],
-            esn0_predicted_db=None
-            if link is None
-            else np.interp(t_s, link.track.t_s, link.esn0_db).tolist(),
+            esn0_predicted_db=predicted,
             doppler_hz=None
             if link is None
             else np.interp(t_s, link.track.t_s, link.doppler_hz).tolist(),
         )
+        series = self.series
+        series.frame_time_unix_s += [m.frame_time.timestamp() for m in metas]
+        series.frame_esn0_db += [r.esn0_db for r in rs]
+        series.frame_esn0_predicted_db += predicted or [float("nan")] * len(rs)
+        series.frame_ok += [r.ok for r in rs]
 
     def _meta(self, r: _Decoded) -> FrameMeta:
         run = self.run
@@ -1097,3 +1128,75 @@ def _add_products(
         ).encode(),
     )
     return image_rows
+
+
+@dataclass
+class _QuickLooks:
+    """What the quick-looks of a pass need while it streams: the decimated
+    waterfall of its IQ and a snapshot of the symbols near TCA."""
+
+    run: ContactRun
+    link: _PassLink
+    waterfall: Waterfall
+    symbols: SymbolSnapshot
+
+    @classmethod
+    def start(
+        cls,
+        run: ContactRun,
+        link: _PassLink,
+        fs_hz: float,
+        total_samples: int,
+        receiver: _PassReceiver,
+    ) -> _QuickLooks:
+        tca_sample = (run.tca - run.aos).total_seconds() * fs_hz
+        half = QUICKLOOK_SYMBOLS / 2 * link.samples_per_symbol
+        snapshot = SymbolSnapshot(
+            start_sample=tca_sample - half,
+            stop_sample=tca_sample + half,
+            max_symbols=QUICKLOOK_SYMBOLS,
+        )
+        receiver.tap_symbols(snapshot)
+        return cls(run, link, Waterfall(fs_hz=fs_hz, n_samples=total_samples), snapshot)
+
+
+#: Symbols of the constellation quick-look (around TCA).
+QUICKLOOK_SYMBOLS = 4000
+
+
+def _add_quicklooks(
+    writer: DatasetWriter, looks: _QuickLooks, frames: _FrameOutput, receiver: _PassReceiver
+) -> None:
+    """The pass's quick-looks (``ingest.quicklook``) into ``products/quicklook/``."""
+    run, link = looks.run, looks.link
+    folder = writer.product_folder("quicklook")
+    aos_s = run.aos.timestamp()
+    series = frames.series
+    series.track_time_unix_s = aos_s + link.track.t_s
+    series.track_doppler_hz = np.asarray(link.doppler_hz, dtype=np.float64)
+    t_s, f_hz = receiver.frequency_track()
+    series.measured_time_unix_s = aos_s + np.asarray(t_s, dtype=np.float64)
+    series.measured_freq_hz = np.asarray(f_hz, dtype=np.float64)
+    title = f"{run.satellite_name} (NORAD {run.norad_id}) over {run.station_id}/{run.antenna_id}"
+    looks.waterfall.finish()
+    write_waterfall(
+        folder / "waterfall.png",
+        looks.waterfall,
+        start_unix_s=aos_s,
+        series=series,
+        title=f"{title}: waterfall",
+        simulated=SIMULATED_NOTE,
+    )
+    write_esn0_frequency(
+        folder / "esn0_frequency.png",
+        series,
+        title=f"{title}: Es/N0, frequency",
+        simulated=SIMULATED_NOTE,
+    )
+    if looks.symbols.symbols.size:
+        write_constellation(
+            folder / "constellation.png",
+            looks.symbols.symbols,
+            title=f"{title}: constellation",
+            simulated=SIMULATED_NOTE,
+        )

@@ -310,6 +310,12 @@ class DatasetWriter:
         Image.fromarray(arr).save(self._product_path(f"{name}.png"), format="PNG")
         write_image_h5(self._product_path(f"{name}.h5"), arr)
 
+    def product_folder(self, name: str) -> Path:
+        """The staged folder ``products/<name>/`` (made); its files go in the manifest."""
+        folder = self._product_path(name)
+        folder.mkdir(exist_ok=True)
+        return folder
+
     def product_path(self, name: str) -> Path:
         """Where to write the product file ``products/<name>`` (staged; in the manifest)."""
         return self._product_path(name)

@@ -130,3 +130,35 @@ def test_the_contact_of_a_dataset_without_a_receiver_summary_has_no_quality(
     r = w.client.get("/datasets/ds-3/contact", headers=w.as_("admin"))
     assert r.status_code == 200, r.text
     assert r.json()["quality"] is None
+
+
+def test_the_dataset_listing_links_its_quicklooks_and_their_thumbnails(world: World) -> None:
+    w = world
+    add_dataset(
+        w.engine,
+        w.app.state.ctx.object_store(),
+        dataset_id="ds-q",
+        norad_id=NOAA19,
+        files={
+            "frames.h5": b"h5",
+            "products/quicklook/waterfall.png": b"png-1",
+            "products/quicklook/waterfall_thumb.png": b"png-2",
+            "products/quicklook/esn0_frequency.png": b"png-3",
+        },
+    )
+    listed = w.client.get("/datasets", headers=w.as_("scientist")).json()["data"]
+    (ds,) = [d for d in listed if d["id"] == "ds-q"]
+    assert ds["quicklooks"] == [
+        {
+            "name": "products/quicklook/esn0_frequency.png",
+            "url": "/datasets/ds-q/files/products/quicklook/esn0_frequency.png",
+            "thumbnail_url": None,
+        },
+        {
+            "name": "products/quicklook/waterfall.png",
+            "url": "/datasets/ds-q/files/products/quicklook/waterfall.png",
+            "thumbnail_url": "/datasets/ds-q/files/products/quicklook/waterfall_thumb.png",
+        },
+    ]
+    thumb = w.client.get(ds["quicklooks"][1]["thumbnail_url"], headers=w.as_("scientist"))
+    assert thumb.status_code == 200 and thumb.content == b"png-2"

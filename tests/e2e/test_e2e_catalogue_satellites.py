@@ -175,6 +175,7 @@ def test_a_catalogue_satellite_contact_delivers_every_frame_sent_in_a_simulated_
     names = {f.name for f in reader.manifest.files}
     assert {"frames.h5", "iq.sigmf-data", "iq.sigmf-meta", "products/receiver.json"} <= names
     assert not any("image" in n for n in names)  # no imaging payload on this satellite
+    assert {"products/quicklook/waterfall.png", "products/quicklook/esn0_frequency.png"} <= names
     h5_path = reader.download("frames.h5", tmp_path / "frames.h5")
     check_frames_h5(h5_path, frames)
     with h5py.File(h5_path, "r") as f:

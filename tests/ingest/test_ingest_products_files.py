@@ -328,3 +328,48 @@ def test_a_dataset_under_a_templated_prefix_is_resumed_there_after_a_crash(
     [entry] = catalog.find(contact_id="c-t")
     assert entry.key_prefix == "wx/c-t"
     assert DatasetReader.for_entry(store, entry).read_bytes("products/receiver.json") == b"{}"
+
+
+def test_quicklooks_are_pngs_with_thumbnails(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from dsp.quicklook import Waterfall
+    from ingest.quicklook import (
+        PassSeries,
+        quicklook_names,
+        write_constellation,
+        write_esn0_frequency,
+        write_waterfall,
+    )
+
+    fs_hz, n = 48_000.0, 96_000
+    wf = Waterfall(fs_hz=fs_hz, n_samples=n, nfft=256, max_rows=40)
+    t = np.arange(n) / fs_hz
+    wf.process(np.exp(2j * np.pi * 3000.0 * t).astype(np.complex64))
+    wf.finish()
+    t0 = T0.timestamp()
+    series = PassSeries(
+        frame_time_unix_s=[t0 + 0.1, t0 + 0.5, t0 + 1.0],
+        frame_esn0_db=[8.0, float("nan"), 9.0],
+        frame_esn0_predicted_db=[8.5, 2.0, 9.5],
+        frame_ok=[True, False, True],
+        track_time_unix_s=t0 + np.arange(3.0),
+        track_doppler_hz=np.array([3000.0, 0.0, -3000.0]),
+    )
+    write_waterfall(tmp_path / "waterfall.png", wf, start_unix_s=t0, series=series,
+                    title="t", simulated=NOTE)  # fmt: skip
+    write_esn0_frequency(tmp_path / "esn0_frequency.png", series, title="t", simulated=NOTE)
+    rng = np.random.default_rng(0)
+    write_constellation(tmp_path / "constellation.png",
+                        rng.choice([-1, 1], 500).astype(np.complex64), title="t")  # fmt: skip
+    for name in ("waterfall", "esn0_frequency", "constellation"):
+        with Image.open(tmp_path / f"{name}.png") as img:
+            assert img.format == "PNG" and img.width >= 400
+        with Image.open(tmp_path / f"{name}_thumb.png") as thumb:
+            assert thumb.width == 240
+    names = [f"products/quicklook/{p.name}" for p in tmp_path.iterdir()]
+    assert quicklook_names(names) == [
+        "products/quicklook/constellation.png",
+        "products/quicklook/esn0_frequency.png",
+        "products/quicklook/waterfall.png",
+    ]
