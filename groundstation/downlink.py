@@ -1186,6 +1186,8 @@ def _add_quicklooks(
         series=series,
         title=f"{title}: waterfall",
         simulated=SIMULATED_NOTE,
+        # catalogue passes: the front end tunes the predicted Doppler out
+        overlay_doppler=run.framing_profile != CATALOGUE_FRAMING,
     )
     write_esn0_frequency(
         folder / "esn0_frequency.png",

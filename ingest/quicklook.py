@@ -86,13 +86,15 @@ def write_waterfall(
     series: PassSeries,
     title: str,
     simulated: str = "",
+    overlay_doppler: bool = True,
 ) -> None:
-    """The spectrogram over the pass, predicted Doppler overlaid."""
+    """The spectrogram over the pass; the predicted Doppler overlaid when the
+    recorded IQ carries it (``overlay_doppler``: no front end tuned it out)."""
     db = waterfall.power_db()
     finite = db[np.isfinite(db)]
     lo, hi = np.percentile(finite, [5, 99.5]) if finite.size else (0.0, 1.0)
     freq_khz = waterfall.freq_hz() / 1e3
-    t = waterfall.row_time_s()
+    bottom_s = waterfall.n_rows * waterfall.row_samples / waterfall.fs_hz
     fig = _figure(8, 8)
     ax = fig.add_subplot()
     image = ax.imshow(
@@ -105,12 +107,12 @@ def write_waterfall(
         extent=(
             float(freq_khz[0]),
             float(freq_khz[-1]),
-            float(t[-1] + waterfall.row_samples / waterfall.fs_hz / 2),
+            bottom_s,
             0.0,
         ),
         interpolation="nearest",
     )
-    if series.track_time_unix_s.size:
+    if overlay_doppler and series.track_time_unix_s.size:
         ax.plot(
             series.track_doppler_hz / 1e3,
             series.track_time_unix_s - start_unix_s,
@@ -121,6 +123,7 @@ def write_waterfall(
         )
         ax.legend(loc="lower right", fontsize=8)
     ax.set_xlim(float(freq_khz[0]), float(freq_khz[-1]))
+    ax.set_ylim(bottom_s, 0.0)
     ax.set_xlabel("frequency offset from centre (kHz)")
     ax.set_ylabel(f"seconds from {datetime.fromtimestamp(start_unix_s, UTC):%Y-%m-%d %H:%M:%S} UTC")
     ax.set_title(_title(title, simulated), fontsize=9)
@@ -167,7 +170,7 @@ def write_constellation(
 ) -> None:
     """A density plot of the symbols (unit mean power)."""
     density = constellation_density(symbols)
-    fig = _figure(5, 5)
+    fig = _figure(6, 6)
     ax = fig.add_subplot()
     ax.imshow(
         np.log1p(density),
