@@ -1194,6 +1194,9 @@ def _add_quicklooks(
         series,
         title=f"{title}: Es/N0, frequency",
         simulated=SIMULATED_NOTE,
+        doppler_label="predicted Doppler (tuned out by the front end)"
+        if run.framing_profile == CATALOGUE_FRAMING
+        else "predicted Doppler",
     )
     if looks.symbols.symbols.size:
         write_constellation(

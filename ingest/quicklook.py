@@ -132,7 +132,12 @@ def write_waterfall(
 
 
 def write_esn0_frequency(
-    path: Path, series: PassSeries, *, title: str, simulated: str = ""
+    path: Path,
+    series: PassSeries,
+    *,
+    title: str,
+    simulated: str = "",
+    doppler_label: str = "predicted Doppler",
 ) -> None:
     """Es/N0 per frame and the carrier frequency offset vs time."""
     fig = _figure(9, 6)
@@ -153,7 +158,7 @@ def write_esn0_frequency(
     ax1.grid(alpha=0.3)
     if series.track_time_unix_s.size:
         ax2.plot(_times(series.track_time_unix_s), series.track_doppler_hz / 1e3, "--",
-                 label="predicted Doppler")  # fmt: skip
+                 label=doppler_label)  # fmt: skip
     if series.measured_time_unix_s.size:
         ax2.plot(_times(series.measured_time_unix_s), series.measured_freq_hz / 1e3, ".", ms=2,
                  label="receiver carrier track")  # fmt: skip
