@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import weakref
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 import pydantic_core
@@ -16,6 +17,7 @@ from groundstation.models import Contact, MissionProfile, Satellite
 from groundstation.passes import PassAvailability, PassTable
 from groundstation.profile_settings import downlink_problems, profile_document, read_profile
 from ingest.catalog import DatasetEntry
+from ingest.quicklook import quicklook_names, thumbnail_name
 
 
 def profile_public(p: MissionProfile) -> schemas.ProfilePublic:
@@ -84,7 +86,22 @@ def dataset_public(d: DatasetEntry) -> schemas.DatasetPublic:
             schemas.DatasetFilePublic(name=f.name, size_bytes=f.size_bytes, sha256=f.sha256)
             for f in d.files
         ],
+        quicklooks=_quicklooks(d),
     )
+
+
+def _quicklooks(d: DatasetEntry) -> list[schemas.QuicklookPublic]:
+    """The dataset's quick-look PNGs with their download and thumbnail URLs."""
+    names = [f.name for f in d.files]
+    url = f"/datasets/{quote(d.id, safe='')}/files/"
+    return [
+        schemas.QuicklookPublic(
+            name=n,
+            url=url + quote(n),
+            thumbnail_url=url + quote(thumbnail_name(n)) if thumbnail_name(n) in names else None,
+        )
+        for n in quicklook_names(names)
+    ]
 
 
 def json_response(model: BaseModel, status_code: int = 200) -> Response:

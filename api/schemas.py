@@ -529,6 +529,12 @@ class DatasetFilePublic(BaseModel):
     sha256: str
 
 
+class QuicklookPublic(BaseModel):
+    name: str = Field(description="file name in the dataset, e.g. products/quicklook/waterfall.png")
+    url: str = Field(description="where to download the PNG (this API, same key)")
+    thumbnail_url: str | None = Field(description="a small copy of it; null when there is none")
+
+
 class DatasetPublic(BaseModel):
     id: str
     contact_id: str
@@ -542,11 +548,33 @@ class DatasetPublic(BaseModel):
     manifest_sha256: str | None
     ready_at: AwareDatetime | None
     files: list[DatasetFilePublic]
+    quicklooks: list[QuicklookPublic] = Field(
+        default_factory=list,
+        description=(
+            "quick-look images of the pass (waterfall, Es/N0 and frequency, constellation) "
+            "with thumbnails, when the dataset has them"
+        ),
+    )
 
 
 class DatasetsPublic(BaseModel):
     data: list[DatasetPublic]
     count: int
+
+
+class DatasetContactPublic(ContactPublic):
+    """The contact a dataset was recorded in, as a reader of the dataset
+    sees it: geometry (aos/tca/los, max_elevation_deg), state and
+    ``state_reason`` (why it failed, if it did), and the receiver's quality
+    summary of the pass."""
+
+    dataset_id: str
+    quality: dict[str, Any] | None = Field(
+        description=(
+            "the receiver's summary of the pass (products/receiver.json: frames expected, "
+            "decoded and failed, Es/N0, ...); null when the dataset has none"
+        )
+    )
 
 
 # ---------------------------------------------------------------- usage, health

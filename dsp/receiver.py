@@ -199,6 +199,9 @@ class Receiver:
         self._reacquire_samples = int(max(config.reacquire_frames * frame_samples, 2 * self._n_acq))
         self._init_stream()
         self._init_counts()
+        #: Called with each batch of demodulated symbols and their absolute
+        #: sample positions (quick-looks: a constellation snapshot); None: no one.
+        self.symbol_tap: Callable[[NDArray[np.complex64], NDArray[np.float64]], None] | None = None
 
     def _init_stream(self) -> None:
         """Where the stream stands: samples pending, the demodulator and frame
@@ -354,6 +357,8 @@ class Receiver:
         out = self._demod.process(iq, freq)
         positions = out.sample_pos + self._segment_start
         self._record_track(positions, out.freq_hz)
+        if self.symbol_tap is not None:
+            self.symbol_tap(out.symbols, positions)
         self._positions = np.concatenate([self._positions, positions])
         candidates = self.sync.push(out.symbols, final=final)
         decoded = (self._decode(c) for c in candidates)

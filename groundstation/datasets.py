@@ -1,20 +1,29 @@
 """Datasets as a tenant sees them: the ready datasets of its satellites in
-the catalogue (list and get), and the answer for one removed by retention.
+the catalogue (list and get), and the answer for one removed by retention;
+a file of one (``manifest.json`` too), all its files for a whole-dataset
+archive, and the contact it was recorded in.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from groundstation.clock import require_utc
 from groundstation.errors import GoneError, NotFoundError
-from groundstation.models import Satellite
+from groundstation.models import Contact, Satellite
 from ingest.catalog import DatasetEntry, DatasetRow, FileEntry, dataset_page, dataset_query
+from ingest.dataset import MANIFEST
+from ingest.objectstore import ObjectStore, get_verified
+
+#: The receiver's summary of a pass, in every dataset the executor writes.
+RECEIVER_SUMMARY = "products/receiver.json"
 
 
 def _dataset_query(tenants: Sequence[str] | None, state: str = "ready", **filters: Any) -> Any:
@@ -74,14 +83,77 @@ def get_dataset_for(
     return DatasetEntry.from_row(row)
 
 
+def manifest_entry(entry: DatasetEntry, store: ObjectStore) -> FileEntry:
+    """``manifest.json`` of a ready dataset as a file (size from the store,
+    SHA-256 from the catalogue); ``NotFoundError`` when it is not stored."""
+    key = f"{entry.key_prefix.rstrip('/')}/{MANIFEST}"
+    if not entry.manifest_sha256 or not store.exists(key):
+        raise NotFoundError(f"file in dataset {entry.id!r}", MANIFEST)
+    return FileEntry(MANIFEST, store.uri(key), store.size(key), entry.manifest_sha256)
+
+
 def dataset_file(
-    session: Session, *, dataset_id: str, name: str, tenants: Sequence[str] | None = None
+    session: Session,
+    *,
+    dataset_id: str,
+    name: str,
+    tenants: Sequence[str] | None = None,
+    store: ObjectStore | None = None,
 ) -> tuple[DatasetEntry, FileEntry]:
-    """The dataset (as ``get_dataset_for``) and its file ``name``, read in a
-    transaction ended here: the caller goes on to object-store I/O."""
+    """The dataset (as ``get_dataset_for``) and its file ``name`` (with
+    ``store``: ``manifest.json`` too), read in a transaction ended here: the
+    caller goes on to object-store I/O."""
     entry = get_dataset_for(session, dataset_id=dataset_id, tenants=tenants)
     session.rollback()
+    if name == MANIFEST and store is not None:
+        return entry, manifest_entry(entry, store)
     file = next((f for f in entry.files if f.name == name), None)
     if file is None:
         raise NotFoundError(f"file in dataset {dataset_id!r}", name)
     return entry, file
+
+
+def archive_members(
+    session: Session, *, dataset_id: str, store: ObjectStore, tenants: Sequence[str] | None = None
+) -> tuple[DatasetEntry, list[FileEntry]]:
+    """The dataset and every file of it, ``manifest.json`` first (the order
+    of a whole-dataset archive); the transaction is ended before store I/O."""
+    entry = get_dataset_for(session, dataset_id=dataset_id, tenants=tenants)
+    session.rollback()
+    return entry, [manifest_entry(entry, store), *entry.files]
+
+
+@dataclass(frozen=True)
+class DatasetContact:
+    """The contact a dataset was recorded in, and the receiver's quality
+    summary (``products/receiver.json``) when the dataset has one."""
+
+    dataset: DatasetEntry
+    contact: Contact
+    quality: dict[str, Any] | None
+
+
+def dataset_contact(
+    session: Session, *, dataset_id: str, store: ObjectStore, tenants: Sequence[str] | None = None
+) -> DatasetContact:
+    """The contact of a dataset that ``tenants`` may read (whoever booked it):
+    its geometry, state and failure reason, with the dataset's quality."""
+    entry = get_dataset_for(session, dataset_id=dataset_id, tenants=tenants)
+    contact = session.scalar(
+        select(Contact)
+        .where(Contact.id == entry.contact_id)
+        .options(joinedload(Contact.satellite), joinedload(Contact.antenna))
+    )
+    if contact is None:
+        raise NotFoundError(f"contact of dataset {dataset_id!r}", entry.contact_id)
+    for loaded in (contact.satellite, contact.antenna, contact):
+        session.expunge(loaded)  # kept loaded, detached: the transaction ends before store I/O
+    session.rollback()
+    quality = None
+    receiver = next((f for f in entry.files if f.name == RECEIVER_SUMMARY), None)
+    if receiver is not None:
+        data = get_verified(
+            store, f"{entry.key_prefix.rstrip('/')}/{receiver.name}", receiver.sha256
+        )
+        quality = json.loads(data)
+    return DatasetContact(entry, contact, quality)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import tempfile
 import threading
 import zlib
 from collections.abc import Callable, Iterator
@@ -36,7 +35,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-import h5py
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy.orm import Session, sessionmaker
@@ -45,6 +43,7 @@ from dsp.amateur_tx import CatalogueTransmitter, frame_bytes, random_frames
 from dsp.chain import DecodedFrame, SatelliteReceiver
 from dsp.channel import Channel, ChannelConfig, ebn0_from_link_budget
 from dsp.profile import DownlinkProfile, builtin_profile
+from dsp.quicklook import SymbolSnapshot, Waterfall
 from dsp.receiver import FrameResult, Receiver, ReceiverConfig
 from dsp.simulate import esn0_db_for
 from dsp.transmitter import Transmitter
@@ -58,14 +57,18 @@ from groundstation.payload import ImageFrameSource, cloud_scene, rows_for_frames
 from groundstation.prediction import element_set_from_text, orbital_station
 from groundstation.profile_settings import CATALOGUE_FRAMING, DEFAULT_FRAMING, DemodSettings
 from groundstation.satellites import SatelliteSpecError, builtin_catalogue, catalogue_transmitter
+from ingest.bands import row_times_unix_s, write_bands_h5
 from ingest.catalog import CatalogService
-from ingest.dataset import DatasetInfo, DatasetWriter
+from ingest.dataset import DatasetInfo, DatasetWriter, render_key_template
+from ingest.errors import DatasetError
 from ingest.h5frames import ContactAttrs, FramesH5Writer
 from ingest.imagery import image_width_for, rebuild_image
 from ingest.objectstore import ObjectStore
 from ingest.publisher import Publisher
-from ingest.sigmf import SigMFWriter
+from ingest.quicklook import PassSeries, write_constellation, write_esn0_frequency, write_waterfall
+from ingest.sigmf import Geolocation, SigMFWriter
 from ingest.topics import FrameMeta
+from orbital.stations import Station
 from orbital.track import Track, compute_track
 
 log = logging.getLogger(__name__)
@@ -426,6 +429,7 @@ class DownlinkExecutor:
             frame_length=frame_length,
             samples_per_symbol=samples_per_symbol,
             model=link,
+            station=station,
             track=track,
             duration_s=duration_s,
             doppler_hz=track.doppler_hz(run.downlink_freq_hz),
@@ -443,6 +447,7 @@ class DownlinkExecutor:
             antenna=run.antenna_id,
             start=run.aos,
             end=run.los,
+            prefix=_key_prefix(run),
         )
         return DatasetWriter(
             info=info,
@@ -467,7 +472,7 @@ class DownlinkExecutor:
         service clock; publish and record every frame; then the products and
         the dataset commit."""
         fs_hz = downlink.fs_hz
-        iq = _IqRecording.open(writer, run, link.framing, fs_hz, downlink.total_samples)
+        iq = _IqRecording.open(writer, run, link, fs_hz, downlink.total_samples)
         frames = _FrameOutput(
             run,
             self.publisher,
@@ -475,13 +480,16 @@ class DownlinkExecutor:
             iq,
             downlink.frame_samples,
             count=self._count_frames,
+            link=link,
         )
+        looks = _QuickLooks.start(run, link, fs_hz, downlink.total_samples, receiver)
         position = 0
         for chunk in downlink.chunks(max(int(round(self.chunk_s * fs_hz)), 1)):
             end_s = (position + chunk.size) / fs_hz
             self._wait_until(run.aos + timedelta(seconds=end_s), run.contact_id)
             if iq is not None:
                 iq.write(chunk, position)
+            looks.waterfall.process(chunk)
             position += chunk.size
             frames.publish(receiver.process(chunk))
             progress.elapsed_s = end_s
@@ -500,6 +508,7 @@ class DownlinkExecutor:
                 f"{float(np.min(link.ebn0_db)):.1f}..{float(np.max(link.ebn0_db)):.1f} dB)"
             )
         image_rows = _add_products(writer, frames, summary, receiver.image_fecf, downlink.n_frames)
+        _add_quicklooks(writer, looks, frames, receiver)
         self._pause(run, "before-commit")
         entry = writer.commit(guard=accept_dataset)
         self._pause(run, "after-ready")
@@ -531,6 +540,7 @@ class DownlinkExecutor:
         """The dataset's ``frames.h5``, its contact attributes and track written."""
         h5 = writer.frames_h5(
             frame_length=link.frame_length,
+            variable_length=run.framing_profile == CATALOGUE_FRAMING,
             attrs=ContactAttrs(
                 satellite=run.satellite_name,
                 norad_id=run.norad_id,
@@ -549,6 +559,7 @@ class DownlinkExecutor:
                     "simulated": SIMULATED_NOTE,
                 },
                 software_version=self.software_version,
+                simulated=SIMULATED_NOTE,
             ),
         )
         track = link.track
@@ -560,6 +571,25 @@ class DownlinkExecutor:
             range_rate_km_s=track.range_rate_km_s,
         )
         return h5
+
+
+def _key_prefix(run: ContactRun) -> str:
+    """The profile's key template rendered for the contact ("" : the default layout)."""
+    template = run.dataset_options.key_template
+    if template is None:
+        return ""
+    try:
+        return render_key_template(
+            template,
+            norad_id=run.norad_id,
+            start=run.aos,
+            contact_id=run.contact_id,
+            station=run.station_id,
+            antenna=run.antenna_id,
+            profile_id=run.profile_id,
+        )
+    except DatasetError as exc:
+        raise ContactExecutionError(f"mission profile {run.profile_id!r}: {exc}") from exc
 
 
 def _seed(run: ContactRun) -> int:
@@ -610,6 +640,7 @@ class _PassLink:
     frame_length: int
     samples_per_symbol: float
     model: LinkModel
+    station: Station
     track: Track
     duration_s: float
     doppler_hz: NDArray[np.float64]
@@ -768,7 +799,7 @@ class _IqRecording:
         cls,
         writer: DatasetWriter,
         run: ContactRun,
-        framing: str,
+        link: _PassLink,
         fs_hz: float,
         total_samples: int,
     ) -> _IqRecording | None:
@@ -786,10 +817,15 @@ class _IqRecording:
             sample_rate_hz=fs_hz,
             center_freq_hz=run.downlink_freq_hz,
             capture_start=run.aos + timedelta(seconds=start / fs_hz),
-            description=f"{run.satellite_name} over {run.station_id}/{run.antenna_id}",
+            description=(f"SIMULATED: {run.satellite_name} over {run.station_id}/{run.antenna_id}"),
+            geolocation=Geolocation(
+                lat_deg=link.station.lat_deg, lon_deg=link.station.lon_deg, alt_m=link.station.alt_m
+            ),
+            hw=f"{SIMULATED_NOTE}; station {run.station_id}, antenna {run.antenna_id}",
             extra_global={
                 "groundstation:contact_id": run.contact_id,
-                "groundstation:framing_profile": framing,
+                "groundstation:norad_id": run.norad_id,
+                "groundstation:framing_profile": link.framing,
                 "groundstation:simulated": SIMULATED_NOTE,
             },
         )
@@ -802,11 +838,23 @@ class _IqRecording:
         if b > a:
             self.sigmf.write(chunk[a:b])
 
-    def annotate(self, sample: float, length: int, label: str) -> None:
-        """A frame starting at ``sample``, if it starts inside the recording."""
+    def annotate(self, sample: float, length: int, decoded: _Decoded, sequence: int) -> None:
+        """A frame starting at ``sample``, if it starts inside the recording,
+        with its sequence number and checks as structured fields."""
         if self.start <= sample < self.stop:
             first = int(sample)
-            self.sigmf.annotate(first - self.start, min(length, self.stop - first), "frame", label)
+            self.sigmf.annotate(
+                first - self.start,
+                min(length, self.stop - first),
+                "frame" if decoded.ok else "frame (failed)",
+                sequence=sequence,
+                frame_ok=decoded.ok,
+                crc_ok=decoded.crc_ok,
+                rs_corrections=decoded.rs_corrections,
+                virtual_channel=decoded.virtual_channel,
+                frame_counter=decoded.frame_counter,
+                frame_bytes=len(decoded.frame),
+            )
 
 
 @dataclass(frozen=True)
@@ -823,6 +871,7 @@ class _Decoded:
     frame_counter: int
     rs_corrections: int
     crc_ok: bool | None
+    esn0_db: float = float("nan")
 
 
 class _PassReceiver(Protocol):
@@ -840,6 +889,14 @@ class _PassReceiver(Protocol):
     def summary(self) -> dict[str, Any]: ...
 
     def esn0_db(self) -> float: ...
+
+    def frequency_track(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """(time from the first sample in s, carrier frequency removed in Hz)."""
+        ...
+
+    def tap_symbols(self, snapshot: SymbolSnapshot) -> None:
+        """Give ``snapshot`` the demodulated symbols (if the receiver has them)."""
+        ...
 
 
 class _CcsdsReceiver:
@@ -881,6 +938,13 @@ class _CcsdsReceiver:
     def esn0_db(self) -> float:
         return self.receiver.summary().esn0_db
 
+    def frequency_track(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        summary = self.receiver.summary()
+        return summary.freq_time_s, summary.freq_hz
+
+    def tap_symbols(self, snapshot: SymbolSnapshot) -> None:
+        self.receiver.symbol_tap = snapshot
+
 
 #: Catalogue framings whose frames end in a CRC the deframer checks (AX.25's
 #: FCS); the others are checked by their Reed-Solomon code.
@@ -913,6 +977,7 @@ class _CatalogueReceiver:
                     frame_counter=0,
                     rs_corrections=dict(d.corrections).get("rs", 0),
                     crc_ok=self.crc_ok,
+                    esn0_db=d.snr_db,
                 )
             )
         return out
@@ -937,6 +1002,12 @@ class _CatalogueReceiver:
         snr = [x for x in self.snr_db if np.isfinite(x)]
         return float(np.median(snr)) if snr else float("nan")
 
+    def frequency_track(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        return np.zeros(0), np.zeros(0)  # the front end tunes out the Doppler
+
+    def tap_symbols(self, snapshot: SymbolSnapshot) -> None:
+        return None  # the catalogue's decoders give frames, not symbols
+
 
 @dataclass
 class _FrameOutput:
@@ -950,9 +1021,12 @@ class _FrameOutput:
     iq: _IqRecording | None
     frame_samples: int
     count: Callable[..., None]
+    link: _PassLink | None = None
     seq: int = 0
     failed: int = 0
     ok: list[bytes] = field(default_factory=list)
+    ok_time_unix_s: list[float] = field(default_factory=list)
+    series: PassSeries = field(default_factory=PassSeries)
 
     def publish(self, results: list[_Decoded]) -> None:
         frames: list[bytes] = []
@@ -967,15 +1041,38 @@ class _FrameOutput:
                 metas.append(meta)
                 if r.ok:
                     self.ok.append(r.frame)
+                    self.ok_time_unix_s.append(meta.frame_time.timestamp())
                     decoded += 1
                 else:
                     self.failed += 1
                 if self.iq is not None:
-                    self.iq.annotate(r.sample, self.frame_samples, f"seq={meta.sequence} ok={r.ok}")
+                    self.iq.annotate(r.sample, self.frame_samples, r, meta.sequence)
         finally:  # what reached the publisher counts, even if a later frame failed
             if frames:
                 self.count(decoded=decoded, published=len(frames))
-        self.h5.append_frames(frames, metas)
+        self._record(frames, metas, results[: len(frames)])
+
+    def _record(self, frames: list[bytes], metas: list[FrameMeta], rs: list[_Decoded]) -> None:
+        """Append to ``frames.h5`` with good/failed, the receiver's Es/N0 and
+        the link's predicted Es/N0 and Doppler at each frame time."""
+        t_s = np.array([r.time_s for r in rs], dtype=np.float64)
+        link = self.link
+        predicted = None if link is None else np.interp(t_s, link.track.t_s, link.esn0_db).tolist()
+        self.h5.append_frames(
+            frames,
+            metas,
+            frame_ok=[r.ok for r in rs],
+            esn0_db=[r.esn0_db for r in rs],
+            esn0_predicted_db=predicted,
+            doppler_hz=None
+            if link is None
+            else np.interp(t_s, link.track.t_s, link.doppler_hz).tolist(),
+        )
+        series = self.series
+        series.frame_time_unix_s += [m.frame_time.timestamp() for m in metas]
+        series.frame_esn0_db += [r.esn0_db for r in rs]
+        series.frame_esn0_predicted_db += predicted or [float("nan")] * len(rs)
+        series.frame_ok += [r.ok for r in rs]
 
     def _meta(self, r: _Decoded) -> FrameMeta:
         run = self.run
@@ -1006,9 +1103,17 @@ def _add_products(
     received, or None when no image could be rebuilt."""
     rebuilt = None if image_fecf is None else rebuild_image(frames.ok, fecf=image_fecf)
     image_rows = None
-    if rebuilt is not None:
+    if rebuilt is not None and image_fecf is not None:
         writer.add_image_products(rebuilt.rgb(), name="image")
-        writer.add_product_bytes("bands.h5", _bands_h5(rebuilt.image, rebuilt.received))
+        write_bands_h5(
+            writer.product_path("bands.h5"),
+            rebuilt.image,
+            rebuilt.received,
+            row_time_unix_s=row_times_unix_s(
+                frames.ok, frames.ok_time_unix_s, rebuilt.image.shape[0], fecf=image_fecf
+            ),
+            simulated=SIMULATED_NOTE,
+        )
         image_rows = rebuilt.fraction_received
     writer.add_product_bytes(
         "receiver.json",
@@ -1025,14 +1130,78 @@ def _add_products(
     return image_rows
 
 
-def _bands_h5(image: NDArray[np.uint8], received: NDArray[np.bool_]) -> bytes:
-    """The rebuilt bands and the received-rows mask as an HDF5 file's bytes."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bands.h5"
-        with h5py.File(path, "w") as f:
-            d = f.create_dataset("bands", data=image, compression="gzip", shuffle=True)
-            d.attrs["band_names"] = json.dumps(["visible", "near-infrared", "thermal-infrared"])
-            d.attrs["dims"] = "row, column, band"
-            f.create_dataset("received", data=received.astype(np.uint8))
-            f["received"].attrs["meaning"] = "1 where the (row, band) packet was decoded"
-        return path.read_bytes()
+@dataclass
+class _QuickLooks:
+    """What the quick-looks of a pass need while it streams: the decimated
+    waterfall of its IQ and a snapshot of the symbols near TCA."""
+
+    run: ContactRun
+    link: _PassLink
+    waterfall: Waterfall
+    symbols: SymbolSnapshot
+
+    @classmethod
+    def start(
+        cls,
+        run: ContactRun,
+        link: _PassLink,
+        fs_hz: float,
+        total_samples: int,
+        receiver: _PassReceiver,
+    ) -> _QuickLooks:
+        tca_sample = (run.tca - run.aos).total_seconds() * fs_hz
+        half = QUICKLOOK_SYMBOLS / 2 * link.samples_per_symbol
+        snapshot = SymbolSnapshot(
+            start_sample=tca_sample - half,
+            stop_sample=tca_sample + half,
+            max_symbols=QUICKLOOK_SYMBOLS,
+        )
+        receiver.tap_symbols(snapshot)
+        return cls(run, link, Waterfall(fs_hz=fs_hz, n_samples=total_samples), snapshot)
+
+
+#: Symbols of the constellation quick-look (around TCA).
+QUICKLOOK_SYMBOLS = 4000
+
+
+def _add_quicklooks(
+    writer: DatasetWriter, looks: _QuickLooks, frames: _FrameOutput, receiver: _PassReceiver
+) -> None:
+    """The pass's quick-looks (``ingest.quicklook``) into ``products/quicklook/``."""
+    run, link = looks.run, looks.link
+    folder = writer.product_folder("quicklook")
+    aos_s = run.aos.timestamp()
+    series = frames.series
+    series.track_time_unix_s = aos_s + link.track.t_s
+    series.track_doppler_hz = np.asarray(link.doppler_hz, dtype=np.float64)
+    t_s, f_hz = receiver.frequency_track()
+    series.measured_time_unix_s = aos_s + np.asarray(t_s, dtype=np.float64)
+    series.measured_freq_hz = np.asarray(f_hz, dtype=np.float64)
+    title = f"{run.satellite_name} (NORAD {run.norad_id}) over {run.station_id}/{run.antenna_id}"
+    looks.waterfall.finish()
+    write_waterfall(
+        folder / "waterfall.png",
+        looks.waterfall,
+        start_unix_s=aos_s,
+        series=series,
+        title=f"{title}: waterfall",
+        simulated=SIMULATED_NOTE,
+        # catalogue passes: the front end tunes the predicted Doppler out
+        overlay_doppler=run.framing_profile != CATALOGUE_FRAMING,
+    )
+    write_esn0_frequency(
+        folder / "esn0_frequency.png",
+        series,
+        title=f"{title}: Es/N0, frequency",
+        simulated=SIMULATED_NOTE,
+        doppler_label="predicted Doppler (tuned out by the front end)"
+        if run.framing_profile == CATALOGUE_FRAMING
+        else "predicted Doppler",
+    )
+    if looks.symbols.symbols.size:
+        write_constellation(
+            folder / "constellation.png",
+            looks.symbols.symbols,
+            title=f"{title}: constellation",
+            simulated=SIMULATED_NOTE,
+        )

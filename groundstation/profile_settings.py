@@ -29,7 +29,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from groundstation.errors import ValidationError
@@ -105,6 +105,30 @@ class DatasetOptions(_Section):
             "archives it then); 0 keeps it forever; null: GS_DATASET_RETENTION_DAYS"
         ),
     )
+    key_template: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=300,
+        description=(
+            "where the contact's dataset goes in the object store, e.g. "
+            "'{satellite_id}/{year}/{month}/{day}/{contact_id}' (placeholders: satellite_id, "
+            "norad_id, station, antenna, profile_id, contact_id, year, month, day, hour; "
+            "{contact_id} required); null: that default layout"
+        ),
+    )
+
+    @field_validator("key_template")
+    @classmethod
+    def _known_placeholders(cls, value: str | None) -> str | None:
+        from ingest.dataset import check_key_template
+        from ingest.errors import DatasetError
+
+        if value is None:
+            return None
+        try:
+            return check_key_template(value)
+        except DatasetError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class ProfileSettings(BaseModel):

@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import shutil
+import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,6 +56,89 @@ _STAGING_INFO = ".staging.json"
 PublishGuard = Callable[[Session, str], None]
 
 
+#: The placeholders a dataset key template may use (``render_key_template``).
+KEY_PLACEHOLDERS = (
+    "satellite_id",
+    "norad_id",
+    "station",
+    "antenna",
+    "profile_id",
+    "contact_id",
+    "year",
+    "month",
+    "day",
+    "hour",
+)
+#: The key layout when a profile sets no template (``dataset_key_prefix``).
+DEFAULT_KEY_TEMPLATE = "{satellite_id}/{year}/{month}/{day}/{contact_id}"
+
+
+def check_key_template(template: str) -> str:
+    """``template`` if it is a usable dataset key template: placeholders
+    from ``KEY_PLACEHOLDERS`` only (no format specs), ``{contact_id}`` among
+    them (so two contacts never share a prefix), plain relative path
+    segments; else ``DatasetError`` naming what is wrong."""
+    where = f"key template {template!r}"
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise DatasetError(f"{where} is not a valid template: {exc}") from None
+    fields = [(name, spec, conv) for _, name, spec, conv in parsed if name is not None]
+    unknown = sorted({name for name, _, _ in fields if name not in KEY_PLACEHOLDERS})
+    if unknown:
+        raise DatasetError(
+            f"{where} uses unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)}; "
+            f"known: {', '.join('{' + k + '}' for k in KEY_PLACEHOLDERS)}"
+        )
+    if any(spec or conv for _, spec, conv in fields):
+        raise DatasetError(f"{where}: placeholders take no format spec or conversion")
+    if "contact_id" not in {name for name, _, _ in fields}:
+        raise DatasetError(f"{where} must contain {{contact_id}} (one prefix per contact)")
+    literal = "".join(text for text, *_ in parsed)
+    segments = template.split("/")
+    if template.startswith("/") or any(seg in ("", ".", "..") for seg in segments):
+        raise DatasetError(f"{where} must be relative path segments, none empty, '.' or '..'")
+    if any(c in literal for c in "\\\0"):
+        raise DatasetError(f"{where} holds a backslash or NUL")
+    return template
+
+
+def render_key_template(
+    template: str,
+    *,
+    norad_id: int,
+    start: datetime,
+    contact_id: str,
+    station: str = "",
+    antenna: str = "",
+    profile_id: str = "",
+) -> str:
+    """The key prefix ``template`` (checked by ``check_key_template``) gives
+    one contact's dataset; values with a ``/`` are refused."""
+    check_key_template(template)
+    if start.tzinfo is None:
+        raise DatasetError(f"start {start!r} is naive; pass a UTC datetime")
+    t = start.astimezone(UTC)
+    values = {
+        "satellite_id": str(norad_id),
+        "norad_id": str(norad_id),
+        "station": station,
+        "antenna": antenna,
+        "profile_id": profile_id,
+        "contact_id": contact_id,
+        "year": f"{t:%Y}",
+        "month": f"{t:%m}",
+        "day": f"{t:%d}",
+        "hour": f"{t:%H}",
+    }
+    for name, value in values.items():
+        if f"{{{name}}}" in template and (not value or "/" in value or value in (".", "..")):
+            raise DatasetError(
+                f"{name} {value!r} cannot be used in an object key (key template {template!r})"
+            )
+    return template.format(**values)
+
+
 def dataset_key_prefix(norad_id: int, start: datetime, contact_id: str) -> str:
     """``25544/2026/11/27/<contact_id>``: where one contact's dataset lives."""
     if start.tzinfo is None:
@@ -75,10 +159,13 @@ class DatasetInfo:
     antenna: str
     start: datetime
     end: datetime
+    #: Where the dataset goes in the store (a profile's key template
+    #: rendered); "" for the default layout (``dataset_key_prefix``).
+    prefix: str = ""
 
     @property
     def key_prefix(self) -> str:
-        return dataset_key_prefix(self.norad_id, self.start, self.contact_id)
+        return self.prefix or dataset_key_prefix(self.norad_id, self.start, self.contact_id)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -193,10 +280,15 @@ class DatasetWriter:
         self._begun = True
         return self
 
-    def frames_h5(self, *, frame_length: int, attrs: ContactAttrs) -> FramesH5Writer:
+    def frames_h5(
+        self, *, frame_length: int, attrs: ContactAttrs, variable_length: bool = False
+    ) -> FramesH5Writer:
         self._need_begun()
         self._h5 = FramesH5Writer(
-            self.staging / "frames.h5", frame_length=frame_length, attrs=attrs
+            self.staging / "frames.h5",
+            frame_length=frame_length,
+            attrs=attrs,
+            variable_length=variable_length,
         )
         return self._h5
 
@@ -217,6 +309,16 @@ class DatasetWriter:
         arr = np.asarray(image, dtype=np.uint8)
         Image.fromarray(arr).save(self._product_path(f"{name}.png"), format="PNG")
         write_image_h5(self._product_path(f"{name}.h5"), arr)
+
+    def product_folder(self, name: str) -> Path:
+        """The staged folder ``products/<name>/`` (made); its files go in the manifest."""
+        folder = self._product_path(name)
+        folder.mkdir(exist_ok=True)
+        return folder
+
+    def product_path(self, name: str) -> Path:
+        """Where to write the product file ``products/<name>`` (staged; in the manifest)."""
+        return self._product_path(name)
 
     def _product_path(self, name: str) -> Path:
         self._need_begun()
@@ -374,6 +476,7 @@ def recover(
             antenna=entry.antenna,
             start=entry.start_time,
             end=entry.end_time,
+            prefix=entry.key_prefix,
         )
         reason = (
             "the writer stopped before the dataset was complete; "

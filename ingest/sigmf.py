@@ -3,6 +3,12 @@
 Samples are streamed to the data file as they arrive (memory use does not grow
 with the pass length); the SHA-512 of the data file is computed on the way
 (SigMF's ``core:sha512``) and the metadata is written when the writer closes.
+
+The metadata declares every extension namespace its keys use in
+``core:extensions`` (``groundstation``: this service's fields), gives the
+station as ``core:geolocation`` (a GeoJSON point, longitude first) and the
+receiving equipment as ``core:hw``, and annotations carry structured fields
+(``groundstation:sequence``, ``groundstation:frame_ok``, ...) instead of free text.
 """
 
 from __future__ import annotations
@@ -23,12 +29,45 @@ SIGMF_VERSION = "1.0.0"
 _DATATYPES = {"cf32_le": np.dtype("<c8"), "ci16_le": np.dtype("<i2")}
 
 
+#: This service's SigMF extension namespace (declared in ``core:extensions``).
+EXTENSION = "groundstation"
+EXTENSION_VERSION = "1.0.0"
+
+
 @dataclass(frozen=True, slots=True)
 class Annotation:
+    """A span of samples: a short ``label`` and structured ``fields``
+    (namespaced SigMF keys, e.g. ``groundstation:sequence``)."""
+
     sample_start: int
     sample_count: int
     label: str
     comment: str = ""
+    fields: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Geolocation:
+    """Where the recording was made (WGS-84): SigMF's ``core:geolocation``."""
+
+    lat_deg: float
+    lon_deg: float
+    alt_m: float = 0.0
+
+    def geojson(self) -> dict[str, Any]:
+        return {"type": "Point", "coordinates": [self.lon_deg, self.lat_deg, self.alt_m]}
+
+
+def declared_extensions(metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    """``core:extensions`` for every non-core namespace the keys of ``metadata`` use."""
+    names: set[str] = set()
+    for section in (metadata["global"], *metadata["captures"], *metadata["annotations"]):
+        names.update(k.split(":", 1)[0] for k in section if ":" in k)
+    names.discard("core")
+    return [
+        {"name": n, "version": EXTENSION_VERSION if n == EXTENSION else "1.0.0", "optional": True}
+        for n in sorted(names)
+    ]
 
 
 class SigMFWriter:
@@ -45,6 +84,8 @@ class SigMFWriter:
         description: str = "",
         recorder: str = "groundstation",
         extra_global: dict[str, Any] | None = None,
+        geolocation: Geolocation | None = None,
+        hw: str = "",
     ) -> None:
         if datatype not in _DATATYPES:
             raise DatasetError(f"SigMF datatype {datatype!r} not supported; use {list(_DATATYPES)}")
@@ -60,6 +101,8 @@ class SigMFWriter:
         self.description = description
         self.recorder = recorder
         self.extra_global = dict(extra_global or {})
+        self.geolocation = geolocation
+        self.hw = hw
         self.n_samples = 0
         self.annotations: list[Annotation] = []
         self._sha512 = hashlib.sha512()
@@ -82,9 +125,25 @@ class SigMFWriter:
         self._sha512.update(buf)
         self.n_samples += n
 
-    def annotate(self, sample_start: int, sample_count: int, label: str, comment: str = "") -> None:
-        """Mark a span of samples, e.g. where a decoded frame was received."""
-        self.annotations.append(Annotation(sample_start, sample_count, label, comment))
+    def annotate(
+        self,
+        sample_start: int,
+        sample_count: int,
+        label: str,
+        comment: str = "",
+        **fields: Any,
+    ) -> None:
+        """Mark a span of samples, e.g. where a decoded frame was received;
+        ``fields`` become ``groundstation:<name>`` keys of the annotation."""
+        self.annotations.append(
+            Annotation(
+                sample_start,
+                sample_count,
+                label,
+                comment,
+                tuple((f"{EXTENSION}:{k}", v) for k, v in fields.items()),
+            )
+        )
 
     def metadata(self) -> dict[str, Any]:
         g: dict[str, Any] = {
@@ -96,8 +155,12 @@ class SigMFWriter:
             "core:description": self.description,
             "core:sha512": self._sha512.hexdigest(),
         }
+        if self.geolocation is not None:
+            g["core:geolocation"] = self.geolocation.geojson()
+        if self.hw:
+            g["core:hw"] = self.hw
         g.update(self.extra_global)
-        return {
+        meta = {
             "global": g,
             "captures": [
                 {
@@ -112,10 +175,15 @@ class SigMFWriter:
                     "core:sample_count": a.sample_count,
                     "core:label": a.label,
                     **({"core:comment": a.comment} if a.comment else {}),
+                    **dict(a.fields),
                 }
                 for a in sorted(self.annotations, key=lambda a: a.sample_start)
             ],
         }
+        extensions = declared_extensions(meta)
+        if extensions:
+            g["core:extensions"] = extensions
+        return meta
 
     def close(self) -> None:
         if self._f is None:

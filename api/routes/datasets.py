@@ -1,6 +1,8 @@
 """Datasets of completed contacts: catalogue search, one with its files, and
 file download with HTTP Range support and the SHA-256 in headers (streamed,
-or for S3 optionally a 307 to a pre-signed URL)."""
+or for S3 optionally a 307 to a pre-signed URL); ``manifest.json`` too; a
+whole dataset as one streamed tar archive; the contact a dataset was
+recorded in."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from fastapi import Header, Query, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from api import schemas
-from api.convert import dataset_public
+from api.convert import contact_public, dataset_public
 from api.deps import CtxDep, ReaderDep, SessionDep
 from api.download import (
     ByteRange,
@@ -26,8 +28,10 @@ from api.routing import api_router
 from api.schemas import Timestamp
 from groundstation import datasets
 from groundstation.errors import NotFoundError
+from ingest.archive import TarMember, tar_size, tar_stream
+from ingest.catalog import FileEntry
 from ingest.errors import CorruptObjectError
-from ingest.objectstore import S3ObjectStore
+from ingest.objectstore import ObjectStore, S3ObjectStore
 
 router = api_router(tags=["datasets"])
 _OCTETS = "application/octet-stream"
@@ -131,13 +135,19 @@ def download_file(
     principal: ReaderDep,
     range: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
-    """The file's bytes (or one `Range: bytes=a-b`); `X-Checksum-SHA256` and
+    """The file's bytes (or one `Range: bytes=a-b`); `name` is a file of the
+    dataset or `manifest.json` (its SHA-256 is the dataset's `manifest_sha256`).
+    `X-Checksum-SHA256` and
     `Repr-Digest` carry the whole file's SHA-256 from the manifest. The bytes
     sent are checked against it: a corrupt file is never a clean success. With
     pre-signed downloads configured on an S3 store: 307 to the file's
     pre-signed URL, with the same checksum headers."""
     entry, file = datasets.dataset_file(
-        session, dataset_id=dataset_id, name=name, tenants=principal.tenants()
+        session,
+        dataset_id=dataset_id,
+        name=name,
+        tenants=principal.tenants(),
+        store=ctx.object_store(),
     )
     filename = name.rsplit("/", 1)[-1]
     digest_b64 = base64.b64encode(bytes.fromhex(file.sha256)).decode()
@@ -201,4 +211,82 @@ def download_file(
         status_code=status,
         media_type=_OCTETS,
         headers=headers,
+    )
+
+
+@router.get(
+    "/datasets/{dataset_id}/archive",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"application/x-tar": {}},
+            "description": (
+                "the whole dataset as one POSIX tar archive, streamed: `<dataset id>/manifest.json` "
+                "first, then every file of the manifest under `<dataset id>/`. Each file is "
+                "checked against its manifest SHA-256 on the way; a corrupt one breaks the "
+                "transfer off short of its Content-Length"
+            ),
+        },
+        **_404,
+    },
+)
+def download_archive(
+    dataset_id: str, session: SessionDep, ctx: CtxDep, principal: ReaderDep
+) -> StreamingResponse:
+    """The whole dataset, manifest included, as one streamed tar archive
+    (never built in memory; `Content-Length` given up front)."""
+    store = ctx.object_store()
+    entry, files = datasets.archive_members(
+        session, dataset_id=dataset_id, store=store, tenants=principal.tenants()
+    )
+    mtime_s = (entry.ready_at or entry.created_at).timestamp()
+    members = {TarMember(f"{entry.id}/{f.name}", f.size_bytes, mtime_s): f for f in files}
+    prefix = entry.key_prefix.rstrip("/")
+
+    def chunks(member: TarMember) -> Any:
+        return _verified_chunks(
+            store, f"{prefix}/{members[member].name}", members[member], entry.id
+        )
+
+    return StreamingResponse(
+        tar_stream(list(members), chunks),
+        media_type="application/x-tar",
+        headers={
+            "Content-Length": str(tar_size(members)),
+            "Content-Disposition": f'attachment; filename="{entry.id}.tar"',
+        },
+    )
+
+
+def _verified_chunks(store: ObjectStore, key: str, file: FileEntry, dataset_id: str) -> Any:
+    """The file's bytes from the store, checked against its SHA-256."""
+    if file.size_bytes == 0:
+        return iter(())
+    return stream_verified(
+        store,
+        key,
+        ByteRange(0, file.size_bytes - 1),
+        sha256=file.sha256,
+        label=f"dataset {dataset_id!r} file {file.name!r} (archive)",
+    )
+
+
+@router.get(
+    "/datasets/{dataset_id}/contact",
+    response_model=schemas.DatasetContactPublic,
+    responses=_404,
+)
+def get_dataset_contact(
+    dataset_id: str, session: SessionDep, ctx: CtxDep, principal: ReaderDep
+) -> schemas.DatasetContactPublic:
+    """The contact the dataset was recorded in (any key that may read the
+    dataset, scientists too): geometry, state and failure reason, and the
+    receiver's quality summary of the pass."""
+    found = datasets.dataset_contact(
+        session, dataset_id=dataset_id, store=ctx.object_store(), tenants=principal.tenants()
+    )
+    return schemas.DatasetContactPublic(
+        **contact_public(found.contact).model_dump(),
+        dataset_id=found.dataset.id,
+        quality=found.quality,
     )

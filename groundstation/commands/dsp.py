@@ -731,6 +731,7 @@ def _write_sigmf(
         center_freq_hz=args.carrier_hz or 0.0,
         capture_start=datetime.now(UTC),
         description=f"groundstation simulate: {args.frames} frames, profile {profile.name}",
+        extra_global={"groundstation:simulated": "simulated by groundstation simulate"},
     )
     n_samples = 0
     try:

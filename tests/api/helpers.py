@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from groundstation.settings import Settings
 from ingest.catalog import CatalogService, FileEntry
+from ingest.dataset import Manifest, ManifestFile
 from ingest.objectstore import ObjectStore
 
 from .conftest import NOAA19, NOW, World, seed
@@ -90,7 +91,15 @@ def add_dataset(
                 name, store.uri(f"{prefix}/{name}"), len(data), hashlib.sha256(data).hexdigest()
             )
         )
-    catalog.mark_ready(dataset_id, files=entries, manifest_sha256="0" * 64, now=NOW)
+    manifest = Manifest(
+        info={"dataset_id": dataset_id, "contact_id": contact_id, "norad_id": norad_id},
+        files=tuple(ManifestFile(e.name, e.size_bytes, e.sha256) for e in entries),
+        created="2023-07-04T00:00:00Z",
+    ).encode()
+    store.put_bytes(f"{prefix}/manifest.json", manifest)
+    catalog.mark_ready(
+        dataset_id, files=entries, manifest_sha256=hashlib.sha256(manifest).hexdigest(), now=NOW
+    )
 
 
 @dataclass

@@ -131,6 +131,7 @@ def test_put_replaces_the_whole_profile_and_an_omitted_field_is_422(world: World
         "record_iq": True,
         "record_iq_max_s": 30.0,
         "retention_days": None,
+        "key_template": None,
     }
     assert world.client.put("/mission-profiles/none", json=FULL, headers=h).status_code == 404
 
@@ -151,6 +152,7 @@ def test_patch_changes_only_the_fields_sent_and_null_removes_a_setting(world: Wo
         "record_iq": True,
         "record_iq_max_s": 30.0,
         "retention_days": None,
+        "key_template": None,
     }
     assert got["kafka_topic"] == "acme.frames"
     r = world.client.patch(
@@ -164,6 +166,7 @@ def test_patch_changes_only_the_fields_sent_and_null_removes_a_setting(world: Wo
         "record_iq": True,
         "record_iq_max_s": None,
         "retention_days": None,
+        "key_template": None,
     }
     assert world.client.get("/mission-profiles/geo", headers=h).json() == r.json()
 
@@ -229,7 +232,12 @@ def test_openapi_documents_every_profile_section_with_its_keys(world: World) -> 
             "oscillator_offset_hz"} <= set(demod["properties"])  # fmt: skip
     dataset = schemas["DatasetOptions"]
     assert dataset["additionalProperties"] is False
-    assert set(dataset["properties"]) == {"record_iq", "record_iq_max_s", "retention_days"}
+    assert set(dataset["properties"]) == {
+        "record_iq",
+        "record_iq_max_s",
+        "retention_days",
+        "key_template",
+    }
     assert schemas["DecodeSettings"]["additionalProperties"] is False
 
 
@@ -370,3 +378,19 @@ def test_free_form_json_deeper_than_the_limit_is_422_naming_where_and_nothing_is
     )
     assert r.status_code == 422, r.text
     assert world.client.get("/mission-profiles/deeper", headers=h).status_code == 404
+
+
+def test_a_dataset_key_template_with_an_unknown_placeholder_is_422_naming_it(
+    world: World,
+) -> None:
+    h = world.as_("acme")
+    bad = {"key_template": "{satellite_id}/{yr}/{contact_id}/{sat}"}
+    r = world.client.post(
+        "/mission-profiles", json={"id": "bad", "dataset_options": bad}, headers=h
+    )
+    assert r.status_code == 422, r.text
+    assert "{sat}, {yr}" in r.json()["detail"] and "{satellite_id}" in r.json()["detail"]
+    assert [e["field"] for e in r.json()["errors"]] == ["body.dataset_options.key_template"]
+    good = {"key_template": "{station}/{satellite_id}/{year}/{month}/{day}/{contact_id}"}
+    made = _create(world, "acme", "keyed", dataset_options=good)
+    assert made["dataset_options"]["key_template"] == good["key_template"]

@@ -8,6 +8,7 @@ Kafka and S3 come from GS_TEST_KAFKA_BOOTSTRAP / GS_TEST_S3_ENDPOINT
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import h5py
 import httpx
@@ -173,14 +175,38 @@ def check_frames_h5(path: Path, frames: list[ReceivedFrame]) -> None:
     """frames.h5 holds exactly the topic's frames, with their sequence numbers."""
     with h5py.File(path, "r") as f:
         stored = np.asarray(f["frames"][:])
+        lengths = np.asarray(f["frame_length"][:])
         seq = np.asarray(f["frame"][:])
         assert f.attrs["n_frames"] == len(frames)
+        assert f.attrs["simulated"] == 1
         assert f["track/elevation_deg"].shape[0] > 60
         elevation = np.asarray(f["track/elevation_deg"][:])
+        doppler_hz = np.asarray(f["doppler_hz"][:])
     assert stored.shape[0] == len(frames)
     assert seq.tolist() == [fr.meta.sequence for fr in frames]
-    assert [bytes(row) for row in stored] == [fr.data for fr in frames]
+    assert [bytes(row[:n]) for row, n in zip(stored, lengths, strict=True)] == [
+        fr.data for fr in frames
+    ]
     assert elevation.max() > 30.0
+    assert np.all(np.isfinite(doppler_hz)) and np.all(np.abs(doppler_hz) < 50e3)
+
+
+def check_sigmf_validates(meta_path: Path) -> dict[str, Any]:
+    """The recording passes the ``sigmf`` package's validation (SHA-512 too)
+    without a warning, declares its extensions and gives the station; its metadata."""
+    import warnings
+
+    import sigmf
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sigmf.sigmffile.fromfile(str(meta_path)).validate()
+    meta: dict[str, Any] = json.loads(meta_path.read_text())
+    g = meta["global"]
+    assert {"name": "groundstation", "version": "1.0.0", "optional": True} in g["core:extensions"]
+    assert g["core:geolocation"]["type"] == "Point" and "core:hw" in g
+    assert all("groundstation:sequence" in a for a in meta["annotations"])
+    return meta
 
 
 def check_image(frames: list[ReceivedFrame], result: DownlinkResult) -> np.ndarray:

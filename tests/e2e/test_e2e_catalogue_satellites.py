@@ -32,7 +32,7 @@ from ingest.dataset import DatasetReader
 from ingest.topics import TopicNames
 from orbital.stations import parse_stations
 
-from .conftest import REPO, UNCHECKED_LAG_S, check_frames_h5, wait_for
+from .conftest import REPO, UNCHECKED_LAG_S, check_frames_h5, check_sigmf_validates, wait_for
 
 PROFILE = "amateur-strong"
 SAMPLES = REPO / "sample_tles"
@@ -175,6 +175,7 @@ def test_a_catalogue_satellite_contact_delivers_every_frame_sent_in_a_simulated_
     names = {f.name for f in reader.manifest.files}
     assert {"frames.h5", "iq.sigmf-data", "iq.sigmf-meta", "products/receiver.json"} <= names
     assert not any("image" in n for n in names)  # no imaging payload on this satellite
+    assert {"products/quicklook/waterfall.png", "products/quicklook/esn0_frequency.png"} <= names
     h5_path = reader.download("frames.h5", tmp_path / "frames.h5")
     check_frames_h5(h5_path, frames)
     with h5py.File(h5_path, "r") as f:
@@ -184,7 +185,8 @@ def test_a_catalogue_satellite_contact_delivers_every_frame_sent_in_a_simulated_
     receiver = json.loads(reader.read_bytes("products/receiver.json"))
     assert receiver["simulated"] == SIMULATED_NOTE and receiver["transmitter"] == transmitter
     assert receiver["frames_ok"] == len(sent)
-    meta = json.loads(reader.read_bytes("iq.sigmf-meta"))
+    reader.download("iq.sigmf-data", tmp_path / "iq.sigmf-data")
+    meta = check_sigmf_validates(reader.download("iq.sigmf-meta", tmp_path / "iq.sigmf-meta"))
     assert meta["global"]["groundstation:simulated"] == SIMULATED_NOTE
     assert meta["global"]["core:sample_rate"] == 48000.0
 

@@ -5,7 +5,6 @@ other's link cannot close, so it fails with the reason and leaves nothing."""
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from .conftest import (
     UNCHECKED_LAG_S,
     check_frames_h5,
     check_image,
+    check_sigmf_validates,
     check_topic_frames,
     clock_start_for,
     next_contacts,
@@ -130,9 +130,15 @@ def test_concurrent_contacts_complete_or_fail_independently_with_datasets_and_to
     png = np.asarray(Image.open(reader.download("products/image.png", tmp_path / "image.png")))
     assert png.shape == result.scene.shape  # type: ignore[union-attr]
     assert not png[~received[:, 0], :, 1].any()  # green = visible band; lost rows are gaps
-    meta = json.loads(reader.read_bytes("iq.sigmf-meta"))
+    reader.download("iq.sigmf-data", tmp_path / "iq.sigmf-data")
+    meta = check_sigmf_validates(reader.download("iq.sigmf-meta", tmp_path / "iq.sigmf-meta"))
     assert meta["global"]["core:sample_rate"] == 38400.0
     assert len(meta["annotations"]) > 10
+    # Quick-looks: waterfall, Es/N0 and frequency, constellation near TCA, with thumbnails.
+    for look in ("waterfall", "esn0_frequency", "constellation"):
+        for name in (f"{look}.png", f"{look}_thumb.png"):
+            path = reader.download(f"products/quicklook/{name}", tmp_path / name)
+            assert Image.open(path).format == "PNG"
 
     # The failed contact left no dataset and no staging files.
     assert runtime.catalog.find(contact_id=ids[DEAD_PROFILE]) == []
