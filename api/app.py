@@ -256,6 +256,7 @@ def create_app(
     errors.install(app)
 
     from api.routes import (
+        apikeys,
         contacts,
         datasets,
         health,
@@ -277,6 +278,7 @@ def create_app(
         plans,
         datasets,
         usage,
+        apikeys,
     ):
         app.include_router(module.router)
 
