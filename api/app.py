@@ -259,6 +259,7 @@ def create_app(
         apikeys,
         contacts,
         datasets,
+        ground_track,
         health,
         passes,
         plans,
@@ -279,6 +280,7 @@ def create_app(
         datasets,
         usage,
         apikeys,
+        ground_track,
     ):
         app.include_router(module.router)
 
