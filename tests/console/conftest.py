@@ -12,6 +12,7 @@ skip locally and FAIL under CI=true. Screenshots of every page go to
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
@@ -323,8 +324,16 @@ class Browser:
         self.wait_css(f"main[data-ready=true][data-page='{page}']", timeout_s)
 
     def text(self, css: str) -> str:
+        """The visible text of ``css``; read again when the page replaced
+        the element between finding and reading it (a list re-rendered)."""
+        from selenium.common.exceptions import StaleElementReferenceException
         from selenium.webdriver.common.by import By
 
+        for _ in range(20):
+            try:
+                return str(self.driver.find_element(By.CSS_SELECTOR, css).text)
+            except StaleElementReferenceException:
+                time.sleep(0.05)
         return str(self.driver.find_element(By.CSS_SELECTOR, css).text)
 
     def screenshot(self, name: str) -> Path:

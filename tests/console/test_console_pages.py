@@ -15,6 +15,9 @@ from .conftest import DATASET_BYTES, Browser, Console
 pytestmark = pytest.mark.timeout(300)
 
 
+OPERATOR_PAGES = ["overview", "timeline", "passes", "satellites", "datasets", "usage", "docs"]
+
+
 def nav_pages(browser: Browser) -> list[str]:
     browser.wait_css("#nav a")
     return [
@@ -29,12 +32,17 @@ def test_an_operator_signs_in_and_sees_the_overview_of_its_tenant(
     browser.sign_in(console.keys["acme"])
     browser.wait_css("main[data-ready=true][data-page=overview]")
     browser.wait_css("#running table")
-    assert nav_pages(browser) == ["overview", "timeline", "passes", "datasets", "docs"]
+    assert nav_pages(browser) == OPERATOR_PAGES
     assert "acme (operator, tenant acme)" in browser.text("#who")
     assert "Simulated clock" in browser.text("#clock")
     main = browser.text("main")
     assert "SvalSat (svalbard)" in main
     assert "sv-s: offline" in main
+    # on the world map, svalbard is partly online (sv-s is offline)
+    marker = browser.driver.find_element(By.CSS_SELECTOR, "#stations-map g.station")
+    assert marker.get_attribute("data-station") == "svalbard"
+    assert marker.get_attribute("data-status") == "partly online"
+    assert len(browser.driver.find_elements(By.CSS_SELECTOR, "#stations-map path.land")) > 100
     running = browser.text("#running")
     assert "NOAA 19" in running and "PASS" in running
     assert "NOAA 19" in browser.text("#next")
@@ -47,8 +55,8 @@ def test_an_operator_signs_in_and_sees_the_overview_of_its_tenant(
 @pytest.mark.parametrize(
     ("who", "pages", "home"),
     [
-        ("admin", ["overview", "timeline", "passes", "datasets", "docs"], "overview"),
-        ("globex", ["overview", "timeline", "passes", "datasets", "docs"], "overview"),
+        ("admin", [*OPERATOR_PAGES[:-1], "keys", "docs"], "overview"),
+        ("globex", OPERATOR_PAGES, "overview"),
         ("scientist", ["datasets", "docs"], "datasets"),
     ],
 )
@@ -61,7 +69,14 @@ def test_each_role_sees_only_its_pages(
     browser.screenshot(f"home-{who}")
     if who == "scientist":
         # the operator pages are refused by name, and the API refuses them too
-        for page in ("overview", "timeline", f"contact/{console.contacts['completed']}"):
+        for page in (
+            "overview",
+            "timeline",
+            f"contact/{console.contacts['completed']}",
+            "satellites",
+            "usage",
+            "keys",
+        ):
             browser.go(f"#/{page}")
             assert "not available to role scientist" in browser.text("main")
         browser.go("#/datasets")
@@ -262,3 +277,4 @@ def test_a_contact_is_cancelled_from_its_page_and_a_refused_cancel_shows_why(
     assert "weather hold" in browser.text("#contact-reason")
     with console.api("acme") as client:
         assert client.get(f"/contacts/{console.contacts['noaa19']}").json()["state"] == "CANCELLED"
+
