@@ -278,3 +278,38 @@ def test_a_contact_is_cancelled_from_its_page_and_a_refused_cancel_shows_why(
     with console.api("acme") as client:
         assert client.get(f"/contacts/{console.contacts['noaa19']}").json()["state"] == "CANCELLED"
 
+
+def test_the_contact_and_datasets_pages_show_every_image_file_of_a_dataset(
+    console: Console, browser: Browser
+) -> None:
+    browser.sign_in(console.keys["acme"])
+    browser.wait_css("main[data-ready=true][data-page=overview]")
+    browser.go(f"#/contact/{console.contacts['completed']}")
+    section = browser.wait_css("#contact-quicklooks")
+    assert "Simulated pass" in section.text
+    assert "the RF simulator" in browser.text("#contact-simulated")
+    sizes = browser.wait(
+        lambda d: (
+            len(got := d.find_elements(By.CSS_SELECTOR, "#contact-quicklooks img[data-loaded]"))
+            == 2
+            and {
+                img.get_attribute("data-file"): (
+                    int(img.get_property("naturalWidth")),
+                    int(img.get_property("naturalHeight")),
+                )
+                for img in got
+            }
+        )
+    )
+    assert sizes == {"products/image.png": (64, 32), "quicklooks/waterfall.png": (120, 40)}
+    assert "frames.h5" not in section.text  # images only
+    browser.screenshot("contact-quicklooks")
+    browser.go("#/datasets")
+    browser.wait(
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, "#ds-results img.thumb[data-loaded]")) == 2
+    )
+    browser.screenshot("datasets-quicklooks")
+    # a contact whose dataset has no image says so
+    browser.go(f"#/contact/{console.contacts['noaa19']}")
+    assert "No quick-look image" in browser.wait_css("#contact-quicklooks").text
+    assert browser.console_errors() == []

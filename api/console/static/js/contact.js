@@ -3,6 +3,7 @@
 import { api, followEvents } from "./api.js";
 import { datasetTable } from "./datasets.js";
 import { emptyNote, errorNote, fmtDuration, fmtNumber, fmtTime, h, stateBadge } from "./format.js";
+import { quickLooks } from "./quicklooks.js";
 import { skyPlotSvg } from "./skyplot.js";
 
 function facts(pairs) {
@@ -72,6 +73,14 @@ function cancelForm(c, onCancelled) {
   return form;
 }
 
+function quickLookSection(datasets, simulated) {
+  const galleries = datasets.map((d) => quickLooks(d, { large: true })).filter(Boolean);
+  return h("section", { id: "contact-quicklooks", "aria-labelledby": "quicklooks-h" },
+    h("h2", { id: "quicklooks-h" }, "Quick-looks"),
+    simulated ? h("p", { class: "muted" }, "Simulated pass: the RF simulator made the signal these images show.") : null,
+    galleries.length ? galleries : emptyNote("No quick-look image in this contact's datasets."));
+}
+
 export async function render(main, { args, signal }) {
   const id = args[0];
   const c = await api(`/contacts/${encodeURIComponent(id)}`, { signal });
@@ -86,6 +95,7 @@ export async function render(main, { args, signal }) {
     live,
     facts([
       ["Contact", c.id],
+      ["Worked by", c.simulated ? "the RF simulator (simulated: no antenna, no radio)" : "the station", "contact-simulated"],
       ["State", stateCell],
       ["Reason", reasonCell],
       ["Station / antenna", `${c.station_id} / ${c.antenna_id}`],
@@ -106,7 +116,8 @@ export async function render(main, { args, signal }) {
       h("table", {}, h("thead", {}, h("tr", {}, ["At", "Change", "Reason"].map((t) => h("th", { scope: "col" }, t)))), history)),
     await trackSection(c, signal),
     h("section", { id: "contact-datasets", "aria-labelledby": "datasets-h" }, h("h2", { id: "datasets-h" }, "Frames and datasets"),
-      datasets.count ? datasetTable(datasets.data, { linkContacts: false }) : emptyNote("No dataset yet: one is made when the pass completes.")),
+      datasets.count ? datasetTable(datasets.data, { linkContacts: false, withQuickLooks: false }) : emptyNote("No dataset yet: one is made when the pass completes.")),
+    quickLookSection(datasets.data, c.simulated),
   );
   followEvents((type, e) => {
     if (type !== "contact" || e.contact_id !== c.id) return;
