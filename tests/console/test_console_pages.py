@@ -161,6 +161,11 @@ def test_the_contact_page_shows_the_sky_plot_and_follows_its_state_live(
     assert browser.driver.find_elements(By.CSS_SELECTOR, "#skyplot svg path.horizon-mask")
     assert "SCHEDULED" in browser.text("#contact-state")
     assert "Highest" in browser.text("#track") and "°" in browser.text("#track-max-el")
+    # its ground track on the world map, over the station's footprint only
+    browser.wait_css("#contact-map path.track")
+    footprints = browser.driver.find_elements(By.CSS_SELECTOR, "#contact-map path.footprint")
+    assert footprints and {f.get_attribute("data-station") for f in footprints} == {"svalbard"}
+    assert "elements in force now" in browser.text("#contact-map figcaption")
     browser.wait(lambda d: "live" in browser.text("#live"))
     browser.screenshot("contact")
     with console.api("acme") as client:
@@ -313,3 +318,56 @@ def test_the_contact_and_datasets_pages_show_every_image_file_of_a_dataset(
     browser.go(f"#/contact/{console.contacts['noaa19']}")
     assert "No quick-look image" in browser.wait_css("#contact-quicklooks").text
     assert browser.console_errors() == []
+
+
+CLICK_AT = """
+const [time, row] = arguments;
+const c = document.getElementById('timeline');
+const b = c.getBoundingClientRect();
+const from = Date.parse(c.dataset.viewStart), span = Number(c.dataset.viewSpanMs);
+const x = b.left + 150 + (Date.parse(time) - from) * (b.width - 150) / span;
+c.dispatchEvent(new MouseEvent('click', {clientX: x, clientY: b.top + 22 + row * 14 + 7, bubbles: true}));
+"""
+
+
+def test_the_timeline_zooms_and_pans_within_its_day_and_opens_a_contact_of_the_zoomed_view(
+    console: Console, browser: Browser
+) -> None:
+    browser.sign_in(console.keys["acme"])
+    browser.wait_css("main[data-ready=true][data-page=overview]")
+    browser.go("#/timeline/2023-07-04")
+    canvas = browser.wait_css("#timeline[data-draw-ms]")
+
+    def view() -> tuple[str, int]:
+        return canvas.get_attribute("data-view-start"), int(
+            canvas.get_attribute("data-view-span-ms")
+        )
+
+    assert view() == ("2023-07-04T00:00:00.000Z", 86_400_000)
+    for _ in range(2):
+        browser.driver.find_element(By.ID, "tl-zoom-in").click()
+    assert view() == ("2023-07-04T09:00:00.000Z", 6 * 3_600_000)  # about noon
+    browser.driver.find_element(By.ID, "tl-later").click()
+    assert view() == ("2023-07-04T12:00:00.000Z", 6 * 3_600_000)
+    assert "showing 2023-07-04 12:00:00Z to 2023-07-04 18:00:00Z" in browser.text("#tl-status")
+    browser.screenshot("timeline-zoomed")
+    for _ in range(3):  # never past the fetched day
+        browser.driver.find_element(By.ID, "tl-later").click()
+    assert view() == ("2023-07-04T18:00:00.000Z", 6 * 3_600_000)
+    browser.driver.find_element(By.ID, "tl-zoom-reset").click()
+    assert view() == ("2023-07-04T00:00:00.000Z", 86_400_000)
+    canvas.send_keys("+")  # the keyboard zooms too
+    assert view()[1] == 12 * 3_600_000
+    for _ in range(8):  # down to 15 minutes at most
+        canvas.send_keys("+")
+    assert view()[1] == 15 * 60_000
+    # in a zoomed view a click hits the contact under it: the completed one,
+    # 14:59-15:11 on sv-uhf
+    browser.driver.find_element(By.ID, "tl-zoom-reset").click()
+    for _ in range(2):
+        browser.driver.find_element(By.ID, "tl-zoom-in").click()
+    browser.driver.find_element(By.ID, "tl-later").click()
+    row = canvas.get_attribute("data-antennas").split(",").index("sv-uhf")
+    browser.driver.execute_script(CLICK_AT, "2023-07-04T15:05:00Z", row)
+    browser.wait_css("main[data-ready=true][data-page=contact]")
+    assert console.contacts["completed"] in browser.text("main")

@@ -5,6 +5,7 @@ import { datasetTable } from "./datasets.js";
 import { emptyNote, errorNote, fmtDuration, fmtNumber, fmtTime, h, stateBadge } from "./format.js";
 import { quickLooks } from "./quicklooks.js";
 import { skyPlotSvg } from "./skyplot.js";
+import { loadLand, worldMapFigure } from "./worldmap.js";
 
 function facts(pairs) {
   return h("dl", { class: "facts" }, pairs.flatMap(([k, v, id]) => [h("dt", {}, k), h("dd", { id }, v)]));
@@ -46,10 +47,32 @@ async function trackSection(c, signal) {
     figure.innerHTML = plot.svg; // built from numbers and our own strings only
     figure.append(h("figcaption", { class: "muted" }, "Azimuth/elevation of the track; zenith at the centre, north up. Dashed: station minimum elevation."));
     section.append(h("div", { class: "grid2" }, trackSummary(track), figure));
+    section.append(await groundTrackMap(c, station, signal));
   } catch (err) {
     section.append(errorNote(err));
   }
   return section;
+}
+
+/** The contact's ground track on the world map, over its station's footprint. */
+async function groundTrackMap(c, station, signal) {
+  try {
+    const [rings, ground] = await Promise.all([
+      loadLand(),
+      api(`/satellites/${c.norad_id}/ground-track`, {
+        params: { start: c.booked_start, end: c.booked_end, step_s: 10 }, signal,
+      }),
+    ]);
+    ground.footprints = ground.footprints.filter((f) => f.station_id === c.station_id);
+    return worldMapFigure(h, rings, {
+      id: "contact-map", stations: [station], track: ground,
+      label: `Ground track of contact ${c.id} over ${station.name}`,
+    }, `Ground track from ${fmtTime(c.booked_start)} to ${fmtTime(c.booked_end)} (dot: its start) with the ` +
+      `elements in force now (epoch ${fmtTime(ground.elements_epoch)}; the contact was booked with ${fmtTime(c.ephemeris_epoch)}); ` +
+      `dashed: where ${station.name} sees the satellite above ${fmtNumber(station.min_elevation_deg)}°.`);
+  } catch (err) {
+    return errorNote(err);
+  }
 }
 
 /** Cancel (POST /contacts/{id}/cancel) with a reason; the API says when it may not. */
