@@ -17,7 +17,7 @@ import pytest
 
 from groundstation.apikeys import KEY_PREFIX
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def _free_port() -> int:
