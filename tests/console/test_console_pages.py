@@ -308,12 +308,16 @@ def test_the_contact_and_datasets_pages_show_every_image_file_of_a_dataset(
     )
     assert sizes == {"products/image.png": (64, 32), "quicklooks/waterfall.png": (120, 40)}
     assert "frames.h5" not in section.text  # images only
+    # an optional part left out is not written as "null" (the cancel form of a
+    # finished contact, the scientists' note on the datasets page)
+    assert "null" not in browser.text("main").split()
     browser.screenshot("contact-quicklooks")
     browser.go("#/datasets")
     browser.wait(
         lambda d: len(d.find_elements(By.CSS_SELECTOR, "#ds-results img.thumb[data-loaded]")) == 2
     )
     browser.screenshot("datasets-quicklooks")
+    assert "null" not in browser.text("main").split()
     # a contact whose dataset has no image says so
     browser.go(f"#/contact/{console.contacts['noaa19']}")
     assert "No quick-look image" in browser.wait_css("#contact-quicklooks").text

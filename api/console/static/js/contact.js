@@ -2,7 +2,7 @@
 // summary and sky plot from GET /contacts/{id}/track, and its datasets.
 import { api, followEvents } from "./api.js";
 import { datasetTable } from "./datasets.js";
-import { emptyNote, errorNote, fmtDuration, fmtNumber, fmtTime, h, stateBadge } from "./format.js";
+import { emptyNote, errorNote, fill, fmtDuration, fmtNumber, fmtTime, h, stateBadge } from "./format.js";
 import { quickLooks } from "./quicklooks.js";
 import { skyPlotSvg } from "./skyplot.js";
 import { loadLand, worldMapFigure } from "./worldmap.js";
@@ -113,7 +113,7 @@ export async function render(main, { args, signal }) {
   const history = h("tbody", { id: "history" }, c.history.map((t) => h("tr", {}, historyRow(t).map((v) => h("td", {}, v)))));
   const live = h("p", { class: "live", role: "status", id: "live" }, "Event stream: connecting…");
   const datasets = await api("/datasets", { params: { contact: c.id }, signal });
-  main.replaceChildren(
+  fill(main, 
     h("h1", {}, `${sat.name} on ${c.antenna_id}`),
     live,
     facts([

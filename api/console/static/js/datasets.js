@@ -1,7 +1,7 @@
 // Datasets: filter by satellite, station and time; each file downloads with
 // the key and its SHA-256 is checked against the catalogue's.
 import { api, downloadFile } from "./api.js";
-import { emptyNote, errorNote, fmtBytes, fmtTime, h, table } from "./format.js";
+import { emptyNote, errorNote, fill, fmtBytes, fmtTime, h, table } from "./format.js";
 import { quickLooks } from "./quicklooks.js";
 
 const PAGE = 50;
@@ -66,7 +66,7 @@ export async function render(main, { session, signal }) {
     field("ds-from", "From (UTC)", from), field("ds-to", "To (UTC)", to),
     h("button", { type: "submit" }, "Apply filters"));
   const results = h("section", { id: "ds-results", "aria-live": "polite" });
-  main.replaceChildren(h("h1", {}, "Datasets"),
+  fill(main, h("h1", {}, "Datasets"),
     session.role === "scientist"
       ? h("p", { class: "muted" }, "Datasets of the tenants granted to this key, with the contact each came from.")
       : null,
