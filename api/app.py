@@ -257,8 +257,10 @@ def create_app(
     errors.install(app)
 
     from api.routes import (
+        apikeys,
         contacts,
         datasets,
+        ground_track,
         health,
         passes,
         plans,
@@ -278,6 +280,8 @@ def create_app(
         plans,
         datasets,
         usage,
+        apikeys,
+        ground_track,
     ):
         app.include_router(module.router)
 

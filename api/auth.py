@@ -82,6 +82,10 @@ class KeyCache:
             return None
         return found[1]
 
+    def forget(self, key_id: str) -> None:
+        """Drop the key with id ``key_id`` (revoked): looked up again next time."""
+        self._entries = {k: v for k, v in self._entries.items() if v[1].key_id != key_id}
+
     def put(self, key_hash: str, principal: Principal) -> None:
         if self.ttl_s <= 0:
             return

@@ -320,8 +320,10 @@ def book_slices(
 def run(args: argparse.Namespace) -> int:
     """Load, book, run the passes on the simulated clock, summarize; exit
     code 1 if any contact did not complete."""
-    from groundstation.commands._context import open_context
+    from groundstation.commands._context import finite, open_context
 
+    if args.serve:  # refused before the passes run, not after
+        finite(args.serve_speedup, "--serve-speedup", low=0.0)
     t_wall = time.monotonic()
     samples = _samples(args)
     settings = _demo_settings(args)
@@ -363,7 +365,58 @@ def run(args: argparse.Namespace) -> int:
         f"{time.monotonic() - t_wall:.0f} s."
     )
     print(_consumer_hint(settings, booked[0]))
+    _then_serve(settings, args, clock_start=runtime.clock.now())
     return 1 if failed else 0
+
+
+def _then_serve(settings: Settings, args: argparse.Namespace, *, clock_start: datetime) -> None:
+    """With ``--serve``, the service on the demo's data until Ctrl-C; else
+    say how to see the contacts in the console."""
+    if args.serve:
+        serve_console(settings, args, clock_start=clock_start)
+    else:
+        print(
+            "Look at these contacts in the web console: `groundstation demo --serve` runs the "
+            "demo, then keeps the service (API and console) up on its data."
+        )
+
+
+def serve_console(settings: Settings, args: argparse.Namespace, *, clock_start: datetime) -> None:
+    """After the passes: the service (API, console, scheduler) on the demo's
+    data until Ctrl-C, its simulated clock going on from ``clock_start`` at
+    ``--serve-speedup``; prints the console's address and an admin key made
+    for it (the demo's data has no other)."""
+    from groundstation import apikeys
+    from groundstation.commands._context import open_context
+    from groundstation.commands.serve import serve_until_stopped
+
+    served = settings.model_copy(
+        update={
+            "clock": "simulated",
+            "clock_start": clock_start,
+            "clock_speedup": args.serve_speedup,
+        }
+    )
+    ctx = open_context(served)
+    try:
+        with ctx.session() as session:
+            row, key = apikeys.create_key(
+                session, name="demo-console", role="admin", tenant="", now=clock_start
+            )
+            key_id = row.id
+    finally:
+        ctx.engine.dispose()
+
+    def started(url: str) -> None:
+        print(
+            f"\nThe web console of this demo: {url}/ (Ctrl-C stops the service)\n"
+            f"The service clock is simulated: it goes on from {iso_utc(clock_start)} at "
+            f"x{args.serve_speedup:g}; every pass is worked by the RF simulator.\n"
+            f"Sign in with the admin API key made for it (id {key_id}):\n  {key}",
+            flush=True,
+        )
+
+    serve_until_stopped(served, host=args.host, port=args.port, on_started=started)
 
 
 def _samples(args: argparse.Namespace) -> Traversable:
@@ -556,5 +609,25 @@ def register(subparsers: Any) -> None:
     p.add_argument("--progress-s", type=finite_float, default=3.0, help="progress line every (s)")
     p.add_argument(
         "--grace-s", type=finite_float, default=90.0, help="extra wall seconds before giving up"
+    )
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="after the passes, keep the service (API and web console) up on the demo's data",
+    )
+    p.add_argument(
+        "--host", default="127.0.0.1", help="--serve: listen address (default %(default)s)"
+    )
+    p.add_argument(
+        "--port",
+        type=int_in(0, 65535),
+        default=8000,
+        help="--serve: listen port (default %(default)s)",
+    )
+    p.add_argument(
+        "--serve-speedup",
+        type=finite_float,
+        default=1.0,
+        help="--serve: speed-up of the simulated clock while serving (default %(default)s)",
     )
     p.set_defaults(func=run)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,19 +39,34 @@ HTTP_DRAIN_S = 5
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from api.app import attach_runtime, create_app, tune_gc_for_serving
-    from api.serving import HttpToolsWithHeaderLimit
     from groundstation.commands._context import load_settings
     from groundstation.logs import configure_logging
-    from groundstation.runtime import open_runtime
 
     env_file = Path(args.env_file)
     settings = load_settings(env_file if env_file.is_file() else None)
     if args.log_level:
         settings = settings.model_copy(update={"log_level": args.log_level.upper()})
     configure_logging(settings)  # passwords masked in every line (db.RedactingFilter)
+    serve_until_stopped(settings, host=args.host, port=args.port)
+    return 0
+
+
+def serve_until_stopped(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    on_started: Callable[[str], None] | None = None,
+) -> None:
+    """The API (with the console), the scheduler and housekeeping on
+    ``settings`` until SIGTERM or SIGINT; ``on_started(base_url)`` once the
+    HTTP server listens. A pass in progress at the stop ends FAILED."""
+    import uvicorn
+
+    from api.app import attach_runtime, create_app, tune_gc_for_serving
+    from api.serving import HttpToolsWithHeaderLimit
+    from groundstation.runtime import open_runtime
+
     runtime = open_runtime(settings)
     housekeeping: HousekeepingThread | None = None
     try:
@@ -61,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
         tune_gc_for_serving()
         config = uvicorn.Config(
             app,
-            host=args.host,
-            port=args.port,
+            host=host,
+            port=port,
             log_level=settings.log_level.lower(),
             log_config=None,  # keep configure_logging's handler and format
             timeout_graceful_shutdown=HTTP_DRAIN_S,
@@ -74,13 +90,27 @@ def run(args: argparse.Namespace) -> int:
         received: list[int] = []
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda signum, _frame: received.append(signum))
-        uvicorn.Server(config).run()  # returns on SIGTERM / SIGINT
+        server = _listening_server(config, on_started)
+        server.run()  # returns on SIGTERM / SIGINT
         log.info("stopping (signal %s)", received or "none")
     finally:
         if housekeeping is not None:
             housekeeping.stop()
         runtime.close(reason=STOP_REASON)
-    return 0
+
+
+def _listening_server(config: Any, on_started: Callable[[str], None] | None) -> Any:
+    """A ``uvicorn.Server`` that calls ``on_started(base_url)`` once it listens."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if on_started is not None and self.started:
+                host, port = self.servers[0].sockets[0].getsockname()[:2]
+                on_started(f"http://{host}:{port}")
+
+    return Server(config)
 
 
 def _start_scheduler(runtime: Runtime) -> None:

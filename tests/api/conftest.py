@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -23,17 +20,14 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from groundstation import apikeys, ephemerides, inventory
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.models import Base
 from groundstation.settings import Settings
 from ingest.catalog import Base as CatalogBase
 from tests.service_env import scratch_database
+from tests.support.world import FUNCUBE, NOAA18, NOAA19, NOW, REPO, TLE, seed, serve
 
-REPO = Path(__file__).resolve().parents[2]
-TLE = REPO / "tests" / "data" / "domain" / "sample.tle"
-NOW = datetime(2023, 7, 4, 18, 0, tzinfo=UTC)  # NOAA 19 elements: epoch 2023-07-04T16:11Z
-NOAA19, NOAA18, FUNCUBE = 33591, 28654, 39444
+__all__ = ["FUNCUBE", "NOAA18", "NOAA19", "NOW", "REPO", "TLE", "World", "seed", "serve"]
 
 
 @pytest.fixture(scope="session")
@@ -100,63 +94,6 @@ class World:
         return make_session_factory(self.engine)()
 
 
-def seed(session: Session) -> dict[str, str]:
-    """Svalbard (two UHF antennas, one S-band), NOAA 19/18 of tenant acme,
-    FUNCUBE-1 of tenant globex, profile leo, the sample TLEs; one key per role."""
-    inventory.add_station(
-        session,
-        station_id="svalbard",
-        name="SvalSat",
-        lat_deg=78.2298,
-        lon_deg=15.4078,
-        alt_m=501.0,
-        min_elevation_deg=5.0,
-    )
-    for antenna_id, band in (
-        ("sv-uhf", (400e6, 450e6)),
-        ("sv-uhf-2", (400e6, 450e6)),
-        ("sv-s", (2.2e9, 2.3e9)),
-    ):
-        inventory.add_antenna(
-            session,
-            antenna_id=antenna_id,
-            station_id="svalbard",
-            bands_hz=[band],
-            setup_s=60,
-            teardown_s=60,
-        )
-    for norad, name, tenant in (
-        (NOAA19, "NOAA 19", "acme"),
-        (NOAA18, "NOAA 18", "acme"),
-        (FUNCUBE, "FUNCUBE-1", "globex"),
-    ):
-        inventory.add_satellite(
-            session,
-            norad_id=norad,
-            name=name,
-            tenant=tenant,
-            downlink_freq_hz=437.5e6,
-            downlink_bandwidth_hz=25e3,
-        )
-    inventory.add_profile(
-        session, profile_id="leo", prepass_s=120, postpass_s=60, min_viable_duration_s=120
-    )
-    result = ephemerides.upload_ephemerides(session, text=TLE.read_text(), now=NOW)
-    assert len(result.stored) == 3
-    keys = {}
-    for who, role, tenant, grants in (
-        ("admin", "admin", "", ()),
-        ("acme", "operator", "acme", ()),
-        ("globex", "operator", "globex", ()),
-        ("scientist", "scientist", "", ("acme",)),
-        ("globex-scientist", "scientist", "", ("globex",)),
-    ):
-        _, keys[who] = apikeys.create_key(
-            session, name=who, role=role, tenant=tenant, granted_tenants=grants, now=NOW
-        )
-    return keys
-
-
 @pytest.fixture
 def world(settings: Settings) -> Iterator[World]:
     app = create_app(settings)
@@ -166,38 +103,6 @@ def world(settings: Settings) -> Iterator[World]:
     with TestClient(app) as client:
         yield World(app, client, engine, keys)
     engine.dispose()
-
-
-@contextmanager
-def serve(app: FastAPI, **config_options: Any) -> Iterator[str]:
-    """``app`` served by uvicorn on a loopback port (real HTTP, real threads);
-    yields its base URL. ``config_options`` go to ``uvicorn.Config``."""
-    import threading
-    import time
-
-    import uvicorn
-
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-        timeout_graceful_shutdown=1,
-        **config_options,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture

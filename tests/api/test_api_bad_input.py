@@ -41,7 +41,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, inspect, select, table, text
 
-from groundstation import inventory
+from groundstation import apikeys, inventory
 
 from .conftest import NOAA18, NOAA19, NOW, TLE, World
 from .helpers import contact_body, first_free_pass
@@ -75,6 +75,7 @@ class Setup:
     free_pass: dict[str, Any]
     contact_id: str
     plan_id: str
+    key_id: str
 
 
 def _in(days: float) -> str:
@@ -149,6 +150,10 @@ VALID: dict[str, Callable[[Setup, int], Request]] = {
         },
     ),
     "POST /plans/{plan_id}/commit": lambda s, i: Request("acme", {"plan_id": s.plan_id}),
+    "POST /api-keys": lambda s, i: Request(
+        "admin", body={"name": f"bad-key-{i}", "role": "operator", "tenant": "acme"}
+    ),
+    "POST /api-keys/{key_id}/revoke": lambda s, i: Request("admin", {"key_id": s.key_id}),
 }
 
 
@@ -161,6 +166,8 @@ def _noaa19_tle() -> bytes:
 def _prepare(world: World) -> Setup:
     with world.session() as s:
         inventory.add_profile(s, profile_id="bad-input", owner_tenant="acme", prepass_s=60.0)
+        key, _ = apikeys.create_key(s, name="to revoke", role="admin", now=NOW)
+        key_id = key.id
     booked = world.client.post(
         "/contacts", json=contact_body(first_free_pass(world, skip=1)), headers=world.as_("acme")
     )
@@ -175,7 +182,7 @@ def _prepare(world: World) -> Setup:
         headers=world.as_("acme"),
     )
     assert plan.status_code == 201 and plan.json()["proposed"], plan.text
-    return Setup(first_free_pass(world, skip=0), booked.json()["id"], plan.json()["id"])
+    return Setup(first_free_pass(world, skip=0), booked.json()["id"], plan.json()["id"], key_id)
 
 
 # ---------------------------------------------------------------- the schema
@@ -702,7 +709,7 @@ def test_the_property_would_catch_a_bad_input_accepted(world: World, kind: str) 
 def test_plan_naming_an_unknown_antenna_is_404_and_stores_no_proposal(world: World) -> None:
     """Found by the property above: unknown antenna ids were left out silently
     and the plan proposed (and stored) on the others."""
-    body = VALID["POST /plans"](Setup({}, "", ""), 0).body
+    body = VALID["POST /plans"](Setup({}, "", "", ""), 0).body
     before = snapshot(world.engine)
     for antenna_ids in (["sv-uhf-2", "no-such-antenna"], ["x" * 81]):
         r = world.client.post(

@@ -12,12 +12,11 @@ skip locally and FAIL under CI=true. Screenshots of every page go to
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +27,15 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from groundstation import apikeys, ephemerides, inventory
 from groundstation.db import make_session_factory
 from groundstation.models import Antenna, Contact
 from groundstation.settings import Settings
 from ingest.catalog import CatalogService, FileEntry
 from tests.service_env import need_env
+from tests.support.world import FUNCUBE, NOAA18, NOAA19, NOW, REPO, seed, serve
 
-REPO = Path(__file__).resolve().parents[2]
-TLE = REPO / "tests" / "data" / "domain" / "sample.tle"
-NOW = datetime(2023, 7, 4, 18, 0, tzinfo=UTC)  # NOAA 19 elements: epoch 2023-07-04T16:11Z
-NOAA19, NOAA18, FUNCUBE = 33591, 28654, 39444
+__all__ = ["FUNCUBE", "NOAA18", "NOAA19", "NOW", "REPO", "seed"]
+
 SCREENSHOTS = REPO / "build" / "screenshots"
 DATASET_BYTES = bytes(range(256)) * 400 + b"console"
 
@@ -69,64 +66,6 @@ class Console:
 
     def session(self) -> Session:
         return make_session_factory(self.engine)()
-
-
-def seed(session: Session) -> dict[str, str]:
-    """Svalbard (two UHF antennas, one S-band), NOAA 19/18 of tenant acme,
-    FUNCUBE-1 of tenant globex, profile leo, the sample TLEs; one key per role."""
-    inventory.add_station(
-        session,
-        station_id="svalbard",
-        name="SvalSat",
-        lat_deg=78.2298,
-        lon_deg=15.4078,
-        alt_m=501.0,
-        min_elevation_deg=5.0,
-        horizon_mask=[(0.0, 3.0), (90.0, 8.0), (180.0, 4.0), (270.0, 6.0)],
-    )
-    for antenna_id, band in (
-        ("sv-uhf", (400e6, 450e6)),
-        ("sv-uhf-2", (400e6, 450e6)),
-        ("sv-s", (2.2e9, 2.3e9)),
-    ):
-        inventory.add_antenna(
-            session,
-            antenna_id=antenna_id,
-            station_id="svalbard",
-            bands_hz=[band],
-            setup_s=60,
-            teardown_s=60,
-            status="offline" if antenna_id == "sv-s" else "online",
-        )
-    for norad, name, tenant in (
-        (NOAA19, "NOAA 19", "acme"),
-        (NOAA18, "NOAA 18", "acme"),
-        (FUNCUBE, "FUNCUBE-1", "globex"),
-    ):
-        inventory.add_satellite(
-            session,
-            norad_id=norad,
-            name=name,
-            tenant=tenant,
-            downlink_freq_hz=437.5e6,
-            downlink_bandwidth_hz=25e3,
-        )
-    inventory.add_profile(
-        session, profile_id="leo", prepass_s=120, postpass_s=60, min_viable_duration_s=120
-    )
-    result = ephemerides.upload_ephemerides(session, text=TLE.read_text(), now=NOW)
-    assert len(result.stored) == 3
-    keys = {}
-    for who, role, tenant, grants in (
-        ("admin", "admin", "", ()),
-        ("acme", "operator", "acme", ()),
-        ("globex", "operator", "globex", ()),
-        ("scientist", "scientist", "", ("acme",)),
-    ):
-        _, keys[who] = apikeys.create_key(
-            session, name=who, role=role, tenant=tenant, granted_tenants=grants, now=NOW
-        )
-    return keys
 
 
 def book_first_pass(console: Console, who: str, norad_id: int, antenna_id: str) -> str:
@@ -196,6 +135,18 @@ def contact_row(
     }
 
 
+def png_bytes(width: int, height: int) -> bytes:
+    """A real ``width`` x ``height`` PNG (a grey ramp), as a quick-look is."""
+    import io
+
+    from PIL import Image
+
+    image = Image.linear_gradient("L").resize((width, height))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
 def add_dataset(app: FastAPI, *, dataset_id: str, contact_id: str, files: dict[str, bytes]) -> None:
     """A ready dataset of NOAA 19 from ``contact_id``: objects in the app's
     store, rows in the catalogue."""
@@ -223,28 +174,6 @@ def add_dataset(app: FastAPI, *, dataset_id: str, contact_id: str, files: dict[s
     catalog.mark_ready(dataset_id, files=entries, manifest_sha256="0" * 64, now=NOW)
 
 
-def serve(app: FastAPI) -> Iterator[str]:
-    """``app`` served by uvicorn on a loopback port; yields its base URL."""
-    import uvicorn
-
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=1
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 def make_console(
     tmp_path: Path, populate: Callable[[Console], None]
 ) -> Generator[Console, None, None]:
@@ -258,8 +187,12 @@ def make_console(
     app = create_app(settings)
     engine = app.state.ctx.engine
     with make_session_factory(engine)() as session:
-        keys = seed(session)
-    for url in serve(app):
+        keys = seed(
+            session,
+            horizon_mask=[(0.0, 3.0), (90.0, 8.0), (180.0, 4.0), (270.0, 6.0)],
+            offline_antennas=["sv-s"],
+        )
+    with serve(app) as url:
         console = Console(url, app, engine, keys)
         populate(console)
         yield console
@@ -292,7 +225,11 @@ def small_world(console: Console) -> None:
         console.app,
         dataset_id="ds-noaa19",
         contact_id=c["completed"],
-        files={"frames.h5": DATASET_BYTES, "products/image.png": b"\x89PNG-not-really"},
+        files={
+            "frames.h5": DATASET_BYTES,
+            "products/image.png": png_bytes(64, 32),
+            "quicklooks/waterfall.png": png_bytes(120, 40),
+        },
     )
 
 
@@ -387,8 +324,16 @@ class Browser:
         self.wait_css(f"main[data-ready=true][data-page='{page}']", timeout_s)
 
     def text(self, css: str) -> str:
+        """The visible text of ``css``; read again when the page replaced
+        the element between finding and reading it (a list re-rendered)."""
+        from selenium.common.exceptions import StaleElementReferenceException
         from selenium.webdriver.common.by import By
 
+        for _ in range(20):
+            try:
+                return str(self.driver.find_element(By.CSS_SELECTOR, css).text)
+            except StaleElementReferenceException:
+                time.sleep(0.05)
         return str(self.driver.find_element(By.CSS_SELECTOR, css).text)
 
     def screenshot(self, name: str) -> Path:

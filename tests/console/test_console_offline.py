@@ -9,9 +9,28 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from .conftest import Browser, Console
+from .conftest import NOAA19, Browser, Console
 
 pytestmark = pytest.mark.timeout(300)
+
+
+#: (who signs in, page) of every page of the console.
+PAGES = [
+    *(
+        ("acme", page)
+        for page in (
+            "#/overview",
+            "#/timeline/2023-07-04",
+            "#/passes",
+            "#/datasets",
+            "#/contact/{noaa19}",
+            "#/satellites",
+            f"#/satellites/{NOAA19}",
+            "#/usage",
+        )
+    ),
+    ("admin", "#/keys"),
+]
 
 
 def off_origin(browser: Browser) -> list[str]:
@@ -23,7 +42,16 @@ def test_no_page_of_the_console_or_the_docs_requests_another_host(
 ) -> None:
     browser.sign_in(console.keys["admin"])
     browser.wait_css("main[data-ready=true][data-page=overview]")
-    for page in ("#/overview", "#/timeline/2023-07-04", "#/passes", "#/datasets"):
+    for page in (
+        "#/overview",
+        "#/timeline/2023-07-04",
+        "#/passes",
+        "#/datasets",
+        "#/satellites",
+        f"#/satellites/{NOAA19}",
+        "#/usage",
+        "#/keys",
+    ):
         browser.go(page)
     browser.go(f"#/contact/{console.contacts['noaa19']}")
     browser.wait_css("#skyplot")
@@ -69,14 +97,11 @@ def accessible_name(browser: Browser, element: object) -> str:
     ).strip()
 
 
-@pytest.mark.parametrize(
-    "page",
-    ["#/overview", "#/timeline/2023-07-04", "#/passes", "#/datasets", "#/contact/{noaa19}"],
-)
+@pytest.mark.parametrize(("who", "page"), PAGES)
 def test_every_control_is_labelled_and_reachable_with_the_tab_key(
-    console: Console, browser: Browser, page: str
+    console: Console, browser: Browser, who: str, page: str
 ) -> None:
-    browser.sign_in(console.keys["acme"])
+    browser.sign_in(console.keys[who])
     browser.wait_css("main[data-ready=true][data-page=overview]")
     browser.go(page.format(noaa19=console.contacts["noaa19"]))
     controls = browser.driver.find_elements(
@@ -109,14 +134,11 @@ def axe_source() -> str:
     return Path(need_env("GS_TEST_AXE", "browser")).read_text()
 
 
-@pytest.mark.parametrize(
-    "page",
-    ["#/overview", "#/timeline/2023-07-04", "#/passes", "#/datasets", "#/contact/{noaa19}"],
-)
+@pytest.mark.parametrize(("who", "page"), PAGES)
 def test_axe_finds_no_serious_accessibility_violation(
-    console: Console, browser: Browser, axe_source: str, page: str
+    console: Console, browser: Browser, axe_source: str, who: str, page: str
 ) -> None:
-    browser.sign_in(console.keys["acme"])
+    browser.sign_in(console.keys[who])
     browser.wait_css("main[data-ready=true][data-page=overview]")
     browser.go(page.format(noaa19=console.contacts["noaa19"]))
     browser.driver.execute_script(axe_source)

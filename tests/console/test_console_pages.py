@@ -15,6 +15,9 @@ from .conftest import DATASET_BYTES, Browser, Console
 pytestmark = pytest.mark.timeout(300)
 
 
+OPERATOR_PAGES = ["overview", "timeline", "passes", "satellites", "datasets", "usage", "docs"]
+
+
 def nav_pages(browser: Browser) -> list[str]:
     browser.wait_css("#nav a")
     return [
@@ -29,12 +32,17 @@ def test_an_operator_signs_in_and_sees_the_overview_of_its_tenant(
     browser.sign_in(console.keys["acme"])
     browser.wait_css("main[data-ready=true][data-page=overview]")
     browser.wait_css("#running table")
-    assert nav_pages(browser) == ["overview", "timeline", "passes", "datasets", "docs"]
+    assert nav_pages(browser) == OPERATOR_PAGES
     assert "acme (operator, tenant acme)" in browser.text("#who")
     assert "Simulated clock" in browser.text("#clock")
     main = browser.text("main")
     assert "SvalSat (svalbard)" in main
     assert "sv-s: offline" in main
+    # on the world map, svalbard is partly online (sv-s is offline)
+    marker = browser.driver.find_element(By.CSS_SELECTOR, "#stations-map g.station")
+    assert marker.get_attribute("data-station") == "svalbard"
+    assert marker.get_attribute("data-status") == "partly online"
+    assert len(browser.driver.find_elements(By.CSS_SELECTOR, "#stations-map path.land")) > 100
     running = browser.text("#running")
     assert "NOAA 19" in running and "PASS" in running
     assert "NOAA 19" in browser.text("#next")
@@ -47,8 +55,8 @@ def test_an_operator_signs_in_and_sees_the_overview_of_its_tenant(
 @pytest.mark.parametrize(
     ("who", "pages", "home"),
     [
-        ("admin", ["overview", "timeline", "passes", "datasets", "docs"], "overview"),
-        ("globex", ["overview", "timeline", "passes", "datasets", "docs"], "overview"),
+        ("admin", [*OPERATOR_PAGES[:-1], "keys", "docs"], "overview"),
+        ("globex", OPERATOR_PAGES, "overview"),
         ("scientist", ["datasets", "docs"], "datasets"),
     ],
 )
@@ -61,7 +69,14 @@ def test_each_role_sees_only_its_pages(
     browser.screenshot(f"home-{who}")
     if who == "scientist":
         # the operator pages are refused by name, and the API refuses them too
-        for page in ("overview", "timeline", f"contact/{console.contacts['completed']}"):
+        for page in (
+            "overview",
+            "timeline",
+            f"contact/{console.contacts['completed']}",
+            "satellites",
+            "usage",
+            "keys",
+        ):
             browser.go(f"#/{page}")
             assert "not available to role scientist" in browser.text("main")
         browser.go("#/datasets")
@@ -146,6 +161,11 @@ def test_the_contact_page_shows_the_sky_plot_and_follows_its_state_live(
     assert browser.driver.find_elements(By.CSS_SELECTOR, "#skyplot svg path.horizon-mask")
     assert "SCHEDULED" in browser.text("#contact-state")
     assert "Highest" in browser.text("#track") and "°" in browser.text("#track-max-el")
+    # its ground track on the world map, over the station's footprint only
+    browser.wait_css("#contact-map path.track")
+    footprints = browser.driver.find_elements(By.CSS_SELECTOR, "#contact-map path.footprint")
+    assert footprints and {f.get_attribute("data-station") for f in footprints} == {"svalbard"}
+    assert "elements in force now" in browser.text("#contact-map figcaption")
     browser.wait(lambda d: "live" in browser.text("#live"))
     browser.screenshot("contact")
     with console.api("acme") as client:
@@ -262,3 +282,96 @@ def test_a_contact_is_cancelled_from_its_page_and_a_refused_cancel_shows_why(
     assert "weather hold" in browser.text("#contact-reason")
     with console.api("acme") as client:
         assert client.get(f"/contacts/{console.contacts['noaa19']}").json()["state"] == "CANCELLED"
+
+
+def test_the_contact_and_datasets_pages_show_every_image_file_of_a_dataset(
+    console: Console, browser: Browser
+) -> None:
+    browser.sign_in(console.keys["acme"])
+    browser.wait_css("main[data-ready=true][data-page=overview]")
+    browser.go(f"#/contact/{console.contacts['completed']}")
+    section = browser.wait_css("#contact-quicklooks")
+    assert "Simulated pass" in section.text
+    assert "the RF simulator" in browser.text("#contact-simulated")
+    sizes = browser.wait(
+        lambda d: (
+            len(got := d.find_elements(By.CSS_SELECTOR, "#contact-quicklooks img[data-loaded]"))
+            == 2
+            and {
+                img.get_attribute("data-file"): (
+                    int(img.get_property("naturalWidth")),
+                    int(img.get_property("naturalHeight")),
+                )
+                for img in got
+            }
+        )
+    )
+    assert sizes == {"products/image.png": (64, 32), "quicklooks/waterfall.png": (120, 40)}
+    assert "frames.h5" not in section.text  # images only
+    # an optional part left out is not written as "null" (the cancel form of a
+    # finished contact, the scientists' note on the datasets page)
+    assert "null" not in browser.text("main").split()
+    browser.screenshot("contact-quicklooks")
+    browser.go("#/datasets")
+    browser.wait(
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, "#ds-results img.thumb[data-loaded]")) == 2
+    )
+    browser.screenshot("datasets-quicklooks")
+    assert "null" not in browser.text("main").split()
+    # a contact whose dataset has no image says so
+    browser.go(f"#/contact/{console.contacts['noaa19']}")
+    assert "No quick-look image" in browser.wait_css("#contact-quicklooks").text
+    assert browser.console_errors() == []
+
+
+CLICK_AT = """
+const [time, row] = arguments;
+const c = document.getElementById('timeline');
+const b = c.getBoundingClientRect();
+const from = Date.parse(c.dataset.viewStart), span = Number(c.dataset.viewSpanMs);
+const x = b.left + 150 + (Date.parse(time) - from) * (b.width - 150) / span;
+c.dispatchEvent(new MouseEvent('click', {clientX: x, clientY: b.top + 22 + row * 14 + 7, bubbles: true}));
+"""
+
+
+def test_the_timeline_zooms_and_pans_within_its_day_and_opens_a_contact_of_the_zoomed_view(
+    console: Console, browser: Browser
+) -> None:
+    browser.sign_in(console.keys["acme"])
+    browser.wait_css("main[data-ready=true][data-page=overview]")
+    browser.go("#/timeline/2023-07-04")
+    canvas = browser.wait_css("#timeline[data-draw-ms]")
+
+    def view() -> tuple[str, int]:
+        return canvas.get_attribute("data-view-start"), int(
+            canvas.get_attribute("data-view-span-ms")
+        )
+
+    assert view() == ("2023-07-04T00:00:00.000Z", 86_400_000)
+    for _ in range(2):
+        browser.driver.find_element(By.ID, "tl-zoom-in").click()
+    assert view() == ("2023-07-04T09:00:00.000Z", 6 * 3_600_000)  # about noon
+    browser.driver.find_element(By.ID, "tl-later").click()
+    assert view() == ("2023-07-04T12:00:00.000Z", 6 * 3_600_000)
+    assert "showing 2023-07-04 12:00:00Z to 2023-07-04 18:00:00Z" in browser.text("#tl-status")
+    browser.screenshot("timeline-zoomed")
+    for _ in range(3):  # never past the fetched day
+        browser.driver.find_element(By.ID, "tl-later").click()
+    assert view() == ("2023-07-04T18:00:00.000Z", 6 * 3_600_000)
+    browser.driver.find_element(By.ID, "tl-zoom-reset").click()
+    assert view() == ("2023-07-04T00:00:00.000Z", 86_400_000)
+    canvas.send_keys("+")  # the keyboard zooms too
+    assert view()[1] == 12 * 3_600_000
+    for _ in range(8):  # down to 15 minutes at most
+        canvas.send_keys("+")
+    assert view()[1] == 15 * 60_000
+    # in a zoomed view a click hits the contact under it: the completed one,
+    # 14:59-15:11 on sv-uhf
+    browser.driver.find_element(By.ID, "tl-zoom-reset").click()
+    for _ in range(2):
+        browser.driver.find_element(By.ID, "tl-zoom-in").click()
+    browser.driver.find_element(By.ID, "tl-later").click()
+    row = canvas.get_attribute("data-antennas").split(",").index("sv-uhf")
+    browser.driver.execute_script(CLICK_AT, "2023-07-04T15:05:00Z", row)
+    browser.wait_css("main[data-ready=true][data-page=contact]")
+    assert console.contacts["completed"] in browser.text("main")

@@ -140,12 +140,22 @@ async function sha256Hex(buffer) {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+function filePath(datasetId, name) {
+  return `/datasets/${encodeURIComponent(datasetId)}/files/${name.split("/").map(encodeURIComponent).join("/")}`;
+}
+
+/** One dataset file's bytes as a Blob, fetched with the key (for images). */
+export async function fetchFileBlob(datasetId, name) {
+  const response = await fetch(url(filePath(datasetId, name)), { headers: headers() });
+  if (!response.ok) throw new ApiError(response.status, await problemOf(response));
+  return response.blob();
+}
+
 /** Download one dataset file with the key, check its SHA-256 against the
  * catalogue's (X-Checksum-SHA256), then hand it to the browser as a file.
  * -> {bytes, sha256, expected, verified}. */
 export async function downloadFile(datasetId, name) {
-  const path = `/datasets/${encodeURIComponent(datasetId)}/files/${name.split("/").map(encodeURIComponent).join("/")}`;
-  const response = await fetch(url(path), { headers: headers() });
+  const response = await fetch(url(filePath(datasetId, name)), { headers: headers() });
   if (!response.ok) throw new ApiError(response.status, await problemOf(response));
   const expected = response.headers.get("X-Checksum-SHA256");
   const blob = await response.blob();

@@ -11,7 +11,10 @@ const PAGES = {
   overview: { title: "Overview", roles: OPERATORS, module: "./overview.js", nav: true },
   timeline: { title: "Timeline", roles: OPERATORS, module: "./timeline.js", nav: true },
   passes: { title: "Passes", roles: OPERATORS, module: "./passes.js", nav: true },
+  satellites: { title: "Satellites", roles: OPERATORS, module: "./satellites.js", nav: true },
   datasets: { title: "Datasets", roles: EVERYONE, module: "./datasets.js", nav: true },
+  usage: { title: "Usage", roles: OPERATORS, module: "./usage.js", nav: true },
+  keys: { title: "API keys", roles: ["admin"], module: "./keys.js", nav: true },
   contact: { title: "Contact", roles: OPERATORS, module: "./contact.js", nav: false },
 };
 

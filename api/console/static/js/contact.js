@@ -2,8 +2,10 @@
 // summary and sky plot from GET /contacts/{id}/track, and its datasets.
 import { api, followEvents } from "./api.js";
 import { datasetTable } from "./datasets.js";
-import { emptyNote, errorNote, fmtDuration, fmtNumber, fmtTime, h, stateBadge } from "./format.js";
+import { emptyNote, errorNote, fill, fmtDuration, fmtNumber, fmtTime, h, stateBadge } from "./format.js";
+import { quickLooks } from "./quicklooks.js";
 import { skyPlotSvg } from "./skyplot.js";
+import { loadLand, worldMapFigure } from "./worldmap.js";
 
 function facts(pairs) {
   return h("dl", { class: "facts" }, pairs.flatMap(([k, v, id]) => [h("dt", {}, k), h("dd", { id }, v)]));
@@ -45,10 +47,32 @@ async function trackSection(c, signal) {
     figure.innerHTML = plot.svg; // built from numbers and our own strings only
     figure.append(h("figcaption", { class: "muted" }, "Azimuth/elevation of the track; zenith at the centre, north up. Dashed: station minimum elevation."));
     section.append(h("div", { class: "grid2" }, trackSummary(track), figure));
+    section.append(await groundTrackMap(c, station, signal));
   } catch (err) {
     section.append(errorNote(err));
   }
   return section;
+}
+
+/** The contact's ground track on the world map, over its station's footprint. */
+async function groundTrackMap(c, station, signal) {
+  try {
+    const [rings, ground] = await Promise.all([
+      loadLand(),
+      api(`/satellites/${c.norad_id}/ground-track`, {
+        params: { start: c.booked_start, end: c.booked_end, step_s: 10 }, signal,
+      }),
+    ]);
+    ground.footprints = ground.footprints.filter((f) => f.station_id === c.station_id);
+    return worldMapFigure(h, rings, {
+      id: "contact-map", stations: [station], track: ground,
+      label: `Ground track of contact ${c.id} over ${station.name}`,
+    }, `Ground track from ${fmtTime(c.booked_start)} to ${fmtTime(c.booked_end)} (dot: its start) with the ` +
+      `elements in force now (epoch ${fmtTime(ground.elements_epoch)}; the contact was booked with ${fmtTime(c.ephemeris_epoch)}); ` +
+      `dashed: where ${station.name} sees the satellite above ${fmtNumber(station.min_elevation_deg)}°.`);
+  } catch (err) {
+    return errorNote(err);
+  }
 }
 
 /** Cancel (POST /contacts/{id}/cancel) with a reason; the API says when it may not. */
@@ -72,6 +96,14 @@ function cancelForm(c, onCancelled) {
   return form;
 }
 
+function quickLookSection(datasets, simulated) {
+  const galleries = datasets.map((d) => quickLooks(d, { large: true })).filter(Boolean);
+  return h("section", { id: "contact-quicklooks", "aria-labelledby": "quicklooks-h" },
+    h("h2", { id: "quicklooks-h" }, "Quick-looks"),
+    simulated ? h("p", { class: "muted" }, "Simulated pass: the RF simulator made the signal these images show.") : null,
+    galleries.length ? galleries : emptyNote("No quick-look image in this contact's datasets."));
+}
+
 export async function render(main, { args, signal }) {
   const id = args[0];
   const c = await api(`/contacts/${encodeURIComponent(id)}`, { signal });
@@ -81,11 +113,12 @@ export async function render(main, { args, signal }) {
   const history = h("tbody", { id: "history" }, c.history.map((t) => h("tr", {}, historyRow(t).map((v) => h("td", {}, v)))));
   const live = h("p", { class: "live", role: "status", id: "live" }, "Event stream: connecting…");
   const datasets = await api("/datasets", { params: { contact: c.id }, signal });
-  main.replaceChildren(
+  fill(main, 
     h("h1", {}, `${sat.name} on ${c.antenna_id}`),
     live,
     facts([
       ["Contact", c.id],
+      ["Worked by", c.simulated ? "the RF simulator (simulated: no antenna, no radio)" : "the station", "contact-simulated"],
       ["State", stateCell],
       ["Reason", reasonCell],
       ["Station / antenna", `${c.station_id} / ${c.antenna_id}`],
@@ -106,7 +139,8 @@ export async function render(main, { args, signal }) {
       h("table", {}, h("thead", {}, h("tr", {}, ["At", "Change", "Reason"].map((t) => h("th", { scope: "col" }, t)))), history)),
     await trackSection(c, signal),
     h("section", { id: "contact-datasets", "aria-labelledby": "datasets-h" }, h("h2", { id: "datasets-h" }, "Frames and datasets"),
-      datasets.count ? datasetTable(datasets.data, { linkContacts: false }) : emptyNote("No dataset yet: one is made when the pass completes.")),
+      datasets.count ? datasetTable(datasets.data, { linkContacts: false, withQuickLooks: false }) : emptyNote("No dataset yet: one is made when the pass completes.")),
+    quickLookSection(datasets.data, c.simulated),
   );
   followEvents((type, e) => {
     if (type !== "contact" || e.contact_id !== c.id) return;

@@ -1,7 +1,8 @@
 // Datasets: filter by satellite, station and time; each file downloads with
 // the key and its SHA-256 is checked against the catalogue's.
 import { api, downloadFile } from "./api.js";
-import { emptyNote, errorNote, fmtBytes, fmtTime, h, table } from "./format.js";
+import { emptyNote, errorNote, fill, fmtBytes, fmtTime, h, table } from "./format.js";
+import { quickLooks } from "./quicklooks.js";
 
 const PAGE = 50;
 
@@ -26,10 +27,12 @@ function fileButton(d, f) {
   return h("li", {}, button, note);
 }
 
-/** The table of datasets (also on the contact page). */
-export function datasetTable(rows, { linkContacts }) {
+/** The table of datasets (also on the contact page, which shows the
+ * quick-looks large below it: `withQuickLooks` false). */
+export function datasetTable(rows, { linkContacts, withQuickLooks = true }) {
   return table(
-    ["Dataset", "Satellite", "Station / antenna", "Time (UTC)", "Size", "Contact", "Files"],
+    ["Dataset", "Satellite", "Station / antenna", "Time (UTC)", "Size", "Contact", "Files",
+      ...(withQuickLooks ? ["Quick-looks"] : [])],
     rows.map((d) => [
       d.id,
       `${d.satellite} (${d.norad_id})`,
@@ -38,6 +41,7 @@ export function datasetTable(rows, { linkContacts }) {
       fmtBytes(d.total_size_bytes),
       linkContacts ? h("a", { href: `#/contact/${encodeURIComponent(d.contact_id)}` }, d.contact_id) : d.contact_id,
       h("ul", { class: "files" }, d.files.map((f) => fileButton(d, f))),
+      ...(withQuickLooks ? [quickLooks(d) || "none"] : []),
     ]),
   );
 }
@@ -62,7 +66,7 @@ export async function render(main, { session, signal }) {
     field("ds-from", "From (UTC)", from), field("ds-to", "To (UTC)", to),
     h("button", { type: "submit" }, "Apply filters"));
   const results = h("section", { id: "ds-results", "aria-live": "polite" });
-  main.replaceChildren(h("h1", {}, "Datasets"),
+  fill(main, h("h1", {}, "Datasets"),
     session.role === "scientist"
       ? h("p", { class: "muted" }, "Datasets of the tenants granted to this key, with the contact each came from.")
       : null,

@@ -21,6 +21,12 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** Replace `parent`'s children with `children`, leaving out null, undefined
+ * and false as h() does (replaceChildren would write them as text). */
+export function fill(parent, ...children) {
+  parent.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+}
+
 /** "2023-07-04 18:00:00Z" from an ISO string, a Date or epoch milliseconds. */
 export function fmtTime(value) {
   if (value === null || value === undefined) return "";

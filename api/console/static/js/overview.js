@@ -5,6 +5,7 @@ import { api, followEvents } from "./api.js";
 import {
   FAILED_STATES, RUNNING_STATES, emptyNote, errorNote, fmtNumber, fmtTime, h, stateBadge, table,
 } from "./format.js";
+import { loadLand, worldMapFigure } from "./worldmap.js";
 
 const DAY_MS = 86400000;
 
@@ -66,6 +67,15 @@ async function loadContacts(now) {
 
 export async function render(main, { signal, now }) {
   const [stations, satellites] = await Promise.all([api("/ground-stations"), api("/satellites")]);
+  let map;
+  try {
+    map = worldMapFigure(h, await loadLand(), {
+      id: "stations-map", stations: stations.data,
+      label: `World map of ${stations.count} station${stations.count === 1 ? "" : "s"}`,
+    }, "Stations: green all antennas online, amber some, red none. Land: Natural Earth 1:110m.");
+  } catch (err) {
+    map = errorNote(err);
+  }
   const names = new Map(satellites.data.map((s) => [s.norad_id, s.name]));
   const live = h("p", { class: "live", role: "status", id: "live" }, "Event stream: connecting…");
   const sections = {
@@ -76,7 +86,7 @@ export async function render(main, { signal, now }) {
   main.replaceChildren(
     h("h1", {}, "Overview"), live,
     h("section", { id: "stations", "aria-labelledby": "stations-h" },
-      h("h2", { id: "stations-h" }, "Stations"), stationsSection(stations.data)),
+      h("h2", { id: "stations-h" }, "Stations"), map, stationsSection(stations.data)),
     sections.running, sections.next, sections.failed,
   );
 

@@ -2,7 +2,10 @@
 // All bars are drawn on one canvas in one pass (bucketed by state: one path
 // and one fill per state), so 12,000 contacts draw in milliseconds; the
 // selection is drawn on an overlay canvas. Click a bar, or select one with
-// the arrow keys and press Enter, to open the contact.
+// the arrow keys and press Enter, to open the contact. Zoom (buttons, or + and
+// - on the canvas) narrows the view down to 15 minutes within the day or week
+// fetched, and Earlier/Later pan it by half a view; each redraws from the
+// contacts already in the page.
 import { allPages, api } from "./api.js";
 import { STATE_COLOURS, emptyNote, fmtClock, fmtTime, h, table } from "./format.js";
 
@@ -39,20 +42,25 @@ function layout(stations, contacts) {
   return rows;
 }
 
+const MIN_VIEW_MS = 15 * 60000;
+const TICK_STEPS_MS = [5, 10, 15, 30, 60, 120, 180, 360, 720, 1440].map((m) => m * 60000);
+
+/** Grid lines at a round step (at most about 12 labels); a date label at
+ * each midnight when the view spans more than a day, else HH:MM. */
 function drawAxis(g, from, spanMs, width) {
-  const days = spanMs / DAY_MS;
-  const stepH = days > 1 ? 6 : 1;
+  const step = TICK_STEPS_MS.find((s) => spanMs / s <= 12) || DAY_MS;
+  const scale = (width - LABEL_W) / spanMs;
   g.fillStyle = "#57606a";
   g.font = "11px system-ui, sans-serif";
   g.strokeStyle = "#d0d7de";
   g.beginPath();
-  for (let hour = 0; hour <= 24 * days; hour += stepH) {
-    const x = LABEL_W + ((width - LABEL_W) * hour) / (24 * days);
+  for (let t = Math.ceil(from / step) * step; t <= from + spanMs; t += step) {
+    const x = LABEL_W + (t - from) * scale;
     g.moveTo(x + 0.5, AXIS_H - 4);
     g.lineTo(x + 0.5, g.canvas.height);
-    if (hour >= 24 * days) continue;
-    if (days > 1 && hour % 24 === 0) g.fillText(fmtTime(from + hour * 3600000).slice(5, 10), x + 2, 13);
-    if (days === 1 && hour % 2 === 0) g.fillText(fmtClock(from + hour * 3600000), x + 2, 13);
+    if (t >= from + spanMs) continue;
+    const label = spanMs > DAY_MS ? (t % DAY_MS === 0 ? fmtTime(t).slice(5, 10) : null) : fmtClock(t);
+    if (label) g.fillText(label, x + 2, 13);
   }
   g.stroke();
 }
@@ -96,6 +104,7 @@ function draw(canvas, rows, from, spanMs, width, nowMs) {
     }
     g.fillText(row.antenna, 4, y + ROW_H - 3, LABEL_W - 8);
     for (const it of row.items) {
+      if (it.end < from || it.start > from + spanMs) continue; // outside the view
       const x0 = LABEL_W + Math.max(0, it.start - from) * scale;
       const x1 = LABEL_W + Math.min(spanMs, it.end - from) * scale;
       const path = paths[it.c.state] || (paths[it.c.state] = new Path2D());
@@ -138,9 +147,10 @@ function controls(from, days, stations, station, onChange) {
     h("button", { type: "button", id: "tl-next", onclick: () => go(from + days * DAY_MS) }, `Next ${unit}`));
 }
 
-/** Keyboard and pointer selection over the drawn rows. */
-function interact(canvas, overlay, rows, from, spanMs, width, announce) {
-  const scale = (width - LABEL_W) / spanMs;
+/** Keyboard and pointer selection over the drawn rows, in the current
+ * `view` ({from, spanMs}, changed by zooming and panning); -> {show,
+ * selected} for the zoom to redraw the selection and centre on it. */
+function interact(canvas, overlay, rows, view, width, announce) {
   let sel = null; // [row, item]
   const g = overlay.getContext("2d");
   const ratio = window.devicePixelRatio || 1;
@@ -150,6 +160,8 @@ function interact(canvas, overlay, rows, from, spanMs, width, announce) {
   overlay.style.height = canvas.style.height;
   const itemAt = (r, k) => rows[r] && rows[r].items[k];
   function show() {
+    const { from, spanMs } = view;
+    const scale = (width - LABEL_W) / spanMs;
     g.setTransform(ratio, 0, 0, ratio, 0, 0);
     g.clearRect(0, 0, width, overlay.height);
     if (!sel) return;
@@ -178,7 +190,7 @@ function interact(canvas, overlay, rows, from, spanMs, width, announce) {
     const rowsWithItems = rows.map((r, i) => (r.items.length ? i : -1)).filter((i) => i >= 0);
     if (!rowsWithItems.length) return;
     let [r, k] = sel || [rowsWithItems[0], -1];
-    const at = sel ? itemAt(r, k).start : from;
+    const at = sel ? itemAt(r, k).start : view.from;
     if (e.key === "ArrowRight") k = Math.min(rows[r].items.length - 1, k + 1);
     else if (e.key === "ArrowLeft") k = Math.max(0, k - 1);
     else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
@@ -186,7 +198,7 @@ function interact(canvas, overlay, rows, from, spanMs, width, announce) {
       if (pos < 0 || pos >= rowsWithItems.length) return;
       r = rowsWithItems[pos];
       k = nearest(r, at);
-    } else if (e.key === "Enter") { open(); return; } else return;
+    } else if (e.key === "Enter") { open(); return; } else return; // + and - are the zoom's
     e.preventDefault();
     sel = [r, Math.max(0, k)];
     show();
@@ -195,13 +207,42 @@ function interact(canvas, overlay, rows, from, spanMs, width, announce) {
     const box = canvas.getBoundingClientRect();
     const r = Math.floor((e.clientY - box.top - AXIS_H) / ROW_H);
     if (r < 0 || r >= rows.length) return;
-    const ms = from + (e.clientX - box.left - LABEL_W) / scale;
+    const scale = (width - LABEL_W) / view.spanMs;
+    const ms = view.from + (e.clientX - box.left - LABEL_W) / scale;
     const k = nearest(r, ms);
     if (k === null || rows[r].items[k].start > ms + 2 / scale) return;
     sel = [r, k];
     show();
     open();
   });
+  return { show, selected: () => (sel ? itemAt(...sel) : null) };
+}
+
+/** Zoom and pan buttons (and + / - on the canvas) over the fetched span;
+ * zooming centres on focus() (the selected contact) when it is not null. */
+function zoomControls(canvas, fetched, view, redraw, focus) {
+  const centre = (ms, spanMs) => {
+    const span = Math.max(MIN_VIEW_MS, Math.min(fetched.spanMs, spanMs));
+    const from = Math.max(fetched.from, Math.min(fetched.from + fetched.spanMs - span, ms - span / 2));
+    view.from = from;
+    view.spanMs = span;
+    redraw();
+  };
+  const zoom = (factor) => centre(focus() ?? view.from + view.spanMs / 2, view.spanMs * factor);
+  const pan = (sign) => centre(view.from + view.spanMs / 2 + sign * view.spanMs / 2, view.spanMs);
+  canvas.addEventListener("keydown", (e) => {
+    if (e.key === "+" || e.key === "=") zoom(0.5);
+    else if (e.key === "-") zoom(2);
+    else return;
+    e.preventDefault();
+  });
+  const button = (id, label, onclick) => h("button", { type: "button", id, onclick }, label);
+  return h("div", { class: "controls", role: "group", "aria-label": "Zoom and pan the timeline" },
+    button("tl-zoom-in", "Zoom in", () => zoom(0.5)),
+    button("tl-zoom-out", "Zoom out", () => zoom(2)),
+    button("tl-earlier", "Earlier", () => pan(-1)),
+    button("tl-later", "Later", () => pan(1)),
+    button("tl-zoom-reset", "Whole span", () => centre(fetched.from + fetched.spanMs / 2, fetched.spanMs)));
 }
 
 export async function render(main, { signal, now, args }) {
@@ -243,12 +284,27 @@ export async function render(main, { signal, now, args }) {
       : emptyNote("No contact on this day."),
   );
   const width = Math.max(600, wrap.clientWidth || 1000);
-  const drawMs = draw(canvas, rows, from, spanMs, width, now());
+  const view = { from, spanMs };
+  let selection = null;
+  const redraw = () => {
+    const drawMs = draw(canvas, rows, view.from, view.spanMs, width, now());
+    canvas.dataset.drawMs = drawMs.toFixed(1);
+    canvas.dataset.viewStart = new Date(view.from).toISOString();
+    canvas.dataset.viewSpanMs = String(view.spanMs);
+    status.textContent = `${contacts.length} contacts on ${rows.length} antennas; ` +
+      `fetched in ${fetchMs.toFixed(0)} ms, drawn in ${drawMs.toFixed(1)} ms; ` +
+      `showing ${fmtTime(view.from)} to ${fmtTime(view.from + view.spanMs)}.`;
+    if (selection) selection.show();
+  };
+  const focus = () => {
+    const it = selection && selection.selected();
+    return it ? (it.start + it.end) / 2 : null;
+  };
+  wrap.before(zoomControls(canvas, { from, spanMs }, view, redraw, focus));
+  redraw();
   canvas.dataset.contacts = String(contacts.length);
   canvas.dataset.rows = String(rows.length);
-  canvas.dataset.drawMs = drawMs.toFixed(1);
+  canvas.dataset.antennas = rows.map((r) => r.antenna).join(",");
   canvas.dataset.fetchMs = fetchMs.toFixed(0);
-  status.textContent = `${contacts.length} contacts on ${rows.length} antennas; ` +
-    `fetched in ${fetchMs.toFixed(0)} ms, drawn in ${drawMs.toFixed(1)} ms.`;
-  interact(canvas, overlay, rows, from, spanMs, width, (text) => { selected.textContent = text; });
+  selection = interact(canvas, overlay, rows, view, width, (text) => { selected.textContent = text; });
 }
