@@ -81,6 +81,10 @@ def check_routes(routes: Iterable[Any]) -> None:
     """``TypeError`` naming a sync route that takes the request session but
     does not close it on its thread (a router not made by ``api_router``)."""
     for route in routes:
+        included = getattr(route, "original_router", None)  # an included router
+        if included is not None:
+            check_routes(included.routes)
+            continue
         if not isinstance(route, APIRoute):
             continue
         endpoint = route.endpoint

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import Path, Query, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.deps import AdminDep, CtxDep, NowDep, SessionDep
 from api.routes._responses import problems
+from api.routing import api_router
 from groundstation import apikeys
 
-router = APIRouter(tags=["api-keys"])
+router = api_router(tags=["api-keys"])
 
 KeyIdPath = Annotated[str, Path(min_length=1, max_length=36, description="the key's id")]
 Tenant = Annotated[str, Field(min_length=1, max_length=120)]

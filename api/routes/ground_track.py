@@ -7,16 +7,17 @@ import math
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
 from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
 from api.limits import expensive
 from api.routes._responses import EXPENSIVE_429, problems
+from api.routing import api_router
 from api.schemas import Timestamp
 from groundstation.ground_tracks import satellite_ground_track
 
-router = APIRouter(tags=["satellites"])
+router = api_router(tags=["satellites"])
 
 
 class GroundPoint(BaseModel):

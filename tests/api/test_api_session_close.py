@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 
 from api.deps import SessionDep
 from api.routing import api_router, check_routes
@@ -60,6 +60,10 @@ def test_a_sync_route_taking_the_session_on_a_plain_router_is_refused() -> None:
 
     with pytest.raises(TypeError, match=r"\['GET'\] /leaky \(.*leaky\) is sync and takes"):
         check_routes(plain.routes)
+    app = FastAPI()
+    app.include_router(plain, prefix="/v")  # found inside included routers too
+    with pytest.raises(TypeError, match=r"/v/leaky|/leaky"):
+        check_routes(app.routes)
 
     ending = api_router()
     ending.get("/fine")(leaky)
