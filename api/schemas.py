@@ -443,6 +443,10 @@ class ContactPublic(BaseModel):
         description="true: the pass is worked by the service's RF simulator (no antenna, no "
         "radio); its frames and dataset are simulated too"
     )
+    version: int = Field(
+        description="1 when booked, one more at every change (state, window, profile); "
+        "the `ETag` of GET and PATCH /contacts/{id}, to send as `If-Match` with a PATCH"
+    )
 
 
 class ContactDetail(ContactPublic):
@@ -453,6 +457,16 @@ class ContactsPublic(BaseModel):
     data: list[ContactPublic]
     count: int
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null at end")
+
+
+class ContactUpdate(_Body):
+    """What PATCH /contacts/{id} may change (AWS UpdateContact): the mission
+    profile and the visibility window, trimmed inside the contact's AOS..LOS.
+    Fields left out keep their value."""
+
+    profile_id: str | None = Field(None, min_length=1, max_length=80)
+    start: Timestamp | None = Field(None, description="new AOS, not before the contact's AOS")
+    end: Timestamp | None = Field(None, description="new LOS, not after the contact's LOS")
 
 
 class ContactCancel(_Body):
