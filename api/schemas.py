@@ -96,7 +96,14 @@ class AntennaCreate(_Body):
     max_el_slew_deg_s: Num = Field(10.0, gt=0, le=100)
     setup_s: Num = Field(0.0, ge=0, le=86400)
     teardown_s: Num = Field(0.0, ge=0, le=86400)
-    status: Literal["online", "offline"] = "online"
+    status: Literal["online", "offline", "maintenance"] = "online"
+
+
+class AntennaUpdate(_Body):
+    status: Literal["online", "offline", "maintenance"] = Field(
+        description="not online: the antenna's contacts from now on that have not reached PASS "
+        "become PROVIDER_FAILED"
+    )
 
 
 class AntennaPublic(_Public):
@@ -154,6 +161,29 @@ class MaintenancePublic(_Public):
     start: AwareDatetime
     end: AwareDatetime
     reason: str
+
+
+class MaintenanceUpdate(_Body):
+    start: Timestamp | None = None
+    end: Timestamp | None = None
+    reason: str | None = Field(None, max_length=200)
+
+
+class HeldContactsPublic(BaseModel):
+    contacts_failed: list[str] = Field(
+        description="contacts (SCHEDULED or PREPASS) moved to PROVIDER_FAILED by this change"
+    )
+    contacts_running: list[str] = Field(
+        description="contacts in PASS or POSTPASS in the window: left to finish, not stopped"
+    )
+
+
+class MaintenanceChangePublic(MaintenancePublic, HeldContactsPublic):
+    pass
+
+
+class AntennaChangePublic(AntennaPublic, HeldContactsPublic):
+    pass
 
 
 class MaintenancesPublic(BaseModel):

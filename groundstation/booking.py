@@ -690,10 +690,11 @@ def _plan_update(
     lo_given, hi_given = start is not None, end is not None
     start, end, _ = _window(start or contact.aos, end or contact.los, now)
     if start < contact.aos or end > contact.los:
+        bound = f"start {iso_utc(start)}" if start < contact.aos else f"end {iso_utc(end)}"
         raise TrimOnlyError(
-            f"window {iso_utc(start)}..{iso_utc(end)} is not inside contact {contact_id}'s "
-            f"{iso_utc(contact.aos)}..{iso_utc(contact.los)}: a window can be trimmed, not "
-            "extended or moved; book another contact for another window"
+            f"{bound} is outside contact {contact_id}'s window "
+            f"{iso_utc(contact.aos)}..{iso_utc(contact.los)} (AOS..LOS): a window can be "
+            "trimmed, not extended or moved; book another contact for another window"
         )
     antenna, profile = _antenna_and_profile(
         session, contact.antenna_id, profile_id or contact.profile_id, contact.tenant

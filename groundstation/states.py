@@ -17,20 +17,26 @@ class ContactState(StrEnum):
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
     FAILED_TO_SCHEDULE = "FAILED_TO_SCHEDULE"
+    # The provider's failure (AWS Ground Station's name): the antenna or
+    # station could not work the contact (maintenance, antenna offline).
+    PROVIDER_FAILED = "PROVIDER_FAILED"
 
 
 S = ContactState
 
 LEGAL_TRANSITIONS: dict[ContactState, frozenset[ContactState]] = {
     S.AVAILABLE: frozenset({S.SCHEDULED, S.FAILED_TO_SCHEDULE}),
-    S.SCHEDULED: frozenset({S.PREPASS, S.CANCELLED, S.FAILED_TO_SCHEDULE, S.FAILED}),
-    S.PREPASS: frozenset({S.PASS, S.FAILED}),
-    S.PASS: frozenset({S.POSTPASS, S.FAILED}),
-    S.POSTPASS: frozenset({S.COMPLETED, S.FAILED}),
+    S.SCHEDULED: frozenset(
+        {S.PREPASS, S.CANCELLED, S.FAILED_TO_SCHEDULE, S.FAILED, S.PROVIDER_FAILED}
+    ),
+    S.PREPASS: frozenset({S.PASS, S.FAILED, S.PROVIDER_FAILED}),
+    S.PASS: frozenset({S.POSTPASS, S.FAILED, S.PROVIDER_FAILED}),
+    S.POSTPASS: frozenset({S.COMPLETED, S.FAILED, S.PROVIDER_FAILED}),
     S.COMPLETED: frozenset(),
     S.FAILED: frozenset(),
     S.CANCELLED: frozenset(),
     S.FAILED_TO_SCHEDULE: frozenset(),
+    S.PROVIDER_FAILED: frozenset(),
 }
 
 # States whose booked window holds the antenna.

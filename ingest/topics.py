@@ -65,6 +65,7 @@ class ContactEventState(StrEnum):
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
     FAILED_TO_SCHEDULE = "FAILED_TO_SCHEDULE"
+    PROVIDER_FAILED = "PROVIDER_FAILED"
 
 
 @stdlib_dataclass(frozen=True, slots=True)

@@ -75,6 +75,7 @@ class Setup:
     free_pass: dict[str, Any]
     contact_id: str
     plan_id: str
+    window_id: int = 0
 
 
 def _in(days: float) -> str:
@@ -96,6 +97,25 @@ VALID: dict[str, Callable[[Setup, int], Request]] = {
         "admin",
         {"station_id": "svalbard", "antenna_id": "sv-s"},
         body={"start": _in(20 + i), "end": _in(20.01 + i), "reason": "bad input test"},
+    ),
+    "PATCH /ground-stations/{station_id}/antennas/{antenna_id}/maintenance/{window_id}": (
+        lambda s, i: Request(
+            "admin",
+            {"station_id": "svalbard", "antenna_id": "sv-s", "window_id": str(s.window_id)},
+            body={"reason": f"bad input test {i}"},
+        )
+    ),
+    "DELETE /ground-stations/{station_id}/antennas/{antenna_id}/maintenance/{window_id}": (
+        lambda s, i: Request(
+            "admin",
+            {"station_id": "svalbard", "antenna_id": "sv-s", "window_id": str(s.window_id)},
+        )
+    ),
+    "PATCH /ground-stations/{station_id}/antennas/{antenna_id}": lambda s, i: Request(
+        "admin", {"station_id": "svalbard", "antenna_id": "sv-s"}, body={"status": "online"}
+    ),
+    "PATCH /contacts/{contact_id}": lambda s, i: Request(
+        "acme", {"contact_id": s.contact_id}, body={"profile_id": "leo"}
     ),
     "POST /satellites": lambda s, i: Request(
         "acme", body={"norad_id": 90_000 + i, "name": "BAD", "downlink_freq_hz": 437.1e6}
@@ -175,7 +195,18 @@ def _prepare(world: World) -> Setup:
         headers=world.as_("acme"),
     )
     assert plan.status_code == 201 and plan.json()["proposed"], plan.text
-    return Setup(first_free_pass(world, skip=0), booked.json()["id"], plan.json()["id"])
+    window = world.client.post(
+        "/ground-stations/svalbard/antennas/sv-s/maintenance",
+        json={"start": _in(40), "end": _in(40.01), "reason": "bad input test"},
+        headers=world.as_("admin"),
+    )
+    assert window.status_code == 201, window.text
+    return Setup(
+        first_free_pass(world, skip=0),
+        booked.json()["id"],
+        plan.json()["id"],
+        window.json()["id"],
+    )
 
 
 # ---------------------------------------------------------------- the schema

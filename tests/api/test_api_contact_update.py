@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from groundstation import inventory
+from groundstation import inventory, maintenance
 
 from .conftest import NOAA19, NOW, World
 from .helpers import contact_body, first_free_pass
@@ -160,12 +160,13 @@ def test_a_longer_pre_pass_over_maintenance_is_409_naming_it(world: World) -> No
     _add_profile(world, "leo-long", prepass_s=1800)
     aos = _at(c["aos"])
     with world.session() as session:
-        inventory.add_maintenance(
+        maintenance.add_window(
             session,
             antenna_id="sv-uhf",
             start=aos - timedelta(seconds=1500),
             end=aos - timedelta(seconds=1200),
             reason="feed swap",
+            now=NOW,
         )
     r = _patch(world, c["id"], {"profile_id": "leo-long"})
     assert r.status_code == 409

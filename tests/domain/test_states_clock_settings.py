@@ -27,11 +27,22 @@ def test_illegal_transition_error_names_both_states() -> None:
 
 
 def test_terminal_states_have_no_way_out() -> None:
-    assert set(TERMINAL_STATES) == {S.COMPLETED, S.FAILED, S.CANCELLED, S.FAILED_TO_SCHEDULE}
+    assert set(TERMINAL_STATES) == {
+        S.COMPLETED,
+        S.FAILED,
+        S.CANCELLED,
+        S.FAILED_TO_SCHEDULE,
+        S.PROVIDER_FAILED,
+    }
     for terminal in TERMINAL_STATES:
         for target in ContactState:
             with pytest.raises(IllegalTransitionError):
                 check_transition("c", terminal, target)
+
+
+def test_provider_failure_is_legal_from_every_active_state() -> None:
+    allowed = {s for s, nxt in LEGAL_TRANSITIONS.items() if S.PROVIDER_FAILED in nxt}
+    assert allowed == {S.SCHEDULED, S.PREPASS, S.PASS, S.POSTPASS}
 
 
 def test_cancel_is_legal_only_from_scheduled() -> None:
