@@ -782,3 +782,45 @@ def _require_changeable(contact: Contact, now: datetime, version: int | None) ->
         )
     if refusal is not None:
         raise refusal
+
+
+# ---------------------------------------------------------------- stop
+
+
+def stop(
+    session: Session,
+    *,
+    contact_id: str,
+    now: datetime,
+    reason: str,
+    tenants: Sequence[str] | None = None,
+    events: EventSink | None = None,
+) -> Contact:
+    """Stop a running contact (AWS CancelContact during a contact): in
+    PREPASS nothing runs yet, it is CANCELLED now; in PASS it becomes
+    CANCELLING, and the lifecycle tells the pass's executor to stop (the
+    received frames are kept as a partial dataset), then CANCELLED with
+    ``reason``. Other states: ``CancelRefusedError`` naming the state (a
+    SCHEDULED contact is cancelled with ``cancel``)."""
+    now = require_utc(now, "now")
+    contact = session.get(Contact, contact_id, with_for_update=True, populate_existing=True)
+    if contact is None or (tenants is not None and contact.tenant not in tenants):
+        session.rollback()
+        raise NotFoundError("contact", contact_id)
+    targets = {
+        ContactState.PREPASS.value: ContactState.CANCELLED,
+        ContactState.PASS.value: ContactState.CANCELLING,
+    }
+    target = targets.get(contact.state)
+    if target is None:
+        state = contact.state
+        session.rollback()
+        hint = " (cancel it: POST /contacts/{id}/cancel)" if state == ContactState.SCHEDULED else ""
+        raise CancelRefusedError(
+            f"contact {contact_id} is {state}{hint}; stopping is allowed only during PREPASS "
+            "or PASS"
+        )
+    event = apply_transition(session, contact, target, at=now, reason=f"stopped: {reason}")
+    session.commit()
+    (events if events is not None else NullEventSink()).publish(event)
+    return contact

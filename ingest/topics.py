@@ -66,6 +66,7 @@ class ContactEventState(StrEnum):
     CANCELLED = "CANCELLED"
     FAILED_TO_SCHEDULE = "FAILED_TO_SCHEDULE"
     PROVIDER_FAILED = "PROVIDER_FAILED"
+    CANCELLING = "CANCELLING"
 
 
 @stdlib_dataclass(frozen=True, slots=True)

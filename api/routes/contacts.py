@@ -368,6 +368,39 @@ def cancel_contact(
     return out
 
 
+@router.post(
+    "/contacts/{contact_id}/stop",
+    response_model=schemas.ContactPublic,
+    responses=problems(
+        _404="no such contact (or another tenant's)",
+        _409="not running (only PREPASS and PASS stop; a SCHEDULED contact is cancelled)",
+    ),
+)
+def stop_contact(
+    contact_id: str,
+    session: SessionDep,
+    ctx: CtxDep,
+    now: NowDep,
+    principal: OperatorDep,
+    body: schemas.ContactCancel | None = None,
+) -> schemas.ContactPublic:
+    """Stop a running contact. In PREPASS it is CANCELLED at once. In PASS
+    it becomes CANCELLING: the scheduler working the pass ends it within a
+    sync interval (5 s) and a chunk, keeps the frames received as a partial
+    dataset, and the contact becomes CANCELLED, its reason naming the stop
+    and the dataset kept (or none, when no frame was decoded yet)."""
+    reason = body.reason if body is not None else "stopped by user"
+    contact = booking.stop(
+        session,
+        contact_id=contact_id,
+        tenants=principal.tenants(),
+        now=now,
+        reason=f"{reason} (key {principal.name})",
+        events=ctx.events,
+    )
+    return contact_public(contacts.get_contact_for(session, contact_id=contact.id))
+
+
 @router.get(
     "/contacts/{contact_id}/track",
     response_model=schemas.TrackPublic,

@@ -4,10 +4,15 @@ and If-Match against lost updates."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from groundstation import inventory, maintenance
+from groundstation import event_log, inventory, maintenance
+from groundstation.models import Contact
+from groundstation.states import ContactState
+from groundstation.transitions import apply_transition
 
 from .conftest import NOAA19, NOW, World
 from .helpers import contact_body, first_free_pass
@@ -205,17 +210,81 @@ def test_an_unknown_field_is_refused_naming_it(world: World) -> None:
 
 
 def test_the_update_reaches_the_event_history_with_the_contract_fields(world: World) -> None:
-    from groundstation import event_log
-
     c = _book(world)
     with world.session() as session:
         start = event_log.head(session)
     assert _patch(world, c["id"], {"profile_id": "leo"}).status_code == 200
-    with world.session() as session:
-        logged = event_log.events_after(session, start)
+    logged = _events_after(world, start, lambda e: e.event.old_state == e.event.new_state)
     assert [(e.event.old_state, e.event.new_state) for e in logged] == [("SCHEDULED", "SCHEDULED")]
     assert (logged[0].norad_id, logged[0].station, logged[0].antenna) == (
         NOAA19,
         "svalbard",
         "sv-uhf",
     )
+
+
+# ---------------------------------------------------------------- stop
+
+
+def _enter(world: World, contact_id: str, *states: ContactState) -> None:
+    with world.session() as session:
+        contact = session.get(Contact, contact_id)
+        assert contact is not None
+        for state in states:
+            apply_transition(session, contact, state, at=NOW, reason="test")
+        session.commit()
+
+
+def test_stop_in_prepass_cancels_with_the_reason_and_key(world: World) -> None:
+    c = _book(world)
+    _enter(world, c["id"], ContactState.PREPASS)
+    r = world.client.post(
+        f"/contacts/{c['id']}/stop", json={"reason": "rain fade"}, headers=world.as_("acme")
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["state"], r.json()["state_reason"]) == (
+        "CANCELLED",
+        "stopped: rain fade (key acme)",
+    )
+
+
+def test_stop_in_pass_is_cancelling_until_the_scheduler_stops_the_pass(world: World) -> None:
+    c = _book(world)
+    _enter(world, c["id"], ContactState.PREPASS, ContactState.PASS)
+    r = world.client.post(f"/contacts/{c['id']}/stop", headers=world.as_("acme"))
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "CANCELLING"
+    listed = world.client.get(
+        "/contacts", params={"state": "CANCELLING"}, headers=world.as_("acme")
+    )
+    assert [x["id"] for x in listed.json()["data"]] == [c["id"]]
+    # A CANCELLING contact still holds its antenna: no booking over it.
+    p = {"aos": c["aos"], "los": c["los"]}
+    again = world.client.post("/contacts", json=contact_body(p), headers=world.as_("acme"))
+    assert again.status_code == 409, again.text
+    assert again.json()["conflicting_contact"]["state"] == "CANCELLING"
+
+
+def test_stop_of_a_scheduled_contact_is_409_pointing_to_cancel(world: World) -> None:
+    c = _book(world)
+    r = world.client.post(f"/contacts/{c['id']}/stop", headers=world.as_("acme"))
+    assert r.status_code == 409
+    assert "SCHEDULED" in r.json()["detail"] and "/cancel" in r.json()["detail"]
+    r = world.client.post(f"/contacts/{c['id']}/stop", headers=world.as_("globex"))
+    assert r.status_code == 404
+
+
+def _events_after(
+    world: World, start: event_log.Position, wanted: Callable[[Any], bool]
+) -> list[Any]:
+    """The ``wanted`` events after ``start``, waiting until one is readable:
+    on PostgreSQL an event is read once no older transaction is open on the
+    server (``event_log``), and other clients of the shared server may hold
+    one (so earlier events may show up after ``start`` too)."""
+    deadline = time.monotonic() + 60.0
+    while True:
+        with world.session() as session:
+            logged = [e for e in event_log.events_after(session, start) if wanted(e)]
+        if logged or time.monotonic() > deadline:
+            return logged
+        time.sleep(0.2)

@@ -42,12 +42,15 @@ def test_terminal_states_have_no_way_out() -> None:
 
 def test_provider_failure_is_legal_from_every_active_state() -> None:
     allowed = {s for s, nxt in LEGAL_TRANSITIONS.items() if S.PROVIDER_FAILED in nxt}
-    assert allowed == {S.SCHEDULED, S.PREPASS, S.PASS, S.POSTPASS}
+    assert allowed == {S.SCHEDULED, S.PREPASS, S.PASS, S.POSTPASS, S.CANCELLING}
 
 
-def test_cancel_is_legal_only_from_scheduled() -> None:
+def test_cancel_is_legal_from_scheduled_prepass_and_cancelling_only() -> None:
+    """Cancelled before the pre-pass, stopped in PREPASS (nothing runs yet),
+    or after a stop during PASS (CANCELLING, the only way out of PASS to it)."""
     allowed = {s for s, nxt in LEGAL_TRANSITIONS.items() if S.CANCELLED in nxt}
-    assert allowed == {S.SCHEDULED}
+    assert allowed == {S.SCHEDULED, S.PREPASS, S.CANCELLING}
+    assert {s for s, nxt in LEGAL_TRANSITIONS.items() if S.CANCELLING in nxt} == {S.PASS}
 
 
 def test_simulated_clock_runs_speedup_times_faster_than_the_wall() -> None:
