@@ -469,13 +469,13 @@ class ContactPublic(BaseModel):
     max_elevation_deg: float
     ephemeris_epoch: AwareDatetime
     created_at: AwareDatetime
-    simulated: bool = Field(
-        description="true: the pass is worked by the service's RF simulator (no antenna, no "
-        "radio); its frames and dataset are simulated too"
-    )
     version: int = Field(
         description="1 when booked, one more at every change (state, window, profile); "
         "the `ETag` of GET and PATCH /contacts/{id}, to send as `If-Match` with a PATCH"
+    )
+    simulated: bool = Field(
+        description="true: the pass is worked by the service's RF simulator (no antenna, no "
+        "radio); its frames and dataset are simulated too"
     )
 
 
