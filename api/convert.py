@@ -59,6 +59,7 @@ def contact_public(c: Contact) -> schemas.ContactPublic:
         ephemeris_epoch=c.ephemeris_epoch,
         created_at=c.created_at,
         simulated=contacts.SIMULATED,
+        version=c.version,
     )
 
 

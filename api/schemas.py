@@ -96,7 +96,14 @@ class AntennaCreate(_Body):
     max_el_slew_deg_s: Num = Field(10.0, gt=0, le=100)
     setup_s: Num = Field(0.0, ge=0, le=86400)
     teardown_s: Num = Field(0.0, ge=0, le=86400)
-    status: Literal["online", "offline"] = "online"
+    status: Literal["online", "offline", "maintenance"] = "online"
+
+
+class AntennaUpdate(_Body):
+    status: Literal["online", "offline", "maintenance"] = Field(
+        description="not online: the antenna's contacts from now on that have not reached PASS "
+        "become PROVIDER_FAILED"
+    )
 
 
 class AntennaPublic(_Public):
@@ -154,6 +161,29 @@ class MaintenancePublic(_Public):
     start: AwareDatetime
     end: AwareDatetime
     reason: str
+
+
+class MaintenanceUpdate(_Body):
+    start: Timestamp | None = None
+    end: Timestamp | None = None
+    reason: str | None = Field(None, max_length=200)
+
+
+class HeldContactsPublic(BaseModel):
+    contacts_failed: list[str] = Field(
+        description="contacts (SCHEDULED or PREPASS) moved to PROVIDER_FAILED by this change"
+    )
+    contacts_running: list[str] = Field(
+        description="contacts in PASS or POSTPASS in the window: left to finish, not stopped"
+    )
+
+
+class MaintenanceChangePublic(MaintenancePublic, HeldContactsPublic):
+    pass
+
+
+class AntennaChangePublic(AntennaPublic, HeldContactsPublic):
+    pass
 
 
 class MaintenancesPublic(BaseModel):
@@ -439,6 +469,10 @@ class ContactPublic(BaseModel):
     max_elevation_deg: float
     ephemeris_epoch: AwareDatetime
     created_at: AwareDatetime
+    version: int = Field(
+        description="1 when booked, one more at every change (state, window, profile); "
+        "the `ETag` of GET and PATCH /contacts/{id}, to send as `If-Match` with a PATCH"
+    )
     simulated: bool = Field(
         description="true: the pass is worked by the service's RF simulator (no antenna, no "
         "radio); its frames and dataset are simulated too"
@@ -453,6 +487,16 @@ class ContactsPublic(BaseModel):
     data: list[ContactPublic]
     count: int
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null at end")
+
+
+class ContactUpdate(_Body):
+    """What PATCH /contacts/{id} may change (AWS UpdateContact): the mission
+    profile and the visibility window, trimmed inside the contact's AOS..LOS.
+    Fields left out keep their value."""
+
+    profile_id: str | None = Field(None, min_length=1, max_length=80)
+    start: Timestamp | None = Field(None, description="new AOS, not before the contact's AOS")
+    end: Timestamp | None = Field(None, description="new LOS, not after the contact's LOS")
 
 
 class ContactCancel(_Body):

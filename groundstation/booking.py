@@ -1,4 +1,5 @@
-"""Booking: reserve a predicted pass on an antenna, cancel a contact.
+"""Booking: reserve a predicted pass on an antenna, update (change the
+profile, trim the window) and cancel a contact.
 
 A reservation runs in two phases, also used on their own by the plan commit
 (``plan_proposals``): ``prepare_reservation`` reads what the rules need in a
@@ -25,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from groundstation.availability import (
+    Windows,
     band_fits,
     conflicting_contacts,
     conflicting_maintenance,
@@ -32,6 +34,7 @@ from groundstation.availability import (
     windows_for,
 )
 from groundstation.clock import iso_utc, require_supported, require_utc
+from groundstation.contacts import get_contact_for
 from groundstation.db import retry_transient
 from groundstation.ephemerides import usable_ephemeris
 from groundstation.errors import (
@@ -47,7 +50,10 @@ from groundstation.errors import (
     NoSuchPassError,
     NotFoundError,
     ProfileSettingsError,
+    TrimOnlyError,
+    UpdateRefusedError,
     ValidationError,
+    VersionMismatchError,
 )
 from groundstation.events import ContactEvent, EventSink, NullEventSink
 from groundstation.inventory import get_satellite, profile_visible
@@ -66,7 +72,7 @@ from groundstation.profile_settings import (
     satellite_transmitter_problems,
 )
 from groundstation.states import ContactState
-from groundstation.transitions import apply_transition
+from groundstation.transitions import apply_transition, record_window_update
 
 if TYPE_CHECKING:
     from orbital.elements import ElementSet
@@ -469,16 +475,7 @@ def stage_reservation(
             f"pre-pass of that window would start at {iso_utc(w.booked_start)}, not after "
             f"now ({iso_utc(now)})"
         )
-    maint = conflicting_maintenance(
-        session, antenna_id=p.antenna_id, start=w.blocked_start, end=w.blocked_end
-    )
-    if maint:
-        m = maint[0]
-        raise MaintenanceConflictError(
-            f"antenna {p.antenna_id} is in maintenance {iso_utc(m.start)}..{iso_utc(m.end)} "
-            f"({m.reason or 'no reason given'}), overlapping the window "
-            f"{iso_utc(w.blocked_start)}..{iso_utc(w.blocked_end)} incl. setup/teardown"
-        )
+    _require_no_maintenance(session, p.antenna_id, w)
     # No look-up of overlapping bookings first: the database refuses the
     # insert (PostgreSQL exclusion constraint, SQLite trigger), and
     # ``overlap_refusal`` names the booking that holds the window.
@@ -516,6 +513,21 @@ def stage_reservation(
     return contact, event
 
 
+def _require_no_maintenance(session: Session, antenna_id: str, w: Windows) -> None:
+    """``MaintenanceConflictError`` naming the first maintenance window of
+    ``antenna_id`` that overlaps the blocked window of ``w``."""
+    maint = conflicting_maintenance(
+        session, antenna_id=antenna_id, start=w.blocked_start, end=w.blocked_end
+    )
+    if maint:
+        m = maint[0]
+        raise MaintenanceConflictError(
+            f"antenna {antenna_id} is in maintenance {iso_utc(m.start)}..{iso_utc(m.end)} "
+            f"({m.reason or 'no reason given'}), overlapping the window "
+            f"{iso_utc(w.blocked_start)}..{iso_utc(w.blocked_end)} incl. setup/teardown"
+        )
+
+
 def overlap_refusal(
     session: Session, exc: IntegrityError, contact: Contact
 ) -> BookingConflictError | None:
@@ -525,22 +537,45 @@ def overlap_refusal(
     transaction."""
     if not is_overlap_violation(exc):
         return None
+    w = Windows(
+        contact.booked_start, contact.booked_end, contact.blocked_start, contact.blocked_end
+    )
+    return _overlap_conflict(session, exc, contact.antenna_id, contact.aos, contact.los, w)
+
+
+def _overlap_conflict(
+    session: Session,
+    exc: IntegrityError,
+    antenna_id: str,
+    aos: datetime,
+    los: datetime,
+    w: Windows,
+    *,
+    exclude_id: str | None = None,
+) -> BookingConflictError:
+    """The refusal of window ``w`` on ``antenna_id`` that the database found
+    overlapping, naming the booking that holds it (not ``exclude_id``, the
+    contact being changed). Ends its read transaction."""
     clash = conflicting_contacts(
-        session, antenna_id=contact.antenna_id, start=contact.blocked_start, end=contact.blocked_end
+        session,
+        antenna_id=antenna_id,
+        start=w.blocked_start,
+        end=w.blocked_end,
+        exclude_id=exclude_id,
     )
     session.commit()
     if not clash:
         return BookingConflictError(
-            f"antenna {contact.antenna_id}: the window {iso_utc(contact.aos)}..{iso_utc(contact.los)} "
+            f"antenna {antenna_id}: the window {iso_utc(aos)}..{iso_utc(los)} "
             f"was booked concurrently by another request (database refused the overlap: "
             f"{type(exc.orig).__name__})"
         )
     other = clash[0]
     return BookingConflictError(
-        f"antenna {contact.antenna_id} is booked by contact {other.id} "
+        f"antenna {antenna_id} is booked by contact {other.id} "
         f"{iso_utc(other.blocked_start)}..{iso_utc(other.blocked_end)} (incl. setup/teardown), "
         f"overlapping the requested "
-        f"{iso_utc(contact.blocked_start)}..{iso_utc(contact.blocked_end)}",
+        f"{iso_utc(w.blocked_start)}..{iso_utc(w.blocked_end)}",
         conflicting=ConflictingContact(
             contact_id=other.id,
             antenna_id=other.antenna_id,
@@ -585,6 +620,226 @@ def cancel(
             f"cancelling is allowed only while SCHEDULED before the pre-pass (now {iso_utc(now)})"
         )
     event = apply_transition(session, contact, ContactState.CANCELLED, at=now, reason=reason)
+    session.commit()
+    (events if events is not None else NullEventSink()).publish(event)
+    return contact
+
+
+# ---------------------------------------------------------------- update
+
+
+def update(
+    session: Session,
+    *,
+    contact_id: str,
+    now: datetime,
+    by: str,
+    tenants: Sequence[str] | None = None,
+    profile_id: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    expected_version: int | None = None,
+    policy: BookingPolicy | None = None,
+    events: EventSink | None = None,
+) -> Contact:
+    """Change the mission profile of a SCHEDULED contact and/or trim its
+    visibility window to [start, end] (inside its AOS..LOS), as AWS Ground
+    Station's UpdateContact. Every rule of ``reserve`` is checked again on
+    the new windows (profile visible and workable, antenna online and in
+    band, the pass above the profile's minimum elevation, minimum viable
+    duration, pre-pass not started, no maintenance, no overlap with another
+    booking) and a refusal raises its ``BookingRefusedError`` subclass.
+    ``expected_version`` (``If-Match``): ``VersionMismatchError`` unless the
+    contact is at that version. The change is recorded in the history as a
+    window update (same state) naming ``by``; the version goes up by one.
+    Two phases as ``reserve``: the pass is predicted outside the row lock,
+    and the contact must still be at the version read then."""
+    now = require_utc(now, "now")
+    try:
+        change = _plan_update(
+            session,
+            contact_id=contact_id,
+            tenants=tenants,
+            profile_id=profile_id,
+            start=start,
+            end=end,
+            expected_version=expected_version,
+            now=now,
+            policy=policy or BookingPolicy(),
+        )
+        contact, event = _apply_update(session, change, now=now, by=by)
+    except BaseException:
+        session.rollback()
+        raise
+    (events if events is not None else NullEventSink()).publish(event)
+    return contact
+
+
+@dataclass(frozen=True)
+class _Update:
+    """A contact change that passed the rules needing no lock (phase 1)."""
+
+    contact_id: str
+    version: int
+    antenna: Antenna
+    profile: MissionProfile
+    match: Pass
+    aos: datetime
+    los: datetime
+    old: str
+
+
+def _plan_update(
+    session: Session,
+    *,
+    contact_id: str,
+    tenants: Sequence[str] | None,
+    profile_id: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    expected_version: int | None,
+    now: datetime,
+    policy: BookingPolicy,
+) -> _Update:
+    """Phase 1 of ``update``: read (a transaction ended here), check, and
+    match the new window on the pass predicted from the contact's own
+    element set, outside any lock."""
+    contact = get_contact_for(session, contact_id=contact_id, tenants=tenants)
+    _require_changeable(contact, now, expected_version)
+    lo_given, hi_given = start is not None, end is not None
+    start, end, _ = _window(start or contact.aos, end or contact.los, now)
+    if start < contact.aos or end > contact.los:
+        bound = f"start {iso_utc(start)}" if start < contact.aos else f"end {iso_utc(end)}"
+        raise TrimOnlyError(
+            f"{bound} is outside contact {contact_id}'s window "
+            f"{iso_utc(contact.aos)}..{iso_utc(contact.los)} (AOS..LOS): a window can be "
+            "trimmed, not extended or moved; book another contact for another window"
+        )
+    antenna, profile = _antenna_and_profile(
+        session, contact.antenna_id, profile_id or contact.profile_id, contact.tenant
+    )
+    _require_workable(contact.satellite, antenna, profile)
+    min_el = required_elevation_deg(antenna, profile)
+    station = orbital_station(antenna.station, min_elevation_deg=min_el)
+    session.commit()  # read-only so far: keeps the rows loaded for phase 2
+    # A bound not given follows the pass (a profile with a higher minimum
+    # elevation shortens it): match on what was given and the old TCA.
+    second = timedelta(seconds=1)
+    lo = start if lo_given else min(contact.tca, end - second)
+    hi = end if hi_given else max(contact.tca, start + second)
+    match = _matching_pass(
+        element_set_from_text(contact.ephemeris_text),
+        station,
+        lo,
+        hi,
+        policy,
+        norad_id=contact.satellite.norad_id,
+        min_el=min_el,
+    )
+    aos, los = _visibility(match, start, end, profile)
+    return _Update(
+        contact.id, contact.version, antenna, profile, match, aos, los, _summary(contact)
+    )
+
+
+def _apply_update(
+    session: Session, change: _Update, *, now: datetime, by: str
+) -> tuple[Contact, ContactEvent]:
+    """Phase 2 of ``update``: lock the row, check the rules that need the
+    lock and the version read in phase 1, change and commit; the database
+    refuses an overlap at flush (``BookingConflictError`` naming it)."""
+    c, profile = change, change.profile
+    w = windows_for(c.aos, c.los, c.antenna, profile)
+    contact = session.get(Contact, c.contact_id, with_for_update=True, populate_existing=True)
+    if contact is None:
+        raise NotFoundError("contact", c.contact_id)
+    _require_changeable(contact, now, c.version)
+    if prepass_started(c.aos, profile.prepass_s, now):
+        raise NoSuchPassError(
+            f"with profile {profile.id} the pre-pass would start at {iso_utc(w.booked_start)}, "
+            f"not after now ({iso_utc(now)})"
+        )
+    _require_no_maintenance(session, c.antenna.id, w)
+    contact.profile_id, contact.profile = profile.id, profile
+    contact.aos, contact.tca, contact.los = c.aos, min(max(c.match.tca, c.aos), c.los), c.los
+    contact.max_elevation_deg = c.match.max_elevation_deg
+    contact.booked_start, contact.booked_end = w.booked_start, w.booked_end
+    contact.blocked_start, contact.blocked_end = w.blocked_start, w.blocked_end
+    event = record_window_update(
+        session, contact, at=now, reason=f"updated by {by}: {c.old} -> {_summary(contact)}"
+    )
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        if not is_overlap_violation(exc):
+            raise
+        raise _overlap_conflict(
+            session, exc, c.antenna.id, c.aos, c.los, w, exclude_id=c.contact_id
+        ) from None
+    session.commit()
+    return contact, event
+
+
+def _summary(contact: Contact) -> str:
+    """A contact's changeable fields, for the reason of an update."""
+    return f"profile {contact.profile_id}, AOS..LOS {iso_utc(contact.aos)}..{iso_utc(contact.los)}"
+
+
+def _require_changeable(contact: Contact, now: datetime, version: int | None) -> None:
+    """The contact is SCHEDULED before its pre-pass (else
+    ``UpdateRefusedError``) and at ``version`` when one is given (else
+    ``VersionMismatchError``)."""
+    refusal: Exception | None = None
+    if version is not None and contact.version != version:
+        refusal = VersionMismatchError(contact.id, stored=contact.version, expected=version)
+    elif contact.state != ContactState.SCHEDULED.value or now >= contact.booked_start:
+        refusal = UpdateRefusedError(
+            f"contact {contact.id} is {contact.state} and its pre-pass starts at "
+            f"{iso_utc(contact.booked_start)}; it can be changed only while SCHEDULED before "
+            f"the pre-pass (now {iso_utc(now)})"
+        )
+    if refusal is not None:
+        raise refusal
+
+
+# ---------------------------------------------------------------- stop
+
+
+def stop(
+    session: Session,
+    *,
+    contact_id: str,
+    now: datetime,
+    reason: str,
+    tenants: Sequence[str] | None = None,
+    events: EventSink | None = None,
+) -> Contact:
+    """Stop a running contact (AWS CancelContact during a contact): in
+    PREPASS nothing runs yet, it is CANCELLED now; in PASS it becomes
+    CANCELLING, and the lifecycle tells the pass's executor to stop (the
+    received frames are kept as a partial dataset), then CANCELLED with
+    ``reason``. Other states: ``CancelRefusedError`` naming the state (a
+    SCHEDULED contact is cancelled with ``cancel``)."""
+    now = require_utc(now, "now")
+    contact = session.get(Contact, contact_id, with_for_update=True, populate_existing=True)
+    if contact is None or (tenants is not None and contact.tenant not in tenants):
+        session.rollback()
+        raise NotFoundError("contact", contact_id)
+    targets = {
+        ContactState.PREPASS.value: ContactState.CANCELLED,
+        ContactState.PASS.value: ContactState.CANCELLING,
+    }
+    target = targets.get(contact.state)
+    if target is None:
+        state = contact.state
+        session.rollback()
+        hint = " (cancel it: POST /contacts/{id}/cancel)" if state == ContactState.SCHEDULED else ""
+        raise CancelRefusedError(
+            f"contact {contact_id} is {state}{hint}; stopping is allowed only during PREPASS "
+            "or PASS"
+        )
+    event = apply_transition(session, contact, target, at=now, reason=f"stopped: {reason}")
     session.commit()
     (events if events is not None else NullEventSink()).publish(event)
     return contact

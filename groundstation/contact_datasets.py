@@ -32,8 +32,9 @@ from ingest.errors import PublishRefusedError
 from ingest.objectstore import ObjectStore
 
 S = ContactState
-#: Contact states in which a dataset may be written and made ready.
-DATASET_STATES = (S.PASS.value, S.POSTPASS.value)
+#: Contact states in which a dataset may be written and made ready (a pass
+#: being stopped keeps what it received).
+DATASET_STATES = (S.PASS.value, S.POSTPASS.value, S.CANCELLING.value)
 
 
 def accept_dataset(session: Session, contact_id: str) -> None:
@@ -111,7 +112,8 @@ def _contact_problems(contact: Contact, states: list[str], *, quiescent: bool) -
     ready = states.count("ready") + states.count("expired")
     if contact.state == S.COMPLETED and ready != 1:
         problems.append(f"contact {cid} is COMPLETED with datasets {states or 'none'}")
-    if contact.state not in (S.COMPLETED, *DATASET_STATES) and "ready" in states:
+    # A pass stopped during PASS is CANCELLED with the partial dataset it kept.
+    if contact.state not in (S.COMPLETED, S.CANCELLED, *DATASET_STATES) and "ready" in states:
         problems.append(
             f"contact {cid} is {contact.state} ({contact.state_reason}) but its dataset is ready"
         )

@@ -124,6 +124,7 @@ CONTACT_SUMMARY_COLUMNS = (
     _contacts.max_elevation_deg,
     _contacts.ephemeris_epoch,
     _contacts.created_at,
+    _contacts.version,
 )
 _SUMMARY_KEYS = tuple(c.key for c in CONTACT_SUMMARY_COLUMNS)
 

@@ -28,34 +28,47 @@ from sqlalchemy.orm import Session, sessionmaker
 if TYPE_CHECKING:
     from groundstation.settings import Settings
 
-# Written out, not derived from ``states.ACTIVE_STATE_VALUES``: the initial
-# migration's DDL must stay what it was when it ran.
+# Written out, not derived from ``states.ACTIVE_STATE_VALUES``: a
+# migration's DDL must stay what it was when it ran. The initial migration's
+# active states; migration 0010c adds CANCELLING (a pass being stopped still
+# holds its antenna).
 ACTIVE_STATES_SQL = "('SCHEDULED', 'PREPASS', 'PASS', 'POSTPASS')"
+ACTIVE_STATES_SQL_0010C = "('SCHEDULED', 'PREPASS', 'PASS', 'POSTPASS', 'CANCELLING')"
 
-# Exclusion constraint (PostgreSQL) and triggers (SQLite) enforcing no double
-# booking; used by the initial migration.
-PG_NO_OVERLAP = (
-    "ALTER TABLE contacts ADD CONSTRAINT ex_contacts_antenna_no_overlap "
-    "EXCLUDE USING gist (antenna_id WITH =, "
-    "tstzrange(blocked_start, blocked_end, '[)') WITH &&) "
-    f"WHERE (state IN {ACTIVE_STATES_SQL})"
-)
 
-_SQLITE_OVERLAP_CHECK = f"""
+def pg_no_overlap(states_sql: str) -> str:
+    """The exclusion constraint (PostgreSQL) enforcing no double booking
+    among contacts in ``states_sql``."""
+    return (
+        "ALTER TABLE contacts ADD CONSTRAINT ex_contacts_antenna_no_overlap "
+        "EXCLUDE USING gist (antenna_id WITH =, "
+        "tstzrange(blocked_start, blocked_end, '[)') WITH &&) "
+        f"WHERE (state IN {states_sql})"
+    )
+
+
+def sqlite_no_overlap(states_sql: str) -> tuple[str, str]:
+    """The triggers (SQLite) enforcing no double booking among contacts in
+    ``states_sql``."""
+    check = f"""
   SELECT RAISE(ABORT, 'contact overlaps an active booking on the same antenna')
-  WHERE NEW.state IN {ACTIVE_STATES_SQL} AND EXISTS (
+  WHERE NEW.state IN {states_sql} AND EXISTS (
     SELECT 1 FROM contacts c
     WHERE c.antenna_id = NEW.antenna_id AND c.id != NEW.id
-      AND c.state IN {ACTIVE_STATES_SQL}
+      AND c.state IN {states_sql}
       AND c.blocked_start < NEW.blocked_end AND NEW.blocked_start < c.blocked_end);
 """
-SQLITE_NO_OVERLAP = (
-    f"CREATE TRIGGER tr_contacts_no_overlap_insert BEFORE INSERT ON contacts "
-    f"BEGIN {_SQLITE_OVERLAP_CHECK} END",
-    f"CREATE TRIGGER tr_contacts_no_overlap_update BEFORE UPDATE OF "
-    f"antenna_id, blocked_start, blocked_end, state ON contacts "
-    f"BEGIN {_SQLITE_OVERLAP_CHECK} END",
-)
+    return (
+        f"CREATE TRIGGER tr_contacts_no_overlap_insert BEFORE INSERT ON contacts BEGIN {check} END",
+        f"CREATE TRIGGER tr_contacts_no_overlap_update BEFORE UPDATE OF "
+        f"antenna_id, blocked_start, blocked_end, state ON contacts "
+        f"BEGIN {check} END",
+    )
+
+
+# Used by the initial migration.
+PG_NO_OVERLAP = pg_no_overlap(ACTIVE_STATES_SQL)
+SQLITE_NO_OVERLAP = sqlite_no_overlap(ACTIVE_STATES_SQL)
 
 
 def read_json(text: str | bytes) -> Any:

@@ -51,7 +51,7 @@ from groundstation.capacity import PassCapacity
 from groundstation.clock import Clock
 from groundstation.contact_datasets import accept_dataset
 from groundstation.errors import NotFoundError
-from groundstation.executor import ContactExecutionError, ContactRun
+from groundstation.executor import ContactExecutionError, ContactRun, ContactStopped
 from groundstation.models import GroundStation
 from groundstation.payload import ImageFrameSource, cloud_scene, rows_for_frames
 from groundstation.prediction import element_set_from_text, orbital_station
@@ -216,6 +216,8 @@ class DownlinkExecutor:
         self.software_version = software_version
         self._stop = threading.Event()
         self._stop_reason = ""
+        # Passes asked to stop early ({contact id: reason}, stop_contact).
+        self._stopped: dict[str, str] = {}
         self._lock = threading.Lock()
         self.results: dict[str, DownlinkResult] = {}
         self.progress: dict[str, DownlinkProgress] = {}
@@ -246,6 +248,13 @@ class DownlinkExecutor:
         """Make every running (and later) pass end with ``reason`` (shutdown)."""
         self._stop_reason = reason
         self._stop.set()
+
+    def stop_contact(self, contact_id: str, reason: str) -> None:
+        """End the pass of ``contact_id`` at its next chunk (at most
+        ``chunk_s`` of service time later) and keep what it received as its
+        dataset (``StoppableExecutor``)."""
+        with self._lock:
+            self._stopped[contact_id] = reason
 
     def warm_up(self) -> None:
         """Load the DSP's compiled kernels (numba's on-disk cache) before the
@@ -316,6 +325,8 @@ class DownlinkExecutor:
             return self._run_admitted(run)
         finally:
             self.capacity.release(run.contact_id)
+            with self._lock:
+                self._stopped.pop(run.contact_id, None)
 
     def _run_admitted(self, run: ContactRun) -> DownlinkResult:
         """The pass once admitted: its link along the predicted track, the
@@ -483,24 +494,14 @@ class DownlinkExecutor:
             link=link,
         )
         looks = _QuickLooks.start(run, link, fs_hz, downlink.total_samples, receiver)
-        position = 0
-        for chunk in downlink.chunks(max(int(round(self.chunk_s * fs_hz)), 1)):
-            end_s = (position + chunk.size) / fs_hz
-            self._wait_until(run.aos + timedelta(seconds=end_s), run.contact_id)
-            if iq is not None:
-                iq.write(chunk, position)
-            looks.waterfall.process(chunk)
-            position += chunk.size
-            frames.publish(receiver.process(chunk))
-            progress.elapsed_s = end_s
-            progress.frames_sent = min(downlink.frames_pushed, int(end_s / downlink.frame_s))
-            progress.frames_ok = len(frames.ok)
-            progress.ebn0_db = float(np.interp(end_s, link.track.t_s, link.ebn0_db))
+        stopped = self._receive(run, link, downlink, receiver, iq, frames, progress, looks)
         self.capacity.release(run.contact_id)  # streaming done: no more lag to report
         frames.publish(receiver.flush())
         progress.frames_ok = len(frames.ok)
         summary = receiver.summary()
         esn0_db = receiver.esn0_db()
+        if stopped is not None and not frames.ok:
+            raise ContactStopped(f"{stopped}; no frame was decoded before the stop")
         if not frames.ok:
             raise ContactExecutionError(
                 f"no frame decoded: {downlink.n_frames} frames sent, {frames.failed} failed to "
@@ -535,6 +536,38 @@ class DownlinkExecutor:
             sent=downlink.sent,
             scene=downlink.scene if self.keep_sent else None,
         )
+
+    def _receive(
+        self,
+        run: ContactRun,
+        link: _PassLink,
+        downlink: _SimulatedDownlink,
+        receiver: _PassReceiver,
+        iq: _IqRecording | None,
+        frames: _FrameOutput,
+        progress: DownlinkProgress,
+        looks: _QuickLooks,
+    ) -> str | None:
+        """The chunks of the pass through the receiver, paced by the service
+        clock, until LOS, or until the pass is asked to stop (``stop_contact``):
+        then the reason of the stop."""
+        fs_hz = downlink.fs_hz
+        position = 0
+        for chunk in downlink.chunks(max(int(round(self.chunk_s * fs_hz)), 1)):
+            if (stopped := self._stopped.get(run.contact_id)) is not None:
+                return stopped
+            end_s = (position + chunk.size) / fs_hz
+            self._wait_until(run.aos + timedelta(seconds=end_s), run.contact_id)
+            if iq is not None:
+                iq.write(chunk, position)
+            looks.waterfall.process(chunk)
+            position += chunk.size
+            frames.publish(receiver.process(chunk))
+            progress.elapsed_s = end_s
+            progress.frames_sent = min(downlink.frames_pushed, int(end_s / downlink.frame_s))
+            progress.frames_ok = len(frames.ok)
+            progress.ebn0_db = float(np.interp(end_s, link.track.t_s, link.ebn0_db))
+        return None
 
     def _frames_h5(self, writer: DatasetWriter, run: ContactRun, link: _PassLink) -> FramesH5Writer:
         """The dataset's ``frames.h5``, its contact attributes and track written."""

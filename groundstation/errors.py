@@ -137,6 +137,32 @@ class CancelRefusedError(GroundStationError):
     """Cancelling is allowed only until the pre-pass starts."""
 
 
+class TrimOnlyError(BookingRefusedError):
+    """A contact's window may be trimmed, not extended or moved: a longer
+    window is another booking."""
+
+    rule = "trim-only"
+
+
+class UpdateRefusedError(GroundStationError):
+    """Changing a contact is allowed only while it is SCHEDULED, before its
+    pre-pass starts."""
+
+
+class VersionMismatchError(GroundStationError):
+    """``If-Match`` named another version of the contact than the stored one
+    (someone changed it since it was read): nothing was changed."""
+
+    def __init__(self, contact_id: str, *, stored: int, expected: int) -> None:
+        super().__init__(
+            f"contact {contact_id} is at version {stored}, If-Match asked for version "
+            f"{expected}: it changed since you read it; read it again (GET /contacts/"
+            f"{contact_id}), then send your change with the new ETag"
+        )
+        self.stored = stored
+        self.expected = expected
+
+
 class PlanCommittedError(GroundStationError):
     """A plan was committed already; ``contact_ids`` are the contacts its
     commit booked."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from groundstation.profile_settings import DatasetOptions, DecodeSettings, DemodSettings
 
@@ -53,8 +53,22 @@ class ContactExecutionError(Exception):
     """The executor could not work the pass."""
 
 
+class ContactStopped(ContactExecutionError):
+    """The pass was stopped on request (``stop_contact``) before anything
+    worth keeping was received: the contact is cancelled, not failed."""
+
+
 class ContactExecutor(Protocol):
     def execute(self, run: ContactRun) -> None: ...
+
+
+@runtime_checkable
+class StoppableExecutor(Protocol):
+    """An executor that can end one running pass early (``POST
+    /contacts/{id}/stop``): ``execute`` then returns with what was received
+    kept, or raises ``ContactStopped`` when nothing was."""
+
+    def stop_contact(self, contact_id: str, reason: str) -> None: ...
 
 
 class NoOpExecutor:

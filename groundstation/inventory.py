@@ -10,13 +10,11 @@ Element sets and their life cycle are ``groundstation.ephemerides``'.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from groundstation.clock import require_supported
 from groundstation.errors import (
     AlreadyExistsError,
     NotFoundError,
@@ -44,7 +42,7 @@ from groundstation.profile_settings import (
 if TYPE_CHECKING:
     from orbital.stations import Station
 
-ANTENNA_STATUSES = ("online", "offline")
+ANTENNA_STATUSES = ("online", "offline", "maintenance")
 
 
 def add_station(
@@ -171,30 +169,6 @@ def _check_status(antenna_id: str, status: str) -> None:
         raise ValidationError(
             f"antenna {antenna_id!r}: status {status!r} is not one of {ANTENNA_STATUSES}"
         )
-
-
-def set_antenna_status(session: Session, *, antenna_id: str, status: str) -> Antenna:
-    antenna = session.get(Antenna, antenna_id)
-    if antenna is None:
-        raise NotFoundError("antenna", antenna_id)
-    _check_status(antenna_id, status)
-    antenna.status = status
-    session.commit()
-    return antenna
-
-
-def add_maintenance(
-    session: Session, *, antenna_id: str, start: datetime, end: datetime, reason: str = ""
-) -> MaintenanceWindow:
-    start, end = require_supported(start, "start"), require_supported(end, "end")
-    if not start < end:
-        raise ValidationError(f"maintenance start {start.isoformat()} is not before end {end}")
-    if session.get(Antenna, antenna_id) is None:
-        raise NotFoundError("antenna", antenna_id)
-    window = MaintenanceWindow(antenna_id=antenna_id, start=start, end=end, reason=reason)
-    session.add(window)
-    session.commit()
-    return window
 
 
 def add_satellite(

@@ -41,7 +41,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from groundstation.clock import Clock, iso_utc
 from groundstation.contact_datasets import dataset_state
 from groundstation.events import ContactEvent, EventSink
-from groundstation.executor import ContactExecutor, ContactRun
+from groundstation.executor import (
+    ContactExecutor,
+    ContactRun,
+    ContactStopped,
+    StoppableExecutor,
+)
 from groundstation.models import Contact, ContactTransition, SchedulerInstance
 from groundstation.profile_settings import (
     downlink_problems,
@@ -256,10 +261,14 @@ class LifecycleService:
             contacts = session.scalars(
                 select(Contact).where(Contact.state.in_(ACTIVE_STATE_VALUES))
             )
-            wanted: dict[str, tuple[datetime, ...]] = {
-                c.id: self._transition_times(c) for c in contacts
-            }
+            wanted: dict[str, tuple[datetime, ...]] = {}
+            cancelling: dict[str, str] = {}
+            for c in contacts:
+                wanted[c.id] = self._transition_times(c)
+                if c.state == S.CANCELLING:
+                    cancelling[c.id] = c.state_reason
             session.rollback()
+        self._stop_requested(cancelling)
         with self._lock:
             for contact_id, times in wanted.items():
                 if self._job_times.get(contact_id) == times and scheduler.get_job(contact_id):
@@ -279,6 +288,17 @@ class LifecycleService:
                     if scheduler.get_job(contact_id) is not None:
                         scheduler.remove_job(contact_id)
         return len(wanted)
+
+    def _stop_requested(self, cancelling: dict[str, str]) -> None:
+        """Contacts in CANCELLING ({id: reason}): the pass running here is
+        told to stop (it keeps what it received); one running nowhere is
+        cancelled now (``step``)."""
+        for contact_id, reason in cancelling.items():
+            if contact_id in self.running():
+                if isinstance(self.executor, StoppableExecutor):
+                    self.executor.stop_contact(contact_id, reason)
+            else:
+                self.step(contact_id)
 
     def _fire(self, contact_id: str) -> None:
         try:
@@ -343,7 +363,22 @@ class LifecycleService:
             and contact.id not in self._running
         ):
             return self._post_pass_end(session, contact, now)
+        if state == S.CANCELLING and contact.id not in self._running:
+            return self._stopped(session, contact, now)
         return None
+
+    def _stopped(
+        self, session: Session, contact: Contact, now: datetime
+    ) -> tuple[ContactState, str] | None:
+        """CANCELLED once the stopped pass's executor has returned (here, or
+        in an instance no longer alive), naming the dataset it kept."""
+        if self._owner_alive(session, contact.id, now):
+            return None  # its executor runs in another live instance
+        kept = ""
+        if self.require_dataset:
+            ready = self._dataset(session, contact) == "ready"
+            kept = ", the partial dataset received is kept" if ready else ", no dataset was kept"
+        return S.CANCELLED, f"{contact.state_reason}; pass stopped at {iso_utc(now)}{kept}"
 
     def _late(self, instant: datetime, now: datetime) -> str:
         late = now - instant
@@ -445,6 +480,8 @@ class LifecycleService:
     def _execute_now(self, run: ContactRun) -> None:
         try:
             self.executor.execute(run)
+        except ContactStopped as exc:
+            log.info("contact %s stopped: %s", run.contact_id, exc)
         except Exception as exc:
             self.fail(run.contact_id, reason=f"contact executor failed: {exc}")
         finally:
@@ -523,18 +560,24 @@ class LifecycleService:
 
     def _pass_owner_alive(self, contact_id: str, now: datetime) -> bool:
         with self.session_factory() as session:
-            owner = session.scalar(
-                select(ContactTransition.instance_id)
-                .where(
-                    ContactTransition.contact_id == contact_id,
-                    ContactTransition.new_state == S.PASS.value,
-                )
-                .order_by(ContactTransition.id.desc())
-                .limit(1)
-            )
-            row = session.get(SchedulerInstance, owner) if owner else None
-            last_seen = row.last_seen_at if row is not None else None
+            alive = self._owner_alive(session, contact_id, now)
             session.rollback()
+        return alive
+
+    def _owner_alive(self, session: Session, contact_id: str, now: datetime) -> bool:
+        """Whether another scheduler instance, still alive, entered the
+        contact's PASS (its executor runs there), read in ``session``."""
+        owner = session.scalar(
+            select(ContactTransition.instance_id)
+            .where(
+                ContactTransition.contact_id == contact_id,
+                ContactTransition.new_state == S.PASS.value,
+            )
+            .order_by(ContactTransition.id.desc())
+            .limit(1)
+        )
+        row = session.get(SchedulerInstance, owner) if owner else None
+        last_seen = row.last_seen_at if row is not None else None
         if last_seen is None or owner == self.instance_id:
             return False
         stale_after = self._service_span(3 * self.heartbeat_interval_s)

@@ -145,28 +145,26 @@ PassFigures = Callable[[str], Mapping[str, object] | None]
 _PASS_STATES = frozenset({S.PASS.value, S.POSTPASS.value})
 
 
+#: (level, what happened) of entering each state.
+_ENTERED: dict[str, tuple[int, str]] = {
+    S.SCHEDULED: (logging.INFO, "contact booked"),
+    S.CANCELLED: (logging.INFO, "contact cancelled"),
+    S.PREPASS: (logging.DEBUG, "contact pre-pass started"),
+    S.PASS: (logging.INFO, "contact AOS"),
+    S.POSTPASS: (logging.INFO, "contact LOS"),
+    S.COMPLETED: (logging.INFO, "contact completed"),
+    S.FAILED: (logging.WARNING, "contact failed"),
+    S.FAILED_TO_SCHEDULE: (logging.WARNING, "contact could not be scheduled"),
+    S.PROVIDER_FAILED: (logging.WARNING, "contact failed: antenna or station unavailable"),
+}
+
+
 def _describe(event: ContactEvent) -> tuple[int, str]:
     """(level, what happened) of an event."""
     old, new = event.old_state, event.new_state
     if old == new:
         return logging.INFO, "contact window updated"
-    if new == S.SCHEDULED:
-        return logging.INFO, "contact booked"
-    if new == S.CANCELLED:
-        return logging.INFO, "contact cancelled"
-    if new == S.PREPASS:
-        return logging.DEBUG, "contact pre-pass started"
-    if new == S.PASS:
-        return logging.INFO, "contact AOS"
-    if new == S.POSTPASS:
-        return logging.INFO, "contact LOS"
-    if new == S.COMPLETED:
-        return logging.INFO, "contact completed"
-    if new == S.FAILED:
-        return logging.WARNING, "contact failed"
-    if new == S.FAILED_TO_SCHEDULE:
-        return logging.WARNING, "contact could not be scheduled"
-    return logging.INFO, f"contact {old} -> {new}"
+    return _ENTERED.get(new, (logging.INFO, f"contact {old} -> {new}"))
 
 
 class ContactLogSink:

@@ -213,6 +213,9 @@ class Contact(Base):
     idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # 1 when booked, one more at every change (``transitions``): the ETag that
+    # ``PATCH /contacts/{id}`` checks against ``If-Match`` (migration 0010c).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     satellite: Mapped[Satellite] = relationship()
     antenna: Mapped[Antenna] = relationship()

@@ -17,24 +17,34 @@ class ContactState(StrEnum):
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
     FAILED_TO_SCHEDULE = "FAILED_TO_SCHEDULE"
+    # The provider's failure (AWS Ground Station's name): the antenna or
+    # station could not work the contact (maintenance, antenna offline).
+    PROVIDER_FAILED = "PROVIDER_FAILED"
+    # A stop was asked during PASS: the pass is ending and what was received
+    # is being kept (AWS Ground Station's CANCELLING); then CANCELLED.
+    CANCELLING = "CANCELLING"
 
 
 S = ContactState
 
 LEGAL_TRANSITIONS: dict[ContactState, frozenset[ContactState]] = {
     S.AVAILABLE: frozenset({S.SCHEDULED, S.FAILED_TO_SCHEDULE}),
-    S.SCHEDULED: frozenset({S.PREPASS, S.CANCELLED, S.FAILED_TO_SCHEDULE, S.FAILED}),
-    S.PREPASS: frozenset({S.PASS, S.FAILED}),
-    S.PASS: frozenset({S.POSTPASS, S.FAILED}),
-    S.POSTPASS: frozenset({S.COMPLETED, S.FAILED}),
+    S.SCHEDULED: frozenset(
+        {S.PREPASS, S.CANCELLED, S.FAILED_TO_SCHEDULE, S.FAILED, S.PROVIDER_FAILED}
+    ),
+    S.PREPASS: frozenset({S.PASS, S.FAILED, S.PROVIDER_FAILED, S.CANCELLED}),
+    S.PASS: frozenset({S.POSTPASS, S.FAILED, S.PROVIDER_FAILED, S.CANCELLING}),
+    S.POSTPASS: frozenset({S.COMPLETED, S.FAILED, S.PROVIDER_FAILED}),
     S.COMPLETED: frozenset(),
     S.FAILED: frozenset(),
     S.CANCELLED: frozenset(),
     S.FAILED_TO_SCHEDULE: frozenset(),
+    S.PROVIDER_FAILED: frozenset(),
+    S.CANCELLING: frozenset({S.CANCELLED, S.FAILED, S.PROVIDER_FAILED}),
 }
 
 # States whose booked window holds the antenna.
-ACTIVE_STATES: tuple[ContactState, ...] = (S.SCHEDULED, S.PREPASS, S.PASS, S.POSTPASS)
+ACTIVE_STATES: tuple[ContactState, ...] = (S.SCHEDULED, S.PREPASS, S.PASS, S.POSTPASS, S.CANCELLING)
 TERMINAL_STATES: tuple[ContactState, ...] = tuple(
     s for s, nxt in LEGAL_TRANSITIONS.items() if not nxt
 )

@@ -27,6 +27,7 @@ def apply_transition(
     contact.state = new_state.value
     contact.state_reason = reason
     contact.updated_at = at
+    contact.version = (contact.version or 0) + 1
     session.add(
         ContactTransition(
             contact=contact,
@@ -48,6 +49,7 @@ def record_window_update(
     transaction; return the event to publish once it has committed."""
     contact.state_reason = reason
     contact.updated_at = at
+    contact.version = (contact.version or 0) + 1
     session.add(
         ContactTransition(
             contact=contact,

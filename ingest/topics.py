@@ -65,6 +65,8 @@ class ContactEventState(StrEnum):
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
     FAILED_TO_SCHEDULE = "FAILED_TO_SCHEDULE"
+    PROVIDER_FAILED = "PROVIDER_FAILED"
+    CANCELLING = "CANCELLING"
 
 
 @stdlib_dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 """Contacts: reserve (idempotent), list (filters, cursor pages), one with its
-history, cancel, its track, and the live event stream (SSE)."""
+history, update (profile, trimmed window; If-Match), cancel, its track, and the live event stream (SSE)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from api.routes._responses import EXPENSIVE_429, problems
 from api.routing import api_router
 from api.schemas import Timestamp
 from groundstation import booking, contacts, inventory
-from groundstation.errors import BookingConflictError
+from groundstation.errors import BookingConflictError, ValidationError
 from groundstation.event_log import PrunedHistory
 from ingest.publisher import contact_event_message
 
@@ -261,10 +261,83 @@ def _contact_event(item: NumberedEvent) -> str:
 
 @router.get("/contacts/{contact_id}", response_model=schemas.ContactDetail, responses=_NOT_FOUND)
 def get_contact(
-    contact_id: str, session: SessionDep, principal: OperatorDep
+    contact_id: str, session: SessionDep, principal: OperatorDep, response: Response
 ) -> schemas.ContactDetail:
+    """The contact with its history; `ETag` is its version (send it as
+    `If-Match` with a PATCH)."""
     contact = contacts.get_contact_for(session, contact_id=contact_id, tenants=principal.tenants())
     out = contact_detail(contact)
+    response.headers["ETag"] = _etag(out.version)
+    return out
+
+
+def _etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _if_match_version(if_match: str | None) -> int | None:
+    """The version an ``If-Match`` header asks for (``"3"``, ``W/"3"`` or
+    ``3``); None for no header or ``*`` (any version)."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    text = if_match.strip().removeprefix("W/").strip('"')
+    if not text.isdigit() or len(text) > 18:
+        raise ValidationError(
+            f"If-Match {if_match!r} is not a contact version; send the ETag of "
+            'GET /contacts/{id} as is, e.g. If-Match: "3"'
+        )
+    return int(text)
+
+
+@router.patch(
+    "/contacts/{contact_id}",
+    response_model=schemas.ContactPublic,
+    responses=problems(
+        _404="no such contact (or another tenant's), or the profile is not found",
+        _409=(
+            "not changeable any more (`update-refused`), the new window overlaps another "
+            "booking (`no-overlap`, `conflicting_contact` names it) or maintenance"
+        ),
+        _412="`If-Match` names another version than the stored one (`version-mismatch`)",
+    ),
+)
+def update_contact(
+    contact_id: str,
+    body: schemas.ContactUpdate,
+    session: SessionDep,
+    ctx: CtxDep,
+    now: NowDep,
+    principal: OperatorDep,
+    response: Response,
+    if_match: Annotated[str | None, Header(max_length=40)] = None,
+) -> Any:
+    """Change a SCHEDULED contact before its pre-pass (AWS UpdateContact):
+    its mission profile (`profile_id`) and/or its visibility window trimmed
+    to `start`..`end` inside its AOS..LOS. Every booking rule is checked
+    again on the new windows, and a refusal names its rule (`type`) and
+    values, as for POST /contacts. Send the contact's `ETag` as `If-Match`
+    to refuse the change (412) if someone changed the contact since you
+    read it. The change is in the history and the event stream as an
+    update (same state); the version goes up by one."""
+    expected = _if_match_version(if_match)
+    try:
+        contact = booking.update(
+            session,
+            contact_id=contact_id,
+            tenants=principal.tenants(),
+            now=now,
+            by=f"key {principal.name}",
+            profile_id=body.profile_id,
+            start=body.start,
+            end=body.end,
+            expected_version=expected,
+            policy=ctx.policy,
+            events=ctx.events,
+        )
+    except BookingConflictError as exc:
+        return _conflict(exc)
+    out = contact_public(contact)
+    response.headers["ETag"] = _etag(out.version)
     return out
 
 
@@ -294,6 +367,39 @@ def cancel_contact(
     )
     out = contact_public(contacts.get_contact_for(session, contact_id=contact_id))
     return out
+
+
+@router.post(
+    "/contacts/{contact_id}/stop",
+    response_model=schemas.ContactPublic,
+    responses=problems(
+        _404="no such contact (or another tenant's)",
+        _409="not running (only PREPASS and PASS stop; a SCHEDULED contact is cancelled)",
+    ),
+)
+def stop_contact(
+    contact_id: str,
+    session: SessionDep,
+    ctx: CtxDep,
+    now: NowDep,
+    principal: OperatorDep,
+    body: schemas.ContactCancel | None = None,
+) -> schemas.ContactPublic:
+    """Stop a running contact. In PREPASS it is CANCELLED at once. In PASS
+    it becomes CANCELLING: the scheduler working the pass ends it within a
+    sync interval (5 s) and a chunk, keeps the frames received as a partial
+    dataset, and the contact becomes CANCELLED, its reason naming the stop
+    and the dataset kept (or none, when no frame was decoded yet)."""
+    reason = body.reason if body is not None else "stopped by user"
+    contact = booking.stop(
+        session,
+        contact_id=contact_id,
+        tenants=principal.tenants(),
+        now=now,
+        reason=f"{reason} (key {principal.name})",
+        events=ctx.events,
+    )
+    return contact_public(contacts.get_contact_for(session, contact_id=contact.id))
 
 
 @router.get(

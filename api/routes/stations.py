@@ -1,16 +1,21 @@
-"""Ground stations, their antennas and antenna maintenance windows (admin writes)."""
+"""Ground stations, their antennas (status) and antenna maintenance windows
+(admin writes): taking an antenna out of service fails the contacts it holds."""
 
 from __future__ import annotations
 
-from fastapi import status
+from typing import Annotated
+
+from fastapi import Path, Response, status
 
 from api import schemas
-from api.deps import AdminDep, ReaderDep, SessionDep
+from api.deps import AdminDep, CtxDep, NowDep, ReaderDep, SessionDep
 from api.routes._responses import problems
 from api.routing import api_router
-from groundstation import inventory
+from groundstation import inventory, maintenance
 
 router = api_router(tags=["ground-stations"])
+
+WindowId = Annotated[int, Path(ge=1, le=2**31 - 1, description="maintenance window id")]
 
 
 def _station(s: object) -> schemas.StationPublic:
@@ -111,21 +116,129 @@ def list_maintenance(
     return schemas.MaintenancesPublic(data=data, count=len(data))
 
 
+_HOLDS = (
+    "Contacts of the antenna that it holds and that have not reached PASS (SCHEDULED, "
+    "PREPASS) become PROVIDER_FAILED, with an event naming the reason; those in PASS or "
+    "POSTPASS are left to finish. The answer lists both."
+)
+
+
 @router.post(
     "/ground-stations/{station_id}/antennas/{antenna_id}/maintenance",
     status_code=status.HTTP_201_CREATED,
-    response_model=schemas.MaintenancePublic,
+    response_model=schemas.MaintenanceChangePublic,
     responses=problems(_404="no such station or antenna"),
+    description="Add a maintenance window: the antenna is not bookable in it. " + _HOLDS,
 )
 def create_maintenance(
     station_id: str,
     antenna_id: str,
     body: schemas.MaintenanceCreate,
     session: SessionDep,
+    ctx: CtxDep,
+    now: NowDep,
     principal: AdminDep,
-) -> schemas.MaintenancePublic:
+) -> schemas.MaintenanceChangePublic:
     inventory.get_antenna(session, station_id=station_id, antenna_id=antenna_id)
-    window = inventory.add_maintenance(
-        session, antenna_id=antenna_id, start=body.start, end=body.end, reason=body.reason
+    change = maintenance.add_window(
+        session,
+        antenna_id=antenna_id,
+        start=body.start,
+        end=body.end,
+        reason=body.reason,
+        now=now,
+        by=f"key {principal.name}",
+        events=ctx.events,
     )
-    return schemas.MaintenancePublic.model_validate(window)
+    return _maintenance_change(change)
+
+
+@router.patch(
+    "/ground-stations/{station_id}/antennas/{antenna_id}/maintenance/{window_id}",
+    response_model=schemas.MaintenanceChangePublic,
+    responses=problems(_404="no such station, antenna or maintenance window"),
+    description="Move, resize or re-word a maintenance window (fields left out keep their "
+    "value). " + _HOLDS,
+)
+def update_maintenance(
+    station_id: str,
+    antenna_id: str,
+    window_id: WindowId,
+    body: schemas.MaintenanceUpdate,
+    session: SessionDep,
+    ctx: CtxDep,
+    now: NowDep,
+    principal: AdminDep,
+) -> schemas.MaintenanceChangePublic:
+    inventory.get_antenna(session, station_id=station_id, antenna_id=antenna_id)
+    change = maintenance.update_window(
+        session,
+        antenna_id=antenna_id,
+        window_id=window_id,
+        start=body.start,
+        end=body.end,
+        reason=body.reason,
+        now=now,
+        by=f"key {principal.name}",
+        events=ctx.events,
+    )
+    return _maintenance_change(change)
+
+
+@router.delete(
+    "/ground-stations/{station_id}/antennas/{antenna_id}/maintenance/{window_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(_404="no such station, antenna or maintenance window"),
+)
+def delete_maintenance(
+    station_id: str, antenna_id: str, window_id: WindowId, session: SessionDep, principal: AdminDep
+) -> Response:
+    """Remove a maintenance window: the antenna is bookable in it again
+    (contacts it failed stay PROVIDER_FAILED)."""
+    inventory.get_antenna(session, station_id=station_id, antenna_id=antenna_id)
+    maintenance.delete_window(session, antenna_id=antenna_id, window_id=window_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.patch(
+    "/ground-stations/{station_id}/antennas/{antenna_id}",
+    response_model=schemas.AntennaChangePublic,
+    responses=problems(_404="no such station or antenna"),
+    description="Set an antenna's status (online, offline, maintenance). Not online: it is "
+    "not bookable, and its contacts from now on are handled as a maintenance window's. " + _HOLDS,
+)
+def update_antenna(
+    station_id: str,
+    antenna_id: str,
+    body: schemas.AntennaUpdate,
+    session: SessionDep,
+    ctx: CtxDep,
+    now: NowDep,
+    principal: AdminDep,
+) -> schemas.AntennaChangePublic:
+    inventory.get_antenna(session, station_id=station_id, antenna_id=antenna_id)
+    antenna, held = maintenance.set_status(
+        session,
+        antenna_id=antenna_id,
+        status=body.status,
+        now=now,
+        by=f"key {principal.name}",
+        events=ctx.events,
+    )
+    return schemas.AntennaChangePublic.model_validate(
+        {
+            **schemas.AntennaPublic.model_validate(antenna).model_dump(),
+            "contacts_failed": held.failed,
+            "contacts_running": held.running,
+        }
+    )
+
+
+def _maintenance_change(change: maintenance.MaintenanceChange) -> schemas.MaintenanceChangePublic:
+    return schemas.MaintenanceChangePublic.model_validate(
+        {
+            **schemas.MaintenancePublic.model_validate(change.window).model_dump(),
+            "contacts_failed": change.contacts.failed,
+            "contacts_running": change.contacts.running,
+        }
+    )

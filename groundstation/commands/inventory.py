@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from groundstation import ephemerides, inventory
+from groundstation import ephemerides, inventory, maintenance
 from groundstation.clock import iso_utc
 from groundstation.commands._context import (
     Context,
@@ -220,10 +220,21 @@ def _antenna_add(args: argparse.Namespace, ctx: Context) -> int:
 
 def _antenna_maintenance(args: argparse.Namespace, ctx: Context) -> int:
     with ctx.session() as s:
-        m = inventory.add_maintenance(
-            s, antenna_id=args.id, start=args.start, end=args.end, reason=args.reason
+        change = maintenance.add_window(
+            s,
+            antenna_id=args.id,
+            start=args.start,
+            end=args.end,
+            reason=args.reason,
+            now=ctx.clock.now(),
+            by="the CLI",
         )
+        m = change.window
         print(f"maintenance {m.id} on {m.antenna_id} {iso_utc(m.start)}..{iso_utc(m.end)}")
+        for contact_id in change.contacts.failed:
+            print(f"contact {contact_id}: PROVIDER_FAILED (in the maintenance window)")
+        for contact_id in change.contacts.running:
+            print(f"contact {contact_id}: in PASS, left running (in the maintenance window)")
     return 0
 
 

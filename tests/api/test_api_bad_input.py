@@ -42,6 +42,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, inspect, select, table, text
 
 from groundstation import apikeys, inventory
+from groundstation.models import Contact
+from groundstation.states import ContactState
+from groundstation.transitions import apply_transition
 
 from .conftest import NOAA18, NOAA19, NOW, TLE, World
 from .helpers import contact_body, first_free_pass
@@ -76,6 +79,8 @@ class Setup:
     contact_id: str
     plan_id: str
     key_id: str
+    window_id: int = 0
+    running_id: str = ""  # a contact in PREPASS (stop)
 
 
 def _in(days: float) -> str:
@@ -97,6 +102,28 @@ VALID: dict[str, Callable[[Setup, int], Request]] = {
         "admin",
         {"station_id": "svalbard", "antenna_id": "sv-s"},
         body={"start": _in(20 + i), "end": _in(20.01 + i), "reason": "bad input test"},
+    ),
+    "PATCH /ground-stations/{station_id}/antennas/{antenna_id}/maintenance/{window_id}": (
+        lambda s, i: Request(
+            "admin",
+            {"station_id": "svalbard", "antenna_id": "sv-s", "window_id": str(s.window_id)},
+            body={"reason": f"bad input test {i}"},
+        )
+    ),
+    "DELETE /ground-stations/{station_id}/antennas/{antenna_id}/maintenance/{window_id}": (
+        lambda s, i: Request(
+            "admin",
+            {"station_id": "svalbard", "antenna_id": "sv-s", "window_id": str(s.window_id)},
+        )
+    ),
+    "PATCH /ground-stations/{station_id}/antennas/{antenna_id}": lambda s, i: Request(
+        "admin", {"station_id": "svalbard", "antenna_id": "sv-s"}, body={"status": "online"}
+    ),
+    "POST /contacts/{contact_id}/stop": lambda s, i: Request(
+        "acme", {"contact_id": s.running_id}, body={"reason": "bad input test"}
+    ),
+    "PATCH /contacts/{contact_id}": lambda s, i: Request(
+        "acme", {"contact_id": s.contact_id}, body={"profile_id": "leo"}
     ),
     "POST /satellites": lambda s, i: Request(
         "acme", body={"norad_id": 90_000 + i, "name": "BAD", "downlink_freq_hz": 437.1e6}
@@ -182,7 +209,29 @@ def _prepare(world: World) -> Setup:
         headers=world.as_("acme"),
     )
     assert plan.status_code == 201 and plan.json()["proposed"], plan.text
-    return Setup(first_free_pass(world, skip=0), booked.json()["id"], plan.json()["id"], key_id)
+    window = world.client.post(
+        "/ground-stations/svalbard/antennas/sv-s/maintenance",
+        json={"start": _in(40), "end": _in(40.01), "reason": "bad input test"},
+        headers=world.as_("admin"),
+    )
+    assert window.status_code == 201, window.text
+    running = world.client.post(
+        "/contacts", json=contact_body(first_free_pass(world, skip=2)), headers=world.as_("acme")
+    )
+    assert running.status_code == 201, running.text
+    with world.session() as s:
+        contact = s.get(Contact, running.json()["id"])
+        assert contact is not None
+        apply_transition(s, contact, ContactState.PREPASS, at=NOW, reason="bad input test")
+        s.commit()
+    return Setup(
+        first_free_pass(world, skip=0),
+        booked.json()["id"],
+        plan.json()["id"],
+        key_id,
+        window.json()["id"],
+        running.json()["id"],
+    )
 
 
 # ---------------------------------------------------------------- the schema

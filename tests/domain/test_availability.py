@@ -10,7 +10,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from groundstation import inventory, passes
+from groundstation import maintenance, passes
 from groundstation.availability import (
     AntennaBusy,
     IntervalIndex,
@@ -106,8 +106,8 @@ def test_passes_and_availability_name_a_maintenance_window_in_the_same_words(
 ) -> None:
     setup_world(session)
     w = first_window(session)
-    inventory.add_maintenance(
-        session, antenna_id="sv-uhf", start=w.aos, end=w.aos + timedelta(minutes=1)
+    maintenance.add_window(
+        session, antenna_id="sv-uhf", start=w.aos, end=w.aos + timedelta(minutes=1), now=NOW
     )
     end = NOW + timedelta(hours=12)  # the range of first_window
     booking_view = next(
@@ -136,11 +136,12 @@ def test_a_plan_keeps_clear_of_maintenance_just_before_its_range(session: Sessio
     plan proposed a window its commit then refused)."""
     setup_world(session)
     w = first_window(session)
-    inventory.add_maintenance(
+    maintenance.add_window(
         session,
         antenna_id="sv-uhf",
         start=w.aos - timedelta(minutes=10),
         end=w.aos - timedelta(minutes=1),
+        now=NOW,
     )
     request = PlanRequest(
         "only",

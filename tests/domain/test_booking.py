@@ -9,7 +9,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from groundstation import booking, ephemerides, inventory, passes
+from groundstation import booking, ephemerides, inventory, maintenance, passes
 from groundstation.errors import (
     AntennaOfflineError,
     BandMismatchError,
@@ -240,12 +240,13 @@ def test_downlink_outside_the_antenna_band_is_refused(session: Session) -> None:
 def test_maintenance_window_blocks_reservations(session: Session) -> None:
     setup_world(session)
     w = first_window(session)
-    inventory.add_maintenance(
+    maintenance.add_window(
         session,
         antenna_id="sv-uhf",
         start=w.los + timedelta(seconds=100),  # only the post-pass + teardown overlap
         end=w.los + timedelta(hours=1),
         reason="feed swap",
+        now=NOW,
     )
     with pytest.raises(MaintenanceConflictError, match="feed swap"):
         reserve_window(session, w)
@@ -254,7 +255,7 @@ def test_maintenance_window_blocks_reservations(session: Session) -> None:
 def test_offline_antenna_is_refused(session: Session) -> None:
     setup_world(session)
     w = first_window(session)
-    inventory.set_antenna_status(session, antenna_id="sv-uhf", status="offline")
+    maintenance.set_status(session, antenna_id="sv-uhf", status="offline", now=NOW)
     with pytest.raises(AntennaOfflineError, match="sv-uhf is offline"):
         reserve_window(session, w)
 

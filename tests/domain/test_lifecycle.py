@@ -12,7 +12,7 @@ from groundstation.events import InMemoryEventSink
 from groundstation.executor import RecordingExecutor
 from groundstation.lifecycle import LifecycleService
 from groundstation.models import Contact, ContactTransition, SchedulerInstance
-from groundstation.states import ContactState
+from groundstation.states import ACTIVE_STATES, ContactState
 
 from .helpers import T0, insert_contact, seed_basic
 
@@ -58,7 +58,7 @@ def _wait_terminal(
         time.sleep(0.1)
 
 
-_ACTIVE = {S.SCHEDULED, S.PREPASS, S.PASS, S.POSTPASS}
+_ACTIVE = set(ACTIVE_STATES)
 
 
 def _history(session_factory: sessionmaker[Session], contact_id: str) -> list[ContactTransition]:

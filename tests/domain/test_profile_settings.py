@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from groundstation import inventory, passes, usage
+from groundstation import inventory, maintenance, passes, usage
 from groundstation.db import make_engine, migrate
 from groundstation.downlink import LinkModel
 from groundstation.errors import (
@@ -228,8 +228,8 @@ def test_times_outside_the_supported_range_are_refused_naming_them(
             session, norad_id=33591, start=min(when, NOW), end=max(when, NOW), now=NOW
         )
     with pytest.raises(ValidationError, match="supported range"):
-        inventory.add_maintenance(
-            session, antenna_id="sv-uhf", start=min(when, NOW), end=max(when, NOW)
+        maintenance.add_window(
+            session, antenna_id="sv-uhf", start=min(when, NOW), end=max(when, NOW), now=NOW
         )
     with pytest.raises(ValidationError, match=f"month '{when.year:04d}-.*supported range"):
         usage.month_range(f"{when.year:04d}-12")

@@ -27,16 +27,30 @@ def test_illegal_transition_error_names_both_states() -> None:
 
 
 def test_terminal_states_have_no_way_out() -> None:
-    assert set(TERMINAL_STATES) == {S.COMPLETED, S.FAILED, S.CANCELLED, S.FAILED_TO_SCHEDULE}
+    assert set(TERMINAL_STATES) == {
+        S.COMPLETED,
+        S.FAILED,
+        S.CANCELLED,
+        S.FAILED_TO_SCHEDULE,
+        S.PROVIDER_FAILED,
+    }
     for terminal in TERMINAL_STATES:
         for target in ContactState:
             with pytest.raises(IllegalTransitionError):
                 check_transition("c", terminal, target)
 
 
-def test_cancel_is_legal_only_from_scheduled() -> None:
+def test_provider_failure_is_legal_from_every_active_state() -> None:
+    allowed = {s for s, nxt in LEGAL_TRANSITIONS.items() if S.PROVIDER_FAILED in nxt}
+    assert allowed == {S.SCHEDULED, S.PREPASS, S.PASS, S.POSTPASS, S.CANCELLING}
+
+
+def test_cancel_is_legal_from_scheduled_prepass_and_cancelling_only() -> None:
+    """Cancelled before the pre-pass, stopped in PREPASS (nothing runs yet),
+    or after a stop during PASS (CANCELLING, the only way out of PASS to it)."""
     allowed = {s for s, nxt in LEGAL_TRANSITIONS.items() if S.CANCELLED in nxt}
-    assert allowed == {S.SCHEDULED}
+    assert allowed == {S.SCHEDULED, S.PREPASS, S.CANCELLING}
+    assert {s for s, nxt in LEGAL_TRANSITIONS.items() if S.CANCELLING in nxt} == {S.PASS}
 
 
 def test_simulated_clock_runs_speedup_times_faster_than_the_wall() -> None:

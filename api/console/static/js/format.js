@@ -67,11 +67,13 @@ export const STATE_COLOURS = {
   COMPLETED: "#1a7f37",
   FAILED: "#cf222e",
   CANCELLED: "#6e7781",
+  CANCELLING: "#57606a",
   FAILED_TO_SCHEDULE: "#953800",
+  PROVIDER_FAILED: "#a40e26",
 };
 
-export const RUNNING_STATES = ["PREPASS", "PASS", "POSTPASS"];
-export const FAILED_STATES = ["FAILED", "FAILED_TO_SCHEDULE"];
+export const RUNNING_STATES = ["PREPASS", "PASS", "POSTPASS", "CANCELLING"];
+export const FAILED_STATES = ["FAILED", "FAILED_TO_SCHEDULE", "PROVIDER_FAILED"];
 
 export function stateBadge(state) {
   return h("span", { class: "state", style: `background:${STATE_COLOURS[state] || "#57606a"}` }, state);

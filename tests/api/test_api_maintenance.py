@@ -1,0 +1,209 @@
+"""Maintenance windows and antenna status over the API: admins create,
+change and delete them; the contacts they hold become PROVIDER_FAILED with
+the reason named (those already in PASS are left to finish)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from groundstation import event_log
+from groundstation.models import Contact
+from groundstation.states import ContactState
+from groundstation.transitions import apply_transition
+
+from .conftest import NOAA19, NOW, World
+from .helpers import contact_body, first_free_pass
+
+BASE = "/ground-stations/svalbard/antennas/sv-uhf"
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _book(world: World, skip: int = 0) -> dict[str, Any]:
+    p = first_free_pass(world, skip=skip)
+    r = world.client.post("/contacts", json=contact_body(p), headers=world.as_("acme"))
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+def _contact(world: World, contact_id: str) -> dict[str, Any]:
+    return dict(world.client.get(f"/contacts/{contact_id}", headers=world.as_("acme")).json())
+
+
+def _maintenance(world: World, start: datetime, end: datetime, reason: str = "feed swap") -> Any:
+    return world.client.post(
+        f"{BASE}/maintenance",
+        json={"start": start.isoformat(), "end": end.isoformat(), "reason": reason},
+        headers=world.as_("admin"),
+    )
+
+
+def test_maintenance_over_a_booked_contact_makes_it_provider_failed_naming_why(
+    world: World,
+) -> None:
+    c = _book(world)
+    aos = _at(c["aos"])
+    with world.session() as session:
+        start = event_log.head(session)
+    r = _maintenance(world, aos + timedelta(seconds=30), aos + timedelta(minutes=30))
+    assert r.status_code == 201, r.text
+    assert (r.json()["contacts_failed"], r.json()["contacts_running"]) == ([c["id"]], [])
+    after = _contact(world, c["id"])
+    assert after["state"] == "PROVIDER_FAILED"
+    assert "maintenance" in after["state_reason"] and "feed swap" in after["state_reason"]
+    assert "key admin" in after["state_reason"]
+    assert (after["history"][-1]["old_state"], after["history"][-1]["new_state"]) == (
+        "SCHEDULED",
+        "PROVIDER_FAILED",
+    )
+    logged = _events_after(world, start, lambda e: e.event.new_state == "PROVIDER_FAILED")
+    assert [(e.event.contact_id, e.event.new_state) for e in logged] == [
+        (c["id"], "PROVIDER_FAILED")
+    ]
+    assert (logged[0].norad_id, logged[0].station, logged[0].antenna) == (
+        NOAA19,
+        "svalbard",
+        "sv-uhf",
+    )
+    listed = world.client.get(
+        "/contacts", params={"state": "PROVIDER_FAILED"}, headers=world.as_("acme")
+    )
+    assert [x["id"] for x in listed.json()["data"]] == [c["id"]]
+
+
+def test_maintenance_elsewhere_leaves_contacts_and_blocks_booking_with_its_reason(
+    world: World,
+) -> None:
+    c = _book(world)
+    p = first_free_pass(world)  # the next free pass
+    r = _maintenance(world, _at(p["aos"]), _at(p["los"]), reason="radome repair")
+    assert r.status_code == 201
+    assert r.json()["contacts_failed"] == []
+    assert _contact(world, c["id"])["state"] == "SCHEDULED"
+    booked = world.client.post("/contacts", json=contact_body(p), headers=world.as_("acme"))
+    assert booked.status_code == 409
+    assert booked.json()["type"].endswith("/maintenance")
+    assert "radome repair" in booked.json()["detail"]
+
+
+def test_widening_a_window_over_a_contact_fails_it_and_deleting_frees_the_antenna(
+    world: World,
+) -> None:
+    c = _book(world)
+    aos = _at(c["aos"])
+    r = _maintenance(world, aos - timedelta(hours=2), aos - timedelta(hours=1))
+    window = r.json()
+    assert window["contacts_failed"] == []
+    r = world.client.patch(
+        f"{BASE}/maintenance/{window['id']}",
+        json={"end": aos.isoformat()},
+        headers=world.as_("admin"),
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["contacts_failed"], _at(r.json()["end"])) == ([c["id"]], aos)
+    assert r.json()["reason"] == "feed swap"
+    r = world.client.delete(f"{BASE}/maintenance/{window['id']}", headers=world.as_("admin"))
+    assert r.status_code == 204
+    listed = world.client.get(f"{BASE}/maintenance", headers=world.as_("acme")).json()
+    assert listed["count"] == 0
+    assert _contact(world, c["id"])["state"] == "PROVIDER_FAILED"  # stays failed
+    again = world.client.post(
+        "/contacts",
+        json={**contact_body({"aos": c["aos"], "los": c["los"]})},
+        headers=world.as_("acme"),
+    )
+    assert again.status_code == 201, again.text
+
+
+def test_a_contact_in_pass_is_left_running_and_reported(world: World) -> None:
+    c = _book(world)
+    with world.session() as session:
+        contact = session.get(Contact, c["id"])
+        assert contact is not None
+        for state in (ContactState.PREPASS, ContactState.PASS):
+            apply_transition(session, contact, state, at=NOW, reason="test")
+        session.commit()
+    aos = _at(c["aos"])
+    r = _maintenance(world, aos, aos + timedelta(minutes=5))
+    assert (r.json()["contacts_failed"], r.json()["contacts_running"]) == ([], [c["id"]])
+    assert _contact(world, c["id"])["state"] == "PASS"
+
+
+def test_only_admins_change_maintenance_and_antenna_status(world: World) -> None:
+    start = NOW + timedelta(days=2)
+    r = world.client.post(
+        f"{BASE}/maintenance",
+        json={"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()},
+        headers=world.as_("acme"),
+    )
+    assert r.status_code == 403
+    window = _maintenance(world, start, start + timedelta(hours=1)).json()
+    for method, path, body in (
+        ("PATCH", f"{BASE}/maintenance/{window['id']}", {"reason": "x"}),
+        ("DELETE", f"{BASE}/maintenance/{window['id']}", None),
+        ("PATCH", BASE, {"status": "offline"}),
+    ):
+        r = world.client.request(method, path, json=body, headers=world.as_("acme"))
+        assert r.status_code == 403, (method, path)
+
+
+def test_a_window_of_another_antenna_is_404_and_a_reversed_window_422(world: World) -> None:
+    start = NOW + timedelta(days=2)
+    window = _maintenance(world, start, start + timedelta(hours=1)).json()
+    other = "/ground-stations/svalbard/antennas/sv-uhf-2"
+    r = world.client.delete(f"{other}/maintenance/{window['id']}", headers=world.as_("admin"))
+    assert r.status_code == 404
+    r = world.client.patch(
+        f"{BASE}/maintenance/{window['id']}",
+        json={"end": (start - timedelta(hours=1)).isoformat()},
+        headers=world.as_("admin"),
+    )
+    assert r.status_code == 422
+    assert "is not before its end" in r.json()["detail"]
+
+
+def test_an_antenna_taken_offline_fails_its_contacts_and_online_is_bookable_again(
+    world: World,
+) -> None:
+    c = _book(world)
+    other = _book(world)  # the next pass, also on sv-uhf
+    r = world.client.patch(BASE, json={"status": "maintenance"}, headers=world.as_("admin"))
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "maintenance"
+    assert sorted(r.json()["contacts_failed"]) == sorted([c["id"], other["id"]])
+    reason = _contact(world, c["id"])["state_reason"]
+    assert "antenna sv-uhf set maintenance by key admin" in reason
+    p = first_free_pass(world, antenna_id="sv-uhf-2")
+    refused = world.client.post("/contacts", json=contact_body(p), headers=world.as_("acme"))
+    assert refused.status_code == 409 and refused.json()["type"].endswith("/antenna-status")
+    r = world.client.patch(BASE, json={"status": "online"}, headers=world.as_("admin"))
+    assert (r.status_code, r.json()["contacts_failed"]) == (200, [])
+    booked = world.client.post("/contacts", json=contact_body(p), headers=world.as_("acme"))
+    assert booked.status_code == 201, booked.text
+
+
+def test_an_unknown_status_is_422_naming_it(world: World) -> None:
+    r = world.client.patch(BASE, json={"status": "broken"}, headers=world.as_("admin"))
+    assert r.status_code == 422
+    assert "broken" in r.json()["detail"]
+
+
+def _events_after(
+    world: World, start: event_log.Position, wanted: Callable[[Any], bool]
+) -> list[Any]:
+    """The ``wanted`` events after ``start``, waiting until one is readable:
+    on PostgreSQL an event is read once no older transaction is open on the
+    server (``event_log``), and other clients of the shared server may hold
+    one (so earlier events may show up after ``start`` too)."""
+    deadline = time.monotonic() + 60.0
+    while True:
+        with world.session() as session:
+            logged = [e for e in event_log.events_after(session, start) if wanted(e)]
+        if logged or time.monotonic() > deadline:
+            return logged
+        time.sleep(0.2)
