@@ -129,7 +129,7 @@ export async function render(main, { args, signal }) {
       ["Max elevation", `${fmtNumber(c.max_elevation_deg)}°`],
       ["Elements epoch", fmtTime(c.ephemeris_epoch)],
     ]),
-    ["SCHEDULED", "PREPASS", "PASS", "POSTPASS"].includes(c.state)
+    ["SCHEDULED", "PREPASS", "PASS", "POSTPASS", "CANCELLING"].includes(c.state)
       ? cancelForm(c, (done) => {
         stateCell.replaceChildren(stateBadge(done.state));
         reasonCell.textContent = done.state_reason || "–";
