@@ -1069,7 +1069,7 @@ class _FrameOutput:
             for r in results:
                 meta = self._meta(r)
                 self.seq += 1
-                self.publisher.publish_frame(r.frame, meta)
+                self.publisher.publish_frame(r.frame, meta, self.run.kafka_topic or None)
                 frames.append(r.frame)
                 metas.append(meta)
                 if r.ok:

@@ -147,9 +147,23 @@ class ProfileSettings(BaseModel):
     demod: DemodSettings = Field(default_factory=DemodSettings)
     decode: DecodeSettings = Field(default_factory=DecodeSettings)
     kafka_topic: str = Field(
-        default="", max_length=200, pattern=r"^[A-Za-z0-9._-]*$", description="Kafka topic name"
+        default="",
+        max_length=200,
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description=(
+            "the profile's own frames topic: its contacts' frames are published there "
+            "(created on the first frame, with the frames topic's retention) instead of "
+            "on <prefix>.frames; empty: the shared frames topic"
+        ),
     )
     dataset_options: DatasetOptions = Field(default_factory=DatasetOptions)
+
+    @field_validator("kafka_topic")
+    @classmethod
+    def _kafka_topic_name(cls, value: str) -> str:
+        if value in (".", ".."):
+            raise ValueError(f"kafka_topic {value!r} is not a valid Kafka topic name")
+        return value
 
     def stored(self) -> dict[str, Any]:
         """The columns of a ``MissionProfile`` row: sections keep only the keys

@@ -47,7 +47,16 @@ class KafkaConfig:
     topic_retention: Mapping[str, TopicRetention] = field(default_factory=dict)
 
     def retention_for(self, topic: str) -> TopicRetention:
-        return self.topic_retention.get(topic, self.retention)
+        """The topic's rolling and retention: its own, else (a mission
+        profile's own frames topic) the frames topic's, else the default."""
+        found = self.topic_retention.get(topic)
+        if found is None:
+            from ingest.topics import TopicNames
+
+            names = TopicNames(self.topic_prefix)
+            if topic not in names.all():
+                found = self.topic_retention.get(names.frames)
+        return found if found is not None else self.retention
 
     def __post_init__(self) -> None:
         if self.partitions < 1:

@@ -177,8 +177,10 @@ class KafkaPublisher:
         self.spool.close()
 
     # -- publishing -----------------------------------------------------------
-    def publish_frame(self, frame: bytes, meta: FrameMeta) -> None:
-        self.spool.append(SpoolRecord(self.topics.frames, meta.key, frame, tuple(meta.headers())))
+    def publish_frame(self, frame: bytes, meta: FrameMeta, topic: str | None = None) -> None:
+        self.spool.append(
+            SpoolRecord(topic or self.topics.frames, meta.key, frame, tuple(meta.headers()))
+        )
 
     def publish_contact_event(self, event: ContactEventMessage) -> None:
         self.spool.append(SpoolRecord(self.topics.contact_events, event.key, event.encode()))

@@ -122,6 +122,7 @@ class Drainer:
         self.last_report = time.monotonic()
         self.producer: Any = None
         self.topics_ready = False
+        self.known_topics: set[str] = set()
         self.stopping = False
 
     # -- messages ---------------------------------------------------------------
@@ -179,27 +180,40 @@ class Drainer:
         if self.read_pos >= self.limit and self.topics_ready:
             return False
         if not self.topics_ready:
-            c = self.config
-            assert c.bootstrap_servers is not None
-            names = TopicNames(c.topic_prefix).all()
-            ensure_topics(
-                c.bootstrap_servers,
-                names,
-                partitions=c.partitions,
-                replication_factor=c.replication_factor,
-                client_id=f"{c.client_id}-admin",
-                topic_configs={t: c.retention_for(t).kafka_configs() for t in names},
-            )
+            self.ensure(TopicNames(self.config.topic_prefix).all())
             self.topics_ready = True
         self.producer = new_producer(self.config)
         self.read_pos = self.acked
         self.conn.send(("connected",))
         return True
 
+    def ensure(self, names: tuple[str, ...] | list[str]) -> None:
+        """Create the topics in ``names`` this process has not seen yet, with
+        the partitions and retention configured (a mission profile's own
+        frames topic is made on its first frame: the broker does not
+        auto-create topics)."""
+        c = self.config
+        assert c.bootstrap_servers is not None
+        new = [n for n in names if n not in self.known_topics]
+        if not new:
+            return
+        ensure_topics(
+            c.bootstrap_servers,
+            new,
+            partitions=c.partitions,
+            replication_factor=c.replication_factor,
+            client_id=f"{c.client_id}-admin",
+            topic_configs={t: c.retention_for(t).kafka_configs() for t in new},
+        )
+        self.known_topics.update(new)
+
     def step(self) -> float:
         """Hand the next records to the producer, collect acknowledgements; returns
         how long to wait for the owner's next message."""
         batch = [] if self.stopping else self.reader.read(self.read_pos, self.limit)
+        unseen = {record.topic for record, _ in batch} - self.known_topics
+        if unseen:
+            self.ensure(sorted(unseen))
         send = self.producer.send
         for record, end in batch:
             future = send(

@@ -48,7 +48,10 @@ class Publisher(Protocol):
 
     topics: TopicNames
 
-    def publish_frame(self, frame: bytes, meta: FrameMeta) -> None: ...
+    def publish_frame(self, frame: bytes, meta: FrameMeta, topic: str | None = None) -> None:
+        """``frame`` on ``topic`` (a mission profile's own frames topic,
+        ``kafka_topic``), else on ``topics.frames``."""
+        ...
 
     def publish_contact_event(self, event: ContactEventMessage) -> None: ...
 
@@ -108,6 +111,9 @@ class LocalLogPublisher:
                 found = self.retention
             elif self.retention is not None and topic in self.retention:
                 found = self.retention[topic]
+            elif self.retention is not None and self.topics.frames in self.retention:
+                # A mission profile's own frames topic: kept as the frames topic.
+                found = self.retention[self.topics.frames]
             else:
                 found = TopicRetention()
             self._retention[topic] = found
@@ -203,8 +209,8 @@ class LocalLogPublisher:
                 fcntl.flock(act.fd, fcntl.LOCK_UN)
             return offset
 
-    def publish_frame(self, frame: bytes, meta: FrameMeta) -> None:
-        self.append(self.topics.frames, meta.key, frame, meta.headers())
+    def publish_frame(self, frame: bytes, meta: FrameMeta, topic: str | None = None) -> None:
+        self.append(topic or self.topics.frames, meta.key, frame, meta.headers())
 
     def publish_contact_event(self, event: ContactEventMessage) -> None:
         self.append(self.topics.contact_events, event.key, event.encode(), [])

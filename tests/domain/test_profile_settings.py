@@ -55,8 +55,17 @@ def cli_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         ({"decode": {"mode": 1}}, ["decode.mode", "decode takes transmitter"]),
         ({"prepass_s": -1.0}, ["prepass_s", "-1"]),
         ({"kafka_topic": "frames topic"}, ["kafka_topic", "'frames topic'"]),
+        ({"kafka_topic": ".."}, ["kafka_topic", "'..' is not a valid Kafka topic name"]),
     ],
-    ids=["demod-string", "dataset-values", "typo", "decode-key", "negative-margin", "topic"],
+    ids=[
+        "demod-string",
+        "dataset-values",
+        "typo",
+        "decode-key",
+        "negative-margin",
+        "topic",
+        "dots",
+    ],
 )
 def test_the_inventory_refuses_bad_profile_settings_naming_them(
     session: Session, settings: dict[str, Any], named: list[str]

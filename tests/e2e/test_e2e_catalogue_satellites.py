@@ -35,6 +35,7 @@ from orbital.stations import parse_stations
 from .conftest import REPO, UNCHECKED_LAG_S, check_frames_h5, check_sigmf_validates, wait_for
 
 PROFILE = "amateur-strong"
+PROFILE_TOPIC = "catalogue-frames"  # the mission profile's own frames topic (kafka_topic)
 SAMPLES = REPO / "sample_tles"
 #: Eb/N0 per channel bit that every frame is sent above (the profile's link
 #: budget; the sweeps lose no frame of these families from about 13 dB)
@@ -103,6 +104,7 @@ def test_a_catalogue_satellite_contact_delivers_every_frame_sent_in_a_simulated_
             demod={"eirp_dbw": 10.0, "g_over_t_db_k": -10.0, "atmosphere_zenith_db": 0.0},
             decode={"transmitter": transmitter},
             dataset_options={"record_iq": True, "record_iq_max_s": 5.0},
+            kafka_topic=PROFILE_TOPIC,  # the profile's own frames topic
         )
         window = next(
             w
@@ -157,11 +159,13 @@ def test_a_catalogue_satellite_contact_delivers_every_frame_sent_in_a_simulated_
     topics = TopicNames(settings.kafka_topic_prefix)
     frames = list(
         follow_frames(
-            LocalLogSource(settings.data_dir / "topics", topics.frames),
+            LocalLogSource(settings.data_dir / "topics", PROFILE_TOPIC),
             contact_id=contact_id,
             idle_timeout_s=0.5,
         )
     )
+    shared = LocalLogSource(settings.data_dir / "topics", topics.frames)
+    assert list(follow_frames(shared, contact_id=contact_id, idle_timeout_s=0.2)) == []
     assert [f.data for f in frames] == sent
     assert [f.meta.sequence for f in frames] == list(range(len(sent)))
     assert all(f.meta.crc_ok is crc_ok and f.meta.norad_id == norad_id for f in frames)

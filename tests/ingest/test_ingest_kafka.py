@@ -456,3 +456,50 @@ def test_consume_cli_prints_the_frames_as_json_lines(
     assert [d["seq"] for d in docs] == list(range(10))
     assert bytes.fromhex(docs[4]["data_hex"]) == frame_bytes("c-z", 4)
     assert docs[4]["crc_ok"] is True
+
+
+def test_a_profile_topic_is_created_on_its_first_frame_and_gets_that_profiles_frames(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    """A mission profile's ``kafka_topic``: its contacts' frames go there, in
+    order per satellite with their headers; the broker does not auto-create
+    topics, so the producer makes it, with the frames topic's retention."""
+    from ingest.topiclog import TopicRetention
+
+    names = TopicNames(topic_prefix)
+    own = f"{topic_prefix}-profile-weather"
+    frames = TopicRetention(retention_ms=2 * 3600 * 1000, segment_ms=900_000)
+    pub = KafkaPublisher(
+        config(kafka_bootstrap, topic_prefix, tmp_path, topic_retention={names.frames: frames})
+    ).start()
+    sent = {}
+    try:
+        for seq in range(100):
+            for contact, norad in (("c-w1", 33591), ("c-w2", 28654)):
+                m = meta(contact, norad, seq)
+                data = frame_bytes(contact, seq)
+                pub.publish_frame(data, m, own)
+                sent[(contact, seq)] = (data, m)
+        assert pub.flush(60)
+    finally:
+        pub.close()
+    got = list(
+        follow_frames(KafkaSource(kafka_bootstrap, own), idle_timeout_s=15.0, max_frames=200)
+    )
+    assert len(got) == 200
+    for fr in got:
+        data, m = sent[(fr.meta.contact_id, fr.meta.sequence)]
+        assert (fr.data, fr.meta) == (data, m)
+    for contact in ("c-w1", "c-w2"):
+        assert [fr.meta.sequence for fr in got if fr.meta.contact_id == contact] == list(range(100))
+    shared = list(
+        follow_frames(KafkaSource(kafka_bootstrap, names.frames), idle_timeout_s=3.0, max_frames=1)
+    )
+    assert shared == []
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        configs = topic_configs(admin, own)
+    finally:
+        admin.close()
+    assert configs["retention.ms"] == "7200000"
+    assert configs["segment.ms"] == "900000"

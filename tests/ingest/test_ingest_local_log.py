@@ -83,6 +83,31 @@ def test_with_no_broker_configured_the_publisher_is_the_local_log(tmp_path: Path
     assert (tmp_path / "gs.frames" / f"{0:020d}.jsonl").is_file()
 
 
+def test_a_profile_topic_gets_its_frames_with_the_frames_topic_retention(tmp_path: Path) -> None:
+    from ingest.topiclog import TopicRetention
+
+    frames_retention = TopicRetention(retention_ms=3_600_000, segment_bytes=4096)
+    pub = open_publisher(
+        KafkaConfig(
+            None,
+            topic_prefix="gs",
+            local_log_dir=tmp_path,
+            topic_retention={"gs.frames": frames_retention},
+        )
+    )
+    assert isinstance(pub, LocalLogPublisher)
+    for seq in range(3):
+        pub.publish_frame(bytes([seq]) * 20, meta(seq), "weather-frames")
+    assert pub.retention_for("weather-frames") == frames_retention
+    pub.close()
+    got = list(follow_frames(LocalLogSource(tmp_path, "weather-frames"), idle_timeout_s=0.2))
+    assert [fr.data for fr in got] == [bytes([s]) * 20 for s in range(3)]
+    assert got[1].meta == meta(1)
+    assert not (tmp_path / "gs.frames").exists() or not list(
+        topiclog.iter_lines(tmp_path, "gs.frames")
+    )
+
+
 def test_local_log_frames_come_back_with_metadata_and_increasing_offsets(tmp_path: Path) -> None:
     frames = [bytes([i]) * 50 for i in range(30)]
     publish(tmp_path, frames)
