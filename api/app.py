@@ -256,6 +256,7 @@ def create_app(
     errors.install(app)
 
     from api.routes import (
+        agents,
         contacts,
         datasets,
         health,
@@ -277,6 +278,7 @@ def create_app(
         plans,
         datasets,
         usage,
+        agents,
     ):
         app.include_router(module.router)
 

@@ -588,3 +588,64 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str
+
+
+# --- station agents (issue 13) ---
+
+
+class AgentHeartbeat(_Body):
+    software_version: str = Field("", max_length=80)
+    front_end: str = Field("", max_length=200, description="its IQ source; says 'simulated'")
+    status: dict[str, Any] = Field(
+        default_factory=dict, description="rotator position, disk space, spool depth, ..."
+    )
+
+
+class AgentStatusPublic(BaseModel):
+    station_id: str
+    registered: bool
+    online: bool
+    last_seen_at: datetime | None
+    software_version: str
+    front_end: str
+    status: dict[str, Any]
+    service_now: datetime = Field(description="the central service clock's time")
+
+
+class AgentContactsPublic(BaseModel):
+    data: list[dict[str, Any]] = Field(
+        description="each: state, run (the ContactRun document), station, antenna"
+    )
+    count: int
+
+
+class AgentFrameUpload(_Body):
+    sequence: int = Field(ge=1)
+    frame_time: Timestamp
+    data: str = Field(description="the frame's bytes, base64", max_length=16384)
+    meta: dict[str, Any] = Field(default_factory=dict, description="FrameMeta headers")
+
+
+class AgentFramesUpload(_Body):
+    frames: list[AgentFrameUpload] = Field(max_length=2000)
+
+
+class AgentFramesStored(BaseModel):
+    received: int
+    new: int
+    stored: int
+
+
+class AgentReportCreate(_Body):
+    ok: bool
+    reason: str = Field("", max_length=4000)
+    frames_total: int = Field(0, ge=0)
+    summary: dict[str, Any] = Field(default_factory=dict)
+
+
+class AgentReportPublic(BaseModel):
+    contact_id: str
+    ok: bool
+    reason: str
+    frames_total: int
+    reported_at: datetime

@@ -47,6 +47,7 @@ from groundstation.errors import (
     NoSuchPassError,
     NotFoundError,
     ProfileSettingsError,
+    SlewRateError,
     ValidationError,
 )
 from groundstation.events import ContactEvent, EventSink, NullEventSink
@@ -296,6 +297,7 @@ def prepare_reservation(
         element_set_from_text(text), station, start, end, policy, norad_id=norad_id, min_el=min_el
     )
     aos, los = _visibility(match, start, end, profile)
+    _require_slew(element_set_from_text(text), station, antenna, aos, los)
     return PreparedReservation(
         satellite=satellite,
         antenna_id=antenna_id,
@@ -400,6 +402,23 @@ def _matching_pass(
             f"by more than {policy.window_tolerance_s:.0f} s"
         )
     return match
+
+
+def _require_slew(
+    element: ElementSet, station: Station, antenna: Antenna, aos: datetime, los: datetime
+) -> None:
+    """Refuse a pass the antenna's rotator cannot follow at its slew rates
+    (``station.pointing.slew_refusal``: the pointing plan, flip included)."""
+    from groundstation.station.pointing import RotatorConfig, slew_refusal
+    from orbital.track import compute_track
+
+    track = compute_track(element, station, start=aos, end=los, step_s=1.0)
+    config = RotatorConfig(
+        max_az_slew_deg_s=antenna.max_az_slew_deg_s, max_el_slew_deg_s=antenna.max_el_slew_deg_s
+    )
+    refusal = slew_refusal(track, config, antenna_id=antenna.id)
+    if refusal is not None:
+        raise SlewRateError(refusal)
 
 
 def _most_overlapping(passes: Sequence[Pass], start: datetime, end: datetime) -> Pass | None:
