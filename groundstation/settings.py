@@ -228,8 +228,7 @@ class Settings(BaseSettings):
     agent_central_url: str = ""
     agent_key: str = ""
     # Agent side: the IQ source: "simulated" (the simulated downlink, labelled
-    # so everywhere), "replay:<path>" (a SigMF/WAV/cf32 recording), or
-    # "tcp:<host>:<port>:<cf32|cs16>" / "rtl_tcp:<host>:<port>".
+    # so everywhere) or "replay:<path>" (a SigMF/WAV/cf32 recording).
     agent_front_end: str = "simulated"
     # Agent side: hamlib rotctld as "host:port" (empty: no antenna control).
     agent_rotctld: str = ""
