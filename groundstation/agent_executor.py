@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from groundstation.agents import agent_status, frames_after
+from groundstation.agents import agent_status, frames_after, published_meta
 from groundstation.clock import Clock, iso_utc
 from groundstation.contact_datasets import accept_dataset
 from groundstation.executor import ContactExecutionError, ContactExecutor, ContactRun
@@ -240,14 +240,7 @@ class _Report:
 
 
 def _meta(frame: AgentFrame) -> FrameMeta:
-    """The frame's published metadata: the agent's headers (``meta``), the
-    contact and sequence as stored."""
-    texts = {str(k): str(v) for k, v in (frame.meta or {}).items()}
-    texts["contact-id"] = frame.contact_id
-    texts["seq"] = str(frame.sequence)
-    headers = [(FrameMeta.SCHEMA_FIELD, FrameMeta.SCHEMA_ID.encode())]
-    headers += [(k, v.encode()) for k, v in texts.items() if k != FrameMeta.SCHEMA_FIELD]
-    return FrameMeta.from_headers(headers)
+    return published_meta(frame.contact_id, frame.sequence, dict(frame.meta or {}))
 
 
 class StationRouter:

@@ -41,6 +41,8 @@ from groundstation.models import (
     StationAgent,
 )
 from groundstation.states import ACTIVE_STATE_VALUES
+from ingest.errors import ContractError
+from ingest.topics import FrameMeta
 
 _RUN = TypeAdapter(ContactRun)
 
@@ -190,6 +192,21 @@ class UploadedFrame:
     meta: dict[str, Any]
 
 
+def published_meta(contact_id: str, sequence: int, meta: dict[str, Any]) -> FrameMeta:
+    """The ``FrameMeta`` a frame is published with: the agent's headers
+    (``meta``, header name -> text), the contact and sequence as stored.
+    ``ValidationError`` names what does not validate."""
+    texts = {str(k): str(v) for k, v in meta.items() if k != FrameMeta.SCHEMA_FIELD}
+    texts["contact-id"] = contact_id
+    texts["seq"] = str(sequence)
+    headers = [(FrameMeta.SCHEMA_FIELD, FrameMeta.SCHEMA_ID.encode())]
+    headers += [(k, v.encode()) for k, v in texts.items()]
+    try:
+        return FrameMeta.from_headers(headers)
+    except (ContractError, ValueError) as exc:
+        raise ValidationError(f"frame {sequence} metadata does not validate: {exc}") from exc
+
+
 def decode_frame(item: dict[str, Any]) -> UploadedFrame:
     """One frame of an upload (``sequence``, ``frame_time``, base64 ``data``,
     ``meta``) -> ``UploadedFrame``; ``ValidationError`` names a bad field."""
@@ -201,7 +218,9 @@ def decode_frame(item: dict[str, Any]) -> UploadedFrame:
         raise ValidationError(f"frame {item!r:.120} does not validate: {exc}") from exc
     if sequence < 1:
         raise ValidationError(f"frame sequence is {sequence}, expected >= 1")
-    return UploadedFrame(sequence, frame_time, data, dict(item.get("meta") or {}))
+    meta = dict(item.get("meta") or {})
+    published_meta("-", sequence, meta)  # refused here, not when published
+    return UploadedFrame(sequence, frame_time, data, meta)
 
 
 def store_frames(

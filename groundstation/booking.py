@@ -52,7 +52,14 @@ from groundstation.errors import (
 )
 from groundstation.events import ContactEvent, EventSink, NullEventSink
 from groundstation.inventory import get_satellite, profile_visible
-from groundstation.models import Antenna, Contact, MissionProfile, Satellite, new_id
+from groundstation.models import (
+    Antenna,
+    Contact,
+    MissionProfile,
+    Satellite,
+    StationAgent,
+    new_id,
+)
 from groundstation.policy import BookingPolicy
 from groundstation.prediction import (
     element_set_from_text,
@@ -286,6 +293,8 @@ def prepare_reservation(
         satellite = get_satellite(session, norad_id=norad_id)
     antenna, profile = _antenna_and_profile(session, antenna_id, profile_id, tenant)
     _require_workable(satellite, antenna, profile)
+    # A station agent moves a real rotator; the in-process simulator moves none.
+    has_rotator = session.get(StationAgent, antenna.station_id) is not None
     ephemeris = usable_ephemeris(session, satellite, now, policy)
     min_el = required_elevation_deg(antenna, profile)
     station = orbital_station(antenna.station, min_elevation_deg=min_el)
@@ -297,7 +306,8 @@ def prepare_reservation(
         element_set_from_text(text), station, start, end, policy, norad_id=norad_id, min_el=min_el
     )
     aos, los = _visibility(match, start, end, profile)
-    _require_slew(element_set_from_text(text), station, antenna, aos, los)
+    if has_rotator:
+        _require_slew(element_set_from_text(text), station, antenna, aos, los)
     return PreparedReservation(
         satellite=satellite,
         antenna_id=antenna_id,
@@ -408,7 +418,9 @@ def _require_slew(
     element: ElementSet, station: Station, antenna: Antenna, aos: datetime, los: datetime
 ) -> None:
     """Refuse a pass the antenna's rotator cannot follow at its slew rates
-    (``station.pointing.slew_refusal``: the pointing plan, flip included)."""
+    (``station.pointing.slew_refusal``: the pointing plan, flip included).
+    Checked at stations run by an agent (``StationAgent``), whose contacts
+    move a real rotator; contacts simulated in-process move none."""
     from groundstation.station.pointing import RotatorConfig, slew_refusal
     from orbital.track import compute_track
 

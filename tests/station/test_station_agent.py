@@ -267,6 +267,19 @@ def test_a_station_key_reads_and_reports_only_for_its_own_station(central: Centr
     assert call("GET", theirs + "/contacts", central.key).status_code == 404
     heartbeat = {"software_version": "x"}
     assert call("POST", theirs + "/heartbeat", central.key, heartbeat).status_code == 404
+    # A frame whose metadata does not validate is refused at upload, named.
+    bad = {
+        "frames": [
+            {
+                "sequence": 1,
+                "frame_time": central.start.isoformat(),
+                "data": base64.b64encode(b"x").decode(),
+                "meta": {"vc": "not-a-number"},
+            }
+        ]
+    }
+    refused = call("POST", f"{mine}/contacts/{central.contact_id}/frames", central.key, bad)
+    assert refused.status_code == 422 and "frame 1 metadata does not validate" in refused.text
     # Nothing else: bookings, contacts, datasets answer 403 to a station key.
     for path in ("/contacts", "/datasets", "/satellites"):
         assert call("GET", path, central.key).status_code == 403, path

@@ -12,7 +12,7 @@ import pytest
 from skyfield.api import EarthSatellite, load, wgs84
 from sqlalchemy.orm import Session
 
-from groundstation import ephemerides, inventory
+from groundstation import agents, ephemerides, inventory
 from groundstation.booking import reserve
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.errors import SlewRateError
@@ -53,6 +53,10 @@ def session(tmp_path: Path) -> Session:
         s, norad_id=NOAA18, name="NOAA 18", tenant="acme", downlink_freq_hz=437.5e6
     )
     inventory.add_profile(s, profile_id="leo", min_viable_duration_s=60)
+    # The station is run by an agent: its contacts move a real rotator.
+    agents.record_heartbeat(
+        s, station_id="under", software_version="t", front_end="t", status={}, now=NOW
+    )
     ephemerides.upload_ephemerides(s, text=TLE.read_text(), now=NOW)
     return s
 
@@ -81,4 +85,15 @@ def test_a_zenith_pass_is_refused_on_an_antenna_too_slow_to_follow_it(session: S
 
 def test_the_same_pass_books_on_an_antenna_that_slews_fast_enough(session: Session) -> None:
     contact = _book(session, "azel-fast")
+    assert getattr(contact, "max_elevation_deg", 0.0) > 85.0
+
+
+def test_a_station_without_an_agent_books_it_its_contacts_move_no_rotator(
+    session: Session,
+) -> None:
+    from groundstation.models import StationAgent
+
+    session.delete(session.get(StationAgent, "under"))
+    session.commit()
+    contact = _book(session, "azel-slow")
     assert getattr(contact, "max_elevation_deg", 0.0) > 85.0
