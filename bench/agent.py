@@ -216,8 +216,7 @@ def run_once(n: int, tmp: Path) -> dict[str, float]:
         runtime.close()
         app.state.ctx.engine.dispose()
     assert len(executor.outcomes) == len(ids), (
-        f"{len(ids) - len(executor.outcomes)} of {len(ids)} contacts did not complete: "
-        f"{errors}"
+        f"{len(ids) - len(executor.outcomes)} of {len(ids)} contacts did not complete: {errors}"
     )
     assert sum(o.frames_published for o in executor.outcomes.values()) == frames[0]
     ms = np.array(latencies) * 1e3
