@@ -619,15 +619,26 @@ class AgentContactsPublic(BaseModel):
     count: int
 
 
+HeaderName = Annotated[str, Field(max_length=16)]
+HeaderText = Annotated[str, Field(max_length=80)]  # station and antenna ids: 80
+
+
 class AgentFrameUpload(_Body):
-    sequence: int = Field(ge=1)
+    sequence: int = Field(ge=1, le=2**31 - 1)
     frame_time: Timestamp
-    data: str = Field(description="the frame's bytes, base64", max_length=16384)
-    meta: dict[str, Any] = Field(default_factory=dict, description="FrameMeta headers")
+    data: str = Field(
+        description="the frame's bytes, base64 (frames up to 1536 bytes)",
+        max_length=2048,
+        pattern=r"^[A-Za-z0-9+/]*={0,2}$",
+    )
+    meta: dict[HeaderName, HeaderText] = Field(
+        default_factory=dict, max_length=12, description="FrameMeta headers (name -> text)"
+    )
 
 
 class AgentFramesUpload(_Body):
-    frames: list[AgentFrameUpload] = Field(max_length=2000)
+    # Small batches: the largest body stays well under the request body limit.
+    frames: list[AgentFrameUpload] = Field(max_length=40)
 
 
 class AgentFramesStored(BaseModel):

@@ -15,7 +15,7 @@ the central executor publishes the frames and builds the dataset.
 
 Measured: wall time from the first pass start to the last dataset ready;
 contacts/s and frames/s end to end; upload request latency (p50, p99 over
-all batches of 200 frames); CPU of the central executor per contact (its
+all batches of 40 frames); CPU of the central executor per contact (its
 thread's CPU time: the API's request handling is in the same process and
 not included). Reference, same run: the agents' DSP alone (``dsp_s``, the
 longest pass), so ``overhead_ratio`` = end-to-end wall / DSP wall says what

@@ -56,7 +56,7 @@ from orbital.stations import Station
 log = logging.getLogger(__name__)
 
 #: Frames per upload request.
-UPLOAD_BATCH = 200
+UPLOAD_BATCH = 40
 
 
 class CentralUnavailableError(Exception):

@@ -34,7 +34,7 @@ from groundstation.station.agent import (
 from groundstation.station.spool import Spool
 from ingest.consumer import LocalLogSource, follow_frames
 from ingest.dataset import DatasetReader
-from ingest.topics import TopicNames
+from ingest.topics import FrameMeta, TopicNames
 from tests.api.conftest import serve
 from tests.e2e.conftest import (
     DEMO_PROFILE,
@@ -218,11 +218,23 @@ def test_agent_buffers_during_a_central_outage_and_uploads_afterwards(
 ) -> None:
     agent = _agent(central, tmp_path)
     spool = agent.spool
+    meta = FrameMeta(
+        contact_id=central.contact_id,
+        norad_id=1,
+        station=central.station_id,
+        antenna="a",
+        frame_time=central.start,
+        virtual_channel=0,
+        frame_counter=0,
+        rs_corrections=0,
+        crc_ok=True,
+        sequence=1,
+    )
     frame = {
         "sequence": 1,
         "frame_time": central.start.isoformat(),
         "data": base64.b64encode(b"\x01\x02").decode(),
-        "meta": {},
+        "meta": {n: v.decode() for n, v in meta.headers() if n != meta.SCHEMA_FIELD},
     }
     spool.add_frames(central.contact_id, [frame])
     spool.put_report(central.contact_id, {"ok": False, "reason": "test", "frames_total": 1})
