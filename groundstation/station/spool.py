@@ -24,6 +24,12 @@ from pathlib import Path
 from typing import Any
 
 
+def _last_byte(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1)
+
+
 class Spool:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -56,7 +62,10 @@ class Spool:
             return
         d = self._dir(contact_id)
         d.mkdir(parents=True, exist_ok=True)
-        with self._lock, open(d / "frames.jsonl", "a") as f:
+        path = d / "frames.jsonl"
+        with self._lock, open(path, "a") as f:
+            if f.tell() and _last_byte(path) != b"\n":
+                f.write("\n")  # end a line cut by a crash: it stays unreadable alone
             for frame in frames:
                 f.write(json.dumps(frame, separators=(",", ":")) + "\n")
             f.flush()
@@ -69,8 +78,10 @@ class Spool:
         out = []
         with self._lock, open(path) as f:
             for line in f:
-                if line.endswith("\n"):  # a line cut by a crash is not a frame
+                try:
                     out.append(json.loads(line))
+                except json.JSONDecodeError:  # a line cut by a crash is not a frame
+                    continue
         return out
 
     def acked(self, contact_id: str) -> int:
