@@ -48,6 +48,7 @@ from groundstation.errors import (
     NotFoundError,
     ProfileSettingsError,
     SlewRateError,
+    StationOfflineError,
     ValidationError,
 )
 from groundstation.events import ContactEvent, EventSink, NullEventSink
@@ -294,7 +295,10 @@ def prepare_reservation(
     antenna, profile = _antenna_and_profile(session, antenna_id, profile_id, tenant)
     _require_workable(satellite, antenna, profile)
     # A station agent moves a real rotator; the in-process simulator moves none.
-    has_rotator = session.get(StationAgent, antenna.station_id) is not None
+    agent = session.get(StationAgent, antenna.station_id)
+    has_rotator = agent is not None
+    if agent is not None:
+        _require_agent_online(agent, now, policy)
     ephemeris = usable_ephemeris(session, satellite, now, policy)
     min_el = required_elevation_deg(antenna, profile)
     station = orbital_station(antenna.station, min_elevation_deg=min_el)
@@ -412,6 +416,17 @@ def _matching_pass(
             f"by more than {policy.window_tolerance_s:.0f} s"
         )
     return match
+
+
+def _require_agent_online(agent: StationAgent, now: datetime, policy: BookingPolicy) -> None:
+    silent_s = (now - agent.last_seen_at).total_seconds()
+    if silent_s > policy.agent_booking_offline_s:
+        raise StationOfflineError(
+            f"station {agent.station_id} offline since {iso_utc(agent.last_seen_at)} "
+            f"({silent_s:.0f} s without a heartbeat from its agent, more than "
+            f"GS_AGENT_BOOKING_OFFLINE_S={policy.agent_booking_offline_s:g}); "
+            "book when its agent is back"
+        )
 
 
 def _require_slew(

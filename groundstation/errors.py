@@ -134,6 +134,12 @@ class SlewRateError(BookingRefusedError):
     rule = "slew-rate"
 
 
+class StationOfflineError(BookingRefusedError):
+    """The station's agent has been silent longer than allowed."""
+
+    rule = "station-offline"
+
+
 class EphemerisError(BookingRefusedError):
     """No usable ephemeris, or the one in force is older than allowed."""
 

@@ -222,6 +222,9 @@ class Settings(BaseSettings):
     agent_report_timeout_s: float = 120.0
     # Central side: how far ahead an agent is told its contacts.
     agent_contacts_horizon_s: float = 86_400.0
+    # Central side: booking at a station whose agent has been offline longer
+    # than this is refused, with since when.
+    agent_booking_offline_s: float = 3600.0
     # Agent side (`groundstation agent`): its station, the central API and
     # the station key (`groundstation keys create --role station --station ID`).
     agent_station_id: str = ""
@@ -404,6 +407,7 @@ class Settings(BaseSettings):
         "agent_offline_after_s",
         "agent_report_timeout_s",
         "agent_contacts_horizon_s",
+        "agent_booking_offline_s",
         "agent_heartbeat_s",
         "agent_poll_s",
     )

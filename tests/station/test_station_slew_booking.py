@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from groundstation import agents, ephemerides, inventory
 from groundstation.booking import reserve
 from groundstation.db import make_engine, make_session_factory, migrate
-from groundstation.errors import SlewRateError
+from groundstation.errors import SlewRateError, StationOfflineError
 
 REPO = Path(__file__).resolve().parents[2]
 TLE = REPO / "tests" / "data" / "domain" / "sample.tle"
@@ -97,3 +97,20 @@ def test_a_station_without_an_agent_books_it_its_contacts_move_no_rotator(
     session.commit()
     contact = _book(session, "azel-slow")
     assert getattr(contact, "max_elevation_deg", 0.0) > 85.0
+
+
+def test_booking_at_a_station_whose_agent_is_long_silent_is_refused_naming_since_when(
+    session: Session,
+) -> None:
+    agents.record_heartbeat(
+        session,
+        station_id="under",
+        software_version="t",
+        front_end="t",
+        status={},
+        now=NOW - timedelta(hours=2),
+    )
+    with pytest.raises(StationOfflineError) as refused:
+        _book(session, "azel-fast")
+    assert "station under offline since 2023-07-04T16:00:00Z" in str(refused.value)
+    assert "GS_AGENT_BOOKING_OFFLINE_S=3600" in str(refused.value)
