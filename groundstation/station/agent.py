@@ -343,8 +343,17 @@ class PointAlong:
     """Points a rotator along a pass in a thread (``groundstation.station.tracker``)
     and summarises how closely it followed."""
 
-    def __init__(self, *, host: str, port: int, clock: Clock, antenna: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        clock: Clock,
+        antenna: dict[str, Any],
+        update_s: float = 1.0,
+    ) -> None:
         self.host, self.port, self.clock, self.antenna = host, port, clock, antenna
+        self.update_s = update_s
         self._thread: threading.Thread | None = None
         self._result: dict[str, Any] = {}
 
@@ -365,6 +374,7 @@ class PointAlong:
                     rotator.limits(),
                     max_az_slew_deg_s=float(self.antenna.get("max_az_slew_deg_s", 10.0)),
                     max_el_slew_deg_s=float(self.antenna.get("max_el_slew_deg_s", 10.0)),
+                    update_s=self.update_s,
                 )
                 plan = plan_pointing(track, config, current=rotator.position())
                 report = Tracker(rotator, config, self.clock).track(plan, stop=stop)
@@ -373,8 +383,12 @@ class PointAlong:
             self._result = {
                 "rotctld": f"{self.host}:{self.port}",
                 "samples": len(report.samples),
+                # commanded vs read back right after each command
                 "max_az_error_deg": max(az, default=0.0),
                 "max_el_error_deg": max(el, default=0.0),
+                "p95_az_error_deg": float(np.percentile(az, 95)) if az else 0.0,
+                "p95_el_error_deg": float(np.percentile(el, 95)) if el else 0.0,
+                "preposition_late_s": report.preposition_late_s,
                 "flipped": plan.flipped,
                 "errors": report.errors[:10],
             }
