@@ -396,9 +396,11 @@ class PointAlong:
             log.exception("antenna control failed")
             self._result = {"rotctld": f"{self.host}:{self.port}", "error": str(exc)}
 
-    def finish(self) -> dict[str, Any]:
+    def finish(self, timeout_s: float = 60.0) -> dict[str, Any]:
+        """The summary once the tracker has parked (empty if it has not
+        within ``timeout_s`` wall seconds)."""
         if self._thread is not None:
-            self._thread.join(timeout=60.0)
+            self._thread.join(timeout=timeout_s)
         return dict(self._result)
 
 
