@@ -257,6 +257,7 @@ def create_app(
     errors.install(app)
 
     from api.routes import (
+        agents,
         apikeys,
         contacts,
         datasets,
@@ -282,6 +283,7 @@ def create_app(
         usage,
         apikeys,
         ground_track,
+        agents,
     ):
         app.include_router(module.router)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from fastapi import HTTPException, status
 
-ADMIN, OPERATOR, SCIENTIST = "admin", "operator", "scientist"
+ADMIN, OPERATOR, SCIENTIST, STATION = "admin", "operator", "scientist", "station"
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ class Principal:
     role: str
     tenant: str
     granted_tenants: tuple[str, ...]
+    # A ``station`` key's station (empty for the other roles).
+    station_id: str = ""
 
     @property
     def is_admin(self) -> bool:
@@ -34,6 +36,8 @@ class Principal:
             return None
         if self.role == OPERATOR:
             return (self.tenant,)
+        if self.role == STATION:
+            return ()
         return self.granted_tenants
 
     def sees(self, tenant: str) -> bool:

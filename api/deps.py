@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from api.auth import ADMIN, OPERATOR, SCIENTIST, Principal
+from api.auth import ADMIN, OPERATOR, SCIENTIST, STATION, Principal
 from api.context import AppContext
 from api.routing import IN_ROUTE
 from groundstation.apikeys import authenticate, hash_key
@@ -112,7 +112,9 @@ async def get_principal(
     return principal
 
 
-def _look_up_key(ctx: AppContext, key: str) -> tuple[str, str, str, str, tuple[str, ...]] | None:
+def _look_up_key(
+    ctx: AppContext, key: str
+) -> tuple[str, str, str, str, tuple[str, ...], str] | None:
     # One statement outside any transaction: no BEGIN/COMMIT round trips, and
     # on SQLite no write lock (its transactions begin IMMEDIATE).
     with ctx.engine.connect() as conn:
@@ -133,6 +135,7 @@ def _role_dep(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
 AdminDep = Annotated[Principal, Depends(_role_dep(ADMIN))]
 OperatorDep = Annotated[Principal, Depends(_role_dep(ADMIN, OPERATOR))]
 ReaderDep = Annotated[Principal, Depends(_role_dep(ADMIN, OPERATOR, SCIENTIST))]
+StationKeyDep = Annotated[Principal, Depends(_role_dep(STATION))]
 
 
 def _query_names(dependant: Any) -> set[str]:

@@ -660,3 +660,75 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str
+
+
+# --- station agents (issue 13) ---
+
+
+class AgentHeartbeat(_Body):
+    software_version: str = Field("", max_length=80)
+    front_end: str = Field("", max_length=200, description="its IQ source; says 'simulated'")
+    status: dict[str, Any] = Field(
+        default_factory=dict, description="rotator position, disk space, spool depth, ..."
+    )
+
+
+class AgentStatusPublic(BaseModel):
+    station_id: str
+    registered: bool
+    online: bool
+    last_seen_at: datetime | None
+    software_version: str
+    front_end: str
+    status: dict[str, Any]
+    service_now: datetime = Field(description="the central service clock's time")
+
+
+class AgentContactsPublic(BaseModel):
+    data: list[dict[str, Any]] = Field(
+        description="each: state, run (the ContactRun document), station, antenna"
+    )
+    count: int
+
+
+HeaderName = Annotated[str, Field(max_length=16)]
+HeaderText = Annotated[str, Field(max_length=80)]  # station and antenna ids: 80
+
+
+class AgentFrameUpload(_Body):
+    sequence: int = Field(ge=1, le=2**31 - 1)
+    frame_time: Timestamp
+    data: str = Field(
+        description="the frame's bytes, base64 (frames up to 1536 bytes)",
+        max_length=2048,
+        pattern=r"^[A-Za-z0-9+/]*={0,2}$",
+    )
+    meta: dict[HeaderName, HeaderText] = Field(
+        default_factory=dict, max_length=12, description="FrameMeta headers (name -> text)"
+    )
+
+
+class AgentFramesUpload(_Body):
+    # Small batches: the largest body stays well under the request body limit.
+    frames: list[AgentFrameUpload] = Field(max_length=40)
+
+
+class AgentFramesStored(BaseModel):
+    received: int
+    new: int
+    stored: int
+
+
+class AgentReportCreate(_Body):
+    ok: bool
+    reason: str = Field("", max_length=4000)
+    frames_total: int = Field(0, ge=0)
+    summary: dict[str, Any] = Field(default_factory=dict)
+
+
+class AgentReportPublic(BaseModel):
+    contact_id: str
+    ok: bool
+    reason: str
+    frames_total: int
+    reported_at: datetime

@@ -50,6 +50,8 @@ from groundstation.errors import (
     NoSuchPassError,
     NotFoundError,
     ProfileSettingsError,
+    SlewRateError,
+    StationOfflineError,
     TrimOnlyError,
     UpdateRefusedError,
     ValidationError,
@@ -57,7 +59,14 @@ from groundstation.errors import (
 )
 from groundstation.events import ContactEvent, EventSink, NullEventSink
 from groundstation.inventory import get_satellite, profile_visible
-from groundstation.models import Antenna, Contact, MissionProfile, Satellite, new_id
+from groundstation.models import (
+    Antenna,
+    Contact,
+    MissionProfile,
+    Satellite,
+    StationAgent,
+    new_id,
+)
 from groundstation.policy import BookingPolicy
 from groundstation.prediction import (
     element_set_from_text,
@@ -291,6 +300,11 @@ def prepare_reservation(
         satellite = get_satellite(session, norad_id=norad_id)
     antenna, profile = _antenna_and_profile(session, antenna_id, profile_id, tenant)
     _require_workable(satellite, antenna, profile)
+    # A station agent moves a real rotator; the in-process simulator moves none.
+    agent = session.get(StationAgent, antenna.station_id)
+    has_rotator = agent is not None
+    if agent is not None:
+        _require_agent_online(agent, now, policy)
     ephemeris = usable_ephemeris(session, satellite, now, policy)
     min_el = required_elevation_deg(antenna, profile)
     station = orbital_station(antenna.station, min_elevation_deg=min_el)
@@ -302,6 +316,8 @@ def prepare_reservation(
         element_set_from_text(text), station, start, end, policy, norad_id=norad_id, min_el=min_el
     )
     aos, los = _visibility(match, start, end, profile)
+    if has_rotator:
+        _require_slew(element_set_from_text(text), station, antenna, aos, los)
     return PreparedReservation(
         satellite=satellite,
         antenna_id=antenna_id,
@@ -425,6 +441,36 @@ def _matching_pass(
             f"by more than {policy.window_tolerance_s:.0f} s"
         )
     return match
+
+
+def _require_agent_online(agent: StationAgent, now: datetime, policy: BookingPolicy) -> None:
+    silent_s = (now - agent.last_seen_at).total_seconds()
+    if silent_s > policy.agent_booking_offline_s:
+        raise StationOfflineError(
+            f"station {agent.station_id} offline since {iso_utc(agent.last_seen_at)} "
+            f"({silent_s:.0f} s without a heartbeat from its agent, more than "
+            f"GS_AGENT_BOOKING_OFFLINE_S={policy.agent_booking_offline_s:g}); "
+            "book when its agent is back"
+        )
+
+
+def _require_slew(
+    element: ElementSet, station: Station, antenna: Antenna, aos: datetime, los: datetime
+) -> None:
+    """Refuse a pass the antenna's rotator cannot follow at its slew rates
+    (``station.pointing.slew_refusal``: the pointing plan, flip included).
+    Checked at stations run by an agent (``StationAgent``), whose contacts
+    move a real rotator; contacts simulated in-process move none."""
+    from groundstation.station.pointing import RotatorConfig, slew_refusal
+    from orbital.track import compute_track
+
+    track = compute_track(element, station, start=aos, end=los, step_s=1.0)
+    config = RotatorConfig(
+        max_az_slew_deg_s=antenna.max_az_slew_deg_s, max_el_slew_deg_s=antenna.max_el_slew_deg_s
+    )
+    refusal = slew_refusal(track, config, antenna_id=antenna.id)
+    if refusal is not None:
+        raise SlewRateError(refusal)
 
 
 def _most_overlapping(passes: Sequence[Pass], start: datetime, end: datetime) -> Pass | None:

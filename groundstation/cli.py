@@ -46,6 +46,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "apikeys",
     "serve",
     "housekeeping",
+    "agent",
 )
 
 # Subcommand -> the module under groundstation.commands that registers it
@@ -71,6 +72,7 @@ COMMAND_OF: dict[str, str] = {
     "keys": "apikeys",
     "serve": "serve",
     "housekeeping": "housekeeping",
+    "agent": "agent",
 }
 
 EXIT_REFUSED = 1

@@ -356,97 +356,14 @@ class DownlinkExecutor:
             progress.done = True
 
     def _ccsds_pass(self, run: ContactRun) -> tuple[_PassLink, _SimulatedDownlink, _PassReceiver]:
-        """A pass of a satellite with a built-in framing profile: the imaging
-        payload's TM frames through ``dsp.transmitter``, the ``dsp.receiver``
-        told the predicted Doppler."""
-        profile = _framing_profile(run)
-        data_rate_bps = (
-            float(profile.symbol_rate) * profile.bits_per_symbol * profile.info_bits_per_channel_bit
-        )
-        link = self._pass_link(
-            run,
-            framing=profile.name,
-            frame_length=profile.frame_length,
-            data_rate_bps=data_rate_bps,
-            esn0_minus_ebn0_db=esn0_db_for(profile, 0.0),
-            samples_per_symbol=self.sps,
-        )
-        downlink = _SimulatedDownlink.for_pass(
-            run, link, profile, self.sps, keep_sent=self.keep_sent
-        )
-        receiver = Receiver(
-            profile,
-            ReceiverConfig(
-                fs_hz=downlink.fs_hz,
-                doppler_time_s=link.track.t_s,
-                doppler_freq_hz=link.doppler_hz,
-                max_rate_hz_s=5.0,
-            ),
-        )
-        return link, downlink, _CcsdsReceiver(receiver, profile)
+        station = self._station(run.station_id, 0.0)
+        return ccsds_pass(run, station, self.link, self.sps, keep_sent=self.keep_sent)
 
     def _catalogue_pass(
         self, run: ContactRun
     ) -> tuple[_PassLink, _SimulatedDownlink, _PassReceiver]:
-        """A pass of a satellite linked to the catalogue: random frames of its
-        transmitter (``decode.transmitter``) through ``dsp.amateur_tx``,
-        decoded by the ``SatelliteReceiver`` that ``groundstation decode``
-        uses, on that transmitter only."""
-        try:
-            sat, tx = catalogue_transmitter(run.norad_id, run.decode.transmitter)
-        except (NotFoundError, SatelliteSpecError) as exc:
-            raise ContactExecutionError(f"satellite NORAD {run.norad_id}: {exc}") from exc
-        sender = CatalogueTransmitter(tx, seed=_seed(run))
-        # Eb/N0 per channel bit (binary modulations: Es/N0), as dsp.sweep defines it
-        link = self._pass_link(
-            run,
-            framing=f"catalogue: {sat.name} / {tx.name} ({tx.modulation} {tx.baud_rate:g} Bd, "
-            f"{tx.framing})",
-            frame_length=frame_bytes(tx),
-            data_rate_bps=float(tx.baud_rate),
-            esn0_minus_ebn0_db=0.0,
-            samples_per_symbol=sender.fs_hz / float(tx.baud_rate),
-        )
-        downlink = _SimulatedDownlink.for_catalogue(run, link, sender, keep_sent=self.keep_sent)
-        one = dataclasses.replace(sat, transmitters=(tx,))
-        receiver = SatelliteReceiver(one, sender.fs_hz, iq=True)
-        return link, downlink, _CatalogueReceiver(receiver, sender.fs_hz, tx.framing)
-
-    def _pass_link(
-        self,
-        run: ContactRun,
-        *,
-        framing: str,
-        frame_length: int,
-        data_rate_bps: float,
-        esn0_minus_ebn0_db: float,
-        samples_per_symbol: float,
-    ) -> _PassLink:
-        """The contact's track (1-s steps, AOS..LOS) and the link along it."""
         station = self._station(run.station_id, 0.0)
-        element = element_set_from_text(run.ephemeris_text)
-        duration_s = (run.los - run.aos).total_seconds()
-        if duration_s <= 0:
-            raise ContactExecutionError(f"contact window {run.aos}..{run.los} is empty")
-        track = compute_track(element, station, start=run.aos, end=run.los, step_s=1.0)
-        if np.any(track.error_code != 0):
-            raise ContactExecutionError(
-                f"SGP4 failed on {int(np.count_nonzero(track.error_code))} track samples"
-            )
-        link = self.link.with_settings(run.demod)
-        ebn0_db = link.ebn0_db(track, run.downlink_freq_hz, data_rate_bps)
-        return _PassLink(
-            framing=framing,
-            frame_length=frame_length,
-            samples_per_symbol=samples_per_symbol,
-            model=link,
-            station=station,
-            track=track,
-            duration_s=duration_s,
-            doppler_hz=track.doppler_hz(run.downlink_freq_hz),
-            ebn0_db=ebn0_db,
-            esn0_db=esn0_minus_ebn0_db + ebn0_db,
-        )
+        return catalogue_pass(run, station, self.link, keep_sent=self.keep_sent)
 
     def _dataset_writer(self, run: ContactRun) -> DatasetWriter:
         info = DatasetInfo(
@@ -623,6 +540,111 @@ def _key_prefix(run: ContactRun) -> str:
         )
     except DatasetError as exc:
         raise ContactExecutionError(f"mission profile {run.profile_id!r}: {exc}") from exc
+
+
+def ccsds_pass(
+    run: ContactRun,
+    station: Station,
+    link_model: LinkModel,
+    sps: int,
+    *,
+    keep_sent: bool = False,
+) -> tuple[_PassLink, _SimulatedDownlink, _PassReceiver]:
+    """A pass of a satellite with a built-in framing profile: the imaging
+    payload's TM frames through ``dsp.transmitter``, the ``dsp.receiver``
+    told the predicted Doppler."""
+    profile = _framing_profile(run)
+    data_rate_bps = (
+        float(profile.symbol_rate) * profile.bits_per_symbol * profile.info_bits_per_channel_bit
+    )
+    link = pass_link(
+        run,
+        station,
+        link_model,
+        framing=profile.name,
+        frame_length=profile.frame_length,
+        data_rate_bps=data_rate_bps,
+        esn0_minus_ebn0_db=esn0_db_for(profile, 0.0),
+        samples_per_symbol=sps,
+    )
+    downlink = _SimulatedDownlink.for_pass(run, link, profile, sps, keep_sent=keep_sent)
+    receiver = Receiver(
+        profile,
+        ReceiverConfig(
+            fs_hz=downlink.fs_hz,
+            doppler_time_s=link.track.t_s,
+            doppler_freq_hz=link.doppler_hz,
+            max_rate_hz_s=5.0,
+        ),
+    )
+    return link, downlink, _CcsdsReceiver(receiver, profile)
+
+
+def catalogue_pass(
+    run: ContactRun, station: Station, link_model: LinkModel, *, keep_sent: bool = False
+) -> tuple[_PassLink, _SimulatedDownlink, _PassReceiver]:
+    """A pass of a satellite linked to the catalogue: random frames of its
+    transmitter (``decode.transmitter``) through ``dsp.amateur_tx``,
+    decoded by the ``SatelliteReceiver`` that ``groundstation decode``
+    uses, on that transmitter only."""
+    try:
+        sat, tx = catalogue_transmitter(run.norad_id, run.decode.transmitter)
+    except (NotFoundError, SatelliteSpecError) as exc:
+        raise ContactExecutionError(f"satellite NORAD {run.norad_id}: {exc}") from exc
+    sender = CatalogueTransmitter(tx, seed=_seed(run))
+    # Eb/N0 per channel bit (binary modulations: Es/N0), as dsp.sweep defines it
+    link = pass_link(
+        run,
+        station,
+        link_model,
+        framing=f"catalogue: {sat.name} / {tx.name} ({tx.modulation} {tx.baud_rate:g} Bd, "
+        f"{tx.framing})",
+        frame_length=frame_bytes(tx),
+        data_rate_bps=float(tx.baud_rate),
+        esn0_minus_ebn0_db=0.0,
+        samples_per_symbol=sender.fs_hz / float(tx.baud_rate),
+    )
+    downlink = _SimulatedDownlink.for_catalogue(run, link, sender, keep_sent=keep_sent)
+    one = dataclasses.replace(sat, transmitters=(tx,))
+    receiver = SatelliteReceiver(one, sender.fs_hz, iq=True)
+    return link, downlink, _CatalogueReceiver(receiver, sender.fs_hz, tx.framing)
+
+
+def pass_link(
+    run: ContactRun,
+    station: Station,
+    link_model: LinkModel,
+    *,
+    framing: str,
+    frame_length: int,
+    data_rate_bps: float,
+    esn0_minus_ebn0_db: float,
+    samples_per_symbol: float,
+) -> _PassLink:
+    """The contact's track (1-s steps, AOS..LOS) and the link along it."""
+    element = element_set_from_text(run.ephemeris_text)
+    duration_s = (run.los - run.aos).total_seconds()
+    if duration_s <= 0:
+        raise ContactExecutionError(f"contact window {run.aos}..{run.los} is empty")
+    track = compute_track(element, station, start=run.aos, end=run.los, step_s=1.0)
+    if np.any(track.error_code != 0):
+        raise ContactExecutionError(
+            f"SGP4 failed on {int(np.count_nonzero(track.error_code))} track samples"
+        )
+    link = link_model.with_settings(run.demod)
+    ebn0_db = link.ebn0_db(track, run.downlink_freq_hz, data_rate_bps)
+    return _PassLink(
+        framing=framing,
+        frame_length=frame_length,
+        samples_per_symbol=samples_per_symbol,
+        model=link,
+        station=station,
+        track=track,
+        duration_s=duration_s,
+        doppler_hz=track.doppler_hz(run.downlink_freq_hz),
+        ebn0_db=ebn0_db,
+        esn0_db=esn0_minus_ebn0_db + ebn0_db,
+    )
 
 
 def _seed(run: ContactRun) -> int:
@@ -1108,19 +1130,23 @@ class _FrameOutput:
         series.frame_ok += [r.ok for r in rs]
 
     def _meta(self, r: _Decoded) -> FrameMeta:
-        run = self.run
-        return FrameMeta(
-            contact_id=run.contact_id,
-            norad_id=run.norad_id,
-            station=run.station_id,
-            antenna=run.antenna_id,
-            frame_time=run.aos + timedelta(seconds=r.time_s),
-            virtual_channel=r.virtual_channel,
-            frame_counter=r.frame_counter,
-            rs_corrections=r.rs_corrections,
-            crc_ok=r.crc_ok,
-            sequence=self.seq,
-        )
+        return frame_meta(self.run, r, self.seq)
+
+
+def frame_meta(run: ContactRun, r: _Decoded, sequence: int) -> FrameMeta:
+    """The published metadata of decoded frame ``r`` of ``run``'s pass."""
+    return FrameMeta(
+        contact_id=run.contact_id,
+        norad_id=run.norad_id,
+        station=run.station_id,
+        antenna=run.antenna_id,
+        frame_time=run.aos + timedelta(seconds=r.time_s),
+        virtual_channel=r.virtual_channel,
+        frame_counter=r.frame_counter,
+        rs_corrections=r.rs_corrections,
+        crc_ok=r.crc_ok,
+        sequence=sequence,
+    )
 
 
 def _add_products(

@@ -127,6 +127,19 @@ class DownlinkUnsupportedError(BookingRefusedError):
     rule = "downlink"
 
 
+class SlewRateError(BookingRefusedError):
+    """The pass needs the antenna's rotator to move faster than it can
+    (a near-zenith pass on an az/el mount), even with its pointing plan."""
+
+    rule = "slew-rate"
+
+
+class StationOfflineError(BookingRefusedError):
+    """The station's agent has been silent longer than allowed."""
+
+    rule = "station-offline"
+
+
 class EphemerisError(BookingRefusedError):
     """No usable ephemeris, or the one in force is older than allowed."""
 

@@ -45,6 +45,8 @@ CHATTY_LOGGERS = (
     "boto3",
     "s3transfer",
     "urllib3",
+    "httpx",
+    "httpcore",
 )
 
 _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {

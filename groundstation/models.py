@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -310,9 +311,13 @@ class ApiKey(Base):
     granted_tenants: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # A ``station`` key (the station agent's) is limited to this station.
+    station_id: Mapped[str] = mapped_column(String(80), default="")
 
     __table_args__ = (
-        CheckConstraint("role IN ('admin', 'operator', 'scientist')", name="ck_api_keys_role"),
+        CheckConstraint(
+            "role IN ('admin', 'operator', 'scientist', 'station')", name="ck_api_keys_role"
+        ),
     )
 
 
@@ -325,3 +330,50 @@ class HousekeepingMark(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column()
+
+
+class StationAgent(Base):
+    """The agent of a station (``groundstation agent``): registered by its
+    first heartbeat; its contacts are executed there, not in-process."""
+
+    __tablename__ = "station_agents"
+
+    station_id: Mapped[str] = mapped_column(
+        ForeignKey("ground_stations.id", ondelete="CASCADE"), primary_key=True
+    )
+    registered_at: Mapped[datetime] = mapped_column()
+    last_seen_at: Mapped[datetime] = mapped_column()
+    software_version: Mapped[str] = mapped_column(String(80), default="")
+    front_end: Mapped[str] = mapped_column(String(200), default="")
+    # The last heartbeat's status (rotator position, disk space, ...).
+    status: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class AgentFrame(Base):
+    """A frame an agent decoded, as uploaded (idempotent on contact + sequence)."""
+
+    __tablename__ = "agent_frames"
+
+    contact_id: Mapped[str] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True)
+    frame_time: Mapped[datetime] = mapped_column()
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    received_at: Mapped[datetime] = mapped_column()
+
+
+class AgentReport(Base):
+    """An agent's end-of-pass report on a contact (first one wins)."""
+
+    __tablename__ = "agent_reports"
+
+    contact_id: Mapped[str] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    ok: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    frames_total: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reported_at: Mapped[datetime] = mapped_column()

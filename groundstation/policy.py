@@ -35,6 +35,9 @@ class BookingPolicy:
     # The most contacts one plan may book (GS_MAX_PLAN_CONTACTS): committing
     # re-checks every window, so this bounds the CPU of one commit request.
     max_plan_contacts: int = 2_000
+    # Booking at a station whose agent has been silent longer is refused
+    # (GS_AGENT_BOOKING_OFFLINE_S).
+    agent_booking_offline_s: float = 3600.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BookingPolicy:
@@ -45,6 +48,7 @@ class BookingPolicy:
             max_plan_satellite_station_days=settings.max_plan_satellite_station_days,
             max_plan_candidates=settings.max_plan_candidates,
             max_plan_contacts=settings.max_plan_contacts,
+            agent_booking_offline_s=settings.agent_booking_offline_s,
         )
 
     @property

@@ -23,6 +23,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from groundstation.agent_executor import AgentExecutor, StationRouter
 from groundstation.clock import Clock, clock_from_settings
 from groundstation.contact_datasets import accept_dataset
 from groundstation.delivery import open_frame_publisher, open_object_store, spool_depth_bytes
@@ -76,6 +77,8 @@ class Runtime:
     catalog: CatalogService
     executor: DownlinkExecutor
     lifecycle: LifecycleService
+    # Contacts at stations with an agent (``groundstation.agent_executor``).
+    agent_executor: AgentExecutor
     recovery: RecoveryReport
     events: FanOutSink
     reconcile: ReconcileReport | None = field(default=None)
@@ -104,6 +107,7 @@ class Runtime:
     def close(self, *, reason: str = "service stopped during the pass") -> None:
         """Stop: running passes end FAILED with ``reason``; wait for them; flush."""
         self.executor.stop(reason)
+        self.agent_executor.stop(reason)
         self.lifecycle.shutdown(wait=True)
         if self._warm_up is not None:
             self._warm_up.join()
@@ -185,6 +189,20 @@ def open_runtime(
             pause_at=parse_pause_points(settings.test_pause_at),
             recording_space=lambda: check_recording_space(settings),
         )
+        agent_executor = AgentExecutor(
+            session_factory=session_factory,
+            clock=clock,
+            publisher=publisher,
+            store=store,
+            catalog=catalog,
+            staging_root=staging,
+            offline_after_s=settings.agent_offline_after_s,
+            report_timeout_s=settings.agent_report_timeout_s,
+            software_version=software_version(),
+        )
+        router = StationRouter(
+            session_factory=session_factory, agent=agent_executor, local=executor
+        )
         details = contact_details(session_factory)
         events = FanOutSink(
             PublisherEventSink(publisher, details=details),  # type: ignore[arg-type]
@@ -195,7 +213,7 @@ def open_runtime(
             session_factory=session_factory,
             clock=clock,
             events=events,
-            executor=executor,
+            executor=router,
             require_dataset=True,
         )
     except BaseException:
@@ -211,6 +229,7 @@ def open_runtime(
         catalog=catalog,
         executor=executor,
         lifecycle=lifecycle,
+        agent_executor=agent_executor,
         recovery=recovery,
         events=events,
     )

@@ -213,6 +213,35 @@ class Settings(BaseSettings):
     # that saw it just before. 0 looks the key up on every request.
     api_key_cache_s: float = 5.0
 
+    # --- station agents (issue 13) ---
+    # Central side: an agent whose last heartbeat is older than this is
+    # offline; a contact at its station fails "station X offline since T".
+    agent_offline_after_s: float = 30.0
+    # Central side: a pass of an agent ends FAILED when its report has not
+    # come this long after LOS.
+    agent_report_timeout_s: float = 120.0
+    # Central side: how far ahead an agent is told its contacts.
+    agent_contacts_horizon_s: float = 86_400.0
+    # Central side: booking at a station whose agent has been offline longer
+    # than this is refused, with since when.
+    agent_booking_offline_s: float = 3600.0
+    # Agent side (`groundstation agent`): its station, the central API and
+    # the station key (`groundstation keys create --role station --station ID`).
+    agent_station_id: str = ""
+    agent_central_url: str = ""
+    agent_key: str = ""
+    # Agent side: the IQ source: "simulated" (the simulated downlink, labelled
+    # so everywhere) or "replay:<path>" (a SigMF/WAV/cf32 recording).
+    agent_front_end: str = "simulated"
+    # Agent side: hamlib rotctld as "host:port" (empty: no antenna control).
+    agent_rotctld: str = ""
+    # Agent side: seconds between heartbeats and between schedule reads.
+    agent_heartbeat_s: float = 5.0
+    agent_poll_s: float = 5.0
+    # Agent side: where frames and reports wait until the central service has
+    # them (default <data_dir>/agent-spool).
+    agent_spool_dir: Path | None = None
+
     @field_validator("clock_start")
     @classmethod
     def _clock_start_is_utc(cls, value: datetime | None) -> datetime | None:
@@ -373,6 +402,24 @@ class Settings(BaseSettings):
         if not 0 <= value <= 3600:
             raise ValueError(f"api_key_cache_s must be 0..3600 seconds (0: no cache), got {value}")
         return value
+
+    @field_validator(
+        "agent_offline_after_s",
+        "agent_report_timeout_s",
+        "agent_contacts_horizon_s",
+        "agent_booking_offline_s",
+        "agent_heartbeat_s",
+        "agent_poll_s",
+    )
+    @classmethod
+    def _agent_seconds_positive(cls, value: float, info: ValidationInfo) -> float:
+        if not value > 0:
+            raise ValueError(f"{info.field_name} must be > 0 seconds, got {value}")
+        return value
+
+    def agent_spool(self) -> Path:
+        """Where a station agent keeps what the central service has not acknowledged."""
+        return self.agent_spool_dir or self.data_dir / "agent-spool"
 
     def kafka_config(self) -> KafkaConfig:
         """Publisher settings for ingest (broker, or the local topic log)."""

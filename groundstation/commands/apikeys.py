@@ -21,6 +21,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--grant", action="append", default=[], help="scientist: a tenant whose datasets it reads"
     )
+    p.add_argument("--station", default="", help="station: the station its agent runs")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run(_create))
     p = sub.add_parser("list", help="keys (never the keys themselves)")
@@ -40,6 +41,7 @@ def _create(args: argparse.Namespace, ctx: Context) -> int:
             role=args.role,
             tenant=args.tenant,
             granted_tenants=args.grant,
+            station_id=args.station,
             now=ctx.clock.now(),
         )
         if args.json:
@@ -73,7 +75,7 @@ def _list(args: argparse.Namespace, ctx: Context) -> int:
             )
             return 0
         for r in rows:
-            scope = r.tenant or ",".join(r.granted_tenants) or "*"
+            scope = r.tenant or ",".join(r.granted_tenants) or r.station_id or "*"
             revoked = f" revoked {iso_utc(r.revoked_at)}" if r.revoked_at else ""
             print(f"{r.id}  {r.role:<9} {scope:<20} {r.name}{revoked}")
     return 0

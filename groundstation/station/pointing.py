@@ -213,3 +213,54 @@ def _fit_azimuth(
         return np.clip(fitted, config.min_azimuth_deg, config.max_azimuth_deg), False
     wrapped = config.min_azimuth_deg + np.mod(az_deg - config.min_azimuth_deg, 360.0)
     return np.clip(wrapped, config.min_azimuth_deg, config.max_azimuth_deg), True
+
+
+@dataclass(frozen=True)
+class SlewNeed:
+    """The fastest each axis must move to follow a plan: peak speeds (deg/s)
+    and when they occur."""
+
+    azimuth_deg_s: float
+    azimuth_at: datetime
+    elevation_deg_s: float
+    elevation_at: datetime
+
+
+def slew_need(plan: PointingPlan) -> SlewNeed:
+    """Peak axis speeds along ``plan`` (finite differences between samples)."""
+    if plan.t_s.size < 2:
+        return SlewNeed(0.0, plan.start, 0.0, plan.start)
+    dt_s = np.diff(plan.t_s)
+    az = np.abs(np.diff(plan.azimuth_deg)) / dt_s
+    el = np.abs(np.diff(plan.elevation_deg)) / dt_s
+    if plan.wrapped:  # the one swing round the stop is the rotator's, not the pass's
+        az = np.where(np.abs(np.diff(plan.azimuth_deg)) > 180.0, 0.0, az)
+    i, j = int(np.argmax(az)), int(np.argmax(el))
+    return SlewNeed(float(az[i]), plan.times_utc[i], float(el[j]), plan.times_utc[j])
+
+
+def slew_refusal(track: Track, config: RotatorConfig, *, antenna_id: str) -> str | None:
+    """Why the rotator of ``antenna_id`` cannot follow ``track`` (a peak axis
+    speed above its slew rate, with the pointing plan's flip applied where the
+    mount has one), or None when it can."""
+    plan = plan_pointing(track, config)
+    need = slew_need(plan)
+    problems = []
+    if need.azimuth_deg_s > config.max_az_slew_deg_s:
+        problems.append(
+            f"azimuth {need.azimuth_deg_s:.1f} deg/s at {need.azimuth_at.isoformat()} "
+            f"(antenna {antenna_id} slews {config.max_az_slew_deg_s:g} deg/s)"
+        )
+    if need.elevation_deg_s > config.max_el_slew_deg_s:
+        problems.append(
+            f"elevation {need.elevation_deg_s:.1f} deg/s at {need.elevation_at.isoformat()} "
+            f"(antenna {antenna_id} slews {config.max_el_slew_deg_s:g} deg/s)"
+        )
+    if not problems:
+        return None
+    mount = "flipped" if plan.flipped else "az/el, no flip"
+    return (
+        "the pass needs the rotator to move faster than it can: "
+        + "; ".join(problems)
+        + f" (pointing plan: {mount}); book a lower pass or another antenna"
+    )

@@ -113,3 +113,37 @@ def test_the_stop_timeout_covers_serves_graceful_shutdown() -> None:
         + publisher_close_s
     )
     assert int(match.group(1)) >= shutdown_s
+
+
+AGENT_UNIT = REPO / "deploy" / "systemd" / "groundstation-agent.service"
+AGENT_ENV = REPO / "deploy" / "systemd" / "groundstation-agent.env"
+
+
+def test_systemd_verifies_the_station_agent_unit_without_a_complaint(tmp_path: Path) -> None:
+    program = tmp_path / "opt" / "groundstation" / "bin" / "groundstation"
+    program.parent.mkdir(parents=True)
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    unit = tmp_path / "units" / AGENT_UNIT.name
+    unit.parent.mkdir()
+    unit.write_text(AGENT_UNIT.read_text().replace(f"{VENV}/", f"{tmp_path}/opt/groundstation/"))
+    done = subprocess.run(
+        [_systemd_analyze(), "verify", "--man=no", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+def test_the_agent_unit_runs_the_agent_with_settings_the_service_knows() -> None:
+    from groundstation.settings import Settings
+
+    unit = _directives(AGENT_UNIT.read_text())
+    assert unit["ExecStart"] == [f"{VENV}/bin/groundstation agent"]
+    assert unit["RestartPreventExitStatus"] == ["2"]
+    names = {f"GS_{n.upper()}" for n in Settings.model_fields}
+    env = _directives(AGENT_ENV.read_text())
+    assert set(env) <= names, set(env) - names
+    assert {"GS_AGENT_STATION_ID", "GS_AGENT_CENTRAL_URL", "GS_AGENT_KEY"} <= set(env)

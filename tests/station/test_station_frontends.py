@@ -173,7 +173,7 @@ def test_a_tcp_front_end_with_nothing_listening_names_the_stream(free_port: int)
         HardwareConnectionError, match=rf"IQ stream \(cf32\) at 127.0.0.1:{free_port}"
     ):
         front_end.start()
-    with pytest.raises(ValidationError, match="format 'cu8'"):
+    with pytest.raises(ValidationError, match="format 'cs8'"):
         TcpFrontEnd(
-            "127.0.0.1", 1, clock=SimulatedClock(T0), fs_hz=1, center_hz=1, sample_format="cu8"
+            "127.0.0.1", 1, clock=SimulatedClock(T0), fs_hz=1, center_hz=1, sample_format="cs8"
         )

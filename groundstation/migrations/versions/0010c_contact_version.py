@@ -22,7 +22,7 @@ from groundstation.db import (
 )
 
 revision = "0010c"
-down_revision = "0009"
+down_revision = "0010b"
 branch_labels = None
 depends_on = None
 

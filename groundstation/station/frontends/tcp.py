@@ -2,8 +2,9 @@
 station (GNU Radio's ``tcp_server_sink``, or any program writing interleaved
 samples to a socket).
 
-Formats: ``cf32`` (complex64, little-endian, 8 bytes a sample) and ``cs16``
-(interleaved int16 I and Q, 4 bytes a sample, scaled to +-1). The stream
+Formats: ``cf32`` (complex64, little-endian, 8 bytes a sample), ``cs16``
+(interleaved int16 I and Q, 4 bytes a sample, scaled to +-1) and ``cu8``
+(unsigned 8-bit I and Q, rtl_tcp's; see :mod:`.rtltcp` for its protocol). The stream
 carries no metadata: rate and centre frequency are the station's
 configuration, and the producer's tuning is its own, so :meth:`tune` is
 noted but does not move the samples. Chunks are stamped from the clock at
@@ -25,12 +26,15 @@ from groundstation.errors import ValidationError
 from groundstation.station.errors import HardwareConnectionError
 from groundstation.station.frontends import IQChunk
 
-SAMPLE_BYTES = {"cf32": 8, "cs16": 4}
+SAMPLE_BYTES = {"cf32": 8, "cs16": 4, "cu8": 2}
 
 
 def _decode(raw: bytes, sample_format: str) -> NDArray[np.complex64]:
     if sample_format == "cf32":
         return np.frombuffer(raw, dtype="<c8").astype(np.complex64)
+    if sample_format == "cu8":  # rtl_tcp: unsigned 8-bit I and Q around 127.5
+        pairs8 = (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 127.5) / 127.5
+        return (pairs8[0::2] + 1j * pairs8[1::2]).astype(np.complex64)
     pairs = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
     return (pairs[0::2] + 1j * pairs[1::2]).astype(np.complex64)
 

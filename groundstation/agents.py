@@ -1,0 +1,309 @@
+"""Station agents, central side: what ``groundstation agent`` (at a station)
+registers, reads and reports, stored in the database (issue 13).
+
+- An agent registers with its first heartbeat (``record_heartbeat``); from
+  then on the contacts at its station are executed by it, not in-process
+  (``groundstation.agent_executor``). Its last heartbeat says whether it is
+  online (``agent_status``).
+- It reads the upcoming contacts of its station (``station_runs``): each a
+  ``ContactRun`` document (window, ephemeris in force, downlink, profile
+  settings) with the station's site and the antenna's limits.
+- It uploads the frames it decodes (``store_frames``, idempotent on contact
+  and sequence: a batch sent again after a lost answer stores nothing twice)
+  and an end-of-pass report (``store_report``; the first one wins).
+
+Every function here takes the caller's session and the service time; only
+contacts of the agent's own station are ever read or written.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import TypeAdapter
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from groundstation.clock import iso_utc, require_utc
+from groundstation.errors import NotFoundError, ValidationError
+from groundstation.executor import ContactRun
+from groundstation.lifecycle import contact_run
+from groundstation.models import (
+    AgentFrame,
+    AgentReport,
+    Antenna,
+    Contact,
+    GroundStation,
+    StationAgent,
+)
+from groundstation.states import ACTIVE_STATE_VALUES
+from ingest.errors import ContractError
+from ingest.topics import FrameMeta
+
+_RUN = TypeAdapter(ContactRun)
+
+
+def run_document(run: ContactRun) -> dict[str, Any]:
+    """``run`` as JSON-ready values (the agent's contact document)."""
+    out: dict[str, Any] = _RUN.dump_python(run, mode="json")
+    return out
+
+
+def run_from_document(doc: dict[str, Any]) -> ContactRun:
+    """The ``ContactRun`` of a contact document; raises ``ValidationError``
+    naming what does not validate."""
+    try:
+        return _RUN.validate_python(doc)
+    except ValueError as exc:
+        raise ValidationError(f"contact document does not validate: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class AgentStatus:
+    station_id: str
+    registered: bool
+    online: bool
+    last_seen_at: datetime | None
+    software_version: str = ""
+    front_end: str = ""
+    status: dict[str, Any] | None = None
+
+    def offline_reason(self) -> str:
+        if self.last_seen_at is None:
+            return f"station {self.station_id} has no agent registered"
+        return f"station {self.station_id} offline since {iso_utc(self.last_seen_at)}"
+
+
+def _station(session: Session, station_id: str) -> GroundStation:
+    station = session.get(GroundStation, station_id)
+    if station is None:
+        raise NotFoundError("station", station_id)
+    return station
+
+
+def record_heartbeat(
+    session: Session,
+    *,
+    station_id: str,
+    software_version: str,
+    front_end: str,
+    status: dict[str, Any],
+    now: datetime,
+) -> StationAgent:
+    """Register the agent of ``station_id`` or record that it is alive; commits."""
+    now = require_utc(now, "now")
+    _station(session, station_id)
+    row = session.get(StationAgent, station_id, with_for_update=True)
+    if row is None:
+        row = StationAgent(station_id=station_id, registered_at=now)
+        session.add(row)
+    row.last_seen_at = now
+    row.software_version = software_version[:80]
+    row.front_end = front_end[:200]
+    row.status = dict(status)
+    session.commit()
+    return row
+
+
+def agent_status(
+    session: Session, *, station_id: str, now: datetime, offline_after_s: float
+) -> AgentStatus:
+    """Whether the agent of ``station_id`` is registered and online: its last
+    heartbeat at most ``offline_after_s`` before ``now``."""
+    row = session.get(StationAgent, station_id)
+    if row is None:
+        return AgentStatus(station_id, registered=False, online=False, last_seen_at=None)
+    online = now - row.last_seen_at <= timedelta(seconds=offline_after_s)
+    return AgentStatus(
+        station_id,
+        registered=True,
+        online=online,
+        last_seen_at=row.last_seen_at,
+        software_version=row.software_version,
+        front_end=row.front_end,
+        status=dict(row.status or {}),
+    )
+
+
+def station_runs(
+    session: Session, *, station_id: str, now: datetime, horizon_s: float
+) -> list[dict[str, Any]]:
+    """The active contacts of ``station_id`` whose pass ends after ``now``
+    and starts within ``horizon_s``: each its ``ContactRun`` document with
+    its ``state``, the station's site and the antenna's limits."""
+    station = _station(session, station_id)
+    contacts = session.scalars(
+        select(Contact)
+        .join(Antenna, Contact.antenna_id == Antenna.id)
+        .where(
+            Antenna.station_id == station_id,
+            Contact.state.in_(ACTIVE_STATE_VALUES),
+            Contact.los > now,
+            Contact.aos <= now + timedelta(seconds=horizon_s),
+        )
+        .order_by(Contact.aos, Contact.id)
+    ).all()
+    site = {
+        "id": station.id,
+        "name": station.name,
+        "lat_deg": station.lat_deg,
+        "lon_deg": station.lon_deg,
+        "alt_m": station.alt_m,
+        "min_elevation_deg": station.min_elevation_deg,
+        "horizon_mask": list(station.horizon_mask or []),
+    }
+    out = []
+    for contact in contacts:
+        antenna = contact.antenna
+        out.append(
+            {
+                "state": contact.state,
+                "run": run_document(contact_run(contact)),
+                "station": site,
+                "antenna": {
+                    "id": antenna.id,
+                    "min_elevation_deg": antenna.min_elevation_deg,
+                    "max_az_slew_deg_s": antenna.max_az_slew_deg_s,
+                    "max_el_slew_deg_s": antenna.max_el_slew_deg_s,
+                },
+            }
+        )
+    return out
+
+
+def _own_contact(session: Session, station_id: str, contact_id: str) -> Contact:
+    """The contact, if it is at ``station_id``: another station's contact
+    answers not found, as one that does not exist."""
+    contact = session.get(Contact, contact_id)
+    if contact is None or contact.antenna.station_id != station_id:
+        raise NotFoundError("contact", contact_id)
+    return contact
+
+
+@dataclass(frozen=True)
+class UploadedFrame:
+    sequence: int
+    frame_time: datetime
+    data: bytes
+    meta: dict[str, Any]
+
+
+def published_meta(contact_id: str, sequence: int, meta: dict[str, Any]) -> FrameMeta:
+    """The ``FrameMeta`` a frame is published with: the agent's headers
+    (``meta``, header name -> text), the contact and sequence as stored.
+    ``ValidationError`` names what does not validate."""
+    texts = {str(k): str(v) for k, v in meta.items() if k != FrameMeta.SCHEMA_FIELD}
+    texts["contact-id"] = contact_id
+    texts["seq"] = str(sequence)
+    headers = [(FrameMeta.SCHEMA_FIELD, FrameMeta.SCHEMA_ID.encode())]
+    headers += [(k, v.encode()) for k, v in texts.items()]
+    try:
+        return FrameMeta.from_headers(headers)
+    except (ContractError, ValueError) as exc:
+        raise ValidationError(f"frame {sequence} metadata does not validate: {exc}") from exc
+
+
+def decode_frame(item: dict[str, Any]) -> UploadedFrame:
+    """One frame of an upload (``sequence``, ``frame_time``, base64 ``data``,
+    ``meta``) -> ``UploadedFrame``; ``ValidationError`` names a bad field."""
+    try:
+        sequence = int(item["sequence"])
+        frame_time = require_utc(datetime.fromisoformat(str(item["frame_time"])), "frame_time")
+        data = base64.b64decode(str(item["data"]), validate=True)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ValidationError(f"frame {item!r:.120} does not validate: {exc}") from exc
+    if sequence < 1:
+        raise ValidationError(f"frame sequence is {sequence}, expected >= 1")
+    meta = dict(item.get("meta") or {})
+    published_meta("-", sequence, meta)  # refused here, not when published
+    return UploadedFrame(sequence, frame_time, data, meta)
+
+
+def store_frames(
+    session: Session,
+    *,
+    station_id: str,
+    contact_id: str,
+    frames: Sequence[UploadedFrame],
+    now: datetime,
+) -> int:
+    """Store the frames not stored yet (by sequence); returns how many were
+    new. Commits."""
+    _own_contact(session, station_id, contact_id)
+    sequences = [f.sequence for f in frames]
+    have = set(
+        session.scalars(
+            select(AgentFrame.sequence).where(
+                AgentFrame.contact_id == contact_id, AgentFrame.sequence.in_(sequences)
+            )
+        )
+    )
+    new = 0
+    for frame in frames:
+        if frame.sequence in have:
+            continue
+        have.add(frame.sequence)
+        session.add(
+            AgentFrame(
+                contact_id=contact_id,
+                sequence=frame.sequence,
+                frame_time=frame.frame_time,
+                data=frame.data,
+                meta=frame.meta,
+                received_at=now,
+            )
+        )
+        new += 1
+    session.commit()
+    return new
+
+
+def store_report(
+    session: Session,
+    *,
+    station_id: str,
+    contact_id: str,
+    ok: bool,
+    reason: str,
+    frames_total: int,
+    summary: dict[str, Any],
+    now: datetime,
+) -> AgentReport:
+    """Record the agent's end-of-pass report; a report sent again returns the
+    first one unchanged. Commits."""
+    _own_contact(session, station_id, contact_id)
+    row = session.get(AgentReport, contact_id)
+    if row is not None:
+        return row
+    if frames_total < 0:
+        raise ValidationError(f"frames_total is {frames_total}, expected >= 0")
+    row = AgentReport(
+        contact_id=contact_id,
+        ok=ok,
+        reason=reason,
+        frames_total=frames_total,
+        summary=dict(summary),
+        reported_at=now,
+    )
+    session.add(row)
+    session.commit()
+    return row
+
+
+def frames_after(session: Session, *, contact_id: str, after: int) -> list[AgentFrame]:
+    """The stored frames of ``contact_id`` with a sequence above ``after``, in order."""
+    return list(
+        session.scalars(
+            select(AgentFrame)
+            .where(AgentFrame.contact_id == contact_id, AgentFrame.sequence > after)
+            .order_by(AgentFrame.sequence)
+        )
+    )
+
+
+def frames_stored(session: Session, *, contact_id: str) -> int:
+    return int(session.scalar(select(func.count()).where(AgentFrame.contact_id == contact_id)) or 0)

@@ -1,0 +1,632 @@
+"""The station agent (``groundstation agent``): runs at a station, works the
+passes the central service booked there, and reports back (issue 13).
+
+- **Central link** (:class:`CentralClient`): the REST API with a ``station``
+  key. A heartbeat every ``heartbeat_s`` registers the agent and says it is
+  alive (software version, front end, rotator position, disk space, spool
+  depth); the schedule (``/agent/contacts``) is read every ``poll_s``.
+- **A pass** (:class:`PassRunner`): at AOS the contact's IQ comes from the
+  front end (``simulated``: the simulated satellite and channel of
+  ``groundstation.downlink``, labelled simulated in the report, the dataset
+  and the log; ``replay:<path>``: a recording), goes chunk by chunk through
+  the same receiver the in-process executor uses, and every decoded frame
+  goes to the durable spool (:mod:`.spool`). With a rotator (``rotctld``)
+  the tracker pre-positions, follows the predicted track (pointing plan with
+  limits, cable wrap and flip) and parks, in a thread beside the receiver.
+- **Uploads** (:meth:`StationAgent.flush`): a thread sends the spooled frames
+  in order and then the report; a central outage only delays them (the pass
+  goes on), and a resend stores nothing twice.
+- **Restart**: a pass found started in the spool without a report is
+  reported FAILED "station agent stopped during the pass"; the schedule is
+  read again and later contacts run.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from numpy.typing import NDArray
+
+from groundstation.agents import run_from_document
+from groundstation.clock import Clock, iso_utc
+from groundstation.downlink import (
+    SIMULATED_NOTE,
+    LinkModel,
+    catalogue_pass,
+    ccsds_pass,
+    frame_meta,
+)
+from groundstation.executor import ContactExecutionError, ContactRun
+from groundstation.profile_settings import CATALOGUE_FRAMING
+from groundstation.station.spool import Spool
+from orbital.stations import Station
+
+log = logging.getLogger(__name__)
+
+#: Frames per upload request.
+UPLOAD_BATCH = 40
+
+
+class CentralUnavailableError(Exception):
+    """The central service did not answer (down, unreachable, 5xx)."""
+
+
+class CentralRefusedError(Exception):
+    """The central service answered with a 4xx: the request will not succeed as sent."""
+
+
+class CentralClient:
+    """The agent's calls to the central REST API, with its station key."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        key: str,
+        station_id: str,
+        timeout_s: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.station_id = station_id
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=timeout_s,
+            transport=transport,
+        )
+        self._base = f"/ground-stations/{station_id}/agent"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        try:
+            response = self._http.request(method, self._base + path, json=body)
+        except httpx.HTTPError as exc:
+            raise CentralUnavailableError(f"{method} {path}: {exc}") from exc
+        if response.status_code >= 500:
+            raise CentralUnavailableError(f"{method} {path}: HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise CentralRefusedError(
+                f"{method} {path}: HTTP {response.status_code}: {response.text[:500]}"
+            )
+        return response.json()
+
+    def heartbeat(self, *, software_version: str, front_end: str, status: dict[str, Any]) -> Any:
+        body = {"software_version": software_version, "front_end": front_end, "status": status}
+        return self._call("POST", "/heartbeat", body)
+
+    def contacts(self) -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] = self._call("GET", "/contacts")["data"]
+        return data
+
+    def upload_frames(self, contact_id: str, frames: list[dict[str, Any]]) -> Any:
+        return self._call("POST", f"/contacts/{contact_id}/frames", {"frames": frames})
+
+    def report(self, contact_id: str, report: dict[str, Any]) -> Any:
+        return self._call("POST", f"/contacts/{contact_id}/report", report)
+
+
+# ------------------------------------------------------------------ front ends
+
+
+def front_end_label(spec: str) -> str:
+    """What the agent says of its IQ source (heartbeat, report, dataset)."""
+    if spec == "simulated":
+        return f"simulated: {SIMULATED_NOTE}"
+    if spec.startswith("replay:"):
+        return f"replay of the recording {spec.removeprefix('replay:')} (not live from an antenna)"
+    return spec
+
+
+def check_front_end(spec: str) -> str:
+    """``spec`` if the agent knows it; else ValueError naming it."""
+    if spec == "simulated" or (spec.startswith("replay:") and len(spec) > len("replay:")):
+        return spec
+    raise ValueError(
+        f"front end {spec!r} is not one of 'simulated' or 'replay:<path>' (GS_AGENT_FRONT_END)"
+    )
+
+
+# ------------------------------------------------------------------ one pass
+
+
+@dataclass
+class PassOutcome:
+    contact_id: str
+    ok: bool
+    reason: str
+    frames_total: int
+    frames_ok: int
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "reason": self.reason,
+            "frames_total": self.frames_total,
+            "summary": self.summary,
+        }
+
+
+def station_from_document(doc: dict[str, Any]) -> Station:
+    return Station(
+        id=str(doc["id"]),
+        name=str(doc.get("name", doc["id"])),
+        lat_deg=float(doc["lat_deg"]),
+        lon_deg=float(doc["lon_deg"]),
+        alt_m=float(doc.get("alt_m", 0.0)),
+        min_elevation_deg=0.0,
+        horizon_mask=tuple((float(a), float(e)) for a, e in doc.get("horizon_mask") or ()),
+    )
+
+
+class PassRunner:
+    """Works one pass at the station; see the module docstring.
+
+    ``tracker_factory`` (optional) returns a callable that points the
+    antenna along a ``orbital.track.Track`` until the pass ends (run in a
+    thread) and returns its pointing summary.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        spool: Spool,
+        front_end: str,
+        software_version: str,
+        stop: threading.Event,
+        chunk_s: float = 1.0,
+        samples_per_symbol: int = 4,
+        tracker_factory: Callable[[dict[str, Any]], PointAlong | None] | None = None,
+    ) -> None:
+        self.clock = clock
+        self.spool = spool
+        self.front_end = check_front_end(front_end)
+        self.software_version = software_version
+        self.stop = stop
+        self.chunk_s = chunk_s
+        self.sps = samples_per_symbol
+        self.tracker_factory = tracker_factory
+
+    def run(self, doc: dict[str, Any]) -> PassOutcome:
+        run = run_from_document(doc["run"])
+        station = station_from_document(doc["station"])
+        self.spool.start(run.contact_id, {"aos": iso_utc(run.aos), "los": iso_utc(run.los)})
+        summary: dict[str, Any] = {
+            "front_end": front_end_label(self.front_end),
+            "simulated": SIMULATED_NOTE if self.front_end == "simulated" else "",
+            "software_version": self.software_version,
+            "agent_station": station.id,
+        }
+        counts = {"total": 0, "ok": 0}
+        try:
+            self._work(run, station, doc, summary, counts)
+        except ContactExecutionError as exc:
+            return PassOutcome(
+                run.contact_id, False, str(exc), counts["total"], counts["ok"], summary
+            )
+        except Exception as exc:  # a broken part fails this pass only
+            log.exception("pass %s failed", run.contact_id)
+            reason = f"station agent error: {type(exc).__name__}: {exc}"
+            return PassOutcome(
+                run.contact_id, False, reason, counts["total"], counts["ok"], summary
+            )
+        return PassOutcome(run.contact_id, True, "", counts["total"], counts["ok"], summary)
+
+    def _work(
+        self,
+        run: ContactRun,
+        station: Station,
+        doc: dict[str, Any],
+        summary: dict[str, Any],
+        counts: dict[str, int],
+    ) -> None:
+        if run.problems:
+            raise ContactExecutionError(
+                "the pass cannot be worked with these stored settings: " + "; ".join(run.problems)
+            )
+        if run.framing_profile == CATALOGUE_FRAMING:
+            link, downlink, receiver = catalogue_pass(run, station, LinkModel())
+        else:
+            link, downlink, receiver = ccsds_pass(run, station, LinkModel(), self.sps)
+        summary["frame_length"] = link.frame_length
+        summary["framing"] = link.framing
+        pointing = self._start_pointing(doc, link.track)
+        fs_hz = downlink.fs_hz
+        chunk = max(int(round(self.chunk_s * fs_hz)), 1)
+        position = 0
+        seq = 0
+        try:
+            for samples in self._iq(run, downlink.chunks(chunk), fs_hz):
+                position += samples.size
+                seq = self._spool(run, receiver.process(samples), seq, counts)
+            seq = self._spool(run, receiver.flush(), seq, counts)
+        finally:
+            if pointing is not None:
+                summary["pointing"] = pointing.finish()
+        summary["samples"] = position
+        summary["esn0_db"] = float(receiver.esn0_db())
+        if counts["ok"] == 0:
+            raise ContactExecutionError(
+                f"no frame decoded at the station: {counts['total']} frames out of the "
+                f"receiver, estimated Es/N0 {summary['esn0_db']:.1f} dB"
+            )
+
+    def _iq(
+        self, run: ContactRun, simulated: Iterator[NDArray[np.complex64]], fs_hz: float
+    ) -> Iterator[NDArray[np.complex64]]:
+        """The pass's IQ paced by the clock (a chunk is handed on when the
+        clock reaches the time of its last sample)."""
+        if self.front_end != "simulated":
+            yield from self._replay(run, fs_hz)
+            return
+        position = 0
+        for samples in simulated:
+            position += samples.size
+            self._wait_until(run.aos + timedelta(seconds=position / fs_hz))
+            yield samples
+
+    def _replay(self, run: ContactRun, fs_hz: float) -> Iterator[NDArray[np.complex64]]:
+        from groundstation.station.frontends.replay import ReplayFrontEnd
+
+        self._wait_until(run.aos)
+        source = ReplayFrontEnd(
+            Path(self.front_end.removeprefix("replay:")),
+            clock=self.clock,
+            center_hz=run.downlink_freq_hz,
+        )
+        if abs(source.sample_rate_hz - fs_hz) > 1e-6 * fs_hz:
+            raise ContactExecutionError(
+                f"recording {source.path} is at {source.sample_rate_hz:g} Hz; the receiver of "
+                f"this satellite's downlink takes {fs_hz:g} Hz"
+            )
+        source.start()
+        try:
+            end = run.los
+            for chunk in source.chunks(max(int(round(self.chunk_s * fs_hz)), 1)):
+                if self.stop.is_set() or self.clock.now() > end:
+                    break
+                yield chunk.samples
+        finally:
+            source.stop()
+
+    def _wait_until(self, t: datetime) -> None:
+        wall_s = (self.clock.to_real(t) - datetime.now(t.tzinfo)).total_seconds()
+        if wall_s > 0:
+            self.stop.wait(wall_s)
+        if self.stop.is_set():
+            raise ContactExecutionError("station agent stopped during the pass")
+
+    def _spool(self, run: ContactRun, results: list[Any], seq: int, counts: dict[str, int]) -> int:
+        frames = []
+        for r in results:
+            seq += 1
+            meta = frame_meta(run, r, seq)
+            headers = {n: v.decode() for n, v in meta.headers() if n != meta.SCHEMA_FIELD}
+            frames.append(
+                {
+                    "sequence": seq,
+                    "frame_time": iso_utc(meta.frame_time),
+                    "data": base64.b64encode(r.frame).decode(),
+                    "meta": headers,
+                }
+            )
+            counts["total"] += 1
+            counts["ok"] += int(bool(r.ok))
+        self.spool.add_frames(run.contact_id, frames)
+        return seq
+
+    def _start_pointing(self, doc: dict[str, Any], track: Any) -> PointAlong | None:
+        if self.tracker_factory is None:
+            return None
+        pointing = self.tracker_factory(doc)
+        if pointing is not None:
+            pointing.start(track, self.stop)
+        return pointing
+
+
+class PointAlong:
+    """Points a rotator along a pass in a thread (``groundstation.station.tracker``)
+    and summarises how closely it followed."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        clock: Clock,
+        antenna: dict[str, Any],
+        update_s: float = 1.0,
+    ) -> None:
+        self.host, self.port, self.clock, self.antenna = host, port, clock, antenna
+        self.update_s = update_s
+        self._thread: threading.Thread | None = None
+        self._result: dict[str, Any] = {}
+
+    def start(self, track: Any, stop: threading.Event) -> None:
+        self._thread = threading.Thread(
+            target=self._track, args=(track, stop), name="agent-tracker", daemon=True
+        )
+        self._thread.start()
+
+    def _track(self, track: Any, stop: threading.Event) -> None:
+        from groundstation.station.pointing import RotatorConfig, plan_pointing
+        from groundstation.station.rotator import Rotator
+        from groundstation.station.tracker import Tracker
+
+        try:
+            with Rotator(self.host, self.port) as rotator:
+                config = RotatorConfig.for_rotator(
+                    rotator.limits(),
+                    max_az_slew_deg_s=float(self.antenna.get("max_az_slew_deg_s", 10.0)),
+                    max_el_slew_deg_s=float(self.antenna.get("max_el_slew_deg_s", 10.0)),
+                    update_s=self.update_s,
+                )
+                plan = plan_pointing(track, config, current=rotator.position())
+                report = Tracker(rotator, config, self.clock).track(plan, stop=stop)
+            az = [abs(s.commanded.azimuth_deg - s.reported.azimuth_deg) for s in report.samples]
+            el = [abs(s.commanded.elevation_deg - s.reported.elevation_deg) for s in report.samples]
+            self._result = {
+                "rotctld": f"{self.host}:{self.port}",
+                "samples": len(report.samples),
+                # commanded vs read back right after each command
+                "max_az_error_deg": max(az, default=0.0),
+                "max_el_error_deg": max(el, default=0.0),
+                "p95_az_error_deg": float(np.percentile(az, 95)) if az else 0.0,
+                "p95_el_error_deg": float(np.percentile(el, 95)) if el else 0.0,
+                "preposition_late_s": report.preposition_late_s,
+                "flipped": plan.flipped,
+                "errors": report.errors[:10],
+            }
+        except Exception as exc:
+            log.exception("antenna control failed")
+            self._result = {"rotctld": f"{self.host}:{self.port}", "error": str(exc)}
+
+    def finish(self, timeout_s: float = 60.0) -> dict[str, Any]:
+        """The summary once the tracker has parked (empty if it has not
+        within ``timeout_s`` wall seconds)."""
+        if self._thread is not None:
+            self._thread.join(timeout=timeout_s)
+        return dict(self._result)
+
+
+# ------------------------------------------------------------------ the agent
+
+
+class StationAgent:
+    """The agent's loops: heartbeat, schedule, passes, uploads (module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        client: CentralClient,
+        clock: Clock,
+        spool: Spool,
+        front_end: str,
+        software_version: str,
+        heartbeat_s: float = 5.0,
+        poll_s: float = 5.0,
+        rotctld: str = "",
+        disk_path: Path | None = None,
+    ) -> None:
+        self.client = client
+        self.clock = clock
+        self.spool = spool
+        self.front_end = check_front_end(front_end)
+        self.software_version = software_version
+        self.heartbeat_s = heartbeat_s
+        self.poll_s = poll_s
+        self.rotctld = rotctld
+        self.disk_path = disk_path or spool.root
+        self.stop_event = threading.Event()
+        self._wake_uploads = threading.Event()
+        self._passes: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
+        self.outcomes: dict[str, PassOutcome] = {}
+        self.central_online = False
+
+    # -------------------------------------------------------- loops
+
+    def run(self) -> None:
+        """Until :meth:`stop`: heartbeats, schedule, passes and uploads."""
+        self.recover()
+        threads = [
+            threading.Thread(
+                target=self._loop, args=(self.heartbeat, self.heartbeat_s), daemon=True
+            ),
+            threading.Thread(target=self._loop, args=(self.sync, self.poll_s), daemon=True),
+            threading.Thread(target=self._upload_loop, daemon=True),
+        ]
+        for t in threads:
+            t.start()
+        self.stop_event.wait()
+        for t in threads:
+            t.join(timeout=10.0)
+        with self._lock:
+            passes = list(self._passes.values())
+        for t in passes:
+            t.join(timeout=30.0)
+        self.flush()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self._wake_uploads.set()
+
+    def _loop(self, step: Callable[[], None], interval_s: float) -> None:
+        while not self.stop_event.is_set():
+            try:
+                step()
+            except CentralUnavailableError as exc:
+                if self.central_online:
+                    log.warning("central service unavailable: %s", exc)
+                self.central_online = False
+            except Exception:
+                log.exception("agent step %s failed", getattr(step, "__name__", step))
+            self.stop_event.wait(interval_s)
+
+    def _upload_loop(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                self.flush()
+            except Exception:
+                log.exception("upload failed")
+            self._wake_uploads.wait(1.0)
+            self._wake_uploads.clear()
+
+    # -------------------------------------------------------- steps
+
+    def status(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"spool_frames": self.spool.depth_frames()}
+        with contextlib.suppress(OSError):
+            out["disk_free_bytes"] = shutil.disk_usage(self.disk_path).free
+        with self._lock:
+            out["passes_running"] = sorted(c for c, t in self._passes.items() if t.is_alive())
+        if self.rotctld:
+            out["rotator"] = self._rotator_position()
+        return out
+
+    def _rotator_position(self) -> dict[str, Any]:
+        from groundstation.station.rotator import Rotator
+
+        host, port = _host_port(self.rotctld)
+        try:
+            with Rotator(host, port) as rotator:
+                pos = rotator.position()
+            return {"azimuth_deg": pos.azimuth_deg, "elevation_deg": pos.elevation_deg}
+        except Exception as exc:
+            return {"error": str(exc)}
+
+    def heartbeat(self) -> None:
+        self.client.heartbeat(
+            software_version=self.software_version,
+            front_end=front_end_label(self.front_end),
+            status=self.status(),
+        )
+        if not self.central_online:
+            log.info("central service reached: heartbeat accepted")
+        self.central_online = True
+
+    def sync(self) -> None:
+        """Read the schedule; start a thread for each contact not yet started here."""
+        for doc in self.client.contacts():
+            contact_id = str(doc["run"]["contact_id"])
+            with self._lock:
+                if contact_id in self._passes or self.spool.started(contact_id):
+                    continue
+                thread = threading.Thread(
+                    target=self._work, args=(doc,), name=f"agent-pass-{contact_id[:8]}", daemon=True
+                )
+                self._passes[contact_id] = thread
+            thread.start()
+
+    def _work(self, doc: dict[str, Any]) -> None:
+        run = run_from_document(doc["run"])
+        # Start early enough for the antenna to pre-position; the runner waits for AOS.
+        lead = timedelta(seconds=60.0 if self.rotctld else 0.0)
+        wall_s = (self.clock.to_real(run.aos - lead) - datetime.now(run.aos.tzinfo)).total_seconds()
+        if wall_s > 0 and self.stop_event.wait(wall_s):
+            with self._lock:
+                self._passes.pop(run.contact_id, None)
+            return
+        label = front_end_label(self.front_end)
+        log.info("pass %s of %s: starting (%s)", run.contact_id, run.satellite_name, label)
+        runner = PassRunner(
+            clock=self.clock,
+            spool=self.spool,
+            front_end=self.front_end,
+            software_version=self.software_version,
+            stop=self.stop_event,
+            tracker_factory=self._pointing if self.rotctld else None,
+        )
+        outcome = runner.run(doc)
+        self.spool.put_report(run.contact_id, outcome.report())
+        self.outcomes[run.contact_id] = outcome
+        log.info(
+            "pass %s: %s, %d frames (%d good)%s",
+            run.contact_id,
+            "completed" if outcome.ok else "FAILED",
+            outcome.frames_total,
+            outcome.frames_ok,
+            f": {outcome.reason}" if outcome.reason else "",
+        )
+        self._wake_uploads.set()
+
+    def _pointing(self, doc: dict[str, Any]) -> PointAlong:
+        host, port = _host_port(self.rotctld)
+        return PointAlong(host=host, port=port, clock=self.clock, antenna=dict(doc["antenna"]))
+
+    def recover(self) -> None:
+        """A pass started before a restart and never reported: FAILED with why."""
+        for contact_id in self.spool.pending():
+            if self.spool.started(contact_id) and self.spool.report(contact_id) is None:
+                frames = self.spool.frames(contact_id)
+                self.spool.put_report(
+                    contact_id,
+                    {
+                        "ok": False,
+                        "reason": "station agent stopped during the pass (restarted at "
+                        f"{iso_utc(self.clock.now())})",
+                        "frames_total": len(frames),
+                        "summary": {"front_end": front_end_label(self.front_end)},
+                    },
+                )
+
+    def flush(self) -> int:
+        """Send what the central service does not have yet; returns frames sent.
+        Stops at the first contact the central service cannot be reached for."""
+        sent = 0
+        for contact_id in self.spool.pending():
+            try:
+                sent += self._flush_contact(contact_id)
+            except CentralUnavailableError as exc:
+                log.debug("upload of %s deferred: %s", contact_id, exc)
+                break
+            except CentralRefusedError as exc:
+                log.error("central service refused the uploads of %s: %s", contact_id, exc)
+                self.spool.mark_done(contact_id)
+        return sent
+
+    def _flush_contact(self, contact_id: str) -> int:
+        frames = self.spool.frames(contact_id)
+        acked = self.spool.acked(contact_id)
+        todo = [f for f in frames if int(f["sequence"]) > acked]
+        for i in range(0, len(todo), UPLOAD_BATCH):
+            batch = todo[i : i + UPLOAD_BATCH]
+            self.client.upload_frames(contact_id, batch)
+            self.spool.set_acked(contact_id, int(batch[-1]["sequence"]))
+        report = self.spool.report(contact_id)
+        if report is not None:
+            self.client.report(contact_id, report)
+            self.spool.mark_done(contact_id)
+        return len(todo)
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"rotctld {text!r} is not host:port (GS_AGENT_ROTCTLD)")
+    return host, int(port)
+
+
+def wait_for(predicate: Callable[[], bool], timeout_s: float, step_s: float = 0.1) -> bool:
+    """Poll ``predicate`` until true or ``timeout_s`` (tests and the CLI)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step_s)
+    return predicate()

@@ -1,0 +1,122 @@
+"""The station agent's durable outbox: what the central service has not
+acknowledged yet survives a central outage and an agent restart.
+
+One directory per contact under the spool root:
+
+- ``frames.jsonl``: every decoded frame (one JSON object a line, sequence
+  numbers from 1, appended and fsynced before it counts as sent);
+- ``acked``: the highest sequence the central service has stored;
+- ``started``: the pass began here (a restart finding it without a report
+  reports the pass FAILED: the agent stopped during it);
+- ``report.json``: the end-of-pass report, sent once every frame is acked;
+- ``done``: the central service has the report; nothing left to send.
+
+Uploads are idempotent on the central side (contact + sequence; first
+report wins), so resending after a lost answer stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+
+def _last_byte(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1)
+
+
+class Spool:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._lock = threading.Lock()
+
+    def _dir(self, contact_id: str) -> Path:
+        if not contact_id or "/" in contact_id or contact_id.startswith("."):
+            raise ValueError(f"contact id {contact_id!r} cannot name a spool directory")
+        return self.root / contact_id
+
+    @staticmethod
+    def _write(path: Path, text: str) -> None:
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    def start(self, contact_id: str, info: dict[str, Any]) -> None:
+        d = self._dir(contact_id)
+        d.mkdir(parents=True, exist_ok=True)
+        self._write(d / "started", json.dumps(info))
+
+    def started(self, contact_id: str) -> bool:
+        return (self._dir(contact_id) / "started").exists()
+
+    def add_frames(self, contact_id: str, frames: list[dict[str, Any]]) -> None:
+        if not frames:
+            return
+        d = self._dir(contact_id)
+        d.mkdir(parents=True, exist_ok=True)
+        path = d / "frames.jsonl"
+        with self._lock, open(path, "a") as f:
+            if f.tell() and _last_byte(path) != b"\n":
+                f.write("\n")  # end a line cut by a crash: it stays unreadable alone
+            for frame in frames:
+                f.write(json.dumps(frame, separators=(",", ":")) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def frames(self, contact_id: str) -> list[dict[str, Any]]:
+        path = self._dir(contact_id) / "frames.jsonl"
+        if not path.exists():
+            return []
+        out = []
+        with self._lock, open(path) as f:
+            for line in f:
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError:  # a line cut by a crash is not a frame
+                    continue
+        return out
+
+    def acked(self, contact_id: str) -> int:
+        path = self._dir(contact_id) / "acked"
+        return int(path.read_text()) if path.exists() else 0
+
+    def set_acked(self, contact_id: str, sequence: int) -> None:
+        self._write(self._dir(contact_id) / "acked", str(sequence))
+
+    def put_report(self, contact_id: str, report: dict[str, Any]) -> None:
+        d = self._dir(contact_id)
+        d.mkdir(parents=True, exist_ok=True)
+        self._write(d / "report.json", json.dumps(report))
+
+    def report(self, contact_id: str) -> dict[str, Any] | None:
+        path = self._dir(contact_id) / "report.json"
+        if not path.exists():
+            return None
+        doc: dict[str, Any] = json.loads(path.read_text())
+        return doc
+
+    def mark_done(self, contact_id: str) -> None:
+        self._write(self._dir(contact_id) / "done", "")
+
+    def done(self, contact_id: str) -> bool:
+        return (self._dir(contact_id) / "done").exists()
+
+    def contacts(self) -> list[str]:
+        if not self.root.exists():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir())
+
+    def pending(self) -> list[str]:
+        """Contacts with something the central service does not have yet."""
+        return [c for c in self.contacts() if not self.done(c)]
+
+    def depth_frames(self) -> int:
+        return sum(max(len(self.frames(c)) - self.acked(c), 0) for c in self.pending())

@@ -1,0 +1,169 @@
+"""Three station agents as their own OS processes against one ``serve``
+process on PostgreSQL (issue 13): three concurrent contacts on three
+stations, each worked by its station's agent (simulated front end), every
+one COMPLETED, its frames on the frame topic once each, its dataset
+catalogued; the central service does no per-sample work."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select
+
+from groundstation import apikeys
+from groundstation.booking import reserve
+from groundstation.commands.demo import DEMO_CLOCK_START, Choice, free_windows
+from groundstation.db import make_engine, make_session_factory, migrate
+from groundstation.models import AgentReport, Contact
+from ingest.catalog import CatalogService
+from ingest.consumer import LocalLogSource, follow_frames
+from ingest.topics import TopicNames
+from tests.service_env import scratch_database
+
+from .conftest import DEMO_PROFILE, api_up, free_port, seed, serve_process, wait_for
+
+SPEEDUP = 10.0
+
+
+def _agent(tmp: Path, station_id: str, key: str, url: str, log: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GS_")}
+    env.update(
+        GS_DATA_DIR=str(tmp / f"agent-{station_id}"),
+        GS_CLOCK="simulated",
+        GS_CLOCK_SPEEDUP=str(SPEEDUP),
+        GS_AGENT_STATION_ID=station_id,
+        GS_AGENT_CENTRAL_URL=url,
+        GS_AGENT_KEY=key,
+        GS_AGENT_FRONT_END="simulated",
+        GS_AGENT_HEARTBEAT_S="0.5",
+        GS_AGENT_POLL_S="0.5",
+    )
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "groundstation.cli", "agent"],
+            cwd=tmp,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def test_three_agents_work_concurrent_contacts_on_three_stations(
+    tmp_path: Path, postgres_base_url: str
+) -> None:
+    with scratch_database(postgres_base_url, "agents") as url:
+        engine = make_engine(url)
+        migrate(engine)
+        sessions = make_session_factory(engine)
+        with sessions() as session:
+            names = seed(session)
+            windows = free_windows(
+                session, names, now=DEMO_CLOCK_START, hours=12.0, min_elevation_deg=30.0
+            )
+            chosen: dict[str, Choice] = {}
+            first = None
+            for w in windows:
+                if w.station_id in chosen:
+                    continue
+                if first is not None and (w.aos - first).total_seconds() > 900:
+                    continue
+                first = first or w.aos
+                chosen[w.station_id] = w
+                if len(chosen) == 3:
+                    break
+            assert len(chosen) == 3, f"no three concurrent passes on distinct stations: {chosen}"
+            start = min(w.aos for w in chosen.values()) - timedelta(minutes=5)
+            ids, keys = [], {}
+            for station_id, w in chosen.items():
+                contact = reserve(
+                    session,
+                    norad_id=w.norad_id,
+                    antenna_id=w.antenna_id,
+                    profile_id=DEMO_PROFILE,
+                    start=w.aos,
+                    end=w.los,
+                    tenant="demo",
+                    now=start,
+                )
+                ids.append(contact.id)
+                _, keys[station_id] = apikeys.create_key(
+                    session,
+                    name=f"agent-{station_id}",
+                    role="station",
+                    station_id=station_id,
+                    now=start,
+                )
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        serve = serve_process(
+            tmp_path / "var",
+            clock_start=start,
+            speedup=SPEEDUP,
+            port=port,
+            log=tmp_path / "serve.log",
+            env={
+                "GS_DATABASE_URL": url,
+                "GS_AGENT_OFFLINE_AFTER_S": "600",
+                "GS_AGENT_REPORT_TIMEOUT_S": "7200",
+            },
+        )
+        agents = []
+        try:
+            with httpx.Client(base_url=base, timeout=5) as http:
+                wait_for(lambda: api_up(http), timeout_s=60, what="serve to answer")
+            agents = [
+                _agent(tmp_path, s, k, base, tmp_path / f"agent-{s}.log") for s, k in keys.items()
+            ]
+
+            def states() -> list[str]:
+                with sessions() as session:
+                    return [session.get(Contact, c).state for c in ids]  # type: ignore[union-attr]
+
+            wait_for(
+                lambda: all(s in ("COMPLETED", "FAILED") for s in states()),
+                timeout_s=900,
+                what="the three contacts to end",
+            )
+        finally:
+            for p in agents:
+                p.terminate()
+            serve.terminate()
+            for p in [*agents, serve]:
+                try:
+                    p.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        with sessions() as session:
+            for cid in ids:
+                row = session.get(Contact, cid)
+                assert row is not None
+                assert row.state == "COMPLETED", (
+                    row.state_reason,
+                    (tmp_path / "serve.log").read_text()[-3000:],
+                )
+            reports = {
+                r.contact_id: r
+                for r in session.scalars(select(AgentReport).where(AgentReport.contact_id.in_(ids)))
+            }
+        assert set(reports) == set(ids) and all(r.ok for r in reports.values())
+        topics = TopicNames("groundstation")
+        for cid in ids:
+            frames = list(
+                follow_frames(
+                    LocalLogSource(tmp_path / "var" / "topics", topics.frames),
+                    contact_id=cid,
+                    idle_timeout_s=0.5,
+                )
+            )
+            assert [f.meta.sequence for f in frames] == list(
+                range(1, reports[cid].frames_total + 1)
+            )
+            assert "simulated" in reports[cid].summary["front_end"]
+            (entry,) = CatalogService(engine).find(contact_id=cid)
+            assert entry.state == "ready"
+        engine.dispose()

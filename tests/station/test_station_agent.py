@@ -1,0 +1,297 @@
+"""The station agent against the real central service (issue 13): the API
+served by uvicorn on a loopback port, the lifecycle of ``serve``
+(``open_runtime``) on PostgreSQL with the local topic log and object store,
+the agent in this process on the same compressed clock."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import h5py
+import httpx
+import pytest
+
+from api.app import create_app
+from groundstation import apikeys
+from groundstation.booking import reserve
+from groundstation.clock import SimulatedClock
+from groundstation.db import make_engine, make_session_factory, migrate
+from groundstation.models import Antenna, Contact
+from groundstation.policy import BookingPolicy
+from groundstation.runtime import Runtime, open_runtime
+from groundstation.settings import Settings
+from groundstation.station.agent import (
+    CentralClient,
+    CentralUnavailableError,
+    StationAgent,
+)
+from groundstation.station.spool import Spool
+from ingest.consumer import LocalLogSource, follow_frames
+from ingest.dataset import DatasetReader
+from ingest.topics import FrameMeta, TopicNames
+from tests.api.conftest import serve
+from tests.e2e.conftest import (
+    DEMO_PROFILE,
+    UNCHECKED_LAG_S,
+    clock_start_for,
+    next_contacts,
+    seed,
+    wait_for,
+)
+from tests.service_env import scratch_database
+
+SPEEDUP = 60.0
+
+
+@dataclass
+class Central:
+    settings: Settings
+    runtime: Runtime
+    url: str
+    contact_id: str
+    station_id: str
+    key: str
+    other_key: str
+    other_station_id: str
+    start: datetime
+
+    def state(self, contact_id: str) -> tuple[str, str]:
+        with self.runtime.session_factory() as s:
+            c = s.get(Contact, contact_id)
+            assert c is not None
+            return c.state, c.state_reason
+
+
+@pytest.fixture
+def central(tmp_path: Path, postgres_base_url: str) -> Iterator[Central]:
+    """One contact booked at a station; a station key for it and one for
+    another station; the API served; the lifecycle not started yet. On
+    PostgreSQL, as a central service with agents runs."""
+    with scratch_database(postgres_base_url, "agent") as url:
+        yield from _central(tmp_path, url)
+
+
+def _central(tmp_path: Path, database_url: str) -> Iterator[Central]:
+    settings = Settings(
+        database_url=database_url,
+        data_dir=tmp_path / "var",
+        downlink_max_lag_s=UNCHECKED_LAG_S,
+        agent_offline_after_s=600.0,  # service seconds: 10 wall s at x60
+        agent_report_timeout_s=1800.0,
+    )
+    engine = make_engine(settings.effective_database_url())
+    migrate(engine)
+    sessions = make_session_factory(engine)
+    with sessions() as session:
+        names = seed(session)
+        (choice,) = next_contacts(session, names, 1)
+        start = clock_start_for([choice])
+        contact = reserve(
+            session,
+            norad_id=choice.norad_id,
+            antenna_id=choice.antenna_id,
+            profile_id=DEMO_PROFILE,
+            start=choice.aos,
+            end=choice.los,
+            tenant="demo",
+            now=start,
+            policy=BookingPolicy.from_settings(settings),
+        )
+        antenna = session.get(Antenna, choice.antenna_id)
+        assert antenna is not None
+        station_id = antenna.station_id
+        other = next(
+            a.station_id for a in session.query(Antenna).all() if a.station_id != station_id
+        )
+        _, key = apikeys.create_key(
+            session, name="agent", role="station", station_id=station_id, now=start
+        )
+        _, other_key = apikeys.create_key(
+            session, name="other", role="station", station_id=other, now=start
+        )
+        contact_id = contact.id
+    engine.dispose()
+    # Ten service minutes (10 s of wall time) to open and serve before the pre-pass.
+    clock = SimulatedClock(start - timedelta(minutes=10), speedup=SPEEDUP)
+    runtime = open_runtime(settings, clock=clock)
+    app = create_app(settings, clock=clock)
+    try:
+        with serve(app) as url:
+            yield Central(
+                settings, runtime, url, contact_id, station_id, key, other_key, other, start
+            )
+    finally:
+        runtime.close()
+        app.state.ctx.engine.dispose()
+
+
+def _agent(central: Central, tmp_path: Path, **kwargs: object) -> StationAgent:
+    client = CentralClient(central.url, key=central.key, station_id=central.station_id)
+    return StationAgent(
+        client=client,
+        clock=central.runtime.clock,
+        spool=Spool(tmp_path / "spool"),
+        front_end="simulated",
+        software_version="test",
+        heartbeat_s=0.5,
+        poll_s=0.5,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_agent_works_its_pass_and_the_central_service_publishes_and_stores_it(
+    central: Central, tmp_path: Path
+) -> None:
+    agent = _agent(central, tmp_path)
+    agent.heartbeat()  # registers: the station's contacts go to the agent
+    central.runtime.start()
+    thread = threading.Thread(target=agent.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(
+            lambda: central.state(central.contact_id)[0] in ("COMPLETED", "FAILED"),
+            timeout_s=180,
+            what="the contact to end",
+        )
+    finally:
+        agent.stop()
+        thread.join(timeout=30)
+    state, reason = central.state(central.contact_id)
+    assert state == "COMPLETED", reason
+    # Worked by the agent, not in-process.
+    assert central.contact_id not in central.runtime.executor.results
+    outcome = agent.outcomes[central.contact_id]
+    assert outcome.ok and outcome.frames_ok > 0
+    assert "simulated" in outcome.summary["front_end"]
+    # Every frame the agent decoded is on the frame topic, once, in order.
+    topics = TopicNames(central.settings.kafka_topic_prefix)
+    frames = list(
+        follow_frames(
+            LocalLogSource(central.settings.data_dir / "topics", topics.frames),
+            contact_id=central.contact_id,
+            idle_timeout_s=0.5,
+        )
+    )
+    assert [f.meta.sequence for f in frames] == list(range(1, outcome.frames_total + 1))
+    spooled = agent.spool.frames(central.contact_id)
+    assert [f.data for f in frames] == [base64.b64decode(f["data"]) for f in spooled]
+    assert {f.meta.station for f in frames} == {central.station_id}
+    # The dataset: catalogued, frames.h5 holds them, and it says it was simulated.
+    (entry,) = central.runtime.catalog.find(contact_id=central.contact_id)
+    reader = DatasetReader.for_entry(central.runtime.store, entry)
+    with h5py.File(reader.download("frames.h5", tmp_path / "frames.h5")) as h5:
+        assert h5["frames"].shape[0] == outcome.frames_total
+        profile = json.loads(h5.attrs["profile"])
+    assert "simulated" in profile["simulated"]
+    assert profile["executed_by"] == f"station agent of {central.station_id}"
+    summary = json.loads(reader.read_bytes("products/agent.json"))
+    assert summary["frame_length"] > 0
+    # Sent again (a lost answer), nothing is stored twice.
+    again = agent.client.upload_frames(central.contact_id, spooled[:5])
+    assert again["new"] == 0 and again["stored"] == outcome.frames_total
+
+
+def test_a_silent_agent_fails_its_contact_with_station_offline_since(
+    central: Central, tmp_path: Path
+) -> None:
+    agent = _agent(central, tmp_path)
+    agent.heartbeat()  # registered once, then silent
+    central.runtime.start()
+    wait_for(
+        lambda: central.state(central.contact_id)[0] in ("COMPLETED", "FAILED"),
+        timeout_s=120,
+        what="the contact to end",
+    )
+    state, reason = central.state(central.contact_id)
+    assert state == "FAILED"
+    assert f"station {central.station_id} offline since " in reason
+
+
+def test_agent_buffers_during_a_central_outage_and_uploads_afterwards(
+    central: Central, tmp_path: Path
+) -> None:
+    agent = _agent(central, tmp_path)
+    spool = agent.spool
+    meta = FrameMeta(
+        contact_id=central.contact_id,
+        norad_id=1,
+        station=central.station_id,
+        antenna="a",
+        frame_time=central.start,
+        virtual_channel=0,
+        frame_counter=0,
+        rs_corrections=0,
+        crc_ok=True,
+        sequence=1,
+    )
+    frame = {
+        "sequence": 1,
+        "frame_time": central.start.isoformat(),
+        "data": base64.b64encode(b"\x01\x02").decode(),
+        "meta": {n: v.decode() for n, v in meta.headers() if n != meta.SCHEMA_FIELD},
+    }
+    spool.add_frames(central.contact_id, [frame])
+    spool.put_report(central.contact_id, {"ok": False, "reason": "test", "frames_total": 1})
+    down = StationAgent(
+        client=CentralClient(
+            "http://127.0.0.1:9", key=central.key, station_id=central.station_id, timeout_s=1
+        ),
+        clock=central.runtime.clock,
+        spool=spool,
+        front_end="simulated",
+        software_version="test",
+    )
+    assert down.flush() == 0  # unreachable: kept
+    assert spool.pending() == [central.contact_id] and spool.acked(central.contact_id) == 0
+    with pytest.raises(CentralUnavailableError):
+        down.heartbeat()
+    assert agent.flush() == 1
+    assert spool.pending() == []
+    # The report is stored once; a second one is answered with the first.
+    second = agent.client.report(central.contact_id, {"ok": True, "frames_total": 9})
+    assert second["ok"] is False and second["reason"] == "test"
+
+
+def test_a_station_key_reads_and_reports_only_for_its_own_station(central: Central) -> None:
+    def call(method: str, path: str, key: str, body: object = None) -> httpx.Response:
+        return httpx.request(
+            method,
+            central.url + path,
+            json=body,
+            headers={"Authorization": f"Bearer {key}"},
+        )
+
+    mine = f"/ground-stations/{central.station_id}/agent"
+    assert call("GET", mine + "/contacts", central.key).status_code == 200
+    # Another station's key: its contacts, frames and reports are not found here.
+    assert call("GET", mine + "/contacts", central.other_key).status_code == 404
+    report = {"ok": True, "frames_total": 0}
+    path = f"{mine}/contacts/{central.contact_id}/report"
+    assert call("POST", path, central.other_key, report).status_code == 404
+    # This key, naming another station: not found either.
+    theirs = f"/ground-stations/{central.other_station_id}/agent"
+    assert call("GET", theirs + "/contacts", central.key).status_code == 404
+    heartbeat = {"software_version": "x"}
+    assert call("POST", theirs + "/heartbeat", central.key, heartbeat).status_code == 404
+    # A frame whose metadata does not validate is refused at upload, named.
+    bad = {
+        "frames": [
+            {
+                "sequence": 1,
+                "frame_time": central.start.isoformat(),
+                "data": base64.b64encode(b"x").decode(),
+                "meta": {"vc": "not-a-number"},
+            }
+        ]
+    }
+    refused = call("POST", f"{mine}/contacts/{central.contact_id}/frames", central.key, bad)
+    assert refused.status_code == 422 and "frame 1 metadata does not validate" in refused.text
+    # Nothing else: bookings, contacts, datasets answer 403 to a station key.
+    for path in ("/contacts", "/datasets", "/satellites"):
+        assert call("GET", path, central.key).status_code == 403, path
