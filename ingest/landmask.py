@@ -1,0 +1,83 @@
+"""The global land/sea mask of the ``global-land-mask`` package (GLOBE, 1 km).
+
+The package ships its 21600 x 43200 mask compressed (2.5 MB) and loads it
+at import as a 933 MB bool array. Here it is loaded on first use only, read
+from the package's own ``.npz`` file (no download) and bit-packed along
+longitude (117 MB for the process's lifetime); the index arithmetic is the
+package's own (``global_land_mask.globe.lat_to_index`` / ``lon_to_index``:
+truncation toward the first grid row and column). ``coastline`` draws the
+mask's edges on a lat/lon grid, the map product's coastlines (no shapefile
+is needed offline).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ingest.errors import IngestError
+
+_MASK_FILE = "globe_combined_mask_compressed.npz"
+
+
+@dataclass(frozen=True)
+class _PackedMask:
+    bits: NDArray[np.uint8]  # (n_lat, ceil(n_lon / 8)): the package's ocean mask, bit-packed
+    lat0_deg: float
+    dlat_deg: float
+    n_lat: int
+    lon0_deg: float
+    dlon_deg: float
+    n_lon: int
+
+
+@functools.cache
+def _mask() -> _PackedMask:
+    spec = importlib.util.find_spec("global_land_mask")
+    if spec is None or not spec.submodule_search_locations:
+        raise IngestError("the land mask needs the global-land-mask package (pip install it)")
+    path = Path(next(iter(spec.submodule_search_locations))) / _MASK_FILE
+    with np.load(path) as npz:
+        lat, lon = npz["lat"], npz["lon"]
+        bits = np.packbits(npz["mask"], axis=1)
+    return _PackedMask(
+        bits,
+        float(lat[0]),
+        float(lat[1] - lat[0]),
+        int(lat.size),
+        float(lon[0]),
+        float(lon[1] - lon[0]),
+        int(lon.size),
+    )
+
+
+def is_land(lat_deg: NDArray[np.floating], lon_deg: NDArray[np.floating]) -> NDArray[np.bool_]:
+    """True where (lat, lon) is land, same shape as the inputs; NaN
+    coordinates (a line of sight that misses the Earth, a lost line) are
+    not land. Longitudes are wrapped to [-180, 180)."""
+    m = _mask()
+    lat = np.asarray(lat_deg, dtype=np.float64)
+    lon = np.asarray(lon_deg, dtype=np.float64)
+    ok = np.isfinite(lat) & np.isfinite(lon)
+    lat = np.where(ok, np.clip(lat, -90.0, 90.0), 0.0)
+    lon = np.where(ok, (lon + 180.0) % 360.0 - 180.0, 0.0)
+    i = np.clip(((lat - m.lat0_deg) / m.dlat_deg).astype(np.int64), 0, m.n_lat - 1)
+    j = np.clip(((lon - m.lon0_deg) / m.dlon_deg).astype(np.int64), 0, m.n_lon - 1)
+    bit = (m.bits[i, j >> 3] >> (7 - (j & 7))) & 1
+    return np.asarray(ok & (bit == 0))  # the package's array is True over the ocean
+
+
+def coastline(land: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """The cells of a land grid ``(rows, cols)`` that border a sea cell
+    (4-neighbourhood): one-cell-wide coastlines to draw over a map."""
+    edge = np.zeros_like(land)
+    edge[1:, :] |= land[1:, :] != land[:-1, :]
+    edge[:-1, :] |= land[1:, :] != land[:-1, :]
+    edge[:, 1:] |= land[:, 1:] != land[:, :-1]
+    edge[:, :-1] |= land[:, 1:] != land[:, :-1]
+    return np.asarray(edge & land)
