@@ -319,6 +319,10 @@ class GeoProducts:
     map_png: bytes
     map_tif: bytes
 
+    def files(self) -> dict[str, bytes]:
+        """File name -> bytes, as they go in a dataset's ``products/``."""
+        return {self.swath_name: self.swath_nc, "map.png": self.map_png, "map.tif": self.map_tif}
+
 
 def georeferenced_products(
     frames: Iterable[bytes], geometry: SwathGeometry, *, fecf: bool = True
@@ -326,8 +330,11 @@ def georeferenced_products(
     """The swath file, ``map.png`` and ``map.tif`` from decoded frames (good ones
     only, any order); None when no frame carries a scan line."""
     rebuilt = rebuild_image(frames, fecf=fecf)
-    if rebuilt is None:
-        return None
+    return None if rebuilt is None else products_of_image(rebuilt, geometry)
+
+
+def products_of_image(rebuilt: RebuiltImage, geometry: SwathGeometry) -> GeoProducts:
+    """The swath file, ``map.png`` and ``map.tif`` of a rebuilt image."""
     ds = swath_dataset(rebuilt, geometry)
     product = resample_map(ds)
     return GeoProducts(
@@ -351,9 +358,8 @@ def add_georeferenced_products(
         return None
     products = georeferenced_products(frames, geometry, fecf=fecf)
     if products is not None:
-        writer.add_product_bytes(products.swath_name, products.swath_nc)
-        writer.add_product_bytes("map.png", products.map_png)
-        writer.add_product_bytes("map.tif", products.map_tif)
+        for name, data in products.files().items():
+            writer.add_product_bytes(name, data)
     return products
 
 

@@ -205,3 +205,63 @@ def test_geolocation_check_catches_a_time_or_scan_error(
     geometry = SwathGeometry("NOAA 15", 25338, noaa_pass.geometry.tle, fov_deg)
     check = check_geolocation(swath_dataset(rebuilt, geometry), tolerance_px=TOLERANCE_PX)
     assert check.error_px > TOLERANCE_PX or check.outside_tolerance > 0.005
+
+
+@pytest.mark.kafka
+def test_the_kafka_consumer_example_makes_the_georeferenced_products_from_the_frame_topic(
+    noaa_pass: Pass, kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    import argparse
+    from contextlib import redirect_stdout
+    from datetime import timedelta
+
+    from groundstation.commands import consume
+    from ingest.config import KafkaConfig
+    from ingest.kafka_publisher import KafkaPublisher
+    from ingest.topics import FrameMeta
+
+    pub = KafkaPublisher(
+        KafkaConfig(kafka_bootstrap, topic_prefix=topic_prefix, partitions=3, spool_dir=tmp_path)
+    ).start()
+    lost = {i for i in range(len(noaa_pass.frames)) if 100 <= i < 130 or i % 37 == 5}
+    try:
+        for i, data in enumerate(noaa_pass.frames):
+            bad = i in lost  # published, but failed its CRC: the consumer must skip it
+            payload = data[:-2] + bytes(2) if bad else data
+            meta = FrameMeta(
+                contact_id="c-geo",
+                norad_id=25338,
+                station="lisbon",
+                antenna="dish-1",
+                frame_time=START + timedelta(seconds=i * FRAME_S),
+                virtual_channel=1,
+                frame_counter=i % 256,
+                rs_corrections=0,
+                crc_ok=not bad,
+                sequence=i,
+            )
+            pub.publish_frame(payload, meta)
+        pub.flush(timeout_s=30.0)
+    finally:
+        pub.close()
+    parser = argparse.ArgumentParser()
+    consume.register(parser.add_subparsers())
+    out_dir = tmp_path / "geo"
+    args = parser.parse_args(
+        ["consume", "frames", "--bootstrap", kafka_bootstrap, "--prefix", topic_prefix,
+         "--contact", "c-geo", "--idle-timeout", "10", "--geo", str(out_dir),
+         "--tle", str(ROOT / "sample_tles" / "weather.tle")]
+    )  # fmt: skip
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert args.func(args) == 0
+    assert "SIMULATED" in out.getvalue()
+    [nc] = sorted(out_dir.glob("NOAA15-radiometer-*.nc"))
+    ds = xr.open_dataset(nc, engine="h5netcdf")
+    expected = rebuild_image(_lossy(noaa_pass.frames))
+    assert expected is not None
+    assert np.array_equal(ds["line_received"].values.astype(bool), expected.received)
+    assert np.isnan(ds["visible"].values[36]).all()
+    assert (out_dir / "map.png").stat().st_size > 1000
+    assert (out_dir / "map.tif").stat().st_size > 1000
+    assert check_geolocation(ds).outside_tolerance < 0.005
