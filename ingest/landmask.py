@@ -2,8 +2,8 @@
 
 The package ships its 21600 x 43200 mask compressed (2.5 MB) and loads it
 at import as a 933 MB bool array. Here it is loaded on first use only, read
-from the package's own ``.npz`` file (no download) and bit-packed along
-longitude (117 MB for the process's lifetime); the index arithmetic is the
+from the package's own ``.npz`` file (no download), a slice of rows at a
+time, and bit-packed along longitude (117 MB for the process's lifetime); the index arithmetic is the
 package's own (``global_land_mask.globe.lat_to_index`` / ``lon_to_index``:
 truncation toward the first grid row and column). ``coastline`` draws the
 mask's edges on a lat/lon grid, the map product's coastlines (no shapefile
@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,7 +46,8 @@ def _mask() -> _PackedMask:
     path = Path(next(iter(spec.submodule_search_locations))) / _MASK_FILE
     with np.load(path) as npz:
         lat, lon = npz["lat"], npz["lon"]
-        bits = np.packbits(npz["mask"], axis=1)
+    with zipfile.ZipFile(path) as zf, zf.open("mask.npy") as stream:
+        bits = _packed_rows(stream)
     return _PackedMask(
         bits,
         float(lat[0]),
@@ -54,6 +57,29 @@ def _mask() -> _PackedMask:
         float(lon[1] - lon[0]),
         int(lon.size),
     )
+
+
+def _packed_rows(stream: IO[bytes], rows_per_read: int = 512) -> NDArray[np.uint8]:
+    """A C-order 2-D bool ``.npy`` stream, bit-packed along its rows, read a
+    slice of rows at a time (never the whole 933 MB array in memory)."""
+    version = np.lib.format.read_magic(stream)
+    read_header = (
+        np.lib.format.read_array_header_1_0
+        if version == (1, 0)
+        else np.lib.format.read_array_header_2_0
+    )
+    shape, fortran, dtype = read_header(stream)
+    if fortran or len(shape) != 2 or dtype != np.bool_:
+        raise IngestError(
+            f"land mask array is {dtype} {shape} fortran={fortran}, expected 2-D bool"
+        )
+    n_rows, n_cols = shape
+    out = np.empty((n_rows, -(-n_cols // 8)), dtype=np.uint8)
+    for first in range(0, n_rows, rows_per_read):
+        count = min(rows_per_read, n_rows - first)
+        chunk = np.frombuffer(stream.read(count * n_cols), dtype=np.bool_).reshape(count, n_cols)
+        out[first : first + count] = np.packbits(chunk, axis=1)
+    return out
 
 
 def is_land(lat_deg: NDArray[np.floating], lon_deg: NDArray[np.floating]) -> NDArray[np.bool_]:

@@ -265,3 +265,17 @@ def test_the_kafka_consumer_example_makes_the_georeferenced_products_from_the_fr
     assert (out_dir / "map.png").stat().st_size > 1000
     assert (out_dir / "map.tif").stat().st_size > 1000
     assert check_geolocation(ds).outside_tolerance < 0.005
+
+
+def test_the_packed_land_mask_answers_as_the_package_does_and_nan_is_not_land() -> None:
+    from global_land_mask import globe
+
+    from ingest.landmask import is_land
+
+    rng = np.random.default_rng(3)
+    lat = rng.uniform(-90, 90, 20000)
+    lon = rng.uniform(-180, 180, 20000)
+    assert np.array_equal(is_land(lat, lon), globe.is_land(lat, lon))
+    assert is_land(np.array([48.85, 0.0]), np.array([2.35, -30.0])).tolist() == [True, False]
+    assert not is_land(np.array([np.nan]), np.array([0.0]))[0]
+    assert np.array_equal(is_land(lat, lon + 360.0), is_land(lat, lon))  # wrapped
