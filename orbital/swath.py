@@ -29,6 +29,7 @@ from orbital.track import satellite_itrs
 FloatArray = NDArray[np.float64]
 
 WGS84_B_KM = WGS84_A_KM * (1.0 - WGS84_F)
+LINES_PER_BLOCK = 256  # scan lines geolocated at a time
 
 
 def scan_angles_deg(fov_deg: float, n_pixels: int) -> FloatArray:
@@ -107,4 +108,9 @@ def swath_lat_lon(
     r, v, err = satellite_itrs(element_set, start, np.asarray(line_t_s, dtype=np.float64))
     r[err != 0] = np.nan
     v[err != 0] = np.nan
-    return _swath_core(r, v, scan)
+    lat = np.empty((r.shape[0], scan.size))
+    lon = np.empty_like(lat)
+    for first in range(0, r.shape[0], LINES_PER_BLOCK):  # bounded temporaries
+        block = slice(first, first + LINES_PER_BLOCK)
+        lat[block], lon[block] = _swath_core(r[block], v[block], scan)
+    return lat, lon
