@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +39,17 @@ class _PackedMask:
     n_lon: int
 
 
-@functools.cache
+_LOAD_LOCK = threading.Lock()
+
+
 def _mask() -> _PackedMask:
+    """The packed mask, loaded by the first caller (others wait for it)."""
+    with _LOAD_LOCK:
+        return _load_mask()
+
+
+@functools.cache
+def _load_mask() -> _PackedMask:
     spec = importlib.util.find_spec("global_land_mask")
     if spec is None or not spec.submodule_search_locations:
         raise IngestError("the land mask needs the global-land-mask package (pip install it)")
