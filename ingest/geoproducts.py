@@ -62,6 +62,7 @@ BAND_VARIABLES = (
 BT_MIN_K = 180.0
 BT_SPAN_K = 140.0
 MAX_MAP_CELLS = 2500  # longest side of the map, cells
+CELLS_PER_SEGMENT = 500_000  # map cells resampled (and masked) at a time
 _NBSP = "\N{NO-BREAK SPACE}"  # satpy's WavelengthRange.to_cf separates its fields with it
 
 
@@ -257,13 +258,28 @@ def resample_map(ds: xr.Dataset) -> MapProduct:
     stack = np.stack([ds[name].values for name, *_ in BAND_VARIABLES], axis=-1)
     stack[off_earth] = np.nan
     spacing = float(max(area.pixel_size_x, area.pixel_size_y))
+    cells = area.width * area.height
     out = kd_tree.resample_nearest(
-        swath, stack, area, radius_of_influence=4.0 * spacing, fill_value=np.nan
+        swath,
+        stack,
+        area,
+        radius_of_influence=4.0 * spacing,
+        fill_value=np.nan,
+        segments=max(1, cells // CELLS_PER_SEGMENT),  # bounded query buffers
     )
     bands = np.moveaxis(np.asarray(out, dtype=np.float32), -1, 0)
-    grid_lon, grid_lat = area.get_lonlats()
-    coast = coastline(is_land(grid_lat, grid_lon))
-    return MapProduct(bands, coast, area)
+    return MapProduct(bands, coastline(_grid_land(area)), area)
+
+
+def _grid_land(area: Any) -> NDArray[np.bool_]:
+    """The land mask on every cell of ``area``, a band of rows at a time."""
+    land = np.zeros((area.height, area.width), dtype=bool)
+    step = max(1, CELLS_PER_SEGMENT // area.width)
+    for first in range(0, area.height, step):
+        rows = slice(first, min(first + step, area.height))
+        lon, lat = area.get_lonlats(data_slice=(rows, slice(None)))
+        land[rows] = is_land(lat, lon)
+    return land
 
 
 def map_png_bytes(product: MapProduct) -> bytes:
