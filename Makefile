@@ -63,6 +63,7 @@ bench: install-test
 	$(BIN)/python bench/planning.py
 	$(BIN)/python bench/downlink.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/products.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache dist build

@@ -28,6 +28,52 @@ class ProfileError(ValueError):
 
 
 @dataclass(frozen=True)
+class ImagerSpec:
+    """The scanning radiometer a satellite of this profile carries (the
+    profile's optional ``imager`` mapping): ``fov_deg``, the full scan
+    across the track; ``pixels_per_line``, null to fill one TM frame's
+    packet (``ingest.imagery.max_pixels_per_line``); ``scan_rate_hz``, lines
+    per second, null for as many as the downlink carries (one frame per line
+    and band). Checked against the frame length by ``ingest.imagery``."""
+
+    fov_deg: float = 110.0
+    pixels_per_line: int | None = None
+    scan_rate_hz: float | None = None
+
+
+_IMAGER_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "fov_deg": (
+        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < 180,
+        "a number of degrees in (0, 180)",
+    ),
+    "pixels_per_line": (
+        lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 1),
+        "null or an integer >= 1",
+    ),
+    "scan_rate_hz": (
+        lambda v: v is None or (isinstance(v, int | float) and not isinstance(v, bool) and v > 0),
+        "null or a positive number of lines per second",
+    ),
+}
+
+
+def imager_from_mapping(data: Any, source: str) -> ImagerSpec:
+    """Validate a profile's ``imager`` mapping."""
+    if not isinstance(data, Mapping):
+        raise ProfileError(f"{source}: field 'imager' is {data!r}, expected a mapping")
+    for key, value in data.items():
+        if key not in _IMAGER_CHECKS:
+            raise ProfileError(
+                f"{source}: unknown field 'imager.{key}'; known fields: "
+                + ", ".join(sorted(_IMAGER_CHECKS))
+            )
+        check, expected = _IMAGER_CHECKS[key]
+        if not check(value):
+            raise ProfileError(f"{source}: field 'imager.{key}' is {value!r}, expected {expected}")
+    return ImagerSpec(**dict(data))
+
+
+@dataclass(frozen=True)
 class DownlinkProfile:
     """One validated downlink profile.
 
@@ -52,6 +98,7 @@ class DownlinkProfile:
     convolutional: str = "ccsds"
     spacecraft_id: int = 0
     description: str = ""
+    imager: ImagerSpec | None = None
 
     @property
     def uses_rs(self) -> bool:
@@ -113,6 +160,7 @@ _CHECKS: dict[str, _Check] = {
     ),
     "spacecraft_id": (lambda v: _is_int(v) and 0 <= v < 1024, "an integer in 0..1023"),
     "description": (lambda v: isinstance(v, str), "a string"),
+    "imager": (lambda v: True, "a mapping"),  # checked field by field: imager_from_mapping
 }
 _REQUIRED = ("name", "modulation", "symbol_rate")
 
@@ -148,6 +196,11 @@ def _check_consistency(profile: DownlinkProfile, source: str) -> None:
             f"{source}: field 'differential' is true with modulation {profile.modulation!r}; "
             "differential precoding is supported for bpsk only"
         )
+    if profile.imager is not None and profile.frame_format != "tm":
+        raise ProfileError(
+            f"{source}: field 'imager' is set with frame_format {profile.frame_format!r}; "
+            "the imaging payload needs TM frames"
+        )
     if profile.frame_format == "tm" and profile.frame_length < 6 + (2 if profile.fecf else 0) + 1:
         raise ProfileError(
             f"{source}: field 'frame_length' is {profile.frame_length}, too short for a TM frame"
@@ -159,7 +212,10 @@ def profile_from_mapping(data: Mapping[str, Any], source: str = "profile") -> Do
     if not isinstance(data, Mapping):
         raise ProfileError(f"{source}: expected a mapping of fields, got {type(data).__name__}")
     _check_fields(data, source)
-    profile = DownlinkProfile(**dict(data))
+    values = dict(data)
+    if "imager" in values:
+        values["imager"] = imager_from_mapping(values["imager"], source)
+    profile = DownlinkProfile(**values)
     _check_consistency(profile, source)
     return profile
 

@@ -53,7 +53,13 @@ from groundstation.contact_datasets import accept_dataset
 from groundstation.errors import NotFoundError
 from groundstation.executor import ContactExecutionError, ContactRun, ContactStopped
 from groundstation.models import GroundStation
-from groundstation.payload import ImageFrameSource, cloud_scene, rows_for_frames
+from groundstation.payload import (
+    ImageFrameSource,
+    cloud_scene,
+    line_ready_frames,
+    radiometer_scene,
+    rows_for_frames,
+)
 from groundstation.prediction import element_set_from_text, orbital_station
 from groundstation.profile_settings import CATALOGUE_FRAMING, DEFAULT_FRAMING, DemodSettings
 from groundstation.satellites import SatelliteSpecError, builtin_catalogue, catalogue_transmitter
@@ -61,8 +67,10 @@ from ingest.bands import row_times_unix_s, write_bands_h5
 from ingest.catalog import CatalogService
 from ingest.dataset import DatasetInfo, DatasetWriter, render_key_template
 from ingest.errors import DatasetError
+from ingest.geoproducts import SwathGeometry, add_georeferenced_products
 from ingest.h5frames import ContactAttrs, FramesH5Writer
 from ingest.imagery import image_width_for, rebuild_image
+from ingest.landmask import is_land
 from ingest.objectstore import ObjectStore
 from ingest.publisher import Publisher
 from ingest.quicklook import PassSeries, write_constellation, write_esn0_frequency, write_waterfall
@@ -259,7 +267,7 @@ class DownlinkExecutor:
     def warm_up(self) -> None:
         """Load the DSP's compiled kernels (numba's on-disk cache) before the
         first pass, so that pass does not start a second behind the service
-        clock: a few frames of the default framing through the simulated
+        clock (nor ten, loading the imager's land/sea mask): a few frames of the default framing through the simulated
         front end and the receiver."""
         profile = builtin_profile(DEFAULT_FRAMING)
         width = image_width_for(profile.frame_length, fecf=profile.fecf)
@@ -271,6 +279,7 @@ class DownlinkExecutor:
         receiver.process(channel.process(tx.process(frames, final=True)))
         receiver.flush()
         builtin_catalogue()  # the satellite catalogue's files, read once per process
+        is_land(np.zeros(1), np.zeros(1))  # the imager's land/sea mask, loaded once per process
 
     # ------------------------------------------------------------ executor
 
@@ -427,6 +436,7 @@ class DownlinkExecutor:
             )
         image_rows = _add_products(writer, frames, summary, receiver.image_fecf, downlink.n_frames)
         _add_quicklooks(writer, looks, frames, receiver)
+        add_georeferenced_products(writer, frames.ok, downlink.swath, receiver.image_fecf)
         self._pause(run, "before-commit")
         entry = writer.commit(guard=accept_dataset)
         self._pause(run, "after-ready")
@@ -720,6 +730,8 @@ class _SimulatedDownlink:
     frame_samples: int
     keep_sent: bool
     lead_samples: int = 0
+    #: how the imaging payload's pixels are geolocated (None: no imager)
+    swath: SwathGeometry | None = None
     frames_pushed: int = 0
     sent: list[SentFrame] = field(default_factory=list)
 
@@ -737,9 +749,22 @@ class _SimulatedDownlink:
         fs_hz = tx.fs_hz
         frame_samples = profile.channel_bits_per_frame // profile.bits_per_symbol * sps
         n_frames = int(link.duration_s // (frame_samples / fs_hz))
-        width = image_width_for(profile.frame_length, fecf=profile.fecf)
         seed = _seed(run)
-        scene = cloud_scene(rows_for_frames(n_frames), width, seed=seed)
+        element = element_set_from_text(run.ephemeris_text)
+        frame_s = frame_samples / fs_hz
+        try:
+            seen = radiometer_scene(
+                profile,
+                element,
+                run.aos,
+                n_frames=n_frames,
+                duration_s=link.duration_s,
+                frame_s=frame_s,
+                seed=seed,
+            )
+        except ValueError as exc:
+            raise ContactExecutionError(f"imaging payload of NORAD {run.norad_id}: {exc}") from exc
+        scene = seen.scene
         rng = np.random.default_rng(seed)
         channel = Channel(
             ChannelConfig(
@@ -753,8 +778,18 @@ class _SimulatedDownlink:
                 seed=seed,
             )
         )
-        source = ImageFrameSource(profile, scene)
-        return cls(source, tx, channel, scene, link, n_frames, frame_samples, keep_sent)
+        source = ImageFrameSource(
+            profile, scene, seen.line_time_unix_us, line_ready_frames(seen.plan, frame_s)
+        )
+        swath = SwathGeometry(
+            satellite=run.satellite_name,
+            norad_id=run.norad_id,
+            tle=run.ephemeris_text,
+            fov_deg=seen.plan.fov_deg,
+        )
+        return cls(
+            source, tx, channel, scene, link, n_frames, frame_samples, keep_sent, swath=swath
+        )
 
     @classmethod
     def for_catalogue(

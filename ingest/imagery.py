@@ -1,18 +1,22 @@
 """The imaging payload's packet format, and rebuilding its image from frames.
 
-The simulated weather satellite scans its image one row at a time along the
-ground track and downlinks each (row, band) as one CCSDS Space Packet that
-fills one TM transfer frame's data field exactly (first header pointer 0).
-A lost frame therefore loses one row of one band and nothing else: the
-rebuilt image shows it as a gap.
+The simulated weather satellite's scanning radiometer scans one line across
+the ground track at a time (``groundstation.payload``) and downlinks each
+(line, band) as one CCSDS Space Packet that fills one TM transfer frame's
+data field exactly (first header pointer 0). A lost frame therefore loses
+one line of one band and nothing else: the rebuilt image shows it as a gap.
+Each packet carries its line's time tag, so a product can be geolocated from
+the frames and the satellite's element set alone (``ingest.geoproducts``).
 
 Packet user data (big-endian)::
 
-    magic  4 bytes  b"CLD1"
-    band   u8       0 visible, 1 near infrared, 2 thermal infrared
-    row    u16      row index (along track)
-    rows   u16      rows in the whole image
-    pixels width bytes (uint8)
+    magic   4 bytes  b"CLD2"
+    band    u8       0 visible, 1 near infrared, 2 thermal infrared
+    row     u16      scan line index (along track)
+    rows    u16      scan lines in the whole image
+    width   u16      pixels per line
+    time    u64      the line's time tag, microseconds since 1970-01-01 UTC
+    pixels  width bytes (uint8), then zero fill to the end of the frame
 
 This module only needs frame bytes, so the Kafka consumer example
 (``ingest.rebuild``, ``groundstation consume frames --image``) and the
@@ -23,22 +27,22 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
-MAGIC = b"CLD1"
+MAGIC = b"CLD2"
 BANDS = ("visible", "near-infrared", "thermal-infrared")
-_HEADER = struct.Struct(">4sBHH")
-HEADER_LEN = _HEADER.size  # 9
+_HEADER = struct.Struct(">4sBHHHQ")
+HEADER_LEN = _HEADER.size  # 19
 TM_PRIMARY_HEADER_LEN = 6
 SPACE_PACKET_HEADER_LEN = 6
 FECF_LEN = 2
 
 
 def image_width_for(frame_length: int, *, fecf: bool = True) -> int:
-    """Pixels per packet when one packet fills one TM frame's data field."""
+    """Most pixels per line when one packet fills one TM frame's data field."""
     field = frame_length - TM_PRIMARY_HEADER_LEN - (FECF_LEN if fecf else 0)
     width = field - SPACE_PACKET_HEADER_LEN - HEADER_LEN
     if width < 1:
@@ -46,9 +50,12 @@ def image_width_for(frame_length: int, *, fecf: bool = True) -> int:
     return width
 
 
-def encode_row(band: int, row: int, rows: int, pixels: NDArray[np.uint8]) -> bytes:
-    """The user data of one packet."""
-    return _HEADER.pack(MAGIC, band, row, rows) + np.asarray(pixels, dtype=np.uint8).tobytes()
+def encode_row(
+    band: int, row: int, rows: int, pixels: NDArray[np.uint8], *, time_unix_us: int = 0
+) -> bytes:
+    """The user data of one packet (``pixels``: one line of one band)."""
+    px = np.asarray(pixels, dtype=np.uint8)
+    return _HEADER.pack(MAGIC, band, row, rows, px.size, time_unix_us) + px.tobytes()
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,7 @@ class ImageRow:
     row: int
     rows: int
     pixels: bytes
+    time_unix_us: int = 0
 
 
 def row_from_frame(frame: bytes, *, fecf: bool = True) -> ImageRow | None:
@@ -75,19 +83,25 @@ def row_from_frame(frame: bytes, *, fecf: bool = True) -> ImageRow | None:
     apid = ((sp[0] & 0x07) << 8) | sp[1]
     if apid == 0x7FF:
         return None
-    magic, band, row, rows = _HEADER.unpack_from(frame, start)
-    if magic != MAGIC or band >= len(BANDS) or row >= rows:
+    magic, band, row, rows, width, time_us = _HEADER.unpack_from(frame, start)
+    first = start + HEADER_LEN
+    if magic != MAGIC or band >= len(BANDS) or row >= rows or first + width > end:
         return None
-    return ImageRow(band, row, rows, bytes(frame[start + HEADER_LEN : end]))
+    return ImageRow(band, row, rows, bytes(frame[first : first + width]), time_us)
 
 
 @dataclass
 class RebuiltImage:
     """image: (rows, width, bands) uint8, 0 where nothing arrived;
-    received: (rows, bands) bool, which rows of which band arrived."""
+    received: (rows, bands) bool, which rows of which band arrived;
+    line_time_unix_s: (rows,) float64, each scan line's time tag (s since
+    1970-01-01 UTC), NaN for a line of which no band arrived."""
 
     image: NDArray[np.uint8]
     received: NDArray[np.bool_]
+    line_time_unix_s: NDArray[np.float64] = field(
+        default_factory=lambda: np.zeros(0, dtype=np.float64)
+    )
 
     @property
     def fraction_received(self) -> float:
@@ -114,8 +128,10 @@ def rebuild_image(frames: Iterable[bytes], *, fecf: bool = True) -> RebuiltImage
     width = max(len(r.pixels) for r in rows_seen)
     image = np.zeros((n_rows, width, len(BANDS)), dtype=np.uint8)
     received = np.zeros((n_rows, len(BANDS)), dtype=bool)
+    times = np.full(n_rows, np.nan)
     for r in rows_seen:
         if r.row < n_rows:
             image[r.row, : len(r.pixels), r.band] = np.frombuffer(r.pixels, dtype=np.uint8)
             received[r.row, r.band] = True
-    return RebuiltImage(image, received)
+            times[r.row] = r.time_unix_us / 1e6
+    return RebuiltImage(image, received, times)

@@ -14,6 +14,12 @@ image row and band per frame, see ``ingest.imagery``):
 
     groundstation consume frames --log-dir var/demo/topics --contact <id> \
         --idle-timeout 2 --image image.png
+
+``rebuild_contact_geoproducts`` makes the georeferenced products from them
+(given the satellite's element set and the imager's field of view):
+
+    groundstation consume frames --bootstrap 127.0.0.1:9092 --contact <id> \
+        --idle-timeout 5 --geo products/ --tle weather.tle --norad 25338
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from collections.abc import Iterable
 
 from ingest.consumer import ReceivedFrame
 from ingest.errors import IngestError
+from ingest.geoproducts import GeoProducts, SwathGeometry, products_of_image
 from ingest.imagery import RebuiltImage, rebuild_image
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -76,6 +83,25 @@ def rebuild_contact_image(
     satellite of ``groundstation demo``): frames that failed their CRC or
     Reed-Solomon are skipped, repeats are harmless, lost rows stay gaps
     (``ingest.imagery``)."""
+    return rebuild_image(_good_frames(frames, contact_id), fecf=fecf)
+
+
+def rebuild_contact_geoproducts(
+    frames: Iterable[ReceivedFrame],
+    geometry: SwathGeometry,
+    *,
+    contact_id: str | None = None,
+    fecf: bool = True,
+) -> GeoProducts | None:
+    """The georeferenced products (``ingest.geoproducts``: the CF swath, the
+    map as PNG and GeoTIFF) from one contact's frames, as the dataset's
+    product step makes them; None when no frame carries a scan line."""
+    rebuilt = rebuild_contact_image(frames, contact_id=contact_id, fecf=fecf)
+    return None if rebuilt is None else products_of_image(rebuilt, geometry)
+
+
+def _good_frames(frames: Iterable[ReceivedFrame], contact_id: str | None) -> list[bytes]:
+    """The data of one contact's frames that decoded (CRC and Reed-Solomon)."""
     contacts: set[str] = set()
     good: list[bytes] = []
     for fr in frames:
@@ -89,4 +115,4 @@ def rebuild_contact_image(
         raise IngestError(
             f"frames of several contacts {sorted(contacts)}; pass contact_id to choose one"
         )
-    return rebuild_image(good, fecf=fecf)
+    return good

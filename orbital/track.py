@@ -66,15 +66,38 @@ def doppler_hz(range_rate_km_s: FloatArray, carrier_hz: float) -> FloatArray:
     return carrier_hz * (np.sqrt((1.0 - beta) / (1.0 + beta)) - 1.0)
 
 
-def _track_core(
-    element_set: ElementSet, station: Station, epoch: Epoch, offsets_s: FloatArray
-) -> tuple[tuple[FloatArray, ...], NDArray[np.uint8]]:
+def _itrs_core(
+    element_set: ElementSet, epoch: Epoch, offsets_s: FloatArray
+) -> tuple[FloatArray, FloatArray, NDArray[np.uint8]]:
+    """SGP4 then TEME -> ITRS: ``(r_itrs_km: (n, 3), v_itrs_km_s: (n, 3), error_code: (n,))``;
+    failed samples hold NaN."""
     sat = element_set.satrec()
     jd = epoch.julian(offsets_s)
     err, r, v = sat.sgp4_array(jd.whole, jd.utc_fraction)
     r[err != 0] = np.nan
     theta, theta_dot = jd.gmst_rad()
     r, v = teme_to_itrs(r, v, theta, theta_dot)
+    return r, v, err.astype(np.uint8)
+
+
+def satellite_itrs(
+    element_set: ElementSet, start: datetime, t_s: FloatArray
+) -> tuple[FloatArray, FloatArray, NDArray[np.uint8]]:
+    """The satellite's Earth-fixed state ``t_s`` seconds (UTC, ``(n_times,)``, >= 0)
+    after ``start`` (aware UTC): ``(r_itrs_km: (n_times, 3), v_itrs_km_s: (n_times, 3),
+    error_code: (n_times,))``, by the same propagation as ``compute_track``."""
+    start = require_aware_utc(start, "start")
+    t = np.asarray(t_s, dtype=np.float64)
+    if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)) or float(t.min()) < 0:
+        raise OrbitalError(f"t_s must be finite seconds >= 0 after start, got {t!r}")
+    epoch = Epoch(start, float(t.max()) + 2.0)
+    return _itrs_core(element_set, epoch, t)  # TAI == UTC offsets unless a leap second falls
+
+
+def _track_core(
+    element_set: ElementSet, station: Station, epoch: Epoch, offsets_s: FloatArray
+) -> tuple[tuple[FloatArray, ...], NDArray[np.uint8]]:
+    r, v, err = _itrs_core(element_set, epoch, offsets_s)
     la = look_angles(r, v, station.itrs_km(), station.enu_basis())
     values = (
         la.azimuth_deg,
@@ -84,7 +107,7 @@ def _track_core(
         la.elevation_rate_deg_s,
         la.azimuth_rate_deg_s,
     )
-    return values, err.astype(np.uint8)
+    return values, err
 
 
 _TimeGrid = tuple[Epoch, FloatArray, list[datetime]]

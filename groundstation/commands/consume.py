@@ -61,6 +61,26 @@ def register(subparsers: Any) -> None:
         help="rebuild the imaging payload's picture (PNG) from one contact's frames",
     )
     p.add_argument(
+        "--geo",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write the imaging payload's georeferenced products (CF swath NetCDF, map PNG "
+        "and GeoTIFF) of one contact into DIR; needs --tle",
+    )
+    p.add_argument(
+        "--tle",
+        type=Path,
+        default=None,
+        help="element sets (TLE file) holding the satellite's (by --norad or the frames' NORAD id)",
+    )
+    p.add_argument(
+        "--framing",
+        default=None,
+        help="built-in framing profile whose imager the satellite carries (field of view; "
+        "default: the receiver's default framing)",
+    )
+    p.add_argument(
         "--header-bytes", type=int_in(0, 65535), default=6, help="frame header length to strip"
     )
     p.add_argument(
@@ -117,6 +137,8 @@ def _frame_source(args: argparse.Namespace, topic: str) -> RecordSource | None:
 
 
 def run_frames(args: argparse.Namespace) -> int:
+    if args.geo is not None and args.tle is None:
+        raise ValidationError("--geo needs --tle (the satellite's element set)")
     topic = TopicNames(args.prefix).frames
     source = _frame_source(args, topic)
     if source is None:
@@ -133,13 +155,21 @@ def run_frames(args: argparse.Namespace) -> int:
             max_frames=args.max,
         ):
             count += 1
-            if args.rebuild is not None or args.image is not None:
+            if args.rebuild is not None or args.image is not None or args.geo is not None:
                 kept.append(fr)
             elif not args.summary:
                 sys.stdout.write(json.dumps(frame_json(fr)) + "\n")
                 sys.stdout.flush()
     finally:
         source.close()
+    return _output(args, kept, count, topic)
+
+
+def _output(args: argparse.Namespace, kept: list[ReceivedFrame], count: int, topic: str) -> int:
+    """What the frames make once followed: georeferenced products, an image,
+    a rebuilt payload or a summary."""
+    if args.geo is not None:
+        return write_geoproducts(args, kept)
     if args.image is not None:
         from PIL import Image
 
@@ -165,4 +195,46 @@ def run_frames(args: argparse.Namespace) -> int:
         print(f"rebuilt {len(payload)} bytes from {count} frames into {args.rebuild}")
     elif args.summary:
         print(f"{count} frames from {topic}")
+    return 0
+
+
+def _swath_geometry(args: argparse.Namespace, norad: int) -> Any:
+    """The satellite's element set from ``--tle`` and its imager's field of
+    view from ``--framing``'s profile."""
+    from dsp.profile import ImagerSpec, ProfileError, builtin_profile
+    from groundstation.profile_settings import DEFAULT_FRAMING
+    from ingest.geoproducts import SwathGeometry
+    from orbital.tle import parse_tle
+
+    try:
+        profile = builtin_profile(args.framing or DEFAULT_FRAMING)
+        lines = args.tle.read_text().splitlines()
+    except (ProfileError, OSError) as exc:
+        raise ValidationError(str(exc)) from exc
+    found = [e for e in parse_tle(lines).elements if e.norad_id == norad]
+    if not found:
+        raise ValidationError(f"--tle {str(args.tle)!r} holds no element set of NORAD {norad}")
+    element = found[0]
+    fov_deg = (profile.imager or ImagerSpec()).fov_deg
+    return SwathGeometry(element.name or str(norad), norad, element.text(), fov_deg)
+
+
+def write_geoproducts(args: argparse.Namespace, kept: list[ReceivedFrame]) -> int:
+    """``--geo DIR``: the georeferenced products of one contact's frames."""
+    from ingest.rebuild import rebuild_contact_geoproducts
+
+    norads = {fr.meta.norad_id for fr in kept}
+    norad = args.norad if args.norad is not None else (min(norads) if norads else None)
+    if norad is None:
+        print("no frames to geolocate", file=sys.stderr)
+        return 1
+    geometry = _swath_geometry(args, norad)
+    products = rebuild_contact_geoproducts(kept, geometry, contact_id=args.contact)
+    if products is None:
+        print(f"no scan lines in {len(kept)} frames", file=sys.stderr)
+        return 1
+    args.geo.mkdir(parents=True, exist_ok=True)
+    for name, data in products.files().items():
+        (args.geo / name).write_bytes(data)
+    print(f"wrote {', '.join(products.files())} (SIMULATED imager) into {args.geo}")
     return 0

@@ -364,7 +364,7 @@ def run(args: argparse.Namespace) -> int:
         f"\n{len(booked) - len(failed)} of {len(booked)} contacts completed in "
         f"{time.monotonic() - t_wall:.0f} s."
     )
-    print(_consumer_hint(settings, booked[0]))
+    print(_consumer_hint(settings, booked[0], samples / "weather.tle"))
     _then_serve(settings, args, clock_start=runtime.clock.now())
     return 1 if failed else 0
 
@@ -520,7 +520,7 @@ def _read_states(runtime: Runtime, booked: list[str], states: dict[str, tuple[st
                 states[cid] = (row.state, row.state_reason)
 
 
-def _consumer_hint(settings: Settings, contact_id: str) -> str:
+def _consumer_hint(settings: Settings, contact_id: str, tle: Traversable) -> str:
     source = (
         f"--bootstrap {settings.kafka_bootstrap} --prefix {settings.kafka_topic_prefix}"
         if settings.kafka_bootstrap
@@ -529,7 +529,10 @@ def _consumer_hint(settings: Settings, contact_id: str) -> str:
     return (
         "Rebuild a contact's image from the frame topic (the example consumer):\n"
         f"  groundstation consume frames {source} --contact {contact_id} "
-        "--idle-timeout 2 --image image.png"
+        "--idle-timeout 2 --image image.png\n"
+        "and its georeferenced products (CF swath NetCDF, map PNG and GeoTIFF; simulated):\n"
+        f"  groundstation consume frames {source} --contact {contact_id} "
+        f"--idle-timeout 2 --geo products --tle {tle}"
     )
 
 

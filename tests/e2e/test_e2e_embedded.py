@@ -125,6 +125,9 @@ def test_concurrent_contacts_complete_or_fail_independently_with_datasets_and_to
     reader = DatasetReader.for_entry(runtime.store, entry)
     file_names = {f.name for f in reader.manifest.files}
     assert {"frames.h5", "iq.sigmf-data", "iq.sigmf-meta", "products/image.png"} <= file_names
+    # the georeferenced products (issue 18): the CF swath and the map
+    assert {"products/map.png", "products/map.tif"} <= file_names
+    assert any(n.startswith("products/") and n.endswith(".nc") for n in file_names)
     check_frames_h5(reader.download("frames.h5", tmp_path / "frames.h5"), frames)
     received = check_image(frames, result)
     png = np.asarray(Image.open(reader.download("products/image.png", tmp_path / "image.png")))
