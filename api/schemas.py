@@ -696,7 +696,7 @@ HeaderText = Annotated[str, Field(max_length=80)]  # station and antenna ids: 80
 
 
 class AgentFrameUpload(_Body):
-    sequence: int = Field(ge=1, le=2**31 - 1)
+    sequence: int = Field(ge=1, le=2**31 - 1, strict=True)
     frame_time: Timestamp
     data: str = Field(
         description="the frame's bytes, base64 (frames up to 1536 bytes)",
@@ -720,9 +720,9 @@ class AgentFramesStored(BaseModel):
 
 
 class AgentReportCreate(_Body):
-    ok: bool
+    ok: bool = Field(strict=True)
     reason: str = Field("", max_length=4000)
-    frames_total: int = Field(0, ge=0)
+    frames_total: int = Field(0, ge=0, strict=True)
     summary: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -7,16 +7,15 @@ answers 404, as one that does not exist.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from api import schemas
 from api.auth import Principal
 from api.deps import CtxDep, NowDep, ReaderDep, SessionDep, StationKeyDep
 from api.routes._responses import problems
+from api.routing import api_router
 from groundstation import agents, inventory
 from groundstation.errors import NotFoundError
 
-router = APIRouter(tags=["station-agents"])
+router = api_router(tags=["station-agents"])
 
 
 def _own(principal: Principal, station_id: str) -> None:

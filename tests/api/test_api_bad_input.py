@@ -23,6 +23,7 @@ test's ``bad_inputs_tried`` property. GS_TEST_BAD_INPUT_EXAMPLES (default
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -45,6 +46,7 @@ from groundstation import apikeys, inventory
 from groundstation.models import Contact
 from groundstation.states import ContactState
 from groundstation.transitions import apply_transition
+from ingest.topics import FrameMeta
 
 from .conftest import NOAA18, NOAA19, NOW, TLE, World
 from .helpers import contact_body, first_free_pass
@@ -87,6 +89,28 @@ def _in(days: float) -> str:
     return (NOW + timedelta(days=days)).isoformat()
 
 
+def _agent_frame(contact_id: str, sequence: int) -> dict[str, Any]:
+    """One frame as a station agent uploads it (its FrameMeta headers as text)."""
+    meta = FrameMeta(
+        contact_id=contact_id,
+        norad_id=NOAA19,
+        station="svalbard",
+        antenna="sv-uhf",
+        frame_time=NOW,
+        virtual_channel=0,
+        frame_counter=sequence % 256,
+        rs_corrections=0,
+        crc_ok=True,
+        sequence=sequence,
+    )
+    return {
+        "sequence": sequence,
+        "frame_time": NOW.isoformat(),
+        "data": base64.b64encode(bytes([sequence % 256]) * 8).decode(),
+        "meta": {n: v.decode() for n, v in meta.headers() if n != meta.SCHEMA_FIELD},
+    }
+
+
 #: A valid request per write operation, made unique by ``i`` (the example's
 #: number) where an accepted request would make the next one a duplicate.
 VALID: dict[str, Callable[[Setup, int], Request]] = {
@@ -118,6 +142,21 @@ VALID: dict[str, Callable[[Setup, int], Request]] = {
     ),
     "PATCH /ground-stations/{station_id}/antennas/{antenna_id}": lambda s, i: Request(
         "admin", {"station_id": "svalbard", "antenna_id": "sv-s"}, body={"status": "online"}
+    ),
+    "POST /ground-stations/{station_id}/agent/heartbeat": lambda s, i: Request(
+        "station",
+        {"station_id": "svalbard"},
+        body={"software_version": f"test {i}", "front_end": "simulated", "status": {}},
+    ),
+    "POST /ground-stations/{station_id}/agent/contacts/{contact_id}/frames": lambda s, i: Request(
+        "station",
+        {"station_id": "svalbard", "contact_id": s.contact_id},
+        body={"frames": [_agent_frame(s.contact_id, i + 1)]},
+    ),
+    "POST /ground-stations/{station_id}/agent/contacts/{contact_id}/report": lambda s, i: Request(
+        "station",
+        {"station_id": "svalbard", "contact_id": s.contact_id},
+        body={"ok": True, "reason": "bad input test", "frames_total": i, "summary": {}},
     ),
     "POST /contacts/{contact_id}/stop": lambda s, i: Request(
         "acme", {"contact_id": s.running_id}, body={"reason": "bad input test"}
@@ -195,6 +234,9 @@ def _prepare(world: World) -> Setup:
         inventory.add_profile(s, profile_id="bad-input", owner_tenant="acme", prepass_s=60.0)
         key, _ = apikeys.create_key(s, name="to revoke", role="admin", now=NOW)
         key_id = key.id
+        _, world.keys["station"] = apikeys.create_key(
+            s, name="svalbard agent", role="station", station_id="svalbard", now=NOW
+        )
     booked = world.client.post(
         "/contacts", json=contact_body(first_free_pass(world, skip=1)), headers=world.as_("acme")
     )
