@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from api.auth import ADMIN, OPERATOR, SCIENTIST, STATION, Principal
 from api.context import AppContext
-from api.routing import IN_ROUTE
+from api.routing import IN_ROUTE, MAKES_REQUEST_SESSION
 from groundstation.apikeys import authenticate, hash_key
 
 
@@ -61,6 +61,9 @@ async def get_session(ctx: CtxDep) -> AsyncIterator[Session]:
             await asyncio.get_running_loop().run_in_executor(_closing_threads(), session.close)
         else:
             session.close()
+
+
+setattr(get_session, MAKES_REQUEST_SESSION, True)  # api.routing.check_routes
 
 
 @functools.cache

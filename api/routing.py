@@ -55,11 +55,17 @@ def _ending_sessions(func: Callable[..., Any]) -> Callable[..., Any]:
     return endpoint
 
 
+#: Attribute set on the dependency that makes a request's session
+#: (``api.deps.get_session``), so routes taking it can be told apart.
+MAKES_REQUEST_SESSION = "__makes_request_session__"
+
+
 def _takes_session(dependant: Any) -> bool:
     """Whether the route (its dependency tree) takes the request session."""
-    from api.deps import get_session
-
-    return any(sub.call is get_session or _takes_session(sub) for sub in dependant.dependencies)
+    return any(
+        getattr(sub.call, MAKES_REQUEST_SESSION, False) or _takes_session(sub)
+        for sub in dependant.dependencies
+    )
 
 
 class SessionEndingRoute(APIRoute):
