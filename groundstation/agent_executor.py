@@ -96,6 +96,11 @@ class AgentExecutor:
             now = self.clock.now()
             # Plain values out of one short transaction: on SQLite a
             # transaction holds the write lock, which the dataset commit needs.
+            # The report is read before the frames: the agent sends it after
+            # its last upload, so frames read after seeing it are all of them
+            # (on PostgreSQL each statement sees what is committed when it
+            # runs; read the other way round, a last batch and the report
+            # landing between the two reads were left off the topic).
             with self.session_factory() as session:
                 status = agent_status(
                     session,
@@ -103,11 +108,11 @@ class AgentExecutor:
                     now=now,
                     offline_after_s=self.offline_after_s,
                 )
+                report = _Report.of(session.get(AgentReport, run.contact_id))
                 new = [
                     _Uploaded.of(f)
                     for f in frames_after(session, contact_id=run.contact_id, after=published)
                 ]
-                report = _Report.of(session.get(AgentReport, run.contact_id))
                 session.rollback()
             published = self._publish_new(new, published)
             if report is not None:

@@ -601,6 +601,11 @@ class StationAgent:
         return sent
 
     def _flush_contact(self, contact_id: str) -> int:
+        # The report is read before the frames: a pass spools its last frames
+        # before its report, so the frames read after seeing the report are
+        # all of them (read the other way round, frames spooled between the
+        # two reads were never uploaded, and the report went out without them).
+        report = self.spool.report(contact_id)
         frames = self.spool.frames(contact_id)
         acked = self.spool.acked(contact_id)
         todo = [f for f in frames if int(f["sequence"]) > acked]
@@ -608,7 +613,6 @@ class StationAgent:
             batch = todo[i : i + UPLOAD_BATCH]
             self.client.upload_frames(contact_id, batch)
             self.spool.set_acked(contact_id, int(batch[-1]["sequence"]))
-        report = self.spool.report(contact_id)
         if report is not None:
             self.client.report(contact_id, report)
             self.spool.mark_done(contact_id)

@@ -295,3 +295,123 @@ def test_a_station_key_reads_and_reports_only_for_its_own_station(central: Centr
     # Nothing else: bookings, contacts, datasets answer 403 to a station key.
     for path in ("/contacts", "/datasets", "/satellites"):
         assert call("GET", path, central.key).status_code == 403, path
+
+
+def test_frames_uploaded_just_before_the_report_all_reach_the_topic(
+    central: Central, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent uploads its last frames, then its report. When both land
+    between the executor's read of the frames and its read of the report
+    (PostgreSQL: each statement its own snapshot), the pass must still
+    publish every frame before it ends (it published the dataset's frames
+    but dropped the last batch from the topic)."""
+    import groundstation.agent_executor as agent_executor
+    from groundstation import agents
+    from groundstation.lifecycle import contact_run
+    from groundstation.states import ContactState
+    from groundstation.transitions import apply_transition
+
+    published: list[int] = []
+
+    class Recording:
+        topics = TopicNames("gs")
+
+        def publish_frame(self, frame: bytes, meta: FrameMeta, topic: str | None = None) -> None:
+            published.append(meta.sequence)
+
+        def publish_contact_event(self, event: object) -> None: ...
+
+        def publish_dataset_ready(self, notice: object) -> None: ...
+
+        def flush(self, timeout_s: float = 30.0) -> bool:
+            return True
+
+        def close(self, timeout_s: float = 10.0) -> None: ...
+
+    rt = central.runtime
+    with rt.session_factory() as s:
+        contact = s.get(Contact, central.contact_id)
+        assert contact is not None
+        run = contact_run(contact)
+        for state in (ContactState.PREPASS, ContactState.PASS):  # the pass is being worked
+            apply_transition(s, contact, state, at=central.start, reason="test")
+        agents.record_heartbeat(
+            s,
+            station_id=central.station_id,
+            now=rt.clock.now(),
+            software_version="test",
+            front_end="simulated",
+            status={},
+        )
+        s.commit()
+
+    def upload(sequences: range, s: object) -> None:
+        frames = [
+            agents.UploadedFrame(
+                n,
+                central.start,
+                bytes([n % 256]) * 16,
+                {
+                    k: v.decode()
+                    for k, v in FrameMeta(
+                        contact_id=central.contact_id,
+                        norad_id=run.norad_id,
+                        station=central.station_id,
+                        antenna=run.antenna_id,
+                        frame_time=central.start,
+                        virtual_channel=0,
+                        frame_counter=n % 256,
+                        rs_corrections=0,
+                        crc_ok=True,
+                        sequence=n,
+                    ).headers()
+                    if k != FrameMeta.SCHEMA_FIELD
+                },
+            )
+            for n in sequences
+        ]
+        agents.store_frames(
+            s,  # type: ignore[arg-type]
+            station_id=central.station_id,
+            contact_id=central.contact_id,
+            frames=frames,
+            now=rt.clock.now(),
+        )
+
+    with rt.session_factory() as s:
+        upload(range(1, 41), s)
+    real = agent_executor.frames_after
+    late = {"done": False}
+
+    def frames_after_then_the_agent_finishes(*args: object, **kwargs: object) -> object:
+        rows = real(*args, **kwargs)  # type: ignore[arg-type]
+        if not late["done"]:  # the last batch and the report land right after this read
+            late["done"] = True
+            with rt.session_factory() as s:
+                upload(range(41, 81), s)
+                agents.store_report(
+                    s,
+                    station_id=central.station_id,
+                    contact_id=central.contact_id,
+                    ok=True,
+                    reason="",
+                    frames_total=80,
+                    summary={"front_end": "simulated"},
+                    now=rt.clock.now(),
+                )
+        return rows
+
+    monkeypatch.setattr(agent_executor, "frames_after", frames_after_then_the_agent_finishes)
+    executor = agent_executor.AgentExecutor(
+        session_factory=rt.session_factory,
+        clock=rt.clock,
+        publisher=Recording(),
+        store=rt.store,
+        catalog=rt.catalog,
+        staging_root=central.settings.data_dir / "staging-test",
+        offline_after_s=1e9,
+        report_timeout_s=1e9,
+        poll_s=0.05,
+    )
+    executor.execute(run)
+    assert published == list(range(1, 81))
