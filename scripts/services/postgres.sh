@@ -98,6 +98,10 @@ start() {
   fi
   # Test suites may create their own scratch databases.
   as_owner "${psql[@]}" -d postgres -c "ALTER ROLE $USER_NAME CREATEDB" >&2
+  # DROP DATABASE ... WITH (FORCE) on a scratch database also terminates an
+  # autovacuum worker that happens to run there; PostgreSQL 15 lets a
+  # non-superuser do that only as a member of pg_signal_backend.
+  as_owner "${psql[@]}" -d postgres -c "GRANT pg_signal_backend TO $USER_NAME" >&2
   if [ "$(as_owner "${psql[@]}" -d postgres -c "SELECT 1 FROM pg_database WHERE datname='$DB'")" != "1" ]; then
     as_owner "${psql[@]}" -d postgres -c "CREATE DATABASE $DB OWNER $USER_NAME" >&2
   fi
