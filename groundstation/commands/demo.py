@@ -336,6 +336,7 @@ def run(args: argparse.Namespace) -> int:
                 f"(2 antennas each) into {mask_url(settings.effective_database_url())}",
                 flush=True,
             )
+            print(simulated_banner(), flush=True)
             choices = choose_contacts(
                 session,
                 names,
@@ -362,7 +363,7 @@ def run(args: argparse.Namespace) -> int:
     failed = [cid for cid in booked if states.get(cid, ("", ""))[0] != "COMPLETED"]
     print(
         f"\n{len(booked) - len(failed)} of {len(booked)} contacts completed in "
-        f"{time.monotonic() - t_wall:.0f} s."
+        f"{time.monotonic() - t_wall:.0f} s (simulated passes: no satellite was received)."
     )
     print(_consumer_hint(settings, booked[0], samples / "weather.tle"))
     _then_serve(settings, args, clock_start=runtime.clock.now())
@@ -536,8 +537,18 @@ def _consumer_hint(settings: Settings, contact_id: str, tle: Traversable) -> str
     )
 
 
+def simulated_banner() -> str:
+    """The line the demo prints before its passes: they are simulated."""
+    from groundstation.downlink import SIMULATED_NOTE
+
+    return (
+        "SIMULATED: these passes run through the built-in RF simulator on a compressed "
+        f"service clock ({SIMULATED_NOTE}); no antenna moves and no satellite is received."
+    )
+
+
 def _progress_line(runtime: Any, booked: list[str], states: dict[str, tuple[str, str]]) -> str:
-    parts = [f"[{iso_utc(runtime.clock.now())}]"]
+    parts = [f"[{iso_utc(runtime.clock.now())} simulated]"]
     for cid in booked:
         state = states.get(cid, ("?", ""))[0]
         p = runtime.executor.progress.get(cid)
@@ -562,7 +573,7 @@ def _summary(
     for cid in booked:
         state, reason = states.get(cid, ("?", ""))
         r = runtime.executor.results.get(cid)
-        lines.append(f"- {cid}  {state}")
+        lines.append(f"- {cid}  {state} (simulated)")
         if r is not None:
             lines += [
                 f"    {names.get(r.norad_id, r.norad_id)} (NORAD {r.norad_id}) at "

@@ -168,6 +168,13 @@ def test_the_installed_demo_runs_from_another_directory_writing_there(
         GS_DOWNLINK_MAX_LAG_S="1000000",
     )
     assert "1 of 1 contacts completed" in output
+    # Nothing in the demo's output may pass for a real pass.
+    assert "\nSIMULATED: these passes run through the built-in RF simulator" in output
+    assert "(simulated passes: no satellite was received)" in output
+    progress = [line for line in output.splitlines() if line.startswith("[")]
+    assert progress and all(" simulated] " in line for line in progress), progress
+    states = [line for line in output.splitlines() if line.startswith("- ")]
+    assert len(states) == 1 and states[0].endswith("COMPLETED (simulated)"), states
     assert (tmp_path / "var" / "demo" / "groundstation.db").is_file()
     (frames,) = (tmp_path / "var" / "demo" / "datasets").rglob("frames.h5")
     provenance = _run(
