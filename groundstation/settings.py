@@ -242,6 +242,11 @@ class Settings(BaseSettings):
     # them (default <data_dir>/agent-spool).
     agent_spool_dir: Path | None = None
 
+    # --- process memory (issue 19) ---
+    # glibc malloc arenas of serve, agent and demo (groundstation/memory.py);
+    # 0 leaves glibc's default (eight per core).
+    malloc_arena_max: int = 2
+
     @field_validator("clock_start")
     @classmethod
     def _clock_start_is_utc(cls, value: datetime | None) -> datetime | None:
@@ -415,6 +420,13 @@ class Settings(BaseSettings):
     def _agent_seconds_positive(cls, value: float, info: ValidationInfo) -> float:
         if not value > 0:
             raise ValueError(f"{info.field_name} must be > 0 seconds, got {value}")
+        return value
+
+    @field_validator("malloc_arena_max")
+    @classmethod
+    def _arenas(cls, value: int) -> int:
+        if not 0 <= value <= 1024:
+            raise ValueError(f"malloc_arena_max must be 0 (glibc's default) .. 1024, got {value}")
         return value
 
     def agent_spool(self) -> Path:

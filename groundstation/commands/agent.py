@@ -34,6 +34,7 @@ def register(subparsers: Any) -> None:
 
 def _agent(args: argparse.Namespace) -> int:
     from groundstation.logs import configure_logging
+    from groundstation.memory import limit_malloc_arenas
     from groundstation.station.agent import (
         CentralClient,
         StationAgent,
@@ -44,6 +45,7 @@ def _agent(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     configure_logging(settings)
+    limit_malloc_arenas(settings.malloc_arena_max)  # before the pass's threads
     missing = [
         name
         for name, value in (

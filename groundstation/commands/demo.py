@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from groundstation.clock import iso_utc
 from groundstation.commands._context import finite_float, int_in
 from groundstation.db import mask_url
+from groundstation.memory import limit_malloc_arenas
 from groundstation.states import TERMINAL_STATE_VALUES
 
 if TYPE_CHECKING:
@@ -483,6 +484,7 @@ def _run_passes(
     from groundstation.clock import SimulatedClock
     from groundstation.runtime import open_runtime
 
+    limit_malloc_arenas(settings.malloc_arena_max)  # before the passes' threads
     runtime = open_runtime(settings, clock=SimulatedClock(clock_start, speedup=args.speedup))
     span = max(c.los for c in choices) + timedelta(seconds=60) - clock_start
     print(

@@ -41,12 +41,14 @@ HTTP_DRAIN_S = 5
 def run(args: argparse.Namespace) -> int:
     from groundstation.commands._context import load_settings
     from groundstation.logs import configure_logging
+    from groundstation.memory import limit_malloc_arenas
 
     env_file = Path(args.env_file)
     settings = load_settings(env_file if env_file.is_file() else None)
     if args.log_level:
         settings = settings.model_copy(update={"log_level": args.log_level.upper()})
     configure_logging(settings)  # passwords masked in every line (db.RedactingFilter)
+    limit_malloc_arenas(settings.malloc_arena_max)  # before the passes' threads
     serve_until_stopped(settings, host=args.host, port=args.port)
     return 0
 
