@@ -35,6 +35,7 @@ from groundstation.commands.demo import (
 )
 from groundstation.downlink import DownlinkResult
 from groundstation.inventory import add_profile
+from groundstation.settings import Settings
 from ingest.consumer import ReceivedFrame
 from ingest.imagery import rebuild_image
 
@@ -83,6 +84,36 @@ def next_contacts(session: Session, names: dict[int, str], count: int) -> list[C
 def clock_start_for(choices: list[Choice]) -> datetime:
     """A service time shortly before the first booked pre-pass."""
     return min(c.aos for c in choices) - timedelta(seconds=60 + 30 + 15)
+
+
+def book_one_contact(settings: Settings) -> tuple[str, datetime]:
+    """A fresh database of ``settings`` (migrated, seeded) with the next
+    demo pass booked for tenant ``demo``; its contact id and a service time
+    shortly before its pre-pass."""
+    from groundstation.booking import reserve
+    from groundstation.db import make_engine, make_session_factory, migrate
+    from groundstation.policy import BookingPolicy
+
+    engine = make_engine(settings.effective_database_url())
+    try:
+        migrate(engine)
+        with make_session_factory(engine)() as session:
+            (choice,) = next_contacts(session, seed(session), 1)
+            start = clock_start_for([choice])
+            contact_id = reserve(
+                session,
+                norad_id=choice.norad_id,
+                antenna_id=choice.antenna_id,
+                profile_id=DEMO_PROFILE,
+                start=choice.aos,
+                end=choice.los,
+                tenant="demo",
+                now=start,
+                policy=BookingPolicy.from_settings(settings),
+            ).id
+    finally:
+        engine.dispose()
+    return contact_id, start
 
 
 def wait_for(predicate: Callable[[], bool], *, timeout_s: float, what: str) -> None:

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from groundstation.booking import reserve
 from groundstation.clock import SimulatedClock
-from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.models import Contact
-from groundstation.policy import BookingPolicy
 from groundstation.runtime import open_runtime
 from groundstation.settings import Settings
 
-from .conftest import DEMO_PROFILE, clock_start_for, next_contacts, seed, wait_for
+from .conftest import book_one_contact, wait_for
 
 
 def test_a_pass_below_the_refuse_watermark_fails_at_aos_naming_the_free_space(
@@ -22,24 +19,7 @@ def test_a_pass_below_the_refuse_watermark_fails_at_aos_naming_the_free_space(
 ) -> None:
     # 100 %: any real file system has less free space than its whole size.
     settings = Settings(data_dir=tmp_path / "var", disk_warn_free="100%", disk_refuse_free="100%")
-    engine = make_engine(settings.effective_database_url())
-    migrate(engine)
-    sessions = make_session_factory(engine)
-    with sessions() as session:
-        (choice,) = next_contacts(session, seed(session), 1)
-        start = clock_start_for([choice])
-        contact_id = reserve(
-            session,
-            norad_id=choice.norad_id,
-            antenna_id=choice.antenna_id,
-            profile_id=DEMO_PROFILE,
-            start=choice.aos,
-            end=choice.los,
-            tenant="demo",
-            now=start,
-            policy=BookingPolicy.from_settings(settings),
-        ).id
-    engine.dispose()
+    contact_id, start = book_one_contact(settings)
 
     runtime = open_runtime(settings, clock=SimulatedClock(start, speedup=60.0))
     try:

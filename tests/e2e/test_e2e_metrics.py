@@ -14,12 +14,9 @@ from fastapi.testclient import TestClient
 
 from api.app import attach_runtime, create_app
 from api.metrics import Metrics
-from groundstation.booking import reserve
 from groundstation.clock import SimulatedClock
-from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.delivery import spool_depth_bytes
 from groundstation.models import Contact
-from groundstation.policy import BookingPolicy
 from groundstation.runtime import open_runtime
 from groundstation.settings import Settings
 from ingest.config import KafkaConfig
@@ -27,31 +24,14 @@ from ingest.kafka_publisher import KafkaPublisher
 from ingest.topics import FrameMeta
 from tests.prometheus_page import value
 
-from .conftest import DEMO_PROFILE, UNCHECKED_LAG_S, clock_start_for, next_contacts, seed, wait_for
+from .conftest import UNCHECKED_LAG_S, book_one_contact, wait_for
 
 
 def test_metrics_count_the_frames_of_a_contact_worked_by_the_executor(tmp_path: Path) -> None:
     settings = Settings(
         data_dir=tmp_path / "var", metrics_public=True, downlink_max_lag_s=UNCHECKED_LAG_S
     )
-    engine = make_engine(settings.effective_database_url())
-    migrate(engine)
-    sessions = make_session_factory(engine)
-    with sessions() as session:
-        (choice,) = next_contacts(session, seed(session), 1)
-        start = clock_start_for([choice])
-        contact_id = reserve(
-            session,
-            norad_id=choice.norad_id,
-            antenna_id=choice.antenna_id,
-            profile_id=DEMO_PROFILE,
-            start=choice.aos,
-            end=choice.los,
-            tenant="demo",
-            now=start,
-            policy=BookingPolicy.from_settings(settings),
-        ).id
-    engine.dispose()
+    contact_id, start = book_one_contact(settings)
 
     runtime = open_runtime(settings, clock=SimulatedClock(start, speedup=90.0))
     try:
