@@ -24,15 +24,13 @@ from __future__ import annotations
 
 import signal
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation import apikeys
@@ -46,7 +44,7 @@ from groundstation.states import check_transition
 from ingest.catalog import CatalogService
 from ingest.dataset import DatasetReader
 from ingest.objectstore import LocalObjectStore
-from tests.service_env import need_env
+from tests.service_env import need_env, scratch_database
 
 from .conftest import DEMO_PROFILE, api_up, free_port, seed, serve_process, wait_for
 
@@ -60,17 +58,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'var' / 'groundstation.db'}"
         return
-    base = make_url(need_env("GS_TEST_POSTGRES_URL", "postgres"))
-    name = f"{base.database}_crash_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(base.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(need_env("GS_TEST_POSTGRES_URL", "postgres"), "crash") as url:
+        yield url
 
 
 def _plan(windows: list[Choice]) -> dict[str, Choice]:

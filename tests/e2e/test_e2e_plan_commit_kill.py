@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -27,8 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation import apikeys
@@ -36,9 +33,9 @@ from groundstation.booking import reserve
 from groundstation.commands.demo import DEMO_CLOCK_START, free_windows
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.models import Contact, ContactTransition, PlanProposal
-from tests.service_env import need_env
+from tests.service_env import need_env, scratch_database
 
-from .conftest import DEMO_PROFILE, seed, wait_for
+from .conftest import DEMO_PROFILE, free_port, seed, wait_for
 
 GEOSTATIONARY = {41866, 51850, 41836, 43823, 44903}
 PLAN_START = DEMO_CLOCK_START + timedelta(hours=1)
@@ -52,24 +49,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'var' / 'groundstation.db'}"
         return
-    base = make_url(need_env("GS_TEST_POSTGRES_URL", "postgres"))
-    name = f"{base.database}_plankill_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(base.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    with scratch_database(need_env("GS_TEST_POSTGRES_URL", "postgres"), "plankill") as url:
+        yield url
 
 
 def _serve(data_dir: Path, url: str, port: int, log: Path, **extra: str) -> subprocess.Popen[bytes]:
@@ -181,7 +162,7 @@ def test_serve_killed_during_a_plan_commit_books_none_of_it_and_a_retry_books_al
     headers = {"Authorization": f"Bearer {key}"}
 
     # Run 1: propose, then commit with the pause hook, and SIGKILL there.
-    port = _free_port()
+    port = free_port()
     proc = _serve(
         data_dir, database_url, port, log, GS_TEST_PLAN_COMMIT_PAUSE_AFTER=str(PAUSE_AFTER)
     )
@@ -230,7 +211,7 @@ def test_serve_killed_during_a_plan_commit_books_none_of_it_and_a_retry_books_al
     assert _snapshot(sessions, others) == others_before
 
     # Run 2: restart; the retried commit books every window, once.
-    port = _free_port()
+    port = free_port()
     proc = _serve(data_dir, database_url, port, log)
     try:
         http = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=300)
