@@ -25,7 +25,10 @@ def upgrade() -> None:
         sa.Column("bucket", sa.String(63), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
-    op.add_column("ingest_datasets", sa.Column("bucket", sa.String(63), nullable=True))
+    # A catalogue made by CatalogService.create_schema() may have it already.
+    columns = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("ingest_datasets")}
+    if "bucket" not in columns:
+        op.add_column("ingest_datasets", sa.Column("bucket", sa.String(63), nullable=True))
 
 
 def downgrade() -> None:
