@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from groundstation.errors import TenantBucketError
-from groundstation.models import TenantBucket
+from groundstation.errors import NotFoundError, TenantBucketError
+from groundstation.models import ApiKey, Satellite, TenantBucket
 from ingest.catalog import DatasetEntry
 from ingest.errors import IngestError
 from ingest.objectstore import ObjectStore, check_bucket_name
@@ -148,12 +149,29 @@ def _why(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def require_known_tenant(session: Session, tenant: str) -> None:
+    """``NotFoundError`` unless a satellite belongs to ``tenant`` or an API
+    key acts for it (so a misspelt tenant gets no bucket)."""
+    known = session.scalar(
+        select(exists().where(Satellite.tenant == tenant) | exists().where(ApiKey.tenant == tenant))
+    )
+    if not known:
+        raise NotFoundError("tenant", tenant)
+
+
+def tenant_bucket(session: Session, stores: DatasetStores, *, tenant: str) -> BucketSetting:
+    """The known tenant's bucket setting (``DatasetStores.setting``)."""
+    require_known_tenant(session, tenant)
+    return stores.setting(session, tenant)
+
+
 def set_tenant_bucket(
     session: Session, stores: DatasetStores, *, tenant: str, bucket: str, now: datetime
 ) -> BucketSetting:
     """Make ``bucket`` ``tenant``'s dataset bucket, after checking the
     service can write to it (``TenantBucketError`` otherwise, nothing
     changed). Datasets already stored stay where they are."""
+    require_known_tenant(session, tenant)
     session.rollback()  # no transaction (SQLite: the write lock) held over the bucket's I/O
     stores.check_writable(bucket)
     row = session.get(TenantBucket, tenant)
@@ -170,6 +188,7 @@ def set_tenant_bucket(
 def clear_tenant_bucket(session: Session, stores: DatasetStores, *, tenant: str) -> BucketSetting:
     """Forget the bucket an admin set for ``tenant``: its next datasets go
     where the settings say (or the default store). Nothing stored moves."""
+    require_known_tenant(session, tenant)
     row = session.get(TenantBucket, tenant)
     if row is not None:
         session.delete(row)

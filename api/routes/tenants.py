@@ -67,25 +67,28 @@ def _may_read(principal: Principal, tenant: str) -> None:
 @router.get(
     "/tenants/{tenant}/bucket",
     response_model=TenantBucketPublic,
-    responses=problems(_404="another tenant (operators read their own only)"),
+    responses=problems(
+        _404="no satellite or API key names the tenant, or (operators) another tenant"
+    ),
 )
 def get_tenant_bucket(
     tenant: TenantPath, session: SessionDep, ctx: CtxDep, principal: OperatorDep
 ) -> TenantBucketPublic:
     """Where the tenant's next datasets go, and who set it."""
     _may_read(principal, tenant)
-    return _public(ctx.dataset_stores().setting(session, tenant))
+    return _public(tenant_buckets.tenant_bucket(session, ctx.dataset_stores(), tenant=tenant))
 
 
 @router.put(
     "/tenants/{tenant}/bucket",
     response_model=TenantBucketPublic,
     responses=problems(
+        _404="no satellite or API key names the tenant",
         _422=(
             "the bucket name breaks S3's naming rules, or the service cannot write to the "
             "bucket (no such bucket, access denied, endpoint unreachable): the detail says "
             "which, naming the bucket"
-        )
+        ),
     ),
 )
 def set_tenant_bucket(
@@ -106,7 +109,11 @@ def set_tenant_bucket(
     return _public(found)
 
 
-@router.delete("/tenants/{tenant}/bucket", response_model=TenantBucketPublic)
+@router.delete(
+    "/tenants/{tenant}/bucket",
+    response_model=TenantBucketPublic,
+    responses=problems(_404="no satellite or API key names the tenant"),
+)
 def clear_tenant_bucket(
     tenant: TenantPath, session: SessionDep, ctx: CtxDep, principal: AdminDep
 ) -> TenantBucketPublic:

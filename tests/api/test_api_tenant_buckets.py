@@ -148,6 +148,8 @@ def test_only_an_admin_sets_a_bucket_and_an_operator_reads_its_own_tenants(
     assert w.client.get("/tenants/acme/bucket", headers=w.as_("globex")).status_code == 404
     assert w.client.get("/tenants/acme/bucket", headers=w.as_("scientist")).status_code == 403
     assert _keys_in(w, endpoint, bucket) == []  # the write check's probe is deleted
+    unknown = _set(w, "acmee", bucket)  # no satellite or key names it: a typo
+    assert unknown.status_code == 404 and "'acmee'" in unknown.json()["detail"]
     cleared = w.client.delete("/tenants/acme/bucket", headers=w.as_("admin"))
     assert cleared.status_code == 200 and cleared.json()["source"] == "default"
 
@@ -328,6 +330,26 @@ def test_a_tenant_without_a_bucket_writes_to_the_default_store(
     assert w.app.state.ctx.object_store().exists(f"{prefix}/manifest.json")
     r = w.client.get(f"/datasets/{dataset_id}/files/frames.h5", headers=w.as_("scientist"))
     assert r.status_code == 200 and r.content == DATASET_BYTES
+
+
+@pytest.mark.s3
+def test_a_presigned_download_of_a_dataset_in_a_tenants_bucket_points_into_that_bucket(
+    settings: Settings,
+) -> None:
+    endpoint = need_env("GS_TEST_S3_ENDPOINT", "s3")
+    s3 = _s3_settings(settings, endpoint, s3_presigned_downloads=True)
+    with dataset_world(s3) as w:
+        bucket = _new_bucket(endpoint)
+        assert _set(w, "acme", bucket).status_code == 200
+        dataset_id, prefix = _contact_dataset(w)
+        r = w.client.get(
+            f"/datasets/{dataset_id}/files/frames.h5",
+            headers=w.as_("scientist"),
+            follow_redirects=False,
+        )
+        assert r.status_code == 307, r.text
+        assert f"/{bucket}/{prefix}/frames.h5" in r.headers["location"]
+        assert httpx.get(r.headers["location"]).content == DATASET_BYTES
 
 
 # ---------------------------------------------------------------- stored before migration 0011d
