@@ -138,7 +138,8 @@ def no_tenant_buckets(bucket: str) -> ObjectStore:
 
 def _why(exc: Exception) -> str:
     """An S3 client error as its code and message; anything else as itself."""
-    error = getattr(exc, "response", {}).get("Error", {}) if hasattr(exc, "response") else {}
+    response = getattr(exc, "response", None)  # botocore's ClientError
+    error = response.get("Error", {}) if isinstance(response, dict) else {}
     code = error.get("Code")
     if code == "NoSuchBucket":
         return "no such bucket (create it first, then set it again)"

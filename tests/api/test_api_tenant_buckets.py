@@ -135,6 +135,19 @@ def test_a_bucket_the_service_cannot_write_to_is_refused_with_the_reason(
         assert got["bucket"] is None and got["source"] == "default"
 
 
+def test_a_local_bucket_folder_the_service_cannot_write_is_refused_with_the_reason(
+    settings: Settings, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the buckets folder should be")
+    with dataset_world(settings.model_copy(update={"local_buckets_dir": blocker})) as w:
+        r = _set(w, "acme", "acme-data")
+        assert r.status_code == 422, r.text
+        detail = r.json()["detail"]
+        assert "'acme-data'" in detail and "cannot write" in detail and str(blocker) in detail
+        assert w.client.get("/tenants/acme/bucket", headers=w.as_("acme")).json()["bucket"] is None
+
+
 def test_only_an_admin_sets_a_bucket_and_an_operator_reads_its_own_tenants(
     store_world: World, endpoint: str | None
 ) -> None:
