@@ -268,6 +268,7 @@ def create_app(
         profiles,
         satellites,
         stations,
+        tenants,
         usage,
     )
 
@@ -284,6 +285,7 @@ def create_app(
         apikeys,
         ground_track,
         agents,
+        tenants,
     ):
         app.include_router(module.router)
 

@@ -20,6 +20,7 @@ from groundstation.clock import Clock
 from groundstation.policy import BookingPolicy
 from groundstation.prediction import PassCache
 from groundstation.settings import Settings
+from groundstation.tenant_buckets import DatasetStores
 from ingest.objectstore import ObjectStore
 
 
@@ -41,6 +42,7 @@ class AppContext:
     # Keys verified in the last GS_API_KEY_CACHE_S seconds (``deps.get_principal``).
     key_cache: KeyCache = field(init=False)
     _store: ObjectStore | None = None
+    _stores: DatasetStores | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -54,3 +56,13 @@ class AppContext:
 
                 self._store = open_object_store(self.settings)
             return self._store
+
+    def dataset_stores(self) -> DatasetStores:
+        """The default store and the tenants' buckets, opened on first use."""
+        default = self.object_store()
+        with self._lock:
+            if self._stores is None:
+                from groundstation.delivery import open_dataset_stores
+
+                self._stores = open_dataset_stores(self.settings, default)
+            return self._stores

@@ -88,6 +88,7 @@ def dataset_public(d: DatasetEntry) -> schemas.DatasetPublic:
             for f in d.files
         ],
         quicklooks=_quicklooks(d),
+        bucket=d.bucket,
     )
 
 

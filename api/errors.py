@@ -34,6 +34,7 @@ _DOMAIN_STATUS: list[tuple[type[Exception], int, str]] = [
     (gs.UpdateRefusedError, 409, "update-refused"),
     (gs.VersionMismatchError, 412, "version-mismatch"),
     (gs.IllegalTransitionError, 409, "illegal-transition"),
+    (gs.TenantBucketError, 422, "tenant-bucket"),
     (gs.ValidationError, 422, "validation"),
     (ObjectNotFoundError, 404, "not-found"),
     (DatasetError, 404, "not-found"),

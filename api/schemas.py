@@ -592,6 +592,13 @@ class DatasetPublic(BaseModel):
     manifest_sha256: str | None
     ready_at: AwareDatetime | None
     files: list[DatasetFilePublic]
+    bucket: str | None = Field(
+        None,
+        description=(
+            "the tenant bucket holding the dataset (`PUT /tenants/{tenant}/bucket`, "
+            "GS_TENANT_BUCKETS); null: the service's default store"
+        ),
+    )
     quicklooks: list[QuicklookPublic] = Field(
         default_factory=list,
         description=(

@@ -35,10 +35,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from groundstation.agents import agent_status, frames_after, published_meta
 from groundstation.clock import Clock, iso_utc
 from groundstation.contact_datasets import accept_dataset
+from groundstation.dataset_placement import place_dataset
 from groundstation.executor import ContactExecutionError, ContactExecutor, ContactRun
 from groundstation.models import AgentFrame, AgentReport
+from groundstation.tenant_buckets import DatasetStores, no_tenant_buckets
 from ingest.catalog import CatalogService
-from ingest.dataset import DatasetInfo, DatasetWriter
+from ingest.dataset import DatasetWriter
 from ingest.h5frames import ContactAttrs
 from ingest.objectstore import ObjectStore
 from ingest.publisher import Publisher
@@ -70,11 +72,13 @@ class AgentExecutor:
         report_timeout_s: float,
         poll_s: float = 0.5,
         software_version: str = "",
+        stores: DatasetStores | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.clock = clock
         self.publisher = publisher
         self.store = store
+        self.stores = stores or DatasetStores(default=store, open_bucket=no_tenant_buckets)
         self.catalog = catalog
         self.staging_root = Path(staging_root)
         self.offline_after_s = offline_after_s
@@ -158,19 +162,10 @@ class AgentExecutor:
                 f"station agent reported success with {report.frames_total} frames, "
                 "but none was uploaded"
             )
-        info = DatasetInfo(
-            dataset_id=f"ds-{run.contact_id}",
-            contact_id=run.contact_id,
-            norad_id=run.norad_id,
-            satellite=run.satellite_name,
-            station=run.station_id,
-            antenna=run.antenna_id,
-            start=run.aos,
-            end=run.los,
-        )
+        info, store = place_dataset(run, self.stores, self.session_factory)
         writer = DatasetWriter(
             info=info,
-            store=self.store,
+            store=store,
             catalog=self.catalog,
             staging_root=self.staging_root,
             publisher=self.publisher,

@@ -127,8 +127,10 @@ def _contact_problems(contact: Contact, states: list[str], *, quiescent: bool) -
 def _stray_objects(
     store: ObjectStore, rows: list[DatasetRow], *, quiescent: bool, archive_prefix: str
 ) -> list[str]:
-    """Objects of the store outside every ready (or expired, or archived)
-    dataset; while not quiescent, those of a dataset being written too."""
+    """Objects of the (default) store outside every ready (or expired, or
+    archived) dataset of that store; while not quiescent, those of a dataset
+    being written too. Datasets in tenant buckets are not in this store."""
+    rows = [r for r in rows if r.bucket is None]
     visible = tuple(r.key_prefix + "/" for r in rows if r.state in ("ready", "expired"))
     writing = tuple(r.key_prefix + "/" for r in rows if r.state == "writing")
     archived = (archive_prefix.strip("/") + "/",) if archive_prefix.strip("/") else ()

@@ -1,7 +1,8 @@
 """Datasets as a tenant sees them: the ready datasets of its satellites in
 the catalogue (list and get), and the answer for one removed by retention;
 a file of one (``manifest.json`` too), all its files for a whole-dataset
-archive, and the contact it was recorded in.
+archive, and the contact it was recorded in. The objects are read from the
+bucket the catalogue records for each dataset (``DatasetStores.of``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from groundstation.clock import require_utc
 from groundstation.errors import GoneError, NotFoundError
 from groundstation.models import Contact, Satellite
+from groundstation.tenant_buckets import DatasetStores
 from ingest.catalog import DatasetEntry, DatasetRow, FileEntry, dataset_page, dataset_query
 from ingest.dataset import MANIFEST
 from ingest.objectstore import ObjectStore, get_verified
@@ -98,15 +100,15 @@ def dataset_file(
     dataset_id: str,
     name: str,
     tenants: Sequence[str] | None = None,
-    store: ObjectStore | None = None,
+    stores: DatasetStores | None = None,
 ) -> tuple[DatasetEntry, FileEntry]:
     """The dataset (as ``get_dataset_for``) and its file ``name`` (with
-    ``store``: ``manifest.json`` too), read in a transaction ended here: the
-    caller goes on to object-store I/O."""
+    ``stores``: ``manifest.json`` too, from the dataset's bucket), read in a
+    transaction ended here: the caller goes on to object-store I/O."""
     entry = get_dataset_for(session, dataset_id=dataset_id, tenants=tenants)
     session.rollback()
-    if name == MANIFEST and store is not None:
-        return entry, manifest_entry(entry, store)
+    if name == MANIFEST and stores is not None:
+        return entry, manifest_entry(entry, stores.of(entry))
     file = next((f for f in entry.files if f.name == name), None)
     if file is None:
         raise NotFoundError(f"file in dataset {dataset_id!r}", name)
@@ -114,13 +116,17 @@ def dataset_file(
 
 
 def archive_members(
-    session: Session, *, dataset_id: str, store: ObjectStore, tenants: Sequence[str] | None = None
+    session: Session,
+    *,
+    dataset_id: str,
+    stores: DatasetStores,
+    tenants: Sequence[str] | None = None,
 ) -> tuple[DatasetEntry, list[FileEntry]]:
     """The dataset and every file of it, ``manifest.json`` first (the order
     of a whole-dataset archive); the transaction is ended before store I/O."""
     entry = get_dataset_for(session, dataset_id=dataset_id, tenants=tenants)
     session.rollback()
-    return entry, [manifest_entry(entry, store), *entry.files]
+    return entry, [manifest_entry(entry, stores.of(entry)), *entry.files]
 
 
 @dataclass(frozen=True)
@@ -134,7 +140,11 @@ class DatasetContact:
 
 
 def dataset_contact(
-    session: Session, *, dataset_id: str, store: ObjectStore, tenants: Sequence[str] | None = None
+    session: Session,
+    *,
+    dataset_id: str,
+    stores: DatasetStores,
+    tenants: Sequence[str] | None = None,
 ) -> DatasetContact:
     """The contact of a dataset that ``tenants`` may read (whoever booked it):
     its geometry, state and failure reason, with the dataset's quality."""
@@ -153,7 +163,7 @@ def dataset_contact(
     receiver = next((f for f in entry.files if f.name == RECEIVER_SUMMARY), None)
     if receiver is not None:
         data = get_verified(
-            store, f"{entry.key_prefix.rstrip('/')}/{receiver.name}", receiver.sha256
+            stores.of(entry), f"{entry.key_prefix.rstrip('/')}/{receiver.name}", receiver.sha256
         )
         quality = json.loads(data)
     return DatasetContact(entry, contact, quality)

@@ -7,6 +7,7 @@ things the same way; nothing is opened at import time.
 from __future__ import annotations
 
 from groundstation.settings import Settings
+from groundstation.tenant_buckets import DatasetStores
 from ingest.objectstore import LocalObjectStore, ObjectStore, S3ObjectStore
 from ingest.publisher import Publisher, open_publisher
 
@@ -23,6 +24,31 @@ def open_object_store(settings: Settings) -> ObjectStore:
         return S3ObjectStore(settings.s3_config())
     return LocalObjectStore(
         settings.effective_object_store_dir(), file_mode=settings.data_dir_mode & 0o666
+    )
+
+
+def open_bucket_store(settings: Settings, bucket: str) -> ObjectStore:
+    """A tenant bucket's store: the bucket on the S3 endpoint of the default
+    store, or with the local store the folder ``<local_buckets_dir>/<bucket>``."""
+    if settings.object_store == "s3":
+        return S3ObjectStore(settings.bucket_s3_config(bucket))
+    return LocalObjectStore(
+        settings.effective_local_buckets_dir() / bucket, file_mode=settings.data_dir_mode & 0o666
+    )
+
+
+def open_dataset_stores(settings: Settings, default: ObjectStore | None = None) -> DatasetStores:
+    """The default store (``default``, else ``open_object_store``) and the
+    tenant buckets (``groundstation.tenant_buckets``)."""
+    if settings.object_store == "s3":
+        location = settings.s3_endpoint_url or "AWS S3"
+    else:
+        location = str(settings.effective_local_buckets_dir())
+    return DatasetStores(
+        default=default if default is not None else open_object_store(settings),
+        open_bucket=lambda bucket: open_bucket_store(settings, bucket),
+        configured=settings.tenant_buckets,
+        location=location,
     )
 
 

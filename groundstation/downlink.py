@@ -50,6 +50,7 @@ from dsp.transmitter import Transmitter
 from groundstation.capacity import PassCapacity
 from groundstation.clock import Clock
 from groundstation.contact_datasets import accept_dataset
+from groundstation.dataset_placement import place_dataset
 from groundstation.errors import NotFoundError
 from groundstation.executor import ContactExecutionError, ContactRun, ContactStopped
 from groundstation.models import GroundStation
@@ -63,10 +64,10 @@ from groundstation.payload import (
 from groundstation.prediction import element_set_from_text, orbital_station
 from groundstation.profile_settings import CATALOGUE_FRAMING, DEFAULT_FRAMING, DemodSettings
 from groundstation.satellites import SatelliteSpecError, builtin_catalogue, catalogue_transmitter
+from groundstation.tenant_buckets import DatasetStores, no_tenant_buckets
 from ingest.bands import row_times_unix_s, write_bands_h5
 from ingest.catalog import CatalogService
-from ingest.dataset import DatasetInfo, DatasetWriter, render_key_template
-from ingest.errors import DatasetError
+from ingest.dataset import DatasetWriter
 from ingest.geoproducts import SwathGeometry, add_georeferenced_products
 from ingest.h5frames import ContactAttrs, FramesH5Writer
 from ingest.imagery import image_width_for, rebuild_image
@@ -206,6 +207,7 @@ class DownlinkExecutor:
         max_passes: int = 0,
         pause_at: dict[str, str] | None = None,
         recording_space: Callable[[], str | None] | None = None,
+        stores: DatasetStores | None = None,
     ) -> None:
         if samples_per_symbol < 2:
             raise ValueError(f"samples_per_symbol is {samples_per_symbol}, expected >= 2")
@@ -215,6 +217,9 @@ class DownlinkExecutor:
         self.clock = clock
         self.publisher = publisher
         self.store = store
+        # The default store and the tenants' buckets (only the default one
+        # without ``stores``).
+        self.stores = stores or DatasetStores(default=store, open_bucket=no_tenant_buckets)
         self.catalog = catalog
         self.staging_root = Path(staging_root)
         self.link = link or LinkModel()
@@ -375,20 +380,10 @@ class DownlinkExecutor:
         return catalogue_pass(run, station, self.link, keep_sent=self.keep_sent)
 
     def _dataset_writer(self, run: ContactRun) -> DatasetWriter:
-        info = DatasetInfo(
-            dataset_id=f"ds-{run.contact_id}",
-            contact_id=run.contact_id,
-            norad_id=run.norad_id,
-            satellite=run.satellite_name,
-            station=run.station_id,
-            antenna=run.antenna_id,
-            start=run.aos,
-            end=run.los,
-            prefix=_key_prefix(run),
-        )
+        info, store = place_dataset(run, self.stores, self.session_factory)
         return DatasetWriter(
             info=info,
-            store=self.store,
+            store=store,
             catalog=self.catalog,
             staging_root=self.staging_root,
             publisher=self.publisher,
@@ -455,8 +450,8 @@ class DownlinkExecutor:
             frames_published=frames.seq,
             esn0_db=esn0_db,
             dataset_id=entry.id,
-            dataset_uri=self.store.uri(prefix),
-            image_uri=self.store.uri(f"{prefix}/products/image.png")
+            dataset_uri=writer.store.uri(prefix),
+            image_uri=writer.store.uri(f"{prefix}/products/image.png")
             if image_rows is not None
             else "",
             image_rows_received=image_rows or 0.0,
@@ -531,25 +526,6 @@ class DownlinkExecutor:
             range_rate_km_s=track.range_rate_km_s,
         )
         return h5
-
-
-def _key_prefix(run: ContactRun) -> str:
-    """The profile's key template rendered for the contact ("" : the default layout)."""
-    template = run.dataset_options.key_template
-    if template is None:
-        return ""
-    try:
-        return render_key_template(
-            template,
-            norad_id=run.norad_id,
-            start=run.aos,
-            contact_id=run.contact_id,
-            station=run.station_id,
-            antenna=run.antenna_id,
-            profile_id=run.profile_id,
-        )
-    except DatasetError as exc:
-        raise ContactExecutionError(f"mission profile {run.profile_id!r}: {exc}") from exc
 
 
 def ccsds_pass(

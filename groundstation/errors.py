@@ -197,3 +197,8 @@ class PlanCommitRefusedError(GroundStationError):
 class GoneError(GroundStationError):
     """An entity existed but was removed on purpose (e.g. a dataset past its
     retention); the message says when and why."""
+
+
+class TenantBucketError(ValidationError):
+    """A tenant bucket the service refuses: a name S3 does not allow, or one
+    it cannot write to (the message says which and why)."""

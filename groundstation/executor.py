@@ -47,6 +47,9 @@ class ContactRun:
     # (profile_settings.read_profile, downlink_problems): the pass cannot be
     # worked as asked, and an executor refuses it with these.
     problems: tuple[str, ...] = ()
+    # The tenant whose scientists read the contact's dataset (the
+    # satellite's): its bucket, if it has one, receives the dataset.
+    tenant: str = ""
 
 
 class ContactExecutionError(Exception):

@@ -48,6 +48,7 @@ from groundstation.clock import Clock
 from groundstation.errors import ValidationError
 from groundstation.models import Contact, MissionProfile
 from groundstation.settings import Settings, free_space_bytes
+from groundstation.tenant_buckets import DatasetStores, no_tenant_buckets
 from ingest import topiclog
 from ingest.catalog import CatalogService, DatasetEntry, DatasetRow, UTCDateTime
 from ingest.objectstore import ObjectStore
@@ -260,7 +261,10 @@ def _move_objects(store: ObjectStore, prefix: str, archive_prefix: str) -> int:
     return store.delete_prefix(prefix + "/")
 
 
-def _remove_objects(entry: DatasetEntry, store: ObjectStore, archive_prefix: str) -> str:
+def _remove_objects(entry: DatasetEntry, stores: DatasetStores, archive_prefix: str) -> str:
+    """Delete (or move under ``archive_prefix``, in the same bucket) the
+    objects of ``entry``, in the bucket the catalogue records for it."""
+    store = stores.store(entry.bucket)
     prefix = entry.key_prefix.rstrip("/")
     if archive_prefix:
         _move_objects(store, prefix, archive_prefix)
@@ -277,13 +281,16 @@ def expire_datasets(
     store: ObjectStore,
     now: datetime,
     batch: int = 1000,
+    stores: DatasetStores | None = None,
 ) -> list[ExpiredDataset]:
-    """Step 2 of the module docstring; returns the datasets removed by this call."""
+    """Step 2 of the module docstring; returns the datasets removed by this
+    call. ``stores``: the tenant buckets too (else ``store`` only)."""
+    stores = stores or DatasetStores(default=store, open_bucket=no_tenant_buckets)
     out: list[ExpiredDataset] = []
     archive = settings.dataset_archive_prefix
     # Removals an earlier run began (row expired, objects maybe still there).
     for unfinished in catalog.expired_with_files(limit=batch):
-        _remove_objects(unfinished, store, archive)
+        _remove_objects(unfinished, stores, archive)
         catalog.forget_files(unfinished.id)
     with session_factory() as session:
         shortest = _shortest_retention_days(session, settings)
@@ -298,14 +305,14 @@ def expire_datasets(
         if not page:
             break
         after = (page[-1][1], page[-1][0])
-        out.extend(_expire_page(settings, catalog, store, page, now=now))
+        out.extend(_expire_page(settings, catalog, stores, page, now=now))
     return out
 
 
 def _expire_page(
     settings: Settings,
     catalog: CatalogService,
-    store: ObjectStore,
+    stores: DatasetStores,
     page: list[tuple[str, datetime, str | None, dict[str, Any] | None]],
     *,
     now: datetime,
@@ -327,7 +334,7 @@ def _expire_page(
         entry = catalog.expire(dataset_id, now=now, reason=reason)
         if entry is None:
             continue  # another run took it
-        archived_to = _remove_objects(entry, store, archive)
+        archived_to = _remove_objects(entry, stores, archive)
         catalog.forget_files(dataset_id)
         out.append(
             ExpiredDataset(
@@ -409,6 +416,7 @@ def run_housekeeping(
     clock: Clock,
     usage: DiskUsage = shutil.disk_usage,
     wall_clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    stores: DatasetStores | None = None,
 ) -> HousekeepingReport:
     """One run of every step (module docstring); a failing step is logged and
     reported, and the others still run."""
@@ -435,6 +443,7 @@ def run_housekeeping(
             store=store,
             now=now,
             batch=settings.housekeeping_batch_rows,
+            stores=stores,
         )
 
     step("dataset retention", datasets)

@@ -663,4 +663,5 @@ def contact_run(contact: Contact) -> ContactRun:
         kafka_topic=settings.kafka_topic,
         dataset_options=settings.dataset_options,
         problems=tuple(problems),
+        tenant=contact.satellite.tenant,
     )

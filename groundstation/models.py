@@ -377,3 +377,15 @@ class AgentReport(Base):
     frames_total: Mapped[int] = mapped_column(Integer, default=0)
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
     reported_at: Mapped[datetime] = mapped_column()
+
+
+class TenantBucket(Base):
+    """A tenant's own dataset bucket, set by an admin (``PUT
+    /tenants/{tenant}/bucket``) after the service wrote to it; it overrides
+    ``GS_TENANT_BUCKETS`` for the tenant (``groundstation.tenant_buckets``)."""
+
+    __tablename__ = "tenant_buckets"
+
+    tenant: Mapped[str] = mapped_column(String(120), primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(63))
+    updated_at: Mapped[datetime] = mapped_column()

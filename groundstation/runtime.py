@@ -26,7 +26,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from groundstation.agent_executor import AgentExecutor, StationRouter
 from groundstation.clock import Clock, clock_from_settings
 from groundstation.contact_datasets import accept_dataset
-from groundstation.delivery import open_frame_publisher, open_object_store, spool_depth_bytes
+from groundstation.delivery import (
+    open_dataset_stores,
+    open_frame_publisher,
+    open_object_store,
+    spool_depth_bytes,
+)
 from groundstation.downlink import DownlinkExecutor, LinkModel
 from groundstation.events import ContactEvent, EventSink
 from groundstation.executor import parse_pause_points
@@ -35,6 +40,7 @@ from groundstation.lifecycle import LifecycleService, ReconcileReport, lifecycle
 from groundstation.logs import contact_log_sink
 from groundstation.models import Contact
 from groundstation.settings import Settings
+from groundstation.tenant_buckets import DatasetStores
 from groundstation.version import software_version
 from ingest.catalog import CatalogService
 from ingest.dataset import RecoveryReport, recover
@@ -81,6 +87,8 @@ class Runtime:
     agent_executor: AgentExecutor
     recovery: RecoveryReport
     events: FanOutSink
+    # The default store and the tenants' buckets (``groundstation.tenant_buckets``).
+    stores: DatasetStores
     reconcile: ReconcileReport | None = field(default=None)
     _warm_up: threading.Thread | None = field(default=None, init=False, repr=False)
 
@@ -161,6 +169,8 @@ def open_runtime(
         store = open_object_store(settings)
         if isinstance(store, S3ObjectStore):
             store.ensure_bucket()
+        stores = open_dataset_stores(settings, store)
+        stores.check_configured()  # GS_TENANT_BUCKETS: each one writable, or no start
         staging = settings.dataset_staging_dir()
         recovery = recover(
             store=store,
@@ -169,6 +179,7 @@ def open_runtime(
             publisher=publisher,
             clock=clock.now,
             guard=accept_dataset,
+            store_for=stores.store,
         )
         if recovery.resumed or recovery.cleaned:
             log.warning(
@@ -188,6 +199,7 @@ def open_runtime(
             max_passes=settings.downlink_max_passes,
             pause_at=parse_pause_points(settings.test_pause_at),
             recording_space=lambda: check_recording_space(settings),
+            stores=stores,
         )
         agent_executor = AgentExecutor(
             session_factory=session_factory,
@@ -199,6 +211,7 @@ def open_runtime(
             offline_after_s=settings.agent_offline_after_s,
             report_timeout_s=settings.agent_report_timeout_s,
             software_version=software_version(),
+            stores=stores,
         )
         router = StationRouter(
             session_factory=session_factory, agent=agent_executor, local=executor
@@ -232,4 +245,5 @@ def open_runtime(
         agent_executor=agent_executor,
         recovery=recovery,
         events=events,
+        stores=stores,
     )

@@ -247,6 +247,16 @@ class Settings(BaseSettings):
     # 0 leaves glibc's default (eight per core).
     malloc_arena_max: int = 2
 
+    # --- tenant buckets ---
+    # A tenant's own dataset bucket, as a JSON object {"tenant": "bucket"}:
+    # its contacts' datasets go there (same S3 endpoint and credentials as
+    # GS_S3_BUCKET, no GS_S3_PREFIX); a bucket an admin sets over the API
+    # (PUT /tenants/{tenant}/bucket) wins. Each is checked writable at start.
+    # With the local store a bucket is the folder <local_buckets_dir>/<bucket>.
+    tenant_buckets: dict[str, str] = {}
+    # The local store's tenant buckets (default <data_dir>/buckets).
+    local_buckets_dir: Path | None = None
+
     @field_validator("clock_start")
     @classmethod
     def _clock_start_is_utc(cls, value: datetime | None) -> datetime | None:
@@ -429,6 +439,21 @@ class Settings(BaseSettings):
             raise ValueError(f"malloc_arena_max must be 0 (glibc's default) .. 1024, got {value}")
         return value
 
+    @field_validator("tenant_buckets")
+    @classmethod
+    def _tenant_buckets_valid(cls, value: dict[str, str]) -> dict[str, str]:
+        from ingest.errors import IngestError
+        from ingest.objectstore import check_bucket_name
+
+        for tenant, bucket in value.items():
+            if not 1 <= len(tenant) <= 120:
+                raise ValueError(f"tenant_buckets: tenant {tenant!r} must be 1..120 characters")
+            try:
+                check_bucket_name(bucket)
+            except IngestError as exc:
+                raise ValueError(f"tenant_buckets[{tenant!r}]: {exc}") from None
+        return value
+
     def agent_spool(self) -> Path:
         """Where a station agent keeps what the central service has not acknowledged."""
         return self.agent_spool_dir or self.data_dir / "agent-spool"
@@ -472,6 +497,20 @@ class Settings(BaseSettings):
 
     def effective_object_store_dir(self) -> Path:
         return self.object_store_dir or self.data_dir / "datasets"
+
+    def effective_local_buckets_dir(self) -> Path:
+        """Where the local store keeps tenant buckets, one folder each."""
+        return self.local_buckets_dir or self.data_dir / "buckets"
+
+    def bucket_s3_config(self, bucket: str) -> S3Config:
+        """A tenant bucket on the default store's S3 endpoint and credentials."""
+        return S3Config(
+            bucket=bucket,
+            endpoint_url=self.s3_endpoint_url or None,
+            region=self.s3_region or None,
+            access_key_id=self.s3_access_key_id or None,
+            secret_access_key=self.s3_secret_access_key or None,
+        )
 
     def dataset_staging_dir(self) -> Path:
         """Where datasets are written before they are uploaded and catalogued."""

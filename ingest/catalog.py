@@ -80,6 +80,9 @@ class DatasetRow(Base):
     end_time: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     store_uri: Mapped[str] = mapped_column(Text)
     key_prefix: Mapped[str] = mapped_column(Text)
+    # The tenant bucket the dataset was written to; null: the default store
+    # (every dataset catalogued before tenant buckets existed).
+    bucket: Mapped[str | None] = mapped_column(String(63), nullable=True)
     state: Mapped[str] = mapped_column(String(16), index=True)
     total_size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     manifest_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -139,6 +142,8 @@ class DatasetEntry:
     files: tuple[FileEntry, ...]
     expired_at: datetime | None = None
     expired_reason: str | None = None
+    #: The tenant bucket holding the dataset; None: the default store.
+    bucket: str | None = None
 
     @classmethod
     def from_row(cls, row: DatasetRow) -> DatasetEntry:
@@ -162,6 +167,7 @@ class DatasetEntry:
             files=tuple(FileEntry(f.name, f.uri, f.size_bytes, f.sha256) for f in row.files),
             expired_at=row.expired_at,
             expired_reason=row.expired_reason,
+            bucket=row.bucket,
         )
 
 
@@ -226,8 +232,10 @@ class CatalogService:
         store_uri: str,
         key_prefix: str,
         now: datetime,
+        bucket: str | None = None,
     ) -> None:
-        """Record a dataset being written (state ``writing``: not visible yet)."""
+        """Record a dataset being written (state ``writing``: not visible yet)
+        in ``bucket`` (a tenant's own; None: the default store)."""
         with Session(self.engine) as s, s.begin():
             if s.get(DatasetRow, dataset_id) is not None:
                 raise DatasetError(f"dataset {dataset_id!r} is already in the catalogue")
@@ -243,6 +251,7 @@ class CatalogService:
                     end_time=end_time,
                     store_uri=store_uri,
                     key_prefix=key_prefix,
+                    bucket=bucket,
                     state="writing",
                     total_size_bytes=0,
                     created_at=now,

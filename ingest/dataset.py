@@ -55,6 +55,10 @@ _STAGING_INFO = ".staging.json"
 #: makes a dataset ready; raises ``PublishRefusedError`` to refuse.
 PublishGuard = Callable[[Session, str], None]
 
+#: The store of a bucket: a tenant's own by name, the default one for None
+#: (what the catalogue's ``bucket`` column says of each dataset).
+StoreFor = Callable[[str | None], ObjectStore]
+
 
 #: The placeholders a dataset key template may use (``render_key_template``).
 KEY_PLACEHOLDERS = (
@@ -162,6 +166,9 @@ class DatasetInfo:
     #: Where the dataset goes in the store (a profile's key template
     #: rendered); "" for the default layout (``dataset_key_prefix``).
     prefix: str = ""
+    #: The tenant bucket the dataset goes to (recorded in the catalogue);
+    #: None: the default store. The writer's store is that bucket's.
+    bucket: str | None = None
 
     @property
     def key_prefix(self) -> str:
@@ -272,6 +279,7 @@ class DatasetWriter:
             store_uri=self.store.uri(self.info.key_prefix),
             key_prefix=self.info.key_prefix,
             now=self.clock(),
+            bucket=self.info.bucket,
         )
         if self.staging.exists():
             shutil.rmtree(self.staging)
@@ -454,13 +462,15 @@ def recover(
     publisher: Publisher | None = None,
     clock: Callable[[], datetime] = _utcnow,
     guard: PublishGuard | None = None,
+    store_for: StoreFor | None = None,
 ) -> RecoveryReport:
     """Start-up clean-up of datasets a crashed writer left in state ``writing``.
 
     Run it before any writer starts. A dataset whose staging directory holds a
     manifest is uploaded again and made visible (resumed) if ``guard`` lets
     it; any other one has its objects deleted and its row marked ``failed``
-    (cleaned).
+    (cleaned). A dataset catalogued in a tenant bucket is worked in
+    ``store_for(bucket)``; ``store`` is the default store.
     """
     resumed: list[str] = []
     cleaned: list[str] = []
@@ -477,14 +487,20 @@ def recover(
             start=entry.start_time,
             end=entry.end_time,
             prefix=entry.key_prefix,
+            bucket=entry.bucket,
         )
+        if entry.bucket is not None and store_for is None:
+            raise DatasetError(
+                f"dataset {entry.id!r} is in bucket {entry.bucket!r}: recover needs store_for"
+            )
+        in_store = store if entry.bucket is None or store_for is None else store_for(entry.bucket)
         reason = (
             "the writer stopped before the dataset was complete; "
             "partial objects were deleted at start-up"
         )
         if (staging / MANIFEST).is_file():
             try:
-                _upload_and_publish(staging, info, store, catalog, publisher, clock, guard)
+                _upload_and_publish(staging, info, in_store, catalog, publisher, clock, guard)
                 shutil.rmtree(staging, ignore_errors=True)
                 resumed.append(entry.id)
                 continue
@@ -492,7 +508,7 @@ def recover(
                 reason = f"not published at start-up: {exc}; its objects were deleted"
             except IngestError:
                 pass  # a staged file no longer matches its manifest: clean instead
-        store.delete_prefix(entry.key_prefix + "/")
+        in_store.delete_prefix(entry.key_prefix + "/")
         catalog.mark_failed(entry.id, reason=reason)
         shutil.rmtree(staging, ignore_errors=True)
         cleaned.append(entry.id)

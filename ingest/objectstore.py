@@ -11,7 +11,9 @@ its upload completes).
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -42,6 +44,44 @@ def check_key(key: str) -> str:
             "(no leading '/', no empty, '.' or '..' parts)"
         )
     return key
+
+
+_BUCKET_CHARS = re.compile(r"[a-z0-9][a-z0-9.-]*[a-z0-9]")
+#: Reserved by S3 for its own names (access points, directory buckets, ...).
+_BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+
+def check_bucket_name(name: str) -> str:
+    """``name`` if it is a valid S3 general purpose bucket name (AWS's naming
+    rules: 3-63 characters of lowercase letters, digits, ``.`` and ``-``,
+    starting and ending with a letter or digit, no ``..``, not an IPv4
+    address, none of S3's reserved prefixes and suffixes); else
+    ``IngestError`` naming the value and the rule it breaks. The local store
+    uses the same names for its per-bucket folders, so they are safe there."""
+    where = f"bucket name {name!r}"
+    if not 3 <= len(name) <= 63:
+        raise IngestError(f"{where} is {len(name)} characters long; S3 allows 3 to 63")
+    if not _BUCKET_CHARS.fullmatch(name):
+        raise IngestError(
+            f"{where} may hold only lowercase letters, digits, '.' and '-', "
+            "and must start and end with a letter or digit"
+        )
+    if ".." in name:
+        raise IngestError(f"{where} holds two adjacent periods")
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        pass
+    else:
+        raise IngestError(f"{where} is formatted as an IP address, which S3 refuses")
+    for affix in _BUCKET_RESERVED_PREFIXES:
+        if name.startswith(affix):
+            raise IngestError(f"{where} starts with {affix!r}, a prefix S3 reserves")
+    for affix in _BUCKET_RESERVED_SUFFIXES:
+        if name.endswith(affix):
+            raise IngestError(f"{where} ends with {affix!r}, a suffix S3 reserves")
+    return name
 
 
 class ObjectStore(Protocol):

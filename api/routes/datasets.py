@@ -142,12 +142,9 @@ def download_file(
     sent are checked against it: a corrupt file is never a clean success. With
     pre-signed downloads configured on an S3 store: 307 to the file's
     pre-signed URL, with the same checksum headers."""
+    stores = ctx.dataset_stores()
     entry, file = datasets.dataset_file(
-        session,
-        dataset_id=dataset_id,
-        name=name,
-        tenants=principal.tenants(),
-        store=ctx.object_store(),
+        session, dataset_id=dataset_id, name=name, tenants=principal.tenants(), stores=stores
     )
     filename = name.rsplit("/", 1)[-1]
     digest_b64 = base64.b64encode(bytes.fromhex(file.sha256)).decode()
@@ -167,7 +164,7 @@ def download_file(
             kind="range",
             headers={"Content-Range": f"bytes */{file.size_bytes}"},
         )
-    store = ctx.object_store()
+    store = stores.of(entry)
     key = f"{entry.key_prefix.rstrip('/')}/{name}"
     if not store.exists(key):
         raise NotFoundError(f"stored object of dataset {dataset_id!r}", name)
@@ -235,10 +232,11 @@ def download_archive(
 ) -> StreamingResponse:
     """The whole dataset, manifest included, as one streamed tar archive
     (never built in memory; `Content-Length` given up front)."""
-    store = ctx.object_store()
+    stores = ctx.dataset_stores()
     entry, files = datasets.archive_members(
-        session, dataset_id=dataset_id, store=store, tenants=principal.tenants()
+        session, dataset_id=dataset_id, stores=stores, tenants=principal.tenants()
     )
+    store = stores.of(entry)
     mtime_s = (entry.ready_at or entry.created_at).timestamp()
     members = {TarMember(f"{entry.id}/{f.name}", f.size_bytes, mtime_s): f for f in files}
     prefix = entry.key_prefix.rstrip("/")
@@ -283,7 +281,7 @@ def get_dataset_contact(
     dataset, scientists too): geometry, state and failure reason, and the
     receiver's quality summary of the pass."""
     found = datasets.dataset_contact(
-        session, dataset_id=dataset_id, store=ctx.object_store(), tenants=principal.tenants()
+        session, dataset_id=dataset_id, stores=ctx.dataset_stores(), tenants=principal.tenants()
     )
     return schemas.DatasetContactPublic(
         **contact_public(found.contact).model_dump(),

@@ -21,7 +21,7 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace, ctx: Context) -> int:
-    from groundstation.delivery import open_object_store
+    from groundstation.delivery import open_dataset_stores
     from groundstation.housekeeping import run_housekeeping
     from ingest.catalog import CatalogService
 
@@ -29,12 +29,14 @@ def _run(args: argparse.Namespace, ctx: Context) -> int:
         engine = session.get_bind()
     catalog = CatalogService(engine)  # type: ignore[arg-type]
     catalog.create_schema()
+    stores = open_dataset_stores(ctx.settings)
     report = run_housekeeping(
         ctx.settings,
         session_factory=ctx.session_factory,
         catalog=catalog,
-        store=open_object_store(ctx.settings),
+        store=stores.default,
         clock=ctx.clock,
+        stores=stores,
     )
     for line in report.lines():
         print(line)

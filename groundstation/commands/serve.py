@@ -141,6 +141,7 @@ def _start_housekeeping(settings: Settings, runtime: Runtime) -> HousekeepingThr
             catalog=runtime.catalog,
             store=runtime.store,
             clock=runtime.clock,
+            stores=runtime.stores,
         ),
         interval_s=settings.housekeeping_interval_s,
     ).start()

@@ -536,3 +536,54 @@ def test_housekeeping_run_command_prints_what_it_removed(
     assert "datasets: 0 expired" in out
     assert "contact history: 0 transitions pruned" in out
     assert "disk: " in out
+
+
+# ---------------------------------------------------------------- tenant buckets
+
+
+def test_retention_removes_a_dataset_from_the_bucket_it_was_written_to(
+    tmp_path: Path,
+    session_factory: sessionmaker[Session],
+    catalog: CatalogService,
+    store: LocalObjectStore,
+) -> None:
+    from groundstation.tenant_buckets import DatasetStores
+
+    bucket = LocalObjectStore(tmp_path / "buckets" / "acme-data")
+    stores = DatasetStores(default=store, open_bucket=lambda name: bucket)
+    contact_id = add_contact(session_factory, ended_days_ago=40)
+    end = NOW - timedelta(days=40)
+    prefix = f"gs1/99001/{contact_id}"
+    catalog.begin(
+        dataset_id=f"ds-{contact_id}",
+        contact_id=contact_id,
+        norad_id=99001,
+        satellite="TESTSAT",
+        station="gs1",
+        antenna="ant1",
+        start_time=end - timedelta(minutes=10),
+        end_time=end,
+        store_uri=bucket.uri(prefix),
+        key_prefix=prefix,
+        now=end,
+        bucket="acme-data",
+    )
+    bucket.put_bytes(f"{prefix}/frames.h5", b"x" * 1000)
+    store.put_bytes(f"{prefix}/frames.h5", b"same key, the default store: not this dataset")
+    catalog.mark_ready(
+        f"ds-{contact_id}",
+        files=[FileEntry("frames.h5", bucket.uri(f"{prefix}/frames.h5"), 1000, "0" * 64)],
+        manifest_sha256="0" * 64,
+        now=end,
+    )
+    done = expire_datasets(
+        settings=settings_for(tmp_path, dataset_retention_days=30),
+        session_factory=session_factory,
+        catalog=catalog,
+        store=store,
+        now=NOW,
+        stores=stores,
+    )
+    assert [d.dataset_id for d in done] == [f"ds-{contact_id}"]
+    assert bucket.list_keys("") == []
+    assert store.list_keys("") == [f"{prefix}/frames.h5"]
