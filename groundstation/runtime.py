@@ -199,6 +199,7 @@ def open_runtime(
             offline_after_s=settings.agent_offline_after_s,
             report_timeout_s=settings.agent_report_timeout_s,
             software_version=software_version(),
+            link=link,
         )
         router = StationRouter(
             session_factory=session_factory, agent=agent_executor, local=executor

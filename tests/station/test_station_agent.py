@@ -22,6 +22,7 @@ from groundstation import apikeys
 from groundstation.booking import reserve
 from groundstation.clock import SimulatedClock
 from groundstation.db import make_engine, make_session_factory, migrate
+from groundstation.executor import ContactExecutionError
 from groundstation.models import Antenna, Contact
 from groundstation.policy import BookingPolicy
 from groundstation.runtime import Runtime, open_runtime
@@ -190,8 +191,10 @@ def test_agent_works_its_pass_and_the_central_service_publishes_and_stores_it(
         profile = json.loads(h5.attrs["profile"])
     assert "simulated" in profile["simulated"]
     assert profile["executed_by"] == f"station agent of {central.station_id}"
-    summary = json.loads(reader.read_bytes("products/agent.json"))
+    summary = json.loads(reader.read_bytes("products/receiver.json"))["station_agent"]
     assert summary["frame_length"] > 0
+    assert "pass_outputs" not in summary  # the quick-looks' data went into the products
+    assert "products/quicklook/waterfall.png" in {f.name for f in reader.manifest.files}
     # Sent again (a lost answer), nothing is stored twice.
     again = agent.client.upload_frames(central.contact_id, spooled[:5])
     assert again["new"] == 0 and again["stored"] == outcome.frames_total
@@ -413,5 +416,7 @@ def test_frames_uploaded_just_before_the_report_all_reach_the_topic(
         report_timeout_s=1e9,
         poll_s=0.05,
     )
-    executor.execute(run)
+    # Its made-up frames and report make no dataset; every frame is published first.
+    with pytest.raises(ContactExecutionError, match="no valid pass outputs"):
+        executor.execute(run)
     assert published == list(range(1, 81))
