@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -147,8 +148,9 @@ def _agent(central: Central, tmp_path: Path, **kwargs: object) -> StationAgent:
 
 
 def test_agent_works_its_pass_and_the_central_service_publishes_and_stores_it(
-    central: Central, tmp_path: Path
+    central: Central, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="groundstation.contacts")
     agent = _agent(central, tmp_path)
     agent.heartbeat()  # registers: the station's contacts go to the agent
     central.runtime.start()
@@ -191,6 +193,16 @@ def test_agent_works_its_pass_and_the_central_service_publishes_and_stores_it(
         profile = json.loads(h5.attrs["profile"])
     assert "simulated" in profile["simulated"]
     assert profile["executed_by"] == f"station agent of {central.station_id}"
+    # The central log's lines on the pass say it was simulated.
+    lines = [
+        r
+        for r in caplog.records
+        if r.name == "groundstation.contacts"
+        and getattr(r, "contact_id", None) == central.contact_id
+        and getattr(r, "state", None) in ("PASS", "COMPLETED")
+    ]
+    assert {getattr(r, "state", None) for r in lines} == {"PASS", "COMPLETED"}
+    assert all(getattr(r, "simulated", False) is True for r in lines)
     summary = json.loads(reader.read_bytes("products/receiver.json"))["station_agent"]
     assert summary["frame_length"] > 0
     assert "pass_outputs" not in summary  # the quick-looks' data went into the products

@@ -35,7 +35,7 @@ from groundstation.lifecycle import contact_run
 from groundstation.models import Contact
 from groundstation.policy import BookingPolicy
 from groundstation.settings import Settings
-from groundstation.station.agent import PassRunner
+from groundstation.station.agent import PassRunner, source_note
 from groundstation.station.spool import Spool
 from ingest.catalog import CatalogService
 from ingest.dataset import DatasetReader
@@ -167,9 +167,10 @@ def _in_process(side: Side) -> None:
     ).execute(run)
 
 
-def _by_agent(side: Side, tmp_path: Path, front_end: str = "simulated") -> dict[str, Any]:
-    """The pass worked by ``PassRunner``; what it spooled and reported stored
-    as the API stores it; the dataset built by ``AgentExecutor``. Returns the
+def _by_agent(side: Side, tmp_path: Path, summary: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The pass worked by ``PassRunner`` (simulated front end); what it
+    spooled and reported (its summary updated with ``summary``) stored as
+    the API stores it; the dataset built by ``AgentExecutor``. Returns the
     agent's report."""
     run = side.run()
     clock = _clock(run)
@@ -177,13 +178,14 @@ def _by_agent(side: Side, tmp_path: Path, front_end: str = "simulated") -> dict[
     outcome = PassRunner(
         clock=clock,
         spool=spool,
-        front_end=front_end,
+        front_end="simulated",
         software_version="test",
         stop=threading.Event(),
     ).run(side.agent_document(run))
     assert outcome.ok, outcome.reason
     frames = [agents.decode_frame(f) for f in spool.frames(run.contact_id)]
     report = outcome.report()
+    report["summary"].update(summary or {})
     with side.sessions() as s:
         agents.store_frames(
             s, station_id=run.station_id, contact_id=run.contact_id, frames=frames, now=run.los
@@ -233,3 +235,33 @@ def test_an_agent_contact_has_the_same_dataset_files_and_fields_as_an_in_process
     assert np.ptp(table["doppler_hz"]) > 100.0
     # The report with the pass outputs fits in one request to the API.
     assert len(json.dumps(report)) < 1 << 20
+
+
+def test_an_agent_with_a_replay_front_end_reports_its_pass_as_simulated(
+    sides: tuple[Side, Side], tmp_path: Path
+) -> None:
+    """A replay is a recording, not live sky: the agent's report says so as
+    "simulated" (it said "" before), and the dataset carries that note."""
+    side = sides[0]
+    run = side.run()
+    replay = f"replay:{tmp_path / 'by701.wav'}"
+    outcome = PassRunner(
+        clock=_clock(run),
+        spool=Spool(tmp_path / "spool-replay"),
+        front_end=replay,
+        software_version="test",
+        stop=threading.Event(),
+    ).run(side.agent_document(run))
+    assert not outcome.ok  # no such recording: the pass fails, its summary is made
+    note = outcome.summary["simulated"]
+    assert note == source_note(replay) and "replay of the recording" in note
+    # What a replaying agent reports reaches the dataset as its "simulated" note.
+    report = _by_agent(sides[1], tmp_path, {"simulated": note, "front_end": note})
+    assert report["ok"]
+    (entry,) = sides[1].catalog.find(contact_id=sides[1].contact_id)
+    reader = DatasetReader.for_entry(sides[1].store, entry)
+    with h5py.File(reader.download("frames.h5", tmp_path / "replayed.h5")) as f:
+        assert f.attrs["simulated"] == 1
+        assert f.attrs["simulated_note"] == note
+        assert json.loads(f.attrs["profile"])["simulated"] == note
+    assert json.loads(reader.read_bytes("products/receiver.json"))["simulated"] == note
