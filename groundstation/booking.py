@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -87,6 +87,7 @@ if TYPE_CHECKING:
     from orbital.elements import ElementSet
     from orbital.passes import Pass
     from orbital.stations import Station
+    from orbital.track import Track
 
 
 # ---------------------------------------------------------------- reserve
@@ -471,6 +472,8 @@ class AgentStations:
     why it refuses bookings now (None: it takes them)."""
 
     offline: dict[str, str | None]
+    #: the tracks of the passes checked so far (antennas of a station share them)
+    _tracks: dict[tuple[object, ...], Track] = field(default_factory=dict, compare=False)
 
     def runs(self, station_id: str) -> bool:
         return station_id in self.offline
@@ -488,7 +491,12 @@ class AgentStations:
         its station's agent (offline, or a rotator too slow), or None."""
         if station_id not in self.offline:
             return None
-        return self.offline[station_id] or slew_refusal_of(element, station, antenna, aos, los)
+        if self.offline[station_id]:
+            return self.offline[station_id]
+        key = (station.id, element.norad_id, aos, los)
+        if key not in self._tracks:
+            self._tracks[key] = _pass_track(element, station, aos, los)
+        return _slew_refusal(self._tracks[key], antenna)
 
 
 def agent_stations(session: Session, *, now: datetime, policy: BookingPolicy) -> AgentStations:
@@ -529,10 +537,18 @@ def slew_refusal_of(
     (``station.pointing.slew_refusal``: the pointing plan, flip included),
     or None. Checked at stations run by an agent (``StationAgent``), whose
     contacts move a real rotator; contacts simulated in-process move none."""
-    from groundstation.station.pointing import RotatorConfig, slew_refusal
+    return _slew_refusal(_pass_track(element, station, aos, los), antenna)
+
+
+def _pass_track(element: ElementSet, station: Station, aos: datetime, los: datetime) -> Track:
     from orbital.track import compute_track
 
-    track = compute_track(element, station, start=aos, end=los, step_s=1.0)
+    return compute_track(element, station, start=aos, end=los, step_s=1.0)
+
+
+def _slew_refusal(track: Track, antenna: SlewLimits) -> str | None:
+    from groundstation.station.pointing import RotatorConfig, slew_refusal
+
     config = RotatorConfig(
         max_az_slew_deg_s=antenna.max_az_slew_deg_s, max_el_slew_deg_s=antenna.max_el_slew_deg_s
     )
