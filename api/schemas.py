@@ -702,6 +702,11 @@ HeaderName = Annotated[str, Field(max_length=16)]
 HeaderText = Annotated[str, Field(max_length=80)]  # station and antenna ids: 80
 
 
+class AgentFrameQuality(_Body):
+    ok: bool = Field(strict=True, description="the frame passed its integrity check")
+    esn0_db: float | None = Field(None, description="the receiver's Es/N0 (dB); null: none")
+
+
 class AgentFrameUpload(_Body):
     sequence: int = Field(ge=1, le=2**31 - 1, strict=True)
     frame_time: Timestamp
@@ -712,6 +717,9 @@ class AgentFrameUpload(_Body):
     )
     meta: dict[HeaderName, HeaderText] = Field(
         default_factory=dict, max_length=12, description="FrameMeta headers (name -> text)"
+    )
+    quality: AgentFrameQuality | None = Field(
+        None, description="the frame's quality at the station (the dataset's per-frame columns)"
     )
 
 

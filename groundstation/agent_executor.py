@@ -14,15 +14,16 @@ is in PASS and, once a second (service polling, ``poll_s`` real seconds):
 - publishes the frames the agent has uploaded since (to the frame topic,
   each once, with the agent's sequence numbers and metadata);
 - when the agent's end-of-pass report is in: on failure raises with its
-  reason; on success builds the dataset from the uploaded frames
-  (``frames.h5`` and manifest, the usual layout, committed under the contact
-  row's guard) and returns;
+  reason; on success builds the dataset from the uploaded frames and the
+  pass outputs in the report (quick-look data, receiver summary) with the
+  writer of in-process passes (``groundstation.pass_dataset``: the same
+  files and fields; the predicted track and link computed here), committed
+  under the contact row's guard, and returns;
 - fails the contact when no report came ``report_timeout_s`` after LOS.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -32,16 +33,22 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from groundstation.agents import agent_status, frames_after, published_meta
+from groundstation.agents import QUALITY, agent_status, frames_after, published_meta
 from groundstation.clock import Clock, iso_utc
 from groundstation.contact_datasets import accept_dataset
-from groundstation.dataset_placement import place_dataset
+from groundstation.downlink import LinkModel, pass_link_of
 from groundstation.executor import ContactExecutionError, ContactExecutor, ContactRun
-from groundstation.models import AgentFrame, AgentReport
+from groundstation.models import AgentFrame, AgentReport, GroundStation
+from groundstation.pass_dataset import (
+    PASS_OUTPUTS,
+    PassOutputs,
+    open_frames_h5,
+    pass_dataset_writer,
+    write_products,
+)
+from groundstation.prediction import orbital_station
 from groundstation.tenant_buckets import DatasetStores, no_tenant_buckets
 from ingest.catalog import CatalogService
-from ingest.dataset import DatasetWriter
-from ingest.h5frames import ContactAttrs
 from ingest.objectstore import ObjectStore
 from ingest.publisher import Publisher
 from ingest.topics import FrameMeta
@@ -73,6 +80,7 @@ class AgentExecutor:
         poll_s: float = 0.5,
         software_version: str = "",
         stores: DatasetStores | None = None,
+        link: LinkModel | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.clock = clock
@@ -85,6 +93,7 @@ class AgentExecutor:
         self.report_timeout_s = report_timeout_s
         self.poll_s = poll_s
         self.software_version = software_version
+        self.link = link or LinkModel()
         self._stop = threading.Event()
         self._stop_reason = ""
         self.outcomes: dict[str, AgentPassOutcome] = {}
@@ -150,22 +159,32 @@ class AgentExecutor:
         return published
 
     def _dataset(self, run: ContactRun, report: _Report) -> str:
-        """The contact's dataset from the uploaded frames (``frames.h5``, the
-        agent's summary as ``agent.json``), committed under the contact guard."""
+        """The contact's dataset from the uploaded frames and the agent's
+        pass outputs, written as an in-process pass's is
+        (``groundstation.pass_dataset``), committed under the contact guard."""
         with self.session_factory() as session:
             frames = [
                 _Uploaded.of(f) for f in frames_after(session, contact_id=run.contact_id, after=0)
             ]
+            station = session.get(GroundStation, run.station_id)
+            site = None if station is None else orbital_station(station, min_elevation_deg=0.0)
             session.rollback()
         if not frames:
             raise ContactExecutionError(
                 f"station agent reported success with {report.frames_total} frames, "
                 "but none was uploaded"
             )
-        info, store = place_dataset(run, self.stores, self.session_factory)
-        writer = DatasetWriter(
-            info=info,
-            store=store,
+        if site is None:
+            raise ContactExecutionError(f"station {run.station_id!r} is not in the database")
+        summary = dict(report.summary)
+        outputs = PassOutputs.from_document(summary.pop(PASS_OUTPUTS, None) or {})
+        link = pass_link_of(run, site, self.link, outputs.samples_per_symbol)
+        note = str(summary.get("simulated", ""))
+        outputs.receiver_summary["station_agent"] = summary
+        writer = pass_dataset_writer(
+            run,
+            stores=self.stores,
+            session_factory=self.session_factory,
             catalog=self.catalog,
             staging_root=self.staging_root,
             publisher=self.publisher,
@@ -173,41 +192,27 @@ class AgentExecutor:
         )
         writer.begin()
         try:
-            summary = dict(report.summary)
-            h5 = writer.frames_h5(
-                frame_length=max(len(f.data) for f in frames),
-                attrs=ContactAttrs(
-                    satellite=run.satellite_name,
-                    norad_id=run.norad_id,
-                    station=run.station_id,
-                    antenna=run.antenna_id,
-                    contact_id=run.contact_id,
-                    aos=run.aos,
-                    los=run.los,
-                    tle=run.ephemeris_text,
-                    profile={
-                        "mission_profile": run.profile_id,
-                        "downlink_freq_hz": run.downlink_freq_hz,
-                        "executed_by": f"station agent of {run.station_id}",
-                        "front_end": str(summary.get("front_end", "")),
-                        "simulated": str(summary.get("simulated", "")),
-                    },
-                    software_version=str(summary.get("software_version", "")),
-                ),
+            record = open_frames_h5(
+                writer,
+                run,
+                link,
+                software_version=str(summary.get("software_version", "")),
+                source_note=note,
+                executed_by=f"station agent of {run.station_id}",
             )
-            length = h5.frame_length
-            h5.append_frames(
-                [f.data.ljust(length, b"\0") for f in frames], [f.meta for f in frames]
+            record.add(
+                [f.data for f in frames],
+                [f.meta for f in frames],
+                frame_ok=[f.ok for f in frames],
+                esn0_db=[f.esn0_db for f in frames],
             )
-            writer.add_product_bytes(
-                "agent.json", json.dumps(summary, indent=2, sort_keys=True).encode()
-            )
+            write_products(writer, run, record, outputs, source_note=note)
             entry = writer.commit(guard=accept_dataset)
         except BaseException as exc:
             try:
                 writer.abort(str(exc) or type(exc).__name__)
             except Exception:
-                log.exception("abort of dataset %s failed", info.dataset_id)
+                log.exception("abort of dataset %s failed", writer.info.dataset_id)
             if isinstance(exc, ContactExecutionError):
                 raise
             raise ContactExecutionError(f"dataset of the agent's frames: {exc}") from exc
@@ -219,10 +224,20 @@ class _Uploaded:
     sequence: int
     data: bytes
     meta: FrameMeta
+    ok: bool
+    esn0_db: float
 
     @classmethod
     def of(cls, row: AgentFrame) -> _Uploaded:
-        return cls(row.sequence, bytes(row.data), _meta(row))
+        quality = dict((row.meta or {}).get(QUALITY) or {})
+        esn0 = quality.get("esn0_db")
+        return cls(
+            row.sequence,
+            bytes(row.data),
+            _meta(row),
+            bool(quality.get("ok", True)),
+            float("nan") if esn0 is None else float(esn0),
+        )
 
 
 @dataclass(frozen=True)

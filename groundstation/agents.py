@@ -184,19 +184,30 @@ def _own_contact(session: Session, station_id: str, contact_id: str) -> Contact:
     return contact
 
 
+#: The key of a stored frame's ``meta`` holding its quality at the station
+#: (``{"ok": bool, "esn0_db": float | None}``), beside its headers.
+QUALITY = "quality"
+
+
 @dataclass(frozen=True)
 class UploadedFrame:
     sequence: int
     frame_time: datetime
     data: bytes
     meta: dict[str, Any]
+    #: passed its integrity check at the station, and the receiver's Es/N0 (dB)
+    ok: bool = True
+    esn0_db: float | None = None
+
+    def stored_meta(self) -> dict[str, Any]:
+        return {**self.meta, QUALITY: {"ok": self.ok, "esn0_db": self.esn0_db}}
 
 
 def published_meta(contact_id: str, sequence: int, meta: dict[str, Any]) -> FrameMeta:
     """The ``FrameMeta`` a frame is published with: the agent's headers
     (``meta``, header name -> text), the contact and sequence as stored.
     ``ValidationError`` names what does not validate."""
-    texts = {str(k): str(v) for k, v in meta.items() if k != FrameMeta.SCHEMA_FIELD}
+    texts = {str(k): str(v) for k, v in meta.items() if k not in (FrameMeta.SCHEMA_FIELD, QUALITY)}
     texts["contact-id"] = contact_id
     texts["seq"] = str(sequence)
     headers = [(FrameMeta.SCHEMA_FIELD, FrameMeta.SCHEMA_ID.encode())]
@@ -209,18 +220,24 @@ def published_meta(contact_id: str, sequence: int, meta: dict[str, Any]) -> Fram
 
 def decode_frame(item: dict[str, Any]) -> UploadedFrame:
     """One frame of an upload (``sequence``, ``frame_time``, base64 ``data``,
-    ``meta``) -> ``UploadedFrame``; ``ValidationError`` names a bad field."""
+    ``meta``, optional ``quality``) -> ``UploadedFrame``; ``ValidationError``
+    names a bad field."""
     try:
         sequence = int(item["sequence"])
         frame_time = require_utc(datetime.fromisoformat(str(item["frame_time"])), "frame_time")
         data = base64.b64decode(str(item["data"]), validate=True)
+        quality = dict(item.get("quality") or {})
+        ok = bool(quality.get("ok", True))
+        esn0 = quality.get("esn0_db")
+        esn0_db = None if esn0 is None else float(esn0)
     except (KeyError, ValueError, TypeError) as exc:
         raise ValidationError(f"frame {item!r:.120} does not validate: {exc}") from exc
     if sequence < 1:
         raise ValidationError(f"frame sequence is {sequence}, expected >= 1")
     meta = dict(item.get("meta") or {})
+    meta.pop(QUALITY, None)
     published_meta("-", sequence, meta)  # refused here, not when published
-    return UploadedFrame(sequence, frame_time, data, meta)
+    return UploadedFrame(sequence, frame_time, data, meta, ok, esn0_db)
 
 
 def store_frames(
@@ -253,7 +270,7 @@ def store_frames(
                 sequence=frame.sequence,
                 frame_time=frame.frame_time,
                 data=frame.data,
-                meta=frame.meta,
+                meta=frame.stored_meta(),
                 received_at=now,
             )
         )

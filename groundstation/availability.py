@@ -163,11 +163,20 @@ class SlotAntenna:
     status: str
     setup_s: float
     teardown_s: float
+    #: the rotator's slew rates (checked at stations run by an agent)
+    max_az_slew_deg_s: float = 10.0
+    max_el_slew_deg_s: float = 10.0
 
     @classmethod
     def of(cls, antenna: Antenna) -> SlotAntenna:
         return cls(
-            antenna.id, antenna.station_id, antenna.status, antenna.setup_s, antenna.teardown_s
+            antenna.id,
+            antenna.station_id,
+            antenna.status,
+            antenna.setup_s,
+            antenna.teardown_s,
+            antenna.max_az_slew_deg_s,
+            antenna.max_el_slew_deg_s,
         )
 
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -87,6 +87,7 @@ if TYPE_CHECKING:
     from orbital.elements import ElementSet
     from orbital.passes import Pass
     from orbital.stations import Station
+    from orbital.track import Track
 
 
 # ---------------------------------------------------------------- reserve
@@ -444,33 +445,114 @@ def _matching_pass(
 
 
 def _require_agent_online(agent: StationAgent, now: datetime, policy: BookingPolicy) -> None:
+    refusal = offline_refusal(agent, now, policy)
+    if refusal is not None:
+        raise StationOfflineError(refusal)
+
+
+def offline_refusal(agent: StationAgent, now: datetime, policy: BookingPolicy) -> str | None:
+    """Why no contact is booked at ``agent``'s station at ``now`` (its agent
+    silent longer than the policy allows), or None."""
     silent_s = (now - agent.last_seen_at).total_seconds()
-    if silent_s > policy.agent_booking_offline_s:
-        raise StationOfflineError(
-            f"station {agent.station_id} offline since {iso_utc(agent.last_seen_at)} "
-            f"({silent_s:.0f} s without a heartbeat from its agent, more than "
-            f"GS_AGENT_BOOKING_OFFLINE_S={policy.agent_booking_offline_s:g}); "
-            "book when its agent is back"
-        )
+    if silent_s <= policy.agent_booking_offline_s:
+        return None
+    return (
+        f"station {agent.station_id} offline since {iso_utc(agent.last_seen_at)} "
+        f"({silent_s:.0f} s without a heartbeat from its agent, more than "
+        f"GS_AGENT_BOOKING_OFFLINE_S={policy.agent_booking_offline_s:g}); "
+        "book when its agent is back"
+    )
+
+
+@dataclass(frozen=True)
+class AgentStations:
+    """The booking rules of stations run by an agent, read once for
+    predicting outside the session (``/passes``, availability, the planner
+    offer only windows ``reserve`` accepts): each agent-run station, and
+    why it refuses bookings now (None: it takes them)."""
+
+    offline: dict[str, str | None]
+    #: the tracks of the passes checked so far (antennas of a station share them)
+    _tracks: dict[tuple[object, ...], Track] = field(default_factory=dict, compare=False)
+
+    def runs(self, station_id: str) -> bool:
+        return station_id in self.offline
+
+    def refusal(
+        self,
+        station_id: str,
+        element: ElementSet,
+        station: Station,
+        antenna: SlewLimits,
+        aos: datetime,
+        los: datetime,
+    ) -> str | None:
+        """Why ``reserve`` refuses the pass ``aos..los`` on ``antenna`` for
+        its station's agent (offline, or a rotator too slow), or None."""
+        if station_id not in self.offline:
+            return None
+        if self.offline[station_id]:
+            return self.offline[station_id]
+        key = (station.id, element.norad_id, aos, los)
+        if key not in self._tracks:
+            self._tracks[key] = _pass_track(element, station, aos, los)
+        return _slew_refusal(self._tracks[key], antenna)
+
+
+def agent_stations(session: Session, *, now: datetime, policy: BookingPolicy) -> AgentStations:
+    """The ``AgentStations`` at ``now`` (every registered agent)."""
+    return AgentStations(
+        {
+            a.station_id: offline_refusal(a, now, policy)
+            for a in session.scalars(select(StationAgent))
+        }
+    )
+
+
+class SlewLimits(Protocol):
+    """What the slew rule needs of an antenna (an ``Antenna`` row or a ``SlotAntenna``)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def max_az_slew_deg_s(self) -> float: ...
+
+    @property
+    def max_el_slew_deg_s(self) -> float: ...
 
 
 def _require_slew(
-    element: ElementSet, station: Station, antenna: Antenna, aos: datetime, los: datetime
+    element: ElementSet, station: Station, antenna: SlewLimits, aos: datetime, los: datetime
 ) -> None:
-    """Refuse a pass the antenna's rotator cannot follow at its slew rates
-    (``station.pointing.slew_refusal``: the pointing plan, flip included).
-    Checked at stations run by an agent (``StationAgent``), whose contacts
-    move a real rotator; contacts simulated in-process move none."""
-    from groundstation.station.pointing import RotatorConfig, slew_refusal
+    refusal = slew_refusal_of(element, station, antenna, aos, los)
+    if refusal is not None:
+        raise SlewRateError(refusal)
+
+
+def slew_refusal_of(
+    element: ElementSet, station: Station, antenna: SlewLimits, aos: datetime, los: datetime
+) -> str | None:
+    """Why the antenna's rotator cannot follow the pass at its slew rates
+    (``station.pointing.slew_refusal``: the pointing plan, flip included),
+    or None. Checked at stations run by an agent (``StationAgent``), whose
+    contacts move a real rotator; contacts simulated in-process move none."""
+    return _slew_refusal(_pass_track(element, station, aos, los), antenna)
+
+
+def _pass_track(element: ElementSet, station: Station, aos: datetime, los: datetime) -> Track:
     from orbital.track import compute_track
 
-    track = compute_track(element, station, start=aos, end=los, step_s=1.0)
+    return compute_track(element, station, start=aos, end=los, step_s=1.0)
+
+
+def _slew_refusal(track: Track, antenna: SlewLimits) -> str | None:
+    from groundstation.station.pointing import RotatorConfig, slew_refusal
+
     config = RotatorConfig(
         max_az_slew_deg_s=antenna.max_az_slew_deg_s, max_el_slew_deg_s=antenna.max_el_slew_deg_s
     )
-    refusal = slew_refusal(track, config, antenna_id=antenna.id)
-    if refusal is not None:
-        raise SlewRateError(refusal)
+    return slew_refusal(track, config, antenna_id=antenna.id)
 
 
 def _most_overlapping(passes: Sequence[Pass], start: datetime, end: datetime) -> Pass | None:

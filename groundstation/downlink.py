@@ -25,7 +25,6 @@ deleted and the lifecycle marks the contact FAILED with the message.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import threading
 import zlib
@@ -43,17 +42,25 @@ from dsp.amateur_tx import CatalogueTransmitter, frame_bytes, random_frames
 from dsp.chain import DecodedFrame, SatelliteReceiver
 from dsp.channel import Channel, ChannelConfig, ebn0_from_link_budget
 from dsp.profile import DownlinkProfile, builtin_profile
-from dsp.quicklook import SymbolSnapshot, Waterfall
+from dsp.quicklook import SymbolSnapshot
 from dsp.receiver import FrameResult, Receiver, ReceiverConfig
 from dsp.simulate import esn0_db_for
 from dsp.transmitter import Transmitter
 from groundstation.capacity import PassCapacity
 from groundstation.clock import Clock
 from groundstation.contact_datasets import accept_dataset
-from groundstation.dataset_placement import place_dataset
 from groundstation.errors import NotFoundError
 from groundstation.executor import ContactExecutionError, ContactRun, ContactStopped
 from groundstation.models import GroundStation
+from groundstation.pass_dataset import (
+    PassLink,
+    PassLooks,
+    PassOutputs,
+    PassRecord,
+    open_frames_h5,
+    pass_dataset_writer,
+    write_products,
+)
 from groundstation.payload import (
     ImageFrameSource,
     cloud_scene,
@@ -65,16 +72,13 @@ from groundstation.prediction import element_set_from_text, orbital_station
 from groundstation.profile_settings import CATALOGUE_FRAMING, DEFAULT_FRAMING, DemodSettings
 from groundstation.satellites import SatelliteSpecError, builtin_catalogue, catalogue_transmitter
 from groundstation.tenant_buckets import DatasetStores, no_tenant_buckets
-from ingest.bands import row_times_unix_s, write_bands_h5
 from ingest.catalog import CatalogService
 from ingest.dataset import DatasetWriter
-from ingest.geoproducts import SwathGeometry, add_georeferenced_products
-from ingest.h5frames import ContactAttrs, FramesH5Writer
-from ingest.imagery import image_width_for, rebuild_image
+from ingest.geoproducts import SwathGeometry
+from ingest.imagery import image_width_for
 from ingest.landmask import is_land
 from ingest.objectstore import ObjectStore
 from ingest.publisher import Publisher
-from ingest.quicklook import PassSeries, write_constellation, write_esn0_frequency, write_waterfall
 from ingest.sigmf import Geolocation, SigMFWriter
 from ingest.topics import FrameMeta
 from orbital.stations import Station
@@ -85,6 +89,9 @@ log = logging.getLogger(__name__)
 #: What the dataset says of how its pass was worked (frames.h5's profile,
 #: receiver.json, the SigMF recording's global).
 SIMULATED_NOTE = "simulated RF front end: synthetic satellite signal and channel"
+
+#: Who worked a pass run by this executor (frames.h5's ``executed_by``).
+IN_PROCESS = "in-process (the central service)"
 
 __all__ = ["DEFAULT_FRAMING", "DownlinkExecutor", "LinkModel"]
 
@@ -369,21 +376,21 @@ class DownlinkExecutor:
         finally:
             progress.done = True
 
-    def _ccsds_pass(self, run: ContactRun) -> tuple[_PassLink, _SimulatedDownlink, _PassReceiver]:
+    def _ccsds_pass(self, run: ContactRun) -> tuple[PassLink, _SimulatedDownlink, _PassReceiver]:
         station = self._station(run.station_id, 0.0)
         return ccsds_pass(run, station, self.link, self.sps, keep_sent=self.keep_sent)
 
     def _catalogue_pass(
         self, run: ContactRun
-    ) -> tuple[_PassLink, _SimulatedDownlink, _PassReceiver]:
+    ) -> tuple[PassLink, _SimulatedDownlink, _PassReceiver]:
         station = self._station(run.station_id, 0.0)
         return catalogue_pass(run, station, self.link, keep_sent=self.keep_sent)
 
     def _dataset_writer(self, run: ContactRun) -> DatasetWriter:
-        info, store = place_dataset(run, self.stores, self.session_factory)
-        return DatasetWriter(
-            info=info,
-            store=store,
+        return pass_dataset_writer(
+            run,
+            stores=self.stores,
+            session_factory=self.session_factory,
             catalog=self.catalog,
             staging_root=self.staging_root,
             publisher=self.publisher,
@@ -394,7 +401,7 @@ class DownlinkExecutor:
     def _stream(
         self,
         run: ContactRun,
-        link: _PassLink,
+        link: PassLink,
         downlink: _SimulatedDownlink,
         receiver: _PassReceiver,
         writer: DatasetWriter,
@@ -405,33 +412,35 @@ class DownlinkExecutor:
         the dataset commit."""
         fs_hz = downlink.fs_hz
         iq = _IqRecording.open(writer, run, link, fs_hz, downlink.total_samples)
-        frames = _FrameOutput(
+        record = open_frames_h5(
+            writer,
             run,
-            self.publisher,
-            self._frames_h5(writer, run, link),
-            iq,
-            downlink.frame_samples,
-            count=self._count_frames,
-            link=link,
+            link,
+            software_version=self.software_version,
+            source_note=SIMULATED_NOTE,
+            executed_by=IN_PROCESS,
         )
-        looks = _QuickLooks.start(run, link, fs_hz, downlink.total_samples, receiver)
+        frames = _FrameOutput(
+            run, self.publisher, record, iq, downlink.frame_samples, count=self._count_frames
+        )
+        looks = PassLooks.start(run, link, fs_hz, downlink.total_samples, receiver)
         stopped = self._receive(run, link, downlink, receiver, iq, frames, progress, looks)
         self.capacity.release(run.contact_id)  # streaming done: no more lag to report
         frames.publish(receiver.flush())
-        progress.frames_ok = len(frames.ok)
-        summary = receiver.summary()
+        progress.frames_ok = len(record.ok)
         esn0_db = receiver.esn0_db()
-        if stopped is not None and not frames.ok:
+        if stopped is not None and not record.ok:
             raise ContactStopped(f"{stopped}; no frame was decoded before the stop")
-        if not frames.ok:
+        if not record.ok:
             raise ContactExecutionError(
-                f"no frame decoded: {downlink.n_frames} frames sent, {frames.failed} failed to "
+                f"no frame decoded: {downlink.n_frames} frames sent, {record.failed} failed to "
                 f"decode, estimated Es/N0 {esn0_db:.1f} dB (link budget Eb/N0 "
                 f"{float(np.min(link.ebn0_db)):.1f}..{float(np.max(link.ebn0_db)):.1f} dB)"
             )
-        image_rows = _add_products(writer, frames, summary, receiver.image_fecf, downlink.n_frames)
-        _add_quicklooks(writer, looks, frames, receiver)
-        add_georeferenced_products(writer, frames.ok, downlink.swath, receiver.image_fecf)
+        outputs = PassOutputs.of(
+            receiver, looks, link, frames_expected=downlink.n_frames, swath=downlink.swath
+        )
+        image_rows = write_products(writer, run, record, outputs, source_note=SIMULATED_NOTE)
         self._pause(run, "before-commit")
         entry = writer.commit(guard=accept_dataset)
         self._pause(run, "after-ready")
@@ -445,8 +454,8 @@ class DownlinkExecutor:
             los=run.los,
             max_elevation_deg=float(np.nanmax(link.track.elevation_deg)),
             frames_expected=downlink.n_frames,
-            frames_ok=len(frames.ok),
-            frames_failed=frames.failed,
+            frames_ok=len(record.ok),
+            frames_failed=record.failed,
             frames_published=frames.seq,
             esn0_db=esn0_db,
             dataset_id=entry.id,
@@ -462,13 +471,13 @@ class DownlinkExecutor:
     def _receive(
         self,
         run: ContactRun,
-        link: _PassLink,
+        link: PassLink,
         downlink: _SimulatedDownlink,
         receiver: _PassReceiver,
         iq: _IqRecording | None,
         frames: _FrameOutput,
         progress: DownlinkProgress,
-        looks: _QuickLooks,
+        looks: PassLooks,
     ) -> str | None:
         """The chunks of the pass through the receiver, paced by the service
         clock, until LOS, or until the pass is asked to stop (``stop_contact``):
@@ -487,45 +496,9 @@ class DownlinkExecutor:
             frames.publish(receiver.process(chunk))
             progress.elapsed_s = end_s
             progress.frames_sent = min(downlink.frames_pushed, int(end_s / downlink.frame_s))
-            progress.frames_ok = len(frames.ok)
+            progress.frames_ok = len(frames.record.ok)
             progress.ebn0_db = float(np.interp(end_s, link.track.t_s, link.ebn0_db))
         return None
-
-    def _frames_h5(self, writer: DatasetWriter, run: ContactRun, link: _PassLink) -> FramesH5Writer:
-        """The dataset's ``frames.h5``, its contact attributes and track written."""
-        h5 = writer.frames_h5(
-            frame_length=link.frame_length,
-            variable_length=run.framing_profile == CATALOGUE_FRAMING,
-            attrs=ContactAttrs(
-                satellite=run.satellite_name,
-                norad_id=run.norad_id,
-                station=run.station_id,
-                antenna=run.antenna_id,
-                contact_id=run.contact_id,
-                aos=run.aos,
-                los=run.los,
-                tle=run.ephemeris_text,
-                profile={
-                    "framing": link.framing,
-                    "mission_profile": run.profile_id,
-                    "downlink_freq_hz": run.downlink_freq_hz,
-                    "samples_per_symbol": link.samples_per_symbol,
-                    "link": link.model.__dict__,
-                    "simulated": SIMULATED_NOTE,
-                },
-                software_version=self.software_version,
-                simulated=SIMULATED_NOTE,
-            ),
-        )
-        track = link.track
-        h5.write_track(
-            time_unix_s=run.aos.timestamp() + track.t_s,
-            azimuth_deg=track.azimuth_deg,
-            elevation_deg=track.elevation_deg,
-            range_km=track.range_km,
-            range_rate_km_s=track.range_rate_km_s,
-        )
-        return h5
 
 
 def ccsds_pass(
@@ -535,24 +508,12 @@ def ccsds_pass(
     sps: int,
     *,
     keep_sent: bool = False,
-) -> tuple[_PassLink, _SimulatedDownlink, _PassReceiver]:
+) -> tuple[PassLink, _SimulatedDownlink, _PassReceiver]:
     """A pass of a satellite with a built-in framing profile: the imaging
     payload's TM frames through ``dsp.transmitter``, the ``dsp.receiver``
     told the predicted Doppler."""
     profile = _framing_profile(run)
-    data_rate_bps = (
-        float(profile.symbol_rate) * profile.bits_per_symbol * profile.info_bits_per_channel_bit
-    )
-    link = pass_link(
-        run,
-        station,
-        link_model,
-        framing=profile.name,
-        frame_length=profile.frame_length,
-        data_rate_bps=data_rate_bps,
-        esn0_minus_ebn0_db=esn0_db_for(profile, 0.0),
-        samples_per_symbol=sps,
-    )
+    link = _ccsds_link(run, station, link_model, profile, sps)
     downlink = _SimulatedDownlink.for_pass(run, link, profile, sps, keep_sent=keep_sent)
     receiver = Receiver(
         profile,
@@ -566,34 +527,80 @@ def ccsds_pass(
     return link, downlink, _CcsdsReceiver(receiver, profile)
 
 
+def _ccsds_link(
+    run: ContactRun, station: Station, link_model: LinkModel, profile: DownlinkProfile, sps: float
+) -> PassLink:
+    data_rate_bps = (
+        float(profile.symbol_rate) * profile.bits_per_symbol * profile.info_bits_per_channel_bit
+    )
+    return pass_link(
+        run,
+        station,
+        link_model,
+        framing=profile.name,
+        frame_length=profile.frame_length,
+        data_rate_bps=data_rate_bps,
+        esn0_minus_ebn0_db=esn0_db_for(profile, 0.0),
+        samples_per_symbol=sps,
+    )
+
+
 def catalogue_pass(
     run: ContactRun, station: Station, link_model: LinkModel, *, keep_sent: bool = False
-) -> tuple[_PassLink, _SimulatedDownlink, _PassReceiver]:
+) -> tuple[PassLink, _SimulatedDownlink, _PassReceiver]:
     """A pass of a satellite linked to the catalogue: random frames of its
     transmitter (``decode.transmitter``) through ``dsp.amateur_tx``,
     decoded by the ``SatelliteReceiver`` that ``groundstation decode``
     uses, on that transmitter only."""
+    sat, tx = _catalogue_transmitter(run)
+    sender = CatalogueTransmitter(tx, seed=_seed(run))
+    link = _catalogue_link(run, station, link_model, sat.name, sender)
+    downlink = _SimulatedDownlink.for_catalogue(run, link, sender, keep_sent=keep_sent)
+    one = dataclasses.replace(sat, transmitters=(tx,))
+    receiver = SatelliteReceiver(one, sender.fs_hz, iq=True)
+    return link, downlink, _CatalogueReceiver(receiver, sender.fs_hz, tx.framing)
+
+
+def _catalogue_transmitter(run: ContactRun) -> tuple[Any, Any]:
     try:
-        sat, tx = catalogue_transmitter(run.norad_id, run.decode.transmitter)
+        return catalogue_transmitter(run.norad_id, run.decode.transmitter)
     except (NotFoundError, SatelliteSpecError) as exc:
         raise ContactExecutionError(f"satellite NORAD {run.norad_id}: {exc}") from exc
-    sender = CatalogueTransmitter(tx, seed=_seed(run))
+
+
+def _catalogue_link(
+    run: ContactRun,
+    station: Station,
+    link_model: LinkModel,
+    sat_name: str,
+    sender: CatalogueTransmitter,
+) -> PassLink:
+    tx = sender.tx
     # Eb/N0 per channel bit (binary modulations: Es/N0), as dsp.sweep defines it
-    link = pass_link(
+    return pass_link(
         run,
         station,
         link_model,
-        framing=f"catalogue: {sat.name} / {tx.name} ({tx.modulation} {tx.baud_rate:g} Bd, "
+        framing=f"catalogue: {sat_name} / {tx.name} ({tx.modulation} {tx.baud_rate:g} Bd, "
         f"{tx.framing})",
         frame_length=frame_bytes(tx),
         data_rate_bps=float(tx.baud_rate),
         esn0_minus_ebn0_db=0.0,
         samples_per_symbol=sender.fs_hz / float(tx.baud_rate),
     )
-    downlink = _SimulatedDownlink.for_catalogue(run, link, sender, keep_sent=keep_sent)
-    one = dataclasses.replace(sat, transmitters=(tx,))
-    receiver = SatelliteReceiver(one, sender.fs_hz, iq=True)
-    return link, downlink, _CatalogueReceiver(receiver, sender.fs_hz, tx.framing)
+
+
+def pass_link_of(
+    run: ContactRun, station: Station, link_model: LinkModel, samples_per_symbol: float
+) -> PassLink:
+    """The link of ``run``'s pass as ``ccsds_pass`` or ``catalogue_pass``
+    computes it, without the simulated downlink (the dataset of a pass
+    worked elsewhere: ``samples_per_symbol`` as the receiver there used)."""
+    if run.framing_profile == CATALOGUE_FRAMING:
+        sat, tx = _catalogue_transmitter(run)
+        sender = CatalogueTransmitter(tx, seed=_seed(run))
+        return _catalogue_link(run, station, link_model, sat.name, sender)
+    return _ccsds_link(run, station, link_model, _framing_profile(run), samples_per_symbol)
 
 
 def pass_link(
@@ -606,7 +613,7 @@ def pass_link(
     data_rate_bps: float,
     esn0_minus_ebn0_db: float,
     samples_per_symbol: float,
-) -> _PassLink:
+) -> PassLink:
     """The contact's track (1-s steps, AOS..LOS) and the link along it."""
     element = element_set_from_text(run.ephemeris_text)
     duration_s = (run.los - run.aos).total_seconds()
@@ -619,7 +626,7 @@ def pass_link(
         )
     link = link_model.with_settings(run.demod)
     ebn0_db = link.ebn0_db(track, run.downlink_freq_hz, data_rate_bps)
-    return _PassLink(
+    return PassLink(
         framing=framing,
         frame_length=frame_length,
         samples_per_symbol=samples_per_symbol,
@@ -670,25 +677,6 @@ def _framing_profile(run: ContactRun) -> DownlinkProfile:
         ) from exc
 
 
-@dataclass(frozen=True)
-class _PassLink:
-    """One pass as the simulator and the receiver see it: the framing (its
-    name, frame length, samples per symbol), the link budget, the track (1-s
-    steps from AOS) and along it the Doppler shift, Eb/N0 and Es/N0 (dB),
-    each of shape ``(n_times,)``."""
-
-    framing: str
-    frame_length: int
-    samples_per_symbol: float
-    model: LinkModel
-    station: Station
-    track: Track
-    duration_s: float
-    doppler_hz: NDArray[np.float64]
-    ebn0_db: NDArray[np.float64]
-    esn0_db: NDArray[np.float64]
-
-
 @dataclass
 class _SimulatedDownlink:
     """The simulated satellite and RF front end of one pass: the payload's
@@ -701,7 +689,7 @@ class _SimulatedDownlink:
     tx: _Modulator
     channel: Channel
     scene: NDArray[np.uint8] | None
-    link: _PassLink
+    link: PassLink
     n_frames: int
     frame_samples: int
     keep_sent: bool
@@ -715,7 +703,7 @@ class _SimulatedDownlink:
     def for_pass(
         cls,
         run: ContactRun,
-        link: _PassLink,
+        link: PassLink,
         profile: DownlinkProfile,
         sps: int,
         *,
@@ -769,7 +757,7 @@ class _SimulatedDownlink:
 
     @classmethod
     def for_catalogue(
-        cls, run: ContactRun, link: _PassLink, tx: CatalogueTransmitter, *, keep_sent: bool
+        cls, run: ContactRun, link: PassLink, tx: CatalogueTransmitter, *, keep_sent: bool
     ) -> _SimulatedDownlink:
         """The satellite sends random frames of its transmitter back to back
         (one slot each); the front end tunes out the predicted Doppler (as an
@@ -865,7 +853,7 @@ class _IqRecording:
         cls,
         writer: DatasetWriter,
         run: ContactRun,
-        link: _PassLink,
+        link: PassLink,
         fs_hz: float,
         total_samples: int,
     ) -> _IqRecording | None:
@@ -1078,21 +1066,17 @@ class _CatalogueReceiver:
 @dataclass
 class _FrameOutput:
     """Where every received frame goes, in order: the frame topic (with a
-    per-contact sequence number), ``frames.h5``, an annotation of the IQ
-    recording, and the frame counters. Keeps the good frames for the products."""
+    per-contact sequence number), the dataset's record (``frames.h5``, the
+    good frames for the products), an annotation of the IQ recording, and
+    the frame counters."""
 
     run: ContactRun
     publisher: Publisher
-    h5: FramesH5Writer
+    record: PassRecord
     iq: _IqRecording | None
     frame_samples: int
     count: Callable[..., None]
-    link: _PassLink | None = None
     seq: int = 0
-    failed: int = 0
-    ok: list[bytes] = field(default_factory=list)
-    ok_time_unix_s: list[float] = field(default_factory=list)
-    series: PassSeries = field(default_factory=PassSeries)
 
     def publish(self, results: list[_Decoded]) -> None:
         frames: list[bytes] = []
@@ -1105,40 +1089,14 @@ class _FrameOutput:
                 self.publisher.publish_frame(r.frame, meta, self.run.kafka_topic or None)
                 frames.append(r.frame)
                 metas.append(meta)
-                if r.ok:
-                    self.ok.append(r.frame)
-                    self.ok_time_unix_s.append(meta.frame_time.timestamp())
-                    decoded += 1
-                else:
-                    self.failed += 1
+                decoded += int(r.ok)
                 if self.iq is not None:
                     self.iq.annotate(r.sample, self.frame_samples, r, meta.sequence)
         finally:  # what reached the publisher counts, even if a later frame failed
             if frames:
                 self.count(decoded=decoded, published=len(frames))
-        self._record(frames, metas, results[: len(frames)])
-
-    def _record(self, frames: list[bytes], metas: list[FrameMeta], rs: list[_Decoded]) -> None:
-        """Append to ``frames.h5`` with good/failed, the receiver's Es/N0 and
-        the link's predicted Es/N0 and Doppler at each frame time."""
-        t_s = np.array([r.time_s for r in rs], dtype=np.float64)
-        link = self.link
-        predicted = None if link is None else np.interp(t_s, link.track.t_s, link.esn0_db).tolist()
-        self.h5.append_frames(
-            frames,
-            metas,
-            frame_ok=[r.ok for r in rs],
-            esn0_db=[r.esn0_db for r in rs],
-            esn0_predicted_db=predicted,
-            doppler_hz=None
-            if link is None
-            else np.interp(t_s, link.track.t_s, link.doppler_hz).tolist(),
-        )
-        series = self.series
-        series.frame_time_unix_s += [m.frame_time.timestamp() for m in metas]
-        series.frame_esn0_db += [r.esn0_db for r in rs]
-        series.frame_esn0_predicted_db += predicted or [float("nan")] * len(rs)
-        series.frame_ok += [r.ok for r in rs]
+        rs = results[: len(frames)]
+        self.record.add(frames, metas, frame_ok=[r.ok for r in rs], esn0_db=[r.esn0_db for r in rs])
 
     def _meta(self, r: _Decoded) -> FrameMeta:
         return frame_meta(self.run, r, self.seq)
@@ -1158,120 +1116,3 @@ def frame_meta(run: ContactRun, r: _Decoded, sequence: int) -> FrameMeta:
         crc_ok=r.crc_ok,
         sequence=sequence,
     )
-
-
-def _add_products(
-    writer: DatasetWriter,
-    frames: _FrameOutput,
-    summary: dict[str, Any],
-    image_fecf: bool | None,
-    n_frames: int,
-) -> float | None:
-    """The image rebuilt from the good frames (PNG and ``bands.h5``; when
-    the satellite has the imaging payload, ``image_fecf`` not None) and the
-    receiver's summary (``receiver.json``); the fraction of image rows
-    received, or None when no image could be rebuilt."""
-    rebuilt = None if image_fecf is None else rebuild_image(frames.ok, fecf=image_fecf)
-    image_rows = None
-    if rebuilt is not None and image_fecf is not None:
-        writer.add_image_products(rebuilt.rgb(), name="image")
-        write_bands_h5(
-            writer.product_path("bands.h5"),
-            rebuilt.image,
-            rebuilt.received,
-            row_time_unix_s=row_times_unix_s(
-                frames.ok, frames.ok_time_unix_s, rebuilt.image.shape[0], fecf=image_fecf
-            ),
-            simulated=SIMULATED_NOTE,
-        )
-        image_rows = rebuilt.fraction_received
-    writer.add_product_bytes(
-        "receiver.json",
-        json.dumps(
-            {
-                "frames_expected": n_frames,
-                "frames_published": frames.seq,
-                "simulated": SIMULATED_NOTE,
-                **summary,
-            },
-            indent=2,
-        ).encode(),
-    )
-    return image_rows
-
-
-@dataclass
-class _QuickLooks:
-    """What the quick-looks of a pass need while it streams: the decimated
-    waterfall of its IQ and a snapshot of the symbols near TCA."""
-
-    run: ContactRun
-    link: _PassLink
-    waterfall: Waterfall
-    symbols: SymbolSnapshot
-
-    @classmethod
-    def start(
-        cls,
-        run: ContactRun,
-        link: _PassLink,
-        fs_hz: float,
-        total_samples: int,
-        receiver: _PassReceiver,
-    ) -> _QuickLooks:
-        tca_sample = (run.tca - run.aos).total_seconds() * fs_hz
-        half = QUICKLOOK_SYMBOLS / 2 * link.samples_per_symbol
-        snapshot = SymbolSnapshot(
-            start_sample=tca_sample - half,
-            stop_sample=tca_sample + half,
-            max_symbols=QUICKLOOK_SYMBOLS,
-        )
-        receiver.tap_symbols(snapshot)
-        return cls(run, link, Waterfall(fs_hz=fs_hz, n_samples=total_samples), snapshot)
-
-
-#: Symbols of the constellation quick-look (around TCA).
-QUICKLOOK_SYMBOLS = 4000
-
-
-def _add_quicklooks(
-    writer: DatasetWriter, looks: _QuickLooks, frames: _FrameOutput, receiver: _PassReceiver
-) -> None:
-    """The pass's quick-looks (``ingest.quicklook``) into ``products/quicklook/``."""
-    run, link = looks.run, looks.link
-    folder = writer.product_folder("quicklook")
-    aos_s = run.aos.timestamp()
-    series = frames.series
-    series.track_time_unix_s = aos_s + link.track.t_s
-    series.track_doppler_hz = np.asarray(link.doppler_hz, dtype=np.float64)
-    t_s, f_hz = receiver.frequency_track()
-    series.measured_time_unix_s = aos_s + np.asarray(t_s, dtype=np.float64)
-    series.measured_freq_hz = np.asarray(f_hz, dtype=np.float64)
-    title = f"{run.satellite_name} (NORAD {run.norad_id}) over {run.station_id}/{run.antenna_id}"
-    looks.waterfall.finish()
-    write_waterfall(
-        folder / "waterfall.png",
-        looks.waterfall,
-        start_unix_s=aos_s,
-        series=series,
-        title=f"{title}: waterfall",
-        simulated=SIMULATED_NOTE,
-        # catalogue passes: the front end tunes the predicted Doppler out
-        overlay_doppler=run.framing_profile != CATALOGUE_FRAMING,
-    )
-    write_esn0_frequency(
-        folder / "esn0_frequency.png",
-        series,
-        title=f"{title}: Es/N0, frequency",
-        simulated=SIMULATED_NOTE,
-        doppler_label="predicted Doppler (tuned out by the front end)"
-        if run.framing_profile == CATALOGUE_FRAMING
-        else "predicted Doppler",
-    )
-    if looks.symbols.symbols.size:
-        write_constellation(
-            folder / "constellation.png",
-            looks.symbols.symbols,
-            title=f"{title}: constellation",
-            simulated=SIMULATED_NOTE,
-        )

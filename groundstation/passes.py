@@ -36,7 +36,7 @@ from groundstation.availability import (
     epoch_us,
     prepass_started,
 )
-from groundstation.booking import require_bookable
+from groundstation.booking import AgentStations, agent_stations, require_bookable
 from groundstation.clock import require_supported, require_utc
 from groundstation.ephemerides import usable_ephemeris
 from groundstation.errors import NotFoundError
@@ -53,6 +53,7 @@ from groundstation.prediction import (
 from groundstation.states import ContactState
 
 if TYPE_CHECKING:
+    from orbital.elements import ElementSet
     from orbital.passes import Pass
     from orbital.stations import Station
 
@@ -142,6 +143,7 @@ class _Receivers:
     prepass_s: float
     postpass_s: float
     min_duration_s: float
+    agents: AgentStations
 
 
 def _read_receivers(
@@ -152,6 +154,8 @@ def _read_receivers(
     start: datetime,
     end: datetime,
     station_ids: Sequence[str] | None,
+    now: datetime,
+    policy: BookingPolicy,
     floor_deg: float | None = None,
 ) -> _Receivers:
     groups = _receiving_antennas(session, satellite, profile, station_ids, floor_deg)
@@ -164,12 +168,18 @@ def _read_receivers(
         postpass_s=profile.postpass_s,
     )
     return _Receivers(
-        groups, busy, profile.prepass_s, profile.postpass_s, profile.min_viable_duration_s
+        groups,
+        busy,
+        profile.prepass_s,
+        profile.postpass_s,
+        profile.min_viable_duration_s,
+        agent_stations(session, now=now, policy=policy),
     )
 
 
 def _bookable_passes(
     receivers: _Receivers,
+    element: ElementSet,
     predict_group: Callable[[Station], Sequence[Pass]],
     *,
     now: datetime,
@@ -177,7 +187,8 @@ def _bookable_passes(
     """Each predicted pass a booking with the profile would accept as a
     window (it lasts the minimum viable duration; its pre-pass has not
     started at ``now``), with each receiving antenna's slot over its booked
-    window (pre/post-pass, setup/teardown): the rules of
+    window (pre/post-pass, setup/teardown; at a station run by an agent,
+    the agent online and the rotator fast enough): the rules of
     ``booking.prepare_reservation`` and ``stage_reservation``, asked of the
     same functions."""
     r = receivers
@@ -188,18 +199,41 @@ def _bookable_passes(
             slots = [
                 (
                     antenna,
-                    antenna_slot(
+                    _agent_rules(
+                        r.agents,
+                        element,
+                        station,
                         antenna,
-                        r.busy[antenna.id],
-                        p.aos,
-                        p.los,
-                        prepass_s=r.prepass_s,
-                        postpass_s=r.postpass_s,
+                        p,
+                        antenna_slot(
+                            antenna,
+                            r.busy[antenna.id],
+                            p.aos,
+                            p.los,
+                            prepass_s=r.prepass_s,
+                            postpass_s=r.postpass_s,
+                        ),
                     ),
                 )
                 for antenna in members
             ]
             yield p, slots
+
+
+def _agent_rules(
+    agents: AgentStations,
+    element: ElementSet,
+    station: Station,
+    antenna: SlotAntenna,
+    p: Pass,
+    slot: AntennaSlot,
+) -> AntennaSlot:
+    """``slot``, blocked when free but refused by the rules of an agent-run
+    station (``booking.AgentStations``)."""
+    if not slot.free:
+        return slot
+    refusal = agents.refusal(antenna.station_id, element, station, antenna, p.aos, p.los)
+    return slot if refusal is None else AntennaSlot(antenna.id, False, refusal)
 
 
 def availability(
@@ -224,15 +258,23 @@ def availability(
     profile = session.get(MissionProfile, profile_id)
     if profile is None:
         raise NotFoundError("mission profile", profile_id)
-    element = element_set(usable_ephemeris(session, satellite, now, policy or BookingPolicy()))
+    policy = policy or BookingPolicy()
+    element = element_set(usable_ephemeris(session, satellite, now, policy))
     receivers = _read_receivers(
-        session, satellite, profile, start=start, end=end, station_ids=station_ids
+        session,
+        satellite,
+        profile,
+        start=start,
+        end=end,
+        station_ids=station_ids,
+        now=now,
+        policy=policy,
     )
     session.rollback()
     windows = [
         _available_window(norad_id, antenna, p, slot)
         for p, slots in _bookable_passes(
-            receivers, lambda station: predict([element], [station], start, end), now=now
+            receivers, element, lambda station: predict([element], [station], start, end), now=now
         )
         for antenna, slot in slots
     ]
@@ -396,7 +438,8 @@ def predicted_passes(
         ).predicted()
     start, end, now = _prediction_range(start, end, now, what="passes", limit=max_span)
     satellite = get_satellite_for(session, norad_id=norad_id, tenants=tenants)
-    ephemeris = usable_ephemeris(session, satellite, now, policy or BookingPolicy())
+    policy = policy or BookingPolicy()
+    ephemeris = usable_ephemeris(session, satellite, now, policy)
     element_text, element = ephemeris.text, element_set(ephemeris)
 
     def predict_over(orbital: Sequence[Station]) -> tuple[Pass, ...] | list[Pass]:
@@ -411,10 +454,12 @@ def predicted_passes(
         session,
         satellite,
         profile_id,
+        element,
         predict_over,
         start=start,
         end=end,
         now=now,
+        policy=policy,
         station_ids=station_ids,
         floor_deg=min_elevation_deg,
     )
@@ -440,9 +485,11 @@ def pass_availability(
     one ``availability.antenna_slots`` call, computed afresh per request."""
     start, end, now = _prediction_range(start, end, now, what="passes", limit=max_span)
     satellite = get_satellite_for(session, norad_id=norad_id, tenants=tenants)
-    ephemeris = usable_ephemeris(session, satellite, now, policy or BookingPolicy())
+    policy = policy or BookingPolicy()
+    ephemeris = usable_ephemeris(session, satellite, now, policy)
     element_text, element = ephemeris.text, element_set(ephemeris)
     stations = _stations(session, station_ids)
+    agents = agent_stations(session, now=now, policy=policy)
     floor = 0.0 if min_elevation_deg is None else float(min_elevation_deg)
     orbital = [orbital_station(s, min_elevation_deg=floor) for s in stations]
     antennas = {s.id: [SlotAntenna.of(a) for a in s.antennas] for s in stations}
@@ -460,12 +507,22 @@ def pass_availability(
         else cache.get(("table", element_text, tuple(orbital), start, end), compute)
     )
     blocked_by: list[list[str]] = [[] for _ in table.passes]
+    sites = {s.id: s for s in orbital}
     for station_id, at in table.by_station.items():
         aos_us, los_us = table.aos_us[at], table.los_us[at]
         for antenna in antennas[station_id]:
             held = antenna_slots(antenna, busy[antenna.id], aos_us, los_us)
             for k, label in zip(at.tolist(), held, strict=True):
-                blocked_by[k].append(label)
+                p = table.passes[k]
+                slot = _agent_rules(
+                    agents,
+                    element,
+                    sites[station_id],
+                    antenna,
+                    p,
+                    AntennaSlot("", not label, label),
+                )
+                blocked_by[k].append(slot.blocked_by)
     return PassAvailability(
         table, {s: tuple(a.id for a in rows) for s, rows in antennas.items()}, blocked_by
     )
@@ -475,11 +532,13 @@ def _profile_passes(
     session: Session,
     satellite: Satellite,
     profile_id: str,
+    element: ElementSet,
     predict_over: Callable[[Sequence[Station]], Sequence[Pass]],
     *,
     start: datetime,
     end: datetime,
     now: datetime,
+    policy: BookingPolicy,
     station_ids: Sequence[str] | None,
     floor_deg: float | None,
 ) -> list[PredictedPass]:
@@ -493,13 +552,15 @@ def _profile_passes(
         start=start,
         end=end,
         station_ids=station_ids,
+        now=now,
+        policy=policy,
         floor_deg=floor_deg,
     )
     session.rollback()  # end the read transaction before predicting (SQLite write lock)
     out = [
         _predicted_pass(p, tuple(slot for _, slot in slots))
         for p, slots in _bookable_passes(
-            receivers, lambda station: predict_over([station]), now=now
+            receivers, element, lambda station: predict_over([station]), now=now
         )
     ]
     out.sort(key=lambda p: (p.aos, p.station_id))

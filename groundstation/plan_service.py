@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from groundstation.availability import AntennaBusy, SlotAntenna, band_fits, busy_intervals
-from groundstation.booking import reserve
+from groundstation.booking import AgentStations, agent_stations, reserve
 from groundstation.clock import require_utc
 from groundstation.ephemerides import usable_ephemeris
 from groundstation.errors import BookingRefusedError, NotFoundError, ValidationError
@@ -156,6 +156,8 @@ class _PoolInput:
     station: Station
     receives: frozenset[int]
     busy: list[tuple[datetime, datetime]]
+    #: one of its antennas (they slew alike)
+    antenna: SlotAntenna
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,7 @@ class _PlanInputs:
     prepass_s: float
     postpass_s: float
     min_duration_s: float
+    agents: AgentStations
 
 
 def _read_inputs(
@@ -188,7 +191,12 @@ def _read_inputs(
     end = max(require_utc(r.end, "end") for r in requests)
     # Every satellite is predicted over the union of the requests' ranges.
     require_span(start, end, what="the plan's requests together")
-    antennas = _online_antennas(session, antenna_ids)
+    # Stations run by an agent: none while its agent is offline, and only
+    # passes each rotator can follow (the rules of ``reserve``).
+    agents = agent_stations(session, now=now, policy=policy)
+    antennas = [
+        a for a in _online_antennas(session, antenna_ids) if not agents.offline.get(a.station_id)
+    ]
     satellites = {r.norad_id: get_satellite(session, norad_id=r.norad_id) for r in requests}
     elements = [
         element_set(usable_ephemeris(session, sat, now, policy)) for sat in satellites.values()
@@ -220,6 +228,7 @@ def _read_inputs(
         prepass_s=profile.prepass_s,
         postpass_s=profile.postpass_s,
         min_duration_s=profile.min_viable_duration_s,
+        agents=agents,
     )
     session.rollback()
     return inputs
@@ -241,7 +250,7 @@ def _identical_antennas(
     antennas: Sequence[Antenna], profile: MissionProfile, busy: dict[str, AntennaBusy]
 ) -> dict[tuple[object, ...], list[Antenna]]:
     """Pools of identical antennas: same station, setup/teardown, elevation
-    limit and bands; an antenna with bookings or maintenance in the range
+    limit, bands and slew rates; an antenna with bookings or maintenance in the range
     gets a pool of its own (its busy intervals exclude candidates)."""
     groups: dict[tuple[object, ...], list[Antenna]] = {}
     for antenna in antennas:
@@ -251,6 +260,8 @@ def _identical_antennas(
             antenna.teardown_s,
             required_elevation_deg(antenna, profile),
             tuple(tuple(b) for b in antenna.bands),
+            antenna.max_az_slew_deg_s,
+            antenna.max_el_slew_deg_s,
         )
         if busy[antenna.id].intervals():
             key = (*key, antenna.id)
@@ -274,19 +285,37 @@ def _pool_input(
         ),
         receives=frozenset(s.norad_id for s in satellites if band_fits(first, s)),
         busy=busy.intervals() if len(members) == 1 else [],
+        antenna=SlotAntenna.of(first),
     )
 
 
 def _passes_per_pool(inputs: _PlanInputs) -> list[list[Pass]]:
     """Each pool's passes of the satellites it can receive: every satellite
-    predicted once per station and elevation limit."""
+    predicted once per station and elevation limit; at a station run by an
+    agent, only the passes its rotator can follow."""
     predicted: dict[tuple[str, float], list[Pass]] = {}
+    elements = {e.norad_id: e for e in inputs.elements}
     out = []
     for pool in inputs.pools:
         key = (pool.station.id, pool.station.min_elevation_deg)
         if key not in predicted:
             predicted[key] = predict(inputs.elements, [pool.station], inputs.start, inputs.end)
-        out.append([p for p in predicted[key] if p.norad_id in pool.receives])
+        out.append(
+            [
+                p
+                for p in predicted[key]
+                if p.norad_id in pool.receives
+                and inputs.agents.refusal(
+                    pool.pool.station_id,
+                    elements[p.norad_id],
+                    pool.station,
+                    pool.antenna,
+                    p.aos,
+                    p.los,
+                )
+                is None
+            ]
+        )
     return out
 
 

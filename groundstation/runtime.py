@@ -212,6 +212,7 @@ def open_runtime(
             report_timeout_s=settings.agent_report_timeout_s,
             software_version=software_version(),
             stores=stores,
+            link=link,
         )
         router = StationRouter(
             session_factory=session_factory, agent=agent_executor, local=executor

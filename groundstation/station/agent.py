@@ -49,6 +49,7 @@ from groundstation.downlink import (
     frame_meta,
 )
 from groundstation.executor import ContactExecutionError, ContactRun
+from groundstation.pass_dataset import PASS_OUTPUTS, PassLooks, PassOutputs
 from groundstation.profile_settings import CATALOGUE_FRAMING
 from groundstation.station.spool import Spool
 from orbital.stations import Station
@@ -131,6 +132,16 @@ def front_end_label(spec: str) -> str:
     return spec
 
 
+def source_note(spec: str) -> str:
+    """How the IQ of front end ``spec`` came about when not live from an
+    antenna (the dataset's and the log's "simulated"); "" when live."""
+    if spec == "simulated":
+        return SIMULATED_NOTE
+    if spec.startswith("replay:"):
+        return front_end_label(spec)
+    return ""
+
+
 def check_front_end(spec: str) -> str:
     """``spec`` if the agent knows it; else ValueError naming it."""
     if spec == "simulated" or (spec.startswith("replay:") and len(spec) > len("replay:")):
@@ -208,7 +219,7 @@ class PassRunner:
         self.spool.start(run.contact_id, {"aos": iso_utc(run.aos), "los": iso_utc(run.los)})
         summary: dict[str, Any] = {
             "front_end": front_end_label(self.front_end),
-            "simulated": SIMULATED_NOTE if self.front_end == "simulated" else "",
+            "simulated": source_note(self.front_end),
             "software_version": self.software_version,
             "agent_station": station.id,
         }
@@ -247,11 +258,13 @@ class PassRunner:
         summary["framing"] = link.framing
         pointing = self._start_pointing(doc, link.track)
         fs_hz = downlink.fs_hz
+        looks = PassLooks.start(run, link, fs_hz, downlink.total_samples, receiver)
         chunk = max(int(round(self.chunk_s * fs_hz)), 1)
         position = 0
         seq = 0
         try:
             for samples in self._iq(run, downlink.chunks(chunk), fs_hz):
+                looks.waterfall.process(samples)
                 position += samples.size
                 seq = self._spool(run, receiver.process(samples), seq, counts)
             seq = self._spool(run, receiver.flush(), seq, counts)
@@ -265,6 +278,15 @@ class PassRunner:
                 f"no frame decoded at the station: {counts['total']} frames out of the "
                 f"receiver, estimated Es/N0 {summary['esn0_db']:.1f} dB"
             )
+        outputs = PassOutputs.of(
+            receiver,
+            looks,
+            link,
+            # a recording's frames were not sent by this simulation
+            frames_expected=downlink.n_frames if self.front_end == "simulated" else None,
+            swath=downlink.swath,
+        )
+        summary[PASS_OUTPUTS] = outputs.to_document()
 
     def _iq(
         self, run: ContactRun, simulated: Iterator[NDArray[np.complex64]], fs_hz: float
@@ -323,6 +345,10 @@ class PassRunner:
                     "frame_time": iso_utc(meta.frame_time),
                     "data": base64.b64encode(r.frame).decode(),
                     "meta": headers,
+                    "quality": {
+                        "ok": bool(r.ok),
+                        "esn0_db": float(r.esn0_db) if np.isfinite(r.esn0_db) else None,
+                    },
                 }
             )
             counts["total"] += 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from groundstation import apikeys
 from groundstation.booking import reserve
 from groundstation.clock import SimulatedClock
 from groundstation.db import make_engine, make_session_factory, migrate
+from groundstation.executor import ContactExecutionError
 from groundstation.models import Antenna, Contact
 from groundstation.policy import BookingPolicy
 from groundstation.runtime import Runtime, open_runtime
@@ -146,8 +148,9 @@ def _agent(central: Central, tmp_path: Path, **kwargs: object) -> StationAgent:
 
 
 def test_agent_works_its_pass_and_the_central_service_publishes_and_stores_it(
-    central: Central, tmp_path: Path
+    central: Central, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="groundstation.contacts")
     agent = _agent(central, tmp_path)
     agent.heartbeat()  # registers: the station's contacts go to the agent
     central.runtime.start()
@@ -190,8 +193,20 @@ def test_agent_works_its_pass_and_the_central_service_publishes_and_stores_it(
         profile = json.loads(h5.attrs["profile"])
     assert "simulated" in profile["simulated"]
     assert profile["executed_by"] == f"station agent of {central.station_id}"
-    summary = json.loads(reader.read_bytes("products/agent.json"))
+    # The central log's lines on the pass say it was simulated.
+    lines = [
+        r
+        for r in caplog.records
+        if r.name == "groundstation.contacts"
+        and getattr(r, "contact_id", None) == central.contact_id
+        and getattr(r, "state", None) in ("PASS", "COMPLETED")
+    ]
+    assert {getattr(r, "state", None) for r in lines} == {"PASS", "COMPLETED"}
+    assert all(getattr(r, "simulated", False) is True for r in lines)
+    summary = json.loads(reader.read_bytes("products/receiver.json"))["station_agent"]
     assert summary["frame_length"] > 0
+    assert "pass_outputs" not in summary  # the quick-looks' data went into the products
+    assert "products/quicklook/waterfall.png" in {f.name for f in reader.manifest.files}
     # Sent again (a lost answer), nothing is stored twice.
     again = agent.client.upload_frames(central.contact_id, spooled[:5])
     assert again["new"] == 0 and again["stored"] == outcome.frames_total
@@ -413,5 +428,7 @@ def test_frames_uploaded_just_before_the_report_all_reach_the_topic(
         report_timeout_s=1e9,
         poll_s=0.05,
     )
-    executor.execute(run)
+    # Its made-up frames and report make no dataset; every frame is published first.
+    with pytest.raises(ContactExecutionError, match="no valid pass outputs"):
+        executor.execute(run)
     assert published == list(range(1, 81))

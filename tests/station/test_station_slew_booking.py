@@ -37,6 +37,14 @@ def session(tmp_path: Path) -> Session:
     engine = make_engine(f"sqlite:///{tmp_path / 'gs.db'}")
     migrate(engine)
     s = make_session_factory(engine)()
+    seed_under_the_track(s)
+    return s
+
+
+def seed_under_the_track(s: Session) -> None:
+    """Station "under" (run by an agent, heartbeat at NOW) right below
+    NOAA 18 at ZENITH_AT, antennas "azel-slow" (10 deg/s) and "azel-fast"
+    (720 deg/s in azimuth), profile "leo", the sample elements."""
     lat, lon = _under_the_track()
     inventory.add_station(s, station_id="under", name="Under", lat_deg=lat, lon_deg=lon)
     band = [(400e6, 450e6)]
@@ -58,7 +66,6 @@ def session(tmp_path: Path) -> Session:
         s, station_id="under", software_version="t", front_end="t", status={}, now=NOW
     )
     ephemerides.upload_ephemerides(s, text=TLE.read_text(), now=NOW)
-    return s
 
 
 def _book(session: Session, antenna_id: str) -> object:
