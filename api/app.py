@@ -269,6 +269,7 @@ def create_app(
         satellites,
         stations,
         usage,
+        webhooks,
     )
 
     for module in (
@@ -284,6 +285,7 @@ def create_app(
         apikeys,
         ground_track,
         agents,
+        webhooks,
     ):
         app.include_router(module.router)
 
