@@ -269,6 +269,39 @@ def list_deliveries(
     return list(session.scalars(query.limit(limit)))
 
 
+def prune_deliveries(
+    session_factory: sessionmaker[Session],
+    *,
+    finished_before: datetime,
+    batch_rows: int = 1000,
+    max_batches: int = 100,
+) -> int:
+    """Delete delivered and failed deliveries last changed before
+    ``finished_before`` (wall clock), at most ``batch_rows`` per transaction
+    and ``max_batches`` transactions per call; pending ones are kept.
+    Returns the rows deleted (housekeeping, with the contact history)."""
+    done = 0
+    for _ in range(max_batches):
+        with session_factory() as session:
+            ids = list(
+                session.scalars(
+                    select(WebhookDelivery.id)
+                    .where(
+                        WebhookDelivery.state.in_(("delivered", "failed")),
+                        WebhookDelivery.updated_at < finished_before,
+                    )
+                    .limit(batch_rows)
+                )
+            )
+            if ids:
+                session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
+            session.commit()
+        done += len(ids)
+        if len(ids) < batch_rows:
+            break
+    return done
+
+
 # ------------------------------------------------------------ relay
 
 RELAY = "contact-events"
@@ -677,7 +710,7 @@ class WebhookWorker:
     def _done(self, future: Future[Outcome]) -> None:
         with self._lock:
             self._in_flight.discard(future)
-        if future.exception() is not None:
+        if not future.cancelled() and future.exception() is not None:
             log.error("webhook delivery failed to record", exc_info=future.exception())
         self._wake.set()
 
@@ -701,4 +734,4 @@ class WebhookWorker:
         if self._thread is not None:
             self._thread.join(timeout_s)
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=True)  # at most `concurrency` POSTs, in parallel
