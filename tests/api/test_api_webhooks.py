@@ -11,6 +11,7 @@ the worker's own thread with the real clock."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -385,6 +386,45 @@ def test_the_worker_thread_delivers_on_its_own_with_the_real_clock(
     assert len(receiver.received) == 2
     [d] = _deliveries(world, hook["id"])
     assert [a["status_code"] for a in d["attempt_log"]] == [500, 200]
+
+
+def test_two_workers_on_one_database_send_each_delivery_once(
+    world: World, receiver: Receiver
+) -> None:
+    hook = _register(world, url=receiver.url, secret=SECRET)
+    for skip in range(3):
+        _cancel(world, _book(world, skip=skip))  # 6 events
+    clock = WallClock()
+    first, second = _worker(world, clock), _worker(world, clock)
+    rounds = [threading.Thread(target=_settle, args=(w,)) for w in (first, second)]
+    for t in rounds:
+        t.start()
+    for t in rounds:
+        t.join(60)
+    _settle(first)
+    _settle(second)
+    first.stop()
+    second.stop()
+    sent = [r.headers["X-Groundstation-Delivery"] for r in receiver.received]
+    assert len(sent) == 6 and len(set(sent)) == 6
+    log = _deliveries(world, hook["id"])
+    assert [(d["state"], d["attempts"]) for d in log] == [("delivered", 1)] * 6
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("webhook_max_attempts", 0),
+        ("webhook_concurrency", 101),
+        ("webhook_timeout_s", 0),
+        ("webhook_backoff_s", -1),
+        ("webhook_backoff_max_s", 100_000.0),
+        ("webhook_poll_s", 0),
+    ],
+)
+def test_a_bad_webhook_setting_is_refused_naming_it(name: str, value: float) -> None:
+    with pytest.raises(ValueError, match=f"{name} must be .*got {value}"):
+        Settings(**{name: value})  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------ tenants
