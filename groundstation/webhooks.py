@@ -55,6 +55,7 @@ from groundstation import event_log
 from groundstation.errors import NotFoundError, ValidationError
 from groundstation.events import ContactEvent
 from groundstation.models import WebhookDelivery, WebhookEndpoint, WebhookRelay
+from groundstation.settings import Settings
 from groundstation.states import ContactState
 from ingest.publisher import contact_event_message
 
@@ -400,6 +401,8 @@ def _wants(endpoint: WebhookEndpoint, e: event_log.LoggedEvent, kind: str) -> bo
 
 @dataclass(frozen=True)
 class DeliveryConfig:
+    """The ``GS_WEBHOOK_*`` settings the sender works with."""
+
     timeout_s: float = 10.0
     max_attempts: int = 8
     backoff_s: float = 10.0
@@ -409,7 +412,7 @@ class DeliveryConfig:
     allow_private: bool = False
 
     @classmethod
-    def from_settings(cls, settings: Any) -> DeliveryConfig:
+    def from_settings(cls, settings: Settings) -> DeliveryConfig:
         return cls(
             timeout_s=settings.webhook_timeout_s,
             max_attempts=settings.webhook_max_attempts,
@@ -495,7 +498,10 @@ def post_json(
             answer.read(4096)
             return Outcome(answer.status, "", time.monotonic() - began)
     except urllib.error.HTTPError as exc:
-        text = exc.read(200).decode("utf-8", "replace").strip()
+        try:
+            text = exc.read(200).decode("utf-8", "replace").strip()
+        except Exception:  # the answer's body broke off: the status is what counts
+            text = ""
         where = exc.headers.get("Location") if 300 <= exc.code < 400 else None
         error = f"HTTP {exc.code}" + (f" redirect to {where!r}, not followed" if where else "")
         error += f": {text}" if text else ""
