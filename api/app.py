@@ -270,6 +270,7 @@ def create_app(
         stations,
         tenants,
         usage,
+        webhooks,
     )
 
     for module in (
@@ -286,6 +287,7 @@ def create_app(
         ground_track,
         agents,
         tenants,
+        webhooks,
     ):
         app.include_router(module.router)
 

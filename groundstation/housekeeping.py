@@ -15,7 +15,9 @@ once by ``groundstation housekeeping run``):
    ``GS_DATASET_ARCHIVE_PREFIX``. A dataset being written (``writing``) is
    never touched. An interrupted removal is finished by the next run;
 3. contact history: transitions of contacts that ended more than
-   ``GS_EVENT_RETENTION_DAYS`` ago, in batches (`groundstation.event_log.prune`);
+   ``GS_EVENT_RETENTION_DAYS`` ago, in batches (`groundstation.event_log.prune`),
+   and the webhook deliveries delivered or failed that long ago (wall clock;
+   `groundstation.webhooks.prune_deliveries`);
 4. disk watermarks: free space on the file systems of the data directory,
    the dataset staging directory and a local dataset store. Below
    ``GS_DISK_WARN_FREE`` a WARNING (and ``/readyz`` says so), below
@@ -36,14 +38,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import String, literal, select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
-from groundstation import event_log
+from groundstation import event_log, webhooks
 from groundstation.clock import Clock
 from groundstation.errors import ValidationError
 from groundstation.models import Contact, MissionProfile
@@ -363,13 +365,19 @@ class HousekeepingReport:
     datasets: list[ExpiredDataset] = field(default_factory=list)
     transitions_pruned: int = 0
     pruned_through_id: int = 0
+    webhook_deliveries_pruned: int = 0
     disk_level: str = "ok"
     disk: str = ""
     errors: list[str] = field(default_factory=list)
 
     @property
     def removed_anything(self) -> bool:
-        return bool(self.topic_segments_deleted or self.datasets or self.transitions_pruned)
+        return bool(
+            self.topic_segments_deleted
+            or self.datasets
+            or self.transitions_pruned
+            or self.webhook_deliveries_pruned
+        )
 
     def lines(self) -> list[str]:
         """What the run removed, for people (``groundstation housekeeping run``)."""
@@ -389,9 +397,28 @@ class HousekeepingReport:
             f"contact history: {self.transitions_pruned} transitions pruned"
             + (f" (ids up to {self.pruned_through_id})" if self.transitions_pruned else "")
         )
+        out.append(f"webhook deliveries: {self.webhook_deliveries_pruned} finished ones pruned")
         out.append(f"disk: {self.disk_level}: {self.disk}")
         out += [f"error: {e}" for e in self.errors]
         return out
+
+
+def prune_webhook_log(
+    settings: Settings,
+    *,
+    session_factory: sessionmaker[Session],
+    now_ms: int,
+    report: HousekeepingReport,
+) -> None:
+    """Step 3, webhook deliveries finished GS_EVENT_RETENTION_DAYS ago (wall clock)."""
+    if settings.event_retention_days <= 0:
+        return
+    wall_now = datetime.fromtimestamp(now_ms / 1000, UTC)
+    report.webhook_deliveries_pruned = webhooks.prune_deliveries(
+        session_factory,
+        finished_before=wall_now - timedelta(days=settings.event_retention_days),
+        batch_rows=settings.housekeeping_batch_rows,
+    )
 
 
 def prune_topic_log(settings: Settings, *, now_ms: int, report: HousekeepingReport) -> None:
@@ -462,6 +489,13 @@ def run_housekeeping(
 
     step("contact history pruning", history)
 
+    step(
+        "webhook delivery log pruning",
+        lambda: prune_webhook_log(
+            settings, session_factory=session_factory, now_ms=wall_clock_ms(), report=report
+        ),
+    )
+
     def disk() -> None:
         report.disk_level, report.disk = disk_summary(disk_checks(settings, usage=usage), settings)
         if report.disk_level != "ok":
@@ -473,6 +507,7 @@ def run_housekeeping(
         "topic_bytes_deleted": report.topic_bytes_deleted,
         "datasets_expired": len(report.datasets),
         "transitions_pruned": report.transitions_pruned,
+        "webhook_deliveries_pruned": report.webhook_deliveries_pruned,
     }
     log.log(
         logging.INFO if report.removed_anything else logging.DEBUG,

@@ -389,3 +389,69 @@ class TenantBucket(Base):
     tenant: Mapped[str] = mapped_column(String(120), primary_key=True)
     bucket: Mapped[str] = mapped_column(String(63))
     updated_at: Mapped[datetime] = mapped_column()
+
+
+class WebhookEndpoint(Base):
+    """A tenant's outbound webhook (``groundstation.webhooks``): the URL its
+    contact events are POSTed to, signed with ``secret`` (kept in clear: it
+    signs every delivery). ``event_types`` empty means every type. Events
+    from the history position ``(from_tx_id, from_event_id)`` on (the head
+    of ``event_log`` when it was made) are delivered, none older."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    tenant: Mapped[str] = mapped_column(String(120), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    description: Mapped[str] = mapped_column(String(200), default="")
+    event_types: Mapped[list[Any]] = mapped_column(default=list)
+    secret: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column()
+    from_tx_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    from_event_id: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint (the outbox): ``pending`` until a 2xx
+    answer (``delivered``) or ``webhook_max_attempts`` failures (``failed``).
+    ``next_attempt_at`` (wall clock) is when it is due, or the end of the
+    lease of the worker sending it; ``attempt_log`` one entry per attempt."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    tenant: Mapped[str] = mapped_column(String(120))
+    event_id: Mapped[int] = mapped_column(Integer)
+    event_type: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    attempt_log: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()
+    delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"),
+        CheckConstraint(
+            "state IN ('pending', 'delivered', 'failed')", name="ck_webhook_deliveries_state"
+        ),
+        Index("ix_webhook_deliveries_state_due", "state", "next_attempt_at"),
+        Index("ix_webhook_deliveries_endpoint_created", "endpoint_id", "created_at"),
+    )
+
+
+class WebhookRelay(Base):
+    """How far the webhook relay has read the contact history: the
+    ``event_log`` position of the last event it turned into deliveries."""
+
+    __tablename__ = "webhook_relay"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tx_id: Mapped[int] = mapped_column(BigInteger)
+    event_id: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column()

@@ -257,6 +257,28 @@ class Settings(BaseSettings):
     # The local store's tenant buckets (default <data_dir>/buckets).
     local_buckets_dir: Path | None = None
 
+    # --- outbound webhooks (issue 15) ---
+    # `serve` runs the delivery worker (groundstation.webhooks): every contact
+    # event goes to the matching endpoints of its tenant. False: deliveries
+    # wait in the database until a `serve` with it on runs.
+    webhook_delivery: bool = True
+    # Seconds one POST may take (connect + answer) before it counts as failed.
+    webhook_timeout_s: float = 10.0
+    # Attempts per delivery (the first included); then it is `failed`.
+    webhook_max_attempts: int = 8
+    # Wait before the 2nd attempt; doubled after each failure up to the max.
+    webhook_backoff_s: float = 10.0
+    webhook_backoff_max_s: float = 3600.0
+    # Seconds between looks for new events and due retries (an event
+    # published in this process wakes the worker at once).
+    webhook_poll_s: float = 1.0
+    # POSTs in flight at once (one slow endpoint does not hold the others).
+    webhook_concurrency: int = 4
+    # Endpoints on loopback, private, link-local or reserved addresses are
+    # refused (a tenant's URL must not reach the service's own network)
+    # unless this is true (tests, a receiver on the same host).
+    webhook_allow_private: bool = False
+
     @field_validator("clock_start")
     @classmethod
     def _clock_start_is_utc(cls, value: datetime | None) -> datetime | None:
@@ -452,6 +474,22 @@ class Settings(BaseSettings):
                 check_bucket_name(bucket)
             except IngestError as exc:
                 raise ValueError(f"tenant_buckets[{tenant!r}]: {exc}") from None
+        return value
+
+    @field_validator(
+        "webhook_timeout_s", "webhook_backoff_s", "webhook_backoff_max_s", "webhook_poll_s"
+    )
+    @classmethod
+    def _webhook_seconds_positive(cls, value: float, info: ValidationInfo) -> float:
+        if not 0 < value <= 86_400:
+            raise ValueError(f"{info.field_name} must be in (0, 86400] seconds, got {value}")
+        return value
+
+    @field_validator("webhook_max_attempts", "webhook_concurrency")
+    @classmethod
+    def _webhook_count(cls, value: int, info: ValidationInfo) -> int:
+        if not 1 <= value <= 100:
+            raise ValueError(f"{info.field_name} must be 1..100, got {value}")
         return value
 
     def agent_spool(self) -> Path:

@@ -8,9 +8,10 @@ cleaned up or resumed and missed transitions are reconciled (see
 scheduler: a pass in progress ends FAILED with the reason (its partial
 dataset deleted), never left in PASS. Housekeeping (retention and disk
 watermarks, ``groundstation.housekeeping``) runs in its own thread every
-``GS_HOUSEKEEPING_INTERVAL_S``. Logging is set up here from ``GS_LOG_FORMAT``
-and ``GS_LOG_LEVEL`` (``--log-level`` overrides the level); uvicorn's lines
-go through the same handler.
+``GS_HOUSEKEEPING_INTERVAL_S``, and the webhook delivery worker in its own
+(``groundstation.webhooks``, ``GS_WEBHOOK_DELIVERY``). Logging is set up
+here from ``GS_LOG_FORMAT`` and ``GS_LOG_LEVEL`` (``--log-level`` overrides
+the level); uvicorn's lines go through the same handler.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from groundstation.housekeeping import HousekeepingThread
     from groundstation.runtime import Runtime
     from groundstation.settings import Settings
+    from groundstation.webhooks import WebhookWorker
 
 log = logging.getLogger("groundstation.serve")
 
@@ -71,9 +73,11 @@ def serve_until_stopped(
 
     runtime = open_runtime(settings)
     housekeeping: HousekeepingThread | None = None
+    hooks: WebhookWorker | None = None
     try:
         app = create_app(settings, clock=runtime.clock)
         attach_runtime(app, runtime)
+        hooks = _start_webhooks(settings, runtime, app)
         _start_scheduler(runtime)
         housekeeping = _start_housekeeping(settings, runtime)
         tune_gc_for_serving()
@@ -98,6 +102,8 @@ def serve_until_stopped(
     finally:
         if housekeeping is not None:
             housekeeping.stop()
+        if hooks is not None:  # events of the stop below are relayed at the next start
+            hooks.stop()
         runtime.close(reason=STOP_REASON)
 
 
@@ -145,6 +151,19 @@ def _start_housekeeping(settings: Settings, runtime: Runtime) -> HousekeepingThr
         ),
         interval_s=settings.housekeeping_interval_s,
     ).start()
+
+
+def _start_webhooks(settings: Settings, runtime: Runtime, app: Any) -> WebhookWorker | None:
+    """The webhook delivery worker (None with GS_WEBHOOK_DELIVERY=false),
+    woken by the lifecycle's events and the routes' (``groundstation.webhooks``)."""
+    from groundstation.webhooks import DeliveryConfig, WebhookWorker
+
+    if not settings.webhook_delivery:
+        return None
+    worker = WebhookWorker(runtime.session_factory, DeliveryConfig.from_settings(settings))
+    runtime.events.add(worker)
+    app.state.ctx.events.add_sink(worker)
+    return worker.start()
 
 
 def register(subparsers: Any) -> None:

@@ -83,6 +83,7 @@ class Setup:
     key_id: str
     window_id: int = 0
     running_id: str = ""  # a contact in PREPASS (stop)
+    webhook_id: str = ""
 
 
 def _in(days: float) -> str:
@@ -224,6 +225,16 @@ VALID: dict[str, Callable[[Setup, int], Request]] = {
         "admin", {"tenant": "acme"}, body={"bucket": f"acme-bad-input-{i}"}
     ),
     "DELETE /tenants/{tenant}/bucket": lambda s, i: Request("admin", {"tenant": "acme"}),
+    "POST /webhooks": lambda s, i: Request(
+        "acme",
+        body={
+            "url": f"https://hooks.example.org/bad-{i}",
+            "event_types": ["contact.booked"],
+            "secret": "bad-input-secret-0123",
+            "description": "bad input test",
+        },
+    ),
+    "DELETE /webhooks/{webhook_id}": lambda s, i: Request("acme", {"webhook_id": s.webhook_id}),
 }
 
 
@@ -261,6 +272,10 @@ def _prepare(world: World) -> Setup:
         headers=world.as_("admin"),
     )
     assert window.status_code == 201, window.text
+    hook = world.client.post(
+        "/webhooks", json={"url": "https://hooks.example.org/x"}, headers=world.as_("acme")
+    )
+    assert hook.status_code == 201, hook.text
     running = world.client.post(
         "/contacts", json=contact_body(first_free_pass(world, skip=2)), headers=world.as_("acme")
     )
@@ -277,6 +292,7 @@ def _prepare(world: World) -> Setup:
         key_id,
         window.json()["id"],
         running.json()["id"],
+        hook.json()["id"],
     )
 
 

@@ -7,14 +7,14 @@ import logging
 import time
 import uuid
 from collections import namedtuple
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from groundstation import datasets, event_log
+from groundstation import datasets, event_log, webhooks
 from groundstation.clock import SimulatedClock
 from groundstation.errors import GoneError, ValidationError
 from groundstation.housekeeping import (
@@ -26,7 +26,7 @@ from groundstation.housekeeping import (
     run_housekeeping,
 )
 from groundstation.inventory import add_profile
-from groundstation.models import Contact, ContactTransition, MissionProfile
+from groundstation.models import Contact, ContactTransition, MissionProfile, WebhookDelivery
 from groundstation.settings import Settings
 from groundstation.states import ContactState
 from groundstation.transitions import apply_transition
@@ -494,6 +494,54 @@ def test_a_housekeeping_run_applies_every_retention_and_reports_it(
     assert "contact history: 6 transitions pruned" in text_lines
     warnings = [r for r in caplog.records if r.levelname == "WARNING"]
     assert any("disk space low" in r.getMessage() for r in warnings)
+
+
+def test_webhook_deliveries_finished_longer_ago_than_the_event_retention_are_pruned(
+    tmp_path: Path,
+    session_factory: sessionmaker[Session],
+    catalog: CatalogService,
+    store: LocalObjectStore,
+) -> None:
+    wall = datetime.now(UTC)
+    ages = [("delivered", 61), ("failed", 61), ("pending", 61), ("delivered", 1)]
+    with session_factory() as s:
+        endpoint, _ = webhooks.create_endpoint(
+            s, tenant="acme", url="https://hooks.example.org/x", now=NOW
+        )
+        for n, (state, age_days) in enumerate(ages):
+            at = wall - timedelta(days=age_days)
+            s.add(
+                WebhookDelivery(
+                    endpoint_id=endpoint.id,
+                    tenant="acme",
+                    event_id=n + 1,
+                    event_type="contact.booked",
+                    payload="{}",
+                    state=state,
+                    attempts=1,
+                    next_attempt_at=at if state == "pending" else None,
+                    last_error="",
+                    attempt_log=[],
+                    created_at=at,
+                    updated_at=at,
+                )
+            )
+        s.commit()
+    report = run_housekeeping(
+        settings_for(tmp_path, event_retention_days=60),
+        session_factory=session_factory,
+        catalog=catalog,
+        store=store,
+        clock=SimulatedClock(NOW, speedup=1.0),
+        usage=fake_usage(50),  # type: ignore[arg-type]
+        wall_clock_ms=lambda: int(wall.timestamp() * 1000),
+    )
+    assert report.errors == []
+    assert report.webhook_deliveries_pruned == 2
+    assert "webhook deliveries: 2 finished ones pruned" in report.lines()
+    with session_factory() as s:
+        left = s.execute(select(WebhookDelivery.event_id, WebhookDelivery.state)).all()
+    assert sorted(tuple(r) for r in left) == [(3, "pending"), (4, "delivered")]
 
 
 def test_the_housekeeping_thread_runs_on_its_interval_until_stopped() -> None:
