@@ -8,7 +8,9 @@ passes the central service booked there, and reports back (issue 13).
 - **A pass** (:class:`PassRunner`): at AOS the contact's IQ comes from the
   front end (``simulated``: the simulated satellite and channel of
   ``groundstation.downlink``, labelled simulated in the report, the dataset
-  and the log; ``replay:<path>``: a recording), goes chunk by chunk through
+  and the log; ``replay:<path>``: a recording, labelled so too; live:
+  ``tcp:<host>:<port>[:cf32|cs16]`` from SDR software at the station,
+  ``rtltcp:<host>:<port>``, ``soapy:<device args>``), goes chunk by chunk through
   the same receiver the in-process executor uses, and every decoded frame
   goes to the durable spool (:mod:`.spool`). With a rotator (``rotctld``)
   the tracker pre-positions, follows the predicted track (pointing plan with
@@ -48,9 +50,11 @@ from groundstation.downlink import (
     ccsds_pass,
     frame_meta,
 )
+from groundstation.errors import GroundStationError
 from groundstation.executor import ContactExecutionError, ContactRun
 from groundstation.pass_dataset import PASS_OUTPUTS, PassLooks, PassOutputs
 from groundstation.profile_settings import CATALOGUE_FRAMING
+from groundstation.station.errors import HardwareConnectionError, HardwareError
 from groundstation.station.spool import Spool
 from orbital.stations import Station
 
@@ -123,32 +127,134 @@ class CentralClient:
 # ------------------------------------------------------------------ front ends
 
 
+#: The IQ sources an agent takes (GS_AGENT_FRONT_END).
+FRONT_END_FORMS = (
+    "simulated",
+    "replay:<path>",
+    "tcp:<host>:<port>[:cf32|cs16]",
+    "rtltcp:<host>:<port>",
+    "soapy:<device args>",
+)
+
+
+@dataclass(frozen=True)
+class FrontEndSpec:
+    """A parsed GS_AGENT_FRONT_END: its kind and what the kind needs."""
+
+    kind: str  # simulated, replay, tcp, rtltcp, soapy
+    path: Path | None = None
+    host: str = ""
+    port: int = 0
+    sample_format: str = "cf32"
+    device: str = ""
+
+    @property
+    def live(self) -> bool:
+        """True when the IQ comes from an antenna now (tcp, rtltcp, soapy)."""
+        return self.kind in ("tcp", "rtltcp", "soapy")
+
+
+def parse_front_end(spec: str) -> FrontEndSpec:
+    """``spec`` parsed; ValueError naming it (and what is wrong) otherwise."""
+    kind, _, rest = spec.partition(":")
+
+    def bad(why: str) -> ValueError:
+        forms = ", ".join(repr(f) for f in FRONT_END_FORMS)
+        return ValueError(f"front end {spec!r} {why}; expected one of {forms} (GS_AGENT_FRONT_END)")
+
+    if spec == "simulated":
+        return FrontEndSpec("simulated")
+    if kind == "replay":
+        if not rest:
+            raise bad("names no recording")
+        return FrontEndSpec("replay", path=Path(rest))
+    if kind == "soapy":
+        if not rest:
+            raise bad("names no SoapySDR device (e.g. 'soapy:driver=rtlsdr')")
+        return FrontEndSpec("soapy", device=rest)
+    if kind in ("tcp", "rtltcp"):
+        return _network_front_end(kind, rest, bad)
+    raise bad("is not a known front end")
+
+
+def _network_front_end(kind: str, rest: str, bad: Callable[[str], ValueError]) -> FrontEndSpec:
+    """``tcp:<host>:<port>[:cf32|cs16]`` or ``rtltcp:<host>:<port>`` parsed."""
+    parts = rest.split(":")
+    tcp = kind == "tcp"
+    if len(parts) not in ((2, 3) if tcp else (2,)) or not parts[0]:
+        raise bad("is not <host>:<port>" + ("[:cf32|cs16]" if tcp else ""))
+    try:
+        port = int(parts[1])
+    except ValueError:
+        raise bad(f"has port {parts[1]!r}, not a number") from None
+    if not 1 <= port <= 65535:
+        raise bad(f"has port {port}, not 1..65535")
+    sample_format = parts[2] if len(parts) == 3 else "cf32"
+    if sample_format not in ("cf32", "cs16"):
+        raise bad(f"has sample format {sample_format!r}, not cf32 or cs16")
+    return FrontEndSpec(kind, host=parts[0], port=port, sample_format=sample_format)
+
+
+def open_front_end(spec: str, *, clock: Clock, fs_hz: float, center_hz: float) -> Any:
+    """The ``FrontEnd`` (groundstation.station.frontends) of a non-simulated
+    ``spec``, at the receiver's rate ``fs_hz`` tuned to ``center_hz``."""
+    fe = parse_front_end(spec)
+    if fe.kind == "replay":
+        from groundstation.station.frontends.replay import ReplayFrontEnd
+
+        assert fe.path is not None
+        return ReplayFrontEnd(fe.path, clock=clock, center_hz=center_hz)
+    if fe.kind == "tcp":
+        from groundstation.station.frontends.tcp import TcpFrontEnd
+
+        return TcpFrontEnd(
+            fe.host,
+            fe.port,
+            clock=clock,
+            fs_hz=fs_hz,
+            center_hz=center_hz,
+            sample_format=fe.sample_format,
+        )
+    if fe.kind == "rtltcp":
+        from groundstation.station.frontends.rtltcp import RtlTcpFrontEnd
+
+        return RtlTcpFrontEnd(fe.host, fe.port, clock=clock, fs_hz=fs_hz, center_hz=center_hz)
+    if fe.kind == "soapy":
+        from groundstation.station.frontends.soapy import SoapyFrontEnd
+
+        return SoapyFrontEnd(fe.device, clock=clock, fs_hz=fs_hz, center_hz=center_hz)
+    raise ValueError(f"front end {spec!r} has no IQ source to open (the simulated one is built in)")
+
+
 def front_end_label(spec: str) -> str:
     """What the agent says of its IQ source (heartbeat, report, dataset)."""
-    if spec == "simulated":
+    fe = parse_front_end(spec)
+    if fe.kind == "simulated":
         return f"simulated: {SIMULATED_NOTE}"
-    if spec.startswith("replay:"):
-        return f"replay of the recording {spec.removeprefix('replay:')} (not live from an antenna)"
-    return spec
+    if fe.kind == "replay":
+        return f"replay of the recording {fe.path} (not live from an antenna)"
+    if fe.kind == "soapy":
+        return f"live IQ from the SoapySDR device {fe.device!r}"
+    if fe.kind == "rtltcp":
+        return f"live IQ from the rtl_tcp server at {fe.host}:{fe.port}"
+    return f"live IQ ({fe.sample_format}) streamed over TCP from {fe.host}:{fe.port}"
 
 
 def source_note(spec: str) -> str:
     """How the IQ of front end ``spec`` came about when not live from an
     antenna (the dataset's and the log's "simulated"); "" when live."""
-    if spec == "simulated":
+    fe = parse_front_end(spec)
+    if fe.kind == "simulated":
         return SIMULATED_NOTE
-    if spec.startswith("replay:"):
+    if fe.kind == "replay":
         return front_end_label(spec)
     return ""
 
 
 def check_front_end(spec: str) -> str:
     """``spec`` if the agent knows it; else ValueError naming it."""
-    if spec == "simulated" or (spec.startswith("replay:") and len(spec) > len("replay:")):
-        return spec
-    raise ValueError(
-        f"front end {spec!r} is not one of 'simulated' or 'replay:<path>' (GS_AGENT_FRONT_END)"
-    )
+    parse_front_end(spec)
+    return spec
 
 
 # ------------------------------------------------------------------ one pass
@@ -303,28 +409,47 @@ class PassRunner:
             yield samples
 
     def _replay(self, run: ContactRun, fs_hz: float) -> Iterator[NDArray[np.complex64]]:
-        from groundstation.station.frontends.replay import ReplayFrontEnd
-
+        """The pass's IQ from the front end (a recording, a TCP stream, an
+        SDR) from AOS until LOS, the end of the source or the agent's stop.
+        A live source that does not answer is tried again until LOS."""
         self._wait_until(run.aos)
-        source = ReplayFrontEnd(
-            Path(self.front_end.removeprefix("replay:")),
-            clock=self.clock,
-            center_hz=run.downlink_freq_hz,
-        )
-        if abs(source.sample_rate_hz - fs_hz) > 1e-6 * fs_hz:
+        try:
+            source = open_front_end(
+                self.front_end, clock=self.clock, fs_hz=fs_hz, center_hz=run.downlink_freq_hz
+            )
+        except (GroundStationError, ValueError) as exc:
+            raise ContactExecutionError(f"front end {self.front_end!r}: {exc}") from exc
+        if source.recorded and abs(source.sample_rate_hz - fs_hz) > 1e-6 * fs_hz:
             raise ContactExecutionError(
                 f"recording {source.path} is at {source.sample_rate_hz:g} Hz; the receiver of "
                 f"this satellite's downlink takes {fs_hz:g} Hz"
             )
-        source.start()
+        self._start_source(source, run)
         try:
             end = run.los
             for chunk in source.chunks(max(int(round(self.chunk_s * fs_hz)), 1)):
                 if self.stop.is_set() or self.clock.now() > end:
                     break
                 yield chunk.samples
+        except HardwareError as exc:
+            raise ContactExecutionError(f"front end {self.front_end!r}: {exc}") from exc
         finally:
             source.stop()
+
+    def _start_source(self, source: Any, run: ContactRun) -> None:
+        """``source.start()``; a live source that refuses is tried again
+        every half second until LOS (the SDR software may start late)."""
+        while True:
+            try:
+                source.start()
+                return
+            except HardwareConnectionError as exc:
+                if source.recorded or self.stop.is_set() or self.clock.now() >= run.los:
+                    raise ContactExecutionError(f"front end {self.front_end!r}: {exc}") from exc
+                log.warning("pass %s: %s; trying again", run.contact_id, exc)
+                self.stop.wait(0.5)
+            except HardwareError as exc:
+                raise ContactExecutionError(f"front end {self.front_end!r}: {exc}") from exc
 
     def _wait_until(self, t: datetime) -> None:
         wall_s = (self.clock.to_real(t) - datetime.now(t.tzinfo)).total_seconds()
