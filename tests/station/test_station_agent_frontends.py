@@ -197,3 +197,19 @@ def test_a_tcp_front_end_that_never_answers_fails_the_pass_at_los_naming_it(
     assert not got.ok
     assert f"front end 'tcp:127.0.0.1:{free_port}'" in got.reason
     assert f"cannot connect to IQ stream (cf32) at 127.0.0.1:{free_port}" in got.reason
+
+
+def test_an_agent_on_a_soapysdr_device_opens_it_at_aos_and_fails_the_pass_naming_its_fault(
+    soapy: None, tmp_path: Path
+) -> None:
+    """Debian's SoapySDR ``null`` device opens, tunes and sets up its stream
+    but streams nothing: the pass fails with the device's own error."""
+    doc = _pass_document(tmp_path)
+    run = run_from_document(doc["run"])
+    got = _runner(
+        "soapy:driver=null", tmp_path / "spool", SimulatedClock(run.aos, speedup=60.0)
+    ).run(doc)
+    assert not got.ok
+    assert got.reason.startswith("front end 'soapy:driver=null': ")
+    assert "readStream returned NOT_SUPPORTED" in got.reason
+    assert got.summary["front_end"] == "live IQ from the SoapySDR device 'driver=null'"
