@@ -166,6 +166,34 @@ def serve_process(
         )
 
 
+def agent_process(
+    tmp: Path, station_id: str, key: str, url: str, log: Path, *, speedup: float
+) -> subprocess.Popen[bytes]:
+    """``groundstation agent`` of ``station_id`` (simulated front end, the
+    central service's simulated clock at ``speedup``) as its own process,
+    its data (spool) under ``tmp/agent-<station>``, output appended to ``log``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GS_")}
+    env.update(
+        GS_DATA_DIR=str(tmp / f"agent-{station_id}"),
+        GS_CLOCK="simulated",
+        GS_CLOCK_SPEEDUP=str(speedup),
+        GS_AGENT_STATION_ID=station_id,
+        GS_AGENT_CENTRAL_URL=url,
+        GS_AGENT_KEY=key,
+        GS_AGENT_FRONT_END="simulated",
+        GS_AGENT_HEARTBEAT_S="0.5",
+        GS_AGENT_POLL_S="0.5",
+    )
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "groundstation.cli", "agent"],
+            cwd=tmp,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
 def api_up(http: httpx.Client) -> bool:
     try:
         return http.get("/health").status_code < 500

@@ -6,9 +6,7 @@ catalogued; the central service does no per-sample work."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,32 +23,17 @@ from ingest.consumer import LocalLogSource, follow_frames
 from ingest.topics import TopicNames
 from tests.service_env import scratch_database
 
-from .conftest import DEMO_PROFILE, api_up, free_port, seed, serve_process, wait_for
+from .conftest import (
+    DEMO_PROFILE,
+    agent_process,
+    api_up,
+    free_port,
+    seed,
+    serve_process,
+    wait_for,
+)
 
 SPEEDUP = 10.0
-
-
-def _agent(tmp: Path, station_id: str, key: str, url: str, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GS_")}
-    env.update(
-        GS_DATA_DIR=str(tmp / f"agent-{station_id}"),
-        GS_CLOCK="simulated",
-        GS_CLOCK_SPEEDUP=str(SPEEDUP),
-        GS_AGENT_STATION_ID=station_id,
-        GS_AGENT_CENTRAL_URL=url,
-        GS_AGENT_KEY=key,
-        GS_AGENT_FRONT_END="simulated",
-        GS_AGENT_HEARTBEAT_S="0.5",
-        GS_AGENT_POLL_S="0.5",
-    )
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "groundstation.cli", "agent"],
-            cwd=tmp,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
 
 
 def test_three_agents_work_concurrent_contacts_on_three_stations(
@@ -117,7 +100,8 @@ def test_three_agents_work_concurrent_contacts_on_three_stations(
             with httpx.Client(base_url=base, timeout=5) as http:
                 wait_for(lambda: api_up(http), timeout_s=60, what="serve to answer")
             agents = [
-                _agent(tmp_path, s, k, base, tmp_path / f"agent-{s}.log") for s, k in keys.items()
+                agent_process(tmp_path, s, k, base, tmp_path / f"agent-{s}.log", speedup=SPEEDUP)
+                for s, k in keys.items()
             ]
 
             def states() -> list[str]:
