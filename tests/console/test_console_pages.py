@@ -5,6 +5,7 @@ with a checked download; screenshots in build/screenshots/."""
 from __future__ import annotations
 
 import hashlib
+import math
 
 import httpx
 import pytest
@@ -45,6 +46,31 @@ def test_an_operator_signs_in_and_sees_the_overview_of_its_tenant(
     assert len(browser.driver.find_elements(By.CSS_SELECTOR, "#stations-map path.land")) > 100
     running = browser.text("#running")
     assert "NOAA 19" in running and "PASS" in running
+    # the running contact's satellite is on the map where the API says it is now
+    sat = browser.wait_css("#stations-map g.running-satellite")
+    assert sat.get_attribute("data-contact") == console.contacts["running"]
+    with console.api("acme") as http:
+        contact = http.get(f"/contacts/{console.contacts['running']}").json()
+        now = http.get("/console/session").json()["now"]
+        track = http.get(
+            f"/satellites/{contact['norad_id']}/ground-track",
+            params={"start": now, "end": contact["los"], "step_s": 15},
+        ).json()
+    assert sat.get_attribute("data-norad") == str(contact["norad_id"])
+    assert "NOAA 19" in sat.find_element(By.TAG_NAME, "title").get_attribute("textContent")
+    lat, lon = (math.radians(float(sat.get_attribute(k))) for k in ("data-lat", "data-lon"))
+    want_lat, want_lon = (math.radians(track["data"][0][k]) for k in ("lat_deg", "lon_deg"))
+    apart_deg = math.degrees(
+        math.acos(
+            min(
+                1.0,
+                math.sin(lat) * math.sin(want_lat)
+                + math.cos(lat) * math.cos(want_lat) * math.cos(lon - want_lon),
+            )
+        )
+    )
+    assert apart_deg < 2.0  # seconds apart at 1x: the satellite moves ~0.06 deg/s
+    assert browser.driver.find_elements(By.CSS_SELECTOR, "#stations-map path.running-track")
     assert "NOAA 19" in browser.text("#next")
     assert "FUNCUBE-1" not in main  # globex's contact is not acme's to see
     assert "rotator stuck" in browser.text("#failed")

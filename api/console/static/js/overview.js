@@ -65,14 +65,36 @@ async function loadContacts(now) {
   return { running, next, failed };
 }
 
+/** Where each running contact's satellite is now and goes until LOS (at
+ * most 12 contacts: one ground-track request each). */
+async function runningTracks(rows, names, nowMs) {
+  const shown = rows.filter((c) => Date.parse(c.los) > nowMs).slice(0, 12);
+  return Promise.all(shown.map(async (c) => {
+    const track = await api(`/satellites/${c.norad_id}/ground-track`, {
+      params: { start: new Date(nowMs).toISOString(), end: c.los, step_s: 15 },
+    });
+    return {
+      contact_id: c.id, norad_id: c.norad_id, name: names.get(c.norad_id) || `NORAD ${c.norad_id}`,
+      station_id: c.station_id, points: track.data.map((p) => [p.lon_deg, p.lat_deg]),
+    };
+  }));
+}
+
+const MAP_CAPTION = "Stations: green all antennas online, amber some, red none. Running contacts: "
+  + "their satellite now (blue square) and its path to LOS. Land: Natural Earth 1:110m.";
+
 export async function render(main, { signal, now }) {
   const [stations, satellites] = await Promise.all([api("/ground-stations"), api("/satellites")]);
   let map;
+  let rings = null;
+  const mapOptions = (running) => ({
+    id: "stations-map", stations: stations.data, running,
+    label: `World map of ${stations.count} station${stations.count === 1 ? "" : "s"}`
+      + (running.length ? ` and ${running.length} running contact${running.length === 1 ? "" : "s"}` : ""),
+  });
   try {
-    map = worldMapFigure(h, await loadLand(), {
-      id: "stations-map", stations: stations.data,
-      label: `World map of ${stations.count} station${stations.count === 1 ? "" : "s"}`,
-    }, "Stations: green all antennas online, amber some, red none. Land: Natural Earth 1:110m.");
+    rings = await loadLand();
+    map = worldMapFigure(h, rings, mapOptions([]), MAP_CAPTION);
   } catch (err) {
     map = errorNote(err);
   }
@@ -100,6 +122,11 @@ export async function render(main, { signal, now }) {
         contactsTable(next.data, names, [], "No contact is scheduled."));
       sections.failed.replaceChildren(h("h2", { id: "failed-h" }, `Failures in the last 24 h (${failed.count})`),
         contactsTable(failed.data, names, [{ title: "Reason", cell: (c) => c.state_reason }], "No failure in the last 24 hours."));
+      if (rings !== null) {
+        const tracks = await runningTracks(running.data, names, t);
+        map.replaceWith(map = worldMapFigure(h, rings, mapOptions(tracks), MAP_CAPTION));
+        map.dataset.running = String(tracks.length);
+      }
     } catch (err) {
       if (!signal.aborted) main.append(errorNote(err));
     }

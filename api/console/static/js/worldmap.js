@@ -72,8 +72,11 @@ function stationColour(s) {
 }
 
 /** The map's SVG markup. stations: GET /ground-stations rows; track: GET
- * /satellites/{id}/ground-track's answer or null; label: its accessible name. */
-export function worldMapSvg(rings, { stations = [], track = null, label }) {
+ * /satellites/{id}/ground-track's answer or null; running: contacts running
+ * now, each {contact_id, norad_id, name, station_id, points: [[lon, lat], ..]
+ * from now to LOS} (its satellite drawn where the first point is, its path to
+ * LOS, a line to its station); label: its accessible name. */
+export function worldMapSvg(rings, { stations = [], track = null, running = [], label }) {
   const parts = [`<svg xmlns="http://www.w3.org/2000/svg" class="worldmap" viewBox="0 0 ${W} ${H}" role="img" aria-labelledby="map-title">`];
   parts.push(`<title id="map-title">${esc(label)}</title>`);
   parts.push(`<rect width="${W}" height="${H}" fill="#eef6fc"/>`);
@@ -96,6 +99,22 @@ export function worldMapSvg(rings, { stations = [], track = null, label }) {
     }
     const first = track.data.find((p) => p.lat_deg !== null);
     if (first) parts.push(`<circle class="subpoint" cx="${f(x(first.lon_deg))}" cy="${f(y(first.lat_deg))}" r="4" fill="#bf3989" stroke="#fff"/>`);
+  }
+  const stationAt = new Map(stations.map((s) => [s.id, s]));
+  for (const r of running) {
+    for (const seg of wrapSegments(r.points)) {
+      parts.push(`<path class="running-track" data-contact="${esc(r.contact_id)}" d="${pathOf(seg)}" fill="none" stroke="#0969da" stroke-width="1.5" stroke-dasharray="4 2"/>`);
+    }
+    const at = r.points.find((p) => p[0] !== null && p[1] !== null);
+    if (!at) continue;
+    const site = stationAt.get(r.station_id);
+    if (site && Math.abs(site.lon_deg - at[0]) <= 180) {
+      parts.push(`<line class="running-link" data-contact="${esc(r.contact_id)}" x1="${f(x(site.lon_deg))}" y1="${f(y(site.lat_deg))}" x2="${f(x(at[0]))}" y2="${f(y(at[1]))}" stroke="#0969da" stroke-width="0.8"/>`);
+    }
+    parts.push(`<g class="running-satellite" data-contact="${esc(r.contact_id)}" data-norad="${esc(r.norad_id)}" data-lon="${f(at[0])}" data-lat="${f(at[1])}">` +
+      `<title>${esc(r.name)} over ${esc(r.station_id)} (running)</title>` +
+      `<rect x="${f(x(at[0]) - 4)}" y="${f(y(at[1]) - 4)}" width="8" height="8" fill="#0969da" stroke="#fff"/>` +
+      `<text x="${f(x(at[0]) + 6)}" y="${f(y(at[1]) - 5)}" font-size="9" fill="#0550ae">${esc(r.name)}</text></g>`);
   }
   for (const s of stations) {
     const [colour, status] = stationColour(s);
