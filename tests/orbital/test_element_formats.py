@@ -24,9 +24,18 @@ def test_the_format_of_an_upload_is_detected(text: str, kind: str) -> None:
     assert detect_format(text) == kind
 
 
-def test_an_unsupported_format_is_one_rejection_naming_it_and_its_line() -> None:
+def test_an_oem_is_read_as_an_oem_and_its_errors_name_it_and_the_line() -> None:
     result = parse_elements("\n\nCCSDS_OEM_VERS = 2.0\nMETA_START\n")
     assert result.elements == []
     (rejected,) = result.rejected
-    assert (rejected.line_no, rejected.field, rejected.value) == (3, "format", "CCSDS OEM (KVN)")
-    assert "CCSDS OEM (KVN)" in rejected.message and "TLE/3LE" in rejected.message
+    assert (rejected.line_no, rejected.field) == (4, "OBJECT_NAME")
+    assert rejected.message == "OEM segment at line 4 has no OBJECT_NAME in its metadata"
+
+
+def test_an_unsupported_format_is_one_rejection_naming_it_and_its_line() -> None:
+    result = parse_elements("\n\n<html>\n")
+    assert result.elements == []
+    (rejected,) = result.rejected
+    assert (rejected.line_no, rejected.field, rejected.value) == (3, "format", "XML")
+    assert "the upload is XML (line 3: '<html>')" in rejected.message
+    assert "TLE/3LE" in rejected.message
