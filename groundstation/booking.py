@@ -36,7 +36,7 @@ from groundstation.availability import (
 from groundstation.clock import iso_utc, require_supported, require_utc
 from groundstation.contacts import get_contact_for
 from groundstation.db import retry_transient
-from groundstation.ephemerides import usable_ephemeris
+from groundstation.ephemerides import require_coverage, usable_ephemeris
 from groundstation.errors import (
     AntennaOfflineError,
     BandMismatchError,
@@ -312,6 +312,7 @@ def prepare_reservation(
     # Read-only so far: commit (not rollback) keeps the loaded rows, so phase 2
     # finds the antenna and profile in the session instead of reading them again.
     session.commit()
+    require_coverage(element_set_from_text(text), start, end)
     match = _matching_pass(
         element_set_from_text(text), station, start, end, policy, norad_id=norad_id, min_el=min_el
     )

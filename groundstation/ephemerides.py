@@ -75,33 +75,55 @@ class UsableEphemeris:
     id: int
     epoch: datetime
     text: str
+    source_format: str = "tle"
 
 
 def usable_ephemeris(
     session: Session, satellite: Satellite, now: datetime, policy: BookingPolicy
 ) -> UsableEphemeris:
     """The ephemeris in force, or ``EphemerisError`` when there is none or
-    it is older than ``policy.max_ephemeris_age_s`` at ``now``. Read as its
-    three columns, not as a row object: every reservation and every
-    ``/passes`` answer reads it (0.1-0.3 ms of CPU instead of 0.8 ms)."""
+    it is older than ``policy.max_ephemeris_age_s`` at ``now`` (an OEM has
+    no age: it is in force until its usable span ends, its ``expires_at``,
+    and predicts only inside that span). Read as its columns, not as a row
+    object: every reservation and every ``/passes`` answer reads it (0.1-0.3
+    ms of CPU instead of 0.8 ms)."""
     now = require_utc(now, "now")
-    row = session.execute(
-        _in_force(select(Ephemeris.id, Ephemeris.epoch, Ephemeris.text), satellite.id, now)
-    ).first()
-    ephemeris = None if row is None else UsableEphemeris(id=row.id, epoch=row.epoch, text=row.text)
+    columns = select(Ephemeris.id, Ephemeris.epoch, Ephemeris.text, Ephemeris.source_format)
+    row = session.execute(_in_force(columns, satellite.id, now)).first()
+    ephemeris = (
+        None
+        if row is None
+        else UsableEphemeris(
+            id=row.id, epoch=row.epoch, text=row.text, source_format=row.source_format
+        )
+    )
     if ephemeris is None:
         raise EphemerisError(
             f"satellite NORAD {satellite.norad_id} has no enabled, unexpired ephemeris; "
             "upload one with `groundstation ephemeris upload`"
         )
     age_s = (now - ephemeris.epoch).total_seconds()
-    if age_s > policy.max_ephemeris_age_s:
+    if ephemeris.source_format != "oem" and age_s > policy.max_ephemeris_age_s:
         raise EphemerisError(
             f"ephemeris of NORAD {satellite.norad_id} has epoch {iso_utc(ephemeris.epoch)}, "
             f"{age_s / 86400:.2f} days old at {iso_utc(now)}; the limit is "
             f"{policy.max_ephemeris_age_s / 86400:.2f} days: upload a newer one"
         )
     return ephemeris
+
+
+def require_coverage(element: ElementSet, start: datetime, end: datetime) -> None:
+    """``EphemerisError`` unless ``element`` may predict from ``start`` to
+    ``end``: an OEM only inside its usable span (mean elements anywhere)."""
+    span = element.usable_span
+    if span is None or (span[0] <= start and end <= span[1]):
+        return
+    raise EphemerisError(
+        f"the ephemeris in force of NORAD {element.norad_id} is a CCSDS OEM usable "
+        f"{iso_utc(span[0])}..{iso_utc(span[1])}; the window {iso_utc(start)}..{iso_utc(end)} "
+        "is outside it (its states are not extrapolated): upload an OEM covering the window, "
+        "or TLE/OMM elements"
+    )
 
 
 def list_ephemerides(session: Session, *, satellite_id: int) -> list[Ephemeris]:
@@ -135,6 +157,8 @@ class UploadResult:
     norad_ids: dict[int, int] = field(default_factory=dict)
     # ... and how many of their contacts the new ephemeris in force changed.
     contacts_updated: dict[int, int] = field(default_factory=dict)
+    # The NORAD ids of every record read from the upload (stored or not).
+    parsed_norad_ids: set[int] = field(default_factory=set)
 
 
 def upload_ephemerides(
@@ -150,7 +174,9 @@ def upload_ephemerides(
     events: EventSink | None = None,
     tenants: Sequence[str] | None = None,
 ) -> UploadResult:
-    """Parse TLE/3LE/OMM text and store each element set of a registered
+    """Parse ephemeris text (TLE/3LE, OMM JSON/CSV/KVN/XML, CCSDS OEM
+    KVN/XML; ``orbital.omm.SUPPORTED_FORMATS``) and store each element set
+    of a registered
     satellite (optionally only ``norad_ids``; with ``tenants``, only those
     tenants' satellites: another tenant's is rejected in the words of an
     unregistered one); then re-predict the future contacts of every
@@ -160,8 +186,10 @@ def upload_ephemerides(
     now = require_utc(now, "now")
     if expires_at is not None:
         expires_at = require_utc(expires_at, "expires_at")
-    parsed = parse_elements(text)
+    single = norad_ids[0] if norad_ids is not None and len(norad_ids) == 1 else None
+    parsed = parse_elements(text, norad_id=single)
     result = UploadResult(
+        parsed_norad_ids={e.norad_id for e in parsed.elements},
         rejected=[f"line {r.line_no}: {r.field}={r.value!r}: {r.message}" for r in parsed.rejected],
         format=detect_format(text),
     )
@@ -231,12 +259,18 @@ def _store_elements(
             continue
         if satellite.id not in before:
             before[satellite.id] = _in_force_id(session, satellite.id, now)
+        fields = dict(row_fields)
+        span = element.usable_span
+        if span is not None and (
+            fields.get("expires_at") is None or fields["expires_at"] > span[1]
+        ):
+            fields["expires_at"] = span[1]  # an OEM is not in force past its span
         row = Ephemeris(
             satellite_id=satellite.id,
             epoch=element.epoch,
             source_format=element.source_format,
             text=element.text(),
-            **row_fields,
+            **fields,
         )
         session.add(row)
         result.stored.append(row)
@@ -254,13 +288,42 @@ def set_ephemeris_enabled(
 ) -> list[ContactEvent]:
     """Enable or disable one stored element set; if that changes the one in
     force, re-predict the satellite's future contacts (returns their events)."""
+    return update_ephemeris(
+        session, ephemeris_id=ephemeris_id, changes={"enabled": enabled}, now=now, events=events
+    )
+
+
+#: What ``update_ephemeris`` may change.
+UPDATABLE = ("enabled", "priority", "expires_at")
+
+
+def update_ephemeris(
+    session: Session,
+    *,
+    ephemeris_id: int,
+    changes: dict[str, Any],
+    now: datetime,
+    satellite_id: int | None = None,
+    events: EventSink | None = None,
+) -> list[ContactEvent]:
+    """Change ``enabled``, ``priority`` and/or ``expires_at`` (None: never;
+    an OEM's stays within its usable span) of one stored ephemeris (of
+    ``satellite_id`` when given, else ``NotFoundError``); if that changes
+    the one in force, re-predict the satellite's future contacts (returns
+    their events)."""
     now = require_utc(now, "now")
+    unknown = sorted(set(changes) - set(UPDATABLE))
+    if unknown:
+        raise ValueError(f"cannot change {', '.join(unknown)}; only {', '.join(UPDATABLE)}")
     ephemeris = session.get(Ephemeris, ephemeris_id)
-    if ephemeris is None:
+    if ephemeris is None or satellite_id not in (None, ephemeris.satellite_id):
         raise NotFoundError("ephemeris", ephemeris_id)
     satellite_id = ephemeris.satellite_id
     before_id = _in_force_id(session, satellite_id, now)
-    ephemeris.enabled = enabled
+    for name, value in changes.items():
+        if name == "expires_at":
+            value = _capped_expiry(ephemeris, value)
+        setattr(ephemeris, name, value)
     session.commit()
     after_id = _in_force_id(session, satellite_id, now)
     if after_id is None or after_id == before_id:
@@ -271,6 +334,26 @@ def set_ephemeris_enabled(
         now=now,
         events=events if events is not None else NullEventSink(),
     )
+
+
+def _capped_expiry(ephemeris: Ephemeris, expires_at: datetime | None) -> datetime | None:
+    """``expires_at`` (aware UTC), no later than the end of an OEM's usable span."""
+    if expires_at is not None:
+        expires_at = require_utc(expires_at, "expires_at")
+    if ephemeris.source_format != "oem":
+        return expires_at
+    span = element_set(ephemeris).usable_span
+    assert span is not None
+    return span[1] if expires_at is None else min(expires_at, span[1])
+
+
+def ephemeris_status(ephemeris: Ephemeris, *, now: datetime) -> str:
+    """AWS Ground Station's word for a stored ephemeris at ``now``: ENABLED,
+    DISABLED or EXPIRED (an element set is checked when uploaded: there is
+    no INVALID one stored)."""
+    if ephemeris.expires_at is not None and ephemeris.expires_at <= require_utc(now, "now"):
+        return "EXPIRED"
+    return "ENABLED" if ephemeris.enabled else "DISABLED"
 
 
 # ---------------------------------------------------------------- re-prediction
