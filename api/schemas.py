@@ -459,6 +459,13 @@ class ContactCreate(_Body):
     profile_id: str = Field(min_length=1, max_length=80)
     start: Timestamp = Field(description="AOS of the wanted window (from GET /passes)")
     end: Timestamp = Field(description="LOS of the wanted window")
+    ephemeris_id: Int | None = Field(
+        None,
+        gt=0,
+        description="book with this ephemeris of the satellite instead of the one in force "
+        "(AWS's tracking override); an az/el table of the antenna's station: the antenna "
+        "follows it",
+    )
 
 
 class TransitionPublic(_Public):

@@ -36,7 +36,7 @@ from groundstation.availability import (
 from groundstation.clock import iso_utc, require_supported, require_utc
 from groundstation.contacts import get_contact_for
 from groundstation.db import retry_transient
-from groundstation.ephemerides import require_coverage, usable_ephemeris
+from groundstation.ephemerides import booking_ephemeris, require_coverage
 from groundstation.errors import (
     AntennaOfflineError,
     BandMismatchError,
@@ -106,6 +106,7 @@ def reserve(
     policy: BookingPolicy | None = None,
     events: EventSink | None = None,
     satellite: Satellite | None = None,
+    ephemeris_id: int | None = None,
 ) -> Contact:
     """Book the predicted pass of ``norad_id`` over ``antenna_id`` covering
     [start, end] (the visibility window, e.g. AOS..LOS from ``availability``).
@@ -119,6 +120,8 @@ def reserve(
     (else ``NotFoundError``), and its stored settings and the satellite's
     downlink must be ones the executor can use.
     ``satellite``: its row, when the caller has read it in this session.
+    ``ephemeris_id``: book with that ephemeris of the satellite instead of
+    the one in force (an az/el table: the antenna follows it).
     """
     start, end, now = _window(start, end, now)
     _require_one_pass(start, end, policy or BookingPolicy())
@@ -140,6 +143,7 @@ def reserve(
         idempotency_key=idempotency_key,
         policy=policy,
         satellite=satellite,
+        ephemeris_id=ephemeris_id,
     )
     contact, event = retry_transient(session, lambda: _book(session, prepared, fingerprint, now))
     if event is not None:
@@ -287,6 +291,7 @@ def prepare_reservation(
     idempotency_key: str | None = None,
     policy: BookingPolicy | None = None,
     satellite: Satellite | None = None,
+    ephemeris_id: int | None = None,
 ) -> PreparedReservation:
     """Phase 1 of a reservation: read what the rules need (a short read
     transaction, ended here), then match the predicted pass outside any write
@@ -305,7 +310,14 @@ def prepare_reservation(
     has_rotator = agent is not None
     if agent is not None:
         _require_agent_online(agent, now, policy)
-    ephemeris = usable_ephemeris(session, satellite, now, policy)
+    ephemeris = booking_ephemeris(
+        session,
+        satellite=satellite,
+        station_id=antenna.station_id,
+        ephemeris_id=ephemeris_id,
+        now=now,
+        policy=policy,
+    )
     min_el = required_elevation_deg(antenna, profile)
     station = orbital_station(antenna.station, min_elevation_deg=min_el)
     ephemeris_id, epoch, text = ephemeris.id, ephemeris.epoch, ephemeris.text

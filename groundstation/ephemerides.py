@@ -31,7 +31,7 @@ from groundstation.clock import iso_utc, require_utc
 from groundstation.db import retry_transient
 from groundstation.errors import EphemerisError, NotFoundError
 from groundstation.events import ContactEvent, EventSink, NullEventSink
-from groundstation.models import Contact, Ephemeris, Satellite
+from groundstation.models import Contact, Ephemeris, GroundStation, Satellite
 from groundstation.policy import BookingPolicy
 from groundstation.prediction import element_set, orbital_station, predict, required_elevation_deg
 from groundstation.states import ContactState
@@ -40,6 +40,7 @@ from groundstation.transitions import apply_transition, record_window_update
 if TYPE_CHECKING:
     from orbital.elements import ElementSet
     from orbital.passes import Pass
+    from orbital.stations import Station
     from orbital.tle import ParseResult
 
 
@@ -50,10 +51,13 @@ _Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
 
 def _in_force(query: _Query, satellite_id: int, now: datetime) -> _Query:
     """``query`` narrowed to the ephemeris in force: the highest-priority
-    enabled unexpired element set, newest epoch on ties."""
+    enabled unexpired element set, newest epoch on ties (an az/el table is
+    never in force: it points one station's antenna, for the contacts
+    booked with it)."""
     return (
         query.where(
             Ephemeris.satellite_id == satellite_id,
+            Ephemeris.source_format != "azel",
             Ephemeris.enabled.is_(True),
             or_(Ephemeris.expires_at.is_(None), Ephemeris.expires_at > now),
         )
@@ -103,7 +107,7 @@ def usable_ephemeris(
             "upload one with `groundstation ephemeris upload`"
         )
     age_s = (now - ephemeris.epoch).total_seconds()
-    if ephemeris.source_format != "oem" and age_s > policy.max_ephemeris_age_s:
+    if ephemeris.source_format not in SPAN_FORMATS and age_s > policy.max_ephemeris_age_s:
         raise EphemerisError(
             f"ephemeris of NORAD {satellite.norad_id} has epoch {iso_utc(ephemeris.epoch)}, "
             f"{age_s / 86400:.2f} days old at {iso_utc(now)}; the limit is "
@@ -187,7 +191,8 @@ def upload_ephemerides(
     if expires_at is not None:
         expires_at = require_utc(expires_at, "expires_at")
     single = norad_ids[0] if norad_ids is not None and len(norad_ids) == 1 else None
-    parsed = parse_elements(text, norad_id=single)
+    stations = _orbital_stations(session) if detect_format(text) == "AZ/EL JSON" else None
+    parsed = parse_elements(text, norad_id=single, stations=stations)
     result = UploadResult(
         parsed_norad_ids={e.norad_id for e in parsed.elements},
         rejected=[f"line {r.line_no}: {r.field}={r.value!r}: {r.message}" for r in parsed.rejected],
@@ -217,6 +222,51 @@ def upload_ephemerides(
             result.events.extend(changed)
             result.contacts_updated[satellite_id] = len(changed)
     return result
+
+
+def _orbital_stations(session: Session) -> dict[str, Station]:
+    """Every station, as an az/el table may name it."""
+    return {
+        g.id: orbital_station(g, min_elevation_deg=0.0)
+        for g in session.scalars(select(GroundStation))
+    }
+
+
+def booking_ephemeris(
+    session: Session,
+    *,
+    satellite: Satellite,
+    station_id: str,
+    ephemeris_id: int | None,
+    now: datetime,
+    policy: BookingPolicy,
+) -> UsableEphemeris:
+    """The ephemeris a booking predicts with: the one in force
+    (``usable_ephemeris``), or ``ephemeris_id`` when given (AWS's tracking
+    override): one of the satellite's (else ``NotFoundError``), enabled and
+    unexpired, and an az/el table only on its own station (else
+    ``EphemerisError``)."""
+    if ephemeris_id is None:
+        return usable_ephemeris(session, satellite, now, policy)
+    row = session.get(Ephemeris, ephemeris_id)
+    if row is None or row.satellite_id != satellite.id:
+        raise NotFoundError("ephemeris", ephemeris_id)
+    if ephemeris_status(row, now=now) != "ENABLED":
+        raise EphemerisError(
+            f"ephemeris {ephemeris_id} of NORAD {satellite.norad_id} is "
+            f"{ephemeris_status(row, now=now).lower()}; enable it or book with another"
+        )
+    if row.source_format == "azel":
+        table_station = getattr(element_set(row), "station", None)
+        table_id = table_station.id if table_station is not None else "?"
+        if table_id != station_id:
+            raise EphemerisError(
+                f"ephemeris {ephemeris_id} is an az/el table for station {table_id}; "
+                f"it cannot point an antenna of station {station_id}"
+            )
+    return UsableEphemeris(
+        id=row.id, epoch=row.epoch, text=row.text, source_format=row.source_format
+    )
 
 
 def _store_elements(
@@ -293,6 +343,8 @@ def set_ephemeris_enabled(
     )
 
 
+#: Formats of state tables, used only inside their usable span: an OEM, an az/el table.
+SPAN_FORMATS = ("oem", "azel")
 #: What ``update_ephemeris`` may change.
 UPDATABLE = ("enabled", "priority", "expires_at")
 
@@ -340,7 +392,7 @@ def _capped_expiry(ephemeris: Ephemeris, expires_at: datetime | None) -> datetim
     """``expires_at`` (aware UTC), no later than the end of an OEM's usable span."""
     if expires_at is not None:
         expires_at = require_utc(expires_at, "expires_at")
-    if ephemeris.source_format != "oem":
+    if ephemeris.source_format not in SPAN_FORMATS:
         return expires_at
     span = element_set(ephemeris).usable_span
     assert span is not None

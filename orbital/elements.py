@@ -14,7 +14,7 @@ from typing import Literal
 from sgp4.api import Satrec
 from sgp4.omm import initialize as omm_initialize
 
-SourceFormat = Literal["tle", "omm", "oem"]
+SourceFormat = Literal["tle", "omm", "oem", "azel"]
 
 
 @dataclass(frozen=True)

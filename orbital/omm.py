@@ -2,7 +2,8 @@
 and in CCSDS KVN and XML.
 
 Also :func:`parse_elements`, which accepts any supported text (TLE, 3LE,
-OMM JSON/CSV/KVN/XML, CCSDS OEM KVN/XML: ``SUPPORTED_FORMATS``), detects its
+OMM JSON/CSV/KVN/XML, CCSDS OEM KVN/XML, az/el tables:
+``SUPPORTED_FORMATS``), detects its
 format from its content and dispatches on it, and
 :func:`parse_element_set`, the inverse of ``ElementSet.text()``.
 """
@@ -14,6 +15,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +24,7 @@ from sgp4.omm import initialize as omm_initialize
 
 from orbital.elements import ElementSet
 from orbital.errors import ElementSetError
+from orbital.stations import Station
 from orbital.tle import ParseResult, RejectedRecord, parse_tle
 
 REQUIRED_FIELDS = (
@@ -289,41 +292,57 @@ def _leading_line(text: str) -> int:
     return text[: len(text) - len(stripped)].count("\n") + 1
 
 
-def _parse_json(text: str, norad_id: int | None) -> ParseResult:
+def _parse_json(text: str, options: ParseOptions) -> ParseResult:
     return parse_omm_json(text.lstrip("\ufeff \t\r\n"))
 
 
-def _parse_csv(text: str, norad_id: int | None) -> ParseResult:
+def _parse_csv(text: str, options: ParseOptions) -> ParseResult:
     return parse_omm_csv(text.lstrip("\ufeff \t\r\n").splitlines())
 
 
-def _parse_omm_kvn(text: str, norad_id: int | None) -> ParseResult:
+def _parse_omm_kvn(text: str, options: ParseOptions) -> ParseResult:
     return parse_omm_kvn(text.splitlines())
 
 
-def _parse_omm_xml(text: str, norad_id: int | None) -> ParseResult:
+def _parse_omm_xml(text: str, options: ParseOptions) -> ParseResult:
     return parse_omm_xml(text.lstrip("\ufeff \t\r\n"))
 
 
-def _parse_oem_kvn(text: str, norad_id: int | None) -> ParseResult:
+def _parse_oem_kvn(text: str, options: ParseOptions) -> ParseResult:
     from orbital.oem import parse_oem_kvn
 
-    return parse_oem_kvn(text.splitlines(), norad_id=norad_id)
+    return parse_oem_kvn(text.splitlines(), norad_id=options.norad_id)
 
 
-def _parse_oem_xml(text: str, norad_id: int | None) -> ParseResult:
+def _parse_oem_xml(text: str, options: ParseOptions) -> ParseResult:
     from orbital.oem import parse_oem_xml
 
-    return parse_oem_xml(text.lstrip("\ufeff \t\r\n"), norad_id=norad_id)
+    return parse_oem_xml(text.lstrip("\ufeff \t\r\n"), norad_id=options.norad_id)
 
 
-def _parse_tle(text: str, norad_id: int | None) -> ParseResult:
+def _parse_tle(text: str, options: ParseOptions) -> ParseResult:
     return parse_tle(text.splitlines())
+
+
+def _parse_azel(text: str, options: ParseOptions) -> ParseResult:
+    from orbital.azel import parse_azel_json
+
+    return parse_azel_json(text, norad_id=options.norad_id, stations=options.stations)
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """What some formats need besides the text: the satellite of an OEM or
+    az/el table that does not name its NORAD id, the stations an az/el
+    table may name."""
+
+    norad_id: int | None = None
+    stations: Mapping[str, Station] = field(default_factory=dict)
 
 
 #: The parser of each format ``parse_elements`` reads, by the name
 #: ``detect_format`` gives it.
-PARSERS: dict[str, Callable[[str, int | None], ParseResult]] = {
+PARSERS: dict[str, Callable[[str, ParseOptions], ParseResult]] = {
     "TLE/3LE": _parse_tle,
     "OMM JSON": _parse_json,
     "OMM CSV": _parse_csv,
@@ -331,6 +350,7 @@ PARSERS: dict[str, Callable[[str, int | None], ParseResult]] = {
     "XML (CCSDS OMM)": _parse_omm_xml,
     "CCSDS OEM (KVN)": _parse_oem_kvn,
     "XML (CCSDS OEM)": _parse_oem_xml,
+    "AZ/EL JSON": _parse_azel,
 }
 #: The formats ``parse_elements`` reads, by the name ``detect_format`` gives.
 SUPPORTED_FORMATS = tuple(PARSERS)
@@ -341,6 +361,8 @@ def detect_format(text: str) -> str:
     one of ``SUPPORTED_FORMATS``, or "XML" (XML that is neither an OEM nor
     an OMM), so errors can name it instead of guessing another."""
     stripped = text.lstrip("\ufeff \t\r\n")
+    if stripped.startswith("{") and '"azElSegmentList"' in stripped[:100_000]:
+        return "AZ/EL JSON"
     if stripped.startswith(("[", "{")):
         return "OMM JSON"
     first = stripped.splitlines()[0].strip().upper() if stripped else ""
@@ -358,11 +380,18 @@ def detect_format(text: str) -> str:
     return "TLE/3LE"
 
 
-def parse_elements(text: str | bytes, *, norad_id: int | None = None) -> ParseResult:
+def parse_elements(
+    text: str | bytes,
+    *,
+    norad_id: int | None = None,
+    stations: Mapping[str, Station] | None = None,
+) -> ParseResult:
     """Parse any supported ephemeris text (``detect_format`` names it; see
     ``SUPPORTED_FORMATS``); a format recognized but not read is one
     rejection naming it and its first line. ``norad_id`` is the satellite
-    of an OEM whose OBJECT_ID is not a NORAD catalogue number."""
+    of an OEM whose OBJECT_ID is not a NORAD catalogue number (or of an
+    az/el table without ``noradId``); ``stations`` those an az/el table
+    may name."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     kind = detect_format(text)
@@ -375,7 +404,7 @@ def parse_elements(text: str | bytes, *, norad_id: int | None = None) -> ParseRe
             f"here; send {', '.join(SUPPORTED_FORMATS)}"
         )
         return ParseResult(rejected=[RejectedRecord(line_no, "format", kind, message)])
-    return parser(text, norad_id)
+    return parser(text, ParseOptions(norad_id, stations or {}))
 
 
 def parse_element_set(text: str) -> ElementSet:
