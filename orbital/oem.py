@@ -369,24 +369,35 @@ def _osculating(r_km: FloatArray, v_km_s: FloatArray) -> tuple[float, float]:
 
 
 _EPOCH = re.compile(
-    r"^(\d{4})-(?:(\d{2})-(\d{2})|(\d{3}))T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?Z?$", re.I
+    r"^(\d{4})-(?:(\d{2})-(\d{2})|(\d{3}))T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
+    r"(Z|[+-]\d{2}:\d{2})?$",
+    re.I,
 )
 
 
 def parse_epoch(text: str) -> datetime:
-    """An OEM epoch (``YYYY-MM-DDThh:mm:ss[.f]`` or ``YYYY-DDDThh:mm:ss[.f]``)
-    as aware UTC, rounded to the microsecond; ``ValueError`` otherwise."""
+    """An OEM epoch (``YYYY-MM-DDThh:mm:ss[.f]`` or ``YYYY-DDDThh:mm:ss[.f]``,
+    UTC; ISO 8601's ``Z`` or ``+hh:mm`` accepted) as aware UTC, rounded to
+    the microsecond; ``ValueError`` otherwise."""
     m = _EPOCH.match(text.strip())
     if m is None:
         raise ValueError(text)
-    year, month, day, doy, hh, mm, ss, frac = m.groups()
+    year, month, day, doy, hh, mm, ss, frac, zone = m.groups()
+    offset = timedelta(0)
+    if zone and zone.upper() != "Z":
+        sign = -1 if zone[0] == "-" else 1
+        offset = sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
     base = (
         datetime(int(year), int(month), int(day), tzinfo=UTC)
         if doy is None
         else datetime(int(year), 1, 1, tzinfo=UTC) + timedelta(days=int(doy) - 1)
     )
     micro = round(float("0." + frac) * 1e6) if frac else 0
-    return base + timedelta(hours=int(hh), minutes=int(mm), seconds=int(ss), microseconds=micro)
+    return (
+        base
+        - offset
+        + timedelta(hours=int(hh), minutes=int(mm), seconds=int(ss), microseconds=micro)
+    )
 
 
 @dataclass
