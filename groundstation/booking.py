@@ -126,7 +126,12 @@ def reserve(
     start, end, now = _window(start, end, now)
     _require_one_pass(start, end, policy or BookingPolicy())
     fingerprint = request_fingerprint(
-        norad_id=norad_id, antenna_id=antenna_id, profile_id=profile_id, start=start, end=end
+        norad_id=norad_id,
+        antenna_id=antenna_id,
+        profile_id=profile_id,
+        start=start,
+        end=end,
+        ephemeris_id=ephemeris_id,
     )
     existing = _find_idempotent(session, tenant, idempotency_key)
     if existing is not None:
@@ -183,20 +188,31 @@ def _book(
 
 
 def request_fingerprint(
-    *, norad_id: int, antenna_id: str, profile_id: str, start: datetime, end: datetime
+    *,
+    norad_id: int,
+    antenna_id: str,
+    profile_id: str,
+    start: datetime,
+    end: datetime,
+    ephemeris_id: int | None = None,
 ) -> str:
     """SHA-256 (hex) of a reservation request in canonical form (instants in
     UTC), stored with its idempotency key: the same key sent again must come
-    with the same request (draft-ietf-httpapi-idempotency-key-header)."""
+    with the same request (draft-ietf-httpapi-idempotency-key-header). An
+    ``ephemeris_id`` is part of it when given (the fingerprints of requests
+    without one are unchanged)."""
+    request: dict[str, object] = {
+        "operation": "reserve",
+        "norad_id": norad_id,
+        "antenna_id": antenna_id,
+        "profile_id": profile_id,
+        "start": start.isoformat(timespec="microseconds"),
+        "end": end.isoformat(timespec="microseconds"),
+    }
+    if ephemeris_id is not None:
+        request["ephemeris_id"] = ephemeris_id
     canonical = json.dumps(
-        {
-            "operation": "reserve",
-            "norad_id": norad_id,
-            "antenna_id": antenna_id,
-            "profile_id": profile_id,
-            "start": start.isoformat(timespec="microseconds"),
-            "end": end.isoformat(timespec="microseconds"),
-        },
+        request,
         sort_keys=True,
         separators=(",", ":"),
     )
@@ -347,7 +363,12 @@ def prepare_reservation(
         idempotency_fingerprint=None
         if idempotency_key is None
         else request_fingerprint(
-            norad_id=norad_id, antenna_id=antenna_id, profile_id=profile_id, start=start, end=end
+            norad_id=norad_id,
+            antenna_id=antenna_id,
+            profile_id=profile_id,
+            start=start,
+            end=end,
+            ephemeris_id=ephemeris_id,
         ),
         rows=(antenna, profile),
     )

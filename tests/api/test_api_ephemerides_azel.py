@@ -128,3 +128,17 @@ def test_a_table_for_an_unknown_station_is_refused_naming_the_known_ones(world: 
     assert r.status_code == 422
     assert r.json()["format"] == "AZ/EL JSON"
     assert "groundStation 'atlantis' is not a known station; known: svalbard" in r.json()["detail"]
+
+
+def test_an_idempotency_key_replayed_with_another_ephemeris_is_refused(world: World) -> None:
+    p = first_free_pass(world)
+    r = _upload(world, _table(world, _at(p["aos"]), _at(p["los"])))
+    table_id = r.json()["accepted"][0]["id"]
+    headers = {**world.as_("acme"), "Idempotency-Key": "azel-1"}
+    first = world.client.post("/contacts", json=contact_body(p), headers=headers)
+    assert first.status_code == 201, first.text
+    again = world.client.post(
+        "/contacts", json={**contact_body(p), "ephemeris_id": table_id}, headers=headers
+    )
+    assert again.status_code == 422, again.text
+    assert "idempotency" in again.json()["type"]
