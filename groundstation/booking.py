@@ -336,7 +336,7 @@ def prepare_reservation(
     )
     min_el = required_elevation_deg(antenna, profile)
     station = orbital_station(antenna.station, min_elevation_deg=min_el)
-    ephemeris_id, epoch, text = ephemeris.id, ephemeris.epoch, ephemeris.text
+    epoch, text = ephemeris.epoch, ephemeris.text
     # Read-only so far: commit (not rollback) keeps the loaded rows, so phase 2
     # finds the antenna and profile in the session instead of reading them again.
     session.commit()
@@ -356,7 +356,7 @@ def prepare_reservation(
         tca=min(max(match.tca, aos), los),
         los=los,
         max_elevation_deg=match.max_elevation_deg,
-        ephemeris_id=ephemeris_id,
+        ephemeris_id=ephemeris.id,
         ephemeris_epoch=epoch,
         ephemeris_text=text,
         idempotency_key=idempotency_key,
