@@ -430,7 +430,9 @@ def repredict_contacts(
     match_within_s: float = 900.0,
 ) -> list[ContactEvent]:
     """Re-predict the satellite's SCHEDULED contacts whose pre-pass has not
-    started, with the ephemeris now in force. A window that moved is updated
+    started, with the ephemeris now in force (a contact outside the usable
+    span of an OEM in force keeps its window and the ephemeris it was
+    booked with: the OEM says nothing of it). A window that moved is updated
     (antenna re-checked); one that vanished or now conflicts becomes
     FAILED_TO_SCHEDULE with the reason. One write transaction (run again if
     the database aborts it to break a deadlock); returns (and publishes,
@@ -479,6 +481,9 @@ def _repredict_one(
     """Move ``contact`` to the pass it now matches, or fail it to schedule
     with the reason; the event, or None when its window stayed."""
     antenna, profile = contact.antenna, contact.profile
+    span = in_force.element.usable_span
+    if span is not None and not (span[0] <= contact.aos and contact.los <= span[1]):
+        return None  # an OEM not covering the pass says nothing of it: the booking stays
     min_el = required_elevation_deg(antenna, profile)
     epoch = iso_utc(in_force.epoch)
     new_pass = _matching_pass(contact, in_force, min_el, match_within_s)

@@ -198,3 +198,48 @@ def test_omm_in_kvn_and_xml_is_stored_with_its_format_named(world: World) -> Non
         assert r.json()["format"] == fmt
         (noaa19,) = r.json()["satellites"]
         assert noaa19["norad_id"] == NOAA19 and noaa19["accepted"][0]["source_format"] == "omm"
+
+
+def test_an_oem_re_predicts_the_contacts_in_its_span_and_leaves_the_others(
+    world: World,
+) -> None:
+    by_tle = _passes(world, hours=24)
+    span_end = OEM_START + SPAN
+    inside = next(p for p in by_tle if _at(p["los"]) < span_end and p["duration_s"] >= 300)
+    after = next(p for p in by_tle if _at(p["aos"]) > span_end and p["duration_s"] >= 300)
+    booked = []
+    for p in (inside, after):
+        r = world.client.post("/contacts", json=contact_body(p), headers=world.as_("acme"))
+        assert r.status_code == 201, r.text
+        booked.append(r.json())
+    # The same orbit as an OEM, 20 s later: the pass inside its span moves.
+    (noaa19,) = [
+        e for e in parse_tle(TLE.read_text().splitlines()).elements if e.norad_id == NOAA19
+    ]
+    shifted = oem_kvn(noaa19, start=OEM_START, n_states=int(SPAN.total_seconds() // 60) + 1)
+    lines = shifted.splitlines()
+    for k, line in enumerate(lines):
+        if line[:4].isdigit() and " " in line:  # a state vector: its epoch 20 s later
+            stamp, rest = line.split(" ", 1)
+            moved = _at(stamp + "+00:00") + timedelta(seconds=20)
+            lines[k] = moved.strftime("%Y-%m-%dT%H:%M:%S.%f") + " " + rest
+    shifted = "\n".join(lines).replace(
+        f"START_TIME = {OEM_START.strftime('%Y-%m-%dT%H:%M:%S.%f')}",
+        f"START_TIME = {(OEM_START + timedelta(seconds=20)).strftime('%Y-%m-%dT%H:%M:%S.%f')}",
+    )
+    shifted = shifted.replace(
+        f"STOP_TIME = {span_end.strftime('%Y-%m-%dT%H:%M:%S.%f')}",
+        f"STOP_TIME = {(span_end + timedelta(seconds=20)).strftime('%Y-%m-%dT%H:%M:%S.%f')}",
+    )
+    r = _post(world, shifted, f"/satellites/{NOAA19}/ephemerides", priority=9)
+    assert r.status_code == 201, r.text
+    assert r.json()["contacts_updated"] == 1
+    moved, kept = (
+        world.client.get(f"/contacts/{c['id']}", headers=world.as_("acme")).json() for c in booked
+    )
+    assert moved["state"] == kept["state"] == "SCHEDULED"
+    assert abs((_at(moved["aos"]) - _at(booked[0]["aos"])).total_seconds() - 20) < 1
+    assert (kept["aos"], kept["ephemeris_epoch"]) == (
+        booked[1]["aos"],
+        booked[1]["ephemeris_epoch"],
+    )
