@@ -797,8 +797,9 @@ def _xml_row(index: int, node: ET.Element) -> tuple[int, datetime, list[float]]:
 
 
 def parse_oem_xml(text: str, *, norad_id: int | None = None) -> ParseResult:
-    """Parse an OEM in XML (``<oem>``, CCSDS 505.0-B NDM/XML); like
-    :func:`parse_oem_kvn`, line numbers are segment numbers."""
+    """Parse an OEM in XML (``<oem>``, CCSDS 505.0-B NDM/XML), like
+    :func:`parse_oem_kvn`; a rejection's number is its segment's ("OEM XML
+    segment 2: ...")."""
     result = ParseResult()
     try:
         root = ET.fromstring(text)
@@ -818,9 +819,19 @@ def parse_oem_xml(text: str, *, norad_id: int | None = None) -> ParseResult:
     try:
         raws = _xml_segments(root)
     except OemError as exc:
-        result.rejected.append(exc.record)
+        result.rejected.append(_xml_worded(exc.record))
         return result
     if not raws:
         result.rejected.append(RejectedRecord(1, "segment", "", "OEM XML has no <segment>"))
     _add_objects(raws, result, norad_id)
+    result.rejected = [_xml_worded(r) for r in result.rejected]
     return result
+
+
+_LINE_WORDS = re.compile(r"^OEM (?:segment at )?line (\d+)")
+
+
+def _xml_worded(record: RejectedRecord) -> RejectedRecord:
+    """A rejection of an XML OEM: its number is a segment's, so it says so."""
+    message = _LINE_WORDS.sub(r"OEM XML segment \1", record.message)
+    return RejectedRecord(record.line_no, record.field, record.value, message)

@@ -271,3 +271,14 @@ def test_frames_are_read_in_their_own_frame(iss: ElementSet, start: datetime) ->
     _, ra, _, ref, _ = _sgp4_and_oem(iss, a, start, np.array([100.0]))
     _, rb, _, _, _ = _sgp4_and_oem(iss, b, start, np.array([100.0]))
     assert np.linalg.norm(ra - rb) * 1000 < 0.01 and np.linalg.norm(ra - ref) * 1000 < 0.01
+
+
+def test_an_xml_error_names_the_segment_not_a_line() -> None:
+    xml = (
+        "<oem><body><segment><metadata><OBJECT_NAME>X</OBJECT_NAME><OBJECT_ID>1</OBJECT_ID>"
+        "<CENTER_NAME>EARTH</CENTER_NAME><REF_FRAME>TOD</REF_FRAME><TIME_SYSTEM>UTC</TIME_SYSTEM>"
+        "<START_TIME>2023-07-04T00:00:00</START_TIME><STOP_TIME>2023-07-04T00:01:00</STOP_TIME>"
+        "</metadata><data></data></segment></body></oem>"
+    )
+    (rejected,) = parse_oem_xml(xml).rejected
+    assert rejected.message.startswith("OEM XML segment 1: REF_FRAME 'TOD' is not supported")
