@@ -130,6 +130,21 @@ def require_coverage(element: ElementSet, start: datetime, end: datetime) -> Non
     )
 
 
+def require_overlap(element: ElementSet, start: datetime, end: datetime) -> None:
+    """``EphemerisError`` when ``element`` is an OEM whose usable span has no
+    time from ``start`` to ``end`` (a prediction over a range it partly
+    covers is clipped to it)."""
+    span = element.usable_span
+    if span is None or (span[0] < end and start < span[1]):
+        return
+    raise EphemerisError(
+        f"the ephemeris in force of NORAD {element.norad_id} is a CCSDS OEM usable "
+        f"{iso_utc(span[0])}..{iso_utc(span[1])}, none of {iso_utc(start)}..{iso_utc(end)} "
+        "(its states are not extrapolated): ask within its span, or upload an ephemeris "
+        "covering the range"
+    )
+
+
 def list_ephemerides(session: Session, *, satellite_id: int) -> list[Ephemeris]:
     """A satellite's ephemeris history, newest epoch first."""
     return list(

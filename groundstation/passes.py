@@ -38,7 +38,7 @@ from groundstation.availability import (
 )
 from groundstation.booking import require_bookable
 from groundstation.clock import require_supported, require_utc
-from groundstation.ephemerides import usable_ephemeris
+from groundstation.ephemerides import require_overlap, usable_ephemeris
 from groundstation.errors import NotFoundError
 from groundstation.inventory import get_profile_for, get_satellite, get_satellite_for
 from groundstation.models import Antenna, GroundStation, MissionProfile, Satellite
@@ -225,6 +225,7 @@ def availability(
     if profile is None:
         raise NotFoundError("mission profile", profile_id)
     element = element_set(usable_ephemeris(session, satellite, now, policy or BookingPolicy()))
+    require_overlap(element, start, end)
     receivers = _read_receivers(
         session, satellite, profile, start=start, end=end, station_ids=station_ids
     )
@@ -398,6 +399,7 @@ def predicted_passes(
     satellite = get_satellite_for(session, norad_id=norad_id, tenants=tenants)
     ephemeris = usable_ephemeris(session, satellite, now, policy or BookingPolicy())
     element_text, element = ephemeris.text, element_set(ephemeris)
+    require_overlap(element, start, end)
 
     def predict_over(orbital: Sequence[Station]) -> tuple[Pass, ...] | list[Pass]:
         def compute() -> list[Pass]:
@@ -442,6 +444,7 @@ def pass_availability(
     satellite = get_satellite_for(session, norad_id=norad_id, tenants=tenants)
     ephemeris = usable_ephemeris(session, satellite, now, policy or BookingPolicy())
     element_text, element = ephemeris.text, element_set(ephemeris)
+    require_overlap(element, start, end)
     stations = _stations(session, station_ids)
     floor = 0.0 if min_elevation_deg is None else float(min_elevation_deg)
     orbital = [orbital_station(s, min_elevation_deg=floor) for s in stations]

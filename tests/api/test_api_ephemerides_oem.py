@@ -243,3 +243,20 @@ def test_an_oem_re_predicts_the_contacts_in_its_span_and_leaves_the_others(
         booked[1]["aos"],
         booked[1]["ephemeris_epoch"],
     )
+
+
+def test_passes_wholly_outside_the_oem_span_are_refused_naming_it(world: World) -> None:
+    r = _post(world, _noaa19_oem(), f"/satellites/{NOAA19}/ephemerides", priority=9)
+    assert r.status_code == 201, r.text
+    later = OEM_START + SPAN + timedelta(hours=1)
+    r = world.client.get(
+        "/passes",
+        params={
+            "satellite": NOAA19,
+            "start": later.isoformat(),
+            "end": (later + timedelta(hours=6)).isoformat(),
+        },
+        headers=world.as_("acme"),
+    )
+    assert r.status_code == 422, r.text
+    assert "CCSDS OEM usable 2023-07-04T17:50:00Z..2023-07-05T05:50:00Z" in r.json()["detail"]
