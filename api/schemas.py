@@ -243,14 +243,30 @@ class SatellitesPublic(BaseModel):
 
 class EphemerisPublic(_Public):
     id: int
-    epoch: AwareDatetime
+    epoch: AwareDatetime = Field(
+        description="element epoch (TLE/OMM); for a CCSDS OEM, the start of its usable span"
+    )
     source: str
-    source_format: str
+    source_format: str = Field(description="tle, omm or oem")
     text: str
     uploaded_at: AwareDatetime
     priority: int
     enabled: bool
-    expires_at: AwareDatetime | None
+    expires_at: AwareDatetime | None = Field(
+        description="not in force from then on; an OEM's is at most the end of its usable span"
+    )
+    status: Literal["ENABLED", "DISABLED", "EXPIRED"] | None = Field(
+        None, description="AWS Ground Station's ephemeris status at the time of the answer"
+    )
+
+
+class EphemerisUpdate(_Body):
+    """What PATCH /satellites/{norad_id}/ephemerides/{id} may change; fields
+    left out keep their value, `expires_at: null` removes the expiry."""
+
+    enabled: Annotated[bool, Strict()] | None = None
+    priority: Int | None = Field(None, ge=-1000, le=1000)
+    expires_at: Timestamp | None = None
 
 
 class EphemeridesPublic(BaseModel):
@@ -264,7 +280,9 @@ class EphemerisUploadReport(BaseModel):
     rejected: list[str] = Field(description="one line per record not stored, with the reason")
     contacts_updated: int
     format: str = Field(
-        "", description="the format the upload was read as: TLE/3LE, OMM JSON or OMM CSV"
+        "",
+        description="the format the upload was read as: TLE/3LE, OMM JSON, OMM CSV, "
+        "CCSDS OMM (KVN), XML (CCSDS OMM), CCSDS OEM (KVN) or XML (CCSDS OEM)",
     )
 
 
@@ -441,6 +459,13 @@ class ContactCreate(_Body):
     profile_id: str = Field(min_length=1, max_length=80)
     start: Timestamp = Field(description="AOS of the wanted window (from GET /passes)")
     end: Timestamp = Field(description="LOS of the wanted window")
+    ephemeris_id: Int | None = Field(
+        None,
+        gt=0,
+        description="book with this ephemeris of the satellite instead of the one in force "
+        "(AWS's tracking override); an az/el table of the antenna's station: the antenna "
+        "follows it",
+    )
 
 
 class TransitionPublic(_Public):

@@ -36,7 +36,7 @@ from groundstation.availability import (
 from groundstation.clock import iso_utc, require_supported, require_utc
 from groundstation.contacts import get_contact_for
 from groundstation.db import retry_transient
-from groundstation.ephemerides import usable_ephemeris
+from groundstation.ephemerides import booking_ephemeris, require_coverage
 from groundstation.errors import (
     AntennaOfflineError,
     BandMismatchError,
@@ -107,6 +107,7 @@ def reserve(
     policy: BookingPolicy | None = None,
     events: EventSink | None = None,
     satellite: Satellite | None = None,
+    ephemeris_id: int | None = None,
 ) -> Contact:
     """Book the predicted pass of ``norad_id`` over ``antenna_id`` covering
     [start, end] (the visibility window, e.g. AOS..LOS from ``availability``).
@@ -120,11 +121,18 @@ def reserve(
     (else ``NotFoundError``), and its stored settings and the satellite's
     downlink must be ones the executor can use.
     ``satellite``: its row, when the caller has read it in this session.
+    ``ephemeris_id``: book with that ephemeris of the satellite instead of
+    the one in force (an az/el table: the antenna follows it).
     """
     start, end, now = _window(start, end, now)
     _require_one_pass(start, end, policy or BookingPolicy())
     fingerprint = request_fingerprint(
-        norad_id=norad_id, antenna_id=antenna_id, profile_id=profile_id, start=start, end=end
+        norad_id=norad_id,
+        antenna_id=antenna_id,
+        profile_id=profile_id,
+        start=start,
+        end=end,
+        ephemeris_id=ephemeris_id,
     )
     existing = _find_idempotent(session, tenant, idempotency_key)
     if existing is not None:
@@ -141,6 +149,7 @@ def reserve(
         idempotency_key=idempotency_key,
         policy=policy,
         satellite=satellite,
+        ephemeris_id=ephemeris_id,
     )
     contact, event = retry_transient(session, lambda: _book(session, prepared, fingerprint, now))
     if event is not None:
@@ -180,20 +189,31 @@ def _book(
 
 
 def request_fingerprint(
-    *, norad_id: int, antenna_id: str, profile_id: str, start: datetime, end: datetime
+    *,
+    norad_id: int,
+    antenna_id: str,
+    profile_id: str,
+    start: datetime,
+    end: datetime,
+    ephemeris_id: int | None = None,
 ) -> str:
     """SHA-256 (hex) of a reservation request in canonical form (instants in
     UTC), stored with its idempotency key: the same key sent again must come
-    with the same request (draft-ietf-httpapi-idempotency-key-header)."""
+    with the same request (draft-ietf-httpapi-idempotency-key-header). An
+    ``ephemeris_id`` is part of it when given (the fingerprints of requests
+    without one are unchanged)."""
+    request: dict[str, object] = {
+        "operation": "reserve",
+        "norad_id": norad_id,
+        "antenna_id": antenna_id,
+        "profile_id": profile_id,
+        "start": start.isoformat(timespec="microseconds"),
+        "end": end.isoformat(timespec="microseconds"),
+    }
+    if ephemeris_id is not None:
+        request["ephemeris_id"] = ephemeris_id
     canonical = json.dumps(
-        {
-            "operation": "reserve",
-            "norad_id": norad_id,
-            "antenna_id": antenna_id,
-            "profile_id": profile_id,
-            "start": start.isoformat(timespec="microseconds"),
-            "end": end.isoformat(timespec="microseconds"),
-        },
+        request,
         sort_keys=True,
         separators=(",", ":"),
     )
@@ -288,6 +308,7 @@ def prepare_reservation(
     idempotency_key: str | None = None,
     policy: BookingPolicy | None = None,
     satellite: Satellite | None = None,
+    ephemeris_id: int | None = None,
 ) -> PreparedReservation:
     """Phase 1 of a reservation: read what the rules need (a short read
     transaction, ended here), then match the predicted pass outside any write
@@ -306,13 +327,21 @@ def prepare_reservation(
     has_rotator = agent is not None
     if agent is not None:
         _require_agent_online(agent, now, policy)
-    ephemeris = usable_ephemeris(session, satellite, now, policy)
+    ephemeris = booking_ephemeris(
+        session,
+        satellite=satellite,
+        station_id=antenna.station_id,
+        ephemeris_id=ephemeris_id,
+        now=now,
+        policy=policy,
+    )
     min_el = required_elevation_deg(antenna, profile)
     station = orbital_station(antenna.station, min_elevation_deg=min_el)
-    ephemeris_id, epoch, text = ephemeris.id, ephemeris.epoch, ephemeris.text
+    epoch, text = ephemeris.epoch, ephemeris.text
     # Read-only so far: commit (not rollback) keeps the loaded rows, so phase 2
     # finds the antenna and profile in the session instead of reading them again.
     session.commit()
+    require_coverage(element_set_from_text(text), start, end)
     match = _matching_pass(
         element_set_from_text(text), station, start, end, policy, norad_id=norad_id, min_el=min_el
     )
@@ -328,14 +357,19 @@ def prepare_reservation(
         tca=min(max(match.tca, aos), los),
         los=los,
         max_elevation_deg=match.max_elevation_deg,
-        ephemeris_id=ephemeris_id,
+        ephemeris_id=ephemeris.id,
         ephemeris_epoch=epoch,
         ephemeris_text=text,
         idempotency_key=idempotency_key,
         idempotency_fingerprint=None
         if idempotency_key is None
         else request_fingerprint(
-            norad_id=norad_id, antenna_id=antenna_id, profile_id=profile_id, start=start, end=end
+            norad_id=norad_id,
+            antenna_id=antenna_id,
+            profile_id=profile_id,
+            start=start,
+            end=end,
+            ephemeris_id=ephemeris_id,
         ),
         rows=(antenna, profile),
     )

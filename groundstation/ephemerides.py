@@ -31,7 +31,7 @@ from groundstation.clock import iso_utc, require_utc
 from groundstation.db import retry_transient
 from groundstation.errors import EphemerisError, NotFoundError
 from groundstation.events import ContactEvent, EventSink, NullEventSink
-from groundstation.models import Contact, Ephemeris, Satellite
+from groundstation.models import Contact, Ephemeris, GroundStation, Satellite
 from groundstation.policy import BookingPolicy
 from groundstation.prediction import element_set, orbital_station, predict, required_elevation_deg
 from groundstation.states import ContactState
@@ -40,6 +40,7 @@ from groundstation.transitions import apply_transition, record_window_update
 if TYPE_CHECKING:
     from orbital.elements import ElementSet
     from orbital.passes import Pass
+    from orbital.stations import Station
     from orbital.tle import ParseResult
 
 
@@ -50,10 +51,13 @@ _Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
 
 def _in_force(query: _Query, satellite_id: int, now: datetime) -> _Query:
     """``query`` narrowed to the ephemeris in force: the highest-priority
-    enabled unexpired element set, newest epoch on ties."""
+    enabled unexpired element set, newest epoch on ties (an az/el table is
+    never in force: it points one station's antenna, for the contacts
+    booked with it)."""
     return (
         query.where(
             Ephemeris.satellite_id == satellite_id,
+            Ephemeris.source_format != "azel",
             Ephemeris.enabled.is_(True),
             or_(Ephemeris.expires_at.is_(None), Ephemeris.expires_at > now),
         )
@@ -75,33 +79,70 @@ class UsableEphemeris:
     id: int
     epoch: datetime
     text: str
+    source_format: str = "tle"
 
 
 def usable_ephemeris(
     session: Session, satellite: Satellite, now: datetime, policy: BookingPolicy
 ) -> UsableEphemeris:
     """The ephemeris in force, or ``EphemerisError`` when there is none or
-    it is older than ``policy.max_ephemeris_age_s`` at ``now``. Read as its
-    three columns, not as a row object: every reservation and every
-    ``/passes`` answer reads it (0.1-0.3 ms of CPU instead of 0.8 ms)."""
+    it is older than ``policy.max_ephemeris_age_s`` at ``now`` (an OEM has
+    no age: it is in force until its usable span ends, its ``expires_at``,
+    and predicts only inside that span). Read as its columns, not as a row
+    object: every reservation and every ``/passes`` answer reads it (0.1-0.3
+    ms of CPU instead of 0.8 ms)."""
     now = require_utc(now, "now")
-    row = session.execute(
-        _in_force(select(Ephemeris.id, Ephemeris.epoch, Ephemeris.text), satellite.id, now)
-    ).first()
-    ephemeris = None if row is None else UsableEphemeris(id=row.id, epoch=row.epoch, text=row.text)
+    columns = select(Ephemeris.id, Ephemeris.epoch, Ephemeris.text, Ephemeris.source_format)
+    row = session.execute(_in_force(columns, satellite.id, now)).first()
+    ephemeris = (
+        None
+        if row is None
+        else UsableEphemeris(
+            id=row.id, epoch=row.epoch, text=row.text, source_format=row.source_format
+        )
+    )
     if ephemeris is None:
         raise EphemerisError(
             f"satellite NORAD {satellite.norad_id} has no enabled, unexpired ephemeris; "
             "upload one with `groundstation ephemeris upload`"
         )
     age_s = (now - ephemeris.epoch).total_seconds()
-    if age_s > policy.max_ephemeris_age_s:
+    if ephemeris.source_format not in SPAN_FORMATS and age_s > policy.max_ephemeris_age_s:
         raise EphemerisError(
             f"ephemeris of NORAD {satellite.norad_id} has epoch {iso_utc(ephemeris.epoch)}, "
             f"{age_s / 86400:.2f} days old at {iso_utc(now)}; the limit is "
             f"{policy.max_ephemeris_age_s / 86400:.2f} days: upload a newer one"
         )
     return ephemeris
+
+
+def require_coverage(element: ElementSet, start: datetime, end: datetime) -> None:
+    """``EphemerisError`` unless ``element`` may predict from ``start`` to
+    ``end``: an OEM only inside its usable span (mean elements anywhere)."""
+    span = element.usable_span
+    if span is None or (span[0] <= start and end <= span[1]):
+        return
+    raise EphemerisError(
+        f"the ephemeris in force of NORAD {element.norad_id} is a CCSDS OEM usable "
+        f"{iso_utc(span[0])}..{iso_utc(span[1])}; the window {iso_utc(start)}..{iso_utc(end)} "
+        "is outside it (its states are not extrapolated): upload an OEM covering the window, "
+        "or TLE/OMM elements"
+    )
+
+
+def require_overlap(element: ElementSet, start: datetime, end: datetime) -> None:
+    """``EphemerisError`` when ``element`` is an OEM whose usable span has no
+    time from ``start`` to ``end`` (a prediction over a range it partly
+    covers is clipped to it)."""
+    span = element.usable_span
+    if span is None or (span[0] < end and start < span[1]):
+        return
+    raise EphemerisError(
+        f"the ephemeris in force of NORAD {element.norad_id} is a CCSDS OEM usable "
+        f"{iso_utc(span[0])}..{iso_utc(span[1])}, none of {iso_utc(start)}..{iso_utc(end)} "
+        "(its states are not extrapolated): ask within its span, or upload an ephemeris "
+        "covering the range"
+    )
 
 
 def list_ephemerides(session: Session, *, satellite_id: int) -> list[Ephemeris]:
@@ -135,6 +176,8 @@ class UploadResult:
     norad_ids: dict[int, int] = field(default_factory=dict)
     # ... and how many of their contacts the new ephemeris in force changed.
     contacts_updated: dict[int, int] = field(default_factory=dict)
+    # The NORAD ids of every record read from the upload (stored or not).
+    parsed_norad_ids: set[int] = field(default_factory=set)
 
 
 def upload_ephemerides(
@@ -150,7 +193,9 @@ def upload_ephemerides(
     events: EventSink | None = None,
     tenants: Sequence[str] | None = None,
 ) -> UploadResult:
-    """Parse TLE/3LE/OMM text and store each element set of a registered
+    """Parse ephemeris text (TLE/3LE, OMM JSON/CSV/KVN/XML, CCSDS OEM
+    KVN/XML; ``orbital.omm.SUPPORTED_FORMATS``) and store each element set
+    of a registered
     satellite (optionally only ``norad_ids``; with ``tenants``, only those
     tenants' satellites: another tenant's is rejected in the words of an
     unregistered one); then re-predict the future contacts of every
@@ -160,8 +205,11 @@ def upload_ephemerides(
     now = require_utc(now, "now")
     if expires_at is not None:
         expires_at = require_utc(expires_at, "expires_at")
-    parsed = parse_elements(text)
+    single = norad_ids[0] if norad_ids is not None and len(norad_ids) == 1 else None
+    stations = _orbital_stations(session) if detect_format(text) == "AZ/EL JSON" else None
+    parsed = parse_elements(text, norad_id=single, stations=stations)
     result = UploadResult(
+        parsed_norad_ids={e.norad_id for e in parsed.elements},
         rejected=[f"line {r.line_no}: {r.field}={r.value!r}: {r.message}" for r in parsed.rejected],
         format=detect_format(text),
     )
@@ -189,6 +237,51 @@ def upload_ephemerides(
             result.events.extend(changed)
             result.contacts_updated[satellite_id] = len(changed)
     return result
+
+
+def _orbital_stations(session: Session) -> dict[str, Station]:
+    """Every station, as an az/el table may name it."""
+    return {
+        g.id: orbital_station(g, min_elevation_deg=0.0)
+        for g in session.scalars(select(GroundStation))
+    }
+
+
+def booking_ephemeris(
+    session: Session,
+    *,
+    satellite: Satellite,
+    station_id: str,
+    ephemeris_id: int | None,
+    now: datetime,
+    policy: BookingPolicy,
+) -> UsableEphemeris:
+    """The ephemeris a booking predicts with: the one in force
+    (``usable_ephemeris``), or ``ephemeris_id`` when given (AWS's tracking
+    override): one of the satellite's (else ``NotFoundError``), enabled and
+    unexpired, and an az/el table only on its own station (else
+    ``EphemerisError``)."""
+    if ephemeris_id is None:
+        return usable_ephemeris(session, satellite, now, policy)
+    row = session.get(Ephemeris, ephemeris_id)
+    if row is None or row.satellite_id != satellite.id:
+        raise NotFoundError("ephemeris", ephemeris_id)
+    if ephemeris_status(row, now=now) != "ENABLED":
+        raise EphemerisError(
+            f"ephemeris {ephemeris_id} of NORAD {satellite.norad_id} is "
+            f"{ephemeris_status(row, now=now).lower()}; enable it or book with another"
+        )
+    if row.source_format == "azel":
+        table_station = getattr(element_set(row), "station", None)
+        table_id = table_station.id if table_station is not None else "?"
+        if table_id != station_id:
+            raise EphemerisError(
+                f"ephemeris {ephemeris_id} is an az/el table for station {table_id}; "
+                f"it cannot point an antenna of station {station_id}"
+            )
+    return UsableEphemeris(
+        id=row.id, epoch=row.epoch, text=row.text, source_format=row.source_format
+    )
 
 
 def _store_elements(
@@ -231,12 +324,18 @@ def _store_elements(
             continue
         if satellite.id not in before:
             before[satellite.id] = _in_force_id(session, satellite.id, now)
+        fields = dict(row_fields)
+        span = element.usable_span
+        if span is not None and (
+            fields.get("expires_at") is None or fields["expires_at"] > span[1]
+        ):
+            fields["expires_at"] = span[1]  # an OEM is not in force past its span
         row = Ephemeris(
             satellite_id=satellite.id,
             epoch=element.epoch,
             source_format=element.source_format,
             text=element.text(),
-            **row_fields,
+            **fields,
         )
         session.add(row)
         result.stored.append(row)
@@ -254,13 +353,44 @@ def set_ephemeris_enabled(
 ) -> list[ContactEvent]:
     """Enable or disable one stored element set; if that changes the one in
     force, re-predict the satellite's future contacts (returns their events)."""
+    return update_ephemeris(
+        session, ephemeris_id=ephemeris_id, changes={"enabled": enabled}, now=now, events=events
+    )
+
+
+#: Formats of state tables, used only inside their usable span: an OEM, an az/el table.
+SPAN_FORMATS = ("oem", "azel")
+#: What ``update_ephemeris`` may change.
+UPDATABLE = ("enabled", "priority", "expires_at")
+
+
+def update_ephemeris(
+    session: Session,
+    *,
+    ephemeris_id: int,
+    changes: dict[str, Any],
+    now: datetime,
+    satellite_id: int | None = None,
+    events: EventSink | None = None,
+) -> list[ContactEvent]:
+    """Change ``enabled``, ``priority`` and/or ``expires_at`` (None: never;
+    an OEM's stays within its usable span) of one stored ephemeris (of
+    ``satellite_id`` when given, else ``NotFoundError``); if that changes
+    the one in force, re-predict the satellite's future contacts (returns
+    their events)."""
     now = require_utc(now, "now")
+    unknown = sorted(set(changes) - set(UPDATABLE))
+    if unknown:
+        raise ValueError(f"cannot change {', '.join(unknown)}; only {', '.join(UPDATABLE)}")
     ephemeris = session.get(Ephemeris, ephemeris_id)
-    if ephemeris is None:
+    if ephemeris is None or satellite_id not in (None, ephemeris.satellite_id):
         raise NotFoundError("ephemeris", ephemeris_id)
     satellite_id = ephemeris.satellite_id
     before_id = _in_force_id(session, satellite_id, now)
-    ephemeris.enabled = enabled
+    for name, value in changes.items():
+        if name == "expires_at":
+            value = _capped_expiry(ephemeris, value)
+        setattr(ephemeris, name, value)
     session.commit()
     after_id = _in_force_id(session, satellite_id, now)
     if after_id is None or after_id == before_id:
@@ -271,6 +401,26 @@ def set_ephemeris_enabled(
         now=now,
         events=events if events is not None else NullEventSink(),
     )
+
+
+def _capped_expiry(ephemeris: Ephemeris, expires_at: datetime | None) -> datetime | None:
+    """``expires_at`` (aware UTC), no later than the end of an OEM's usable span."""
+    if expires_at is not None:
+        expires_at = require_utc(expires_at, "expires_at")
+    if ephemeris.source_format not in SPAN_FORMATS:
+        return expires_at
+    span = element_set(ephemeris).usable_span
+    assert span is not None
+    return span[1] if expires_at is None else min(expires_at, span[1])
+
+
+def ephemeris_status(ephemeris: Ephemeris, *, now: datetime) -> str:
+    """AWS Ground Station's word for a stored ephemeris at ``now``: ENABLED,
+    DISABLED or EXPIRED (an element set is checked when uploaded: there is
+    no INVALID one stored)."""
+    if ephemeris.expires_at is not None and ephemeris.expires_at <= require_utc(now, "now"):
+        return "EXPIRED"
+    return "ENABLED" if ephemeris.enabled else "DISABLED"
 
 
 # ---------------------------------------------------------------- re-prediction
@@ -295,7 +445,9 @@ def repredict_contacts(
     match_within_s: float = 900.0,
 ) -> list[ContactEvent]:
     """Re-predict the satellite's SCHEDULED contacts whose pre-pass has not
-    started, with the ephemeris now in force. A window that moved is updated
+    started, with the ephemeris now in force (a contact outside the usable
+    span of an OEM in force keeps its window and the ephemeris it was
+    booked with: the OEM says nothing of it). A window that moved is updated
     (antenna re-checked); one that vanished or now conflicts becomes
     FAILED_TO_SCHEDULE with the reason. One write transaction (run again if
     the database aborts it to break a deadlock); returns (and publishes,
@@ -344,6 +496,9 @@ def _repredict_one(
     """Move ``contact`` to the pass it now matches, or fail it to schedule
     with the reason; the event, or None when its window stayed."""
     antenna, profile = contact.antenna, contact.profile
+    span = in_force.element.usable_span
+    if span is not None and not (span[0] <= contact.aos and contact.los <= span[1]):
+        return None  # an OEM not covering the pass says nothing of it: the booking stays
     min_el = required_elevation_deg(antenna, profile)
     epoch = iso_utc(in_force.epoch)
     new_pass = _matching_pass(contact, in_force, min_el, match_within_s)

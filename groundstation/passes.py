@@ -38,7 +38,7 @@ from groundstation.availability import (
 )
 from groundstation.booking import AgentStations, agent_stations, require_bookable
 from groundstation.clock import require_supported, require_utc
-from groundstation.ephemerides import usable_ephemeris
+from groundstation.ephemerides import require_overlap, usable_ephemeris
 from groundstation.errors import NotFoundError
 from groundstation.inventory import get_profile_for, get_satellite, get_satellite_for
 from groundstation.models import Antenna, GroundStation, MissionProfile, Satellite
@@ -260,6 +260,7 @@ def availability(
         raise NotFoundError("mission profile", profile_id)
     policy = policy or BookingPolicy()
     element = element_set(usable_ephemeris(session, satellite, now, policy))
+    require_overlap(element, start, end)
     receivers = _read_receivers(
         session,
         satellite,
@@ -441,6 +442,7 @@ def predicted_passes(
     policy = policy or BookingPolicy()
     ephemeris = usable_ephemeris(session, satellite, now, policy)
     element_text, element = ephemeris.text, element_set(ephemeris)
+    require_overlap(element, start, end)
 
     def predict_over(orbital: Sequence[Station]) -> tuple[Pass, ...] | list[Pass]:
         def compute() -> list[Pass]:
@@ -488,6 +490,7 @@ def pass_availability(
     policy = policy or BookingPolicy()
     ephemeris = usable_ephemeris(session, satellite, now, policy)
     element_text, element = ephemeris.text, element_set(ephemeris)
+    require_overlap(element, start, end)
     stations = _stations(session, station_ids)
     agents = agent_stations(session, now=now, policy=policy)
     floor = 0.0 if min_elevation_deg is None else float(min_elevation_deg)

@@ -14,7 +14,7 @@ from typing import Literal
 from sgp4.api import Satrec
 from sgp4.omm import initialize as omm_initialize
 
-SourceFormat = Literal["tle", "omm"]
+SourceFormat = Literal["tle", "omm", "oem", "azel"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,12 @@ class ElementSet:
     def label(self) -> str:
         """Human label: ``NAME (12345)`` or ``12345``."""
         return f"{self.name} ({self.norad_id})" if self.name else str(self.norad_id)
+
+    @property
+    def usable_span(self) -> tuple[datetime, datetime] | None:
+        """The times the set may be used at: None (mean elements propagate
+        anywhere, less accurately far from their epoch); an OEM's span."""
+        return None
 
     @property
     def mean_motion_rev_per_day(self) -> float:

@@ -1,7 +1,10 @@
-"""OMM (CCSDS Orbit Mean-elements Message) in CelesTrak's JSON and CSV forms.
+"""OMM (CCSDS Orbit Mean-elements Message) in CelesTrak's JSON and CSV forms
+and in CCSDS KVN and XML.
 
 Also :func:`parse_elements`, which accepts any supported text (TLE, 3LE,
-OMM JSON, OMM CSV) and dispatches on its content, and
+OMM JSON/CSV/KVN/XML, CCSDS OEM KVN/XML, az/el tables:
+``SUPPORTED_FORMATS``), detects its
+format from its content and dispatches on it, and
 :func:`parse_element_set`, the inverse of ``ElementSet.text()``.
 """
 
@@ -9,7 +12,10 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Mapping
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +24,7 @@ from sgp4.omm import initialize as omm_initialize
 
 from orbital.elements import ElementSet
 from orbital.errors import ElementSetError
+from orbital.stations import Station
 from orbital.tle import ParseResult, RejectedRecord, parse_tle
 
 REQUIRED_FIELDS = (
@@ -206,16 +213,156 @@ def parse_omm_csv(lines: Iterable[str]) -> ParseResult:
     return result
 
 
+_KVN_UNITS = re.compile(r"\s*\[[^\]]*\]\s*$")
+
+
+def parse_omm_kvn(lines: Iterable[str]) -> ParseResult:
+    """Parse CCSDS OMM KVN (502.0-B): one or more messages, each from its
+    ``CCSDS_OMM_VERS`` line; ``KEY = value [unit]`` lines, comments and
+    section markers skipped. A record's line number is its first line."""
+    result = ParseResult()
+    records: list[tuple[int, dict[str, str]]] = []
+    for line_no, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text or text.upper().startswith("COMMENT") or "=" not in text:
+            continue
+        key, value = (part.strip() for part in text.split("=", 1))
+        key = key.upper()
+        if key == "CCSDS_OMM_VERS" or not records:
+            records.append((line_no, {}))
+        records[-1][1][key] = _KVN_UNITS.sub("", value)
+    for line_no, fields in records:
+        try:
+            result.elements.append(_theory_checked(fields, line_no, f"OMM KVN line {line_no}"))
+        except _OmmReject as exc:
+            result.rejected.append(exc.record)
+    return result
+
+
+def _theory_checked(fields: Mapping[str, str], line_no: int, where: str) -> ElementSet:
+    """``_record`` for a CCSDS OMM, whose mean elements must be SGP4's (TLE)."""
+    theory = fields.get("MEAN_ELEMENT_THEORY", "SGP4").strip().upper()
+    if theory not in ("SGP4", "SGP/SGP4"):
+        raise _OmmReject(
+            line_no,
+            "MEAN_ELEMENT_THEORY",
+            theory,
+            f"{where}: MEAN_ELEMENT_THEORY {theory!r} is not read here; only SGP4 mean "
+            "elements (TLE-compatible) are",
+        )
+    return _record(fields, line_no, where)
+
+
+def parse_omm_xml(text: str) -> ParseResult:
+    """Parse CCSDS OMM XML: one ``<omm>`` or an ``<ndm>`` of them (CelesTrak's
+    XML); record numbers count the ``<omm>`` elements."""
+    result = ParseResult()
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        line = exc.position[0] if exc.position else 1
+        result.rejected.append(
+            RejectedRecord(line, "xml", str(exc)[:80], f"OMM XML is not well-formed: {exc}")
+        )
+        return result
+    messages = [e for e in root.iter() if _local(e.tag).lower() == "omm"]
+    if not messages:
+        result.rejected.append(
+            RejectedRecord(1, "xml", _local(root.tag), "OMM XML holds no <omm> element")
+        )
+    for index, message in enumerate(messages, start=1):
+        fields = {
+            _local(e.tag).upper(): (e.text or "").strip()
+            for e in message.iter()
+            if len(e) == 0 and e is not message
+        }
+        try:
+            result.elements.append(_theory_checked(fields, index, f"OMM XML record {index}"))
+        except _OmmReject as exc:
+            result.rejected.append(exc.record)
+    return result
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _leading_line(text: str) -> int:
+    stripped = text.lstrip("\ufeff \t\r\n")
+    return text[: len(text) - len(stripped)].count("\n") + 1
+
+
+def _parse_json(text: str, options: ParseOptions) -> ParseResult:
+    return parse_omm_json(text.lstrip("\ufeff \t\r\n"))
+
+
+def _parse_csv(text: str, options: ParseOptions) -> ParseResult:
+    return parse_omm_csv(text.lstrip("\ufeff \t\r\n").splitlines())
+
+
+def _parse_omm_kvn(text: str, options: ParseOptions) -> ParseResult:
+    return parse_omm_kvn(text.splitlines())
+
+
+def _parse_omm_xml(text: str, options: ParseOptions) -> ParseResult:
+    return parse_omm_xml(text.lstrip("\ufeff \t\r\n"))
+
+
+def _parse_oem_kvn(text: str, options: ParseOptions) -> ParseResult:
+    from orbital.oem import parse_oem_kvn
+
+    return parse_oem_kvn(text.splitlines(), norad_id=options.norad_id)
+
+
+def _parse_oem_xml(text: str, options: ParseOptions) -> ParseResult:
+    from orbital.oem import parse_oem_xml
+
+    return parse_oem_xml(text.lstrip("\ufeff \t\r\n"), norad_id=options.norad_id)
+
+
+def _parse_tle(text: str, options: ParseOptions) -> ParseResult:
+    return parse_tle(text.splitlines())
+
+
+def _parse_azel(text: str, options: ParseOptions) -> ParseResult:
+    from orbital.azel import parse_azel_json
+
+    return parse_azel_json(text, norad_id=options.norad_id, stations=options.stations)
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """What some formats need besides the text: the satellite of an OEM or
+    az/el table that does not name its NORAD id, the stations an az/el
+    table may name."""
+
+    norad_id: int | None = None
+    stations: Mapping[str, Station] = field(default_factory=dict)
+
+
+#: The parser of each format ``parse_elements`` reads, by the name
+#: ``detect_format`` gives it.
+PARSERS: dict[str, Callable[[str, ParseOptions], ParseResult]] = {
+    "TLE/3LE": _parse_tle,
+    "OMM JSON": _parse_json,
+    "OMM CSV": _parse_csv,
+    "CCSDS OMM (KVN)": _parse_omm_kvn,
+    "XML (CCSDS OMM)": _parse_omm_xml,
+    "CCSDS OEM (KVN)": _parse_oem_kvn,
+    "XML (CCSDS OEM)": _parse_oem_xml,
+    "AZ/EL JSON": _parse_azel,
+}
 #: The formats ``parse_elements`` reads, by the name ``detect_format`` gives.
-SUPPORTED_FORMATS = ("TLE/3LE", "OMM JSON", "OMM CSV")
+SUPPORTED_FORMATS = tuple(PARSERS)
 
 
 def detect_format(text: str) -> str:
     """The name of the format ``text`` is in, from its first non-blank line:
-    one of ``SUPPORTED_FORMATS``, or a format recognized but not read here
-    ("CCSDS OEM (KVN)", "CCSDS OMM (KVN)", "XML (CCSDS OEM)", "XML (CCSDS
-    OMM)", "XML"), so errors can name it instead of guessing another."""
+    one of ``SUPPORTED_FORMATS``, or "XML" (XML that is neither an OEM nor
+    an OMM), so errors can name it instead of guessing another."""
     stripped = text.lstrip("\ufeff \t\r\n")
+    if stripped.startswith("{") and '"azElSegmentList"' in stripped[:100_000]:
+        return "AZ/EL JSON"
     if stripped.startswith(("[", "{")):
         return "OMM JSON"
     first = stripped.splitlines()[0].strip().upper() if stripped else ""
@@ -233,27 +380,31 @@ def detect_format(text: str) -> str:
     return "TLE/3LE"
 
 
-def parse_elements(text: str | bytes) -> ParseResult:
-    """Parse any supported element text: TLE/3LE, OMM JSON or OMM CSV
-    (``detect_format``); a format recognized but not supported is one
-    rejection naming it."""
+def parse_elements(
+    text: str | bytes,
+    *,
+    norad_id: int | None = None,
+    stations: Mapping[str, Station] | None = None,
+) -> ParseResult:
+    """Parse any supported ephemeris text (``detect_format`` names it; see
+    ``SUPPORTED_FORMATS``); a format recognized but not read is one
+    rejection naming it and its first line. ``norad_id`` is the satellite
+    of an OEM whose OBJECT_ID is not a NORAD catalogue number (or of an
+    az/el table without ``noradId``); ``stations`` those an az/el table
+    may name."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    stripped = text.lstrip()
     kind = detect_format(text)
-    if kind == "OMM JSON":
-        return parse_omm_json(stripped)
-    if kind == "OMM CSV":
-        return parse_omm_csv(stripped.splitlines())
-    if kind != "TLE/3LE":
-        line_no = text[: len(text) - len(stripped)].count("\n") + 1
-        first = stripped.splitlines()[0].strip()
+    parser = PARSERS.get(kind)
+    if parser is None:
+        line_no = _leading_line(text)
+        first = text.lstrip("\ufeff \t\r\n").splitlines()[0].strip()
         message = (
             f"the upload is {kind} (line {line_no}: {first[:40]!r}), a format not read "
             f"here; send {', '.join(SUPPORTED_FORMATS)}"
         )
         return ParseResult(rejected=[RejectedRecord(line_no, "format", kind, message)])
-    return parse_tle(text.splitlines())
+    return parser(text, ParseOptions(norad_id, stations or {}))
 
 
 def parse_element_set(text: str) -> ElementSet:

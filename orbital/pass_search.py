@@ -26,7 +26,7 @@ from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
-from sgp4.api import SatrecArray
+from sgp4.api import Satrec, SatrecArray
 
 from orbital.geometry import look_angles, teme_to_itrs
 from orbital.pass_refinement import (
@@ -237,7 +237,9 @@ def _propagate_grid(
     """ITRS states ``r_km, v_km_s: (n_sats, n_times, 3)`` on the grid, NaN from
     a satellite's first SGP4 failure on, and the failures as ``(satellite,
     error code, grid index)``. The TEME states are kept for ``ev`` to interpolate."""
-    err, r, v = SatrecArray([ev.satrecs[i] for i in sat_rows.tolist()]).sgp4(jd_whole, jd_utc)
+    err, r, v = _propagate(
+        [ev.satrecs[i] for i in sat_rows.tolist()], np.asarray(jd_whole), np.asarray(jd_utc)
+    )
     failures: list[tuple[int, int, int]] = []
     for row in np.flatnonzero(err.any(axis=1)).tolist():
         k = int(np.argmax(err[row] != 0))
@@ -248,6 +250,23 @@ def _propagate_grid(
     ev.set_grid(sat_rows, r, v, float(grid_s[1] - grid_s[0]))
     r_itrs, v_itrs = teme_to_itrs(r, v, theta, theta_dot)
     return r_itrs, v_itrs, failures
+
+
+def _propagate(
+    satrecs: Sequence[Satrec], jd_whole: FloatArray, jd_utc: FloatArray
+) -> tuple[NDArray[np.uint8], FloatArray, FloatArray]:
+    """``(error, r_teme_km, v_teme_km_s)`` of ``satrecs`` at every time, shaped
+    ``(n_sats, n_times[, 3])``: one ``SatrecArray`` call for SGP4 satellites,
+    each other propagator (an OEM's) on its own."""
+    if all(isinstance(s, Satrec) for s in satrecs):
+        err, r, v = SatrecArray(list(satrecs)).sgp4(jd_whole, jd_utc)
+        return err, r, v
+    parts = [s.sgp4_array(jd_whole, jd_utc) for s in satrecs]
+    return (
+        np.stack([p[0] for p in parts]).astype(np.uint8),
+        np.stack([p[1] for p in parts]),
+        np.stack([p[2] for p in parts]),
+    )
 
 
 def _station_brackets(

@@ -40,6 +40,7 @@ from sgp4.api import SGP4_ERRORS, Satrec
 
 from orbital.elements import ElementSet
 from orbital.errors import OrbitalError
+from orbital.oem import OUTSIDE_SPAN_ERROR
 from orbital.pass_refinement import Evaluator
 from orbital.pass_search import ChunkPasses, search_chunk
 from orbital.stations import Station
@@ -219,20 +220,32 @@ def _quantize_step(step_s: float) -> float:
     return float(max(MIN_STEP_S, 5.0 * math.floor(step_s / 5.0)))
 
 
-def coarse_grids(satrecs: Sequence[Satrec], duration_s: float) -> list[tuple[IntArray, FloatArray]]:
+def coarse_grids(
+    satrecs: Sequence[Satrec],
+    duration_s: float,
+    spans_s: Sequence[tuple[float, float] | None] | None = None,
+) -> list[tuple[IntArray, FloatArray]]:
     """The search's coarse grids: ``[(satellite indices, grid offsets in s), ...]``.
 
     Satellites share a grid when their (quantized) :func:`coarse_step_s` is
-    the same; each grid spans ``[0, duration_s]`` inclusive.
+    the same; each grid spans ``[0, duration_s]`` inclusive. A satellite with
+    a span in ``spans_s`` (an OEM: the part of the range it covers) gets a
+    grid of its own over that span only.
     """
+    spans = list(spans_s) if spans_s is not None else [None] * len(satrecs)
     steps = np.array(
         [_quantize_step(coarse_step_s(float(s.no_kozai), float(s.ecco))) for s in satrecs]
     )
+    shared = np.array([span is None for span in spans], dtype=bool)
     out = []
-    for step in np.unique(steps).tolist():
-        members = np.flatnonzero(steps == step)
+    for step in np.unique(steps[shared]).tolist():
+        members = np.flatnonzero((steps == step) & shared)
         n_steps = max(2, math.ceil(duration_s / step))
         out.append((members.astype(np.int64), np.linspace(0.0, duration_s, n_steps + 1)))
+    for i, span in enumerate(spans):
+        if span is not None and span[1] - span[0] >= _MIN_SPAN_S:
+            n_steps = max(2, math.ceil((span[1] - span[0]) / steps[i]))
+            out.append((np.array([i], dtype=np.int64), np.linspace(span[0], span[1], n_steps + 1)))
     return out
 
 
@@ -267,9 +280,11 @@ def predict_passes(
     warnings = _epoch_age_warnings(elements, start, end)
     result_failures: list[PropagationFailure] = []
     satrecs = [e.satrec() for e in elements]
+    spans_s, span_warnings = _usable_spans(elements, epoch, duration_s)
+    warnings.extend(span_warnings)
     ev = Evaluator(satrecs, stations, epoch)
     chunks: list[ChunkPasses] = []
-    for members, grid in coarse_grids(satrecs, duration_s):
+    for members, grid in coarse_grids(satrecs, duration_s, spans_s):
         jd = epoch.julian(grid)
         theta, theta_dot = jd.gmst_rad()
         per_chunk = max(1, max_chunk_samples // grid.shape[0])
@@ -314,12 +329,52 @@ def _checked_request(
     return start, end, stations
 
 
+#: Spans shorter than this are not searched (no pass fits in a second).
+_MIN_SPAN_S = 1.0
+
+
+def _usable_spans(
+    elements: Sequence[ElementSet], epoch: Epoch, duration_s: float
+) -> tuple[list[tuple[float, float] | None], list[str]]:
+    """Per element set, the offsets of the range it covers (None: all of it,
+    mean elements) and a warning for each that covers only part of the
+    range; one covering none of it gets the empty span ``(0, 0)`` and is skipped."""
+    spans: list[tuple[float, float] | None] = []
+    warnings: list[str] = []
+    for e in elements:
+        usable = e.usable_span
+        if usable is None:
+            spans.append(None)
+            continue
+        lo = max(0.0, epoch.offset_of(usable[0]))
+        hi = min(duration_s, epoch.offset_of(usable[1]))
+        if lo <= 0.0 and hi >= duration_s:
+            spans.append((0.0, duration_s))
+            continue
+        covered = f"{usable[0].isoformat()}..{usable[1].isoformat()}"
+        if hi - lo < _MIN_SPAN_S:
+            spans.append((0.0, 0.0))
+            warnings.append(
+                f"{_label(e)} ({e.norad_id}): its ephemeris covers {covered}, none of the "
+                "requested range: no passes predicted; upload one covering it"
+            )
+        else:
+            spans.append((lo, hi))
+            warnings.append(
+                f"{_label(e)} ({e.norad_id}): its ephemeris covers only {covered}; passes "
+                "are predicted within it (clipped passes are flagged truncated)"
+            )
+    return spans, warnings
+
+
 def _epoch_age_warnings(
     elements: Sequence[ElementSet], start: datetime, end: datetime
 ) -> list[str]:
     """One warning per element set used far from its epoch."""
     warnings: list[str] = []
     for e in elements:
+        if e.usable_span is not None:
+            continue  # an ephemeris with a span: used only inside it
         age = max(abs(e.age_days(start)), abs(e.age_days(end)))
         if age > EPOCH_WARNING_DAYS:
             warnings.append(
@@ -335,9 +390,19 @@ def _propagation_failure(e: ElementSet, code: int, epoch: Epoch, at_s: float) ->
         norad_id=e.norad_id,
         satellite=_label(e),
         error_code=code,
-        message=SGP4_ERRORS.get(code, f"SGP4 error {code}"),
+        message=_error_message(e, code),
         at=epoch.to_datetime(at_s),
     )
+
+
+def _error_message(e: ElementSet, code: int) -> str:
+    usable = e.usable_span
+    if code == OUTSIDE_SPAN_ERROR and usable is not None:
+        return (
+            f"outside the ephemeris's usable span {usable[0].isoformat()}.."
+            f"{usable[1].isoformat()} (a gap between its segments)"
+        )
+    return SGP4_ERRORS.get(code, f"SGP4 error {code}")
 
 
 def _table(

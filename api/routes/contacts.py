@@ -81,6 +81,7 @@ def reserve_contact(
             policy=ctx.policy,
             events=ctx.events,
             satellite=satellite,
+            ephemeris_id=body.ephemeris_id,
         )
     except BookingConflictError as exc:
         return _conflict(exc)

@@ -1,7 +1,9 @@
-"""Satellites of a tenant and their ephemerides (TLE/3LE text or OMM JSON)."""
+"""Satellites of a tenant and their ephemerides: TLE/3LE, OMM (JSON, CSV,
+KVN, XML) and CCSDS OEM (KVN, XML), the format detected and named."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -18,9 +20,19 @@ from api.errors import problem
 from api.limits import run_expensive
 from api.routes._responses import EXPENSIVE_429, problems
 from api.routing import api_router
+from api.schemas import Timestamp
 from groundstation import ephemerides, inventory
+from groundstation.models import Ephemeris
 
 router = api_router(tags=["satellites"])
+
+
+def _public(e: Ephemeris, now: datetime) -> schemas.EphemerisPublic:
+    out = schemas.EphemerisPublic.model_validate(e)
+    out.status = ephemerides.ephemeris_status(e, now=now)  # type: ignore[assignment]
+    return out
+
+
 NoradPath = Annotated[int, Path(gt=0, lt=1_000_000_000, description="NORAD id")]
 
 _404 = problems(_404="no such satellite (or another tenant's)")
@@ -104,7 +116,7 @@ def list_ephemerides(
     rows = ephemerides.list_ephemerides(session, satellite_id=satellite.id)
     in_force = ephemerides.ephemeris_in_force(session, satellite_id=satellite.id, now=now)
     out = schemas.EphemeridesPublic(
-        data=[schemas.EphemerisPublic.model_validate(e) for e in rows],
+        data=[_public(e, now) for e in rows],
         count=len(rows),
         in_force_id=in_force.id if in_force is not None else None,
     )
@@ -125,8 +137,7 @@ def ephemeris_in_force(
         raise HTTPException(
             404, f"satellite NORAD {norad_id} has no enabled, unexpired ephemeris; upload one"
         )
-    out = schemas.EphemerisPublic.model_validate(in_force)
-    return out
+    return _public(in_force, now)
 
 
 @router.post(
@@ -148,15 +159,67 @@ async def upload_ephemerides(
     principal: OperatorDep,
     priority: Annotated[int, Query(ge=-1000, le=1000)] = 0,
     source: Annotated[str, Query(max_length=120)] = "api",
+    enabled: bool = True,
+    expires_at: Timestamp | None = None,
 ) -> schemas.EphemerisUploadReport | JSONResponse:
-    """TLE/3LE text or OMM JSON (`text/plain` or `application/json` body) for this
-    satellite; each record is reported as accepted or rejected with the reason.
-    Records of other satellites are rejected."""
+    """An ephemeris of this satellite (`text/plain` or `application/json`
+    body): TLE/3LE, OMM (JSON, CSV, KVN, XML) or a CCSDS OEM (KVN or XML;
+    its OBJECT_ID may be an international designator here). Each record is
+    reported as accepted or rejected with the reason; records of other
+    satellites are rejected. An OEM is in force until the end of its usable
+    span at most, and predicts only inside it."""
     text = await _upload_text(request)
+    options = _Options(priority, source, enabled, expires_at)
     # Re-predicts the satellite's bookings: an expensive request.
     return await run_expensive(
-        ctx, principal, _upload, session, ctx, now, principal, norad_id, text, priority, source
+        ctx, principal, _upload, session, ctx, now, principal, norad_id, text, options
     )
+
+
+@dataclass(frozen=True)
+class _Options:
+    """The query options of an upload, stored on each of its ephemerides."""
+
+    priority: int
+    source: str
+    enabled: bool
+    expires_at: datetime | None
+
+
+@router.patch(
+    "/satellites/{norad_id}/ephemerides/{ephemeris_id}",
+    response_model=schemas.EphemerisPublic,
+    responses=problems(_404="no such satellite (or another tenant's), or no such ephemeris of it"),
+)
+def update_ephemeris(
+    norad_id: NoradPath,
+    ephemeris_id: Annotated[int, Path(gt=0, lt=2**63)],
+    body: schemas.EphemerisUpdate,
+    session: SessionDep,
+    ctx: CtxDep,
+    now: NowDep,
+    principal: OperatorDep,
+) -> schemas.EphemerisPublic:
+    """Enable or disable a stored ephemeris, change its priority or expiry
+    (AWS UpdateEphemeris); when that changes the one in force, the
+    satellite's SCHEDULED contacts are re-predicted (moved, or failed to
+    schedule with the reason)."""
+    satellite = inventory.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
+    changes = body.model_dump(include=body.model_fields_set)
+    for name in ("enabled", "priority"):
+        if name in changes and changes[name] is None:
+            raise HTTPException(422, f"{name}: null is not a value; leave it out to keep it")
+    ephemerides.update_ephemeris(
+        session,
+        ephemeris_id=ephemeris_id,
+        satellite_id=satellite.id,
+        changes=changes,
+        now=now,
+        events=ctx.events,
+    )
+    row = session.get(Ephemeris, ephemeris_id)
+    assert row is not None
+    return _public(row, now)
 
 
 async def _upload_text(request: Request) -> str:
@@ -170,7 +233,9 @@ async def _upload_text(request: Request) -> str:
             f"body: ephemeris upload is not UTF-8 text (byte {exc.start} is {raw[exc.start]:#04x})",
         ) from None
     if not text.strip():
-        raise HTTPException(422, "body: empty ephemeris upload; send TLE/3LE text or OMM JSON")
+        raise HTTPException(
+            422, "body: empty ephemeris upload; send TLE/3LE, OMM or CCSDS OEM text"
+        )
     return text
 
 
@@ -181,22 +246,21 @@ def _upload(
     principal: Principal,
     norad_id: NoradPath,
     text: str,
-    priority: int,
-    source: str,
+    options: _Options,
 ) -> schemas.EphemerisUploadReport | JSONResponse:
-    from orbital.omm import parse_elements
-
     inventory.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
     result = ephemerides.upload_ephemerides(
         session,
         text=text,
         now=now,
-        source=source,
-        priority=priority,
+        source=options.source,
+        priority=options.priority,
+        enabled=options.enabled,
+        expires_at=options.expires_at,
         norad_ids=[norad_id],
         events=ctx.events,
     )
-    others = sorted({e.norad_id for e in parse_elements(text).elements} - {norad_id})
+    others = sorted(result.parsed_norad_ids - {norad_id})
     rejected = list(result.rejected) + [
         f"NORAD {n}: record is for another satellite than {norad_id}; upload it there"
         for n in others
@@ -204,7 +268,7 @@ def _upload(
     if not result.stored:
         return _nothing_stored(f"no element set of NORAD {norad_id}", result.format, rejected)
     return schemas.EphemerisUploadReport(
-        accepted=[schemas.EphemerisPublic.model_validate(e) for e in result.stored],
+        accepted=[_public(e, now) for e in result.stored],
         rejected=rejected,
         contacts_updated=len(result.events),
         format=result.format,
@@ -215,7 +279,7 @@ def _nothing_stored(what: str, fmt: str, rejected: list[str]) -> JSONResponse:
     return problem(
         422,
         f"{what} was stored from this upload (read as {fmt}): "
-        + (rejected[0] if rejected else "it holds no TLE/3LE or OMM record"),
+        + (rejected[0] if rejected else "it holds no TLE/3LE, OMM or OEM record"),
         kind="ephemeris-rejected",
         rejected=rejected,
         format=fmt,
@@ -240,19 +304,23 @@ async def upload_many_ephemerides(
     principal: OperatorDep,
     priority: Annotated[int, Query(ge=-1000, le=1000)] = 0,
     source: Annotated[str, Query(max_length=120)] = "api",
+    enabled: bool = True,
+    expires_at: Timestamp | None = None,
 ) -> schemas.EphemeridesUploadReport | JSONResponse:
-    """A multi-satellite TLE/3LE file (or OMM JSON/CSV, e.g. a CelesTrak group):
-    each record of a satellite this key sees is stored (with `priority` and
-    `source`); a record of a satellite not registered, or another tenant's,
+    """A multi-satellite TLE/3LE file, OMM (JSON, CSV, KVN, XML: e.g. a
+    CelesTrak group) or CCSDS OEM (KVN, XML; OBJECT_ID the NORAD id): each
+    record of a satellite this key sees is stored (with `priority`,
+    `source`, `enabled` and `expires_at`); a record of a satellite not registered, or another tenant's,
     is rejected in the same words, as is a malformed one; the others are
     stored all the same. The answer: per satellite, what was stored, its
     ephemeris in force and how many contacts the change re-predicted. 201
-    when any record was stored, else 422 listing every rejection. A format
-    recognized but not read (CCSDS OEM, OMM KVN/XML) is 422 naming it."""
+    when any record was stored, else 422 listing every rejection, naming the
+    format it was read as (and the line of each error)."""
     text = await _upload_text(request)
+    options = _Options(priority, source, enabled, expires_at)
     # Re-predicts the bookings of every satellite: an expensive request.
     return await run_expensive(
-        ctx, principal, _upload_many, session, ctx, now, principal, text, priority, source
+        ctx, principal, _upload_many, session, ctx, now, principal, text, options
     )
 
 
@@ -262,15 +330,16 @@ def _upload_many(
     now: datetime,
     principal: Principal,
     text: str,
-    priority: int,
-    source: str,
+    options: _Options,
 ) -> schemas.EphemeridesUploadReport | JSONResponse:
     result = ephemerides.upload_ephemerides(
         session,
         text=text,
         now=now,
-        source=source,
-        priority=priority,
+        source=options.source,
+        priority=options.priority,
+        enabled=options.enabled,
+        expires_at=options.expires_at,
         tenants=principal.tenants(),
         events=ctx.events,
     )
@@ -282,11 +351,7 @@ def _upload_many(
         satellites.append(
             schemas.SatelliteUploadResult(
                 norad_id=norad_id,
-                accepted=[
-                    schemas.EphemerisPublic.model_validate(e)
-                    for e in result.stored
-                    if e.satellite_id == satellite_id
-                ],
+                accepted=[_public(e, now) for e in result.stored if e.satellite_id == satellite_id],
                 in_force_id=None if in_force is None else in_force.id,
                 contacts_updated=result.contacts_updated.get(satellite_id, 0),
             )

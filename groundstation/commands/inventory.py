@@ -138,7 +138,9 @@ def _register_profiles(subparsers: Any) -> None:
 
 
 def _register_ephemerides(subparsers: Any) -> None:
-    ephemeris = subparsers.add_parser("ephemeris", help="element sets (TLE/3LE/OMM)")
+    ephemeris = subparsers.add_parser(
+        "ephemeris", help="ephemerides (TLE/3LE, OMM, CCSDS OEM, az/el tables)"
+    )
     ep = ephemeris.add_subparsers(dest="action", required=True)
     p = ep.add_parser("upload", help="store element sets of registered satellites")
     p.add_argument("file", type=Path)
@@ -316,7 +318,7 @@ def _ephemeris_upload(args: argparse.Namespace, ctx: Context) -> int:
             norad_ids=args.norad_id,
         )
     if not result.stored:  # nothing was written
-        reasons = "; ".join(result.rejected[:3]) or "it holds no TLE, 3LE or OMM element set"
+        reasons = "; ".join(result.rejected[:3]) or "it holds no TLE, 3LE, OMM, OEM or az/el record"
         more = f" (and {len(result.rejected) - 3} more)" if len(result.rejected) > 3 else ""
         raise ValidationError(f"no element set of {str(args.file)!r} was stored: {reasons}{more}")
     print(f"stored {len(result.stored)} element sets, {len(result.rejected)} not stored")

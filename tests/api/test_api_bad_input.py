@@ -84,6 +84,7 @@ class Setup:
     window_id: int = 0
     running_id: str = ""  # a contact in PREPASS (stop)
     webhook_id: str = ""
+    ephemeris_id: int = 0  # NOAA 19's ephemeris in force
 
 
 def _in(days: float) -> str:
@@ -174,6 +175,11 @@ VALID: dict[str, Callable[[Setup, int], Request]] = {
         raw=_noaa19_tle(),
         content_type="text/plain",
         query={"priority": "1", "source": "bad-input"},
+    ),
+    "PATCH /satellites/{norad_id}/ephemerides/{ephemeris_id}": lambda s, i: Request(
+        "acme",
+        {"norad_id": str(NOAA19), "ephemeris_id": str(s.ephemeris_id)},
+        body={"priority": 0, "enabled": True},
     ),
     "POST /ephemerides": lambda s, i: Request(
         "acme",
@@ -293,6 +299,9 @@ def _prepare(world: World) -> Setup:
         window.json()["id"],
         running.json()["id"],
         hook.json()["id"],
+        world.client.get(
+            f"/satellites/{NOAA19}/ephemerides/in-force", headers=world.as_("acme")
+        ).json()["id"],
     )
 
 

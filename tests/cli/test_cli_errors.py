@@ -43,6 +43,7 @@ def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "CCSDS_OEM_VERS = 2.0\nMETA_START\nOBJECT_NAME = X\nMETA_STOP\n"
         "2023-07-04T18:00:00 1000.0 2000.0 6500.0 1.0 2.0 3.0\n"
     )
+    (tmp_path / "page.xml").write_text("<html>\n")
     (tmp_path / "requests.yaml").write_text("- {norad_id: abc}\n")
     return tmp_path
 
@@ -82,7 +83,9 @@ CASES: list[tuple[str, list[str], str]] = [
     ("garbage TLE", ["ephemeris", "upload", "{d}/garbage.tle"],
      "no element set of '{d}/garbage.tle' was stored"),
     ("OEM file", ["ephemeris", "upload", "{d}/orbit.oem"],
-     "the upload is CCSDS OEM (KVN) (line 1: 'CCSDS_OEM_VERS = 2.0'), a format not read here"),
+     "OEM segment at line 2 has no OBJECT_ID in its metadata"),
+    ("XML not an ephemeris", ["ephemeris", "upload", "{d}/page.xml"],
+     "the upload is XML (line 1: '<html>'), a format not read here"),
     ("TLE is a directory", ["ephemeris", "upload", "{d}/adir"], "'{d}/adir' is a directory"),
     ("requests not numbers", ["plan", "{d}/requests.yaml", "--profile", "p", *START,
                               "--end", "2023-07-05T00:00:00Z"], "norad_id 'abc' is not a number"),

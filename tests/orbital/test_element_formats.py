@@ -24,9 +24,100 @@ def test_the_format_of_an_upload_is_detected(text: str, kind: str) -> None:
     assert detect_format(text) == kind
 
 
-def test_an_unsupported_format_is_one_rejection_naming_it_and_its_line() -> None:
+def test_an_oem_is_read_as_an_oem_and_its_errors_name_it_and_the_line() -> None:
     result = parse_elements("\n\nCCSDS_OEM_VERS = 2.0\nMETA_START\n")
     assert result.elements == []
     (rejected,) = result.rejected
-    assert (rejected.line_no, rejected.field, rejected.value) == (3, "format", "CCSDS OEM (KVN)")
-    assert "CCSDS OEM (KVN)" in rejected.message and "TLE/3LE" in rejected.message
+    assert (rejected.line_no, rejected.field) == (4, "OBJECT_NAME")
+    assert rejected.message == "OEM segment at line 4 has no OBJECT_NAME in its metadata"
+
+
+def test_an_unsupported_format_is_one_rejection_naming_it_and_its_line() -> None:
+    result = parse_elements("\n\n<html>\n")
+    assert result.elements == []
+    (rejected,) = result.rejected
+    assert (rejected.line_no, rejected.field, rejected.value) == (3, "format", "XML")
+    assert "the upload is XML (line 3: '<html>')" in rejected.message
+    assert "TLE/3LE" in rejected.message
+
+
+OMM_KVN = """CCSDS_OMM_VERS = 2.0
+CREATION_DATE = 2023-07-04T17:00:00
+ORIGINATOR = 18 SPCS
+META_START
+OBJECT_NAME = NOAA 19
+OBJECT_ID = 2009-005A
+CENTER_NAME = EARTH
+REF_FRAME = TEME
+TIME_SYSTEM = UTC
+MEAN_ELEMENT_THEORY = SGP4
+META_STOP
+COMMENT the elements of the NOAA 19 TLE below
+EPOCH = 2023-07-04T16:11:18.962592
+MEAN_MOTION = 14.12780756 [rev/day]
+ECCENTRICITY = .0013750
+INCLINATION = 99.0983 [deg]
+RA_OF_ASC_NODE = 231.8800 [deg]
+ARG_OF_PERICENTER = 189.5465 [deg]
+MEAN_ANOMALY = 170.5447 [deg]
+EPHEMERIS_TYPE = 0
+CLASSIFICATION_TYPE = U
+NORAD_CAT_ID = 33591
+ELEMENT_SET_NO = 999
+REV_AT_EPOCH = 74241
+BSTAR = .12938E-3 [1/ER]
+MEAN_MOTION_DOT = .194E-5 [rev/day**2]
+MEAN_MOTION_DDOT = 0 [rev/day**3]
+"""
+NOAA19_TLE = """NOAA 19
+1 33591U 09005A   23185.67452503  .00000194  00000+0  12938-3 0  9995
+2 33591  99.0983 231.8800 0013750 189.5465 170.5447 14.12780756742414
+"""
+
+
+def _omm_xml(kvn: str) -> str:
+    fields = [line.split("=", 1) for line in kvn.splitlines()[12:]]
+    data = "".join(f"<{k.strip()}>{v.split('[')[0].strip()}</{k.strip()}>" for k, v in fields)
+    message = (
+        '<omm id="CCSDS_OMM_VERS" version="2.0"><header/><body><segment><metadata>'
+        "<OBJECT_NAME>NOAA 19</OBJECT_NAME><OBJECT_ID>2009-005A</OBJECT_ID><MEAN_ELEMENT_THEORY>SGP4</MEAN_ELEMENT_THEORY>"
+        f"</metadata><data><meanElements>{data}</meanElements></data></segment></body></omm>"
+    )
+    return f'<?xml version="1.0"?>\n<ndm>{message}{message.replace("33591", "33592")}</ndm>'
+
+
+def _position_km(text: str) -> tuple[float, ...]:
+    (element,) = parse_elements(text).elements
+    err, r, _ = element.satrec().sgp4(2460130.5, 0.25)
+    assert err == 0
+    return tuple(r)
+
+
+def test_omm_kvn_and_xml_give_the_elements_of_the_tle() -> None:
+    assert detect_format(OMM_KVN) == "CCSDS OMM (KVN)"
+    assert detect_format(_omm_xml(OMM_KVN)) == "XML (CCSDS OMM)"
+    expected = _position_km(NOAA19_TLE)
+    assert _position_km(OMM_KVN) == pytest.approx(expected, abs=1e-6)
+    result = parse_elements(_omm_xml(OMM_KVN))
+    assert [e.norad_id for e in result.elements] == [33591, 33592] and not result.rejected
+    err, r, _ = result.elements[0].satrec().sgp4(2460130.5, 0.25)
+    assert tuple(r) == pytest.approx(expected, abs=1e-6)
+
+
+def test_omm_kvn_errors_name_the_field_and_the_line() -> None:
+    bad = OMM_KVN.replace("ECCENTRICITY = .0013750", "ECCENTRICITY = 1.5")
+    (rejected,) = parse_elements(bad).rejected
+    assert (
+        rejected.message
+        == "OMM KVN line 1 (NORAD 33591) field ECCENTRICITY 1.5 is outside 0..0.999999"
+    )
+    other = OMM_KVN.replace("MEAN_ELEMENT_THEORY = SGP4", "MEAN_ELEMENT_THEORY = DSST")
+    (rejected,) = parse_elements(other).rejected
+    assert "MEAN_ELEMENT_THEORY 'DSST' is not read here" in rejected.message
+    missing = OMM_KVN.replace("MEAN_MOTION = 14.12780756 [rev/day]\n", "")
+    assert "is missing field MEAN_MOTION" in parse_elements(missing).rejected[0].message
+
+
+def test_broken_omm_xml_is_named_with_its_line() -> None:
+    (rejected,) = parse_elements('<?xml version="1.0"?>\n<omm>\n<body>\n</omm>').rejected
+    assert rejected.line_no == 4 and rejected.message.startswith("OMM XML is not well-formed")
