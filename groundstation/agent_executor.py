@@ -34,9 +34,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation.agents import agent_status, frames_after, published_meta
 from groundstation.clock import Clock, iso_utc
-from groundstation.contact_datasets import accept_dataset
+from groundstation.contact_datasets import accept_dataset_with
 from groundstation.executor import ContactExecutionError, ContactExecutor, ContactRun
 from groundstation.models import AgentFrame, AgentReport
+from groundstation.vetting import PassQuality
 from ingest.catalog import CatalogService
 from ingest.dataset import DatasetInfo, DatasetWriter
 from ingest.h5frames import ContactAttrs
@@ -207,7 +208,7 @@ class AgentExecutor:
             writer.add_product_bytes(
                 "agent.json", json.dumps(summary, indent=2, sort_keys=True).encode()
             )
-            entry = writer.commit(guard=accept_dataset)
+            entry = writer.commit(guard=accept_dataset_with(_quality(frames, report)))
         except BaseException as exc:
             try:
                 writer.abort(str(exc) or type(exc).__name__)
@@ -217,6 +218,18 @@ class AgentExecutor:
                 raise
             raise ContactExecutionError(f"dataset of the agent's frames: {exc}") from exc
         return entry.id
+
+
+def _quality(frames: list[_Uploaded], report: _Report) -> PassQuality:
+    """What the station measured: the frames it decoded (uploaded) out of
+    every frame its receiver found (``frames_total``), its Es/N0 estimate."""
+    esn0 = report.summary.get("esn0_db")
+    total = report.frames_total
+    return PassQuality(
+        frames_ok=len(frames),
+        frames_expected=total if total >= len(frames) else None,
+        esn0_db=float(esn0) if isinstance(esn0, int | float) else None,
+    )
 
 
 @dataclass(frozen=True)

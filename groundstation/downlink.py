@@ -49,7 +49,7 @@ from dsp.simulate import esn0_db_for
 from dsp.transmitter import Transmitter
 from groundstation.capacity import PassCapacity
 from groundstation.clock import Clock
-from groundstation.contact_datasets import accept_dataset
+from groundstation.contact_datasets import accept_dataset_with
 from groundstation.errors import NotFoundError
 from groundstation.executor import ContactExecutionError, ContactRun, ContactStopped
 from groundstation.models import GroundStation
@@ -63,6 +63,7 @@ from groundstation.payload import (
 from groundstation.prediction import element_set_from_text, orbital_station
 from groundstation.profile_settings import CATALOGUE_FRAMING, DEFAULT_FRAMING, DemodSettings
 from groundstation.satellites import SatelliteSpecError, builtin_catalogue, catalogue_transmitter
+from groundstation.vetting import PassQuality
 from ingest.bands import row_times_unix_s, write_bands_h5
 from ingest.catalog import CatalogService
 from ingest.dataset import DatasetInfo, DatasetWriter, render_key_template
@@ -438,7 +439,10 @@ class DownlinkExecutor:
         _add_quicklooks(writer, looks, frames, receiver)
         add_georeferenced_products(writer, frames.ok, downlink.swath, receiver.image_fecf)
         self._pause(run, "before-commit")
-        entry = writer.commit(guard=accept_dataset)
+        quality = PassQuality(
+            frames_ok=len(frames.ok), frames_expected=downlink.n_frames, esn0_db=esn0_db
+        )
+        entry = writer.commit(guard=accept_dataset_with(quality))
         self._pause(run, "after-ready")
         prefix = writer.info.key_prefix
         return DownlinkResult(

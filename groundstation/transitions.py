@@ -9,6 +9,13 @@ from sqlalchemy.orm import Session
 from groundstation.events import ContactEvent
 from groundstation.models import Contact, ContactTransition
 from groundstation.states import ContactState, check_transition
+from groundstation.vetting import (
+    Verdict,
+    VerdictSource,
+    auto_verdict,
+    stamp,
+    verdict_event_reason,
+)
 
 
 def apply_transition(
@@ -21,13 +28,21 @@ def apply_transition(
     instance_id: str = "",
 ) -> ContactEvent:
     """Move ``contact`` to ``new_state`` inside the caller's transaction and
-    return the event to publish once the transaction has committed."""
+    return the event to publish once the transaction has committed. An end
+    that is vetted (COMPLETED with a measured quality, FAILED,
+    PROVIDER_FAILED) gives the contact its automatic verdict on the same
+    row and event (``groundstation.vetting``)."""
     old_state = contact.state
     check_transition(contact.id, old_state, new_state)
     contact.state = new_state.value
     contact.state_reason = reason
     contact.updated_at = at
     contact.version = (contact.version or 0) + 1
+    verdict, source = None, None
+    judged = auto_verdict(contact, new_state.value)
+    if judged is not None:
+        verdict, source = judged[0].value, VerdictSource.AUTO.value
+        stamp(contact, judged[0], VerdictSource.AUTO, at=at, reason=judged[1], by="")
     session.add(
         ContactTransition(
             contact=contact,
@@ -36,9 +51,47 @@ def apply_transition(
             at=at,
             reason=reason,
             instance_id=instance_id,
+            verdict=verdict,
+            verdict_source=source,
         )
     )
-    return ContactEvent(contact.id, old_state, new_state.value, at, reason)
+    return ContactEvent(contact.id, old_state, new_state.value, at, reason, verdict, source)
+
+
+def record_verdict(
+    session: Session,
+    contact: Contact,
+    verdict: Verdict,
+    source: VerdictSource,
+    *,
+    at: datetime,
+    reason: str,
+    by: str,
+    instance_id: str = "",
+) -> ContactEvent:
+    """Give ``contact`` ``verdict`` on its own (an operator's): its verdict
+    columns, a history row with ``old_state == new_state`` carrying the
+    verdict, one more version; inside the caller's transaction. Returns the
+    event to publish once it has committed."""
+    stamp(contact, verdict, source, at=at, reason=reason, by=by)
+    contact.updated_at = at
+    contact.version = (contact.version or 0) + 1
+    line = verdict_event_reason(verdict, source, by, reason)
+    session.add(
+        ContactTransition(
+            contact=contact,
+            old_state=contact.state,
+            new_state=contact.state,
+            at=at,
+            reason=line,
+            instance_id=instance_id,
+            verdict=verdict.value,
+            verdict_source=source.value,
+        )
+    )
+    return ContactEvent(
+        contact.id, contact.state, contact.state, at, line, verdict.value, source.value
+    )
 
 
 def record_window_update(

@@ -195,6 +195,7 @@ VALID: dict[str, Callable[[Setup, int], Request]] = {
             "decode": {},
             "kafka_topic": "t",
             "dataset_options": {"record_iq": False},
+            "vetting": {},
         },
     ),
     "PATCH /mission-profiles/{profile_id}": lambda s, i: Request(

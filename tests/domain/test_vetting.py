@@ -1,0 +1,250 @@
+"""Vetting (issue 15): a contact's verdict from the quality its executor
+measured and the profile's thresholds when it ends, ``failed`` for FAILED and
+PROVIDER_FAILED, an operator's verdict by hand; each on the history row (and
+event) that set it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from groundstation import event_log, inventory
+from groundstation.contact_datasets import accept_dataset
+from groundstation.contacts import contacts_page
+from groundstation.errors import (
+    NotFoundError,
+    ValidationError,
+    VerdictRefusedError,
+    VersionMismatchError,
+)
+from groundstation.events import InMemoryEventSink
+from groundstation.models import Contact, ContactTransition, MissionProfile
+from groundstation.profile_settings import VettingSettings, validate_profile
+from groundstation.states import ContactState
+from groundstation.transitions import apply_transition
+from groundstation.vetting import PassQuality, Verdict, judge, set_verdict
+
+from .helpers import T0, insert_contact, seed_basic
+
+S = ContactState
+DEFAULTS = VettingSettings()
+
+
+def _to_postpass(session: Session, contact: Contact) -> None:
+    for state in (S.PREPASS, S.PASS, S.POSTPASS):
+        apply_transition(session, contact, state, at=T0, reason=state.value)
+    session.commit()
+
+
+# ---------------------------------------------------------------- judge (pure)
+
+
+def test_a_pass_with_42_percent_of_its_frames_is_partial_not_good() -> None:
+    verdict, reason = judge(PassQuality(420, 1000, 8.0), DEFAULTS)
+    assert verdict == Verdict.PARTIAL
+    assert "42 % of frames decoded (420 of 1000)" in reason
+    assert "below 0.9 of frames" in reason
+
+
+def test_verdicts_follow_the_default_thresholds() -> None:
+    assert judge(PassQuality(950, 1000, 8.0), DEFAULTS)[0] == Verdict.GOOD
+    assert judge(PassQuality(900, 1000, 3.0), DEFAULTS)[0] == Verdict.GOOD
+    assert judge(PassQuality(250, 1000, 8.0), DEFAULTS)[0] == Verdict.PARTIAL
+    assert judge(PassQuality(249, 1000, 8.0), DEFAULTS)[0] == Verdict.BAD
+
+
+def test_a_full_pass_below_the_es_n0_threshold_is_partial_naming_it() -> None:
+    verdict, reason = judge(PassQuality(1000, 1000, 1.5), DEFAULTS)
+    assert verdict == Verdict.PARTIAL
+    assert "Es/N0 1.5 dB" in reason and "below 3 dB Es/N0" in reason
+    assert judge(PassQuality(1000, 1000, None), DEFAULTS)[0] == Verdict.PARTIAL
+
+
+def test_profile_thresholds_change_the_verdict() -> None:
+    strict = VettingSettings(good_min_frames_fraction=0.99, partial_min_frames_fraction=0.5)
+    lax = VettingSettings(good_min_frames_fraction=0.4, good_min_esn0_db=None)
+    assert judge(PassQuality(420, 1000, 8.0), strict)[0] == Verdict.BAD
+    assert judge(PassQuality(420, 1000, -2.0), lax)[0] == Verdict.GOOD
+
+
+@pytest.mark.parametrize(
+    ("vetting", "named"),
+    [
+        ({"good_min_frames_fraction": 1.5}, "vetting.good_min_frames_fraction"),
+        ({"partial_min_frames_fraction": -0.1}, "vetting.partial_min_frames_fraction"),
+        ({"good_min_esn0_db": "high"}, "vetting.good_min_esn0_db"),
+        ({"good_frames": 0.9}, "vetting.good_frames: unknown key"),
+        (
+            {"good_min_frames_fraction": 0.5, "partial_min_frames_fraction": 0.6},
+            "partial_min_frames_fraction 0.6 is above good_min_frames_fraction 0.5",
+        ),
+    ],
+)
+def test_bad_vetting_thresholds_are_refused_naming_the_value(
+    vetting: dict[str, object], named: str
+) -> None:
+    with pytest.raises(ValidationError, match="mission profile 'p'") as err:
+        validate_profile("p", {"vetting": vetting})
+    assert named in str(err.value)
+
+
+# ---------------------------------------------------------------- database
+
+
+@pytest.fixture
+def seeded(session: Session) -> dict[str, int]:
+    return seed_basic(session)
+
+
+def test_a_completed_contact_gets_its_verdict_from_the_measured_quality_on_the_event(
+    session: Session, seeded: dict[str, int]
+) -> None:
+    contact = insert_contact(session, satellite_id=seeded["satellite_id"], aos=T0)
+    _to_postpass(session, contact)
+    # The executor's dataset commit keeps what it measured (under the row lock).
+    accept_dataset(session, contact.id, quality=PassQuality(420, 1000, 7.25))
+    session.commit()
+    event = apply_transition(session, contact, S.COMPLETED, at=T0, reason="post-pass ended")
+    session.commit()
+    assert (event.verdict, event.verdict_source) == ("partial", "auto")
+    row = session.get(Contact, contact.id)
+    assert row is not None
+    assert (row.verdict, row.verdict_source, row.frames_ok, row.esn0_db) == (
+        "partial",
+        "auto",
+        420,
+        7.25,
+    )
+    assert "42 % of frames decoded" in row.verdict_reason
+    logged = event_log.events_after(session, event_log.START)
+    assert [(e.event.new_state, e.event.verdict) for e in logged][-1] == ("COMPLETED", "partial")
+
+
+def test_the_profile_thresholds_judge_the_contact(session: Session, seeded: dict[str, int]) -> None:
+    profile = session.get(MissionProfile, "p1")
+    assert profile is not None
+    profile.vetting = {"good_min_frames_fraction": 0.4}
+    session.commit()
+    contact = insert_contact(session, satellite_id=seeded["satellite_id"], aos=T0)
+    _to_postpass(session, contact)
+    accept_dataset(session, contact.id, quality=PassQuality(420, 1000, 7.25))
+    event = apply_transition(session, contact, S.COMPLETED, at=T0, reason="done")
+    session.commit()
+    assert event.verdict == "good"
+
+
+@pytest.mark.parametrize("end", [S.FAILED, S.PROVIDER_FAILED])
+def test_failed_contacts_get_the_failed_verdict(
+    session: Session, seeded: dict[str, int], end: ContactState
+) -> None:
+    contact = insert_contact(session, satellite_id=seeded["satellite_id"], aos=T0)
+    event = apply_transition(session, contact, end, at=T0, reason="antenna fault")
+    session.commit()
+    assert (event.verdict, event.verdict_source) == ("failed", "auto")
+    assert session.scalars(select(Contact.verdict)).one() == "failed"
+
+
+def test_a_completed_contact_without_measured_quality_stays_unvetted(
+    session: Session, seeded: dict[str, int]
+) -> None:
+    contact = insert_contact(session, satellite_id=seeded["satellite_id"], aos=T0)
+    _to_postpass(session, contact)
+    event = apply_transition(session, contact, S.COMPLETED, at=T0, reason="done")
+    session.commit()
+    assert event.verdict is None
+    assert session.scalars(select(Contact.verdict)).one() is None
+
+
+def test_an_operator_sets_the_verdict_with_who_when_and_why_as_an_event(
+    session_factory: sessionmaker[Session], session: Session, seeded: dict[str, int]
+) -> None:
+    contact = insert_contact(
+        session, satellite_id=seeded["satellite_id"], aos=T0, state=S.COMPLETED
+    )
+    version = contact.version
+    sink = InMemoryEventSink()
+    later = T0 + timedelta(hours=1)
+    with session_factory() as s:
+        set_verdict(
+            s,
+            contact_id=contact.id,
+            verdict="bad",
+            reason="image lost to interference",
+            by="key ops",
+            now=later,
+            tenants=["acme"],
+            expected_version=version,
+            events=sink,
+        )
+    with session_factory() as s:
+        row = s.get(Contact, contact.id)
+        assert row is not None
+        assert (row.verdict, row.verdict_source, row.verdict_by) == ("bad", "manual", "key ops")
+        assert row.verdict_reason == "image lost to interference"
+        assert row.verdict_at == later and row.version == version + 1
+        last = s.scalars(select(ContactTransition).order_by(ContactTransition.id.desc())).first()
+        assert last is not None
+        assert (last.old_state, last.new_state, last.verdict) == ("COMPLETED", "COMPLETED", "bad")
+    [event] = sink.events
+    assert (event.verdict, event.verdict_source) == ("bad", "manual")
+    assert "key ops" in event.reason and "image lost to interference" in event.reason
+
+
+def test_an_operator_verdict_is_refused_before_the_contact_ended_or_at_another_version(
+    session_factory: sessionmaker[Session], session: Session, seeded: dict[str, int]
+) -> None:
+    running = insert_contact(session, satellite_id=seeded["satellite_id"], aos=T0, state=S.PASS)
+    done = insert_contact(
+        session,
+        satellite_id=seeded["satellite_id"],
+        aos=T0 + timedelta(hours=2),
+        state=S.COMPLETED,
+    )
+    args = {"verdict": "good", "reason": "ok", "by": "key ops", "now": T0}
+    with session_factory() as s, pytest.raises(VerdictRefusedError, match="is PASS"):
+        set_verdict(s, contact_id=running.id, **args)  # type: ignore[arg-type]
+    with session_factory() as s, pytest.raises(VersionMismatchError, match="version 1"):
+        set_verdict(s, contact_id=done.id, expected_version=7, **args)  # type: ignore[arg-type]
+    with session_factory() as s, pytest.raises(NotFoundError):
+        set_verdict(s, contact_id=done.id, tenants=["other"], **args)  # type: ignore[arg-type]
+    with session_factory() as s, pytest.raises(ValidationError, match="verdict 'meh'"):
+        set_verdict(s, contact_id=done.id, **{**args, "verdict": "meh"})  # type: ignore[arg-type]
+    with session_factory() as s:
+        assert s.scalars(select(Contact.verdict).where(Contact.id == done.id)).one() is None
+
+
+def test_contacts_filter_by_verdict(session: Session, seeded: dict[str, int]) -> None:
+    sat = seeded["satellite_id"]
+    good = insert_contact(session, satellite_id=sat, aos=T0, state=S.COMPLETED)
+    failed = insert_contact(
+        session, satellite_id=sat, aos=T0 + timedelta(hours=1), state=S.SCHEDULED
+    )
+    unvetted = insert_contact(
+        session, satellite_id=sat, aos=T0 + timedelta(hours=2), state=S.COMPLETED
+    )
+    good.verdict = "good"
+    apply_transition(session, failed, S.PROVIDER_FAILED, at=T0, reason="antenna offline")
+    session.commit()
+
+    def ids(verdicts: list[str]) -> set[str]:
+        rows, count, _ = contacts_page(session, verdicts=verdicts)
+        assert count == len(rows)
+        return {r["id"] for r in rows}
+
+    assert ids(["good"]) == {good.id}
+    assert ids(["failed", "good"]) == {good.id, failed.id}
+    assert ids(["none"]) == {unvetted.id}
+    rows, _, _ = contacts_page(session, verdicts=["failed"])
+    assert rows[0]["verdict"] == "failed" and rows[0]["verdict_source"] == "auto"
+    with pytest.raises(ValidationError, match="verdict 'excellent' is not one of"):
+        contacts_page(session, verdicts=["excellent"])
+
+
+def test_a_profile_keeps_its_vetting_thresholds(session: Session) -> None:
+    inventory.add_profile(session, profile_id="strict", vetting={"good_min_frames_fraction": 0.99})
+    profile = session.get(MissionProfile, "strict")
+    assert profile is not None
+    assert profile.vetting == {"good_min_frames_fraction": 0.99}
