@@ -88,8 +88,9 @@ def judge(quality: PassQuality, settings: VettingSettings) -> tuple[Verdict, str
         seen = f"{quality.frames_ok} frames decoded, none expected known"
         fraction = 1.0 if quality.frames_ok > 0 else 0.0
     else:
+        # Rounded down, so a fraction below a threshold never reads as it.
         seen = (
-            f"{fraction * 100:.0f} % of frames decoded "
+            f"{math.floor(fraction * 1000) / 10:g} % of frames decoded "
             f"({quality.frames_ok} of {quality.frames_expected})"
         )
     seen += f", Es/N0 {esn0:.1f} dB" if esn0 is not None else ", Es/N0 not measured"
