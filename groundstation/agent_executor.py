@@ -221,13 +221,13 @@ class AgentExecutor:
 
 
 def _quality(frames: list[_Uploaded], report: _Report) -> PassQuality:
-    """What the station measured: the frames it decoded (uploaded) out of
-    every frame its receiver found (``frames_total``), its Es/N0 estimate."""
+    """What the station measured: the frames that passed their checks out
+    of every frame its receiver found and uploaded (a station cannot know
+    how many the satellite sent), and its Es/N0 estimate."""
     esn0 = report.summary.get("esn0_db")
-    total = report.frames_total
     return PassQuality(
-        frames_ok=len(frames),
-        frames_expected=total if total >= len(frames) else None,
+        frames_ok=sum(f.meta.decoded_ok for f in frames),
+        frames_expected=max(report.frames_total, len(frames)),
         esn0_db=float(esn0) if isinstance(esn0, int | float) else None,
     )
 

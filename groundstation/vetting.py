@@ -66,7 +66,8 @@ VETTABLE_STATES = (S.COMPLETED.value, S.FAILED.value, S.PROVIDER_FAILED.value, S
 class PassQuality:
     """What an executor measured of a pass: frames decoded (CRC/RS good),
     frames expected (sent by the simulated satellite; for a station agent,
-    every frame its receiver found), the receiver's Es/N0 estimate."""
+    every frame its receiver found, good or not), the receiver's Es/N0
+    estimate."""
 
     frames_ok: int
     frames_expected: int | None

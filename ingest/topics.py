@@ -279,6 +279,13 @@ class FrameMeta:
         """The Kafka record key: the satellite's NORAD id."""
         return str(self.norad_id).encode()
 
+    @property
+    def decoded_ok(self) -> bool:
+        """The frame passed its integrity checks: Reed-Solomon did not give
+        up (``rs-corrections`` >= 0) and the CRC, if any, matched (the
+        receiver's ``ok``, ``dsp.receiver``)."""
+        return self.rs_corrections >= 0 and self.crc_ok is not False
+
     def headers(self) -> Headers:
         texts = _adapter(FrameMeta).dump_python(self, mode="json", by_alias=True)
         return [(self.SCHEMA_FIELD, _FRAMES_SCHEMA_B)] + [(n, t.encode()) for n, t in texts.items()]

@@ -103,7 +103,7 @@ def test_concurrent_contacts_complete_or_fail_independently_with_datasets_and_to
     print("vetting:", vetted, measured)
     assert measured[:2] == (result.frames_ok, result.frames_expected)
     assert measured[2] == pytest.approx(result.esn0_db, abs=1e-3)
-    expected = judge(PassQuality(*measured), VettingSettings())
+    expected = judge(PassQuality(result.frames_ok, *measured[1:]), VettingSettings())
     assert vetted == (expected[0].value, "auto", expected[1])
 
     # One log line per contact event: the failure at WARNING with its reason,

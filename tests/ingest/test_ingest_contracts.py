@@ -207,3 +207,10 @@ def test_a_contact_event_with_an_unknown_verdict_is_refused_naming_it() -> None:
     )
     with pytest.raises(ContractError, match="'verdict' is 'meh'"):
         ContactEventMessage.decode(wire)
+
+
+def test_a_frame_is_decoded_ok_when_rs_and_crc_passed() -> None:
+    assert meta(crc=True).decoded_ok and meta(crc=None).decoded_ok
+    assert not meta(crc=False).decoded_ok
+    uncorrectable = FrameMeta("c-1", 25544, "lisbon", "dish-1", T0, 3, 200, -1, None, 1)
+    assert not uncorrectable.decoded_ok
