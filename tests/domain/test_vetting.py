@@ -5,15 +5,19 @@ event) that set it."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation import inventory
 from groundstation.contact_datasets import accept_dataset
 from groundstation.contacts import contacts_page
+from groundstation.db import make_engine, migrate
 from groundstation.errors import (
     NotFoundError,
     ValidationError,
@@ -26,6 +30,7 @@ from groundstation.profile_settings import VettingSettings, validate_profile
 from groundstation.states import ContactState
 from groundstation.transitions import apply_transition
 from groundstation.vetting import PassQuality, Verdict, judge, set_verdict
+from tests.service_env import scratch_database
 
 from .helpers import T0, insert_contact, seed_basic
 
@@ -256,3 +261,79 @@ def test_a_profile_keeps_its_vetting_thresholds(session: Session) -> None:
     profile = session.get(MissionProfile, "strict")
     assert profile is not None
     assert profile.vetting == {"good_min_frames_fraction": 0.99}
+
+
+# ---------------------------------------------------------------- migration 0011a
+
+
+@pytest.mark.parametrize(
+    "engine_name", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_migration_0011a_keeps_rows_unvetted_and_downgrades(
+    engine_name: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    with contextlib.ExitStack() as stack:
+        if engine_name == "sqlite":
+            url = f"sqlite:///{tmp_path / 'gs.db'}"
+        else:
+            base = request.getfixturevalue("postgres_base_url")
+            url = stack.enter_context(scratch_database(base, "vetmig"))
+        engine = make_engine(url)
+        stack.callback(engine.dispose)
+        migrate(engine, "0010c")
+        cid = _contact_at_0010c(engine)
+        migrate(engine)
+        with Session(engine) as session:
+            row = session.get(Contact, cid)
+            assert row is not None
+            assert (row.verdict, row.verdict_reason, row.frames_ok) == (None, "", None)
+            profile = session.get(MissionProfile, "p1")
+            assert profile is not None and profile.vetting == {}
+            # the no-overlap rule survived (no table rebuild): an overlapping booking is refused
+            with pytest.raises(IntegrityError):
+                insert_contact(session, satellite_id=row.satellite_id, aos=T0)
+        _downgrade(engine, "0010c")
+        with engine.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("contacts")}
+        assert "verdict" not in columns and "frames_ok" not in columns
+        migrate(engine)
+
+
+def _contact_at_0010c(engine: Engine) -> str:
+    """A station, antenna, satellite, profile and contact as rows of 0010c
+    (plain SQL: the models have the columns of head)."""
+    json0 = "'{}'"
+    statements = [
+        "INSERT INTO ground_stations (id, name, lat_deg, lon_deg, alt_m, min_elevation_deg, "
+        "horizon_mask) VALUES ('gs1', 'Test', 60, 10, 100, 0, '[]')",
+        "INSERT INTO antennas (id, station_id, bands, min_elevation_deg, max_az_slew_deg_s, "
+        "max_el_slew_deg_s, setup_s, teardown_s, status) VALUES "
+        "('ant1', 'gs1', '[[400000000.0, 450000000.0]]', 0, 10, 10, 30, 30, 'online')",
+        "INSERT INTO satellites (id, norad_id, name, tenant, downlink_freq_hz, "
+        "downlink_bandwidth_hz, modulation, symbol_rate_baud, framing_profile, created_at) "
+        "VALUES (1, 99001, 'TESTSAT', 'acme', 437000000, 0, 'bpsk', 0, '', :t0)",
+        "INSERT INTO mission_profiles (id, min_viable_duration_s, prepass_s, postpass_s, "
+        f"min_elevation_deg, demod, decode, kafka_topic, dataset_options) VALUES "
+        f"('p1', 60, 60, 60, 10, {json0}, {json0}, '', {json0})",
+        "INSERT INTO contacts (id, satellite_id, antenna_id, profile_id, tenant, booked_start, "
+        "booked_end, blocked_start, blocked_end, aos, tca, los, max_elevation_deg, "
+        "ephemeris_epoch, ephemeris_text, state, state_reason, created_at, updated_at) VALUES "
+        "('c-1', 1, 'ant1', 'p1', 'acme', :t0, :t1, :t0, :t1, :t0, :t0, :t1, 45, :t0, '(test)', "
+        "'SCHEDULED', '', :t0, :t0)",
+    ]
+    t0 = T0.replace(tzinfo=None) if engine.dialect.name == "sqlite" else T0
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement), {"t0": t0, "t1": t0 + timedelta(minutes=10)})
+    return "c-1"
+
+
+def _downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", "groundstation:migrations")
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)

@@ -47,11 +47,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("mission_profiles") as batch:
-        batch.drop_column("vetting")
-    with op.batch_alter_table("contact_transitions") as batch:
-        batch.drop_column("verdict_source")
-        batch.drop_column("verdict")
+    # Plain DROP COLUMNs (SQLite >= 3.35): a batch rebuild of a table that
+    # others reference fails on SQLite's foreign keys, and would drop triggers.
+    op.drop_column("mission_profiles", "vetting")
+    op.drop_column("contact_transitions", "verdict_source")
+    op.drop_column("contact_transitions", "verdict")
     op.drop_index("ix_contacts_verdict", table_name="contacts")
     for column in reversed(_contact_columns()):
         op.drop_column("contacts", column.name)
