@@ -9,13 +9,7 @@ from sqlalchemy.orm import Session
 from groundstation.events import ContactEvent
 from groundstation.models import Contact, ContactTransition
 from groundstation.states import ContactState, check_transition
-from groundstation.vetting import (
-    Verdict,
-    VerdictSource,
-    auto_verdict,
-    stamp,
-    verdict_event_reason,
-)
+from groundstation.vetting import VerdictSource, auto_verdict, stamp
 
 
 def apply_transition(
@@ -56,42 +50,6 @@ def apply_transition(
         )
     )
     return ContactEvent(contact.id, old_state, new_state.value, at, reason, verdict, source)
-
-
-def record_verdict(
-    session: Session,
-    contact: Contact,
-    verdict: Verdict,
-    source: VerdictSource,
-    *,
-    at: datetime,
-    reason: str,
-    by: str,
-    instance_id: str = "",
-) -> ContactEvent:
-    """Give ``contact`` ``verdict`` on its own (an operator's): its verdict
-    columns, a history row with ``old_state == new_state`` carrying the
-    verdict, one more version; inside the caller's transaction. Returns the
-    event to publish once it has committed."""
-    stamp(contact, verdict, source, at=at, reason=reason, by=by)
-    contact.updated_at = at
-    contact.version = (contact.version or 0) + 1
-    line = verdict_event_reason(verdict, source, by, reason)
-    session.add(
-        ContactTransition(
-            contact=contact,
-            old_state=contact.state,
-            new_state=contact.state,
-            at=at,
-            reason=line,
-            instance_id=instance_id,
-            verdict=verdict.value,
-            verdict_source=source.value,
-        )
-    )
-    return ContactEvent(
-        contact.id, contact.state, contact.state, at, line, verdict.value, source.value
-    )
 
 
 def record_window_update(

@@ -37,8 +37,8 @@ from groundstation.errors import (
     VerdictRefusedError,
     VersionMismatchError,
 )
-from groundstation.events import EventSink, NullEventSink
-from groundstation.models import Contact
+from groundstation.events import ContactEvent, EventSink, NullEventSink
+from groundstation.models import Contact, ContactTransition
 from groundstation.profile_settings import VettingSettings, profile_document, read_profile
 from groundstation.states import ContactState
 
@@ -181,8 +181,6 @@ def set_verdict(
     when and why, in the history and on the event stream as a verdict
     event (same state); the version goes up by one. ``expected_version``
     (``If-Match``): ``VersionMismatchError`` unless the contact is at it."""
-    from groundstation.transitions import record_verdict
-
     now = require_utc(now, "now")
     chosen = parse_verdict(verdict) if isinstance(verdict, str) else verdict
     contact = session.get(Contact, contact_id, with_for_update=True, populate_existing=True)
@@ -213,6 +211,42 @@ def set_verdict(
     session.commit()
     (events if events is not None else NullEventSink()).publish(event)
     return contact
+
+
+def record_verdict(
+    session: Session,
+    contact: Contact,
+    verdict: Verdict,
+    source: VerdictSource,
+    *,
+    at: datetime,
+    reason: str,
+    by: str,
+    instance_id: str = "",
+) -> ContactEvent:
+    """Give ``contact`` ``verdict`` on its own (an operator's): its verdict
+    columns, a history row with ``old_state == new_state`` carrying the
+    verdict, one more version; inside the caller's transaction. Returns the
+    event to publish once it has committed."""
+    stamp(contact, verdict, source, at=at, reason=reason, by=by)
+    contact.updated_at = at
+    contact.version = (contact.version or 0) + 1
+    line = verdict_event_reason(verdict, source, by, reason)
+    session.add(
+        ContactTransition(
+            contact=contact,
+            old_state=contact.state,
+            new_state=contact.state,
+            at=at,
+            reason=line,
+            instance_id=instance_id,
+            verdict=verdict.value,
+            verdict_source=source.value,
+        )
+    )
+    return ContactEvent(
+        contact.id, contact.state, contact.state, at, line, verdict.value, source.value
+    )
 
 
 def verdict_event_reason(verdict: Verdict, source: VerdictSource, by: str, reason: str) -> str:
