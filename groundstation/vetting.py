@@ -104,11 +104,12 @@ def judge(quality: PassQuality, settings: VettingSettings) -> tuple[Verdict, str
             f" and Es/N0 at least {need_esn0:g} dB" if need_esn0 is not None else ""
         )
     if fraction >= partial_fraction:
-        why = (
-            f"below {need_esn0:g} dB Es/N0"
-            if fraction >= good_fraction
-            else f"below {good_fraction:g} of frames, at least {partial_fraction:g}"
-        )
+        if fraction < good_fraction:
+            why = f"below {good_fraction:g} of frames, at least {partial_fraction:g}"
+        elif esn0 is None:
+            why = f"good needs Es/N0 at least {need_esn0:g} dB, and it was not measured"
+        else:
+            why = f"below {need_esn0:g} dB Es/N0"
         return Verdict.PARTIAL, f"{seen}: {why}"
     return Verdict.BAD, f"{seen}: below {partial_fraction:g} of frames"
 
@@ -124,7 +125,7 @@ def record_quality(contact: Contact, quality: PassQuality) -> None:
     """Keep what the executor measured on the contact's row (inside the
     transaction that makes its dataset ready, ``contact_datasets.accept_dataset``)."""
     contact.frames_ok = int(quality.frames_ok)
-    contact.frames_expected = None if quality.frames_expected is None else quality.frames_expected
+    contact.frames_expected = quality.frames_expected
     esn0 = quality.esn0_db
     contact.esn0_db = None if esn0 is None or not math.isfinite(esn0) else round(float(esn0), 3)
 

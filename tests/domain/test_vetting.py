@@ -72,7 +72,8 @@ def test_a_full_pass_below_the_es_n0_threshold_is_partial_naming_it() -> None:
     verdict, reason = judge(PassQuality(1000, 1000, -1.5), DEFAULTS)
     assert verdict == Verdict.PARTIAL
     assert "Es/N0 -1.5 dB" in reason and "below 0 dB Es/N0" in reason
-    assert judge(PassQuality(1000, 1000, None), DEFAULTS)[0] == Verdict.PARTIAL
+    verdict, reason = judge(PassQuality(1000, 1000, None), DEFAULTS)
+    assert verdict == Verdict.PARTIAL and "Es/N0 at least 0 dB, and it was not measured" in reason
 
 
 def test_profile_thresholds_change_the_verdict() -> None:
