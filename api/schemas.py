@@ -476,10 +476,6 @@ class ContactPublic(BaseModel):
         description="1 when booked, one more at every change (state, window, profile); "
         "the `ETag` of GET and PATCH /contacts/{id}, to send as `If-Match` with a PATCH"
     )
-    simulated: bool = Field(
-        description="true: the pass is worked by the service's RF simulator (no antenna, no "
-        "radio); its frames and dataset are simulated too"
-    )
     verdict: Verdict | None = Field(
         description="good, partial, bad or failed (null: not vetted yet): set when the contact "
         "ends, from the measured quality and the profile's `vetting` thresholds (`failed` for "
@@ -498,6 +494,11 @@ class ContactPublic(BaseModel):
         examples=[1000],
     )
     esn0_db: float | None = Field(description="the receiver's Es/N0 estimate, dB", examples=[6.2])
+
+    simulated: bool = Field(
+        description="true: the pass is worked by the service's RF simulator (no antenna, no "
+        "radio); its frames and dataset are simulated too"
+    )
 
 
 class ContactDetail(ContactPublic):
