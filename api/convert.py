@@ -16,6 +16,7 @@ from groundstation import contacts
 from groundstation.models import Contact, MissionProfile, Satellite
 from groundstation.passes import PassAvailability, PassTable
 from groundstation.profile_settings import downlink_problems, profile_document, read_profile
+from groundstation.vetting import Verdict, VerdictSource
 from ingest.catalog import DatasetEntry
 from ingest.quicklook import quicklook_names, thumbnail_name
 
@@ -60,6 +61,14 @@ def contact_public(c: Contact) -> schemas.ContactPublic:
         created_at=c.created_at,
         simulated=contacts.SIMULATED,
         version=c.version,
+        verdict=None if c.verdict is None else Verdict(c.verdict),
+        verdict_source=None if c.verdict_source is None else VerdictSource(c.verdict_source),
+        verdict_reason=c.verdict_reason or "",
+        verdict_by=c.verdict_by or "",
+        verdict_at=c.verdict_at,
+        frames_ok=c.frames_ok,
+        frames_expected=c.frames_expected,
+        esn0_db=c.esn0_db,
     )
 
 

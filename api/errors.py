@@ -33,6 +33,7 @@ _DOMAIN_STATUS: list[tuple[type[Exception], int, str]] = [
     (gs.CancelRefusedError, 409, "cancel-refused"),
     (gs.UpdateRefusedError, 409, "update-refused"),
     (gs.VersionMismatchError, 412, "version-mismatch"),
+    (gs.VerdictRefusedError, 409, "verdict-refused"),
     (gs.IllegalTransitionError, 409, "illegal-transition"),
     (gs.TenantBucketError, 422, "tenant-bucket"),
     (gs.ValidationError, 422, "validation"),

@@ -30,6 +30,7 @@ from pydantic_core import PydanticUndefined
 from groundstation.clock import require_supported
 from groundstation.errors import ValidationError
 from groundstation.profile_settings import ProfileSettings
+from groundstation.vetting import Verdict, VerdictSource
 
 PositiveHz = Annotated[float, Strict(), Field(gt=0, le=1e12)]
 # Request numbers are JSON numbers only (no booleans, no numeric strings).
@@ -473,6 +474,8 @@ class TransitionPublic(_Public):
     new_state: str
     at: AwareDatetime
     reason: str
+    verdict: Verdict | None = Field(None, description="the verdict this change set, if it set one")
+    verdict_source: VerdictSource | None = None
 
 
 class ContactPublic(BaseModel):
@@ -498,6 +501,25 @@ class ContactPublic(BaseModel):
         description="1 when booked, one more at every change (state, window, profile); "
         "the `ETag` of GET and PATCH /contacts/{id}, to send as `If-Match` with a PATCH"
     )
+    verdict: Verdict | None = Field(
+        description="good, partial, bad or failed (null: not vetted yet): set when the contact "
+        "ends, from the measured quality and the profile's `vetting` thresholds (`failed` for "
+        "FAILED and PROVIDER_FAILED), or by an operator (PUT /contacts/{id}/verdict)"
+    )
+    verdict_source: VerdictSource | None = Field(description="`auto` or `manual`; null: no verdict")
+    verdict_reason: str = Field(description="why: the figures and thresholds, or the operator's")
+    verdict_by: str = Field(description="who set a manual verdict (the API key's name)")
+    verdict_at: AwareDatetime | None = Field(description="when the verdict was set")
+    frames_ok: int | None = Field(
+        description="frames decoded in the pass (null: not measured)", examples=[420]
+    )
+    frames_expected: int | None = Field(
+        description="frames expected in the pass (sent by the simulated satellite; for a "
+        "station agent, every frame its receiver found)",
+        examples=[1000],
+    )
+    esn0_db: float | None = Field(description="the receiver's Es/N0 estimate, dB", examples=[6.2])
+
     simulated: bool = Field(
         description="true: the pass is worked by the service's RF simulator (no antenna, no "
         "radio); its frames and dataset are simulated too"
@@ -522,6 +544,19 @@ class ContactUpdate(_Body):
     profile_id: str | None = Field(None, min_length=1, max_length=80)
     start: Timestamp | None = Field(None, description="new AOS, not before the contact's AOS")
     end: Timestamp | None = Field(None, description="new LOS, not after the contact's LOS")
+
+
+class ContactVerdictSet(_Body):
+    """An operator's verdict on an ended contact (PUT /contacts/{id}/verdict)."""
+
+    # An enum: only its four strings validate (a number or other text is 422).
+    verdict: Verdict = Field(description="good, partial, bad or failed", examples=["partial"])
+    reason: Annotated[str, Strict()] = Field(
+        min_length=1,
+        max_length=500,
+        description="why, for the history and the event",
+        examples=["image half lost to interference; frames kept"],
+    )
 
 
 class ContactCancel(_Body):

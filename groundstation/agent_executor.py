@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation.agents import QUALITY, agent_status, frames_after, published_meta
 from groundstation.clock import Clock, iso_utc
-from groundstation.contact_datasets import accept_dataset
+from groundstation.contact_datasets import accept_dataset_with
 from groundstation.downlink import LinkModel, pass_link_of
 from groundstation.executor import ContactExecutionError, ContactExecutor, ContactRun
 from groundstation.models import AgentFrame, AgentReport, GroundStation
@@ -48,6 +48,7 @@ from groundstation.pass_dataset import (
 )
 from groundstation.prediction import orbital_station
 from groundstation.tenant_buckets import DatasetStores, no_tenant_buckets
+from groundstation.vetting import PassQuality
 from ingest.catalog import CatalogService
 from ingest.objectstore import ObjectStore
 from ingest.publisher import Publisher
@@ -207,7 +208,7 @@ class AgentExecutor:
                 esn0_db=[f.esn0_db for f in frames],
             )
             write_products(writer, run, record, outputs, source_note=note)
-            entry = writer.commit(guard=accept_dataset)
+            entry = writer.commit(guard=accept_dataset_with(_quality(frames, report)))
         except BaseException as exc:
             try:
                 writer.abort(str(exc) or type(exc).__name__)
@@ -217,6 +218,18 @@ class AgentExecutor:
                 raise
             raise ContactExecutionError(f"dataset of the agent's frames: {exc}") from exc
         return entry.id
+
+
+def _quality(frames: list[_Uploaded], report: _Report) -> PassQuality:
+    """What the station measured: the frames that passed their checks out
+    of every frame its receiver found and uploaded (a station cannot know
+    how many the satellite sent), and its Es/N0 estimate."""
+    esn0 = report.summary.get("esn0_db")
+    return PassQuality(
+        frames_ok=sum(f.meta.decoded_ok for f in frames),
+        frames_expected=max(report.frames_total, len(frames)),
+        esn0_db=float(esn0) if isinstance(esn0, int | float) else None,
+    )
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ staging directory (tests, the soak bench).
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from sqlalchemy import select
@@ -27,7 +28,9 @@ from sqlalchemy.orm import Session
 
 from groundstation.models import Contact
 from groundstation.states import ContactState
+from groundstation.vetting import PassQuality, record_quality
 from ingest.catalog import DatasetRow
+from ingest.dataset import PublishGuard
 from ingest.errors import PublishRefusedError
 from ingest.objectstore import ObjectStore
 
@@ -37,10 +40,14 @@ S = ContactState
 DATASET_STATES = (S.PASS.value, S.POSTPASS.value, S.CANCELLING.value)
 
 
-def accept_dataset(session: Session, contact_id: str) -> None:
+def accept_dataset(
+    session: Session, contact_id: str, *, quality: PassQuality | None = None
+) -> None:
     """Inside the transaction that makes ``contact_id``'s dataset ready:
     lock the contact's row (waiting for it) and refuse unless the contact is
-    still in PASS or POSTPASS (``PublishRefusedError`` naming its state)."""
+    still in PASS or POSTPASS (``PublishRefusedError`` naming its state);
+    keep the pass ``quality`` the executor measured on the contact (its
+    verdict is judged from it when it completes, ``groundstation.vetting``)."""
     contact = session.scalar(
         select(Contact)
         .where(Contact.id == contact_id)
@@ -54,6 +61,13 @@ def accept_dataset(session: Session, contact_id: str) -> None:
             f"contact {contact_id} is {contact.state} ({contact.state_reason}); "
             "its dataset is not published"
         )
+    if quality is not None:
+        record_quality(contact, quality)
+
+
+def accept_dataset_with(quality: PassQuality) -> PublishGuard:
+    """``accept_dataset`` as a guard that also keeps ``quality`` on the contact."""
+    return functools.partial(accept_dataset, quality=quality)
 
 
 def dataset_state(session: Session, contact_id: str) -> tuple[str, str] | None:

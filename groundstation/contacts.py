@@ -24,6 +24,7 @@ from groundstation.errors import NotFoundError, ValidationError
 from groundstation.models import Antenna, Contact, Satellite
 from groundstation.prediction import element_set_from_text, orbital_station
 from groundstation.states import ContactState
+from groundstation.vetting import parse_verdict
 
 if TYPE_CHECKING:
     import numpy as np
@@ -64,11 +65,13 @@ def _contact_filters(
     end: datetime | None,
     profile_id: str | None = None,
     antenna_id: str | None = None,
+    verdicts: Sequence[str] | None = None,
 ) -> tuple[tuple[str, ...], dict[str, Any]]:
     """The filters given (names, in a fixed order: the shape of the query)
     and their values, checked. An unknown satellite, station, antenna or
     profile matches nothing (an empty page, as for another tenant's); an
-    unknown state is a ``ValidationError``."""
+    unknown state or verdict is a ``ValidationError``; the verdict
+    ``none`` matches contacts not vetted yet."""
     values: dict[str, Any] = {}
     if tenants is not None:
         values["tenants"] = list(tenants)
@@ -79,19 +82,27 @@ def _contact_filters(
                 f"state {bad[0]!r} is not a contact state; one of {', '.join(ContactState)}"
             )
         values["states"] = list(states)
-    if norad_id is not None:
-        values["norad_id"] = norad_id
-    if station_id is not None:
-        values["station_id"] = station_id
-    if antenna_id is not None:
-        values["antenna_id"] = antenna_id
-    if profile_id is not None:
-        values["profile_id"] = profile_id
+    ids = {
+        "norad_id": norad_id,
+        "station_id": station_id,
+        "antenna_id": antenna_id,
+        "profile_id": profile_id,
+    }
+    values.update((name, value) for name, value in ids.items() if value is not None)
+    if verdicts:
+        values.update(_verdict_filter(verdicts))
     if start is not None:
         values["start"] = require_utc(start, "start")
     if end is not None:
         values["end"] = require_utc(end, "end")
     return tuple(values), values
+
+
+def _verdict_filter(verdicts: Sequence[str]) -> dict[str, list[str]]:
+    """The verdict filter: ``verdicts`` named (each checked), or those and
+    no verdict when ``none`` is among them."""
+    named = [parse_verdict(v).value for v in verdicts if v != UNVETTED]
+    return {"verdicts_or_none" if UNVETTED in verdicts else "verdicts": named}
 
 
 _contacts = Contact.__table__.c
@@ -103,6 +114,9 @@ _antennas = Antenna.__table__.c
 #: contacts are executed on station hardware (issue 13). The API says so on
 #: every contact, as datasets, events and logs do.
 SIMULATED = True
+
+#: The ``verdict`` filter value matching contacts without a verdict.
+UNVETTED = "none"
 
 # The public fields of a contact (api ContactPublic), as plain columns.
 CONTACT_SUMMARY_COLUMNS = (
@@ -125,6 +139,14 @@ CONTACT_SUMMARY_COLUMNS = (
     _contacts.ephemeris_epoch,
     _contacts.created_at,
     _contacts.version,
+    _contacts.verdict,
+    _contacts.verdict_source,
+    _contacts.verdict_reason,
+    _contacts.verdict_by,
+    _contacts.verdict_at,
+    _contacts.frames_ok,
+    _contacts.frames_expected,
+    _contacts.esn0_db,
 )
 _SUMMARY_KEYS = tuple(c.key for c in CONTACT_SUMMARY_COLUMNS)
 
@@ -140,6 +162,11 @@ _FILTER_CLAUSES: dict[str, Any] = {
     ),
     "antenna_id": _contacts.antenna_id == bindparam("antenna_id"),
     "profile_id": _contacts.profile_id == bindparam("profile_id"),
+    "verdicts": _contacts.verdict.in_(bindparam("verdicts", expanding=True)),
+    "verdicts_or_none": or_(
+        _contacts.verdict.in_(bindparam("verdicts_or_none", expanding=True)),
+        _contacts.verdict.is_(None),
+    ),
     "start": _contacts.booked_end > bindparam("start", type_=_contacts.booked_end.type),
     "end": _contacts.booked_start < bindparam("end", type_=_contacts.booked_start.type),
 }
@@ -184,6 +211,7 @@ def contacts_page(
     limit: int = 100,
     profile_id: str | None = None,
     antenna_id: str | None = None,
+    verdicts: Sequence[str] | None = None,
 ) -> tuple[list[dict[str, Any]], int, str | None]:
     """One page of contacts ordered by (booked start, id), as dicts of
     ``CONTACT_SUMMARY_COLUMNS`` (plain rows: this is the API's busiest read),
@@ -199,6 +227,7 @@ def contacts_page(
         end=end,
         profile_id=profile_id,
         antenna_id=antenna_id,
+        verdicts=verdicts,
     )
     if cursor:
         params["at"], params["last_id"] = decode_cursor(cursor)

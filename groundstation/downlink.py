@@ -48,7 +48,7 @@ from dsp.simulate import esn0_db_for
 from dsp.transmitter import Transmitter
 from groundstation.capacity import PassCapacity
 from groundstation.clock import Clock
-from groundstation.contact_datasets import accept_dataset
+from groundstation.contact_datasets import accept_dataset_with
 from groundstation.errors import NotFoundError
 from groundstation.executor import ContactExecutionError, ContactRun, ContactStopped
 from groundstation.models import GroundStation
@@ -72,6 +72,7 @@ from groundstation.prediction import element_set_from_text, orbital_station
 from groundstation.profile_settings import CATALOGUE_FRAMING, DEFAULT_FRAMING, DemodSettings
 from groundstation.satellites import SatelliteSpecError, builtin_catalogue, catalogue_transmitter
 from groundstation.tenant_buckets import DatasetStores, no_tenant_buckets
+from groundstation.vetting import PassQuality
 from ingest.catalog import CatalogService
 from ingest.dataset import DatasetWriter
 from ingest.geoproducts import SwathGeometry
@@ -442,7 +443,10 @@ class DownlinkExecutor:
         )
         image_rows = write_products(writer, run, record, outputs, source_note=SIMULATED_NOTE)
         self._pause(run, "before-commit")
-        entry = writer.commit(guard=accept_dataset)
+        quality = PassQuality(
+            frames_ok=len(record.ok), frames_expected=downlink.n_frames, esn0_db=esn0_db
+        )
+        entry = writer.commit(guard=accept_dataset_with(quality))
         self._pause(run, "after-ready")
         prefix = writer.info.key_prefix
         return DownlinkResult(

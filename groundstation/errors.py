@@ -176,6 +176,11 @@ class VersionMismatchError(GroundStationError):
         self.expected = expected
 
 
+class VerdictRefusedError(GroundStationError):
+    """A contact's verdict may be set only once the contact has ended
+    (COMPLETED, FAILED, PROVIDER_FAILED or CANCELLED)."""
+
+
 class PlanCommittedError(GroundStationError):
     """A plan was committed already; ``contact_ids`` are the contacts its
     commit booked."""

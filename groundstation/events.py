@@ -15,13 +15,18 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class ContactEvent:
-    """``old_state == new_state`` for a window update that kept the state."""
+    """``old_state == new_state`` for a window update or a verdict that kept
+    the state. ``verdict`` (``good``, ``partial``, ``bad``, ``failed``) and
+    ``verdict_source`` (``auto``, ``manual``) are set on the event that gave
+    the contact its verdict (``groundstation.vetting``), else None."""
 
     contact_id: str
     old_state: str
     new_state: str
     at: datetime
     reason: str
+    verdict: str | None = None
+    verdict_source: str | None = None
 
 
 class EventSink(Protocol):

@@ -33,6 +33,7 @@ from groundstation.profile_settings import (
     DecodeSettings,
     DemodSettings,
     ProfileSettings,
+    VettingSettings,
     check_downlink,
     merge_patch,
     profile_document,
@@ -330,6 +331,7 @@ def add_profile(
     decode: Mapping[str, Any] | DecodeSettings | None = None,
     kafka_topic: str = "",
     dataset_options: Mapping[str, Any] | DatasetOptions | None = None,
+    vetting: Mapping[str, Any] | VettingSettings | None = None,
 ) -> MissionProfile:
     """Add a profile of ``owner_tenant`` (None: shared, admin-owned). Every
     setting is validated (``ProfileSettings``): a bad value or an unknown
@@ -345,6 +347,7 @@ def add_profile(
             "decode": decode if decode is not None else {},
             "kafka_topic": kafka_topic,
             "dataset_options": dataset_options if dataset_options is not None else {},
+            "vetting": vetting if vetting is not None else {},
         },
     )
     if session.get(MissionProfile, profile_id) is not None:

@@ -165,6 +165,8 @@ def _describe(event: ContactEvent) -> tuple[int, str]:
     """(level, what happened) of an event."""
     old, new = event.old_state, event.new_state
     if old == new:
+        if event.verdict is not None:
+            return logging.INFO, "contact vetted"
         return logging.INFO, "contact window updated"
     return _ENTERED.get(new, (logging.INFO, f"contact {old} -> {new}"))
 
@@ -201,6 +203,8 @@ class ContactLogSink:
             "at": event.at.isoformat(),
             "reason": event.reason,
         }
+        if event.verdict is not None:
+            fields.update(verdict=event.verdict, verdict_source=event.verdict_source)
         if self.details is not None:
             norad_id, station, antenna = self.details(event.contact_id)
             fields.update(norad_id=norad_id, station=station, antenna=antenna)

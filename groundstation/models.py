@@ -178,6 +178,8 @@ class MissionProfile(Base):
     # Delivery: Kafka topic and dataset options (e.g. keep_raw_iq).
     kafka_topic: Mapped[str] = mapped_column(String(200), default="")
     dataset_options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Thresholds of the automatic verdict (groundstation.vetting; migration 0011a).
+    vetting: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
 
 
 class Contact(Base):
@@ -217,6 +219,18 @@ class Contact(Base):
     # 1 when booked, one more at every change (``transitions``): the ETag that
     # ``PATCH /contacts/{id}`` checks against ``If-Match`` (migration 0010c).
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The pass's measured quality, recorded by the executor with its dataset
+    # (groundstation.vetting.record_quality; null: not measured), and the
+    # contact's verdict: good/partial/bad/failed, set automatically when the
+    # contact ends or by an operator (migration 0011a).
+    frames_ok: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    frames_expected: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    esn0_db: Mapped[float | None] = mapped_column(Float, nullable=True)
+    verdict: Mapped[str | None] = mapped_column(String(12), nullable=True, index=True)
+    verdict_source: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    verdict_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    verdict_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    verdict_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     satellite: Mapped[Satellite] = relationship()
     antenna: Mapped[Antenna] = relationship()
@@ -252,6 +266,9 @@ class ContactTransition(Base):
     tx_id: Mapped[int | None] = mapped_column(
         BigInteger, nullable=True, server_default=FetchedValue()
     )
+    # Set on the row that gave the contact a verdict (auto or manual; 0011a).
+    verdict: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    verdict_source: Mapped[str | None] = mapped_column(String(12), nullable=True)
 
     contact: Mapped[Contact] = relationship(back_populates="transitions")
 

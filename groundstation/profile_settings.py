@@ -29,7 +29,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from groundstation.errors import ValidationError
@@ -131,6 +131,49 @@ class DatasetOptions(_Section):
             raise ValueError(str(exc)) from None
 
 
+class VettingSettings(_Section):
+    """Thresholds of a contact's automatic verdict (``groundstation.vetting``),
+    applied to the pass's measured quality when the contact completes:
+    ``good`` when at least ``good_min_frames_fraction`` of the expected frames
+    were decoded and the mean Es/N0 is at least ``good_min_esn0_db``;
+    ``partial`` when at least ``partial_min_frames_fraction`` were; ``bad``
+    below that. FAILED and PROVIDER_FAILED contacts are ``failed``.
+
+    The defaults call a nominal pass good: the simulated demo passes decode
+    85-90 % of their frames (those near AOS and LOS are below the decoding
+    threshold by design) at a mean Es/N0 of about 2 dB, and the CCSDS
+    rate-1/2 convolutional + RS chain decodes down to about -0.5 dB Es/N0
+    (Eb/N0 2.5 dB), so 0 dB keeps a margin above it."""
+
+    good_min_frames_fraction: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description="fraction of the expected frames decoded for 'good' (0..1)",
+    )
+    partial_min_frames_fraction: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="fraction decoded for 'partial' (0..1, at most good_min_frames_fraction)",
+    )
+    good_min_esn0_db: float | None = Field(
+        default=0.0,
+        ge=-30,
+        le=60,
+        description="mean Es/N0 of the decoded frames for 'good', dB; null: not checked",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> VettingSettings:
+        if self.partial_min_frames_fraction > self.good_min_frames_fraction:
+            raise ValueError(
+                f"partial_min_frames_fraction {self.partial_min_frames_fraction} is above "
+                f"good_min_frames_fraction {self.good_min_frames_fraction}; it must not be"
+            )
+        return self
+
+
 class ProfileSettings(BaseModel):
     """A mission profile's settings (everything but its id and tenant)."""
 
@@ -157,6 +200,7 @@ class ProfileSettings(BaseModel):
         ),
     )
     dataset_options: DatasetOptions = Field(default_factory=DatasetOptions)
+    vetting: VettingSettings = Field(default_factory=VettingSettings)
 
     @field_validator("kafka_topic")
     @classmethod
@@ -168,13 +212,13 @@ class ProfileSettings(BaseModel):
     def stored(self) -> dict[str, Any]:
         """The columns of a ``MissionProfile`` row: sections keep only the keys
         set to something else than their default."""
-        out = self.model_dump(exclude={"demod", "decode", "dataset_options"})
-        for name in ("demod", "decode", "dataset_options"):
+        out = self.model_dump(exclude=set(SECTIONS))
+        for name in SECTIONS:
             out[name] = getattr(self, name).model_dump(exclude_defaults=True)
         return out
 
 
-SECTIONS = ("demod", "decode", "dataset_options")
+SECTIONS = ("demod", "decode", "dataset_options", "vetting")
 FIELDS = tuple(ProfileSettings.model_fields)
 
 

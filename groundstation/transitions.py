@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from groundstation.events import ContactEvent
 from groundstation.models import Contact, ContactTransition
 from groundstation.states import ContactState, check_transition
+from groundstation.vetting import VerdictSource, auto_verdict, stamp
 
 
 def apply_transition(
@@ -21,13 +22,21 @@ def apply_transition(
     instance_id: str = "",
 ) -> ContactEvent:
     """Move ``contact`` to ``new_state`` inside the caller's transaction and
-    return the event to publish once the transaction has committed."""
+    return the event to publish once the transaction has committed. An end
+    that is vetted (COMPLETED with a measured quality, FAILED,
+    PROVIDER_FAILED) gives the contact its automatic verdict on the same
+    row and event (``groundstation.vetting``)."""
     old_state = contact.state
     check_transition(contact.id, old_state, new_state)
     contact.state = new_state.value
     contact.state_reason = reason
     contact.updated_at = at
     contact.version = (contact.version or 0) + 1
+    verdict, source = None, None
+    judged = auto_verdict(contact, new_state.value)
+    if judged is not None:
+        verdict, source = judged[0].value, VerdictSource.AUTO.value
+        stamp(contact, judged[0], VerdictSource.AUTO, at=at, reason=judged[1], by="")
     session.add(
         ContactTransition(
             contact=contact,
@@ -36,9 +45,11 @@ def apply_transition(
             at=at,
             reason=reason,
             instance_id=instance_id,
+            verdict=verdict,
+            verdict_source=source,
         )
     )
-    return ContactEvent(contact.id, old_state, new_state.value, at, reason)
+    return ContactEvent(contact.id, old_state, new_state.value, at, reason, verdict, source)
 
 
 def record_window_update(

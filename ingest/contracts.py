@@ -27,9 +27,12 @@ from pydantic import TypeAdapter
 from ingest.topics import (
     MESSAGES,
     UTC_TIME_PATTERN,
+    ContactEventMessage,
     ContactEventState,
+    ContactVerdict,
     DatasetReadyMessage,
     FrameMeta,
+    VerdictSource,
 )
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -56,7 +59,10 @@ def json_schema(name: str) -> dict[str, Any]:
         "title": cls.TITLE,
         "description": generated["description"],
         "type": "object",
-        "required": [cls.SCHEMA_FIELD, *generated["required"]],
+        "required": [
+            cls.SCHEMA_FIELD,
+            *(f for f in generated["required"] if f not in getattr(cls, "OMITTED_WHEN_NULL", ())),
+        ],
         "properties": {cls.SCHEMA_FIELD: {"const": cls.SCHEMA_ID}, **generated["properties"]},
     }
     if "additionalProperties" in generated:
@@ -100,6 +106,14 @@ def example(cls: type[Any]) -> Any:
     return cls(**values)
 
 
+#: How the tables name each enum of the contracts.
+_ENUM_NAMES = {
+    "ContactEventState": "contact state",
+    "ContactVerdict": "verdict",
+    "VerdictSource": "verdict source",
+}
+
+
 def _type_text(prop: dict[str, Any], defs: dict[str, Any]) -> str:
     """A property's type for people."""
     if "anyOf" in prop:
@@ -108,7 +122,7 @@ def _type_text(prop: dict[str, Any], defs: dict[str, Any]) -> str:
     if "$ref" in prop:
         target = defs[prop["$ref"].rsplit("/", 1)[1]]
         if "enum" in target:
-            return "contact state"
+            return _ENUM_NAMES.get(target.get("title", ""), "enum")
         return target.get("title", "object")
     if prop.get("pattern") == UTC_TIME_PATTERN:
         return "UTC time"
@@ -170,7 +184,29 @@ def _message_block(name: str, extra: Callable[[dict[str, Any]], list[str]]) -> s
 def contact_event_block() -> str:
     def states(_: dict[str, Any]) -> list[str]:
         names = ", ".join(f"`{s.value}`" for s in ContactEventState)
-        return ["", f"Contact states: {names}."]
+        verdicts = ", ".join(f"`{v.value}`" for v in ContactVerdict)
+        sources = ", ".join(f"`{v.value}`" for v in VerdictSource)
+        verdict_event = dataclasses.replace(
+            example(ContactEventMessage),
+            old_state=ContactEventState.COMPLETED,
+            new_state=ContactEventState.COMPLETED,
+            reason="verdict bad (manual by key ops): image lost to interference",
+            verdict=ContactVerdict.BAD,
+            verdict_source=VerdictSource.MANUAL,
+        )
+        return [
+            "",
+            f"Contact states: {names}.",
+            "",
+            f"Verdicts: {verdicts}; verdict sources: {sources}. `verdict` and "
+            "`verdict_source` are on a verdict event only, e.g. an operator's:",
+            "",
+            "```json",
+            json.dumps(verdict_event.to_json(), indent=2),
+            "```",
+            "",
+            "Any other event:",
+        ]
 
     return _message_block("contact-event", states)
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from ingest import topiclog
 from ingest.config import KafkaConfig
@@ -33,9 +33,11 @@ from ingest.topiclog import TopicRetention
 from ingest.topics import (
     ContactEventMessage,
     ContactEventState,
+    ContactVerdict,
     DatasetReadyMessage,
     FrameMeta,
     TopicNames,
+    VerdictSource,
 )
 
 
@@ -287,7 +289,17 @@ def contact_event_message(
         norad_id=norad_id,
         station=station,
         antenna=antenna,
+        verdict=_optional(ContactVerdict, getattr(event, "verdict", None)),
+        verdict_source=_optional(VerdictSource, getattr(event, "verdict_source", None)),
     )
+
+
+_E = TypeVar("_E", ContactVerdict, VerdictSource)
+
+
+def _optional(enum: type[_E], value: str | None) -> _E | None:
+    """``value`` as ``enum`` (events that set no verdict have none: None)."""
+    return None if value is None else enum(value)
 
 
 def open_publisher(config: KafkaConfig) -> Publisher:

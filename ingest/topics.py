@@ -69,6 +69,24 @@ class ContactEventState(StrEnum):
     CANCELLING = "CANCELLING"
 
 
+# The values of groundstation.vetting.Verdict and VerdictSource (checked by
+# tests/domain/test_contact_event_states.py as the states are).
+class ContactVerdict(StrEnum):
+    """A contact's verdict (groundstation.vetting.Verdict)."""
+
+    GOOD = "good"
+    PARTIAL = "partial"
+    BAD = "bad"
+    FAILED = "failed"
+
+
+class VerdictSource(StrEnum):
+    """Who gave a verdict: the service from the measured quality, or an operator."""
+
+    AUTO = "auto"
+    MANUAL = "manual"
+
+
 @stdlib_dataclass(frozen=True, slots=True)
 class TopicNames:
     """The three topic names derived from one prefix (``gs`` -> ``gs.frames``)."""
@@ -261,6 +279,13 @@ class FrameMeta:
         """The Kafka record key: the satellite's NORAD id."""
         return str(self.norad_id).encode()
 
+    @property
+    def decoded_ok(self) -> bool:
+        """The frame passed its integrity checks: Reed-Solomon did not give
+        up (``rs-corrections`` >= 0) and the CRC, if any, matched (the
+        receiver's ``ok``, ``dsp.receiver``)."""
+        return self.rs_corrections >= 0 and self.crc_ok is not False
+
     def headers(self) -> Headers:
         texts = _adapter(FrameMeta).dump_python(self, mode="json", by_alias=True)
         return [(self.SCHEMA_FIELD, _FRAMES_SCHEMA_B)] + [(n, t.encode()) for n, t in texts.items()]
@@ -292,6 +317,8 @@ class ContactEventMessage:
     SCHEMA_FIELD: ClassVar[str] = "schema"
     SCHEMA_ID: ClassVar[str] = CONTACT_EVENT_SCHEMA_ID
     TITLE: ClassVar[str] = "Contact event (value of <prefix>.contact-events, key = contact id)"
+    #: Fields left out of the wire form when null (``to_json``): not required.
+    OMITTED_WHEN_NULL: ClassVar[tuple[str, ...]] = ("verdict", "verdict_source")
 
     contact_id: Annotated[
         str, Field(min_length=1, description="the contact (pass booking)", examples=["c-7f3a"])
@@ -311,13 +338,35 @@ class ContactEventMessage:
     antenna: Annotated[
         str | None, Field(description="antenna of the station", examples=["dish-1"])
     ] = None
+    verdict: Annotated[
+        ContactVerdict | None,
+        Field(
+            description=(
+                "set on the event that gave the contact its verdict: with COMPLETED (from the "
+                "measured quality and the profile's thresholds), FAILED and PROVIDER_FAILED "
+                "(`failed`), or on its own (old == new state) when an operator sets it; "
+                "left out of other events"
+            ),
+            examples=[None],
+        ),
+    ] = None
+    verdict_source: Annotated[
+        VerdictSource | None,
+        Field(description="`auto` or `manual`, with `verdict` only", examples=[None]),
+    ] = None
 
     @property
     def key(self) -> bytes:
         return self.contact_id.encode()
 
     def to_json(self) -> dict[str, Any]:
-        return _wire_json(self)
+        """The wire form; ``verdict`` and ``verdict_source`` only on a verdict
+        event (the other events are byte for byte what they were before)."""
+        out = _wire_json(self)
+        for name in self.OMITTED_WHEN_NULL:
+            if out.get(name) is None:
+                out.pop(name, None)
+        return out
 
     def encode(self) -> bytes:
         return json.dumps(self.to_json(), separators=(",", ":")).encode()

@@ -24,7 +24,7 @@ from api.limits import expensive
 from api.routes._responses import EXPENSIVE_429, problems
 from api.routing import api_router
 from api.schemas import Timestamp
-from groundstation import booking, contacts, inventory
+from groundstation import booking, contacts, inventory, vetting
 from groundstation.errors import BookingConflictError, ValidationError
 from groundstation.event_log import PrunedHistory
 from ingest.publisher import contact_event_message
@@ -124,12 +124,20 @@ def list_contacts(
     end: Timestamp | None = None,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    verdict: Annotated[
+        list[str] | None,
+        Query(
+            max_length=5,
+            description="good, partial, bad, failed or none (not vetted); repeat for several",
+        ),
+    ] = None,
 ) -> Response:
     """Contacts of this key's tenants by booked start, in pages of `limit`
     (`next_cursor`). Filters combine (AND): `state` (repeatable; an unknown
     state is 422 naming it), `satellite`, `station`, `antenna`, `profile`
     (an unknown or another tenant's one matches nothing: an empty page),
-    `start`..`end` (booked windows overlapping it)."""
+    `start`..`end` (booked windows overlapping it), `verdict` (repeatable;
+    `none`: not vetted yet; an unknown verdict is 422 naming it)."""
     rows, count, next_cursor = contacts.contacts_page(
         session,
         tenants=principal.tenants(),
@@ -142,6 +150,7 @@ def list_contacts(
         end=end,
         cursor=cursor,
         limit=limit,
+        verdicts=verdict,
     )
     return json_plain_response({"data": rows, "count": count, "next_cursor": next_cursor})
 
@@ -338,6 +347,49 @@ def update_contact(
     except BookingConflictError as exc:
         return _conflict(exc)
     out = contact_public(contact)
+    response.headers["ETag"] = _etag(out.version)
+    return out
+
+
+@router.put(
+    "/contacts/{contact_id}/verdict",
+    response_model=schemas.ContactPublic,
+    responses=problems(
+        _404="no such contact (or another tenant's)",
+        _409="the contact has not ended yet (`verdict-refused`)",
+        _412="`If-Match` names another version than the stored one (`version-mismatch`)",
+    ),
+)
+def set_contact_verdict(
+    contact_id: str,
+    body: schemas.ContactVerdictSet,
+    session: SessionDep,
+    ctx: CtxDep,
+    now: NowDep,
+    principal: OperatorDep,
+    response: Response,
+    if_match: Annotated[str | None, Header(max_length=40)] = None,
+) -> Any:
+    """Vet an ended contact by hand (COMPLETED, FAILED, PROVIDER_FAILED or
+    CANCELLED), as SatNOGS observers do: the verdict replaces the automatic
+    one (or an earlier operator's), with who (this key's name), when and
+    why. It is in the history and on the event stream and topic as a
+    verdict event (same state, `verdict` and `verdict_source: manual`); the
+    version goes up by one. Send the contact's `ETag` as `If-Match` to
+    refuse the change (412) if the contact changed since you read it."""
+    expected = _if_match_version(if_match)
+    contact = vetting.set_verdict(
+        session,
+        contact_id=contact_id,
+        verdict=body.verdict,
+        reason=body.reason,
+        by=f"key {principal.name}",
+        now=now,
+        tenants=principal.tenants(),
+        expected_version=expected,
+        events=ctx.events,
+    )
+    out = contact_public(contacts.get_contact_for(session, contact_id=contact.id))
     response.headers["ETag"] = _etag(out.version)
     return out
 

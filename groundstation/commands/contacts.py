@@ -41,6 +41,12 @@ def register(subparsers: Any) -> None:
     p = co.add_parser("list")
     p.add_argument("--tenant", default=None)
     p.add_argument("--state", action="append", default=None)
+    p.add_argument(
+        "--verdict",
+        action="append",
+        default=None,
+        help="good, partial, bad, failed or none (not vetted); repeatable",
+    )
     p.add_argument("--start", type=parse_time, default=None)
     p.add_argument("--end", type=parse_time, default=None)
     p.add_argument("--json", action="store_true")
@@ -115,6 +121,7 @@ def _contacts_list(args: argparse.Namespace, ctx: Context) -> int:
             start=args.start,
             end=args.end,
             limit=LIST_LIMIT,
+            verdicts=args.verdict,
         )
     if args.json:
         data = [
@@ -126,7 +133,7 @@ def _contacts_list(args: argparse.Namespace, ctx: Context) -> int:
     for c in rows:
         print(
             f"{c['id']}\t{c['norad_id']}\t{c['antenna_id']}\tAOS {iso_utc(c['aos'])}\t"
-            f"LOS {iso_utc(c['los'])}\t{c['state']}\t{c['state_reason']}"
+            f"LOS {iso_utc(c['los'])}\t{c['state']}\t{c['verdict'] or '-'}\t{c['state_reason']}"
         )
     print(f"{count} contacts")
     return 0

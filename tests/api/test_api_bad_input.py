@@ -85,6 +85,7 @@ class Setup:
     running_id: str = ""  # a contact in PREPASS (stop)
     webhook_id: str = ""
     ephemeris_id: int = 0  # NOAA 19's ephemeris in force
+    ended_id: str = ""  # a FAILED contact (verdict)
 
 
 def _in(days: float) -> str:
@@ -166,6 +167,9 @@ VALID: dict[str, Callable[[Setup, int], Request]] = {
     "PATCH /contacts/{contact_id}": lambda s, i: Request(
         "acme", {"contact_id": s.contact_id}, body={"profile_id": "leo"}
     ),
+    "PUT /contacts/{contact_id}/verdict": lambda s, i: Request(
+        "acme", {"contact_id": s.ended_id}, body={"verdict": "bad", "reason": "bad input test"}
+    ),
     "POST /satellites": lambda s, i: Request(
         "acme", body={"norad_id": 90_000 + i, "name": "BAD", "downlink_freq_hz": 437.1e6}
     ),
@@ -202,6 +206,7 @@ VALID: dict[str, Callable[[Setup, int], Request]] = {
             "decode": {},
             "kafka_topic": "t",
             "dataset_options": {"record_iq": False},
+            "vetting": {},
         },
     ),
     "PATCH /mission-profiles/{profile_id}": lambda s, i: Request(
@@ -291,6 +296,15 @@ def _prepare(world: World) -> Setup:
         assert contact is not None
         apply_transition(s, contact, ContactState.PREPASS, at=NOW, reason="bad input test")
         s.commit()
+    ended = world.client.post(
+        "/contacts", json=contact_body(first_free_pass(world, skip=3)), headers=world.as_("acme")
+    )
+    assert ended.status_code == 201, ended.text
+    with world.session() as s:
+        contact = s.get(Contact, ended.json()["id"])
+        assert contact is not None
+        apply_transition(s, contact, ContactState.FAILED, at=NOW, reason="bad input test")
+        s.commit()
     return Setup(
         first_free_pass(world, skip=0),
         booked.json()["id"],
@@ -302,6 +316,7 @@ def _prepare(world: World) -> Setup:
         world.client.get(
             f"/satellites/{NOAA19}/ephemerides/in-force", headers=world.as_("acme")
         ).json()["id"],
+        ended.json()["id"],
     )
 
 

@@ -25,6 +25,7 @@ FULL = {
     "decode": {},
     "kafka_topic": "acme.frames",
     "dataset_options": {"record_iq": True, "record_iq_max_s": 30},
+    "vetting": {"good_min_frames_fraction": 0.8},
 }
 
 

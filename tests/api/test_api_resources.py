@@ -194,6 +194,7 @@ def test_profiles_are_created_listed_and_replaced(world: World) -> None:
         "decode": {},
         "kafka_topic": "",
         "dataset_options": {},
+        "vetting": {},
     }
     r = world.client.put("/mission-profiles/geo", json=replacement, headers=h)
     assert r.status_code == 200 and r.json()["prepass_s"] == 10

@@ -13,12 +13,14 @@ from pathlib import Path
 import anyio.to_thread
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from api import schemas
 from api.app import create_app
+from groundstation.models import Contact
 from groundstation.settings import Settings
 
-from .conftest import World
+from .conftest import NOW, World
 from .helpers import contact_body, first_free_pass
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,8 +32,16 @@ def test_contacts_page_json_is_exactly_what_the_schema_writes(world: World) -> N
         assert (
             world.client.post("/contacts", json=body, headers=world.as_("acme")).status_code == 201
         )
+    with world.session() as session:  # a vetted contact: every field has a value
+        first = session.scalars(select(Contact).order_by(Contact.booked_start)).first()
+        assert first is not None
+        first.frames_ok, first.frames_expected, first.esn0_db = 420, 1000, 6.125
+        first.verdict, first.verdict_source, first.verdict_at = "partial", "auto", NOW
+        first.verdict_reason = "42 % of frames decoded (420 of 1000)"
+        session.commit()
     r = world.client.get("/contacts", params={"limit": 2}, headers=world.as_("admin"))
     assert r.status_code == 200
+    assert json.loads(r.content)["data"][0]["verdict"] == "partial"
     page = schemas.ContactsPublic.model_validate_json(r.content)
     assert len(page.data) == 2 and page.count == 3 and page.next_cursor
     # Same fields, same order, same number and time formats (UTC as Z).

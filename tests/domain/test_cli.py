@@ -89,6 +89,12 @@ def test_cli_books_lists_and_cancels_a_contact(
     assert run(["cancel", contact_id.group(1)], capsys)[0] == 0
     code, out, _ = run(["contacts", "list", "--state", "CANCELLED"], capsys)
     assert contact_id.group(1) in out and "1 contacts" in out
+    code, out, _ = run(["contacts", "list", "--verdict", "none"], capsys)  # not vetted
+    assert contact_id.group(1) in out and "1 contacts" in out
+    code, out, _ = run(["contacts", "list", "--verdict", "good"], capsys)
+    assert contact_id.group(1) not in out and "0 contacts" in out
+    code, _, err = run(["contacts", "list", "--verdict", "great"], capsys)
+    assert code != 0 and "verdict 'great' is not one of good, partial, bad, failed" in err
 
     requests = env / "requests.yaml"
     requests.write_text("- {id: noaa19, norad_id: 33591, priority: 2, wanted_passes: 2}\n")

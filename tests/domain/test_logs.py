@@ -186,3 +186,17 @@ def test_a_failed_contact_logs_a_warning_with_the_reason(
     assert [r["message"] for r in lines if r["level"] == "INFO"] == ["contact AOS"]
     # the lifecycle's scheduler said nothing at INFO
     assert not [r for r in json_lines(stream) if str(r["logger"]).startswith("apscheduler")]
+
+
+def test_a_verdict_is_logged_with_its_source_on_the_completion_and_when_set_by_hand(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="groundstation.contacts")
+    sink = ContactLogSink()
+    sink.publish(ContactEvent("c-1", "POSTPASS", "COMPLETED", T0, "done", "partial", "auto"))
+    sink.publish(ContactEvent("c-1", "COMPLETED", "COMPLETED", T0, "by hand", "bad", "manual"))
+    completed, vetted = caplog.records
+    assert completed.getMessage() == "contact completed"
+    assert (vars(completed)["verdict"], vars(completed)["verdict_source"]) == ("partial", "auto")
+    assert vetted.getMessage() == "contact vetted"
+    assert (vars(vetted)["verdict"], vars(vetted)["verdict_source"]) == ("bad", "manual")

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from groundstation import apikeys
@@ -148,6 +149,14 @@ def test_three_agents_work_concurrent_contacts_on_three_stations(
                 range(1, reports[cid].frames_total + 1)
             )
             assert "simulated" in reports[cid].summary["front_end"]
+            # Vetting: what the station measured, kept with the dataset and judged.
+            with sessions() as session:
+                row = session.get(Contact, cid)
+                assert row is not None
+                assert row.frames_ok == sum(f.meta.decoded_ok for f in frames) > 0
+                assert row.frames_expected == reports[cid].frames_total
+                assert row.esn0_db == pytest.approx(reports[cid].summary["esn0_db"], abs=1e-3)
+                assert (row.verdict, row.verdict_source) in {("good", "auto"), ("partial", "auto")}
             (entry,) = CatalogService(engine).find(contact_id=cid)
             assert entry.state == "ready"
         engine.dispose()

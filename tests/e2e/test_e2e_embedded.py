@@ -17,8 +17,10 @@ from groundstation.clock import SimulatedClock
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.models import Contact
 from groundstation.policy import BookingPolicy
+from groundstation.profile_settings import VettingSettings
 from groundstation.runtime import open_runtime
 from groundstation.settings import Settings
+from groundstation.vetting import PassQuality, judge
 from ingest import topiclog
 from ingest.consumer import LocalLogSource, follow_frames
 from ingest.dataset import DatasetReader
@@ -89,11 +91,20 @@ def test_concurrent_contacts_complete_or_fail_independently_with_datasets_and_to
             assert ok_contact.state == "COMPLETED", ok_contact.state_reason
             assert dead_contact.state == "FAILED"
             assert "no frame decoded" in dead_contact.state_reason
+            # Vetting: the quality the executor measured, judged by the profile.
+            vetted = (ok_contact.verdict, ok_contact.verdict_source, ok_contact.verdict_reason)
+            measured = (ok_contact.frames_ok, ok_contact.frames_expected, ok_contact.esn0_db)
+            assert (dead_contact.verdict, dead_contact.verdict_source) == ("failed", "auto")
     finally:
         runtime.close()
 
     cid = ids[DEMO_PROFILE]
     result = runtime.executor.results[cid]
+    print("vetting:", vetted, measured)
+    assert measured[:2] == (result.frames_ok, result.frames_expected)
+    assert measured[2] == pytest.approx(result.esn0_db, abs=1e-3)
+    expected = judge(PassQuality(result.frames_ok, *measured[1:]), VettingSettings())
+    assert vetted == (expected[0].value, "auto", expected[1])
 
     # One log line per contact event: the failure at WARNING with its reason,
     # the completion with its frames; passes and clock were simulated.
@@ -159,12 +170,13 @@ def test_concurrent_contacts_complete_or_fail_independently_with_datasets_and_to
         ContactEventMessage.decode(_value(line))
         for line in topiclog.iter_lines(log_dir, topics.contact_events)
     ]
-    assert [e.new_state for e in events if e.contact_id == cid] == [
-        "PREPASS",
-        "PASS",
-        "POSTPASS",
-        "COMPLETED",
+    assert [(e.new_state, e.verdict) for e in events if e.contact_id == cid] == [
+        ("PREPASS", None),
+        ("PASS", None),
+        ("POSTPASS", None),
+        ("COMPLETED", vetted[0]),
     ]
+    assert [e.verdict for e in events if e.contact_id == ids[DEAD_PROFILE]][-1] == "failed"
     assert events[0].station is not None
 
 

@@ -10,10 +10,12 @@ from ingest.errors import ContractError
 from ingest.topics import (
     ContactEventMessage,
     ContactEventState,
+    ContactVerdict,
     DatasetFileInfo,
     DatasetReadyMessage,
     FrameMeta,
     TopicNames,
+    VerdictSource,
     load_schema,
 )
 
@@ -177,3 +179,38 @@ def test_dataset_ready_notices_on_the_wire_are_unchanged() -> None:
         b'"size_bytes":100000,"sha256":"' + b"a" * 64 + b'"},{"name":"iq.sigmf-data",'
         b'"uri":"s3://b/k/iq.sigmf-data","size_bytes":23456,"sha256":"' + b"b" * 64 + b'"}]}'
     )
+
+
+def test_a_verdict_event_carries_the_verdict_and_its_source_and_decodes_back() -> None:
+    ev = ContactEventMessage(
+        "c-1",
+        ContactEventState.COMPLETED,
+        ContactEventState.COMPLETED,
+        WIRE_TIME,
+        "verdict bad (manual by key ops): lost",
+        25544,
+        "lisbon",
+        "dish-1",
+        ContactVerdict.BAD,
+        VerdictSource.MANUAL,
+    )
+    wire = ev.encode()
+    assert wire.endswith(b'"antenna":"dish-1","verdict":"bad","verdict_source":"manual"}')
+    assert ContactEventMessage.decode(wire) == ev
+
+
+def test_a_contact_event_with_an_unknown_verdict_is_refused_naming_it() -> None:
+    wire = (
+        b'{"schema":"groundstation.contact-event/1","contact_id":"c-1",'
+        b'"old_state":"COMPLETED","new_state":"COMPLETED","at":"2026-11-27T01:02:03.456789Z",'
+        b'"reason":"x","verdict":"meh","verdict_source":"manual"}'
+    )
+    with pytest.raises(ContractError, match="'verdict' is 'meh'"):
+        ContactEventMessage.decode(wire)
+
+
+def test_a_frame_is_decoded_ok_when_rs_and_crc_passed() -> None:
+    assert meta(crc=True).decoded_ok and meta(crc=None).decoded_ok
+    assert not meta(crc=False).decoded_ok
+    uncorrectable = FrameMeta("c-1", 25544, "lisbon", "dish-1", T0, 3, 200, -1, None, 1)
+    assert not uncorrectable.decoded_ok

@@ -55,15 +55,16 @@ async function problemOf(response) {
 // requests, so sequential costs little.
 let queue = Promise.resolve();
 
-/** GET (or another method with a JSON body) -> the parsed JSON answer. */
+/** GET (or another method with a JSON body; `extraHeaders` such as
+ * If-Match) -> the parsed JSON answer. */
 export function api(path, options = {}) {
   const run = queue.then(() => request(path, options));
   queue = run.catch(() => {});
   return run;
 }
 
-async function request(path, { params, method = "GET", body, signal } = {}) {
-  const init = { method, headers: headers({ Accept: "application/json" }), signal };
+async function request(path, { params, method = "GET", body, signal, extraHeaders = {} } = {}) {
+  const init = { method, headers: headers({ Accept: "application/json", ...extraHeaders }), signal };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);

@@ -2,7 +2,9 @@
 // summary and sky plot from GET /contacts/{id}/track, and its datasets.
 import { api, followEvents } from "./api.js";
 import { datasetTable } from "./datasets.js";
-import { emptyNote, errorNote, fill, fmtDuration, fmtNumber, fmtTime, h, stateBadge } from "./format.js";
+import {
+  VERDICT_COLOURS, emptyNote, errorNote, fill, fmtDuration, fmtNumber, fmtTime, h, stateBadge, verdictBadge,
+} from "./format.js";
 import { quickLooks } from "./quicklooks.js";
 import { skyPlotSvg } from "./skyplot.js";
 import { loadLand, worldMapFigure } from "./worldmap.js";
@@ -12,7 +14,77 @@ function facts(pairs) {
 }
 
 function historyRow(t) {
-  return [fmtTime(t.at), `${t.old_state} → ${t.new_state}`, t.reason];
+  const change = t.old_state === t.new_state && t.verdict
+    ? `verdict ${t.verdict} (${t.verdict_source})`
+    : `${t.old_state} → ${t.new_state}${t.verdict ? `, verdict ${t.verdict} (${t.verdict_source})` : ""}`;
+  return [fmtTime(t.at), change, t.reason];
+}
+
+/** States in which a contact may be vetted (it has ended). */
+const VETTABLE = ["COMPLETED", "FAILED", "PROVIDER_FAILED", "CANCELLED"];
+
+function qualityText(c) {
+  if (c.frames_ok === null || c.frames_ok === undefined) return "not measured";
+  const frames = c.frames_expected
+    ? `${c.frames_ok} of ${c.frames_expected} frames decoded (${fmtNumber((100 * c.frames_ok) / c.frames_expected)} %)`
+    : `${c.frames_ok} frames decoded`;
+  return c.esn0_db === null ? frames : `${frames}, Es/N0 ${fmtNumber(c.esn0_db)} dB`;
+}
+
+function verdictWhy(c) {
+  if (!c.verdict) return "–";
+  const who = c.verdict_source === "manual" ? `set by ${c.verdict_by} at ${fmtTime(c.verdict_at)}: ` : "";
+  return `${who}${c.verdict_reason || "–"}`;
+}
+
+/** The verdict, its reason and the pass quality, and (once the contact has
+ * ended) a form to set it by hand: PUT /contacts/{id}/verdict with the
+ * contact's version as If-Match, so a change made meanwhile is refused. */
+function verdictSection(state) {
+  const badge = h("span", { id: "contact-verdict" });
+  const why = h("span", { id: "contact-verdict-reason" });
+  const quality = h("span", { id: "contact-quality" });
+  const formSlot = h("div", { id: "verdict-form-slot" });
+  const section = h("section", { id: "vetting", "aria-labelledby": "vetting-h" },
+    h("h2", { id: "vetting-h" }, "Verdict"),
+    facts([["Verdict", badge], ["Why", why], ["Measured", quality]]), formSlot);
+  const show = () => {
+    const c = state.contact;
+    badge.replaceChildren(verdictBadge(c.verdict, c.verdict_source));
+    why.textContent = verdictWhy(c);
+    quality.textContent = qualityText(c) + (c.simulated ? " (simulated pass)" : "");
+    if (VETTABLE.includes(c.state) && !formSlot.firstChild) formSlot.append(verdictForm(state, show));
+  };
+  show();
+  return { section, show };
+}
+
+function verdictForm(state, show) {
+  const c = state.contact;
+  const choice = h("select", { id: "verdict-choice" },
+    Object.keys(VERDICT_COLOURS).map((v) => h("option", { value: v, selected: v === c.verdict }, v)));
+  const reason = h("input", { id: "verdict-reason", type: "text", maxlength: 500, required: true, value: "" });
+  const note = h("span", { id: "verdict-note", role: "status" });
+  const form = h("form", { class: "controls", id: "verdict-form", "aria-label": "Set the verdict of this contact" },
+    h("label", { for: "verdict-choice" }, "Verdict", choice),
+    h("label", { for: "verdict-reason" }, "Reason", reason),
+    h("button", { type: "submit" }, "Set verdict"), note);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    note.replaceChildren(" saving…");
+    try {
+      state.contact = await api(`/contacts/${encodeURIComponent(state.contact.id)}/verdict`, {
+        method: "PUT",
+        body: { verdict: choice.value, reason: reason.value },
+        extraHeaders: { "If-Match": `"${state.contact.version}"` },
+      });
+      note.replaceChildren(" saved");
+      show();
+    } catch (err) {
+      note.replaceChildren(h("span", { class: "error refused", role: "alert" }, `Refused: ${err.message}`));
+    }
+  });
+  return form;
 }
 
 function trackSummary(track) {
@@ -113,6 +185,8 @@ export async function render(main, { args, signal }) {
   const history = h("tbody", { id: "history" }, c.history.map((t) => h("tr", {}, historyRow(t).map((v) => h("td", {}, v)))));
   const live = h("p", { class: "live", role: "status", id: "live" }, "Event stream: connecting…");
   const datasets = await api("/datasets", { params: { contact: c.id }, signal });
+  const state = { contact: c };
+  const vetting = verdictSection(state);
   fill(main, 
     h("h1", {}, `${sat.name} on ${c.antenna_id}`),
     live,
@@ -135,6 +209,7 @@ export async function render(main, { args, signal }) {
         reasonCell.textContent = done.state_reason || "–";
       })
       : null,
+    vetting.section,
     h("section", { "aria-labelledby": "history-h" }, h("h2", { id: "history-h" }, "History"),
       h("table", {}, h("thead", {}, h("tr", {}, ["At", "Change", "Reason"].map((t) => h("th", { scope: "col" }, t)))), history)),
     await trackSection(c, signal),
@@ -144,10 +219,17 @@ export async function render(main, { args, signal }) {
   );
   followEvents((type, e) => {
     if (type !== "contact" || e.contact_id !== c.id) return;
-    stateCell.replaceChildren(stateBadge(e.new_state));
-    reasonCell.textContent = e.reason || "–";
     history.append(h("tr", {}, historyRow(e).map((v) => h("td", {}, v))));
-    live.textContent = `Event stream: live; ${e.old_state} → ${e.new_state} at ${fmtTime(e.at)}`;
+    const verdictOnly = e.old_state === e.new_state && e.verdict;
+    if (!verdictOnly) { // a verdict event leaves the state and its reason as they were
+      stateCell.replaceChildren(stateBadge(e.new_state));
+      reasonCell.textContent = e.reason || "–";
+    }
+    live.textContent = `Event stream: live; ${historyRow(e)[1]} at ${fmtTime(e.at)}`;
+    // The verdict, the measured quality and the version (If-Match) as they are now.
+    api(`/contacts/${encodeURIComponent(c.id)}`, { signal })
+      .then((now) => { state.contact = now; vetting.show(); })
+      .catch(() => {});
   }, { signal, onStatus: (text) => { live.textContent = `Event stream: ${text}`; } });
 }
 

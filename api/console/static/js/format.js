@@ -72,6 +72,22 @@ export const STATE_COLOURS = {
   PROVIDER_FAILED: "#a40e26",
 };
 
+/** Colour of each verdict (vetting): a stripe along the bottom of a
+ * timeline bar, and the verdict badge. None is a state colour. */
+export const VERDICT_COLOURS = {
+  good: "#4ac26b",
+  partial: "#d4a72c",
+  bad: "#fa4549",
+  failed: "#82071e",
+};
+
+/** "partial" badge with its source, or "not vetted". */
+export function verdictBadge(verdict, source) {
+  if (!verdict) return h("span", { class: "verdict none" }, "not vetted");
+  return h("span", { class: "verdict", "data-verdict": verdict, style: `background:${VERDICT_COLOURS[verdict] || "#57606a"}` },
+    source ? `${verdict} (${source})` : verdict);
+}
+
 export const RUNNING_STATES = ["PREPASS", "PASS", "POSTPASS", "CANCELLING"];
 export const FAILED_STATES = ["FAILED", "FAILED_TO_SCHEDULE", "PROVIDER_FAILED"];
 

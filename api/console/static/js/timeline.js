@@ -1,18 +1,21 @@
-// Timeline: the contacts of one UTC day or week per antenna, coloured by state.
-// All bars are drawn on one canvas in one pass (bucketed by state: one path
-// and one fill per state), so 12,000 contacts draw in milliseconds; the
+// Timeline: the contacts of one UTC day or week per antenna, coloured by state,
+// with a stripe in the colour of its verdict along the bottom of each vetted
+// contact's bar. All bars are drawn on one canvas in one pass (bucketed by
+// state and verdict: one path and one fill each), so 12,000 contacts draw in
+// milliseconds; the
 // selection is drawn on an overlay canvas. Click a bar, or select one with
 // the arrow keys and press Enter, to open the contact. Zoom (buttons, or + and
 // - on the canvas) narrows the view down to 15 minutes within the day or week
 // fetched, and Earlier/Later pan it by half a view; each redraws from the
 // contacts already in the page.
 import { allPages, api } from "./api.js";
-import { STATE_COLOURS, emptyNote, fmtClock, fmtTime, h, table } from "./format.js";
+import { STATE_COLOURS, VERDICT_COLOURS, emptyNote, fmtClock, fmtTime, h, table } from "./format.js";
 
 const DAY_MS = 86400000;
 const ROW_H = 14;
 const AXIS_H = 22;
 const LABEL_W = 150;
+const STRIPE_H = 3; // the verdict stripe at the bottom of a bar
 
 function dayStart(ms) {
   const d = new Date(ms);
@@ -93,6 +96,7 @@ function draw(canvas, rows, from, spanMs, width, nowMs) {
   drawAxis(g, from, spanMs, width);
   const scale = (width - LABEL_W) / spanMs;
   const paths = {};
+  const stripes = {};
   g.fillStyle = "#1b1f24";
   g.font = "11px system-ui, sans-serif";
   rows.forEach((row, i) => {
@@ -109,21 +113,36 @@ function draw(canvas, rows, from, spanMs, width, nowMs) {
       const x1 = LABEL_W + Math.min(spanMs, it.end - from) * scale;
       const path = paths[it.c.state] || (paths[it.c.state] = new Path2D());
       path.rect(x0, y + 2, Math.max(1, x1 - x0), ROW_H - 4);
+      const verdict = it.c.verdict;
+      if (verdict) {
+        const stripe = stripes[verdict] || (stripes[verdict] = new Path2D());
+        stripe.rect(x0, y + ROW_H - 2 - STRIPE_H, Math.max(1, x1 - x0), STRIPE_H);
+      }
     }
   });
   for (const [state, path] of Object.entries(paths)) {
     g.fillStyle = STATE_COLOURS[state] || "#57606a";
     g.fill(path);
   }
+  for (const [verdict, stripe] of Object.entries(stripes)) {
+    g.fillStyle = VERDICT_COLOURS[verdict] || "#57606a";
+    g.fill(stripe);
+  }
   drawNow(g, from, spanMs, width, nowMs, height);
   return performance.now() - t0;
 }
 
-function legend(counts) {
-  return h("ul", { class: "legend", "aria-label": "Colours of contact states" },
-    Object.entries(STATE_COLOURS).map(([state, colour]) => h("li", {},
-      h("span", { class: "swatch", style: `background:${colour}`, "aria-hidden": "true" }),
-      `${state} (${counts[state] || 0})`)));
+function legend(counts, verdicts) {
+  return h("div", {},
+    h("ul", { class: "legend", id: "tl-legend-states", "aria-label": "Colours of contact states" },
+      Object.entries(STATE_COLOURS).map(([state, colour]) => h("li", {},
+        h("span", { class: "swatch", style: `background:${colour}`, "aria-hidden": "true" }),
+        `${state} (${counts[state] || 0})`))),
+    h("ul", { class: "legend", id: "tl-legend-verdicts", "aria-label": "Colours of verdicts (stripe under a bar)" },
+      Object.entries(VERDICT_COLOURS).map(([verdict, colour]) => h("li", { "data-verdict": verdict },
+        h("span", { class: "swatch stripe", style: `background:${colour}`, "aria-hidden": "true" }),
+        `${verdict} (${verdicts[verdict] || 0})`)),
+      h("li", { "data-verdict": "none" }, `not vetted (${verdicts.none || 0})`)));
 }
 
 function controls(from, days, stations, station, onChange) {
@@ -172,7 +191,8 @@ function interact(canvas, overlay, rows, view, width, announce) {
     g.lineWidth = 2;
     g.strokeRect(x0 - 2, AXIS_H + sel[0] * ROW_H, Math.max(1, x1 - x0) + 4, ROW_H);
     announce(`Selected contact ${it.c.id}: NORAD ${it.c.norad_id} on ${it.c.antenna_id}, ` +
-      `${fmtTime(it.c.booked_start)} to ${fmtClock(it.c.booked_end)}, ${it.c.state}. Enter opens it.`);
+      `${fmtTime(it.c.booked_start)} to ${fmtClock(it.c.booked_end)}, ${it.c.state}` +
+      `${it.c.verdict ? `, verdict ${it.c.verdict}` : ""}. Enter opens it.`);
   }
   const open = () => sel && (window.location.hash = `#/contact/${encodeURIComponent(itemAt(...sel).c.id)}`);
   function nearest(r, ms) {
@@ -260,7 +280,12 @@ export async function render(main, { signal, now, args }) {
   const fetchMs = performance.now() - t0;
   const rows = layout(stations, contacts);
   const counts = {};
-  for (const c of contacts) counts[c.state] = (counts[c.state] || 0) + 1;
+  const verdicts = {};
+  for (const c of contacts) {
+    counts[c.state] = (counts[c.state] || 0) + 1;
+    const v = c.verdict || "none";
+    verdicts[v] = (verdicts[v] || 0) + 1;
+  }
 
   const canvas = h("canvas", {
     id: "timeline", tabindex: 0, role: "img",
@@ -275,7 +300,7 @@ export async function render(main, { signal, now, args }) {
   main.replaceChildren(
     h("h1", {}, "Timeline"),
     controls(from, days, allStations, station, go),
-    legend(counts), status, wrap, selected,
+    legend(counts, verdicts), status, wrap, selected,
     h("h2", {}, "Contacts by antenna and state"),
     rows.some((r) => r.items.length)
       ? table(["Antenna", "Contacts", ...Object.keys(STATE_COLOURS)],
@@ -304,6 +329,7 @@ export async function render(main, { signal, now, args }) {
   redraw();
   canvas.dataset.contacts = String(contacts.length);
   canvas.dataset.rows = String(rows.length);
+  canvas.dataset.vetted = String(contacts.length - (verdicts.none || 0));
   canvas.dataset.antennas = rows.map((r) => r.antenna).join(",");
   canvas.dataset.fetchMs = fetchMs.toFixed(0);
   selection = interact(canvas, overlay, rows, view, width, (text) => { selected.textContent = text; });
