@@ -37,7 +37,12 @@ from groundstation.agents import QUALITY, agent_status, frames_after, published_
 from groundstation.clock import Clock, iso_utc
 from groundstation.contact_datasets import accept_dataset_with
 from groundstation.downlink import LinkModel, pass_link_of
-from groundstation.executor import ContactExecutionError, ContactExecutor, ContactRun
+from groundstation.executor import (
+    ContactExecutionError,
+    ContactExecutor,
+    ContactRun,
+    StoppableExecutor,
+)
 from groundstation.models import AgentFrame, AgentReport, GroundStation
 from groundstation.pass_dataset import (
     PASS_OUTPUTS,
@@ -285,6 +290,8 @@ class StationRouter:
         self.session_factory = session_factory
         self.agent = agent
         self.local = local
+        self._lock = threading.Lock()
+        self._local_runs: set[str] = set()
 
     def agent_runs(self, station_id: str) -> bool:
         with self.session_factory() as session:
@@ -300,5 +307,20 @@ class StationRouter:
     def execute(self, run: ContactRun) -> None:
         if self.agent_runs(run.station_id):
             self.agent.execute(run)
-        else:
+            return
+        with self._lock:
+            self._local_runs.add(run.contact_id)
+        try:
             self.local.execute(run)
+        finally:
+            with self._lock:
+                self._local_runs.discard(run.contact_id)
+
+    def stop_contact(self, contact_id: str, reason: str) -> None:
+        """``StoppableExecutor``: a pass worked in-process ends at its next
+        chunk, keeping what it received. A station agent's pass is not
+        stopped at the station: it runs to LOS and its report ends it."""
+        with self._lock:
+            local = contact_id in self._local_runs
+        if local and isinstance(self.local, StoppableExecutor):
+            self.local.stop_contact(contact_id, reason)

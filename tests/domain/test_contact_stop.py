@@ -167,12 +167,16 @@ def test_the_downlink_executor_stopped_mid_pass_keeps_a_partial_dataset(tmp_path
         with runtime.session_factory() as s:
             booking.stop(s, contact_id=contact_id, now=runtime.clock.now(), reason="test stop")
         states = _wait_terminal(runtime.session_factory, [contact_id], timeout_s=60)
+        stopped_by = runtime.clock.now()
         result = runtime.executor.results.get(contact_id)
         reason = _reason(runtime.session_factory, contact_id)
         datasets = runtime.catalog.find(contact_id=contact_id)
     finally:
         runtime.close()
     assert states[contact_id] == "CANCELLED", reason
+    # The pass ended at the stop, not at LOS (the executor behind the
+    # runtime's station router is told to stop).
+    assert stopped_by < choice.los - timedelta(minutes=2), (stopped_by, choice.los)
     assert "the partial dataset received is kept" in reason
     assert result is not None and 3 <= result.frames_ok < result.frames_expected
     assert [d.contact_id for d in datasets] == [contact_id]
