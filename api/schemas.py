@@ -242,6 +242,32 @@ class SatellitesPublic(BaseModel):
     count: int
 
 
+class CatalogueTransmitterPublic(BaseModel):
+    """One downlink of a satellite as the built-in satellite catalogue
+    describes it (groundstation/satellites/data, gr-satellites' satyaml style)."""
+
+    name: str
+    frequency_hz: float
+    modulation: str
+    baud_rate: float
+    framing: str
+    deviation_hz: float | None = None
+    af_carrier_hz: float | None = None
+
+
+class CatalogueTransmittersPublic(BaseModel):
+    norad_id: int
+    catalogued: bool = Field(
+        description="whether the built-in satellite catalogue knows this NORAD id "
+        "(false: data is empty; the satellite's own downlink settings still apply)"
+    )
+    catalogue_name: str | None = Field(
+        default=None, description="the satellite's name in the catalogue"
+    )
+    data: list[CatalogueTransmitterPublic]
+    count: int
+
+
 class EphemerisPublic(_Public):
     id: int
     epoch: AwareDatetime = Field(

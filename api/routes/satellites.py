@@ -106,6 +106,48 @@ def get_satellite(
 
 
 @router.get(
+    "/satellites/{norad_id}/transmitters",
+    response_model=schemas.CatalogueTransmittersPublic,
+    responses=_404,
+)
+def satellite_transmitters(
+    norad_id: NoradPath, session: SessionDep, principal: ReaderDep
+) -> schemas.CatalogueTransmittersPublic:
+    """The satellite's transmitters in the built-in satellite catalogue (the
+    downlinks a mission profile's `decode.transmitter` can pick with the
+    `catalogue` framing): frequency, modulation, baud rate, framing."""
+    from groundstation.satellites import UnknownSatelliteError, builtin_catalogue
+
+    inventory.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
+    session.rollback()
+    try:
+        spec = builtin_catalogue().find(norad_id)
+    except UnknownSatelliteError:
+        return schemas.CatalogueTransmittersPublic(
+            norad_id=norad_id, catalogued=False, data=[], count=0
+        )
+    data = [
+        schemas.CatalogueTransmitterPublic(
+            name=t.name,
+            frequency_hz=t.frequency_hz,
+            modulation=t.modulation,
+            baud_rate=t.baud_rate,
+            framing=t.framing,
+            deviation_hz=t.deviation_hz,
+            af_carrier_hz=t.af_carrier_hz,
+        )
+        for t in spec.transmitters
+    ]
+    return schemas.CatalogueTransmittersPublic(
+        norad_id=norad_id,
+        catalogued=True,
+        catalogue_name=spec.name,
+        data=data,
+        count=len(data),
+    )
+
+
+@router.get(
     "/satellites/{norad_id}/ephemerides", response_model=schemas.EphemeridesPublic, responses=_404
 )
 def list_ephemerides(

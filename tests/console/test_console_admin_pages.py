@@ -41,6 +41,8 @@ def test_an_operator_sees_its_satellites_with_elements_in_force_and_next_passes(
     assert "mean height 8" in browser.text("#sat-map-section")  # NOAA 19: about 850 km
     passes = browser.text("#sat-passes")
     assert "svalbard" in passes and "2023-07-04" in passes
+    # NOAA 19 is not in the built-in satellite catalogue
+    assert "Not in the built-in satellite catalogue" in browser.text("#sat-catalogue")
     browser.screenshot("satellite-noaa19")
     # another tenant's satellite is not found, not shown
     browser.go(f"#/satellites/{FUNCUBE}")
@@ -124,3 +126,23 @@ def test_an_operator_has_no_keys_page_and_the_api_refuses_it_too(
     assert "not available to role operator" in browser.text("main")
     with console.api("acme") as client:
         assert client.get("/api-keys").status_code == 403
+
+
+def test_a_catalogued_satellite_shows_its_catalogue_transmitters(
+    console: Console, browser: Browser
+) -> None:
+    browser.sign_in(console.keys["globex"])
+    browser.wait_css("main[data-ready=true][data-page=overview]")
+    browser.go(f"#/satellites/{FUNCUBE}")
+    browser.wait_css("#sat-catalogue table")
+    with console.api("globex") as client:
+        found = client.get(f"/satellites/{FUNCUBE}/transmitters").json()
+    assert found["catalogued"] and found["count"] >= 1
+    rows = browser.driver.find_elements(By.CSS_SELECTOR, "#sat-catalogue tbody tr")
+    assert len(rows) == found["count"]
+    text = browser.text("#sat-catalogue")
+    for t in found["data"]:
+        assert t["name"] in text and f"{t['frequency_hz'] / 1e6:.3f} MHz" in text
+        assert t["framing"] in text
+    browser.screenshot("satellite-funcube-catalogue")
+    assert browser.console_errors() == []

@@ -76,6 +76,27 @@ async function passesSection(s, nowMs, signal) {
   return section;
 }
 
+/** The satellite's downlinks in the built-in satellite catalogue. */
+async function catalogueSection(s, signal) {
+  const section = h("section", { id: "sat-catalogue", "aria-labelledby": "sat-catalogue-h" },
+    h("h2", { id: "sat-catalogue-h" }, "Transmitters in the satellite catalogue"));
+  try {
+    const found = await api(`/satellites/${s.norad_id}/transmitters`, { signal });
+    section.append(found.catalogued
+      ? table(["Name", "Frequency", "Modulation", "Baud rate", "Framing", "Deviation / AF carrier"],
+        found.data.map((t) => [t.name, `${fmtNumber(t.frequency_hz / 1e6, 3)} MHz`, t.modulation,
+          `${fmtNumber(t.baud_rate, 0)} Bd`, t.framing,
+          [t.deviation_hz !== null ? `${fmtNumber(t.deviation_hz, 0)} Hz dev.` : null,
+            t.af_carrier_hz !== null ? `${fmtNumber(t.af_carrier_hz, 0)} Hz AF` : null]
+            .filter((v) => v !== null).join(", ") || "—"]),
+        `as catalogued for ${found.catalogue_name}; a mission profile with the catalogue framing picks one by name`)
+      : emptyNote("Not in the built-in satellite catalogue: the satellite's own downlink settings above apply."));
+  } catch (err) {
+    section.append(errorNote(err));
+  }
+  return section;
+}
+
 async function mapSection(s, signal) {
   const section = h("section", { id: "sat-map-section", "aria-labelledby": "sat-map-h" },
     h("h2", { id: "sat-map-h" }, "Ground track (next 100 min)"));
@@ -110,6 +131,7 @@ async function detailPage(main, norad, nowMs, signal) {
       h("dt", {}, "Registered"), h("dd", {}, fmtTime(s.created_at)),
       s.problems.length ? [h("dt", {}, "Problems"), h("dd", { class: "bad" }, s.problems.join("; "))] : null),
     elementsSection(eph, nowMs),
+    await catalogueSection(s, signal),
     await mapSection(s, signal),
     await passesSection(s, nowMs, signal),
   );
