@@ -33,13 +33,21 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from groundstation.agents import QUALITY, agent_status, frames_after, published_meta
+from groundstation.agents import (
+    QUALITY,
+    agent_status,
+    frames_after,
+    mark_published,
+    published_meta,
+    published_up_to,
+)
 from groundstation.clock import Clock, iso_utc
 from groundstation.contact_datasets import accept_dataset_with
 from groundstation.downlink import LinkModel, pass_link_of
 from groundstation.executor import (
     ContactExecutionError,
     ContactExecutor,
+    ContactHandedOver,
     ContactRun,
     StoppableExecutor,
 )
@@ -109,7 +117,13 @@ class AgentExecutor:
         self._stop.set()
 
     def execute(self, run: ContactRun) -> None:
-        published = 0
+        """Publish the agent's frames of the pass as they are uploaded, then
+        build the dataset from its report. Followed again after a restart of
+        the service, it goes on from the last frame published."""
+        began = self.clock.now()
+        with self.session_factory() as session:
+            published = published_up_to(session, contact_id=run.contact_id)
+            session.rollback()
         deadline = run.los + timedelta(seconds=self.report_timeout_s)
         while True:
             now = self.clock.now()
@@ -133,7 +147,7 @@ class AgentExecutor:
                     for f in frames_after(session, contact_id=run.contact_id, after=published)
                 ]
                 session.rollback()
-            published = self._publish_new(new, published)
+            published = self._publish_new(run.contact_id, new, published)
             if report is not None:
                 if not report.ok:
                     raise ContactExecutionError(f"station agent: {report.reason}")
@@ -142,7 +156,10 @@ class AgentExecutor:
                     run.contact_id, published, dataset_id
                 )
                 return
-            if not status.online:
+            # An agent silent at the start of this follow-up (the service
+            # itself was down, e.g. restarted mid-pass) gets the offline
+            # delay again to be heard from.
+            if not status.online and (now - began).total_seconds() >= self.offline_after_s:
                 raise ContactExecutionError(status.offline_reason())
             if now > deadline:
                 raise ContactExecutionError(
@@ -151,17 +168,28 @@ class AgentExecutor:
                     f"{iso_utc(status.last_seen_at) if status.last_seen_at else 'never'})"
                 )
             if self._stop.wait(self.poll_s):
-                raise ContactExecutionError(self._stop_reason or "the executor was stopped")
+                raise ContactHandedOver(
+                    f"{self._stop_reason or 'the executor was stopped'}; the station agent of "
+                    f"{run.station_id} goes on with the pass and the service follows it again "
+                    "when it starts"
+                )
 
-    def _publish_new(self, frames: list[_Uploaded], published: int) -> int:
+    def _publish_new(self, contact_id: str, frames: list[_Uploaded], published: int) -> int:
         """Publish ``frames`` after sequence ``published`` in order, stopping
-        at a gap (a frame still in flight is waited for); returns the last
-        sequence published."""
+        at a gap (a frame still in flight is waited for), and record how far
+        (``agent_published``); returns the last sequence published."""
+        before = published
         for frame in frames:
             if frame.sequence != published + 1:
                 break
             self.publisher.publish_frame(frame.data, frame.meta)
             published = frame.sequence
+        if published > before:
+            with self.session_factory() as session:
+                mark_published(
+                    session, contact_id=contact_id, sequence=published, now=self.clock.now()
+                )
+                session.commit()
         return published
 
     def _dataset(self, run: ContactRun, report: _Report) -> str:
@@ -315,6 +343,10 @@ class StationRouter:
         finally:
             with self._lock:
                 self._local_runs.discard(run.contact_id)
+
+    def resumes(self, run: ContactRun) -> bool:
+        """``ResumableExecutor``: a station agent's pass outlives the service."""
+        return self.agent_runs(run.station_id)
 
     def stop_contact(self, contact_id: str, reason: str) -> None:
         """``StoppableExecutor``: a pass worked in-process ends at its next

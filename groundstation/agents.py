@@ -34,6 +34,7 @@ from groundstation.executor import ContactRun
 from groundstation.lifecycle import contact_run
 from groundstation.models import (
     AgentFrame,
+    AgentPublished,
     AgentReport,
     Antenna,
     Contact,
@@ -320,6 +321,23 @@ def frames_after(session: Session, *, contact_id: str, after: int) -> list[Agent
             .order_by(AgentFrame.sequence)
         )
     )
+
+
+def published_up_to(session: Session, *, contact_id: str) -> int:
+    """The last sequence of ``contact_id``'s agent frames already handed to
+    the frame topic's publisher (0: none)."""
+    row = session.get(AgentPublished, contact_id)
+    return 0 if row is None else row.sequence
+
+
+def mark_published(session: Session, *, contact_id: str, sequence: int, now: datetime) -> None:
+    """Record that frames up to ``sequence`` were handed to the publisher
+    (the caller commits)."""
+    row = session.get(AgentPublished, contact_id)
+    if row is None:
+        session.add(AgentPublished(contact_id=contact_id, sequence=sequence, updated_at=now))
+    elif sequence > row.sequence:
+        row.sequence, row.updated_at = sequence, now
 
 
 def frames_stored(session: Session, *, contact_id: str) -> int:

@@ -61,6 +61,21 @@ class ContactStopped(ContactExecutionError):
     worth keeping was received: the contact is cancelled, not failed."""
 
 
+class ContactHandedOver(ContactExecutionError):
+    """The service stopped while a pass it does not work itself (a station
+    agent's) goes on: the contact stays in PASS, and the next start of the
+    service follows it again (``ResumableExecutor``) instead of failing it."""
+
+
+@runtime_checkable
+class ResumableExecutor(Protocol):
+    """An executor whose passes outlive the service (station agents): at
+    start-up a contact left in PASS by a stopped service is given back to
+    it (``execute`` again) when ``resumes`` says it can follow it."""
+
+    def resumes(self, run: ContactRun) -> bool: ...
+
+
 class ContactExecutor(Protocol):
     def execute(self, run: ContactRun) -> None: ...
 

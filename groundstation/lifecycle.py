@@ -43,8 +43,10 @@ from groundstation.contact_datasets import dataset_state
 from groundstation.events import ContactEvent, EventSink
 from groundstation.executor import (
     ContactExecutor,
+    ContactHandedOver,
     ContactRun,
     ContactStopped,
+    ResumableExecutor,
     StoppableExecutor,
 )
 from groundstation.models import Contact, ContactTransition, SchedulerInstance
@@ -480,6 +482,13 @@ class LifecycleService:
     def _execute_now(self, run: ContactRun) -> None:
         try:
             self.executor.execute(run)
+        except ContactHandedOver as exc:
+            # The service stops; the pass goes on where it runs (a station
+            # agent) and the next start follows it again (reconcile).
+            log.info("contact %s left in PASS: %s", run.contact_id, exc)
+            with self._lock:
+                self._running.discard(run.contact_id)
+            return
         except ContactStopped as exc:
             log.info("contact %s stopped: %s", run.contact_id, exc)
         except Exception as exc:
@@ -544,6 +553,8 @@ class LifecycleService:
             session.rollback()
         out: list[ContactEvent] = []
         for contact_id, state, los in rows:
+            if state == S.PASS and self._resume(contact_id, now):
+                continue
             if state == S.PASS and now < los and not self._pass_owner_alive(contact_id, now):
                 event = self.fail(
                     contact_id,
@@ -557,6 +568,27 @@ class LifecycleService:
                 continue
             out.extend(self.step(contact_id))
         return out
+
+    def _resume(self, contact_id: str, now: datetime) -> bool:
+        """A contact left in PASS whose pass outlives the service (a station
+        agent's, ``ResumableExecutor``) and no live instance follows: given
+        back to the executor, which goes on from where it was. True if so."""
+        if not isinstance(self.executor, ResumableExecutor):
+            return False
+        with self.session_factory() as session:
+            contact = session.get(Contact, contact_id)
+            if contact is None or self._owner_alive(session, contact_id, now):
+                session.rollback()
+                return False
+            run = contact_run(contact)
+            session.rollback()
+        if not self.executor.resumes(run):
+            return False
+        log.info(
+            "contact %s: following its pass again (station agent of %s)", contact_id, run.station_id
+        )
+        self._execute(run)
+        return True
 
     def _pass_owner_alive(self, contact_id: str, now: datetime) -> bool:
         with self.session_factory() as session:

@@ -381,6 +381,21 @@ class AgentFrame(Base):
     received_at: Mapped[datetime] = mapped_column()
 
 
+class AgentPublished(Base):
+    """How far the central service has published an agent's frames of a
+    contact to the frame topic (the last sequence handed to the publisher):
+    a restarted service following the pass again goes on from there, so no
+    frame reaches the topic twice (``AgentExecutor``)."""
+
+    __tablename__ = "agent_published"
+
+    contact_id: Mapped[str] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    sequence: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column()
+
+
 class AgentReport(Base):
     """An agent's end-of-pass report on a contact (first one wins)."""
 

@@ -1,0 +1,141 @@
+"""The central service restarted (SIGTERM, or SIGKILL as a crash) while a
+station agent works a pass (issue 13): the agent goes on and spools; the
+restarted ``serve`` follows the pass again from the last frame it had
+published, and the contact COMPLETES with every frame on the topic once, in
+order. Before, the stop failed the contact ("service stopped during the
+pass") though the station received the whole pass."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from groundstation import apikeys
+from groundstation.booking import reserve
+from groundstation.commands.demo import DEMO_CLOCK_START, free_windows
+from groundstation.db import make_engine, make_session_factory, migrate
+from groundstation.models import AgentReport, Contact, MissionProfile
+from groundstation.settings import Settings
+from ingest.consumer import LocalLogSource, follow_frames
+from ingest.topics import TopicNames
+
+from .conftest import (
+    DEMO_PROFILE,
+    agent_process,
+    api_up,
+    free_port,
+    seed,
+    serve_process,
+    wait_for,
+)
+
+SPEEDUP = 10.0
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_a_central_restart_mid_pass_leaves_the_agents_contact_to_complete(
+    tmp_path: Path, how: signal.Signals
+) -> None:
+    settings = Settings(data_dir=tmp_path / "var")
+    engine = make_engine(settings.effective_database_url())
+    migrate(engine)
+    sessions = make_session_factory(engine)
+    with sessions() as session:
+        names = seed(session)
+        w = free_windows(session, names, now=DEMO_CLOCK_START, hours=6.0, min_elevation_deg=30.0)[0]
+        profile = session.get(MissionProfile, DEMO_PROFILE)
+        assert profile is not None
+        start = w.aos - timedelta(seconds=profile.prepass_s + 20)
+        contact_id = reserve(
+            session,
+            norad_id=w.norad_id,
+            antenna_id=w.antenna_id,
+            profile_id=DEMO_PROFILE,
+            start=w.aos,
+            end=w.los,
+            tenant="demo",
+            now=start,
+        ).id
+        _, key = apikeys.create_key(
+            session, name="agent", role="station", station_id=w.station_id, now=start
+        )
+    engine.dispose()
+
+    def state() -> tuple[str, str]:
+        with sessions() as session:
+            row = session.get(Contact, contact_id)
+            assert row is not None
+            return row.state, row.state_reason
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "serve.log"
+    env = {"GS_AGENT_OFFLINE_AFTER_S": "600", "GS_AGENT_REPORT_TIMEOUT_S": "3600"}
+    began = time.monotonic()
+    serve = serve_process(
+        tmp_path / "var", clock_start=start, speedup=SPEEDUP, port=port, log=log, env=env
+    )
+    procs: list[subprocess.Popen[bytes]] = [serve]
+    topics = TopicNames("groundstation")
+
+    def on_topic() -> list[int]:
+        return [
+            f.meta.sequence
+            for f in follow_frames(
+                LocalLogSource(tmp_path / "var" / "topics", topics.frames),
+                contact_id=contact_id,
+                idle_timeout_s=0.2,
+            )
+        ]
+
+    try:
+        with httpx.Client(base_url=base, timeout=5) as http:
+            wait_for(lambda: api_up(http), timeout_s=60, what="serve to answer")
+        procs.append(
+            agent_process(
+                tmp_path, w.station_id, key, base, tmp_path / "agent.log", speedup=SPEEDUP
+            )
+        )
+        wait_for(lambda: state()[0] == "PASS", timeout_s=120, what="the pass")
+        wait_for(lambda: len(on_topic()) >= 20, timeout_s=60, what="frames on the topic")
+        serve.send_signal(how)
+        serve.wait(timeout=60)
+        assert state()[0] == "PASS", state()  # not failed: the agent goes on
+        time.sleep(3.0)  # the agent spools what it cannot upload
+        resumed_at = start + timedelta(seconds=(time.monotonic() - began) * SPEEDUP)
+        serve = serve_process(
+            tmp_path / "var", clock_start=resumed_at, speedup=SPEEDUP, port=port, log=log, env=env
+        )
+        procs.append(serve)
+        wait_for(
+            lambda: state()[0] in ("COMPLETED", "FAILED", "PROVIDER_FAILED"),
+            timeout_s=300,
+            what=f"the contact to end ({log})",
+        )
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    final, reason = state()
+    assert final == "COMPLETED", (reason, log.read_text()[-3000:])
+    with sessions() as session:
+        report = session.scalar(select(AgentReport).where(AgentReport.contact_id == contact_id))
+        assert report is not None and report.ok
+        total = report.frames_total
+    # Every frame once, in order: none published twice after the restart.
+    assert on_topic() == list(range(1, total + 1))
+    text = log.read_text()
+    assert "following its pass again" in text
+    if how == signal.SIGTERM:
+        assert "left in PASS" in text
