@@ -134,6 +134,17 @@ class StationCreate(_Body):
     horizon_mask: list[tuple[Num, Num]] = Field(default_factory=list, max_length=3600)
 
 
+class StationUpdate(_Body):
+    """What ``PATCH /ground-stations/{id}`` may change (at least one field)."""
+
+    name: str | None = Field(None, min_length=1, max_length=120)
+    lat_deg: Num | None = Field(None, ge=-90, le=90)
+    lon_deg: Num | None = Field(None, ge=-180, le=360)
+    alt_m: Num | None = Field(None, ge=-500, le=10000)
+    min_elevation_deg: Num | None = Field(None, ge=-5, le=90)
+    horizon_mask: list[tuple[Num, Num]] | None = Field(None, max_length=3600)
+
+
 class StationPublic(_Public):
     id: str
     name: str
@@ -185,6 +196,16 @@ class MaintenanceChangePublic(MaintenancePublic, HeldContactsPublic):
 
 class AntennaChangePublic(AntennaPublic, HeldContactsPublic):
     pass
+
+
+class StationChangePublic(StationPublic):
+    contacts_moved: list[str] = Field(
+        description="SCHEDULED contacts whose window moved with the station's new geometry"
+    )
+    contacts_failed: list[str] = Field(
+        description="SCHEDULED contacts whose pass no longer fits (FAILED_TO_SCHEDULE, "
+        "with the reason)"
+    )
 
 
 class MaintenancesPublic(BaseModel):

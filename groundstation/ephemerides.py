@@ -31,9 +31,15 @@ from groundstation.clock import iso_utc, require_utc
 from groundstation.db import retry_transient
 from groundstation.errors import EphemerisError, NotFoundError
 from groundstation.events import ContactEvent, EventSink, NullEventSink
-from groundstation.models import Contact, Ephemeris, GroundStation, Satellite
+from groundstation.models import Antenna, Contact, Ephemeris, GroundStation, Satellite
 from groundstation.policy import BookingPolicy
-from groundstation.prediction import element_set, orbital_station, predict, required_elevation_deg
+from groundstation.prediction import (
+    element_set,
+    element_set_from_text,
+    orbital_station,
+    predict,
+    required_elevation_deg,
+)
 from groundstation.states import ContactState
 from groundstation.transitions import apply_transition, record_window_update
 
@@ -474,6 +480,40 @@ def repredict_contacts(
     return out
 
 
+def repredict_at_station(
+    session: Session, *, station_id: str, now: datetime, cause: str, match_within_s: float = 900.0
+) -> list[ContactEvent]:
+    """Re-predict the SCHEDULED contacts on ``station_id``'s antennas whose
+    pre-pass is ahead, each with the ephemeris it was booked with, after the
+    station's geometry changed (``cause``, e.g. "station sv changed
+    (lat_deg)"): a window that moved is updated (antenna re-checked), one
+    that vanished or now conflicts becomes FAILED_TO_SCHEDULE naming the
+    cause. In the caller's transaction (it commits); the events."""
+    contacts = session.scalars(
+        select(Contact)
+        .join(Antenna, Contact.antenna_id == Antenna.id)
+        .where(
+            Antenna.station_id == station_id,
+            Contact.state == ContactState.SCHEDULED.value,
+            Contact.booked_start > now,
+        )
+        .order_by(Contact.booked_start)
+        .with_for_update(of=Contact)
+    )
+    out: list[ContactEvent] = []
+    for contact in list(contacts):
+        booked_with = _InForce(
+            contact.ephemeris_id or 0,
+            contact.ephemeris_epoch,
+            contact.ephemeris_text,
+            element_set_from_text(contact.ephemeris_text),
+        )
+        event = _repredict_one(session, contact, booked_with, now, match_within_s, cause)
+        if event is not None:
+            out.append(event)
+    return out
+
+
 def _future_scheduled(session: Session, satellite_id: int, now: datetime) -> list[Contact]:
     """The satellite's SCHEDULED contacts whose pre-pass is ahead, locked."""
     return list(
@@ -491,11 +531,18 @@ def _future_scheduled(session: Session, satellite_id: int, now: datetime) -> lis
 
 
 def _repredict_one(
-    session: Session, contact: Contact, in_force: _InForce, now: datetime, match_within_s: float
+    session: Session,
+    contact: Contact,
+    in_force: _InForce,
+    now: datetime,
+    match_within_s: float,
+    cause: str = "",
 ) -> ContactEvent | None:
     """Move ``contact`` to the pass it now matches, or fail it to schedule
-    with the reason; the event, or None when its window stayed."""
+    with the reason (after ``cause``, when the ephemeris is not what changed);
+    the event, or None when its window stayed."""
     antenna, profile = contact.antenna, contact.profile
+    said = f"{cause}: " if cause else ""
     span = in_force.element.usable_span
     if span is not None and not (span[0] <= contact.aos and contact.los <= span[1]):
         return None  # an OEM not covering the pass says nothing of it: the booking stays
@@ -508,16 +555,18 @@ def _repredict_one(
             contact,
             in_force,
             now,
-            f"no pass over {antenna.station_id} above {min_el:.1f} deg is predicted within "
+            f"{said}no pass over {antenna.station_id} above {min_el:.1f} deg is predicted within "
             f"{match_within_s:.0f} s of the booked TCA {iso_utc(contact.tca)} with the "
             f"ephemeris of epoch {epoch}",
         )
     moved = _moved(contact, new_pass)
     w = windows_for(new_pass.aos, new_pass.los, antenna, profile)
     if moved and (refusal := _moved_window_refusal(session, contact, new_pass, w, epoch, now)):
-        return _fail_to_schedule(session, contact, in_force, now, refusal)
+        return _fail_to_schedule(session, contact, in_force, now, said + refusal)
     _take_ephemeris(contact, in_force)
-    event = _move(session, contact, new_pass, w, epoch=epoch, now=now) if moved else None
+    event = (
+        _move(session, contact, new_pass, w, epoch=epoch, now=now, cause=cause) if moved else None
+    )
     session.flush()
     return event
 
@@ -603,11 +652,19 @@ def _moved_window_refusal(
 
 
 def _move(
-    session: Session, contact: Contact, new_pass: Pass, w: Windows, *, epoch: str, now: datetime
+    session: Session,
+    contact: Contact,
+    new_pass: Pass,
+    w: Windows,
+    *,
+    epoch: str,
+    now: datetime,
+    cause: str = "",
 ) -> ContactEvent:
     """Give ``contact`` the windows of ``new_pass``; the window-update event."""
+    why = f"window moved ({cause})" if cause else f"window moved with ephemeris epoch {epoch}"
     reason = (
-        f"window moved with ephemeris epoch {epoch}: AOS {iso_utc(contact.aos)} -> "
+        f"{why}: AOS {iso_utc(contact.aos)} -> "
         f"{iso_utc(new_pass.aos)}, LOS {iso_utc(contact.los)} -> {iso_utc(new_pass.los)}"
     )
     contact.aos, contact.tca, contact.los = new_pass.aos, new_pass.tca, new_pass.los

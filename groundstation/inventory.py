@@ -10,6 +10,7 @@ Element sets and their life cycle are ``groundstation.ephemerides``'.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select
@@ -21,6 +22,7 @@ from groundstation.errors import (
     PermissionDeniedError,
     ValidationError,
 )
+from groundstation.events import ContactEvent, EventSink, NullEventSink
 from groundstation.models import (
     Antenna,
     GroundStation,
@@ -75,6 +77,85 @@ def add_station(
     session.add(station)
     session.commit()
     return station
+
+
+#: Station fields ``update_station`` may change; those that move passes
+#: (all but the name) re-predict the station's booked contacts.
+STATION_FIELDS = ("name", "lat_deg", "lon_deg", "alt_m", "min_elevation_deg", "horizon_mask")
+
+
+def update_station(
+    session: Session,
+    *,
+    station_id: str,
+    changes: Mapping[str, Any],
+    now: datetime,
+    events: EventSink | None = None,
+) -> tuple[GroundStation, list[ContactEvent]]:
+    """Change a station's name, location, minimum elevation or horizon mask
+    (``changes``: field -> value). When the geometry changed, its SCHEDULED
+    contacts whose pre-pass is ahead are re-predicted with the ephemeris each
+    was booked with (``ephemerides.repredict_at_station``): moved, or
+    FAILED_TO_SCHEDULE naming the change; contacts already under way keep
+    their window. One transaction; the station and the events (published
+    once committed)."""
+    from groundstation.db import retry_transient
+    from groundstation.ephemerides import repredict_at_station
+
+    values = _station_changes(station_id, changes)
+
+    def transaction() -> tuple[GroundStation, list[ContactEvent]]:
+        station = session.scalar(
+            select(GroundStation).where(GroundStation.id == station_id).with_for_update()
+        )
+        if station is None:
+            raise NotFoundError("station", station_id)
+        moved: list[str] = []
+        for name, value in values.items():
+            if getattr(station, name) != value:
+                setattr(station, name, value)
+                if name != "name":
+                    moved.append(name)
+        session.flush()
+        fired: list[ContactEvent] = []
+        if moved:
+            cause = f"station {station_id} changed ({', '.join(moved)})"
+            fired = repredict_at_station(session, station_id=station_id, now=now, cause=cause)
+        session.commit()
+        return station, fired
+
+    station, fired = retry_transient(session, transaction)
+    sink = events if events is not None else NullEventSink()
+    for event in fired:
+        sink.publish(event)
+    return station, fired
+
+
+def _station_changes(station_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``changes`` checked and in the columns' types; ValidationError naming
+    a field that cannot change or a value out of range."""
+    unknown = sorted(set(changes) - set(STATION_FIELDS))
+    if unknown:
+        raise ValidationError(
+            f"station {station_id!r}: cannot change {', '.join(unknown)} "
+            f"(changeable: {', '.join(STATION_FIELDS)})"
+        )
+    if not changes:
+        raise ValidationError(f"station {station_id!r}: no change given")
+    out: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name == "horizon_mask":
+            out[name] = [[float(az), float(el)] for az, el in value]
+        elif name == "name":
+            out[name] = str(value)
+        else:
+            out[name] = float(value)
+    lat, lon = out.get("lat_deg"), out.get("lon_deg")
+    if lat is not None and not -90.0 <= lat <= 90.0:
+        raise ValidationError(f"station {station_id!r}: lat_deg {lat} is outside -90..90")
+    if lon is not None and not -180.0 <= lon <= 360.0:
+        raise ValidationError(f"station {station_id!r}: lon_deg {lon} is outside -180..360")
+    return out
 
 
 def add_antenna(

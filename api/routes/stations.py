@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Response, status
+from fastapi import HTTPException, Path, Response, status
 
 from api import schemas
 from api.deps import AdminDep, CtxDep, NowDep, ReaderDep, SessionDep
@@ -61,6 +61,41 @@ def get_station(
 ) -> schemas.StationPublic:
     out = _station(inventory.get_station(session, station_id=station_id))
     return out
+
+
+@router.patch(
+    "/ground-stations/{station_id}",
+    response_model=schemas.StationChangePublic,
+    responses=problems(_404="no such station"),
+)
+def update_station(
+    station_id: str,
+    body: schemas.StationUpdate,
+    session: SessionDep,
+    ctx: CtxDep,
+    now: NowDep,
+    principal: AdminDep,
+) -> schemas.StationChangePublic:
+    """Change a station's name, location, minimum elevation or horizon mask
+    (admins). A change of geometry re-predicts its SCHEDULED contacts whose
+    pre-pass is ahead, each with the ephemeris it was booked with: a moved
+    window is updated, a pass that no longer fits becomes FAILED_TO_SCHEDULE
+    naming the change; contacts under way keep their window."""
+    changes = body.model_dump(exclude_unset=True)
+    if not changes or any(v is None for v in changes.values()):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail="give at least one of name, lat_deg, lon_deg, alt_m, min_elevation_deg, "
+            f"horizon_mask, none null (got {sorted(changes) or 'nothing'})",
+        )
+    station, fired = inventory.update_station(
+        session, station_id=station_id, changes=changes, now=now, events=ctx.events
+    )
+    moved = [e.contact_id for e in fired if e.new_state == "SCHEDULED"]
+    failed = [e.contact_id for e in fired if e.new_state != "SCHEDULED"]
+    return schemas.StationChangePublic.model_validate(
+        {**_station(station).model_dump(), "contacts_moved": moved, "contacts_failed": failed}
+    )
 
 
 @router.get(

@@ -232,6 +232,9 @@ VALID: dict[str, Callable[[Setup, int], Request]] = {
         "admin", body={"name": f"bad-key-{i}", "role": "operator", "tenant": "acme"}
     ),
     "POST /api-keys/{key_id}/revoke": lambda s, i: Request("admin", {"key_id": s.key_id}),
+    "PATCH /ground-stations/{station_id}": lambda s, i: Request(
+        "admin", {"station_id": "svalbard"}, body={"name": f"SvalSat {i}"}
+    ),
     "PUT /tenants/{tenant}/bucket": lambda s, i: Request(
         "admin", {"tenant": "acme"}, body={"bucket": f"acme-bad-input-{i}"}
     ),
