@@ -57,7 +57,7 @@ from groundstation.errors import (
     ValidationError,
     VersionMismatchError,
 )
-from groundstation.events import ContactEvent, EventSink, NullEventSink
+from groundstation.events import ContactEvent, EventSink, publish_committed
 from groundstation.inventory import get_satellite, profile_visible
 from groundstation.models import (
     Antenna,
@@ -152,8 +152,7 @@ def reserve(
         ephemeris_id=ephemeris_id,
     )
     contact, event = retry_transient(session, lambda: _book(session, prepared, fingerprint, now))
-    if event is not None:
-        (events if events is not None else NullEventSink()).publish(event)
+    publish_committed(events, [event])
     return contact
 
 
@@ -783,7 +782,7 @@ def cancel(
         )
     event = apply_transition(session, contact, ContactState.CANCELLED, at=now, reason=reason)
     session.commit()
-    (events if events is not None else NullEventSink()).publish(event)
+    publish_committed(events, [event])
     return contact
 
 
@@ -833,7 +832,7 @@ def update(
     except BaseException:
         session.rollback()
         raise
-    (events if events is not None else NullEventSink()).publish(event)
+    publish_committed(events, [event])
     return contact
 
 
@@ -1003,5 +1002,5 @@ def stop(
         )
     event = apply_transition(session, contact, target, at=now, reason=f"stopped: {reason}")
     session.commit()
-    (events if events is not None else NullEventSink()).publish(event)
+    publish_committed(events, [event])
     return contact

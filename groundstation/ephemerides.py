@@ -30,7 +30,7 @@ from groundstation.availability import (
 from groundstation.clock import iso_utc, require_utc
 from groundstation.db import retry_transient
 from groundstation.errors import EphemerisError, NotFoundError
-from groundstation.events import ContactEvent, EventSink, NullEventSink
+from groundstation.events import ContactEvent, EventSink, publish_committed
 from groundstation.models import Antenna, Contact, Ephemeris, GroundStation, Satellite
 from groundstation.policy import BookingPolicy
 from groundstation.prediction import (
@@ -235,11 +235,10 @@ def upload_ephemerides(
         },
     )
     session.commit()
-    sink = events if events is not None else NullEventSink()
     for satellite_id, before_id in before.items():
         result.contacts_updated[satellite_id] = 0
         if _in_force_id(session, satellite_id, now) not in (None, before_id):
-            changed = repredict_contacts(session, satellite_id=satellite_id, now=now, events=sink)
+            changed = repredict_contacts(session, satellite_id=satellite_id, now=now, events=events)
             result.events.extend(changed)
             result.contacts_updated[satellite_id] = len(changed)
     return result
@@ -405,7 +404,7 @@ def update_ephemeris(
         session,
         satellite_id=satellite_id,
         now=now,
-        events=events if events is not None else NullEventSink(),
+        events=events,
     )
 
 
@@ -474,9 +473,7 @@ def repredict_contacts(
         return out
 
     out = retry_transient(session, transaction)
-    sink = events if events is not None else NullEventSink()
-    for event in out:
-        sink.publish(event)
+    publish_committed(events, out)
     return out
 
 

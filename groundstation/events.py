@@ -8,6 +8,7 @@ the contact history, ``event_log``)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -58,3 +59,15 @@ class NullEventSink:
 
     def publish(self, event: ContactEvent) -> None:
         return None
+
+
+def publish_committed(events: EventSink | None, fired: Iterable[ContactEvent | None]) -> None:
+    """Publish the events of a committed transaction, in order, to ``events``
+    (nothing when it is None: the caller does not listen); ``None`` entries
+    (a step that fired nothing) are skipped. Call it only after the commit,
+    so no listener hears of a change that was rolled back."""
+    if events is None:
+        return
+    for event in fired:
+        if event is not None:
+            events.publish(event)

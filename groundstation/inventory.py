@@ -22,7 +22,7 @@ from groundstation.errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from groundstation.events import ContactEvent, EventSink, NullEventSink
+from groundstation.events import ContactEvent, EventSink, publish_committed
 from groundstation.models import (
     Antenna,
     GroundStation,
@@ -125,9 +125,7 @@ def update_station(
         return station, fired
 
     station, fired = retry_transient(session, transaction)
-    sink = events if events is not None else NullEventSink()
-    for event in fired:
-        sink.publish(event)
+    publish_committed(events, fired)
     return station, fired
 
 

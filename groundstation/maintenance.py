@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from groundstation.availability import conflicting_contacts
 from groundstation.clock import iso_utc, require_supported, require_utc
 from groundstation.errors import NotFoundError, ValidationError
-from groundstation.events import ContactEvent, EventSink, NullEventSink
+from groundstation.events import ContactEvent, EventSink, publish_committed
 from groundstation.inventory import ANTENNA_STATUSES
 from groundstation.models import Antenna, Contact, MaintenanceWindow
 from groundstation.states import ContactState
@@ -191,6 +191,4 @@ def _fail_held(
 
 
 def _publish(events: EventSink | None, fired: list[ContactEvent]) -> None:
-    sink = events if events is not None else NullEventSink()
-    for event in fired:
-        sink.publish(event)
+    publish_committed(events, fired)

@@ -43,7 +43,7 @@ from groundstation.errors import (
     PlanCommittedError,
     ValidationError,
 )
-from groundstation.events import ContactEvent, EventSink, NullEventSink
+from groundstation.events import ContactEvent, EventSink, publish_committed
 from groundstation.inventory import get_satellite
 from groundstation.models import Contact, PlanProposal, Satellite
 from groundstation.policy import BookingPolicy
@@ -244,10 +244,7 @@ def commit_proposal(
             on_staged=on_staged,
         ),
     )
-    sink = events if events is not None else NullEventSink()
-    for _, event in staged:
-        if event is not None:
-            sink.publish(event)
+    publish_committed(events, (event for _, event in staged))
     return [contact for contact, _ in staged]
 
 

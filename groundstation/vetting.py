@@ -37,7 +37,7 @@ from groundstation.errors import (
     VerdictRefusedError,
     VersionMismatchError,
 )
-from groundstation.events import ContactEvent, EventSink, NullEventSink
+from groundstation.events import ContactEvent, EventSink, publish_committed
 from groundstation.models import Contact, ContactTransition
 from groundstation.profile_settings import VettingSettings, profile_document, read_profile
 from groundstation.states import ContactState
@@ -210,7 +210,7 @@ def set_verdict(
         by=by,
     )
     session.commit()
-    (events if events is not None else NullEventSink()).publish(event)
+    publish_committed(events, [event])
     return contact
 
 
