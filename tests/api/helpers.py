@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import signal
 import socket
@@ -200,3 +201,22 @@ def dataset_world(settings: Settings) -> Iterator[World]:
     with TestClient(app) as client:
         yield World(app, client, engine, keys)
     engine.dispose()
+
+
+def sse_contact_events(url: str, headers: dict[str, str], want: int) -> list[dict[str, Any]]:
+    """The first ``want`` contact events of the stream, from the start of history."""
+    out: list[dict[str, Any]] = []
+    with (
+        httpx.Client(base_url=url, timeout=30) as c,
+        c.stream("GET", "/contacts/events", headers={**headers, "Last-Event-ID": "0"}) as r,
+    ):
+        assert r.status_code == 200
+        event = ""
+        for line in r.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event == "contact":
+                out.append(json.loads(line[5:]))
+                if len(out) >= want:
+                    break
+    return out

@@ -20,7 +20,7 @@ from ingest.consumer import KafkaSource
 from ingest.topics import CONTACT_EVENT_SCHEMA_ID, ContactEventMessage
 
 from .conftest import NOAA19, World, seed
-from .helpers import contact_body, first_free_pass
+from .helpers import contact_body, first_free_pass, sse_contact_events
 
 
 def _book_and_cancel(client: TestClient | httpx.Client, world_as: dict[str, str], p: Any) -> str:
@@ -32,30 +32,11 @@ def _book_and_cancel(client: TestClient | httpx.Client, world_as: dict[str, str]
     return contact_id
 
 
-def _sse_events(url: str, headers: dict[str, str], want: int) -> list[dict[str, Any]]:
-    """The first ``want`` contact events of the stream, from the start of history."""
-    out: list[dict[str, Any]] = []
-    with (
-        httpx.Client(base_url=url, timeout=30) as c,
-        c.stream("GET", "/contacts/events", headers={**headers, "Last-Event-ID": "0"}) as r,
-    ):
-        assert r.status_code == 200
-        event = ""
-        for line in r.iter_lines():
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:") and event == "contact":
-                out.append(json.loads(line[5:]))
-                if len(out) >= want:
-                    break
-    return out
-
-
 def test_sse_contact_events_carry_norad_id_station_and_antenna_as_the_topic_does(
     world: World, live_url: str
 ) -> None:
     contact_id = _book_and_cancel(world.client, world.as_("acme"), first_free_pass(world))
-    events = _sse_events(live_url, world.as_("acme"), 2)
+    events = sse_contact_events(live_url, world.as_("acme"), 2)
     assert [(e["contact_id"], e["old_state"], e["new_state"]) for e in events] == [
         (contact_id, "AVAILABLE", "SCHEDULED"),
         (contact_id, "SCHEDULED", "CANCELLED"),

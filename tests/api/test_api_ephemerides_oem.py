@@ -10,6 +10,8 @@ from typing import Any
 
 from orbital.tle import parse_tle
 from tests.orbital.oem_support import oem_kvn
+from tests.support.omm import NOAA19_OMM_KVN as OMM_KVN
+from tests.support.omm import omm_xml
 
 from .conftest import FUNCUBE, NOAA19, NOW, TLE, World
 from .helpers import contact_body
@@ -150,49 +152,8 @@ def test_an_expired_ephemeris_is_listed_as_expired(world: World) -> None:
     assert r.json()["accepted"][0]["status"] == "EXPIRED"
 
 
-OMM_KVN = """CCSDS_OMM_VERS = 2.0
-CREATION_DATE = 2023-07-04T17:00:00
-ORIGINATOR = 18 SPCS
-META_START
-OBJECT_NAME = NOAA 19
-OBJECT_ID = 2009-005A
-CENTER_NAME = EARTH
-REF_FRAME = TEME
-TIME_SYSTEM = UTC
-MEAN_ELEMENT_THEORY = SGP4
-META_STOP
-EPOCH = 2023-07-04T16:11:18.962592
-MEAN_MOTION = 14.12780756 [rev/day]
-ECCENTRICITY = .0013750
-INCLINATION = 99.0983 [deg]
-RA_OF_ASC_NODE = 231.8800 [deg]
-ARG_OF_PERICENTER = 189.5465 [deg]
-MEAN_ANOMALY = 170.5447 [deg]
-EPHEMERIS_TYPE = 0
-CLASSIFICATION_TYPE = U
-NORAD_CAT_ID = 33591
-ELEMENT_SET_NO = 999
-REV_AT_EPOCH = 74241
-BSTAR = .12938E-3 [1/ER]
-MEAN_MOTION_DOT = .194E-5 [rev/day**2]
-MEAN_MOTION_DDOT = 0 [rev/day**3]
-"""
-
-
-def _omm_xml() -> str:
-    fields = [line.split("=", 1) for line in OMM_KVN.splitlines()[11:]]
-    data = "".join(f"<{k.strip()}>{v.split('[')[0].strip()}</{k.strip()}>" for k, v in fields)
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?><ndm><omm id="CCSDS_OMM_VERS" version="2.0">'
-        "<header><CREATION_DATE>2023-07-04T17:00:00</CREATION_DATE></header><body><segment>"
-        "<metadata><OBJECT_NAME>NOAA 19</OBJECT_NAME><OBJECT_ID>2009-005A</OBJECT_ID>"
-        "<MEAN_ELEMENT_THEORY>SGP4</MEAN_ELEMENT_THEORY></metadata>"
-        f"<data><meanElements>{data}</meanElements></data></segment></body></omm></ndm>"
-    )
-
-
 def test_omm_in_kvn_and_xml_is_stored_with_its_format_named(world: World) -> None:
-    for text, fmt in ((OMM_KVN, "CCSDS OMM (KVN)"), (_omm_xml(), "XML (CCSDS OMM)")):
+    for text, fmt in ((OMM_KVN, "CCSDS OMM (KVN)"), (omm_xml(OMM_KVN), "XML (CCSDS OMM)")):
         r = _post(world, text, "/ephemerides")
         assert r.status_code == 201, r.text
         assert r.json()["format"] == fmt

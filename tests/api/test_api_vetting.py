@@ -10,7 +10,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 from fastapi.testclient import TestClient
 
 from api.app import attach_runtime, create_app
@@ -27,7 +26,7 @@ from ingest.consumer import KafkaSource
 from ingest.topics import ContactEventMessage
 
 from .conftest import NOAA19, NOW, World, seed
-from .helpers import contact_body, first_free_pass
+from .helpers import contact_body, first_free_pass, sse_contact_events
 
 S = ContactState
 
@@ -158,31 +157,13 @@ def test_contacts_filter_by_verdict(world: World) -> None:
     assert r.status_code == 422 and "verdict 'excellent'" in r.json()["detail"]
 
 
-def _sse_events(url: str, headers: dict[str, str], want: int) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    with (
-        httpx.Client(base_url=url, timeout=30) as c,
-        c.stream("GET", "/contacts/events", headers={**headers, "Last-Event-ID": "0"}) as r,
-    ):
-        assert r.status_code == 200
-        event = ""
-        for line in r.iter_lines():
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:") and event == "contact":
-                out.append(json.loads(line[5:]))
-                if len(out) >= want:
-                    break
-    return out
-
-
 def test_verdict_events_reach_the_sse_stream_with_the_topics_fields(
     world: World, live_url: str
 ) -> None:
     cid = _book(world)
     _complete(world, cid, PassQuality(420, 1000, 6.5))
     assert _put(world, cid, {"verdict": "bad", "reason": "lost"}).status_code == 200
-    events = _sse_events(live_url, world.as_("acme"), 6)
+    events = sse_contact_events(live_url, world.as_("acme"), 6)
     assert [(e["new_state"], e.get("verdict"), e.get("verdict_source")) for e in events] == [
         ("SCHEDULED", None, None),
         ("PREPASS", None, None),

@@ -37,8 +37,7 @@ from groundstation.webhooks import (
 from tests.support.webhooks import Receiver, readme_verify
 
 from .conftest import NOW, World
-from .helpers import contact_body, first_free_pass
-from .test_api_contact_events_contract import _sse_events
+from .helpers import contact_body, first_free_pass, sse_contact_events
 
 SECRET = "s3cret-for-the-tests-0123456789"
 
@@ -162,7 +161,7 @@ def test_each_contact_event_is_posted_signed_with_the_fields_of_the_sse_stream(
     bodies = receiver.bodies()
     assert [b["type"] for b in bodies] == ["contact.booked", "contact.cancelled"]
     assert {b["tenant"] for b in bodies} == {"acme"}
-    sse = _sse_events(live_url, world.as_("acme"), 2)
+    sse = sse_contact_events(live_url, world.as_("acme"), 2)
     assert [b["data"] for b in bodies] == sse
     first = receiver.received[0].headers
     assert first["X-Groundstation-Event"] == "contact.booked"

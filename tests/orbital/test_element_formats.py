@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from orbital.omm import detect_format, parse_elements
+from tests.support.omm import NOAA19_OMM_KVN as OMM_KVN
+from tests.support.omm import omm_xml
 
 
 @pytest.mark.parametrize(
@@ -41,49 +43,10 @@ def test_an_unsupported_format_is_one_rejection_naming_it_and_its_line() -> None
     assert "TLE/3LE" in rejected.message
 
 
-OMM_KVN = """CCSDS_OMM_VERS = 2.0
-CREATION_DATE = 2023-07-04T17:00:00
-ORIGINATOR = 18 SPCS
-META_START
-OBJECT_NAME = NOAA 19
-OBJECT_ID = 2009-005A
-CENTER_NAME = EARTH
-REF_FRAME = TEME
-TIME_SYSTEM = UTC
-MEAN_ELEMENT_THEORY = SGP4
-META_STOP
-COMMENT the elements of the NOAA 19 TLE below
-EPOCH = 2023-07-04T16:11:18.962592
-MEAN_MOTION = 14.12780756 [rev/day]
-ECCENTRICITY = .0013750
-INCLINATION = 99.0983 [deg]
-RA_OF_ASC_NODE = 231.8800 [deg]
-ARG_OF_PERICENTER = 189.5465 [deg]
-MEAN_ANOMALY = 170.5447 [deg]
-EPHEMERIS_TYPE = 0
-CLASSIFICATION_TYPE = U
-NORAD_CAT_ID = 33591
-ELEMENT_SET_NO = 999
-REV_AT_EPOCH = 74241
-BSTAR = .12938E-3 [1/ER]
-MEAN_MOTION_DOT = .194E-5 [rev/day**2]
-MEAN_MOTION_DDOT = 0 [rev/day**3]
-"""
 NOAA19_TLE = """NOAA 19
 1 33591U 09005A   23185.67452503  .00000194  00000+0  12938-3 0  9995
 2 33591  99.0983 231.8800 0013750 189.5465 170.5447 14.12780756742414
 """
-
-
-def _omm_xml(kvn: str) -> str:
-    fields = [line.split("=", 1) for line in kvn.splitlines()[12:]]
-    data = "".join(f"<{k.strip()}>{v.split('[')[0].strip()}</{k.strip()}>" for k, v in fields)
-    message = (
-        '<omm id="CCSDS_OMM_VERS" version="2.0"><header/><body><segment><metadata>'
-        "<OBJECT_NAME>NOAA 19</OBJECT_NAME><OBJECT_ID>2009-005A</OBJECT_ID><MEAN_ELEMENT_THEORY>SGP4</MEAN_ELEMENT_THEORY>"
-        f"</metadata><data><meanElements>{data}</meanElements></data></segment></body></omm>"
-    )
-    return f'<?xml version="1.0"?>\n<ndm>{message}{message.replace("33591", "33592")}</ndm>'
 
 
 def _position_km(text: str) -> tuple[float, ...]:
@@ -95,10 +58,10 @@ def _position_km(text: str) -> tuple[float, ...]:
 
 def test_omm_kvn_and_xml_give_the_elements_of_the_tle() -> None:
     assert detect_format(OMM_KVN) == "CCSDS OMM (KVN)"
-    assert detect_format(_omm_xml(OMM_KVN)) == "XML (CCSDS OMM)"
+    assert detect_format(omm_xml(OMM_KVN, ("33591", "33592"))) == "XML (CCSDS OMM)"
     expected = _position_km(NOAA19_TLE)
     assert _position_km(OMM_KVN) == pytest.approx(expected, abs=1e-6)
-    result = parse_elements(_omm_xml(OMM_KVN))
+    result = parse_elements(omm_xml(OMM_KVN, ("33591", "33592")))
     assert [e.norad_id for e in result.elements] == [33591, 33592] and not result.rejected
     err, r, _ = result.elements[0].satrec().sgp4(2460130.5, 0.25)
     assert tuple(r) == pytest.approx(expected, abs=1e-6)
