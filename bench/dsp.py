@@ -224,8 +224,11 @@ def memory_child(pass_seconds: float) -> None:
     print(
         json.dumps(
             {
-                # VmHWM of this process; ru_maxrss also counts the parent's RSS at the fork
-                "peak_rss_mb": peak_rss_mb(),
+                # VmHWM of this process (ru_maxrss also counts the parent's RSS
+                # at the fork), or the RSS read at 25 % if above it: with a flat
+                # RSS, VmHWM was seen to read ~0.3 MB under that earlier VmRSS
+                # (the kernel's RSS counters are updated in per-thread batches)
+                "peak_rss_mb": max(peak_rss_mb(), rss_quarter_mb),
                 "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "rss_quarter_mb": rss_quarter_mb,
                 "rss_end_mb": current_rss_mb(),

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
 
 SPEED_OF_LIGHT_M_S = 299_792_458.0
@@ -99,19 +100,115 @@ class Channel:
     def process(self, iq: NDArray[np.complex64]) -> NDArray[np.complex64]:
         c = self.config
         n = iq.size
-        t = (self._n + np.arange(n)) / c.fs_hz
-        step = 2 * np.pi * self.frequency_hz(t) / c.fs_hz
-        phase = self._phase + np.cumsum(step) - step
-        self._phase = float(phase[-1] + step[-1]) if n else self._phase
-        self._phase = float(np.mod(self._phase, 2 * np.pi))
-        self._n += n
-        out = (iq * np.exp(1j * phase)).astype(np.complex64)
+        out = np.empty(n, dtype=np.complex64)
+        no_profile = np.zeros(0, dtype=np.float64)
+        has_doppler = c.doppler_time_s is not None and c.doppler_freq_hz is not None
+        phase_end = _mix_core(
+            np.ascontiguousarray(iq, dtype=np.complex64),
+            out,
+            self._n,
+            c.fs_hz,
+            self._phase,
+            c.freq_offset_hz,
+            np.asarray(c.doppler_time_s, np.float64) if has_doppler else no_profile,
+            np.asarray(c.doppler_freq_hz, np.float64) if has_doppler else no_profile,
+        )
+        self._phase = float(np.mod(phase_end, 2 * np.pi)) if n else self._phase
         if c.esn0_time_s is not None and c.esn0_profile_db is not None:
-            n0_t = 10 ** (-np.interp(t, c.esn0_time_s, c.esn0_profile_db) / 10)
             noise = self._rng.standard_normal(2 * n, dtype=np.float32).view(np.complex64)
-            out += noise * np.sqrt(n0_t / 2).astype(np.float32)
+            _add_noise_core(
+                out,
+                noise,
+                self._n,
+                c.fs_hz,
+                np.asarray(c.esn0_time_s, np.float64),
+                np.asarray(c.esn0_profile_db, np.float64),
+            )
         elif c.esn0_db is not None:
             n0 = 10 ** (-c.esn0_db / 10)
             noise = self._rng.standard_normal(2 * n, dtype=np.float32).view(np.complex64)
             out += noise * np.float32(np.sqrt(n0 / 2))
+        self._n += n
         return out
+
+
+# The kernels below do in one pass, without the GIL, what NumPy did in a
+# dozen full-length float64 temporaries (the simulated front end cost as much
+# as the receiver): same arithmetic, in the same order, per sample.
+
+
+@njit(cache=True, nogil=True)
+def _interp_samples(
+    first_sample: int, n: int, fs_hz: float, xp: NDArray[np.float64], fp: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``np.interp(t, xp, fp)`` at the times ``t = (first_sample + i) /
+    fs_hz`` of ``n`` samples (held at the ends; ``xp`` increasing), the
+    same arithmetic as NumPy's, segment by segment."""
+    out = np.empty(n, dtype=np.float64)
+    m = xp.size
+    j = 0
+    for i in range(n):
+        x = (first_sample + i) / fs_hz
+        if x < xp[0] or m == 1:
+            out[i] = fp[0]
+        elif x >= xp[m - 1]:
+            out[i] = fp[m - 1]
+        else:
+            while xp[j + 1] <= x:
+                j += 1
+            slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
+            y = slope * (x - xp[j]) + fp[j]
+            if np.isnan(y):
+                y = slope * (x - xp[j + 1]) + fp[j + 1]
+                if np.isnan(y) and fp[j] == fp[j + 1]:
+                    y = fp[j]
+            out[i] = y
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _mix_core(
+    iq: NDArray[np.complex64],
+    out: NDArray[np.complex64],
+    first_sample: int,
+    fs_hz: float,
+    phase_rad: float,
+    offset_hz: float,
+    doppler_t_s: NDArray[np.float64],
+    doppler_hz: NDArray[np.float64],
+) -> float:
+    """``out = iq * exp(1j * phase)`` with the phase accumulating the offset
+    plus the Doppler profile at each sample's time; returns the phase after
+    the last sample (not wrapped)."""
+    two_pi = 2 * np.pi
+    cumulative = 0.0
+    step = 0.0
+    phase = phase_rad
+    n = iq.size
+    doppler = (
+        _interp_samples(first_sample, n, fs_hz, doppler_t_s, doppler_hz)
+        if doppler_t_s.size
+        else np.zeros(n, dtype=np.float64)
+    )
+    for i in range(n):
+        step = two_pi * (offset_hz + doppler[i]) / fs_hz
+        cumulative += step
+        phase = phase_rad + cumulative - step
+        out[i] = np.complex64(complex(iq[i]) * complex(np.cos(phase), np.sin(phase)))
+    return phase + step
+
+
+@njit(cache=True, nogil=True)
+def _add_noise_core(
+    out: NDArray[np.complex64],
+    noise: NDArray[np.complex64],
+    first_sample: int,
+    fs_hz: float,
+    esn0_t_s: NDArray[np.float64],
+    esn0_db: NDArray[np.float64],
+) -> None:
+    """``out += noise * sqrt(N0(t) / 2)`` with N0 from the Es/N0 profile."""
+    esn0 = _interp_samples(first_sample, out.size, fs_hz, esn0_t_s, esn0_db)
+    for i in range(out.size):
+        n0 = 10 ** (-esn0[i] / 10)
+        out[i] += noise[i] * np.float32(np.sqrt(n0 / 2))

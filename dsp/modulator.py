@@ -47,6 +47,40 @@ def _shape_core(
     return out
 
 
+@njit(cache=True, nogil=True)
+def _shape_polyphase_core(
+    symbols: NDArray[np.complex64],
+    first_symbol: int,
+    n_first: int,
+    n_out: int,
+    taps: NDArray[np.float32],
+    half_span: int,
+) -> NDArray[np.complex64]:
+    """``_shape_core`` when every sample falls on the pulse table's grid (no
+    clock offset, ``sps`` dividing the table's oversampling): sample n takes
+    the taps of its phase n % sps (``taps[phase, k]``: the table value for
+    the symbol n // sps - half_span + k, zero off the table), the same sums
+    in the same order without locating and interpolating each tap."""
+    out = np.zeros(n_out, dtype=np.complex64)
+    sps, n_taps = taps.shape
+    n_sym = symbols.size
+    for i in range(n_out):
+        n = n_first + i
+        phase = n % sps
+        base = n // sps - half_span - first_symbol
+        acc = np.complex64(0)
+        if base >= 0 and base + n_taps <= n_sym:
+            for k in range(n_taps):
+                acc += symbols[base + k] * taps[phase, k]
+        else:
+            for k in range(n_taps):
+                idx = base + k
+                if 0 <= idx < n_sym:
+                    acc += symbols[idx] * taps[phase, k]
+        out[i] = acc
+    return out
+
+
 class PulseShaper:
     """Streaming RRC modulator; ``process`` returns every sample its symbols fix."""
 
@@ -67,6 +101,12 @@ class PulseShaper:
         )
         self._table = pulse / np.sqrt(np.sum(on_grid**2))
         self._sym_per_sample = (1.0 + clock_ppm * 1e-6) / sps
+        # Every sample on the table's grid: its taps, per phase, computed once.
+        self._taps = (
+            _polyphase_taps(self._table, sps, self.half_span)
+            if clock_ppm == 0.0 and _TABLE_OVERSAMPLE % sps == 0 and sps & (sps - 1) == 0
+            else None
+        )
         self._symbols = np.zeros(0, dtype=np.complex64)
         self._first_symbol = 0  # absolute index of _symbols[0]
         self._n_next = 0  # absolute index of the next output sample
@@ -81,19 +121,39 @@ class PulseShaper:
         horizon = last_known + self.half_span if final else last_known - self.half_span
         n_end = int(np.floor(horizon / self._sym_per_sample)) + 1
         n_out = max(n_end - self._n_next, 0)
-        out = _shape_core(
-            self._symbols,
-            self._first_symbol,
-            self._n_next,
-            n_out,
-            self._sym_per_sample,
-            self._table,
-            self.half_span,
-            _TABLE_OVERSAMPLE,
-        )
+        if self._taps is not None:
+            out = _shape_polyphase_core(
+                self._symbols, self._first_symbol, self._n_next, n_out, self._taps, self.half_span
+            )
+        else:
+            out = _shape_core(
+                self._symbols,
+                self._first_symbol,
+                self._n_next,
+                n_out,
+                self._sym_per_sample,
+                self._table,
+                self.half_span,
+                _TABLE_OVERSAMPLE,
+            )
         self._n_next += n_out
         keep_from = int(np.floor(self._n_next * self._sym_per_sample)) - self.half_span - 1
         drop = max(keep_from - self._first_symbol, 0)
         self._symbols = self._symbols[drop:]
         self._first_symbol += drop
         return out
+
+
+def _polyphase_taps(table: NDArray[np.float64], sps: int, half_span: int) -> NDArray[np.float32]:
+    """(sps, 2 * half_span + 1) float32: the tap ``_shape_core`` takes for
+    the symbol ``n // sps - half_span + k`` at a sample of phase ``n % sps``
+    (the table entry at ``(phase / sps + 2 * half_span - k) * oversample``;
+    exact for ``sps`` a power of two dividing the oversampling)."""
+    n_taps = 2 * half_span + 1
+    taps = np.zeros((sps, n_taps), dtype=np.float32)
+    for phase in range(sps):
+        for k in range(n_taps):
+            j = phase * (_TABLE_OVERSAMPLE // sps) + (2 * half_span - k) * _TABLE_OVERSAMPLE
+            if 0 <= j < table.size - 1:
+                taps[phase, k] = np.float32(table[j])
+    return taps

@@ -1,6 +1,10 @@
+from typing import Any
+
 import numpy as np
+from numpy.typing import NDArray
 
 from dsp.acquisition import acquire_frequency
+from dsp.channel import Channel, ChannelConfig
 from dsp.demodulator import DemodConfig, SymbolDemodulator, _demod_core
 from dsp.modulation import MODULATION_REGISTRY
 from dsp.modulator import PulseShaper
@@ -151,3 +155,59 @@ def test_demodulator_gain_recovers_from_a_burst_40_db_above_its_starting_level()
     assert np.all(np.isfinite(late))
     assert abs(np.mean(np.abs(late) ** 2) - 1.0) < 0.3
     assert np.mean(np.abs(late.real)) > 0.8
+
+
+def _numpy_channel(config: ChannelConfig, chunks: list[NDArray[np.complex64]]) -> NDArray[Any]:
+    """The channel as NumPy arrays computed it before its kernels (the reference)."""
+    rng = np.random.default_rng(config.seed)
+    phase0, first, out = config.phase_rad, 0, []
+    for iq in chunks:
+        t = (first + np.arange(iq.size)) / config.fs_hz
+        f = np.full(t.shape, config.freq_offset_hz)
+        if config.doppler_time_s is not None and config.doppler_freq_hz is not None:
+            f += np.interp(t, config.doppler_time_s, config.doppler_freq_hz)
+        step = 2 * np.pi * f / config.fs_hz
+        phase = phase0 + np.cumsum(step) - step
+        phase0 = float(np.mod(phase[-1] + step[-1], 2 * np.pi))
+        first += iq.size
+        y = (iq * np.exp(1j * phase)).astype(np.complex64)
+        assert config.esn0_time_s is not None and config.esn0_profile_db is not None
+        n0_t = 10 ** (-np.interp(t, config.esn0_time_s, config.esn0_profile_db) / 10)
+        noise = rng.standard_normal(2 * iq.size, dtype=np.float32).view(np.complex64)
+        out.append(y + noise * np.sqrt(n0_t / 2).astype(np.float32))
+    return np.concatenate(out)
+
+
+def test_channel_kernels_give_the_numpy_reference_bit_for_bit_across_chunks() -> None:
+    rng = np.random.default_rng(4)
+    iq = (rng.standard_normal(90_000) + 1j * rng.standard_normal(90_000)).astype(np.complex64)
+    t_s = np.arange(0.0, 5.0, 0.5)
+    config = ChannelConfig(
+        fs_hz=19_200.0,
+        phase_rad=0.7,
+        freq_offset_hz=350.0,
+        doppler_time_s=t_s + 0.25,  # held before the first point
+        doppler_freq_hz=3000.0 * np.cos(t_s),
+        esn0_time_s=t_s,
+        esn0_profile_db=8.0 + 4.0 * np.sin(t_s),
+        seed=9,
+    )
+    chunks = [iq[i : i + 16_411] for i in range(0, iq.size, 16_411)]  # runs past the profiles
+    channel = Channel(config)
+    out = np.concatenate([channel.process(c) for c in chunks])
+    assert np.array_equal(out, _numpy_channel(config, chunks))
+
+
+def test_polyphase_shaping_gives_the_interpolating_kernel_bit_for_bit() -> None:
+    rng = np.random.default_rng(5)
+    symbols = MODULATION_REGISTRY["qpsk"].map_bits(rng.integers(0, 2, 3000, dtype=np.uint8))
+    for sps in (2, 4, 8):
+        fast, general = PulseShaper(sps, 0.35), PulseShaper(sps, 0.35)
+        assert fast._taps is not None
+        general._taps = None  # the per-sample table interpolation
+        for i in range(0, symbols.size, 377):
+            final = i + 377 >= symbols.size
+            a = fast.process(symbols[i : i + 377], final=final)
+            b = general.process(symbols[i : i + 377], final=final)
+            assert np.array_equal(a, b)
+    assert PulseShaper(3, 0.35)._taps is None and PulseShaper(4, 0.35, clock_ppm=5)._taps is None
