@@ -283,6 +283,30 @@ def _propagate(
     )
 
 
+def satellite_bounds(satrecs: Sequence[Satrec]) -> tuple[BoolArray, FloatArray, FloatArray]:
+    """``(bounded, rate_rad_s, radius_km)`` per satellite: whether it is a
+    near-Earth SGP4 satellite with usable mean elements, a bound on how fast
+    its direction turns in the Earth-fixed frame (its orbital rate at
+    perigee times ``RATE_SAFETY``, plus the Earth's rotation), and a bound on
+    its distance from the geocentre (the mean apogee times
+    ``RADIUS_SAFETY``, plus ``RADIUS_MARGIN_KM``). Other propagators (an
+    OEM's) and deep-space satellites are not bounded."""
+    n_rad_s = np.array([float(getattr(s, "no_kozai", 0.0)) for s in satrecs]) / 60.0
+    ecc = np.array([float(getattr(s, "ecco", 0.0)) for s in satrecs])
+    bounded = (
+        np.array([isinstance(s, Satrec) and s.method == "n" for s in satrecs], dtype=bool)
+        & (n_rad_s > 0.0)
+        & (ecc >= 0.0)
+        & (ecc < 1.0)
+    )
+    n_rad_s = np.where(bounded, n_rad_s, 1.0)
+    ecc = np.where(bounded, ecc, 0.0)
+    rate = RATE_SAFETY * n_rad_s * (1.0 + ecc) ** 2 / (1.0 - ecc * ecc) ** 1.5
+    rate += EARTH_ROTATION_RAD_S
+    a_km = (WGS72_MU_KM3_S2 / (n_rad_s * n_rad_s)) ** (1.0 / 3.0)
+    return bounded, rate, RADIUS_SAFETY * a_km * (1.0 + ecc) + RADIUS_MARGIN_KM
+
+
 def _near_cone_cos(ev: Evaluator, sat_rows: IntArray, step_s: float) -> FloatArray:
     """``(n_sats, n_stations)``: cosine of the angle (between the satellite's
     and the station's geocentric directions) beyond which a grid sample is
@@ -291,28 +315,12 @@ def _near_cone_cos(ev: Evaluator, sat_rows: IntArray, step_s: float) -> FloatArr
 
     A satellite at radius r is above geocentric elevation E only within the
     angle ``arccos(rho cos(E) / r) - E`` of a station at radius rho, which
-    grows with r: the mean apogee (with ``RADIUS_SAFETY`` and
-    ``RADIUS_MARGIN_KM``) bounds it. The angle changes no faster than the
-    satellite's direction turns in the Earth-fixed frame: its orbital rate
-    at perigee (``RATE_SAFETY``) plus the Earth's rotation; half a step of
-    that is added. Deep-space (SDP4) satellites get -inf (every sample near):
-    their grids are short and their elements may drift far from the mean.
+    grows with r, so :func:`satellite_bounds`' radius bounds it; the angle
+    changes no faster than its rate bound, and half a step of that is
+    added. Satellites without bounds get -inf (every sample near): deep-space
+    ones have short grids, and their elements may drift far from the mean.
     """
-    sats = [ev.satrecs[i] for i in sat_rows.tolist()]
-    n_rad_s = np.array([float(getattr(s, "no_kozai", 0.0)) for s in sats]) / 60.0
-    ecc = np.array([float(getattr(s, "ecco", 0.0)) for s in sats])
-    usable = (
-        np.array([getattr(s, "method", "") == "n" for s in sats], dtype=bool)
-        & (n_rad_s > 0.0)
-        & (ecc >= 0.0)
-        & (ecc < 1.0)
-    )
-    n_rad_s = np.where(usable, n_rad_s, 1.0)
-    ecc = np.where(usable, ecc, 0.0)
-    rate = RATE_SAFETY * n_rad_s * (1.0 + ecc) ** 2 / (1.0 - ecc * ecc) ** 1.5
-    rate += EARTH_ROTATION_RAD_S
-    a_km = (WGS72_MU_KM3_S2 / (n_rad_s * n_rad_s)) ** (1.0 / 3.0)
-    r_max_km = RADIUS_SAFETY * a_km * (1.0 + ecc) + RADIUS_MARGIN_KM
+    bounded, rate, r_max_km = satellite_bounds([ev.satrecs[i] for i in sat_rows.tolist()])
     limit_rad = np.radians(
         np.array([s.limit_range_deg()[0] for s in ev.stations]) - CONE_MARGIN_DEG
     )
@@ -320,7 +328,7 @@ def _near_cone_cos(ev: Evaluator, sat_rows: IntArray, step_s: float) -> FloatArr
     x = np.clip(rho_km[None, :] * np.cos(limit_rad)[None, :] / r_max_km[:, None], -1.0, 1.0)
     angle = np.arccos(x) - limit_rad[None, :] + (0.5 * step_s * rate)[:, None]
     cos_far = np.where(angle < np.pi, np.cos(np.minimum(angle, np.pi)), -np.inf)
-    return np.where(usable[:, None], cos_far, -np.inf)
+    return np.where(bounded[:, None], cos_far, -np.inf)
 
 
 def _needed_samples(
