@@ -49,6 +49,18 @@ NEAR_MISS_MARGIN_DEG = 3.0
 PREFILTER_MARGIN_DEG = 30.0
 #: Samples of f over three grid steps around a culmination hidden by a mask.
 DENSE_SAMPLES = 82
+#: The visibility cone of :func:`_near_cone_cos` is that of the lowest limit
+#: minus this: the near-miss margin, plus 0.5 deg for the angle between the
+#: geodetic vertical and the station's geocentric direction (<= 0.2 deg).
+CONE_MARGIN_DEG = NEAR_MISS_MARGIN_DEG + 0.5
+#: Safety factors on the mean-element bounds of a near-Earth satellite's
+#: angular rate and radius (SGP4's osculating orbit departs from the mean one
+#: by short-period terms of ~0.1 %; checked over the catalogue by the tests).
+RATE_SAFETY = 1.1
+RADIUS_SAFETY = 1.03
+RADIUS_MARGIN_KM = 30.0
+EARTH_ROTATION_RAD_S = 7.2921150e-5
+WGS72_MU_KM3_S2 = 398600.8
 
 
 @dataclass
@@ -197,19 +209,21 @@ def search_chunk(
     # Station-independent products, shared by every station.
     r_dot_r = np.einsum("ntk,ntk->nt", r, r)
     r_dot_v = np.einsum("ntk,ntk->nt", r, v)
+    r_norm = np.sqrt(r_dot_r)
+    cone_cos = _near_cone_cos(ev, sat_rows, float(grid_s[1] - grid_s[0]))
     grid_parts: list[_GridPasses] = []
     crossing_parts: list[_CrossingBrackets] = []
     culmination_parts: list[_CulminationBrackets] = []
     n_grid_passes = 0
     for j in range(len(ev.stations)):
         station_passes, station_crossings, station_culminations = _station_brackets(
-            ev, j, r, v, r_dot_r, r_dot_v, grid_s, n_grid_passes
+            ev, j, r, v, r_dot_r, r_dot_v, r_norm, cone_cos[:, j], grid_s, n_grid_passes
         )
         grid_parts.append(station_passes)
         crossing_parts.append(station_crossings)
         culmination_parts.append(station_culminations)
         n_grid_passes += station_passes.sat.shape[0]
-    del r, v, r_dot_r, r_dot_v
+    del r, v, r_dot_r, r_dot_v, r_norm
     grid_passes = _concat(grid_parts)
     crossing_brackets = _concat(crossing_parts)
     culmination_brackets = _concat(culmination_parts)
@@ -269,6 +283,69 @@ def _propagate(
     )
 
 
+def satellite_bounds(satrecs: Sequence[Satrec]) -> tuple[BoolArray, FloatArray, FloatArray]:
+    """``(bounded, rate_rad_s, radius_km)`` per satellite: whether it is a
+    near-Earth SGP4 satellite with usable mean elements, a bound on how fast
+    its direction turns in the Earth-fixed frame (its orbital rate at
+    perigee times ``RATE_SAFETY``, plus the Earth's rotation), and a bound on
+    its distance from the geocentre (the mean apogee times
+    ``RADIUS_SAFETY``, plus ``RADIUS_MARGIN_KM``). Other propagators (an
+    OEM's) and deep-space satellites are not bounded."""
+    n_rad_s = np.array([float(getattr(s, "no_kozai", 0.0)) for s in satrecs]) / 60.0
+    ecc = np.array([float(getattr(s, "ecco", 0.0)) for s in satrecs])
+    bounded = (
+        np.array([isinstance(s, Satrec) and s.method == "n" for s in satrecs], dtype=bool)
+        & (n_rad_s > 0.0)
+        & (ecc >= 0.0)
+        & (ecc < 1.0)
+    )
+    n_rad_s = np.where(bounded, n_rad_s, 1.0)
+    ecc = np.where(bounded, ecc, 0.0)
+    rate = RATE_SAFETY * n_rad_s * (1.0 + ecc) ** 2 / (1.0 - ecc * ecc) ** 1.5
+    rate += EARTH_ROTATION_RAD_S
+    a_km = (WGS72_MU_KM3_S2 / (n_rad_s * n_rad_s)) ** (1.0 / 3.0)
+    return bounded, rate, RADIUS_SAFETY * a_km * (1.0 + ecc) + RADIUS_MARGIN_KM
+
+
+def _near_cone_cos(ev: Evaluator, sat_rows: IntArray, step_s: float) -> FloatArray:
+    """``(n_sats, n_stations)``: cosine of the angle (between the satellite's
+    and the station's geocentric directions) beyond which a grid sample is
+    *far*: no time within half a grid step of it sees the satellite above
+    the station's lowest limit minus ``CONE_MARGIN_DEG``.
+
+    A satellite at radius r is above geocentric elevation E only within the
+    angle ``arccos(rho cos(E) / r) - E`` of a station at radius rho, which
+    grows with r, so :func:`satellite_bounds`' radius bounds it; the angle
+    changes no faster than its rate bound, and half a step of that is
+    added. Satellites without bounds get -inf (every sample near): deep-space
+    ones have short grids, and their elements may drift far from the mean.
+    """
+    bounded, rate, r_max_km = satellite_bounds([ev.satrecs[i] for i in sat_rows.tolist()])
+    limit_rad = np.radians(
+        np.array([s.limit_range_deg()[0] for s in ev.stations]) - CONE_MARGIN_DEG
+    )
+    rho_km = np.linalg.norm(ev.st_pos, axis=1)
+    x = np.clip(rho_km[None, :] * np.cos(limit_rad)[None, :] / r_max_km[:, None], -1.0, 1.0)
+    angle = np.arccos(x) - limit_rad[None, :] + (0.5 * step_s * rate)[:, None]
+    cos_far = np.where(angle < np.pi, np.cos(np.minimum(angle, np.pi)), -np.inf)
+    return np.where(bounded[:, None], cos_far, -np.inf)
+
+
+def _needed_samples(
+    r_pos_km2: FloatArray, r_norm_km: FloatArray, station_km: float, cone_cos: FloatArray
+) -> BoolArray:
+    """``(n_sats, n_times)``: the grid samples a station needs: those not far
+    (see :func:`_near_cone_cos`; ``r_pos_km2`` is r . station position) and
+    their neighbours. An interval with two far ends holds no time above the
+    cone, so no pass and no culmination within ``NEAR_MISS_MARGIN_DEG`` of
+    the limit; every other interval has both ends needed."""
+    near = r_pos_km2 > (station_km * cone_cos)[:, None] * r_norm_km
+    needed = near.copy()
+    needed[:, 1:] |= near[:, :-1]
+    needed[:, :-1] |= near[:, 1:]
+    return needed
+
+
 def _station_brackets(
     ev: Evaluator,
     j: int,
@@ -276,21 +353,46 @@ def _station_brackets(
     v: FloatArray,
     r_dot_r: FloatArray,
     r_dot_v: FloatArray,
+    r_norm: FloatArray,
+    cone_cos: FloatArray,
     grid_s: FloatArray,
     first_pass_id: int,
 ) -> tuple[_GridPasses, _CrossingBrackets, _CulminationBrackets]:
     """Station ``j``'s grid passes (ids from ``first_pass_id``), the brackets
     of their rising and setting edges, and the culminations worth refining.
-    Satellites are chunk rows here."""
+    Satellites are chunk rows here. Only the samples :func:`_needed_samples`
+    keeps are looked at (the others are below the limit, far from any
+    culmination worth refining): the stages below take them in row-major
+    order, with ``gap`` marking where the next one is not the grid's next
+    sample."""
     n_t = grid_s.shape[0]
+    up, pos = ev.st_enu[j][2], ev.st_pos[j]
+    basis = np.stack((up, pos), axis=1)  # (3, 2)
+    # Stacked (n, T, 3) @ (3, 2): numpy's own loop, no BLAS threads.
+    r_up_pos = r @ basis
+    needed = _needed_samples(r_up_pos[..., 1], r_norm, float(np.linalg.norm(pos)), cone_cos)
     lowest_limit_deg, _ = ev.stations[j].limit_range_deg()
-    up_km, range2_km2, el_rising = _line_of_sight(ev, j, r, v, r_dot_r, r_dot_v)
-    above = _above_limit(ev, j, r, v, up_km, range2_km2, lowest_limit_deg)
-    rows, rise_k, set_k = _runs_above(above)
+    flat = np.flatnonzero(needed)
+    at_rows, at_k = np.divmod(flat, n_t)
+    gap = np.ones(flat.shape, dtype=bool)  # gap[i]: entry i + 1 does not follow entry i
+    gap[:-1] = flat[1:] != flat[:-1] + 1
+    gap[:-1] |= at_rows[1:] != at_rows[:-1]
+    up_km, range2_km2, el_rising = _line_of_sight(
+        ev,
+        j,
+        r_up_pos.reshape(-1, 2)[flat],
+        (v @ basis).reshape(-1, 2)[flat],
+        r_dot_r.ravel()[flat],
+        r_dot_v.ravel()[flat],
+    )
+    del r_up_pos
+    above = _above_limit(ev, j, r, v, flat, up_km, range2_km2, lowest_limit_deg)
+    rows, rise_k, set_k = _runs_above(above, at_rows, at_k, gap)
     del above
     k_rows, k, owner, inside = _culmination_candidates(
-        el_rising, up_km, range2_km2, rows, rise_k, set_k, lowest_limit_deg
-    )
+        el_rising, up_km, range2_km2, at_rows, at_k, gap, rows, rise_k, set_k, n_t,
+        lowest_limit_deg,
+    )  # fmt: skip
     del up_km, range2_km2, el_rising
     rises, sets = rise_k > 0, set_k < n_t  # edges inside the grid
     # Look angles at every grid sample the brackets need, computed once.
@@ -398,30 +500,23 @@ def _culmination_brackets(
 def _line_of_sight(
     ev: Evaluator,
     j: int,
-    r: FloatArray,
-    v: FloatArray,
+    r_up_pos: FloatArray,
+    v_up_pos: FloatArray,
     r_dot_r: FloatArray,
     r_dot_v: FloatArray,
 ) -> tuple[FloatArray, FloatArray, BoolArray]:
-    """At every grid sample, from station ``j``: the up component of the line
-    of sight (km), the squared range (km^2), and whether the elevation rises.
-
-    ``(n_sats, n_times)`` arrays, computed from projections of ``r`` and
-    ``v`` on the station's up vector and position, without forming the
-    ``(n_sats, n_times, 3)`` line of sight.
-    """
+    """At samples given by the projections of r and v on station ``j``'s up
+    vector and position (``(m, 2)``) and r.r, r.v (``(m,)``): the up
+    component of the line of sight (km), the squared range (km^2), and
+    whether the elevation rises, without forming the line of sight."""
     up, pos = ev.st_enu[j][2], ev.st_pos[j]
-    basis = np.stack((up, pos), axis=1)  # (3, 2)
-    r_up_pos = r @ basis  # (n, T, 2)
-    v_up_pos = v @ basis
-    up_km = r_up_pos[..., 0]
-    up_km -= float(up @ pos)
-    range2_km2 = r_dot_r - 2.0 * r_up_pos[..., 1]
+    up_km = r_up_pos[:, 0] - float(up @ pos)
+    range2_km2 = r_dot_r - 2.0 * r_up_pos[:, 1]
     range2_km2 += float(pos @ pos)
     # d(sin el)/dt has the sign of ud |rho|^2 - u (rho . rho_dot).
-    rho_dot_rho = r_dot_v - v_up_pos[..., 1]
+    rho_dot_rho = r_dot_v - v_up_pos[:, 1]
     rho_dot_rho *= up_km
-    el_rising = v_up_pos[..., 0] * range2_km2 > rho_dot_rho
+    el_rising = v_up_pos[:, 0] * range2_km2 > rho_dot_rho
     return up_km, range2_km2, el_rising
 
 
@@ -430,11 +525,14 @@ def _above_limit(
     j: int,
     r: FloatArray,
     v: FloatArray,
+    flat: IntArray,
     up_km: FloatArray,
     range2_km2: FloatArray,
     lowest_limit_deg: float,
 ) -> BoolArray:
-    """Grid samples above station ``j``'s limit: above its lowest limit
+    """Which of the grid samples ``flat`` (indices into the flattened
+    ``(n_sats, n_times)`` grid of ``r``, ``v``; ``up_km`` and ``range2_km2``
+    are theirs) are above station ``j``'s limit: above its lowest limit
     (sin(el) > sin(limit), i.e. u > sin(limit) |rho|), then, at a masked
     station, above the mask at the sample's azimuth."""
     sin_lo = math.sin(math.radians(lowest_limit_deg))
@@ -444,42 +542,51 @@ def _above_limit(
         above = up_km > sin_lo * np.sqrt(range2_km2)
     station = ev.stations[j]
     if station.has_mask:
-        ci = np.nonzero(above)
-        if ci[0].size:
-            la = look_angles(r[ci], v[ci], ev.st_pos[j], ev.st_enu[j])
+        ci = np.flatnonzero(above)
+        if ci.size:
+            at = flat[ci]
+            la = look_angles(r.reshape(-1, 3)[at], v.reshape(-1, 3)[at], ev.st_pos[j], ev.st_enu[j])
             above[ci] = la.elevation_deg > station.elevation_limit_deg(la.azimuth_deg)
     return above
 
 
-def _runs_above(above: BoolArray) -> tuple[IntArray, IntArray, IntArray]:
-    """Each run of samples above, in row-major order: its row, its first
-    sample and one past its last."""
-    padded = np.zeros((above.shape[0], above.shape[1] + 2), dtype=np.int8)
-    padded[:, 1:-1] = above
-    edges = np.diff(padded, axis=1)
-    rows, rise_k = np.nonzero(edges == 1)
-    _, set_k = np.nonzero(edges == -1)
-    return rows, rise_k, set_k
+def _runs_above(
+    above: BoolArray, at_rows: IntArray, at_k: IntArray, gap: BoolArray
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Each run of samples above (entries as in :func:`_station_brackets`),
+    in row-major order: its row, its first sample and one past its last."""
+    continues = np.zeros(above.shape, dtype=bool)  # entry i + 1 is above and follows i
+    continues[:-1] = above[1:] & ~gap[:-1]
+    continued = np.zeros(above.shape, dtype=bool)  # entry i - 1 is above and precedes i
+    continued[1:] = continues[:-1] & above[:-1]
+    first = np.flatnonzero(above & ~continued)
+    last = np.flatnonzero(above & ~continues)
+    return at_rows[first], at_k[first], at_k[last] + 1
 
 
 def _culmination_candidates(
     el_rising: BoolArray,
     up_km: FloatArray,
     range2_km2: FloatArray,
+    at_rows: IntArray,
+    at_k: IntArray,
+    gap: BoolArray,
     rows: IntArray,
     rise_k: IntArray,
     set_k: IntArray,
+    n_t: int,
     lowest_limit_deg: float,
 ) -> tuple[IntArray, IntArray, IntArray, BoolArray]:
-    """Grid intervals ``(row, k)`` where the elevation rate turns from + to -,
-    with the run above they fall in (``owner``, valid where ``inside``).
+    """Grid intervals ``(row, k)`` between two consecutive entries where the
+    elevation rate turns from + to -, with the run above they fall in
+    (``owner``, valid where ``inside``).
 
     Kept when inside a run, or when a grid sample beside it is within
     ``PREFILTER_MARGIN_DEG`` of the lowest limit (the Hermite test after
     this one is finer).
     """
-    n_t = el_rising.shape[1]
-    k_rows, k = np.nonzero(el_rising[:, :-1] & ~el_rising[:, 1:])
+    i = np.flatnonzero(~gap[:-1] & el_rising[:-1] & ~el_rising[1:])
+    k_rows, k = at_rows[i], at_k[i]
     flat = k_rows * n_t + k
     run_first = rows * n_t + rise_k - 1
     run_last = rows * n_t + set_k - 1
@@ -488,8 +595,8 @@ def _culmination_candidates(
     inside[inside] = flat[inside] <= run_last[owner[inside]]
     sin_pre = math.sin(math.radians(lowest_limit_deg - PREFILTER_MARGIN_DEG))
     near = np.zeros(k_rows.shape, dtype=bool)
-    for kk in (k, k + 1):
-        near |= up_km[k_rows, kk] > sin_pre * np.sqrt(range2_km2[k_rows, kk])
+    for ii in (i, i + 1):
+        near |= up_km[ii] > sin_pre * np.sqrt(range2_km2[ii])
     keep = inside | near
     return k_rows[keep], k[keep], owner[keep], inside[keep]
 

@@ -30,7 +30,9 @@ request, the tables); step 2 and the assembly of passes are in
 from __future__ import annotations
 
 import math
+import multiprocessing
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -261,6 +263,7 @@ def predict_passes(
     *,
     min_elevation_deg: float | None = None,
     max_chunk_samples: int = 1_000_000,
+    workers: int = 1,
 ) -> PassPrediction:
     """Every pass of ``elements`` over ``stations`` between ``start`` and ``end``.
 
@@ -271,14 +274,36 @@ def predict_passes(
     SGP4 cannot propagate are listed in ``failures`` with SGP4's error and
     never stop the batch; element sets far from their epoch get a warning
     with the age in days. ``max_chunk_samples`` bounds satellites x grid
-    times held in memory at once.
+    times held in memory at once (per worker).
+
+    ``workers`` > 1 splits the satellites between that many processes
+    (sgp4's C++ holds the GIL, so threads would not help); every
+    satellite's passes are computed as in one process and the tables are
+    merged into the same order.
     """
-    start, end, stations = _checked_request(start, end, stations, min_elevation_deg)
+    if workers < 1:
+        raise OrbitalError(f"workers {workers} must be at least 1")
+    start, end, checked = _checked_request(start, end, stations, min_elevation_deg)
+    if workers > 1 and len(elements) > 1:
+        return _predict_in_processes(elements, checked, start, end, max_chunk_samples, workers)
+    return _predict_here(elements, checked, start, end, max_chunk_samples)[0]
+
+
+def _predict_here(
+    elements: Sequence[ElementSet],
+    stations: Sequence[Station],
+    start: datetime,
+    end: datetime,
+    max_chunk_samples: int,
+) -> tuple[PassPrediction, list[int]]:
+    """The search in this process (the request already checked); also returns
+    the index in ``elements`` of each failure."""
     span_s = (end - start).total_seconds() + 2.0
     epoch = Epoch(start, span_s)
     duration_s = epoch.offset_of(end)
     warnings = _epoch_age_warnings(elements, start, end)
     result_failures: list[PropagationFailure] = []
+    failed_rows: list[int] = []
     satrecs = [e.satrec() for e in elements]
     spans_s, span_warnings = _usable_spans(elements, epoch, duration_s)
     warnings.extend(span_warnings)
@@ -295,12 +320,114 @@ def predict_passes(
             )
             ev.clear_grid()
             chunks.append(chunk)
-            result_failures.extend(
-                _propagation_failure(elements[sat_index], code, epoch, float(grid[k]))
-                for sat_index, code, k in failures
-            )
+            for sat_index, code, k in failures:
+                failed_rows.append(sat_index)
+                result_failures.append(
+                    _propagation_failure(elements[sat_index], code, epoch, float(grid[k]))
+                )
     table = _table(chunks, epoch, elements, stations)
-    return PassPrediction(table=table, failures=result_failures, warnings=warnings)
+    prediction = PassPrediction(table=table, failures=result_failures, warnings=warnings)
+    return prediction, failed_rows
+
+
+def _predict_in_processes(
+    elements: Sequence[ElementSet],
+    stations: Sequence[Station],
+    start: datetime,
+    end: datetime,
+    max_chunk_samples: int,
+    workers: int,
+) -> PassPrediction:
+    """:func:`_predict_here` with the satellites split between ``workers``
+    processes, balanced by grid samples; the results are merged into the
+    order one process gives them."""
+    epoch = Epoch(start, (end - start).total_seconds() + 2.0)
+    duration_s = epoch.offset_of(end)
+    satrecs = [e.satrec() for e in elements]
+    shares = _balanced_shares(satrecs, duration_s, workers)
+    ctx = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=len(shares), mp_context=ctx) as pool:
+        futures = [
+            pool.submit(
+                _predict_here,
+                [elements[i] for i in share.tolist()],
+                stations,
+                start,
+                end,
+                max_chunk_samples,
+            )
+            for share in shares
+        ]
+        parts = [f.result() for f in futures]
+    table = _merged_tables([p.table for p, _ in parts], shares, epoch, elements, stations)
+    spans_s, span_warnings = _usable_spans(elements, epoch, duration_s)
+    # Failures in one process's order: grid by grid (coarse_grids'), then by satellite.
+    rank = np.zeros(len(elements), dtype=np.int64)
+    for g, (members, _) in enumerate(coarse_grids(satrecs, duration_s, spans_s)):
+        rank[members] = g
+    keyed = [
+        (int(rank[share[row]]), int(share[row]), failure)
+        for (part, rows), share in zip(parts, shares, strict=True)
+        for row, failure in zip(rows, part.failures, strict=True)
+    ]
+    keyed.sort(key=lambda item: (item[0], item[1]))
+    return PassPrediction(
+        table=table,
+        failures=[failure for _, _, failure in keyed],
+        warnings=_epoch_age_warnings(elements, start, end) + span_warnings,
+    )
+
+
+def _balanced_shares(satrecs: Sequence[Satrec], duration_s: float, workers: int) -> list[IntArray]:
+    """Satellite indices per worker (each sorted), largest grids first to
+    the least loaded worker; empty shares are dropped."""
+    cost = np.array(
+        [
+            duration_s / _quantize_step(coarse_step_s(float(s.no_kozai), float(s.ecco)))
+            for s in satrecs
+        ]
+    )
+    load = np.zeros(workers)
+    owner = np.empty(len(satrecs), dtype=np.int64)
+    for i in np.argsort(-cost, kind="stable").tolist():
+        w = int(np.argmin(load))
+        owner[i] = w
+        load[w] += cost[i]
+    shares = [np.flatnonzero(owner == w) for w in range(workers)]
+    return [s.astype(np.int64) for s in shares if s.size]
+
+
+def _merged_tables(
+    tables: Sequence[PassTable],
+    shares: Sequence[IntArray],
+    epoch: Epoch,
+    elements: Sequence[ElementSet],
+    stations: Sequence[Station],
+) -> PassTable:
+    """One table from the workers' tables, satellite indices mapped back
+    to ``elements`` and rows in :func:`_table`'s order."""
+    sat = np.concatenate([share[t.sat_index] for t, share in zip(tables, shares, strict=True)])
+
+    def cat(name: str) -> NDArray[np.generic]:
+        return np.concatenate([getattr(t, name) for t in tables])
+
+    st, aos = cat("station_index"), cat("aos_s")
+    order = np.lexsort((st, sat, aos))
+    return PassTable(
+        epoch=epoch,
+        elements=elements,
+        stations=stations,
+        sat_index=sat[order].astype(np.int64),
+        station_index=st[order].astype(np.int64),
+        aos_s=aos[order].astype(np.float64),
+        tca_s=cat("tca_s")[order].astype(np.float64),
+        los_s=cat("los_s")[order].astype(np.float64),
+        max_elevation_deg=cat("max_elevation_deg")[order].astype(np.float64),
+        aos_azimuth_deg=cat("aos_azimuth_deg")[order].astype(np.float64),
+        tca_azimuth_deg=cat("tca_azimuth_deg")[order].astype(np.float64),
+        los_azimuth_deg=cat("los_azimuth_deg")[order].astype(np.float64),
+        truncated=cat("truncated")[order].astype(bool),
+    )
 
 
 def _checked_request(

@@ -16,6 +16,8 @@ from orbital.stations import parse_stations
 
 #: The longest range one command predicts (a year).
 MAX_HOURS = 366 * 24.0
+#: The most processes ``--workers`` starts.
+MAX_WORKERS = 64
 
 
 def parse_utc(text: str, what: str) -> datetime:
@@ -61,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     end = check_time(start + timedelta(hours=hours), "the end (--start + --hours)")
     if args.min_elevation is not None:
         finite(args.min_elevation, "--min-elevation", low=-90.0, high=90.0)
+    if not 1 <= args.workers <= MAX_WORKERS:
+        raise ValidationError(f"--workers {args.workers} is outside 1..{MAX_WORKERS}")
     parsed = load_input(args.tle, "TLE file", parse_elements)
     stations = load_input(args.stations, "stations file", parse_stations)
     for rej in parsed.rejected:
@@ -68,7 +72,12 @@ def run(args: argparse.Namespace) -> int:
     if not parsed.elements:
         raise ValidationError(f"no usable element sets in TLE file {args.tle!r}")
     result = predict_passes(
-        parsed.elements, stations, start, end, min_elevation_deg=args.min_elevation
+        parsed.elements,
+        stations,
+        start,
+        end,
+        min_elevation_deg=args.min_elevation,
+        workers=args.workers,
     )
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -104,6 +113,13 @@ def register(subparsers: Any) -> None:
         type=finite_float,
         default=None,
         help="minimum elevation (deg); overrides every station's minimum and mask",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes to split the satellites between (the result is the same; "
+        "use the number of cores for large catalogues)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON array")
     p.set_defaults(func=run)

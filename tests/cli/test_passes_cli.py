@@ -39,6 +39,19 @@ def test_min_elevation_override_removes_low_passes(capsys: pytest.CaptureFixture
     assert all(r["max_elevation_deg"] >= 40 for r in high)
 
 
+def test_workers_give_the_same_passes_and_a_bad_count_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["passes", "--tle", TLE, "--stations", STATIONS, "--start", "2023-07-04T00:00:00Z",
+            "--hours", "12", "--json"]  # fmt: skip
+    assert main(args) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert main([*args, "--workers", "2"]) == 0
+    assert json.loads(capsys.readouterr().out) == one
+    assert main([*args, "--workers", "0"]) == 2
+    assert "--workers 0 is outside 1..64" in capsys.readouterr().err
+
+
 def test_table_output_and_clear_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["passes", "--tle", TLE, "--stations", STATIONS, "--start",
                  "2023-07-04T00:00:00+00:00", "--hours", "3"]) == 0  # fmt: skip
