@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -89,28 +90,59 @@ class _Body(BaseModel):
 # ---------------------------------------------------------------- stations
 
 
-class AntennaCreate(_Body):
+Bands = list[tuple[PositiveHz, PositiveHz]]
+_STATUS = Literal["online", "offline", "maintenance"]
+
+
+class _AntennaBody(_Body):
+    """An antenna's request body: its bands are ``bands_hz`` in requests and
+    answers alike; ``bands`` (the answers' name before) is refused naming it."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bands_is_bands_hz(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "bands" in data:
+            raise ValueError(
+                "field 'bands' is named 'bands_hz' (a list of [low_hz, high_hz] pairs): "
+                "rename it, as the answers name it"
+            )
+        return data
+
+
+class AntennaCreate(_AntennaBody):
     id: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._-]+$")
-    bands_hz: list[tuple[PositiveHz, PositiveHz]] = Field(min_length=1, max_length=32)
+    bands_hz: Bands = Field(min_length=1, max_length=32)
     min_elevation_deg: Num = Field(0.0, ge=-5, le=90)
     max_az_slew_deg_s: Num = Field(10.0, gt=0, le=100)
     max_el_slew_deg_s: Num = Field(10.0, gt=0, le=100)
     setup_s: Num = Field(0.0, ge=0, le=86400)
     teardown_s: Num = Field(0.0, ge=0, le=86400)
-    status: Literal["online", "offline", "maintenance"] = "online"
+    status: _STATUS = "online"
 
 
-class AntennaUpdate(_Body):
-    status: Literal["online", "offline", "maintenance"] = Field(
+class AntennaUpdate(_AntennaBody):
+    """What ``PATCH .../antennas/{id}`` may change (at least one field)."""
+
+    bands_hz: Bands | None = Field(
+        None,
+        min_length=1,
+        max_length=32,
+        description="replaces the bands; booked contacts whose downlink falls outside them "
+        "become PROVIDER_FAILED",
+    )
+    max_az_slew_deg_s: Num | None = Field(None, gt=0, le=100)
+    max_el_slew_deg_s: Num | None = Field(None, gt=0, le=100)
+    status: _STATUS | None = Field(
+        None,
         description="not online: the antenna's contacts from now on that have not reached PASS "
-        "become PROVIDER_FAILED"
+        "become PROVIDER_FAILED",
     )
 
 
 class AntennaPublic(_Public):
     id: str
     station_id: str
-    bands: list[list[float]]
+    bands_hz: list[list[float]] = Field(validation_alias=AliasChoices("bands_hz", "bands"))
     min_elevation_deg: float
     max_az_slew_deg_s: float
     max_el_slew_deg_s: float

@@ -239,8 +239,12 @@ def delete_maintenance(
     "/ground-stations/{station_id}/antennas/{antenna_id}",
     response_model=schemas.AntennaChangePublic,
     responses=problems(_404="no such station or antenna"),
-    description="Set an antenna's status (online, offline, maintenance). Not online: it is "
-    "not bookable, and its contacts from now on are handled as a maintenance window's. " + _HOLDS,
+    description="Change an antenna's bands, slew rates or status (online, offline, "
+    "maintenance); fields left out keep their value. Not online: it is not bookable, and its "
+    "contacts from now on are handled as a maintenance window's. " + _HOLDS + " New bands or "
+    "slew rates: its contacts from now on that have not reached PASS and that it can no longer "
+    "hold (downlink outside the bands; at an agent's station, a pass the rotator cannot follow) "
+    "become PROVIDER_FAILED naming the change.",
 )
 def update_antenna(
     station_id: str,
@@ -251,11 +255,18 @@ def update_antenna(
     now: NowDep,
     principal: AdminDep,
 ) -> schemas.AntennaChangePublic:
+    changes = body.model_dump(exclude_unset=True)
+    if not changes or any(v is None for v in changes.values()):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail="give at least one of bands_hz, max_az_slew_deg_s, max_el_slew_deg_s, "
+            f"status, none null (got {sorted(changes) or 'nothing'})",
+        )
     inventory.get_antenna(session, station_id=station_id, antenna_id=antenna_id)
-    antenna, held = maintenance.set_status(
+    antenna, held = maintenance.update_antenna(
         session,
         antenna_id=antenna_id,
-        status=body.status,
+        changes=changes,
         now=now,
         by=f"key {principal.name}",
         events=ctx.events,
