@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -75,6 +76,12 @@ Timestamp = Annotated[
 ]
 
 
+def _examples(*docs: dict[str, Any]) -> ConfigDict:
+    """A request body's examples, shown in the OpenAPI description (and
+    checked valid against the body's schema by the OpenAPI test)."""
+    return ConfigDict(json_schema_extra={"examples": list(docs)})
+
+
 class _Public(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -89,28 +96,77 @@ class _Body(BaseModel):
 # ---------------------------------------------------------------- stations
 
 
-class AntennaCreate(_Body):
+Bands = list[tuple[PositiveHz, PositiveHz]]
+_STATUS = Literal["online", "offline", "maintenance"]
+
+
+class _AntennaBody(_Body):
+    """An antenna's request body: its bands are ``bands_hz`` in requests and
+    answers alike; ``bands`` (the answers' name before) is refused naming it."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bands_is_bands_hz(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "bands" in data:
+            raise ValueError(
+                "field 'bands' is named 'bands_hz' (a list of [low_hz, high_hz] pairs): "
+                "rename it, as the answers name it"
+            )
+        return data
+
+
+class AntennaCreate(_AntennaBody):
+    model_config = _examples(
+        {
+            "id": "lisbon-uhf",
+            "bands_hz": [[400000000.0, 450000000.0]],
+            "max_az_slew_deg_s": 6.0,
+            "max_el_slew_deg_s": 6.0,
+            "setup_s": 60.0,
+            "teardown_s": 60.0,
+        }
+    )
     id: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._-]+$")
-    bands_hz: list[tuple[PositiveHz, PositiveHz]] = Field(min_length=1, max_length=32)
+    bands_hz: Bands = Field(min_length=1, max_length=32)
     min_elevation_deg: Num = Field(0.0, ge=-5, le=90)
     max_az_slew_deg_s: Num = Field(10.0, gt=0, le=100)
     max_el_slew_deg_s: Num = Field(10.0, gt=0, le=100)
     setup_s: Num = Field(0.0, ge=0, le=86400)
     teardown_s: Num = Field(0.0, ge=0, le=86400)
-    status: Literal["online", "offline", "maintenance"] = "online"
+    status: _STATUS = "online"
 
 
-class AntennaUpdate(_Body):
-    status: Literal["online", "offline", "maintenance"] = Field(
+class AntennaUpdate(_AntennaBody):
+    """What ``PATCH .../antennas/{id}`` may change (at least one field)."""
+
+    model_config = _examples(
+        {
+            "bands_hz": [[400000000.0, 450000000.0], [2200000000.0, 2300000000.0]],
+            "max_az_slew_deg_s": 8.0,
+            "status": "online",
+        }
+    )
+
+    bands_hz: Bands | None = Field(
+        None,
+        min_length=1,
+        max_length=32,
+        description="replaces the bands; booked contacts whose downlink falls outside them "
+        "become PROVIDER_FAILED",
+    )
+    max_az_slew_deg_s: Num | None = Field(None, gt=0, le=100)
+    max_el_slew_deg_s: Num | None = Field(None, gt=0, le=100)
+    status: _STATUS | None = Field(
+        None,
         description="not online: the antenna's contacts from now on that have not reached PASS "
-        "become PROVIDER_FAILED"
+        "become PROVIDER_FAILED",
     )
 
 
 class AntennaPublic(_Public):
     id: str
     station_id: str
-    bands: list[list[float]]
+    bands_hz: list[list[float]] = Field(validation_alias=AliasChoices("bands_hz", "bands"))
     min_elevation_deg: float
     max_az_slew_deg_s: float
     max_el_slew_deg_s: float
@@ -125,6 +181,17 @@ class AntennasPublic(BaseModel):
 
 
 class StationCreate(_Body):
+    model_config = _examples(
+        {
+            "id": "lisbon",
+            "name": "Lisbon",
+            "lat_deg": 38.7369,
+            "lon_deg": -9.1427,
+            "alt_m": 100.0,
+            "min_elevation_deg": 5.0,
+            "horizon_mask": [[0.0, 5.0], [180.0, 8.0]],
+        }
+    )
     id: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._-]+$")
     name: str = Field(min_length=1, max_length=120)
     lat_deg: Num = Field(ge=-90, le=90)
@@ -136,6 +203,10 @@ class StationCreate(_Body):
 
 class StationUpdate(_Body):
     """What ``PATCH /ground-stations/{id}`` may change (at least one field)."""
+
+    model_config = _examples(
+        {"min_elevation_deg": 7.5, "horizon_mask": [[0.0, 5.0], [90.0, 10.0], [270.0, 6.0]]}
+    )
 
     name: str | None = Field(None, min_length=1, max_length=120)
     lat_deg: Num | None = Field(None, ge=-90, le=90)
@@ -162,6 +233,9 @@ class StationsPublic(BaseModel):
 
 
 class MaintenanceCreate(_Body):
+    model_config = _examples(
+        {"start": "2026-12-01T08:00:00Z", "end": "2026-12-01T10:00:00Z", "reason": "feed swap"}
+    )
     start: Timestamp
     end: Timestamp
     reason: str = Field("", max_length=200)
@@ -176,6 +250,7 @@ class MaintenancePublic(_Public):
 
 
 class MaintenanceUpdate(_Body):
+    model_config = _examples({"end": "2026-12-01T11:00:00Z", "reason": "feed swap, cable too"})
     start: Timestamp | None = None
     end: Timestamp | None = None
     reason: str | None = Field(None, max_length=200)
@@ -217,6 +292,16 @@ class MaintenancesPublic(BaseModel):
 
 
 class SatelliteCreate(_Body):
+    model_config = _examples(
+        {
+            "norad_id": 25544,
+            "name": "ISS",
+            "downlink_freq_hz": 437800000.0,
+            "downlink_bandwidth_hz": 25000.0,
+            "modulation": "bpsk",
+            "symbol_rate_baud": 9600.0,
+        }
+    )
     norad_id: Int = Field(gt=0, lt=1_000_000_000)
     name: str = Field(min_length=1, max_length=120)
     tenant: str | None = Field(
@@ -312,6 +397,10 @@ class EphemerisUpdate(_Body):
     """What PATCH /satellites/{norad_id}/ephemerides/{id} may change; fields
     left out keep their value, `expires_at: null` removes the expiry."""
 
+    model_config = _examples(
+        {"priority": 10, "enabled": True, "expires_at": "2026-12-08T00:00:00Z"}
+    )
+
     enabled: Annotated[bool, Strict()] | None = None
     priority: Int | None = Field(None, ge=-1000, le=1000)
     expires_at: Timestamp | None = None
@@ -357,7 +446,9 @@ class EphemeridesUploadReport(BaseModel):
 # ---------------------------------------------------------------- profiles
 
 
-def _all_required(model: type[BaseModel], name: str, doc: str) -> type[BaseModel]:
+def _all_required(
+    model: type[BaseModel], name: str, doc: str, *, example: dict[str, Any] | None = None
+) -> type[BaseModel]:
     """``model`` with every field required (same types and limits, no defaults)."""
     fields: dict[str, Any] = {}
     for field_name, info in model.model_fields.items():
@@ -365,12 +456,20 @@ def _all_required(model: type[BaseModel], name: str, doc: str) -> type[BaseModel
         required.default = PydanticUndefined
         required.default_factory = None
         fields[field_name] = (info.annotation, required)
-    out: type[BaseModel] = create_model(name, __config__=model.model_config, __doc__=doc, **fields)
+    config = ConfigDict(**model.model_config)
+    if example is not None:
+        config["json_schema_extra"] = {"examples": [example]}
+    out: type[BaseModel] = create_model(name, __config__=config, __doc__=doc, **fields)
     return out
 
 
 def _partial(
-    model: type[BaseModel], name: str, doc: str, *, section: bool = False
+    model: type[BaseModel],
+    name: str,
+    doc: str,
+    *,
+    section: bool = False,
+    example: dict[str, Any] | None = None,
 ) -> type[BaseModel]:
     """``model`` as a JSON merge patch (RFC 7396): every field optional and
     nullable (null removes the member, i.e. back to its default); sections
@@ -393,6 +492,8 @@ def _partial(
         config["extra"] = "allow"
         config["json_schema_extra"] = {"additionalProperties": {"type": "null"}}
         validators["only_null_extras"] = model_validator(mode="after")(_only_null_extras)
+    if example is not None:
+        config["json_schema_extra"] = {"examples": [example]}
     out: type[BaseModel] = create_model(
         name, __config__=config, __doc__=doc, __validators__=validators, **fields
     )
@@ -414,6 +515,16 @@ class ProfileCreate(ProfileSettings):
     """A new mission profile: its id, tenant and settings (omitted settings
     take their defaults)."""
 
+    model_config = _examples(
+        {
+            "id": "leo-uhf",
+            "min_viable_duration_s": 120.0,
+            "prepass_s": 120.0,
+            "postpass_s": 60.0,
+            "min_elevation_deg": 10.0,
+        }
+    )
+
     id: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._-]+$")
     tenant: str | None = Field(
         None,
@@ -429,12 +540,14 @@ ProfileReplace = _all_required(
     "ProfileReplace",
     "Every setting of the profile (PUT replaces the whole profile: each field is required, "
     "an empty section `{}` resets it).",
+    example=ProfileSettings().model_dump(mode="json"),
 )
 ProfilePatch = _partial(
     ProfileSettings,
     "ProfilePatch",
     "A JSON merge patch (RFC 7396) of the profile's settings: fields sent replace theirs, "
     "null removes one (back to its default), fields not sent are kept.",
+    example={"min_elevation_deg": 15.0, "postpass_s": None},
 )
 
 
@@ -502,6 +615,15 @@ class TrackPublic(BaseModel):
 
 
 class ContactCreate(_Body):
+    model_config = _examples(
+        {
+            "norad_id": 25544,
+            "antenna_id": "lisbon-uhf",
+            "profile_id": "leo-uhf",
+            "start": "2026-12-01T08:12:30Z",
+            "end": "2026-12-01T08:21:10Z",
+        }
+    )
     norad_id: Int = Field(gt=0, lt=1_000_000_000)
     antenna_id: str = Field(min_length=1, max_length=80)
     profile_id: str = Field(min_length=1, max_length=80)
@@ -588,6 +710,8 @@ class ContactUpdate(_Body):
     profile and the visibility window, trimmed inside the contact's AOS..LOS.
     Fields left out keep their value."""
 
+    model_config = _examples({"profile_id": "leo-uhf", "start": "2026-12-01T08:14:00Z"})
+
     profile_id: str | None = Field(None, min_length=1, max_length=80)
     start: Timestamp | None = Field(None, description="new AOS, not before the contact's AOS")
     end: Timestamp | None = Field(None, description="new LOS, not after the contact's LOS")
@@ -595,6 +719,10 @@ class ContactUpdate(_Body):
 
 class ContactVerdictSet(_Body):
     """An operator's verdict on an ended contact (PUT /contacts/{id}/verdict)."""
+
+    model_config = _examples(
+        {"verdict": "partial", "reason": "image half lost to interference; frames kept"}
+    )
 
     # An enum: only its four strings validate (a number or other text is 422).
     verdict: Verdict = Field(description="good, partial, bad or failed", examples=["partial"])
@@ -607,6 +735,7 @@ class ContactVerdictSet(_Body):
 
 
 class ContactCancel(_Body):
+    model_config = _examples({"reason": "satellite in safe mode"})
     reason: str = Field("cancelled by user", max_length=500)
 
 
@@ -623,6 +752,22 @@ class PlanRequestIn(_Body):
 
 
 class PlanCreate(_Body):
+    model_config = _examples(
+        {
+            "profile_id": "leo-uhf",
+            "requests": [
+                {
+                    "norad_id": 25544,
+                    "start": "2026-12-01T00:00:00Z",
+                    "end": "2026-12-02T00:00:00Z",
+                    "priority": 2.0,
+                    "max_passes": 3,
+                }
+            ],
+            "antenna_ids": ["lisbon-uhf"],
+            "time_limit_s": 5.0,
+        }
+    )
     profile_id: str = Field(min_length=1, max_length=80)
     requests: list[PlanRequestIn] = Field(min_length=1, max_length=500)
     antenna_ids: list[Annotated[str, Field(min_length=1, max_length=80)]] | None = Field(
@@ -780,6 +925,13 @@ class Problem(BaseModel):
 
 
 class AgentHeartbeat(_Body):
+    model_config = _examples(
+        {
+            "software_version": "0.9.0",
+            "front_end": "rtlsdr (real)",
+            "status": {"rotator_az_deg": 180.0, "disk_free_bytes": 52000000000},
+        }
+    )
     software_version: str = Field("", max_length=80)
     front_end: str = Field("", max_length=200, description="its IQ source; says 'simulated'")
     status: dict[str, Any] = Field(
@@ -831,6 +983,30 @@ class AgentFrameUpload(_Body):
 
 
 class AgentFramesUpload(_Body):
+    model_config = _examples(
+        {
+            "frames": [
+                {
+                    "sequence": 1,
+                    "frame_time": "2026-12-01T08:13:00.250Z",
+                    "data": "Gs/8HQABAgM=",
+                    "meta": {
+                        "contact-id": "c-7f3a",
+                        "norad-id": "25544",
+                        "station": "lisbon",
+                        "antenna": "lisbon-uhf",
+                        "frame-time": "2026-12-01T08:13:00.250000Z",
+                        "vc": "0",
+                        "frame-counter": "1",
+                        "rs-corrections": "0",
+                        "crc": "ok",
+                        "seq": "1",
+                    },
+                    "quality": {"ok": True, "esn0_db": 11.5},
+                }
+            ]
+        }
+    )
     # Small batches: the largest body stays well under the request body limit.
     frames: list[AgentFrameUpload] = Field(max_length=40)
 
@@ -842,6 +1018,9 @@ class AgentFramesStored(BaseModel):
 
 
 class AgentReportCreate(_Body):
+    model_config = _examples(
+        {"ok": True, "reason": "", "frames_total": 1420, "summary": {"esn0_db_median": 11.2}}
+    )
     ok: bool = Field(strict=True)
     reason: str = Field("", max_length=4000)
     frames_total: int = Field(0, ge=0, strict=True)

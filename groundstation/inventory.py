@@ -173,20 +173,16 @@ def add_antenna(
         raise NotFoundError("station", station_id)
     if session.get(Antenna, antenna_id) is not None:
         raise AlreadyExistsError("antenna", antenna_id)
-    for low_hz, high_hz in bands_hz:
-        if not 0 < low_hz < high_hz:
-            raise ValidationError(
-                f"antenna {antenna_id!r}: band {low_hz}..{high_hz} Hz must have 0 < low < high"
-            )
+    bands = check_bands(antenna_id, bands_hz)
     if setup_s < 0 or teardown_s < 0:
         raise ValidationError(
             f"antenna {antenna_id!r}: setup_s {setup_s} and teardown_s {teardown_s} must be >= 0"
         )
-    _check_status(antenna_id, status)
+    check_status(antenna_id, status)
     antenna = Antenna(
         id=antenna_id,
         station_id=station_id,
-        bands=[[float(lo), float(hi)] for lo, hi in bands_hz],
+        bands=bands,
         min_elevation_deg=float(min_elevation_deg),
         max_az_slew_deg_s=float(max_az_slew_deg_s),
         max_el_slew_deg_s=float(max_el_slew_deg_s),
@@ -244,7 +240,21 @@ def import_stations(
     return added
 
 
-def _check_status(antenna_id: str, status: str) -> None:
+def check_bands(antenna_id: str, bands_hz: Sequence[Sequence[float]]) -> list[list[float]]:
+    """``bands_hz`` as stored (``[[low_hz, high_hz], ...]``); ValidationError
+    naming a band that is not 0 < low < high, or none given."""
+    if not bands_hz:
+        raise ValidationError(f"antenna {antenna_id!r}: give at least one band in bands_hz")
+    bands = [[float(low_hz), float(high_hz)] for low_hz, high_hz in bands_hz]
+    for low_hz, high_hz in bands:
+        if not 0 < low_hz < high_hz:
+            raise ValidationError(
+                f"antenna {antenna_id!r}: band {low_hz}..{high_hz} Hz must have 0 < low < high"
+            )
+    return bands
+
+
+def check_status(antenna_id: str, status: str) -> None:
     if status not in ANTENNA_STATUSES:
         raise ValidationError(
             f"antenna {antenna_id!r}: status {status!r} is not one of {ANTENNA_STATUSES}"

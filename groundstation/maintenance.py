@@ -13,16 +13,19 @@ function commits its own unit of work and publishes after commit.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from groundstation.availability import conflicting_contacts
+from groundstation.availability import band_fits, conflicting_contacts
 from groundstation.clock import iso_utc, require_supported, require_utc
 from groundstation.errors import NotFoundError, ValidationError
 from groundstation.events import ContactEvent, EventSink, publish_committed
-from groundstation.inventory import ANTENNA_STATUSES
+from groundstation.inventory import check_bands, check_status
 from groundstation.models import Antenna, Contact, MaintenanceWindow
 from groundstation.states import ContactState
 from groundstation.transitions import apply_transition
@@ -114,24 +117,131 @@ def set_status(
 ) -> tuple[Antenna, HeldContacts]:
     """Set an antenna's status; taking it out of service (not ``online``)
     moves its contacts from now on to PROVIDER_FAILED (module docstring)."""
+    return update_antenna(
+        session, antenna_id=antenna_id, changes={"status": status}, now=now, by=by, events=events
+    )
+
+
+#: Antenna fields ``update_antenna`` may change.
+ANTENNA_FIELDS = ("bands_hz", "max_az_slew_deg_s", "max_el_slew_deg_s", "status")
+
+
+def update_antenna(
+    session: Session,
+    *,
+    antenna_id: str,
+    changes: Mapping[str, Any],
+    now: datetime,
+    by: str = "",
+    events: EventSink | None = None,
+) -> tuple[Antenna, HeldContacts]:
+    """Change an antenna's bands, slew rates or status (``changes``: field
+    -> value, fields of ``ANTENNA_FIELDS``), in one transaction.
+
+    Taken out of service (status not ``online``): its contacts from now on
+    are handled as a maintenance window's (module docstring). New bands or
+    slew rates: each contact from now on that has not reached PASS and that
+    the antenna can no longer hold (its satellite's downlink outside the
+    bands, ``availability.band_fits``; at a station run by an agent, a pass
+    its rotator cannot follow, ``booking.slew_refusal_of``, the rules that
+    booked it) moves to PROVIDER_FAILED naming the change; the others stay."""
     now = require_utc(now, "now")
+    unknown = sorted(set(changes) - set(ANTENNA_FIELDS))
+    if unknown or not changes:
+        raise ValidationError(
+            f"antenna {antenna_id!r}: cannot change {', '.join(unknown) or 'nothing'} "
+            f"(changeable: {', '.join(ANTENNA_FIELDS)})"
+        )
     antenna = session.get(Antenna, antenna_id, with_for_update=True)
     if antenna is None:
         raise NotFoundError("antenna", antenna_id)
-    if status not in ANTENNA_STATUSES:
-        raise ValidationError(
-            f"antenna {antenna_id!r}: status {status!r} is not one of {ANTENNA_STATUSES}"
-        )
-    antenna.status = status
+    changed = _apply_antenna_changes(antenna, changes)
+    session.flush()
     held, fired = HeldContacts(), list[ContactEvent]()
-    if status != "online":
-        why = f"antenna {antenna_id} set {status}" + (f" by {by}" if by else "")
-        # Every booking from now on: the blocked windows reach at most one
-        # pass past the latest booking, far less than this span.
-        held, fired = _fail_held(session, antenna_id, now, now + timedelta(days=36_500), why, now)
+    # Every booking from now on: the blocked windows reach at most one pass
+    # past the latest booking, far less than this span.
+    until = now + timedelta(days=36_500)
+    who = f" by {by}" if by else ""
+    if antenna.status != "online":
+        why = f"antenna {antenna_id} set {antenna.status}{who}"
+        held, fired = _fail_held(session, antenna_id, now, until, why, now)
+    elif changed - {"status"}:
+        why = f"antenna {antenna_id} changed ({', '.join(sorted(changed - {'status'}))}){who}"
+        held, fired = _fail_unfit(session, antenna, now, until, why)
     session.commit()
     _publish(events, fired)
     return antenna, held
+
+
+def _apply_antenna_changes(antenna: Antenna, changes: Mapping[str, Any]) -> set[str]:
+    """Check ``changes`` and set them on ``antenna``; the names of the fields
+    whose value changed. ValidationError naming a bad value."""
+    changed: set[str] = set()
+    for name, value in changes.items():
+        if name == "bands_hz":
+            bands = check_bands(antenna.id, value)
+            if bands != [list(map(float, b)) for b in antenna.bands]:
+                antenna.bands = bands
+                changed.add(name)
+        elif name == "status":
+            check_status(antenna.id, value)
+            if value != antenna.status:
+                antenna.status = value
+                changed.add(name)
+        else:
+            rate = float(value)
+            if not 0 < rate < math.inf:
+                raise ValidationError(f"antenna {antenna.id!r}: {name} {value} must be > 0")
+            if rate != getattr(antenna, name):
+                setattr(antenna, name, rate)
+                changed.add(name)
+    return changed
+
+
+def _fail_unfit(
+    session: Session, antenna: Antenna, start: datetime, end: datetime, why: str
+) -> tuple[HeldContacts, list[ContactEvent]]:
+    """Move the contacts of ``antenna`` in [start, end) that have not reached
+    PASS and that it can no longer hold (``update_antenna``) to PROVIDER_FAILED."""
+    from groundstation.booking import slew_refusal_of
+    from groundstation.models import StationAgent
+    from groundstation.prediction import (
+        element_set_from_text,
+        orbital_station,
+        required_elevation_deg,
+    )
+
+    has_rotator = session.get(StationAgent, antenna.station_id) is not None
+    held, fired = HeldContacts(), list[ContactEvent]()
+    for found in conflicting_contacts(session, antenna_id=antenna.id, start=start, end=end):
+        contact = session.get(Contact, found.id, with_for_update=True, populate_existing=True)
+        if contact is None:
+            continue
+        if contact.state not in NOT_STARTED:
+            held.running.append(contact.id)
+            continue
+        refusal: str | None = None
+        if not band_fits(antenna, contact.satellite):
+            refusal = (
+                f"satellite {contact.satellite.norad_id}'s downlink "
+                f"{contact.satellite.downlink_freq_hz / 1e6:.3f} MHz is outside its bands"
+            )
+        elif has_rotator:
+            station = orbital_station(
+                antenna.station,
+                min_elevation_deg=required_elevation_deg(antenna, contact.profile),
+            )
+            element = element_set_from_text(contact.ephemeris_text)
+            refusal = slew_refusal_of(element, station, antenna, contact.aos, contact.los)
+        if refusal is not None:
+            reason = f"{why}: {refusal}"
+            fired.append(
+                apply_transition(
+                    session, contact, ContactState.PROVIDER_FAILED, at=start, reason=reason
+                )
+            )
+            held.failed.append(contact.id)
+    return held, fired
 
 
 def _window(start: datetime, end: datetime) -> tuple[datetime, datetime]:

@@ -7,7 +7,17 @@
 Two sources give the same `RawRecord` stream: `KafkaSource` (a broker) and
 `LocalLogSource` (the embedded local topic log written by
 `ingest.publisher.LocalLogPublisher`). `follow_frames` decodes the frame
-contract and can drop duplicates by (contact id, sequence).
+contract, can drop duplicates by (contact id, sequence) in bounded memory
+and keep only the frames that decoded (``good_only``); `follow_messages`
+decodes the contact-event and dataset-ready topics.
+
+Delivery is at least once: `KafkaSource` in a consumer group commits a
+record's offset only once the application has processed it, i.e. asked for
+the next record (never Kafka's auto-commit, which commits what was polled,
+processed or not). A consumer that dies between processing and the commit
+gets the record again: deduplicate (frames: contact id and sequence; events
+and notices: their content is idempotent). ``on_commit`` is called with the
+offsets committed (for an application that records its progress too).
 """
 
 from __future__ import annotations
@@ -16,14 +26,15 @@ import base64
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from ingest import topiclog
 from ingest.errors import ContractError
-from ingest.topics import FrameMeta
+from ingest.topics import ContactEventMessage, DatasetReadyMessage, FrameMeta
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +71,13 @@ class RecordSource(Protocol):
 
 
 class KafkaSource:
-    """Follows one topic on a broker (all partitions; per-partition order)."""
+    """Follows one topic on a broker (all partitions; per-partition order).
+
+    With ``group_id``, offsets are committed at least once (module
+    docstring): before each poll, the offsets of the records the application
+    has processed (the generator was resumed after yielding them), and on
+    ``close`` likewise; the record being processed when the consumer stops is
+    not committed and is delivered again to the group."""
 
     def __init__(
         self,
@@ -71,17 +88,22 @@ class KafkaSource:
         from_beginning: bool = True,
         client_id: str = "groundstation-consumer",
         connect_timeout_s: float = 30.0,
+        on_commit: Callable[[dict[tuple[str, int], int]], None] | None = None,
     ) -> None:
         from kafka import KafkaConsumer
 
         self.topic = topic
+        self.group_id = group_id
+        self._on_commit = on_commit
+        # (topic, partition) -> the next offset to read: every record before it processed.
+        self._processed: dict[tuple[str, int], int] = {}
         self._consumer: Any = KafkaConsumer(
             topic,
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
             client_id=client_id,
             auto_offset_reset="earliest" if from_beginning else "latest",
-            enable_auto_commit=group_id is not None,
+            enable_auto_commit=False,
             fetch_max_wait_ms=20,
             bootstrap_timeout_ms=int(connect_timeout_s * 1000),
         )
@@ -89,6 +111,7 @@ class KafkaSource:
     def records(self, *, idle_timeout_s: float | None = None) -> Iterator[RawRecord]:
         last = time.monotonic()
         while True:
+            self.commit()
             polled = self._consumer.poll(timeout_ms=100, max_records=5000)
             got = False
             for batch in polled.values():
@@ -103,14 +126,40 @@ class KafkaSource:
                         headers=tuple(m.headers or ()),
                         timestamp_ms=m.timestamp,
                     )
+                    # Resumed: the application has processed this record.
+                    self._processed[(m.topic, m.partition)] = m.offset + 1
             now = time.monotonic()
             if got:
                 last = now
             elif idle_timeout_s is not None and now - last >= idle_timeout_s:
+                self.commit()
                 return
 
+    def commit(self) -> dict[tuple[str, int], int]:
+        """Commit the offsets of the records processed since the last commit
+        (nothing without a group); what was committed: (topic, partition) ->
+        next offset."""
+        if self.group_id is None or not self._processed:
+            return {}
+        from kafka import TopicPartition
+        from kafka.structs import OffsetAndMetadata
+
+        done, self._processed = self._processed, {}
+        self._consumer.commit(
+            {
+                TopicPartition(t, p): OffsetAndMetadata(offset, "", -1)
+                for (t, p), offset in done.items()
+            }
+        )
+        if self._on_commit is not None:
+            self._on_commit(done)
+        return done
+
     def close(self) -> None:
-        self._consumer.close()
+        try:
+            self.commit()
+        finally:
+            self._consumer.close(autocommit=False)
 
 
 class LocalLogSource:
@@ -221,18 +270,34 @@ class LocalLogSource:
 
 
 class Deduplicator:
-    """Drops a frame already seen, by (contact id, sequence number)."""
+    """Drops a frame already seen, by (contact id, sequence number), in
+    bounded memory: the sequences of the ``max_contacts`` contacts seen last,
+    each within ``window`` of its highest; a sequence further behind is taken
+    as seen (a redelivery replays recent records, not a whole pass)."""
 
-    def __init__(self) -> None:
-        self._seen: dict[str, set[int]] = {}
+    def __init__(self, *, max_contacts: int = 1024, window: int = 1 << 16) -> None:
+        if max_contacts < 1 or window < 1:
+            raise ValueError(f"max_contacts {max_contacts} and window {window} must be >= 1")
+        self._seen: OrderedDict[str, tuple[int, set[int]]] = OrderedDict()
+        self._max_contacts = max_contacts
+        self._window = window
         self.duplicates = 0
 
     def first_time(self, meta: FrameMeta) -> bool:
-        seen = self._seen.setdefault(meta.contact_id, set())
-        if meta.sequence in seen:
+        contact, seq = meta.contact_id, meta.sequence
+        high, seen = self._seen.pop(contact, (-1, set()))
+        self._seen[contact] = (high, seen)  # the most recently seen
+        if len(self._seen) > self._max_contacts:
+            self._seen.popitem(last=False)
+        if seq in seen or (high >= 0 and seq <= high - self._window):
             self.duplicates += 1
             return False
-        seen.add(meta.sequence)
+        seen.add(seq)
+        if seq > high:
+            high = seq
+            if len(seen) > 2 * self._window:
+                seen.intersection_update(range(high - self._window + 1, high + 1))
+            self._seen[contact] = (high, seen)
         return True
 
 
@@ -242,10 +307,14 @@ def follow_frames(
     norad_id: int | None = None,
     contact_id: str | None = None,
     deduplicate: bool = True,
+    good_only: bool = False,
     idle_timeout_s: float | None = None,
     max_frames: int | None = None,
 ) -> Iterator[ReceivedFrame]:
-    """Decoded frames from ``source`` with their metadata, optionally filtered."""
+    """Decoded frames from ``source`` with their metadata, optionally
+    filtered; ``good_only``: only frames that passed their integrity checks
+    (``FrameMeta.decoded_ok``: Reed-Solomon did not give up, the CRC if any
+    matched)."""
     dedup = Deduplicator() if deduplicate else None
     count = 0
     if max_frames is not None and max_frames <= 0:
@@ -256,9 +325,53 @@ def follow_frames(
             continue
         if contact_id is not None and meta.contact_id != contact_id:
             continue
+        if good_only and not meta.decoded_ok:
+            continue
         if dedup is not None and not dedup.first_time(meta):
             continue
         yield ReceivedFrame(rec.value, meta, rec.key, rec.topic, rec.partition, rec.offset)
         count += 1
         if max_frames is not None and count >= max_frames:
+            return
+
+
+Message = ContactEventMessage | DatasetReadyMessage
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedMessage:
+    """A contact event or dataset-ready notice as consumed, and where it came from."""
+
+    message: Message
+    key: bytes | None
+    topic: str
+    partition: int
+    offset: int
+
+
+def follow_messages(
+    source: RecordSource,
+    kind: type[ContactEventMessage] | type[DatasetReadyMessage],
+    *,
+    norad_id: int | None = None,
+    contact_id: str | None = None,
+    idle_timeout_s: float | None = None,
+    max_messages: int | None = None,
+) -> Iterator[ReceivedMessage]:
+    """The messages of a contact-events (``ContactEventMessage``) or datasets
+    (``DatasetReadyMessage``) topic, decoded against their contract
+    (``ContractError`` naming the field of a record that breaks it),
+    optionally filtered by satellite or contact."""
+    count = 0
+    if max_messages is not None and max_messages <= 0:
+        return
+    for rec in source.records(idle_timeout_s=idle_timeout_s):
+        message = kind.decode(rec.value)
+        if norad_id is not None and message.norad_id != norad_id:
+            continue
+        if contact_id is not None and message.contact_id != contact_id:
+            continue
+        yield ReceivedMessage(message, rec.key, rec.topic, rec.partition, rec.offset)
+        count += 1
+        if max_messages is not None and count >= max_messages:
             return

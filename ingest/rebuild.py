@@ -108,7 +108,7 @@ def _good_frames(frames: Iterable[ReceivedFrame], contact_id: str | None) -> lis
         if contact_id is not None and fr.meta.contact_id != contact_id:
             continue
         contacts.add(fr.meta.contact_id)
-        if fr.meta.crc_ok is False or fr.meta.rs_corrections < 0:
+        if not fr.meta.decoded_ok:
             continue
         good.append(fr.data)
     if len(contacts) > 1:

@@ -36,6 +36,8 @@ def heartbeat(
     ctx: CtxDep,
     principal: StationKeyDep,
 ) -> schemas.AgentStatusPublic:
+    """A station agent says it is alive (its station's key only): software version, front end
+    (says `simulated` when it is), status; the answer carries the central service's clock."""
     _own(principal, station_id)
     agents.record_heartbeat(
         session,

@@ -28,7 +28,12 @@ class ApiKeyCreate(BaseModel):
     """A key to create: an operator names its tenant, a scientist the tenants
     whose datasets it reads."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"name": "acme pipeline", "role": "operator", "tenant": "acme"}]
+        },
+    )
     name: str = Field(min_length=1, max_length=120, description="who or what uses the key")
     role: Literal["admin", "operator", "scientist"]
     tenant: str = Field("", max_length=120, description="operator: the tenant it acts for")

@@ -409,6 +409,9 @@ def cancel_contact(
     principal: OperatorDep,
     body: schemas.ContactCancel | None = None,
 ) -> schemas.ContactPublic:
+    """Cancel a SCHEDULED contact before its pre-pass starts (optional `reason`): it
+    becomes CANCELLED and its antenna is free again; one under way is stopped with
+    `/stop`."""
     contacts.get_contact_for(session, contact_id=contact_id, tenants=principal.tenants())
     reason = body.reason if body is not None else "cancelled by user"
     booking.cancel(

@@ -72,6 +72,7 @@ def list_datasets(
 def get_dataset(
     dataset_id: str, session: SessionDep, principal: ReaderDep
 ) -> schemas.DatasetPublic:
+    """One dataset: its contact, files with sizes and checksums, and quality summary."""
     entry = datasets.get_dataset_for(session, dataset_id=dataset_id, tenants=principal.tenants())
     return dataset_public(entry)
 

@@ -42,6 +42,8 @@ def list_profiles(session: SessionDep, principal: OperatorDep) -> schemas.Profil
 def get_profile(
     profile_id: str, session: SessionDep, principal: OperatorDep
 ) -> schemas.ProfilePublic:
+    """One mission profile with its settings, and the stored values that do not validate, if
+    any."""
     profile = inventory.get_profile_for(session, profile_id=profile_id, tenants=principal.tenants())
     out = profile_public(profile)
     return out

@@ -36,11 +36,35 @@ def _public(e: Ephemeris, now: datetime) -> schemas.EphemerisPublic:
 NoradPath = Annotated[int, Path(gt=0, lt=1_000_000_000, description="NORAD id")]
 
 _404 = problems(_404="no such satellite (or another tenant's)")
+_TLE_EXAMPLE = (
+    "NOAA 19\n"
+    "1 33591U 09005A   23185.67452503  .00000194  00000+0  12938-3 0  9995\n"
+    "2 33591  99.0983 231.8800 0013750 189.5465 170.5447 14.12780756742414\n"
+)
+_OMM_EXAMPLE: dict[str, Any] = {
+    "OBJECT_NAME": "NOAA 19",
+    "OBJECT_ID": "2009-005A",
+    "EPOCH": "2023-07-04T16:11:18.962592",
+    "MEAN_MOTION": 14.12780756,
+    "ECCENTRICITY": 0.001375,
+    "INCLINATION": 99.0983,
+    "RA_OF_ASC_NODE": 231.88,
+    "ARG_OF_PERICENTER": 189.5465,
+    "MEAN_ANOMALY": 170.5447,
+    "EPHEMERIS_TYPE": 0,
+    "CLASSIFICATION_TYPE": "U",
+    "NORAD_CAT_ID": 33591,
+    "ELEMENT_SET_NO": 999,
+    "REV_AT_EPOCH": 74241,
+    "BSTAR": 0.00012938,
+    "MEAN_MOTION_DOT": 0.00000194,
+    "MEAN_MOTION_DDOT": 0,
+}
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "content": {
-            "text/plain": {"schema": {"type": "string"}},
-            "application/json": {"schema": {}},
+            "text/plain": {"schema": {"type": "string"}, "example": _TLE_EXAMPLE},
+            "application/json": {"schema": {}, "example": _OMM_EXAMPLE},
         },
         "required": True,
     }
@@ -54,6 +78,7 @@ def list_satellites(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> schemas.SatellitesPublic:
+    """The satellites the key sees (its tenants'; admins: all), by NORAD id, paged."""
     rows, count = inventory.list_satellites(
         session, tenants=principal.tenants(), limit=limit, offset=offset
     )
@@ -70,6 +95,8 @@ def list_satellites(
 def create_satellite(
     body: schemas.SatelliteCreate, session: SessionDep, principal: OperatorDep
 ) -> schemas.SatellitePublic:
+    """Register a satellite and its downlink (operators for their tenant; admins name the
+    tenant); its element sets are uploaded next."""
     if principal.is_admin:
         if not body.tenant:
             raise HTTPException(422, "tenant: an admin must name the satellite's tenant")
@@ -100,6 +127,7 @@ def create_satellite(
 def get_satellite(
     norad_id: NoradPath, session: SessionDep, principal: ReaderDep
 ) -> schemas.SatellitePublic:
+    """One satellite and its downlink."""
     satellite = inventory.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
     out = satellite_public(satellite)
     return out
@@ -173,6 +201,8 @@ def list_ephemerides(
 def ephemeris_in_force(
     norad_id: NoradPath, session: SessionDep, principal: OperatorDep, now: NowDep
 ) -> schemas.EphemerisPublic:
+    """The ephemeris that booking and prediction use now for the satellite: enabled, unexpired,
+    highest priority, then newest epoch."""
     satellite = inventory.get_satellite_for(session, norad_id=norad_id, tenants=principal.tenants())
     in_force = ephemerides.ephemeris_in_force(session, satellite_id=satellite.id, now=now)
     if in_force is None:

@@ -24,6 +24,7 @@ def _station(s: object) -> schemas.StationPublic:
 
 @router.get("/ground-stations", response_model=schemas.StationsPublic)
 def list_stations(session: SessionDep, principal: ReaderDep) -> schemas.StationsPublic:
+    """The ground stations with their antennas (every key reads them)."""
     data = [_station(s) for s in inventory.list_stations(session)]
     return schemas.StationsPublic(data=data, count=len(data))
 
@@ -37,6 +38,8 @@ def list_stations(session: SessionDep, principal: ReaderDep) -> schemas.Stations
 def create_station(
     body: schemas.StationCreate, session: SessionDep, principal: AdminDep
 ) -> schemas.StationPublic:
+    """Add a ground station (admins): id, name, location, minimum elevation and horizon mask;
+    its antennas are added next."""
     inventory.add_station(
         session,
         station_id=body.id,
@@ -59,6 +62,7 @@ def create_station(
 def get_station(
     station_id: str, session: SessionDep, principal: ReaderDep
 ) -> schemas.StationPublic:
+    """One ground station with its antennas."""
     out = _station(inventory.get_station(session, station_id=station_id))
     return out
 
@@ -106,6 +110,7 @@ def update_station(
 def list_antennas(
     station_id: str, session: SessionDep, principal: ReaderDep
 ) -> schemas.AntennasPublic:
+    """The antennas of a station: bands, slew rates, setup and teardown times, status."""
     station = inventory.get_station(session, station_id=station_id)
     data = [schemas.AntennaPublic.model_validate(a) for a in station.antennas]
     return schemas.AntennasPublic(data=data, count=len(data))
@@ -120,6 +125,8 @@ def list_antennas(
 def create_antenna(
     station_id: str, body: schemas.AntennaCreate, session: SessionDep, principal: AdminDep
 ) -> schemas.AntennaPublic:
+    """Add an antenna to a station (admins): its bands (`bands_hz`), minimum elevation, slew
+    rates, setup and teardown times and status."""
     antenna = inventory.add_antenna(
         session,
         antenna_id=body.id,
@@ -143,6 +150,7 @@ def create_antenna(
 def list_maintenance(
     station_id: str, antenna_id: str, session: SessionDep, principal: ReaderDep
 ) -> schemas.MaintenancesPublic:
+    """The maintenance windows of an antenna, earliest first."""
     inventory.get_antenna(session, station_id=station_id, antenna_id=antenna_id)
     data = [
         schemas.MaintenancePublic.model_validate(m)
@@ -239,8 +247,12 @@ def delete_maintenance(
     "/ground-stations/{station_id}/antennas/{antenna_id}",
     response_model=schemas.AntennaChangePublic,
     responses=problems(_404="no such station or antenna"),
-    description="Set an antenna's status (online, offline, maintenance). Not online: it is "
-    "not bookable, and its contacts from now on are handled as a maintenance window's. " + _HOLDS,
+    description="Change an antenna's bands, slew rates or status (online, offline, "
+    "maintenance); fields left out keep their value. Not online: it is not bookable, and its "
+    "contacts from now on are handled as a maintenance window's. " + _HOLDS + " New bands or "
+    "slew rates: its contacts from now on that have not reached PASS and that it can no longer "
+    "hold (downlink outside the bands; at an agent's station, a pass the rotator cannot follow) "
+    "become PROVIDER_FAILED naming the change.",
 )
 def update_antenna(
     station_id: str,
@@ -251,11 +263,18 @@ def update_antenna(
     now: NowDep,
     principal: AdminDep,
 ) -> schemas.AntennaChangePublic:
+    changes = body.model_dump(exclude_unset=True)
+    if not changes or any(v is None for v in changes.values()):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail="give at least one of bands_hz, max_az_slew_deg_s, max_el_slew_deg_s, "
+            f"status, none null (got {sorted(changes) or 'nothing'})",
+        )
     inventory.get_antenna(session, station_id=station_id, antenna_id=antenna_id)
-    antenna, held = maintenance.set_status(
+    antenna, held = maintenance.update_antenna(
         session,
         antenna_id=antenna_id,
-        status=body.status,
+        changes=changes,
         now=now,
         by=f"key {principal.name}",
         events=ctx.events,

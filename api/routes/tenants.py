@@ -28,7 +28,9 @@ TenantPath = Annotated[str, Path(min_length=1, max_length=120, description="the 
 class TenantBucketSet(BaseModel):
     """The bucket a tenant's datasets go to from now on."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra={"examples": [{"bucket": "acme-datasets"}]}
+    )
     bucket: str = Field(
         min_length=1,
         max_length=255,

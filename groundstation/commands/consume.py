@@ -1,8 +1,13 @@
-"""``groundstation consume frames``: follow the frames topic and print or rebuild.
+"""``groundstation consume frames|contact-events|datasets``: follow a delivery topic.
 
 Reads a Kafka broker (``--bootstrap``) or the embedded local topic log
-(``--log-dir``), prints one JSON line per frame (metadata + hex bytes) or a
-summary, and can rebuild the payload the frames carry (``--rebuild FILE``).
+(``--log-dir``). ``frames`` prints one JSON line per frame (metadata + hex
+bytes) or a summary, keeps only the frames that decoded with
+``--good-only``, and can rebuild the payload the frames carry (``--rebuild
+FILE``); ``contact-events`` and ``datasets`` print one JSON line per
+message (its wire form, checked against its contract, with topic,
+partition and offset). With ``--group`` offsets are committed once a
+record is printed (at least once, ``ingest.consumer``).
 """
 
 from __future__ import annotations
@@ -21,16 +26,23 @@ from ingest.consumer import (
     ReceivedFrame,
     RecordSource,
     follow_frames,
+    follow_messages,
 )
 from ingest.rebuild import rebuild_payload
-from ingest.topics import TopicNames, utc_iso
+from ingest.topics import ContactEventMessage, DatasetReadyMessage, TopicNames, utc_iso
+
+#: The message topics: subcommand -> (contract, its TopicNames attribute, help).
+MESSAGE_TOPICS: dict[
+    str, tuple[type[ContactEventMessage] | type[DatasetReadyMessage], str, str]
+] = {
+    "contact-events": (ContactEventMessage, "contact_events", "contact state changes and verdicts"),
+    "datasets": (DatasetReadyMessage, "datasets", "dataset-ready notices"),
+}
 
 
-def register(subparsers: Any) -> None:
-    consume = subparsers.add_parser("consume", help="follow a delivery topic")
-    sub = consume.add_subparsers(dest="what", metavar="TOPIC")
-    sub.required = True
-    p = sub.add_parser("frames", help="decoded frames with their metadata")
+def _source_arguments(p: Any, what: str) -> None:
+    """The options every topic's subcommand takes: where to read, the group,
+    where to start, filters and when to stop."""
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--bootstrap", help="Kafka bootstrap servers, host:port")
     src.add_argument("--log-dir", type=Path, help="local topic log directory (no broker)")
@@ -38,18 +50,36 @@ def register(subparsers: Any) -> None:
         "--connect-timeout", type=finite_float, default=30.0, help="seconds to reach the broker"
     )
     p.add_argument("--prefix", default="groundstation", help="topic prefix (default %(default)s)")
-    p.add_argument("--group", default=None, help="consumer group id (default: none, no commits)")
-    p.add_argument("--latest", action="store_true", help="only frames published from now on")
+    p.add_argument(
+        "--group",
+        default=None,
+        help="consumer group id: offsets committed once a record is handled, at least once "
+        "(default: none, no commits)",
+    )
+    p.add_argument("--latest", action="store_true", help=f"only {what} published from now on")
     p.add_argument("--contact", default=None, help="only this contact id")
     p.add_argument("--norad", type=norad_id, default=None, help="only this NORAD id")
     p.add_argument(
-        "--max", type=int_in(1, 2**63 - 1), default=None, help="stop after this many frames"
+        "--max", type=int_in(1, 2**63 - 1), default=None, help=f"stop after this many {what}"
     )
     p.add_argument(
         "--idle-timeout",
         type=finite_float,
         default=None,
-        help="stop after this many seconds without a frame (default: follow forever)",
+        help=f"stop after this many seconds without one of the {what} (default: follow forever)",
+    )
+
+
+def register(subparsers: Any) -> None:
+    consume = subparsers.add_parser("consume", help="follow a delivery topic")
+    sub = consume.add_subparsers(dest="what", metavar="TOPIC")
+    sub.required = True
+    p = sub.add_parser("frames", help="decoded frames with their metadata")
+    _source_arguments(p, "frames")
+    p.add_argument(
+        "--good-only",
+        action="store_true",
+        help="only frames that decoded (Reed-Solomon did not give up, the CRC if any matched)",
     )
     p.add_argument("--keep-duplicates", action="store_true", help="do not drop repeats")
     p.add_argument("--summary", action="store_true", help="print only counts at the end")
@@ -87,6 +117,10 @@ def register(subparsers: Any) -> None:
         "--trailer-bytes", type=int_in(0, 65535), default=0, help="frame trailer length to strip"
     )
     p.set_defaults(func=run_frames)
+    for name, (_, _, help_text) in MESSAGE_TOPICS.items():
+        m = sub.add_parser(name, help=help_text)
+        _source_arguments(m, "messages")
+        m.set_defaults(func=run_messages)
 
 
 def frame_json(fr: ReceivedFrame) -> dict[str, Any]:
@@ -111,7 +145,7 @@ def frame_json(fr: ReceivedFrame) -> dict[str, Any]:
 
 
 def _frame_source(args: argparse.Namespace, topic: str) -> RecordSource | None:
-    """The frame topic on Kafka (``--bootstrap``) or in the local topic log
+    """``topic`` on Kafka (``--bootstrap``) or in the local topic log
     (``--log-dir``); None, with the reason printed, when Kafka is unreachable."""
     if args.bootstrap:
         from kafka.errors import KafkaError
@@ -151,6 +185,7 @@ def run_frames(args: argparse.Namespace) -> int:
             norad_id=args.norad,
             contact_id=args.contact,
             deduplicate=not args.keep_duplicates,
+            good_only=args.good_only,
             idle_timeout_s=args.idle_timeout,
             max_frames=args.max,
         ):
@@ -163,6 +198,30 @@ def run_frames(args: argparse.Namespace) -> int:
     finally:
         source.close()
     return _output(args, kept, count, topic)
+
+
+def run_messages(args: argparse.Namespace) -> int:
+    """One JSON line per contact event or dataset-ready notice."""
+    kind, attribute, _ = MESSAGE_TOPICS[args.what]
+    topic = getattr(TopicNames(args.prefix), attribute)
+    source = _frame_source(args, topic)
+    if source is None:
+        return 2
+    try:
+        for got in follow_messages(
+            source,
+            kind,
+            norad_id=args.norad,
+            contact_id=args.contact,
+            idle_timeout_s=args.idle_timeout,
+            max_messages=args.max,
+        ):
+            doc = {"topic": got.topic, "partition": got.partition, "offset": got.offset}
+            sys.stdout.write(json.dumps({**doc, **got.message.to_json()}) + "\n")
+            sys.stdout.flush()
+    finally:
+        source.close()
+    return 0
 
 
 def _output(args: argparse.Namespace, kept: list[ReceivedFrame], count: int, topic: str) -> int:

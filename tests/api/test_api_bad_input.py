@@ -144,7 +144,9 @@ VALID: dict[str, Callable[[Setup, int], Request]] = {
         )
     ),
     "PATCH /ground-stations/{station_id}/antennas/{antenna_id}": lambda s, i: Request(
-        "admin", {"station_id": "svalbard", "antenna_id": "sv-s"}, body={"status": "online"}
+        "admin",
+        {"station_id": "svalbard", "antenna_id": "sv-s"},
+        body={"bands_hz": [[2.2e9, 2.3e9]], "max_az_slew_deg_s": 12.5, "status": "online"},
     ),
     "POST /ground-stations/{station_id}/agent/heartbeat": lambda s, i: Request(
         "station",

@@ -207,3 +207,56 @@ def _events_after(
         if logged or time.monotonic() > deadline:
             return logged
         time.sleep(0.2)
+
+
+def test_new_bands_fail_the_contacts_whose_downlink_they_no_longer_hold(world: World) -> None:
+    c = _book(world)
+    with world.session() as session:
+        start = event_log.head(session)
+    r = world.client.patch(BASE, json={"bands_hz": [[2.0e9, 2.1e9]]}, headers=world.as_("admin"))
+    assert r.status_code == 200, r.text
+    assert (r.json()["bands_hz"], r.json()["contacts_failed"]) == ([[2.0e9, 2.1e9]], [c["id"]])
+    after = _contact(world, c["id"])
+    assert after["state"] == "PROVIDER_FAILED"
+    assert "antenna sv-uhf changed (bands_hz) by key admin" in after["state_reason"]
+    assert "downlink 437.500 MHz is outside its bands" in after["state_reason"]
+    logged = _events_after(world, start, lambda e: e.event.new_state == "PROVIDER_FAILED")
+    assert [(e.event.contact_id, e.antenna) for e in logged] == [(c["id"], "sv-uhf")]
+    listed = world.client.get(
+        "/ground-stations/svalbard/antennas", headers=world.as_("acme")
+    ).json()
+    assert {a["id"]: a["bands_hz"] for a in listed["data"]}["sv-uhf"] == [[2.0e9, 2.1e9]]
+
+
+def test_new_bands_and_slew_rates_that_still_fit_keep_the_contacts(world: World) -> None:
+    c = _book(world)
+    r = world.client.patch(
+        BASE,
+        json={"bands_hz": [[430e6, 440e6]], "max_az_slew_deg_s": 3.0, "max_el_slew_deg_s": 2.5},
+        headers=world.as_("admin"),
+    )
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert (answer["max_az_slew_deg_s"], answer["max_el_slew_deg_s"]) == (3.0, 2.5)
+    assert (answer["status"], answer["contacts_failed"]) == ("online", [])
+    assert _contact(world, c["id"])["state"] == "SCHEDULED"
+
+
+def test_bands_is_refused_naming_bands_hz_and_an_empty_change_is_422(world: World) -> None:
+    for path, body in (
+        (BASE, {"bands": [[400e6, 450e6]]}),
+        (
+            "/ground-stations/svalbard/antennas",
+            {"id": "sv-new", "bands": [[400e6, 450e6]]},
+        ),
+    ):
+        method = "PATCH" if path == BASE else "POST"
+        r = world.client.request(method, path, json=body, headers=world.as_("admin"))
+        assert r.status_code == 422, r.text
+        assert "'bands' is named 'bands_hz'" in r.json()["detail"]
+    r = world.client.patch(BASE, json={}, headers=world.as_("admin"))
+    assert r.status_code == 422
+    assert "give at least one of bands_hz" in r.json()["detail"]
+    r = world.client.patch(BASE, json={"bands_hz": [[450e6, 400e6]]}, headers=world.as_("admin"))
+    assert r.status_code == 422
+    assert "0 < low < high" in r.json()["detail"]

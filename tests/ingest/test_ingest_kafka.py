@@ -503,3 +503,79 @@ def test_a_profile_topic_is_created_on_its_first_frame_and_gets_that_profiles_fr
         admin.close()
     assert configs["retention.ms"] == "7200000"
     assert configs["segment.ms"] == "900000"
+
+
+def test_a_group_consumer_commits_only_what_it_processed_so_a_crash_loses_nothing(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    pub = KafkaPublisher(config(kafka_bootstrap, topic_prefix, tmp_path)).start()
+    for seq in range(10):
+        pub.publish_frame(frame_bytes("c-g", seq), meta("c-g", 25544, seq))
+    assert pub.flush(30)
+    pub.close()
+    topic = TopicNames(topic_prefix).frames
+    group = f"{topic_prefix}-app"
+    committed: list[dict[tuple[str, int], int]] = []
+    first = KafkaSource(kafka_bootstrap, topic, group_id=group, on_commit=committed.append)
+    processed: list[int] = []
+    try:
+        for fr in follow_frames(first, idle_timeout_s=15.0):
+            if len(processed) == 5:
+                raise RuntimeError("the application crashed while handling this frame")
+            processed.append(fr.meta.sequence)
+    except RuntimeError:
+        pass
+    finally:
+        first.close()  # commits what was processed, not what was polled
+    assert processed == [0, 1, 2, 3, 4]
+    [partition] = {p for c in committed for (_, p) in c}
+    assert committed[-1] == {(topic, partition): 5}
+    second = KafkaSource(kafka_bootstrap, topic, group_id=group)
+    try:
+        again = [fr.meta.sequence for fr in follow_frames(second, idle_timeout_s=5.0)]
+    finally:
+        second.close()
+    assert again == [5, 6, 7, 8, 9]  # the one in hand when it crashed comes again
+
+
+def test_consume_cli_follows_contact_events_and_keeps_good_frames_only(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    pub = KafkaPublisher(config(kafka_bootstrap, topic_prefix, tmp_path)).start()
+    for seq in range(10):  # crc_ok is False for 0 and 7 (``meta``)
+        pub.publish_frame(frame_bytes("c-y", seq), meta("c-y", 25544, seq))
+    ev = ContactEventMessage(
+        "c-y", ContactEventState.PASS, ContactEventState.POSTPASS, T0, "LOS", 25544, "l", "d"
+    )
+    pub.publish_contact_event(ev)
+    assert pub.flush(30)
+    pub.close()
+
+    def cli(*argv: str) -> list[dict[str, Any]]:
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys, argparse\n"
+                "from groundstation.commands import consume\n"
+                "p = argparse.ArgumentParser(); consume.register(p.add_subparsers())\n"
+                "a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))",
+                "consume",
+                *argv,
+                "--bootstrap",
+                kafka_bootstrap,
+                "--prefix",
+                topic_prefix,
+                "--idle-timeout",
+                "10",
+            ],
+            capture_output=True,
+            timeout=60,
+        )
+        assert r.returncode == 0, r.stderr
+        return [json.loads(line) for line in r.stdout.splitlines()]
+
+    good = cli("frames", "--good-only", "--max", "8")
+    assert [d["seq"] for d in good] == [1, 2, 3, 4, 5, 6, 8, 9]
+    [event] = cli("contact-events", "--max", "1")
+    assert ContactEventMessage.decode(json.dumps(event).encode()) == ev

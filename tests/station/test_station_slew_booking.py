@@ -121,3 +121,34 @@ def test_booking_at_a_station_whose_agent_is_long_silent_is_refused_naming_since
         _book(session, "azel-fast")
     assert "station under offline since 2023-07-04T16:00:00Z" in str(refused.value)
     assert "GS_AGENT_BOOKING_OFFLINE_S=3600" in str(refused.value)
+
+
+def test_slowing_an_antennas_rotator_fails_the_passes_it_can_no_longer_follow(
+    session: Session,
+) -> None:
+    from groundstation import maintenance
+    from groundstation.models import Contact
+
+    contact_id = str(getattr(_book(session, "azel-fast"), "id", ""))
+    antenna, held = maintenance.update_antenna(
+        session,
+        antenna_id="azel-fast",
+        changes={"max_az_slew_deg_s": 10.0},
+        now=NOW,
+        by="key admin",
+    )
+    assert (antenna.max_az_slew_deg_s, held.failed) == (10.0, [contact_id])
+    contact = session.get(Contact, contact_id)
+    assert contact is not None and contact.state == "PROVIDER_FAILED"
+    assert "antenna azel-fast changed (max_az_slew_deg_s) by key admin" in contact.state_reason
+    assert "antenna azel-fast slews 10 deg/s" in contact.state_reason
+
+
+def test_a_rotator_still_fast_enough_keeps_its_booked_passes(session: Session) -> None:
+    from groundstation import maintenance
+
+    _book(session, "azel-fast")
+    _, held = maintenance.update_antenna(
+        session, antenna_id="azel-fast", changes={"max_az_slew_deg_s": 700.0}, now=NOW
+    )
+    assert held.failed == []
