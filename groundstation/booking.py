@@ -35,7 +35,7 @@ from groundstation.availability import (
 )
 from groundstation.clock import iso_utc, require_supported, require_utc
 from groundstation.contacts import get_contact_for
-from groundstation.db import retry_transient
+from groundstation.db import reads_hold_the_write_lock, retry_transient
 from groundstation.ephemerides import booking_ephemeris, require_coverage
 from groundstation.errors import (
     AntennaOfflineError,
@@ -150,6 +150,7 @@ def reserve(
         policy=policy,
         satellite=satellite,
         ephemeris_id=ephemeris_id,
+        end_reads=reads_hold_the_write_lock(session),
     )
     contact, event = retry_transient(session, lambda: _book(session, prepared, fingerprint, now))
     if event is not None:
@@ -309,12 +310,15 @@ def prepare_reservation(
     policy: BookingPolicy | None = None,
     satellite: Satellite | None = None,
     ephemeris_id: int | None = None,
+    end_reads: bool = True,
 ) -> PreparedReservation:
     """Phase 1 of a reservation: read what the rules need (a short read
     transaction, ended here), then match the predicted pass outside any write
     lock. Raises the ``BookingRefusedError`` of the first rule broken. The
     profile must be shared or ``tenant``'s (else ``NotFoundError``), and its
-    stored settings and the satellite's downlink ones the executor can use."""
+    stored settings and the satellite's downlink ones the executor can use.
+    ``end_reads=False``: the read transaction is left open for phase 2 to
+    write in, where reads take no lock (``db.reads_hold_the_write_lock``)."""
     start, end, now = _window(start, end, now)
     policy = policy or BookingPolicy()
     _require_one_pass(start, end, policy)
@@ -339,7 +343,8 @@ def prepare_reservation(
     epoch, text = ephemeris.epoch, ephemeris.text
     # Read-only so far: commit (not rollback) keeps the loaded rows, so phase 2
     # finds the antenna and profile in the session instead of reading them again.
-    session.commit()
+    if end_reads:
+        session.commit()
     require_coverage(element_set_from_text(text), start, end)
     match = _matching_pass(
         element_set_from_text(text), station, start, end, policy, norad_id=norad_id, min_el=min_el

@@ -599,6 +599,33 @@ def test_a_reservation_names_the_antenna_or_profile_that_does_not_exist(
     assert session.scalar(select(func.count()).select_from(Contact)) == 0
 
 
+def test_a_reservation_is_one_transaction_on_postgresql_and_two_on_sqlite(
+    session: Session,
+) -> None:
+    """PostgreSQL's reads take no lock, so the reads go on into the write (one
+    COMMIT: one BEGIN and one COMMIT less per reservation); SQLite's hold
+    the write lock, so they end before the pass is predicted."""
+    setup_world(session)
+    w = first_window(session)
+    session.expunge_all()
+    session.commit()
+    commits: list[object] = []
+    engine = session.get_bind()
+
+    def committed(conn: object) -> None:
+        commits.append(conn)
+
+    event.listen(engine, "commit", committed)
+    try:
+        contact = reserve_window(session, w)
+    finally:
+        event.remove(engine, "commit", committed)
+    expected = 2 if engine.dialect.name == "sqlite" else 1
+    assert len(commits) == expected
+    session.expunge_all()
+    assert session.get(Contact, contact.id) is not None
+
+
 def test_a_reservation_reads_its_antenna_profile_and_station_agent_in_one_statement(
     session: Session,
 ) -> None:
