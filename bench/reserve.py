@@ -98,6 +98,7 @@ STEPS: tuple[tuple[str, str, str | None], ...] = (
     ("auth (API key, cached)", "get_principal", None),
     ("body validation (pydantic)", "request_body_to_args", None),
     ("satellite read (route)", "get_satellite_for", None),
+    ("satellite read (booking.reserve alone)", "get_satellite", "prepare_reservation"),
     ("idempotency check", "_find_idempotent", "reserve"),
     ("phase 1 reads: antenna, station, profile, agent", "_booking_rows", None),
     ("phase 1 reads: antenna (+station), profile", "_antenna_and_profile", "prepare_reservation"),
