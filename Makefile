@@ -63,6 +63,7 @@ bench: install-test
 	$(BIN)/python bench/planning.py
 	$(BIN)/python bench/downlink.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/reserve.py
 	$(BIN)/python bench/products.py
 
 clean:

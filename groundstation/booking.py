@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from groundstation.availability import (
     Windows,
@@ -35,7 +35,7 @@ from groundstation.availability import (
 )
 from groundstation.clock import iso_utc, require_supported, require_utc
 from groundstation.contacts import get_contact_for
-from groundstation.db import retry_transient
+from groundstation.db import reads_hold_the_write_lock, retry_transient
 from groundstation.ephemerides import booking_ephemeris, require_coverage
 from groundstation.errors import (
     AntennaOfflineError,
@@ -150,6 +150,7 @@ def reserve(
         policy=policy,
         satellite=satellite,
         ephemeris_id=ephemeris_id,
+        end_reads=reads_hold_the_write_lock(session),
     )
     contact, event = retry_transient(session, lambda: _book(session, prepared, fingerprint, now))
     publish_committed(events, [event])
@@ -308,21 +309,23 @@ def prepare_reservation(
     policy: BookingPolicy | None = None,
     satellite: Satellite | None = None,
     ephemeris_id: int | None = None,
+    end_reads: bool = True,
 ) -> PreparedReservation:
     """Phase 1 of a reservation: read what the rules need (a short read
     transaction, ended here), then match the predicted pass outside any write
     lock. Raises the ``BookingRefusedError`` of the first rule broken. The
     profile must be shared or ``tenant``'s (else ``NotFoundError``), and its
-    stored settings and the satellite's downlink ones the executor can use."""
+    stored settings and the satellite's downlink ones the executor can use.
+    ``end_reads=False``: the read transaction is left open for phase 2 to
+    write in, where reads take no lock (``db.reads_hold_the_write_lock``)."""
     start, end, now = _window(start, end, now)
     policy = policy or BookingPolicy()
     _require_one_pass(start, end, policy)
     if satellite is None or satellite.norad_id != norad_id:
         satellite = get_satellite(session, norad_id=norad_id)
-    antenna, profile = _antenna_and_profile(session, antenna_id, profile_id, tenant)
+    antenna, profile, agent = _booking_rows(session, antenna_id, profile_id, tenant)
     _require_workable(satellite, antenna, profile)
     # A station agent moves a real rotator; the in-process simulator moves none.
-    agent = session.get(StationAgent, antenna.station_id)
     has_rotator = agent is not None
     if agent is not None:
         _require_agent_online(agent, now, policy)
@@ -339,7 +342,8 @@ def prepare_reservation(
     epoch, text = ephemeris.epoch, ephemeris.text
     # Read-only so far: commit (not rollback) keeps the loaded rows, so phase 2
     # finds the antenna and profile in the session instead of reading them again.
-    session.commit()
+    if end_reads:
+        session.commit()
     require_coverage(element_set_from_text(text), start, end)
     match = _matching_pass(
         element_set_from_text(text), station, start, end, policy, norad_id=norad_id, min_el=min_el
@@ -386,6 +390,29 @@ def _antenna_and_profile(
     if profile is None or not profile_visible(profile, (tenant,)):
         raise NotFoundError("mission profile", profile_id)
     return antenna, profile
+
+
+def _booking_rows(
+    session: Session, antenna_id: str, profile_id: str, tenant: str
+) -> tuple[Antenna, MissionProfile, StationAgent | None]:
+    """``_antenna_and_profile`` and the agent of the antenna's station (None:
+    simulated in-process), in one statement: each round trip to the database
+    costs a reservation about as much CPU as matching its pass."""
+    row = session.execute(
+        select(Antenna, MissionProfile, StationAgent)
+        .join(Antenna.station)
+        .join(MissionProfile, MissionProfile.id == profile_id)
+        .outerjoin(StationAgent, StationAgent.station_id == Antenna.station_id)
+        .where(Antenna.id == antenna_id)
+        .options(contains_eager(Antenna.station))
+    ).one_or_none()
+    if row is None:  # which one is missing: named by the reads one by one
+        _antenna_and_profile(session, antenna_id, profile_id, tenant)
+        raise AssertionError(f"antenna {antenna_id} and profile {profile_id} exist apart")
+    antenna, profile, agent = row
+    if not profile_visible(profile, (tenant,)):
+        raise NotFoundError("mission profile", profile_id)
+    return antenna, profile, agent
 
 
 def _require_workable(satellite: Satellite, antenna: Antenna, profile: MissionProfile) -> None:

@@ -254,6 +254,15 @@ def refresh_sqlite_statistics(engine: Engine) -> None:
         conn.commit()
 
 
+def reads_hold_the_write_lock(session: Session) -> bool:
+    """Whether a transaction on ``session``'s database holds the write lock
+    from its first read (SQLite: every transaction is ``BEGIN IMMEDIATE``),
+    so reads must end before slow work such as predicting a pass. On
+    PostgreSQL (READ COMMITTED) a read takes no lock: a read transaction can
+    go on into the write, saving its COMMIT and the next BEGIN."""
+    return session.get_bind().dialect.name == "sqlite"
+
+
 # ---------------------------------------------------------------- transient failures
 
 T = TypeVar("T")
