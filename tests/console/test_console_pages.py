@@ -173,6 +173,54 @@ def test_the_timeline_draws_every_contact_of_the_day_and_opens_one_by_keyboard(
     assert selected in browser.text("main")
 
 
+def test_the_timeline_shows_maintenance_windows_hatched_on_their_antenna_and_listed(
+    console: Console, browser: Browser
+) -> None:
+    with console.api("admin") as client:
+        r = client.post(
+            "/ground-stations/svalbard/antennas/sv-s/maintenance",
+            json={
+                "start": "2023-07-04T20:00:00Z",
+                "end": "2023-07-04T23:00:00Z",
+                "reason": "feed swap",
+            },
+        )
+        assert r.status_code == 201, r.text
+    browser.sign_in(console.keys["acme"])
+    browser.wait_css("main[data-ready=true][data-page=overview]")
+    browser.go("#/timeline/2023-07-04")
+    canvas = browser.wait_css("#timeline[data-draw-ms]")
+    assert canvas.get_attribute("data-maintenance") == "1"
+    assert "1 maintenance window" in canvas.get_attribute("aria-label")
+    assert "maintenance (1)" in browser.text("#tl-legend-maintenance")
+    listed = browser.text("#tl-maintenance")
+    assert "sv-s" in listed and "2023-07-04 20:00:00Z" in listed and "feed swap" in listed
+    row = canvas.get_attribute("data-antennas").split(",").index("sv-s")
+
+    def hatched_pixels(hour: float) -> int:
+        """Pixels of the hatching's dark grey in sv-s's row, 10 px around ``hour``."""
+        return int(
+            browser.driver.execute_script(
+                "const [row, hour] = arguments;"
+                "const c = document.getElementById('timeline');"
+                "const r = window.devicePixelRatio || 1, w = c.width / r;"
+                "const x = 150 + (w - 150) * hour / 24, y = 22 + row * 14;"
+                "const d = c.getContext('2d').getImageData((x - 5) * r, y * r, 10 * r, 14 * r).data;"
+                "let n = 0;"
+                "for (let i = 0; i < d.length; i += 4)"
+                "  if (Math.abs(d[i] - 0x6e) < 24 && Math.abs(d[i+1] - 0x77) < 24"
+                "      && Math.abs(d[i+2] - 0x81) < 24) n += 1;"
+                "return n;",
+                row,
+                hour,
+            )
+        )
+
+    assert hatched_pixels(21.5) > 5
+    assert hatched_pixels(5.0) == 0
+    browser.screenshot("timeline-maintenance")
+
+
 def test_the_contact_page_shows_the_sky_plot_and_follows_its_state_live(
     console: Console, browser: Browser
 ) -> None:
