@@ -11,7 +11,9 @@ import httpx
 import pytest
 from selenium.webdriver.common.by import By
 
-from .conftest import DATASET_BYTES, Browser, Console
+from groundstation.progress import PassProgress, write_progress
+
+from .conftest import DATASET_BYTES, NOW, Browser, Console
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -139,6 +141,40 @@ def test_a_wrong_key_is_refused_with_the_reason_and_sign_out_forgets_the_key(
     browser.driver.find_element(By.ID, "sign-out").click()
     browser.wait_css("#signin")
     assert browser.driver.execute_script("return sessionStorage.length") == 0
+
+
+def test_the_overview_shows_the_frames_a_running_contact_has_decoded_as_they_grow(
+    console: Console, browser: Browser
+) -> None:
+    def store(frames: int) -> None:
+        with console.session() as session:
+            write_progress(
+                session,
+                PassProgress(
+                    contact_id=console.contacts["running"],
+                    updated_at=NOW,
+                    elapsed_s=120.0,
+                    duration_s=540.0,
+                    frames_decoded=frames,
+                    frames_sent=frames + 3,
+                    esn0_db=7.25,
+                    doppler_hz=-2500.0,
+                    simulated=True,
+                    executed_by="in-process (the central service)",
+                    final=False,
+                ),
+            )
+            session.commit()
+
+    store(17)
+    browser.sign_in(console.keys["acme"])
+    browser.wait_css("main[data-ready=true][data-page=overview]")
+    cell = f"#running span.figures[data-contact='{console.contacts['running']}']"
+    browser.wait(lambda d: browser.text(cell) == "17 frames, Es/N0 7.3 dB (simulated)")
+    store(40)  # as the executor stores it a moment later: shown without a reload
+    browser.wait(lambda d: browser.text(cell).startswith("40 frames"), timeout_s=30)
+    browser.screenshot("overview-running-figures")
+    assert browser.console_errors() == []
 
 
 def test_the_timeline_draws_every_contact_of_the_day_and_opens_one_by_keyboard(

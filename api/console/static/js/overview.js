@@ -39,6 +39,28 @@ function progressOf(c, nowMs) {
   return bar;
 }
 
+/** The cell of a running contact's live figures (filled by `showFigures`). */
+function figuresOf(c) {
+  return h("span", { class: "figures", "data-contact": c.id }, "–");
+}
+
+/** Fill each running contact's figures from GET /contacts/{id}/progress (at
+ * most 12 contacts: one request each). */
+async function showFigures(section, signal) {
+  const cells = [...section.querySelectorAll("span.figures")].slice(0, 12);
+  await Promise.all(cells.map(async (cell) => {
+    try {
+      const p = await api(`/contacts/${encodeURIComponent(cell.dataset.contact)}/progress`, { signal });
+      cell.dataset.frames = p.frames_decoded ?? "";
+      cell.textContent = p.status === "not_started" ? "not started"
+        : `${p.frames_decoded} frames` + (p.esn0_db === null ? "" : `, Es/N0 ${fmtNumber(p.esn0_db)} dB`)
+          + (p.simulated ? " (simulated)" : "");
+    } catch (err) {
+      if (!signal.aborted) cell.textContent = "–";
+    }
+  }));
+}
+
 function contactsTable(rows, names, extra, empty) {
   if (!rows.length) return emptyNote(empty);
   return table(
@@ -117,7 +139,11 @@ export async function render(main, { signal, now }) {
     try {
       const { running, next, failed } = await loadContacts(t);
       sections.running.replaceChildren(h("h2", { id: "running-h" }, `Running now (${running.count})`),
-        contactsTable(running.data, names, [{ title: "Progress", cell: (c) => progressOf(c, t) }], "No contact is running."));
+        contactsTable(running.data, names, [
+          { title: "Progress", cell: (c) => progressOf(c, t) },
+          { title: "Decoded so far", cell: figuresOf },
+        ], "No contact is running."));
+      await showFigures(sections.running, signal);
       sections.next.replaceChildren(h("h2", { id: "next-h" }, "Next contacts"),
         contactsTable(next.data, names, [], "No contact is scheduled."));
       sections.failed.replaceChildren(h("h2", { id: "failed-h" }, `Failures in the last 24 h (${failed.count})`),
@@ -133,10 +159,14 @@ export async function render(main, { signal, now }) {
   }
   await refresh();
   // Progress of the running contacts follows the service clock between refreshes.
+  // Their decoded frames as the executor stores them, every 2 s.
+  let tick = 0;
   const ticker = setInterval(() => {
     for (const bar of sections.running.querySelectorAll("progress")) {
       if (bar.contact) bar.value = percentDone(bar.contact, now()).toFixed(0);
     }
+    tick += 1;
+    if (tick % 2 === 0) showFigures(sections.running, signal);
   }, 1000);
   signal.addEventListener("abort", () => clearInterval(ticker));
 
