@@ -11,6 +11,7 @@ import httpx
 import pytest
 from selenium.webdriver.common.by import By
 
+from groundstation.agents import record_heartbeat
 from groundstation.progress import PassProgress, write_progress
 
 from .conftest import DATASET_BYTES, NOW, Browser, Console
@@ -175,6 +176,30 @@ def test_the_overview_shows_the_frames_a_running_contact_has_decoded_as_they_gro
     browser.wait(lambda d: browser.text(cell).startswith("40 frames"), timeout_s=30)
     browser.screenshot("overview-running-figures")
     assert browser.console_errors() == []
+
+
+def test_the_overview_shows_each_stations_agent_and_its_last_heartbeat(
+    console: Console, browser: Browser
+) -> None:
+    browser.sign_in(console.keys["acme"])
+    browser.wait_css("main[data-ready=true][data-page=overview]")
+    cell = "#stations span.agent[data-station='svalbard']"
+    assert "no agent: passes simulated by the central service" in browser.text(cell)
+    with console.session() as session:
+        record_heartbeat(
+            session,
+            station_id="svalbard",
+            software_version="1.2.3",
+            front_end="simulated (RF simulator)",
+            status={},
+            now=NOW,
+        )
+    browser.go("#/timeline")
+    browser.go("#/overview")
+    assert browser.text(cell) == (
+        "online, last heartbeat 2023-07-04 18:00:00Z, simulated (RF simulator)"
+    )
+    browser.screenshot("overview-agent")
 
 
 def test_the_timeline_draws_every_contact_of_the_day_and_opens_one_by_keyboard(

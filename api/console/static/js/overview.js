@@ -13,15 +13,25 @@ function contactLink(c, names) {
   return h("a", { href: `#/contact/${encodeURIComponent(c.id)}` }, `${names.get(c.norad_id) || c.norad_id}`);
 }
 
-function stationsSection(stations) {
+/** A station's agent (GET /ground-stations/{id}/agent): online or not, its
+ * last heartbeat; without one, the station's passes are simulated in-process. */
+function agentText(agent) {
+  if (!agent || !agent.registered) return "no agent: passes simulated by the central service";
+  const seen = agent.last_seen_at ? `last heartbeat ${fmtTime(agent.last_seen_at)}` : "no heartbeat yet";
+  const front = agent.front_end ? `, ${agent.front_end}` : "";
+  return `${agent.online ? "online" : "offline"}, ${seen}${front}`;
+}
+
+function stationsSection(stations, agents) {
   if (!stations.length) return emptyNote("No stations.");
   return table(
-    ["Station", "Location", "Antennas"],
-    stations.map((s) => [
+    ["Station", "Location", "Antennas", "Station agent"],
+    stations.map((s, i) => [
       `${s.name} (${s.id})`,
       `${fmtNumber(s.lat_deg, 2)}°, ${fmtNumber(s.lon_deg, 2)}°, ${Math.round(s.alt_m)} m`,
       h("ul", { class: "antennas" }, s.antennas.map((a) =>
         h("li", { "data-antenna": a.id }, `${a.id}: `, h("strong", { class: a.status === "online" ? "ok" : "bad" }, a.status)))),
+      h("span", { class: "agent", "data-station": s.id }, agentText(agents[i])),
     ]),
   );
 }
@@ -107,6 +117,9 @@ const MAP_CAPTION = "Stations: green all antennas online, amber some, red none. 
 
 export async function render(main, { signal, now }) {
   const [stations, satellites] = await Promise.all([api("/ground-stations"), api("/satellites")]);
+  // One request per station (a few): the agent's status and last heartbeat.
+  const agents = await Promise.all(stations.data.slice(0, 50).map((s) =>
+    api(`/ground-stations/${encodeURIComponent(s.id)}/agent`, { signal }).catch(() => null)));
   let map;
   let rings = null;
   const mapOptions = (running) => ({
@@ -130,7 +143,7 @@ export async function render(main, { signal, now }) {
   main.replaceChildren(
     h("h1", {}, "Overview"), live,
     h("section", { id: "stations", "aria-labelledby": "stations-h" },
-      h("h2", { id: "stations-h" }, "Stations"), map, stationsSection(stations.data)),
+      h("h2", { id: "stations-h" }, "Stations"), map, stationsSection(stations.data, agents)),
     sections.running, sections.next, sections.failed,
   );
 
