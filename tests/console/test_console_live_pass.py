@@ -1,7 +1,8 @@
 """A pass watched live in the console (issue 16), in a real browser: a
 predicted pass booked from the passes page runs to COMPLETED in compressed
 time on its contact page (the live figures move during PASS), then its
-quick-looks show and a dataset file downloads with a verified checksum.
+quick-looks show, a dataset file downloads with a verified checksum, and
+the whole dataset as a tar with every file checked against its manifest.
 
 The service runs as ``serve`` runs it (``open_runtime`` + ``attach_runtime``:
 the lifecycle and the simulated downlink executor) on SQLite, on a clock held
@@ -192,5 +193,22 @@ def test_a_booked_pass_runs_live_to_completed_then_its_quicklooks_and_a_checked_
         hashlib.sha256(r.content).hexdigest() == r.headers["X-Checksum-SHA256"] == entry["sha256"]
     )
     assert len(r.content) == entry["size_bytes"]
+    # The whole dataset: a tar whose every file matches its manifest's SHA-256.
+    browser.driver.find_element(
+        By.CSS_SELECTOR, f"#contact-datasets button[data-archive='{dataset['id']}']"
+    ).click()
+    browser.wait(
+        lambda d: "verified against the manifest" in browser.text("#contact-datasets"),
+        timeout_s=120,
+    )
+    with httpx.Client(base_url=console.url, timeout=60) as http:
+        tar = http.get(
+            f"/datasets/{dataset['id']}/archive",
+            headers={"Authorization": f"Bearer {console.keys['acme']}"},
+        )
+    files = len(dataset["files"])
+    assert f"{len(tar.content)} bytes, {files} files, every SHA-256 verified" in browser.text(
+        "#contact-datasets"
+    )
     browser.screenshot("live-pass-download")
     assert browser.console_errors() == []
