@@ -510,3 +510,72 @@ def test_the_timeline_zooms_and_pans_within_its_day_and_opens_a_contact_of_the_z
     browser.driver.execute_script(CLICK_AT, "2023-07-04T15:05:00Z", row)
     browser.wait_css("main[data-ready=true][data-page=contact]")
     assert console.contacts["completed"] in browser.text("main")
+
+
+def test_a_batch_plan_is_proposed_then_booked_all_at_once_and_a_taken_window_refuses_it(
+    console: Console, browser: Browser
+) -> None:
+    browser.sign_in(console.keys["acme"])
+    browser.wait_css("main[data-ready=true][data-page=overview]")
+    browser.go("#/passes")
+    browser.wait(lambda d: "pass" in browser.text("#ps-count"))
+    hours = browser.driver.find_element(By.ID, "ps-hours")
+    hours.clear()
+    hours.send_keys("6")
+    for norad in ("33591", "28654"):  # NOAA 19 and NOAA 18 (acme's)
+        browser.driver.find_element(By.ID, f"plan-sat-{norad}").click()
+
+    def propose(before: str = "") -> tuple[str, list[dict[str, str]]]:
+        browser.driver.find_element(By.CSS_SELECTOR, "#plan-form button[type=submit]").click()
+        browser.wait(
+            lambda d: (
+                "proposed" in browser.text("#plan-result")
+                and browser.text("#plan-summary").split()[1].rstrip(":") != before
+            ),
+            timeout_s=120,
+        )
+        plan_id = browser.text("#plan-summary").split()[1].rstrip(":")
+        with console.api("acme") as client:
+            plan = client.get(f"/plans/{plan_id}").json()
+        assert plan["state"] == "proposed"
+        return plan_id, plan["proposed"]
+
+    plan_id, proposed = propose()
+    assert len(proposed) >= 2
+    assert {p["norad_id"] for p in proposed} == {33591, 28654}
+    assert f"Book these {len(proposed)} contacts" in browser.text("#plan-commit")
+    # Someone books one of the proposed windows meanwhile: the commit books none.
+    first = proposed[0]
+    with console.api("acme") as client:
+        before = client.get("/contacts", params={"limit": 1000}).json()["count"]
+        r = client.post(
+            "/contacts",
+            json={
+                "norad_id": first["norad_id"],
+                "antenna_id": first["antenna_id"],
+                "profile_id": "leo",
+                "start": first["aos"],
+                "end": first["los"],
+            },
+        )
+        assert r.status_code == 201, r.text
+    browser.driver.find_element(By.ID, "plan-commit").click()
+    browser.wait(lambda d: "Refused: 409" in browser.text("#plan-note"), timeout_s=60)
+    browser.screenshot("plan-refused")
+    with console.api("acme") as client:
+        assert client.get("/contacts", params={"limit": 1000}).json()["count"] == before + 1
+    # A new proposal plans around the taken window, and books all its contacts.
+    plan_id, proposed = propose(before=plan_id)
+    assert (first["antenna_id"], first["aos"]) not in {
+        (p["antenna_id"], p["aos"]) for p in proposed
+    }
+    browser.driver.find_element(By.ID, "plan-commit").click()
+    browser.wait(lambda d: browser.text("#plan-note").startswith("booked"), timeout_s=60)
+    links = browser.driver.find_elements(By.CSS_SELECTOR, "#plan-note a.plan-booked")
+    assert len(links) == len(proposed)
+    with console.api("acme") as client:
+        plan = client.get(f"/plans/{plan_id}").json()
+        assert plan["state"] == "committed"
+        assert sorted(c["id"] for c in plan["booked"]) == sorted(a.text for a in links)
+        assert {c["state"] for c in plan["booked"]} == {"SCHEDULED"}
+    browser.screenshot("plan-booked")
