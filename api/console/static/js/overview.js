@@ -118,7 +118,7 @@ const MAP_CAPTION = "Stations: green all antennas online, amber some, red none. 
 export async function render(main, { signal, now }) {
   const [stations, satellites] = await Promise.all([api("/ground-stations"), api("/satellites")]);
   // One request per station (a few): the agent's status and last heartbeat.
-  const agents = await Promise.all(stations.data.slice(0, 50).map((s) =>
+  const agentsPending = Promise.all(stations.data.slice(0, 50).map((s) =>
     api(`/ground-stations/${encodeURIComponent(s.id)}/agent`, { signal }).catch(() => null)));
   let map;
   let rings = null;
@@ -134,6 +134,7 @@ export async function render(main, { signal, now }) {
     map = errorNote(err);
   }
   const names = new Map(satellites.data.map((s) => [s.norad_id, s.name]));
+  const agents = await agentsPending; // fetched while the map loaded
   const live = h("p", { class: "live", role: "status", id: "live" }, "Event stream: connecting…");
   const sections = {
     running: h("section", { id: "running", "aria-labelledby": "running-h" }),
