@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from typing import Any
 
 import httpx
 import pytest
@@ -525,7 +526,7 @@ def test_a_batch_plan_is_proposed_then_booked_all_at_once_and_a_taken_window_ref
     for norad in ("33591", "28654"):  # NOAA 19 and NOAA 18 (acme's)
         browser.driver.find_element(By.ID, f"plan-sat-{norad}").click()
 
-    def propose(before: str = "") -> tuple[str, list[dict[str, str]]]:
+    def propose(before: str = "") -> tuple[str, list[dict[str, Any]]]:
         browser.driver.find_element(By.CSS_SELECTOR, "#plan-form button[type=submit]").click()
         browser.wait(
             lambda d: (
