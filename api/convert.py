@@ -16,6 +16,7 @@ from groundstation import contacts
 from groundstation.models import Contact, MissionProfile, Satellite
 from groundstation.passes import PassAvailability, PassTable
 from groundstation.profile_settings import downlink_problems, profile_document, read_profile
+from groundstation.progress import ContactProgressView
 from groundstation.vetting import Verdict, VerdictSource
 from ingest.catalog import DatasetEntry
 from ingest.quicklook import quicklook_names, thumbnail_name
@@ -69,6 +70,25 @@ def contact_public(c: Contact) -> schemas.ContactPublic:
         frames_ok=c.frames_ok,
         frames_expected=c.frames_expected,
         esn0_db=c.esn0_db,
+    )
+
+
+def contact_progress_public(view: ContactProgressView) -> schemas.ContactProgressPublic:
+    p = view.progress
+    return schemas.ContactProgressPublic(
+        contact_id=view.contact_id,
+        state=view.state,
+        status=view.status,  # type: ignore[arg-type]  # one of progress's three
+        updated_at=p.updated_at if p else None,
+        elapsed_s=round(p.elapsed_s, 3) if p else None,
+        remaining_s=round(p.remaining_s, 3) if p else None,
+        duration_s=round(p.duration_s, 3) if p else None,
+        frames_decoded=p.frames_decoded if p else None,
+        frames_sent=p.frames_sent if p else None,
+        esn0_db=round(p.esn0_db, 3) if p and p.esn0_db is not None else None,
+        doppler_hz=round(p.doppler_hz, 1) if p and p.doppler_hz is not None else None,
+        simulated=p.simulated if p else contacts.SIMULATED,
+        executed_by=p.executed_by if p else "",
     )
 
 

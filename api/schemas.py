@@ -611,6 +611,46 @@ class TrackPublic(BaseModel):
     count: int
 
 
+class ContactProgressPublic(BaseModel):
+    """The live figures of a contact's pass (GET /contacts/{id}/progress),
+    stored by the executor every second or so while the pass runs and once
+    more when it ends."""
+
+    contact_id: str
+    state: str = Field(description="the contact's state now", examples=["PASS"])
+    status: Literal["not_started", "running", "final"] = Field(
+        description="`not_started`: no figure yet (the pass has not begun, or the contact ended "
+        "before it); `running`: the pass is on and the figures move; `final`: the pass has "
+        "ended and these are its last figures"
+    )
+    updated_at: AwareDatetime | None = Field(description="service time of the figures")
+    elapsed_s: float | None = Field(description="seconds since AOS", examples=[95.0])
+    remaining_s: float | None = Field(description="seconds to LOS", examples=[205.0])
+    duration_s: float | None = Field(description="AOS to LOS, seconds", examples=[300.0])
+    frames_decoded: int | None = Field(
+        description="frames decoded so far (integrity check passed)", examples=[212]
+    )
+    frames_sent: int | None = Field(
+        description="frames the simulated satellite has sent so far (null: not known, as for "
+        "a station agent's pass)",
+        examples=[230],
+    )
+    esn0_db: float | None = Field(
+        description="the receiver's Es/N0 estimate so far, dB (null: not measured yet)",
+        examples=[8.4],
+    )
+    doppler_hz: float | None = Field(
+        description="Doppler shift of the downlink now, Hz, predicted along the track (the one "
+        "the RF simulator applies in a simulated pass)",
+        examples=[-4210.5],
+    )
+    simulated: bool = Field(
+        description="true: the figures come from a simulated pass (the service's RF simulator "
+        "or an agent's simulated front end), not from a radio"
+    )
+    executed_by: str = Field(description="who works the pass: the central service or an agent")
+
+
 # ---------------------------------------------------------------- contacts
 
 

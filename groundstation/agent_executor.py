@@ -25,12 +25,15 @@ is in PASS and, once a second (service polling, ``poll_s`` real seconds):
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation.agents import (
@@ -60,6 +63,7 @@ from groundstation.pass_dataset import (
     write_products,
 )
 from groundstation.prediction import orbital_station
+from groundstation.progress import DEFAULT_INTERVAL_S, ProgressReporter, read_progress
 from groundstation.tenant_buckets import DatasetStores, no_tenant_buckets
 from groundstation.vetting import PassQuality
 from ingest.catalog import CatalogService
@@ -95,6 +99,7 @@ class AgentExecutor:
         software_version: str = "",
         stores: DatasetStores | None = None,
         link: LinkModel | None = None,
+        progress_interval_s: float = DEFAULT_INTERVAL_S,
     ) -> None:
         self.session_factory = session_factory
         self.clock = clock
@@ -111,6 +116,7 @@ class AgentExecutor:
         self._stop = threading.Event()
         self._stop_reason = ""
         self.outcomes: dict[str, AgentPassOutcome] = {}
+        self.progress_interval_s = progress_interval_s
 
     def stop(self, reason: str) -> None:
         self._stop_reason = reason
@@ -124,6 +130,7 @@ class AgentExecutor:
         with self.session_factory() as session:
             published = published_up_to(session, contact_id=run.contact_id)
             session.rollback()
+        live = self._live(run)
         deadline = run.los + timedelta(seconds=self.report_timeout_s)
         while True:
             now = self.clock.now()
@@ -147,8 +154,10 @@ class AgentExecutor:
                     for f in frames_after(session, contact_id=run.contact_id, after=published)
                 ]
                 session.rollback()
-            published = self._publish_new(run.contact_id, new, published)
+            live.simulated = "simulated" in status.front_end.lower()
+            published = live.count(new, self._publish_new(run.contact_id, new, published))
             if report is not None:
+                live.report(final=True)
                 if not report.ok:
                     raise ContactExecutionError(f"station agent: {report.reason}")
                 dataset_id = self._dataset(run, report)
@@ -167,12 +176,44 @@ class AgentExecutor:
                     f"{iso_utc(deadline)} (LOS + {self.report_timeout_s:g} s; last heartbeat "
                     f"{iso_utc(status.last_seen_at) if status.last_seen_at else 'never'})"
                 )
+            if live.reporter.due():
+                live.report()
             if self._stop.wait(self.poll_s):
                 raise ContactHandedOver(
                     f"{self._stop_reason or 'the executor was stopped'}; the station agent of "
                     f"{run.station_id} goes on with the pass and the service follows it again "
                     "when it starts"
                 )
+
+    def _live(self, run: ContactRun) -> _AgentLive:
+        """The live figures of ``run``'s pass, from what was stored before
+        (a pass followed again after a restart) and its predicted Doppler."""
+        with self.session_factory() as session:
+            before = read_progress(session, contact_id=run.contact_id)
+            station = session.get(GroundStation, run.station_id)
+            site = None if station is None else orbital_station(station, min_elevation_deg=0.0)
+            session.rollback()
+        doppler = None
+        if site is not None:
+            try:
+                link = pass_link_of(run, site, self.link, 1.0)
+                doppler = (link.track.t_s, link.doppler_hz)
+            except Exception as exc:  # the figures are shown without Doppler
+                log.warning("no predicted Doppler for contact %s: %s", run.contact_id, exc)
+        duration_s = (run.los - run.aos).total_seconds()
+        reporter = ProgressReporter(
+            self.session_factory,
+            clock=self.clock,
+            contact_id=run.contact_id,
+            duration_s=duration_s,
+            simulated=False,
+            executed_by=f"station agent of {run.station_id}",
+            interval_s=self.progress_interval_s,
+        )
+        live = _AgentLive(reporter, run.aos, doppler)
+        if before is not None:
+            live.decoded, live.esn0_db = before.frames_decoded, before.esn0_db
+        return live
 
     def _publish_new(self, contact_id: str, frames: list[_Uploaded], published: int) -> int:
         """Publish ``frames`` after sequence ``published`` in order, stopping
@@ -263,6 +304,45 @@ def _quality(frames: list[_Uploaded], report: _Report) -> PassQuality:
         frames_expected=max(report.frames_total, len(frames)),
         esn0_db=float(esn0) if isinstance(esn0, int | float) else None,
     )
+
+
+@dataclass
+class _AgentLive:
+    """The live figures of an agent's pass: frames decoded among those
+    published so far, the last Es/N0 the agent measured on a frame, the
+    Doppler predicted along the track (the agent reports none during the pass)."""
+
+    reporter: ProgressReporter
+    aos: datetime
+    doppler: tuple[NDArray[np.float64], NDArray[np.float64]] | None
+    decoded: int = 0
+    esn0_db: float | None = None
+    simulated: bool = False
+    last_sequence: int = 0
+
+    def count(self, frames: list[_Uploaded], published: int) -> int:
+        """Count the frames up to ``published`` not counted yet; returns ``published``."""
+        for f in frames:
+            if self.last_sequence < f.sequence <= published:
+                self.decoded += int(f.ok)
+                if f.ok and math.isfinite(f.esn0_db):
+                    self.esn0_db = f.esn0_db
+        self.last_sequence = max(self.last_sequence, published)
+        return published
+
+    def report(self, *, final: bool = False) -> None:
+        elapsed_s = (self.reporter.clock.now() - self.aos).total_seconds()
+        doppler_hz = None
+        if self.doppler is not None and 0 <= elapsed_s <= self.reporter.duration_s:
+            doppler_hz = float(np.interp(elapsed_s, *self.doppler))
+        self.reporter.simulated = self.simulated
+        self.reporter.report(
+            elapsed_s=self.reporter.duration_s if final else elapsed_s,
+            frames_decoded=self.decoded,
+            esn0_db=self.esn0_db,
+            doppler_hz=doppler_hz,
+            final=final,
+        )
 
 
 @dataclass(frozen=True)

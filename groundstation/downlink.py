@@ -70,6 +70,7 @@ from groundstation.payload import (
 )
 from groundstation.prediction import element_set_from_text, orbital_station
 from groundstation.profile_settings import CATALOGUE_FRAMING, DEFAULT_FRAMING, DemodSettings
+from groundstation.progress import DEFAULT_INTERVAL_S, ProgressReporter
 from groundstation.satellites import SatelliteSpecError, builtin_catalogue, catalogue_transmitter
 from groundstation.tenant_buckets import DatasetStores, no_tenant_buckets
 from groundstation.vetting import PassQuality
@@ -157,6 +158,8 @@ class DownlinkProgress:
     frames_sent: int = 0
     frames_ok: int = 0
     ebn0_db: float = float("nan")
+    esn0_db: float = float("nan")
+    doppler_hz: float = float("nan")
     done: bool = False
 
 
@@ -194,6 +197,8 @@ class DownlinkExecutor:
     ``frame_counters`` (and ``add_frame_counter``) are told, after every
     receiver batch, how many frames were decoded (CRC/RS good) and how many
     were handed to the publisher; a failing counter is logged, never fails a pass.
+    Each pass's live figures go to the database (``groundstation.progress``)
+    every ``progress_interval_s`` wall seconds, and once more at its end.
     """
 
     def __init__(
@@ -216,6 +221,7 @@ class DownlinkExecutor:
         pause_at: dict[str, str] | None = None,
         recording_space: Callable[[], str | None] | None = None,
         stores: DatasetStores | None = None,
+        progress_interval_s: float = DEFAULT_INTERVAL_S,
     ) -> None:
         if samples_per_symbol < 2:
             raise ValueError(f"samples_per_symbol is {samples_per_symbol}, expected >= 2")
@@ -250,6 +256,8 @@ class DownlinkExecutor:
         # Why a new recording must be refused (disk below its watermark), or
         # None: asked at the start of every pass.
         self.recording_space = recording_space
+        # Wall seconds between two stored progress rows of a pass.
+        self.progress_interval_s = progress_interval_s
 
     def add_frame_counter(self, counter: FrameCounter) -> None:
         """Also tell ``counter`` the frame counts of every later batch."""
@@ -361,10 +369,19 @@ class DownlinkExecutor:
         writer = self._dataset_writer(run)
         writer.begin()
         progress = DownlinkProgress(run.contact_id, duration_s=link.duration_s)
+        reporter = ProgressReporter(
+            self.session_factory,
+            clock=self.clock,
+            contact_id=run.contact_id,
+            duration_s=link.duration_s,
+            simulated=True,
+            executed_by=IN_PROCESS,
+            interval_s=self.progress_interval_s,
+        )
         with self._lock:
             self.progress[run.contact_id] = progress
         try:
-            return self._stream(run, link, downlink, receiver, writer, progress)
+            return self._stream(run, link, downlink, receiver, writer, (progress, reporter))
         except BaseException as exc:
             reason = str(exc) or type(exc).__name__
             try:
@@ -376,6 +393,7 @@ class DownlinkExecutor:
             raise ContactExecutionError(f"receiver error: {reason}") from exc
         finally:
             progress.done = True
+            _report(reporter, progress, final=True)
 
     def _ccsds_pass(self, run: ContactRun) -> tuple[PassLink, _SimulatedDownlink, _PassReceiver]:
         station = self._station(run.station_id, 0.0)
@@ -406,7 +424,7 @@ class DownlinkExecutor:
         downlink: _SimulatedDownlink,
         receiver: _PassReceiver,
         writer: DatasetWriter,
-        progress: DownlinkProgress,
+        live: tuple[DownlinkProgress, ProgressReporter],
     ) -> DownlinkResult:
         """Hand the pass's IQ to the receiver chunk by chunk, paced by the
         service clock; publish and record every frame; then the products and
@@ -425,11 +443,13 @@ class DownlinkExecutor:
             run, self.publisher, record, iq, downlink.frame_samples, count=self._count_frames
         )
         looks = PassLooks.start(run, link, fs_hz, downlink.total_samples, receiver)
-        stopped = self._receive(run, link, downlink, receiver, iq, frames, progress, looks)
+        stopped = self._receive(run, link, downlink, receiver, iq, frames, live, looks)
         self.capacity.release(run.contact_id)  # streaming done: no more lag to report
         frames.publish(receiver.flush())
+        progress = live[0]
         progress.frames_ok = len(record.ok)
         esn0_db = receiver.esn0_db()
+        progress.esn0_db = esn0_db
         if stopped is not None and not record.ok:
             raise ContactStopped(f"{stopped}; no frame was decoded before the stop")
         if not record.ok:
@@ -480,12 +500,14 @@ class DownlinkExecutor:
         receiver: _PassReceiver,
         iq: _IqRecording | None,
         frames: _FrameOutput,
-        progress: DownlinkProgress,
+        live: tuple[DownlinkProgress, ProgressReporter],
         looks: PassLooks,
     ) -> str | None:
         """The chunks of the pass through the receiver, paced by the service
         clock, until LOS, or until the pass is asked to stop (``stop_contact``):
-        then the reason of the stop."""
+        then the reason of the stop. The live figures are kept up to date
+        (and stored every ``progress_interval_s``)."""
+        progress, reporter = live
         fs_hz = downlink.fs_hz
         position = 0
         for chunk in downlink.chunks(max(int(round(self.chunk_s * fs_hz)), 1)):
@@ -502,7 +524,23 @@ class DownlinkExecutor:
             progress.frames_sent = min(downlink.frames_pushed, int(end_s / downlink.frame_s))
             progress.frames_ok = len(frames.record.ok)
             progress.ebn0_db = float(np.interp(end_s, link.track.t_s, link.ebn0_db))
+            progress.doppler_hz = float(np.interp(end_s, link.track.t_s, link.doppler_hz))
+            if reporter.due():
+                progress.esn0_db = receiver.esn0_db()
+                _report(reporter, progress)
         return None
+
+
+def _report(reporter: ProgressReporter, progress: DownlinkProgress, *, final: bool = False) -> None:
+    """Store the live figures of an in-process (simulated) pass."""
+    reporter.report(
+        elapsed_s=progress.elapsed_s,
+        frames_decoded=progress.frames_ok,
+        frames_sent=progress.frames_sent,
+        esn0_db=progress.esn0_db,
+        doppler_hz=progress.doppler_hz,
+        final=final,
+    )
 
 
 def ccsds_pass(

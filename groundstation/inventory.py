@@ -343,6 +343,25 @@ def list_maintenance(session: Session, *, antenna_id: str) -> list[MaintenanceWi
     )
 
 
+def maintenance_between(
+    session: Session, *, start: datetime, end: datetime, station_id: str | None = None
+) -> list[MaintenanceWindow]:
+    """The maintenance windows of every antenna (of ``station_id``) that
+    overlap ``start``..``end``, by start time."""
+    if end <= start:
+        raise ValidationError(
+            f"end {end.isoformat()} is not after start {start.isoformat()}; give a later end"
+        )
+    query = select(MaintenanceWindow).where(
+        MaintenanceWindow.start < end, MaintenanceWindow.end > start
+    )
+    if station_id:
+        query = query.join(Antenna, Antenna.id == MaintenanceWindow.antenna_id).where(
+            Antenna.station_id == station_id
+        )
+    return list(session.scalars(query.order_by(MaintenanceWindow.start, MaintenanceWindow.id)))
+
+
 def list_satellites(
     session: Session, *, tenants: Sequence[str] | None = None, limit: int = 1000, offset: int = 0
 ) -> tuple[list[Satellite], int]:

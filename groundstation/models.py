@@ -396,6 +396,29 @@ class AgentPublished(Base):
     updated_at: Mapped[datetime] = mapped_column()
 
 
+class ContactProgress(Base):
+    """The live figures of a contact's pass, written by its executor every
+    few seconds while it runs (``groundstation.progress``) and marked
+    ``final`` at LOS, so any API process sharing the database can show
+    them."""
+
+    __tablename__ = "contact_progress"
+
+    contact_id: Mapped[str] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    updated_at: Mapped[datetime] = mapped_column()
+    elapsed_s: Mapped[float] = mapped_column(Float)
+    duration_s: Mapped[float] = mapped_column(Float)
+    frames_decoded: Mapped[int] = mapped_column(Integer)
+    frames_sent: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    esn0_db: Mapped[float | None] = mapped_column(Float, nullable=True)
+    doppler_hz: Mapped[float | None] = mapped_column(Float, nullable=True)
+    simulated: Mapped[bool] = mapped_column(Boolean)
+    executed_by: Mapped[str] = mapped_column(String(200))
+    final: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class AgentReport(Base):
     """An agent's end-of-pass report on a contact (first one wins)."""
 

@@ -16,7 +16,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
 from api import schemas
-from api.convert import contact_detail, contact_public, json_plain_response, json_response
+from api.convert import (
+    contact_detail,
+    contact_progress_public,
+    contact_public,
+    json_plain_response,
+    json_response,
+)
 from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
 from api.errors import problem
 from api.events import NumberedEvent, Subscriber
@@ -24,7 +30,7 @@ from api.limits import expensive
 from api.routes._responses import EXPENSIVE_429, problems
 from api.routing import api_router
 from api.schemas import Timestamp
-from groundstation import booking, contacts, inventory, vetting
+from groundstation import booking, contacts, inventory, progress, vetting
 from groundstation.errors import BookingConflictError, ValidationError
 from groundstation.event_log import PrunedHistory
 from ingest.publisher import contact_event_message
@@ -456,6 +462,23 @@ def stop_contact(
         events=ctx.events,
     )
     return contact_public(contacts.get_contact_for(session, contact_id=contact.id))
+
+
+@router.get(
+    "/contacts/{contact_id}/progress",
+    response_model=schemas.ContactProgressPublic,
+    responses=_NOT_FOUND,
+)
+def get_contact_progress(
+    contact_id: str, session: SessionDep, principal: OperatorDep
+) -> schemas.ContactProgressPublic:
+    """The live figures of the contact's pass while it runs (frames decoded,
+    Es/N0, Doppler, elapsed and remaining time), stored by the executor every
+    second or so and read from the database, so every API process serves
+    them; after LOS its last figures (`status` `final`). Poll it during PASS
+    (the event stream, GET /contacts/events, says when PASS begins and ends)."""
+    view = progress.contact_progress(session, contact_id=contact_id, tenants=principal.tenants())
+    return contact_progress_public(view)
 
 
 @router.get(

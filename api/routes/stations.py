@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import HTTPException, Path, Response, status
+from fastapi import HTTPException, Path, Query, Response, status
 
 from api import schemas
 from api.deps import AdminDep, CtxDep, NowDep, ReaderDep, SessionDep
 from api.routes._responses import problems
 from api.routing import api_router
+from api.schemas import Timestamp
 from groundstation import inventory, maintenance
 
 router = api_router(tags=["ground-stations"])
@@ -155,6 +156,23 @@ def list_maintenance(
     data = [
         schemas.MaintenancePublic.model_validate(m)
         for m in inventory.list_maintenance(session, antenna_id=antenna_id)
+    ]
+    return schemas.MaintenancesPublic(data=data, count=len(data))
+
+
+@router.get("/maintenance-windows", response_model=schemas.MaintenancesPublic)
+def list_maintenance_between(
+    session: SessionDep,
+    principal: ReaderDep,
+    start: Timestamp,
+    end: Timestamp,
+    station: Annotated[str | None, Query(max_length=80, description="station id")] = None,
+) -> schemas.MaintenancesPublic:
+    """The maintenance windows of every antenna (of `station`) overlapping
+    `start`..`end`, by start time: what the console's timeline shows."""
+    data = [
+        schemas.MaintenancePublic.model_validate(m)
+        for m in inventory.maintenance_between(session, start=start, end=end, station_id=station)
     ]
     return schemas.MaintenancesPublic(data=data, count=len(data))
 

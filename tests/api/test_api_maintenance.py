@@ -260,3 +260,45 @@ def test_bands_is_refused_naming_bands_hz_and_an_empty_change_is_422(world: Worl
     r = world.client.patch(BASE, json={"bands_hz": [[450e6, 400e6]]}, headers=world.as_("admin"))
     assert r.status_code == 422
     assert "0 < low < high" in r.json()["detail"]
+
+
+def test_windows_of_every_antenna_overlapping_a_span_are_listed_for_the_timeline(
+    world: World,
+) -> None:
+    for antenna, hours, reason in (("sv-uhf", 2, "feed swap"), ("sv-s", 5, "radome")):
+        r = world.client.post(
+            f"/ground-stations/svalbard/antennas/{antenna}/maintenance",
+            json={
+                "start": (NOW + timedelta(hours=hours)).isoformat(),
+                "end": (NOW + timedelta(hours=hours + 1)).isoformat(),
+                "reason": reason,
+            },
+            headers=world.as_("admin"),
+        )
+        assert r.status_code == 201, r.text
+
+    def listed(start_h: float, end_h: float, **params: str) -> list[tuple[str, str]]:
+        r = world.client.get(
+            "/maintenance-windows",
+            params={
+                "start": (NOW + timedelta(hours=start_h)).isoformat(),
+                "end": (NOW + timedelta(hours=end_h)).isoformat(),
+                **params,
+            },
+            headers=world.as_("acme"),
+        )
+        assert r.status_code == 200, r.text
+        return [(m["antenna_id"], m["reason"]) for m in r.json()["data"]]
+
+    assert listed(0, 24) == [("sv-uhf", "feed swap"), ("sv-s", "radome")]
+    assert listed(2.5, 4) == [("sv-uhf", "feed swap")]  # overlapping, not only inside
+    assert listed(3, 5) == []  # touching ends do not overlap
+    assert listed(0, 24, station="svalbard") == listed(0, 24)
+    assert listed(0, 24, station="elsewhere") == []
+    reversed_span = world.client.get(
+        "/maintenance-windows",
+        params={"start": (NOW + timedelta(hours=2)).isoformat(), "end": NOW.isoformat()},
+        headers=world.as_("acme"),
+    )
+    assert reversed_span.status_code == 422
+    assert "is not after start" in reversed_span.json()["detail"]

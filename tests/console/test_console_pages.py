@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import math
+from typing import Any
 
 import httpx
 import pytest
 from selenium.webdriver.common.by import By
 
-from .conftest import DATASET_BYTES, Browser, Console
+from groundstation.agents import record_heartbeat
+from groundstation.progress import PassProgress, write_progress
+
+from .conftest import DATASET_BYTES, NOW, Browser, Console
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -141,6 +145,64 @@ def test_a_wrong_key_is_refused_with_the_reason_and_sign_out_forgets_the_key(
     assert browser.driver.execute_script("return sessionStorage.length") == 0
 
 
+def test_the_overview_shows_the_frames_a_running_contact_has_decoded_as_they_grow(
+    console: Console, browser: Browser
+) -> None:
+    def store(frames: int) -> None:
+        with console.session() as session:
+            write_progress(
+                session,
+                PassProgress(
+                    contact_id=console.contacts["running"],
+                    updated_at=NOW,
+                    elapsed_s=120.0,
+                    duration_s=540.0,
+                    frames_decoded=frames,
+                    frames_sent=frames + 3,
+                    esn0_db=7.25,
+                    doppler_hz=-2500.0,
+                    simulated=True,
+                    executed_by="in-process (the central service)",
+                    final=False,
+                ),
+            )
+            session.commit()
+
+    store(17)
+    browser.sign_in(console.keys["acme"])
+    browser.wait_css("main[data-ready=true][data-page=overview]")
+    cell = f"#running span.figures[data-contact='{console.contacts['running']}']"
+    browser.wait(lambda d: browser.text(cell) == "17 frames, Es/N0 7.3 dB (simulated)")
+    store(40)  # as the executor stores it a moment later: shown without a reload
+    browser.wait(lambda d: browser.text(cell).startswith("40 frames"), timeout_s=30)
+    browser.screenshot("overview-running-figures")
+    assert browser.console_errors() == []
+
+
+def test_the_overview_shows_each_stations_agent_and_its_last_heartbeat(
+    console: Console, browser: Browser
+) -> None:
+    browser.sign_in(console.keys["acme"])
+    browser.wait_css("main[data-ready=true][data-page=overview]")
+    cell = "#stations span.agent[data-station='svalbard']"
+    assert "no agent: passes simulated by the central service" in browser.text(cell)
+    with console.session() as session:
+        record_heartbeat(
+            session,
+            station_id="svalbard",
+            software_version="1.2.3",
+            front_end="simulated (RF simulator)",
+            status={},
+            now=NOW,
+        )
+    browser.go("#/timeline")
+    browser.go("#/overview")
+    assert browser.text(cell) == (
+        "online, last heartbeat 2023-07-04 18:00:00Z, simulated (RF simulator)"
+    )
+    browser.screenshot("overview-agent")
+
+
 def test_the_timeline_draws_every_contact_of_the_day_and_opens_one_by_keyboard(
     console: Console, browser: Browser
 ) -> None:
@@ -171,6 +233,54 @@ def test_the_timeline_draws_every_contact_of_the_day_and_opens_one_by_keyboard(
     canvas.send_keys("\ue007")  # Enter
     browser.wait_css("main[data-ready=true][data-page=contact]")
     assert selected in browser.text("main")
+
+
+def test_the_timeline_shows_maintenance_windows_hatched_on_their_antenna_and_listed(
+    console: Console, browser: Browser
+) -> None:
+    with console.api("admin") as client:
+        r = client.post(
+            "/ground-stations/svalbard/antennas/sv-s/maintenance",
+            json={
+                "start": "2023-07-04T20:00:00Z",
+                "end": "2023-07-04T23:00:00Z",
+                "reason": "feed swap",
+            },
+        )
+        assert r.status_code == 201, r.text
+    browser.sign_in(console.keys["acme"])
+    browser.wait_css("main[data-ready=true][data-page=overview]")
+    browser.go("#/timeline/2023-07-04")
+    canvas = browser.wait_css("#timeline[data-draw-ms]")
+    assert canvas.get_attribute("data-maintenance") == "1"
+    assert "1 maintenance window" in canvas.get_attribute("aria-label")
+    assert "maintenance (1)" in browser.text("#tl-legend-maintenance")
+    listed = browser.text("#tl-maintenance")
+    assert "sv-s" in listed and "2023-07-04 20:00:00Z" in listed and "feed swap" in listed
+    row = canvas.get_attribute("data-antennas").split(",").index("sv-s")
+
+    def hatched_pixels(hour: float) -> int:
+        """Pixels of the hatching's dark grey in sv-s's row, 10 px around ``hour``."""
+        return int(
+            browser.driver.execute_script(
+                "const [row, hour] = arguments;"
+                "const c = document.getElementById('timeline');"
+                "const r = window.devicePixelRatio || 1, w = c.width / r;"
+                "const x = 150 + (w - 150) * hour / 24, y = 22 + row * 14;"
+                "const d = c.getContext('2d').getImageData((x - 5) * r, y * r, 10 * r, 14 * r).data;"
+                "let n = 0;"
+                "for (let i = 0; i < d.length; i += 4)"
+                "  if (Math.abs(d[i] - 0x6e) < 24 && Math.abs(d[i+1] - 0x77) < 24"
+                "      && Math.abs(d[i+2] - 0x81) < 24) n += 1;"
+                "return n;",
+                row,
+                hour,
+            )
+        )
+
+    assert hatched_pixels(21.5) > 5
+    assert hatched_pixels(5.0) == 0
+    browser.screenshot("timeline-maintenance")
 
 
 def test_the_contact_page_shows_the_sky_plot_and_follows_its_state_live(
@@ -401,3 +511,72 @@ def test_the_timeline_zooms_and_pans_within_its_day_and_opens_a_contact_of_the_z
     browser.driver.execute_script(CLICK_AT, "2023-07-04T15:05:00Z", row)
     browser.wait_css("main[data-ready=true][data-page=contact]")
     assert console.contacts["completed"] in browser.text("main")
+
+
+def test_a_batch_plan_is_proposed_then_booked_all_at_once_and_a_taken_window_refuses_it(
+    console: Console, browser: Browser
+) -> None:
+    browser.sign_in(console.keys["acme"])
+    browser.wait_css("main[data-ready=true][data-page=overview]")
+    browser.go("#/passes")
+    browser.wait(lambda d: "pass" in browser.text("#ps-count"))
+    hours = browser.driver.find_element(By.ID, "ps-hours")
+    hours.clear()
+    hours.send_keys("6")
+    for norad in ("33591", "28654"):  # NOAA 19 and NOAA 18 (acme's)
+        browser.driver.find_element(By.ID, f"plan-sat-{norad}").click()
+
+    def propose(before: str = "") -> tuple[str, list[dict[str, Any]]]:
+        browser.driver.find_element(By.CSS_SELECTOR, "#plan-form button[type=submit]").click()
+        browser.wait(
+            lambda d: (
+                "proposed" in browser.text("#plan-result")
+                and browser.text("#plan-summary").split()[1].rstrip(":") != before
+            ),
+            timeout_s=120,
+        )
+        plan_id = browser.text("#plan-summary").split()[1].rstrip(":")
+        with console.api("acme") as client:
+            plan = client.get(f"/plans/{plan_id}").json()
+        assert plan["state"] == "proposed"
+        return plan_id, plan["proposed"]
+
+    plan_id, proposed = propose()
+    assert len(proposed) >= 2
+    assert {p["norad_id"] for p in proposed} == {33591, 28654}
+    assert f"Book these {len(proposed)} contacts" in browser.text("#plan-commit")
+    # Someone books one of the proposed windows meanwhile: the commit books none.
+    first = proposed[0]
+    with console.api("acme") as client:
+        before = client.get("/contacts", params={"limit": 1000}).json()["count"]
+        r = client.post(
+            "/contacts",
+            json={
+                "norad_id": first["norad_id"],
+                "antenna_id": first["antenna_id"],
+                "profile_id": "leo",
+                "start": first["aos"],
+                "end": first["los"],
+            },
+        )
+        assert r.status_code == 201, r.text
+    browser.driver.find_element(By.ID, "plan-commit").click()
+    browser.wait(lambda d: "Refused: 409" in browser.text("#plan-note"), timeout_s=60)
+    browser.screenshot("plan-refused")
+    with console.api("acme") as client:
+        assert client.get("/contacts", params={"limit": 1000}).json()["count"] == before + 1
+    # A new proposal plans around the taken window, and books all its contacts.
+    plan_id, proposed = propose(before=plan_id)
+    assert (first["antenna_id"], first["aos"]) not in {
+        (p["antenna_id"], p["aos"]) for p in proposed
+    }
+    browser.driver.find_element(By.ID, "plan-commit").click()
+    browser.wait(lambda d: browser.text("#plan-note").startswith("booked"), timeout_s=60)
+    links = browser.driver.find_elements(By.CSS_SELECTOR, "#plan-note a.plan-booked")
+    assert len(links) == len(proposed)
+    with console.api("acme") as client:
+        plan = client.get(f"/plans/{plan_id}").json()
+        assert plan["state"] == "committed"
+        assert sorted(c["id"] for c in plan["booked"]) == sorted(a.text for a in links)
+        assert {c["state"] for c in plan["booked"]} == {"SCHEDULED"}
+    browser.screenshot("plan-booked")

@@ -26,6 +26,7 @@ from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.executor import ContactExecutionError
 from groundstation.models import Antenna, Contact
 from groundstation.policy import BookingPolicy
+from groundstation.progress import PassProgress, read_progress
 from groundstation.runtime import Runtime, open_runtime
 from groundstation.settings import Settings
 from groundstation.station.agent import (
@@ -156,21 +157,36 @@ def test_agent_works_its_pass_and_the_central_service_publishes_and_stores_it(
     central.runtime.start()
     thread = threading.Thread(target=agent.run, daemon=True)
     thread.start()
+    seen: list[PassProgress] = []
+
+    def ended() -> bool:
+        with central.runtime.session_factory() as session:
+            progress = read_progress(session, contact_id=central.contact_id)
+        if progress is not None and not progress.final:
+            seen.append(progress)
+        return central.state(central.contact_id)[0] in ("COMPLETED", "FAILED")
+
     try:
-        wait_for(
-            lambda: central.state(central.contact_id)[0] in ("COMPLETED", "FAILED"),
-            timeout_s=180,
-            what="the contact to end",
-        )
+        wait_for(ended, timeout_s=180, what="the contact to end")
     finally:
         agent.stop()
         thread.join(timeout=30)
     state, reason = central.state(central.contact_id)
     assert state == "COMPLETED", reason
+    # Its live figures, stored by the central service as the frames came in.
+    decoded = [p.frames_decoded for p in seen]
+    assert len(set(decoded)) >= 2 and decoded == sorted(decoded), decoded
+    assert all(p.doppler_hz is not None for p in seen if 0 < p.elapsed_s < p.duration_s)
+    with central.runtime.session_factory() as session:
+        final = read_progress(session, contact_id=central.contact_id)
+    assert final is not None and final.final
+    assert final.simulated is True  # the agent's front end is simulated
+    assert final.executed_by == f"station agent of {central.station_id}"
     # Worked by the agent, not in-process.
     assert central.contact_id not in central.runtime.executor.results
     outcome = agent.outcomes[central.contact_id]
     assert outcome.ok and outcome.frames_ok > 0
+    assert final.frames_decoded == outcome.frames_ok
     assert "simulated" in outcome.summary["front_end"]
     # Every frame the agent decoded is on the frame topic, once, in order.
     topics = TopicNames(central.settings.kafka_topic_prefix)

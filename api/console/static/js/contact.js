@@ -168,6 +168,72 @@ function cancelForm(c, onCancelled) {
   return form;
 }
 
+/** States in which the pass's live figures may move. */
+const LIVE_STATES = ["PREPASS", "PASS"];
+
+/** The pass's live figures (GET /contacts/{id}/progress): polled every second
+ * while the contact is in PREPASS or PASS (the event stream says when it
+ * changes state), once more when it has left them (the final figures). */
+function liveSection(c, signal) {
+  const frames = h("span", { id: "live-frames" }, "–");
+  const esn0 = h("span", { id: "live-esn0" }, "–");
+  const doppler = h("span", { id: "live-doppler" }, "–");
+  const times = h("span", { id: "live-elapsed" }, "–");
+  const bar = h("progress", { id: "live-bar", max: 1, value: 0, "aria-label": "Pass elapsed" });
+  const status = h("p", { id: "live-status", class: "muted", role: "status" }, "");
+  const simulated = h("p", { id: "live-simulated", class: "muted" });
+  const section = h("section", { id: "live-progress", "aria-labelledby": "live-h", "data-status": "not_started" },
+    h("h2", { id: "live-h" }, "Pass progress"), status,
+    facts([["Frames decoded", frames], ["Es/N0", esn0], ["Doppler", doppler], ["Elapsed · remaining", h("span", {}, times, " ", bar)]]),
+    simulated);
+  let state = c.state;
+  let timer = null;
+  const show = (p) => {
+    section.dataset.status = p.status;
+    section.dataset.frames = p.frames_decoded ?? "";
+    if (p.status === "not_started") {
+      status.textContent = LIVE_STATES.includes(p.state) || p.state === "SCHEDULED"
+        ? "The figures appear when the pass begins." : "No figure: the pass did not run.";
+      return;
+    }
+    status.textContent = p.status === "running"
+      ? `Live: figures of ${fmtTime(p.updated_at)}, updated every second.`
+      : `Pass ended: its last figures (${fmtTime(p.updated_at)}).`;
+    frames.textContent = p.frames_sent === null ? `${p.frames_decoded}` : `${p.frames_decoded} of ${p.frames_sent} sent`;
+    esn0.textContent = p.esn0_db === null ? "not measured yet" : `${fmtNumber(p.esn0_db)} dB`;
+    doppler.textContent = p.doppler_hz === null ? "–" : `${fmtNumber(p.doppler_hz / 1000, 2)} kHz`;
+    times.textContent = `${fmtDuration(p.elapsed_s)} · ${fmtDuration(p.remaining_s)}`;
+    bar.max = p.duration_s || 1;
+    bar.value = p.elapsed_s;
+    simulated.textContent = p.simulated
+      ? `Simulated pass, worked ${p.executed_by}: these figures come from a simulated signal, not from a radio.`
+      : `Worked by ${p.executed_by}.`;
+  };
+  const poll = async () => {
+    timer = null;
+    if (signal.aborted) return;
+    try {
+      const p = await api(`/contacts/${encodeURIComponent(c.id)}/progress`, { signal });
+      show(p);
+      state = p.state;
+    } catch (err) {
+      if (signal.aborted) return;
+      status.textContent = `Figures not available: ${err.message}`;
+    }
+    if (LIVE_STATES.includes(state) && !signal.aborted) timer = setTimeout(poll, 1000);
+  };
+  signal.addEventListener("abort", () => { if (timer !== null) clearTimeout(timer); });
+  poll();
+  return {
+    section,
+    /** The contact's state changed (event stream): poll again if not polling. */
+    changed(newState) {
+      state = newState;
+      if (timer === null) poll();
+    },
+  };
+}
+
 function quickLookSection(datasets, simulated) {
   const galleries = datasets.map((d) => quickLooks(d, { large: true })).filter(Boolean);
   return h("section", { id: "contact-quicklooks", "aria-labelledby": "quicklooks-h" },
@@ -185,8 +251,17 @@ export async function render(main, { args, signal }) {
   const history = h("tbody", { id: "history" }, c.history.map((t) => h("tr", {}, historyRow(t).map((v) => h("td", {}, v)))));
   const live = h("p", { class: "live", role: "status", id: "live" }, "Event stream: connecting…");
   const datasets = await api("/datasets", { params: { contact: c.id }, signal });
+  // The datasets and quick-looks: shown again when the contact ends (its dataset is then ready).
+  const products = h("div", { id: "contact-products" });
+  const showProducts = (found) => {
+    products.replaceChildren(
+      h("section", { id: "contact-datasets", "aria-labelledby": "datasets-h" }, h("h2", { id: "datasets-h" }, "Frames and datasets"),
+        found.count ? datasetTable(found.data, { linkContacts: false, withQuickLooks: false }) : emptyNote("No dataset yet: one is made when the pass completes.")),
+      quickLookSection(found.data, c.simulated));
+  };
   const state = { contact: c };
   const vetting = verdictSection(state);
+  const liveFigures = liveSection(c, signal);
   fill(main, 
     h("h1", {}, `${sat.name} on ${c.antenna_id}`),
     live,
@@ -209,14 +284,14 @@ export async function render(main, { args, signal }) {
         reasonCell.textContent = done.state_reason || "–";
       })
       : null,
+    liveFigures.section,
     vetting.section,
     h("section", { "aria-labelledby": "history-h" }, h("h2", { id: "history-h" }, "History"),
       h("table", {}, h("thead", {}, h("tr", {}, ["At", "Change", "Reason"].map((t) => h("th", { scope: "col" }, t)))), history)),
     await trackSection(c, signal),
-    h("section", { id: "contact-datasets", "aria-labelledby": "datasets-h" }, h("h2", { id: "datasets-h" }, "Frames and datasets"),
-      datasets.count ? datasetTable(datasets.data, { linkContacts: false, withQuickLooks: false }) : emptyNote("No dataset yet: one is made when the pass completes.")),
-    quickLookSection(datasets.data, c.simulated),
+    products,
   );
+  showProducts(datasets);
   followEvents((type, e) => {
     if (type !== "contact" || e.contact_id !== c.id) return;
     history.append(h("tr", {}, historyRow(e).map((v) => h("td", {}, v))));
@@ -224,6 +299,10 @@ export async function render(main, { args, signal }) {
     if (!verdictOnly) { // a verdict event leaves the state and its reason as they were
       stateCell.replaceChildren(stateBadge(e.new_state));
       reasonCell.textContent = e.reason || "–";
+      liveFigures.changed(e.new_state);
+      if (VETTABLE.includes(e.new_state)) {
+        api("/datasets", { params: { contact: c.id }, signal }).then(showProducts).catch(() => {});
+      }
     }
     live.textContent = `Event stream: live; ${historyRow(e)[1]} at ${fmtTime(e.at)}`;
     // The verdict, the measured quality and the version (If-Match) as they are now.

@@ -1,6 +1,6 @@
 // Datasets: filter by satellite, station and time; each file downloads with
 // the key and its SHA-256 is checked against the catalogue's.
-import { api, downloadFile } from "./api.js";
+import { api, downloadArchive, downloadFile } from "./api.js";
 import { emptyNote, errorNote, fill, fmtBytes, fmtTime, h, table } from "./format.js";
 import { quickLooks } from "./quicklooks.js";
 
@@ -27,6 +27,28 @@ function fileButton(d, f) {
   return h("li", {}, button, note);
 }
 
+/** "Whole dataset": its tar archive, every file checked against the manifest. */
+function archiveButton(d) {
+  const note = h("span", { class: "muted", role: "status" });
+  const button = h("button", {
+    type: "button", "data-archive": d.id,
+    "aria-label": `Download the whole dataset ${d.id} as a tar archive (${fmtBytes(d.total_size_bytes)} of files)`,
+  }, "Whole dataset (.tar)");
+  button.addEventListener("click", async () => {
+    note.textContent = " downloading…";
+    try {
+      const got = await downloadArchive(d.id);
+      note.textContent = got.verified
+        ? ` ${got.bytes} bytes, ${got.files} files, every SHA-256 verified against the manifest`
+        : ` ${got.bytes} bytes: ${got.problems.join("; ")}`;
+      note.className = got.verified ? "ok" : "error";
+    } catch (err) {
+      note.replaceChildren(errorNote(err));
+    }
+  });
+  return h("li", {}, button, note);
+}
+
 /** The table of datasets (also on the contact page, which shows the
  * quick-looks large below it: `withQuickLooks` false). */
 export function datasetTable(rows, { linkContacts, withQuickLooks = true }) {
@@ -40,7 +62,7 @@ export function datasetTable(rows, { linkContacts, withQuickLooks = true }) {
       `${fmtTime(d.start_time)} to ${fmtTime(d.end_time).slice(11)}`,
       fmtBytes(d.total_size_bytes),
       linkContacts ? h("a", { href: `#/contact/${encodeURIComponent(d.contact_id)}` }, d.contact_id) : d.contact_id,
-      h("ul", { class: "files" }, d.files.map((f) => fileButton(d, f))),
+      h("ul", { class: "files" }, d.files.map((f) => fileButton(d, f)), archiveButton(d)),
       ...(withQuickLooks ? [quickLooks(d) || "none"] : []),
     ]),
   );

@@ -13,15 +13,25 @@ function contactLink(c, names) {
   return h("a", { href: `#/contact/${encodeURIComponent(c.id)}` }, `${names.get(c.norad_id) || c.norad_id}`);
 }
 
-function stationsSection(stations) {
+/** A station's agent (GET /ground-stations/{id}/agent): online or not, its
+ * last heartbeat; without one, the station's passes are simulated in-process. */
+function agentText(agent) {
+  if (!agent || !agent.registered) return "no agent: passes simulated by the central service";
+  const seen = agent.last_seen_at ? `last heartbeat ${fmtTime(agent.last_seen_at)}` : "no heartbeat yet";
+  const front = agent.front_end ? `, ${agent.front_end}` : "";
+  return `${agent.online ? "online" : "offline"}, ${seen}${front}`;
+}
+
+function stationsSection(stations, agents) {
   if (!stations.length) return emptyNote("No stations.");
   return table(
-    ["Station", "Location", "Antennas"],
-    stations.map((s) => [
+    ["Station", "Location", "Antennas", "Station agent"],
+    stations.map((s, i) => [
       `${s.name} (${s.id})`,
       `${fmtNumber(s.lat_deg, 2)}°, ${fmtNumber(s.lon_deg, 2)}°, ${Math.round(s.alt_m)} m`,
       h("ul", { class: "antennas" }, s.antennas.map((a) =>
         h("li", { "data-antenna": a.id }, `${a.id}: `, h("strong", { class: a.status === "online" ? "ok" : "bad" }, a.status)))),
+      h("span", { class: "agent", "data-station": s.id }, agentText(agents[i])),
     ]),
   );
 }
@@ -37,6 +47,28 @@ function progressOf(c, nowMs) {
   const bar = h("progress", { max: 100, value: pct, "aria-label": `progress of contact ${c.id}` }, `${pct} %`);
   bar.contact = c;
   return bar;
+}
+
+/** The cell of a running contact's live figures (filled by `showFigures`). */
+function figuresOf(c) {
+  return h("span", { class: "figures", "data-contact": c.id }, "–");
+}
+
+/** Fill each running contact's figures from GET /contacts/{id}/progress (at
+ * most 12 contacts: one request each). */
+async function showFigures(section, signal) {
+  const cells = [...section.querySelectorAll("span.figures")].slice(0, 12);
+  await Promise.all(cells.map(async (cell) => {
+    try {
+      const p = await api(`/contacts/${encodeURIComponent(cell.dataset.contact)}/progress`, { signal });
+      cell.dataset.frames = p.frames_decoded ?? "";
+      cell.textContent = p.status === "not_started" ? "not started"
+        : `${p.frames_decoded} frames` + (p.esn0_db === null ? "" : `, Es/N0 ${fmtNumber(p.esn0_db)} dB`)
+          + (p.simulated ? " (simulated)" : "");
+    } catch (err) {
+      if (!signal.aborted) cell.textContent = "–";
+    }
+  }));
 }
 
 function contactsTable(rows, names, extra, empty) {
@@ -85,6 +117,9 @@ const MAP_CAPTION = "Stations: green all antennas online, amber some, red none. 
 
 export async function render(main, { signal, now }) {
   const [stations, satellites] = await Promise.all([api("/ground-stations"), api("/satellites")]);
+  // One request per station (a few): the agent's status and last heartbeat.
+  const agentsPending = Promise.all(stations.data.slice(0, 50).map((s) =>
+    api(`/ground-stations/${encodeURIComponent(s.id)}/agent`, { signal }).catch(() => null)));
   let map;
   let rings = null;
   const mapOptions = (running) => ({
@@ -99,6 +134,7 @@ export async function render(main, { signal, now }) {
     map = errorNote(err);
   }
   const names = new Map(satellites.data.map((s) => [s.norad_id, s.name]));
+  const agents = await agentsPending; // fetched while the map loaded
   const live = h("p", { class: "live", role: "status", id: "live" }, "Event stream: connecting…");
   const sections = {
     running: h("section", { id: "running", "aria-labelledby": "running-h" }),
@@ -108,7 +144,7 @@ export async function render(main, { signal, now }) {
   main.replaceChildren(
     h("h1", {}, "Overview"), live,
     h("section", { id: "stations", "aria-labelledby": "stations-h" },
-      h("h2", { id: "stations-h" }, "Stations"), map, stationsSection(stations.data)),
+      h("h2", { id: "stations-h" }, "Stations"), map, stationsSection(stations.data, agents)),
     sections.running, sections.next, sections.failed,
   );
 
@@ -117,7 +153,11 @@ export async function render(main, { signal, now }) {
     try {
       const { running, next, failed } = await loadContacts(t);
       sections.running.replaceChildren(h("h2", { id: "running-h" }, `Running now (${running.count})`),
-        contactsTable(running.data, names, [{ title: "Progress", cell: (c) => progressOf(c, t) }], "No contact is running."));
+        contactsTable(running.data, names, [
+          { title: "Progress", cell: (c) => progressOf(c, t) },
+          { title: "Decoded so far", cell: figuresOf },
+        ], "No contact is running."));
+      await showFigures(sections.running, signal);
       sections.next.replaceChildren(h("h2", { id: "next-h" }, "Next contacts"),
         contactsTable(next.data, names, [], "No contact is scheduled."));
       sections.failed.replaceChildren(h("h2", { id: "failed-h" }, `Failures in the last 24 h (${failed.count})`),
@@ -133,10 +173,14 @@ export async function render(main, { signal, now }) {
   }
   await refresh();
   // Progress of the running contacts follows the service clock between refreshes.
+  // Their decoded frames as the executor stores them, every 2 s.
+  let tick = 0;
   const ticker = setInterval(() => {
     for (const bar of sections.running.querySelectorAll("progress")) {
       if (bar.contact) bar.value = percentDone(bar.contact, now()).toFixed(0);
     }
+    tick += 1;
+    if (tick % 2 === 0) showFigures(sections.running, signal);
   }, 1000);
   signal.addEventListener("abort", () => clearInterval(ticker));
 

@@ -7,7 +7,8 @@
 // the arrow keys and press Enter, to open the contact. Zoom (buttons, or + and
 // - on the canvas) narrows the view down to 15 minutes within the day or week
 // fetched, and Earlier/Later pan it by half a view; each redraws from the
-// contacts already in the page.
+// contacts already in the page. Maintenance windows are hatched across their
+// antenna's row, behind the contacts, and listed in a table below.
 import { allPages, api } from "./api.js";
 import { STATE_COLOURS, VERDICT_COLOURS, emptyNote, fmtClock, fmtTime, h, table } from "./format.js";
 
@@ -22,26 +23,32 @@ function dayStart(ms) {
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
 }
 
-/** Rows (antennas) and, per row, its contacts sorted by start (for hit tests). */
-function layout(stations, contacts) {
+/** Rows (antennas) and, per row, its contacts sorted by start (for hit
+ * tests) and its maintenance windows. */
+function layout(stations, contacts, windows) {
   const rows = [];
   const index = new Map();
   for (const s of stations) {
     for (const a of s.antennas) {
       index.set(a.id, rows.length);
-      rows.push({ antenna: a.id, station: s.id, items: [] });
+      rows.push({ antenna: a.id, station: s.id, items: [], maintenance: [] });
     }
   }
   for (const c of contacts) {
     if (!index.has(c.antenna_id)) {
       index.set(c.antenna_id, rows.length);
-      rows.push({ antenna: c.antenna_id, station: c.station_id, items: [] });
+      rows.push({ antenna: c.antenna_id, station: c.station_id, items: [], maintenance: [] });
     }
     rows[index.get(c.antenna_id)].items.push({
       c, start: Date.parse(c.booked_start), end: Date.parse(c.booked_end),
     });
   }
   for (const r of rows) r.items.sort((x, y) => x.start - y.start);
+  for (const m of windows) {
+    if (index.has(m.antenna_id)) {
+      rows[index.get(m.antenna_id)].maintenance.push({ start: Date.parse(m.start), end: Date.parse(m.end) });
+    }
+  }
   return rows;
 }
 
@@ -97,6 +104,7 @@ function draw(canvas, rows, from, spanMs, width, nowMs) {
   const scale = (width - LABEL_W) / spanMs;
   const paths = {};
   const stripes = {};
+  const maintenance = new Path2D();
   g.fillStyle = "#1b1f24";
   g.font = "11px system-ui, sans-serif";
   rows.forEach((row, i) => {
@@ -107,6 +115,12 @@ function draw(canvas, rows, from, spanMs, width, nowMs) {
       g.fillStyle = "#1b1f24";
     }
     g.fillText(row.antenna, 4, y + ROW_H - 3, LABEL_W - 8);
+    for (const m of row.maintenance) {
+      if (m.end < from || m.start > from + spanMs) continue;
+      const x0 = LABEL_W + Math.max(0, m.start - from) * scale;
+      const x1 = LABEL_W + Math.min(spanMs, m.end - from) * scale;
+      maintenance.rect(x0, y, Math.max(1, x1 - x0), ROW_H);
+    }
     for (const it of row.items) {
       if (it.end < from || it.start > from + spanMs) continue; // outside the view
       const x0 = LABEL_W + Math.max(0, it.start - from) * scale;
@@ -120,6 +134,8 @@ function draw(canvas, rows, from, spanMs, width, nowMs) {
       }
     }
   });
+  g.fillStyle = maintenancePattern(g);
+  g.fill(maintenance);
   for (const [state, path] of Object.entries(paths)) {
     g.fillStyle = STATE_COLOURS[state] || "#57606a";
     g.fill(path);
@@ -132,7 +148,24 @@ function draw(canvas, rows, from, spanMs, width, nowMs) {
   return performance.now() - t0;
 }
 
-function legend(counts, verdicts) {
+/** Grey diagonal hatching: the fill of maintenance windows. */
+function maintenancePattern(g) {
+  const tile = document.createElement("canvas");
+  tile.width = 8;
+  tile.height = 8;
+  const t = tile.getContext("2d");
+  t.fillStyle = "#eaeef2";
+  t.fillRect(0, 0, 8, 8);
+  t.strokeStyle = "#6e7781";
+  t.lineWidth = 1.5;
+  t.beginPath();
+  t.moveTo(0, 8);
+  t.lineTo(8, 0);
+  t.stroke();
+  return g.createPattern(tile, "repeat");
+}
+
+function legend(counts, verdicts, maintenance) {
   return h("div", {},
     h("ul", { class: "legend", id: "tl-legend-states", "aria-label": "Colours of contact states" },
       Object.entries(STATE_COLOURS).map(([state, colour]) => h("li", {},
@@ -142,7 +175,9 @@ function legend(counts, verdicts) {
       Object.entries(VERDICT_COLOURS).map(([verdict, colour]) => h("li", { "data-verdict": verdict },
         h("span", { class: "swatch stripe", style: `background:${colour}`, "aria-hidden": "true" }),
         `${verdict} (${verdicts[verdict] || 0})`)),
-      h("li", { "data-verdict": "none" }, `not vetted (${verdicts.none || 0})`)));
+      h("li", { "data-verdict": "none" }, `not vetted (${verdicts.none || 0})`)),
+    h("ul", { class: "legend", id: "tl-legend-maintenance", "aria-label": "Maintenance windows" },
+      h("li", {}, h("span", { class: "swatch maintenance", "aria-hidden": "true" }), `maintenance (${maintenance})`)));
 }
 
 function controls(from, days, stations, station, onChange) {
@@ -274,11 +309,13 @@ export async function render(main, { signal, now, args }) {
     .filter((s) => !station || s.id === station);
   const allStations = station ? (await api("/ground-stations", { signal })).data : stations;
   const t0 = performance.now();
-  const contacts = await allPages("/contacts", {
-    start: new Date(from).toISOString(), end: new Date(from + spanMs).toISOString(), station,
-  }, { signal });
+  const span = { start: new Date(from).toISOString(), end: new Date(from + spanMs).toISOString(), station };
+  const [contacts, windows] = await Promise.all([
+    allPages("/contacts", span, { signal }),
+    api("/maintenance-windows", { params: span, signal }),
+  ]);
   const fetchMs = performance.now() - t0;
-  const rows = layout(stations, contacts);
+  const rows = layout(stations, contacts, windows.data);
   const counts = {};
   const verdicts = {};
   for (const c of contacts) {
@@ -290,7 +327,7 @@ export async function render(main, { signal, now, args }) {
   const canvas = h("canvas", {
     id: "timeline", tabindex: 0, role: "img",
     "aria-label": `Timeline of ${contacts.length} contacts on ${rows.length} antennas, ${days === 1 ? "" : `${days} days from `}${fmtTime(from).slice(0, 10)} UTC. ` +
-      "Arrow keys select a contact, Enter opens it.",
+      `${windows.count} maintenance window${windows.count === 1 ? "" : "s"} (listed below). Arrow keys select a contact, Enter opens it.`,
   });
   const overlay = h("canvas", { class: "overlay", "aria-hidden": "true" });
   const status = h("p", { id: "tl-status", class: "muted", role: "status" });
@@ -300,13 +337,18 @@ export async function render(main, { signal, now, args }) {
   main.replaceChildren(
     h("h1", {}, "Timeline"),
     controls(from, days, allStations, station, go),
-    legend(counts, verdicts), status, wrap, selected,
+    legend(counts, verdicts, windows.count), status, wrap, selected,
     h("h2", {}, "Contacts by antenna and state"),
     rows.some((r) => r.items.length)
       ? table(["Antenna", "Contacts", ...Object.keys(STATE_COLOURS)],
         rows.filter((r) => r.items.length).map((r) => [r.antenna, r.items.length,
           ...Object.keys(STATE_COLOURS).map((s) => r.items.filter((it) => it.c.state === s).length)]))
       : emptyNote("No contact on this day."),
+    h("h2", { id: "tl-maintenance-h" }, "Maintenance windows"),
+    windows.count
+      ? h("div", { id: "tl-maintenance" }, table(["Antenna", "From (UTC)", "To (UTC)", "Reason"],
+        windows.data.map((m) => [m.antenna_id, fmtTime(m.start), fmtTime(m.end), m.reason || "–"])))
+      : emptyNote("No maintenance window in this span."),
   );
   const width = Math.max(600, wrap.clientWidth || 1000);
   const view = { from, spanMs };
@@ -329,6 +371,7 @@ export async function render(main, { signal, now, args }) {
   redraw();
   canvas.dataset.contacts = String(contacts.length);
   canvas.dataset.rows = String(rows.length);
+  canvas.dataset.maintenance = String(windows.count);
   canvas.dataset.vetted = String(contacts.length - (verdicts.none || 0));
   canvas.dataset.antennas = rows.map((r) => r.antenna).join(",");
   canvas.dataset.fetchMs = fetchMs.toFixed(0);
