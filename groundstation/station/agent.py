@@ -25,6 +25,7 @@ passes the central service booked there, and reports back (issue 13).
 
 from __future__ import annotations
 
+import argparse
 import base64
 import contextlib
 import logging
@@ -195,15 +196,18 @@ def _network_front_end(kind: str, rest: str, bad: Callable[[str], ValueError]) -
     return FrontEndSpec(kind, host=parts[0], port=port, sample_format=sample_format)
 
 
-def open_front_end(spec: str, *, clock: Clock, fs_hz: float, center_hz: float) -> Any:
+def open_front_end(
+    spec: str, *, clock: Clock, fs_hz: float, center_hz: float, audio: bool = False
+) -> Any:
     """The ``FrontEnd`` (groundstation.station.frontends) of a non-simulated
-    ``spec``, at the receiver's rate ``fs_hz`` tuned to ``center_hz``."""
+    ``spec``, at the receiver's rate ``fs_hz`` tuned to ``center_hz``;
+    ``audio``: a replay may be of receiver audio."""
     fe = parse_front_end(spec)
     if fe.kind == "replay":
         from groundstation.station.frontends.replay import ReplayFrontEnd
 
         assert fe.path is not None
-        return ReplayFrontEnd(fe.path, clock=clock, center_hz=center_hz)
+        return ReplayFrontEnd(fe.path, clock=clock, center_hz=center_hz, audio=audio)
     if fe.kind == "tcp":
         from groundstation.station.frontends.tcp import TcpFrontEnd
 
@@ -224,6 +228,25 @@ def open_front_end(spec: str, *, clock: Clock, fs_hz: float, center_hz: float) -
 
         return SoapyFrontEnd(fe.device, clock=clock, fs_hz=fs_hz, center_hz=center_hz)
     raise ValueError(f"front end {spec!r} has no IQ source to open (the simulated one is built in)")
+
+
+def replays_audio(spec: str) -> bool:
+    """True when ``spec`` replays a recording of receiver audio (a mono WAV,
+    as the amateur recordings are): its pass needs a receiver of audio. A
+    recording that does not open is False here; opening it names the fault."""
+    fe = parse_front_end(spec)
+    if fe.kind != "replay" or fe.path is None:
+        return False
+    from groundstation.commands.dsp import guess_format, open_recording
+
+    path = str(fe.path)
+    try:
+        recording = open_recording(
+            argparse.Namespace(iq=path, format=guess_format(path), sample_rate=None)
+        )
+    except (GroundStationError, ValueError):
+        return False
+    return not recording.iq
 
 
 def front_end_label(spec: str) -> str:
@@ -351,6 +374,7 @@ class PassRunner:
         self.tracker_factory = tracker_factory
         # This pass's stop; the agent's ``stop`` sets it too (StationAgent.stop).
         self.halt = halt or PassStop()
+        self._audio = False  # the replay is of receiver audio (``replays_audio``)
 
     def _halted(self) -> bool:
         return self.stop.is_set() or self.halt.event.is_set()
@@ -436,10 +460,12 @@ class PassRunner:
         summary[PASS_OUTPUTS] = outputs.to_document()
 
     def _chain(self, run: ContactRun, station: Station) -> tuple[Any, Any, Any]:
-        """The pass's link, simulated downlink and receiver."""
+        """The pass's link, simulated downlink and receiver (one of receiver
+        audio for a replay of such a recording, ``replays_audio``)."""
         if run.framing_profile != CATALOGUE_FRAMING:
             return ccsds_pass(run, station, LinkModel(), self.sps)
-        return catalogue_pass(run, station, LinkModel())
+        self._audio = replays_audio(self.front_end)
+        return catalogue_pass(run, station, LinkModel(), iq=not self._audio)
 
     def _note_stop(self, summary: dict[str, Any], counts: dict[str, int]) -> None:
         """A pass stopped over the API keeps what it received (as in-process):
@@ -477,7 +503,11 @@ class PassRunner:
             return
         try:
             source = open_front_end(
-                self.front_end, clock=self.clock, fs_hz=fs_hz, center_hz=run.downlink_freq_hz
+                self.front_end,
+                clock=self.clock,
+                fs_hz=fs_hz,
+                center_hz=run.downlink_freq_hz,
+                audio=self._audio,
             )
         except (GroundStationError, ValueError) as exc:
             raise ContactExecutionError(f"front end {self.front_end!r}: {exc}") from exc
