@@ -438,7 +438,9 @@ class PassRunner:
             seq = self._spool(run, receiver.flush(), seq, counts)
         finally:
             if pointing is not None:
-                summary["pointing"] = pointing.finish()
+                # The antenna follows the whole pass and parks, even when the
+                # IQ ended first (a recording shorter than the pass).
+                summary["pointing"] = pointing.finish(timeout_s=self._wall_s_until(run.los) + 60.0)
         summary["samples"] = position
         esn0_db = float(receiver.esn0_db())
         # None, not NaN, when nothing was decoded: the report is sent as JSON.
@@ -546,6 +548,10 @@ class PassRunner:
                 self.halt.event.wait(0.5)
             except HardwareError as exc:
                 raise ContactExecutionError(f"front end {self.front_end!r}: {exc}") from exc
+
+    def _wall_s_until(self, t: datetime) -> float:
+        """Wall seconds until service time ``t`` (0 when past)."""
+        return max((self.clock.to_real(t) - datetime.now(t.tzinfo)).total_seconds(), 0.0)
 
     def _wait_until(self, t: datetime) -> bool:
         """Wait for service time ``t``: True when reached, False when the
@@ -761,7 +767,12 @@ class StationAgent:
         try:
             with Rotator(host, port) as rotator:
                 pos = rotator.position()
-            return {"azimuth_deg": pos.azimuth_deg, "elevation_deg": pos.elevation_deg}
+                read_at = self.clock.now()
+            return {
+                "azimuth_deg": pos.azimuth_deg,
+                "elevation_deg": pos.elevation_deg,
+                "read_at": iso_utc(read_at),  # service time of the reading
+            }
         except Exception as exc:
             return {"error": str(exc)}
 
