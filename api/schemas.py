@@ -992,7 +992,8 @@ class AgentStatusPublic(BaseModel):
 
 class AgentContactsPublic(BaseModel):
     data: list[dict[str, Any]] = Field(
-        description="each: state, run (the ContactRun document), station, antenna"
+        description="each: state, stop_reason (why a contact in CANCELLING was stopped during "
+        "its pass: the agent ends it; else empty), run (the ContactRun document), station, antenna"
     )
     count: int
 

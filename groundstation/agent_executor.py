@@ -14,7 +14,8 @@ is in PASS and, once a second (service polling, ``poll_s`` real seconds):
 - publishes the frames the agent has uploaded since (to the frame topic,
   each once, with the agent's sequence numbers and metadata);
 - when the agent's end-of-pass report is in: on failure raises with its
-  reason; on success builds the dataset from the uploaded frames and the
+  reason (``ContactStopped`` when the pass was stopped over the API before
+  a frame was decoded); on success (a stopped pass's partial one too) builds the dataset from the uploaded frames and the
   pass outputs in the report (quick-look data, receiver summary) with the
   writer of in-process passes (``groundstation.pass_dataset``: the same
   files and fields; the predicted track and link computed here), committed
@@ -38,6 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation.agents import (
     QUALITY,
+    STOPPED,
     agent_status,
     frames_after,
     mark_published,
@@ -52,6 +54,7 @@ from groundstation.executor import (
     ContactExecutor,
     ContactHandedOver,
     ContactRun,
+    ContactStopped,
     StoppableExecutor,
 )
 from groundstation.models import AgentFrame, AgentReport, GroundStation
@@ -158,12 +161,7 @@ class AgentExecutor:
             published = live.count(new, self._publish_new(run.contact_id, new, published))
             if report is not None:
                 live.report(final=True)
-                if not report.ok:
-                    raise ContactExecutionError(f"station agent: {report.reason}")
-                dataset_id = self._dataset(run, report)
-                self.outcomes[run.contact_id] = AgentPassOutcome(
-                    run.contact_id, published, dataset_id
-                )
+                self._finish(run, report, published)
                 return
             # An agent silent at the start of this follow-up (the service
             # itself was down, e.g. restarted mid-pass) gets the offline
@@ -184,6 +182,19 @@ class AgentExecutor:
                     f"{run.station_id} goes on with the pass and the service follows it again "
                     "when it starts"
                 )
+
+    def _finish(self, run: ContactRun, report: _Report, published: int) -> None:
+        """The pass's end from the agent's ``report``: its dataset and
+        outcome; ContactStopped or ContactExecutionError when it did not
+        end well."""
+        if not report.ok and report.summary.get(STOPPED):
+            # Stopped over the API before a frame was decoded:
+            # cancelled, not failed (as an in-process pass).
+            raise ContactStopped(f"station agent: {report.reason}")
+        if not report.ok:
+            raise ContactExecutionError(f"station agent: {report.reason}")
+        dataset_id = self._dataset(run, report)
+        self.outcomes[run.contact_id] = AgentPassOutcome(run.contact_id, published, dataset_id)
 
     def _live(self, run: ContactRun) -> _AgentLive:
         """The live figures of ``run``'s pass, from what was stored before
@@ -430,8 +441,10 @@ class StationRouter:
 
     def stop_contact(self, contact_id: str, reason: str) -> None:
         """``StoppableExecutor``: a pass worked in-process ends at its next
-        chunk, keeping what it received. A station agent's pass is not
-        stopped at the station: it runs to LOS and its report ends it."""
+        chunk, keeping what it received. A station agent's pass is stopped
+        at the station: the agent reads the stop (the contact CANCELLING,
+        its ``stop_reason``) with its schedule, ends the pass and reports
+        what it received, which ``AgentExecutor.execute`` keeps."""
         with self._lock:
             local = contact_id in self._local_runs
         if local and isinstance(self.local, StoppableExecutor):

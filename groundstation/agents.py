@@ -7,7 +7,10 @@ registers, reads and reports, stored in the database (issue 13).
   online (``agent_status``).
 - It reads the upcoming contacts of its station (``station_runs``): each a
   ``ContactRun`` document (window, ephemeris in force, downlink, profile
-  settings) with the station's site and the antenna's limits.
+  settings) with the station's site and the antenna's limits, and the
+  ``stop_reason`` of a contact stopped during its pass (CANCELLING): the
+  agent ends that pass, keeps what it received and reports it with
+  ``summary["stopped"]``.
 - It uploads the frames it decodes (``store_frames``, idempotent on contact
   and sequence: a batch sent again after a lost answer stores nothing twice)
   and an end-of-pass report (``store_report``; the first one wins).
@@ -41,11 +44,16 @@ from groundstation.models import (
     GroundStation,
     StationAgent,
 )
-from groundstation.states import ACTIVE_STATE_VALUES
+from groundstation.states import ACTIVE_STATE_VALUES, ContactState
 from ingest.errors import ContractError
 from ingest.topics import FrameMeta
 
 _RUN = TypeAdapter(ContactRun)
+CANCELLING = ContactState.CANCELLING.value
+
+#: The key of an agent's report ``summary`` saying the pass was stopped on
+#: request (``POST /contacts/{id}/stop``) and why.
+STOPPED = "stopped"
 
 
 def run_document(run: ContactRun) -> dict[str, Any]:
@@ -163,6 +171,9 @@ def station_runs(
         out.append(
             {
                 "state": contact.state,
+                # A contact stopped over the API during its pass (CANCELLING):
+                # why; the agent ends the pass and keeps what it received.
+                "stop_reason": contact.state_reason if contact.state == CANCELLING else "",
                 "run": run_document(contact_run(contact)),
                 "station": site,
                 "antenna": {

@@ -588,18 +588,24 @@ def _ccsds_link(
 
 
 def catalogue_pass(
-    run: ContactRun, station: Station, link_model: LinkModel, *, keep_sent: bool = False
+    run: ContactRun,
+    station: Station,
+    link_model: LinkModel,
+    *,
+    keep_sent: bool = False,
+    iq: bool = True,
 ) -> tuple[PassLink, _SimulatedDownlink, _PassReceiver]:
     """A pass of a satellite linked to the catalogue: random frames of its
     transmitter (``decode.transmitter``) through ``dsp.amateur_tx``,
     decoded by the ``SatelliteReceiver`` that ``groundstation decode``
-    uses, on that transmitter only."""
+    uses, on that transmitter only. ``iq=False``: the receiver takes real
+    receiver audio instead (a station agent replaying such a recording)."""
     sat, tx = _catalogue_transmitter(run)
     sender = CatalogueTransmitter(tx, seed=_seed(run))
     link = _catalogue_link(run, station, link_model, sat.name, sender)
     downlink = _SimulatedDownlink.for_catalogue(run, link, sender, keep_sent=keep_sent)
     one = dataclasses.replace(sat, transmitters=(tx,))
-    receiver = SatelliteReceiver(one, sender.fs_hz, iq=True)
+    receiver = SatelliteReceiver(one, sender.fs_hz, iq=iq)
     return link, downlink, _CatalogueReceiver(receiver, sender.fs_hz, tx.framing)
 
 

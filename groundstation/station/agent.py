@@ -25,6 +25,7 @@ passes the central service booked there, and reports back (issue 13).
 
 from __future__ import annotations
 
+import argparse
 import base64
 import contextlib
 import logging
@@ -41,7 +42,7 @@ import httpx
 import numpy as np
 from numpy.typing import NDArray
 
-from groundstation.agents import run_from_document
+from groundstation.agents import STOPPED, run_from_document
 from groundstation.clock import Clock, iso_utc
 from groundstation.downlink import (
     SIMULATED_NOTE,
@@ -195,15 +196,18 @@ def _network_front_end(kind: str, rest: str, bad: Callable[[str], ValueError]) -
     return FrontEndSpec(kind, host=parts[0], port=port, sample_format=sample_format)
 
 
-def open_front_end(spec: str, *, clock: Clock, fs_hz: float, center_hz: float) -> Any:
+def open_front_end(
+    spec: str, *, clock: Clock, fs_hz: float, center_hz: float, audio: bool = False
+) -> Any:
     """The ``FrontEnd`` (groundstation.station.frontends) of a non-simulated
-    ``spec``, at the receiver's rate ``fs_hz`` tuned to ``center_hz``."""
+    ``spec``, at the receiver's rate ``fs_hz`` tuned to ``center_hz``;
+    ``audio``: a replay may be of receiver audio."""
     fe = parse_front_end(spec)
     if fe.kind == "replay":
         from groundstation.station.frontends.replay import ReplayFrontEnd
 
         assert fe.path is not None
-        return ReplayFrontEnd(fe.path, clock=clock, center_hz=center_hz)
+        return ReplayFrontEnd(fe.path, clock=clock, center_hz=center_hz, audio=audio)
     if fe.kind == "tcp":
         from groundstation.station.frontends.tcp import TcpFrontEnd
 
@@ -224,6 +228,25 @@ def open_front_end(spec: str, *, clock: Clock, fs_hz: float, center_hz: float) -
 
         return SoapyFrontEnd(fe.device, clock=clock, fs_hz=fs_hz, center_hz=center_hz)
     raise ValueError(f"front end {spec!r} has no IQ source to open (the simulated one is built in)")
+
+
+def replays_audio(spec: str) -> bool:
+    """True when ``spec`` replays a recording of receiver audio (a mono WAV,
+    as the amateur recordings are): its pass needs a receiver of audio. A
+    recording that does not open is False here; opening it names the fault."""
+    fe = parse_front_end(spec)
+    if fe.kind != "replay" or fe.path is None:
+        return False
+    from groundstation.commands.dsp import guess_format, open_recording
+
+    path = str(fe.path)
+    try:
+        recording = open_recording(
+            argparse.Namespace(iq=path, format=guess_format(path), sample_rate=None)
+        )
+    except (GroundStationError, ValueError):
+        return False
+    return not recording.iq
 
 
 def front_end_label(spec: str) -> str:
@@ -258,6 +281,36 @@ def check_front_end(spec: str) -> str:
 
 
 # ------------------------------------------------------------------ one pass
+
+
+class PassStop:
+    """Ends one pass early: the contact stopped over the API (``reason``,
+    read with the schedule), the agent stopping (no reason: its own
+    ``stop`` event says so), or the contact gone from the schedule before
+    its pass began (``dropped``)."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.reason = ""
+        self.dropped = False
+
+    def request(self, reason: str) -> None:
+        if not self.event.is_set():
+            self.reason = reason
+            self.event.set()
+
+    def drop(self) -> None:
+        self.dropped = True
+        self.event.set()
+
+    @property
+    def requested(self) -> bool:
+        """Stopped on request (over the API), not by the agent's own stop."""
+        return self.event.is_set() and bool(self.reason)
+
+
+class PassStoppedError(ContactExecutionError):
+    """The pass was stopped on request before a frame was decoded."""
 
 
 @dataclass
@@ -309,6 +362,7 @@ class PassRunner:
         chunk_s: float = 1.0,
         samples_per_symbol: int = 4,
         tracker_factory: Callable[[dict[str, Any]], PointAlong | None] | None = None,
+        halt: PassStop | None = None,
     ) -> None:
         self.clock = clock
         self.spool = spool
@@ -318,6 +372,12 @@ class PassRunner:
         self.chunk_s = chunk_s
         self.sps = samples_per_symbol
         self.tracker_factory = tracker_factory
+        # This pass's stop; the agent's ``stop`` sets it too (StationAgent.stop).
+        self.halt = halt or PassStop()
+        self._audio = False  # the replay is of receiver audio (``replays_audio``)
+
+    def _halted(self) -> bool:
+        return self.stop.is_set() or self.halt.event.is_set()
 
     def run(self, doc: dict[str, Any]) -> PassOutcome:
         run = run_from_document(doc["run"])
@@ -332,6 +392,11 @@ class PassRunner:
         counts = {"total": 0, "ok": 0}
         try:
             self._work(run, station, doc, summary, counts)
+        except PassStoppedError as exc:
+            summary[STOPPED] = self.halt.reason
+            return PassOutcome(
+                run.contact_id, False, str(exc), counts["total"], counts["ok"], summary
+            )
         except ContactExecutionError as exc:
             return PassOutcome(
                 run.contact_id, False, str(exc), counts["total"], counts["ok"], summary
@@ -356,10 +421,7 @@ class PassRunner:
             raise ContactExecutionError(
                 "the pass cannot be worked with these stored settings: " + "; ".join(run.problems)
             )
-        if run.framing_profile == CATALOGUE_FRAMING:
-            link, downlink, receiver = catalogue_pass(run, station, LinkModel())
-        else:
-            link, downlink, receiver = ccsds_pass(run, station, LinkModel(), self.sps)
+        link, downlink, receiver = self._chain(run, station)
         summary["frame_length"] = link.frame_length
         summary["framing"] = link.framing
         pointing = self._start_pointing(doc, link.track)
@@ -376,13 +438,18 @@ class PassRunner:
             seq = self._spool(run, receiver.flush(), seq, counts)
         finally:
             if pointing is not None:
-                summary["pointing"] = pointing.finish()
+                # The antenna follows the whole pass and parks, even when the
+                # IQ ended first (a recording shorter than the pass).
+                summary["pointing"] = pointing.finish(timeout_s=self._wall_s_until(run.los) + 60.0)
         summary["samples"] = position
-        summary["esn0_db"] = float(receiver.esn0_db())
+        esn0_db = float(receiver.esn0_db())
+        # None, not NaN, when nothing was decoded: the report is sent as JSON.
+        summary["esn0_db"] = esn0_db if np.isfinite(esn0_db) else None
+        self._note_stop(summary, counts)
         if counts["ok"] == 0:
             raise ContactExecutionError(
                 f"no frame decoded at the station: {counts['total']} frames out of the "
-                f"receiver, estimated Es/N0 {summary['esn0_db']:.1f} dB"
+                f"receiver, estimated Es/N0 {esn0_db:.1f} dB"
             )
         outputs = PassOutputs.of(
             receiver,
@@ -393,6 +460,27 @@ class PassRunner:
             swath=downlink.swath,
         )
         summary[PASS_OUTPUTS] = outputs.to_document()
+
+    def _chain(self, run: ContactRun, station: Station) -> tuple[Any, Any, Any]:
+        """The pass's link, simulated downlink and receiver (one of receiver
+        audio for a replay of such a recording, ``replays_audio``)."""
+        if run.framing_profile != CATALOGUE_FRAMING:
+            return ccsds_pass(run, station, LinkModel(), self.sps)
+        self._audio = replays_audio(self.front_end)
+        return catalogue_pass(run, station, LinkModel(), iq=not self._audio)
+
+    def _note_stop(self, summary: dict[str, Any], counts: dict[str, int]) -> None:
+        """A pass stopped over the API keeps what it received (as in-process):
+        the summary says when and why; ``PassStoppedError`` when nothing was."""
+        if not self.halt.requested or self.stop.is_set():
+            return
+        summary[STOPPED] = self.halt.reason
+        summary["stopped_at"] = iso_utc(self.clock.now())
+        if counts["ok"] == 0:
+            raise PassStoppedError(
+                f"{self.halt.reason}; no frame was decoded before the stop "
+                f"({counts['total']} frames out of the receiver)"
+            )
 
     def _iq(
         self, run: ContactRun, simulated: Iterator[NDArray[np.complex64]], fs_hz: float
@@ -405,17 +493,23 @@ class PassRunner:
         position = 0
         for samples in simulated:
             position += samples.size
-            self._wait_until(run.aos + timedelta(seconds=position / fs_hz))
+            if not self._wait_until(run.aos + timedelta(seconds=position / fs_hz)):
+                return  # stopped on request
             yield samples
 
     def _replay(self, run: ContactRun, fs_hz: float) -> Iterator[NDArray[np.complex64]]:
         """The pass's IQ from the front end (a recording, a TCP stream, an
         SDR) from AOS until LOS, the end of the source or the agent's stop.
         A live source that does not answer is tried again until LOS."""
-        self._wait_until(run.aos)
+        if not self._wait_until(run.aos):
+            return
         try:
             source = open_front_end(
-                self.front_end, clock=self.clock, fs_hz=fs_hz, center_hz=run.downlink_freq_hz
+                self.front_end,
+                clock=self.clock,
+                fs_hz=fs_hz,
+                center_hz=run.downlink_freq_hz,
+                audio=self._audio,
             )
         except (GroundStationError, ValueError) as exc:
             raise ContactExecutionError(f"front end {self.front_end!r}: {exc}") from exc
@@ -424,11 +518,12 @@ class PassRunner:
                 f"recording {source.path} is at {source.sample_rate_hz:g} Hz; the receiver of "
                 f"this satellite's downlink takes {fs_hz:g} Hz"
             )
-        self._start_source(source, run)
+        if not self._start_source(source, run):
+            return  # stopped on request while the source did not answer
         try:
             end = run.los
             for chunk in source.chunks(max(int(round(self.chunk_s * fs_hz)), 1)):
-                if self.stop.is_set() or self.clock.now() > end:
+                if self._halted() or self.clock.now() > end:
                     break
                 yield chunk.samples
         except HardwareError as exc:
@@ -436,27 +531,37 @@ class PassRunner:
         finally:
             source.stop()
 
-    def _start_source(self, source: Any, run: ContactRun) -> None:
+    def _start_source(self, source: Any, run: ContactRun) -> bool:
         """``source.start()``; a live source that refuses is tried again
-        every half second until LOS (the SDR software may start late)."""
+        every half second until LOS (the SDR software may start late) or
+        the pass is stopped on request (False)."""
         while True:
             try:
                 source.start()
-                return
+                return True
             except HardwareConnectionError as exc:
-                if source.recorded or self.stop.is_set() or self.clock.now() >= run.los:
+                if self.halt.requested and not self.stop.is_set():
+                    return False
+                if source.recorded or self._halted() or self.clock.now() >= run.los:
                     raise ContactExecutionError(f"front end {self.front_end!r}: {exc}") from exc
                 log.warning("pass %s: %s; trying again", run.contact_id, exc)
-                self.stop.wait(0.5)
+                self.halt.event.wait(0.5)
             except HardwareError as exc:
                 raise ContactExecutionError(f"front end {self.front_end!r}: {exc}") from exc
 
-    def _wait_until(self, t: datetime) -> None:
+    def _wall_s_until(self, t: datetime) -> float:
+        """Wall seconds until service time ``t`` (0 when past)."""
+        return max((self.clock.to_real(t) - datetime.now(t.tzinfo)).total_seconds(), 0.0)
+
+    def _wait_until(self, t: datetime) -> bool:
+        """Wait for service time ``t``: True when reached, False when the
+        pass was stopped on request first; raises when the agent stops."""
         wall_s = (self.clock.to_real(t) - datetime.now(t.tzinfo)).total_seconds()
         if wall_s > 0:
-            self.stop.wait(wall_s)
+            self.halt.event.wait(wall_s)
         if self.stop.is_set():
             raise ContactExecutionError("station agent stopped during the pass")
+        return not self.halt.event.is_set()
 
     def _spool(self, run: ContactRun, results: list[Any], seq: int, counts: dict[str, int]) -> int:
         frames = []
@@ -486,7 +591,7 @@ class PassRunner:
             return None
         pointing = self.tracker_factory(doc)
         if pointing is not None:
-            pointing.start(track, self.stop)
+            pointing.start(track, self.halt.event)
         return pointing
 
 
@@ -586,6 +691,7 @@ class StationAgent:
         self.stop_event = threading.Event()
         self._wake_uploads = threading.Event()
         self._passes: dict[str, threading.Thread] = {}
+        self._halts: dict[str, PassStop] = {}
         self._lock = threading.Lock()
         self.outcomes: dict[str, PassOutcome] = {}
         self.central_online = False
@@ -615,6 +721,10 @@ class StationAgent:
 
     def stop(self) -> None:
         self.stop_event.set()
+        with self._lock:
+            halts = list(self._halts.values())
+        for halt in halts:
+            halt.event.set()
         self._wake_uploads.set()
 
     def _loop(self, step: Callable[[], None], interval_s: float) -> None:
@@ -657,7 +767,12 @@ class StationAgent:
         try:
             with Rotator(host, port) as rotator:
                 pos = rotator.position()
-            return {"azimuth_deg": pos.azimuth_deg, "elevation_deg": pos.elevation_deg}
+                read_at = self.clock.now()
+            return {
+                "azimuth_deg": pos.azimuth_deg,
+                "elevation_deg": pos.elevation_deg,
+                "read_at": iso_utc(read_at),  # service time of the reading
+            }
         except Exception as exc:
             return {"error": str(exc)}
 
@@ -672,26 +787,53 @@ class StationAgent:
         self.central_online = True
 
     def sync(self) -> None:
-        """Read the schedule; start a thread for each contact not yet started here."""
-        for doc in self.client.contacts():
+        """Read the schedule; start a thread for each contact not yet started
+        here; stop the passes of contacts stopped over the API (their
+        ``stop_reason``), and drop those gone from it before their pass."""
+        docs = self.client.contacts()
+        listed = set()
+        for doc in docs:
             contact_id = str(doc["run"]["contact_id"])
+            listed.add(contact_id)
+            stop_reason = str(doc.get("stop_reason") or "")
             with self._lock:
                 if contact_id in self._passes or self.spool.started(contact_id):
+                    halt = self._halts.get(contact_id)
+                    if stop_reason and halt is not None and not halt.event.is_set():
+                        log.info("pass %s: stop requested: %s", contact_id, stop_reason)
+                        halt.request(stop_reason)
                     continue
+                halt = PassStop()
+                if stop_reason:
+                    halt.request(stop_reason)  # the runner reports it stopped at once
                 thread = threading.Thread(
-                    target=self._work, args=(doc,), name=f"agent-pass-{contact_id[:8]}", daemon=True
+                    target=self._work,
+                    args=(doc, halt),
+                    name=f"agent-pass-{contact_id[:8]}",
+                    daemon=True,
                 )
                 self._passes[contact_id] = thread
+                self._halts[contact_id] = halt
             thread.start()
+        with self._lock:
+            for contact_id, halt in self._halts.items():
+                if contact_id not in listed and not self.spool.started(contact_id):
+                    halt.drop()  # cancelled (or moved away) before its pass
 
-    def _work(self, doc: dict[str, Any]) -> None:
+    def _work(self, doc: dict[str, Any], halt: PassStop | None = None) -> None:
         run = run_from_document(doc["run"])
+        halt = halt or PassStop()
         # Start early enough for the antenna to pre-position; the runner waits for AOS.
         lead = timedelta(seconds=60.0 if self.rotctld else 0.0)
         wall_s = (self.clock.to_real(run.aos - lead) - datetime.now(run.aos.tzinfo)).total_seconds()
-        if wall_s > 0 and self.stop_event.wait(wall_s):
+        if wall_s > 0:
+            halt.event.wait(wall_s)
+        if self.stop_event.is_set() or halt.dropped:
             with self._lock:
                 self._passes.pop(run.contact_id, None)
+                self._halts.pop(run.contact_id, None)
+            if halt.dropped:
+                log.info("pass %s: no longer scheduled here; not worked", run.contact_id)
             return
         label = front_end_label(self.front_end)
         log.info("pass %s of %s: starting (%s)", run.contact_id, run.satellite_name, label)
@@ -702,6 +844,7 @@ class StationAgent:
             software_version=self.software_version,
             stop=self.stop_event,
             tracker_factory=self._pointing if self.rotctld else None,
+            halt=halt,
         )
         outcome = runner.run(doc)
         self.spool.put_report(run.contact_id, outcome.report())

@@ -167,11 +167,20 @@ def serve_process(
 
 
 def agent_process(
-    tmp: Path, station_id: str, key: str, url: str, log: Path, *, speedup: float
+    tmp: Path,
+    station_id: str,
+    key: str,
+    url: str,
+    log: Path,
+    *,
+    speedup: float,
+    front_end: str = "simulated",
+    rotctld: str = "",
 ) -> subprocess.Popen[bytes]:
-    """``groundstation agent`` of ``station_id`` (simulated front end, the
-    central service's simulated clock at ``speedup``) as its own process,
-    its data (spool) under ``tmp/agent-<station>``, output appended to ``log``."""
+    """``groundstation agent`` of ``station_id`` (``front_end``, the
+    central service's simulated clock at ``speedup``, ``rotctld``: host:port
+    of its rotator) as its own process, its data (spool) under
+    ``tmp/agent-<station>``, output appended to ``log``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GS_")}
     env.update(
         GS_DATA_DIR=str(tmp / f"agent-{station_id}"),
@@ -180,7 +189,8 @@ def agent_process(
         GS_AGENT_STATION_ID=station_id,
         GS_AGENT_CENTRAL_URL=url,
         GS_AGENT_KEY=key,
-        GS_AGENT_FRONT_END="simulated",
+        GS_AGENT_FRONT_END=front_end,
+        GS_AGENT_ROTCTLD=rotctld,
         GS_AGENT_HEARTBEAT_S="0.5",
         GS_AGENT_POLL_S="0.5",
     )

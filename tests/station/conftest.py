@@ -35,7 +35,7 @@ def _free_port() -> int:
         return port
 
 
-def _start(program: str, model: int) -> tuple[subprocess.Popen[bytes], Daemon]:
+def start_daemon(program: str, model: int) -> tuple[subprocess.Popen[bytes], Daemon]:
     for _ in range(5):
         port = _free_port()
         proc = subprocess.Popen(
@@ -58,7 +58,7 @@ def _start(program: str, model: int) -> tuple[subprocess.Popen[bytes], Daemon]:
 @pytest.fixture
 def rotctld(hamlib: None) -> Iterator[Daemon]:
     """``rotctld -m 1``: hamlib's dummy rotator (it moves at 6 deg/s)."""
-    proc, daemon = _start("rotctld", 1)
+    proc, daemon = start_daemon("rotctld", 1)
     yield daemon
     proc.terminate()
     proc.wait(timeout=10)
@@ -67,7 +67,7 @@ def rotctld(hamlib: None) -> Iterator[Daemon]:
 @pytest.fixture
 def rigctld(hamlib: None) -> Iterator[Daemon]:
     """``rigctld -m 1``: hamlib's dummy radio."""
-    proc, daemon = _start("rigctld", 1)
+    proc, daemon = start_daemon("rigctld", 1)
     yield daemon
     proc.terminate()
     proc.wait(timeout=10)

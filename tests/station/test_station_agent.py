@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -80,7 +81,15 @@ def central(tmp_path: Path, postgres_base_url: str) -> Iterator[Central]:
         yield from _central(tmp_path, url)
 
 
-def _central(tmp_path: Path, database_url: str) -> Iterator[Central]:
+@pytest.fixture
+def slow_central(tmp_path: Path, postgres_base_url: str) -> Iterator[Central]:
+    """``central`` on a clock slow enough (x8) for the agent's receiver to
+    keep up with the pass on a loaded machine."""
+    with scratch_database(postgres_base_url, "agent") as url:
+        yield from _central(tmp_path, url, speedup=8.0)
+
+
+def _central(tmp_path: Path, database_url: str, speedup: float = SPEEDUP) -> Iterator[Central]:
     settings = Settings(
         database_url=database_url,
         data_dir=tmp_path / "var",
@@ -120,8 +129,8 @@ def _central(tmp_path: Path, database_url: str) -> Iterator[Central]:
         )
         contact_id = contact.id
     engine.dispose()
-    # Ten service minutes (10 s of wall time) to open and serve before the pre-pass.
-    clock = SimulatedClock(start - timedelta(minutes=10), speedup=SPEEDUP)
+    # Ten seconds of wall time to open and serve before the pre-pass.
+    clock = SimulatedClock(start - timedelta(seconds=10 * speedup), speedup=speedup)
     runtime = open_runtime(settings, clock=clock)
     app = create_app(settings, clock=clock)
     try:
@@ -134,13 +143,15 @@ def _central(tmp_path: Path, database_url: str) -> Iterator[Central]:
         app.state.ctx.engine.dispose()
 
 
-def _agent(central: Central, tmp_path: Path, **kwargs: object) -> StationAgent:
+def _agent(
+    central: Central, tmp_path: Path, front_end: str = "simulated", **kwargs: object
+) -> StationAgent:
     client = CentralClient(central.url, key=central.key, station_id=central.station_id)
     return StationAgent(
         client=client,
         clock=central.runtime.clock,
         spool=Spool(tmp_path / "spool"),
-        front_end="simulated",
+        front_end=front_end,
         software_version="test",
         heartbeat_s=0.5,
         poll_s=0.5,
@@ -448,3 +459,131 @@ def test_frames_uploaded_just_before_the_report_all_reach_the_topic(
     with pytest.raises(ContactExecutionError, match="no valid pass outputs"):
         executor.execute(run)
     assert published == list(range(1, 81))
+
+
+def _operator_key(central: Central) -> str:
+    with central.runtime.session_factory() as s:
+        _, key = apikeys.create_key(
+            s, name="operator", role="operator", tenant="demo", now=central.start
+        )
+        s.commit()
+    return key
+
+
+def _stop_over_the_api(central: Central, reason: str) -> httpx.Response:
+    return httpx.post(
+        f"{central.url}/contacts/{central.contact_id}/stop",
+        json={"reason": reason},
+        headers={"Authorization": f"Bearer {_operator_key(central)}"},
+    )
+
+
+def _contact_los(central: Central) -> datetime:
+    with central.runtime.session_factory() as s:
+        c = s.get(Contact, central.contact_id)
+        assert c is not None
+        return c.los
+
+
+def test_a_contact_stopped_over_the_api_ends_the_agents_pass_and_keeps_its_frames(
+    slow_central: Central, tmp_path: Path
+) -> None:
+    """POST /contacts/{id}/stop during an agent's pass: the agent reads the
+    stop with its schedule, ends the pass, reports what it received, and the
+    contact is CANCELLED with the reason and that partial dataset (before,
+    the agent ran on to LOS and the contact stayed CANCELLING until then)."""
+    central = slow_central
+    agent = _agent(central, tmp_path)
+    agent.heartbeat()
+    central.runtime.start()
+    thread = threading.Thread(target=agent.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(
+            lambda: (
+                sum(
+                    bool((f.get("quality") or {}).get("ok"))
+                    for f in agent.spool.frames(central.contact_id)
+                )
+                >= 10
+            ),
+            timeout_s=180,
+            what="the agent to decode ten frames",
+        )
+        stopped = _stop_over_the_api(central, "operator ends the test pass")
+        assert stopped.status_code == 200, stopped.text
+        assert stopped.json()["state"] == "CANCELLING"
+        wait_for(
+            lambda: central.state(central.contact_id)[0] in ("CANCELLED", "COMPLETED", "FAILED"),
+            timeout_s=120,
+            what="the stopped contact to end",
+        )
+    finally:
+        agent.stop()
+        thread.join(timeout=30)
+    state, reason = central.state(central.contact_id)
+    assert state == "CANCELLED", reason
+    assert "operator ends the test pass" in reason
+    assert "the partial dataset received is kept" in reason
+    outcome = agent.outcomes[central.contact_id]
+    assert outcome.ok and outcome.frames_ok >= 10
+    assert "operator ends the test pass" in outcome.summary["stopped"]
+    # Ended at the stop, well before LOS.
+    stopped_at = datetime.fromisoformat(outcome.summary["stopped_at"])
+    assert stopped_at < _contact_los(central) - timedelta(minutes=2)
+    # What was received: on the topic once each in order, and the dataset.
+    topics = TopicNames(central.settings.kafka_topic_prefix)
+    frames = list(
+        follow_frames(
+            LocalLogSource(central.settings.data_dir / "topics", topics.frames),
+            contact_id=central.contact_id,
+            idle_timeout_s=0.5,
+        )
+    )
+    assert [f.meta.sequence for f in frames] == list(range(1, outcome.frames_total + 1))
+    (entry,) = central.runtime.catalog.find(contact_id=central.contact_id)
+    assert entry.state == "ready"
+    reader = DatasetReader.for_entry(central.runtime.store, entry)
+    with h5py.File(reader.download("frames.h5", tmp_path / "frames.h5")) as h5:
+        assert h5["frames"].shape[0] == outcome.frames_total
+
+
+def test_a_contact_stopped_before_the_agent_decoded_a_frame_is_cancelled_without_dataset(
+    central: Central, tmp_path: Path
+) -> None:
+    """An agent whose live IQ source never answers, stopped over the API in
+    PASS: the pass ends at once (not at LOS), reported stopped, and the
+    contact is CANCELLED (not FAILED), no dataset kept."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    agent = _agent(central, tmp_path, front_end=f"tcp:127.0.0.1:{port}")
+    agent.heartbeat()
+    central.runtime.start()
+    thread = threading.Thread(target=agent.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(
+            lambda: central.state(central.contact_id)[0] == "PASS",
+            timeout_s=120,
+            what="the contact to enter PASS",
+        )
+        stopped = _stop_over_the_api(central, "antenna needed elsewhere")
+        assert stopped.status_code == 200, stopped.text
+        wait_for(
+            lambda: central.state(central.contact_id)[0] in ("CANCELLED", "COMPLETED", "FAILED"),
+            timeout_s=120,
+            what="the stopped contact to end",
+        )
+        ended = central.runtime.clock.now()
+    finally:
+        agent.stop()
+        thread.join(timeout=30)
+    state, reason = central.state(central.contact_id)
+    assert state == "CANCELLED", reason
+    assert "antenna needed elsewhere" in reason and "no dataset was kept" in reason
+    assert ended < _contact_los(central) - timedelta(minutes=2)
+    outcome = agent.outcomes[central.contact_id]
+    assert not outcome.ok and outcome.frames_ok == 0
+    assert "antenna needed elsewhere" in outcome.summary["stopped"]
+    assert central.runtime.catalog.find(contact_id=central.contact_id) == []

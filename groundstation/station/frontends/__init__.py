@@ -23,13 +23,14 @@ from numpy.typing import NDArray
 
 @dataclass(frozen=True)
 class IQChunk:
-    """``samples``: complex64 IQ at ``fs_hz`` centred on ``center_hz``;
-    ``time_utc``: when its first sample was taken; ``first_sample``: its
-    index in the stream since start."""
+    """``samples``: complex64 IQ at ``fs_hz`` centred on ``center_hz`` (float32
+    receiver audio from a replay of such a recording); ``time_utc``: when
+    its first sample was taken; ``first_sample``: its index in the stream
+    since start."""
 
     time_utc: datetime
     first_sample: int
-    samples: NDArray[np.complex64]
+    samples: NDArray[np.complex64] | NDArray[np.float32]
     fs_hz: float
     center_hz: float
 

@@ -1,5 +1,7 @@
-"""Replay front end: a recording (SigMF cf32_le, stereo WAV I/Q, raw cf32)
-played as if it came from an antenna, in real or compressed time.
+"""Replay front end: a recording (SigMF cf32_le, stereo WAV I/Q, raw cf32;
+with ``audio=True`` also a mono WAV of a receiver's audio output, as the
+amateur recordings are) played as if it came from an antenna, in real or
+compressed time.
 
 The recording is read by the same reader as ``groundstation decode``
 (``commands.dsp.open_recording``). It is ``recorded``: whatever it produces
@@ -29,7 +31,10 @@ class ReplayFrontEnd:
     cf32 only. ``center_hz``: the recording's centre frequency (SigMF: its
     first capture's ``core:frequency`` when not given). ``pace``: release
     each chunk when the clock reaches the time of its last sample (a
-    ``SimulatedClock`` with a speedup compresses time); else as fast as read."""
+    ``SimulatedClock`` with a speedup compresses time); else as fast as read.
+    ``audio``: a mono recording of receiver audio is taken too (``iq`` is
+    then False and the chunks hold its real samples, for a receiver of
+    audio, as ``groundstation decode`` reads such a file); else refused."""
 
     recorded = True
     retunable = False
@@ -43,6 +48,7 @@ class ReplayFrontEnd:
         fs_hz: float | None = None,
         center_hz: float | None = None,
         pace: bool = True,
+        audio: bool = False,
     ) -> None:
         from groundstation.commands.dsp import guess_format, open_recording, sigmf_paths
 
@@ -50,10 +56,11 @@ class ReplayFrontEnd:
         self._recording = open_recording(
             argparse.Namespace(iq=str(path), format=kind, sample_rate=fs_hz)
         )
-        if not self._recording.iq:
+        if not self._recording.iq and not audio:
             raise ValidationError(
                 f"recording {str(path)!r} is receiver audio (mono), not I/Q: "
-                "a front end replays I/Q (stereo WAV, cf32, SigMF)"
+                "a front end replays I/Q (stereo WAV, cf32, SigMF), or the receiver "
+                "audio of a satellite from the catalogue"
             )
         if center_hz is None and kind == "sigmf":
             center_hz = _sigmf_frequency(sigmf_paths(str(path))[1])
@@ -67,6 +74,11 @@ class ReplayFrontEnd:
         self.gain_db: float | None = None
         self._stop = threading.Event()
         self._t0: datetime | None = None
+
+    @property
+    def iq(self) -> bool:
+        """False for a recording of receiver audio (real samples)."""
+        return self._recording.iq
 
     @property
     def sample_rate_hz(self) -> float:
@@ -109,7 +121,8 @@ class ReplayFrontEnd:
                 ready = t_first + timedelta(seconds=block.size / fs_hz)
                 if sleep_until(self.clock, ready, self._stop, max_step_s=1.0):
                     return
-            yield IQChunk(t_first, first, block.astype(np.complex64), fs_hz, self._center_hz)
+            samples = block.astype(np.complex64) if self.iq else block.astype(np.float32)
+            yield IQChunk(t_first, first, samples, fs_hz, self._center_hz)
 
 
 def _sigmf_frequency(meta_path: Path) -> float | None:
