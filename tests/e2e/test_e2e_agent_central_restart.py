@@ -10,14 +10,16 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation import apikeys
+from groundstation.agents import agent_status
 from groundstation.booking import reserve
 from groundstation.commands.demo import DEMO_CLOCK_START, free_windows
 from groundstation.db import make_engine, make_session_factory, migrate
@@ -37,6 +39,7 @@ from .conftest import (
 )
 
 SPEEDUP = 10.0
+LEAD_S = 300.0
 
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
@@ -52,7 +55,10 @@ def test_a_central_restart_mid_pass_leaves_the_agents_contact_to_complete(
         w = free_windows(session, names, now=DEMO_CLOCK_START, hours=6.0, min_elevation_deg=30.0)[0]
         profile = session.get(MissionProfile, DEMO_PROFILE)
         assert profile is not None
-        start = w.aos - timedelta(seconds=profile.prepass_s + 20)
+        # AOS LEAD_S service seconds after serve starts: time for the agent
+        # to start and register on a loaded machine, or the pass is worked
+        # in-process (a station without an agent) and the test means nothing.
+        start = w.aos - timedelta(seconds=profile.prepass_s + LEAD_S)
         contact_id = reserve(
             session,
             norad_id=w.norad_id,
@@ -96,13 +102,18 @@ def test_a_central_restart_mid_pass_leaves_the_agents_contact_to_complete(
         ]
 
     try:
-        with httpx.Client(base_url=base, timeout=5) as http:
-            wait_for(lambda: api_up(http), timeout_s=60, what="serve to answer")
+        # The agent starts with serve (it retries until the API answers).
         procs.append(
             agent_process(
                 tmp_path, w.station_id, key, base, tmp_path / "agent.log", speedup=SPEEDUP
             )
         )
+        with httpx.Client(base_url=base, timeout=5) as http:
+            wait_for(lambda: api_up(http), timeout_s=60, what="serve to answer")
+        wait_for(
+            lambda: _registered(sessions, w.station_id), timeout_s=60, what="the agent to register"
+        )
+        assert state()[0] == "SCHEDULED", ("the agent registered too late", state())
         wait_for(lambda: state()[0] == "PASS", timeout_s=120, what="the pass")
         wait_for(lambda: len(on_topic()) >= 20, timeout_s=60, what="frames on the topic")
         serve.send_signal(how)
@@ -139,3 +150,12 @@ def test_a_central_restart_mid_pass_leaves_the_agents_contact_to_complete(
     assert "following its pass again" in text
     if how == signal.SIGTERM:
         assert "left in PASS" in text
+
+
+def _registered(sessions: sessionmaker[Session], station_id: str) -> bool:
+    """Whether the station's agent has registered (the service then hands
+    its contacts to the agent, as ``StationRouter`` decides)."""
+    with sessions() as session:
+        return agent_status(
+            session, station_id=station_id, now=datetime.now(UTC), offline_after_s=0.0
+        ).registered
