@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -298,3 +298,14 @@ def utc(text: str) -> datetime:
 
 
 __all__ = ["DEMO_PROFILE"]
+
+
+def stop_processes(procs: Sequence[subprocess.Popen[bytes]], *, timeout_s: float = 60.0) -> None:
+    """SIGTERM every process, then wait for each (SIGKILL after ``timeout_s``)."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            p.kill()

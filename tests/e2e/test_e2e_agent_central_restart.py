@@ -35,6 +35,7 @@ from .conftest import (
     free_port,
     seed,
     serve_process,
+    stop_processes,
     wait_for,
 )
 
@@ -131,13 +132,7 @@ def test_a_central_restart_mid_pass_leaves_the_agents_contact_to_complete(
             what=f"the contact to end ({log})",
         )
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(procs)
     final, reason = state()
     assert final == "COMPLETED", (reason, log.read_text()[-3000:])
     with sessions() as session:

@@ -29,6 +29,7 @@ from .conftest import (
     free_port,
     seed,
     serve_process,
+    stop_processes,
     wait_for,
 )
 
@@ -127,13 +128,7 @@ def test_an_agent_killed_mid_pass_fails_that_pass_and_works_the_next_after_resta
             what=f"both contacts to end ({log})",
         )
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(procs)
     first_state, first_reason = state(ids[0])
     assert first_state in ("FAILED", "PROVIDER_FAILED"), (first_state, first_reason)
     assert "station agent stopped during the pass" in first_reason, first_reason

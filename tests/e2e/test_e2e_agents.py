@@ -6,7 +6,6 @@ catalogued; the central service does no per-sample work."""
 
 from __future__ import annotations
 
-import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from .conftest import (
     free_port,
     seed,
     serve_process,
+    stop_processes,
     wait_for,
 )
 
@@ -115,14 +115,7 @@ def test_three_agents_work_concurrent_contacts_on_three_stations(
                 what="the three contacts to end",
             )
         finally:
-            for p in agents:
-                p.terminate()
-            serve.terminate()
-            for p in [*agents, serve]:
-                try:
-                    p.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop_processes([*agents, serve])
         with sessions() as session:
             for cid in ids:
                 row = session.get(Contact, cid)

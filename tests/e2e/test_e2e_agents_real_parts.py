@@ -43,7 +43,15 @@ from tests.service_env import need_env, scratch_database
 from tests.station.conftest import start_daemon
 from tests.station.passes import DUMMY_SPEED_DEG_S
 
-from .conftest import agent_process, api_up, free_port, serve_process, utc, wait_for
+from .conftest import (
+    agent_process,
+    api_up,
+    free_port,
+    serve_process,
+    stop_processes,
+    utc,
+    wait_for,
+)
 
 #: Slow enough for hamlib's dummy rotator (6 deg/s of wall time: 3 deg/s of
 #: service time) to follow a LEO pass, and for two simulated receivers.
@@ -258,14 +266,7 @@ def test_three_agents_with_rotators_and_a_replay_complete_concurrent_contacts(
             http.close()
         finally:
             done.set()
-            for p in agents:
-                p.terminate()
-            serve.terminate()
-            for p in [*agents, serve]:
-                try:
-                    p.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop_processes([*agents, serve])
             for proc, _ in daemons:
                 proc.terminate()
                 proc.wait(timeout=10)
