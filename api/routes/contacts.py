@@ -26,8 +26,7 @@ from api.routing import api_router
 from api.schemas import Timestamp
 from groundstation import booking, contacts, inventory, vetting
 from groundstation.errors import BookingConflictError, ValidationError
-from groundstation.event_log import PrunedHistory
-from ingest.publisher import contact_event_message
+from groundstation.event_log import PrunedHistory, event_message
 
 router = api_router(tags=["contacts"])
 
@@ -240,8 +239,8 @@ async def _event_stream(
                     yield ": keep-alive\n\n"
                     continue
             item = pending.pop(0)
-            if tenants is None or item.tenant in tenants:
-                yield _contact_event(item)
+            if tenants is None or item.tenant is None or item.tenant in tenants:
+                yield _sse_event(item)
     finally:
         end()
 
@@ -260,13 +259,12 @@ def _pruned_notice(gap: PrunedHistory) -> str:
     return f"event: history-pruned\ndata: {json.dumps(notice)}\n\n"
 
 
-def _contact_event(item: NumberedEvent) -> str:
-    """One contact change as an SSE ``contact`` event, its id the history id;
-    its data the contact-event contract, as on the events topic."""
-    message = contact_event_message(
-        item.event, norad_id=item.norad_id, station=item.station, antenna=item.antenna
-    )
-    return f"id: {item.seq}\nevent: contact\ndata: {json.dumps(message.to_json())}\n\n"
+def _sse_event(item: NumberedEvent) -> str:
+    """One change as an SSE event, its id the history id: a contact's
+    (``contact``, the contact-event contract) or a resource's (``resource``,
+    the resource-event contract), as on the events topic."""
+    kind, message = event_message(item.event, item.norad_id, item.station, item.antenna)
+    return f"id: {item.seq}\nevent: {kind}\ndata: {json.dumps(message.to_json())}\n\n"
 
 
 @router.get("/contacts/{contact_id}", response_model=schemas.ContactDetail, responses=_NOT_FOUND)

@@ -14,7 +14,7 @@ from sqlalchemy import Table, func, select
 
 from groundstation import plan_proposals
 from groundstation.errors import PlanCommitRefusedError
-from groundstation.events import ContactEvent
+from groundstation.events import ContactEvent, ResourceEvent
 from groundstation.models import Contact, ContactTransition, PlanProposal
 
 from .conftest import NOAA18, NOAA19, NOW, World
@@ -24,8 +24,9 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[ContactEvent] = []
 
-    def publish(self, event: ContactEvent) -> None:
-        self.events.append(event)
+    def publish(self, event: ContactEvent | ResourceEvent) -> None:
+        if isinstance(event, ContactEvent):
+            self.events.append(event)
 
 
 class Crash(Exception):

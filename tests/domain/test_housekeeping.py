@@ -401,7 +401,7 @@ def test_the_event_log_reads_on_after_pruning_and_says_what_a_reader_missed(
         assert gap is not None and gap.pruned_through_id == first_id + 5
         start = event_log.position_of(s, event_id=first_id)
         left = event_log.events_after(s, start)
-        assert [e.event.contact_id for e in left] == [recent] * 6
+        assert [getattr(e.event, "contact_id", None) for e in left] == [recent] * 6
         # A reader already past the pruned range is told nothing.
         assert event_log.pruned_since(s, event_id=first_id + 5) is None
 
