@@ -379,6 +379,8 @@ class StationAgent(Base):
     front_end: Mapped[str] = mapped_column(String(200), default="")
     # The last heartbeat's status (rotator position, disk space, ...).
     status: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # ``online`` / ``offline`` as last announced by a station event (0012a).
+    announced_status: Mapped[str | None] = mapped_column(String(12), nullable=True)
 
 
 class AgentFrame(Base):

@@ -73,12 +73,14 @@ def serve_until_stopped(
 
     runtime = open_runtime(settings)
     housekeeping: HousekeepingThread | None = None
+    background: list[HousekeepingThread] = []
     hooks: WebhookWorker | None = None
     try:
         app = create_app(settings, clock=runtime.clock)
         attach_runtime(app, runtime)
         hooks = _start_webhooks(settings, runtime, app)
         _start_scheduler(runtime)
+        background = [_start_agent_watch(settings, runtime)]
         housekeeping = _start_housekeeping(settings, runtime)
         tune_gc_for_serving()
         config = uvicorn.Config(
@@ -100,8 +102,8 @@ def serve_until_stopped(
         server.run()  # returns on SIGTERM / SIGINT
         log.info("stopping (signal %s)", received or "none")
     finally:
-        if housekeeping is not None:
-            housekeeping.stop()
+        for thread in [*background, *([housekeeping] if housekeeping else [])]:
+            thread.stop()
         if hooks is not None:  # events of the stop below are relayed at the next start
             hooks.stop()
         runtime.close(reason=STOP_REASON)
@@ -150,6 +152,24 @@ def _start_housekeeping(settings: Settings, runtime: Runtime) -> HousekeepingThr
             stores=runtime.stores,
         ),
         interval_s=settings.housekeeping_interval_s,
+    ).start()
+
+
+def _start_agent_watch(settings: Settings, runtime: Runtime) -> HousekeepingThread:
+    """Announces silent station agents offline (``agents.announce_offline``)
+    every half GS_AGENT_OFFLINE_AFTER_S, to the runtime's sinks (events
+    topic, SSE poller, webhooks)."""
+    from groundstation.agents import announce_offline
+    from groundstation.housekeeping import HousekeepingThread
+
+    return HousekeepingThread(
+        lambda: announce_offline(
+            runtime.session_factory,
+            now=runtime.clock.now(),
+            offline_after_s=settings.agent_offline_after_s,
+            events=runtime.events,
+        ),
+        interval_s=settings.agent_offline_after_s / 2,
     ).start()
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.app import attach_runtime, create_app
-from groundstation import event_log
+from groundstation import agents, apikeys, event_log
 from groundstation.db import make_session_factory
 from groundstation.models import ContactTransition, Ephemeris, Satellite
 from groundstation.runtime import open_runtime
@@ -29,7 +30,7 @@ from ingest.topics import (
     ResourceEventMessage,
 )
 
-from .conftest import NOAA18, NOAA19, World, seed
+from .conftest import NOAA18, NOAA19, NOW, World, seed
 from .helpers import contact_body, first_free_pass
 
 
@@ -203,3 +204,40 @@ def test_resource_events_reach_the_kafka_contact_events_topic_with_the_sse_field
     ]
     for _, v in resource:
         assert ResourceEventMessage.decode(json.dumps(v).encode()).to_json() == v
+
+
+def _heartbeat(world: World) -> None:
+    r = world.client.post(
+        "/ground-stations/svalbard/agent/heartbeat",
+        json={"software_version": "test", "front_end": "simulated", "status": {}},
+        headers=world.as_("station"),
+    )
+    assert r.status_code == 200, r.text
+
+
+def test_a_station_agent_going_online_and_offline_is_announced_once_each(
+    world: World, live_url: str
+) -> None:
+    with world.session() as s:
+        _, world.keys["station"] = apikeys.create_key(
+            s, name="svalbard agent", role="station", station_id="svalbard", now=NOW
+        )
+    _heartbeat(world)
+    _heartbeat(world)  # still online: nothing new
+    sessions = make_session_factory(world.engine)
+    late = world.app.state.ctx.clock.now() + timedelta(seconds=120)
+    # Silent for longer than GS_AGENT_OFFLINE_AFTER_S: offline, once.
+    first = agents.announce_offline(sessions, now=late, offline_after_s=30.0)
+    again = agents.announce_offline(sessions, now=late, offline_after_s=30.0)
+    assert [(e.subject_id, e.new_status) for e in first] == [("svalbard", "offline")]
+    assert again == []
+    _heartbeat(world)  # back
+    events = sse_events(live_url, world.as_("globex"), 4)
+    stations = [(d["subject_id"], d["old_status"], d["new_status"]) for _, _, d in events[1:]]
+    assert stations == [
+        ("svalbard", "offline", "online"),
+        ("svalbard", "online", "offline"),
+        ("svalbard", "offline", "online"),
+    ]
+    assert {d["kind"] for _, _, d in events[1:]} == {"station"}
+    assert "no heartbeat since" in events[2][2]["reason"]

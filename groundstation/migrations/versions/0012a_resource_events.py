@@ -5,7 +5,9 @@ transaction order as contact events. Such a row has no contact
 (``contact_id`` null) and names its subject: ``subject_kind`` (``ephemeris``,
 ``station``, ``antenna``), ``subject_id``, the tenant who sees it (null:
 every tenant) and the satellite, station and antenna it concerns;
-``old_state``/``new_state`` hold the old and new status.
+``old_state``/``new_state`` hold the old and new status. A station agent's
+last announced status (``station_agents.announced_status``) tells when it
+goes online or offline.
 
 Revision ID: 0012a
 Revises: 0011e
@@ -38,6 +40,9 @@ def _columns() -> tuple[sa.Column[object], ...]:
 def upgrade() -> None:
     for column in _columns():
         op.add_column("contact_transitions", column)
+    op.add_column(
+        "station_agents", sa.Column("announced_status", sa.String(length=12), nullable=True)
+    )
     # SQLite rebuilds the table (no ALTER COLUMN; it has no triggers and no
     # table references it); PostgreSQL drops the NOT NULL in place.
     with op.batch_alter_table("contact_transitions") as batch:
@@ -45,6 +50,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_column("station_agents", "announced_status")
     op.execute("DELETE FROM contact_transitions WHERE contact_id IS NULL")
     with op.batch_alter_table("contact_transitions") as batch:
         batch.alter_column("contact_id", existing_type=sa.String(length=36), nullable=False)
