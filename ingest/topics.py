@@ -601,6 +601,18 @@ def _load_json(value: bytes, cls: type[Any]) -> dict[str, Any]:
     return d
 
 
+def decode_contact_topic(value: bytes) -> ContactEventMessage | ResourceEventMessage:
+    """A record of the contact-events topic: a contact event or a resource
+    event, told apart by its ``schema`` (``ContractError`` for any other)."""
+    try:
+        schema = json.loads(value).get("schema")
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        schema = None
+    if schema == RESOURCE_EVENT_SCHEMA_ID:
+        return ResourceEventMessage.decode(value)
+    return ContactEventMessage.decode(value)
+
+
 def load_schema(name: str) -> dict[str, Any]:
     """A shipped JSON Schema: ``contact-event``, ``dataset-ready`` or ``frame-headers``."""
     text = resources.files("ingest.schemas").joinpath(f"{name}.schema.json").read_text()
