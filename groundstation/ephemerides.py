@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation.availability import (
     Windows,
@@ -503,6 +503,41 @@ def _status_events(
             )
         )
     return out
+
+
+def announce_expired(
+    session_factory: sessionmaker[Session], *, now: datetime, events: EventSink | None = None
+) -> list[ResourceEvent]:
+    """Announce, once, every ephemeris that expired since its status was last
+    announced (``serve`` runs it periodically with the agent watch); one
+    transaction, events published once committed."""
+    now = require_utc(now, "now")
+    with session_factory() as session:
+        rows = session.scalars(
+            select(Ephemeris)
+            .where(
+                Ephemeris.expires_at.is_not(None),
+                Ephemeris.expires_at <= now,
+                or_(Ephemeris.announced_status.is_(None), Ephemeris.announced_status != "EXPIRED"),
+            )
+            .order_by(Ephemeris.id)
+            .with_for_update()
+        )
+        fired = [
+            ephemeris_event(
+                session,
+                row,
+                old_status=row.announced_status or ("ENABLED" if row.enabled else "DISABLED"),
+                new_status="EXPIRED",
+                in_force=False,
+                at=now,
+                reason=f"expired at {iso_utc(row.expires_at)}" if row.expires_at else "expired",
+            )
+            for row in list(rows)
+        ]
+        session.commit()
+    publish_committed(events, fired)
+    return fired
 
 
 def ephemeris_status(ephemeris: Ephemeris, *, now: datetime) -> str:

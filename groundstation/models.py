@@ -105,6 +105,9 @@ class Ephemeris(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The status last announced by an ephemeris event (0012a): the sweep
+    # announces an expiry once (``ephemerides.announce_expired``).
+    announced_status: Mapped[str | None] = mapped_column(String(12), nullable=True)
 
     satellite: Mapped[Satellite] = relationship(back_populates="ephemerides")
 

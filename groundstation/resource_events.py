@@ -53,6 +53,7 @@ def ephemeris_event(
     """Record an ephemeris status event (seen by the satellite's tenant)."""
     satellite = session.get(Satellite, ephemeris.satellite_id)
     assert satellite is not None
+    ephemeris.announced_status = new_status
     return record(
         session,
         ResourceEvent(

@@ -157,20 +157,21 @@ def _start_housekeeping(settings: Settings, runtime: Runtime) -> HousekeepingThr
 
 def _start_agent_watch(settings: Settings, runtime: Runtime) -> HousekeepingThread:
     """Announces silent station agents offline (``agents.announce_offline``)
-    every half GS_AGENT_OFFLINE_AFTER_S, to the runtime's sinks (events
-    topic, SSE poller, webhooks)."""
+    and expired ephemerides (``ephemerides.announce_expired``) every half
+    GS_AGENT_OFFLINE_AFTER_S, to the runtime's sinks (events topic, SSE
+    poller, webhooks)."""
     from groundstation.agents import announce_offline
+    from groundstation.ephemerides import announce_expired
     from groundstation.housekeeping import HousekeepingThread
 
-    return HousekeepingThread(
-        lambda: announce_offline(
-            runtime.session_factory,
-            now=runtime.clock.now(),
-            offline_after_s=settings.agent_offline_after_s,
-            events=runtime.events,
-        ),
-        interval_s=settings.agent_offline_after_s / 2,
-    ).start()
+    def watch() -> None:
+        now = runtime.clock.now()
+        sessions = runtime.session_factory
+        offline_after_s = settings.agent_offline_after_s
+        announce_offline(sessions, now=now, offline_after_s=offline_after_s, events=runtime.events)
+        announce_expired(sessions, now=now, events=runtime.events)
+
+    return HousekeepingThread(watch, interval_s=settings.agent_offline_after_s / 2).start()
 
 
 def _start_webhooks(settings: Settings, runtime: Runtime, app: Any) -> WebhookWorker | None:

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.app import attach_runtime, create_app
-from groundstation import agents, apikeys, event_log
+from groundstation import agents, apikeys, ephemerides, event_log
 from groundstation.db import make_session_factory
 from groundstation.models import ContactTransition, Ephemeris, Satellite
 from groundstation.runtime import open_runtime
@@ -241,3 +241,30 @@ def test_a_station_agent_going_online_and_offline_is_announced_once_each(
     ]
     assert {d["kind"] for _, _, d in events[1:]} == {"station"}
     assert "no heartbeat since" in events[2][2]["reason"]
+
+
+def test_an_ephemeris_expiring_is_announced_once(world: World, live_url: str) -> None:
+    eph = _ephemeris_id(world.engine, NOAA19)
+    now = world.app.state.ctx.clock.now()
+    r = world.client.patch(
+        f"/satellites/{NOAA19}/ephemerides/{eph}",
+        json={"expires_at": (now + timedelta(seconds=60)).isoformat()},
+        headers=world.as_("acme"),
+    )
+    assert r.status_code == 200, r.text
+    sessions = make_session_factory(world.engine)
+    assert ephemerides.announce_expired(sessions, now=now + timedelta(seconds=30)) == []
+    fired = ephemerides.announce_expired(sessions, now=now + timedelta(seconds=120))
+    assert [(e.subject_id, e.old_status, e.new_status) for e in fired] == [
+        (str(eph), "ENABLED", "EXPIRED")
+    ]
+    assert ephemerides.announce_expired(sessions, now=now + timedelta(seconds=180)) == []
+    events = sse_events(live_url, world.as_("acme"), 3)
+    expired = events[2][2]
+    assert (expired["kind"], expired["subject_id"], expired["new_status"]) == (
+        "ephemeris",
+        str(eph),
+        "EXPIRED",
+    )
+    assert (expired["norad_id"], expired["in_force"]) == (NOAA19, False)
+    assert expired["reason"].startswith("expired at ")

@@ -7,7 +7,8 @@ transaction order as contact events. Such a row has no contact
 every tenant) and the satellite, station and antenna it concerns;
 ``old_state``/``new_state`` hold the old and new status. A station agent's
 last announced status (``station_agents.announced_status``) tells when it
-goes online or offline.
+goes online or offline; an ephemeris's (``ephemerides.announced_status``)
+when its expiry has not been announced yet.
 
 Revision ID: 0012a
 Revises: 0011e
@@ -40,8 +41,12 @@ def _columns() -> tuple[sa.Column[object], ...]:
 def upgrade() -> None:
     for column in _columns():
         op.add_column("contact_transitions", column)
-    op.add_column(
-        "station_agents", sa.Column("announced_status", sa.String(length=12), nullable=True)
+    for table in ("station_agents", "ephemerides"):
+        op.add_column(table, sa.Column("announced_status", sa.String(length=12), nullable=True))
+    # Expired before this revision: not announced again.
+    op.execute(
+        "UPDATE ephemerides SET announced_status = 'EXPIRED' "
+        "WHERE expires_at IS NOT NULL AND expires_at <= CURRENT_TIMESTAMP"
     )
     # SQLite rebuilds the table (no ALTER COLUMN; it has no triggers and no
     # table references it); PostgreSQL drops the NOT NULL in place.
@@ -50,7 +55,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_column("station_agents", "announced_status")
+    for table in ("ephemerides", "station_agents"):
+        op.drop_column(table, "announced_status")
     op.execute("DELETE FROM contact_transitions WHERE contact_id IS NULL")
     with op.batch_alter_table("contact_transitions") as batch:
         batch.alter_column("contact_id", existing_type=sa.String(length=36), nullable=False)
