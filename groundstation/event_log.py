@@ -35,9 +35,11 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Row,
+    and_,
     delete,
     literal,
     literal_column,
+    or_,
     select,
     tuple_,
 )
@@ -299,8 +301,9 @@ def prune(
     max_batches: int = 100,
 ) -> PruneResult:
     """Delete the transitions of contacts in a final state whose booked window
-    ended before ``ended_before``: at most ``batch_rows`` per transaction and
-    ``max_batches`` transactions per call (the next call goes on)."""
+    ended before ``ended_before``, and the resource events older than it: at
+    most ``batch_rows`` per transaction and ``max_batches`` transactions per
+    call (the next call goes on)."""
     rows = 0
     through = 0
     for _ in range(max_batches):
@@ -308,10 +311,18 @@ def prune(
             ids = list(
                 session.scalars(
                     select(ContactTransition.id)
-                    .join(Contact, Contact.id == ContactTransition.contact_id)
+                    .outerjoin(Contact, Contact.id == ContactTransition.contact_id)
                     .where(
-                        Contact.state.in_([s.value for s in TERMINAL_STATES]),
-                        Contact.booked_end < ended_before,
+                        or_(
+                            and_(
+                                Contact.state.in_([s.value for s in TERMINAL_STATES]),
+                                Contact.booked_end < ended_before,
+                            ),
+                            and_(
+                                ContactTransition.contact_id.is_(None),
+                                ContactTransition.at < ended_before,
+                            ),
+                        )
                     )
                     .order_by(ContactTransition.id)
                     .limit(batch_rows)
