@@ -161,7 +161,8 @@ def list_contacts(
         200: {
             "content": {"text/event-stream": {}},
             "description": (
-                "Server-Sent Events: `event: contact`, JSON data; first `event: "
+                "Server-Sent Events: `event: contact` and `event: resource` (an "
+                "ephemeris's or a station's status), JSON data; first `event: "
                 "history-pruned` when history after `Last-Event-ID` was pruned"
             ),
         },
@@ -181,8 +182,9 @@ async def contact_events(
 ) -> StreamingResponse:
     """Live contact state changes made by any process sharing the database, as
     Server-Sent Events (`event: contact`; `id:` is the change's id in the
-    contact history, for resuming with `Last-Event-ID`). An operator sees its
-    tenant's. When history after `Last-Event-ID` was pruned by housekeeping,
+    contact history, for resuming with `Last-Event-ID`), and ephemeris and
+    station status changes (`event: resource`) in the same order and ids. An
+    operator sees its tenant's contacts and ephemerides, and every station's. When history after `Last-Event-ID` was pruned by housekeeping,
     the stream starts with `event: history-pruned` (no `id:`) naming the
     highest id pruned, then the events kept. At most
     GS_MAX_EVENT_STREAMS_PER_KEY open streams per key and server process."""
