@@ -58,7 +58,15 @@ def _propose(world: World, antenna_ids: list[str] | None = None) -> dict[str, An
 def _counts(world: World) -> tuple[int, int]:
     with world.session() as s:
         contacts = s.scalar(select(func.count()).select_from(Contact)) or 0
-        transitions = s.scalar(select(func.count()).select_from(ContactTransition)) or 0
+        # A contact's history rows (not the seed's ephemeris resource events).
+        transitions = (
+            s.scalar(
+                select(func.count())
+                .select_from(ContactTransition)
+                .where(ContactTransition.contact_id.is_not(None))
+            )
+            or 0
+        )
     return contacts, transitions
 
 
