@@ -36,7 +36,7 @@ from api.limits import RequestLimits
 from api.metrics import Metrics
 from api.routing import check_routes
 from groundstation.clock import Clock, clock_from_settings
-from groundstation.events import ContactEvent
+from groundstation.events import Event
 from groundstation.logs import ContactLogSink
 from groundstation.policy import BookingPolicy
 from groundstation.settings import Settings
@@ -346,7 +346,7 @@ class _PollerWaker:
     def __init__(self, hub: ContactEventHub) -> None:
         self.hub = hub
 
-    def publish(self, event: ContactEvent) -> None:
+    def publish(self, event: Event) -> None:
         self.hub.wake()
 
 

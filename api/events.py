@@ -31,19 +31,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation import event_log
 from groundstation.event_log import Position
-from groundstation.events import ContactEvent, EventSink
+from groundstation.events import ContactEvent, Event, EventSink, ResourceEvent
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class NumberedEvent:
-    """An event with its database id (``seq``), the contact's tenant, and its
-    satellite, station and antenna."""
+    """An event with its database id (``seq``), the contact's tenant (a
+    resource event's: None for every tenant), and its satellite, station and
+    antenna."""
 
     seq: int
-    event: ContactEvent
-    tenant: str
+    event: ContactEvent | ResourceEvent
+    tenant: str | None
     norad_id: int | None = None
     station: str | None = None
     antenna: str | None = None
@@ -104,7 +105,7 @@ class ContactEventHub:
         with self._lock:
             self._sinks.append(sink)
 
-    def publish(self, event: ContactEvent) -> None:
+    def publish(self, event: Event) -> None:
         """An event committed by this process: forwarded to the sinks; the
         subscribers get it from the database at the next poll, started now."""
         with self._lock:

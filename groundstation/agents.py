@@ -29,10 +29,11 @@ from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation.clock import iso_utc, require_utc
 from groundstation.errors import NotFoundError, ValidationError
+from groundstation.events import EventSink, ResourceEvent, publish_committed
 from groundstation.executor import ContactRun
 from groundstation.lifecycle import contact_run
 from groundstation.models import (
@@ -44,6 +45,7 @@ from groundstation.models import (
     GroundStation,
     StationAgent,
 )
+from groundstation.resource_events import station_event
 from groundstation.states import ACTIVE_STATE_VALUES, ContactState
 from ingest.errors import ContractError
 from ingest.topics import FrameMeta
@@ -102,8 +104,11 @@ def record_heartbeat(
     front_end: str,
     status: dict[str, Any],
     now: datetime,
+    events: EventSink | None = None,
 ) -> StationAgent:
-    """Register the agent of ``station_id`` or record that it is alive; commits."""
+    """Register the agent of ``station_id`` or record that it is alive; commits.
+    The first heartbeat after the station was announced offline (or ever)
+    announces it online (a station event, published to ``events``)."""
     now = require_utc(now, "now")
     _station(session, station_id)
     row = session.get(StationAgent, station_id, with_for_update=True)
@@ -114,8 +119,64 @@ def record_heartbeat(
     row.software_version = software_version[:80]
     row.front_end = front_end[:200]
     row.status = dict(status)
+    fired = _announce(session, row, ONLINE, now=now, reason=f"station {station_id} agent heartbeat")
     session.commit()
+    publish_committed(events, [fired])
     return row
+
+
+ONLINE, OFFLINE = "online", "offline"
+
+
+def _is_online(last_seen_at: datetime, now: datetime, offline_after_s: float) -> bool:
+    """The one rule: online while the last heartbeat is at most ``offline_after_s`` old."""
+    return now - last_seen_at <= timedelta(seconds=offline_after_s)
+
+
+def _announce(
+    session: Session, row: StationAgent, status: str, *, now: datetime, reason: str
+) -> ResourceEvent | None:
+    """Record a station status event when ``status`` is not the one last announced."""
+    if row.announced_status == status:
+        return None
+    old, row.announced_status = row.announced_status or OFFLINE, status
+    return station_event(
+        session, row.station_id, old_status=old, new_status=status, at=now, reason=reason
+    )
+
+
+def announce_offline(
+    session_factory: sessionmaker[Session],
+    *,
+    now: datetime,
+    offline_after_s: float,
+    events: EventSink | None = None,
+) -> list[ResourceEvent]:
+    """Announce every station whose agent was last announced online and has
+    been silent longer than ``offline_after_s`` (``serve`` runs it
+    periodically, ``AgentWatch``); one transaction, events published once
+    committed."""
+    now = require_utc(now, "now")
+    fired: list[ResourceEvent] = []
+    with session_factory() as session:
+        rows = session.scalars(
+            select(StationAgent)
+            .where(StationAgent.announced_status == ONLINE)
+            .order_by(StationAgent.station_id)
+            .with_for_update()
+        )
+        for row in rows:
+            if _is_online(row.last_seen_at, now, offline_after_s):
+                continue
+            reason = (
+                f"station {row.station_id} offline: no heartbeat since {iso_utc(row.last_seen_at)}"
+            )
+            event = _announce(session, row, OFFLINE, now=now, reason=reason)
+            if event is not None:
+                fired.append(event)
+        session.commit()
+    publish_committed(events, fired)
+    return fired
 
 
 def agent_status(
@@ -126,7 +187,7 @@ def agent_status(
     row = session.get(StationAgent, station_id)
     if row is None:
         return AgentStatus(station_id, registered=False, online=False, last_seen_at=None)
-    online = now - row.last_seen_at <= timedelta(seconds=offline_after_s)
+    online = _is_online(row.last_seen_at, now, offline_after_s)
     return AgentStatus(
         station_id,
         registered=True,

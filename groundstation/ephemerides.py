@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation.availability import (
     Windows,
@@ -30,7 +30,7 @@ from groundstation.availability import (
 from groundstation.clock import iso_utc, require_utc
 from groundstation.db import retry_transient
 from groundstation.errors import EphemerisError, NotFoundError
-from groundstation.events import ContactEvent, EventSink, publish_committed
+from groundstation.events import ContactEvent, EventSink, ResourceEvent, publish_committed
 from groundstation.models import Antenna, Contact, Ephemeris, GroundStation, Satellite
 from groundstation.policy import BookingPolicy
 from groundstation.prediction import (
@@ -40,6 +40,7 @@ from groundstation.prediction import (
     predict,
     required_elevation_deg,
 )
+from groundstation.resource_events import ephemeris_event
 from groundstation.states import ContactState
 from groundstation.transitions import apply_transition, record_window_update
 
@@ -176,6 +177,8 @@ class UploadResult:
     # (line number or record, message) for records not stored.
     rejected: list[str] = field(default_factory=list)
     events: list[ContactEvent] = field(default_factory=list)
+    # The ephemeris status events (stored, superseded), published once committed.
+    status_events: list[ResourceEvent] = field(default_factory=list)
     # The format the upload was read as (``orbital.omm.detect_format``).
     format: str = ""
     # Satellites with an element set stored, by id: their NORAD id ...
@@ -234,7 +237,19 @@ def upload_ephemerides(
             "expires_at": expires_at,
         },
     )
+    session.flush()
+    for satellite_id, before_id in before.items():
+        stored = [(row, NO_STATUS) for row in result.stored if row.satellite_id == satellite_id]
+        result.status_events += _status_events(
+            session,
+            satellite_id=satellite_id,
+            before_id=before_id,
+            changed=stored,
+            now=now,
+            reason=f"uploaded ({source})",
+        )
     session.commit()
+    publish_committed(events, result.status_events)
     for satellite_id, before_id in before.items():
         result.contacts_updated[satellite_id] = 0
         if _in_force_id(session, satellite_id, now) not in (None, before_id):
@@ -392,11 +407,22 @@ def update_ephemeris(
         raise NotFoundError("ephemeris", ephemeris_id)
     satellite_id = ephemeris.satellite_id
     before_id = _in_force_id(session, satellite_id, now)
+    old_status = ephemeris_status(ephemeris, now=now)
     for name, value in changes.items():
         if name == "expires_at":
             value = _capped_expiry(ephemeris, value)
         setattr(ephemeris, name, value)
+    session.flush()
+    fired = _status_events(
+        session,
+        satellite_id=satellite_id,
+        before_id=before_id,
+        changed=[(ephemeris, old_status)],
+        now=now,
+        reason=f"changed ({', '.join(sorted(changes))})",
+    )
     session.commit()
+    publish_committed(events, fired)
     after_id = _in_force_id(session, satellite_id, now)
     if after_id is None or after_id == before_id:
         return []
@@ -417,6 +443,101 @@ def _capped_expiry(ephemeris: Ephemeris, expires_at: datetime | None) -> datetim
     span = element_set(ephemeris).usable_span
     assert span is not None
     return span[1] if expires_at is None else min(expires_at, span[1])
+
+
+#: The old status of an ephemeris just stored (the resource-event contract's NONE).
+NO_STATUS = "NONE"
+
+
+def _status_events(
+    session: Session,
+    *,
+    satellite_id: int,
+    before_id: int | None,
+    changed: Sequence[tuple[Ephemeris, str]],
+    now: datetime,
+    reason: str,
+) -> list[ResourceEvent]:
+    """Record, in the caller's (flushed, uncommitted) transaction, the status
+    events of the ``changed`` ephemerides (with their old status) whose
+    status or being in force changed, and of the one that lost or took the
+    satellite's ephemeris in force without being changed itself."""
+    after_id = _in_force_id(session, satellite_id, now)
+    out: list[ResourceEvent] = []
+    for row, old_status in changed:
+        new_status = ephemeris_status(row, now=now)
+        in_force = row.id == after_id
+        if new_status != old_status or in_force != (row.id == before_id):
+            out.append(
+                ephemeris_event(
+                    session,
+                    row,
+                    old_status=old_status,
+                    new_status=new_status,
+                    in_force=in_force,
+                    at=now,
+                    reason=reason,
+                )
+            )
+    touched = {row.id for row, _ in changed}
+    if before_id == after_id:
+        return out
+    others = (
+        (before_id, f"superseded by ephemeris {after_id}" if after_id else "no longer in force"),
+        (after_id, f"now in force ({reason})"),
+    )
+    for other_id, why in others:
+        other = session.get(Ephemeris, other_id) if other_id is not None else None
+        if other is None or other.id in touched:
+            continue
+        status = ephemeris_status(other, now=now)
+        out.append(
+            ephemeris_event(
+                session,
+                other,
+                old_status=status,
+                new_status=status,
+                in_force=other.id == after_id,
+                at=now,
+                reason=why,
+            )
+        )
+    return out
+
+
+def announce_expired(
+    session_factory: sessionmaker[Session], *, now: datetime, events: EventSink | None = None
+) -> list[ResourceEvent]:
+    """Announce, once, every ephemeris that expired since its status was last
+    announced (``serve`` runs it periodically with the agent watch); one
+    transaction, events published once committed."""
+    now = require_utc(now, "now")
+    with session_factory() as session:
+        rows = session.scalars(
+            select(Ephemeris)
+            .where(
+                Ephemeris.expires_at.is_not(None),
+                Ephemeris.expires_at <= now,
+                or_(Ephemeris.announced_status.is_(None), Ephemeris.announced_status != "EXPIRED"),
+            )
+            .order_by(Ephemeris.id)
+            .with_for_update()
+        )
+        fired = [
+            ephemeris_event(
+                session,
+                row,
+                old_status=row.announced_status or ("ENABLED" if row.enabled else "DISABLED"),
+                new_status="EXPIRED",
+                in_force=False,
+                at=now,
+                reason=f"expired at {iso_utc(row.expires_at)}" if row.expires_at else "expired",
+            )
+            for row in list(rows)
+        ]
+        session.commit()
+    publish_committed(events, fired)
+    return fired
 
 
 def ephemeris_status(ephemeris: Ephemeris, *, now: datetime) -> str:

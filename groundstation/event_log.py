@@ -28,20 +28,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Integer,
+    Row,
+    and_,
     delete,
     literal,
     literal_column,
+    or_,
     select,
     tuple_,
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from groundstation.events import ContactEvent
+from groundstation.events import ContactEvent, ResourceEvent
 from groundstation.models import (
     Antenna,
     Contact,
@@ -50,6 +54,8 @@ from groundstation.models import (
     Satellite,
 )
 from groundstation.states import TERMINAL_STATES
+from ingest.publisher import contact_event_message, resource_event_message
+from ingest.topics import ContactEventMessage, ResourceEventMessage
 
 Position = tuple[int, int]
 """Where a row sits in the read order: ``(tx_id or 0, id)``."""
@@ -67,12 +73,14 @@ _PG_XMIN: ColumnElement[int] = literal_column(
 
 @dataclass(frozen=True)
 class LoggedEvent:
-    """A contact event as recorded, with the tenant owning the contact."""
+    """An event as recorded: a contact's, with the tenant owning the contact,
+    or a resource's (``ResourceEvent``), with the tenant who sees it (None:
+    every tenant)."""
 
     id: int
     position: Position
-    tenant: str
-    event: ContactEvent
+    tenant: str | None
+    event: ContactEvent | ResourceEvent
     # The contact's satellite, station and antenna (the contact-event contract's).
     norad_id: int | None = None
     station: str | None = None
@@ -160,14 +168,22 @@ def events_after(
             ContactTransition.reason,
             ContactTransition.verdict,
             ContactTransition.verdict_source,
+            ContactTransition.subject_kind,
+            ContactTransition.subject_id,
+            ContactTransition.subject_tenant,
+            ContactTransition.subject_norad_id,
+            ContactTransition.subject_station_id,
+            ContactTransition.subject_antenna_id,
+            ContactTransition.subject_in_force,
             Contact.tenant,
             Satellite.norad_id,
             Antenna.station_id,
             Contact.antenna_id,
         )
-        .join(Contact, Contact.id == ContactTransition.contact_id)
-        .join(Satellite, Satellite.id == Contact.satellite_id)
-        .join(Antenna, Antenna.id == Contact.antenna_id)
+        # Outer joins: a resource event's row has no contact (migration 0012a).
+        .outerjoin(Contact, Contact.id == ContactTransition.contact_id)
+        .outerjoin(Satellite, Satellite.id == Contact.satellite_id)
+        .outerjoin(Antenna, Antenna.id == Contact.antenna_id)
         .where(_after(session, position))
     )
     if until is not None:
@@ -175,30 +191,68 @@ def events_after(
     query = query.where(*_readable(session))
     order = _order(session)
     query = query.order_by(*(c.desc() for c in order) if latest else order).limit(limit)
-    rows = list(session.execute(query))
+    rows: list[Row[Any]] = list(session.execute(query))
     session.rollback()
     if latest:
         rows.reverse()
-    return [
-        LoggedEvent(
+    return [_logged(r) for r in rows]
+
+
+def _logged(r: Row[Any]) -> LoggedEvent:
+    if r.contact_id is None:
+        return LoggedEvent(
             id=r.id,
             position=(r.tx_id or 0, r.id),
-            tenant=r.tenant,
-            event=ContactEvent(
-                r.contact_id,
-                r.old_state,
-                r.new_state,
-                r.at,
-                r.reason,
-                r.verdict,
-                r.verdict_source,
+            tenant=r.subject_tenant,
+            event=ResourceEvent(
+                kind=r.subject_kind,
+                subject_id=r.subject_id,
+                old_status=r.old_state,
+                new_status=r.new_state,
+                at=r.at,
+                reason=r.reason,
+                tenant=r.subject_tenant,
+                norad_id=r.subject_norad_id,
+                station=r.subject_station_id,
+                antenna=r.subject_antenna_id,
+                in_force=r.subject_in_force,
             ),
-            norad_id=r.norad_id,
-            station=r.station_id,
-            antenna=r.antenna_id,
+            norad_id=r.subject_norad_id,
+            station=r.subject_station_id,
+            antenna=r.subject_antenna_id,
         )
-        for r in rows
-    ]
+    return LoggedEvent(
+        id=r.id,
+        position=(r.tx_id or 0, r.id),
+        tenant=r.tenant,
+        event=ContactEvent(
+            r.contact_id,
+            r.old_state,
+            r.new_state,
+            r.at,
+            r.reason,
+            r.verdict,
+            r.verdict_source,
+        ),
+        norad_id=r.norad_id,
+        station=r.station_id,
+        antenna=r.antenna_id,
+    )
+
+
+def event_message(
+    event: ContactEvent | ResourceEvent,
+    norad_id: int | None = None,
+    station: str | None = None,
+    antenna: str | None = None,
+) -> tuple[str, ContactEventMessage | ResourceEventMessage]:
+    """An event's kind (``contact`` or ``resource``, the SSE event name) and
+    its contract message, the same on the SSE stream, the events topic and
+    in webhooks; ``norad_id``, ``station`` and ``antenna`` are a contact's."""
+    if isinstance(event, ResourceEvent):
+        return "resource", resource_event_message(event)
+    message = contact_event_message(event, norad_id=norad_id, station=station, antenna=antenna)
+    return "contact", message
 
 
 # ------------------------------------------------------------ pruning
@@ -247,8 +301,9 @@ def prune(
     max_batches: int = 100,
 ) -> PruneResult:
     """Delete the transitions of contacts in a final state whose booked window
-    ended before ``ended_before``: at most ``batch_rows`` per transaction and
-    ``max_batches`` transactions per call (the next call goes on)."""
+    ended before ``ended_before``, and the resource events older than it: at
+    most ``batch_rows`` per transaction and ``max_batches`` transactions per
+    call (the next call goes on)."""
     rows = 0
     through = 0
     for _ in range(max_batches):
@@ -256,10 +311,18 @@ def prune(
             ids = list(
                 session.scalars(
                     select(ContactTransition.id)
-                    .join(Contact, Contact.id == ContactTransition.contact_id)
+                    .outerjoin(Contact, Contact.id == ContactTransition.contact_id)
                     .where(
-                        Contact.state.in_([s.value for s in TERMINAL_STATES]),
-                        Contact.booked_end < ended_before,
+                        or_(
+                            and_(
+                                Contact.state.in_([s.value for s in TERMINAL_STATES]),
+                                Contact.booked_end < ended_before,
+                            ),
+                            and_(
+                                ContactTransition.contact_id.is_(None),
+                                ContactTransition.at < ended_before,
+                            ),
+                        )
                     )
                     .order_by(ContactTransition.id)
                     .limit(batch_rows)

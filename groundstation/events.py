@@ -30,8 +30,35 @@ class ContactEvent:
     verdict_source: str | None = None
 
 
+@dataclass(frozen=True)
+class ResourceEvent:
+    """A resource's status changed (issue 15): ``kind`` ``ephemeris`` (its
+    AWS status ENABLED / DISABLED / EXPIRED, and whether it is the one in
+    force), ``station`` (its agent ``online`` / ``offline``) or ``antenna``
+    (``online`` / ``offline`` / ``maintenance``); ``subject_id`` is the
+    ephemeris, station or antenna id. ``tenant`` is who sees it (the
+    satellite's tenant; None: every tenant). Recorded in the one event
+    history (``resource_events.record``), published once committed."""
+
+    kind: str
+    subject_id: str
+    old_status: str
+    new_status: str
+    at: datetime
+    reason: str
+    tenant: str | None = None
+    norad_id: int | None = None
+    station: str | None = None
+    antenna: str | None = None
+    in_force: bool | None = None
+
+
+Event = ContactEvent | ResourceEvent
+"""Anything an ``EventSink`` is given."""
+
+
 class EventSink(Protocol):
-    def publish(self, event: ContactEvent) -> None: ...
+    def publish(self, event: Event) -> None: ...
 
 
 class InMemoryEventSink:
@@ -39,16 +66,22 @@ class InMemoryEventSink:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._events: list[ContactEvent] = []
+        self._events: list[Event] = []
 
-    def publish(self, event: ContactEvent) -> None:
+    def publish(self, event: Event) -> None:
         with self._lock:
             self._events.append(event)
 
     @property
     def events(self) -> list[ContactEvent]:
+        """The contact events (``resource_events``: the resource events)."""
         with self._lock:
-            return list(self._events)
+            return [e for e in self._events if isinstance(e, ContactEvent)]
+
+    @property
+    def resource_events(self) -> list[ResourceEvent]:
+        with self._lock:
+            return [e for e in self._events if isinstance(e, ResourceEvent)]
 
     def for_contact(self, contact_id: str) -> list[ContactEvent]:
         return [e for e in self.events if e.contact_id == contact_id]
@@ -57,11 +90,11 @@ class InMemoryEventSink:
 class NullEventSink:
     """Drops events (for callers that do not listen)."""
 
-    def publish(self, event: ContactEvent) -> None:
+    def publish(self, event: Event) -> None:
         return None
 
 
-def publish_committed(events: EventSink | None, fired: Iterable[ContactEvent | None]) -> None:
+def publish_committed(events: EventSink | None, fired: Iterable[Event | None]) -> None:
     """Publish the events of a committed transaction, in order, to ``events``
     (nothing when it is None: the caller does not listen); ``None`` entries
     (a step that fired nothing) are skipped. Call it only after the commit,

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from groundstation.db import RedactingFilter
-from groundstation.events import ContactEvent
+from groundstation.events import ContactEvent, Event, ResourceEvent
 from groundstation.settings import Settings
 from groundstation.states import ContactState
 
@@ -192,7 +192,10 @@ class ContactLogSink:
         self.simulated_clock = simulated_clock
         self.log = logger or logging.getLogger("groundstation.contacts")
 
-    def publish(self, event: ContactEvent) -> None:
+    def publish(self, event: Event) -> None:
+        if isinstance(event, ResourceEvent):
+            self._resource(event)
+            return
         level, what = _describe(event)
         if not self.log.isEnabledFor(level):
             return
@@ -219,6 +222,21 @@ class ContactLogSink:
         if self.simulated_clock:
             fields["simulated_clock"] = True
         self.log.log(level, what, extra=fields)
+
+    def _resource(self, event: ResourceEvent) -> None:
+        """An ephemeris's or a station's status change, one line at INFO."""
+        fields: dict[str, object] = {
+            "kind": event.kind,
+            "subject_id": event.subject_id,
+            "status": event.new_status,
+            "old_status": event.old_status,
+            "at": event.at.isoformat(),
+            "reason": event.reason,
+        }
+        for name in ("norad_id", "station", "antenna", "in_force"):
+            if getattr(event, name) is not None:
+                fields[name] = getattr(event, name)
+        self.log.info(f"{event.kind} status {event.new_status}", extra=fields)
 
 
 # Figures of a finished pass taken from the executor's result, when it has them.

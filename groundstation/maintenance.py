@@ -14,7 +14,7 @@ function commits its own unit of work and publishes after commit.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session
 from groundstation.availability import band_fits, conflicting_contacts
 from groundstation.clock import iso_utc, require_supported, require_utc
 from groundstation.errors import NotFoundError, ValidationError
-from groundstation.events import ContactEvent, EventSink, publish_committed
+from groundstation.events import ContactEvent, Event, EventSink, publish_committed
 from groundstation.inventory import check_bands, check_status
 from groundstation.models import Antenna, Contact, MaintenanceWindow
+from groundstation.resource_events import antenna_event
 from groundstation.states import ContactState
 from groundstation.transitions import apply_transition
 
@@ -155,19 +156,32 @@ def update_antenna(
     antenna = session.get(Antenna, antenna_id, with_for_update=True)
     if antenna is None:
         raise NotFoundError("antenna", antenna_id)
+    old_status = antenna.status
     changed = _apply_antenna_changes(antenna, changes)
     session.flush()
-    held, fired = HeldContacts(), list[ContactEvent]()
+    held, fired = HeldContacts(), list[Event]()
+    who = f" by {by}" if by else ""
+    if "status" in changed:  # first: the contacts it fails follow it in the history
+        fired.append(
+            antenna_event(
+                session,
+                antenna,
+                old_status=old_status,
+                at=now,
+                reason=f"antenna {antenna_id} set {antenna.status}{who}",
+            )
+        )
     # Every booking from now on: the blocked windows reach at most one pass
     # past the latest booking, far less than this span.
     until = now + timedelta(days=36_500)
-    who = f" by {by}" if by else ""
     if antenna.status != "online":
         why = f"antenna {antenna_id} set {antenna.status}{who}"
-        held, fired = _fail_held(session, antenna_id, now, until, why, now)
+        held, failed = _fail_held(session, antenna_id, now, until, why, now)
+        fired += failed
     elif changed - {"status"}:
         why = f"antenna {antenna_id} changed ({', '.join(sorted(changed - {'status'}))}){who}"
-        held, fired = _fail_unfit(session, antenna, now, until, why)
+        held, failed = _fail_unfit(session, antenna, now, until, why)
+        fired += failed
     session.commit()
     _publish(events, fired)
     return antenna, held
@@ -300,5 +314,5 @@ def _fail_held(
     return held, fired
 
 
-def _publish(events: EventSink | None, fired: list[ContactEvent]) -> None:
+def _publish(events: EventSink | None, fired: Sequence[Event]) -> None:
     publish_committed(events, fired)

@@ -105,6 +105,9 @@ class Ephemeris(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The status last announced by an ephemeris event (0012a): the sweep
+    # announces an expiry once (``ephemerides.announce_expired``).
+    announced_status: Mapped[str | None] = mapped_column(String(12), nullable=True)
 
     satellite: Mapped[Satellite] = relationship(back_populates="ephemerides")
 
@@ -250,12 +253,17 @@ class Contact(Base):
 
 class ContactTransition(Base):
     """History of a contact's state changes with reasons; a window update that
-    kept the state (re-prediction) is a row with ``old_state == new_state``."""
+    kept the state (re-prediction) is a row with ``old_state == new_state``.
+    The one event history: a resource event (an ephemeris's or a station's
+    status, migration 0012a) is a row without a contact naming its subject,
+    its old and new status in ``old_state``/``new_state``."""
 
     __tablename__ = "contact_transitions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id"), index=True)
+    contact_id: Mapped[str | None] = mapped_column(
+        ForeignKey("contacts.id"), index=True, nullable=True
+    )
     old_state: Mapped[str] = mapped_column(String(24))
     new_state: Mapped[str] = mapped_column(String(24))
     at: Mapped[datetime] = mapped_column()
@@ -269,6 +277,16 @@ class ContactTransition(Base):
     # Set on the row that gave the contact a verdict (auto or manual; 0011a).
     verdict: Mapped[str | None] = mapped_column(String(12), nullable=True)
     verdict_source: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    # A resource event's subject (0012a; null on a contact's row): ``ephemeris``,
+    # ``station`` or ``antenna``, its id, the tenant who sees it (null: every
+    # tenant), its satellite, station and antenna, an ephemeris's being in force.
+    subject_kind: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    subject_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    subject_tenant: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    subject_norad_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    subject_station_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    subject_antenna_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    subject_in_force: Mapped[bool | None] = mapped_column(nullable=True)
 
     contact: Mapped[Contact] = relationship(back_populates="transitions")
 
@@ -364,6 +382,8 @@ class StationAgent(Base):
     front_end: Mapped[str] = mapped_column(String(200), default="")
     # The last heartbeat's status (rotator position, disk space, ...).
     status: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # ``online`` / ``offline`` as last announced by a station event (0012a).
+    announced_status: Mapped[str | None] = mapped_column(String(12), nullable=True)
 
 
 class AgentFrame(Base):

@@ -33,7 +33,7 @@ from groundstation.delivery import (
     spool_depth_bytes,
 )
 from groundstation.downlink import DownlinkExecutor, LinkModel
-from groundstation.events import ContactEvent, EventSink
+from groundstation.events import Event, EventSink
 from groundstation.executor import parse_pause_points
 from groundstation.housekeeping import check_recording_space
 from groundstation.lifecycle import LifecycleService, ReconcileReport, lifecycle_from_settings
@@ -64,7 +64,7 @@ class FanOutSink:
     def add(self, sink: EventSink) -> None:
         self._sinks.append(sink)
 
-    def publish(self, event: ContactEvent) -> None:
+    def publish(self, event: Event) -> None:
         for sink in list(self._sinks):
             try:
                 sink.publish(event)

@@ -53,11 +53,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation import event_log
 from groundstation.errors import NotFoundError, ValidationError
-from groundstation.events import ContactEvent
+from groundstation.events import ContactEvent, Event, ResourceEvent
 from groundstation.models import WebhookDelivery, WebhookEndpoint, WebhookRelay
 from groundstation.settings import Settings
 from groundstation.states import ContactState
-from ingest.publisher import contact_event_message
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +64,17 @@ log = logging.getLogger(__name__)
 
 BOOKED, UPDATED, CANCELLED = "contact.booked", "contact.updated", "contact.cancelled"
 COMPLETED, FAILED, STATE_CHANGED = "contact.completed", "contact.failed", "contact.state_changed"
-EVENT_TYPES: tuple[str, ...] = (BOOKED, UPDATED, CANCELLED, COMPLETED, FAILED, STATE_CHANGED)
+EPHEMERIS_STATUS, STATION_STATUS = "ephemeris.status", "station.status"
+EVENT_TYPES: tuple[str, ...] = (
+    BOOKED,
+    UPDATED,
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    STATE_CHANGED,
+    EPHEMERIS_STATUS,
+    STATION_STATUS,
+)
 """Every type an endpoint may subscribe to (none listed: all of them)."""
 
 _FAILED_STATES = {
@@ -73,6 +82,14 @@ _FAILED_STATES = {
     ContactState.PROVIDER_FAILED.value,
     ContactState.FAILED_TO_SCHEDULE.value,
 }
+
+
+def event_type_of(event: ContactEvent | ResourceEvent) -> str:
+    """The webhook type of an event: a contact's (``event_type``), or
+    ``ephemeris.status`` / ``station.status`` (a station's or an antenna's)."""
+    if isinstance(event, ResourceEvent):
+        return EPHEMERIS_STATUS if event.kind == "ephemeris" else STATION_STATUS
+    return event_type(event.old_state, event.new_state)
 
 
 def event_type(old_state: str, new_state: str) -> str:
@@ -309,13 +326,12 @@ RELAY = "contact-events"
 RELAY_BATCH = 500
 
 
-def _payload(e: event_log.LoggedEvent, kind: str) -> str:
-    """The body POSTed: the event id (the SSE ``id:``), its type, the tenant
-    and ``data``, the contact event as on the SSE stream and the topic."""
-    message = contact_event_message(
-        e.event, norad_id=e.norad_id, station=e.station, antenna=e.antenna
-    )
-    body = {"id": e.id, "type": kind, "tenant": e.tenant, "data": message.to_json()}
+def _payload(e: event_log.LoggedEvent, kind: str, tenant: str) -> str:
+    """The body POSTed: the event id (the SSE ``id:``), its type, the
+    endpoint's tenant and ``data``, the event as on the SSE stream and the
+    topic."""
+    _, message = event_log.event_message(e.event, e.norad_id, e.station, e.antenna)
+    body = {"id": e.id, "type": kind, "tenant": tenant, "data": message.to_json()}
     return json.dumps(body, separators=(",", ":"))
 
 
@@ -356,22 +372,22 @@ def relay(session_factory: sessionmaker[Session], *, now: datetime, batch: int =
         if row is None or (row.tx_id, row.event_id) != start:
             session.rollback()
             return Relayed(0, 0)
-        tenants = {e.tenant for e in found}
-        endpoints = list(
-            session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.tenant.in_(tenants)))
-        )
+        query = select(WebhookEndpoint)
+        if all(e.tenant is not None for e in found):  # a resource event's None: every tenant
+            query = query.where(WebhookEndpoint.tenant.in_({e.tenant for e in found}))
+        endpoints = list(session.scalars(query))
         for e in found:
-            kind = event_type(e.event.old_state, e.event.new_state)
+            kind = event_type_of(e.event)
             for endpoint in endpoints:
                 if not _wants(endpoint, e, kind):
                     continue
                 session.add(
                     WebhookDelivery(
                         endpoint_id=endpoint.id,
-                        tenant=e.tenant,
+                        tenant=endpoint.tenant,
                         event_id=e.id,
                         event_type=kind,
-                        payload=_payload(e, kind),
+                        payload=_payload(e, kind, endpoint.tenant),
                         state="pending",
                         attempts=0,
                         next_attempt_at=now,
@@ -390,7 +406,7 @@ def relay(session_factory: sessionmaker[Session], *, now: datetime, batch: int =
 
 def _wants(endpoint: WebhookEndpoint, e: event_log.LoggedEvent, kind: str) -> bool:
     return (
-        endpoint.tenant == e.tenant
+        e.tenant in (None, endpoint.tenant)
         and e.position > (endpoint.from_tx_id, endpoint.from_event_id)
         and (not endpoint.event_types or kind in endpoint.event_types)
     )
@@ -676,8 +692,8 @@ class WebhookWorker:
         self._pool: ThreadPoolExecutor | None = None
         self._thread: threading.Thread | None = None
 
-    def publish(self, event: ContactEvent) -> None:
-        """A contact event was committed: look for it now."""
+    def publish(self, event: Event) -> None:
+        """An event was committed: look for it now."""
         self._wake.set()
 
     def start(self) -> WebhookWorker:

@@ -34,7 +34,13 @@ from typing import Any, Protocol
 
 from ingest import topiclog
 from ingest.errors import ContractError
-from ingest.topics import ContactEventMessage, DatasetReadyMessage, FrameMeta
+from ingest.topics import (
+    ContactEventMessage,
+    DatasetReadyMessage,
+    FrameMeta,
+    ResourceEventMessage,
+    decode_contact_topic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -335,7 +341,7 @@ def follow_frames(
             return
 
 
-Message = ContactEventMessage | DatasetReadyMessage
+Message = ContactEventMessage | ResourceEventMessage | DatasetReadyMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,18 +364,24 @@ def follow_messages(
     idle_timeout_s: float | None = None,
     max_messages: int | None = None,
 ) -> Iterator[ReceivedMessage]:
-    """The messages of a contact-events (``ContactEventMessage``) or datasets
+    """The messages of a contact-events (``ContactEventMessage``, and the
+    ``ResourceEventMessage`` it carries too) or datasets
     (``DatasetReadyMessage``) topic, decoded against their contract
     (``ContractError`` naming the field of a record that breaks it),
-    optionally filtered by satellite or contact."""
+    optionally filtered by satellite or contact (a resource event has no
+    contact: left out by a contact filter)."""
     count = 0
     if max_messages is not None and max_messages <= 0:
         return
     for rec in source.records(idle_timeout_s=idle_timeout_s):
-        message = kind.decode(rec.value)
+        message: Message = (
+            decode_contact_topic(rec.value)
+            if kind is ContactEventMessage
+            else kind.decode(rec.value)
+        )
         if norad_id is not None and message.norad_id != norad_id:
             continue
-        if contact_id is not None and message.contact_id != contact_id:
+        if contact_id is not None and getattr(message, "contact_id", None) != contact_id:
             continue
         yield ReceivedMessage(message, rec.key, rec.topic, rec.partition, rec.offset)
         count += 1

@@ -32,6 +32,8 @@ from ingest.topics import (
     ContactVerdict,
     DatasetReadyMessage,
     FrameMeta,
+    ResourceKind,
+    ResourceStatus,
     VerdictSource,
 )
 
@@ -111,6 +113,8 @@ _ENUM_NAMES = {
     "ContactEventState": "contact state",
     "ContactVerdict": "verdict",
     "VerdictSource": "verdict source",
+    "ResourceKind": "resource kind",
+    "ResourceStatus": "resource status",
 }
 
 
@@ -211,6 +215,15 @@ def contact_event_block() -> str:
     return _message_block("contact-event", states)
 
 
+def resource_event_block() -> str:
+    def enums(_: dict[str, Any]) -> list[str]:
+        kinds = ", ".join(f"`{k.value}`" for k in ResourceKind)
+        statuses = ", ".join(f"`{s.value}`" for s in ResourceStatus)
+        return ["", f"Resource kinds: {kinds}. Statuses: {statuses}."]
+
+    return _message_block("resource-event", enums)
+
+
 def dataset_ready_block() -> str:
     def files(schema: dict[str, Any]) -> list[str]:
         item = schema["$defs"]["DatasetFileInfo"]
@@ -223,6 +236,7 @@ def dataset_ready_block() -> str:
 DOC_BLOCKS: dict[str, Callable[[], str]] = {
     "frame-headers": frame_headers_table,
     "contact-event": contact_event_block,
+    "resource-event": resource_event_block,
     "dataset-ready": dataset_ready_block,
 }
 

@@ -33,7 +33,13 @@ from kafka.errors import TopicAlreadyExistsError
 from ingest.config import KafkaConfig
 from ingest.errors import IngestError
 from ingest.spool import Spool, SpoolPosition, SpoolRecord
-from ingest.topics import ContactEventMessage, DatasetReadyMessage, FrameMeta, TopicNames
+from ingest.topics import (
+    ContactEventMessage,
+    DatasetReadyMessage,
+    FrameMeta,
+    ResourceEventMessage,
+    TopicNames,
+)
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +188,7 @@ class KafkaPublisher:
             SpoolRecord(topic or self.topics.frames, meta.key, frame, tuple(meta.headers()))
         )
 
-    def publish_contact_event(self, event: ContactEventMessage) -> None:
+    def publish_contact_event(self, event: ContactEventMessage | ResourceEventMessage) -> None:
         self.spool.append(SpoolRecord(self.topics.contact_events, event.key, event.encode()))
 
     def publish_dataset_ready(self, notice: DatasetReadyMessage) -> None:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 from ingest import topiclog
 from ingest.config import KafkaConfig
@@ -36,6 +36,9 @@ from ingest.topics import (
     ContactVerdict,
     DatasetReadyMessage,
     FrameMeta,
+    ResourceEventMessage,
+    ResourceKind,
+    ResourceStatus,
     TopicNames,
     VerdictSource,
 )
@@ -55,7 +58,8 @@ class Publisher(Protocol):
         ``kafka_topic``), else on ``topics.frames``."""
         ...
 
-    def publish_contact_event(self, event: ContactEventMessage) -> None: ...
+    def publish_contact_event(self, event: ContactEventMessage | ResourceEventMessage) -> None:
+        """A contact or resource event, on the contact-events topic."""
 
     def publish_dataset_ready(self, notice: DatasetReadyMessage) -> None: ...
 
@@ -214,7 +218,7 @@ class LocalLogPublisher:
     def publish_frame(self, frame: bytes, meta: FrameMeta, topic: str | None = None) -> None:
         self.append(topic or self.topics.frames, meta.key, frame, meta.headers())
 
-    def publish_contact_event(self, event: ContactEventMessage) -> None:
+    def publish_contact_event(self, event: ContactEventMessage | ResourceEventMessage) -> None:
         self.append(self.topics.contact_events, event.key, event.encode(), [])
 
     def publish_dataset_ready(self, notice: DatasetReadyMessage) -> None:
@@ -246,6 +250,49 @@ class ContactEventLike(Protocol):
     def reason(self) -> str: ...
 
 
+@runtime_checkable
+class ResourceEventLike(Protocol):
+    """What ``groundstation.events.ResourceEvent`` provides."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def subject_id(self) -> str: ...
+    @property
+    def old_status(self) -> str: ...
+    @property
+    def new_status(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def norad_id(self) -> int | None: ...
+    @property
+    def station(self) -> str | None: ...
+    @property
+    def antenna(self) -> str | None: ...
+    @property
+    def in_force(self) -> bool | None: ...
+
+
+def resource_event_message(event: ResourceEventLike) -> ResourceEventMessage:
+    """The contract of a resource event: on the events topic, on the SSE
+    stream (``event: resource``) and in webhooks (the same fields)."""
+    return ResourceEventMessage(
+        kind=ResourceKind(event.kind),
+        subject_id=event.subject_id,
+        old_status=ResourceStatus(event.old_status),
+        new_status=ResourceStatus(event.new_status),
+        at=event.at,
+        reason=event.reason,
+        norad_id=event.norad_id,
+        station=event.station,
+        antenna=event.antenna,
+        in_force=event.in_force,
+    )
+
+
 class PublisherEventSink:
     """An event sink (``publish(event)``) that puts contact events on the events topic.
 
@@ -262,7 +309,10 @@ class PublisherEventSink:
         self.publisher = publisher
         self.details = details
 
-    def publish(self, event: ContactEventLike) -> None:
+    def publish(self, event: ContactEventLike | ResourceEventLike) -> None:
+        if isinstance(event, ResourceEventLike):
+            self.publisher.publish_contact_event(resource_event_message(event))
+            return
         norad_id, station, antenna = (
             self.details(event.contact_id) if self.details else (None, None, None)
         )

@@ -43,6 +43,7 @@ from ingest.errors import ContractError
 FRAMES_SCHEMA_ID = "groundstation.frame/1"
 CONTACT_EVENT_SCHEMA_ID = "groundstation.contact-event/1"
 DATASET_READY_SCHEMA_ID = "groundstation.dataset-ready/1"
+RESOURCE_EVENT_SCHEMA_ID = "groundstation.resource-event/1"
 
 Headers = list[tuple[str, bytes]]
 
@@ -85,6 +86,28 @@ class VerdictSource(StrEnum):
 
     AUTO = "auto"
     MANUAL = "manual"
+
+
+class ResourceKind(StrEnum):
+    """What a resource event is about (groundstation.resource_events)."""
+
+    EPHEMERIS = "ephemeris"
+    STATION = "station"
+    ANTENNA = "antenna"
+
+
+class ResourceStatus(StrEnum):
+    """A resource's status: an ephemeris's (AWS Ground Station's words,
+    groundstation.ephemerides.ephemeris_status), a station's agent's
+    (groundstation.agents) or an antenna's (groundstation.maintenance)."""
+
+    ENABLED = "ENABLED"
+    DISABLED = "DISABLED"
+    EXPIRED = "EXPIRED"
+    NONE = "NONE"
+    ONLINE = "online"
+    OFFLINE = "offline"
+    MAINTENANCE = "maintenance"
 
 
 @stdlib_dataclass(frozen=True, slots=True)
@@ -376,6 +399,74 @@ class ContactEventMessage:
         return _validate(cls, _load_json(value, cls), "contact event field")
 
 
+@dataclass(frozen=True, slots=True, config=_ALWAYS_SENT)
+class ResourceEventMessage:
+    """An ephemeris's or a station's status changed (same topic as contact
+    events, told apart by ``schema``)."""
+
+    SCHEMA_FIELD: ClassVar[str] = "schema"
+    SCHEMA_ID: ClassVar[str] = RESOURCE_EVENT_SCHEMA_ID
+    TITLE: ClassVar[str] = (
+        "Resource event (value of <prefix>.contact-events, key = kind:subject_id)"
+    )
+
+    kind: Annotated[
+        ResourceKind,
+        Field(
+            description="what changed: an ephemeris, a station, an antenna", examples=["ephemeris"]
+        ),
+    ]
+    subject_id: Annotated[
+        str,
+        Field(min_length=1, description="the ephemeris, station or antenna id", examples=["42"]),
+    ]
+    old_status: Annotated[
+        ResourceStatus,
+        Field(description="status before (`NONE` for a new ephemeris)", examples=["NONE"]),
+    ]
+    new_status: Annotated[
+        ResourceStatus,
+        Field(
+            description="status after (the same when only `in_force` changed)", examples=["ENABLED"]
+        ),
+    ]
+    at: Annotated[
+        UtcTime,
+        Field(description="UTC time of the change", examples=["2026-11-27T01:00:00.000000Z"]),
+    ]
+    reason: Annotated[
+        str, Field(description="why, for people", examples=["uploaded (source upload)"])
+    ]
+    norad_id: Annotated[
+        int | None, Field(ge=0, description="the ephemeris's satellite", examples=[25544])
+    ] = None
+    station: Annotated[
+        str | None, Field(description="the station (or the antenna's)", examples=[None])
+    ] = None
+    antenna: Annotated[str | None, Field(description="the antenna", examples=[None])] = None
+    in_force: Annotated[
+        bool | None,
+        Field(
+            description="an ephemeris: whether it is now the one in force for its satellite",
+            examples=[True],
+        ),
+    ] = None
+
+    @property
+    def key(self) -> bytes:
+        return f"{self.kind.value}:{self.subject_id}".encode()
+
+    def to_json(self) -> dict[str, Any]:
+        return _wire_json(self)
+
+    def encode(self) -> bytes:
+        return json.dumps(self.to_json(), separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, value: bytes) -> ResourceEventMessage:
+        return _validate(cls, _load_json(value, cls), "resource event field")
+
+
 @dataclass(frozen=True, slots=True)
 class DatasetFileInfo:
     """One stored file of a dataset."""
@@ -460,6 +551,7 @@ class DatasetReadyMessage:
 MESSAGES: dict[str, type[Any]] = {
     "frame-headers": FrameMeta,
     "contact-event": ContactEventMessage,
+    "resource-event": ResourceEventMessage,
     "dataset-ready": DatasetReadyMessage,
 }
 
@@ -507,6 +599,18 @@ def _load_json(value: bytes, cls: type[Any]) -> dict[str, Any]:
     if schema != cls.SCHEMA_ID:
         raise ContractError(f"message schema is {schema!r}, expected {cls.SCHEMA_ID!r}")
     return d
+
+
+def decode_contact_topic(value: bytes) -> ContactEventMessage | ResourceEventMessage:
+    """A record of the contact-events topic: a contact event or a resource
+    event, told apart by its ``schema`` (``ContractError`` for any other)."""
+    try:
+        schema = json.loads(value).get("schema")
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        schema = None
+    if schema == RESOURCE_EVENT_SCHEMA_ID:
+        return ResourceEventMessage.decode(value)
+    return ContactEventMessage.decode(value)
 
 
 def load_schema(name: str) -> dict[str, Any]:

@@ -46,6 +46,7 @@ def heartbeat(
         front_end=body.front_end,
         status=body.status,
         now=now,
+        events=ctx.events,
     )
     return _status(session, station_id, now, ctx.settings.agent_offline_after_s)
 

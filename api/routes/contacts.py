@@ -32,8 +32,7 @@ from api.routing import api_router
 from api.schemas import Timestamp
 from groundstation import booking, contacts, inventory, progress, vetting
 from groundstation.errors import BookingConflictError, ValidationError
-from groundstation.event_log import PrunedHistory
-from ingest.publisher import contact_event_message
+from groundstation.event_log import PrunedHistory, event_message
 
 router = api_router(tags=["contacts"])
 
@@ -168,7 +167,8 @@ def list_contacts(
         200: {
             "content": {"text/event-stream": {}},
             "description": (
-                "Server-Sent Events: `event: contact`, JSON data; first `event: "
+                "Server-Sent Events: `event: contact` and `event: resource` (an "
+                "ephemeris's or a station's status), JSON data; first `event: "
                 "history-pruned` when history after `Last-Event-ID` was pruned"
             ),
         },
@@ -188,8 +188,9 @@ async def contact_events(
 ) -> StreamingResponse:
     """Live contact state changes made by any process sharing the database, as
     Server-Sent Events (`event: contact`; `id:` is the change's id in the
-    contact history, for resuming with `Last-Event-ID`). An operator sees its
-    tenant's. When history after `Last-Event-ID` was pruned by housekeeping,
+    contact history, for resuming with `Last-Event-ID`), and ephemeris and
+    station status changes (`event: resource`) in the same order and ids. An
+    operator sees its tenant's contacts and ephemerides, and every station's. When history after `Last-Event-ID` was pruned by housekeeping,
     the stream starts with `event: history-pruned` (no `id:`) naming the
     highest id pruned, then the events kept. At most
     GS_MAX_EVENT_STREAMS_PER_KEY open streams per key and server process."""
@@ -246,8 +247,8 @@ async def _event_stream(
                     yield ": keep-alive\n\n"
                     continue
             item = pending.pop(0)
-            if tenants is None or item.tenant in tenants:
-                yield _contact_event(item)
+            if tenants is None or item.tenant is None or item.tenant in tenants:
+                yield _sse_event(item)
     finally:
         end()
 
@@ -266,13 +267,12 @@ def _pruned_notice(gap: PrunedHistory) -> str:
     return f"event: history-pruned\ndata: {json.dumps(notice)}\n\n"
 
 
-def _contact_event(item: NumberedEvent) -> str:
-    """One contact change as an SSE ``contact`` event, its id the history id;
-    its data the contact-event contract, as on the events topic."""
-    message = contact_event_message(
-        item.event, norad_id=item.norad_id, station=item.station, antenna=item.antenna
-    )
-    return f"id: {item.seq}\nevent: contact\ndata: {json.dumps(message.to_json())}\n\n"
+def _sse_event(item: NumberedEvent) -> str:
+    """One change as an SSE event, its id the history id: a contact's
+    (``contact``, the contact-event contract) or a resource's (``resource``,
+    the resource-event contract), as on the events topic."""
+    kind, message = event_message(item.event, item.norad_id, item.station, item.antenna)
+    return f"id: {item.seq}\nevent: {kind}\ndata: {json.dumps(message.to_json())}\n\n"
 
 
 @router.get("/contacts/{contact_id}", response_model=schemas.ContactDetail, responses=_NOT_FOUND)

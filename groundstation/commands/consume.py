@@ -35,7 +35,11 @@ from ingest.topics import ContactEventMessage, DatasetReadyMessage, TopicNames, 
 MESSAGE_TOPICS: dict[
     str, tuple[type[ContactEventMessage] | type[DatasetReadyMessage], str, str]
 ] = {
-    "contact-events": (ContactEventMessage, "contact_events", "contact state changes and verdicts"),
+    "contact-events": (
+        ContactEventMessage,
+        "contact_events",
+        "contact state changes and verdicts, ephemeris and station status",
+    ),
     "datasets": (DatasetReadyMessage, "datasets", "dataset-ready notices"),
 }
 

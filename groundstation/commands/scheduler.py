@@ -10,13 +10,16 @@ from typing import Any
 
 from groundstation.clock import iso_utc
 from groundstation.commands._context import Context, finite_float, open_context, run
-from groundstation.events import ContactEvent
+from groundstation.events import Event, ResourceEvent
 from groundstation.executor import NoOpExecutor
 from groundstation.lifecycle import lifecycle_from_settings
 
 
 class PrintingEventSink:
-    def publish(self, event: ContactEvent) -> None:
+    def publish(self, event: Event) -> None:
+        if isinstance(event, ResourceEvent):
+            print(f"{iso_utc(event.at)} {event.kind} {event.subject_id}: {event.new_status}")
+            return
         print(
             f"{iso_utc(event.at)} contact {event.contact_id}: {event.old_state} -> "
             f"{event.new_state}: {event.reason}",

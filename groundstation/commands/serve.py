@@ -73,12 +73,14 @@ def serve_until_stopped(
 
     runtime = open_runtime(settings)
     housekeeping: HousekeepingThread | None = None
+    background: list[HousekeepingThread] = []
     hooks: WebhookWorker | None = None
     try:
         app = create_app(settings, clock=runtime.clock)
         attach_runtime(app, runtime)
         hooks = _start_webhooks(settings, runtime, app)
         _start_scheduler(runtime)
+        background = [_start_agent_watch(settings, runtime)]
         housekeeping = _start_housekeeping(settings, runtime)
         tune_gc_for_serving()
         config = uvicorn.Config(
@@ -100,8 +102,8 @@ def serve_until_stopped(
         server.run()  # returns on SIGTERM / SIGINT
         log.info("stopping (signal %s)", received or "none")
     finally:
-        if housekeeping is not None:
-            housekeeping.stop()
+        for thread in [*background, *([housekeeping] if housekeeping else [])]:
+            thread.stop()
         if hooks is not None:  # events of the stop below are relayed at the next start
             hooks.stop()
         runtime.close(reason=STOP_REASON)
@@ -151,6 +153,25 @@ def _start_housekeeping(settings: Settings, runtime: Runtime) -> HousekeepingThr
         ),
         interval_s=settings.housekeeping_interval_s,
     ).start()
+
+
+def _start_agent_watch(settings: Settings, runtime: Runtime) -> HousekeepingThread:
+    """Announces silent station agents offline (``agents.announce_offline``)
+    and expired ephemerides (``ephemerides.announce_expired``) every half
+    GS_AGENT_OFFLINE_AFTER_S, to the runtime's sinks (events topic, SSE
+    poller, webhooks)."""
+    from groundstation.agents import announce_offline
+    from groundstation.ephemerides import announce_expired
+    from groundstation.housekeeping import HousekeepingThread
+
+    def watch() -> None:
+        now = runtime.clock.now()
+        sessions = runtime.session_factory
+        offline_after_s = settings.agent_offline_after_s
+        announce_offline(sessions, now=now, offline_after_s=offline_after_s, events=runtime.events)
+        announce_expired(sessions, now=now, events=runtime.events)
+
+    return HousekeepingThread(watch, interval_s=settings.agent_offline_after_s / 2).start()
 
 
 def _start_webhooks(settings: Settings, runtime: Runtime, app: Any) -> WebhookWorker | None:

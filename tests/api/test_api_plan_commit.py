@@ -14,7 +14,7 @@ from sqlalchemy import Table, func, select
 
 from groundstation import plan_proposals
 from groundstation.errors import PlanCommitRefusedError
-from groundstation.events import ContactEvent
+from groundstation.events import ContactEvent, ResourceEvent
 from groundstation.models import Contact, ContactTransition, PlanProposal
 
 from .conftest import NOAA18, NOAA19, NOW, World
@@ -24,8 +24,9 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[ContactEvent] = []
 
-    def publish(self, event: ContactEvent) -> None:
-        self.events.append(event)
+    def publish(self, event: ContactEvent | ResourceEvent) -> None:
+        if isinstance(event, ContactEvent):
+            self.events.append(event)
 
 
 class Crash(Exception):
@@ -57,7 +58,15 @@ def _propose(world: World, antenna_ids: list[str] | None = None) -> dict[str, An
 def _counts(world: World) -> tuple[int, int]:
     with world.session() as s:
         contacts = s.scalar(select(func.count()).select_from(Contact)) or 0
-        transitions = s.scalar(select(func.count()).select_from(ContactTransition)) or 0
+        # A contact's history rows (not the seed's ephemeris resource events).
+        transitions = (
+            s.scalar(
+                select(func.count())
+                .select_from(ContactTransition)
+                .where(ContactTransition.contact_id.is_not(None))
+            )
+            or 0
+        )
     return contacts, transitions
 
 

@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from api.app import create_app
+from groundstation import event_log
 from groundstation.db import make_session_factory
 from groundstation.models import ContactTransition, WebhookRelay
 from groundstation.settings import Settings
@@ -36,7 +37,7 @@ from groundstation.webhooks import (
 )
 from tests.support.webhooks import Receiver, readme_verify
 
-from .conftest import NOW, World
+from .conftest import NOAA19, NOW, World
 from .helpers import contact_body, first_free_pass, sse_contact_events
 
 SECRET = "s3cret-for-the-tests-0123456789"
@@ -584,3 +585,58 @@ def test_unknown_webhook_ids_answer_404_naming_them(world: World) -> None:
 def test_each_change_has_its_event_type(old: str, new: str, kind: str) -> None:
     assert event_type(old, new) == kind
     assert kind in EVENT_TYPES
+
+
+def test_ephemeris_and_station_status_events_are_posted_with_the_fields_of_the_sse_stream(
+    world: World, receiver: Receiver
+) -> None:
+    acme = _register(world, url=receiver.url, secret=SECRET)
+    r = world.client.patch(
+        "/ground-stations/svalbard/antennas/sv-uhf-2",
+        json={"status": "offline"},
+        headers=world.as_("admin"),
+    )
+    assert r.status_code == 200, r.text
+    r = world.client.get(f"/satellites/{NOAA19}/ephemerides", headers=world.as_("acme"))
+    assert r.status_code == 200, r.text
+    ephemeris_id = r.json()["data"][0]["id"]
+    r = world.client.patch(
+        f"/satellites/{NOAA19}/ephemerides/{ephemeris_id}",
+        json={"enabled": False},
+        headers=world.as_("acme"),
+    )
+    assert r.status_code == 200, r.text
+    worker = _worker(world, WallClock())
+    try:
+        _settle(worker)
+    finally:
+        worker.stop()
+
+    assert all(r.signature_ok for r in receiver.received)
+    receiver.received.sort(key=lambda r: json.loads(r.body)["id"])
+    bodies = receiver.bodies()
+    assert [b["type"] for b in bodies] == ["station.status", "ephemeris.status"]
+    assert {b["tenant"] for b in bodies} == {"acme"}
+    station, ephemeris = (b["data"] for b in bodies)
+    assert (station["kind"], station["subject_id"], station["new_status"]) == (
+        "antenna",
+        "sv-uhf-2",
+        "offline",
+    )
+    assert (ephemeris["norad_id"], ephemeris["new_status"], ephemeris["in_force"]) == (
+        NOAA19,
+        "DISABLED",
+        False,
+    )
+    # The SSE stream's data for the same event ids.
+    with world.session() as s:
+        logged = event_log.events_after(s, event_log.START, limit=100_000)
+    by_id = {e.id: e for e in logged}
+    for b in bodies:
+        e = by_id[b["id"]]
+        _, message = event_log.event_message(e.event, e.norad_id, e.station, e.antenna)
+        assert b["data"] == message.to_json()
+    assert [d["event_type"] for d in _deliveries(world, acme["id"])] == [
+        "ephemeris.status",
+        "station.status",
+    ]

@@ -20,6 +20,9 @@ from ingest.topics import (
     DatasetFileInfo,
     DatasetReadyMessage,
     FrameMeta,
+    ResourceEventMessage,
+    ResourceKind,
+    ResourceStatus,
     TopicNames,
 )
 
@@ -122,3 +125,35 @@ def test_consume_follows_the_contact_event_and_dataset_topics(tmp_path: Path) ->
         "groundstation.datasets",
     )
     assert DatasetReadyMessage.decode(json.dumps(ds).encode()) == notice
+
+
+def test_consume_contact_events_prints_resource_events_of_the_same_topic(tmp_path: Path) -> None:
+    pub = LocalLogPublisher(tmp_path, TopicNames())
+    pub.publish_contact_event(
+        ContactEventMessage("c-1", ContactEventState.PREPASS, ContactEventState.PASS, T0, "AOS")
+    )
+    status = ResourceEventMessage(
+        ResourceKind.EPHEMERIS,
+        "7",
+        ResourceStatus.ENABLED,
+        ResourceStatus.DISABLED,
+        T0,
+        "changed (enabled)",
+        norad_id=25544,
+        in_force=False,
+    )
+    pub.publish_contact_event(status)
+    pub.close()
+    common = ("--log-dir", str(tmp_path), "--idle-timeout", "0.2")
+    got = run_cli("contact-events", *common)
+    assert [d["schema"] for d in got] == [
+        "groundstation.contact-event/1",
+        "groundstation.resource-event/1",
+    ]
+    assert ResourceEventMessage.decode(json.dumps(got[1]).encode()) == status
+    assert [d["schema"] for d in run_cli("contact-events", *common, "--contact", "c-1")] == [
+        "groundstation.contact-event/1"
+    ]
+    assert [
+        d.get("subject_id") for d in run_cli("contact-events", *common, "--norad", "25544")
+    ] == ["7"]
