@@ -13,6 +13,8 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from orbital.geometry import WGS72_J2, WGS72_MU_KM3_S2, WGS72_RADIUS_KM
+
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
@@ -109,3 +111,85 @@ def _line_of_sight(
     rng2 += pos_dot_pos_km2
     rising = _dot(v_km_s, up) * rng2 > (r_dot_v_km2_s - _dot(v_km_s, pos_km)) * u
     return u, rng2, rising
+
+
+@njit(cache=True, nogil=True)
+def _gravity_teme_km_s2(r_km: FloatArray, out: FloatArray) -> None:
+    """Two-body plus J2 acceleration (km/s^2) at the TEME position ``r_km``
+    (3,), into ``out``. SGP4's other terms change the implied acceleration
+    by far less than J2 does."""
+    x, y, z = r_km[0], r_km[1], r_km[2]
+    r2 = x * x + y * y + z * z
+    k = -WGS72_MU_KM3_S2 / (r2 * np.sqrt(r2))
+    f = 1.5 * WGS72_J2 * WGS72_RADIUS_KM**2 / r2
+    zz = 5.0 * z * z / r2
+    out[0] = k * x * (1.0 + f * (1.0 - zz))
+    out[1] = k * y * (1.0 + f * (1.0 - zz))
+    out[2] = k * z * (1.0 + f * (3.0 - zz))
+
+
+@njit(cache=True, nogil=True)
+def _hermite5_weights(s: float, w_r: FloatArray, w_v: FloatArray) -> None:
+    """Quintic Hermite weights at the fraction ``s`` of a step, into ``w_r``
+    and ``w_v`` (2, 3): the weights of (r, v, a) at the left and right
+    samples for the value, and their derivatives per unit of s."""
+    s2 = s * s
+    s3 = s2 * s
+    s4 = s3 * s
+    s5 = s4 * s
+    w_r[0, 0] = 1.0 - 10.0 * s3 + 15.0 * s4 - 6.0 * s5
+    w_r[0, 1] = s - 6.0 * s3 + 8.0 * s4 - 3.0 * s5
+    w_r[0, 2] = 0.5 * (s2 - 3.0 * s3 + 3.0 * s4 - s5)
+    w_r[1, 0] = 10.0 * s3 - 15.0 * s4 + 6.0 * s5
+    w_r[1, 1] = -4.0 * s3 + 7.0 * s4 - 3.0 * s5
+    w_r[1, 2] = 0.5 * (s3 - 2.0 * s4 + s5)
+    w_v[0, 0] = -30.0 * s2 + 60.0 * s3 - 30.0 * s4
+    w_v[0, 1] = 1.0 - 18.0 * s2 + 32.0 * s3 - 15.0 * s4
+    w_v[0, 2] = 0.5 * (2.0 * s - 9.0 * s2 + 12.0 * s3 - 5.0 * s4)
+    w_v[1, 0] = -w_v[0, 0]
+    w_v[1, 1] = -12.0 * s2 + 28.0 * s3 - 15.0 * s4
+    w_v[1, 2] = 0.5 * (3.0 * s2 - 8.0 * s3 + 5.0 * s4)
+
+
+@njit(cache=True, nogil=True)
+def hermite5_state(
+    r_km: FloatArray, v_km_s: FloatArray, step_s: float, rows: IntArray, t_s: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Quintic Hermite interpolation of TEME states sampled every ``step_s`` from t = 0.
+
+    ``r_km``, ``v_km_s``: (n_rows, n_times, 3) samples; the accelerations at
+    the samples are two-body plus J2. ``rows``, ``t_s``: (m,) which row at
+    which time. Returns ``(r_km, v_km_s)`` of shape (m, 3). For near-Earth
+    orbits sampled 20 times a revolution the position error is metres
+    (checked against SGP4 by the tests). Compiled: the NumPy version was
+    0.39 s of a 2.4 s search (bench/passes.py), in temporaries.
+    """
+    n_times = r_km.shape[1]
+    m = t_s.shape[0]
+    r_out = np.empty((m, 3))
+    v_out = np.empty((m, 3))
+    w_r = np.empty((2, 3))
+    w_v = np.empty((2, 3))
+    both = np.empty((2, 3, 3))  # side, (r, v step, a step^2), axis
+    for e in range(m):
+        u = t_s[e] / step_s
+        k = min(max(int(np.floor(u)), 0), n_times - 2) if np.isfinite(u) else 0
+        _hermite5_weights(u - k, w_r, w_v)
+        row = rows[e]
+        for side in range(2):
+            for x in range(3):
+                both[side, 0, x] = r_km[row, k + side, x]
+                both[side, 1, x] = v_km_s[row, k + side, x] * step_s
+            _gravity_teme_km_s2(both[side, 0], both[side, 2])
+            for x in range(3):
+                both[side, 2, x] *= step_s * step_s
+        for x in range(3):
+            r_sum = 0.0
+            v_sum = 0.0
+            for side in range(2):
+                for j in range(3):
+                    r_sum += w_r[side, j] * both[side, j, x]
+                    v_sum += w_v[side, j] * both[side, j, x]
+            r_out[e, x] = r_sum
+            v_out[e, x] = v_sum / step_s
+    return r_out, v_out
