@@ -1,5 +1,7 @@
 """Where numba keeps the compiled DSP kernels (``dsp/`` compiles them with
-``cache=True``, so a process loads them instead of compiling them again).
+``cache=True``, so a process loads them instead of compiling them again;
+so does ``orbital/grid_kernels.py``, installed beside ``dsp/``, so the same
+check of ``dsp/__pycache__`` answers for it).
 
 numba writes its cache beside the source (``dsp/__pycache__``) or, when
 that is not writable (a read-only site-packages), in the user's cache

@@ -22,11 +22,11 @@ from sgp4.api import Satrec
 from orbital.geometry import (
     LookAngles,
     elevation_acceleration_deg_s2,
-    hermite5_state,
     look_angles,
     station_arrays,
     teme_to_itrs,
 )
+from orbital.grid_kernels import hermite5_state
 from orbital.stations import Station
 from orbital.timescale import Epoch
 

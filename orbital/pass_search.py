@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from sgp4.api import Satrec, SatrecArray
 
 from orbital.geometry import look_angles, teme_to_itrs
+from orbital.grid_kernels import station_samples
 from orbital.pass_refinement import (
     CROSSING_TOLERANCE_S,
     Brackets,
@@ -331,21 +332,6 @@ def _near_cone_cos(ev: Evaluator, sat_rows: IntArray, step_s: float) -> FloatArr
     return np.where(bounded[:, None], cos_far, -np.inf)
 
 
-def _needed_samples(
-    r_pos_km2: FloatArray, r_norm_km: FloatArray, station_km: float, cone_cos: FloatArray
-) -> BoolArray:
-    """``(n_sats, n_times)``: the grid samples a station needs: those not far
-    (see :func:`_near_cone_cos`; ``r_pos_km2`` is r . station position) and
-    their neighbours. An interval with two far ends holds no time above the
-    cone, so no pass and no culmination within ``NEAR_MISS_MARGIN_DEG`` of
-    the limit; every other interval has both ends needed."""
-    near = r_pos_km2 > (station_km * cone_cos)[:, None] * r_norm_km
-    needed = near.copy()
-    needed[:, 1:] |= near[:, :-1]
-    needed[:, :-1] |= near[:, 1:]
-    return needed
-
-
 def _station_brackets(
     ev: Evaluator,
     j: int,
@@ -360,33 +346,21 @@ def _station_brackets(
 ) -> tuple[_GridPasses, _CrossingBrackets, _CulminationBrackets]:
     """Station ``j``'s grid passes (ids from ``first_pass_id``), the brackets
     of their rising and setting edges, and the culminations worth refining.
-    Satellites are chunk rows here. Only the samples :func:`_needed_samples`
-    keeps are looked at (the others are below the limit, far from any
-    culmination worth refining): the stages below take them in row-major
-    order, with ``gap`` marking where the next one is not the grid's next
-    sample."""
+    Satellites are chunk rows here. Only the samples
+    :func:`orbital.grid_kernels.station_samples` keeps are looked at (the
+    others are below the limit, far from any culmination worth refining):
+    the stages below take them in row-major order, with ``gap`` marking
+    where the next one is not the grid's next sample."""
     n_t = grid_s.shape[0]
     up, pos = ev.st_enu[j][2], ev.st_pos[j]
-    basis = np.stack((up, pos), axis=1)  # (3, 2)
-    # Stacked (n, T, 3) @ (3, 2): numpy's own loop, no BLAS threads.
-    r_up_pos = r @ basis
-    needed = _needed_samples(r_up_pos[..., 1], r_norm, float(np.linalg.norm(pos)), cone_cos)
     lowest_limit_deg, _ = ev.stations[j].limit_range_deg()
-    flat = np.flatnonzero(needed)
+    flat, gap, up_km, range2_km2, el_rising, above = station_samples(
+        r, v, r_dot_r, r_dot_v, r_norm, up, pos, cone_cos,
+        float(np.linalg.norm(pos)), float(up @ pos), float(pos @ pos),
+        math.sin(math.radians(lowest_limit_deg)),
+    )  # fmt: skip
     at_rows, at_k = np.divmod(flat, n_t)
-    gap = np.ones(flat.shape, dtype=bool)  # gap[i]: entry i + 1 does not follow entry i
-    gap[:-1] = flat[1:] != flat[:-1] + 1
-    gap[:-1] |= at_rows[1:] != at_rows[:-1]
-    up_km, range2_km2, el_rising = _line_of_sight(
-        ev,
-        j,
-        r_up_pos.reshape(-1, 2)[flat],
-        (v @ basis).reshape(-1, 2)[flat],
-        r_dot_r.ravel()[flat],
-        r_dot_v.ravel()[flat],
-    )
-    del r_up_pos
-    above = _above_limit(ev, j, r, v, flat, up_km, range2_km2, lowest_limit_deg)
+    _apply_mask(ev, j, r, v, flat, above)
     rows, rise_k, set_k = _runs_above(above, at_rows, at_k, gap)
     del above
     k_rows, k, owner, inside = _culmination_candidates(
@@ -497,49 +471,12 @@ def _culmination_brackets(
     )
 
 
-def _line_of_sight(
-    ev: Evaluator,
-    j: int,
-    r_up_pos: FloatArray,
-    v_up_pos: FloatArray,
-    r_dot_r: FloatArray,
-    r_dot_v: FloatArray,
-) -> tuple[FloatArray, FloatArray, BoolArray]:
-    """At samples given by the projections of r and v on station ``j``'s up
-    vector and position (``(m, 2)``) and r.r, r.v (``(m,)``): the up
-    component of the line of sight (km), the squared range (km^2), and
-    whether the elevation rises, without forming the line of sight."""
-    up, pos = ev.st_enu[j][2], ev.st_pos[j]
-    up_km = r_up_pos[:, 0] - float(up @ pos)
-    range2_km2 = r_dot_r - 2.0 * r_up_pos[:, 1]
-    range2_km2 += float(pos @ pos)
-    # d(sin el)/dt has the sign of ud |rho|^2 - u (rho . rho_dot).
-    rho_dot_rho = r_dot_v - v_up_pos[:, 1]
-    rho_dot_rho *= up_km
-    el_rising = v_up_pos[:, 0] * range2_km2 > rho_dot_rho
-    return up_km, range2_km2, el_rising
-
-
-def _above_limit(
-    ev: Evaluator,
-    j: int,
-    r: FloatArray,
-    v: FloatArray,
-    flat: IntArray,
-    up_km: FloatArray,
-    range2_km2: FloatArray,
-    lowest_limit_deg: float,
-) -> BoolArray:
-    """Which of the grid samples ``flat`` (indices into the flattened
-    ``(n_sats, n_times)`` grid of ``r``, ``v``; ``up_km`` and ``range2_km2``
-    are theirs) are above station ``j``'s limit: above its lowest limit
-    (sin(el) > sin(limit), i.e. u > sin(limit) |rho|), then, at a masked
-    station, above the mask at the sample's azimuth."""
-    sin_lo = math.sin(math.radians(lowest_limit_deg))
-    if sin_lo >= 0.0:
-        above = (up_km > 0.0) & (up_km * up_km > (sin_lo * sin_lo) * range2_km2)
-    else:
-        above = up_km > sin_lo * np.sqrt(range2_km2)
+def _apply_mask(
+    ev: Evaluator, j: int, r: FloatArray, v: FloatArray, flat: IntArray, above: BoolArray
+) -> None:
+    """At a masked station, keep in ``above`` (samples ``flat``, indices into
+    the flattened ``(n_sats, n_times)`` grid of ``r``, ``v``, above the
+    lowest limit) only those above the mask at the sample's azimuth."""
     station = ev.stations[j]
     if station.has_mask:
         ci = np.flatnonzero(above)
@@ -547,7 +484,6 @@ def _above_limit(
             at = flat[ci]
             la = look_angles(r.reshape(-1, 3)[at], v.reshape(-1, 3)[at], ev.st_pos[j], ev.st_enu[j])
             above[ci] = la.elevation_deg > station.elevation_limit_deg(la.azimuth_deg)
-    return above
 
 
 def _runs_above(

@@ -197,7 +197,7 @@ def test_quintic_hermite_states_match_sgp4_between_grid_samples(
     positions must stay within metres of SGP4 (what the pass accuracy rests on)."""
     from sgp4.api import SatrecArray
 
-    from orbital.geometry import hermite5_state
+    from orbital.grid_kernels import hermite5_state
     from orbital.passes import _quantize_step
     from orbital.timescale import Epoch
 
