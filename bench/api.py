@@ -464,6 +464,65 @@ def database_settings(url: str) -> str:
         engine.dispose()
 
 
+def reads_only(
+    url: str,
+    tmp: Path,
+    world: dict[str, Any],
+    args: argparse.Namespace,
+    counts: list[int],
+    contact_requests: Any,
+) -> int:
+    """``GET /contacts`` against ``GET /healthz`` at each client count in
+    ``counts``, like with like: per round and count, healthz, contacts,
+    healthz back to back on one server, the ratio taken against the mean
+    of the two healthz rates (the machine's other work changes within
+    seconds). Prints each triple, then the median ratio per count."""
+    proc, base = start_server(url, tmp, args.workers)
+    headers = {"Authorization": f"Bearer {world['admin_key']}"}
+    pid = proc.pid
+    n = args.contacts_requests
+    ratios: dict[int, list[float]] = {c: [] for c in counts}
+    loads: list[float] = [os.getloadavg()[0]]
+    print(
+        f"uvicorn api.app:app_from_env, {args.workers} workers; reads only, "
+        f"{os.cpu_count()} cores shared by server, database and clients"
+    )
+    try:
+        health = [Request("GET", "/healthz")] * n
+        measure(base, "warm-up", contact_requests(200) + health[:200], headers, 10, pid)
+        for _ in range(args.repeats):
+            for c in counts:
+                h1, _ = measure(base, f"GET /healthz, {c} clients", health, headers, c, pid)
+                ct, _ = measure(
+                    base, f"GET /contacts, {c} clients", contact_requests(n), headers, c, pid
+                )
+                h2, _ = measure(base, f"GET /healthz, {c} clients", health, headers, c, pid)
+                ratio = ct.rate / ((h1.rate + h2.rate) / 2)
+                ratios[c].append(ratio)
+                load = os.getloadavg()[0]
+                loads.append(load)
+                for st in (h1, ct, h2):
+                    print("  " + st.line())
+                print(f"  -> {c} clients: contacts {ratio:.1%} of healthz (1-min load {load:.2f})")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    med = {c: float(np.median(r)) for c, r in ratios.items()}
+    spread = ", ".join(
+        f"{c} clients {med[c]:.1%} ({min(r):.1%}-{max(r):.1%})" for c, r in ratios.items()
+    )
+    print(
+        f"contacts rate as % of healthz's, median of {args.repeats} (min-max): {spread}; "
+        f"1-min load {min(loads):.2f}-{max(loads):.2f} (goal >= 25 %)"
+    )
+    print(
+        "RESULT api_reads "
+        + " ".join(f"contacts_vs_healthz_pct_c{c}={100 * m:.1f}" for c, m in med.items())
+        + f" load_min={min(loads):.2f} load_max={max(loads):.2f}"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=None)
@@ -471,6 +530,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--satellites", type=int, default=500)
     parser.add_argument("--contacts-per-antenna", type=int, default=120)
     parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument(
+        "--reads-only",
+        default=None,
+        metavar="N,N,...",
+        help="only GET /healthz and GET /contacts, alternated (healthz, contacts, healthz) "
+        "at each of these client counts, --repeats times, on one server; prints the "
+        "contacts rate as %% of the mean of the two healthz runs around it",
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of --reads-only")
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="uvicorn worker processes"
     )
@@ -536,6 +604,9 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(n)
         ]
 
+    if args.reads_only:
+        counts = [int(n) for n in args.reads_only.split(",")]
+        return reads_only(url, tmp, world, args, counts, contact_requests)
     load_before = os.getloadavg()[0]
     proc, base = start_server(url, tmp, args.workers)
     print(

@@ -190,6 +190,27 @@ def test_health_needs_no_key(world: World) -> None:
     assert world.client.get("/healthz").json() == {"status": "ok", "version": package_version()}
 
 
+def test_health_reads_the_version_once_not_per_request(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Parsing the distribution's METADATA costs ~0.5 ms: per request it was
+    # most of /healthz's CPU, the floor bench/api.py measures /contacts against.
+    import groundstation.version
+
+    reads: list[str] = []
+    real = groundstation.version.version
+
+    def counting(name: str) -> str:
+        reads.append(name)
+        return real(name)
+
+    monkeypatch.setattr(groundstation.version, "version", counting)
+    getattr(package_version, "cache_clear", lambda: None)()
+    answers = [world.client.get("/healthz").json()["version"] for _ in range(3)]
+    assert answers == [real("groundstation")] * 3
+    assert len(reads) <= 1
+
+
 def test_another_tenants_contact_answers_404_never_its_data(world: World, booked: str) -> None:
     for method, path in (
         ("GET", f"/contacts/{booked}"),
