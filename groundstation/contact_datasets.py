@@ -21,12 +21,15 @@ staging directory (tests, the soak bench).
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from groundstation.events import ResourceEvent
 from groundstation.models import Contact
+from groundstation.resource_events import dataset_event
 from groundstation.states import ContactState
 from groundstation.vetting import PassQuality, record_quality
 from ingest.catalog import DatasetRow
@@ -41,13 +44,21 @@ DATASET_STATES = (S.PASS.value, S.POSTPASS.value, S.CANCELLING.value)
 
 
 def accept_dataset(
-    session: Session, contact_id: str, *, quality: PassQuality | None = None
-) -> None:
+    session: Session,
+    contact_id: str,
+    dataset_id: str | None = None,
+    now: datetime | None = None,
+    *,
+    quality: PassQuality | None = None,
+) -> ResourceEvent | None:
     """Inside the transaction that makes ``contact_id``'s dataset ready:
     lock the contact's row (waiting for it) and refuse unless the contact is
     still in PASS or POSTPASS (``PublishRefusedError`` naming its state);
     keep the pass ``quality`` the executor measured on the contact (its
-    verdict is judged from it when it completes, ``groundstation.vetting``)."""
+    verdict is judged from it when it completes, ``groundstation.vetting``);
+    record the dataset-ready event of ``dataset_id`` (ready at ``now``) in
+    the event history and return it (the writer publishes it once
+    committed)."""
     contact = session.scalar(
         select(Contact)
         .where(Contact.id == contact_id)
@@ -63,6 +74,9 @@ def accept_dataset(
         )
     if quality is not None:
         record_quality(contact, quality)
+    if dataset_id is None or now is None:
+        return None
+    return dataset_event(session, contact, dataset_id, at=now)
 
 
 def accept_dataset_with(quality: PassQuality) -> PublishGuard:

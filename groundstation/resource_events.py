@@ -12,11 +12,19 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from groundstation.events import ResourceEvent
-from groundstation.models import Antenna, ContactTransition, Ephemeris, Satellite
+from groundstation.models import (
+    Antenna,
+    Contact,
+    ContactProgress,
+    ContactTransition,
+    Ephemeris,
+    Satellite,
+)
 
 EPHEMERIS = "ephemeris"
 STATION = "station"
 ANTENNA = "antenna"
+DATASET = "dataset"
 
 
 def record(session: Session, event: ResourceEvent) -> ResourceEvent:
@@ -109,5 +117,32 @@ def station_event(
             at=at,
             reason=reason,
             station=station_id,
+        ),
+    )
+
+
+def dataset_event(
+    session: Session, contact: Contact, dataset_id: str, *, at: datetime
+) -> ResourceEvent:
+    """Record that ``contact``'s dataset is ready (stored, checksummed,
+    catalogued), in the catalogue transaction that makes it visible; seen by
+    the contact's tenant, as its contact events."""
+    satellite = session.get(Satellite, contact.satellite_id)
+    antenna = session.get(Antenna, contact.antenna_id)
+    progress = session.get(ContactProgress, contact.id)
+    simulated = " (simulated pass)" if progress is not None and progress.simulated else ""
+    return record(
+        session,
+        ResourceEvent(
+            kind=DATASET,
+            subject_id=dataset_id,
+            old_status="NONE",
+            new_status="ready",
+            at=at,
+            reason=f"dataset {dataset_id} of contact {contact.id} is ready{simulated}",
+            tenant=contact.tenant,
+            norad_id=None if satellite is None else satellite.norad_id,
+            station=None if antenna is None else antenna.station_id,
+            antenna=contact.antenna_id,
         ),
     )

@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 BOOKED, UPDATED, CANCELLED = "contact.booked", "contact.updated", "contact.cancelled"
 COMPLETED, FAILED, STATE_CHANGED = "contact.completed", "contact.failed", "contact.state_changed"
 EPHEMERIS_STATUS, STATION_STATUS = "ephemeris.status", "station.status"
+DATASET_READY = "dataset.ready"
 EVENT_TYPES: tuple[str, ...] = (
     BOOKED,
     UPDATED,
@@ -74,6 +75,7 @@ EVENT_TYPES: tuple[str, ...] = (
     STATE_CHANGED,
     EPHEMERIS_STATUS,
     STATION_STATUS,
+    DATASET_READY,
 )
 """Every type an endpoint may subscribe to (none listed: all of them)."""
 
@@ -86,8 +88,11 @@ _FAILED_STATES = {
 
 def event_type_of(event: ContactEvent | ResourceEvent) -> str:
     """The webhook type of an event: a contact's (``event_type``), or
-    ``ephemeris.status`` / ``station.status`` (a station's or an antenna's)."""
+    ``ephemeris.status`` / ``station.status`` (a station's or an antenna's) /
+    ``dataset.ready``."""
     if isinstance(event, ResourceEvent):
+        if event.kind == "dataset":
+            return DATASET_READY
         return EPHEMERIS_STATUS if event.kind == "ephemeris" else STATION_STATUS
     return event_type(event.old_state, event.new_state)
 

@@ -265,11 +265,12 @@ class CatalogService:
         files: Sequence[FileEntry],
         manifest_sha256: str,
         now: datetime,
-        guard: Callable[[Session], None] | None = None,
+        guard: Callable[[Session], object] | None = None,
     ) -> DatasetEntry:
         """All files are stored and checksummed: record them and make the dataset
         visible. ``guard`` runs first inside the same transaction and may
-        refuse by raising (the row then stays as it was)."""
+        refuse by raising (the row then stays as it was); what it returns is
+        not used."""
         with Session(self.engine) as s, s.begin():
             if guard is not None:
                 guard(s)

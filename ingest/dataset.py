@@ -18,9 +18,11 @@ staged dataset whose manifest was written is uploaded again and completed
 
 A ``PublishGuard`` (given to ``commit`` and ``recover``) runs inside the
 catalogue transaction that would mark the row ``ready``, with the dataset's
-contact id; raising ``PublishRefusedError`` there keeps the dataset from
-being published: ``commit`` raises it (the caller aborts the writer),
-``recover`` cleans the dataset up.
+contact id, dataset id and the time it becomes ready; raising ``PublishRefusedError`` there keeps the
+dataset from being published: ``commit`` raises it (the caller aborts the
+writer), ``recover`` cleans the dataset up. It may return an event it
+recorded in that transaction (the dataset is ready); once committed, that
+event goes to the publisher's events topic after the dataset-ready notice.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from ingest.catalog import CatalogService, DatasetEntry, FileEntry
 from ingest.errors import DatasetError, IngestError, ObjectNotFoundError, PublishRefusedError
 from ingest.h5frames import ContactAttrs, FramesH5Writer, write_image_h5
 from ingest.objectstore import ObjectStore, get_file_verified, get_verified, sha256_file
-from ingest.publisher import Publisher
+from ingest.publisher import Publisher, ResourceEventLike, resource_event_message
 from ingest.sigmf import SigMFWriter
 from ingest.topics import DatasetFileInfo, DatasetReadyMessage, utc_iso
 
@@ -53,7 +55,7 @@ _STAGING_INFO = ".staging.json"
 
 #: Called with (catalogue session, contact id) inside the transaction that
 #: makes a dataset ready; raises ``PublishRefusedError`` to refuse.
-PublishGuard = Callable[[Session, str], None]
+PublishGuard = Callable[[Session, str, str, datetime], ResourceEventLike | None]
 
 #: The store of a bucket: a tenant's own by name, the default one for None
 #: (what the catalogue's ``bucket`` column says of each dataset).
@@ -423,12 +425,14 @@ def _upload_and_publish(
         FileEntry(f.name, store.uri(f"{prefix}/{f.name}"), f.size_bytes, f.sha256)
         for f in manifest.files
     ]
+    announced: list[ResourceEventLike] = []
+    ready_at = clock()
     entry = catalog.mark_ready(
         info.dataset_id,
         files=entries,
         manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
-        now=clock(),
-        guard=None if guard is None else (lambda session: guard(session, info.contact_id)),
+        now=ready_at,
+        guard=None if guard is None else _keeping(announced, guard, info, ready_at),
     )
     if publisher is not None:
         publisher.publish_dataset_ready(
@@ -445,7 +449,22 @@ def _upload_and_publish(
                 ),
             )
         )
+        for event in announced:
+            publisher.publish_contact_event(resource_event_message(event))
     return entry
+
+
+def _keeping(
+    announced: list[ResourceEventLike], guard: PublishGuard, info: DatasetInfo, now: datetime
+) -> Callable[[Session], None]:
+    """``guard`` for ``CatalogService.mark_ready``, keeping the event it returns."""
+
+    def run(session: Session) -> None:
+        event = guard(session, info.contact_id, info.dataset_id, now)
+        if event is not None:
+            announced.append(event)
+
+    return run
 
 
 @dataclass(frozen=True, slots=True)

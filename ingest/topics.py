@@ -94,12 +94,15 @@ class ResourceKind(StrEnum):
     EPHEMERIS = "ephemeris"
     STATION = "station"
     ANTENNA = "antenna"
+    DATASET = "dataset"
 
 
 class ResourceStatus(StrEnum):
     """A resource's status: an ephemeris's (AWS Ground Station's words,
     groundstation.ephemerides.ephemeris_status), a station's agent's
-    (groundstation.agents) or an antenna's (groundstation.maintenance)."""
+    (groundstation.agents), an antenna's (groundstation.maintenance) or a
+    contact's dataset (``ready``: stored, checksummed and catalogued;
+    groundstation.contact_datasets)."""
 
     ENABLED = "ENABLED"
     DISABLED = "DISABLED"
@@ -108,6 +111,7 @@ class ResourceStatus(StrEnum):
     ONLINE = "online"
     OFFLINE = "offline"
     MAINTENANCE = "maintenance"
+    READY = "ready"
 
 
 @stdlib_dataclass(frozen=True, slots=True)
@@ -413,16 +417,24 @@ class ResourceEventMessage:
     kind: Annotated[
         ResourceKind,
         Field(
-            description="what changed: an ephemeris, a station, an antenna", examples=["ephemeris"]
+            description="what changed: an ephemeris, a station, an antenna, a dataset (ready)",
+            examples=["ephemeris"],
         ),
     ]
     subject_id: Annotated[
         str,
-        Field(min_length=1, description="the ephemeris, station or antenna id", examples=["42"]),
+        Field(
+            min_length=1,
+            description="the ephemeris, station, antenna or dataset id",
+            examples=["42"],
+        ),
     ]
     old_status: Annotated[
         ResourceStatus,
-        Field(description="status before (`NONE` for a new ephemeris)", examples=["NONE"]),
+        Field(
+            description="status before (`NONE` for a new ephemeris or dataset)",
+            examples=["NONE"],
+        ),
     ]
     new_status: Annotated[
         ResourceStatus,

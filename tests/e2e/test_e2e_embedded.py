@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from groundstation import event_log
 from groundstation.booking import reserve
 from groundstation.clock import SimulatedClock
 from groundstation.db import make_engine, make_session_factory, migrate
+from groundstation.events import ResourceEvent
 from groundstation.models import Contact
 from groundstation.policy import BookingPolicy
 from groundstation.profile_settings import VettingSettings
@@ -24,7 +26,13 @@ from groundstation.vetting import PassQuality, judge
 from ingest import topiclog
 from ingest.consumer import LocalLogSource, follow_frames
 from ingest.dataset import DatasetReader
-from ingest.topics import ContactEventMessage, DatasetReadyMessage, TopicNames
+from ingest.topics import (
+    ContactEventMessage,
+    DatasetReadyMessage,
+    ResourceEventMessage,
+    TopicNames,
+    decode_contact_topic,
+)
 
 from .conftest import (
     DEAD_PROFILE,
@@ -166,16 +174,37 @@ def test_concurrent_contacts_complete_or_fail_independently_with_datasets_and_to
         for line in topiclog.iter_lines(log_dir, topics.datasets)
     ]
     assert [n.contact_id for n in notices] == [cid]
-    events = [
-        ContactEventMessage.decode(_value(line))
+    on_topic = [
+        decode_contact_topic(_value(line))
         for line in topiclog.iter_lines(log_dir, topics.contact_events)
     ]
+    events = [e for e in on_topic if isinstance(e, ContactEventMessage)]
     assert [(e.new_state, e.verdict) for e in events if e.contact_id == cid] == [
         ("PREPASS", None),
         ("PASS", None),
         ("POSTPASS", None),
         ("COMPLETED", vetted[0]),
     ]
+    # The dataset-ready event: once, between POSTPASS and COMPLETED, naming
+    # the dataset, its satellite and station, labelled simulated.
+    mine = [
+        e
+        for e in on_topic
+        if (isinstance(e, ContactEventMessage) and e.contact_id == cid)
+        or (isinstance(e, ResourceEventMessage) and e.kind == "dataset")
+    ]
+    ready = [e for e in mine if isinstance(e, ResourceEventMessage)]
+    assert [(e.subject_id, e.new_status) for e in ready] == [(notices[0].dataset_id, "ready")]
+    assert mine.index(ready[0]) == 3  # after PREPASS, PASS, POSTPASS
+    assert ready[0].norad_id == good.norad_id and ready[0].antenna == good.antenna_id
+    assert "simulated" in ready[0].reason
+    with sessions() as session:
+        history = [
+            (row.event.subject_id, row.tenant)
+            for row in event_log.events_after(session, event_log.START)
+            if isinstance(row.event, ResourceEvent) and row.event.kind == "dataset"
+        ]
+    assert history == [(notices[0].dataset_id, "demo")]
     assert [e.verdict for e in events if e.contact_id == ids[DEAD_PROFILE]][-1] == "failed"
     assert events[0].station is not None
 

@@ -338,7 +338,7 @@ def test_a_crash_while_writing_files_is_cleaned_at_start_up(
     assert not (staging / ds.dataset_id).exists()
 
 
-def _refuse(session: object, contact_id: str) -> None:
+def _refuse(session: object, contact_id: str, dataset_id: str = "", now: object = None) -> None:
     raise PublishRefusedError(f"contact {contact_id} is FAILED")
 
 
@@ -354,9 +354,9 @@ def test_a_refused_commit_makes_nothing_visible_and_announces_nothing(
     write_dataset(writer, n_frames=100)
     seen: list[str] = []
 
-    def guard(session: object, contact_id: str) -> None:
+    def guard(session: object, contact_id: str, dataset_id: str, now: datetime) -> None:
         seen.append(contact_id)
-        _refuse(session, contact_id)
+        _refuse(session, contact_id, dataset_id, now)
 
     with pytest.raises(PublishRefusedError, match="c-1 is FAILED"):
         writer.commit(guard=guard)
