@@ -457,7 +457,12 @@ class LifecycleService:
                     session, contact, new_state, at=now, reason=reason, instance_id=self.instance_id
                 )
             )
-            entered_pass = entered_pass or new_state == S.PASS
+            if new_state == S.PASS:
+                # The executor runs the pass before LOS is applied, even when
+                # this step came so late that LOS is already due (a stalled
+                # machine): LOS follows when the executor returns.
+                entered_pass = True
+                break
         run = None
         if entered_pass and contact.state == S.PASS:
             run = contact_run(contact)

@@ -116,6 +116,32 @@ def test_contact_runs_every_state_at_its_time_in_compressed_time(
     ]
 
 
+def test_pass_entered_after_its_los_still_runs_the_executor_before_completing(
+    session_factory: sessionmaker[Session],
+) -> None:
+    # A stalled machine wakes the contact's job only after LOS, still within
+    # the grace: the pass is run (the executor is called) before LOS applies,
+    # never skipped straight to COMPLETED.
+    with session_factory() as s:
+        sat = seed_basic(s)["satellite_id"]
+        assert isinstance(sat, int)
+        contact = insert_contact(
+            s, satellite_id=sat, aos=T0 - timedelta(seconds=200), duration_s=120
+        )
+    service, events, executor = _service(
+        session_factory, SimulatedClock(T0, speedup=1.0), grace_s=900.0
+    )
+    service.step(contact.id)
+    service.shutdown()
+    assert [r.contact_id for r in executor.runs] == [contact.id]
+    assert [(e.old_state, e.new_state) for e in events.for_contact(contact.id)] == [
+        ("SCHEDULED", "PREPASS"),
+        ("PREPASS", "PASS"),
+        ("PASS", "POSTPASS"),
+        ("POSTPASS", "COMPLETED"),
+    ]
+
+
 def test_failing_executor_fails_the_contact_with_its_message(
     session_factory: sessionmaker[Session],
 ) -> None:
