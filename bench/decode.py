@@ -314,7 +314,9 @@ def startup(work: Path, cases: list[Case]) -> dict[str, float]:
     top = {m: cumulative.get(m, math.nan) for m in ("numpy", "scipy.signal", "numba", "yaml")}
     print(
         f"interpreter + the imports decode needs: {spread(walls)} s; of them (cumulative, one run): "
-        + ", ".join(f"{m} {s:.2f} s" for m, s in top.items())
+        + ", ".join(
+            f"{m} not imported" if math.isnan(s) else f"{m} {s:.2f} s" for m, s in top.items()
+        )
     )
     one_second = work / "one-second.wav"
     wavfile.write(one_second, FS_HZ, np.zeros(FS_HZ, np.int16))

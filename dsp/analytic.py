@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.signal import lfilter
 
 
 def hilbert_taps(n_taps: int, beta: float = 8.0) -> NDArray[np.float64]:
@@ -31,6 +30,8 @@ class AnalyticSignal:
         self._history = np.zeros(self.delay)
 
     def process(self, audio: NDArray[np.floating]) -> NDArray[np.complex64]:
+        from scipy.signal import lfilter  # when used: its import costs ~0.5 s
+
         x = np.asarray(audio, dtype=np.float64)
         imag, self._zi = lfilter(self.taps, 1.0, x, zi=self._zi)
         delayed = np.concatenate([self._history, x])

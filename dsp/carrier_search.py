@@ -39,7 +39,6 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 from numpy.typing import NDArray
-from scipy.signal import spectrogram, welch
 
 
 @dataclass(frozen=True)
@@ -149,6 +148,8 @@ def _subband_line(
     sub, base, rate = _subbands(z, fs_hz, baud_rate, min_hz, max_hz)
     step_hz = SUBBAND_BAUDS * baud_rate / 2
     nseg = min(segment_length(rate, minimum=256, bin_hz=bin_hz), sub.shape[-1])
+    from scipy.signal import spectrogram  # ~0.5 s import: when used
+
     f, t, s = spectrogram(
         np.stack([sub, sub * sub]),
         rate,
@@ -212,6 +213,8 @@ def _wideband_line(
 ) -> tuple[float, float]:
     """(carrier, significance dB) of the strongest line of the whole squared block."""
     nseg = min(segment_length(fs_hz), z.size)
+    from scipy.signal import welch  # ~0.5 s import: when used
+
     f2, p2 = welch(z * z, fs_hz, nperseg=nseg, return_onesided=False, detrend=False)
     wrapped = np.mod(f2, fs_hz) / 2  # candidate 1 in [0, fs/2); candidate 2 is it - fs/2
     in_band = lambda f: (f >= min_hz) & (f <= max_hz)  # noqa: E731
@@ -247,6 +250,8 @@ def find_bpsk_carrier(
     under ~7 dB either way)."""
     nseg = min(segment_length(fs_hz), block.size)
     z = np.asarray(block, dtype=np.complex128)
+    from scipy.signal import welch  # ~0.5 s import: when used
+
     f1, p1 = welch(z, fs_hz, nperseg=nseg, return_onesided=False, detrend=False)
     searched = (f1 >= min_hz) & (f1 <= max_hz)
     if not searched.any():

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.signal import firwin, hilbert, welch
 
 
 def lowpass(z: NDArray[np.complex128], cutoff_hz: float, fs_hz: float) -> NDArray[np.complex128]:
     if cutoff_hz >= 0.45 * fs_hz:
         return z
     n_taps = int(min(max(4 * fs_hz / cutoff_hz, 31), 511)) | 1
+    from scipy.signal import firwin  # ~0.5 s import: when used
+
     taps = firwin(n_taps, cutoff_hz, fs=fs_hz)
     return np.convolve(z, taps, mode="same")
 
@@ -40,6 +41,8 @@ def discriminate(
 def signal_centre_hz(iq: NDArray[np.complex128], fs_hz: float, bandwidth_hz: float) -> float:
     """Centre of the band ``bandwidth_hz`` wide that holds the most power."""
     nseg = int(min(iq.size, 2 ** int(np.ceil(np.log2(max(fs_hz / 50.0, 256))))))
+    from scipy.signal import welch  # ~0.5 s import: when used
+
     freqs, psd = welch(iq, fs_hz, nperseg=nseg, return_onesided=False, detrend=False)
     order = np.argsort(freqs)
     freqs, psd = freqs[order], psd[order]
@@ -75,6 +78,8 @@ def afsk_discriminate(
     baud_rate: float,
 ) -> NDArray[np.float64]:
     x = np.asarray(audio)
+    from scipy.signal import hilbert  # ~0.5 s import: when used
+
     z = np.asarray(hilbert(x.real.astype(np.float64)), dtype=np.complex128)
     z = z * np.exp(-2j * np.pi * af_carrier_hz * np.arange(z.size) / fs_hz)
     z = lowpass(z, AFSK_FILTER_CARSON * (abs(deviation_hz) + baud_rate / 2), fs_hz)

@@ -4,7 +4,7 @@ deviation is positive).
 
 The input is the output of an FM receiver (the recordings' audio) or of
 ``fm_discriminate`` on IQ. Per segment (dsp.segments, absolute positions):
-1. upsample to at least 8 samples per symbol (polyphase FIR);
+1. upsample to at least 8 samples per symbol (polyphase FIR, dsp.upsample);
 2. matched filter: a moving sum over one symbol (NRZ pulse);
 3. decision-directed level tracking (DC and level, see 5.) on the samples;
 4. feed-forward symbol timing: the zero crossings of that waveform mark symbol
@@ -28,9 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 from numpy.typing import NDArray
-from scipy.signal import resample_poly
 
 from dsp.segments import SegmentRunner, SoftSymbols
+from dsp.upsample import upsample
 
 MIN_SPS = 8.0
 MIN_CROSSINGS = 4  # per smoothed timing block
@@ -237,7 +237,7 @@ def _demodulate_window(
 ) -> SoftSymbols:
     sps = cfg.sps
     up = max(int(np.ceil(MIN_SPS / sps)), 1)
-    y = resample_poly(signal, up, 1) if up > 1 else signal
+    y = upsample(signal, up) if up > 1 else signal
     t_abs = start + np.arange(y.size) / up
     matched = moving_average(y, sps * up)
     # timing looks at the waveform centred and scaled by the same level

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.signal import welch
 
 #: A region this far above the noise floor (dB) counts as a signal.
 STANDS_OUT_DB = 3.0
@@ -49,6 +48,8 @@ def survey_spectrum(iq: NDArray[np.complex64], *, nfft: int = 1024) -> SpectrumS
         return SpectrumSurvey(0.0, 0.0, 0.0)
     n = min(nfft, int(x.size))
     # scaled to 1: the survey does not depend on the level (nor overflow)
+    from scipy.signal import welch  # ~0.5 s import: when used
+
     freq, psd = welch(x / scale, nperseg=n, return_onesided=False, detrend=False)
     order = np.argsort(freq)
     freq, psd = freq[order], np.convolve(psd[order], np.ones(5) / 5, mode="same")

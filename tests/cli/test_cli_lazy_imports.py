@@ -54,6 +54,21 @@ def test_command_of_names_the_module_of_every_subcommand() -> None:
     assert registered == cli.COMMAND_OF
 
 
+def decode_in_own_process(argv: list[str]) -> set[str]:
+    """Runs ``groundstation decode argv`` in a fresh interpreter; the modules it loaded."""
+    run = subprocess.run(
+        [sys.executable, "-c", CHILD, "decode", *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    report = json.loads(run.stderr.strip().splitlines()[-1])
+    assert report["code"] == 0, run.stderr
+    assert run.stdout.strip()  # frames came out
+    return set(report["modules"])
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -65,28 +80,26 @@ def test_command_of_names_the_module_of_every_subcommand() -> None:
 def test_decode_in_its_own_process_loads_no_database_web_or_kafka_module(
     argv: list[str],
 ) -> None:
-    run = subprocess.run(
-        [sys.executable, "-c", CHILD, "decode", *argv],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    report = json.loads(run.stderr.strip().splitlines()[-1])
-    assert report["code"] == 0, run.stderr
-    assert run.stdout.strip()  # frames came out
+    modules = decode_in_own_process(argv)
     loaded = {
-        m
-        for m in report["modules"]
-        for root in NOT_FOR_DECODING
-        if m == root or m.startswith(root + ".")
+        m for m in modules for root in NOT_FOR_DECODING if m == root or m.startswith(root + ".")
     }
     assert loaded == set()
     # only the decode/simulate module of the commands
-    assert {m for m in report["modules"] if m.startswith("groundstation.commands.")} <= {
+    assert {m for m in modules if m.startswith("groundstation.commands.")} <= {
         "groundstation.commands._context",
         "groundstation.commands.dsp",
     }
+
+
+def test_decoding_fsk_audio_does_not_load_scipy_signal() -> None:
+    """scipy.signal's import alone took ~0.55 s of CPU, more than the FSK
+    receiver spends on a 60-s recording (dsp.upsample replaces resample_poly)."""
+    modules = decode_in_own_process(
+        ["--satellite", "FACSAT-1", "--iq", str(RECORDINGS / "facsat_1.wav")]
+    )
+    assert "scipy.signal" not in modules
+    assert "numba" in modules  # the same decode, its kernels loaded
 
 
 def test_help_and_unknown_words_still_list_every_command(
