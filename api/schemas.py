@@ -612,9 +612,9 @@ class TrackPublic(BaseModel):
 
 
 class ContactProgressPublic(BaseModel):
-    """The live figures of a contact's pass (GET /contacts/{id}/progress),
-    stored by the executor every second or so while the pass runs and once
-    more when it ends."""
+    """The live figures of a contact's pass (GET /contacts/{id}/progress, and
+    `event: progress` on GET /contacts/events), stored by the executor every
+    second or so while the pass runs and once more when it ends."""
 
     contact_id: str
     state: str = Field(description="the contact's state now", examples=["PASS"])
@@ -627,6 +627,9 @@ class ContactProgressPublic(BaseModel):
     elapsed_s: float | None = Field(description="seconds since AOS", examples=[95.0])
     remaining_s: float | None = Field(description="seconds to LOS", examples=[205.0])
     duration_s: float | None = Field(description="AOS to LOS, seconds", examples=[300.0])
+    fraction: float | None = Field(
+        description="share of the pass (AOS to LOS) elapsed, 0 to 1", examples=[0.317]
+    )
     frames_decoded: int | None = Field(
         description="frames decoded so far (integrity check passed)", examples=[212]
     )
