@@ -908,6 +908,39 @@ class DatasetsPublic(BaseModel):
     count: int
 
 
+class FramePublic(BaseModel):
+    """One decoded frame of a dataset's ``frames.h5``."""
+
+    sequence: int = Field(description="per-contact frame sequence number", examples=[17])
+    time: AwareDatetime = Field(description="time of the frame's first symbol (UTC)")
+    length_bytes: int = Field(description="bytes of the frame", examples=[256])
+    frame_ok: bool = Field(description="decoded and passed its checks (CRC, Reed-Solomon)")
+    crc_ok: bool | None = Field(description="the frame's CRC check; null: the framing has none")
+    rs_corrections: int = Field(
+        description="Reed-Solomon symbols corrected; -1: uncorrectable", examples=[0]
+    )
+    virtual_channel: int = Field(examples=[0])
+    frame_counter: int = Field(description="virtual channel frame count", examples=[17])
+    esn0_db: float | None = Field(
+        description="Es/N0 the receiver estimated for the frame, dB; null: not estimated",
+        examples=[8.2],
+    )
+    head_hex: str = Field(
+        description="the frame's first `head_bytes` bytes (at most its length), hex",
+        examples=["1acffc1d0a3f"],
+    )
+
+
+class FramesPublic(BaseModel):
+    """A page of a dataset's decoded frames, in frame order."""
+
+    dataset_id: str
+    data: list[FramePublic]
+    count: int = Field(description="frames in the dataset (all pages)", examples=[412])
+    offset: int = Field(examples=[0])
+    limit: int = Field(examples=[50])
+
+
 class DatasetContactPublic(ContactPublic):
     """The contact a dataset was recorded in, as a reader of the dataset
     sees it: geometry (aos/tca/los, max_elevation_deg), state and
