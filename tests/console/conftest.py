@@ -174,6 +174,41 @@ def add_dataset(app: FastAPI, *, dataset_id: str, contact_id: str, files: dict[s
     catalog.mark_ready(dataset_id, files=entries, manifest_sha256="0" * 64, now=NOW)
 
 
+class RequestLog:
+    """ASGI middleware that records every HTTP request's path (``paths``)
+    and, while ``refuse_events`` is set, answers GET /contacts/events with
+    503 (a proxy that breaks the event stream). Add it before serving:
+    ``app.add_middleware(RequestLog, log=log)`` with ``log = RequestLog.State()``."""
+
+    @dataclass
+    class State:
+        paths: list[str] = field(default_factory=list)
+        refuse_events: bool = False
+
+        def count(self, suffix: str) -> int:
+            return sum(1 for p in list(self.paths) if p.endswith(suffix))
+
+    def __init__(self, app: Any, log: RequestLog.State) -> None:
+        self.app = app
+        self.log = log
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.log.paths.append(scope["path"])
+            if self.log.refuse_events and scope["path"] == "/contacts/events":
+                body = b'{"detail": "event stream refused by the test"}'
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 503,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
 def make_console(
     tmp_path: Path, populate: Callable[[Console], None]
 ) -> Generator[Console, None, None]:
