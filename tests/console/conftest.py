@@ -11,7 +11,9 @@ skip locally and FAIL under CI=true. Screenshots of every page go to
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
@@ -37,7 +39,41 @@ from tests.support.world import FUNCUBE, NOAA18, NOAA19, NOW, REPO, seed, serve
 __all__ = ["FUNCUBE", "NOAA18", "NOAA19", "NOW", "REPO", "seed"]
 
 SCREENSHOTS = REPO / "build" / "screenshots"
-DATASET_BYTES = bytes(range(256)) * 400 + b"console"
+
+
+@functools.cache
+def dataset_bytes() -> bytes:
+    """The seeded dataset's ``frames.h5``: a real frames file (60 frames of
+    64 bytes, written by ``FramesH5Writer``), as the contact page's frames
+    table reads it."""
+    import numpy as np
+
+    from ingest.h5frames import ContactAttrs, FramesH5Writer
+
+    attrs = ContactAttrs(
+        satellite="NOAA 19",
+        norad_id=NOAA19,
+        station="svalbard",
+        antenna="sv-uhf",
+        contact_id="console",
+        aos=NOW,
+        los=NOW,
+    )
+    n = np.arange(60)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "frames.h5"
+        writer = FramesH5Writer(path, frame_length=64, attrs=attrs)
+        writer.append(
+            (n[:, None] + np.arange(64)[None, :]).astype(np.uint8),
+            sequence=n,
+            time_unix_s=NOW.timestamp() + 3600.0 + n,
+            virtual_channel=np.zeros(60),
+            frame_counter=n,
+            rs_corrections=np.zeros(60),
+            crc_ok=np.ones(60),
+        )
+        writer.close()
+        return path.read_bytes()
 
 
 @pytest.fixture(scope="session")
@@ -261,7 +297,7 @@ def small_world(console: Console) -> None:
         dataset_id="ds-noaa19",
         contact_id=c["completed"],
         files={
-            "frames.h5": DATASET_BYTES,
+            "frames.h5": dataset_bytes(),
             "products/image.png": png_bytes(64, 32),
             "quicklooks/waterfall.png": png_bytes(120, 40),
         },
