@@ -218,6 +218,7 @@ def test_a_booked_pass_runs_live_to_completed_then_its_quicklooks_and_a_checked_
         )
     )
     assert "frames 51–" in table.text
+    browser.driver.execute_script("arguments[0].scrollIntoView()", table)
     browser.screenshot("live-pass-frames")
 
     name = next(f["name"] for f in dataset["files"] if f["name"].endswith(".h5"))

@@ -277,9 +277,12 @@ function framesTable(d, simulated, signal) {
   const section = h("section", { class: "frames", "data-dataset": d.id, "aria-label": `Frames of dataset ${d.id}` },
     h("h3", {}, `Frames of dataset ${d.id}`), h("div", { class: "controls" }, prev, next, note), body);
   let offset = 0;
+  // aria-disabled, not disabled: the buttons stay reachable with the Tab key.
+  const enable = (button, on) => button.setAttribute("aria-disabled", on ? "false" : "true");
+  const enabled = (button) => button.getAttribute("aria-disabled") !== "true";
   const load = async () => {
-    prev.disabled = true;
-    next.disabled = true;
+    enable(prev, false);
+    enable(next, false);
     note.textContent = " loading…";
     try {
       const page = await api(`/datasets/${encodeURIComponent(d.id)}/frames`, {
@@ -299,17 +302,19 @@ function framesTable(d, simulated, signal) {
         ]),
         `Decoded frames of ${d.id} from frames.h5${simulated ? " (simulated pass: frames of the RF simulator's signal)" : ""}`,
       ));
-      prev.disabled = offset === 0;
-      next.disabled = last >= page.count;
+      enable(prev, offset > 0);
+      enable(next, last < page.count);
     } catch (err) {
       if (signal.aborted) return;
       note.textContent = "";
       fill(body, errorNote(err));
-      prev.disabled = offset === 0;
+      enable(prev, offset > 0);
     }
   };
-  prev.addEventListener("click", () => { offset = Math.max(0, offset - FRAMES_PAGE); load(); });
-  next.addEventListener("click", () => { offset += FRAMES_PAGE; load(); });
+  prev.addEventListener("click", () => {
+    if (enabled(prev)) { offset = Math.max(0, offset - FRAMES_PAGE); load(); }
+  });
+  next.addEventListener("click", () => { if (enabled(next)) { offset += FRAMES_PAGE; load(); } });
   load();
   return section;
 }
