@@ -83,6 +83,7 @@ def contact_progress_public(view: ContactProgressView) -> schemas.ContactProgres
         elapsed_s=round(p.elapsed_s, 3) if p else None,
         remaining_s=round(p.remaining_s, 3) if p else None,
         duration_s=round(p.duration_s, 3) if p else None,
+        fraction=round(p.fraction, 4) if p else None,
         frames_decoded=p.frames_decoded if p else None,
         frames_sent=p.frames_sent if p else None,
         esn0_db=round(p.esn0_db, 3) if p and p.esn0_db is not None else None,

@@ -12,7 +12,11 @@ One poller thread per hub (per process) reads the log after its cursor every
 ``poll_interval_s`` (sooner when woken, but at most every ``min_gap_s``) and
 hands each event to every subscriber's asyncio queue; it starts with the
 first subscriber, ends when the last one has gone, and ``close()`` (the app's
-shutdown) stops it. A client reconnecting with
+shutdown) stops it. Every ``progress_interval_s`` it also reads the live
+figures of the contacts in PASS or POSTPASS (``progress.streamed_progress``)
+and hands those that changed since its last read to every subscriber as a
+``ProgressItem``: at most one per contact and interval, never replayed (they
+are not history: no id). A client reconnecting with
 ``Last-Event-ID`` gets the events after that id from the database, up to the
 poller's cursor, then the live ones: none twice, none missed -- unless
 housekeeping pruned history after that id: then the subscriber is told so
@@ -24,14 +28,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from groundstation import event_log
+from groundstation import event_log, progress
 from groundstation.event_log import Position
 from groundstation.events import ContactEvent, Event, EventSink, ResourceEvent
+from groundstation.progress import ContactProgressView
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +56,28 @@ class NumberedEvent:
     antenna: str | None = None
 
 
+@dataclass(frozen=True)
+class ProgressItem:
+    """The live figures of a contact in PASS or POSTPASS, for its tenant."""
+
+    tenant: str
+    view: ContactProgressView
+
+
+StreamItem = NumberedEvent | ProgressItem
+
+
 class Subscriber:
     """One open event stream: its queue of events (the oldest dropped when
     full) and the history it missed, if pruned."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, maxsize: int) -> None:
         self.loop = loop
-        self.queue: asyncio.Queue[NumberedEvent] = asyncio.Queue(maxsize=maxsize)
+        self.queue: asyncio.Queue[StreamItem] = asyncio.Queue(maxsize=maxsize)
         # Set when history after the subscriber's Last-Event-ID was pruned.
         self.pruned: event_log.PrunedHistory | None = None
 
-    def offer(self, item: NumberedEvent) -> None:
+    def offer(self, item: StreamItem) -> None:
         if self.queue.full():  # a slow client loses the oldest, never blocks the poller
             self.queue.get_nowait()
         self.queue.put_nowait(item)
@@ -71,6 +88,10 @@ class _Poller:
         self.cursor = cursor
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
+        # Progress: when to read it next (monotonic s), and the figures last
+        # sent per contact (a contact's figures are sent again only once changed).
+        self.next_progress_s = 0.0
+        self.progress_sent: dict[str, ContactProgressView] = {}
 
 
 def _numbered(e: event_log.LoggedEvent) -> NumberedEvent:
@@ -87,9 +108,11 @@ class ContactEventHub:
         batch: int = 1000,
         backlog: int = 1000,
         queue_size: int = 1000,
+        progress_interval_s: float = 1.0,
     ) -> None:
         self._session_factory = session_factory
         self._poll_interval_s = poll_interval_s
+        self._progress_interval_s = progress_interval_s
         self._min_gap_s = min(min_gap_s, poll_interval_s)
         self._batch = batch
         self._backlog = backlog
@@ -201,6 +224,7 @@ class ContactEventHub:
                 continue
             if found:
                 self._dispatch(poller, found)
+            self._progress(poller)
             if len(found) < self._batch:
                 # Woken by publish() at most every min_gap_s: a burst of
                 # bookings costs a few reads, not one each.
@@ -208,13 +232,44 @@ class ContactEventHub:
                 self._wake.wait(max(0.0, self._poll_interval_s - self._min_gap_s))
                 self._wake.clear()
 
+    def _progress(self, poller: _Poller) -> None:
+        """Every ``progress_interval_s``: the figures of the contacts in PASS
+        or POSTPASS that changed since they were last sent, to every subscriber."""
+        now_s = time.monotonic()
+        if now_s < poller.next_progress_s:
+            return
+        poller.next_progress_s = now_s + self._progress_interval_s
+        try:
+            with self._session_factory() as session:
+                found = progress.streamed_progress(session)
+        except Exception:
+            log.exception("reading the live figures of running contacts failed")
+            return
+        sent = poller.progress_sent
+        items = [
+            ProgressItem(p.tenant, p.view) for p in found if sent.get(p.view.contact_id) != p.view
+        ]
+        poller.progress_sent = {p.view.contact_id: p.view for p in found}
+        if not items:
+            return
+        with self._lock:
+            if self._poller is not poller:
+                return
+            subscribers = list(self._subscribers)
+        self._send(subscribers, items)
+
     def _dispatch(self, poller: _Poller, found: Sequence[event_log.LoggedEvent]) -> None:
         items = [_numbered(e) for e in found]
         with self._lock:
             if self._poller is not poller:
                 return
+            # One lock: a subscriber joining now gets these either in its
+            # backlog (up to the cursor) or live, never both.
             poller.cursor = found[-1].position
             subscribers = list(self._subscribers)
+        self._send(subscribers, items)
+
+    def _send(self, subscribers: Sequence[Subscriber], items: Sequence[StreamItem]) -> None:
         gone = []
         for sub in subscribers:
             for item in items:

@@ -612,9 +612,9 @@ class TrackPublic(BaseModel):
 
 
 class ContactProgressPublic(BaseModel):
-    """The live figures of a contact's pass (GET /contacts/{id}/progress),
-    stored by the executor every second or so while the pass runs and once
-    more when it ends."""
+    """The live figures of a contact's pass (GET /contacts/{id}/progress, and
+    `event: progress` on GET /contacts/events), stored by the executor every
+    second or so while the pass runs and once more when it ends."""
 
     contact_id: str
     state: str = Field(description="the contact's state now", examples=["PASS"])
@@ -627,6 +627,9 @@ class ContactProgressPublic(BaseModel):
     elapsed_s: float | None = Field(description="seconds since AOS", examples=[95.0])
     remaining_s: float | None = Field(description="seconds to LOS", examples=[205.0])
     duration_s: float | None = Field(description="AOS to LOS, seconds", examples=[300.0])
+    fraction: float | None = Field(
+        description="share of the pass (AOS to LOS) elapsed, 0 to 1", examples=[0.317]
+    )
     frames_decoded: int | None = Field(
         description="frames decoded so far (integrity check passed)", examples=[212]
     )
@@ -903,6 +906,39 @@ class DatasetPublic(BaseModel):
 class DatasetsPublic(BaseModel):
     data: list[DatasetPublic]
     count: int
+
+
+class FramePublic(BaseModel):
+    """One decoded frame of a dataset's ``frames.h5``."""
+
+    sequence: int = Field(description="per-contact frame sequence number", examples=[17])
+    time: AwareDatetime = Field(description="time of the frame's first symbol (UTC)")
+    length_bytes: int = Field(description="bytes of the frame", examples=[256])
+    frame_ok: bool = Field(description="decoded and passed its checks (CRC, Reed-Solomon)")
+    crc_ok: bool | None = Field(description="the frame's CRC check; null: the framing has none")
+    rs_corrections: int = Field(
+        description="Reed-Solomon symbols corrected; -1: uncorrectable", examples=[0]
+    )
+    virtual_channel: int = Field(examples=[0])
+    frame_counter: int = Field(description="virtual channel frame count", examples=[17])
+    esn0_db: float | None = Field(
+        description="Es/N0 the receiver estimated for the frame, dB; null: not estimated",
+        examples=[8.2],
+    )
+    head_hex: str = Field(
+        description="the frame's first `head_bytes` bytes (at most its length), hex",
+        examples=["1acffc1d0a3f"],
+    )
+
+
+class FramesPublic(BaseModel):
+    """A page of a dataset's decoded frames, in frame order."""
+
+    dataset_id: str
+    data: list[FramePublic]
+    count: int = Field(description="frames in the dataset (all pages)", examples=[412])
+    offset: int = Field(examples=[0])
+    limit: int = Field(examples=[50])
 
 
 class DatasetContactPublic(ContactPublic):

@@ -1,12 +1,14 @@
 """Datasets as a tenant sees them: the ready datasets of its satellites in
 the catalogue (list and get), and the answer for one removed by retention;
 a file of one (``manifest.json`` too), all its files for a whole-dataset
-archive, and the contact it was recorded in. The objects are read from the
+archive, the contact it was recorded in, and a page of its decoded frames
+(``frames.h5``). The objects are read from the
 bucket the catalogue records for each dataset (``DatasetStores.of``).
 """
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +23,9 @@ from groundstation.errors import GoneError, NotFoundError
 from groundstation.models import Contact, Satellite
 from groundstation.tenant_buckets import DatasetStores
 from ingest.catalog import DatasetEntry, DatasetRow, FileEntry, dataset_page, dataset_query
-from ingest.dataset import MANIFEST
+from ingest.dataset import FRAMES_H5, MANIFEST
+from ingest.errors import DatasetError
+from ingest.h5frames import FramesPage, read_frames_page
 from ingest.objectstore import ObjectStore, get_verified
 
 #: The receiver's summary of a pass, in every dataset the executor writes.
@@ -167,3 +171,27 @@ def dataset_contact(
         )
         quality = json.loads(data)
     return DatasetContact(entry, contact, quality)
+
+
+def dataset_frames(
+    session: Session,
+    *,
+    dataset_id: str,
+    stores: DatasetStores,
+    offset: int,
+    limit: int,
+    head_bytes: int,
+    tenants: Sequence[str] | None = None,
+) -> FramesPage:
+    """Frames ``offset`` .. ``offset + limit`` of the dataset's ``frames.h5``
+    (``NotFoundError`` when it has none; ``DatasetError`` when it is not a
+    frames file), read from its bucket and checked against its SHA-256; the
+    transaction is ended before store I/O."""
+    entry, file = dataset_file(session, dataset_id=dataset_id, name=FRAMES_H5, tenants=tenants)
+    data = get_verified(
+        stores.of(entry), f"{entry.key_prefix.rstrip('/')}/{file.name}", file.sha256
+    )
+    try:
+        return read_frames_page(io.BytesIO(data), offset=offset, limit=limit, head_bytes=head_bytes)
+    except DatasetError as exc:
+        raise DatasetError(f"{FRAMES_H5} of dataset {dataset_id!r} cannot be read: {exc}") from exc

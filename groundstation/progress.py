@@ -7,7 +7,8 @@ reporter writes one row per contact at most every ``interval_s`` wall seconds
 (the pass never waits on it: a failed write is logged and the pass goes on)
 and a last one marked ``final`` when the pass ends, so any API process
 sharing the database serves the same figures (``GET
-/contacts/{id}/progress``).
+/contacts/{id}/progress``, and ``progress`` events on ``GET /contacts/events``
+while the contact is in PASS or POSTPASS: ``streamed_progress``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,13 @@ class PassProgress:
     def remaining_s(self) -> float:
         return max(self.duration_s - self.elapsed_s, 0.0)
 
+    @property
+    def fraction(self) -> float:
+        """Share of the pass (AOS to LOS) elapsed, 0..1."""
+        if self.duration_s <= 0:
+            return 1.0 if self.final else 0.0
+        return min(max(self.elapsed_s / self.duration_s, 0.0), 1.0)
+
 
 def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
@@ -84,6 +92,10 @@ def read_progress(session: Session, *, contact_id: str) -> PassProgress | None:
     row = session.get(ContactProgress, contact_id)
     if row is None:
         return None
+    return _from_row(row)
+
+
+def _from_row(row: ContactProgress) -> PassProgress:
     return PassProgress(
         contact_id=row.contact_id,
         updated_at=row.updated_at,
@@ -190,10 +202,43 @@ def contact_progress(
         raise NotFoundError("contact", contact_id)
     progress = read_progress(session, contact_id=contact_id)
     session.rollback()
+    return ContactProgressView(contact_id, row.state, _status(progress, row.state), progress)
+
+
+def _status(progress: PassProgress | None, state: str) -> str:
     if progress is None:
-        status = NOT_STARTED
-    elif progress.final or row.state != ContactState.PASS.value:
-        status = FINAL
-    else:
-        status = RUNNING
-    return ContactProgressView(contact_id, row.state, status, progress)
+        return NOT_STARTED
+    if progress.final or state != ContactState.PASS.value:
+        return FINAL
+    return RUNNING
+
+
+#: States in which a contact's figures are streamed (GET /contacts/events).
+STREAMED_STATES = (ContactState.PASS.value, ContactState.POSTPASS.value)
+
+
+@dataclass(frozen=True)
+class TenantProgress:
+    """A contact's progress view and the contact's tenant (who may see it)."""
+
+    tenant: str
+    view: ContactProgressView
+
+
+def streamed_progress(session: Session) -> list[TenantProgress]:
+    """The figures of every contact in PASS or POSTPASS that has some, as
+    ``contact_progress`` gives them, with the contact's tenant: what the
+    event stream sends as ``progress`` events."""
+    rows = session.execute(
+        select(ContactProgress, Contact.state, Contact.tenant)
+        .join(Contact, Contact.id == ContactProgress.contact_id)
+        .where(Contact.state.in_(STREAMED_STATES))
+        .order_by(ContactProgress.contact_id)
+    ).all()
+    out = []
+    for row, state, tenant in rows:
+        progress = _from_row(row)
+        view = ContactProgressView(row.contact_id, state, _status(progress, state), progress)
+        out.append(TenantProgress(tenant, view))
+    session.rollback()
+    return out

@@ -50,6 +50,8 @@ from ingest.sigmf import SigMFWriter
 from ingest.topics import DatasetFileInfo, DatasetReadyMessage, utc_iso
 
 MANIFEST = "manifest.json"
+#: The decoded frames of a dataset (``ingest.h5frames``).
+FRAMES_H5 = "frames.h5"
 MANIFEST_SCHEMA_ID = "groundstation.dataset-manifest/1"
 _STAGING_INFO = ".staging.json"
 
@@ -295,7 +297,7 @@ class DatasetWriter:
     ) -> FramesH5Writer:
         self._need_begun()
         self._h5 = FramesH5Writer(
-            self.staging / "frames.h5",
+            self.staging / FRAMES_H5,
             frame_length=frame_length,
             attrs=attrs,
             variable_length=variable_length,

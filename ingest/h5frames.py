@@ -35,6 +35,9 @@ and the quality summary (n_frames, n_frames_ok, n_frames_failed, n_crc_ok,
 n_crc_bad, n_uncorrectable, rs_corrections_total), every number stored as a
 number. Everything is chunked and gzip-compressed; frames are appended as
 they arrive (buffered to whole chunks, at most ``chunk_frames`` frames in memory).
+
+``read_frames_page`` reads a page of the per-frame table back (the frames
+table of ``GET /datasets/{id}/frames``).
 """
 
 from __future__ import annotations
@@ -42,9 +45,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import h5py
 import numpy as np
@@ -481,6 +484,77 @@ class FramesH5Writer:
                 self._f.attrs[k] = np.int64(v)
             self._f.attrs["frame_length_max"] = np.int64(self._width)
             self._f.close()
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRow:
+    """One frame of ``frames.h5`` as a table row: its sequence number, time,
+    length, checks, Es/N0 (None: not estimated) and its first bytes."""
+
+    sequence: int
+    time: datetime
+    length_bytes: int
+    frame_ok: bool
+    crc_ok: bool | None
+    rs_corrections: int
+    virtual_channel: int
+    frame_counter: int
+    esn0_db: float | None
+    head: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class FramesPage:
+    """``limit`` frames from ``offset`` of a file holding ``total`` frames."""
+
+    total: int
+    offset: int
+    rows: tuple[FrameRow, ...]
+
+
+def read_frames_page(
+    source: Path | BinaryIO, *, offset: int, limit: int, head_bytes: int
+) -> FramesPage:
+    """Frames ``offset`` .. ``offset + limit`` of a ``frames.h5`` (a path or
+    an open binary file), each with its first ``head_bytes`` bytes (at most
+    its length). Reads only those rows of each column (chunks around them).
+    ``DatasetError`` for a file that is not a frames file (naming what is missing)."""
+    if offset < 0 or limit < 0 or head_bytes < 0:
+        raise DatasetError(f"offset={offset}, limit={limit}, head_bytes={head_bytes} must be >= 0")
+    try:
+        f = h5py.File(source, "r")
+    except OSError as exc:
+        raise DatasetError(f"not an HDF5 file ({exc})") from exc
+    with f:
+        missing = [n for n in ("frame", "frames", *_COLUMNS) if n not in f]
+        if missing:
+            raise DatasetError(f"not a frames file: no {', '.join(missing)}")
+        total = int(f["frame"].shape[0])
+        start, stop = min(offset, total), min(offset + limit, total)
+        cols = {name: f[name][start:stop] for name in _COLUMNS}
+        seq = f["frame"][start:stop]
+        width = min(head_bytes, int(f["frames"].shape[1]))
+        heads = f["frames"][start:stop, :width] if width else np.zeros((stop - start, 0), np.uint8)
+    rows = []
+    for i in range(stop - start):
+        length = int(cols["frame_length"][i])
+        crc = int(cols["crc_ok"][i])
+        esn0 = float(cols["esn0_db"][i])
+        rows.append(
+            FrameRow(
+                sequence=int(seq[i]),
+                time=datetime.fromtimestamp(float(cols["time_unix_s"][i]), tz=UTC),
+                length_bytes=length,
+                frame_ok=bool(cols["frame_ok"][i] == 1),
+                crc_ok=None if crc < 0 else bool(crc),
+                rs_corrections=int(cols["rs_corrections"][i]),
+                virtual_channel=int(cols["virtual_channel"][i]),
+                frame_counter=int(cols["frame_counter"][i]),
+                esn0_db=esn0 if np.isfinite(esn0) else None,
+                head=bytes(heads[i, : min(width, length)]),
+            )
+        )
+    return FramesPage(total=total, offset=offset, rows=tuple(rows))
 
 
 def write_image_h5(path: Path, image: np.ndarray, *, name: str = "image") -> None:

@@ -25,7 +25,7 @@ from api.convert import (
 )
 from api.deps import CtxDep, NowDep, OperatorDep, SessionDep
 from api.errors import problem
-from api.events import NumberedEvent, Subscriber
+from api.events import NumberedEvent, ProgressItem, StreamItem, Subscriber
 from api.limits import expensive
 from api.routes._responses import EXPENSIVE_429, problems
 from api.routing import api_router
@@ -168,7 +168,9 @@ def list_contacts(
             "content": {"text/event-stream": {}},
             "description": (
                 "Server-Sent Events: `event: contact` and `event: resource` (an "
-                "ephemeris's or a station's status), JSON data; first `event: "
+                "ephemeris's or a station's status), JSON data; `event: progress` "
+                "(no `id:`): a running contact's live figures, the body of GET "
+                "/contacts/{id}/progress; first `event: "
                 "history-pruned` when history after `Last-Event-ID` was pruned"
             ),
         },
@@ -190,7 +192,13 @@ async def contact_events(
     Server-Sent Events (`event: contact`; `id:` is the change's id in the
     contact history, for resuming with `Last-Event-ID`), and ephemeris and
     station status changes (`event: resource`) in the same order and ids. An
-    operator sees its tenant's contacts and ephemerides, and every station's. When history after `Last-Event-ID` was pruned by housekeeping,
+    operator sees its tenant's contacts and ephemerides, and every station's.
+    While a contact is in PASS or POSTPASS, its live figures (frames
+    decoded, Es/N0, Doppler, elapsed and remaining time, `fraction` of the
+    pass) come as `event: progress`, the same JSON as GET
+    /contacts/{id}/progress, at most once a second per contact and only
+    when they changed; they have no `id:` (they are not history, and are not
+    replayed after `Last-Event-ID`). When history after `Last-Event-ID` was pruned by housekeeping,
     the stream starts with `event: history-pruned` (no `id:`) naming the
     highest id pruned, then the events kept. At most
     GS_MAX_EVENT_STREAMS_PER_KEY open streams per key and server process."""
@@ -230,13 +238,13 @@ async def _event_stream(
     end: Callable[[], None],
 ) -> AsyncIterator[str]:
     """The SSE text of a subscription: the pruned-history notice, the
-    backlog after ``Last-Event-ID``, then live events of ``tenants``, a
-    keep-alive comment every 15 s; ``end()`` once it stops."""
+    backlog after ``Last-Event-ID``, then live events and progress of
+    ``tenants``, a keep-alive comment every 15 s; ``end()`` once it stops."""
     try:
         yield ": connected\n\n"
         if sub.pruned is not None:
             yield _pruned_notice(sub.pruned)
-        pending = list(backlog)
+        pending: list[StreamItem] = list(backlog)
         while True:
             if not pending:
                 try:
@@ -248,7 +256,7 @@ async def _event_stream(
                     continue
             item = pending.pop(0)
             if tenants is None or item.tenant is None or item.tenant in tenants:
-                yield _sse_event(item)
+                yield _sse_progress(item) if isinstance(item, ProgressItem) else _sse_event(item)
     finally:
         end()
 
@@ -265,6 +273,12 @@ def _pruned_notice(gap: PrunedHistory) -> str:
         ),
     }
     return f"event: history-pruned\ndata: {json.dumps(notice)}\n\n"
+
+
+def _sse_progress(item: ProgressItem) -> str:
+    """A running contact's live figures as an SSE event (no id: not history)."""
+    body = contact_progress_public(item.view).model_dump_json()
+    return f"event: progress\ndata: {body}\n\n"
 
 
 def _sse_event(item: NumberedEvent) -> str:
@@ -475,8 +489,9 @@ def get_contact_progress(
     """The live figures of the contact's pass while it runs (frames decoded,
     Es/N0, Doppler, elapsed and remaining time), stored by the executor every
     second or so and read from the database, so every API process serves
-    them; after LOS its last figures (`status` `final`). Poll it during PASS
-    (the event stream, GET /contacts/events, says when PASS begins and ends)."""
+    them; after LOS its last figures (`status` `final`). The event stream,
+    GET /contacts/events, sends the same figures as `event: progress` while
+    the contact is in PASS or POSTPASS: follow it rather than polling this."""
     view = progress.contact_progress(session, contact_id=contact_id, tenants=principal.tenants())
     return contact_progress_public(view)
 

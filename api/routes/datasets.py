@@ -2,7 +2,7 @@
 file download with HTTP Range support and the SHA-256 in headers (streamed,
 or for S3 optionally a 307 to a pre-signed URL); ``manifest.json`` too; a
 whole dataset as one streamed tar archive; the contact a dataset was
-recorded in."""
+recorded in; a page of its decoded frames (``frames.h5``)."""
 
 from __future__ import annotations
 
@@ -288,4 +288,66 @@ def get_dataset_contact(
         **contact_public(found.contact).model_dump(),
         dataset_id=found.dataset.id,
         quality=found.quality,
+    )
+
+
+@router.get(
+    "/datasets/{dataset_id}/frames",
+    response_model=schemas.FramesPublic,
+    responses=problems(
+        _404=(
+            "no such dataset (or one of a tenant this key may not read), or it has no "
+            "readable frames.h5 (the detail says which)"
+        ),
+        _410="the dataset was removed by retention; the detail says when and why",
+    ),
+)
+def list_dataset_frames(
+    dataset_id: str,
+    session: SessionDep,
+    ctx: CtxDep,
+    principal: ReaderDep,
+    offset: Annotated[int, Query(ge=0, le=100_000_000, description="first frame, from 0")] = 0,
+    limit: Annotated[int, Query(ge=1, le=500, description="frames in the page")] = 50,
+    head_bytes: Annotated[
+        int, Query(ge=0, le=64, description="bytes of each frame shown as `head_hex`")
+    ] = 16,
+) -> schemas.FramesPublic:
+    """The dataset's decoded frames from its `frames.h5`, `limit` (at most
+    500) from `offset`, in frame order: sequence number, time, length, the
+    good/failed flag with the CRC and Reed-Solomon results, Es/N0 when the
+    receiver estimated it per frame, and the first `head_bytes` bytes as
+    hex. `count` is every frame of the dataset; an `offset` past it gives an
+    empty page. The file is read from the dataset's bucket and checked
+    against its manifest SHA-256 first. Who may read the dataset may read
+    its frames (scientists too)."""
+    page = datasets.dataset_frames(
+        session,
+        dataset_id=dataset_id,
+        stores=ctx.dataset_stores(),
+        offset=offset,
+        limit=limit,
+        head_bytes=head_bytes,
+        tenants=principal.tenants(),
+    )
+    return schemas.FramesPublic(
+        dataset_id=dataset_id,
+        data=[
+            schemas.FramePublic(
+                sequence=r.sequence,
+                time=r.time,
+                length_bytes=r.length_bytes,
+                frame_ok=r.frame_ok,
+                crc_ok=r.crc_ok,
+                rs_corrections=r.rs_corrections,
+                virtual_channel=r.virtual_channel,
+                frame_counter=r.frame_counter,
+                esn0_db=None if r.esn0_db is None else round(r.esn0_db, 3),
+                head_hex=r.head.hex(),
+            )
+            for r in page.rows
+        ],
+        count=page.total,
+        offset=offset,
+        limit=limit,
     )

@@ -11,7 +11,9 @@ skip locally and FAIL under CI=true. Screenshots of every page go to
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterator
@@ -37,7 +39,41 @@ from tests.support.world import FUNCUBE, NOAA18, NOAA19, NOW, REPO, seed, serve
 __all__ = ["FUNCUBE", "NOAA18", "NOAA19", "NOW", "REPO", "seed"]
 
 SCREENSHOTS = REPO / "build" / "screenshots"
-DATASET_BYTES = bytes(range(256)) * 400 + b"console"
+
+
+@functools.cache
+def dataset_bytes() -> bytes:
+    """The seeded dataset's ``frames.h5``: a real frames file (60 frames of
+    64 bytes, written by ``FramesH5Writer``), as the contact page's frames
+    table reads it."""
+    import numpy as np
+
+    from ingest.h5frames import ContactAttrs, FramesH5Writer
+
+    attrs = ContactAttrs(
+        satellite="NOAA 19",
+        norad_id=NOAA19,
+        station="svalbard",
+        antenna="sv-uhf",
+        contact_id="console",
+        aos=NOW,
+        los=NOW,
+    )
+    n = np.arange(60)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "frames.h5"
+        writer = FramesH5Writer(path, frame_length=64, attrs=attrs)
+        writer.append(
+            (n[:, None] + np.arange(64)[None, :]).astype(np.uint8),
+            sequence=n,
+            time_unix_s=NOW.timestamp() + 3600.0 + n,
+            virtual_channel=np.zeros(60),
+            frame_counter=n,
+            rs_corrections=np.zeros(60),
+            crc_ok=np.ones(60),
+        )
+        writer.close()
+        return path.read_bytes()
 
 
 @pytest.fixture(scope="session")
@@ -174,6 +210,41 @@ def add_dataset(app: FastAPI, *, dataset_id: str, contact_id: str, files: dict[s
     catalog.mark_ready(dataset_id, files=entries, manifest_sha256="0" * 64, now=NOW)
 
 
+class RequestLog:
+    """ASGI middleware that records every HTTP request's path (``paths``)
+    and, while ``refuse_events`` is set, answers GET /contacts/events with
+    503 (a proxy that breaks the event stream). Add it before serving:
+    ``app.add_middleware(RequestLog, log=log)`` with ``log = RequestLog.State()``."""
+
+    @dataclass
+    class State:
+        paths: list[str] = field(default_factory=list)
+        refuse_events: bool = False
+
+        def count(self, suffix: str) -> int:
+            return sum(1 for p in list(self.paths) if p.endswith(suffix))
+
+    def __init__(self, app: Any, log: RequestLog.State) -> None:
+        self.app = app
+        self.log = log
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.log.paths.append(scope["path"])
+            if self.log.refuse_events and scope["path"] == "/contacts/events":
+                body = b'{"detail": "event stream refused by the test"}'
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 503,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
 def make_console(
     tmp_path: Path, populate: Callable[[Console], None]
 ) -> Generator[Console, None, None]:
@@ -226,7 +297,7 @@ def small_world(console: Console) -> None:
         dataset_id="ds-noaa19",
         contact_id=c["completed"],
         files={
-            "frames.h5": DATASET_BYTES,
+            "frames.h5": dataset_bytes(),
             "products/image.png": png_bytes(64, 32),
             "quicklooks/waterfall.png": png_bytes(120, 40),
         },

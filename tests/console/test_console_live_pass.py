@@ -1,8 +1,10 @@
 """A pass watched live in the console (issue 16), in a real browser: a
 predicted pass booked from the passes page runs to COMPLETED in compressed
-time on its contact page (the live figures move during PASS), then its
-quick-looks show, a dataset file downloads with a verified checksum, and
-the whole dataset as a tar with every file checked against its manifest.
+time on its contact page (the live figures move during PASS, from the event
+stream: the page never polls GET /contacts/{id}/progress while the pass
+runs), then its frames table pages through frames.h5, its quick-looks show,
+a dataset file downloads with a verified checksum, and the whole dataset as
+a tar with every file checked against its manifest.
 
 The service runs as ``serve`` runs it (``open_runtime`` + ``attach_runtime``:
 the lifecycle and the simulated downlink executor) on SQLite, on a clock held
@@ -32,7 +34,7 @@ from groundstation.runtime import Runtime, open_runtime
 from groundstation.settings import Settings
 from tests.support.world import serve
 
-from .conftest import NOAA19, NOW, Browser, Console, seed
+from .conftest import NOAA19, NOW, Browser, Console, RequestLog, seed
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -65,7 +67,7 @@ class HeldClock(SimulatedClock):
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[tuple[Console, Runtime, HeldClock]]:
+def live(tmp_path: Path) -> Iterator[tuple[Console, Runtime, HeldClock, RequestLog.State]]:
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'gs.db'}",
         data_dir=tmp_path / "var",
@@ -78,19 +80,21 @@ def live(tmp_path: Path) -> Iterator[tuple[Console, Runtime, HeldClock]]:
     runtime = open_runtime(settings, clock=clock, link=LinkModel(eirp_dbw=1.5))
     try:
         app = create_app(settings, clock=clock)
+        requests = RequestLog.State()
+        app.add_middleware(RequestLog, log=requests)
         attach_runtime(app, runtime)
         engine = app.state.ctx.engine
         with make_session_factory(engine)() as session:
             keys = seed(session)
         with serve(app) as url:
-            yield Console(url, app, engine, keys), runtime, clock
+            yield Console(url, app, engine, keys), runtime, clock, requests
     finally:
         runtime.close()
         app.state.ctx.engine.dispose()
 
 
 @pytest.fixture
-def console_url(live: tuple[Console, Runtime, HeldClock]) -> str:
+def console_url(live: tuple[Console, Runtime, HeldClock, RequestLog.State]) -> str:
     return live[0].url
 
 
@@ -115,9 +119,9 @@ def _book_from_the_passes_page(browser: Browser) -> str:
 
 
 def test_a_booked_pass_runs_live_to_completed_then_its_quicklooks_and_a_checked_download(
-    live: tuple[Console, Runtime, HeldClock], browser: Browser
+    live: tuple[Console, Runtime, HeldClock, RequestLog.State], browser: Browser
 ) -> None:
-    console, runtime, clock = live
+    console, runtime, clock, requests = live
     browser.sign_in(console.keys["acme"])
     browser.wait_css("main[data-ready=true][data-page=overview]", timeout_s=60)
     contact_id = _book_from_the_passes_page(browser)
@@ -134,16 +138,24 @@ def test_a_booked_pass_runs_live_to_completed_then_its_quicklooks_and_a_checked_
     browser.wait(lambda d: "SCHEDULED" in browser.text("#contact-state"))
     browser.wait(lambda d: "pass begins" in browser.text("#live-status"))
 
+    assert "simulated" in browser.text("#contact-simulated")  # the page says so
+    assert requests.count("/progress") == 0
+
     clock.release()
     runtime.start()
     frames_seen: list[int] = []
+    sources: set[str | None] = set()
+    polled_while_live = 0
     section = browser.driver.find_element(By.ID, "live-progress")
     deadline = time.monotonic() + 600
     shot = False
-    while "COMPLETED" not in browser.text("#contact-state"):
+    while "COMPLETED" not in (state := browser.text("#contact-state")):
         assert time.monotonic() < deadline, f"not COMPLETED; seen frame counts {frames_seen}"
-        assert "FAILED" not in browser.text("#contact-state"), browser.text("#contact-reason")
+        assert "FAILED" not in state, browser.text("#contact-reason")
+        if any(s in state for s in ("PREPASS", "PASS", "POSTPASS")):
+            polled_while_live = requests.count("/progress")
         if section.get_attribute("data-status") == "running":
+            sources.add(section.get_attribute("data-source"))
             count = int(section.get_attribute("data-frames") or 0)
             if not frames_seen or frames_seen[-1] != count:
                 frames_seen.append(count)
@@ -153,9 +165,14 @@ def test_a_booked_pass_runs_live_to_completed_then_its_quicklooks_and_a_checked_
                 assert "Simulated pass" in browser.text("#live-simulated")
                 assert "kHz" in browser.text("#live-doppler")
                 assert "Live:" in browser.text("#live-status")
+                assert "from the event stream" in browser.text("#live-status")
         time.sleep(0.1)
-    assert len(set(frames_seen)) >= 2, frames_seen  # the live numbers changed during PASS
+    # The live numbers changed during PASS.
+    assert len(set(frames_seen)) >= 2, (frames_seen, browser.text("#live-progress"))
     assert frames_seen == sorted(frames_seen)
+    # The figures came from the event stream: not one GET /progress during the pass.
+    assert sources == {"stream"}, sources
+    assert polled_while_live == 0
 
     with console.api("acme") as client:
         done = client.get(f"/contacts/{contact_id}").json()
@@ -175,6 +192,34 @@ def test_a_booked_pass_runs_live_to_completed_then_its_quicklooks_and_a_checked_
     for img in images:
         assert browser.driver.execute_script("return arguments[0].naturalWidth", img) > 10
     browser.screenshot("live-pass-completed")
+    # After the pass at most one read of /progress (its final figures), no polling.
+    assert requests.count("/progress") <= 1, requests.count("/progress")
+
+    # The frames table: frames.h5 a page of 50 at a time.
+    with console.api("acme") as client:
+        all_frames = client.get(f"/datasets/{dataset['id']}/frames", params={"limit": 500}).json()
+    assert all_frames["count"] >= done["frames_ok"] > 50
+    table = browser.wait_css(f"#contact-frames section.frames[data-dataset='{dataset['id']}']")
+    browser.wait(lambda d: table.get_attribute("data-count") == str(all_frames["count"]))
+    rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")
+    assert len(rows) == 50
+    first = all_frames["data"][0]
+    cells = [c.text for c in rows[0].find_elements(By.CSS_SELECTOR, "td")]
+    assert cells[0] == str(first["sequence"]) and cells[2] == str(first["length_bytes"])
+    assert cells[6] == first["head_hex"]
+    assert f"frames 1–50 of {all_frames['count']}" in table.text
+    assert "simulated pass" in table.text
+    table.find_element(By.CSS_SELECTOR, "button[data-frames-next]").click()
+    browser.wait(lambda d: table.get_attribute("data-offset") == "50")
+    browser.wait(
+        lambda d: (
+            table.find_element(By.CSS_SELECTOR, "tbody tr td").text
+            == str(all_frames["data"][50]["sequence"])
+        )
+    )
+    assert "frames 51–" in table.text
+    browser.driver.execute_script("arguments[0].scrollIntoView()", table)
+    browser.screenshot("live-pass-frames")
 
     name = next(f["name"] for f in dataset["files"] if f["name"].endswith(".h5"))
     button = browser.driver.find_element(

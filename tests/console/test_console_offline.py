@@ -24,6 +24,7 @@ PAGES = [
             "#/passes",
             "#/datasets",
             "#/contact/{noaa19}",
+            "#/contact/{completed}",  # with its dataset's frames table and quick-looks
             "#/satellites",
             f"#/satellites/{NOAA19}",
             "#/usage",
@@ -103,7 +104,7 @@ def test_every_control_is_labelled_and_reachable_with_the_tab_key(
 ) -> None:
     browser.sign_in(console.keys[who])
     browser.wait_css("main[data-ready=true][data-page=overview]")
-    browser.go(page.format(noaa19=console.contacts["noaa19"]))
+    browser.go(page.format(**console.contacts))
     controls = browser.driver.find_elements(
         By.CSS_SELECTOR, "a[href], button, input, select, textarea, [tabindex='0']"
     )
@@ -140,7 +141,7 @@ def test_axe_finds_no_serious_accessibility_violation(
 ) -> None:
     browser.sign_in(console.keys[who])
     browser.wait_css("main[data-ready=true][data-page=overview]")
-    browser.go(page.format(noaa19=console.contacts["noaa19"]))
+    browser.go(page.format(**console.contacts))
     browser.driver.execute_script(axe_source)
     result = browser.driver.execute_async_script(
         "const done = arguments[arguments.length - 1];"

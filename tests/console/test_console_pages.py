@@ -15,7 +15,7 @@ from selenium.webdriver.common.by import By
 from groundstation.agents import record_heartbeat
 from groundstation.progress import PassProgress, write_progress
 
-from .conftest import DATASET_BYTES, NOW, Browser, Console
+from .conftest import NOW, Browser, Console, dataset_bytes
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -332,13 +332,13 @@ def test_datasets_filter_and_a_download_checks_its_sha256(
     browser.wait(lambda d: "1 dataset" in browser.text("#ds-results"))
     browser.driver.find_element(By.CSS_SELECTOR, "button[data-file='frames.h5']").click()
     browser.wait(lambda d: "SHA-256" in browser.text("#ds-results"))
-    assert f"{len(DATASET_BYTES)} bytes, SHA-256 verified" in browser.text("#ds-results")
+    assert f"{len(dataset_bytes())} bytes, SHA-256 verified" in browser.text("#ds-results")
     with httpx.Client(base_url=console.url) as client:
         r = client.get(
             "/datasets/ds-noaa19/files/frames.h5",
             headers={"Authorization": f"Bearer {console.keys['scientist']}"},
         )
-    assert r.headers["X-Checksum-SHA256"] == hashlib.sha256(DATASET_BYTES).hexdigest()
+    assert r.headers["X-Checksum-SHA256"] == hashlib.sha256(dataset_bytes()).hexdigest()
     browser.screenshot("datasets")
 
 
@@ -444,6 +444,13 @@ def test_the_contact_and_datasets_pages_show_every_image_file_of_a_dataset(
     )
     assert sizes == {"products/image.png": (64, 32), "quicklooks/waterfall.png": (120, 40)}
     assert "frames.h5" not in section.text  # images only
+    frames = browser.wait_css("#contact-frames section.frames[data-dataset='ds-noaa19']")
+    browser.wait(lambda d: frames.get_attribute("data-count") == "60")
+    rows = frames.find_elements(By.CSS_SELECTOR, "tbody tr")
+    assert len(rows) == 50
+    assert [c.text for c in rows[1].find_elements(By.CSS_SELECTOR, "td")][6] == bytes(
+        range(1, 17)
+    ).hex()  # frame 1's first 16 bytes
     # an optional part left out is not written as "null" (the cancel form of a
     # finished contact, the scientists' note on the datasets page)
     assert "null" not in browser.text("main").split()

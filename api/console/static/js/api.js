@@ -100,6 +100,7 @@ export async function followEvents(onEvent, { signal, onStatus = () => {} } = {}
       if (!response.ok) throw new ApiError(response.status, await problemOf(response));
       onStatus("live");
       lastId = await readEvents(response.body, onEvent, lastId);
+      if (!signal.aborted) onStatus("reconnecting (the stream ended)");
     } catch (err) {
       if (signal.aborted) return;
       onStatus(`reconnecting (${err.message || err})`);

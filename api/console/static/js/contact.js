@@ -1,9 +1,10 @@
-// Contact page: state (live from the event stream), times, history, a track
-// summary and sky plot from GET /contacts/{id}/track, and its datasets.
+// Contact page: state and the pass's live figures (from the event stream),
+// times, history, a track summary and sky plot from GET
+// /contacts/{id}/track, and its datasets with their frames.
 import { api, followEvents } from "./api.js";
 import { datasetTable } from "./datasets.js";
 import {
-  VERDICT_COLOURS, emptyNote, errorNote, fill, fmtDuration, fmtNumber, fmtTime, h, stateBadge, verdictBadge,
+  VERDICT_COLOURS, emptyNote, errorNote, fill, fmtDuration, fmtNumber, fmtTime, h, stateBadge, table, verdictBadge,
 } from "./format.js";
 import { quickLooks } from "./quicklooks.js";
 import { skyPlotSvg } from "./skyplot.js";
@@ -169,11 +170,13 @@ function cancelForm(c, onCancelled) {
 }
 
 /** States in which the pass's live figures may move. */
-const LIVE_STATES = ["PREPASS", "PASS"];
+const LIVE_STATES = ["PREPASS", "PASS", "POSTPASS"];
 
-/** The pass's live figures (GET /contacts/{id}/progress): polled every second
- * while the contact is in PREPASS or PASS (the event stream says when it
- * changes state), once more when it has left them (the final figures). */
+/** The pass's live figures, from the event stream (`event: progress`, sent
+ * while the contact is in PASS or POSTPASS). GET /contacts/{id}/progress is
+ * read only when the stream is down (then every second while the contact
+ * may be live, until the stream is back) and once when the contact has
+ * ended (its final figures), never polled while the stream works. */
 function liveSection(c, signal) {
   const frames = h("span", { id: "live-frames" }, "–");
   const esn0 = h("span", { id: "live-esn0" }, "–");
@@ -182,56 +185,145 @@ function liveSection(c, signal) {
   const bar = h("progress", { id: "live-bar", max: 1, value: 0, "aria-label": "Pass elapsed" });
   const status = h("p", { id: "live-status", class: "muted", role: "status" }, "");
   const simulated = h("p", { id: "live-simulated", class: "muted" });
-  const section = h("section", { id: "live-progress", "aria-labelledby": "live-h", "data-status": "not_started" },
+  const section = h("section", { id: "live-progress", "aria-labelledby": "live-h", "data-status": "not_started", "data-source": "" },
     h("h2", { id: "live-h" }, "Pass progress"), status,
     facts([["Frames decoded", frames], ["Es/N0", esn0], ["Doppler", doppler], ["Elapsed · remaining", h("span", {}, times, " ", bar)]]),
     simulated);
   let state = c.state;
+  let streaming = false;
   let timer = null;
-  const show = (p) => {
+  let fetchedFinal = false;
+  const waiting = () => {
+    status.textContent = ["SCHEDULED", "PREPASS"].includes(state)
+      ? "The figures appear when the pass begins."
+      : LIVE_STATES.includes(state) ? "Waiting for the pass's figures…" : "No figure: the pass did not run.";
+  };
+  const show = (p, source) => {
     section.dataset.status = p.status;
+    section.dataset.source = source;
     section.dataset.frames = p.frames_decoded ?? "";
-    if (p.status === "not_started") {
-      status.textContent = LIVE_STATES.includes(p.state) || p.state === "SCHEDULED"
-        ? "The figures appear when the pass begins." : "No figure: the pass did not run.";
-      return;
-    }
+    if (p.status === "not_started") { waiting(); return; }
+    const how = source === "stream" ? "from the event stream" : "read every second (event stream down)";
     status.textContent = p.status === "running"
-      ? `Live: figures of ${fmtTime(p.updated_at)}, updated every second.`
+      ? `Live: figures of ${fmtTime(p.updated_at)}, ${how}.`
       : `Pass ended: its last figures (${fmtTime(p.updated_at)}).`;
     frames.textContent = p.frames_sent === null ? `${p.frames_decoded}` : `${p.frames_decoded} of ${p.frames_sent} sent`;
     esn0.textContent = p.esn0_db === null ? "not measured yet" : `${fmtNumber(p.esn0_db)} dB`;
     doppler.textContent = p.doppler_hz === null ? "–" : `${fmtNumber(p.doppler_hz / 1000, 2)} kHz`;
-    times.textContent = `${fmtDuration(p.elapsed_s)} · ${fmtDuration(p.remaining_s)}`;
+    times.textContent = `${fmtDuration(p.elapsed_s)} · ${fmtDuration(p.remaining_s)} (${fmtNumber(100 * (p.fraction ?? 0), 0)} %)`;
     bar.max = p.duration_s || 1;
     bar.value = p.elapsed_s;
     simulated.textContent = p.simulated
       ? `Simulated pass, worked ${p.executed_by}: these figures come from a simulated signal, not from a radio.`
       : `Worked by ${p.executed_by}.`;
   };
-  const poll = async () => {
+  /** One read of GET /contacts/{id}/progress; again in a second while the
+   * stream is down and the contact may be live. */
+  const read = async () => {
     timer = null;
     if (signal.aborted) return;
     try {
       const p = await api(`/contacts/${encodeURIComponent(c.id)}/progress`, { signal });
-      show(p);
+      show(p, "request");
       state = p.state;
+      if (p.status === "final" && !LIVE_STATES.includes(p.state)) fetchedFinal = true;
     } catch (err) {
       if (signal.aborted) return;
       status.textContent = `Figures not available: ${err.message}`;
     }
-    if (LIVE_STATES.includes(state) && !signal.aborted) timer = setTimeout(poll, 1000);
+    if (!streaming && LIVE_STATES.includes(state) && !signal.aborted && timer === null) timer = setTimeout(read, 1000);
   };
+  const ended = () => !LIVE_STATES.includes(state) && state !== "SCHEDULED";
   signal.addEventListener("abort", () => { if (timer !== null) clearTimeout(timer); });
-  poll();
+  if (ended()) read(); else waiting();
   return {
     section,
-    /** The contact's state changed (event stream): poll again if not polling. */
+    /** `event: progress` of this contact from the stream. */
+    progress(p) {
+      state = p.state;
+      show(p, "stream");
+    },
+    /** The contact's state changed (event stream): once it has ended, its final figures. */
     changed(newState) {
       state = newState;
-      if (timer === null) poll();
+      if (ended() && !fetchedFinal && timer === null) read();
+      else if (section.dataset.status === "not_started") waiting();
+    },
+    /** The event stream is up (true) or down (false): read the figures while it is down. */
+    stream(up) {
+      streaming = up;
+      if (up && timer !== null) { clearTimeout(timer); timer = null; }
+      if (!up && timer === null && (LIVE_STATES.includes(state) || (ended() && !fetchedFinal))) read();
     },
   };
+}
+
+/** Frames in one page of the frames table. */
+const FRAMES_PAGE = 50;
+
+function crcText(f) {
+  const crc = f.crc_ok === null ? "no CRC" : f.crc_ok ? "CRC ok" : "CRC bad";
+  const rs = f.rs_corrections < 0 ? ", RS uncorrectable" : f.rs_corrections > 0 ? `, RS ${f.rs_corrections} fixed` : "";
+  return `${f.frame_ok ? "ok" : "failed"} (${crc}${rs})`;
+}
+
+/** A dataset's decoded frames (GET /datasets/{id}/frames), a page at a
+ * time with previous/next buttons. */
+function framesTable(d, simulated, signal) {
+  const body = h("div", { id: `frames-${d.id}`, class: "frames-page" });
+  const note = h("span", { class: "muted", role: "status", "data-frames-range": "" });
+  const prev = h("button", { type: "button", "data-frames-prev": d.id }, "Previous frames");
+  const next = h("button", { type: "button", "data-frames-next": d.id }, "Next frames");
+  const section = h("section", { class: "frames", "data-dataset": d.id, "aria-label": `Frames of dataset ${d.id}` },
+    h("h3", {}, `Frames of dataset ${d.id}`), h("div", { class: "controls" }, prev, next, note), body);
+  let offset = 0;
+  // aria-disabled, not disabled: the buttons stay reachable with the Tab key.
+  const enable = (button, on) => button.setAttribute("aria-disabled", on ? "false" : "true");
+  const enabled = (button) => button.getAttribute("aria-disabled") !== "true";
+  const load = async () => {
+    enable(prev, false);
+    enable(next, false);
+    note.textContent = " loading…";
+    try {
+      const page = await api(`/datasets/${encodeURIComponent(d.id)}/frames`, {
+        params: { offset, limit: FRAMES_PAGE }, signal,
+      });
+      const last = offset + page.data.length;
+      section.dataset.offset = offset;
+      section.dataset.count = page.count;
+      note.textContent = page.count
+        ? ` frames ${offset + 1}–${last} of ${page.count}` : " no frame decoded";
+      fill(body, table(
+        ["#", "Time", "Bytes", "Check", "Es/N0", "VC · counter", "First bytes (hex)"],
+        page.data.map((f) => [
+          `${f.sequence}`, fmtTime(f.time), `${f.length_bytes}`, crcText(f),
+          f.esn0_db === null ? "–" : `${fmtNumber(f.esn0_db)} dB`,
+          `${f.virtual_channel} · ${f.frame_counter}`, h("code", {}, f.head_hex),
+        ]),
+        `Decoded frames of ${d.id} from frames.h5${simulated ? " (simulated pass: frames of the RF simulator's signal)" : ""}`,
+      ));
+      enable(prev, offset > 0);
+      enable(next, last < page.count);
+    } catch (err) {
+      if (signal.aborted) return;
+      note.textContent = "";
+      fill(body, errorNote(err));
+      enable(prev, offset > 0);
+    }
+  };
+  prev.addEventListener("click", () => {
+    if (enabled(prev)) { offset = Math.max(0, offset - FRAMES_PAGE); load(); }
+  });
+  next.addEventListener("click", () => { if (enabled(next)) { offset += FRAMES_PAGE; load(); } });
+  load();
+  return section;
+}
+
+function framesSection(datasets, simulated, signal) {
+  const withFrames = datasets.filter((d) => d.files.some((f) => f.name === "frames.h5"));
+  return h("section", { id: "contact-frames", "aria-labelledby": "frames-h" },
+    h("h2", { id: "frames-h" }, "Frames"),
+    withFrames.length ? withFrames.map((d) => framesTable(d, simulated, signal)) : emptyNote("No frames file yet: it comes with the dataset when the pass completes."));
 }
 
 function quickLookSection(datasets, simulated) {
@@ -257,6 +349,7 @@ export async function render(main, { args, signal }) {
     products.replaceChildren(
       h("section", { id: "contact-datasets", "aria-labelledby": "datasets-h" }, h("h2", { id: "datasets-h" }, "Frames and datasets"),
         found.count ? datasetTable(found.data, { linkContacts: false, withQuickLooks: false }) : emptyNote("No dataset yet: one is made when the pass completes.")),
+      framesSection(found.data, c.simulated, signal),
       quickLookSection(found.data, c.simulated));
   };
   const state = { contact: c };
@@ -293,6 +386,7 @@ export async function render(main, { args, signal }) {
   );
   showProducts(datasets);
   followEvents((type, e) => {
+    if (type === "progress" && e.contact_id === c.id) { liveFigures.progress(e); return; }
     if (type !== "contact" || e.contact_id !== c.id) return;
     history.append(h("tr", {}, historyRow(e).map((v) => h("td", {}, v))));
     const verdictOnly = e.old_state === e.new_state && e.verdict;
@@ -309,6 +403,12 @@ export async function render(main, { args, signal }) {
     api(`/contacts/${encodeURIComponent(c.id)}`, { signal })
       .then((now) => { state.contact = now; vetting.show(); })
       .catch(() => {});
-  }, { signal, onStatus: (text) => { live.textContent = `Event stream: ${text}`; } });
+  }, {
+    signal,
+    onStatus: (text) => {
+      live.textContent = `Event stream: ${text}`;
+      liveFigures.stream(text === "live");
+    },
+  });
 }
 
