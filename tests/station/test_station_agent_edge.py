@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import socket
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -286,3 +289,47 @@ def test_a_station_key_cannot_report_an_edge_dataset_outside_its_contacts_prefix
     # Its own contact's prefix is taken (stored; nothing refused).
     answer = report(central.key, central.station_id, _edge_report(own))
     assert answer.status_code == 200, answer.text
+
+
+def _agent_cli(tmp_path: Path, run_for_s: float, **env: str) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("GS_")}
+    full.update(
+        GS_DATA_DIR=str(tmp_path / "agent"),
+        GS_AGENT_STATION_ID="lisbon",
+        GS_AGENT_CENTRAL_URL="http://127.0.0.1:9",
+        GS_AGENT_KEY="k",
+        **env,
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "groundstation.cli", "agent", "--run-for-s", str(run_for_s)],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_agent_publishes_at_the_edge_when_given_kafka_and_s3_as_serve_takes_them(
+    tmp_path: Path, kafka_bootstrap: str, s3_endpoint: str
+) -> None:
+    s3 = {
+        "GS_OBJECT_STORE": "s3",
+        "GS_S3_BUCKET": f"edge{uuid.uuid4().hex[:10]}",
+        "GS_S3_ENDPOINT_URL": s3_endpoint,
+        "GS_S3_REGION": "us-east-1",
+    }
+    both = _agent_cli(tmp_path, 2.0, GS_KAFKA_BOOTSTRAP=kafka_bootstrap, **s3)
+    assert both.returncode == 0, both.stderr[-2000:]
+    assert "frames to Kafka, datasets to S3 from here" in both.stdout
+    assert (tmp_path / "agent" / "agent-spool" / "kafka-spool").is_dir()
+    # Neither: today's HTTP uploads.
+    neither = _agent_cli(tmp_path, 0.5)
+    assert neither.returncode == 0 and "frames over HTTP" in neither.stdout
+    # Only one of them: refused, naming the one missing.
+    only_kafka = _agent_cli(tmp_path, 0.5, GS_KAFKA_BOOTSTRAP=kafka_bootstrap)
+    assert only_kafka.returncode != 0
+    assert "GS_KAFKA_BOOTSTRAP is set but GS_OBJECT_STORE=s3" in only_kafka.stderr
+    only_s3 = _agent_cli(tmp_path, 0.5, **s3)
+    assert only_s3.returncode != 0
+    assert "GS_OBJECT_STORE=s3 is set but GS_KAFKA_BOOTSTRAP is not" in only_s3.stderr
