@@ -170,8 +170,10 @@ class AgentExecutor:
                 ]
                 session.rollback()
             live.simulated = "simulated" in status.front_end.lower()
-            if report is None or report.edge is None:  # edge frames are on Kafka already
+            if report is None or report.edge is None:
                 published = live.count(new, self._publish_new(run.contact_id, new, published))
+            else:  # published at the edge: on Kafka already; the report counts them
+                live.decoded, live.esn0_db = report.edge.frames_ok, _esn0(report)
             if report is not None:
                 live.report(final=True)
                 self._finish(run, report, published)

@@ -27,6 +27,7 @@ from groundstation import apikeys
 from groundstation.agents import EDGE
 from groundstation.lifecycle import contact_run
 from groundstation.models import Contact
+from groundstation.progress import read_progress
 from groundstation.station.agent import CentralClient, StationAgent
 from groundstation.station.edge import EdgePublishing
 from groundstation.station.spool import Spool
@@ -175,6 +176,9 @@ def test_agent_publishing_at_the_edge_sends_no_frame_to_the_central_service(
         edge.publisher.close(timeout_s=1.0)
     state, reason = central.state(cid)
     assert state == "COMPLETED", reason
+    with central.runtime.session_factory() as session:
+        final = read_progress(session, contact_id=cid)
+    assert final is not None and final.final and final.frames_decoded == outcome.frames_ok
 
     # Kafka back: a publisher on the same spool and the real broker delivers them.
     back = KafkaPublisher(replace(kafka, bootstrap_servers=settings.kafka_bootstrap)).start()
