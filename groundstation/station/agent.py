@@ -911,8 +911,9 @@ class StationAgent:
         report = self.spool.report(contact_id)
         if self.edge is not None:
             sent = self.edge.publish_frames(contact_id, self.spool)
-            if report is not None:
-                self.client.report(contact_id, self.edge.report(contact_id, self.spool, report))
+            sendable = None if report is None else self.edge.report(contact_id, self.spool, report)
+            if sendable is not None:
+                self.client.report(contact_id, sendable)
                 self.spool.mark_done(contact_id)
             return sent
         frames = self.spool.frames(contact_id)

@@ -73,12 +73,24 @@ class EdgePublishing:
             spool.set_acked(contact_id, int(batch[-1]["sequence"]))
         return len(todo)
 
-    def report(self, contact_id: str, spool: Spool, report: dict[str, Any]) -> dict[str, Any]:
+    def report(
+        self, contact_id: str, spool: Spool, report: dict[str, Any]
+    ) -> dict[str, Any] | None:
         """The end-of-pass ``report`` to send: for a pass that ended well its
         dataset uploaded (once), the pass outputs left out (they are in the
         products), and ``summary["edge"]``. A dataset that cannot be written
-        from what the pass left fails the pass with the reason; an object
-        store that does not answer raises (the report is sent later)."""
+        from what the pass left fails the pass with the reason; None when
+        the object store did not take it (logged; tried again at the next
+        flush, the report is sent then)."""
+        try:
+            return self._report(contact_id, spool, report)
+        except Exception as exc:  # the object store is unreachable, refuses, times out
+            log.warning(
+                "pass %s: dataset upload deferred: %s: %s", contact_id, type(exc).__name__, exc
+            )
+            return None
+
+    def _report(self, contact_id: str, spool: Spool, report: dict[str, Any]) -> dict[str, Any]:
         out = dict(report)
         summary = dict(report.get("summary") or {})
         frames = spool.frames(contact_id)

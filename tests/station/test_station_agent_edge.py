@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -33,7 +33,7 @@ from groundstation.station.edge import EdgePublishing
 from groundstation.station.spool import Spool
 from ingest.consumer import KafkaSource, follow_frames
 from ingest.kafka_publisher import KafkaPublisher
-from ingest.objectstore import S3ObjectStore
+from ingest.objectstore import ObjectStore, S3ObjectStore
 from ingest.topics import TopicNames
 from tests.e2e.conftest import wait_for
 from tests.service_env import scratch_database
@@ -54,6 +54,25 @@ class Requests:
             body = await request.body()
             self.seen.append((request.method, request.url.path, len(body)))
             return await call_next(request)
+
+
+class UnreachableAtFirst:
+    """An object store whose first ``failures`` uploads fail as an
+    unreachable endpoint does."""
+
+    def __init__(self, store: ObjectStore, failures: int) -> None:
+        self.store = store
+        self.failures = failures
+        self.failed = 0
+
+    def put_file(self, key: str, path: Path) -> int:
+        if self.failed < self.failures:
+            self.failed += 1
+            raise ConnectionError(f"object store unreachable (test): {key}")
+        return self.store.put_file(key, path)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
 
 
 class Flaky(httpx.BaseTransport):
@@ -99,9 +118,10 @@ def edge_central(
             s3_bucket=name,
             s3_endpoint_url=s3_endpoint,
             s3_region="us-east-1",
-            # service seconds: 120 wall s at x30, longer than the outage below
-            agent_offline_after_s=3600.0,
-            agent_report_timeout_s=7200.0,
+            # service seconds: 20 wall minutes at x30, longer than the outage
+            # below however slow a loaded machine works the pass
+            agent_offline_after_s=36_000.0,
+            agent_report_timeout_s=72_000.0,
         )
 
 
@@ -123,9 +143,11 @@ def test_agent_publishing_at_the_edge_sends_no_frame_to_the_central_service(
         spool_dir=tmp_path / "agent-kafka-spool",
         spool_fsync=True,
     )
+    # ... and so is its object store at first: the dataset is uploaded later.
+    store = UnreachableAtFirst(S3ObjectStore(settings.s3_config()), failures=2)
     edge = EdgePublishing(
         publisher=KafkaPublisher(kafka).start(),
-        store=S3ObjectStore(settings.s3_config()),
+        store=cast(ObjectStore, store),
         staging_root=tmp_path / "agent-staging",
         clock=central.runtime.clock.now,
     )
@@ -160,7 +182,7 @@ def test_agent_publishing_at_the_edge_sends_no_frame_to_the_central_service(
             timeout_s=60,
             what="two report attempts while the central API is unreachable",
         )
-        assert central.state(cid)[0] not in ("COMPLETED", "FAILED")
+        assert central.state(cid)[0] not in ("COMPLETED", "FAILED"), central.state(cid)
         # Every frame is in the Kafka publisher's spool, none delivered yet.
         assert agent.spool.acked(cid) == outcome.frames_total
         assert edge.publisher.flush(timeout_s=1.0) is False
@@ -176,6 +198,7 @@ def test_agent_publishing_at_the_edge_sends_no_frame_to_the_central_service(
         edge.publisher.close(timeout_s=1.0)
     state, reason = central.state(cid)
     assert state == "COMPLETED", reason
+    assert store.failed == 2  # the uploads that failed were tried again
     with central.runtime.session_factory() as session:
         final = read_progress(session, contact_id=cid)
     assert final is not None and final.final and final.frames_decoded == outcome.frames_ok
@@ -239,7 +262,9 @@ def test_agent_publishing_at_the_edge_sends_no_frame_to_the_central_service(
     # The report sent again (a lost answer): one dataset, no frame published again.
     report = agent.spool.report(cid)
     assert report is not None
-    again = agent.client.report(cid, edge.report(cid, agent.spool, report))
+    sendable = edge.report(cid, agent.spool, report)
+    assert sendable is not None
+    again = agent.client.report(cid, sendable)
     assert again["ok"] is True
     assert len(central.runtime.catalog.find(contact_id=cid)) == 1
     assert edge.publish_frames(cid, agent.spool) == 0
