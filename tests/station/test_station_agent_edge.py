@@ -31,10 +31,10 @@ from groundstation.progress import read_progress
 from groundstation.station.agent import CentralClient, StationAgent
 from groundstation.station.edge import EdgePublishing
 from groundstation.station.spool import Spool
-from ingest.consumer import KafkaSource, follow_frames
+from ingest.consumer import KafkaSource, LocalLogSource, follow_frames
 from ingest.kafka_publisher import KafkaPublisher
 from ingest.objectstore import ObjectStore, S3ObjectStore
-from ingest.topics import TopicNames
+from ingest.topics import FrameMeta, TopicNames
 from tests.e2e.conftest import wait_for
 from tests.service_env import scratch_database
 from tests.station.test_station_agent import Central, _central
@@ -282,7 +282,7 @@ def _edge_report(prefix: str) -> dict[str, Any]:
 @pytest.fixture
 def central(tmp_path: Path, postgres_base_url: str) -> Iterator[Central]:
     with scratch_database(postgres_base_url, "edge") as url:
-        yield from _central(tmp_path, url)
+        yield from _central(tmp_path, url, speedup=8.0)  # lag-tolerant on a loaded machine
 
 
 def test_a_station_key_cannot_report_an_edge_dataset_outside_its_contacts_prefix(
@@ -362,3 +362,62 @@ def test_the_agent_publishes_at_the_edge_when_given_kafka_and_s3_as_serve_takes_
     only_s3 = _agent_cli(tmp_path, 0.5, **s3)
     assert only_s3.returncode != 0
     assert "GS_OBJECT_STORE=s3 is set but GS_KAFKA_BOOTSTRAP is not" in only_s3.stderr
+
+
+def test_frames_reported_published_at_the_edge_are_not_published_again_by_the_centre(
+    central: Central,
+) -> None:
+    """Frames uploaded over HTTP (an agent that switched to publishing at
+    the edge mid-way) and a report saying the agent published them: the
+    centre publishes none, and fails the contact naming where the dataset
+    it was told of is missing."""
+    client = CentralClient(central.url, key=central.key, station_id=central.station_id)
+    client.heartbeat(software_version="test", front_end="simulated", status={})
+    with central.runtime.session_factory() as session:
+        contact = session.get(Contact, central.contact_id)
+        assert contact is not None
+        run = contact_run(contact)
+    frames = []
+    for seq in (1, 2, 3):
+        meta = FrameMeta(
+            contact_id=central.contact_id,
+            norad_id=run.norad_id,
+            station=central.station_id,
+            antenna=run.antenna_id,
+            frame_time=run.aos,
+            virtual_channel=0,
+            frame_counter=seq,
+            rs_corrections=0,
+            crc_ok=True,
+            sequence=seq,
+        )
+        frames.append(
+            {
+                "sequence": seq,
+                "frame_time": run.aos.isoformat(),
+                "data": base64.b64encode(bytes([seq]) * 8).decode(),
+                "meta": {n: v.decode() for n, v in meta.headers() if n != meta.SCHEMA_FIELD},
+            }
+        )
+    assert client.upload_frames(central.contact_id, frames)["new"] == 3
+    own = f"{run.norad_id}/{run.aos:%Y/%m/%d}/{central.contact_id}"
+    client.report(central.contact_id, _edge_report(own))
+    central.runtime.start()
+    wait_for(
+        lambda: central.state(central.contact_id)[0] in ("COMPLETED", "FAILED"),
+        timeout_s=120,
+        what="the contact to end",
+    )
+    state, reason = central.state(central.contact_id)
+    assert state == "FAILED"
+    assert "no manifest at" in reason and own in reason, reason
+    topics = TopicNames(central.settings.kafka_topic_prefix)
+    published = list(
+        follow_frames(
+            LocalLogSource(central.settings.data_dir / "topics", topics.frames),
+            contact_id=central.contact_id,
+            idle_timeout_s=0.5,
+        )
+    )
+    assert published == []
+    client.close()
