@@ -112,12 +112,6 @@ def edge_publishing(settings: Settings, clock: Clock) -> EdgePublishing | None:
     GS_OBJECT_STORE=s3 are set; None when neither is (frames and datasets
     go to the central service over HTTP); ``ConfigurationError`` naming
     the missing one when only one is."""
-    import dataclasses
-
-    from groundstation.station.edge import EdgePublishing
-    from ingest.kafka_publisher import KafkaPublisher
-    from ingest.objectstore import S3ObjectStore
-
     kafka, s3 = bool(settings.kafka_bootstrap), settings.object_store == "s3"
     if not kafka and not s3:
         return None
@@ -131,6 +125,12 @@ def edge_publishing(settings: Settings, clock: Clock) -> EdgePublishing | None:
             f"the station agent publishes at the edge with both Kafka and S3: {have} is set "
             f"but {missing} is not; set both, or neither to upload over HTTP"
         )
+    import dataclasses
+
+    from groundstation.station.edge import EdgePublishing
+    from ingest.kafka_publisher import KafkaPublisher
+    from ingest.objectstore import S3ObjectStore
+
     try:
         store = S3ObjectStore(settings.s3_config())
     except ValueError as exc:
