@@ -21,6 +21,12 @@ is in PASS and, once a second (service polling, ``poll_s`` real seconds):
   files and fields; the predicted track and link computed here), committed
   under the contact row's guard, and returns;
 - fails the contact when no report came ``report_timeout_s`` after LOS.
+
+An agent publishing at the edge (``groundstation.station.edge``) uploads no
+frames: its report says how many it published to Kafka itself (none is
+published here, whatever was uploaded) and where it uploaded the dataset,
+which is checked from its manifest and catalogued without reading or
+writing its files (``ingest.dataset.catalogue_uploaded``).
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from groundstation.agents import (
     QUALITY,
     STOPPED,
+    EdgeReport,
+    UploadedFrame,
     agent_status,
     frames_after,
     mark_published,
@@ -48,6 +56,7 @@ from groundstation.agents import (
 )
 from groundstation.clock import Clock, iso_utc
 from groundstation.contact_datasets import accept_dataset_with
+from groundstation.dataset_placement import place_dataset
 from groundstation.downlink import LinkModel, pass_link_of
 from groundstation.executor import (
     ContactExecutionError,
@@ -70,9 +79,12 @@ from groundstation.progress import DEFAULT_INTERVAL_S, ProgressReporter, read_pr
 from groundstation.tenant_buckets import DatasetStores, no_tenant_buckets
 from groundstation.vetting import PassQuality
 from ingest.catalog import CatalogService
+from ingest.dataset import DatasetWriter, catalogue_uploaded
+from ingest.errors import IngestError
 from ingest.objectstore import ObjectStore
 from ingest.publisher import Publisher
 from ingest.topics import FrameMeta
+from orbital.stations import Station
 
 log = logging.getLogger(__name__)
 
@@ -153,12 +165,15 @@ class AgentExecutor:
                 )
                 report = _Report.of(session.get(AgentReport, run.contact_id))
                 new = [
-                    _Uploaded.of(f)
+                    PassFrame.of(f)
                     for f in frames_after(session, contact_id=run.contact_id, after=published)
                 ]
                 session.rollback()
             live.simulated = "simulated" in status.front_end.lower()
-            published = live.count(new, self._publish_new(run.contact_id, new, published))
+            if report is None or report.edge is None:
+                published = live.count(new, self._publish_new(run.contact_id, new, published))
+            else:  # published at the edge: on Kafka already; the report counts them
+                live.decoded, live.esn0_db = report.edge.frames_ok, _esn0(report)
             if report is not None:
                 live.report(final=True)
                 self._finish(run, report, published)
@@ -193,8 +208,45 @@ class AgentExecutor:
             raise ContactStopped(f"station agent: {report.reason}")
         if not report.ok:
             raise ContactExecutionError(f"station agent: {report.reason}")
-        dataset_id = self._dataset(run, report)
+        if report.edge is not None:
+            dataset_id = self._edge_dataset(run, report, report.edge)
+            published = report.edge.frames_published
+        else:
+            dataset_id = self._dataset(run, report)
         self.outcomes[run.contact_id] = AgentPassOutcome(run.contact_id, published, dataset_id)
+
+    def _edge_dataset(self, run: ContactRun, report: _Report, edge: EdgeReport) -> str:
+        """The dataset the agent uploaded at the edge, checked from its
+        manifest (in the contact's store, under its prefix) and catalogued
+        under the contact row's guard; its bytes are not read or rewritten."""
+        if not edge.key_prefix:
+            raise ContactExecutionError(
+                "station agent reported success published at the edge, but no dataset"
+            )
+        info, store = place_dataset(run, self.stores, self.session_factory)
+        if edge.key_prefix != info.key_prefix:
+            raise ContactExecutionError(
+                f"station agent uploaded the dataset under {edge.key_prefix!r}; "
+                f"contact {run.contact_id}'s key prefix is {info.key_prefix!r}"
+            )
+        quality = PassQuality(
+            frames_ok=edge.frames_ok,
+            frames_expected=max(report.frames_total, edge.frames_published),
+            esn0_db=_esn0(report),
+        )
+        try:
+            entry = catalogue_uploaded(
+                info=info,
+                store=store,
+                catalog=self.catalog,
+                manifest_sha256=edge.manifest_sha256,
+                publisher=self.publisher,
+                clock=self.clock.now,
+                guard=accept_dataset_with(quality),
+            )
+        except IngestError as exc:
+            raise ContactExecutionError(f"dataset uploaded by the station agent: {exc}") from exc
+        return entry.id
 
     def _live(self, run: ContactRun) -> _AgentLive:
         """The live figures of ``run``'s pass, from what was stored before
@@ -226,7 +278,7 @@ class AgentExecutor:
             live.decoded, live.esn0_db = before.frames_decoded, before.esn0_db
         return live
 
-    def _publish_new(self, contact_id: str, frames: list[_Uploaded], published: int) -> int:
+    def _publish_new(self, contact_id: str, frames: list[PassFrame], published: int) -> int:
         """Publish ``frames`` after sequence ``published`` in order, stopping
         at a gap (a frame still in flight is waited for), and record how far
         (``agent_published``); returns the last sequence published."""
@@ -250,7 +302,7 @@ class AgentExecutor:
         (``groundstation.pass_dataset``), committed under the contact guard."""
         with self.session_factory() as session:
             frames = [
-                _Uploaded.of(f) for f in frames_after(session, contact_id=run.contact_id, after=0)
+                PassFrame.of(f) for f in frames_after(session, contact_id=run.contact_id, after=0)
             ]
             station = session.get(GroundStation, run.station_id)
             site = None if station is None else orbital_station(station, min_elevation_deg=0.0)
@@ -262,11 +314,6 @@ class AgentExecutor:
             )
         if site is None:
             raise ContactExecutionError(f"station {run.station_id!r} is not in the database")
-        summary = dict(report.summary)
-        outputs = PassOutputs.from_document(summary.pop(PASS_OUTPUTS, None) or {})
-        link = pass_link_of(run, site, self.link, outputs.samples_per_symbol)
-        note = str(summary.get("simulated", ""))
-        outputs.receiver_summary["station_agent"] = summary
         writer = pass_dataset_writer(
             run,
             stores=self.stores,
@@ -278,21 +325,7 @@ class AgentExecutor:
         )
         writer.begin()
         try:
-            record = open_frames_h5(
-                writer,
-                run,
-                link,
-                software_version=str(summary.get("software_version", "")),
-                source_note=note,
-                executed_by=f"station agent of {run.station_id}",
-            )
-            record.add(
-                [f.data for f in frames],
-                [f.meta for f in frames],
-                frame_ok=[f.ok for f in frames],
-                esn0_db=[f.esn0_db for f in frames],
-            )
-            write_products(writer, run, record, outputs, source_note=note)
+            write_station_dataset(writer, run, site, frames, report.summary, self.link)
             entry = writer.commit(guard=accept_dataset_with(_quality(frames, report)))
         except BaseException as exc:
             try:
@@ -305,15 +338,55 @@ class AgentExecutor:
         return entry.id
 
 
-def _quality(frames: list[_Uploaded], report: _Report) -> PassQuality:
+def write_station_dataset(
+    writer: DatasetWriter,
+    run: ContactRun,
+    site: Station,
+    frames: list[PassFrame],
+    summary: dict[str, Any],
+    link_model: LinkModel,
+) -> None:
+    """Write a station agent's pass into ``writer`` (begun) as an in-process
+    pass's is (``groundstation.pass_dataset``): ``frames.h5`` from its
+    ``frames``, the products from the pass outputs in its report
+    ``summary``; the predicted track and link computed for ``site``. Used by
+    the central service (frames uploaded) and by an agent publishing at the
+    edge (``groundstation.station.edge``)."""
+    summary = dict(summary)
+    outputs = PassOutputs.from_document(summary.pop(PASS_OUTPUTS, None) or {})
+    link = pass_link_of(run, site, link_model, outputs.samples_per_symbol)
+    note = str(summary.get("simulated", ""))
+    outputs.receiver_summary["station_agent"] = summary
+    record = open_frames_h5(
+        writer,
+        run,
+        link,
+        software_version=str(summary.get("software_version", "")),
+        source_note=note,
+        executed_by=f"station agent of {run.station_id}",
+    )
+    record.add(
+        [f.data for f in frames],
+        [f.meta for f in frames],
+        frame_ok=[f.ok for f in frames],
+        esn0_db=[f.esn0_db for f in frames],
+    )
+    write_products(writer, run, record, outputs, source_note=note)
+
+
+def _esn0(report: _Report) -> float | None:
+    esn0 = report.summary.get("esn0_db")
+    return float(esn0) if isinstance(esn0, int | float) else None
+
+
+def _quality(frames: list[PassFrame], report: _Report) -> PassQuality:
     """What the station measured: the frames that passed their checks out
     of every frame its receiver found and uploaded (a station cannot know
     how many the satellite sent), and its Es/N0 estimate."""
-    esn0 = report.summary.get("esn0_db")
     return PassQuality(
         frames_ok=sum(f.meta.decoded_ok for f in frames),
         frames_expected=max(report.frames_total, len(frames)),
-        esn0_db=float(esn0) if isinstance(esn0, int | float) else None,
+        esn0_db=_esn0(report),
     )
 
 
@@ -331,7 +404,7 @@ class _AgentLive:
     simulated: bool = False
     last_sequence: int = 0
 
-    def count(self, frames: list[_Uploaded], published: int) -> int:
+    def count(self, frames: list[PassFrame], published: int) -> int:
         """Count the frames up to ``published`` not counted yet; returns ``published``."""
         for f in frames:
             if self.last_sequence < f.sequence <= published:
@@ -357,7 +430,9 @@ class _AgentLive:
 
 
 @dataclass(frozen=True)
-class _Uploaded:
+class PassFrame:
+    """One frame of a station agent's pass: as published, and its quality."""
+
     sequence: int
     data: bytes
     meta: FrameMeta
@@ -365,7 +440,18 @@ class _Uploaded:
     esn0_db: float
 
     @classmethod
-    def of(cls, row: AgentFrame) -> _Uploaded:
+    def of_upload(cls, contact_id: str, frame: UploadedFrame) -> PassFrame:
+        """An uploaded (or spooled, at the edge) frame as it is published."""
+        return cls(
+            frame.sequence,
+            frame.data,
+            published_meta(contact_id, frame.sequence, frame.meta),
+            frame.ok,
+            float("nan") if frame.esn0_db is None else frame.esn0_db,
+        )
+
+    @classmethod
+    def of(cls, row: AgentFrame) -> PassFrame:
         quality = dict((row.meta or {}).get(QUALITY) or {})
         esn0 = quality.get("esn0_db")
         return cls(
@@ -383,12 +469,15 @@ class _Report:
     reason: str
     frames_total: int
     summary: dict[str, Any]
+    #: published at the edge (``summary["edge"]``, checked when it was stored)
+    edge: EdgeReport | None = None
 
     @classmethod
     def of(cls, row: AgentReport | None) -> _Report | None:
         if row is None:
             return None
-        return cls(row.ok, row.reason, row.frames_total, dict(row.summary or {}))
+        summary = dict(row.summary or {})
+        return cls(row.ok, row.reason, row.frames_total, summary, EdgeReport.of(summary))
 
 
 def _meta(frame: AgentFrame) -> FrameMeta:

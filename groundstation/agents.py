@@ -14,6 +14,10 @@ registers, reads and reports, stored in the database (issue 13).
 - It uploads the frames it decodes (``store_frames``, idempotent on contact
   and sequence: a batch sent again after a lost answer stores nothing twice)
   and an end-of-pass report (``store_report``; the first one wins).
+- Publishing at the edge (``groundstation.station.edge``), it uploads no
+  frames: its report's ``summary["edge"]`` (:class:`EdgeReport`) says how
+  many frames it published to Kafka itself and where in the object store it
+  uploaded the dataset, which must be the contact's own key prefix.
 
 Every function here takes the caller's session and the service time; only
 contacts of the agent's own station are ever read or written.
@@ -32,6 +36,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation.clock import iso_utc, require_utc
+from groundstation.dataset_placement import dataset_info
 from groundstation.errors import NotFoundError, ValidationError
 from groundstation.events import EventSink, ResourceEvent, publish_committed
 from groundstation.executor import ContactRun
@@ -52,6 +57,10 @@ from ingest.topics import FrameMeta
 
 _RUN = TypeAdapter(ContactRun)
 CANCELLING = ContactState.CANCELLING.value
+
+#: The key of an agent's report ``summary`` saying what it published at the
+#: edge (:class:`EdgeReport`).
+EDGE = "edge"
 
 #: The key of an agent's report ``summary`` saying the pass was stopped on
 #: request (``POST /contacts/{id}/stop``) and why.
@@ -87,6 +96,70 @@ class AgentStatus:
         if self.last_seen_at is None:
             return f"station {self.station_id} has no agent registered"
         return f"station {self.station_id} offline since {iso_utc(self.last_seen_at)}"
+
+
+@dataclass(frozen=True)
+class EdgeReport:
+    """What an agent publishing at the edge did with a pass: frames handed
+    to its own Kafka publisher (the central service publishes none of the
+    pass's frames) and, for a pass that ended well, the dataset it uploaded
+    (key prefix in the object store, SHA-256 of its manifest)."""
+
+    frames_published: int
+    frames_ok: int
+    key_prefix: str = ""  # "": no dataset uploaded
+    manifest_sha256: str = ""
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "frames_published": self.frames_published,
+            "frames_ok": self.frames_ok,
+            "dataset": {"key_prefix": self.key_prefix, "manifest_sha256": self.manifest_sha256}
+            if self.key_prefix
+            else None,
+        }
+
+    @classmethod
+    def of(cls, summary: dict[str, Any]) -> EdgeReport | None:
+        """The edge part of a report's ``summary`` (None when the pass was
+        not published at the edge); ``ValidationError`` naming a bad field."""
+        doc = summary.get(EDGE)
+        if doc is None:
+            return None
+        try:
+            published, ok = int(doc["frames_published"]), int(doc["frames_ok"])
+            dataset = doc.get("dataset") or {}
+            prefix, sha = (
+                str(dataset.get("key_prefix", "")),
+                str(dataset.get("manifest_sha256", "")),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValidationError(f"summary.edge {doc!r:.200} does not validate: {exc!r}") from exc
+        if published < 0 or not 0 <= ok <= published:
+            raise ValidationError(
+                f"summary.edge: frames_published {published}, frames_ok {ok}; "
+                "expected 0 <= frames_ok <= frames_published"
+            )
+        if prefix and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
+            raise ValidationError(
+                f"summary.edge.dataset.manifest_sha256 {sha!r} is not a hex SHA-256"
+            )
+        return cls(published, ok, prefix, sha)
+
+
+def _check_edge(contact: Contact, summary: dict[str, Any]) -> None:
+    """A report's edge dataset must lie under the contact's own key prefix
+    (``dataset_info``): a station writes its own contacts' datasets only."""
+    edge = EdgeReport.of(summary)
+    if edge is None or not edge.key_prefix:
+        return
+    expected = dataset_info(contact_run(contact)).key_prefix
+    if edge.key_prefix != expected:
+        raise ValidationError(
+            f"summary.edge.dataset.key_prefix {edge.key_prefix!r} is not the key prefix of "
+            f"contact {contact.id} ({expected!r}); a station agent uploads only its own "
+            "contacts' datasets, each under its contact's prefix"
+        )
 
 
 def _station(session: Session, station_id: str) -> GroundStation:
@@ -364,8 +437,10 @@ def store_report(
     now: datetime,
 ) -> AgentReport:
     """Record the agent's end-of-pass report; a report sent again returns the
-    first one unchanged. Commits."""
-    _own_contact(session, station_id, contact_id)
+    first one unchanged. An edge report (``summary["edge"]``) whose dataset is
+    not under the contact's key prefix is refused (``ValidationError``). Commits."""
+    contact = _own_contact(session, station_id, contact_id)
+    _check_edge(contact, summary)
     row = session.get(AgentReport, contact_id)
     if row is not None:
         return row

@@ -41,7 +41,19 @@ def place_dataset(
     with session_factory() as session:
         bucket = stores.bucket_for(session, run.tenant) if run.tenant else None
         session.rollback()
-    info = DatasetInfo(
+    info = dataset_info(run, bucket)
+    try:
+        store = stores.store(bucket)
+    except (IngestError, TenantBucketError) as exc:
+        raise ContactExecutionError(f"tenant {run.tenant!r}'s bucket {bucket!r}: {exc}") from exc
+    return info, store
+
+
+def dataset_info(run: ContactRun, bucket: str | None = None) -> DatasetInfo:
+    """The dataset of ``run`` (``ds-<contact id>``) in ``bucket`` (None: the
+    default store) under the profile's key prefix; what a station agent
+    publishing at the edge writes too (``groundstation.station.edge``)."""
+    return DatasetInfo(
         dataset_id=f"ds-{run.contact_id}",
         contact_id=run.contact_id,
         norad_id=run.norad_id,
@@ -53,8 +65,3 @@ def place_dataset(
         prefix=key_prefix_for(run),
         bucket=bucket,
     )
-    try:
-        store = stores.store(bucket)
-    except (IngestError, TenantBucketError) as exc:
-        raise ContactExecutionError(f"tenant {run.tenant!r}'s bucket {bucket!r}: {exc}") from exc
-    return info, store

@@ -255,7 +255,9 @@ class DatasetWriter:
 
     info: DatasetInfo
     store: ObjectStore
-    catalog: CatalogService
+    #: None: a dataset catalogued elsewhere (a station agent's, written with
+    #: ``upload`` and catalogued by the central service, ``catalogue_uploaded``).
+    catalog: CatalogService | None
     staging_root: Path
     publisher: Publisher | None = None
     clock: Callable[[], datetime] = _utcnow
@@ -271,20 +273,8 @@ class DatasetWriter:
         return Path(self.staging_root) / self.info.dataset_id
 
     def begin(self) -> DatasetWriter:
-        self.catalog.begin(
-            dataset_id=self.info.dataset_id,
-            contact_id=self.info.contact_id,
-            norad_id=self.info.norad_id,
-            satellite=self.info.satellite,
-            station=self.info.station,
-            antenna=self.info.antenna,
-            start_time=self.info.start,
-            end_time=self.info.end,
-            store_uri=self.store.uri(self.info.key_prefix),
-            key_prefix=self.info.key_prefix,
-            now=self.clock(),
-            bucket=self.info.bucket,
-        )
+        if self.catalog is not None:
+            _catalogue_writing(self.catalog, self.info, self.store, self.clock())
         if self.staging.exists():
             shutil.rmtree(self.staging)
         self.staging.mkdir(parents=True)
@@ -347,6 +337,32 @@ class DatasetWriter:
     def commit(self, *, guard: PublishGuard | None = None) -> DatasetEntry:
         """Checksum, upload (manifest last), verify, then make the dataset
         visible, if ``guard`` lets it (see the module docstring)."""
+        if self.catalog is None:
+            raise DatasetError(
+                f"dataset {self.info.dataset_id!r} has no catalogue here: use upload()"
+            )
+        self._stage_manifest()
+        entry = _upload_and_publish(
+            self.staging, self.info, self.store, self.catalog, self.publisher, self.clock, guard
+        )
+        shutil.rmtree(self.staging, ignore_errors=True)
+        return entry
+
+    def upload(self) -> UploadedDataset:
+        """Checksum and upload (manifest last, stored sizes checked) without
+        cataloguing: a station agent's dataset, which the central service
+        catalogues from its manifest (``catalogue_uploaded``) without
+        touching its bytes. Uploading again (a retry) puts the same objects."""
+        self._stage_manifest()
+        manifest_bytes, _entries = _upload(self.staging, self.info, self.store)
+        shutil.rmtree(self.staging, ignore_errors=True)
+        return UploadedDataset(
+            key_prefix=self.info.key_prefix,
+            manifest_uri=self.store.uri(f"{self.info.key_prefix}/{MANIFEST}"),
+            manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
+        )
+
+    def _stage_manifest(self) -> None:
         self._need_begun()
         if self._h5 is not None:
             self._h5.close()
@@ -355,11 +371,6 @@ class DatasetWriter:
         write_manifest(self.staging, self.info, created=utc_iso(self.clock()))
         if self.stage_hook is not None:
             self.stage_hook("manifest-written")
-        entry = _upload_and_publish(
-            self.staging, self.info, self.store, self.catalog, self.publisher, self.clock, guard
-        )
-        shutil.rmtree(self.staging, ignore_errors=True)
-        return entry
 
     def abort(self, reason: str) -> None:
         """Give up: delete what was uploaded and mark the row failed."""
@@ -367,8 +378,29 @@ class DatasetWriter:
             if w is not None:
                 w.close()
         self.store.delete_prefix(self.info.key_prefix + "/")
-        self.catalog.mark_failed(self.info.dataset_id, reason=reason)
+        if self.catalog is not None:
+            self.catalog.mark_failed(self.info.dataset_id, reason=reason)
         shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def _catalogue_writing(
+    catalog: CatalogService, info: DatasetInfo, store: ObjectStore, now: datetime
+) -> None:
+    """Record ``info`` in the catalogue as being written (not visible yet)."""
+    catalog.begin(
+        dataset_id=info.dataset_id,
+        contact_id=info.contact_id,
+        norad_id=info.norad_id,
+        satellite=info.satellite,
+        station=info.station,
+        antenna=info.antenna,
+        start_time=info.start,
+        end_time=info.end,
+        store_uri=store.uri(info.key_prefix),
+        key_prefix=info.key_prefix,
+        now=now,
+        bucket=info.bucket,
+    )
 
 
 def _staged_files(staging: Path) -> list[str]:
@@ -397,6 +429,15 @@ def write_manifest(staging: Path, info: DatasetInfo, *, created: str) -> Manifes
     return manifest
 
 
+@dataclass(frozen=True, slots=True)
+class UploadedDataset:
+    """Where ``DatasetWriter.upload`` put a dataset, and its manifest's SHA-256."""
+
+    key_prefix: str
+    manifest_uri: str
+    manifest_sha256: str
+
+
 def _upload_and_publish(
     staging: Path,
     info: DatasetInfo,
@@ -406,6 +447,12 @@ def _upload_and_publish(
     clock: Callable[[], datetime],
     guard: PublishGuard | None = None,
 ) -> DatasetEntry:
+    manifest_bytes, entries = _upload(staging, info, store)
+    return _publish(info, store, catalog, publisher, clock, guard, manifest_bytes, entries)
+
+
+def _upload(staging: Path, info: DatasetInfo, store: ObjectStore) -> tuple[bytes, list[FileEntry]]:
+    """Upload the staged files, the manifest last, and check the stored sizes."""
     manifest_bytes = (staging / MANIFEST).read_bytes()
     manifest = Manifest.decode(manifest_bytes, where=str(staging / MANIFEST))
     prefix = info.key_prefix
@@ -417,16 +464,41 @@ def _upload_and_publish(
             )
         store.put_file(f"{prefix}/{f.name}", local)
     store.put_bytes(f"{prefix}/{MANIFEST}", manifest_bytes)
-    for f in manifest.files:
-        stored = store.size(f"{prefix}/{f.name}")
-        if stored != f.size_bytes:
-            raise DatasetError(
-                f"{store.uri(prefix + '/' + f.name)} holds {stored} bytes, expected {f.size_bytes}"
-            )
+    _check_stored_sizes(store, prefix, manifest)
     entries = [
         FileEntry(f.name, store.uri(f"{prefix}/{f.name}"), f.size_bytes, f.sha256)
         for f in manifest.files
     ]
+    return manifest_bytes, entries
+
+
+def _check_stored_sizes(store: ObjectStore, prefix: str, manifest: Manifest) -> None:
+    for f in manifest.files:
+        try:
+            stored = store.size(f"{prefix}/{f.name}")
+        except ObjectNotFoundError:
+            raise DatasetError(
+                f"{store.uri(prefix + '/' + f.name)} is listed in the manifest but not stored"
+            ) from None
+        if stored != f.size_bytes:
+            raise DatasetError(
+                f"{store.uri(prefix + '/' + f.name)} holds {stored} bytes, expected {f.size_bytes}"
+            )
+
+
+def _publish(
+    info: DatasetInfo,
+    store: ObjectStore,
+    catalog: CatalogService,
+    publisher: Publisher | None,
+    clock: Callable[[], datetime],
+    guard: PublishGuard | None,
+    manifest_bytes: bytes,
+    entries: list[FileEntry],
+) -> DatasetEntry:
+    """Make the uploaded dataset ready in the catalogue (if ``guard`` lets
+    it) and announce it."""
+    prefix = info.key_prefix
     announced: list[ResourceEventLike] = []
     ready_at = clock()
     entry = catalog.mark_ready(
@@ -467,6 +539,75 @@ def _keeping(
             announced.append(event)
 
     return run
+
+
+def catalogue_uploaded(
+    *,
+    info: DatasetInfo,
+    store: ObjectStore,
+    catalog: CatalogService,
+    manifest_sha256: str,
+    publisher: Publisher | None = None,
+    clock: Callable[[], datetime] = _utcnow,
+    guard: PublishGuard | None = None,
+) -> DatasetEntry:
+    """Catalogue a dataset someone else uploaded to ``store`` under
+    ``info.key_prefix`` (a station agent's, ``DatasetWriter.upload``) without
+    reading or writing its files: its manifest must be there with SHA-256
+    ``manifest_sha256``, name this dataset and contact, list every file with
+    its size and SHA-256, and every listed file must be stored at that size.
+    Then it is made ready (if ``guard`` lets it) and announced, as a dataset
+    written here. Called again (a retry), a ready dataset is returned as it
+    is; ``DatasetError`` names what does not check out."""
+    try:
+        existing: DatasetEntry | None = catalog.get(info.dataset_id, include_unready=True)
+    except DatasetError:
+        existing = None
+    if existing is not None and existing.state == "ready":
+        return existing
+    if existing is not None and existing.state != "writing":
+        raise DatasetError(f"dataset {info.dataset_id!r} is {existing.state!r} in the catalogue")
+    prefix = info.key_prefix
+    manifest_bytes, manifest = _uploaded_manifest(store, info, manifest_sha256)
+    _check_stored_sizes(store, prefix, manifest)
+    if existing is None:
+        _catalogue_writing(catalog, info, store, clock())
+    entries = [
+        FileEntry(f.name, store.uri(f"{prefix}/{f.name}"), f.size_bytes, f.sha256)
+        for f in manifest.files
+    ]
+    return _publish(info, store, catalog, publisher, clock, guard, manifest_bytes, entries)
+
+
+def _uploaded_manifest(
+    store: ObjectStore, info: DatasetInfo, manifest_sha256: str
+) -> tuple[bytes, Manifest]:
+    """The manifest an uploader left at ``info``'s prefix, checked (see
+    ``catalogue_uploaded``)."""
+    prefix = info.key_prefix
+    where = store.uri(f"{prefix}/{MANIFEST}")
+    try:
+        manifest_bytes = store.get_bytes(f"{prefix}/{MANIFEST}")
+    except ObjectNotFoundError:
+        raise DatasetError(f"no manifest at {where}: the dataset was not uploaded there") from None
+    got = hashlib.sha256(manifest_bytes).hexdigest()
+    if got != manifest_sha256:
+        raise DatasetError(f"{where} has SHA-256 {got}, the uploader reported {manifest_sha256}")
+    manifest = Manifest.decode(manifest_bytes, where=where)
+    for name in ("dataset_id", "contact_id"):
+        if manifest.info.get(name) != getattr(info, name):
+            raise DatasetError(
+                f"{where} names {name} {manifest.info.get(name)!r}, "
+                f"expected {getattr(info, name)!r}"
+            )
+    for f in manifest.files:
+        if f.name.startswith("/") or ".." in f.name.split("/") or f.name == MANIFEST:
+            raise DatasetError(f"{where} lists {f.name!r}, not a file of the dataset")
+        if len(f.sha256) != 64 or any(c not in "0123456789abcdef" for c in f.sha256):
+            raise DatasetError(f"{where} lists {f.name!r} with SHA-256 {f.sha256!r}")
+    if not manifest.files:
+        raise DatasetError(f"{where} lists no files")
+    return manifest_bytes, manifest
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,9 @@ passes the central service booked there, and reports back (issue 13).
   limits, cable wrap and flip) and parks, in a thread beside the receiver.
 - **Uploads** (:meth:`StationAgent.flush`): a thread sends the spooled frames
   in order and then the report; a central outage only delays them (the pass
-  goes on), and a resend stores nothing twice.
+  goes on), and a resend stores nothing twice. Publishing at the edge
+  (``edge``, :mod:`.edge`), the frames go to Kafka and the dataset to the
+  object store from here, and only the report goes to the central service.
 - **Restart**: a pass found started in the spool without a report is
   reported FAILED "station agent stopped during the pass"; the schedule is
   read again and later contacts run.
@@ -36,7 +38,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import numpy as np
@@ -58,6 +60,9 @@ from groundstation.profile_settings import CATALOGUE_FRAMING
 from groundstation.station.errors import HardwareConnectionError, HardwareError
 from groundstation.station.spool import Spool
 from orbital.stations import Station
+
+if TYPE_CHECKING:
+    from groundstation.station.edge import EdgePublishing
 
 log = logging.getLogger(__name__)
 
@@ -382,7 +387,9 @@ class PassRunner:
     def run(self, doc: dict[str, Any]) -> PassOutcome:
         run = run_from_document(doc["run"])
         station = station_from_document(doc["station"])
-        self.spool.start(run.contact_id, {"aos": iso_utc(run.aos), "los": iso_utc(run.los)})
+        self.spool.start(
+            run.contact_id, {"aos": iso_utc(run.aos), "los": iso_utc(run.los), "doc": doc}
+        )
         summary: dict[str, Any] = {
             "front_end": front_end_label(self.front_end),
             "simulated": source_note(self.front_end),
@@ -678,8 +685,10 @@ class StationAgent:
         poll_s: float = 5.0,
         rotctld: str = "",
         disk_path: Path | None = None,
+        edge: EdgePublishing | None = None,
     ) -> None:
         self.client = client
+        self.edge = edge
         self.clock = clock
         self.spool = spool
         self.front_end = check_front_end(front_end)
@@ -900,6 +909,13 @@ class StationAgent:
         # all of them (read the other way round, frames spooled between the
         # two reads were never uploaded, and the report went out without them).
         report = self.spool.report(contact_id)
+        if self.edge is not None:
+            sent = self.edge.publish_frames(contact_id, self.spool)
+            sendable = None if report is None else self.edge.report(contact_id, self.spool, report)
+            if sendable is not None:
+                self.client.report(contact_id, sendable)
+                self.spool.mark_done(contact_id)
+            return sent
         frames = self.spool.frames(contact_id)
         acked = self.spool.acked(contact_id)
         todo = [f for f in frames if int(f["sequence"]) > acked]

@@ -6,10 +6,15 @@ One directory per contact under the spool root:
 - ``frames.jsonl``: every decoded frame (one JSON object a line, sequence
   numbers from 1, appended and fsynced before it counts as sent);
 - ``acked``: the highest sequence the central service has stored;
-- ``started``: the pass began here (a restart finding it without a report
-  reports the pass FAILED: the agent stopped during it);
+- ``started``: the pass began here, with its window and contact document (a
+  restart finding it without a report reports the pass FAILED: the agent
+  stopped during it);
 - ``report.json``: the end-of-pass report, sent once every frame is acked;
 - ``done``: the central service has the report; nothing left to send.
+
+Publishing at the edge (``groundstation.station.edge``), ``acked`` is the
+highest sequence handed to the Kafka publisher's own durable spool, and
+``edge-dataset.json`` says where the pass's dataset was uploaded.
 
 Uploads are idempotent on the central side (contact + sequence; first
 report wins), so resending after a lost answer stores nothing twice.
@@ -56,6 +61,24 @@ class Spool:
 
     def started(self, contact_id: str) -> bool:
         return (self._dir(contact_id) / "started").exists()
+
+    def started_info(self, contact_id: str) -> dict[str, Any]:
+        """What ``start`` recorded ({} when the pass did not start here)."""
+        path = self._dir(contact_id) / "started"
+        if not path.exists():
+            return {}
+        doc: dict[str, Any] = json.loads(path.read_text())
+        return doc
+
+    def put_edge_dataset(self, contact_id: str, doc: dict[str, Any]) -> None:
+        self._write(self._dir(contact_id) / "edge-dataset.json", json.dumps(doc))
+
+    def edge_dataset(self, contact_id: str) -> dict[str, Any] | None:
+        path = self._dir(contact_id) / "edge-dataset.json"
+        if not path.exists():
+            return None
+        doc: dict[str, Any] = json.loads(path.read_text())
+        return doc
 
     def add_frames(self, contact_id: str, frames: list[dict[str, Any]]) -> None:
         if not frames:

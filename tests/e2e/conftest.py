@@ -176,11 +176,12 @@ def agent_process(
     speedup: float,
     front_end: str = "simulated",
     rotctld: str = "",
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """``groundstation agent`` of ``station_id`` (``front_end``, the
     central service's simulated clock at ``speedup``, ``rotctld``: host:port
-    of its rotator) as its own process, its data (spool) under
-    ``tmp/agent-<station>``, output appended to ``log``."""
+    of its rotator, ``extra_env``: more GS_ settings) as its own process, its data
+    (spool) under ``tmp/agent-<station>``, output appended to ``log``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GS_")}
     env.update(
         GS_DATA_DIR=str(tmp / f"agent-{station_id}"),
@@ -193,6 +194,7 @@ def agent_process(
         GS_AGENT_ROTCTLD=rotctld,
         GS_AGENT_HEARTBEAT_S="0.5",
         GS_AGENT_POLL_S="0.5",
+        **(extra_env or {}),
     )
     with open(log, "ab") as out:
         return subprocess.Popen(

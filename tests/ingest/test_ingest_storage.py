@@ -16,7 +16,13 @@ from sqlalchemy import create_engine
 
 from ingest.catalog import CatalogService
 from ingest.config import S3Config
-from ingest.dataset import DatasetInfo, DatasetReader, DatasetWriter, recover
+from ingest.dataset import (
+    DatasetInfo,
+    DatasetReader,
+    DatasetWriter,
+    catalogue_uploaded,
+    recover,
+)
 from ingest.errors import (
     CorruptObjectError,
     DatasetError,
@@ -504,3 +510,63 @@ def test_local_objects_are_readable_by_other_local_users(tmp_path: Path) -> None
     store.put_bytes("a/b/c.bin", b"payload")
     mode = stat.S_IMODE((tmp_path / "store" / "a" / "b" / "c.bin").stat().st_mode)
     assert mode == 0o644
+
+
+# ------------------------------------------------------------------ uploaded elsewhere
+
+
+def _uploaded(
+    store: ObjectStore, tmp_path: Path, contact: str = "c-edge"
+) -> tuple[DatasetInfo, str]:
+    """A dataset uploaded without a catalogue (as a station agent does);
+    its info and the manifest's SHA-256."""
+    writer = DatasetWriter(
+        info=info(contact), store=store, catalog=None, staging_root=tmp_path / "edge-staging"
+    )
+    writer.begin()
+    writer.add_product_bytes("receiver.json", b'{"frames": 3}')
+    writer.add_product_bytes("image.png", b"\x89PNG" + bytes(range(200)))
+    uploaded = writer.upload()
+    assert uploaded.key_prefix == writer.info.key_prefix
+    assert not writer.staging.exists()
+    return writer.info, uploaded.manifest_sha256
+
+
+def test_a_dataset_uploaded_elsewhere_is_catalogued_from_its_manifest_once(
+    store: ObjectStore, catalog: CatalogService, tmp_path: Path
+) -> None:
+    ds_info, sha = _uploaded(store, tmp_path)
+    assert catalog.find(contact_id="c-edge", state="writing") == []  # nothing catalogued yet
+    puts: list[str] = []
+    original = store.put_bytes
+
+    def counting_put(key: str, data: bytes) -> int:
+        puts.append(key)
+        return original(key, data)
+
+    store.put_bytes = counting_put  # type: ignore[method-assign]
+    entry = catalogue_uploaded(info=ds_info, store=store, catalog=catalog, manifest_sha256=sha)
+    assert entry.state == "ready" and puts == []  # nothing written to the store
+    assert {f.name for f in entry.files} == {"products/receiver.json", "products/image.png"}
+    reader = DatasetReader.for_entry(store, entry)
+    assert reader.read_bytes("products/receiver.json") == b'{"frames": 3}'
+    # Called again (a retried report): the same dataset, not a second one.
+    again = catalogue_uploaded(info=ds_info, store=store, catalog=catalog, manifest_sha256=sha)
+    assert again.id == entry.id and len(catalog.find(contact_id="c-edge")) == 1
+
+
+def test_a_dataset_uploaded_elsewhere_that_does_not_check_out_is_refused_by_name(
+    store: ObjectStore, catalog: CatalogService, tmp_path: Path
+) -> None:
+    ds_info, sha = _uploaded(store, tmp_path)
+    with pytest.raises(DatasetError, match="the uploader reported " + "0" * 64):
+        catalogue_uploaded(info=ds_info, store=store, catalog=catalog, manifest_sha256="0" * 64)
+    # Another contact's dataset: no manifest where this one's should be.
+    other = info("c-other")
+    with pytest.raises(DatasetError, match="no manifest at .*c-other"):
+        catalogue_uploaded(info=other, store=store, catalog=catalog, manifest_sha256=sha)
+    # A listed file missing from the store.
+    store.delete(f"{ds_info.key_prefix}/products/image.png")
+    with pytest.raises(DatasetError, match="image.png is listed in the manifest but not stored"):
+        catalogue_uploaded(info=ds_info, store=store, catalog=catalog, manifest_sha256=sha)
+    assert catalog.find(contact_id="c-edge") == []  # nothing made visible

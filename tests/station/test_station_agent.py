@@ -10,14 +10,16 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import h5py
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from api.app import create_app
 from groundstation import apikeys
@@ -89,13 +91,25 @@ def slow_central(tmp_path: Path, postgres_base_url: str) -> Iterator[Central]:
         yield from _central(tmp_path, url, speedup=8.0)
 
 
-def _central(tmp_path: Path, database_url: str, speedup: float = SPEEDUP) -> Iterator[Central]:
+def _central(
+    tmp_path: Path,
+    database_url: str,
+    speedup: float = SPEEDUP,
+    app_hook: Callable[[FastAPI], None] | None = None,
+    **settings_overrides: Any,
+) -> Iterator[Central]:
+    """``central``; ``settings_overrides``: more settings (Kafka, S3);
+    ``app_hook``: called with the API app before it is served."""
+    options: dict[str, Any] = {
+        "agent_offline_after_s": 600.0,  # service seconds: 10 wall s at x60
+        "agent_report_timeout_s": 1800.0,
+        **settings_overrides,
+    }
     settings = Settings(
         database_url=database_url,
         data_dir=tmp_path / "var",
         downlink_max_lag_s=UNCHECKED_LAG_S,
-        agent_offline_after_s=600.0,  # service seconds: 10 wall s at x60
-        agent_report_timeout_s=1800.0,
+        **options,
     )
     engine = make_engine(settings.effective_database_url())
     migrate(engine)
@@ -133,6 +147,8 @@ def _central(tmp_path: Path, database_url: str, speedup: float = SPEEDUP) -> Ite
     clock = SimulatedClock(start - timedelta(seconds=10 * speedup), speedup=speedup)
     runtime = open_runtime(settings, clock=clock)
     app = create_app(settings, clock=clock)
+    if app_hook is not None:
+        app_hook(app)
     try:
         with serve(app) as url:
             yield Central(
