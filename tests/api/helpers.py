@@ -203,20 +203,38 @@ def dataset_world(settings: Settings) -> Iterator[World]:
     engine.dispose()
 
 
-def sse_contact_events(url: str, headers: dict[str, str], want: int) -> list[dict[str, Any]]:
-    """The first ``want`` contact events of the stream, from the start of history."""
-    out: list[dict[str, Any]] = []
+def sse_events(
+    url: str,
+    headers: dict[str, str],
+    want: int,
+    *,
+    kinds: tuple[str, ...] = ("contact",),
+    last_event_id: int = 0,
+) -> list[tuple[int, str, dict[str, Any]]]:
+    """The first ``want`` events of the stream whose kind (``event:``) is one
+    of ``kinds``, after ``last_event_id`` (0: from the start of history), as
+    (id, kind, data)."""
+    out: list[tuple[int, str, dict[str, Any]]] = []
     with (
         httpx.Client(base_url=url, timeout=30) as c,
-        c.stream("GET", "/contacts/events", headers={**headers, "Last-Event-ID": "0"}) as r,
+        c.stream(
+            "GET", "/contacts/events", headers={**headers, "Last-Event-ID": str(last_event_id)}
+        ) as r,
     ):
         assert r.status_code == 200
-        event = ""
+        event_id, kind = 0, ""
         for line in r.iter_lines():
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:") and event == "contact":
-                out.append(json.loads(line[5:]))
+            if line.startswith("id:"):
+                event_id = int(line[3:])
+            elif line.startswith("event:"):
+                kind = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and kind in kinds:
+                out.append((event_id, kind, json.loads(line[5:])))
                 if len(out) >= want:
                     break
     return out
+
+
+def sse_contact_events(url: str, headers: dict[str, str], want: int) -> list[dict[str, Any]]:
+    """The data of the first ``want`` contact events, from the start of history."""
+    return [data for _, _, data in sse_events(url, headers, want)]
