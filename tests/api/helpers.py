@@ -25,7 +25,7 @@ from ingest.catalog import CatalogService, FileEntry
 from ingest.dataset import Manifest, ManifestFile
 from ingest.objectstore import ObjectStore
 
-from .conftest import NOAA19, NOW, World, seed
+from .conftest import NOAA18, NOAA19, NOW, World, seed
 
 
 def first_free_pass(world: World, antenna_id: str = "sv-uhf", skip: int = 0) -> dict[str, Any]:
@@ -57,6 +57,29 @@ def contact_body(p: dict[str, Any], antenna_id: str = "sv-uhf") -> dict[str, Any
         "start": p["aos"],
         "end": p["los"],
     }
+
+
+def plan_body(
+    *, hours: float, max_passes: int, antenna_ids: list[str] | None = None
+) -> dict[str, Any]:
+    """A plan request (``POST /plans``, profile ``leo``): up to ``max_passes``
+    passes each of NOAA 19 and NOAA 18 in the ``hours`` from ``NOW``, on
+    ``antenna_ids`` (None: any antenna)."""
+    body: dict[str, Any] = {
+        "profile_id": "leo",
+        "requests": [
+            {
+                "norad_id": norad,
+                "start": NOW.isoformat(),
+                "end": (NOW + timedelta(hours=hours)).isoformat(),
+                "max_passes": max_passes,
+            }
+            for norad in (NOAA19, NOAA18)
+        ],
+    }
+    if antenna_ids is not None:
+        body["antenna_ids"] = antenna_ids
+    return body
 
 
 def add_dataset(
