@@ -30,6 +30,7 @@ from groundstation.planning import PlanRequest
 from groundstation.policy import BookingPolicy
 from groundstation.states import ContactState
 from groundstation.transitions import apply_transition
+from tests.support.world import add_svalbard
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "domain"
 NOW = datetime(2023, 7, 4, 18, 0, tzinfo=UTC)  # NOAA 19 elements: epoch 2023-07-04T16:11Z
@@ -56,28 +57,7 @@ def shifted_tle(name: str, mean_anomaly_shift_deg: float) -> str:
 
 
 def setup_world(session: Session, *, min_viable_duration_s: float = 120.0) -> None:
-    inventory.add_station(
-        session,
-        station_id="svalbard",
-        name="SvalSat",
-        lat_deg=78.2298,
-        lon_deg=15.4078,
-        alt_m=501.0,
-        min_elevation_deg=5.0,
-    )
-    for antenna_id, band_hz in (
-        ("sv-uhf", (400e6, 450e6)),
-        ("sv-uhf-2", (400e6, 450e6)),
-        ("sv-s", (2.2e9, 2.3e9)),
-    ):
-        inventory.add_antenna(
-            session,
-            antenna_id=antenna_id,
-            station_id="svalbard",
-            bands_hz=[band_hz],
-            setup_s=60,
-            teardown_s=60,
-        )
+    add_svalbard(session)
     for norad, name in ((NOAA19, "NOAA 19"), (28654, "NOAA 18"), (39444, "FUNCUBE-1")):
         inventory.add_satellite(
             session,
