@@ -38,32 +38,24 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
-sys.path.insert(0, str(ROOT))
+# bench/dsp.py would shadow the dsp package: import from the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api.app import create_app  # noqa: E402
-from groundstation import apikeys  # noqa: E402
-from groundstation.agent_executor import AgentExecutor  # noqa: E402
-from groundstation.agents import station_runs  # noqa: E402
-from groundstation.booking import reserve  # noqa: E402
-from groundstation.clock import SimulatedClock  # noqa: E402
-from groundstation.commands.demo import (  # noqa: E402
-    DEMO_CLOCK_START,
-    DEMO_PROFILE,
-    choose_contacts,
-    find_samples,
-    load_inventory,
-)
-from groundstation.db import make_engine, make_session_factory, migrate  # noqa: E402
-from groundstation.lifecycle import contact_run  # noqa: E402
-from groundstation.models import Antenna, Contact  # noqa: E402
-from groundstation.runtime import open_runtime  # noqa: E402
-from groundstation.settings import Settings  # noqa: E402
-from groundstation.station.agent import CentralClient, PassRunner, StationAgent  # noqa: E402
-from groundstation.station.spool import Spool  # noqa: E402
-from groundstation.transitions import enter_pass  # noqa: E402
-from tests.api.conftest import serve  # noqa: E402
+from api.app import create_app
+from bench.demo_network import book_demo_contacts
+from groundstation import apikeys
+from groundstation.agent_executor import AgentExecutor
+from groundstation.agents import station_runs
+from groundstation.clock import SimulatedClock
+from groundstation.commands.demo import DEMO_CLOCK_START
+from groundstation.db import make_engine, make_session_factory, migrate
+from groundstation.lifecycle import contact_run
+from groundstation.models import Contact
+from groundstation.runtime import open_runtime
+from groundstation.settings import Settings
+from groundstation.station.agent import CentralClient, PassRunner, StationAgent
+from groundstation.station.spool import Spool
+from tests.api.conftest import serve
 
 
 class TimedClient(CentralClient):
@@ -86,32 +78,10 @@ def _book(settings: Settings, n: int) -> tuple[list[str], dict[str, str]]:
     engine = make_engine(settings.effective_database_url())
     migrate(engine)
     with make_session_factory(engine)() as session:
-        names = load_inventory(session, find_samples(None), now=DEMO_CLOCK_START)
-        choices = choose_contacts(
-            session,
-            names,
-            now=DEMO_CLOCK_START,
-            hours=12.0,
-            count=n,
-            span_s=3600.0,
-            min_elevation_deg=30.0,
-        )
         ids, keys = [], {}
-        for choice in choices:
-            contact = reserve(
-                session,
-                norad_id=choice.norad_id,
-                antenna_id=choice.antenna_id,
-                profile_id=DEMO_PROFILE,
-                start=choice.aos,
-                end=choice.los,
-                tenant="demo",
-                now=DEMO_CLOCK_START,
-            )
-            enter_pass(session, contact, at=contact.aos, reason="bench")
+        for contact in book_demo_contacts(session, count=n, hours=12.0, span_s=3600.0):
             ids.append(contact.id)
-            antenna = session.get(Antenna, choice.antenna_id)
-            assert antenna is not None
+            antenna = contact.antenna
             if antenna.station_id not in keys:
                 _, keys[antenna.station_id] = apikeys.create_key(
                     session,

@@ -44,27 +44,17 @@ from pathlib import Path
 from typing import Any
 
 # bench/dsp.py would shadow the dsp package: import from the repository root.
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import groundstation.downlink as downlink  # noqa: E402
-from dsp.quicklook import Waterfall  # noqa: E402
-from groundstation.booking import reserve  # noqa: E402
-from groundstation.clock import SimulatedClock  # noqa: E402
-from groundstation.commands.demo import (  # noqa: E402
-    DEMO_CLOCK_START,
-    DEMO_PROFILE,
-    choose_contacts,
-    find_samples,
-    load_inventory,
-)
-from groundstation.db import make_engine, make_session_factory, migrate  # noqa: E402
-from groundstation.executor import ContactRun  # noqa: E402
-from groundstation.lifecycle import contact_run  # noqa: E402
-from groundstation.runtime import open_runtime  # noqa: E402
-from groundstation.settings import Settings  # noqa: E402
-from groundstation.transitions import enter_pass  # noqa: E402
+import groundstation.downlink as downlink
+from bench.demo_network import book_demo_contacts
+from dsp.quicklook import Waterfall
+from groundstation.clock import SimulatedClock
+from groundstation.db import make_engine, make_session_factory, migrate
+from groundstation.executor import ContactRun
+from groundstation.lifecycle import contact_run
+from groundstation.runtime import open_runtime
+from groundstation.settings import Settings
 
 #: (owner, method name, stage): what the contact threads' CPU is split by.
 STAGES: list[tuple[Any, str, str]] = [
@@ -137,31 +127,8 @@ class PublishTimes:
 def book(session_factory: Any, n: int) -> list[ContactRun]:
     """The demo's contacts, booked and put in PASS."""
     with session_factory() as session:
-        names = load_inventory(session, find_samples(None), now=DEMO_CLOCK_START)
-        choices = choose_contacts(
-            session,
-            names,
-            now=DEMO_CLOCK_START,
-            hours=6.0,
-            count=n,
-            span_s=25 * 60.0,
-            min_elevation_deg=30.0,
-        )
-        runs = []
-        for c in choices:
-            contact = reserve(
-                session,
-                norad_id=c.norad_id,
-                antenna_id=c.antenna_id,
-                profile_id=DEMO_PROFILE,
-                start=c.aos,
-                end=c.los,
-                tenant="demo",
-                now=DEMO_CLOCK_START,
-            )
-            enter_pass(session, contact, at=c.aos, reason="bench")
-            runs.append(contact_run(contact))
-    return runs
+        contacts = book_demo_contacts(session, count=n, hours=6.0, span_s=25 * 60.0)
+        return [contact_run(c) for c in contacts]
 
 
 def watch_los(

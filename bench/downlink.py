@@ -34,38 +34,31 @@ from pathlib import Path
 import numpy as np
 
 # bench/dsp.py would shadow the dsp package: import from the repository root.
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy.orm import Session  # noqa: E402
+from sqlalchemy.orm import Session
 
-from dsp.chain import SatelliteReceiver  # noqa: E402
-from dsp.profile import builtin_profile  # noqa: E402
-from dsp.receiver import Receiver, ReceiverConfig  # noqa: E402
-from groundstation.booking import reserve  # noqa: E402
-from groundstation.clock import SimulatedClock  # noqa: E402
-from groundstation.commands.demo import (  # noqa: E402
-    DEMO_CLOCK_START,
-    DEMO_PROFILE,
-    choose_contacts,
-    find_samples,
-    load_inventory,
-)
-from groundstation.db import make_engine, make_session_factory, migrate  # noqa: E402
-from groundstation.ephemerides import upload_ephemerides  # noqa: E402
-from groundstation.executor import ContactRun  # noqa: E402
-from groundstation.inventory import add_profile, add_satellite, import_stations  # noqa: E402
-from groundstation.lifecycle import contact_run  # noqa: E402
-from groundstation.models import Contact  # noqa: E402
-from groundstation.passes import availability  # noqa: E402
-from groundstation.profile_settings import DatasetOptions  # noqa: E402
-from groundstation.runtime import open_runtime  # noqa: E402
-from groundstation.satellites import catalogue_transmitter  # noqa: E402
-from groundstation.settings import Settings  # noqa: E402
-from groundstation.transitions import enter_pass  # noqa: E402
-from ingest.dataset import DatasetReader  # noqa: E402
-from orbital.stations import parse_stations  # noqa: E402
+from bench.demo_network import ROOT, book_demo_contacts
+from dsp.chain import SatelliteReceiver
+from dsp.profile import builtin_profile
+from dsp.receiver import Receiver, ReceiverConfig
+from groundstation.booking import reserve
+from groundstation.clock import SimulatedClock
+from groundstation.commands.demo import DEMO_CLOCK_START
+from groundstation.db import make_engine, make_session_factory, migrate
+from groundstation.ephemerides import upload_ephemerides
+from groundstation.executor import ContactRun
+from groundstation.inventory import add_profile, add_satellite, import_stations
+from groundstation.lifecycle import contact_run
+from groundstation.models import Contact
+from groundstation.passes import availability
+from groundstation.profile_settings import DatasetOptions
+from groundstation.runtime import open_runtime
+from groundstation.satellites import catalogue_transmitter
+from groundstation.settings import Settings
+from groundstation.transitions import enter_pass
+from ingest.dataset import DatasetReader
+from orbital.stations import parse_stations
 
 GOAL_REALTIME_FACTOR = 20.0
 
@@ -203,27 +196,7 @@ def main() -> None:
         migrate(engine)
         sessions = make_session_factory(engine)
         with sessions() as session:
-            names = load_inventory(session, find_samples(None), now=DEMO_CLOCK_START)
-            (choice,) = choose_contacts(
-                session,
-                names,
-                now=DEMO_CLOCK_START,
-                hours=6.0,
-                count=1,
-                span_s=600.0,
-                min_elevation_deg=30.0,
-            )
-            contact = reserve(
-                session,
-                norad_id=choice.norad_id,
-                antenna_id=choice.antenna_id,
-                profile_id=DEMO_PROFILE,
-                start=choice.aos,
-                end=choice.los,
-                tenant="demo",
-                now=DEMO_CLOCK_START,
-            )
-            enter_pass(session, contact, at=choice.aos, reason="bench")
+            (contact,) = book_demo_contacts(session, count=1, hours=6.0, span_s=600.0)
             run = bench_run(contact)
         # A clock so fast that every chunk is already due: nothing waits.
         clock = SimulatedClock(run.aos, speedup=1e9)

@@ -13,11 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from groundstation.ephemerides import upload_ephemerides
-from groundstation.inventory import add_profile, add_satellite, import_stations
 from groundstation.passes import AvailableWindow as Window
 from groundstation.passes import availability
-from orbital.stations import parse_stations
+from tests.support.catalogue import seed_catalogue_satellite
 
 NORAD_ID = 41909
 TRANSMITTER = "9k6 BPSK downlink"
@@ -80,34 +78,19 @@ def reference_frames() -> set[bytes]:
 def seed_by70_1(session: Session, *, now: datetime) -> None:
     """The three stations (one antenna each, UHF), BY70-1 linked to the
     catalogue with its element set, and a mission profile for its downlink."""
-    import_stations(
+    seed_catalogue_satellite(
         session,
-        stations=parse_stations(STATIONS),
-        antennas_per_station=1,
-        bands_hz=[(430e6, 440e6)],
-        setup_s=30.0,
-        teardown_s=30.0,
-    )
-    add_satellite(
-        session,
+        stations_yaml=STATIONS,
         norad_id=NORAD_ID,
         name="BY70-1",
-        tenant="demo",
-        downlink_freq_hz=FREQ_HZ,
-        downlink_bandwidth_hz=25e3,
         modulation="bpsk",
-        framing_profile="catalogue",
-    )
-    upload_ephemerides(session, text=ELEMENTS, now=now, source="test")
-    add_profile(
-        session,
+        freq_hz=FREQ_HZ,
+        elements=ELEMENTS,
+        now=now,
         profile_id=PROFILE,
+        transmitter=TRANSMITTER,
         min_viable_duration_s=60.0,
-        prepass_s=60.0,
-        postpass_s=30.0,
         min_elevation_deg=10.0,
-        demod={"eirp_dbw": 10.0, "g_over_t_db_k": -10.0, "atmosphere_zenith_db": 0.0},
-        decode={"transmitter": TRANSMITTER},
     )
 
 

@@ -1,5 +1,6 @@
 """Fixtures of the API tests: the real app (``create_app``) over a real,
-migrated database on SQLite and on PostgreSQL.
+migrated database on SQLite and on PostgreSQL; ``kafka_world``, the same app
+attached to a runtime publishing to the real Kafka broker.
 
 PostgreSQL comes from GS_TEST_POSTGRES_URL (scripts/services/postgres.sh);
 without it the postgres variants skip locally and FAIL under CI=true. These
@@ -9,8 +10,9 @@ tests use their own database, ``<name>_api_<random>``, made per session.
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -19,11 +21,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from api.app import create_app
+from api.app import attach_runtime, create_app
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.models import Base
+from groundstation.runtime import Runtime, open_runtime
 from groundstation.settings import Settings
 from ingest.catalog import Base as CatalogBase
+from ingest.consumer import KafkaSource, RawRecord
+from ingest.topics import TopicNames
 from tests.service_env import scratch_database
 from tests.support.world import FUNCUBE, NOAA18, NOAA19, NOW, REPO, TLE, seed, serve
 
@@ -110,3 +115,64 @@ def live_url(world: World) -> Iterator[str]:
     """The same app served by uvicorn on a loopback port (real HTTP, real threads)."""
     with serve(world.app) as url:
         yield url
+
+
+@dataclass
+class KafkaWorld:
+    """``world``'s app attached (``attach_runtime``, as ``serve`` does) to
+    ``runtime``, which publishes to the broker at ``bootstrap`` under a topic
+    prefix of its own."""
+
+    world: World
+    runtime: Runtime
+    bootstrap: str
+    prefix: str
+    _closed: bool = field(default=False, repr=False)
+
+    def close(self) -> None:
+        """Stop the runtime, flushing its spool to the broker (once)."""
+        if not self._closed:
+            self._closed = True
+            self.runtime.close()
+
+    def contact_event_records(self, want: int) -> list[RawRecord]:
+        """``close``, then the first ``want`` records of the contact-events
+        topic (fewer when none arrives for 15 s)."""
+        self.close()
+        source = KafkaSource(self.bootstrap, TopicNames(self.prefix).contact_events)
+        got: list[RawRecord] = []
+        try:
+            for record in source.records(idle_timeout_s=15.0):
+                got.append(record)
+                if len(got) >= want:
+                    break
+        finally:
+            source.close()
+        return got
+
+
+@pytest.fixture
+def kafka_world(settings: Settings, kafka_bootstrap: str) -> Iterator[KafkaWorld]:
+    """The seeded app on a runtime publishing to GS_TEST_KAFKA_BOOTSTRAP (its
+    topics prefixed ``api<random>``)."""
+    prefix = f"api{uuid.uuid4().hex[:10]}"
+    s = settings.model_copy(
+        update={"kafka_bootstrap": kafka_bootstrap, "kafka_topic_prefix": prefix}
+    )
+    runtime = open_runtime(s)
+    app = create_app(s, clock=runtime.clock)
+    engine = app.state.ctx.engine
+    kafka = None
+    try:
+        attach_runtime(app, runtime)
+        with make_session_factory(engine)() as session:
+            keys = seed(session)
+        with TestClient(app) as client:
+            kafka = KafkaWorld(World(app, client, engine, keys), runtime, kafka_bootstrap, prefix)
+            yield kafka
+    finally:
+        if kafka is None:
+            runtime.close()
+        else:
+            kafka.close()
+        engine.dispose()

@@ -25,7 +25,7 @@ from ingest.catalog import CatalogService, FileEntry
 from ingest.dataset import Manifest, ManifestFile
 from ingest.objectstore import ObjectStore
 
-from .conftest import NOAA19, NOW, World, seed
+from .conftest import NOAA18, NOAA19, NOW, World, seed
 
 
 def first_free_pass(world: World, antenna_id: str = "sv-uhf", skip: int = 0) -> dict[str, Any]:
@@ -57,6 +57,29 @@ def contact_body(p: dict[str, Any], antenna_id: str = "sv-uhf") -> dict[str, Any
         "start": p["aos"],
         "end": p["los"],
     }
+
+
+def plan_body(
+    *, hours: float, max_passes: int, antenna_ids: list[str] | None = None
+) -> dict[str, Any]:
+    """A plan request (``POST /plans``, profile ``leo``): up to ``max_passes``
+    passes each of NOAA 19 and NOAA 18 in the ``hours`` from ``NOW``, on
+    ``antenna_ids`` (None: any antenna)."""
+    body: dict[str, Any] = {
+        "profile_id": "leo",
+        "requests": [
+            {
+                "norad_id": norad,
+                "start": NOW.isoformat(),
+                "end": (NOW + timedelta(hours=hours)).isoformat(),
+                "max_passes": max_passes,
+            }
+            for norad in (NOAA19, NOAA18)
+        ],
+    }
+    if antenna_ids is not None:
+        body["antenna_ids"] = antenna_ids
+    return body
 
 
 def add_dataset(
@@ -203,20 +226,38 @@ def dataset_world(settings: Settings) -> Iterator[World]:
     engine.dispose()
 
 
-def sse_contact_events(url: str, headers: dict[str, str], want: int) -> list[dict[str, Any]]:
-    """The first ``want`` contact events of the stream, from the start of history."""
-    out: list[dict[str, Any]] = []
+def sse_events(
+    url: str,
+    headers: dict[str, str],
+    want: int,
+    *,
+    kinds: tuple[str, ...] = ("contact",),
+    last_event_id: int = 0,
+) -> list[tuple[int, str, dict[str, Any]]]:
+    """The first ``want`` events of the stream whose kind (``event:``) is one
+    of ``kinds``, after ``last_event_id`` (0: from the start of history), as
+    (id, kind, data)."""
+    out: list[tuple[int, str, dict[str, Any]]] = []
     with (
         httpx.Client(base_url=url, timeout=30) as c,
-        c.stream("GET", "/contacts/events", headers={**headers, "Last-Event-ID": "0"}) as r,
+        c.stream(
+            "GET", "/contacts/events", headers={**headers, "Last-Event-ID": str(last_event_id)}
+        ) as r,
     ):
         assert r.status_code == 200
-        event = ""
+        event_id, kind = 0, ""
         for line in r.iter_lines():
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:") and event == "contact":
-                out.append(json.loads(line[5:]))
+            if line.startswith("id:"):
+                event_id = int(line[3:])
+            elif line.startswith("event:"):
+                kind = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and kind in kinds:
+                out.append((event_id, kind, json.loads(line[5:])))
                 if len(out) >= want:
                     break
     return out
+
+
+def sse_contact_events(url: str, headers: dict[str, str], want: int) -> list[dict[str, Any]]:
+    """The data of the first ``want`` contact events, from the start of history."""
+    return [data for _, _, data in sse_events(url, headers, want)]

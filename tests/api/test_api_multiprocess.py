@@ -23,8 +23,8 @@ from api.app import create_app
 from groundstation.models import Contact, ContactTransition, PlanProposal
 from groundstation.settings import Settings
 
-from .conftest import NOAA18, NOAA19, NOW, TLE, World, serve
-from .helpers import contact_body, first_free_pass, uvicorn_workers
+from .conftest import NOAA19, NOW, TLE, World, serve
+from .helpers import contact_body, first_free_pass, plan_body, uvicorn_workers
 
 
 @pytest.fixture
@@ -48,26 +48,8 @@ def other_url(other_app: FastAPI) -> Iterator[str]:
         yield url
 
 
-def _plan_body(antenna_ids: list[str] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "profile_id": "leo",
-        "requests": [
-            {
-                "norad_id": norad,
-                "start": NOW.isoformat(),
-                "end": (NOW + timedelta(hours=8)).isoformat(),
-                "max_passes": 2,
-            }
-            for norad in (NOAA19, NOAA18)
-        ],
-    }
-    if antenna_ids is not None:
-        body["antenna_ids"] = antenna_ids
-    return body
-
-
 def _propose(world: World, who: str = "acme") -> dict[str, Any]:
-    r = world.client.post("/plans", json=_plan_body(), headers=world.as_(who))
+    r = world.client.post("/plans", json=plan_body(hours=8, max_passes=2), headers=world.as_(who))
     assert r.status_code == 201, r.text
     plan: dict[str, Any] = r.json()
     assert len(plan["proposed"]) >= 2
@@ -123,7 +105,7 @@ def test_expired_plan_is_not_found_and_books_nothing(world: World, other: TestCl
     assert r.status_code == 404
     assert other.get("/contacts", headers=world.as_("acme")).json()["count"] == 0
     # The next proposal, through the other app, drops the expired one.
-    r = other.post("/plans", json=_plan_body(), headers=world.as_("acme"))
+    r = other.post("/plans", json=plan_body(hours=8, max_passes=2), headers=world.as_("acme"))
     assert r.status_code == 201
     with world.session() as s:
         assert s.get(PlanProposal, plan["id"]) is None
@@ -507,7 +489,7 @@ def test_two_uvicorn_workers_share_plans_and_contact_events(world: World, worker
     for _ in range(3):
         r = httpx.post(
             f"{workers_url}/plans",
-            json=_plan_body(["sv-uhf-2"]),
+            json=plan_body(hours=8, max_passes=2, antenna_ids=["sv-uhf-2"]),
             headers=world.as_("acme"),
             timeout=60,
         )

@@ -6,7 +6,7 @@ half way is tests/e2e/test_e2e_plan_commit_kill.py.)"""
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
@@ -17,7 +17,8 @@ from groundstation.errors import PlanCommitRefusedError
 from groundstation.events import ContactEvent, ResourceEvent
 from groundstation.models import Contact, ContactTransition, PlanProposal
 
-from .conftest import NOAA18, NOAA19, NOW, World
+from .conftest import NOW, World
+from .helpers import plan_body
 
 
 class Recorder:
@@ -34,20 +35,7 @@ class Crash(Exception):
 
 
 def _propose(world: World, antenna_ids: list[str] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "profile_id": "leo",
-        "requests": [
-            {
-                "norad_id": norad,
-                "start": NOW.isoformat(),
-                "end": (NOW + timedelta(hours=12)).isoformat(),
-                "max_passes": 3,
-            }
-            for norad in (NOAA19, NOAA18)
-        ],
-    }
-    if antenna_ids is not None:
-        body["antenna_ids"] = antenna_ids
+    body = plan_body(hours=12, max_passes=3, antenna_ids=antenna_ids)
     r = world.client.post("/plans", json=body, headers=world.as_("acme"))
     assert r.status_code == 201, r.text
     plan: dict[str, Any] = r.json()
@@ -221,18 +209,7 @@ def test_a_plan_choosing_more_contacts_than_the_cap_is_refused_naming_both(
     plan = _propose(world)  # under the default cap
     n = len(plan["proposed"])
     _cap_plans_at(world, n - 1)
-    body = {
-        "profile_id": "leo",
-        "requests": [
-            {
-                "norad_id": norad,
-                "start": NOW.isoformat(),
-                "end": (NOW + timedelta(hours=12)).isoformat(),
-                "max_passes": 3,
-            }
-            for norad in (NOAA19, NOAA18)
-        ],
-    }
+    body = plan_body(hours=12, max_passes=3)
     r = world.client.post("/plans", json=body, headers=world.as_("acme"))
     assert r.status_code == 422, r.text
     assert f"the plan chooses {n} contacts; at most {n - 1} (GS_MAX_PLAN_CONTACTS)" in r.text

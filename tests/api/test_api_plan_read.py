@@ -6,23 +6,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from .conftest import NOAA18, NOAA19, NOW, World
+from .conftest import World
+from .helpers import plan_body
 
 
 def _propose(world: World, who: str = "acme") -> dict[str, Any]:
-    body = {
-        "profile_id": "leo",
-        "requests": [
-            {
-                "norad_id": norad,
-                "start": NOW.isoformat(),
-                "end": (NOW + timedelta(hours=8)).isoformat(),
-                "max_passes": 2,
-            }
-            for norad in (NOAA19, NOAA18)
-        ],
-    }
-    r = world.client.post("/plans", json=body, headers=world.as_(who))
+    r = world.client.post("/plans", json=plan_body(hours=8, max_passes=2), headers=world.as_(who))
     assert r.status_code == 201, r.text
     plan: dict[str, Any] = r.json()
     assert plan["proposed"]

@@ -7,22 +7,16 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from api.app import attach_runtime, create_app
 from groundstation import agents, apikeys, ephemerides, event_log
 from groundstation.db import make_session_factory
 from groundstation.models import ContactTransition, Ephemeris, Satellite
-from groundstation.runtime import open_runtime
-from groundstation.settings import Settings
-from ingest.consumer import KafkaSource
 from ingest.topics import (
     CONTACT_EVENT_SCHEMA_ID,
     RESOURCE_EVENT_SCHEMA_ID,
@@ -30,33 +24,10 @@ from ingest.topics import (
     ResourceEventMessage,
 )
 
-from .conftest import NOAA18, NOAA19, NOW, World, seed
-from .helpers import contact_body, first_free_pass
+from .conftest import NOAA18, NOAA19, NOW, KafkaWorld, World
+from .helpers import contact_body, first_free_pass, sse_events
 
-
-def sse_events(
-    url: str, headers: dict[str, str], want: int, last_event_id: int = 0
-) -> list[tuple[int, str, dict[str, Any]]]:
-    """The first ``want`` events (id, event name, data) after ``last_event_id``."""
-    out: list[tuple[int, str, dict[str, Any]]] = []
-    with (
-        httpx.Client(base_url=url, timeout=30) as c,
-        c.stream(
-            "GET", "/contacts/events", headers={**headers, "Last-Event-ID": str(last_event_id)}
-        ) as r,
-    ):
-        assert r.status_code == 200
-        event_id, name = 0, ""
-        for line in r.iter_lines():
-            if line.startswith("id:"):
-                event_id = int(line[3:])
-            elif line.startswith("event:"):
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("data:") and name in ("contact", "resource"):
-                out.append((event_id, name, json.loads(line[5:])))
-                if len(out) >= want:
-                    break
-    return out
+KINDS = ("contact", "resource")  # the SSE events these tests read
 
 
 def _ephemeris_id(world_engine: Any, norad_id: int) -> int:
@@ -116,7 +87,7 @@ def test_resource_events_reach_the_sse_stream_in_order_with_contact_events_and_r
 ) -> None:
     _operate(world.client, world)
     noaa19, noaa18 = _ephemeris_id(world.engine, NOAA19), _ephemeris_id(world.engine, NOAA18)
-    events = sse_events(live_url, world.as_("acme"), 6)
+    events = sse_events(live_url, world.as_("acme"), 6, kinds=KINDS)
     assert [_summary(n, d) for _, n, d in events] == [
         ("ephemeris", str(noaa18), "NONE", "ENABLED"),  # the seed's upload (file order)
         ("ephemeris", str(noaa19), "NONE", "ENABLED"),
@@ -140,7 +111,7 @@ def test_resource_events_reach_the_sse_stream_in_order_with_contact_events_and_r
         assert cls.decode(json.dumps(data).encode()).to_json() == data
     assert events[2][2]["schema"] == CONTACT_EVENT_SCHEMA_ID
     # Resuming after the booking gives the rest, across kinds, none twice.
-    resumed = sse_events(live_url, world.as_("acme"), 3, last_event_id=ids[2])
+    resumed = sse_events(live_url, world.as_("acme"), 3, last_event_id=ids[2], kinds=KINDS)
     assert resumed == events[3:]
 
 
@@ -148,52 +119,33 @@ def test_a_tenant_sees_station_events_and_its_own_ephemeris_events_only(
     world: World, live_url: str
 ) -> None:
     _operate(world.client, world)
-    events = sse_events(live_url, world.as_("globex"), 2)
+    events = sse_events(live_url, world.as_("globex"), 2, kinds=KINDS)
     funcube = events[0][2]
     assert (funcube["kind"], funcube["norad_id"]) == ("ephemeris", 39444)
     assert _summary(*events[1][1:]) == ("antenna", "sv-uhf", "online", "maintenance")
-    admin = sse_events(live_url, world.as_("admin"), 7)
+    admin = sse_events(live_url, world.as_("admin"), 7, kinds=KINDS)
     norads = [int(d["norad_id"]) for _, _, d in admin if d.get("kind") == "ephemeris"]
     assert sorted(norads[:3]) == sorted([NOAA19, NOAA18, 39444]) and norads[3] == NOAA19
 
 
 def test_resource_events_reach_the_kafka_contact_events_topic_with_the_sse_fields(
-    settings: Settings, kafka_bootstrap: str, tmp_path: Path
+    kafka_world: KafkaWorld,
 ) -> None:
-    prefix = f"res{uuid.uuid4().hex[:10]}"
-    s = settings.model_copy(
-        update={"kafka_bootstrap": kafka_bootstrap, "kafka_topic_prefix": prefix}
-    )
-    runtime = open_runtime(s)
-    app = create_app(s, clock=runtime.clock)
-    try:
-        attach_runtime(app, runtime)
-        sessions = make_session_factory(app.state.ctx.engine)
-        with sessions() as session:
-            keys = seed(session)
-            seeded = session.scalar(select(func.max(ContactTransition.id))) or 0
-        with TestClient(app) as client:
-            world = World(app, client, app.state.ctx.engine, keys)
-            _operate(client, world)
-        logged = _all_readable(sessions)
-    finally:
-        runtime.close()  # flushes the spool to the broker
-        app.state.ctx.engine.dispose()
+    world = kafka_world.world
+    sessions = make_session_factory(world.engine)
+    with sessions() as session:
+        seeded = session.scalar(select(func.max(ContactTransition.id))) or 0
+    _operate(world.client, world)
+    logged = _all_readable(sessions)
     # What the SSE stream renders for the same rows.
     expected = [
         event_log.event_message(e.event, e.norad_id, e.station, e.antenna)[1].to_json()
         for e in logged
         if e.id > seeded
     ]
-    source = KafkaSource(kafka_bootstrap, f"{prefix}.contact-events")
-    try:
-        got: list[tuple[bytes | None, dict[str, Any]]] = []
-        for record in source.records(idle_timeout_s=15.0):
-            got.append((record.key, json.loads(record.value)))
-            if len(got) >= len(expected):
-                break
-    finally:
-        source.close()
+    got = [
+        (rec.key, json.loads(rec.value)) for rec in kafka_world.contact_event_records(len(expected))
+    ]
     # Kafka orders per key (partition), not across keys: the same messages.
     assert sorted(json.dumps(v) for _, v in got) == sorted(json.dumps(v) for v in expected)
     resource = [(k, v) for k, v in got if v["schema"] == RESOURCE_EVENT_SCHEMA_ID]
@@ -232,7 +184,7 @@ def test_a_station_agent_going_online_and_offline_is_announced_once_each(
     assert [(e.subject_id, e.new_status) for e in first] == [("svalbard", "offline")]
     assert again == []
     _heartbeat(world)  # back
-    events = sse_events(live_url, world.as_("globex"), 4)
+    events = sse_events(live_url, world.as_("globex"), 4, kinds=KINDS)
     stations = [(d["subject_id"], d["old_status"], d["new_status"]) for _, _, d in events[1:]]
     assert stations == [
         ("svalbard", "offline", "online"),
@@ -259,7 +211,7 @@ def test_an_ephemeris_expiring_is_announced_once(world: World, live_url: str) ->
         (str(eph), "ENABLED", "EXPIRED")
     ]
     assert ephemerides.announce_expired(sessions, now=now + timedelta(seconds=180)) == []
-    events = sse_events(live_url, world.as_("acme"), 3)
+    events = sse_events(live_url, world.as_("acme"), 3, kinds=KINDS)
     expired = events[2][2]
     assert (expired["kind"], expired["subject_id"], expired["new_status"]) == (
         "ephemeris",

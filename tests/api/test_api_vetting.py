@@ -6,26 +6,17 @@ the Kafka contact-events topic with the fields of every contact event."""
 from __future__ import annotations
 
 import json
-import uuid
-from pathlib import Path
 from typing import Any
 
-from fastapi.testclient import TestClient
-
-from api.app import attach_runtime, create_app
 from groundstation.contact_datasets import accept_dataset
-from groundstation.db import make_session_factory
 from groundstation.events import ContactEvent
 from groundstation.models import Contact
-from groundstation.runtime import open_runtime
-from groundstation.settings import Settings
 from groundstation.states import ContactState
 from groundstation.transitions import apply_transition
 from groundstation.vetting import PassQuality
-from ingest.consumer import KafkaSource
 from ingest.topics import ContactEventMessage
 
-from .conftest import NOAA19, NOW, World, seed
+from .conftest import NOAA19, NOW, KafkaWorld, World
 from .helpers import contact_body, first_free_pass, sse_contact_events
 
 S = ContactState
@@ -182,39 +173,15 @@ def test_verdict_events_reach_the_sse_stream_with_the_topics_fields(
         assert ContactEventMessage.decode(json.dumps(e).encode()).to_json() == e
 
 
-def test_verdict_events_reach_the_kafka_contact_events_topic(
-    settings: Settings, kafka_bootstrap: str, tmp_path: Path
-) -> None:
-    prefix = f"vet{uuid.uuid4().hex[:10]}"
-    s = settings.model_copy(
-        update={"kafka_bootstrap": kafka_bootstrap, "kafka_topic_prefix": prefix}
-    )
-    runtime = open_runtime(s)
-    app = create_app(s, clock=runtime.clock)
-    try:
-        attach_runtime(app, runtime)
-        with make_session_factory(app.state.ctx.engine)() as session:
-            keys = seed(session)
-        with TestClient(app) as client:
-            world = World(app, client, app.state.ctx.engine, keys)
-            cid = _book(world)
-            # The lifecycle publishes its changes to the runtime's sinks.
-            for event in _complete(world, cid, PassQuality(420, 1000, 6.5)):
-                runtime.events.publish(event)
-            r = _put(world, cid, {"verdict": "bad", "reason": "lost"})
-            assert r.status_code == 200, r.text
-    finally:
-        runtime.close()  # flushes the spool to the broker
-        app.state.ctx.engine.dispose()
-    source = KafkaSource(kafka_bootstrap, f"{prefix}.contact-events")
-    try:
-        got = []
-        for record in source.records(idle_timeout_s=15.0):
-            got.append(ContactEventMessage.decode(record.value))
-            if len(got) >= 6:
-                break
-    finally:
-        source.close()
+def test_verdict_events_reach_the_kafka_contact_events_topic(kafka_world: KafkaWorld) -> None:
+    world = kafka_world.world
+    cid = _book(world)
+    # The lifecycle publishes its changes to the runtime's sinks.
+    for event in _complete(world, cid, PassQuality(420, 1000, 6.5)):
+        kafka_world.runtime.events.publish(event)
+    r = _put(world, cid, {"verdict": "bad", "reason": "lost"})
+    assert r.status_code == 200, r.text
+    got = [ContactEventMessage.decode(rec.value) for rec in kafka_world.contact_event_records(6)]
     verdicts = [(m.new_state, m.verdict, m.verdict_source) for m in got if m.verdict]
     assert verdicts == [("COMPLETED", "partial", "auto"), ("COMPLETED", "bad", "manual")]
     for m in got:

@@ -30,6 +30,7 @@ from groundstation.planning import PlanRequest
 from groundstation.policy import BookingPolicy
 from groundstation.states import ContactState
 from groundstation.transitions import apply_transition
+from tests.support.world import add_svalbard
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "domain"
 NOW = datetime(2023, 7, 4, 18, 0, tzinfo=UTC)  # NOAA 19 elements: epoch 2023-07-04T16:11Z
@@ -56,39 +57,7 @@ def shifted_tle(name: str, mean_anomaly_shift_deg: float) -> str:
 
 
 def setup_world(session: Session, *, min_viable_duration_s: float = 120.0) -> None:
-    inventory.add_station(
-        session,
-        station_id="svalbard",
-        name="SvalSat",
-        lat_deg=78.2298,
-        lon_deg=15.4078,
-        alt_m=501.0,
-        min_elevation_deg=5.0,
-    )
-    inventory.add_antenna(
-        session,
-        antenna_id="sv-uhf",
-        station_id="svalbard",
-        bands_hz=[(400e6, 450e6)],
-        setup_s=60,
-        teardown_s=60,
-    )
-    inventory.add_antenna(
-        session,
-        antenna_id="sv-uhf-2",
-        station_id="svalbard",
-        bands_hz=[(400e6, 450e6)],
-        setup_s=60,
-        teardown_s=60,
-    )
-    inventory.add_antenna(
-        session,
-        antenna_id="sv-s",
-        station_id="svalbard",
-        bands_hz=[(2.2e9, 2.3e9)],
-        setup_s=60,
-        teardown_s=60,
-    )
+    add_svalbard(session)
     for norad, name in ((NOAA19, "NOAA 19"), (28654, "NOAA 18"), (39444, "FUNCUBE-1")):
         inventory.add_satellite(
             session,
@@ -558,9 +527,9 @@ def test_disabling_the_ephemeris_in_force_re_predicts_with_the_previous_one(
     assert [e.enabled for e in history].count(False) == 1
 
 
-def test_a_reservation_reads_its_antenna_and_its_profile_once(session: Session) -> None:
-    """Phase 2 finds the rows phase 1 read in the session instead of reading
-    them again (bench/api.py: each query is CPU per reservation)."""
+def _statements_of_a_reservation(session: Session) -> list[str]:
+    """The SQL statements (white space folded) of reserving the first window
+    of the world, its rows not yet in the session."""
     setup_world(session)
     w = first_window(session)
     session.expunge_all()
@@ -575,6 +544,13 @@ def test_a_reservation_reads_its_antenna_and_its_profile_once(session: Session) 
         reserve_window(session, w)
     finally:
         event.remove(engine, "before_cursor_execute", seen)
+    return statements
+
+
+def test_a_reservation_reads_its_antenna_and_its_profile_once(session: Session) -> None:
+    """Phase 2 finds the rows phase 1 read in the session instead of reading
+    them again (bench/api.py: each query is CPU per reservation)."""
+    statements = _statements_of_a_reservation(session)
     reads = [s for s in statements if s.startswith("SELECT")]
     assert sum(" antennas " in s for s in reads) == 1, reads
     assert sum(" mission_profiles " in s for s in reads) == 1, reads
@@ -632,20 +608,7 @@ def test_a_reservation_reads_its_antenna_profile_and_station_agent_in_one_statem
     """The antenna, its station, the profile and the station's agent come in
     one round trip (bench/reserve.py: each statement costs a reservation
     about as much CPU as matching its pass)."""
-    setup_world(session)
-    w = first_window(session)
-    session.expunge_all()
-    statements: list[str] = []
-
-    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        statements.append(" ".join(statement.split()))
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        reserve_window(session, w)
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
+    statements = _statements_of_a_reservation(session)
     together = [
         s
         for s in statements

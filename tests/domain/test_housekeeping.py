@@ -84,8 +84,10 @@ def add_dataset(
     *,
     ended_days_ago: float,
     ready: bool = True,
+    bucket: str | None = None,
 ) -> tuple[str, str]:
-    """A dataset with one object; (dataset id, key prefix)."""
+    """A dataset with one object in ``store`` (the tenant bucket ``bucket``;
+    None: the default store); (dataset id, key prefix)."""
     end = NOW - timedelta(days=ended_days_ago)
     dataset_id = f"ds-{contact_id}"
     prefix = f"99001/{end:%Y/%m/%d}/{contact_id}"
@@ -101,6 +103,7 @@ def add_dataset(
         store_uri=store.uri(prefix),
         key_prefix=prefix,
         now=end,
+        bucket=bucket,
     )
     store.put_bytes(f"{prefix}/frames.h5", b"x" * 1000)
     if ready:
@@ -601,30 +604,10 @@ def test_retention_removes_a_dataset_from_the_bucket_it_was_written_to(
     bucket = LocalObjectStore(tmp_path / "buckets" / "acme-data")
     stores = DatasetStores(default=store, open_bucket=lambda name: bucket)
     contact_id = add_contact(session_factory, ended_days_ago=40)
-    end = NOW - timedelta(days=40)
-    prefix = f"gs1/99001/{contact_id}"
-    catalog.begin(
-        dataset_id=f"ds-{contact_id}",
-        contact_id=contact_id,
-        norad_id=99001,
-        satellite="TESTSAT",
-        station="gs1",
-        antenna="ant1",
-        start_time=end - timedelta(minutes=10),
-        end_time=end,
-        store_uri=bucket.uri(prefix),
-        key_prefix=prefix,
-        now=end,
-        bucket="acme-data",
+    dataset_id, prefix = add_dataset(
+        catalog, bucket, contact_id, ended_days_ago=40, bucket="acme-data"
     )
-    bucket.put_bytes(f"{prefix}/frames.h5", b"x" * 1000)
     store.put_bytes(f"{prefix}/frames.h5", b"same key, the default store: not this dataset")
-    catalog.mark_ready(
-        f"ds-{contact_id}",
-        files=[FileEntry("frames.h5", bucket.uri(f"{prefix}/frames.h5"), 1000, "0" * 64)],
-        manifest_sha256="0" * 64,
-        now=end,
-    )
     done = expire_datasets(
         settings=settings_for(tmp_path, dataset_retention_days=30),
         session_factory=session_factory,
@@ -633,7 +616,7 @@ def test_retention_removes_a_dataset_from_the_bucket_it_was_written_to(
         now=NOW,
         stores=stores,
     )
-    assert [d.dataset_id for d in done] == [f"ds-{contact_id}"]
+    assert [d.dataset_id for d in done] == [dataset_id]
     assert bucket.list_keys("") == []
     assert store.list_keys("") == [f"{prefix}/frames.h5"]
 

@@ -32,6 +32,7 @@ from groundstation.commands.demo import (
     choose_contacts,
     find_samples,
     load_inventory,
+    reserve_choice,
 )
 from groundstation.downlink import DownlinkResult
 from groundstation.inventory import add_profile
@@ -90,7 +91,6 @@ def book_one_contact(settings: Settings) -> tuple[str, datetime]:
     """A fresh database of ``settings`` (migrated, seeded) with the next
     demo pass booked for tenant ``demo``; its contact id and a service time
     shortly before its pre-pass."""
-    from groundstation.booking import reserve
     from groundstation.db import make_engine, make_session_factory, migrate
     from groundstation.policy import BookingPolicy
 
@@ -100,16 +100,8 @@ def book_one_contact(settings: Settings) -> tuple[str, datetime]:
         with make_session_factory(engine)() as session:
             (choice,) = next_contacts(session, seed(session), 1)
             start = clock_start_for([choice])
-            contact_id = reserve(
-                session,
-                norad_id=choice.norad_id,
-                antenna_id=choice.antenna_id,
-                profile_id=DEMO_PROFILE,
-                start=choice.aos,
-                end=choice.los,
-                tenant="demo",
-                now=start,
-                policy=BookingPolicy.from_settings(settings),
+            contact_id = reserve_choice(
+                session, choice, now=start, policy=BookingPolicy.from_settings(settings)
             ).id
     finally:
         engine.dispose()

@@ -20,8 +20,6 @@ from groundstation.clock import SimulatedClock
 from groundstation.commands.demo import DEMO_CLOCK_START
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.downlink import SIMULATED_NOTE
-from groundstation.ephemerides import upload_ephemerides
-from groundstation.inventory import add_profile, add_satellite, import_stations
 from groundstation.models import Contact
 from groundstation.passes import availability
 from groundstation.policy import BookingPolicy
@@ -30,7 +28,7 @@ from groundstation.settings import Settings
 from ingest.consumer import LocalLogSource, follow_frames
 from ingest.dataset import DatasetReader
 from ingest.topics import TopicNames
-from orbital.stations import parse_stations
+from tests.support.catalogue import seed_catalogue_satellite
 
 from .conftest import REPO, UNCHECKED_LAG_S, check_frames_h5, check_sigmf_validates, wait_for
 
@@ -74,35 +72,20 @@ def test_a_catalogue_satellite_contact_delivers_every_frame_sent_in_a_simulated_
     sessions = make_session_factory(engine)
     now = DEMO_CLOCK_START
     with sessions() as session:
-        import_stations(
+        seed_catalogue_satellite(
             session,
-            stations=parse_stations((SAMPLES / "stations.yaml").read_text()),
-            antennas_per_station=1,
-            bands_hz=[(430e6, 440e6)],
-            setup_s=30.0,
-            teardown_s=30.0,
-        )
-        add_satellite(
-            session,
+            stations_yaml=(SAMPLES / "stations.yaml").read_text(),
             norad_id=norad_id,
             name=name,
-            tenant="demo",
-            downlink_freq_hz=freq_hz,
-            downlink_bandwidth_hz=25e3,
             modulation=modulation,
-            framing_profile="catalogue",
-        )
-        upload_ephemerides(session, text=_elements(norad_id), now=now, source="test")
-        add_profile(
-            session,
+            freq_hz=freq_hz,
+            elements=_elements(norad_id),
+            now=now,
             profile_id=PROFILE,
+            transmitter=transmitter,
             min_viable_duration_s=120.0,
-            prepass_s=60.0,
-            postpass_s=30.0,
             # the high part of a pass: a short contact
             min_elevation_deg=35.0,
-            demod={"eirp_dbw": 10.0, "g_over_t_db_k": -10.0, "atmosphere_zenith_db": 0.0},
-            decode={"transmitter": transmitter},
             dataset_options={"record_iq": True, "record_iq_max_s": 5.0},
             kafka_topic=PROFILE_TOPIC,  # the profile's own frames topic
         )

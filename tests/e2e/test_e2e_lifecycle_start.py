@@ -8,15 +8,15 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from groundstation.booking import reserve
 from groundstation.clock import SimulatedClock
+from groundstation.commands.demo import reserve_choice
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.events import InMemoryEventSink
 from groundstation.executor import ContactRun
 from groundstation.lifecycle import LifecycleService
 from groundstation.models import Contact
 
-from .conftest import DEMO_PROFILE, next_contacts, seed
+from .conftest import next_contacts, seed
 
 
 class BlockingExecutor:
@@ -38,16 +38,7 @@ def test_pass_due_at_start_up_runs_without_blocking_start(tmp_path: Path) -> Non
     with sessions() as session:
         names = seed(session)
         (choice,) = next_contacts(session, names, 1)
-        contact_id = reserve(
-            session,
-            norad_id=choice.norad_id,
-            antenna_id=choice.antenna_id,
-            profile_id=DEMO_PROFILE,
-            start=choice.aos,
-            end=choice.los,
-            tenant="demo",
-            now=choice.aos - timedelta(minutes=10),
-        ).id
+        contact_id = reserve_choice(session, choice, now=choice.aos - timedelta(minutes=10)).id
     # An earlier instance took the contact into PREPASS, then stopped.
     first = LifecycleService(
         session_factory=sessions,

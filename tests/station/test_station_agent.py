@@ -23,8 +23,8 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from groundstation import apikeys
-from groundstation.booking import reserve
 from groundstation.clock import SimulatedClock
+from groundstation.commands.demo import reserve_choice
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.executor import ContactExecutionError
 from groundstation.models import Antenna, Contact
@@ -43,7 +43,6 @@ from ingest.dataset import DatasetReader
 from ingest.topics import FrameMeta, TopicNames
 from tests.api.conftest import serve
 from tests.e2e.conftest import (
-    DEMO_PROFILE,
     UNCHECKED_LAG_S,
     clock_start_for,
     next_contacts,
@@ -118,16 +117,8 @@ def _central(
         names = seed(session)
         (choice,) = next_contacts(session, names, 1)
         start = clock_start_for([choice])
-        contact = reserve(
-            session,
-            norad_id=choice.norad_id,
-            antenna_id=choice.antenna_id,
-            profile_id=DEMO_PROFILE,
-            start=choice.aos,
-            end=choice.los,
-            tenant="demo",
-            now=start,
-            policy=BookingPolicy.from_settings(settings),
+        contact = reserve_choice(
+            session, choice, now=start, policy=BookingPolicy.from_settings(settings)
         )
         antenna = session.get(Antenna, choice.antenna_id)
         assert antenna is not None

@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation import agents
 from groundstation.agent_executor import AgentExecutor
-from groundstation.booking import reserve
 from groundstation.clock import SimulatedClock
+from groundstation.commands.demo import reserve_choice
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.delivery import open_frame_publisher, open_object_store
 from groundstation.downlink import DownlinkExecutor
@@ -41,7 +41,7 @@ from ingest.catalog import CatalogService
 from ingest.dataset import DatasetReader
 from ingest.objectstore import ObjectStore
 from ingest.publisher import Publisher
-from tests.e2e.conftest import DEMO_PROFILE, UNCHECKED_LAG_S, next_contacts, seed
+from tests.e2e.conftest import UNCHECKED_LAG_S, next_contacts, seed
 
 #: Service seconds per wall second: the pass goes as fast as the DSP can
 #: (and its lag behind the clock does not stop it).
@@ -109,16 +109,8 @@ def sides(tmp_path: Path) -> Iterator[tuple[Side, Side]]:
     with make_session_factory(engine)() as session:
         names = seed(session)
         (choice,) = next_contacts(session, names, 1)
-        contact_id = reserve(
-            session,
-            norad_id=choice.norad_id,
-            antenna_id=choice.antenna_id,
-            profile_id=DEMO_PROFILE,
-            start=choice.aos,
-            end=choice.los,
-            tenant="demo",
-            now=choice.aos - timedelta(hours=1),
-            policy=BookingPolicy(),
+        contact_id = reserve_choice(
+            session, choice, now=choice.aos - timedelta(hours=1), policy=BookingPolicy()
         ).id
     engine.dispose()
     shutil.copy(first, tmp_path / "b.db")

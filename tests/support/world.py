@@ -34,16 +34,15 @@ KEYS = (
 )
 
 
-def seed(
+def add_svalbard(
     session: Session,
     *,
     horizon_mask: Iterable[tuple[float, float]] = (),
     offline_antennas: Iterable[str] = (),
-) -> dict[str, str]:
-    """Svalbard (two UHF antennas, one S-band; ``offline_antennas`` offline,
-    the station with ``horizon_mask``), NOAA 19/18 of tenant acme, FUNCUBE-1
-    of tenant globex, profile leo, the sample TLEs; one key per ``KEYS`` row:
-    key name -> the key."""
+) -> None:
+    """Station ``svalbard`` (with ``horizon_mask``): antennas sv-uhf and
+    sv-uhf-2 (400-450 MHz) and sv-s (2.2-2.3 GHz), 60 s set-up and tear-down,
+    ``offline_antennas`` offline."""
     inventory.add_station(
         session,
         station_id="svalbard",
@@ -69,6 +68,19 @@ def seed(
             teardown_s=60,
             status="offline" if antenna_id in offline else "online",
         )
+
+
+def seed(
+    session: Session,
+    *,
+    horizon_mask: Iterable[tuple[float, float]] = (),
+    offline_antennas: Iterable[str] = (),
+) -> dict[str, str]:
+    """Svalbard (two UHF antennas, one S-band; ``offline_antennas`` offline,
+    the station with ``horizon_mask``), NOAA 19/18 of tenant acme, FUNCUBE-1
+    of tenant globex, profile leo, the sample TLEs; one key per ``KEYS`` row:
+    key name -> the key."""
+    add_svalbard(session, horizon_mask=horizon_mask, offline_antennas=offline_antennas)
     for norad, name, tenant in (
         (NOAA19, "NOAA 19", "acme"),
         (NOAA18, "NOAA 18", "acme"),
