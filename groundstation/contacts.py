@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from orbital.track import Track
 
 
-def _cursor_of(booked_start: datetime, contact_id: str) -> str:
+def encode_cursor(booked_start: datetime, contact_id: str) -> str:
     raw = f"{booked_start.isoformat()}|{contact_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -182,13 +182,16 @@ _AFTER_CURSOR = or_(
 @functools.lru_cache(maxsize=256)
 def _page_statements(filters: tuple[str, ...], after_cursor: bool) -> tuple[Select[Any], ...]:
     """The count and page queries (Core, bound parameters) for one shape of
-    filters: built and compiled once per shape, not per request."""
+    filters: built and compiled once per shape, not per request. The page's
+    rows end with the count (a scalar subquery, evaluated once per
+    statement): one statement per page, and count and rows from one snapshot.
+    The count query alone is for a page without rows."""
     clauses = [_FILTER_CLAUSES[name] for name in filters]
     count = select(func.count()).select_from(Contact.__table__).where(*clauses)
     if after_cursor:
         clauses.append(_AFTER_CURSOR)
     page = (
-        select(*CONTACT_SUMMARY_COLUMNS)
+        select(*CONTACT_SUMMARY_COLUMNS, count.scalar_subquery())
         .join_from(Contact.__table__, Satellite.__table__, _satellites.id == _contacts.satellite_id)
         .join(Antenna.__table__, _antennas.id == _contacts.antenna_id)
         .where(*clauses)
@@ -233,22 +236,24 @@ def contacts_page(
         params["at"], params["last_id"] = decode_cursor(cursor)
     count_query, page_query = _page_statements(filters, bool(cursor))
     params["page_rows"] = limit + 1
-    # Two statements in autocommit when the session has not begun (the API's,
-    # the CLI's): no BEGIN/ROLLBACK, and on SQLite no write lock for a read.
-    # Each statement sees its own snapshot, as under READ COMMITTED.
+    # In autocommit when the session has not begun (the API's, the CLI's):
+    # no BEGIN/ROLLBACK, and on SQLite no write lock for a read.
     conn = (
         session.connection()
         if session.in_transaction()
         else session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     )
-    count = conn.execute(count_query, params).scalar() or 0
     result = conn.execute(page_query, params).all()
+    count = result[0][-1] if result else 0
+    if not result and cursor:
+        # Past the last row: the page query had no row to carry the count.
+        count = conn.execute(count_query, params).scalar() or 0
     session.rollback()
-    rows = [dict(zip(_SUMMARY_KEYS, row, strict=True), simulated=SIMULATED) for row in result]
+    rows = [dict(zip(_SUMMARY_KEYS, row, strict=False), simulated=SIMULATED) for row in result]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = _cursor_of(last["booked_start"], last["id"])
+        next_cursor = encode_cursor(last["booked_start"], last["id"])
     return rows[:limit], int(count), next_cursor
 
 
