@@ -170,6 +170,19 @@ def _query_names(dependant: Any) -> set[str]:
     return names
 
 
+def _allowed_query(route: Any, dependant: Any) -> frozenset[str]:
+    """The query parameters the operation (its dependency tree) takes: walked
+    once per route and remembered on it, not on every request."""
+    allowed: frozenset[str] | None = route.__dict__.get(_ALLOWED_QUERY)
+    if allowed is None:
+        allowed = frozenset(_query_names(dependant))
+        setattr(route, _ALLOWED_QUERY, allowed)
+    return allowed
+
+
+_ALLOWED_QUERY = "_groundstation_allowed_query"
+
+
 async def reject_unknown_query(request: Request) -> None:
     """422 for a query parameter the operation does not take (a typo such as
     ``?satelite=`` would otherwise be ignored silently)."""
@@ -179,7 +192,7 @@ async def reject_unknown_query(request: Request) -> None:
     dependant = getattr(route, "dependant", None)
     if dependant is None:
         return
-    allowed = _query_names(dependant)
+    allowed = _allowed_query(route, dependant)
     unknown = sorted(set(request.query_params.keys()) - allowed)
     if unknown:
         raise HTTPException(

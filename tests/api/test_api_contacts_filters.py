@@ -104,3 +104,23 @@ def test_the_count_comes_with_every_page_and_with_a_page_past_the_last_contact(
     past = contacts.encode_cursor(datetime.fromisoformat(last["booked_start"]), last["id"])
     assert page(antenna="sv-uhf", cursor=past) == {"data": [], "count": 2, "next_cursor": None}
     assert page(antenna="nowhere") == {"data": [], "count": 0, "next_cursor": None}
+
+
+def test_an_unknown_query_parameter_is_refused_on_every_request_naming_those_taken(
+    world: World,
+) -> None:
+    # The names an operation takes are worked out once per route and remembered.
+    taken = "antenna, cursor, end, limit, profile, satellite, start, state, station, verdict"
+    for params in ({"satelite": NOAA19}, {"limit": 5}, {"stat": "SCHEDULED", "limit": 5}):
+        r = world.client.get("/contacts", params=params, headers=world.as_("acme"))
+        if "limit" in params and len(params) == 1:
+            assert r.status_code == 200, r.text
+            continue
+        bad = next(iter(params))
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"] == (
+            f"query.{bad}: unknown query parameter {bad!r}; this operation takes {taken}"
+        )
+    r = world.client.get("/passes", params={"limit": 5}, headers=world.as_("acme"))
+    assert r.status_code == 422 and "takes" in r.json()["detail"]
+    assert "limit" not in r.json()["detail"].split("takes")[1]
