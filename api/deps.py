@@ -29,7 +29,7 @@ async def get_ctx(request: Request) -> AppContext:
 CtxDep = Annotated[AppContext, Depends(get_ctx)]
 
 
-async def get_session(ctx: CtxDep) -> AsyncIterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """A session for the request, ended here once for every route: when the
     route function returns (or raises) and its answer is serialized, before
     the response is sent (``scope="function"``), the transaction it left
@@ -44,7 +44,11 @@ async def get_session(ctx: CtxDep) -> AsyncIterator[Session]:
 
     Creating a session does no I/O, so it happens on the event loop (a sync
     generator dependency costs two thread hops per request); closing it does
-    I/O only if a transaction is open, and then it runs on threads of its own."""
+    I/O only if a transaction is open, and then it runs on threads of its own.
+
+    Takes the request, not ``CtxDep``: each dependency in the chain costs
+    FastAPI's solving on every request (``auth_dep``)."""
+    ctx: AppContext = request.app.state.ctx
     session = ctx.session_factory()
     try:
         yield session
@@ -86,8 +90,15 @@ _bearer = HTTPBearer(auto_error=False, description="API key from `groundstation 
 
 
 async def get_principal(
-    ctx: CtxDep,
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The key's principal (``principal_of``)."""
+    return await principal_of(request.app.state.ctx, credentials)
+
+
+async def principal_of(
+    ctx: AppContext, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
     """The key's principal: from ``ctx.key_cache`` when this process verified
     the key in the last GS_API_KEY_CACHE_S seconds (no thread, no database),
@@ -127,8 +138,19 @@ def _look_up_key(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def _role_dep(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
-    async def dep(principal: PrincipalDep) -> Principal:
+def _role_dep(
+    *roles: str,
+) -> Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[Principal]]:
+    """The dependency authenticating the key and requiring one of ``roles``:
+    one dependency, not a chain over ``PrincipalDep`` and ``CtxDep``
+    (FastAPI solves each link of a chain on every request: about a third of
+    a ``GET /contacts``'s CPU went there, bench/api.py)."""
+
+    async def dep(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        principal = await principal_of(request.app.state.ctx, credentials)
         principal.require(*roles)
         return principal
 
@@ -148,6 +170,19 @@ def _query_names(dependant: Any) -> set[str]:
     return names
 
 
+def _allowed_query(route: Any, dependant: Any) -> frozenset[str]:
+    """The query parameters the operation (its dependency tree) takes: walked
+    once per route and remembered on it, not on every request."""
+    allowed: frozenset[str] | None = route.__dict__.get(_ALLOWED_QUERY)
+    if allowed is None:
+        allowed = frozenset(_query_names(dependant))
+        setattr(route, _ALLOWED_QUERY, allowed)
+    return allowed
+
+
+_ALLOWED_QUERY = "_groundstation_allowed_query"
+
+
 async def reject_unknown_query(request: Request) -> None:
     """422 for a query parameter the operation does not take (a typo such as
     ``?satelite=`` would otherwise be ignored silently)."""
@@ -157,7 +192,7 @@ async def reject_unknown_query(request: Request) -> None:
     dependant = getattr(route, "dependant", None)
     if dependant is None:
         return
-    allowed = _query_names(dependant)
+    allowed = _allowed_query(route, dependant)
     unknown = sorted(set(request.query_params.keys()) - allowed)
     if unknown:
         raise HTTPException(

@@ -116,7 +116,7 @@ def _conflict(exc: BookingConflictError) -> JSONResponse:
 
 @router.get("/contacts", response_model=schemas.ContactsPublic)
 def list_contacts(
-    session: SessionDep,
+    ctx: CtxDep,
     principal: OperatorDep,
     state: Annotated[list[str] | None, Query(description="repeat for several states")] = None,
     satellite: Annotated[int | None, Query(gt=0, lt=1_000_000_000, description="NORAD id")] = None,
@@ -143,8 +143,10 @@ def list_contacts(
     (an unknown or another tenant's one matches nothing: an empty page),
     `start`..`end` (booked windows overlapping it), `verdict` (repeatable;
     `none`: not vetted yet; an unknown verdict is 422 naming it)."""
+    # The engine, not a request session: one pooled connection for the one
+    # statement (groundstation.contacts.contacts_page).
     rows, count, next_cursor = contacts.contacts_page(
-        session,
+        ctx.engine,
         tenants=principal.tenants(),
         states=state,
         norad_id=satellite,

@@ -3,9 +3,10 @@ satellite and station: an unknown value matches nothing."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from groundstation import inventory
+from groundstation import contacts, inventory
 
 from .conftest import NOAA19, World
 from .helpers import first_free_pass
@@ -79,3 +80,47 @@ def test_unknown_antenna_or_profile_is_an_empty_page_and_bad_values_are_422(
             r = world.client.get("/contacts", params={name: bad}, headers=world.as_("acme"))
             assert r.status_code == 422, (name, bad, r.text)
             assert f"query.{name}" in r.json()["detail"]
+
+
+def test_the_count_comes_with_every_page_and_with_a_page_past_the_last_contact(
+    world: World,
+) -> None:
+    # The count rides on the page's rows (one statement); a page without rows
+    # counts on its own.
+    first, second = first_free_pass(world), first_free_pass(world, skip=1)
+    _book(world, first, "sv-uhf", "leo")
+    _book(world, second, "sv-uhf", "leo")
+    _book(world, first, "sv-uhf-2", "leo")
+
+    def page(**params: Any) -> dict[str, Any]:
+        r = world.client.get("/contacts", params=params, headers=world.as_("acme"))
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    one = page(antenna="sv-uhf", limit=1)
+    two = page(antenna="sv-uhf", limit=1, cursor=one["next_cursor"])
+    assert (one["count"], two["count"]) == (2, 2) and two["next_cursor"] is None
+    last = two["data"][0]
+    past = contacts.encode_cursor(datetime.fromisoformat(last["booked_start"]), last["id"])
+    assert page(antenna="sv-uhf", cursor=past) == {"data": [], "count": 2, "next_cursor": None}
+    assert page(antenna="nowhere") == {"data": [], "count": 0, "next_cursor": None}
+
+
+def test_an_unknown_query_parameter_is_refused_on_every_request_naming_those_taken(
+    world: World,
+) -> None:
+    # The names an operation takes are worked out once per route and remembered.
+    taken = "antenna, cursor, end, limit, profile, satellite, start, state, station, verdict"
+    for params in ({"satelite": NOAA19}, {"limit": 5}, {"stat": "SCHEDULED", "limit": 5}):
+        r = world.client.get("/contacts", params=params, headers=world.as_("acme"))
+        if "limit" in params and len(params) == 1:
+            assert r.status_code == 200, r.text
+            continue
+        bad = next(iter(params))
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"] == (
+            f"query.{bad}: unknown query parameter {bad!r}; this operation takes {taken}"
+        )
+    r = world.client.get("/passes", params={"limit": 5}, headers=world.as_("acme"))
+    assert r.status_code == 422 and "takes" in r.json()["detail"]
+    assert "limit" not in r.json()["detail"].split("takes")[1]
