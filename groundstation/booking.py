@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from sqlalchemy import Insert, Row, bindparam, insert, select
+from sqlalchemy import Insert, Row, bindparam, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager, joinedload, make_transient_to_detached
 
@@ -31,6 +31,7 @@ from groundstation.availability import (
     band_fits,
     conflicting_contacts,
     conflicting_maintenance,
+    maintenance_overlaps,
     prepass_started,
     windows_for,
 )
@@ -178,9 +179,13 @@ def _book(
     existing = _find_idempotent(session, tenant, key)
     if existing is not None:
         return _replay(session, existing, key, fingerprint), None
-    contact, transition, event = _staged(session, prepared, now=now)
+    one_statement = _one_statement(session)
+    contact, transition, event = _staged(session, prepared, now=now, maintenance=not one_statement)
     try:
-        _insert(session, contact, transition)
+        while not _insert(session, contact, transition, one_statement=one_statement):
+            # Held back by a maintenance window of the antenna: named here
+            # (none any more, removed meanwhile: inserted again).
+            _require_no_maintenance(session, contact.antenna_id, _windows_of(contact))
         session.commit()
     except IntegrityError as exc:
         session.rollback()
@@ -689,21 +694,39 @@ def stage_reservation(
     return contact, event
 
 
-def _insert(session: Session, contact: Contact, transition: dict[str, Any]) -> None:
+def _one_statement(session: Session) -> bool:
+    """Whether ``_insert`` writes a reservation in one statement, its
+    maintenance check included (PostgreSQL)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _insert(
+    session: Session, contact: Contact, transition: dict[str, Any], *, one_statement: bool
+) -> bool:
     """Write a contact staged by ``_staged`` and its history row at once:
-    one Core statement on PostgreSQL (the contact's ``INSERT ... RETURNING``
-    in a ``WITH``; two on SQLite) instead of the ORM's unit of work (its
-    flush was a quarter of a reservation's CPU). The database refuses an
-    overlap here (``IntegrityError``). ``contact`` stays out of the session
-    (nothing to flush at commit; after a rollback it keeps its values)."""
+    one Core statement on PostgreSQL (``one_statement``: the contact's
+    ``INSERT ... SELECT ... RETURNING`` in a ``WITH``, inserted only when no
+    maintenance window of its antenna overlaps its blocked window: False
+    then), two on SQLite (the caller checked maintenance), instead of the
+    ORM's unit of work (its flush and the maintenance read were a third of
+    a reservation's CPU). The database refuses an overlap here
+    (``IntegrityError``). ``contact`` stays out of the session (nothing to
+    flush at commit; after a rollback it keeps its values)."""
     values = {c.key: getattr(contact, c.key) for c in _CONTACTS.columns}
     history = {f"t_{k}": v for k, v in transition.items()}
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_insert_both(tuple(transition)), {**values, **history})
-    else:
-        contact_insert, history_insert = _insert_each(tuple(transition))
-        session.execute(contact_insert, values)
-        session.execute(history_insert, {"t_contact_id": contact.id, **history})
+    if one_statement:
+        result = session.execute(_insert_both(tuple(transition)), {**values, **history})
+        return result.first() is not None  # no row: held back by maintenance
+    contact_insert, history_insert = _insert_each(tuple(transition))
+    session.execute(contact_insert, values)
+    session.execute(history_insert, {"t_contact_id": contact.id, **history})
+    return True
+
+
+def _windows_of(contact: Contact) -> Windows:
+    return Windows(
+        contact.booked_start, contact.booked_end, contact.blocked_start, contact.blocked_end
+    )
 
 
 _CONTACTS = cast("Table", Contact.__table__)
@@ -723,21 +746,44 @@ def _insert_each(history: tuple[str, ...]) -> tuple[Insert, Insert]:
 
 @functools.cache
 def _insert_both(history: tuple[str, ...]) -> Insert:
-    """``_insert_each`` as one statement (PostgreSQL): ``WITH inserted AS
-    (INSERT INTO contacts ... RETURNING id) INSERT INTO contact_transitions
-    ... SELECT``."""
-    contact = _insert_each(history)[0].returning(_CONTACTS.c.id).cte("inserted")
+    """``_insert_each`` as one statement (PostgreSQL) that also checks
+    maintenance: ``WITH inserted AS (INSERT INTO contacts ... SELECT ...
+    WHERE NOT EXISTS (an overlapping maintenance window) RETURNING id)
+    INSERT INTO contact_transitions ... SELECT ... FROM inserted RETURNING
+    contact_id``: a row when inserted."""
+    columns = _CONTACTS.columns
+    free = ~exists().where(
+        maintenance_overlaps(
+            bindparam("antenna_id", type_=columns["antenna_id"].type),
+            bindparam("blocked_start", type_=columns["blocked_start"].type),
+            bindparam("blocked_end", type_=columns["blocked_end"].type),
+        )
+    )
+    values = select(*(bindparam(c.key, type_=c.type) for c in columns)).where(free)
+    contact = (
+        insert(_CONTACTS)
+        .from_select([c.key for c in columns], values)
+        .returning(_CONTACTS.c.id)
+        .cte("inserted")
+    )
     row = select(
         contact.c.id, *(bindparam(f"t_{k}", type_=_TRANSITIONS.c[k].type) for k in history)
     )
-    return insert(_TRANSITIONS).from_select(["contact_id", *history], row).add_cte(contact)
+    return (
+        insert(_TRANSITIONS)
+        .from_select(["contact_id", *history], row)
+        .add_cte(contact)
+        .returning(_TRANSITIONS.c.contact_id)
+    )
 
 
 def _staged(
-    session: Session, prepared: PreparedReservation, *, now: datetime
+    session: Session, prepared: PreparedReservation, *, now: datetime, maintenance: bool = True
 ) -> tuple[Contact, dict[str, Any], ContactEvent]:
-    """The rules of phase 2 checked, the SCHEDULED contact (every column
-    set, outside the session), its history row's columns and its event."""
+    """The rules of phase 2 checked (``maintenance=False``: all but the
+    maintenance check, which the caller's insert makes), the SCHEDULED
+    contact (every column set, outside the session), its history row's
+    columns and its event."""
     p = prepared
     antenna = session.get(Antenna, p.antenna_id)
     profile = session.get(MissionProfile, p.profile_id)
@@ -748,7 +794,8 @@ def _staged(
             f"pre-pass of that window would start at {iso_utc(w.booked_start)}, not after "
             f"now ({iso_utc(now)})"
         )
-    _require_no_maintenance(session, p.antenna_id, w)
+    if maintenance:
+        _require_no_maintenance(session, p.antenna_id, w)
     # No look-up of overlapping bookings first: the database refuses the
     # insert (PostgreSQL exclusion constraint, SQLite trigger), and
     # ``overlap_refusal`` names the booking that holds the window.
@@ -819,9 +866,7 @@ def overlap_refusal(
     transaction."""
     if not is_overlap_violation(exc):
         return None
-    w = Windows(
-        contact.booked_start, contact.booked_end, contact.blocked_start, contact.blocked_end
-    )
+    w = _windows_of(contact)
     return _overlap_conflict(session, exc, contact.antenna_id, contact.aos, contact.los, w)
 
 

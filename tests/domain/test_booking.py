@@ -251,6 +251,41 @@ def test_maintenance_window_blocks_reservations(session: Session) -> None:
     )
     with pytest.raises(MaintenanceConflictError, match="feed swap"):
         reserve_window(session, w)
+    assert session.scalar(select(func.count()).select_from(Contact)) == 0
+    history = select(func.count()).where(ContactTransition.contact_id.is_not(None))
+    assert session.scalar(history) == 0
+
+
+def test_maintenance_touching_the_blocked_window_does_not_block_a_reservation(
+    session: Session,
+) -> None:
+    """Maintenance from the blocked window's end, or up to its start, leaves
+    it free ([start, end) windows); one second into it blocks it."""
+    setup_world(session)
+    w = first_window(session)
+    first = reserve_window(session, w)
+    booking.cancel(session, contact_id=first.id, now=NOW)
+    blocked_start, blocked_end = first.blocked_start, first.blocked_end
+    for start, end in ((blocked_end, blocked_end + timedelta(hours=1)),
+                       (blocked_start - timedelta(hours=1), blocked_start)):  # fmt: skip
+        maintenance.add_window(
+            session, antenna_id="sv-uhf", start=start, end=end, reason="touching", now=NOW
+        )
+    again = reserve_window(session, w)
+    assert (again.state, again.blocked_start, again.blocked_end) == (
+        "SCHEDULED", blocked_start, blocked_end
+    )  # fmt: skip
+    booking.cancel(session, contact_id=again.id, now=NOW)
+    maintenance.add_window(
+        session,
+        antenna_id="sv-uhf",
+        start=blocked_end - timedelta(seconds=1),
+        end=blocked_end + timedelta(hours=2),
+        reason="one second in",
+        now=NOW,
+    )
+    with pytest.raises(MaintenanceConflictError, match="one second in"):
+        reserve_window(session, w)
 
 
 def test_offline_antenna_is_refused(session: Session) -> None:
@@ -702,8 +737,9 @@ def test_a_reservation_writes_its_contact_and_its_history_in_one_statement_on_po
     session: Session,
 ) -> None:
     """PostgreSQL: the contact and its SCHEDULED history row in one ``INSERT``
-    (a ``WITH ... RETURNING``), four statements in all; SQLite: an
-    ``INSERT`` each. The contact comes back as a stored row of the session."""
+    (a ``WITH ... RETURNING``) that also checks maintenance, three
+    statements in all; SQLite: an ``INSERT`` each. The contact comes back as
+    a stored row of the session."""
     setup_world(session)
     w = first_window(session)
     session.expunge_all()
@@ -714,8 +750,9 @@ def test_a_reservation_writes_its_contact_and_its_history_in_one_statement_on_po
     assert all(
         any(f"INSERT INTO {t} " in s for s in writes) for t in ("contacts", "contact_transitions")
     )
-    if postgres:
-        assert len(statements) == 4, statements
+    if postgres:  # satellite; antenna, profile, agent, ephemeris; the insert with its checks
+        assert len(statements) == 3, statements
+        assert " maintenance_windows " in writes[0]
     assert contact in session and contact not in session.new
     assert [(t.old_state, t.new_state, t.reason) for t in contact.transitions] == [
         ("AVAILABLE", "SCHEDULED", "reserved by acme")
