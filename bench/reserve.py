@@ -16,8 +16,8 @@ free predicted passes (``bench_api.free_windows``).
 - then the same under cProfile, its time split by step: the key look-up,
   the body's validation, the satellite read, the idempotency check, the
   reads of phase 1, the rules, the pass prediction, the staging (maintenance
-  check, transition), the commit (ORM flush, INSERTs, COMMIT), the event
-  publish and the response.
+  check, transition), the insert (one Core statement on PostgreSQL), the
+  commit (ORM flush if any, COMMIT), the event publish and the response.
 
 ``--mode load``: uvicorn as deployed (bench_api.start_server, one worker per
 core) and bench/httpload.py's 100 keep-alive clients: every window once and
@@ -100,7 +100,7 @@ STEPS: tuple[tuple[str, str, str | None], ...] = (
     ("satellite read (route)", "get_satellite_for", None),
     ("satellite read (booking.reserve alone)", "get_satellite", "prepare_reservation"),
     ("idempotency check", "_find_idempotent", "reserve"),
-    ("phase 1 reads: antenna, station, profile, agent", "_booking_rows", None),
+    ("phase 1 reads: antenna, station, profile, agent (+ ephemeris)", "_booking_rows", None),
     ("phase 1 reads: antenna (+station), profile", "_antenna_and_profile", "prepare_reservation"),
     ("phase 1 reads: station agent", "get", "prepare_reservation"),
     ("phase 1 reads: ephemeris in force", "booking_ephemeris", None),
@@ -109,6 +109,8 @@ STEPS: tuple[tuple[str, str, str | None], ...] = (
     ("pass prediction", "_matching_pass", None),
     ("ephemeris coverage", "require_coverage", None),
     ("stage (maintenance check, transition)", "stage_reservation", None),
+    ("stage (rules, contact, history row)", "_staged", None),
+    ("insert (contact + history; PostgreSQL: + maintenance)", "_insert", None),
     ("commit (flush, INSERTs, COMMIT)", "commit", "_book"),
     ("event publish", "publish", "reserve"),
     ("response (ContactPublic, JSON)", "contact_public", None),

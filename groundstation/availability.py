@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
 from groundstation.clock import iso_utc
@@ -130,10 +130,21 @@ def conflicting_maintenance(
     m = MaintenanceWindow
     rows = session.execute(
         select(m.id, m.start, m.end, m.reason)
-        .where(m.antenna_id == antenna_id, m.start < end, m.end > start)
+        .where(maintenance_overlaps(antenna_id, start, end))
         .order_by(m.start, m.id)
     )
     return [MaintenanceSpan(id=r.id, start=r.start, end=r.end, reason=r.reason) for r in rows]
+
+
+def maintenance_overlaps(
+    antenna_id: str | ColumnElement[str],
+    start: datetime | ColumnElement[datetime],
+    end: datetime | ColumnElement[datetime],
+) -> ColumnElement[bool]:
+    """The condition on ``MaintenanceWindow`` rows of ``antenna_id``
+    overlapping [start, end) (values or bound parameters of a statement)."""
+    m = MaintenanceWindow
+    return and_(m.antenna_id == antenna_id, m.start < end, m.end > start)
 
 
 # ---------------------------------------------------------------- many windows

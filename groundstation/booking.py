@@ -14,29 +14,37 @@ publishes events after commit.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from sqlalchemy import select
+from sqlalchemy import Insert, Row, bindparam, exists, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, contains_eager, joinedload
+from sqlalchemy.orm import Session, contains_eager, joinedload, make_transient_to_detached
 
 from groundstation.availability import (
     Windows,
     band_fits,
     conflicting_contacts,
     conflicting_maintenance,
+    maintenance_overlaps,
     prepass_started,
     windows_for,
 )
 from groundstation.clock import iso_utc, require_supported, require_utc
 from groundstation.contacts import get_contact_for
 from groundstation.db import reads_hold_the_write_lock, retry_transient
-from groundstation.ephemerides import booking_ephemeris, require_coverage
+from groundstation.ephemerides import (
+    IN_FORCE_COLUMNS,
+    booking_ephemeris,
+    in_force_id,
+    require_coverage,
+    require_usable,
+)
 from groundstation.errors import (
     AntennaOfflineError,
     BandMismatchError,
@@ -62,6 +70,8 @@ from groundstation.inventory import get_satellite, profile_visible
 from groundstation.models import (
     Antenna,
     Contact,
+    ContactTransition,
+    Ephemeris,
     MissionProfile,
     Satellite,
     StationAgent,
@@ -81,9 +91,11 @@ from groundstation.profile_settings import (
     satellite_transmitter_problems,
 )
 from groundstation.states import ContactState
-from groundstation.transitions import apply_transition, record_window_update
+from groundstation.transitions import apply_transition, record_window_update, transition_row
 
 if TYPE_CHECKING:
+    from sqlalchemy import Table
+
     from orbital.elements import ElementSet
     from orbital.passes import Pass
     from orbital.stations import Station
@@ -167,8 +179,13 @@ def _book(
     existing = _find_idempotent(session, tenant, key)
     if existing is not None:
         return _replay(session, existing, key, fingerprint), None
-    contact, event = stage_reservation(session, prepared, now=now)
+    one_statement = _one_statement(session)
+    contact, transition, event = _staged(session, prepared, now=now, maintenance=not one_statement)
     try:
+        while not _insert(session, contact, transition, one_statement=one_statement):
+            # Held back by a maintenance window of the antenna: named here
+            # (none any more, removed meanwhile: inserted again).
+            _require_no_maintenance(session, contact.antenna_id, _windows_of(contact))
         session.commit()
     except IntegrityError as exc:
         session.rollback()
@@ -182,6 +199,10 @@ def _book(
             session.commit()
             raise
         raise refusal from exc
+    # Stored and committed: the contact joins the session as a loaded row
+    # (its history, a refresh, later changes work as on a row read back).
+    make_transient_to_detached(contact)
+    session.add(contact)
     return contact, event
 
 
@@ -323,20 +344,25 @@ def prepare_reservation(
     _require_one_pass(start, end, policy)
     if satellite is None or satellite.norad_id != norad_id:
         satellite = get_satellite(session, norad_id=norad_id)
-    antenna, profile, agent = _booking_rows(session, antenna_id, profile_id, tenant)
+    antenna, profile, agent, in_force = _booking_rows(
+        session, antenna_id, profile_id, tenant, satellite_id=satellite.id, now=now
+    )
     _require_workable(satellite, antenna, profile)
     # A station agent moves a real rotator; the in-process simulator moves none.
     has_rotator = agent is not None
     if agent is not None:
         _require_agent_online(agent, now, policy)
-    ephemeris = booking_ephemeris(
-        session,
-        satellite=satellite,
-        station_id=antenna.station_id,
-        ephemeris_id=ephemeris_id,
-        now=now,
-        policy=policy,
-    )
+    if ephemeris_id is None:  # the one in force, read with the antenna
+        ephemeris = require_usable(in_force, satellite, now, policy)
+    else:
+        ephemeris = booking_ephemeris(
+            session,
+            satellite=satellite,
+            station_id=antenna.station_id,
+            ephemeris_id=ephemeris_id,
+            now=now,
+            policy=policy,
+        )
     min_el = required_elevation_deg(antenna, profile)
     station = orbital_station(antenna.station, min_elevation_deg=min_el)
     epoch, text = ephemeris.epoch, ephemeris.text
@@ -393,26 +419,35 @@ def _antenna_and_profile(
 
 
 def _booking_rows(
-    session: Session, antenna_id: str, profile_id: str, tenant: str
-) -> tuple[Antenna, MissionProfile, StationAgent | None]:
-    """``_antenna_and_profile`` and the agent of the antenna's station (None:
-    simulated in-process), in one statement: each round trip to the database
-    costs a reservation about as much CPU as matching its pass."""
+    session: Session,
+    antenna_id: str,
+    profile_id: str,
+    tenant: str,
+    *,
+    satellite_id: int,
+    now: datetime,
+) -> tuple[Antenna, MissionProfile, StationAgent | None, Row[*tuple[Any, ...]]]:
+    """``_antenna_and_profile``, the agent of the antenna's station (None:
+    simulated in-process) and the satellite's ephemeris in force
+    (``ephemerides.IN_FORCE_COLUMNS``, None when there is none) in one
+    statement: each round trip to the database costs a reservation about
+    as much CPU as matching its pass."""
     row = session.execute(
-        select(Antenna, MissionProfile, StationAgent)
+        select(Antenna, MissionProfile, StationAgent, *IN_FORCE_COLUMNS)
         .join(Antenna.station)
         .join(MissionProfile, MissionProfile.id == profile_id)
         .outerjoin(StationAgent, StationAgent.station_id == Antenna.station_id)
+        .outerjoin(Ephemeris, Ephemeris.id == in_force_id(satellite_id, now))
         .where(Antenna.id == antenna_id)
         .options(contains_eager(Antenna.station))
     ).one_or_none()
     if row is None:  # which one is missing: named by the reads one by one
         _antenna_and_profile(session, antenna_id, profile_id, tenant)
         raise AssertionError(f"antenna {antenna_id} and profile {profile_id} exist apart")
-    antenna, profile, agent = row
+    antenna, profile, agent = row[:3]
     if not profile_visible(profile, (tenant,)):
         raise NotFoundError("mission profile", profile_id)
-    return antenna, profile, agent
+    return antenna, profile, agent, row
 
 
 def _require_workable(satellite: Satellite, antenna: Antenna, profile: MissionProfile) -> None:
@@ -653,6 +688,102 @@ def stage_reservation(
     database refuses an overlap at flush (``IntegrityError``, see
     ``overlap_refusal``). Returns the contact and the event to publish once
     the caller's transaction has committed."""
+    contact, transition, event = _staged(session, prepared, now=now)
+    session.add(contact)
+    session.add(ContactTransition(contact=contact, **transition))
+    return contact, event
+
+
+def _one_statement(session: Session) -> bool:
+    """Whether ``_insert`` writes a reservation in one statement, its
+    maintenance check included (PostgreSQL)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _insert(
+    session: Session, contact: Contact, transition: dict[str, Any], *, one_statement: bool
+) -> bool:
+    """Write a contact staged by ``_staged`` and its history row at once:
+    one Core statement on PostgreSQL (``one_statement``: the contact's
+    ``INSERT ... SELECT ... RETURNING`` in a ``WITH``, inserted only when no
+    maintenance window of its antenna overlaps its blocked window: False
+    then), two on SQLite (the caller checked maintenance), instead of the
+    ORM's unit of work (its flush and the maintenance read were a third of
+    a reservation's CPU). The database refuses an overlap here
+    (``IntegrityError``). ``contact`` stays out of the session (nothing to
+    flush at commit; after a rollback it keeps its values)."""
+    values = {c.key: getattr(contact, c.key) for c in _CONTACTS.columns}
+    history = {f"t_{k}": v for k, v in transition.items()}
+    if one_statement:
+        result = session.execute(_insert_both(tuple(transition)), {**values, **history})
+        return result.first() is not None  # no row: held back by maintenance
+    contact_insert, history_insert = _insert_each(tuple(transition))
+    session.execute(contact_insert, values)
+    session.execute(history_insert, {"t_contact_id": contact.id, **history})
+    return True
+
+
+def _windows_of(contact: Contact) -> Windows:
+    return Windows(
+        contact.booked_start, contact.booked_end, contact.blocked_start, contact.blocked_end
+    )
+
+
+_CONTACTS = cast("Table", Contact.__table__)
+_TRANSITIONS = cast("Table", ContactTransition.__table__)
+
+
+@functools.cache
+def _insert_each(history: tuple[str, ...]) -> tuple[Insert, Insert]:
+    """The ``INSERT`` of a contact and of its history row (columns
+    ``history``), their values bound by name (the history's with ``t_``):
+    built once, so each reservation only binds its values."""
+    contact = insert(_CONTACTS).values({c.key: bindparam(c.key) for c in _CONTACTS.columns})
+    names = ("contact_id", *history)
+    row = insert(_TRANSITIONS).values({k: bindparam(f"t_{k}") for k in names})
+    return contact, row
+
+
+@functools.cache
+def _insert_both(history: tuple[str, ...]) -> Insert:
+    """``_insert_each`` as one statement (PostgreSQL) that also checks
+    maintenance: ``WITH inserted AS (INSERT INTO contacts ... SELECT ...
+    WHERE NOT EXISTS (an overlapping maintenance window) RETURNING id)
+    INSERT INTO contact_transitions ... SELECT ... FROM inserted RETURNING
+    contact_id``: a row when inserted."""
+    columns = _CONTACTS.columns
+    free = ~exists().where(
+        maintenance_overlaps(
+            bindparam("antenna_id", type_=columns["antenna_id"].type),
+            bindparam("blocked_start", type_=columns["blocked_start"].type),
+            bindparam("blocked_end", type_=columns["blocked_end"].type),
+        )
+    )
+    values = select(*(bindparam(c.key, type_=c.type) for c in columns)).where(free)
+    contact = (
+        insert(_CONTACTS)
+        .from_select([c.key for c in columns], values)
+        .returning(_CONTACTS.c.id)
+        .cte("inserted")
+    )
+    row = select(
+        contact.c.id, *(bindparam(f"t_{k}", type_=_TRANSITIONS.c[k].type) for k in history)
+    )
+    return (
+        insert(_TRANSITIONS)
+        .from_select(["contact_id", *history], row)
+        .add_cte(contact)
+        .returning(_TRANSITIONS.c.contact_id)
+    )
+
+
+def _staged(
+    session: Session, prepared: PreparedReservation, *, now: datetime, maintenance: bool = True
+) -> tuple[Contact, dict[str, Any], ContactEvent]:
+    """The rules of phase 2 checked (``maintenance=False``: all but the
+    maintenance check, which the caller's insert makes), the SCHEDULED
+    contact (every column set, outside the session), its history row's
+    columns and its event."""
     p = prepared
     antenna = session.get(Antenna, p.antenna_id)
     profile = session.get(MissionProfile, p.profile_id)
@@ -663,7 +794,8 @@ def stage_reservation(
             f"pre-pass of that window would start at {iso_utc(w.booked_start)}, not after "
             f"now ({iso_utc(now)})"
         )
-    _require_no_maintenance(session, p.antenna_id, w)
+    if maintenance:
+        _require_no_maintenance(session, p.antenna_id, w)
     # No look-up of overlapping bookings first: the database refuses the
     # insert (PostgreSQL exclusion constraint, SQLite trigger), and
     # ``overlap_refusal`` names the booking that holds the window.
@@ -689,16 +821,25 @@ def stage_reservation(
         ephemeris_epoch=p.ephemeris_epoch,
         ephemeris_text=p.ephemeris_text,
         state=ContactState.AVAILABLE.value,
+        state_reason="",
         idempotency_key=p.idempotency_key,
         idempotency_fingerprint=p.idempotency_fingerprint,
         created_at=now,
         updated_at=now,
+        version=0,
+        frames_ok=None,
+        frames_expected=None,
+        esn0_db=None,
+        verdict=None,
+        verdict_source=None,
+        verdict_reason="",
+        verdict_by="",
+        verdict_at=None,
     )
-    session.add(contact)
-    event = apply_transition(
-        session, contact, ContactState.SCHEDULED, at=now, reason=f"reserved by {p.tenant}"
+    transition, event = transition_row(
+        contact, ContactState.SCHEDULED, at=now, reason=f"reserved by {p.tenant}"
     )
-    return contact, event
+    return contact, transition, event
 
 
 def _require_no_maintenance(session: Session, antenna_id: str, w: Windows) -> None:
@@ -725,9 +866,7 @@ def overlap_refusal(
     transaction."""
     if not is_overlap_violation(exc):
         return None
-    w = Windows(
-        contact.booked_start, contact.booked_end, contact.blocked_start, contact.blocked_end
-    )
+    w = _windows_of(contact)
     return _overlap_conflict(session, exc, contact.antenna_id, contact.aos, contact.los, w)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -26,6 +27,23 @@ def apply_transition(
     that is vetted (COMPLETED with a measured quality, FAILED,
     PROVIDER_FAILED) gives the contact its automatic verdict on the same
     row and event (``groundstation.vetting``)."""
+    row, event = transition_row(contact, new_state, at=at, reason=reason, instance_id=instance_id)
+    session.add(ContactTransition(contact=contact, **row))
+    return event
+
+
+def transition_row(
+    contact: Contact,
+    new_state: ContactState,
+    *,
+    at: datetime,
+    reason: str,
+    instance_id: str = "",
+) -> tuple[dict[str, Any], ContactEvent]:
+    """``apply_transition`` without a session: ``contact`` moved to
+    ``new_state`` (its verdict given when the end is vetted), the columns of
+    its history row (``ContactTransition``, but ``contact_id`` and the
+    database's ``tx_id``) for the caller to insert, and the event."""
     old_state = contact.state
     check_transition(contact.id, old_state, new_state)
     contact.state = new_state.value
@@ -37,19 +55,17 @@ def apply_transition(
     if judged is not None:
         verdict, source = judged[0].value, VerdictSource.AUTO.value
         stamp(contact, judged[0], VerdictSource.AUTO, at=at, reason=judged[1], by="")
-    session.add(
-        ContactTransition(
-            contact=contact,
-            old_state=old_state,
-            new_state=new_state.value,
-            at=at,
-            reason=reason,
-            instance_id=instance_id,
-            verdict=verdict,
-            verdict_source=source,
-        )
-    )
-    return ContactEvent(contact.id, old_state, new_state.value, at, reason, verdict, source)
+    row: dict[str, Any] = {
+        "old_state": old_state,
+        "new_state": new_state.value,
+        "at": at,
+        "reason": reason,
+        "instance_id": instance_id,
+        "verdict": verdict,
+        "verdict_source": source,
+    }
+    event = ContactEvent(contact.id, old_state, new_state.value, at, reason, verdict, source)
+    return row, event
 
 
 def record_window_update(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from groundstation import booking, ephemerides, inventory, maintenance, passes
 from groundstation.errors import (
@@ -220,6 +220,41 @@ def test_maintenance_window_blocks_reservations(session: Session) -> None:
     )
     with pytest.raises(MaintenanceConflictError, match="feed swap"):
         reserve_window(session, w)
+    assert session.scalar(select(func.count()).select_from(Contact)) == 0
+    history = select(func.count()).where(ContactTransition.contact_id.is_not(None))
+    assert session.scalar(history) == 0
+
+
+def test_maintenance_touching_the_blocked_window_does_not_block_a_reservation(
+    session: Session,
+) -> None:
+    """Maintenance from the blocked window's end, or up to its start, leaves
+    it free ([start, end) windows); one second into it blocks it."""
+    setup_world(session)
+    w = first_window(session)
+    first = reserve_window(session, w)
+    booking.cancel(session, contact_id=first.id, now=NOW)
+    blocked_start, blocked_end = first.blocked_start, first.blocked_end
+    for start, end in ((blocked_end, blocked_end + timedelta(hours=1)),
+                       (blocked_start - timedelta(hours=1), blocked_start)):  # fmt: skip
+        maintenance.add_window(
+            session, antenna_id="sv-uhf", start=start, end=end, reason="touching", now=NOW
+        )
+    again = reserve_window(session, w)
+    assert (again.state, again.blocked_start, again.blocked_end) == (
+        "SCHEDULED", blocked_start, blocked_end
+    )  # fmt: skip
+    booking.cancel(session, contact_id=again.id, now=NOW)
+    maintenance.add_window(
+        session,
+        antenna_id="sv-uhf",
+        start=blocked_end - timedelta(seconds=1),
+        end=blocked_end + timedelta(hours=2),
+        reason="one second in",
+        now=NOW,
+    )
+    with pytest.raises(MaintenanceConflictError, match="one second in"):
+        reserve_window(session, w)
 
 
 def test_offline_antenna_is_refused(session: Session) -> None:
@@ -312,15 +347,24 @@ class _Deadlock(Exception):
 
 
 def _fail_first_booking_commit(session: Session, orig: Exception) -> list[int]:
-    """Make the first commit that carries a new contact raise like a
-    PostgreSQL deadlock victim; returns the list counting those failures."""
+    """Make the first commit of a transaction that wrote a new contact (an
+    ORM object to flush, or an ``INSERT INTO contacts`` already executed)
+    raise like a PostgreSQL deadlock victim; returns the list counting
+    those failures."""
     real_commit = session.commit
     failed: list[int] = []
+    inserted: list[str] = []
+
+    @event.listens_for(session, "do_orm_execute")
+    def seen(state: ORMExecuteState) -> None:
+        if "INSERT INTO contacts" in str(state.statement):
+            inserted.append("contacts")
 
     def commit() -> None:
-        if not failed and any(isinstance(o, Contact) for o in session.new):
+        if not failed and (inserted or any(isinstance(o, Contact) for o in session.new)):
             failed.append(1)
             raise OperationalError("INSERT INTO contacts ...", {}, orig)
+        inserted.clear()
         real_commit()
 
     session.commit = commit  # type: ignore[method-assign]
@@ -617,6 +661,74 @@ def test_a_reservation_reads_its_antenna_profile_and_station_agent_in_one_statem
     assert len(together) == 1, statements
     assert " station_agents " in together[0]
     assert not any(" station_agents " in s for s in statements if s not in together)
+
+
+def _statements_of_reserve(
+    session: Session, w: passes.AvailableWindow
+) -> tuple[Contact, list[str]]:
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        contact = reserve_window(session, w)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    return contact, statements
+
+
+def test_a_reservation_reads_the_ephemeris_in_force_with_its_antenna_and_profile(
+    session: Session,
+) -> None:
+    """The ephemeris in force comes in the statement that reads the antenna
+    and the profile (issue 17: one round trip less per reservation)."""
+    setup_world(session)
+    w = first_window(session)
+    session.expunge_all()
+    contact, statements = _statements_of_reserve(session, w)
+    with_ephemeris = [s for s in statements if " ephemerides" in s]
+    assert len(with_ephemeris) == 1, statements
+    assert " antennas " in with_ephemeris[0] and " mission_profiles " in with_ephemeris[0]
+    in_force = ephemerides.ephemeris_in_force(session, satellite_id=contact.satellite_id, now=NOW)
+    assert in_force is not None and contact.ephemeris_id == in_force.id
+
+
+def test_a_reservation_writes_its_contact_and_its_history_in_one_statement_on_postgresql(
+    session: Session,
+) -> None:
+    """PostgreSQL: the contact and its SCHEDULED history row in one ``INSERT``
+    (a ``WITH ... RETURNING``) that also checks maintenance, three
+    statements in all; SQLite: an ``INSERT`` each. The contact comes back as
+    a stored row of the session."""
+    setup_world(session)
+    w = first_window(session)
+    session.expunge_all()
+    contact, statements = _statements_of_reserve(session, w)
+    writes = [s for s in statements if "INSERT INTO" in s]
+    postgres = session.get_bind().dialect.name == "postgresql"
+    assert len(writes) == (1 if postgres else 2), writes
+    assert all(
+        any(f"INSERT INTO {t} " in s for s in writes) for t in ("contacts", "contact_transitions")
+    )
+    if postgres:  # satellite; antenna, profile, agent, ephemeris; the insert with its checks
+        assert len(statements) == 3, statements
+        assert " maintenance_windows " in writes[0]
+    assert contact in session and contact not in session.new
+    assert [(t.old_state, t.new_state, t.reason) for t in contact.transitions] == [
+        ("AVAILABLE", "SCHEDULED", "reserved by acme")
+    ]
+    session.expunge_all()
+    stored = session.get(Contact, contact.id)
+    assert stored is not None
+    assert (stored.state, stored.version, stored.verdict_reason) == ("SCHEDULED", 1, "")
+    assert (stored.blocked_start, stored.aos, stored.los) == (
+        contact.blocked_start,
+        contact.aos,
+        contact.los,
+    )
 
 
 def test_a_window_cut_from_a_pass_books_the_whole_pass_when_it_runs_past_the_near_search(
