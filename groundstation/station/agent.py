@@ -634,12 +634,12 @@ class PointAlong:
                 )
                 plan = plan_pointing(track, config, current=rotator.position())
                 report = Tracker(rotator, config, self.clock).track(plan, stop=stop)
-            az = [abs(s.commanded.azimuth_deg - s.reported.azimuth_deg) for s in report.samples]
-            el = [abs(s.commanded.elevation_deg - s.reported.elevation_deg) for s in report.samples]
+            az = [abs(s.expected.azimuth_deg - s.reported.azimuth_deg) for s in report.samples]
+            el = [abs(s.expected.elevation_deg - s.reported.elevation_deg) for s in report.samples]
             self._result = {
                 "rotctld": f"{self.host}:{self.port}",
                 "samples": len(report.samples),
-                # commanded vs read back right after each command
+                # the position read at each tick (before its command) vs the plan then
                 "max_az_error_deg": max(az, default=0.0),
                 "max_el_error_deg": max(el, default=0.0),
                 "p95_az_error_deg": float(np.percentile(az, 95)) if az else 0.0,
