@@ -5,6 +5,7 @@ time, and the summary the agent reports names how closely."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import numpy as np
@@ -51,3 +52,23 @@ def test_the_agent_points_the_rotator_along_the_pass_and_reports_its_error(
     assert summary["preposition_late_s"] == 0.0 and summary["flipped"] is False
     assert summary["rotctld"] == f"{rotctld.host}:{rotctld.port}"
 
+
+def test_cancelled_pointing_ends_at_once_and_parks(rotctld: Daemon) -> None:
+    track, p = north_crossing_track()
+    speedup = 16.0
+    pointing = PointAlong(
+        host=rotctld.host,
+        port=rotctld.port,
+        clock=SimulatedClock(p.aos - timedelta(seconds=60), speedup=speedup),
+        antenna={"max_az_slew_deg_s": 1.0, "max_el_slew_deg_s": 1.0},
+        update_s=4.0,
+    )
+    halt = threading.Event()
+    pointing.start(track, halt)
+    time.sleep(0.3)
+    pointing.cancel()
+    began = time.monotonic()
+    summary = pointing.finish(timeout_s=30.0)
+    assert time.monotonic() - began < 5.0  # not the pass's 30 s of wall time
+    assert summary["samples"] == 0 and summary["errors"] == [], summary
+    assert not halt.is_set()  # the pass's own stop is left alone
