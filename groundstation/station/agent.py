@@ -58,6 +58,7 @@ from groundstation.pass_dataset import PASS_OUTPUTS, PassLooks, PassOutputs
 from groundstation.profile_settings import CATALOGUE_FRAMING
 from groundstation.station.errors import HardwareConnectionError, HardwareError
 from groundstation.station.spool import Spool
+from ingest.topics import utc_iso
 from orbital.stations import Station
 
 log = logging.getLogger(__name__)
@@ -807,7 +808,9 @@ class StationAgent:
             return {
                 "azimuth_deg": pos.azimuth_deg,
                 "elevation_deg": pos.elevation_deg,
-                "read_at": iso_utc(read_at),  # service time of the reading
+                # service time of the reading, to the microsecond: the rotator
+                # moves degrees a second, and whole seconds put it up to 1 s early
+                "read_at": utc_iso(read_at),
             }
         except Exception as exc:
             return {"error": str(exc)}

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 
 from groundstation.clock import SimulatedClock
-from groundstation.station.agent import PointAlong
+from groundstation.station.agent import PointAlong, StationAgent
+from groundstation.station.spool import Spool
+from tests.e2e.conftest import utc
 
 from .conftest import Daemon
 from .passes import DUMMY_SPEED_DEG_S, north_crossing_track
@@ -72,3 +75,24 @@ def test_cancelled_pointing_ends_at_once_and_parks(rotctld: Daemon) -> None:
     assert time.monotonic() - began < 5.0  # not the pass's 30 s of wall time
     assert summary["samples"] == 0 and summary["errors"] == [], summary
     assert not halt.is_set()  # the pass's own stop is left alone
+
+
+def test_the_heartbeats_rotator_reading_says_when_it_was_read_to_the_microsecond(
+    rotctld: Daemon, tmp_path: Path
+) -> None:
+    """A rotator moving a few deg/s is read against the track at ``read_at``:
+    written to the second, a reading's time was up to 1 s early."""
+    clock = SimulatedClock(datetime(2026, 1, 1, 12, 0, 0, 700_000, tzinfo=UTC))
+    agent = StationAgent(
+        client=None,  # type: ignore[arg-type]  # not called: only the rotator is read
+        clock=clock,
+        spool=Spool(tmp_path),
+        front_end="simulated",
+        software_version="test",
+        rotctld=f"{rotctld.host}:{rotctld.port}",
+    )
+    before = clock.now()
+    reading = agent.status()["rotator"]
+    after = clock.now()
+    assert (reading["azimuth_deg"], reading["elevation_deg"]) == (0.0, 0.0)
+    assert before <= utc(reading["read_at"]) <= after, (before, reading, after)
