@@ -2,9 +2,8 @@
 a command every ``update_s`` during the pass, park after LOS.
 
 Each tick first reads where the rotator got to, then sends the next
-command (as gpredict's rotator control does). The reading is the tick's
-sample, compared with the plan at the instant it was read: the pointing
-error the antenna really had. Reading before commanding also matters to
+command. The reading is the tick's sample, compared with the plan at the
+instant it was read: the pointing error the antenna really had. Reading before commanding also matters to
 hamlib's dummy rotator (``rotctld -m 1``, hamlib 4.5): it advances its
 position only when the position is read, and a new ``P`` restarts its
 motion from the last read, so a dummy that is read only right after each

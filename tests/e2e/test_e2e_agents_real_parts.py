@@ -317,7 +317,8 @@ def _check_pointing(
     print(
         f"{b.station_id}: {len(inside)} rotator positions, error max {error_deg.max():.2f} "
         f"p95 {np.percentile(error_deg, 95):.2f} median {np.median(error_deg):.2f} deg "
-        f"(max by 30 s: {by_time}); track rate up to {rate_deg_s:.2f} deg/s; "
+        f"(max by 30 s: {by_time}; worst at AOS+{t[np.argmax(error_deg)] - b.aos.timestamp():.1f} s); "
+        f"track rate up to {rate_deg_s:.2f} deg/s; "
         f"tolerance {tolerance:.2f} deg"
     )
     # Most of the pass within the tracker's own error; every reading within
