@@ -651,6 +651,20 @@ def pass_link_of(
     return _ccsds_link(run, station, link_model, _framing_profile(run), samples_per_symbol)
 
 
+def contact_track(run: ContactRun, station: Station) -> Track:
+    """The contact's track: 1-s steps from AOS to LOS, what the link and the
+    antenna follow."""
+    element = element_set_from_text(run.ephemeris_text)
+    if run.los <= run.aos:
+        raise ContactExecutionError(f"contact window {run.aos}..{run.los} is empty")
+    track = compute_track(element, station, start=run.aos, end=run.los, step_s=1.0)
+    if np.any(track.error_code != 0):
+        raise ContactExecutionError(
+            f"SGP4 failed on {int(np.count_nonzero(track.error_code))} track samples"
+        )
+    return track
+
+
 def pass_link(
     run: ContactRun,
     station: Station,
@@ -662,16 +676,9 @@ def pass_link(
     esn0_minus_ebn0_db: float,
     samples_per_symbol: float,
 ) -> PassLink:
-    """The contact's track (1-s steps, AOS..LOS) and the link along it."""
-    element = element_set_from_text(run.ephemeris_text)
+    """The contact's track (``contact_track``) and the link along it."""
+    track = contact_track(run, station)
     duration_s = (run.los - run.aos).total_seconds()
-    if duration_s <= 0:
-        raise ContactExecutionError(f"contact window {run.aos}..{run.los} is empty")
-    track = compute_track(element, station, start=run.aos, end=run.los, step_s=1.0)
-    if np.any(track.error_code != 0):
-        raise ContactExecutionError(
-            f"SGP4 failed on {int(np.count_nonzero(track.error_code))} track samples"
-        )
     link = link_model.with_settings(run.demod)
     ebn0_db = link.ebn0_db(track, run.downlink_freq_hz, data_rate_bps)
     return PassLink(

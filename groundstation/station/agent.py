@@ -51,6 +51,7 @@ from groundstation.downlink import (
     LinkModel,
     catalogue_pass,
     ccsds_pass,
+    contact_track,
     frame_meta,
 )
 from groundstation.errors import GroundStationError
@@ -59,6 +60,7 @@ from groundstation.pass_dataset import PASS_OUTPUTS, PassLooks, PassOutputs
 from groundstation.profile_settings import CATALOGUE_FRAMING
 from groundstation.station.errors import HardwareConnectionError, HardwareError
 from groundstation.station.spool import Spool
+from ingest.topics import utc_iso
 from orbital.stations import Station
 
 if TYPE_CHECKING:
@@ -428,10 +430,9 @@ class PassRunner:
             raise ContactExecutionError(
                 "the pass cannot be worked with these stored settings: " + "; ".join(run.problems)
             )
-        link, downlink, receiver = self._chain(run, station)
+        pointing, (link, downlink, receiver) = self._point_then_chain(run, station, doc)
         summary["frame_length"] = link.frame_length
         summary["framing"] = link.framing
-        pointing = self._start_pointing(doc, link.track)
         fs_hz = downlink.fs_hz
         looks = PassLooks.start(run, link, fs_hz, downlink.total_samples, receiver)
         chunk = max(int(round(self.chunk_s * fs_hz)), 1)
@@ -467,6 +468,22 @@ class PassRunner:
             swath=downlink.swath,
         )
         summary[PASS_OUTPUTS] = outputs.to_document()
+
+    def _point_then_chain(
+        self, run: ContactRun, station: Station, doc: dict[str, Any]
+    ) -> tuple[PointAlong | None, tuple[Any, Any, Any]]:
+        """The antenna sets off for AOS (``contact_track``), then the
+        receiver chain is built: on a busy machine building it took longer
+        than the pre-positioning margin. A chain that cannot be built
+        cancels the pointing (the rotator parks)."""
+        pointing = self._start_pointing(doc, contact_track(run, station))
+        try:
+            return pointing, self._chain(run, station)
+        except BaseException:
+            if pointing is not None:
+                pointing.cancel()
+                pointing.finish(timeout_s=30.0)
+            raise
 
     def _chain(self, run: ContactRun, station: Station) -> tuple[Any, Any, Any]:
         """The pass's link, simulated downlink and receiver (one of receiver
@@ -602,6 +619,18 @@ class PassRunner:
         return pointing
 
 
+class _EitherSet(threading.Event):
+    """Set when ``own`` or ``other`` is: the tracker's stop (it polls
+    ``is_set``), for a pass halted or its pointing cancelled."""
+
+    def __init__(self, own: threading.Event, other: threading.Event) -> None:
+        super().__init__()
+        self.own, self.other = own, other
+
+    def is_set(self) -> bool:
+        return self.own.is_set() or self.other.is_set()
+
+
 class PointAlong:
     """Points a rotator along a pass in a thread (``groundstation.station.tracker``)
     and summarises how closely it followed."""
@@ -619,12 +648,20 @@ class PointAlong:
         self.update_s = update_s
         self._thread: threading.Thread | None = None
         self._result: dict[str, Any] = {}
+        self._cancel = threading.Event()
 
     def start(self, track: Any, stop: threading.Event) -> None:
         self._thread = threading.Thread(
-            target=self._track, args=(track, stop), name="agent-tracker", daemon=True
+            target=self._track,
+            args=(track, _EitherSet(self._cancel, stop)),
+            name="agent-tracker",
+            daemon=True,
         )
         self._thread.start()
+
+    def cancel(self) -> None:
+        """End the tracking early (the pass could not be worked): the rotator parks."""
+        self._cancel.set()
 
     def _track(self, track: Any, stop: threading.Event) -> None:
         from groundstation.station.pointing import RotatorConfig, plan_pointing
@@ -641,12 +678,12 @@ class PointAlong:
                 )
                 plan = plan_pointing(track, config, current=rotator.position())
                 report = Tracker(rotator, config, self.clock).track(plan, stop=stop)
-            az = [abs(s.commanded.azimuth_deg - s.reported.azimuth_deg) for s in report.samples]
-            el = [abs(s.commanded.elevation_deg - s.reported.elevation_deg) for s in report.samples]
+            az = [abs(s.expected.azimuth_deg - s.reported.azimuth_deg) for s in report.samples]
+            el = [abs(s.expected.elevation_deg - s.reported.elevation_deg) for s in report.samples]
             self._result = {
                 "rotctld": f"{self.host}:{self.port}",
                 "samples": len(report.samples),
-                # commanded vs read back right after each command
+                # the position read at each tick (before its command) vs the plan then
                 "max_az_error_deg": max(az, default=0.0),
                 "max_el_error_deg": max(el, default=0.0),
                 "p95_az_error_deg": float(np.percentile(az, 95)) if az else 0.0,
@@ -780,7 +817,9 @@ class StationAgent:
             return {
                 "azimuth_deg": pos.azimuth_deg,
                 "elevation_deg": pos.elevation_deg,
-                "read_at": iso_utc(read_at),  # service time of the reading
+                # service time of the reading, to the microsecond: the rotator
+                # moves degrees a second, and whole seconds put it up to 1 s early
+                "read_at": utc_iso(read_at),
             }
         except Exception as exc:
             return {"error": str(exc)}

@@ -1,6 +1,14 @@
 """Point a rotator along a pointing plan in time: pre-position before AOS,
 a command every ``update_s`` during the pass, park after LOS.
 
+Each tick first reads where the rotator got to, then sends the next
+command. The reading is the tick's sample, compared with the plan at the
+instant it was read: the pointing error the antenna really had. Reading before commanding also matters to
+hamlib's dummy rotator (``rotctld -m 1``, hamlib 4.5): it advances its
+position only when the position is read, and a new ``P`` restarts its
+motion from the last read, so a dummy that is read only right after each
+command barely moves.
+
 Time comes from an injected :class:`groundstation.clock.Clock`, so a test
 runs a pass in compressed time on a ``SimulatedClock``.
 """
@@ -23,11 +31,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PointingSample:
-    """One pointing command and the position read back right after it."""
+    """One tick: the rotator's position read at ``time_utc`` (where the
+    previous command got it), the plan's position at that instant, and the
+    command sent right after the reading."""
 
     time_utc: datetime
-    commanded: AzEl
+    expected: AzEl
     reported: AzEl
+    commanded: AzEl
 
 
 @dataclass
@@ -112,10 +123,11 @@ class Tracker:
         report.stopped_early = stop.is_set()
 
     def _point(self, plan: PointingPlan, at: datetime) -> PointingSample:
+        reported = self.rotator.position()
+        read_at = self.clock.now()
         target = plan.at(at)
         self.rotator.set_position(target.azimuth_deg, target.elevation_deg)
-        reported = self.rotator.position()
-        return PointingSample(self.clock.now(), target, reported)
+        return PointingSample(read_at, plan.at(read_at), reported, target)
 
     def _park(self, report: TrackingReport) -> None:
         try:
