@@ -292,7 +292,7 @@ class AgentExecutor:
                 frame_ok=[f.ok for f in frames],
                 esn0_db=[f.esn0_db for f in frames],
             )
-            write_products(writer, run, record, outputs, source_note=note)
+            write_products(writer.products(), run, record.frames(), outputs, source_note=note)
             entry = writer.commit(guard=accept_dataset_with(_quality(frames, report)))
         except BaseException as exc:
             try:
