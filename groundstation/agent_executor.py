@@ -63,9 +63,9 @@ from groundstation.pass_dataset import (
     PassOutputs,
     open_frames_h5,
     pass_dataset_writer,
-    write_products,
 )
 from groundstation.prediction import orbital_station
+from groundstation.products_worker import ProductsWorker, write_pass_products
 from groundstation.progress import DEFAULT_INTERVAL_S, ProgressReporter, read_progress
 from groundstation.tenant_buckets import DatasetStores, no_tenant_buckets
 from groundstation.vetting import PassQuality
@@ -103,6 +103,7 @@ class AgentExecutor:
         stores: DatasetStores | None = None,
         link: LinkModel | None = None,
         progress_interval_s: float = DEFAULT_INTERVAL_S,
+        products_worker: ProductsWorker | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.clock = clock
@@ -120,6 +121,9 @@ class AgentExecutor:
         self._stop_reason = ""
         self.outcomes: dict[str, AgentPassOutcome] = {}
         self.progress_interval_s = progress_interval_s
+        # Writes the datasets' products in a worker process (None: in the
+        # contact's thread), as the in-process executor's (issue 17).
+        self.products_worker = products_worker
 
     def stop(self, reason: str) -> None:
         self._stop_reason = reason
@@ -292,7 +296,14 @@ class AgentExecutor:
                 frame_ok=[f.ok for f in frames],
                 esn0_db=[f.esn0_db for f in frames],
             )
-            write_products(writer.products(), run, record.frames(), outputs, source_note=note)
+            write_pass_products(
+                self.products_worker,
+                writer.products(),
+                run,
+                record.frames(),
+                outputs,
+                source_note=note,
+            )
             entry = writer.commit(guard=accept_dataset_with(_quality(frames, report)))
         except BaseException as exc:
             try:

@@ -59,7 +59,6 @@ from groundstation.pass_dataset import (
     PassRecord,
     open_frames_h5,
     pass_dataset_writer,
-    write_products,
 )
 from groundstation.payload import (
     ImageFrameSource,
@@ -69,7 +68,7 @@ from groundstation.payload import (
     rows_for_frames,
 )
 from groundstation.prediction import element_set_from_text, orbital_station
-from groundstation.products_worker import ProductsWorker
+from groundstation.products_worker import ProductsWorker, write_pass_products
 from groundstation.profile_settings import CATALOGUE_FRAMING, DEFAULT_FRAMING, DemodSettings
 from groundstation.progress import DEFAULT_INTERVAL_S, ProgressReporter
 from groundstation.satellites import SatelliteSpecError, builtin_catalogue, catalogue_transmitter
@@ -506,10 +505,14 @@ class DownlinkExecutor:
     ) -> float | None:
         """The pass's products in its staged dataset, by the products worker
         when there is one; the fraction of image rows received (None: no image)."""
-        folder, frames = writer.products(), record.frames()
-        if self.products_worker is None:
-            return write_products(folder, run, frames, outputs, source_note=SIMULATED_NOTE)
-        return self.products_worker.write(folder, run, frames, outputs, source_note=SIMULATED_NOTE)
+        return write_pass_products(
+            self.products_worker,
+            writer.products(),
+            run,
+            record.frames(),
+            outputs,
+            source_note=SIMULATED_NOTE,
+        )
 
     def _receive(
         self,

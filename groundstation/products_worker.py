@@ -98,6 +98,21 @@ class ProductsWorker:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
+def write_pass_products(
+    worker: ProductsWorker | None,
+    folder: ProductFolder,
+    run: ContactRun,
+    frames: PassFrames,
+    outputs: PassOutputs,
+    *,
+    source_note: str,
+) -> float | None:
+    """``write_products`` by ``worker``, or in the calling thread without one."""
+    if worker is None:
+        return write_products(folder, run, frames, outputs, source_note=source_note)
+    return worker.write(folder, run, frames, outputs, source_note=source_note)
+
+
 def _load_products_data() -> None:
     """In a worker: the land/sea mask the georeferenced products read and
     the plotting library, loaded once."""

@@ -221,6 +221,7 @@ def open_runtime(
             software_version=software_version(),
             stores=stores,
             link=link,
+            products_worker=products_worker,
         )
         router = StationRouter(
             session_factory=session_factory, agent=agent_executor, local=executor
