@@ -83,14 +83,30 @@ STAGES: list[tuple[Any, str, str]] = [
 ]
 
 
+def run_queue_s() -> float:
+    """Seconds the calling thread has spent runnable but waiting for a core
+    (Linux ``/proc/self/task/<tid>/schedstat``, second field; 0 elsewhere).
+    Wall time in a stage above its CPU and this wait is time the thread was
+    blocked: in these stages (no sleeps; little I/O but publishing's), waiting
+    for the GIL, whatever the machine's load."""
+    try:
+        with open(f"/proc/self/task/{threading.get_native_id()}/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except OSError:
+        return 0.0
+
+
 class StageClock:
-    """Thread CPU and wall seconds spent in each stage, per thread."""
+    """Thread CPU, wall and run-queue seconds spent in each stage, per thread."""
 
     def __init__(self) -> None:
         self.cpu_s: dict[int, dict[str, float]] = collections.defaultdict(
             lambda: collections.defaultdict(float)
         )
         self.wall_s: dict[int, dict[str, float]] = collections.defaultdict(
+            lambda: collections.defaultdict(float)
+        )
+        self.queued_s: dict[int, dict[str, float]] = collections.defaultdict(
             lambda: collections.defaultdict(float)
         )
         self._depth = threading.local()
@@ -102,7 +118,7 @@ class StageClock:
             if depth:  # a stage inside another counts for the outer one
                 return fn(*args, **kwargs)
             self._depth.n = 1
-            cpu, wall = time.thread_time(), time.perf_counter()
+            queued, cpu, wall = run_queue_s(), time.thread_time(), time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
@@ -110,6 +126,7 @@ class StageClock:
                 me = threading.get_ident()
                 self.cpu_s[me][stage] += time.thread_time() - cpu
                 self.wall_s[me][stage] += time.perf_counter() - wall
+                self.queued_s[me][stage] += run_queue_s() - queued
 
         return timed
 
@@ -279,15 +296,25 @@ def main() -> None:
         )
     totals_cpu: dict[str, float] = collections.defaultdict(float)
     totals_wall: dict[str, float] = collections.defaultdict(float)
+    totals_queued: dict[str, float] = collections.defaultdict(float)
     for ident in thread_of.values():
         for stage, seconds in stages.cpu_s[ident].items():
             totals_cpu[stage] += seconds
         for stage, seconds in stages.wall_s[ident].items():
             totals_wall[stage] += seconds
+        for stage, seconds in stages.queued_s[ident].items():
+            totals_queued[stage] += seconds
     n = max(len(runs), 1)
-    print("  per contact, mean CPU s (wall s in the stage):")
+    print(
+        "  per contact, mean s: CPU (wall in the stage; of the wall above CPU, waiting "
+        "for a core / blocked, i.e. waiting for the GIL or I/O):"
+    )
     for stage in dict.fromkeys(s for _, _, s in STAGES):
-        print(f"    {stage:<18} {totals_cpu[stage] / n:6.2f}  ({totals_wall[stage] / n:6.2f})")
+        cpu, wall, queued = totals_cpu[stage] / n, totals_wall[stage] / n, totals_queued[stage] / n
+        print(
+            f"    {stage:<18} {cpu:6.2f}  ({wall:6.2f}; {queued:6.2f} / "
+            f"{max(wall - cpu - queued, 0.0):6.2f})"
+        )
     other = sum(cpu_s.values()) - sum(totals_cpu.values())
     print(f"    {'other':<18} {other / n:6.2f}")
     print(
