@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import ctypes
 import functools
 import os
 import resource
@@ -83,17 +84,37 @@ STAGES: list[tuple[Any, str, str]] = [
 ]
 
 
-def run_queue_s() -> float:
+class RunQueue:
     """Seconds the calling thread has spent runnable but waiting for a core
     (Linux ``/proc/self/task/<tid>/schedstat``, second field; 0 elsewhere).
     Wall time in a stage above its CPU and this wait is time the thread was
     blocked: in these stages (no sleeps; little I/O but publishing's), waiting
-    for the GIL, whatever the machine's load."""
-    try:
-        with open(f"/proc/self/task/{threading.get_native_id()}/schedstat") as f:
-            return int(f.read().split()[1]) / 1e9
-    except OSError:
-        return 0.0
+    for the GIL, whatever the machine's load. Read with libc's ``pread``
+    through ``ctypes.PyDLL``, which keeps the GIL: a read through Python's
+    I/O would release it and add a GIL wait of its own to the figure."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        try:
+            self._pread: Any = ctypes.PyDLL(None).pread
+        except (OSError, AttributeError):
+            self._pread = None
+
+    def seconds(self) -> float:
+        if self._pread is None:
+            return 0.0
+        fd = getattr(self._local, "fd", None)
+        if fd is None:
+            try:
+                fd = os.open(f"/proc/self/task/{threading.get_native_id()}/schedstat", os.O_RDONLY)
+            except OSError:
+                self._pread = None
+                return 0.0
+            self._local.fd = fd
+            self._local.buf = ctypes.create_string_buffer(128)
+        buf = self._local.buf
+        n = self._pread(fd, buf, ctypes.c_size_t(127), ctypes.c_long(0))
+        return int(buf.raw[:n].split()[1]) / 1e9 if n > 0 else 0.0
 
 
 class StageClock:
@@ -110,6 +131,7 @@ class StageClock:
             lambda: collections.defaultdict(float)
         )
         self._depth = threading.local()
+        self._run_queue = RunQueue()
 
     def wrap(self, fn: Callable[..., Any], stage: str) -> Callable[..., Any]:
         @functools.wraps(fn)
@@ -118,7 +140,7 @@ class StageClock:
             if depth:  # a stage inside another counts for the outer one
                 return fn(*args, **kwargs)
             self._depth.n = 1
-            queued, cpu, wall = run_queue_s(), time.thread_time(), time.perf_counter()
+            queued, cpu, wall = self._run_queue.seconds(), time.thread_time(), time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
@@ -126,7 +148,7 @@ class StageClock:
                 me = threading.get_ident()
                 self.cpu_s[me][stage] += time.thread_time() - cpu
                 self.wall_s[me][stage] += time.perf_counter() - wall
-                self.queued_s[me][stage] += run_queue_s() - queued
+                self.queued_s[me][stage] += self._run_queue.seconds() - queued
 
         return timed
 
@@ -205,6 +227,19 @@ def watch_los(
                 out[run.contact_id] = max(1.0 - done_s / duration_s, 0.0)
         time.sleep(0.01)
     return out
+
+
+#: The stages a pass runs chunk by chunk while it streams.
+STREAMING = ("simulate", "receive")
+
+
+def blocked_s(stages: StageClock, ident: int | None, names: tuple[str, ...]) -> float:
+    """Seconds a thread was blocked (neither on a core nor waiting for one) in ``names``."""
+    if ident is None:
+        return float("nan")
+    return sum(
+        stages.wall_s[ident][n] - stages.cpu_s[ident][n] - stages.queued_s[ident][n] for n in names
+    )
 
 
 def loadavg() -> str:
@@ -291,8 +326,9 @@ def main() -> None:
             f"({duration_s / args.speedup:5.1f} s wall): last frame {lag_s:+6.2f} s after LOS, "
             f"{100 * undecoded.get(cid, float('nan')):5.1f} % of IQ undecoded at LOS, "
             f"{published.count[cid]}/{sent} frames published, CPU {cpu_s.get(cid, 0):.2f} s "
-            f"({published.last_cpu_s.get(cid, 0):.2f} s up to the last frame)"
-            + (f"; FAILED: {errors[cid]}" if cid in errors else "")
+            f"({published.last_cpu_s.get(cid, 0):.2f} s up to the last frame), "
+            f"blocked (GIL) {blocked_s(stages, thread_of.get(cid), STREAMING):.2f} s in "
+            f"simulate+receive" + (f"; FAILED: {errors[cid]}" if cid in errors else "")
         )
     totals_cpu: dict[str, float] = collections.defaultdict(float)
     totals_wall: dict[str, float] = collections.defaultdict(float)
