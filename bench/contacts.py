@@ -15,10 +15,11 @@ thread's CPU seconds, split by stage (simulated front end, receiver, IQ
 recording, waterfall, publishing and frames.h5, products and commit) with
 the wall seconds spent in those stages: wall above CPU there is time spent
 waiting for a core or the GIL. The load average is printed before and after.
-The products are written in a worker process (``GS_DOWNLINK_PRODUCTS_PROCESSES``,
-1; its CPU is printed apart, the products stage is then the contact thread's
-hand-over and wait); ``GS_DOWNLINK_PRODUCTS_PROCESSES=0`` runs the bench
-with the products in each contact's thread, as before issue 17's fix.
+The products are written in each contact's thread, or with
+``GS_DOWNLINK_PRODUCTS_PROCESSES=1`` in a worker process (its CPU printed
+apart; the products stage is then the contact thread's hand-over and wait).
+Wall above CPU per stage is split into waiting for a core (run queue) and
+blocked (the GIL, or I/O).
 Goal: every pass finishes when its clock does (lag ~0, nothing undecoded at
 LOS): ``ok`` when each lag is at most ``--goal-lag-s`` (one chunk of
 service time, 1 s, at the speed-up) plus the time to decode the last chunk.

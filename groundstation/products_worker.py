@@ -13,8 +13,9 @@ demo's NOAA 15 pass, whose last minutes overlap METEOR-M 2's products, had
 9-10 % of its IQ undecoded at LOS; the other three 0-0.5 %).
 
 ``ProductsWorker`` runs ``write_products`` in a pool of spawned worker
-processes (started by the executor's warm-up, or by the first pass that
-needs them), into the dataset's staged ``products/`` folder
+processes at a lower priority (nice 10: on a machine short of cores the
+passes still streaming go first; started by the executor's warm-up, or by
+the first pass that needs them), into the dataset's staged ``products/`` folder
 (``ingest.dataset.ProductFolder``: only a path crosses). The contact's
 thread waits for the result without the GIL; the files are the ones the
 thread would have written (the same function writes them), and the pass
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -56,7 +58,7 @@ class ProductsWorker:
                 self._pool = ProcessPoolExecutor(
                     max_workers=self.processes,
                     mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_load_products_data,
+                    initializer=_start_worker,
                 )
             return self._pool
 
@@ -111,6 +113,18 @@ def write_pass_products(
     if worker is None:
         return write_products(folder, run, frames, outputs, source_note=source_note)
     return worker.write(folder, run, frames, outputs, source_note=source_note)
+
+
+#: The workers' niceness: the products take the cores the passes still
+#: streaming leave idle (a pass is real time, its products are not).
+WORKER_NICE = 10
+
+
+def _start_worker() -> None:
+    """A worker's start: lower its priority, then load what the products read."""
+    if hasattr(os, "nice"):
+        os.nice(WORKER_NICE)
+    _load_products_data()
 
 
 def _load_products_data() -> None:
