@@ -15,9 +15,9 @@ thread's CPU seconds, split by stage (simulated front end, receiver, IQ
 recording, waterfall, publishing and frames.h5, products and commit) with
 the wall seconds spent in those stages: wall above CPU there is time spent
 waiting for a core or the GIL. The load average is printed before and after.
-The products are written in each contact's thread, or with
-``GS_DOWNLINK_PRODUCTS_PROCESSES=1`` in a worker process (its CPU printed
-apart; the products stage is then the contact thread's hand-over and wait).
+The products are written in a worker process (``GS_DOWNLINK_PRODUCTS_PROCESSES``,
+default 1; its CPU printed apart, the products stage is then the contact
+thread's hand-over and wait), or with ``=0`` in each contact's thread.
 Wall above CPU per stage is split into waiting for a core (run queue) and
 blocked (the GIL, or I/O).
 Goal: every pass finishes when its clock does (lag ~0, nothing undecoded at

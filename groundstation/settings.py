@@ -281,9 +281,8 @@ class Settings(BaseSettings):
     # --- products worker (issue 17) ---
     # Worker processes writing the passes' products (image, quick-looks,
     # georeferenced products) at nice 10, so that GIL-bound work does not
-    # slow the passes still streaming; 0 (default until a quiet-machine run
-    # of bench/contacts.py shows it helps): in each contact's own thread.
-    downlink_products_processes: int = 0
+    # slow the passes still streaming; 0: in each contact's own thread.
+    downlink_products_processes: int = 1
 
     @field_validator("clock_start")
     @classmethod
