@@ -15,6 +15,11 @@ thread's CPU seconds, split by stage (simulated front end, receiver, IQ
 recording, waterfall, publishing and frames.h5, products and commit) with
 the wall seconds spent in those stages: wall above CPU there is time spent
 waiting for a core or the GIL. The load average is printed before and after.
+The products are written in a worker process (``GS_DOWNLINK_PRODUCTS_PROCESSES``,
+default 1; its CPU printed apart, the products stage is then the contact
+thread's hand-over and wait), or with ``=0`` in each contact's thread.
+Wall above CPU per stage is split into waiting for a core (run queue) and
+blocked (the GIL, or I/O).
 Goal: every pass finishes when its clock does (lag ~0, nothing undecoded at
 LOS): ``ok`` when each lag is at most ``--goal-lag-s`` (one chunk of
 service time, 1 s, at the speed-up) plus the time to decode the last chunk.
@@ -32,8 +37,10 @@ from __future__ import annotations
 
 import argparse
 import collections
+import ctypes
 import functools
 import os
+import resource
 import sys
 import tempfile
 import threading
@@ -64,12 +71,45 @@ STAGES: list[tuple[Any, str, str]] = [
     (downlink._IqRecording, "write", "record IQ"),
     (Waterfall, "process", "waterfall"),
     (downlink._FrameOutput, "publish", "publish+frames.h5"),
-    (downlink, "write_products", "products"),
+    (downlink.DownlinkExecutor, "_write_products", "products"),
 ]
 
 
+class RunQueue:
+    """Seconds the calling thread has spent runnable but waiting for a core
+    (Linux ``/proc/self/task/<tid>/schedstat``, second field; 0 elsewhere).
+    Wall time in a stage above its CPU and this wait is time the thread was
+    blocked: in these stages (no sleeps; little I/O but publishing's), waiting
+    for the GIL, whatever the machine's load. Read with libc's ``pread``
+    through ``ctypes.PyDLL``, which keeps the GIL: a read through Python's
+    I/O would release it and add a GIL wait of its own to the figure."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        try:
+            self._pread: Any = ctypes.PyDLL(None).pread
+        except (OSError, AttributeError):
+            self._pread = None
+
+    def seconds(self) -> float:
+        if self._pread is None:
+            return 0.0
+        fd = getattr(self._local, "fd", None)
+        if fd is None:
+            try:
+                fd = os.open(f"/proc/self/task/{threading.get_native_id()}/schedstat", os.O_RDONLY)
+            except OSError:
+                self._pread = None
+                return 0.0
+            self._local.fd = fd
+            self._local.buf = ctypes.create_string_buffer(128)
+        buf = self._local.buf
+        n = self._pread(fd, buf, ctypes.c_size_t(127), ctypes.c_long(0))
+        return int(buf.raw[:n].split()[1]) / 1e9 if n > 0 else 0.0
+
+
 class StageClock:
-    """Thread CPU and wall seconds spent in each stage, per thread."""
+    """Thread CPU, wall and run-queue seconds spent in each stage, per thread."""
 
     def __init__(self) -> None:
         self.cpu_s: dict[int, dict[str, float]] = collections.defaultdict(
@@ -78,7 +118,11 @@ class StageClock:
         self.wall_s: dict[int, dict[str, float]] = collections.defaultdict(
             lambda: collections.defaultdict(float)
         )
+        self.queued_s: dict[int, dict[str, float]] = collections.defaultdict(
+            lambda: collections.defaultdict(float)
+        )
         self._depth = threading.local()
+        self._run_queue = RunQueue()
 
     def wrap(self, fn: Callable[..., Any], stage: str) -> Callable[..., Any]:
         @functools.wraps(fn)
@@ -87,7 +131,7 @@ class StageClock:
             if depth:  # a stage inside another counts for the outer one
                 return fn(*args, **kwargs)
             self._depth.n = 1
-            cpu, wall = time.thread_time(), time.perf_counter()
+            queued, cpu, wall = self._run_queue.seconds(), time.thread_time(), time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
@@ -95,6 +139,7 @@ class StageClock:
                 me = threading.get_ident()
                 self.cpu_s[me][stage] += time.thread_time() - cpu
                 self.wall_s[me][stage] += time.perf_counter() - wall
+                self.queued_s[me][stage] += self._run_queue.seconds() - queued
 
         return timed
 
@@ -152,6 +197,19 @@ def watch_los(
     return out
 
 
+#: The stages a pass runs chunk by chunk while it streams.
+STREAMING = ("simulate", "receive")
+
+
+def blocked_s(stages: StageClock, ident: int | None, names: tuple[str, ...]) -> float:
+    """Seconds a thread was blocked (neither on a core nor waiting for one) in ``names``."""
+    if ident is None:
+        return float("nan")
+    return sum(
+        stages.wall_s[ident][n] - stages.cpu_s[ident][n] - stages.queued_s[ident][n] for n in names
+    )
+
+
 def loadavg() -> str:
     return "/".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -179,7 +237,12 @@ def main() -> None:
         )
         runtime = open_runtime(settings, clock=clock)
         executor = runtime.executor
+        began = time.perf_counter()
         executor.warm_up()  # as serve does before the first pass
+        warm_up_s = time.perf_counter() - began
+        # The clock starts once warm (2 wall s before the first AOS), not
+        # minus the warm-up: serve warms up long before its first pass.
+        clock.real_epoch = datetime.now(UTC)
         published = PublishTimes(executor.publisher)
         executor.publisher = published
         cpu_s: dict[str, float] = {}
@@ -206,12 +269,15 @@ def main() -> None:
         for t in threads:
             t.join()
         done.set()
-        runtime.close()
+        runtime.close()  # joins the products worker processes
         engine.dispose()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    worker_cpu_s = children.ru_utime + children.ru_stime
     load_after = loadavg()
     print(
         f"{len(runs)} contacts at x{args.speedup:g}, {os.cpu_count()} cores, load average "
-        f"(1/5/15 min) {load_before} before, {load_after} after"
+        f"(1/5/15 min) {load_before} before, {load_after} after; warm-up {warm_up_s:.1f} s "
+        f"before the clock started"
     )
     lags = []
     for run in runs:
@@ -228,22 +294,38 @@ def main() -> None:
             f"({duration_s / args.speedup:5.1f} s wall): last frame {lag_s:+6.2f} s after LOS, "
             f"{100 * undecoded.get(cid, float('nan')):5.1f} % of IQ undecoded at LOS, "
             f"{published.count[cid]}/{sent} frames published, CPU {cpu_s.get(cid, 0):.2f} s "
-            f"({published.last_cpu_s.get(cid, 0):.2f} s up to the last frame)"
-            + (f"; FAILED: {errors[cid]}" if cid in errors else "")
+            f"({published.last_cpu_s.get(cid, 0):.2f} s up to the last frame), "
+            f"blocked (GIL) {blocked_s(stages, thread_of.get(cid), STREAMING):.2f} s in "
+            f"simulate+receive" + (f"; FAILED: {errors[cid]}" if cid in errors else "")
         )
     totals_cpu: dict[str, float] = collections.defaultdict(float)
     totals_wall: dict[str, float] = collections.defaultdict(float)
+    totals_queued: dict[str, float] = collections.defaultdict(float)
     for ident in thread_of.values():
         for stage, seconds in stages.cpu_s[ident].items():
             totals_cpu[stage] += seconds
         for stage, seconds in stages.wall_s[ident].items():
             totals_wall[stage] += seconds
+        for stage, seconds in stages.queued_s[ident].items():
+            totals_queued[stage] += seconds
     n = max(len(runs), 1)
-    print("  per contact, mean CPU s (wall s in the stage):")
+    print(
+        "  per contact, mean s: CPU (wall in the stage; of the wall above CPU, waiting "
+        "for a core / blocked, i.e. waiting for the GIL or I/O):"
+    )
     for stage in dict.fromkeys(s for _, _, s in STAGES):
-        print(f"    {stage:<18} {totals_cpu[stage] / n:6.2f}  ({totals_wall[stage] / n:6.2f})")
+        cpu, wall, queued = totals_cpu[stage] / n, totals_wall[stage] / n, totals_queued[stage] / n
+        print(
+            f"    {stage:<18} {cpu:6.2f}  ({wall:6.2f}; {queued:6.2f} / "
+            f"{max(wall - cpu - queued, 0.0):6.2f})"
+        )
     other = sum(cpu_s.values()) - sum(totals_cpu.values())
     print(f"    {'other':<18} {other / n:6.2f}")
+    print(
+        f"  products worker processes (GS_DOWNLINK_PRODUCTS_PROCESSES="
+        f"{settings.downlink_products_processes}): {worker_cpu_s:.2f} s CPU in all, start-up "
+        f"included ({worker_cpu_s / n:.2f} s per contact)"
+    )
     span_s = (max(r.los for r in runs) - min(r.aos for r in runs)).total_seconds()
     needed = sum(published.last_cpu_s.values()) / (span_s / args.speedup)
     print(

@@ -72,9 +72,9 @@ from groundstation.pass_dataset import (
     PassOutputs,
     open_frames_h5,
     pass_dataset_writer,
-    write_products,
 )
 from groundstation.prediction import orbital_station
+from groundstation.products_worker import ProductsWorker, write_pass_products
 from groundstation.progress import DEFAULT_INTERVAL_S, ProgressReporter, read_progress
 from groundstation.tenant_buckets import DatasetStores, no_tenant_buckets
 from groundstation.vetting import PassQuality
@@ -115,6 +115,7 @@ class AgentExecutor:
         stores: DatasetStores | None = None,
         link: LinkModel | None = None,
         progress_interval_s: float = DEFAULT_INTERVAL_S,
+        products_worker: ProductsWorker | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.clock = clock
@@ -132,6 +133,9 @@ class AgentExecutor:
         self._stop_reason = ""
         self.outcomes: dict[str, AgentPassOutcome] = {}
         self.progress_interval_s = progress_interval_s
+        # Writes the datasets' products in a worker process (None: in the
+        # contact's thread), as the in-process executor's (issue 17).
+        self.products_worker = products_worker
 
     def stop(self, reason: str) -> None:
         self._stop_reason = reason
@@ -325,7 +329,9 @@ class AgentExecutor:
         )
         writer.begin()
         try:
-            write_station_dataset(writer, run, site, frames, report.summary, self.link)
+            write_station_dataset(
+                writer, run, site, frames, report.summary, self.link, self.products_worker
+            )
             entry = writer.commit(guard=accept_dataset_with(_quality(frames, report)))
         except BaseException as exc:
             try:
@@ -345,13 +351,15 @@ def write_station_dataset(
     frames: list[PassFrame],
     summary: dict[str, Any],
     link_model: LinkModel,
+    products_worker: ProductsWorker | None = None,
 ) -> None:
     """Write a station agent's pass into ``writer`` (begun) as an in-process
     pass's is (``groundstation.pass_dataset``): ``frames.h5`` from its
     ``frames``, the products from the pass outputs in its report
     ``summary``; the predicted track and link computed for ``site``. Used by
     the central service (frames uploaded) and by an agent publishing at the
-    edge (``groundstation.station.edge``)."""
+    edge (``groundstation.station.edge``); the products by
+    ``products_worker`` (a process of its own) or, without one, here."""
     summary = dict(summary)
     outputs = PassOutputs.from_document(summary.pop(PASS_OUTPUTS, None) or {})
     link = pass_link_of(run, site, link_model, outputs.samples_per_symbol)
@@ -371,7 +379,9 @@ def write_station_dataset(
         frame_ok=[f.ok for f in frames],
         esn0_db=[f.esn0_db for f in frames],
     )
-    write_products(writer, run, record, outputs, source_note=note)
+    write_pass_products(
+        products_worker, writer.products(), run, record.frames(), outputs, source_note=note
+    )
 
 
 def _esn0(report: _Report) -> float | None:

@@ -59,7 +59,6 @@ from groundstation.pass_dataset import (
     PassRecord,
     open_frames_h5,
     pass_dataset_writer,
-    write_products,
 )
 from groundstation.payload import (
     ImageFrameSource,
@@ -69,6 +68,7 @@ from groundstation.payload import (
     rows_for_frames,
 )
 from groundstation.prediction import element_set_from_text, orbital_station
+from groundstation.products_worker import ProductsWorker, write_pass_products
 from groundstation.profile_settings import CATALOGUE_FRAMING, DEFAULT_FRAMING, DemodSettings
 from groundstation.progress import DEFAULT_INTERVAL_S, ProgressReporter
 from groundstation.satellites import SatelliteSpecError, builtin_catalogue, catalogue_transmitter
@@ -199,6 +199,10 @@ class DownlinkExecutor:
     were handed to the publisher; a failing counter is logged, never fails a pass.
     Each pass's live figures go to the database (``groundstation.progress``)
     every ``progress_interval_s`` wall seconds, and once more at its end.
+    ``products_worker``: writes each pass's products in a worker process, so
+    they do not hold the GIL while other passes stream (``groundstation.
+    products_worker``; None: in the contact's thread). The executor does not
+    own it: whoever made it closes it.
     """
 
     def __init__(
@@ -222,6 +226,7 @@ class DownlinkExecutor:
         recording_space: Callable[[], str | None] | None = None,
         stores: DatasetStores | None = None,
         progress_interval_s: float = DEFAULT_INTERVAL_S,
+        products_worker: ProductsWorker | None = None,
     ) -> None:
         if samples_per_symbol < 2:
             raise ValueError(f"samples_per_symbol is {samples_per_symbol}, expected >= 2")
@@ -258,6 +263,7 @@ class DownlinkExecutor:
         self.recording_space = recording_space
         # Wall seconds between two stored progress rows of a pass.
         self.progress_interval_s = progress_interval_s
+        self.products_worker = products_worker
 
     def add_frame_counter(self, counter: FrameCounter) -> None:
         """Also tell ``counter`` the frame counts of every later batch."""
@@ -301,6 +307,8 @@ class DownlinkExecutor:
         receiver.flush()
         builtin_catalogue()  # the satellite catalogue's files, read once per process
         is_land(np.zeros(1), np.zeros(1))  # the imager's land/sea mask, loaded once per process
+        if self.products_worker is not None:
+            self.products_worker.warm_up()
 
     # ------------------------------------------------------------ executor
 
@@ -461,7 +469,7 @@ class DownlinkExecutor:
         outputs = PassOutputs.of(
             receiver, looks, link, frames_expected=downlink.n_frames, swath=downlink.swath
         )
-        image_rows = write_products(writer, run, record, outputs, source_note=SIMULATED_NOTE)
+        image_rows = self._write_products(writer, run, record, outputs)
         self._pause(run, "before-commit")
         quality = PassQuality(
             frames_ok=len(record.ok), frames_expected=downlink.n_frames, esn0_db=esn0_db
@@ -490,6 +498,20 @@ class DownlinkExecutor:
             image_rows_received=image_rows or 0.0,
             sent=downlink.sent,
             scene=downlink.scene if self.keep_sent else None,
+        )
+
+    def _write_products(
+        self, writer: DatasetWriter, run: ContactRun, record: PassRecord, outputs: PassOutputs
+    ) -> float | None:
+        """The pass's products in its staged dataset, by the products worker
+        when there is one; the fraction of image rows received (None: no image)."""
+        return write_pass_products(
+            self.products_worker,
+            writer.products(),
+            run,
+            record.frames(),
+            outputs,
+            source_note=SIMULATED_NOTE,
         )
 
     def _receive(

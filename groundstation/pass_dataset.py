@@ -40,7 +40,7 @@ from groundstation.profile_settings import CATALOGUE_FRAMING
 from groundstation.tenant_buckets import DatasetStores
 from ingest.bands import row_times_unix_s, write_bands_h5
 from ingest.catalog import CatalogService
-from ingest.dataset import DatasetWriter
+from ingest.dataset import DatasetWriter, ProductFolder
 from ingest.geoproducts import SwathGeometry, add_georeferenced_products
 from ingest.h5frames import ContactAttrs, FramesH5Writer
 from ingest.imagery import rebuild_image
@@ -105,6 +105,19 @@ def pass_dataset_writer(
 
 
 @dataclass
+class PassFrames:
+    """What the products of a pass need of its frames (``PassRecord.frames``):
+    the good ones, their times and the per-frame series; picklable, for a
+    worker process."""
+
+    link: PassLink
+    total: int
+    ok: list[bytes]
+    ok_time_unix_s: list[float]
+    series: PassSeries
+
+
+@dataclass
 class PassRecord:
     """``frames.h5`` of a pass being written, and what its products need of
     the frames: the good ones (and their times) and the per-frame series."""
@@ -152,6 +165,10 @@ class PassRecord:
         series.frame_esn0_db += list(esn0_db)
         series.frame_esn0_predicted_db += predicted
         series.frame_ok += list(frame_ok)
+
+    def frames(self) -> PassFrames:
+        """What the products need of the frames recorded so far."""
+        return PassFrames(self.link, self.total, self.ok, self.ok_time_unix_s, self.series)
 
 
 def open_frames_h5(
@@ -397,9 +414,9 @@ def _finite(value: Any) -> Any:
 
 
 def write_products(
-    writer: DatasetWriter,
+    writer: ProductFolder,
     run: ContactRun,
-    record: PassRecord,
+    record: PassFrames,
     outputs: PassOutputs,
     *,
     source_note: str,
@@ -415,7 +432,7 @@ def write_products(
 
 
 def _image_and_summary(
-    writer: DatasetWriter, record: PassRecord, outputs: PassOutputs, source_note: str
+    writer: ProductFolder, record: PassFrames, outputs: PassOutputs, source_note: str
 ) -> float | None:
     """The image rebuilt from the good frames (PNG and ``bands.h5``; when
     the satellite has the imaging payload) and the receiver's summary
@@ -451,9 +468,9 @@ def _image_and_summary(
 
 
 def _quicklooks(
-    writer: DatasetWriter,
+    writer: ProductFolder,
     run: ContactRun,
-    record: PassRecord,
+    record: PassFrames,
     outputs: PassOutputs,
     source_note: str,
 ) -> None:

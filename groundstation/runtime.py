@@ -39,6 +39,7 @@ from groundstation.housekeeping import check_recording_space
 from groundstation.lifecycle import LifecycleService, ReconcileReport, lifecycle_from_settings
 from groundstation.logs import contact_log_sink
 from groundstation.models import Contact
+from groundstation.products_worker import ProductsWorker
 from groundstation.settings import Settings
 from groundstation.tenant_buckets import DatasetStores
 from groundstation.version import software_version
@@ -90,6 +91,8 @@ class Runtime:
     # The default store and the tenants' buckets (``groundstation.tenant_buckets``).
     stores: DatasetStores
     reconcile: ReconcileReport | None = field(default=None)
+    # Writes the passes' products in worker processes (None: in their threads).
+    products_worker: ProductsWorker | None = field(default=None)
     _warm_up: threading.Thread | None = field(default=None, init=False, repr=False)
 
     def spool_depth_bytes(self) -> int:
@@ -122,6 +125,8 @@ class Runtime:
         try:
             self.publisher.flush(timeout_s=FLUSH_ON_CLOSE_S)
         finally:
+            if self.products_worker is not None:
+                self.products_worker.close()
             self.publisher.close()
             self.engine.dispose()
 
@@ -165,6 +170,8 @@ def open_runtime(
             speedup=settings.clock_speedup,
         )
     publisher = open_frame_publisher(settings)
+    processes = settings.downlink_products_processes
+    products_worker = ProductsWorker(processes) if processes else None
     try:
         store = open_object_store(settings)
         if isinstance(store, S3ObjectStore):
@@ -200,6 +207,7 @@ def open_runtime(
             pause_at=parse_pause_points(settings.test_pause_at),
             recording_space=lambda: check_recording_space(settings),
             stores=stores,
+            products_worker=products_worker,
         )
         agent_executor = AgentExecutor(
             session_factory=session_factory,
@@ -213,6 +221,7 @@ def open_runtime(
             software_version=software_version(),
             stores=stores,
             link=link,
+            products_worker=products_worker,
         )
         router = StationRouter(
             session_factory=session_factory, agent=agent_executor, local=executor
@@ -247,4 +256,5 @@ def open_runtime(
         recovery=recovery,
         events=events,
         stores=stores,
+        products_worker=products_worker,
     )

@@ -278,6 +278,11 @@ class Settings(BaseSettings):
     # refused (a tenant's URL must not reach the service's own network)
     # unless this is true (tests, a receiver on the same host).
     webhook_allow_private: bool = False
+    # --- products worker (issue 17) ---
+    # Worker processes writing the passes' products (image, quick-looks,
+    # georeferenced products) at nice 10, so that GIL-bound work does not
+    # slow the passes still streaming; 0: in each contact's own thread.
+    downlink_products_processes: int = 1
 
     @field_validator("clock_start")
     @classmethod
@@ -490,6 +495,16 @@ class Settings(BaseSettings):
     def _webhook_count(cls, value: int, info: ValidationInfo) -> int:
         if not 1 <= value <= 100:
             raise ValueError(f"{info.field_name} must be 1..100, got {value}")
+        return value
+
+    @field_validator("downlink_products_processes")
+    @classmethod
+    def _products_processes(cls, value: int) -> int:
+        if not 0 <= value <= 16:
+            raise ValueError(
+                f"downlink_products_processes must be 0..16 (0: in the contact's thread), "
+                f"got {value}"
+            )
         return value
 
     def agent_spool(self) -> Path:

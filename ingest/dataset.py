@@ -249,6 +249,40 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class ProductFolder:
+    """The ``products/`` folder of a staged dataset (``DatasetWriter.products``):
+    every file written there goes in the manifest at commit. Only a path, so
+    it can be handed to a worker process that writes the products there."""
+
+    staging: Path
+
+    def add_product_bytes(self, name: str, data: bytes) -> None:
+        self.product_path(name).write_bytes(data)
+
+    def add_image_products(self, image: np.ndarray, *, name: str = "image") -> None:
+        """A reconstructed image as ``products/<name>.png`` and ``products/<name>.h5``."""
+        from PIL import Image
+
+        arr = np.asarray(image, dtype=np.uint8)
+        Image.fromarray(arr).save(self.product_path(f"{name}.png"), format="PNG")
+        write_image_h5(self.product_path(f"{name}.h5"), arr)
+
+    def product_folder(self, name: str) -> Path:
+        """The staged folder ``products/<name>/`` (made); its files go in the manifest."""
+        folder = self.product_path(name)
+        folder.mkdir(exist_ok=True)
+        return folder
+
+    def product_path(self, name: str) -> Path:
+        """Where to write the product file ``products/<name>`` (staged; in the manifest)."""
+        if not name or "/" in name or name.startswith("."):
+            raise DatasetError(f"product name {name!r} must be a plain file name")
+        d = self.staging / "products"
+        d.mkdir(exist_ok=True)
+        return d / name
+
+
 @dataclass
 class DatasetWriter:
     """Builds one dataset; see the module docstring for the visibility rule."""
@@ -300,35 +334,25 @@ class DatasetWriter:
         self._sigmf = SigMFWriter(self.staging / "iq", **kwargs)
         return self._sigmf
 
+    def products(self) -> ProductFolder:
+        """The staged ``products/`` folder (a worker process may write there too)."""
+        self._need_begun()
+        return ProductFolder(self.staging)
+
     def add_product_bytes(self, name: str, data: bytes) -> None:
-        path = self._product_path(name)
-        path.write_bytes(data)
+        self.products().add_product_bytes(name, data)
 
     def add_image_products(self, image: np.ndarray, *, name: str = "image") -> None:
         """A reconstructed image as ``products/<name>.png`` and ``products/<name>.h5``."""
-        from PIL import Image
-
-        arr = np.asarray(image, dtype=np.uint8)
-        Image.fromarray(arr).save(self._product_path(f"{name}.png"), format="PNG")
-        write_image_h5(self._product_path(f"{name}.h5"), arr)
+        self.products().add_image_products(image, name=name)
 
     def product_folder(self, name: str) -> Path:
         """The staged folder ``products/<name>/`` (made); its files go in the manifest."""
-        folder = self._product_path(name)
-        folder.mkdir(exist_ok=True)
-        return folder
+        return self.products().product_folder(name)
 
     def product_path(self, name: str) -> Path:
         """Where to write the product file ``products/<name>`` (staged; in the manifest)."""
-        return self._product_path(name)
-
-    def _product_path(self, name: str) -> Path:
-        self._need_begun()
-        if not name or "/" in name or name.startswith("."):
-            raise DatasetError(f"product name {name!r} must be a plain file name")
-        d = self.staging / "products"
-        d.mkdir(exist_ok=True)
-        return d / name
+        return self.products().product_path(name)
 
     def _need_begun(self) -> None:
         if not self._begun:

@@ -45,7 +45,7 @@ from orbital.swath import scan_angles_deg, swath_lat_lon
 if TYPE_CHECKING:
     import xarray as xr
 
-    from ingest.dataset import DatasetWriter
+    from ingest.dataset import ProductFolder
 
 SIMULATED_NOTE = (
     "SIMULATED: synthetic clouds over the GLOBE land/sea mask (global-land-mask package) "
@@ -362,7 +362,7 @@ def products_of_image(rebuilt: RebuiltImage, geometry: SwathGeometry) -> GeoProd
 
 
 def add_georeferenced_products(
-    writer: DatasetWriter,
+    writer: ProductFolder,
     frames: Iterable[bytes],
     geometry: SwathGeometry | None,
     fecf: bool | None,
