@@ -68,7 +68,7 @@ STAGES: list[tuple[Any, str, str]] = [
     (downlink._SimulatedDownlink, "_next_iq", "simulate"),
     (downlink._CcsdsReceiver, "process", "receive"),
     (downlink._CcsdsReceiver, "flush", "receive"),
-    (downlink._IqRecording, "write", "record IQ"),
+    (downlink.IqRecording, "write", "record IQ"),
     (Waterfall, "process", "waterfall"),
     (downlink._FrameOutput, "publish", "publish+frames.h5"),
     (downlink.DownlinkExecutor, "_write_products", "products"),

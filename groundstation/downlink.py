@@ -438,7 +438,7 @@ class DownlinkExecutor:
         service clock; publish and record every frame; then the products and
         the dataset commit."""
         fs_hz = downlink.fs_hz
-        iq = _IqRecording.open(writer, run, link, fs_hz, downlink.total_samples)
+        iq = IqRecording.open(writer.sigmf, run, link, fs_hz, downlink.total_samples)
         record = open_frames_h5(
             writer,
             run,
@@ -520,7 +520,7 @@ class DownlinkExecutor:
         link: PassLink,
         downlink: _SimulatedDownlink,
         receiver: _PassReceiver,
-        iq: _IqRecording | None,
+        iq: IqRecording | None,
         frames: _FrameOutput,
         live: tuple[DownlinkProgress, ProgressReporter],
         looks: PassLooks,
@@ -917,26 +917,21 @@ class _SimulatedDownlink:
 
 
 @dataclass
-class _IqRecording:
+class IqRecording:
     """The SigMF recording of a pass: the whole pass, or the profile's
-    ``record_iq_max_s`` seconds centred on TCA (samples ``start .. stop``)."""
+    ``record_iq_max_s`` seconds centred on TCA (samples ``start .. stop``).
+    One place for the window rule and the annotations, used in-process
+    (into the staged dataset) and by a station agent (into its spool)."""
 
     sigmf: SigMFWriter
     start: int
     stop: int
 
-    @classmethod
-    def open(
-        cls,
-        writer: DatasetWriter,
-        run: ContactRun,
-        link: PassLink,
-        fs_hz: float,
-        total_samples: int,
-    ) -> _IqRecording | None:
-        """The recording, or None when the profile does not record IQ."""
-        if not run.dataset_options.record_iq:
-            return None
+    @staticmethod
+    def window(run: ContactRun, fs_hz: float, total_samples: int) -> tuple[int, int]:
+        """The samples ``start .. stop`` of a pass of ``total_samples``
+        samples that are recorded: all of them, or ``record_iq_max_s``
+        seconds centred on TCA (clipped to the pass)."""
         start, stop = 0, total_samples
         max_iq_s = run.dataset_options.record_iq_max_s
         if max_iq_s is not None:
@@ -944,21 +939,52 @@ class _IqRecording:
             half = int(max_iq_s * fs_hz / 2)
             start = min(max(tca_sample - half, 0), total_samples)
             stop = min(start + 2 * half, total_samples)
-        sigmf = writer.sigmf(
+        return start, stop
+
+    @classmethod
+    def open(
+        cls,
+        open_sigmf: Callable[..., SigMFWriter],
+        run: ContactRun,
+        link: PassLink,
+        fs_hz: float,
+        total_samples: int,
+        *,
+        note: str = SIMULATED_NOTE,
+        station_agent: str = "",
+    ) -> IqRecording | None:
+        """The recording (``open_sigmf`` takes ``SigMFWriter``'s keyword
+        arguments: ``DatasetWriter.sigmf``, or a writer into a station's
+        spool), or None when the profile does not record IQ. ``note``: why
+        the IQ is not live from an antenna (simulated, a replay; "" when
+        live), carried into the description, ``core:hw`` and
+        ``groundstation:simulated``."""
+        if not run.dataset_options.record_iq:
+            return None
+        start, stop = cls.window(run, fs_hz, total_samples)
+        where = f"station {run.station_id}, antenna {run.antenna_id}"
+        if station_agent:
+            where += f", worked by the station agent ({station_agent})"
+        extra: dict[str, Any] = {
+            "groundstation:contact_id": run.contact_id,
+            "groundstation:norad_id": run.norad_id,
+            "groundstation:framing_profile": link.framing,
+        }
+        if note:
+            extra["groundstation:simulated"] = note
+        sigmf = open_sigmf(
             sample_rate_hz=fs_hz,
             center_freq_hz=run.downlink_freq_hz,
             capture_start=run.aos + timedelta(seconds=start / fs_hz),
-            description=(f"SIMULATED: {run.satellite_name} over {run.station_id}/{run.antenna_id}"),
+            description=(
+                f"{'SIMULATED: ' if note else ''}{run.satellite_name} over "
+                f"{run.station_id}/{run.antenna_id}"
+            ),
             geolocation=Geolocation(
                 lat_deg=link.station.lat_deg, lon_deg=link.station.lon_deg, alt_m=link.station.alt_m
             ),
-            hw=f"{SIMULATED_NOTE}; station {run.station_id}, antenna {run.antenna_id}",
-            extra_global={
-                "groundstation:contact_id": run.contact_id,
-                "groundstation:norad_id": run.norad_id,
-                "groundstation:framing_profile": link.framing,
-                "groundstation:simulated": SIMULATED_NOTE,
-            },
+            hw=f"{note}; {where}" if note else where,
+            extra_global=extra,
         )
         return cls(sigmf, start, stop)
 
@@ -1150,7 +1176,7 @@ class _FrameOutput:
     run: ContactRun
     publisher: Publisher
     record: PassRecord
-    iq: _IqRecording | None
+    iq: IqRecording | None
     frame_samples: int
     count: Callable[..., None]
     seq: int = 0
