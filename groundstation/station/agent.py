@@ -12,7 +12,11 @@ passes the central service booked there, and reports back (issue 13).
   ``tcp:<host>:<port>[:cf32|cs16]`` from SDR software at the station,
   ``rtltcp:<host>:<port>``, ``soapy:<device args>``), goes chunk by chunk through
   the same receiver the in-process executor uses, and every decoded frame
-  goes to the durable spool (:mod:`.spool`). With a rotator (``rotctld``)
+  goes to the durable spool (:mod:`.spool`). When the profile's
+  ``dataset_options.record_iq`` is set, the IQ is recorded as SigMF into the
+  spool too, as in-process (``IqRecording``: window rule, annotations,
+  simulated/replay notes); the report's ``summary["raw_iq"]`` says where it
+  is kept (publishing at the edge, it goes into the dataset). With a rotator (``rotctld``)
   the tracker pre-positions, follows the predicted track (pointing plan with
   limits, cable wrap and flip) and parks, in a thread beside the receiver.
 - **Uploads** (:meth:`StationAgent.flush`): a thread sends the spooled frames
@@ -30,6 +34,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import functools
 import logging
 import shutil
 import threading
@@ -48,6 +53,7 @@ from groundstation.agents import STOPPED, run_from_document
 from groundstation.clock import Clock, iso_utc
 from groundstation.downlink import (
     SIMULATED_NOTE,
+    IqRecording,
     LinkModel,
     catalogue_pass,
     ccsds_pass,
@@ -60,6 +66,7 @@ from groundstation.pass_dataset import PASS_OUTPUTS, PassLooks, PassOutputs
 from groundstation.profile_settings import CATALOGUE_FRAMING
 from groundstation.station.errors import HardwareConnectionError, HardwareError
 from groundstation.station.spool import Spool
+from ingest.sigmf import SigMFWriter
 from ingest.topics import utc_iso
 from orbital.stations import Station
 
@@ -70,6 +77,11 @@ log = logging.getLogger(__name__)
 
 #: Frames per upload request.
 UPLOAD_BATCH = 40
+
+#: The key of a pass's report ``summary`` (and so of ``receiver.json``'s
+#: ``station_agent``) saying where its raw IQ (SigMF) is, when the mission
+#: profile records it: kept at the station, or in the dataset (edge).
+RAW_IQ = "raw_iq"
 
 
 class CentralUnavailableError(Exception):
@@ -435,15 +447,8 @@ class PassRunner:
         summary["framing"] = link.framing
         fs_hz = downlink.fs_hz
         looks = PassLooks.start(run, link, fs_hz, downlink.total_samples, receiver)
-        chunk = max(int(round(self.chunk_s * fs_hz)), 1)
-        position = 0
-        seq = 0
         try:
-            for samples in self._iq(run, downlink.chunks(chunk), fs_hz):
-                looks.waterfall.process(samples)
-                position += samples.size
-                seq = self._spool(run, receiver.process(samples), seq, counts)
-            seq = self._spool(run, receiver.flush(), seq, counts)
+            position = self._receive(run, link, downlink, receiver, looks, summary, counts)
         finally:
             if pointing is not None:
                 # The antenna follows the whole pass and parks, even when the
@@ -468,6 +473,94 @@ class PassRunner:
             swath=downlink.swath,
         )
         summary[PASS_OUTPUTS] = outputs.to_document()
+
+    def _receive(
+        self,
+        run: ContactRun,
+        link: Any,
+        downlink: Any,
+        receiver: Any,
+        looks: PassLooks,
+        summary: dict[str, Any],
+        counts: dict[str, int],
+    ) -> int:
+        """The pass's IQ through the receiver into the spool (its frames, and
+        its SigMF recording when the profile records IQ); the number of
+        samples received."""
+        fs_hz = downlink.fs_hz
+        chunk = max(int(round(self.chunk_s * fs_hz)), 1)
+        position = 0
+        seq = 0
+        recording = self._recording(run, link, fs_hz, downlink.total_samples, summary)
+        spool = functools.partial(
+            self._spool,
+            run,
+            counts=counts,
+            recording=recording,
+            frame_samples=downlink.frame_samples,
+        )
+        try:
+            for samples in self._iq(run, downlink.chunks(chunk), fs_hz):
+                if recording is not None:
+                    recording.write(samples, position)
+                looks.waterfall.process(samples)
+                position += samples.size
+                seq = spool(receiver.process(samples), seq)
+            spool(receiver.flush(), seq)
+        finally:
+            if recording is not None:
+                recording.sigmf.close()
+                summary[RAW_IQ] = self._raw_iq(recording)
+        return position
+
+    def _recording(
+        self,
+        run: ContactRun,
+        link: Any,
+        fs_hz: float,
+        total_samples: int,
+        summary: dict[str, Any],
+    ) -> IqRecording | None:
+        """The pass's SigMF recording into the spool when the profile's
+        ``dataset_options.record_iq`` is set (the in-process window rule
+        and annotations, ``IqRecording``); None when it is not, or when the
+        front end replays receiver audio (no IQ to record: said in the
+        summary)."""
+        if not run.dataset_options.record_iq:
+            return None
+        if self._audio:
+            summary[RAW_IQ] = {
+                "recorded": False,
+                "note": "raw IQ not recorded: the front end replays receiver audio, not IQ",
+            }
+            return None
+        base = self.spool.iq_base(run.contact_id)
+        return IqRecording.open(
+            functools.partial(SigMFWriter, base),
+            run,
+            link,
+            fs_hz,
+            total_samples,
+            note=source_note(self.front_end),
+            station_agent=self.software_version,
+        )
+
+    def _raw_iq(self, recording: IqRecording) -> dict[str, Any]:
+        """What the summary says of the pass's recording: where it is kept
+        at the station (publishing at the edge puts it into the dataset and
+        says so, ``EdgePublishing``)."""
+        files = [recording.sigmf.data_path, recording.sigmf.meta_path]
+        where = recording.sigmf.data_path.parent
+        return {
+            "recorded": True,
+            "files": [f.name for f in files],
+            "samples": recording.sigmf.n_samples,
+            "pass_sample_start": recording.start,
+            "sample_rate_hz": recording.sigmf.sample_rate_hz,
+            "kept_at": str(where),
+            "in_dataset": False,
+            "note": f"raw IQ kept at the station at {where}",
+        }
 
     def _point_then_chain(
         self, run: ContactRun, station: Station, doc: dict[str, Any]
@@ -587,11 +680,22 @@ class PassRunner:
             raise ContactExecutionError("station agent stopped during the pass")
         return not self.halt.event.is_set()
 
-    def _spool(self, run: ContactRun, results: list[Any], seq: int, counts: dict[str, int]) -> int:
+    def _spool(
+        self,
+        run: ContactRun,
+        results: list[Any],
+        seq: int,
+        *,
+        counts: dict[str, int],
+        recording: IqRecording | None = None,
+        frame_samples: int = 0,
+    ) -> int:
         frames = []
         for r in results:
             seq += 1
             meta = frame_meta(run, r, seq)
+            if recording is not None:
+                recording.annotate(r.sample, frame_samples, r, seq)
             headers = {n: v.decode() for n, v in meta.headers() if n != meta.SCHEMA_FIELD}
             frames.append(
                 {

@@ -12,7 +12,8 @@ central service.
 - **Dataset**: a pass that ended well is written at the station as the
   central service writes an agent's pass
   (``groundstation.agent_executor.write_station_dataset``: ``frames.h5``,
-  products, quick-looks, ``manifest.json`` with every file's size and
+  products, quick-looks, the pass's SigMF recording from the spool when the
+  profile records IQ, ``manifest.json`` with every file's size and
   SHA-256), under the contact's key prefix (``dataset_info``), uploaded
   manifest last (``ingest.dataset.DatasetWriter.upload``). Where it went
   is kept in the spool, so a retried report does not upload it again.
@@ -39,7 +40,7 @@ from groundstation.dataset_placement import dataset_info
 from groundstation.downlink import LinkModel
 from groundstation.executor import ContactExecutionError
 from groundstation.pass_dataset import PASS_OUTPUTS
-from groundstation.station.agent import UPLOAD_BATCH, station_from_document
+from groundstation.station.agent import RAW_IQ, UPLOAD_BATCH, station_from_document
 from groundstation.station.spool import Spool
 from ingest.dataset import DatasetWriter
 from ingest.errors import DatasetError
@@ -99,6 +100,8 @@ class EdgePublishing:
         if report.get("ok"):
             try:
                 dataset = self._dataset(contact_id, spool, summary)
+                if RAW_IQ in dataset:  # also when uploaded by an earlier flush
+                    summary[RAW_IQ] = dataset[RAW_IQ]
             except (ContactExecutionError, DatasetError) as exc:
                 log.error("pass %s: dataset not written at the station: %s", contact_id, exc)
                 out["ok"] = False
@@ -136,6 +139,7 @@ class EdgePublishing:
         )
         writer.begin()
         try:
+            self._add_raw_iq(contact_id, spool, writer, summary)
             write_station_dataset(
                 writer, run, station_from_document(doc["station"]), frames, summary, self.link_model
             )
@@ -147,6 +151,29 @@ class EdgePublishing:
             "manifest_uri": uploaded.manifest_uri,
             "manifest_sha256": uploaded.manifest_sha256,
         }
+        if RAW_IQ in summary:
+            result[RAW_IQ] = summary[RAW_IQ]
         spool.put_edge_dataset(contact_id, result)
         log.info("pass %s: dataset uploaded to %s", contact_id, uploaded.manifest_uri)
         return result
+
+    @staticmethod
+    def _add_raw_iq(
+        contact_id: str, spool: Spool, writer: DatasetWriter, summary: dict[str, Any]
+    ) -> None:
+        """The pass's SigMF recording (``PassRunner``, when the profile
+        records IQ) staged into the dataset as ``iq.sigmf-data`` and
+        ``iq.sigmf-meta``, as an in-process pass writes it, so the manifest
+        lists them with size and SHA-256; the summary says so. The spool
+        keeps its copy until the spool is cleaned up."""
+        files = spool.iq_files(contact_id)
+        raw = summary.get(RAW_IQ)
+        if not files or not isinstance(raw, dict) or not raw.get("recorded"):
+            return
+        for path in files:
+            shutil.copyfile(path, writer.staging / path.name)
+        summary[RAW_IQ] = {
+            **raw,
+            "in_dataset": True,
+            "note": "raw IQ in the dataset: " + ", ".join(p.name for p in files),
+        }

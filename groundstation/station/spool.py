@@ -10,7 +10,11 @@ One directory per contact under the spool root:
   restart finding it without a report reports the pass FAILED: the agent
   stopped during it);
 - ``report.json``: the end-of-pass report, sent once every frame is acked;
-- ``done``: the central service has the report; nothing left to send.
+- ``done``: the central service has the report; nothing left to send;
+- ``iq.sigmf-data`` / ``iq.sigmf-meta``: the pass's raw IQ as SigMF, when
+  the mission profile's ``dataset_options.record_iq`` is set (written
+  during the pass; copied into the dataset when publishing at the edge,
+  else kept here: ``iq_files``).
 
 Publishing at the edge (``groundstation.station.edge``), ``acked`` is the
 highest sequence handed to the Kafka publisher's own durable spool, and
@@ -69,6 +73,20 @@ class Spool:
             return {}
         doc: dict[str, Any] = json.loads(path.read_text())
         return doc
+
+    def iq_base(self, contact_id: str) -> Path:
+        """The base path of the pass's SigMF recording (``<base>.sigmf-data``
+        and ``<base>.sigmf-meta``), its directory made."""
+        d = self._dir(contact_id)
+        d.mkdir(parents=True, exist_ok=True)
+        return d / "iq"
+
+    def iq_files(self, contact_id: str) -> list[Path]:
+        """The pass's SigMF recording (data, then metadata), [] when none
+        was completed (the metadata is written when the recording closes)."""
+        d = self._dir(contact_id)
+        files = [d / "iq.sigmf-data", d / "iq.sigmf-meta"]
+        return files if all(f.exists() for f in files) else []
 
     def put_edge_dataset(self, contact_id: str, doc: dict[str, Any]) -> None:
         self._write(self._dir(contact_id) / "edge-dataset.json", json.dumps(doc))

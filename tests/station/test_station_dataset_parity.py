@@ -211,10 +211,21 @@ def test_an_agent_contact_has_the_same_dataset_files_and_fields_as_an_in_process
     # The in-process dataset has what the agent's must have too.
     assert "products/quicklook/waterfall.png" in expected["files"]
     assert "track" in expected["frames.h5"]
-    # All but the raw IQ (SigMF), which an agent does not upload yet (the
-    # station keeps it: it takes a bulk upload path of its own).
+    # All but the raw IQ (SigMF): uploading over HTTP, the agent records it
+    # (the demo profile records IQ) but keeps it at the station, and the
+    # dataset says where (publishing at the edge puts it in the dataset,
+    # tests/station/test_station_agent_iq.py).
     raw_iq = ["iq.sigmf-data", "iq.sigmf-meta"]
+    assert set(raw_iq) <= set(expected["files"])
     assert [f for f in expected["files"] if f not in raw_iq] == got["files"]
+    kept = report["summary"]["raw_iq"]
+    assert kept["files"] == raw_iq and not kept["in_dataset"]
+    assert kept["note"] == f"raw IQ kept at the station at {tmp_path / 'spool' / remote.contact_id}"
+    (entry,) = remote.catalog.find(contact_id=remote.contact_id)
+    receiver = json.loads(
+        DatasetReader.for_entry(remote.store, entry).read_bytes("products/receiver.json")
+    )
+    assert receiver["station_agent"]["raw_iq"] == kept
     assert got["frames.h5"] == expected["frames.h5"]
     # The same seed, the same simulated pass: the agent's per-frame columns
     # hold what the in-process ones do, not fill values.
