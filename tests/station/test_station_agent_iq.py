@@ -41,7 +41,7 @@ from ingest.dataset import DatasetReader
 from ingest.objectstore import LocalObjectStore, ObjectStore, S3Config, S3ObjectStore
 from ingest.publisher import LocalLogPublisher
 from ingest.topics import TopicNames
-from tests.e2e.conftest import next_contacts, seed
+from tests.e2e.conftest import check_sigmf_validates, next_contacts, seed
 
 SPEEDUP = 1e5  # service seconds per wall second: as fast as the DSP can
 RECORD_IQ_MAX_S = 20.0
@@ -116,7 +116,7 @@ def test_a_pass_runner_recording_iq_writes_a_sigmf_pair_of_the_window_around_tca
     files = spool.iq_files(run.contact_id)
     assert [f.name for f in files] == ["iq.sigmf-data", "iq.sigmf-meta"]
     data, meta_path = files
-    meta = json.loads(meta_path.read_text())
+    meta = check_sigmf_validates(meta_path)  # the sigmf package's validation, SHA-512 too
     g = meta["global"]
     fs_hz = float(g["core:sample_rate"])
     assert g["core:datatype"] == "cf32_le"
@@ -152,6 +152,26 @@ def test_a_pass_runner_recording_iq_writes_a_sigmf_pair_of_the_window_around_tca
     assert raw["recorded"] and not raw["in_dataset"]
     assert raw["samples"] == 2 * half and raw["pass_sample_start"] == start
     assert raw["note"] == f"raw IQ kept at the station at {data.parent}"
+
+
+def test_without_record_iq_max_s_the_agent_records_the_whole_pass(tmp_path: Path) -> None:
+    worked = _work(tmp_path, {"record_iq": True, "record_iq_max_s": None})
+    data, meta_path = worked.spool.iq_files(worked.run.contact_id)
+    meta = json.loads(meta_path.read_text())
+    fs_hz = float(meta["global"]["core:sample_rate"])
+    recorded = data.stat().st_size // 8
+    # The whole pass: every frame's samples, as in-process (not the few
+    # samples of the transmit filter's tail after the last frame).
+    received = worked.outcome.summary["samples"]
+    print(f"whole pass: {recorded} of {received} samples at {fs_hz:g} Hz")
+    assert 0 <= received - recorded < 0.01 * fs_hz
+    pass_s = (worked.run.los - worked.run.aos).total_seconds()
+    assert abs(recorded / fs_hz - pass_s) < 2.0
+    (capture,) = meta["captures"]
+    captured = datetime.fromisoformat(capture["core:datetime"].replace("Z", "+00:00"))
+    assert captured == worked.run.aos
+    raw = worked.outcome.summary[RAW_IQ]
+    assert raw["samples"] == recorded and raw["pass_sample_start"] == 0
 
 
 def test_without_record_iq_the_agent_records_no_iq(tmp_path: Path) -> None:
@@ -215,9 +235,12 @@ def test_an_edge_dataset_lists_the_sigmf_recording_in_its_manifest(
         assert listed.size_bytes == path.stat().st_size
         assert listed.sha256 == _sha256(path)
         assert reader.read_bytes(path.name) == path.read_bytes()  # verified read
-    meta = json.loads(reader.read_bytes("iq.sigmf-meta"))
+    (tmp_path / "down").mkdir()
+    for name in ("iq.sigmf-data", "iq.sigmf-meta"):
+        reader.download(name, tmp_path / "down" / name)
+    meta = check_sigmf_validates(tmp_path / "down" / "iq.sigmf-meta")
     assert meta["global"]["groundstation:contact_id"] == run.contact_id
-    samples = np.frombuffer(reader.read_bytes("iq.sigmf-data"), dtype=np.complex64)
+    samples = np.fromfile(tmp_path / "down" / "iq.sigmf-data", dtype=np.complex64)
     assert samples.size == recorded.outcome.summary[RAW_IQ]["samples"] > 0
     # The report and receiver.json say the IQ is in the dataset.
     raw = report["summary"][RAW_IQ]
@@ -226,3 +249,7 @@ def test_an_edge_dataset_lists_the_sigmf_recording_in_its_manifest(
     )
     receiver = json.loads(reader.read_bytes("products/receiver.json"))
     assert receiver["station_agent"][RAW_IQ] == raw
+    # A report sent again (its answer lost) says so too; nothing uploaded again.
+    again = edge.report(run.contact_id, edge_spool, recorded.outcome.report())
+    assert again is not None and again["summary"][RAW_IQ] == raw
+    assert again["summary"]["edge"]["dataset"] == dataset
