@@ -41,7 +41,9 @@ from ingest.dataset import DatasetReader
 from ingest.objectstore import LocalObjectStore, ObjectStore, S3Config, S3ObjectStore
 from ingest.publisher import LocalLogPublisher
 from ingest.topics import TopicNames
+from tests.by70_1 import recording
 from tests.e2e.conftest import check_sigmf_validates, next_contacts, seed
+from tests.station.test_station_agent_replay import _by70_1_document
 
 SPEEDUP = 1e5  # service seconds per wall second: as fast as the DSP can
 RECORD_IQ_MAX_S = 20.0
@@ -253,3 +255,26 @@ def test_an_edge_dataset_lists_the_sigmf_recording_in_its_manifest(
     again = edge.report(run.contact_id, edge_spool, recorded.outcome.report())
     assert again is not None and again["summary"][RAW_IQ] == raw
     assert again["summary"]["edge"]["dataset"] == dataset
+
+
+def test_an_agent_replaying_receiver_audio_says_it_recorded_no_iq(tmp_path: Path) -> None:
+    """Receiver audio is not IQ: with ``record_iq`` set, nothing is
+    recorded and the report says why (rather than a SigMF of audio)."""
+    doc = _by70_1_document(tmp_path)
+    doc["run"]["dataset_options"].update({"record_iq": True, "record_iq_max_s": None})
+    run = agents.run_from_document(doc["run"])
+    spool = Spool(tmp_path / "spool")
+    outcome = PassRunner(
+        clock=SimulatedClock(run.aos - timedelta(seconds=1), speedup=20.0),
+        spool=spool,
+        front_end=f"replay:{recording()}",
+        software_version="test",
+        stop=threading.Event(),
+    ).run(doc)
+    assert outcome.ok, outcome.reason
+    assert spool.iq_files(run.contact_id) == []
+    assert not list((tmp_path / "spool" / run.contact_id).glob("iq.*"))
+    assert outcome.summary[RAW_IQ] == {
+        "recorded": False,
+        "note": "raw IQ not recorded: the front end replays receiver audio, not IQ",
+    }
