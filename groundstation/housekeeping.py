@@ -22,7 +22,9 @@ once by ``groundstation housekeeping run``):
    the dataset staging directory and a local dataset store. Below
    ``GS_DISK_WARN_FREE`` a WARNING (and ``/readyz`` says so), below
    ``GS_DISK_REFUSE_FREE`` new recordings are refused
-   (`check_recording_space`) and ``/readyz`` answers 503.
+   (`check_recording_space`) and ``/readyz`` answers 503. A station agent
+   applies the same refuse watermark to its spool before recording a pass's
+   raw IQ (`check_raw_iq_space`).
 
 Dataset and history ages are in service time (the clock the contacts run
 on); topic records carry wall-clock times, as Kafka's do.
@@ -112,29 +114,33 @@ def _watched_paths(settings: Settings) -> list[tuple[str, Path]]:
     return paths
 
 
+def disk_check(
+    role: str, path: Path, settings: Settings, *, usage: DiskUsage = shutil.disk_usage
+) -> DiskCheck:
+    """The free space of the file system holding ``path`` (or its nearest
+    existing parent) against the GS_DISK_* watermarks."""
+    existing = _existing(path)
+    du = usage(existing)
+    return DiskCheck(
+        role=role,
+        path=existing,
+        total_bytes=int(du.total),
+        free_bytes=int(du.free),
+        warn_below_bytes=free_space_bytes(settings.disk_warn_free, total_bytes=du.total),
+        refuse_below_bytes=free_space_bytes(settings.disk_refuse_free, total_bytes=du.total),
+    )
+
+
 def disk_checks(settings: Settings, *, usage: DiskUsage = shutil.disk_usage) -> list[DiskCheck]:
     """One check per file system among the paths the service writes to."""
     checks: list[DiskCheck] = []
     seen: set[int] = set()
     for role, path in _watched_paths(settings):
-        existing = _existing(path)
-        device = os.stat(existing).st_dev
+        device = os.stat(_existing(path)).st_dev
         if device in seen:
             continue
         seen.add(device)
-        du = usage(existing)
-        checks.append(
-            DiskCheck(
-                role=role,
-                path=existing,
-                total_bytes=int(du.total),
-                free_bytes=int(du.free),
-                warn_below_bytes=free_space_bytes(settings.disk_warn_free, total_bytes=du.total),
-                refuse_below_bytes=free_space_bytes(
-                    settings.disk_refuse_free, total_bytes=du.total
-                ),
-            )
-        )
+        checks.append(disk_check(role, path, settings, usage=usage))
     return checks
 
 
@@ -172,6 +178,23 @@ def check_recording_space(
         f"recording refused: only {worst.describe()}, below GS_DISK_REFUSE_FREE="
         f"{settings.disk_refuse_free} ({worst.refuse_below_bytes / _GIB:.2f} GiB); "
         "free disk space (or shorten dataset/topic retention)"
+    )
+
+
+def check_raw_iq_space(
+    settings: Settings, path: Path, *, usage: DiskUsage = shutil.disk_usage
+) -> str | None:
+    """Why a station agent must not record a pass's raw IQ into its spool at
+    ``path`` (free space below GS_DISK_REFUSE_FREE, as the central service
+    refuses new recordings), or None when there is room. The pass itself
+    still runs and decodes."""
+    check = disk_check("station agent spool", path, settings, usage=usage)
+    if check.level != "refuse":
+        return None
+    return (
+        f"raw IQ not recorded: {check.free_bytes / _GIB:.2f} GiB free on {check.path}, "
+        f"below GS_DISK_REFUSE_FREE={settings.disk_refuse_free} "
+        f"({check.refuse_below_bytes / _GIB:.2f} GiB)"
     )
 
 

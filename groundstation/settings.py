@@ -284,6 +284,13 @@ class Settings(BaseSettings):
     # slow the passes still streaming; 0: in each contact's own thread.
     downlink_products_processes: int = 1
 
+    # --- station agent spool ---
+    # Agent side: hours a contact's spool directory (frames, report, edge
+    # dataset document, raw IQ) is kept after the central service has its
+    # report; then the agent's upload loop removes it. A contact not yet
+    # delivered is never removed. 0: removed as soon as delivered.
+    agent_spool_retention_h: float = 24.0
+
     @field_validator("clock_start")
     @classmethod
     def _clock_start_is_utc(cls, value: datetime | None) -> datetime | None:
@@ -504,6 +511,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"downlink_products_processes must be 0..16 (0: in the contact's thread), "
                 f"got {value}"
+            )
+        return value
+
+    @field_validator("agent_spool_retention_h")
+    @classmethod
+    def _spool_retention(cls, value: float) -> float:
+        if not value >= 0 or value == float("inf"):
+            raise ValueError(
+                f"agent_spool_retention_h must be a finite number of hours >= 0 "
+                f"(0: removed once delivered), got {value}"
             )
         return value
 

@@ -11,6 +11,7 @@ central service over HTTP.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import signal
 import threading
@@ -21,6 +22,9 @@ from groundstation.commands._context import finite_float, load_settings
 from groundstation.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
     from groundstation.clock import Clock
     from groundstation.settings import Settings
     from groundstation.station.agent import CentralClient
@@ -71,6 +75,8 @@ def _agent(args: argparse.Namespace) -> int:
         poll_s=settings.agent_poll_s,
         rotctld=settings.agent_rotctld,
         edge=edge,
+        spool_retention_s=settings.agent_spool_retention_h * 3600.0,
+        iq_space=_raw_iq_space(settings),
     )
     signal.signal(signal.SIGTERM, lambda *_: agent.stop())
     signal.signal(signal.SIGINT, lambda *_: agent.stop())
@@ -89,6 +95,14 @@ def _agent(args: argparse.Namespace) -> int:
         if edge is not None:
             edge.publisher.close()  # what the broker has not taken stays spooled
     return 0
+
+
+def _raw_iq_space(settings: Settings) -> Callable[[Path], str | None]:
+    """The central service's disk watermark (GS_DISK_REFUSE_FREE) applied to
+    the spool before a pass records raw IQ."""
+    from groundstation.housekeeping import check_raw_iq_space
+
+    return functools.partial(check_raw_iq_space, settings)
 
 
 def _check_required(settings: Settings) -> None:

@@ -65,7 +65,7 @@ from groundstation.executor import ContactExecutionError, ContactRun
 from groundstation.pass_dataset import PASS_OUTPUTS, PassLooks, PassOutputs
 from groundstation.profile_settings import CATALOGUE_FRAMING
 from groundstation.station.errors import HardwareConnectionError, HardwareError
-from groundstation.station.spool import Spool
+from groundstation.station.spool import Pruned, Spool
 from ingest.sigmf import SigMFWriter
 from ingest.topics import utc_iso
 from orbital.stations import Station
@@ -382,9 +382,13 @@ class PassRunner:
         samples_per_symbol: int = 4,
         tracker_factory: Callable[[dict[str, Any]], PointAlong | None] | None = None,
         halt: PassStop | None = None,
+        iq_space: Callable[[Path], str | None] | None = None,
     ) -> None:
         self.clock = clock
         self.spool = spool
+        # Why raw IQ must not be recorded into the spool (its file system
+        # below the disk watermark), or None: ``housekeeping.check_raw_iq_space``.
+        self.iq_space = iq_space
         self.front_end = check_front_end(front_end)
         self.software_version = software_version
         self.stop = stop
@@ -525,7 +529,9 @@ class PassRunner:
         ``dataset_options.record_iq`` is set (the in-process window rule
         and annotations, ``IqRecording``); None when it is not, or when the
         front end replays receiver audio (no IQ to record: said in the
-        summary)."""
+        summary), or when the spool's file system is below the disk
+        watermark (``iq_space``: the pass runs and decodes, the summary and
+        a WARNING say why)."""
         if not run.dataset_options.record_iq:
             return None
         if self._audio:
@@ -533,6 +539,11 @@ class PassRunner:
                 "recorded": False,
                 "note": "raw IQ not recorded: the front end replays receiver audio, not IQ",
             }
+            return None
+        why = self.iq_space(self.spool.root) if self.iq_space is not None else None
+        if why:
+            log.warning("pass %s: %s", run.contact_id, why)
+            summary[RAW_IQ] = {"recorded": False, "note": why}
             return None
         base = self.spool.iq_base(run.contact_id)
         return IqRecording.open(
@@ -559,7 +570,10 @@ class PassRunner:
             "sample_rate_hz": recording.sigmf.sample_rate_hz,
             "kept_at": str(where),
             "in_dataset": False,
-            "note": f"raw IQ kept at the station at {where}",
+            "note": (
+                f"raw IQ kept at the station at {where} until GS_AGENT_SPOOL_RETENTION_H "
+                "after the report is delivered, then removed"
+            ),
         }
 
     def _point_then_chain(
@@ -827,8 +841,13 @@ class StationAgent:
         rotctld: str = "",
         disk_path: Path | None = None,
         edge: EdgePublishing | None = None,
+        spool_retention_s: float = 24 * 3600.0,
+        iq_space: Callable[[Path], str | None] | None = None,
     ) -> None:
         self.client = client
+        # Seconds a delivered contact's spool directory is kept (``prune``).
+        self.spool_retention_s = spool_retention_s
+        self.iq_space = iq_space
         self.edge = edge
         self.clock = clock
         self.spool = spool
@@ -895,6 +914,10 @@ class StationAgent:
                 self.flush()
             except Exception:
                 log.exception("upload failed")
+            try:
+                self.prune()
+            except Exception:
+                log.exception("spool pruning failed")
             self._wake_uploads.wait(1.0)
             self._wake_uploads.clear()
 
@@ -997,6 +1020,7 @@ class StationAgent:
             stop=self.stop_event,
             tracker_factory=self._pointing if self.rotctld else None,
             halt=halt,
+            iq_space=self.iq_space,
         )
         outcome = runner.run(doc)
         self.spool.put_report(run.contact_id, outcome.report())
@@ -1045,6 +1069,28 @@ class StationAgent:
                 log.error("central service refused the uploads of %s: %s", contact_id, exc)
                 self.spool.mark_done(contact_id)
         return sent
+
+    def prune(self, *, now_s: float | None = None) -> list[Pruned]:
+        """Remove the spool directories of contacts the central service has
+        had the report of for longer than ``spool_retention_s`` (frames,
+        report, edge dataset document, raw IQ); never one not yet delivered,
+        nor one whose pass is still running here. One log line per contact."""
+        with self._lock:
+            running = {c for c, t in self._passes.items() if t.is_alive()}
+        removed = self.spool.prune(
+            retention_s=self.spool_retention_s,
+            now_s=time.time() if now_s is None else now_s,
+            keep=running,
+        )
+        for gone in removed:
+            log.info(
+                "spool: removed contact %s (delivered %.1f h ago, retention %.1f h): %.1f MB freed",
+                gone.contact_id,
+                gone.done_age_s / 3600.0,
+                self.spool_retention_s / 3600.0,
+                gone.size_bytes / 1e6,
+            )
+        return removed
 
     def _flush_contact(self, contact_id: str) -> int:
         # The report is read before the frames: a pass spools its last frames

@@ -165,7 +165,8 @@ class EdgePublishing:
         records IQ) staged into the dataset as ``iq.sigmf-data`` and
         ``iq.sigmf-meta``, as an in-process pass writes it, so the manifest
         lists them with size and SHA-256; the summary says so. The spool
-        keeps its copy (nothing prunes the spool)."""
+        keeps its copy until the spool retention removes the contact
+        (``Spool.prune``)."""
         files = spool.iq_files(contact_id)
         raw = summary.get(RAW_IQ)
         if not files or not isinstance(raw, dict) or not raw.get("recorded"):

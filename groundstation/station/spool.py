@@ -22,15 +22,47 @@ highest sequence handed to the Kafka publisher's own durable spool, and
 
 Uploads are idempotent on the central side (contact + sequence; first
 report wins), so resending after a lost answer stores nothing twice.
+
+Retention (:meth:`Spool.prune`, from the agent's upload loop): a contact's
+directory is removed once it is ``done`` and its ``done`` marker is older
+than ``GS_AGENT_SPOOL_RETENTION_H`` (wall clock); a contact not done is never
+removed. The directory is first renamed to a hidden ``.<id>.removing`` (so a
+crash half way through never leaves a contact that looks undelivered), then
+deleted; a later prune finishes what a crash left.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
+from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+_REMOVING = ".removing"
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """A contact directory removed by :meth:`Spool.prune`."""
+
+    contact_id: str
+    done_age_s: float
+    size_bytes: int
+
+
+def _size_bytes(path: Path) -> int:
+    total = 0
+    for f in path.rglob("*"):
+        try:
+            if f.is_file():
+                total += f.stat().st_size
+        except OSError:
+            continue
+    return total
 
 
 def _last_byte(path: Path) -> bytes:
@@ -150,10 +182,46 @@ class Spool:
     def done(self, contact_id: str) -> bool:
         return (self._dir(contact_id) / "done").exists()
 
+    def done_age_s(self, contact_id: str, *, now_s: float) -> float | None:
+        """Seconds (wall clock, ``now_s`` as ``time.time()``) since the
+        central service had the contact's report; None when not done."""
+        try:
+            return now_s - (self._dir(contact_id) / "done").stat().st_mtime
+        except FileNotFoundError:
+            return None
+
+    def prune(
+        self, *, retention_s: float, now_s: float, keep: Collection[str] = ()
+    ) -> list[Pruned]:
+        """Remove the directories of contacts done more than ``retention_s``
+        ago (0: every done one), except those in ``keep`` (a pass still
+        running). A contact not done is never removed. Returns what went."""
+        if not self.root.exists():
+            return []
+        for leftover in self.root.glob("." + "*" + _REMOVING):  # cut by a crash
+            shutil.rmtree(leftover, ignore_errors=True)
+        removed: list[Pruned] = []
+        for contact_id in self.contacts():
+            if contact_id in keep:
+                continue
+            age_s = self.done_age_s(contact_id, now_s=now_s)
+            if age_s is None or age_s < retention_s:
+                continue
+            d = self._dir(contact_id)
+            size = _size_bytes(d)
+            gone = self.root / f".{contact_id}{_REMOVING}"
+            with self._lock:
+                os.replace(d, gone)
+            shutil.rmtree(gone, ignore_errors=True)
+            removed.append(Pruned(contact_id, age_s, size))
+        return removed
+
     def contacts(self) -> list[str]:
         if not self.root.exists():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        return sorted(
+            p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")
+        )
 
     def pending(self) -> list[str]:
         """Contacts with something the central service does not have yet."""

@@ -153,7 +153,10 @@ def test_a_pass_runner_recording_iq_writes_a_sigmf_pair_of_the_window_around_tca
     raw = recorded.outcome.summary[RAW_IQ]
     assert raw["recorded"] and not raw["in_dataset"]
     assert raw["samples"] == 2 * half and raw["pass_sample_start"] == start
-    assert raw["note"] == f"raw IQ kept at the station at {data.parent}"
+    assert raw["note"] == (
+        f"raw IQ kept at the station at {data.parent} until GS_AGENT_SPOOL_RETENTION_H "
+        "after the report is delivered, then removed"
+    )
 
 
 def test_without_record_iq_max_s_the_agent_records_the_whole_pass(tmp_path: Path) -> None:
@@ -278,3 +281,66 @@ def test_an_agent_replaying_receiver_audio_says_it_recorded_no_iq(tmp_path: Path
         "recorded": False,
         "note": "raw IQ not recorded: the front end replays receiver audio, not IQ",
     }
+
+
+def test_below_the_disk_watermark_a_pass_decodes_but_records_no_iq_and_says_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The spool's file system below GS_DISK_REFUSE_FREE (free space
+    injected): the pass still runs and decodes, no SigMF is written, the
+    report's raw_iq says why (the central service's watermark helper) and a
+    WARNING is logged."""
+    import functools
+    from types import SimpleNamespace
+
+    from groundstation.housekeeping import check_raw_iq_space
+    from groundstation.settings import Settings
+
+    gib = 1024**3
+    seen: list[Path] = []
+
+    def usage(path: Path) -> SimpleNamespace:
+        seen.append(path)
+        return SimpleNamespace(total=100 * gib, used=98 * gib, free=2 * gib)  # 2 % free
+
+    settings = Settings(data_dir=tmp_path / "data", disk_refuse_free="5%")
+    doc = _document(tmp_path)
+    doc["run"]["dataset_options"].update({"record_iq": True, "record_iq_max_s": RECORD_IQ_MAX_S})
+    run = agents.run_from_document(doc["run"])
+    spool = Spool(tmp_path / "spool")
+    with caplog.at_level("WARNING", logger="groundstation.station.agent"):
+        outcome = PassRunner(
+            clock=SimulatedClock(run.aos - timedelta(seconds=1), speedup=SPEEDUP),
+            spool=spool,
+            front_end="simulated",
+            software_version="test",
+            stop=threading.Event(),
+            iq_space=functools.partial(check_raw_iq_space, settings, usage=usage),
+        ).run(doc)
+    assert outcome.ok, outcome.reason
+    assert outcome.frames_ok > 0  # decoded all the same
+    assert spool.frames(run.contact_id)
+    assert spool.iq_files(run.contact_id) == []
+    assert not list((tmp_path / "spool" / run.contact_id).glob("iq.*"))
+    assert seen and all(tmp_path in p.parents or p == tmp_path for p in seen)
+    where = seen[0]
+    why = f"raw IQ not recorded: 2.00 GiB free on {where}, below GS_DISK_REFUSE_FREE=5% (5.00 GiB)"
+    assert outcome.summary[RAW_IQ] == {"recorded": False, "note": why}
+    assert outcome.report()["summary"][RAW_IQ]["note"] == why
+    assert any(
+        r.levelname == "WARNING" and why in r.getMessage() and run.contact_id in r.getMessage()
+        for r in caplog.records
+    )
+
+
+def test_above_the_disk_watermark_the_iq_is_recorded(tmp_path: Path) -> None:
+    """The same check with room on the disk lets the recording happen."""
+    from types import SimpleNamespace
+
+    from groundstation.housekeeping import check_raw_iq_space
+    from groundstation.settings import Settings
+
+    gib = 1024**3
+    settings = Settings(data_dir=tmp_path / "data", disk_refuse_free="5%")
+    room = SimpleNamespace(total=100 * gib, used=50 * gib, free=50 * gib)
+    assert check_raw_iq_space(settings, tmp_path / "spool", usage=lambda _p: room) is None

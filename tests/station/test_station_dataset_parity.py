@@ -220,7 +220,10 @@ def test_an_agent_contact_has_the_same_dataset_files_and_fields_as_an_in_process
     assert [f for f in expected["files"] if f not in raw_iq] == got["files"]
     kept = report["summary"]["raw_iq"]
     assert kept["files"] == raw_iq and not kept["in_dataset"]
-    assert kept["note"] == f"raw IQ kept at the station at {tmp_path / 'spool' / remote.contact_id}"
+    assert kept["note"] == (
+        f"raw IQ kept at the station at {tmp_path / 'spool' / remote.contact_id} until "
+        "GS_AGENT_SPOOL_RETENTION_H after the report is delivered, then removed"
+    )
     (entry,) = remote.catalog.find(contact_id=remote.contact_id)
     receiver = json.loads(
         DatasetReader.for_entry(remote.store, entry).read_bytes("products/receiver.json")
