@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import os
 import re
 import sys
@@ -45,26 +44,16 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
+from bench._support import load_bench_api  # noqa: E402
 
-def _bench_api() -> ModuleType:
-    """bench/api.py (its world and its /proc CPU reading), by path: the name
-    ``api`` is the project's package."""
-    spec = importlib.util.spec_from_file_location("bench_api", ROOT / "bench" / "api.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_api"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-B = _bench_api()
+B = load_bench_api()
 NOW: datetime = B.NOW
 HZ = os.sysconf("SC_CLK_TCK")
 
