@@ -66,7 +66,7 @@ from groundstation.errors import (
     VersionMismatchError,
 )
 from groundstation.events import ContactEvent, EventSink, publish_committed
-from groundstation.inventory import get_satellite, profile_visible
+from groundstation.inventory import get_satellite_for, profile_visible
 from groundstation.models import (
     Antenna,
     Contact,
@@ -113,13 +113,14 @@ def reserve(
     profile_id: str,
     start: datetime,
     end: datetime,
-    tenant: str,
+    tenant: str | None,
     now: datetime,
     idempotency_key: str | None = None,
     policy: BookingPolicy | None = None,
     events: EventSink | None = None,
     satellite: Satellite | None = None,
     ephemeris_id: int | None = None,
+    satellite_tenants: Sequence[str] | None = None,
 ) -> Contact:
     """Book the predicted pass of ``norad_id`` over ``antenna_id`` covering
     [start, end] (the visibility window, e.g. AOS..LOS from ``availability``).
@@ -135,9 +136,26 @@ def reserve(
     ``satellite``: its row, when the caller has read it in this session.
     ``ephemeris_id``: book with that ephemeris of the satellite instead of
     the one in force (an az/el table: the antenna follows it).
+    ``satellite_tenants``: the tenants whose satellites the caller sees (None:
+    all); another's satellite is ``NotFoundError``, before any other refusal.
+    ``tenant`` None: the satellite's tenant (an admin's booking).
+    Without ``satellite`` and ``idempotency_key``, the satellite is read in
+    phase 1's one statement (``_booking_rows``), not on its own.
     """
-    start, end, now = _window(start, end, now)
-    _require_one_pass(start, end, policy or BookingPolicy())
+    if satellite is None and idempotency_key is not None:
+        # The key is looked up per tenant, before phase 1: the satellite names it.
+        satellite = get_satellite_for(session, norad_id=norad_id, tenants=satellite_tenants)
+    try:
+        start, end, now = _window(start, end, now)
+        _require_one_pass(start, end, policy or BookingPolicy())
+    except ValidationError:
+        if satellite is None:  # an unknown satellite is named first, as when read first
+            get_satellite_for(session, norad_id=norad_id, tenants=satellite_tenants)
+        raise
+    if satellite is not None:
+        if satellite_tenants is not None and satellite.tenant not in satellite_tenants:
+            raise NotFoundError("satellite with NORAD id", norad_id)
+        tenant = satellite.tenant if tenant is None else tenant
     fingerprint = request_fingerprint(
         norad_id=norad_id,
         antenna_id=antenna_id,
@@ -146,7 +164,8 @@ def reserve(
         end=end,
         ephemeris_id=ephemeris_id,
     )
-    existing = _find_idempotent(session, tenant, idempotency_key)
+    # With a key, the satellite was read above: ``tenant`` is known.
+    existing = None if tenant is None else _find_idempotent(session, tenant, idempotency_key)
     if existing is not None:
         return _replay(session, existing, idempotency_key, fingerprint)
     prepared = prepare_reservation(
@@ -163,6 +182,7 @@ def reserve(
         satellite=satellite,
         ephemeris_id=ephemeris_id,
         end_reads=reads_hold_the_write_lock(session),
+        satellite_tenants=satellite_tenants,
     )
     contact, event = retry_transient(session, lambda: _book(session, prepared, fingerprint, now))
     publish_committed(events, [event])
@@ -324,13 +344,14 @@ def prepare_reservation(
     profile_id: str,
     start: datetime,
     end: datetime,
-    tenant: str,
+    tenant: str | None,
     now: datetime,
     idempotency_key: str | None = None,
     policy: BookingPolicy | None = None,
     satellite: Satellite | None = None,
     ephemeris_id: int | None = None,
     end_reads: bool = True,
+    satellite_tenants: Sequence[str] | None = None,
 ) -> PreparedReservation:
     """Phase 1 of a reservation: read what the rules need (a short read
     transaction, ended here), then match the predicted pass outside any write
@@ -338,15 +359,27 @@ def prepare_reservation(
     profile must be shared or ``tenant``'s (else ``NotFoundError``), and its
     stored settings and the satellite's downlink ones the executor can use.
     ``end_reads=False``: the read transaction is left open for phase 2 to
-    write in, where reads take no lock (``db.reads_hold_the_write_lock``)."""
+    write in, where reads take no lock (``db.reads_hold_the_write_lock``).
+    ``satellite`` None: read with the antenna and profile, outside
+    ``satellite_tenants`` (None: all) ``NotFoundError``; ``tenant`` None:
+    the satellite's."""
     start, end, now = _window(start, end, now)
     policy = policy or BookingPolicy()
     _require_one_pass(start, end, policy)
-    if satellite is None or satellite.norad_id != norad_id:
-        satellite = get_satellite(session, norad_id=norad_id)
-    antenna, profile, agent, in_force = _booking_rows(
-        session, antenna_id, profile_id, tenant, satellite_id=satellite.id, now=now
+    if satellite is not None and satellite.norad_id != norad_id:
+        satellite = None
+    satellite, antenna, profile, agent, in_force = _booking_rows(
+        session,
+        antenna_id,
+        profile_id,
+        norad_id=norad_id,
+        satellite=satellite,
+        satellite_tenants=satellite_tenants,
+        now=now,
     )
+    tenant = satellite.tenant if tenant is None else tenant
+    if not profile_visible(profile, (tenant,)):
+        raise NotFoundError("mission profile", profile_id)
     _require_workable(satellite, antenna, profile)
     # A station agent moves a real rotator; the in-process simulator moves none.
     has_rotator = agent is not None
@@ -405,15 +438,15 @@ def prepare_reservation(
 
 
 def _antenna_and_profile(
-    session: Session, antenna_id: str, profile_id: str, tenant: str
+    session: Session, antenna_id: str, profile_id: str, tenant: str | None
 ) -> tuple[Antenna, MissionProfile]:
     """The antenna (with its station) and the profile, which must be shared
-    or ``tenant``'s; ``NotFoundError`` otherwise."""
+    or ``tenant``'s (None: any); ``NotFoundError`` otherwise."""
     antenna = session.get(Antenna, antenna_id, options=[joinedload(Antenna.station)])
     if antenna is None:
         raise NotFoundError("antenna", antenna_id)
     profile = session.get(MissionProfile, profile_id)
-    if profile is None or not profile_visible(profile, (tenant,)):
+    if profile is None or not profile_visible(profile, None if tenant is None else (tenant,)):
         raise NotFoundError("mission profile", profile_id)
     return antenna, profile
 
@@ -422,32 +455,48 @@ def _booking_rows(
     session: Session,
     antenna_id: str,
     profile_id: str,
-    tenant: str,
     *,
-    satellite_id: int,
+    norad_id: int,
+    satellite: Satellite | None,
+    satellite_tenants: Sequence[str] | None,
     now: datetime,
-) -> tuple[Antenna, MissionProfile, StationAgent | None, Row[*tuple[Any, ...]]]:
-    """``_antenna_and_profile``, the agent of the antenna's station (None:
-    simulated in-process) and the satellite's ephemeris in force
+) -> tuple[Satellite, Antenna, MissionProfile, StationAgent | None, Row[*tuple[Any, ...]]]:
+    """The satellite (``satellite`` when given, else read here: outside
+    ``satellite_tenants``, None for all, ``NotFoundError``), the antenna
+    (with its station), the profile, the agent of the antenna's station
+    (None: simulated in-process) and the satellite's ephemeris in force
     (``ephemerides.IN_FORCE_COLUMNS``, None when there is none) in one
     statement: each round trip to the database costs a reservation about
-    as much CPU as matching its pass."""
-    row = session.execute(
+    as much CPU as matching its pass. The profile's visibility to the
+    booking's tenant is the caller's to check. A missing row is named as
+    the reads one by one would: the satellite first."""
+    query = (
         select(Antenna, MissionProfile, StationAgent, *IN_FORCE_COLUMNS)
         .join(Antenna.station)
         .join(MissionProfile, MissionProfile.id == profile_id)
         .outerjoin(StationAgent, StationAgent.station_id == Antenna.station_id)
-        .outerjoin(Ephemeris, Ephemeris.id == in_force_id(satellite_id, now))
         .where(Antenna.id == antenna_id)
         .options(contains_eager(Antenna.station))
-    ).one_or_none()
+    )
+    if satellite is None:
+        query = (
+            query.add_columns(Satellite)
+            .join(Satellite, Satellite.norad_id == norad_id)
+            .outerjoin(Ephemeris, Ephemeris.id == in_force_id(Satellite.id.expression, now))
+        )
+    else:
+        query = query.outerjoin(Ephemeris, Ephemeris.id == in_force_id(satellite.id, now))
+    row = session.execute(query).one_or_none()
+    if satellite is None:
+        read = cast("Satellite | None", None if row is None else row[-1])
+        if read is None or (satellite_tenants is not None and read.tenant not in satellite_tenants):
+            read = get_satellite_for(session, norad_id=norad_id, tenants=satellite_tenants)
+        satellite = read
     if row is None:  # which one is missing: named by the reads one by one
-        _antenna_and_profile(session, antenna_id, profile_id, tenant)
+        _antenna_and_profile(session, antenna_id, profile_id, None)
         raise AssertionError(f"antenna {antenna_id} and profile {profile_id} exist apart")
     antenna, profile, agent = row[:3]
-    if not profile_visible(profile, (tenant,)):
-        raise NotFoundError("mission profile", profile_id)
-    return antenna, profile, agent, row
+    return satellite, antenna, profile, agent, row
 
 
 def _require_workable(satellite: Satellite, antenna: Antenna, profile: MissionProfile) -> None:

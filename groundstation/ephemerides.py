@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Row, ScalarSelect, Select, or_, select
+from sqlalchemy import ColumnElement, Row, ScalarSelect, Select, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation.availability import (
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 _Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
 
 
-def _in_force(query: _Query, satellite_id: int, now: datetime) -> _Query:
+def _in_force(query: _Query, satellite_id: int | ColumnElement[int], now: datetime) -> _Query:
     """``query`` narrowed to the ephemeris in force: the highest-priority
     enabled unexpired element set, newest epoch on ties (an az/el table is
     never in force: it points one station's antenna, for the contacts
@@ -109,12 +109,17 @@ def usable_ephemeris(
 IN_FORCE_COLUMNS = (Ephemeris.id, Ephemeris.epoch, Ephemeris.text, Ephemeris.source_format)
 
 
-def in_force_id(satellite_id: int, now: datetime) -> ScalarSelect[int]:
+def in_force_id(satellite_id: int | ColumnElement[int], now: datetime) -> ScalarSelect[int]:
     """The id of the ephemeris in force as a scalar subquery, for a caller
     reading ``IN_FORCE_COLUMNS`` in a statement of its own (a reservation
-    reads them with its antenna and profile: one round trip less)."""
+    reads them with its antenna and profile: one round trip less).
+    ``satellite_id``: an id, or the column of a satellite read in the same
+    statement (a correlated subquery)."""
     now = require_utc(now, "now")
-    return _in_force(select(Ephemeris.id), satellite_id, now).scalar_subquery()
+    query = _in_force(select(Ephemeris.id), satellite_id, now)
+    if not isinstance(satellite_id, int):  # its own ephemerides are not the statement's
+        query = query.correlate_except(Ephemeris)
+    return query.scalar_subquery()
 
 
 def require_usable(

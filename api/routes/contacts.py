@@ -30,7 +30,7 @@ from api.limits import expensive
 from api.routes._responses import EXPENSIVE_429, problems
 from api.routing import api_router
 from api.schemas import Timestamp
-from groundstation import booking, contacts, inventory, progress, vetting
+from groundstation import booking, contacts, progress, vetting
 from groundstation.errors import BookingConflictError, ValidationError
 from groundstation.event_log import PrunedHistory, event_message
 
@@ -68,11 +68,10 @@ def reserve_contact(
     the same key (per tenant) with the same body returns the same contact
     (200); with another body it is 422 (`idempotency-key-reused`). The
     profile must be shared or the contact tenant's (else 404)."""
-    satellite = inventory.get_satellite_for(
-        session, norad_id=body.norad_id, tenants=principal.tenants()
-    )
-    tenant = satellite.tenant if principal.is_admin else principal.tenant
     try:
+        # The satellite (visible to the key, else 404 before anything else)
+        # is read by booking.reserve with the antenna and profile; an admin
+        # books for the satellite's tenant (tenant None).
         contact = booking.reserve(
             session,
             norad_id=body.norad_id,
@@ -80,13 +79,13 @@ def reserve_contact(
             profile_id=body.profile_id,
             start=body.start,
             end=body.end,
-            tenant=tenant,
+            tenant=None if principal.is_admin else principal.tenant,
             now=now,
             idempotency_key=idempotency_key,
             policy=ctx.policy,
             events=ctx.events,
-            satellite=satellite,
             ephemeris_id=body.ephemeris_id,
+            satellite_tenants=principal.tenants(),
         )
     except BookingConflictError as exc:
         return _conflict(exc)

@@ -24,7 +24,7 @@ from groundstation.errors import (
     NotFoundError,
 )
 from groundstation.events import InMemoryEventSink
-from groundstation.models import Contact, ContactTransition
+from groundstation.models import Contact, ContactTransition, Satellite
 from groundstation.plan_service import plan_contacts
 from groundstation.planning import PlanRequest
 from groundstation.policy import BookingPolicy
@@ -663,6 +663,69 @@ def test_a_reservation_reads_its_antenna_profile_and_station_agent_in_one_statem
     assert not any(" station_agents " in s for s in statements if s not in together)
 
 
+def test_a_reservation_reads_its_satellite_with_its_antenna_and_profile(
+    session: Session,
+) -> None:
+    """Without a satellite row from the caller, the satellite comes in the
+    statement that reads the antenna, the profile and the ephemeris in force
+    (issue 17: one round trip less per reservation); ``tenant`` None books
+    for the satellite's tenant."""
+    setup_world(session)
+    w = first_window(session)
+    session.expunge_all()
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        contact = reserve_window(session, w, tenant=None)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    reads = [s for s in statements if s.startswith("SELECT") and " satellites" in s]
+    assert len(reads) == 1, statements
+    assert all(f" {t}" in reads[0] for t in ("antennas", "mission_profiles", "ephemerides"))
+    satellite = session.scalar(select(Satellite).where(Satellite.norad_id == NOAA19))
+    assert satellite is not None and contact.tenant == satellite.tenant
+
+
+@pytest.mark.parametrize(
+    ("norad_id", "tenants", "window"),
+    [
+        (99999, None, "pass"),  # no such satellite
+        (NOAA19, ("another",), "pass"),  # another tenant's satellite
+        (99999, None, "reversed"),  # named before the reversed window
+        (NOAA19, ("another",), "reversed"),
+        (99999, None, "no antenna"),  # named before the missing antenna
+    ],
+)
+def test_a_reservation_names_an_unknown_or_invisible_satellite_before_any_other_refusal(
+    session: Session, norad_id: int, tenants: tuple[str, ...] | None, window: str
+) -> None:
+    setup_world(session)
+    w = first_window(session)
+    session.expunge_all()
+    start, end = (w.los, w.aos) if window == "reversed" else (w.aos, w.los)
+    antenna_id = "nowhere" if window == "no antenna" else w.antenna_id
+    for key in (None, "k1"):
+        with pytest.raises(NotFoundError) as err:
+            reserve_window(
+                session,
+                w,
+                norad_id=norad_id,
+                start=start,
+                end=end,
+                antenna_id=antenna_id,
+                tenant=None,
+                satellite_tenants=tenants,
+                idempotency_key=key,
+            )
+        assert (err.value.kind, err.value.key) == ("satellite with NORAD id", norad_id)
+    assert session.scalar(select(func.count()).select_from(Contact)) == 0
+
+
 def _statements_of_reserve(
     session: Session, w: passes.AvailableWindow
 ) -> tuple[Contact, list[str]]:
@@ -713,8 +776,8 @@ def test_a_reservation_writes_its_contact_and_its_history_in_one_statement_on_po
     assert all(
         any(f"INSERT INTO {t} " in s for s in writes) for t in ("contacts", "contact_transitions")
     )
-    if postgres:  # satellite; antenna, profile, agent, ephemeris; the insert with its checks
-        assert len(statements) == 3, statements
+    if postgres:  # satellite, antenna, profile, agent, ephemeris; the insert with its checks
+        assert len(statements) == 2, statements
         assert " maintenance_windows " in writes[0]
     assert contact in session and contact not in session.new
     assert [(t.old_state, t.new_state, t.reason) for t in contact.transitions] == [
