@@ -90,6 +90,8 @@ class PassCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        #: ``find`` calls answered from an entry
+        self.found = 0
 
     def get(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
         with self._lock:
@@ -106,6 +108,25 @@ class PassCache:
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
         return value
+
+    def find(self, answer: Callable[[tuple[Any, ...], Any], T | None]) -> T | None:
+        """The first ``answer(key, entry)`` that is not None, over the
+        entries most recently used first (that entry becomes the most
+        recent), or None. Computes and stores nothing: a narrower question
+        (one station, a booking's window) reuses a wider prediction held
+        here without filling the cache with its own. Not counted in
+        ``hits``/``misses`` (in ``found``)."""
+        with self._lock:
+            entries = list(reversed(self._entries.items()))
+        for key, entry in entries:
+            found = answer(key, entry)
+            if found is not None:
+                with self._lock:
+                    if key in self._entries:
+                        self._entries.move_to_end(key)
+                    self.found += 1
+                return found
+        return None
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -86,6 +86,7 @@ def reserve_contact(
             events=ctx.events,
             ephemeris_id=body.ephemeris_id,
             satellite_tenants=principal.tenants(),
+            pass_cache=ctx.pass_cache,
         )
     except BookingConflictError as exc:
         return _conflict(exc)

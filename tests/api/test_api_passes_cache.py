@@ -190,3 +190,29 @@ def test_pass_cache_keeps_the_most_recently_used_entries() -> None:
 def test_pass_cache_refuses_a_size_below_one() -> None:
     with pytest.raises(ValueError, match="max_entries is 0"):
         PassCache(max_entries=0)
+
+
+def test_a_window_listed_by_passes_is_booked_from_that_listings_prediction(world: World) -> None:
+    """POST /contacts reuses the prediction GET /passes?profile= just made
+    (issue 17) and books the pass as it was listed."""
+    cache = world.app.state.ctx.pass_cache
+    r = world.client.get(
+        "/passes",
+        params={
+            "satellite": NOAA19,
+            "profile": "leo",
+            "start": NOW.isoformat(),
+            "end": (NOW + timedelta(hours=24)).isoformat(),
+        },
+        headers=world.as_("acme"),
+    )
+    assert r.status_code == 200, r.text
+    p = next(
+        q
+        for q in r.json()["data"][1:]
+        if any(a["antenna_id"] == "sv-uhf" and a["free"] for a in q["antennas"])
+    )
+    booked = world.client.post("/contacts", json=contact_body(p), headers=world.as_("acme"))
+    assert booked.status_code == 201, booked.text
+    assert (cache.found, cache.misses) == (1, 1)
+    assert (booked.json()["aos"], booked.json()["los"]) == (p["aos"], p["los"])

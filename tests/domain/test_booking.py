@@ -3,6 +3,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
@@ -28,6 +29,7 @@ from groundstation.models import Contact, ContactTransition, Satellite
 from groundstation.plan_service import plan_contacts
 from groundstation.planning import PlanRequest
 from groundstation.policy import BookingPolicy
+from groundstation.prediction import PassCache
 from groundstation.states import ContactState
 from groundstation.transitions import apply_transition
 from tests.support.world import add_svalbard
@@ -831,3 +833,127 @@ def test_the_near_search_matches_the_pass_the_wide_search_matches(session: Sessi
         assert abs((match.los - p.los).total_seconds()) < 0.01
         assert abs(match.max_elevation_deg - p.max_elevation_deg) < 1e-3
         assert not match.truncated
+
+
+# ---------------------------------------------------------------- the pass cache
+
+
+def _listed_passes(
+    session: Session, cache: PassCache, *, profile: bool
+) -> list[passes.PredictedPass]:
+    """A day of NOAA 19's passes as ``GET /passes`` lists them (with the
+    profile or without), its prediction held by ``cache``."""
+    if profile:
+        return passes.predicted_passes(
+            session, norad_id=NOAA19, start=NOW, end=NOW + timedelta(days=1), now=NOW,
+            profile_id="leo", cache=cache,
+        )  # fmt: skip
+    return passes.pass_availability(
+        session, norad_id=NOAA19, start=NOW, end=NOW + timedelta(days=1), now=NOW, cache=cache
+    ).predicted()
+
+
+def _counting_predictions(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    calls: list[object] = []
+    real = booking.predict
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(booking, "predict", counted)
+    return calls
+
+
+def test_a_window_just_listed_by_passes_is_booked_from_that_prediction_without_predicting_again(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17: a booking reuses the prediction ``GET /passes`` keeps (same
+    element set, same station and elevation limit, a range covering the
+    window's search) instead of propagating the pass again, and books the
+    pass exactly as it was listed."""
+    setup_world(session)
+    cache = PassCache()
+    listed = _listed_passes(session, cache, profile=True)
+    p = next(
+        q for q in listed if q.duration_s >= 300 and any(a.antenna_id == "sv-uhf" and a.free for a in q.antennas)
+    )  # fmt: skip
+    session.expunge_all()
+    session.commit()
+    calls = _counting_predictions(monkeypatch)
+    contact = booking.reserve(
+        session, norad_id=NOAA19, antenna_id="sv-uhf", profile_id="leo", start=p.aos, end=p.los,
+        tenant="acme", now=NOW, pass_cache=cache,
+    )  # fmt: skip
+    assert (len(calls), cache.found, len(cache)) == (0, 1, 1)
+    assert (contact.aos, contact.los, contact.max_elevation_deg) == (
+        p.aos,
+        p.los,
+        p.max_elevation_deg,
+    )
+
+
+@pytest.mark.parametrize("listed", ["nothing", "another day", "a lower elevation limit"])
+def test_a_window_no_cached_prediction_covers_is_predicted_and_not_stored(
+    session: Session, monkeypatch: pytest.MonkeyPatch, listed: str
+) -> None:
+    """Only a prediction over the same station, elevation limit and element
+    set, covering the window, stands for the booking's own (the listing
+    without a profile predicts at the station's 5 deg, the booking at the
+    profile's 10)."""
+    setup_world(session)
+    cache = PassCache()
+    w = first_window(session)
+    if listed == "another day":
+        passes.predicted_passes(
+            session, norad_id=NOAA19, start=NOW + timedelta(days=1), end=NOW + timedelta(days=2),
+            now=NOW, profile_id="leo", cache=cache,
+        )  # fmt: skip
+    elif listed == "a lower elevation limit":
+        _listed_passes(session, cache, profile=False)
+    session.expunge_all()
+    session.commit()
+    stored = len(cache)
+    calls = _counting_predictions(monkeypatch)
+    reserve_window(session, w, pass_cache=cache)
+    assert (len(calls), cache.found, len(cache)) == (1, 0, stored)
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["starts 5 min early", "ends 5 min late", "no pass", "too short", "booked"],
+)
+def test_a_booking_is_refused_with_the_same_reason_from_a_cached_prediction(
+    session: Session, change: str
+) -> None:
+    """Every refusal of the pass match names the same rule and values
+    whether the pass was predicted afresh or reused from ``GET /passes``."""
+    setup_world(session, min_viable_duration_s=120.0)
+    cache = PassCache()
+    listed = _listed_passes(session, cache, profile=True)
+    p = next(q for q in listed if q.duration_s >= 300 and q.antennas[0].free)
+    antenna_id = p.antennas[0].antenna_id
+    start, end = {
+        "starts 5 min early": (p.aos - timedelta(minutes=5), p.los),
+        "ends 5 min late": (p.aos, p.los + timedelta(minutes=5)),
+        "no pass": (p.los + timedelta(minutes=20), p.los + timedelta(minutes=25)),
+        "too short": (p.aos, p.aos + timedelta(seconds=60)),
+        "booked": (p.aos, p.los),
+    }[change]
+    if change == "booked":
+        booking.reserve(
+            session, norad_id=NOAA19, antenna_id=antenna_id, profile_id="leo", start=p.aos,
+            end=p.los, tenant="acme", now=NOW,
+        )  # fmt: skip
+    reasons = []
+    for reuse in (None, cache):
+        session.expunge_all()
+        session.commit()
+        with pytest.raises(BookingRefusedError) as err:
+            booking.reserve(
+                session, norad_id=NOAA19, antenna_id=antenna_id, profile_id="leo", start=start,
+                end=end, tenant="acme", now=NOW, pass_cache=reuse,
+            )  # fmt: skip
+        reasons.append((type(err.value), str(err.value)))
+    assert reasons[0] == reasons[1]
+    assert cache.found == 1
