@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from sqlalchemy import Insert, Row, bindparam, exists, insert, select
+from sqlalchemy import Insert, Row, ScalarSelect, bindparam, exists, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager, joinedload, make_transient_to_detached
 
@@ -496,7 +496,7 @@ def _booking_rows(
         query = (
             query.add_columns(Satellite)
             .join(Satellite, Satellite.norad_id == norad_id)
-            .outerjoin(Ephemeris, Ephemeris.id == in_force_id(Satellite.id.expression, now))
+            .outerjoin(Ephemeris, Ephemeris.id == in_force_id(_satellite_id(norad_id), now))
         )
     else:
         query = query.outerjoin(Ephemeris, Ephemeris.id == in_force_id(satellite.id, now))
@@ -511,6 +511,15 @@ def _booking_rows(
         raise AssertionError(f"antenna {antenna_id} and profile {profile_id} exist apart")
     antenna, profile, agent = row[:3]
     return satellite, antenna, profile, agent, row
+
+
+def _satellite_id(norad_id: int) -> ScalarSelect[int]:
+    """The satellite's id by its NORAD id, a scalar subquery of its own: an
+    InitPlan run once; correlated with the statement's satellite row instead,
+    PostgreSQL joined the ephemeris in force by scanning every ephemeris."""
+    return (
+        select(Satellite.id).where(Satellite.norad_id == norad_id).correlate(None).scalar_subquery()
+    )
 
 
 def _require_workable(satellite: Satellite, antenna: Antenna, profile: MissionProfile) -> None:

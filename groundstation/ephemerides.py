@@ -113,13 +113,10 @@ def in_force_id(satellite_id: int | ColumnElement[int], now: datetime) -> Scalar
     """The id of the ephemeris in force as a scalar subquery, for a caller
     reading ``IN_FORCE_COLUMNS`` in a statement of its own (a reservation
     reads them with its antenna and profile: one round trip less).
-    ``satellite_id``: an id, or the column of a satellite read in the same
-    statement (a correlated subquery)."""
+    ``satellite_id``: an id, or a scalar subquery giving it (not correlated
+    with the statement: PostgreSQL then scans every ephemeris to join)."""
     now = require_utc(now, "now")
-    query = _in_force(select(Ephemeris.id), satellite_id, now)
-    if not isinstance(satellite_id, int):  # its own ephemerides are not the statement's
-        query = query.correlate_except(Ephemeris)
-    return query.scalar_subquery()
+    return _in_force(select(Ephemeris.id), satellite_id, now).scalar_subquery()
 
 
 def require_usable(
