@@ -68,17 +68,21 @@ class WavRecording:
     data_offset: int | None
     _data: NDArray[Any] | None = None
 
-    def blocks(self, block_samples: int) -> Iterator[NDArray[np.float32] | NDArray[np.complex64]]:
-        """The samples in blocks of ``block_samples`` (the last one shorter)."""
+    def blocks(
+        self, block_samples: int, start_sample: int = 0, stop_sample: int | None = None
+    ) -> Iterator[NDArray[np.float32] | NDArray[np.complex64]]:
+        """The samples [start_sample, stop_sample) (by default all) in blocks
+        of ``block_samples`` (the last one shorter)."""
+        stop = self.n_samples if stop_sample is None else min(stop_sample, self.n_samples)
         if self._data is not None:
-            for start in range(0, self.n_samples, block_samples):
-                yield _samples(self._data[start : start + block_samples])
+            for start in range(start_sample, stop, block_samples):
+                yield _samples(self._data[start : min(start + block_samples, stop)])
             return
         channels = 2 if self.iq else 1
         with open(self.path, "rb") as handle:
-            handle.seek(self.data_offset or 0)
-            for start in range(0, self.n_samples, block_samples):
-                n = min(block_samples, self.n_samples - start)
+            handle.seek((self.data_offset or 0) + start_sample * channels * self.dtype.itemsize)
+            for start in range(start_sample, stop, block_samples):
+                n = min(block_samples, stop - start)
                 raw = np.fromfile(handle, dtype=self.dtype, count=n * channels)
                 if raw.size < n * channels:
                     raise ValueError(
