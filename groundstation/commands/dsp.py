@@ -408,7 +408,34 @@ class _Output:
             self.kiss.close()
 
 
+#: glibc mallopt parameters, and the values a decode sets (keep_freed_memory)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD_BYTES = 256 << 20
+_TRIM_THRESHOLD_BYTES = 512 << 20
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc's malloc keep the memory of freed block-sized arrays for the
+    next block instead of giving it back to the kernel: the receivers make
+    temporaries of a few MB per block (upsampled audio, filter outputs), each
+    otherwise a fresh mmap whose pages fault in again (an FSK decode of 60 s
+    took 176,000 page faults and 0.45 s of system CPU; with this 23,000 and
+    0.09 s). Peak memory is that of the largest block's arrays either way.
+    False where the C library is not glibc (nothing changed)."""
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # the process's own C library
+    except (OSError, AttributeError):
+        return False
+    return bool(
+        mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
+        and mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_BYTES)
+    )
+
+
 def run_decode(args: argparse.Namespace) -> int:
+    keep_freed_memory()
     if args.satellite is not None:
         return run_satellite_decode(args)
     return run_profile_decode(args)
