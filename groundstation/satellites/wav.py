@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 #: (format tag, bits per sample) -> the dtype of PCM data numpy reads as is
-_PCM_DTYPES = {
+_PCM_DTYPES: dict[tuple[int, int], np.dtype[Any]] = {
     (1, 8): np.dtype("u1"),
     (1, 16): np.dtype("<i2"),
     (1, 32): np.dtype("<i4"),

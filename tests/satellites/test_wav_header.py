@@ -19,6 +19,7 @@ def _same_as_scipy(path: Path) -> None:
     parsed = _parse_header(path)
     assert parsed is not None
     fs_hz, mapped = _read(path, mmap=True)
+    assert isinstance(mapped, np.memmap)
     assert (parsed.fs_hz, parsed.n_samples, parsed.dtype) == (
         fs_hz,
         *mapped.shape[:1],
