@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import multiprocessing
 import os
 import sys
 from collections.abc import Iterator
@@ -146,6 +145,8 @@ def decode_in_segments(
     args: argparse.Namespace, sat: SatelliteSpec, segments: list[Segment], workers: int
 ) -> Iterator[list[DecodedFrame]]:
     """Each segment's frames in segment order, decoded by ``workers`` processes."""
+    import multiprocessing  # ~20 ms import: when a pool runs
+
     tasks = [(args, sat, s) for s in segments]
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     sys.stdout.flush()  # forked workers must not inherit buffered output
