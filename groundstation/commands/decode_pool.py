@@ -34,15 +34,18 @@ if TYPE_CHECKING:
     from dsp.chain import DecodedFrame
     from dsp.satellite import SatelliteSpec
 
-#: receiver settling before a segment's first owned sample, and frame tail after its last
-LEAD_S = 10.0
-TAIL_S = 10.0
+#: receiver settling before a segment's first owned sample, and frame tail after its
+#: last (the longest frame of the catalogue, AO-40 FEC at 400 bit/s, lasts 6.5 s)
+LEAD_S = 9.0
+TAIL_S = 9.0
 #: segment bounds on this grid (a common multiple of the demodulators' absolute blocks at 48 kHz)
 ALIGN_S = 3.0
 FIRST_SEGMENT_S = 30.0
-#: the other segments: the rest of the recording cut into SEGMENTS_PER_WORKER per worker,
-#: each at least MIN_SEGMENT_S (overlap costs (LEAD_S + TAIL_S) / segment of CPU)
-SEGMENTS_PER_WORKER = 2
+#: the other segments: the rest of the recording cut into SEGMENTS_PER_WORKER per worker
+#: (several, so that the workers finish together), each at least MIN_SEGMENT_S (the
+#: overlap costs (LEAD_S + TAIL_S) / segment of CPU). With 2 per worker a 15-min
+#: recording on 2 workers went in 5 segments, 3 of them one after the other
+SEGMENTS_PER_WORKER = 4
 MIN_SEGMENT_S = 60.0
 #: recordings shorter than this are decoded in one process
 MIN_PARALLEL_S = 180.0
