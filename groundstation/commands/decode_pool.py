@@ -16,8 +16,9 @@ segment's receiver cuts its blocks where the one-process decode does.
 
 Segments are handed out in order and their frames printed as each segment
 ends: the first segment is short (FIRST_SEGMENT_S), so the first frames come
-out soon. Workers are forked, so they share the parent's imports and numba
-kernels and start in milliseconds.
+out soon. Workers are forked when this process runs one Python thread (the
+command line), so they share the parent's imports and start in
+milliseconds; otherwise they are spawned.
 """
 
 from __future__ import annotations
@@ -144,6 +145,18 @@ def _new_at_boundary(
     ]
 
 
+def _single_threaded() -> bool:
+    """Forking is safe: this process runs one Python thread. A fork taken
+    while another thread holds a lock (logging's, an import's, a library's)
+    leaves the child waiting on it for ever: a worker forked from a test
+    process with threads left by earlier tests hung so. (numpy's OpenBLAS
+    threads are native and fork-safe: OpenBLAS stops them around a fork.)
+    Otherwise workers are spawned (each imports what it needs)."""
+    import threading
+
+    return threading.active_count() == 1
+
+
 def decode_in_segments(
     args: argparse.Namespace, sat: SatelliteSpec, segments: list[Segment], workers: int
 ) -> Iterator[list[DecodedFrame]]:
@@ -151,7 +164,7 @@ def decode_in_segments(
     import multiprocessing  # ~20 ms import: when a pool runs
 
     tasks = [(args, sat, s) for s in segments]
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    method = "fork" if _single_threaded() else "spawn"
     sys.stdout.flush()  # forked workers must not inherit buffered output
     with multiprocessing.get_context(method).Pool(min(workers, len(segments))) as pool:
         previous: list[DecodedFrame] = []

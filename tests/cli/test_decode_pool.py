@@ -179,3 +179,27 @@ def test_a_decode_keeps_freed_block_memory_instead_of_faulting_it_in_again(
     assert runs["keep"][:2] == runs["default"][:2] == (0, runs["keep"][1])
     assert runs["keep"][1] > 30
     assert runs["keep"][2] < 0.6 * runs["default"][2], runs
+
+
+def test_with_another_thread_running_the_workers_are_spawned_and_give_the_same_frames(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], short_segments: list[list[Segment]]
+) -> None:
+    """A fork taken while another thread holds a lock can leave the worker
+    waiting for ever (a worker forked from a test process with threads left
+    by earlier tests hung so): with threads running, workers are spawned."""
+    import threading
+
+    wav = _tiled_facsat(tmp_path / "facsat-30s.wav", 30.0)
+    argv = ("--satellite", "FACSAT-1", "--iq", str(wav))
+    one = decode(capsys, *argv, "--workers", "1")
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    try:
+        assert not decode_pool._single_threaded()
+        two = decode(capsys, *argv, "--workers", "2")
+    finally:
+        stop.set()
+        other.join()
+    assert len(short_segments[-1]) >= 2
+    assert two == one and one[0] == 0
