@@ -110,6 +110,19 @@ class Case:
     decoders: dict[str, list[str]]
 
 
+#: our decode in one process (``--workers 1``), beside the default (the cores
+#: available) on recordings long enough to be shared out (decode_pool)
+ONE_CORE = "ours 1-core"
+SHARED_FROM_S = 180.0
+
+
+def with_one_core(decoders: dict[str, list[str]], seconds: float) -> dict[str, list[str]]:
+    """``decoders`` plus our --satellite decode in one process, for a long file."""
+    if seconds < SHARED_FROM_S:
+        return decoders
+    return {**decoders, ONE_CORE: [*decoders["ours --satellite"], "--workers", "1"]}
+
+
 def build_cases(directory: Path, lengths_s: Sequence[float]) -> list[Case]:
     block, frames = ccsds_block(60.0)
     cases = []
@@ -123,34 +136,37 @@ def build_cases(directory: Path, lengths_s: Sequence[float]) -> list[Case]:
                 iq,
                 n,
                 frozenset(frames),
-                {
-                    "ours --satellite": [
-                        *ours(),
-                        "--satellite",
-                        "BY70-1",
-                        "--iq",
-                        str(iq),
-                        "--sample-rate",
-                        str(FS_HZ),
-                    ],
-                    "ours --profile": [
-                        *ours(),
-                        "--profile",
-                        "by70-1",
-                        "--iq",
-                        str(iq),
-                        "--sample-rate",
-                        str(FS_HZ),
-                    ],
-                    "gr-satellites": [
-                        *grsat("41909"),
-                        "--iq",
-                        "--rawfile",
-                        str(iq),
-                        "--samp_rate",
-                        str(FS_HZ),
-                    ],
-                },
+                with_one_core(
+                    {
+                        "ours --satellite": [
+                            *ours(),
+                            "--satellite",
+                            "BY70-1",
+                            "--iq",
+                            str(iq),
+                            "--sample-rate",
+                            str(FS_HZ),
+                        ],
+                        "ours --profile": [
+                            *ours(),
+                            "--profile",
+                            "by70-1",
+                            "--iq",
+                            str(iq),
+                            "--sample-rate",
+                            str(FS_HZ),
+                        ],
+                        "gr-satellites": [
+                            *grsat("41909"),
+                            "--iq",
+                            "--rawfile",
+                            str(iq),
+                            "--samp_rate",
+                            str(FS_HZ),
+                        ],
+                    },
+                    seconds,
+                ),
             )
         )
         wav = directory / f"fsk-ax100-audio-{tag}.wav"
@@ -161,10 +177,13 @@ def build_cases(directory: Path, lengths_s: Sequence[float]) -> list[Case]:
                 wav,
                 n,
                 None,
-                {
-                    "ours --satellite": [*ours(), "--satellite", "FACSAT-1", "--iq", str(wav)],
-                    "gr-satellites": [*grsat("43721"), "--wavfile", str(wav)],
-                },
+                with_one_core(
+                    {
+                        "ours --satellite": [*ours(), "--satellite", "FACSAT-1", "--iq", str(wav)],
+                        "gr-satellites": [*grsat("43721"), "--wavfile", str(wav)],
+                    },
+                    seconds,
+                ),
             )
         )
     return cases
@@ -390,10 +409,11 @@ def main() -> None:
 
     def key(name: str) -> str:
         family, length, *decoder = name.split()
-        mode = decoder[-1].lstrip("-") if decoder else ""
+        mode = decoder[-1].lstrip("-").replace("-", "") if decoder else ""
         return f"{family.split('-')[0]}_{mode}_{length}".replace(".", "p")
 
-    worst = min(wall for wall, _ in ratios.values())
+    # the goal is the decode as a user runs it (default workers); one core is reported beside it
+    worst = min(wall for name, (wall, _) in ratios.items() if not name.endswith(ONE_CORE))
     print(
         "RESULT decode "
         + " ".join(f"ratio_{key(k)}={wall:.2f}" for k, (wall, _) in ratios.items())

@@ -40,6 +40,8 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
+from dsp.periodogram import welch_two_sided
+
 
 @dataclass(frozen=True)
 class CarrierEstimate:
@@ -213,9 +215,7 @@ def _wideband_line(
 ) -> tuple[float, float]:
     """(carrier, significance dB) of the strongest line of the whole squared block."""
     nseg = min(segment_length(fs_hz), z.size)
-    from scipy.signal import welch  # ~0.5 s import: when used
-
-    f2, p2 = welch(z * z, fs_hz, nperseg=nseg, return_onesided=False, detrend=False)
+    f2, p2 = welch_two_sided(z * z, fs_hz, nseg)
     wrapped = np.mod(f2, fs_hz) / 2  # candidate 1 in [0, fs/2); candidate 2 is it - fs/2
     in_band = lambda f: (f >= min_hz) & (f <= max_hz)  # noqa: E731
     usable = in_band(wrapped) | in_band(wrapped - fs_hz / 2)
@@ -250,9 +250,7 @@ def find_bpsk_carrier(
     under ~7 dB either way)."""
     nseg = min(segment_length(fs_hz), block.size)
     z = np.asarray(block, dtype=np.complex128)
-    from scipy.signal import welch  # ~0.5 s import: when used
-
-    f1, p1 = welch(z, fs_hz, nperseg=nseg, return_onesided=False, detrend=False)
+    f1, p1 = welch_two_sided(z, fs_hz, nseg)
     searched = (f1 >= min_hz) & (f1 <= max_hz)
     if not searched.any():
         return CarrierEstimate(float("nan"), float("-inf"))

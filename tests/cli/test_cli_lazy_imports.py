@@ -85,9 +85,10 @@ def test_decode_in_its_own_process_loads_no_database_web_or_kafka_module(
         m for m in modules for root in NOT_FOR_DECODING if m == root or m.startswith(root + ".")
     }
     assert loaded == set()
-    # only the decode/simulate module of the commands
+    # only the decode/simulate module of the commands (and its process pool)
     assert {m for m in modules if m.startswith("groundstation.commands.")} <= {
         "groundstation.commands._context",
+        "groundstation.commands.decode_pool",
         "groundstation.commands.dsp",
     }
 
@@ -100,6 +101,9 @@ def test_decoding_fsk_audio_does_not_load_scipy_signal() -> None:
     )
     assert "scipy.signal" not in modules
     assert "numba" in modules  # the same decode, its kernels loaded
+    # nor scipy.special (the Kaiser window's i0), scipy.io (the WAV header) nor
+    # multiprocessing (a recording this short is decoded in one process)
+    assert not {"scipy.special", "scipy.io", "scipy.sparse", "multiprocessing"} & modules
 
 
 def test_help_and_unknown_words_still_list_every_command(
