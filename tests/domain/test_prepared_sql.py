@@ -1,14 +1,16 @@
 """``db.PreparedSQL`` and ``db.autocommit_cursor``: the hot reads' way to a
 statement (``contacts.contacts_page``) gives what SQLAlchemy's own execution
-gives, and leaves the pooled connection as it found it."""
+gives, and leaves the pooled connection as it found it; ``UTCDateTime``'s
+quick read of SQLite text gives what SQLAlchemy's parse gives."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine, bindparam, func, insert, select
 
-from groundstation.db import PreparedSQL, autocommit_cursor
+from groundstation.db import PreparedSQL, autocommit_cursor, make_engine
 from groundstation.models import Satellite, UTCDateTime
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -80,3 +82,36 @@ def test_connection_read_in_autocommit_goes_back_to_the_pool_transactional(
         conn.rollback()
     with autocommit_cursor(engine) as cur:
         assert prepared.fetchall(cur, {}) == [(0,)]
+
+
+def test_sqlite_datetime_text_reads_as_sqlalchemy_reads_it(tmp_path: Path) -> None:
+    """``UTCDateTime`` reads its own SQLite text in C (``fromisoformat``);
+    every text, its own and any other, gives what SQLAlchemy's parse and
+    ``process_result_value`` give."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'gs.db'}")
+    dialect = engine.dialect
+    fast = UTCDateTime().dialect_impl(dialect).result_processor(dialect, None)
+    impl = UTCDateTime().impl.dialect_impl(dialect).result_processor(dialect, None)
+    assert fast is not None and impl is not None
+
+    def reference(text: str | None) -> datetime | None:
+        return UTCDateTime().process_result_value(impl(text), dialect)
+
+    texts = [
+        "2023-06-28 12:06:54.393743",  # as stored by this type
+        "2023-06-28 12:06:54.000000",
+        "1970-01-01 00:00:00.000001",
+        "2023-06-28 12:06:54",  # written by other means
+        "2023-06-28 12:06:54.5",
+        "2023-06-28T12:06:54.393743",
+        "2023-06-28",
+        None,
+    ]
+    for text in texts:
+        got = fast(text)
+        assert got == reference(text) and repr(got) == repr(reference(text)), text
+    stored = T0 + timedelta(microseconds=393743)
+    bind = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert bind is not None
+    read = fast(bind(stored))
+    assert read == stored and read.tzinfo is UTC
