@@ -12,18 +12,20 @@ rule with an exclusion constraint over (antenna, blocked window) using
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, quote_plus, unquote
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Dialect, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.expression import Executable
 
 if TYPE_CHECKING:
     from groundstation.settings import Settings
@@ -261,6 +263,132 @@ def reads_hold_the_write_lock(session: Session) -> bool:
     PostgreSQL (READ COMMITTED) a read takes no lock: a read transaction can
     go on into the write, saving its COMMIT and the next BEGIN."""
     return session.get_bind().dialect.name == "sqlite"
+
+
+# ---------------------------------------------------------------- hot reads
+
+#: A DB-API cursor (sqlite3's, psycopg's).
+DBAPICursor = Any
+
+
+@contextlib.contextmanager
+def autocommit_cursor(engine: Engine) -> Iterator[DBAPICursor]:
+    """A driver cursor on a pooled connection, outside any transaction: no
+    BEGIN/ROLLBACK round trips, and on SQLite no write lock (its connections
+    are in the driver's autocommit mode already, ``make_engine``; BEGIN is
+    ours). For a hot read of one statement, with ``PreparedSQL``."""
+    pooled = engine.raw_connection()
+    try:
+        dialect = engine.dialect
+        sqlite = dialect.name == "sqlite"
+        driver = pooled.dbapi_connection
+        assert driver is not None  # a connection just checked out of the pool
+        if not sqlite:
+            dialect.set_isolation_level(driver, "AUTOCOMMIT")
+        cursor = pooled.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+            if not sqlite:
+                dialect.reset_isolation_level(driver)
+    finally:
+        pooled.close()
+
+
+class PreparedSQL:
+    """A Core ``SELECT`` compiled once for ``dialect`` to the driver's SQL
+    text, run on a driver cursor: parameters and row values go through the
+    same type processors SQLAlchemy applies (``UTCDateTime``'s among them),
+    without its per-execution connection, result and row objects (about a
+    fifth of a ``GET /contacts`` answer's CPU, bench/api.py).
+
+    ``lengths``: the number of values of each expanding (``IN``) parameter;
+    the SQL is for those lengths (one ``PreparedSQL`` per combination)."""
+
+    def __init__(self, statement: Executable, dialect: Dialect, lengths: Mapping[str, int]) -> None:
+        binds = statement.compile(dialect=dialect).binds  # type: ignore[attr-defined]
+        dummies = {
+            name: [None] * lengths.get(name, 0) if bind.expanding else None
+            for name, bind in binds.items()
+            if bind.required
+        }
+        compiled = statement.params(dummies).compile(  # type: ignore[attr-defined]
+            dialect=dialect, compile_kwargs={"render_postcompile": True}
+        )
+        self.sql = str(compiled)
+        self.positional = compiled.positiontup is not None
+        constants = {name: b.value for name, b in compiled.binds.items() if not b.required}
+        names = compiled.positiontup or [
+            *(name for name, b in binds.items() if b.required and not b.expanding),
+            *(f"{name}_{i + 1}" for name, n in lengths.items() for i in range(n)),
+            *constants,
+        ]
+        #: Each driver parameter: its name, where its value comes from (a
+        #: parameter, the index in a list parameter's values or None, the
+        #: type's bind processor) or a constant of the statement.
+        self.params: list[tuple[str, str, int | None, Any]] = []
+        self.constants: dict[str, Any] = {}
+        for name in names:
+            if name in constants:
+                self.constants[name] = constants[name]
+                self.params.append((name, "", None, None))
+                continue
+            source, index = name, None
+            if name not in dummies:
+                source, _, number = name.rpartition("_")
+                index = int(number) - 1
+            type_ = binds[source].type.dialect_impl(dialect)
+            self.params.append((name, source, index, type_.bind_processor(dialect)))
+        self._types = [
+            column.type.dialect_impl(dialect)
+            for column in statement.selected_columns  # type: ignore[attr-defined]
+        ]
+        self._dialect = dialect
+        #: Each column's result processor that does something (its index and
+        #: it), made at the first execution from the cursor's column types.
+        self._results: list[tuple[int, Any]] | None = None
+
+    def fetchall(self, cursor: DBAPICursor, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows of the statement with ``params`` (list values for the
+        expanding ones), their values converted as their column types say."""
+        values = []
+        for name, source, index, processor in self.params:
+            if not source:
+                value = self.constants[name]
+            else:
+                value = params[source] if index is None else params[source][index]
+                if processor is not None and value is not None:
+                    value = processor(value)
+            values.append(value)
+        cursor.execute(
+            self.sql,
+            values
+            if self.positional
+            else dict(zip((p[0] for p in self.params), values, strict=True)),
+        )
+        rows = cursor.fetchall()
+        results = self._results
+        if results is None:
+            results = self._results = self._result_processors(cursor.description)
+        if not results:
+            return [tuple(row) for row in rows]
+        out = []
+        for row in rows:
+            converted = list(row)
+            for i, processor in results:
+                converted[i] = processor(converted[i])
+            out.append(tuple(converted))
+        return out
+
+    def _result_processors(self, description: Any) -> list[tuple[int, Any]]:
+        """The columns' result processors for the driver's column types (as
+        SQLAlchemy picks them from ``cursor.description``)."""
+        processors = (
+            (i, type_.result_processor(self._dialect, column[1]))
+            for i, (type_, column) in enumerate(zip(self._types, description, strict=True))
+        )
+        return [(i, processor) for i, processor in processors if processor is not None]
 
 
 # ---------------------------------------------------------------- transient failures

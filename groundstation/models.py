@@ -7,6 +7,7 @@ and returns aware UTC datetimes on the way out (SQLite keeps no zone).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,6 +57,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
+        """On SQLite, the text this type wrote (``YYYY-MM-DD HH:MM:SS.ffffff``)
+        is read with ``datetime.fromisoformat`` (C) rather than SQLAlchemy's
+        parse and then ``process_result_value``: 0.8 against 2.1 us a value,
+        and a page of contacts holds ~170 of them (bench/api.py). Any other
+        text takes SQLAlchemy's way, so every value reads as before."""
+        chain = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite" or chain is None:
+            return chain
+        parse = datetime.fromisoformat
+
+        def process(value: Any) -> Any:
+            if type(value) is str and len(value) == 26 and value[10] == " " and value[19] == ".":
+                return parse(value).replace(tzinfo=UTC)
+            return chain(value)
+
+        return process
 
 
 def utcnow() -> datetime:
