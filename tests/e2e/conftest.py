@@ -158,6 +158,47 @@ def serve_process(
         )
 
 
+def central_for_agents(
+    tmp_path: Path,
+    *,
+    clock_start: datetime,
+    speedup: float,
+    offline_after_s: float,
+    report_timeout_s: float,
+    database_url: str = "",
+    env: dict[str, str] | None = None,
+    port: int = 0,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``serve_process`` as the central service of station agents: its data
+    under ``tmp_path/var``, output appended to ``tmp_path/serve.log``, a
+    station's agent offline after ``offline_after_s`` and its report late
+    after ``report_timeout_s`` (service seconds), on ``database_url`` (empty:
+    SQLite in its data directory), ``env``: more GS_ settings. Listens on
+    ``port`` (0: a free one); the process and its base URL."""
+    port = port or free_port()
+    full = {
+        "GS_AGENT_OFFLINE_AFTER_S": str(offline_after_s),
+        "GS_AGENT_REPORT_TIMEOUT_S": str(report_timeout_s),
+        **({"GS_DATABASE_URL": database_url} if database_url else {}),
+        **(env or {}),
+    }
+    process = serve_process(
+        tmp_path / "var",
+        clock_start=clock_start,
+        speedup=speedup,
+        port=port,
+        log=tmp_path / "serve.log",
+        env=full,
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def wait_for_api(base_url: str, *, timeout_s: float) -> None:
+    """Until the API at ``base_url`` answers (``api_up``)."""
+    with httpx.Client(base_url=base_url, timeout=10) as http:
+        wait_for(lambda: api_up(http), timeout_s=timeout_s, what=f"serve to answer at {base_url}")
+
+
 def agent_process(
     tmp: Path,
     station_id: str,

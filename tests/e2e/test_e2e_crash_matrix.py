@@ -34,8 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation import apikeys
-from groundstation.booking import reserve
-from groundstation.commands.demo import DEMO_CLOCK_START, Choice, free_windows
+from groundstation.commands.demo import DEMO_CLOCK_START, Choice, free_windows, reserve_choice
 from groundstation.contact_datasets import audit
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.inventory import add_profile
@@ -106,15 +105,11 @@ def _book(
             min_elevation_deg=10.0,
         )
         return {
-            name: reserve(
+            name: reserve_choice(
                 session,
-                norad_id=w.norad_id,
-                antenna_id=w.antenna_id,
-                profile_id=LONG_PREPASS if name == "prepass" else DEMO_PROFILE,
-                start=w.aos,
-                end=w.los,
-                tenant="demo",
+                w,
                 now=start,
+                profile_id=LONG_PREPASS if name == "prepass" else DEMO_PROFILE,
             ).id
             for name, w in plan.items()
         }

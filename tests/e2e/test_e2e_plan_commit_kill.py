@@ -29,8 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation import apikeys
-from groundstation.booking import reserve
-from groundstation.commands.demo import DEMO_CLOCK_START, free_windows
+from groundstation.commands.demo import DEMO_CLOCK_START, free_windows, reserve_choice
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.models import Contact, ContactTransition, PlanProposal
 from tests.service_env import need_env, scratch_database
@@ -111,19 +110,7 @@ def _seed_world(sessions: sessionmaker[Session]) -> tuple[str, list[str]]:
         )
         inside = next(w for w in windows if PLAN_START + timedelta(hours=1) < w.aos < PLAN_END)
         after = next(w for w in windows if w.aos > PLAN_END + timedelta(hours=1))
-        others = [
-            reserve(
-                session,
-                norad_id=w.norad_id,
-                antenna_id=w.antenna_id,
-                profile_id=DEMO_PROFILE,
-                start=w.aos,
-                end=w.los,
-                tenant="demo",
-                now=DEMO_CLOCK_START,
-            ).id
-            for w in (inside, after)
-        ]
+        others = [reserve_choice(session, w, now=DEMO_CLOCK_START).id for w in (inside, after)]
         _, key = apikeys.create_key(
             session, name="planner", role="operator", tenant="demo", now=DEMO_CLOCK_START
         )
