@@ -27,7 +27,6 @@ from groundstation.station.agent import (
     StationAgent,
 )
 from groundstation.station.spool import Spool
-from ingest.consumer import LocalLogSource, follow_frames
 from ingest.dataset import DatasetReader
 from ingest.topics import FrameMeta, TopicNames
 from tests.e2e.conftest import (
@@ -93,14 +92,7 @@ def test_agent_works_its_pass_and_the_central_service_publishes_and_stores_it(
     assert final.frames_decoded == outcome.frames_ok
     assert "simulated" in outcome.summary["front_end"]
     # Every frame the agent decoded is on the frame topic, once, in order.
-    topics = TopicNames(central.settings.kafka_topic_prefix)
-    frames = list(
-        follow_frames(
-            LocalLogSource(central.settings.data_dir / "topics", topics.frames),
-            contact_id=central.contact_id,
-            idle_timeout_s=0.5,
-        )
-    )
+    frames = central.topic_frames()
     assert [f.meta.sequence for f in frames] == list(range(1, outcome.frames_total + 1))
     spooled = agent.spool.frames(central.contact_id)
     assert [f.data for f in frames] == [base64.b64decode(f["data"]) for f in spooled]
@@ -420,14 +412,7 @@ def test_a_contact_stopped_over_the_api_ends_the_agents_pass_and_keeps_its_frame
     stopped_at = datetime.fromisoformat(outcome.summary["stopped_at"])
     assert stopped_at < _contact_los(central) - timedelta(minutes=2)
     # What was received: on the topic once each in order, and the dataset.
-    topics = TopicNames(central.settings.kafka_topic_prefix)
-    frames = list(
-        follow_frames(
-            LocalLogSource(central.settings.data_dir / "topics", topics.frames),
-            contact_id=central.contact_id,
-            idle_timeout_s=0.5,
-        )
-    )
+    frames = central.topic_frames()
     assert [f.meta.sequence for f in frames] == list(range(1, outcome.frames_total + 1))
     (entry,) = central.runtime.catalog.find(contact_id=central.contact_id)
     assert entry.state == "ready"

@@ -22,6 +22,8 @@ from groundstation.models import Antenna, Contact
 from groundstation.policy import BookingPolicy
 from groundstation.runtime import Runtime, open_runtime
 from groundstation.settings import Settings
+from ingest.consumer import LocalLogSource, ReceivedFrame, follow_frames
+from ingest.topics import TopicNames
 from tests.e2e.conftest import (
     UNCHECKED_LAG_S,
     clock_start_for,
@@ -52,6 +54,12 @@ class Central:
             c = s.get(Contact, contact_id)
             assert c is not None
             return c.state, c.state_reason
+
+    def topic_frames(self) -> list[ReceivedFrame]:
+        """The booked contact's frames on the service's local frame topic."""
+        topics = TopicNames(self.settings.kafka_topic_prefix)
+        source = LocalLogSource(self.settings.data_dir / "topics", topics.frames)
+        return list(follow_frames(source, contact_id=self.contact_id, idle_timeout_s=0.5))
 
     def wait_for_end(
         self,
