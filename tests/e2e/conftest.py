@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +23,7 @@ from typing import Any
 import h5py
 import httpx
 import numpy as np
+import pytest
 from sqlalchemy.orm import Session
 
 from groundstation.commands.demo import (
@@ -39,6 +40,7 @@ from groundstation.inventory import add_profile
 from groundstation.settings import Settings
 from ingest.consumer import ReceivedFrame
 from ingest.imagery import rebuild_image
+from tests.service_env import need_env, scratch_database
 
 REPO = Path(__file__).resolve().parents[2]
 KAFKA_SCRIPT = REPO / "scripts" / "services" / "kafka.sh"
@@ -50,6 +52,17 @@ DEAD_PROFILE = "dead-link"
 #: machine their compressed clocks (x40..x90) outrun the DSP, which must not
 #: stop their passes (test_e2e_overlap checks the lag limit).
 UNCHECKED_LAG_S = 3600.0
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database for a ``serve`` process: a SQLite file in its data
+    directory (``tmp_path/var``), or a scratch PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'var' / 'groundstation.db'}"
+        return
+    with scratch_database(need_env("GS_TEST_POSTGRES_URL", "postgres"), "e2ekill") as url:
+        yield url
 
 
 def seed(session: Session) -> dict[int, str]:

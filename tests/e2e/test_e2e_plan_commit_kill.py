@@ -18,13 +18,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,7 +30,6 @@ from groundstation import apikeys
 from groundstation.commands.demo import DEMO_CLOCK_START, free_windows, reserve_choice
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.models import Contact, ContactTransition, PlanProposal
-from tests.service_env import need_env, scratch_database
 
 from .conftest import DEMO_PROFILE, free_port, seed, wait_for
 
@@ -41,15 +38,6 @@ PLAN_START = DEMO_CLOCK_START + timedelta(hours=1)
 PLAN_END = PLAN_START + timedelta(hours=3, minutes=30)
 PAUSE_AFTER = 40
 HOOK_LINE = "TEST HOOK: plan commit paused after"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'var' / 'groundstation.db'}"
-        return
-    with scratch_database(need_env("GS_TEST_POSTGRES_URL", "postgres"), "plankill") as url:
-        yield url
 
 
 def _serve(data_dir: Path, url: str, port: int, log: Path, **extra: str) -> subprocess.Popen[bytes]:
