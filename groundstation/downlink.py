@@ -722,6 +722,26 @@ def _seed(run: ContactRun) -> int:
     return zlib.crc32(run.contact_id.encode())
 
 
+def _pass_channel(link: PassLink, *, fs_hz: float, seed: int, doppler: bool) -> Channel:
+    """The simulated channel of a pass: a carrier phase drawn from ``seed``,
+    the satellite's oscillator offset, Es/N0 along the track, and the
+    predicted Doppler when ``doppler`` (False: the front end tunes it out,
+    as an amateur station's rig control does). Noise seeded by ``seed``."""
+    rng = np.random.default_rng(seed)
+    return Channel(
+        ChannelConfig(
+            fs_hz=fs_hz,
+            phase_rad=float(rng.uniform(0, 2 * np.pi)),
+            freq_offset_hz=link.model.oscillator_offset_hz,
+            doppler_time_s=link.track.t_s if doppler else None,
+            doppler_freq_hz=link.doppler_hz if doppler else None,
+            esn0_time_s=link.track.t_s,
+            esn0_profile_db=link.esn0_db,
+            seed=seed,
+        )
+    )
+
+
 class _FrameSource(Protocol):
     def next_frame(self) -> bytes: ...
 
@@ -806,19 +826,7 @@ class _SimulatedDownlink:
         except ValueError as exc:
             raise ContactExecutionError(f"imaging payload of NORAD {run.norad_id}: {exc}") from exc
         scene = seen.scene
-        rng = np.random.default_rng(seed)
-        channel = Channel(
-            ChannelConfig(
-                fs_hz=fs_hz,
-                phase_rad=float(rng.uniform(0, 2 * np.pi)),
-                freq_offset_hz=link.model.oscillator_offset_hz,
-                doppler_time_s=link.track.t_s,
-                doppler_freq_hz=link.doppler_hz,
-                esn0_time_s=link.track.t_s,
-                esn0_profile_db=link.esn0_db,
-                seed=seed,
-            )
-        )
+        channel = _pass_channel(link, fs_hz=fs_hz, seed=seed, doppler=True)
         source = ImageFrameSource(
             profile, scene, seen.line_time_unix_us, line_ready_frames(seen.plan, frame_s)
         )
@@ -843,17 +851,7 @@ class _SimulatedDownlink:
         fs_hz = tx.fs_hz
         n_frames = max(int((link.duration_s * fs_hz - tx.lead_samples) // tx.slot_samples), 0)
         seed = _seed(run)
-        rng = np.random.default_rng(seed)
-        channel = Channel(
-            ChannelConfig(
-                fs_hz=fs_hz,
-                phase_rad=float(rng.uniform(0, 2 * np.pi)),
-                freq_offset_hz=link.model.oscillator_offset_hz,
-                esn0_time_s=link.track.t_s,
-                esn0_profile_db=link.esn0_db,
-                seed=seed,
-            )
-        )
+        channel = _pass_channel(link, fs_hz=fs_hz, seed=seed, doppler=False)
         source = _FrameList(random_frames(tx.tx, n_frames, seed))
         return cls(
             source,

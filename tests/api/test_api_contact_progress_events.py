@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 
 from groundstation.models import Contact
-from groundstation.progress import PassProgress, write_progress
 from groundstation.states import ContactState
+from tests.support.progress import store_progress
 
 from .conftest import NOW, World
 from .helpers import contact_body, first_free_pass
@@ -94,23 +94,15 @@ def _set_state(world: World, contact_id: str, state: ContactState) -> None:
 
 def _write(world: World, contact_id: str, frames: int, *, final: bool = False) -> None:
     with world.session() as session:
-        write_progress(
+        store_progress(
             session,
-            PassProgress(
-                contact_id=contact_id,
-                updated_at=NOW + timedelta(seconds=frames),
-                elapsed_s=float(frames),
-                duration_s=600.0,
-                frames_decoded=frames,
-                frames_sent=frames + 1,
-                esn0_db=7.5,
-                doppler_hz=-1234.5,
-                simulated=True,
-                executed_by="in-process (the central service)",
-                final=final,
-            ),
+            contact_id,
+            frames_decoded=frames,
+            frames_sent=frames + 1,
+            updated_at=NOW + timedelta(seconds=frames),
+            elapsed_s=float(frames),
+            final=final,
         )
-        session.commit()
 
 
 def test_a_running_contacts_figures_stream_at_most_once_a_second_to_its_tenant_only(

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.h5frames import ContactAttrs, FramesH5Writer
+from tests.support.frames import frames_h5
 
 from .conftest import NOAA19, NOW, World
 from .helpers import add_dataset
@@ -27,37 +27,19 @@ def _frame(i: int) -> bytes:
 
 
 def _frames_h5(path: Path) -> bytes:
-    attrs = ContactAttrs(
-        satellite="NOAA 19",
-        norad_id=NOAA19,
-        station="svalbard",
-        antenna="sv-uhf",
-        contact_id="c-1",
-        aos=NOW,
-        los=NOW,
-    )
-    writer = FramesH5Writer(
-        path, frame_length=40, attrs=attrs, chunk_frames=32, variable_length=True
-    )
-    frames = [_frame(i) for i in range(N_FRAMES)]
-    width = max(len(f) for f in frames)
-    arr = np.zeros((N_FRAMES, width), dtype=np.uint8)
-    for i, f in enumerate(frames):
-        arr[i, : len(f)] = np.frombuffer(f, dtype=np.uint8)
     idx = np.arange(N_FRAMES)
-    writer.append(
-        arr,
-        sequence=idx,
+    return frames_h5(
+        path,
+        [_frame(i) for i in range(N_FRAMES)],
+        contact_id="c-1",
+        chunk_frames=32,
         time_unix_s=T0_S + 0.5 * idx,
         virtual_channel=idx % 2,
         frame_counter=idx + 1000,
         rs_corrections=np.where(idx % 11 == 0, -1, idx % 3),
         crc_ok=np.where(idx % 5 == 0, -1, np.where(idx % 11 == 0, 0, 1)),
-        frame_length=np.array([len(f) for f in frames]),
         esn0_db=np.where(idx % 2 == 0, 7.25 + 0.01 * idx, np.nan),
     )
-    writer.close()
-    return path.read_bytes()
 
 
 @pytest.fixture

@@ -22,9 +22,9 @@ from selenium.webdriver.common.by import By
 from api.app import create_app
 from groundstation.db import make_session_factory
 from groundstation.models import Contact
-from groundstation.progress import PassProgress, write_progress
 from groundstation.settings import Settings
 from groundstation.states import ContactState
+from tests.support.progress import store_progress
 from tests.support.world import serve
 
 from .conftest import NOAA19, NOW, Browser, Console, RequestLog, book_first_pass, seed
@@ -62,23 +62,17 @@ def running(tmp_path: Path) -> Iterator[tuple[Console, RequestLog.State, str]]:
             while not stop.wait(0.2):
                 frames += 1
                 with console.session() as session:
-                    write_progress(
+                    store_progress(
                         session,
-                        PassProgress(
-                            contact_id=cid,
-                            updated_at=NOW + timedelta(seconds=frames),
-                            elapsed_s=float(frames),
-                            duration_s=3600.0,
-                            frames_decoded=frames,
-                            frames_sent=frames,
-                            esn0_db=6.0,
-                            doppler_hz=-2500.0,
-                            simulated=True,
-                            executed_by="in-process (the central service)",
-                            final=False,
-                        ),
+                        cid,
+                        frames_decoded=frames,
+                        frames_sent=frames,
+                        updated_at=NOW + timedelta(seconds=frames),
+                        elapsed_s=float(frames),
+                        duration_s=3600.0,
+                        esn0_db=6.0,
+                        doppler_hz=-2500.0,
                     )
-                    session.commit()
 
         thread = threading.Thread(target=executor, daemon=True)
         thread.start()

@@ -13,7 +13,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from groundstation.agents import record_heartbeat
-from groundstation.progress import PassProgress, write_progress
+from tests.support.progress import store_progress
 
 from .conftest import NOW, Browser, Console, dataset_bytes
 
@@ -150,23 +150,17 @@ def test_the_overview_shows_the_frames_a_running_contact_has_decoded_as_they_gro
 ) -> None:
     def store(frames: int) -> None:
         with console.session() as session:
-            write_progress(
+            store_progress(
                 session,
-                PassProgress(
-                    contact_id=console.contacts["running"],
-                    updated_at=NOW,
-                    elapsed_s=120.0,
-                    duration_s=540.0,
-                    frames_decoded=frames,
-                    frames_sent=frames + 3,
-                    esn0_db=7.25,
-                    doppler_hz=-2500.0,
-                    simulated=True,
-                    executed_by="in-process (the central service)",
-                    final=False,
-                ),
+                console.contacts["running"],
+                frames_decoded=frames,
+                frames_sent=frames + 3,
+                updated_at=NOW,
+                elapsed_s=120.0,
+                duration_s=540.0,
+                esn0_db=7.25,
+                doppler_hz=-2500.0,
             )
-            session.commit()
 
     store(17)
     browser.sign_in(console.keys["acme"])

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +23,7 @@ from typing import Any
 import h5py
 import httpx
 import numpy as np
+import pytest
 from sqlalchemy.orm import Session
 
 from groundstation.commands.demo import (
@@ -39,6 +40,7 @@ from groundstation.inventory import add_profile
 from groundstation.settings import Settings
 from ingest.consumer import ReceivedFrame
 from ingest.imagery import rebuild_image
+from tests.service_env import need_env, scratch_database
 
 REPO = Path(__file__).resolve().parents[2]
 KAFKA_SCRIPT = REPO / "scripts" / "services" / "kafka.sh"
@@ -50,6 +52,17 @@ DEAD_PROFILE = "dead-link"
 #: machine their compressed clocks (x40..x90) outrun the DSP, which must not
 #: stop their passes (test_e2e_overlap checks the lag limit).
 UNCHECKED_LAG_S = 3600.0
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database for a ``serve`` process: a SQLite file in its data
+    directory (``tmp_path/var``), or a scratch PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'var' / 'groundstation.db'}"
+        return
+    with scratch_database(need_env("GS_TEST_POSTGRES_URL", "postgres"), "e2ekill") as url:
+        yield url
 
 
 def seed(session: Session) -> dict[int, str]:
@@ -156,6 +169,47 @@ def serve_process(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+
+def central_for_agents(
+    tmp_path: Path,
+    *,
+    clock_start: datetime,
+    speedup: float,
+    offline_after_s: float,
+    report_timeout_s: float,
+    database_url: str = "",
+    env: dict[str, str] | None = None,
+    port: int = 0,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``serve_process`` as the central service of station agents: its data
+    under ``tmp_path/var``, output appended to ``tmp_path/serve.log``, a
+    station's agent offline after ``offline_after_s`` and its report late
+    after ``report_timeout_s`` (service seconds), on ``database_url`` (empty:
+    SQLite in its data directory), ``env``: more GS_ settings. Listens on
+    ``port`` (0: a free one); the process and its base URL."""
+    port = port or free_port()
+    full = {
+        "GS_AGENT_OFFLINE_AFTER_S": str(offline_after_s),
+        "GS_AGENT_REPORT_TIMEOUT_S": str(report_timeout_s),
+        **({"GS_DATABASE_URL": database_url} if database_url else {}),
+        **(env or {}),
+    }
+    process = serve_process(
+        tmp_path / "var",
+        clock_start=clock_start,
+        speedup=speedup,
+        port=port,
+        log=tmp_path / "serve.log",
+        env=full,
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def wait_for_api(base_url: str, *, timeout_s: float) -> None:
+    """Until the API at ``base_url`` answers (``api_up``)."""
+    with httpx.Client(base_url=base_url, timeout=10) as http:
+        wait_for(lambda: api_up(http), timeout_s=timeout_s, what=f"serve to answer at {base_url}")
 
 
 def agent_process(

@@ -13,15 +13,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation import apikeys
 from groundstation.agents import agent_status
-from groundstation.booking import reserve
-from groundstation.commands.demo import DEMO_CLOCK_START, free_windows
+from groundstation.commands.demo import DEMO_CLOCK_START, free_windows, reserve_choice
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.models import AgentReport, Contact, MissionProfile
 from groundstation.settings import Settings
@@ -31,12 +29,12 @@ from ingest.topics import TopicNames
 from .conftest import (
     DEMO_PROFILE,
     agent_process,
-    api_up,
+    central_for_agents,
     free_port,
     seed,
-    serve_process,
     stop_processes,
     wait_for,
+    wait_for_api,
 )
 
 SPEEDUP = 10.0
@@ -60,16 +58,7 @@ def test_a_central_restart_mid_pass_leaves_the_agents_contact_to_complete(
         # to start and register on a loaded machine, or the pass is worked
         # in-process (a station without an agent) and the test means nothing.
         start = w.aos - timedelta(seconds=profile.prepass_s + LEAD_S)
-        contact_id = reserve(
-            session,
-            norad_id=w.norad_id,
-            antenna_id=w.antenna_id,
-            profile_id=DEMO_PROFILE,
-            start=w.aos,
-            end=w.los,
-            tenant="demo",
-            now=start,
-        ).id
+        contact_id = reserve_choice(session, w, now=start).id
         _, key = apikeys.create_key(
             session, name="agent", role="station", station_id=w.station_id, now=start
         )
@@ -81,14 +70,10 @@ def test_a_central_restart_mid_pass_leaves_the_agents_contact_to_complete(
             assert row is not None
             return row.state, row.state_reason
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
-    env = {"GS_AGENT_OFFLINE_AFTER_S": "600", "GS_AGENT_REPORT_TIMEOUT_S": "3600"}
+    port = free_port()  # the same after the restart: the agent keeps its URL
     began = time.monotonic()
-    serve = serve_process(
-        tmp_path / "var", clock_start=start, speedup=SPEEDUP, port=port, log=log, env=env
-    )
+    serve, base = _central(start, port, tmp_path)
     procs: list[subprocess.Popen[bytes]] = [serve]
     topics = TopicNames("groundstation")
 
@@ -109,8 +94,7 @@ def test_a_central_restart_mid_pass_leaves_the_agents_contact_to_complete(
                 tmp_path, w.station_id, key, base, tmp_path / "agent.log", speedup=SPEEDUP
             )
         )
-        with httpx.Client(base_url=base, timeout=5) as http:
-            wait_for(lambda: api_up(http), timeout_s=60, what="serve to answer")
+        wait_for_api(base, timeout_s=60)
         wait_for(
             lambda: _registered(sessions, w.station_id), timeout_s=60, what="the agent to register"
         )
@@ -122,9 +106,7 @@ def test_a_central_restart_mid_pass_leaves_the_agents_contact_to_complete(
         assert state()[0] == "PASS", state()  # not failed: the agent goes on
         time.sleep(3.0)  # the agent spools what it cannot upload
         resumed_at = start + timedelta(seconds=(time.monotonic() - began) * SPEEDUP)
-        serve = serve_process(
-            tmp_path / "var", clock_start=resumed_at, speedup=SPEEDUP, port=port, log=log, env=env
-        )
+        serve, _ = _central(resumed_at, port, tmp_path)
         procs.append(serve)
         wait_for(
             lambda: state()[0] in ("COMPLETED", "FAILED", "PROVIDER_FAILED"),
@@ -145,6 +127,19 @@ def test_a_central_restart_mid_pass_leaves_the_agents_contact_to_complete(
     assert "following its pass again" in text
     if how == signal.SIGTERM:
         assert "left in PASS" in text
+
+
+def _central(
+    clock_start: datetime, port: int, tmp_path: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    return central_for_agents(
+        tmp_path,
+        clock_start=clock_start,
+        speedup=SPEEDUP,
+        offline_after_s=600,
+        report_timeout_s=3600,
+        port=port,
+    )
 
 
 def _registered(sessions: sessionmaker[Session], station_id: str) -> bool:

@@ -8,7 +8,6 @@ stored no frame of it."""
 from __future__ import annotations
 
 import hashlib
-import uuid
 from pathlib import Path
 
 import httpx
@@ -21,15 +20,15 @@ from groundstation.settings import Settings
 from ingest.consumer import KafkaSource, follow_frames
 from ingest.topics import TopicNames
 from tests.service_env import scratch_database
+from tests.support.delivery import as_env, kafka_s3, unique_name
 
 from .conftest import (
     agent_process,
-    api_up,
     book_one_contact,
-    free_port,
-    serve_process,
+    central_for_agents,
     stop_processes,
     wait_for,
+    wait_for_api,
 )
 
 SPEEDUP = 20.0
@@ -38,15 +37,9 @@ SPEEDUP = 20.0
 def test_an_agent_process_publishing_at_the_edge_completes_its_contact_without_uploads(
     tmp_path: Path, postgres_base_url: str, kafka_bootstrap: str, s3_endpoint: str
 ) -> None:
-    name = f"edge{uuid.uuid4().hex[:10]}"
-    delivery = {  # the same settings at the centre and at the station
-        "GS_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "GS_KAFKA_TOPIC_PREFIX": name,
-        "GS_OBJECT_STORE": "s3",
-        "GS_S3_BUCKET": name,
-        "GS_S3_ENDPOINT_URL": s3_endpoint,
-        "GS_S3_REGION": "us-east-1",
-    }
+    name = unique_name("edge")
+    # The same settings at the centre and at the station.
+    delivery = as_env(kafka_s3(kafka_bootstrap, s3_endpoint, name))
     with scratch_database(postgres_base_url, "edge") as url:
         cid, start = book_one_contact(Settings(database_url=url, data_dir=tmp_path / "var"))
         engine = make_engine(url)
@@ -73,20 +66,14 @@ def test_an_agent_process_publishing_at_the_edge_completes_its_contact_without_u
                 status={},
                 now=start,
             )
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        serve = serve_process(
-            tmp_path / "var",
+        serve, base = central_for_agents(
+            tmp_path,
             clock_start=start,
             speedup=SPEEDUP,
-            port=port,
-            log=tmp_path / "serve.log",
-            env={
-                "GS_DATABASE_URL": url,
-                "GS_AGENT_OFFLINE_AFTER_S": "1200",
-                "GS_AGENT_REPORT_TIMEOUT_S": "7200",
-                **delivery,
-            },
+            offline_after_s=1200,
+            report_timeout_s=7200,
+            database_url=url,
+            env=delivery,
         )
         procs = [serve]
         log = tmp_path / "agent.log"
@@ -98,8 +85,7 @@ def test_an_agent_process_publishing_at_the_edge_completes_its_contact_without_u
                 return row.state
 
         try:
-            with httpx.Client(base_url=base, timeout=5) as http:
-                wait_for(lambda: api_up(http), timeout_s=90, what="serve to answer")
+            wait_for_api(base, timeout_s=90)
             procs.append(
                 agent_process(
                     tmp_path,

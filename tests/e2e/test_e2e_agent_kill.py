@@ -11,11 +11,8 @@ import subprocess
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
-
 from groundstation import apikeys
-from groundstation.booking import reserve
-from groundstation.commands.demo import DEMO_CLOCK_START, free_windows
+from groundstation.commands.demo import DEMO_CLOCK_START, free_windows, reserve_choice
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.models import Contact, MissionProfile
 from groundstation.settings import Settings
@@ -25,12 +22,11 @@ from ingest.topics import TopicNames
 from .conftest import (
     DEMO_PROFILE,
     agent_process,
-    api_up,
-    free_port,
+    central_for_agents,
     seed,
-    serve_process,
     stop_processes,
     wait_for,
+    wait_for_api,
 )
 
 SPEEDUP = 10.0
@@ -62,19 +58,7 @@ def test_an_agent_killed_mid_pass_fails_that_pass_and_works_the_next_after_resta
         # One pass on the station's two antennas, booked whole and then
         # narrowed: its first 150 s on one (the agent is killed in it), and
         # from 400 s after AOS to LOS on the other.
-        first, second = (
-            reserve(
-                session,
-                norad_id=x.norad_id,
-                antenna_id=x.antenna_id,
-                profile_id=DEMO_PROFILE,
-                start=x.aos,
-                end=x.los,
-                tenant="demo",
-                now=start,
-            )
-            for x in (w, other)
-        )
+        first, second = (reserve_choice(session, x, now=start) for x in (w, other))
         first.los = first.aos + timedelta(seconds=150)
         first.tca = min(first.tca, first.los)
         first.booked_end = first.los + timedelta(seconds=profile.postpass_s)
@@ -94,21 +78,13 @@ def test_an_agent_killed_mid_pass_fails_that_pass_and_works_the_next_after_resta
             assert row is not None
             return row.state, row.state_reason
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    serve = serve_process(
-        tmp_path / "var",
-        clock_start=start,
-        speedup=SPEEDUP,
-        port=port,
-        log=tmp_path / "serve.log",
-        env={"GS_AGENT_OFFLINE_AFTER_S": "600", "GS_AGENT_REPORT_TIMEOUT_S": "3600"},
+    serve, base = central_for_agents(
+        tmp_path, clock_start=start, speedup=SPEEDUP, offline_after_s=600, report_timeout_s=3600
     )
     log = tmp_path / "agent.log"
     procs: list[subprocess.Popen[bytes]] = [serve]
     try:
-        with httpx.Client(base_url=base, timeout=5) as http:
-            wait_for(lambda: api_up(http), timeout_s=60, what="serve to answer")
+        wait_for_api(base, timeout_s=60)
         agent = agent_process(tmp_path, w.station_id, key, base, log, speedup=SPEEDUP)
         procs.append(agent)
         wait_for(lambda: state(ids[0])[0] == "PASS", timeout_s=120, what="the first pass")

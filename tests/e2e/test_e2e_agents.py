@@ -9,13 +9,11 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import select
 
 from groundstation import apikeys
-from groundstation.booking import reserve
-from groundstation.commands.demo import DEMO_CLOCK_START, Choice, free_windows
+from groundstation.commands.demo import DEMO_CLOCK_START, Choice, free_windows, reserve_choice
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.models import AgentReport, Contact
 from ingest.catalog import CatalogService
@@ -24,14 +22,12 @@ from ingest.topics import TopicNames
 from tests.service_env import scratch_database
 
 from .conftest import (
-    DEMO_PROFILE,
     agent_process,
-    api_up,
-    free_port,
+    central_for_agents,
     seed,
-    serve_process,
     stop_processes,
     wait_for,
+    wait_for_api,
 )
 
 SPEEDUP = 10.0
@@ -64,17 +60,7 @@ def test_three_agents_work_concurrent_contacts_on_three_stations(
             start = min(w.aos for w in chosen.values()) - timedelta(minutes=5)
             ids, keys = [], {}
             for station_id, w in chosen.items():
-                contact = reserve(
-                    session,
-                    norad_id=w.norad_id,
-                    antenna_id=w.antenna_id,
-                    profile_id=DEMO_PROFILE,
-                    start=w.aos,
-                    end=w.los,
-                    tenant="demo",
-                    now=start,
-                )
-                ids.append(contact.id)
+                ids.append(reserve_choice(session, w, now=start).id)
                 _, keys[station_id] = apikeys.create_key(
                     session,
                     name=f"agent-{station_id}",
@@ -82,24 +68,17 @@ def test_three_agents_work_concurrent_contacts_on_three_stations(
                     station_id=station_id,
                     now=start,
                 )
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        serve = serve_process(
-            tmp_path / "var",
+        serve, base = central_for_agents(
+            tmp_path,
             clock_start=start,
             speedup=SPEEDUP,
-            port=port,
-            log=tmp_path / "serve.log",
-            env={
-                "GS_DATABASE_URL": url,
-                "GS_AGENT_OFFLINE_AFTER_S": "600",
-                "GS_AGENT_REPORT_TIMEOUT_S": "7200",
-            },
+            offline_after_s=600,
+            report_timeout_s=7200,
+            database_url=url,
         )
         agents = []
         try:
-            with httpx.Client(base_url=base, timeout=5) as http:
-                wait_for(lambda: api_up(http), timeout_s=60, what="serve to answer")
+            wait_for_api(base, timeout_s=60)
             agents = [
                 agent_process(tmp_path, s, k, base, tmp_path / f"agent-{s}.log", speedup=SPEEDUP)
                 for s, k in keys.items()

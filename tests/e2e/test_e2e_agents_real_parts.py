@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import threading
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,8 +41,9 @@ from tests.by70_1 import (
 from tests.service_env import need_env, scratch_database
 from tests.station.conftest import start_daemon
 from tests.station.passes import DUMMY_SPEED_DEG_S
+from tests.support.delivery import as_env, kafka_s3, unique_name
 
-from .conftest import agent_process, api_up, free_port, serve_process, utc, wait_for
+from .conftest import agent_process, central_for_agents, stop_processes, utc, wait_for, wait_for_api
 
 #: Slow enough for hamlib's dummy rotator (6 deg/s of wall time: 3 deg/s of
 #: service time) to follow a LEO pass, and for two simulated receivers.
@@ -104,7 +104,7 @@ def test_three_agents_with_rotators_and_a_replay_complete_concurrent_contacts(
 ) -> None:
     need_env("GS_HAMLIB", "hamlib")
     replay = recording()  # found from the environment; never skipped
-    prefix = f"e2eagents{uuid.uuid4().hex[:10]}"
+    prefix = unique_name("e2eagents")
     with scratch_database(postgres_base_url, "agents_real") as url:
         engine = make_engine(url)
         migrate(engine)
@@ -144,26 +144,15 @@ def test_three_agents_with_rotators_and_a_replay_complete_concurrent_contacts(
                 session, name="ops", role="operator", tenant="demo", now=start
             )
         replaying = booked[0].station_id
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
         daemons = [start_daemon("rotctld", 1) for _ in booked]
-        serve = serve_process(
-            tmp_path / "var",
+        serve, base = central_for_agents(
+            tmp_path,
             clock_start=start,
             speedup=SPEEDUP,
-            port=port,
-            log=tmp_path / "serve.log",
-            env={
-                "GS_DATABASE_URL": url,
-                "GS_AGENT_OFFLINE_AFTER_S": "120",
-                "GS_AGENT_REPORT_TIMEOUT_S": "600",
-                "GS_KAFKA_BOOTSTRAP": kafka_bootstrap,
-                "GS_KAFKA_TOPIC_PREFIX": prefix,
-                "GS_OBJECT_STORE": "s3",
-                "GS_S3_BUCKET": prefix,
-                "GS_S3_ENDPOINT_URL": s3_endpoint,
-                "GS_S3_REGION": "us-east-1",
-            },
+            offline_after_s=120,
+            report_timeout_s=600,
+            database_url=url,
+            env=as_env(kafka_s3(kafka_bootstrap, s3_endpoint, prefix)),
         )
         agents: list[subprocess.Popen[bytes]] = []
         positions: dict[str, dict[datetime, tuple[float, float]]] = {
@@ -187,8 +176,7 @@ def test_three_agents_with_rotators_and_a_replay_complete_concurrent_contacts(
 
         sampler = threading.Thread(target=sample_rotators, daemon=True)
         try:
-            with httpx.Client(base_url=base, timeout=10) as http:
-                wait_for(lambda: api_up(http), timeout_s=90, what="serve to answer")
+            wait_for_api(base, timeout_s=90)
             for b, (_, daemon) in zip(booked, daemons, strict=True):
                 agents.append(
                     agent_process(
@@ -267,14 +255,7 @@ def test_three_agents_with_rotators_and_a_replay_complete_concurrent_contacts(
             http.close()
         finally:
             done.set()
-            for p in agents:
-                p.terminate()
-            serve.terminate()
-            for p in [*agents, serve]:
-                try:
-                    p.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop_processes([*agents, serve])
             for proc, _ in daemons:
                 proc.terminate()
                 proc.wait(timeout=10)

@@ -24,18 +24,15 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation import apikeys
-from groundstation.booking import reserve
-from groundstation.commands.demo import DEMO_CLOCK_START, Choice, free_windows
+from groundstation.commands.demo import DEMO_CLOCK_START, Choice, free_windows, reserve_choice
 from groundstation.contact_datasets import audit
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.inventory import add_profile
@@ -44,22 +41,11 @@ from groundstation.states import check_transition
 from ingest.catalog import CatalogService
 from ingest.dataset import DatasetReader
 from ingest.objectstore import LocalObjectStore
-from tests.service_env import need_env, scratch_database
 
 from .conftest import DEMO_PROFILE, api_up, free_port, seed, serve_process, wait_for
 
 SPEEDUP = 60.0
 LONG_PREPASS = "long-prepass"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh database: a SQLite file, or a scratch PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'var' / 'groundstation.db'}"
-        return
-    with scratch_database(need_env("GS_TEST_POSTGRES_URL", "postgres"), "crash") as url:
-        yield url
 
 
 def _plan(windows: list[Choice]) -> dict[str, Choice]:
@@ -106,15 +92,11 @@ def _book(
             min_elevation_deg=10.0,
         )
         return {
-            name: reserve(
+            name: reserve_choice(
                 session,
-                norad_id=w.norad_id,
-                antenna_id=w.antenna_id,
-                profile_id=LONG_PREPASS if name == "prepass" else DEMO_PROFILE,
-                start=w.aos,
-                end=w.los,
-                tenant="demo",
+                w,
                 now=start,
+                profile_id=LONG_PREPASS if name == "prepass" else DEMO_PROFILE,
             ).id
             for name, w in plan.items()
         }

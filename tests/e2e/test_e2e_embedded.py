@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from groundstation import event_log
-from groundstation.booking import reserve
 from groundstation.clock import SimulatedClock
+from groundstation.commands.demo import reserve_choice
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.events import ResourceEvent
 from groundstation.models import Contact
@@ -65,15 +65,11 @@ def test_concurrent_contacts_complete_or_fail_independently_with_datasets_and_to
     ids = {}
     with sessions() as session:
         for choice, profile in ((good, DEMO_PROFILE), (dead, DEAD_PROFILE)):
-            contact = reserve(
+            contact = reserve_choice(
                 session,
-                norad_id=choice.norad_id,
-                antenna_id=choice.antenna_id,
-                profile_id=profile,
-                start=choice.aos,
-                end=choice.los,
-                tenant="demo",
+                choice,
                 now=start,
+                profile_id=profile,
                 policy=BookingPolicy.from_settings(settings),
             )
             ids[profile] = contact.id

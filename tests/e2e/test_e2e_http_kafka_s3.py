@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from groundstation.settings import Settings
 from ingest.consumer import KafkaSource, follow_frames
 from ingest.topics import TopicNames
 from tests.service_env import BrokerControl
+from tests.support.delivery import kafka_s3, unique_name
 
 from .conftest import (
     DEMO_PROFILE,
@@ -48,7 +48,7 @@ SPEEDUP = 40.0
 def test_contact_booked_over_http_delivers_to_kafka_and_s3_through_a_broker_outage(
     tmp_path: Path, kafka_bootstrap: str, s3_endpoint: str, broker: BrokerControl
 ) -> None:
-    prefix = f"e2e{uuid.uuid4().hex[:10]}"
+    prefix = unique_name("e2e")
     engine = make_engine(f"sqlite:///{tmp_path / 'gs.db'}")
     migrate(engine)
     with make_session_factory(engine)() as session:
@@ -64,12 +64,7 @@ def test_contact_booked_over_http_delivers_to_kafka_and_s3_through_a_broker_outa
         clock_start=start,
         clock_speedup=SPEEDUP,
         downlink_max_lag_s=UNCHECKED_LAG_S,
-        kafka_bootstrap=kafka_bootstrap,
-        kafka_topic_prefix=prefix,
-        object_store="s3",
-        s3_bucket=prefix,
-        s3_endpoint_url=s3_endpoint,
-        s3_region="us-east-1",
+        **kafka_s3(kafka_bootstrap, s3_endpoint, prefix),
     )
     runtime = open_runtime(settings, keep_sent=True)
     app = create_app(settings, clock=runtime.clock)

@@ -18,22 +18,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation import apikeys
-from groundstation.booking import reserve
-from groundstation.commands.demo import DEMO_CLOCK_START, free_windows
+from groundstation.commands.demo import DEMO_CLOCK_START, free_windows, reserve_choice
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.models import Contact, ContactTransition, PlanProposal
-from tests.service_env import need_env, scratch_database
 
 from .conftest import DEMO_PROFILE, free_port, seed, wait_for
 
@@ -42,15 +38,6 @@ PLAN_START = DEMO_CLOCK_START + timedelta(hours=1)
 PLAN_END = PLAN_START + timedelta(hours=3, minutes=30)
 PAUSE_AFTER = 40
 HOOK_LINE = "TEST HOOK: plan commit paused after"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'var' / 'groundstation.db'}"
-        return
-    with scratch_database(need_env("GS_TEST_POSTGRES_URL", "postgres"), "plankill") as url:
-        yield url
 
 
 def _serve(data_dir: Path, url: str, port: int, log: Path, **extra: str) -> subprocess.Popen[bytes]:
@@ -111,19 +98,7 @@ def _seed_world(sessions: sessionmaker[Session]) -> tuple[str, list[str]]:
         )
         inside = next(w for w in windows if PLAN_START + timedelta(hours=1) < w.aos < PLAN_END)
         after = next(w for w in windows if w.aos > PLAN_END + timedelta(hours=1))
-        others = [
-            reserve(
-                session,
-                norad_id=w.norad_id,
-                antenna_id=w.antenna_id,
-                profile_id=DEMO_PROFILE,
-                start=w.aos,
-                end=w.los,
-                tenant="demo",
-                now=DEMO_CLOCK_START,
-            ).id
-            for w in (inside, after)
-        ]
+        others = [reserve_choice(session, w, now=DEMO_CLOCK_START).id for w in (inside, after)]
         _, key = apikeys.create_key(
             session, name="planner", role="operator", tenant="demo", now=DEMO_CLOCK_START
         )

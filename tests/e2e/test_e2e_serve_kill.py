@@ -18,14 +18,13 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from groundstation import apikeys
-from groundstation.booking import reserve
-from groundstation.commands.demo import DEMO_CLOCK_START, free_windows
+from groundstation.commands.demo import DEMO_CLOCK_START, free_windows, reserve_choice
 from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.models import Contact
 from ingest.catalog import CatalogService
 from ingest.objectstore import LocalObjectStore
 
-from .conftest import DEMO_PROFILE, api_up, free_port, seed, serve_process, wait_for
+from .conftest import api_up, free_port, seed, serve_process, wait_for
 
 SPEEDUP = 40.0
 
@@ -61,16 +60,7 @@ def test_killed_service_fails_the_interrupted_contact_cleanly_and_keeps_other_bo
         start = a.aos - timedelta(minutes=4)
         ids = {}
         for name, w in (("a", a), ("b", b), ("c", c)):
-            ids[name] = reserve(
-                session,
-                norad_id=w.norad_id,
-                antenna_id=w.antenna_id,
-                profile_id=DEMO_PROFILE,
-                start=w.aos,
-                end=w.los,
-                tenant="demo",
-                now=start,
-            ).id
+            ids[name] = reserve_choice(session, w, now=start).id
         _, key = apikeys.create_key(session, name="sci", role="operator", tenant="demo", now=start)
     c_before = _contact(sessions, ids["c"])
 

@@ -8,10 +8,12 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from tests.service_env import need_env
+from tests.service_env import need_env, scratch_database
+from tests.support.central import Central, open_central
 
 
 @dataclass(frozen=True)
@@ -90,3 +92,20 @@ def soapy() -> None:
     """Debian's SoapySDR (python3-soapysdr) is installed (scripts/services/soapy.sh
     exported GS_SOAPY=1)."""
     need_env("GS_SOAPY", "soapy")
+
+
+@pytest.fixture
+def central(tmp_path: Path, postgres_base_url: str) -> Iterator[Central]:
+    """``open_central``: one contact booked at a station; a station key for
+    it and one for another station; the API served; the lifecycle not
+    started yet. On PostgreSQL, as a central service with agents runs."""
+    with scratch_database(postgres_base_url, "agent") as url:
+        yield from open_central(tmp_path, url)
+
+
+@pytest.fixture
+def slow_central(tmp_path: Path, postgres_base_url: str) -> Iterator[Central]:
+    """``central`` on a clock slow enough (x8) for the agent's receiver to
+    keep up with the pass on a loaded machine."""
+    with scratch_database(postgres_base_url, "agent") as url:
+        yield from open_central(tmp_path, url, speedup=8.0)

@@ -10,144 +10,29 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import h5py
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from api.app import create_app
 from groundstation import apikeys
-from groundstation.clock import SimulatedClock
-from groundstation.commands.demo import reserve_choice
-from groundstation.db import make_engine, make_session_factory, migrate
 from groundstation.executor import ContactExecutionError
-from groundstation.models import Antenna, Contact
-from groundstation.policy import BookingPolicy
+from groundstation.models import Contact
 from groundstation.progress import PassProgress, read_progress
-from groundstation.runtime import Runtime, open_runtime
-from groundstation.settings import Settings
 from groundstation.station.agent import (
     CentralClient,
     CentralUnavailableError,
     StationAgent,
 )
 from groundstation.station.spool import Spool
-from ingest.consumer import LocalLogSource, follow_frames
 from ingest.dataset import DatasetReader
 from ingest.topics import FrameMeta, TopicNames
-from tests.api.conftest import serve
 from tests.e2e.conftest import (
-    UNCHECKED_LAG_S,
-    clock_start_for,
-    next_contacts,
-    seed,
     wait_for,
 )
-from tests.service_env import scratch_database
-
-SPEEDUP = 60.0
-
-
-@dataclass
-class Central:
-    settings: Settings
-    runtime: Runtime
-    url: str
-    contact_id: str
-    station_id: str
-    key: str
-    other_key: str
-    other_station_id: str
-    start: datetime
-
-    def state(self, contact_id: str) -> tuple[str, str]:
-        with self.runtime.session_factory() as s:
-            c = s.get(Contact, contact_id)
-            assert c is not None
-            return c.state, c.state_reason
-
-
-@pytest.fixture
-def central(tmp_path: Path, postgres_base_url: str) -> Iterator[Central]:
-    """One contact booked at a station; a station key for it and one for
-    another station; the API served; the lifecycle not started yet. On
-    PostgreSQL, as a central service with agents runs."""
-    with scratch_database(postgres_base_url, "agent") as url:
-        yield from _central(tmp_path, url)
-
-
-@pytest.fixture
-def slow_central(tmp_path: Path, postgres_base_url: str) -> Iterator[Central]:
-    """``central`` on a clock slow enough (x8) for the agent's receiver to
-    keep up with the pass on a loaded machine."""
-    with scratch_database(postgres_base_url, "agent") as url:
-        yield from _central(tmp_path, url, speedup=8.0)
-
-
-def _central(
-    tmp_path: Path,
-    database_url: str,
-    speedup: float = SPEEDUP,
-    app_hook: Callable[[FastAPI], None] | None = None,
-    **settings_overrides: Any,
-) -> Iterator[Central]:
-    """``central``; ``settings_overrides``: more settings (Kafka, S3);
-    ``app_hook``: called with the API app before it is served."""
-    options: dict[str, Any] = {
-        "agent_offline_after_s": 600.0,  # service seconds: 10 wall s at x60
-        "agent_report_timeout_s": 1800.0,
-        **settings_overrides,
-    }
-    settings = Settings(
-        database_url=database_url,
-        data_dir=tmp_path / "var",
-        downlink_max_lag_s=UNCHECKED_LAG_S,
-        **options,
-    )
-    engine = make_engine(settings.effective_database_url())
-    migrate(engine)
-    sessions = make_session_factory(engine)
-    with sessions() as session:
-        names = seed(session)
-        (choice,) = next_contacts(session, names, 1)
-        start = clock_start_for([choice])
-        contact = reserve_choice(
-            session, choice, now=start, policy=BookingPolicy.from_settings(settings)
-        )
-        antenna = session.get(Antenna, choice.antenna_id)
-        assert antenna is not None
-        station_id = antenna.station_id
-        other = next(
-            a.station_id for a in session.query(Antenna).all() if a.station_id != station_id
-        )
-        _, key = apikeys.create_key(
-            session, name="agent", role="station", station_id=station_id, now=start
-        )
-        _, other_key = apikeys.create_key(
-            session, name="other", role="station", station_id=other, now=start
-        )
-        contact_id = contact.id
-    engine.dispose()
-    # Ten seconds of wall time to open and serve before the pre-pass.
-    clock = SimulatedClock(start - timedelta(seconds=10 * speedup), speedup=speedup)
-    runtime = open_runtime(settings, clock=clock)
-    app = create_app(settings, clock=clock)
-    if app_hook is not None:
-        app_hook(app)
-    try:
-        with serve(app) as url:
-            yield Central(
-                settings, runtime, url, contact_id, station_id, key, other_key, other, start
-            )
-    finally:
-        runtime.close()
-        app.state.ctx.engine.dispose()
+from tests.support.central import Central
 
 
 def _agent(
@@ -207,14 +92,7 @@ def test_agent_works_its_pass_and_the_central_service_publishes_and_stores_it(
     assert final.frames_decoded == outcome.frames_ok
     assert "simulated" in outcome.summary["front_end"]
     # Every frame the agent decoded is on the frame topic, once, in order.
-    topics = TopicNames(central.settings.kafka_topic_prefix)
-    frames = list(
-        follow_frames(
-            LocalLogSource(central.settings.data_dir / "topics", topics.frames),
-            contact_id=central.contact_id,
-            idle_timeout_s=0.5,
-        )
-    )
+    frames = central.topic_frames()
     assert [f.meta.sequence for f in frames] == list(range(1, outcome.frames_total + 1))
     spooled = agent.spool.frames(central.contact_id)
     assert [f.data for f in frames] == [base64.b64decode(f["data"]) for f in spooled]
@@ -252,12 +130,7 @@ def test_a_silent_agent_fails_its_contact_with_station_offline_since(
     agent = _agent(central, tmp_path)
     agent.heartbeat()  # registered once, then silent
     central.runtime.start()
-    wait_for(
-        lambda: central.state(central.contact_id)[0] in ("COMPLETED", "FAILED"),
-        timeout_s=120,
-        what="the contact to end",
-    )
-    state, reason = central.state(central.contact_id)
+    state, reason = central.wait_for_end(timeout_s=120)
     assert state == "FAILED"
     assert f"station {central.station_id} offline since " in reason
 
@@ -520,9 +393,9 @@ def test_a_contact_stopped_over_the_api_ends_the_agents_pass_and_keeps_its_frame
         stopped = _stop_over_the_api(central, "operator ends the test pass")
         assert stopped.status_code == 200, stopped.text
         assert stopped.json()["state"] == "CANCELLING"
-        wait_for(
-            lambda: central.state(central.contact_id)[0] in ("CANCELLED", "COMPLETED", "FAILED"),
+        central.wait_for_end(
             timeout_s=120,
+            ends=("CANCELLED", "COMPLETED", "FAILED"),
             what="the stopped contact to end",
         )
     finally:
@@ -539,14 +412,7 @@ def test_a_contact_stopped_over_the_api_ends_the_agents_pass_and_keeps_its_frame
     stopped_at = datetime.fromisoformat(outcome.summary["stopped_at"])
     assert stopped_at < _contact_los(central) - timedelta(minutes=2)
     # What was received: on the topic once each in order, and the dataset.
-    topics = TopicNames(central.settings.kafka_topic_prefix)
-    frames = list(
-        follow_frames(
-            LocalLogSource(central.settings.data_dir / "topics", topics.frames),
-            contact_id=central.contact_id,
-            idle_timeout_s=0.5,
-        )
-    )
+    frames = central.topic_frames()
     assert [f.meta.sequence for f in frames] == list(range(1, outcome.frames_total + 1))
     (entry,) = central.runtime.catalog.find(contact_id=central.contact_id)
     assert entry.state == "ready"
@@ -577,9 +443,9 @@ def test_a_contact_stopped_before_the_agent_decoded_a_frame_is_cancelled_without
         )
         stopped = _stop_over_the_api(central, "antenna needed elsewhere")
         assert stopped.status_code == 200, stopped.text
-        wait_for(
-            lambda: central.state(central.contact_id)[0] in ("CANCELLED", "COMPLETED", "FAILED"),
+        central.wait_for_end(
             timeout_s=120,
+            ends=("CANCELLED", "COMPLETED", "FAILED"),
             what="the stopped contact to end",
         )
         ended = central.runtime.clock.now()
