@@ -562,7 +562,6 @@ def test_endpoints_on_private_addresses_are_refused_unless_allowed(
 
 
 def test_a_name_resolving_to_a_private_address_is_refused_at_delivery(world: World) -> None:
-
     outcome = post_json("http://localhost:9/x", b"{}", {}, timeout_s=1, allow_private=False)
     assert outcome.status_code is None and "resolves to" in outcome.error
 
