@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -85,6 +86,21 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     result = yield
     _watch.end(item, nextitem)
     return result
+
+
+@pytest.fixture(autouse=True)
+def _schemathesis_asgi_closed() -> Iterator[None]:
+    """Shut down what ``schemathesis.openapi.from_asgi`` started: it runs
+    every app it calls in one event-loop thread kept for the process and
+    starts each app's lifespan without ever ending it (until exit), so each
+    app, its database pool and the loop's worker threads outlived the test."""
+    yield
+    asgi = sys.modules.get("schemathesis.python.asgi")
+    if asgi is not None:
+        # Its atexit hook: the lifespans stopped, then the loop thread closed
+        # (made again on next use). Only shutdown_lifespans is public.
+        close = getattr(asgi, "_shutdown", None) or asgi.shutdown_lifespans
+        close()
 
 
 @pytest.fixture(scope="session")
