@@ -31,6 +31,7 @@ LEAKY_THREADS: dict[str, str] = {
     r"^webhooks?(_\d+)?$": "webhook dispatcher (.stop())",
     r"^kafka-feeder$": "KafkaPublisher (.close())",
     r"^kafka-python-producer": "KafkaProducer (.close())",
+    r"^kafka-io-": "KafkaConsumer / ingest.consumer.KafkaSource (.close())",
     r"^dsp-warm-up$": "Runtime (.close())",
     r"^ThreadPoolExecutor-\d+_\d+$": "an executor never shut down",
     r"^AnyIO worker thread$": "a TestClient / anyio portal never closed",

@@ -31,6 +31,9 @@ def test_a_non_daemon_thread_is_a_leak_whatever_its_name_and_a_quiet_daemon_is_n
     try:
         assert is_leaky(plain) and not is_leaky(quiet)
         assert not is_leaky(pool)  # api.deps' process-wide pool, by design
+        consumer, stop_consumer = _parked("kafka-io-groundstation-consumer", daemon=True)
+        stop_consumer.set()
+        assert is_leaky(consumer)  # a KafkaSource never closed polls its broker
     finally:
         for stop in (stop_plain, stop_quiet, stop_pool):
             stop.set()
