@@ -305,7 +305,8 @@ def create_app(
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Size the thread pool that runs sync routes (``Settings.api_threads``);
     at shutdown, stop the contact-event poller (started by the first SSE
-    client) and take this process's gauges out of the shared metrics."""
+    client), take this process's gauges out of the shared metrics and close
+    the pooled database connections (the engine reconnects if used again)."""
     ctx: AppContext = app.state.ctx
     anyio.to_thread.current_default_thread_limiter().total_tokens = ctx.settings.api_threads
     try:
@@ -313,6 +314,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         await run_in_threadpool(ctx.events.close)
         await run_in_threadpool(ctx.metrics.close)
+        await run_in_threadpool(ctx.engine.dispose)
 
 
 def attach_runtime(app: FastAPI, runtime: Runtime) -> None:

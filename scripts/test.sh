@@ -45,4 +45,6 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
 fi
 
 echo "== pytest"
-$BIN/pytest "$@"
+# --durations=30: the slowest tests in the CI log, to see where the time goes
+# (and which tests slow down late in the run, when leaks would pile up).
+$BIN/pytest --durations=30 "$@"

@@ -33,6 +33,7 @@ from groundstation.webhooks import (
     DeliveryConfig,
     WebhookWorker,
     event_type,
+    post_json,
     relay,
 )
 from tests.support.webhooks import Receiver, readme_verify
@@ -298,13 +299,24 @@ def test_no_answer_within_the_timeout_is_a_failed_attempt_and_does_not_hold_the_
     worker = _worker(
         world, WallClock(), DeliveryConfig(timeout_s=0.5, backoff_s=10, allow_private=True)
     )
+    # The POST is held until run_once has returned: had run_once waited for
+    # it, the hold would end unreleased (False), however loaded the machine.
+    released = threading.Event()
+    held: list[bool] = []
+
+    def held_post(*args: Any, **kwargs: Any) -> Any:
+        held.append(released.wait(30))
+        return post_json(*args, **kwargs)
+
+    worker._post = held_post
     try:
-        began = time.monotonic()
         assert worker.run_once() == 1
-        assert time.monotonic() - began < 2.0  # started, not waited for
+        released.set()
         _settle(worker, rounds=1)
     finally:
+        released.set()
         worker.stop()
+    assert held == [True]  # started, not waited for
     [d] = _deliveries(world, hook["id"])
     assert (d["state"], d["attempts"], d["last_status_code"]) == ("pending", 1, None)
     assert "no answer within 0.5 s" in d["last_error"]
@@ -550,8 +562,6 @@ def test_endpoints_on_private_addresses_are_refused_unless_allowed(
 
 
 def test_a_name_resolving_to_a_private_address_is_refused_at_delivery(world: World) -> None:
-    from groundstation.webhooks import post_json
-
     outcome = post_json("http://localhost:9/x", b"{}", {}, timeout_s=1, allow_private=False)
     assert outcome.status_code is None and "resolves to" in outcome.error
 

@@ -551,11 +551,16 @@ def test_webhook_deliveries_finished_longer_ago_than_the_event_retention_are_pru
 def test_the_housekeeping_thread_runs_on_its_interval_until_stopped() -> None:
     runs: list[float] = []
     thread = HousekeepingThread(lambda: runs.append(time.monotonic()), interval_s=0.05).start()
-    time.sleep(0.3)
+    # Three runs, however long a loaded machine takes to schedule them (a
+    # fixed 0.3 s sleep raced the thread), each an interval after the last.
+    deadline = time.monotonic() + 30
+    while len(runs) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
     thread.stop()
     count = len(runs)
     assert count >= 3
-    time.sleep(0.15)
+    assert min(b - a for a, b in zip(runs, runs[1:], strict=False)) >= 0.05 * 0.9
+    time.sleep(0.15)  # three intervals: a thread still running would have run again
     assert len(runs) == count
     with pytest.raises(ValueError, match="interval_s is 0"):
         HousekeepingThread(lambda: None, interval_s=0)
