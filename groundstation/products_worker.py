@@ -28,6 +28,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -120,11 +121,34 @@ def write_pass_products(
 WORKER_NICE = 10
 
 
+#: How often a worker checks that the process that started it is alive.
+PARENT_CHECK_S = 1.0
+
+
 def _start_worker() -> None:
-    """A worker's start: lower its priority, then load what the products read."""
+    """A worker's start: leave with its parent, lower its priority, then
+    load what the products read."""
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.pid is not None:
+        threading.Thread(
+            target=_exit_when_orphaned,
+            args=(parent.pid,),
+            name="products-parent-watch",
+            daemon=True,
+        ).start()
     if hasattr(os, "nice"):
         os.nice(WORKER_NICE)
     _load_products_data()
+
+
+def _exit_when_orphaned(parent_pid: int) -> None:
+    """In a worker: exit once the process that started it is gone. A worker
+    waits on its job queue, whose pipe it also holds open for writing, so a
+    service killed with SIGKILL (no pool shutdown) would otherwise leave its
+    workers running with nobody to serve."""
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(0)
 
 
 def _load_products_data() -> None:

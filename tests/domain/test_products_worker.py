@@ -5,7 +5,11 @@ still streaming beside it)."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -149,3 +153,49 @@ def test_products_written_by_the_worker_process_are_the_thread_s_and_cost_its_th
 def test_a_products_worker_needs_at_least_one_process() -> None:
     with pytest.raises(ValueError, match="processes is 0"):
         ProductsWorker(0)
+
+
+_ORPHAN_SCRIPT = """
+import sys, time
+from groundstation.products_worker import ProductsWorker
+worker = ProductsWorker(1)
+worker.warm_up()
+print(*worker._pool._processes, flush=True)
+time.sleep(600)
+"""
+
+
+def _running(pid: int) -> bool:
+    """``pid`` exists and is not a zombie (an orphan's zombie waits for init)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2] != "Z"
+
+
+def test_the_worker_processes_leave_when_the_service_is_killed() -> None:
+    """A service killed with SIGKILL cannot shut its pool down: its products
+    workers must not stay behind (they did, for many minutes, waiting on a
+    job queue whose pipe they hold open themselves)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _ORPHAN_SCRIPT],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # after warm-up: the workers are up
+        pids = [int(p) for p in line.split()]
+        assert len(pids) == 1 and _running(pids[0]), line
+    finally:
+        proc.kill()
+        proc.wait(30)
+    deadline = time.monotonic() + 30.0
+    while any(_running(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [p for p in pids if _running(p)]
+    for pid in left:  # do not leave it behind either way
+        os.kill(pid, signal.SIGKILL)
+    assert left == [], f"products worker(s) {left} still running 30 s after the service died"
