@@ -1,8 +1,9 @@
 """Following a topic: a small API for pipeline users.
 
     from ingest.consumer import KafkaSource, follow_frames
-    for frame in follow_frames(KafkaSource("127.0.0.1:9092", topic)):
-        print(frame.meta.sequence, len(frame.data))
+    with KafkaSource("127.0.0.1:9092", topic) as source:
+        for frame in follow_frames(source):
+            print(frame.meta.sequence, len(frame.data))
 
 Two sources give the same `RawRecord` stream: `KafkaSource` (a broker) and
 `LocalLogSource` (the embedded local topic log written by
@@ -166,6 +167,12 @@ class KafkaSource:
             self.commit()
         finally:
             self._consumer.close(autocommit=False)
+
+    def __enter__(self) -> KafkaSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class LocalLogSource:

@@ -229,13 +229,10 @@ def test_three_agents_with_rotators_and_a_replay_complete_concurrent_contacts(
                 else:
                     assert label.startswith("simulated")
                 # Frames on Kafka, once each, in order; the replay's hold the real ones.
-                frames = list(
-                    follow_frames(
-                        KafkaSource(kafka_bootstrap, topics.frames),
-                        contact_id=b.contact_id,
-                        idle_timeout_s=10.0,
+                with KafkaSource(kafka_bootstrap, topics.frames) as source:
+                    frames = list(
+                        follow_frames(source, contact_id=b.contact_id, idle_timeout_s=10.0)
                     )
-                )
                 assert [f.meta.sequence for f in frames] == list(range(1, report.frames_total + 1))
                 assert {f.meta.station for f in frames} == {b.station_id}
                 if b.station_id == replaying:

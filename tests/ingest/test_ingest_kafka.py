@@ -156,9 +156,8 @@ def test_frames_come_back_with_keys_headers_and_per_satellite_order(
     assert pub.flush(60)
     pub.close()
     topic = TopicNames(topic_prefix).frames
-    got = list(
-        follow_frames(KafkaSource(kafka_bootstrap, topic), idle_timeout_s=15.0, max_frames=900)
-    )
+    with KafkaSource(kafka_bootstrap, topic) as source:
+        got = list(follow_frames(source, idle_timeout_s=15.0, max_frames=900))
     assert len(got) == 900
     partitions: dict[int, set[int]] = {}
     for fr in got:
@@ -483,18 +482,16 @@ def test_a_profile_topic_is_created_on_its_first_frame_and_gets_that_profiles_fr
         assert pub.flush(60)
     finally:
         pub.close()
-    got = list(
-        follow_frames(KafkaSource(kafka_bootstrap, own), idle_timeout_s=15.0, max_frames=200)
-    )
+    with KafkaSource(kafka_bootstrap, own) as source:
+        got = list(follow_frames(source, idle_timeout_s=15.0, max_frames=200))
     assert len(got) == 200
     for fr in got:
         data, m = sent[(fr.meta.contact_id, fr.meta.sequence)]
         assert (fr.data, fr.meta) == (data, m)
     for contact in ("c-w1", "c-w2"):
         assert [fr.meta.sequence for fr in got if fr.meta.contact_id == contact] == list(range(100))
-    shared = list(
-        follow_frames(KafkaSource(kafka_bootstrap, names.frames), idle_timeout_s=3.0, max_frames=1)
-    )
+    with KafkaSource(kafka_bootstrap, names.frames) as source:
+        shared = list(follow_frames(source, idle_timeout_s=3.0, max_frames=1))
     assert shared == []
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     try:
