@@ -99,21 +99,41 @@ class KafkaSource:
     ) -> None:
         from kafka import KafkaConsumer
 
+        # kafka-python starts its IO thread before it bootstraps, and a
+        # bootstrap that fails (no broker) leaves that thread running: the
+        # client is made through this factory so it can be closed then.
+        clients: list[Any] = []
+        make_client = KafkaConsumer.DEFAULT_CONFIG.get("kafka_client")
+        extra: dict[str, Any] = {}
+        if make_client is not None:
+
+            def kafka_client(**config: Any) -> Any:
+                clients.append(make_client(**config))
+                return clients[-1]
+
+            extra["kafka_client"] = kafka_client
+
         self.topic = topic
         self.group_id = group_id
         self._on_commit = on_commit
         # (topic, partition) -> the next offset to read: every record before it processed.
         self._processed: dict[tuple[str, int], int] = {}
-        self._consumer: Any = KafkaConsumer(
-            topic,
-            bootstrap_servers=bootstrap_servers,
-            group_id=group_id,
-            client_id=client_id,
-            auto_offset_reset="earliest" if from_beginning else "latest",
-            enable_auto_commit=False,
-            fetch_max_wait_ms=20,
-            bootstrap_timeout_ms=int(connect_timeout_s * 1000),
-        )
+        try:
+            self._consumer: Any = KafkaConsumer(
+                topic,
+                bootstrap_servers=bootstrap_servers,
+                group_id=group_id,
+                client_id=client_id,
+                auto_offset_reset="earliest" if from_beginning else "latest",
+                enable_auto_commit=False,
+                fetch_max_wait_ms=20,
+                bootstrap_timeout_ms=int(connect_timeout_s * 1000),
+                **extra,
+            )
+        except BaseException:
+            for client in clients:
+                client.close()
+            raise
 
     def records(self, *, idle_timeout_s: float | None = None) -> Iterator[RawRecord]:
         last = time.monotonic()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
 import time
 from collections import Counter
@@ -60,10 +61,19 @@ def thread_label(thread: threading.Thread) -> str:
     return f"{thread.name}{'' if thread.daemon else ' [non-daemon]'} {_target_name(thread)}"
 
 
+def _library_pool_threads() -> set[threading.Thread]:
+    """Threads of pools a library keeps for the life of the process: dask's
+    default thread pool (``dask.threaded.default_pool``, made by the first
+    computation satpy/pyresample run, never shut down by design)."""
+    threaded = sys.modules.get("dask.threaded")
+    pool = getattr(threaded, "default_pool", None)
+    return set(getattr(pool, "_threads", ()))
+
+
 def is_leaky(thread: threading.Thread) -> bool:
     """A non-daemon thread (it would hold the interpreter at exit) or one
     matching ``LEAKY_THREADS``."""
-    if PROCESS_WIDE.search(thread.name):
+    if PROCESS_WIDE.search(thread.name) or thread in _library_pool_threads():
         return False
     return not thread.daemon or any(p.search(thread.name) for p in _LEAKY)
 

@@ -6,6 +6,8 @@ import argparse
 import hashlib
 import io
 import json
+import threading
+import time
 import zlib
 from contextlib import redirect_stdout
 from datetime import UTC, datetime, timedelta
@@ -215,5 +217,15 @@ def test_consume_cli_reports_an_unreachable_broker_by_address(
     parser = argparse.ArgumentParser()
     consume.register(parser.add_subparsers())
     args = parser.parse_args(["consume", "frames", "--bootstrap", dead, "--connect-timeout", "2"])
+    before = _kafka_io_threads()
     assert args.func(args) == 2
     assert f"cannot reach Kafka at '{dead}'" in capsys.readouterr().err
+    # The consumer that could not bootstrap left no IO thread behind.
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline and _kafka_io_threads() - before:
+        time.sleep(0.1)
+    assert _kafka_io_threads() - before == set()
+
+
+def _kafka_io_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("kafka-io-")}
