@@ -80,6 +80,7 @@ from groundstation.models import (
 from groundstation.policy import BookingPolicy
 from groundstation.prediction import (
     PassCache,
+    cached_station_passes,
     element_set_from_text,
     orbital_station,
     predict,
@@ -625,15 +626,12 @@ def _cached_passes(
 ) -> list[Pass] | None:
     """The passes of a prediction ``cache`` holds for ``element_text`` over
     ``station`` (equal: same elevation limit and mask) and a range covering
-    [lo, hi] (``passes.cached_station_passes``, e.g. the listing the window
+    [lo, hi] (``prediction.cached_station_passes``, e.g. the listing the window
     was taken from), or None: none covers it, or the pass overlapping
     [lo, hi] most is cut by that range's end (predicted then). A pass
     overlapping [lo, hi] is in any prediction whose range covers [lo, hi],
     with the same overlap (a part cut off lies outside), so the match is
     the one a prediction around the window finds."""
-    # Imported here: groundstation.passes builds on this module.
-    from groundstation.passes import cached_station_passes
-
     passes = cached_station_passes(cache, element_text, station, lo, hi)
     if passes is None:
         return None

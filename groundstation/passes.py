@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -48,7 +48,9 @@ from groundstation.prediction import (
     element_set,
     orbital_station,
     predict,
+    profile_key,
     required_elevation_deg,
+    table_key,
 )
 from groundstation.states import ContactState
 
@@ -395,43 +397,6 @@ class PassAvailability:
         ]
 
 
-def _profile_key(
-    element_text: str, orbital: Sequence[Station], start: datetime, end: datetime
-) -> tuple[Any, ...]:
-    """The ``PassCache`` key of ``predicted_passes`` under a profile (an
-    entry: the passes over ``orbital``, a list)."""
-    return (element_text, tuple(orbital), start, end)
-
-
-def _table_key(
-    element_text: str, orbital: Sequence[Station], start: datetime, end: datetime
-) -> tuple[Any, ...]:
-    """The ``PassCache`` key of ``pass_availability`` (an entry: a ``PassTable``)."""
-    return ("table", element_text, tuple(orbital), start, end)
-
-
-def cached_station_passes(
-    cache: PassCache, element_text: str, station: Station, start: datetime, end: datetime
-) -> list[Pass] | None:
-    """The passes over ``station`` (equal: same site, elevation limit and
-    mask) of a prediction ``cache`` holds for ``element_text`` over a range
-    covering [start, end], e.g. the one ``GET /passes`` answered with just
-    before a client books one of its windows; None when there is none.
-    Passes cut by that range's ends are ``truncated`` as in a prediction
-    over [start, end]. Nothing is predicted or stored."""
-
-    def answer(key: tuple[Any, ...], entry: Any) -> list[Pass] | None:
-        table = key[0] == "table"
-        text, orbital, lo, hi = key[1:] if table else key
-        if text != element_text or not (lo <= start and end <= hi) or station not in orbital:
-            return None
-        if not table:
-            return [p for p in entry if p.station_id == station.id]
-        return [entry.passes[k] for k in entry.by_station.get(station.id, ())]
-
-    return cache.find(answer)
-
-
 def predicted_passes(
     session: Session,
     *,
@@ -487,7 +452,7 @@ def predicted_passes(
 
         if cache is None:
             return compute()
-        return cache.get(_profile_key(element_text, orbital, start, end), compute)
+        return cache.get(profile_key(element_text, orbital, start, end), compute)
 
     return _profile_passes(
         session,
@@ -544,7 +509,7 @@ def pass_availability(
     table = (
         compute()
         if cache is None
-        else cache.get(_table_key(element_text, orbital, start, end), compute)
+        else cache.get(table_key(element_text, orbital, start, end), compute)
     )
     blocked_by: list[list[str]] = [[] for _ in table.passes]
     sites = {s.id: s for s in orbital}

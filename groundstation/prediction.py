@@ -130,3 +130,44 @@ class PassCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+# ------------------------------------------------ the keys of the pass cache
+
+
+def profile_key(
+    element_text: str, orbital: Sequence[Station], start: datetime, end: datetime
+) -> tuple[Any, ...]:
+    """The ``PassCache`` key of ``passes.predicted_passes`` under a profile
+    (an entry: the passes over ``orbital``, a list)."""
+    return (element_text, tuple(orbital), start, end)
+
+
+def table_key(
+    element_text: str, orbital: Sequence[Station], start: datetime, end: datetime
+) -> tuple[Any, ...]:
+    """The ``PassCache`` key of ``passes.pass_availability`` (an entry: a
+    ``PassTable``)."""
+    return ("table", element_text, tuple(orbital), start, end)
+
+
+def cached_station_passes(
+    cache: PassCache, element_text: str, station: Station, start: datetime, end: datetime
+) -> list[Pass] | None:
+    """The passes over ``station`` (equal: same site, elevation limit and
+    mask) of a prediction ``cache`` holds for ``element_text`` over a range
+    covering [start, end], e.g. the one ``GET /passes`` answered with just
+    before a client books one of its windows; None when there is none.
+    Passes cut by that range's ends are ``truncated`` as in a prediction
+    over [start, end]. Nothing is predicted or stored."""
+
+    def answer(key: tuple[Any, ...], entry: Any) -> list[Pass] | None:
+        table = key[0] == "table"
+        text, orbital, lo, hi = key[1:] if table else key
+        if text != element_text or not (lo <= start and end <= hi) or station not in orbital:
+            return None
+        if not table:
+            return [p for p in entry if p.station_id == station.id]
+        return [entry.passes[k] for k in entry.by_station.get(station.id, ())]
+
+    return cache.find(answer)
