@@ -27,13 +27,16 @@ import argparse
 import math
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from dsp.chain import DecodedFrame
     from dsp.satellite import SatelliteSpec
+
+    #: what a worker gets: the command's arguments, the satellite, its segment
+    SegmentTask = tuple[argparse.Namespace, SatelliteSpec, "Segment"]
 
 #: receiver settling before a segment's first owned sample, and frame tail after its
 #: last (the longest frame of the catalogue, AO-40 FEC at 400 bit/s, lasts 6.5 s)
@@ -95,26 +98,13 @@ def plan_segments(n_samples: int, fs_hz: float, workers: int) -> list[Segment]:
     return segments
 
 
-def _decode_segment(task: tuple[argparse.Namespace, SatelliteSpec, Segment]) -> list[DecodedFrame]:
-    """The frames that ``segment`` owns, their times from the recording's first sample."""
-    from groundstation.commands.dsp import (
-        SATELLITE_CHUNK_SAMPLES,
-        _satellite_receiver,
-        open_recording,
-    )
-
-    args, sat, segment = task
-    recording = open_recording(args)
-    receiver = _satellite_receiver(sat, recording)
-    offset_s = segment.read_start / recording.fs_hz
-    found = []
-    blocks = recording.blocks(
-        SATELLITE_CHUNK_SAMPLES, start_sample=segment.read_start, stop_sample=segment.read_stop
-    )
-    for _, block in blocks:
-        found += receiver.process(block)
-    found += receiver.flush()
-    lo, hi = segment.start / recording.fs_hz, segment.stop / recording.fs_hz
+def segment_frames(found: list[DecodedFrame], segment: Segment, fs_hz: float) -> list[DecodedFrame]:
+    """The frames of ``found`` (a receiver's, timed from ``segment.read_start``)
+    that ``segment`` owns, timed from the recording's first sample, in order.
+    The receiver's run over a segment is ``commands.dsp.decode_segment``
+    (this module builds on nothing of the command's)."""
+    offset_s = segment.read_start / fs_hz
+    lo, hi = segment.start / fs_hz, segment.stop / fs_hz
     owned = []
     for frame in found:
         time_s = frame.time_s + offset_s
@@ -158,9 +148,15 @@ def _single_threaded() -> bool:
 
 
 def decode_in_segments(
-    args: argparse.Namespace, sat: SatelliteSpec, segments: list[Segment], workers: int
+    args: argparse.Namespace,
+    sat: SatelliteSpec,
+    segments: list[Segment],
+    workers: int,
+    decode_segment: Callable[[SegmentTask], list[DecodedFrame]],
 ) -> Iterator[list[DecodedFrame]]:
-    """Each segment's frames in segment order, decoded by ``workers`` processes."""
+    """Each segment's frames in segment order, decoded by ``workers``
+    processes, each running ``decode_segment`` (a module-level function, so
+    that a spawned worker can import it) on (args, sat, segment)."""
     import multiprocessing  # ~20 ms import: when a pool runs
 
     tasks = [(args, sat, s) for s in segments]
@@ -168,7 +164,7 @@ def decode_in_segments(
     sys.stdout.flush()  # forked workers must not inherit buffered output
     with multiprocessing.get_context(method).Pool(min(workers, len(segments))) as pool:
         previous: list[DecodedFrame] = []
-        for frames in pool.imap(_decode_segment, tasks):
+        for frames in pool.imap(decode_segment, tasks):
             frames = _new_at_boundary(frames, previous, sat)
             previous = frames
             yield frames

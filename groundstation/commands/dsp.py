@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from dsp.simulate import LinkConfig
     from dsp.space_packets import PacketExtractor
     from dsp.spectrum import SpectrumSurvey
+    from groundstation.commands.decode_pool import SegmentTask
 
 CHUNK_SAMPLES = 1 << 20
 #: Block of a --satellite decode: 1.4 s of 48 kHz audio, so a frame is
@@ -673,10 +674,28 @@ def _satellite_blocks(
         )
         return
     try:
-        for batch in decode_in_segments(args, sat, segments, workers):
+        for batch in decode_in_segments(args, sat, segments, workers, decode_segment):
             frames.emit(batch)
     finally:
         output.close()
+
+
+def decode_segment(task: SegmentTask) -> list[DecodedFrame]:
+    """In a pool worker: one segment of the recording through its own
+    receiver, the frames it owns (``decode_pool.segment_frames``)."""
+    from groundstation.commands.decode_pool import segment_frames
+
+    args, sat, segment = task
+    recording = open_recording(args)
+    receiver = _satellite_receiver(sat, recording)
+    found = []
+    blocks = recording.blocks(
+        SATELLITE_CHUNK_SAMPLES, start_sample=segment.read_start, stop_sample=segment.read_stop
+    )
+    for _, block in blocks:
+        found += receiver.process(block)
+    found += receiver.flush()
+    return segment_frames(found, segment, recording.fs_hz)
 
 
 def run_satellite_decode(args: argparse.Namespace) -> int:
