@@ -14,23 +14,13 @@ import pytest
 from scipy.io import wavfile
 
 from dsp.chain import DecodedFrame
-from groundstation.cli import main
 from groundstation.commands import decode_pool
 from groundstation.commands.decode_pool import Segment, _new_at_boundary, plan_segments
 from groundstation.satellites import load_catalogue
+from tests.cli.test_decode_satellite_cli import decode
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "data" / "dsp" / "recordings"
 FS = 48_000.0
-
-
-def decode(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        code = main(["decode", *argv])
-    except SystemExit as exc:  # argparse's own refusals
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture

@@ -573,9 +573,16 @@ def test_disabling_the_ephemeris_in_force_re_predicts_with_the_previous_one(
     assert [e.enabled for e in history].count(False) == 1
 
 
-def _statements_of_a_reservation(session: Session) -> list[str]:
+def _statements_of_a_reservation(session: Session, **kw: Any) -> list[str]:
     """The SQL statements (white space folded) of reserving the first window
-    of the world, its rows not yet in the session."""
+    of the world, its rows not yet in the session (``kw`` to
+    ``reserve_window``)."""
+    return _reservation_traced(session, **kw)[0]
+
+
+def _reservation_traced(session: Session, **kw: Any) -> tuple[list[str], Contact]:
+    """The first window of the world reserved, its rows not yet in the
+    session: the SQL statements run (white space folded) and the contact."""
     setup_world(session)
     w = first_window(session)
     session.expunge_all()
@@ -587,10 +594,10 @@ def _statements_of_a_reservation(session: Session) -> list[str]:
     engine = session.get_bind()
     event.listen(engine, "before_cursor_execute", seen)
     try:
-        reserve_window(session, w)
+        contact = reserve_window(session, w, **kw)
     finally:
         event.remove(engine, "before_cursor_execute", seen)
-    return statements
+    return statements, contact
 
 
 def test_a_reservation_reads_its_antenna_and_its_profile_once(session: Session) -> None:
@@ -672,20 +679,7 @@ def test_a_reservation_reads_its_satellite_with_its_antenna_and_profile(
     statement that reads the antenna, the profile and the ephemeris in force
     (issue 17: one round trip less per reservation); ``tenant`` None books
     for the satellite's tenant."""
-    setup_world(session)
-    w = first_window(session)
-    session.expunge_all()
-    statements: list[str] = []
-
-    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        statements.append(" ".join(statement.split()))
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        contact = reserve_window(session, w, tenant=None)
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
+    statements, contact = _reservation_traced(session, tenant=None)
     reads = [s for s in statements if s.startswith("SELECT") and " satellites" in s]
     assert len(reads) == 1, statements
     assert all(f" {t}" in reads[0] for t in ("antennas", "mission_profiles", "ephemerides"))
